@@ -1,0 +1,179 @@
+/// The limit order book of one symbol: price-time priority.
+///
+/// Orders live in a pool (`slots`) reused through a free list, so resting and removing an
+/// order allocates nothing once the pool has grown. Each side keeps its price levels in a
+/// sorted array with the best price last, so taking the top of book and removing an
+/// emptied best level are O(1); a level deeper in the book costs a binary search and a
+/// move of the levels above it. Within a level, orders form a doubly linked FIFO.
+public struct OrderBook: Sendable {
+    /// The end-of-list marker for slot links.
+    public static let none: Int32 = -1
+
+    public private(set) var slots: ContiguousArray<RestingOrder> = []
+    private var freeSlots: ContiguousArray<Int32> = []
+    /// Bids ascending by price, asks descending: the best level is the last in both.
+    private var bidLevels: ContiguousArray<PriceLevel> = []
+    private var askLevels: ContiguousArray<PriceLevel> = []
+    /// The number of resting orders.
+    public private(set) var orderCount: Int = 0
+
+    public init() {}
+
+    /// The levels of a side, best first.
+    public func levels(_ side: Side) -> ReversedCollection<ContiguousArray<PriceLevel>> {
+        (side == .buy ? bidLevels : askLevels).reversed()
+    }
+
+    /// The best price of a side, or nil when it is empty.
+    public func bestPrice(_ side: Side) -> Int64? {
+        (side == .buy ? bidLevels : askLevels).last?.priceUnits
+    }
+
+    /// The oldest order at the best price of `side`.
+    public func bestSlot(_ side: Side) -> Int32? {
+        (side == .buy ? bidLevels : askLevels).last?.headSlot
+    }
+
+    /// The order after `slot` in time priority on the same side: the next in its level,
+    /// else the first of the next-best level.
+    public func slotAfter(_ slot: Int32) -> Int32? {
+        let order = slots[Int(slot)]
+        if order.nextSlot != Self.none { return order.nextSlot }
+        let levels = order.side == .buy ? bidLevels : askLevels
+        let index = Self.levelIndex(levels, side: order.side, price: order.priceUnits)
+        precondition(index.found, "resting order's level is missing")
+        return index.position > 0 ? levels[index.position - 1].headSlot : nil
+    }
+
+    /// The orders of a side in priority order: best price first, oldest first.
+    public func orders(_ side: Side) -> [RestingOrder] {
+        var result: [RestingOrder] = []
+        for level in levels(side) {
+            var slot = level.headSlot
+            while slot != Self.none {
+                result.append(slots[Int(slot)])
+                slot = slots[Int(slot)].nextSlot
+            }
+        }
+        return result
+    }
+
+    /// Adds an order at the back of its price level and returns its slot.
+    @discardableResult
+    public mutating func insert(_ order: RestingOrder) -> Int32 {
+        precondition(order.openQuantityUnits > 0 && order.priceUnits > 0)
+        let slot: Int32
+        if let free = freeSlots.popLast() {
+            slot = free
+            slots[Int(slot)] = order
+        } else {
+            slot = Int32(slots.count)
+            slots.append(order)
+        }
+        if order.side == .buy {
+            Self.link(slot: slot, levels: &bidLevels, slots: &slots)
+        } else {
+            Self.link(slot: slot, levels: &askLevels, slots: &slots)
+        }
+        orderCount += 1
+        return slot
+    }
+
+    /// Takes `quantityUnits` off a resting order (a fill); removes the order when nothing
+    /// is left. Returns true when it was removed.
+    @discardableResult
+    public mutating func reduce(slot: Int32, by quantityUnits: Int64) -> Bool {
+        let order = slots[Int(slot)]
+        precondition(quantityUnits > 0 && quantityUnits <= order.openQuantityUnits, "fill exceeds the order")
+        if quantityUnits == order.openQuantityUnits {
+            remove(slot: slot)
+            return true
+        }
+        slots[Int(slot)].openQuantityUnits -= quantityUnits
+        if order.side == .buy {
+            Self.adjustLevel(of: order, by: -quantityUnits, levels: &bidLevels)
+        } else {
+            Self.adjustLevel(of: order, by: -quantityUnits, levels: &askLevels)
+        }
+        return false
+    }
+
+    /// Removes a resting order from its level and frees its slot.
+    public mutating func remove(slot: Int32) {
+        precondition(slots[Int(slot)].openQuantityUnits > 0, "slot is not in use")
+        if slots[Int(slot)].side == .buy {
+            Self.unlink(slot: slot, levels: &bidLevels, slots: &slots)
+        } else {
+            Self.unlink(slot: slot, levels: &askLevels, slots: &slots)
+        }
+        slots[Int(slot)].openQuantityUnits = 0
+        freeSlots.append(slot)
+        orderCount -= 1
+    }
+
+    private static func link(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout ContiguousArray<RestingOrder>) {
+        let order = slots[Int(slot)]
+        let found = levelIndex(levels, side: order.side, price: order.priceUnits)
+        if found.found {
+            let tail = levels[found.position].tailSlot
+            slots[Int(slot)].previousSlot = tail
+            slots[Int(slot)].nextSlot = none
+            slots[Int(tail)].nextSlot = slot
+            levels[found.position].tailSlot = slot
+            levels[found.position].quantityUnits += order.openQuantityUnits
+            levels[found.position].orderCount += 1
+        } else {
+            slots[Int(slot)].previousSlot = none
+            slots[Int(slot)].nextSlot = none
+            let level = PriceLevel(
+                priceUnits: order.priceUnits, quantityUnits: order.openQuantityUnits, orderCount: 1,
+                headSlot: slot, tailSlot: slot)
+            levels.insert(level, at: found.position)
+        }
+    }
+
+    private static func unlink(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout ContiguousArray<RestingOrder>) {
+        let order = slots[Int(slot)]
+        let found = levelIndex(levels, side: order.side, price: order.priceUnits)
+        precondition(found.found, "resting order's level is missing")
+        if order.previousSlot != none { slots[Int(order.previousSlot)].nextSlot = order.nextSlot }
+        if order.nextSlot != none { slots[Int(order.nextSlot)].previousSlot = order.previousSlot }
+        levels[found.position].quantityUnits -= order.openQuantityUnits
+        levels[found.position].orderCount -= 1
+        if levels[found.position].orderCount == 0 {
+            levels.remove(at: found.position)
+        } else {
+            if levels[found.position].headSlot == slot { levels[found.position].headSlot = order.nextSlot }
+            if levels[found.position].tailSlot == slot { levels[found.position].tailSlot = order.previousSlot }
+        }
+    }
+
+    private static func adjustLevel(of order: RestingOrder, by quantityUnits: Int64, levels: inout ContiguousArray<PriceLevel>) {
+        let found = levelIndex(levels, side: order.side, price: order.priceUnits)
+        precondition(found.found, "resting order's level is missing")
+        levels[found.position].quantityUnits += quantityUnits
+    }
+
+    /// True when the best bid is below the best ask, or a side is empty.
+    public var isUncrossed: Bool {
+        guard let bid = bestPrice(.buy), let ask = bestPrice(.sell) else { return true }
+        return bid < ask
+    }
+
+    /// Where a price's level is, or where it would go, in a side's sorted array.
+    private static func levelIndex(_ levels: ContiguousArray<PriceLevel>, side: Side, price: Int64) -> (
+        found: Bool, position: Int
+    ) {
+        // Bids ascend, asks descend; normalise so the search always sees ascending keys.
+        let key = side == .buy ? price : -price
+        var low = 0
+        var high = levels.count
+        while low < high {
+            let middle = (low + high) / 2
+            let middleKey = side == .buy ? levels[middle].priceUnits : -levels[middle].priceUnits
+            if middleKey < key { low = middle + 1 } else { high = middle }
+        }
+        return (low < levels.count && levels[low].priceUnits == price, low)
+    }
+
+}

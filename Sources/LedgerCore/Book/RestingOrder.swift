@@ -1,0 +1,36 @@
+/// An order in the book: a slot in its book's pool, linked into its price level's FIFO.
+public struct RestingOrder: Sendable, Hashable {
+    public var orderID: OrderID
+    /// The owner's dense index in `ExchangeState.accounts`.
+    public var accountIndex: UInt32
+    public var side: Side
+    public var priceUnits: Int64
+    public var openQuantityUnits: Int64
+    public var clientOrderID: ClientOrderID
+    /// Neighbours in the level's FIFO, `OrderBook.none` at the ends.
+    var previousSlot: Int32
+    var nextSlot: Int32
+
+    public init(
+        orderID: OrderID, accountIndex: UInt32, side: Side, priceUnits: Int64, openQuantityUnits: Int64,
+        clientOrderID: ClientOrderID
+    ) {
+        self.orderID = orderID
+        self.accountIndex = accountIndex
+        self.side = side
+        self.priceUnits = priceUnits
+        self.openQuantityUnits = openQuantityUnits
+        self.clientOrderID = clientOrderID
+        self.previousSlot = OrderBook.none
+        self.nextSlot = OrderBook.none
+    }
+}
+
+/// All resting orders at one price on one side, oldest first.
+public struct PriceLevel: Sendable, Hashable {
+    public var priceUnits: Int64
+    public var quantityUnits: Int64
+    public var orderCount: Int32
+    var headSlot: Int32
+    var tailSlot: Int32
+}

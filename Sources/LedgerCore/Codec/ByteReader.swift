@@ -1,0 +1,113 @@
+/// Why bytes could not be decoded.
+public enum CodecError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The input ended inside a field.
+    case truncated(offset: Int)
+    /// A varint longer than 10 bytes or wider than 64 bits.
+    case badVarint(offset: Int)
+    /// An enum tag this version does not know.
+    case unknownTag(name: String, tag: UInt64, offset: Int)
+    /// A value out of its field's range.
+    case outOfRange(field: String, offset: Int)
+    /// Bytes left over after the last field.
+    case trailingBytes(offset: Int)
+
+    public var description: String {
+        switch self {
+        case .truncated(let offset): "input ends inside a field at byte \(offset)"
+        case .badVarint(let offset): "malformed varint at byte \(offset)"
+        case .unknownTag(let name, let tag, let offset): "unknown \(name) tag \(tag) at byte \(offset)"
+        case .outOfRange(let field, let offset): "\(field) out of range at byte \(offset)"
+        case .trailingBytes(let offset): "unexpected bytes after the end at byte \(offset)"
+        }
+    }
+}
+
+/// Reads what `ByteWriter` wrote, checking every bound.
+public struct ByteReader: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+    public let end: Int
+
+    public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
+        self.bytes = bytes
+        let range = range ?? 0..<bytes.count
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
+        offset = range.lowerBound
+        end = range.upperBound
+    }
+
+    public var isAtEnd: Bool { offset == end }
+    public var remaining: Int { end - offset }
+
+    public mutating func u8() throws(CodecError) -> UInt8 {
+        guard offset < end else { throw .truncated(offset: offset) }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    public mutating func varint() throws(CodecError) -> UInt64 {
+        let start = offset
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            guard offset < end else { throw .truncated(offset: offset) }
+            let byte = bytes[offset]
+            offset += 1
+            if shift == 63 && byte > 1 { throw .badVarint(offset: start) }
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return result }
+            shift += 7
+            if shift > 63 { throw .badVarint(offset: start) }
+        }
+    }
+
+    public mutating func zigzag() throws(CodecError) -> Int64 {
+        let raw = try varint()
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    public mutating func fixed32() throws(CodecError) -> UInt32 {
+        guard remaining >= 4 else { throw .truncated(offset: offset) }
+        var value: UInt32 = 0
+        for index in 0..<4 { value |= UInt32(bytes[offset + index]) << (8 * index) }
+        offset += 4
+        return value
+    }
+
+    public mutating func fixed64() throws(CodecError) -> UInt64 {
+        guard remaining >= 8 else { throw .truncated(offset: offset) }
+        var value: UInt64 = 0
+        for index in 0..<8 { value |= UInt64(bytes[offset + index]) << (8 * index) }
+        offset += 8
+        return value
+    }
+
+    /// A varint that must fit `T`.
+    public mutating func varint<T: FixedWidthInteger & UnsignedInteger>(
+        as type: T.Type, field: String
+    ) throws(CodecError) -> T {
+        let start = offset
+        guard let value = T(exactly: try varint()) else { throw .outOfRange(field: field, offset: start) }
+        return value
+    }
+
+    public mutating func string(maxBytes: Int) throws(CodecError) -> String {
+        let start = offset
+        let count = try varint()
+        guard count <= UInt64(maxBytes) else { throw .outOfRange(field: "string length", offset: start) }
+        guard remaining >= Int(count) else { throw .truncated(offset: offset) }
+        defer { offset += Int(count) }
+        return String(decoding: bytes[offset..<offset + Int(count)], as: UTF8.self)
+    }
+
+    public mutating func raw(count: Int) throws(CodecError) -> ArraySlice<UInt8> {
+        guard count >= 0, remaining >= count else { throw .truncated(offset: offset) }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    /// Throws unless everything was read.
+    public func expectEnd() throws(CodecError) {
+        guard isAtEnd else { throw .trailingBytes(offset: offset) }
+    }
+}

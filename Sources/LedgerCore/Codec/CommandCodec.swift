@@ -1,0 +1,145 @@
+/// Binary encoding of commands (docs/FORMATS.md, "Command"), used in journal entries and
+/// in the TCP protocol's request frames.
+extension Command {
+    public func encode(to writer: inout ByteWriter) {
+        switch self {
+        case .listAsset(let asset):
+            writer.u8(1)
+            writer.varint(UInt64(asset.id))
+            writer.string(asset.name)
+            writer.u8(asset.scale)
+        case .listSymbol(let spec):
+            writer.u8(2)
+            spec.encode(to: &writer)
+        case .deposit(let transfer):
+            writer.u8(3)
+            transfer.encode(to: &writer)
+        case .withdraw(let transfer):
+            writer.u8(4)
+            transfer.encode(to: &writer)
+        case .setLeverage(let account, let symbol, let leverage):
+            writer.u8(5)
+            writer.varint(account)
+            writer.varint(UInt64(symbol))
+            writer.varint(UInt64(leverage))
+        case .placeOrder(let order):
+            writer.u8(6)
+            writer.varint(order.account)
+            writer.varint(UInt64(order.symbol))
+            writer.u8(order.side.rawValue | order.type.rawValue << 1 | order.timeInForce.rawValue << 2)
+            writer.zigzag(order.priceUnits)
+            writer.zigzag(order.quantityUnits)
+            writer.varint(order.clientOrderID)
+        case .cancelOrder(let cancel):
+            writer.u8(7)
+            writer.varint(cancel.account)
+            writer.varint(cancel.orderID)
+            writer.varint(cancel.clientOrderID)
+        case .setMarkPrice(let symbol, let price):
+            writer.u8(8)
+            writer.varint(UInt64(symbol))
+            writer.zigzag(price)
+        }
+    }
+
+    public static func decode(from reader: inout ByteReader) throws(CodecError) -> Command {
+        let start = reader.offset
+        let tag = try reader.u8()
+        switch tag {
+        case 1:
+            let id = try reader.varint(as: AssetID.self, field: "asset id")
+            let name = try reader.string(maxBytes: 64)
+            return .listAsset(Asset(id: id, name: name, scale: try reader.u8()))
+        case 2:
+            return .listSymbol(try SymbolSpec.decode(from: &reader))
+        case 3:
+            return .deposit(try Transfer.decode(from: &reader))
+        case 4:
+            return .withdraw(try Transfer.decode(from: &reader))
+        case 5:
+            return .setLeverage(
+                account: try reader.varint(),
+                symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
+                leverage: try reader.varint(as: UInt16.self, field: "leverage"))
+        case 6:
+            let account = try reader.varint()
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            let flagsOffset = reader.offset
+            let flags = try reader.u8()
+            guard flags & 0b1110_0000 == 0, let side = Side(rawValue: flags & 1),
+                let type = OrderType(rawValue: (flags >> 1) & 1),
+                let timeInForce = TimeInForce(rawValue: (flags >> 2) & 0b111)
+            else { throw .outOfRange(field: "order flags", offset: flagsOffset) }
+            return .placeOrder(
+                PlaceOrder(
+                    account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce,
+                    priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag(),
+                    clientOrderID: try reader.varint()))
+        case 7:
+            return .cancelOrder(
+                CancelOrder(account: try reader.varint(), orderID: try reader.varint(), clientOrderID: try reader.varint()))
+        case 8:
+            return .setMarkPrice(symbol: try reader.varint(as: SymbolID.self, field: "symbol"), priceUnits: try reader.zigzag())
+        default:
+            throw .unknownTag(name: "command", tag: UInt64(tag), offset: start)
+        }
+    }
+}
+
+extension Transfer {
+    func encode(to writer: inout ByteWriter) {
+        writer.varint(transferID)
+        writer.varint(account)
+        writer.varint(UInt64(asset))
+        writer.zigzag(amountMinor)
+    }
+
+    static func decode(from reader: inout ByteReader) throws(CodecError) -> Transfer {
+        Transfer(
+            transferID: try reader.varint(), account: try reader.varint(),
+            asset: try reader.varint(as: AssetID.self, field: "asset"), amountMinor: try reader.zigzag())
+    }
+}
+
+extension SymbolSpec {
+    func encode(to writer: inout ByteWriter) {
+        writer.varint(UInt64(id))
+        writer.string(name)
+        writer.varint(UInt64(settleAsset))
+        writer.u8(priceScale)
+        writer.u8(quantityScale)
+        for value in [
+            tickSizePriceUnits, lotSizeQuantityUnits, contractMultiplier, minNotionalMinor, maxPriceUnits,
+            maxQuantityUnits, maxPositionQuantityUnits,
+        ] {
+            writer.zigzag(value)
+        }
+        writer.varint(UInt64(maxLeverage))
+        writer.varint(UInt64(defaultLeverage))
+        writer.zigzag(makerFeeRateE8)
+        writer.zigzag(takerFeeRateE8)
+    }
+
+    static func decode(from reader: inout ByteReader) throws(CodecError) -> SymbolSpec {
+        let id = try reader.varint(as: SymbolID.self, field: "symbol id")
+        let name = try reader.string(maxBytes: 64)
+        let settle = try reader.varint(as: AssetID.self, field: "settle asset")
+        let priceScale = try reader.u8()
+        let quantityScale = try reader.u8()
+        let tick = try reader.zigzag()
+        let lot = try reader.zigzag()
+        let multiplier = try reader.zigzag()
+        let minNotional = try reader.zigzag()
+        let maxPrice = try reader.zigzag()
+        let maxQuantity = try reader.zigzag()
+        let maxPosition = try reader.zigzag()
+        return SymbolSpec(
+            id: id, name: name, settleAsset: settle, priceScale: priceScale, quantityScale: quantityScale,
+            tickSizePriceUnits: tick, lotSizeQuantityUnits: lot, contractMultiplier: multiplier,
+            minNotionalMinor: minNotional, maxPriceUnits: maxPrice, maxQuantityUnits: maxQuantity,
+            maxPositionQuantityUnits: maxPosition,
+            maxLeverage: try reader.varint(as: UInt16.self, field: "max leverage"),
+            defaultLeverage: try reader.varint(as: UInt16.self, field: "default leverage"),
+            makerFeeRateE8: try reader.zigzag(), takerFeeRateE8: try reader.zigzag())
+    }
+}

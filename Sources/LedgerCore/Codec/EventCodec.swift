@@ -1,0 +1,159 @@
+/// Binary encoding of events (docs/FORMATS.md, "Event"), used in journal entries and in
+/// the TCP protocol's reply frames.
+extension Event {
+    public func encode(to writer: inout ByteWriter) {
+        switch self {
+        case .assetListed(let id):
+            writer.u8(1)
+            writer.varint(UInt64(id))
+        case .symbolListed(let id):
+            writer.u8(2)
+            writer.varint(UInt64(id))
+        case .deposited(let account, let asset, let amount):
+            writer.u8(3)
+            writer.varint(account)
+            writer.varint(UInt64(asset))
+            writer.zigzag(amount)
+        case .withdrawn(let account, let asset, let amount):
+            writer.u8(4)
+            writer.varint(account)
+            writer.varint(UInt64(asset))
+            writer.zigzag(amount)
+        case .transferReplayed(let original):
+            writer.u8(5)
+            writer.varint(original)
+        case .leverageSet(let account, let symbol, let leverage):
+            writer.u8(6)
+            writer.varint(account)
+            writer.varint(UInt64(symbol))
+            writer.varint(UInt64(leverage))
+        case .markPriceSet(let symbol, let price):
+            writer.u8(7)
+            writer.varint(UInt64(symbol))
+            writer.zigzag(price)
+        case .orderAccepted(let id):
+            writer.u8(8)
+            writer.varint(id)
+        case .trade(let trade):
+            writer.u8(9)
+            writer.varint(trade.tradeID)
+            writer.varint(UInt64(trade.symbol))
+            writer.varint(trade.makerOrderID)
+            writer.varint(trade.takerOrderID)
+            writer.varint(trade.makerAccount)
+            writer.varint(trade.takerAccount)
+            writer.u8(trade.takerSide.rawValue)
+            writer.zigzag(trade.priceUnits)
+            writer.zigzag(trade.quantityUnits)
+            writer.zigzag(trade.makerFeeMinor)
+            writer.zigzag(trade.takerFeeMinor)
+            writer.zigzag(trade.makerRealizedPnlMinor)
+            writer.zigzag(trade.takerRealizedPnlMinor)
+        case .orderRested(let id, let quantity):
+            writer.u8(10)
+            writer.varint(id)
+            writer.zigzag(quantity)
+        case .orderExpired(let id, let quantity, let reason):
+            writer.u8(11)
+            writer.varint(id)
+            writer.zigzag(quantity)
+            writer.u8(reason.rawValue)
+        case .orderCancelled(let id, let quantity):
+            writer.u8(12)
+            writer.varint(id)
+            writer.zigzag(quantity)
+        case .rejected(let reason, let detail):
+            writer.u8(13)
+            writer.varint(UInt64(reason.rawValue))
+            writer.varint(detail)
+        }
+    }
+
+    public static func decode(from reader: inout ByteReader) throws(CodecError) -> Event {
+        let start = reader.offset
+        let tag = try reader.u8()
+        switch tag {
+        case 1: return .assetListed(try reader.varint(as: AssetID.self, field: "asset"))
+        case 2: return .symbolListed(try reader.varint(as: SymbolID.self, field: "symbol"))
+        case 3, 4:
+            let account = try reader.varint()
+            let asset = try reader.varint(as: AssetID.self, field: "asset")
+            let amount = try reader.zigzag()
+            return tag == 3
+                ? .deposited(account: account, asset: asset, amountMinor: amount)
+                : .withdrawn(account: account, asset: asset, amountMinor: amount)
+        case 5: return .transferReplayed(originalSequence: try reader.varint())
+        case 6:
+            return .leverageSet(
+                account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
+                leverage: try reader.varint(as: UInt16.self, field: "leverage"))
+        case 7:
+            return .markPriceSet(symbol: try reader.varint(as: SymbolID.self, field: "symbol"), priceUnits: try reader.zigzag())
+        case 8: return .orderAccepted(try reader.varint())
+        case 9:
+            let tradeID = try reader.varint()
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            let makerOrder = try reader.varint()
+            let takerOrder = try reader.varint()
+            let makerAccount = try reader.varint()
+            let takerAccount = try reader.varint()
+            let sideOffset = reader.offset
+            guard let side = Side(rawValue: try reader.u8()) else { throw .outOfRange(field: "side", offset: sideOffset) }
+            return .trade(
+                Trade(
+                    tradeID: tradeID, symbol: symbol, makerOrderID: makerOrder, takerOrderID: takerOrder,
+                    makerAccount: makerAccount, takerAccount: takerAccount, takerSide: side,
+                    priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag(),
+                    makerFeeMinor: try reader.zigzag(), takerFeeMinor: try reader.zigzag(),
+                    makerRealizedPnlMinor: try reader.zigzag(), takerRealizedPnlMinor: try reader.zigzag()))
+        case 10: return .orderRested(try reader.varint(), openQuantityUnits: try reader.zigzag())
+        case 11:
+            let id = try reader.varint()
+            let quantity = try reader.zigzag()
+            let reasonOffset = reader.offset
+            guard let reason = ExpiryReason(rawValue: try reader.u8()) else {
+                throw .outOfRange(field: "expiry reason", offset: reasonOffset)
+            }
+            return .orderExpired(id, quantityUnits: quantity, reason: reason)
+        case 12: return .orderCancelled(try reader.varint(), quantityUnits: try reader.zigzag())
+        case 13:
+            let reasonOffset = reader.offset
+            guard let reason = RejectReason(rawValue: try reader.varint(as: UInt16.self, field: "reason")) else {
+                throw .outOfRange(field: "reject reason", offset: reasonOffset)
+            }
+            return .rejected(reason, detail: try reader.varint())
+        default:
+            throw .unknownTag(name: "event", tag: UInt64(tag), offset: start)
+        }
+    }
+}
+
+/// The payload of a journal entry: the command and the events it caused.
+public struct EntryPayload: Sendable, Hashable {
+    public var command: Command
+    public var events: [Event]
+
+    public init(command: Command, events: [Event]) {
+        self.command = command
+        self.events = events
+    }
+
+    /// Encodes a command and its events (the events need not be in an array of their own).
+    public static func encode(command: Command, events: some Collection<Event>, to writer: inout ByteWriter) {
+        command.encode(to: &writer)
+        writer.varint(UInt64(events.count))
+        for event in events { event.encode(to: &writer) }
+    }
+
+    public static func decode(from reader: inout ByteReader) throws(CodecError) -> EntryPayload {
+        let command = try Command.decode(from: &reader)
+        let countOffset = reader.offset
+        let count = try reader.varint()
+        // Every event takes at least two bytes, which bounds a forged count.
+        guard count <= UInt64(reader.remaining / 2) else { throw .outOfRange(field: "event count", offset: countOffset) }
+        var events: [Event] = []
+        events.reserveCapacity(Int(count))
+        for _ in 0..<count { events.append(try Event.decode(from: &reader)) }
+        return EntryPayload(command: command, events: events)
+    }
+}

@@ -1,0 +1,213 @@
+/// The only code that changes the state. `execute` calls it for each event it decides on;
+/// a rebuild calls it for each journaled event. Events are trusted here (they passed
+/// validation when they were decided); preconditions catch a journal that disagrees.
+extension ExchangeState {
+    /// Applies the events of one journal entry.
+    public mutating func apply(
+        _ events: some Collection<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64
+    ) {
+        precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
+        for event in events {
+            apply(event, of: command, sequence: sequence)
+        }
+        finishEntry(sequence: sequence, timeNanos: timeNanos)
+    }
+
+    /// Applies one event of the entry at `sequence`.
+    mutating func apply(_ event: Event, of command: Command, sequence: SequenceNumber) {
+        switch event {
+        case .assetListed(let id):
+            guard case .listAsset(let asset) = command, asset.id == id else { preconditionFailure("event without its command") }
+            assets.append(asset)
+            systemBalancesMinor.append(contentsOf: repeatElement(0, count: SystemAccount.allCases.count))
+            positionCostTotalMinor.append(0)
+            entryNetMinor.append(0)
+
+        case .symbolListed(let id):
+            guard case .listSymbol(let spec) = command, spec.id == id else { preconditionFailure("event without its command") }
+            symbols.append(spec)
+            markets.append(Market(notionalFactor: Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale)!))
+
+        case .deposited(let accountID, let asset, let amount):
+            let index = openAccount(accountID)
+            move(from: .system(.external), to: .user(index), asset: asset, amountMinor: amount)
+            recordTransfer(command, sequence: sequence)
+
+        case .withdrawn(let accountID, let asset, let amount):
+            let index = Int(accountIndexByID[accountID]!)
+            move(from: .user(index), to: .system(.external), asset: asset, amountMinor: amount)
+            recordTransfer(command, sequence: sequence)
+
+        case .transferReplayed, .orderExpired, .rejected:
+            break
+
+        case .leverageSet(let accountID, let symbol, let leverage):
+            let index = Int(accountIndexByID[accountID]!)
+            accounts[index].ensure(symbol: symbol)
+            accounts[index].positions[Int(symbol)].leverage = leverage
+
+        case .markPriceSet(let symbol, let price):
+            markets[Int(symbol)].markPriceUnits = price
+
+        case .orderAccepted(let orderID):
+            guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
+            precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
+            nextOrderID += 1
+            if order.clientOrderID != 0 {
+                let index = accountIndexByID[order.account]!
+                clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID)] = orderID
+            }
+
+        case .trade(let trade):
+            applyTrade(trade)
+
+        case .orderRested(let orderID, let quantity):
+            guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
+            let index = accountIndexByID[order.account]!
+            let resting = RestingOrder(
+                orderID: orderID, accountIndex: index, side: order.side, priceUnits: order.priceUnits,
+                openQuantityUnits: quantity, clientOrderID: order.clientOrderID)
+            let slot = markets[Int(order.symbol)].book.insert(resting)
+            orderLocations[orderID] = OrderLocation(symbol: order.symbol, slot: slot)
+            adjustOpenOrders(
+                accountIndex: Int(index), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
+                quantityUnits: quantity)
+
+        case .orderCancelled(let orderID, let quantity):
+            let location = orderLocations.removeValue(forKey: orderID)!
+            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
+            markets[Int(location.symbol)].book.remove(slot: location.slot)
+            adjustOpenOrders(
+                accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side,
+                priceUnits: order.priceUnits, quantityUnits: -quantity)
+        }
+    }
+
+    private mutating func applyTrade(_ trade: Trade) {
+        precondition(trade.tradeID == nextTradeID, "trade id \(trade.tradeID), expected \(nextTradeID)")
+        nextTradeID += 1
+        let symbol = trade.symbol
+        let location = orderLocations[trade.makerOrderID]!
+        let maker = markets[Int(symbol)].book.slots[Int(location.slot)]
+        precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
+        if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
+            orderLocations.removeValue(forKey: trade.makerOrderID)
+        }
+        markets[Int(symbol)].lastPriceUnits = trade.priceUnits
+        let makerIndex = Int(maker.accountIndex)
+        adjustOpenOrders(
+            accountIndex: makerIndex, symbol: symbol, side: maker.side, priceUnits: maker.priceUnits,
+            quantityUnits: -trade.quantityUnits)
+        let takerIndex = Int(accountIndexByID[trade.takerAccount]!)
+        precondition(accounts[makerIndex].id == trade.makerAccount)
+        fill(
+            accountIndex: makerIndex, symbol: symbol, side: maker.side, trade: trade,
+            feeMinor: trade.makerFeeMinor, realizedPnlMinor: trade.makerRealizedPnlMinor)
+        fill(
+            accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, trade: trade,
+            feeMinor: trade.takerFeeMinor, realizedPnlMinor: trade.takerRealizedPnlMinor)
+    }
+
+    /// Moves one side of a fill into its position and pays its PnL and fee.
+    private mutating func fill(
+        accountIndex: Int, symbol: SymbolID, side: Side, trade: Trade, feeMinor: Int64, realizedPnlMinor: Int64
+    ) {
+        accounts[accountIndex].ensure(symbol: symbol)
+        let before = accounts[accountIndex].positions[Int(symbol)]
+        let after = Position.afterFill(
+            sizeQuantityUnits: before.sizeQuantityUnits, costMinor: before.costMinor, side: side,
+            quantityUnits: trade.quantityUnits, priceUnits: trade.priceUnits,
+            notionalFactor: markets[Int(symbol)].notionalFactor)
+        precondition(after.realizedPnlMinor == realizedPnlMinor, "realized PnL differs from the journal")
+        accounts[accountIndex].positions[Int(symbol)].sizeQuantityUnits = after.sizeQuantityUnits
+        accounts[accountIndex].positions[Int(symbol)].costMinor = after.costMinor
+        let asset = symbols[Int(symbol)].settleAsset
+        positionCostTotalMinor[Int(asset)] += after.costMinor - before.costMinor
+        move(from: .system(.pnlClearing), to: .user(accountIndex), asset: asset, amountMinor: realizedPnlMinor)
+        move(from: .user(accountIndex), to: .system(.fees), asset: asset, amountMinor: feeMinor)
+    }
+
+    /// Adds (or with a negative quantity removes) open-order quantity and notional.
+    private mutating func adjustOpenOrders(
+        accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64
+    ) {
+        accounts[accountIndex].ensure(symbol: symbol)
+        let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
+        if side == .buy {
+            accounts[accountIndex].positions[Int(symbol)].openBuyQuantityUnits += quantityUnits
+            accounts[accountIndex].positions[Int(symbol)].openBuyNotionalMinor += notional
+        } else {
+            accounts[accountIndex].positions[Int(symbol)].openSellQuantityUnits += quantityUnits
+            accounts[accountIndex].positions[Int(symbol)].openSellNotionalMinor += notional
+        }
+    }
+
+    private mutating func openAccount(_ id: AccountID) -> Int {
+        if let index = accountIndexByID[id] { return Int(index) }
+        precondition(accounts.count < Int(UInt32.max))
+        accountIndexByID[id] = UInt32(accounts.count)
+        accounts.append(Account(id: id))
+        return accounts.count - 1
+    }
+
+    private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {
+        switch command {
+        case .deposit(let transfer):
+            transfers[transfer.transferID] = TransferRecord(sequence: sequence, isWithdrawal: false, transfer: transfer)
+        case .withdraw(let transfer):
+            transfers[transfer.transferID] = TransferRecord(sequence: sequence, isWithdrawal: true, transfer: transfer)
+        default:
+            preconditionFailure("event without its command")
+        }
+    }
+
+    /// One side of the double entry. Every call is paired by `move`; the entry's net per
+    /// asset is checked to be zero when the entry ends.
+    private mutating func credit(_ account: LedgerRef, asset: AssetID, amountMinor: Int64) {
+        switch account {
+        case .user(let index):
+            accounts[index].ensure(asset: asset)
+            accounts[index].balancesMinor[Int(asset)] += amountMinor
+        case .system(let system):
+            systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
+        }
+        entryNetMinor[Int(asset)] += amountMinor
+    }
+
+    /// A balanced posting of a signed amount (negative moves the other way).
+    private mutating func move(from: LedgerRef, to: LedgerRef, asset: AssetID, amountMinor: Int64) {
+        if amountMinor == 0 { return }
+        credit(to, asset: asset, amountMinor: amountMinor)
+        credit(from, asset: asset, amountMinor: -amountMinor)
+    }
+
+    /// Closes an entry: advances the sequence and checks the invariants that are cheap
+    /// enough to check every time.
+    mutating func finishEntry(sequence: SequenceNumber, timeNanos: Int64) {
+        for asset in entryNetMinor.indices {
+            precondition(entryNetMinor[asset] == 0, "entry \(sequence) does not balance in asset \(asset)")
+            let clearing = systemBalancesMinor[asset * SystemAccount.allCases.count + Int(SystemAccount.pnlClearing.rawValue)]
+            precondition(
+                clearing + positionCostTotalMinor[asset] == 0,
+                "entry \(sequence): PnL clearing does not mirror open positions in asset \(asset)")
+        }
+        lastSequence = sequence
+        lastTimeNanos = timeNanos
+    }
+
+    /// The settlement factor of a symbol, or nil when its scales do not give an exact one
+    /// that fits.
+    static func notionalFactor(_ spec: SymbolSpec, settleScale: UInt8) -> Int64? {
+        let exponent = Int(settleScale) - Int(spec.priceScale) - Int(spec.quantityScale)
+        guard exponent >= 0, exponent <= 18, spec.contractMultiplier > 0 else { return nil }
+        return spec.contractMultiplier.multipliedReportingOverflow(by: FixedPoint.powerOfTen(exponent)).overflow
+            ? nil : spec.contractMultiplier * FixedPoint.powerOfTen(exponent)
+    }
+}
+
+/// An internal reference to a balance holder: a dense user index or a system account.
+enum LedgerRef {
+    case user(Int)
+    case system(SystemAccount)
+}

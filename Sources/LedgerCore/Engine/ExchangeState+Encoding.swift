@@ -1,0 +1,180 @@
+/// The canonical encoding of the state (docs/FORMATS.md, "State"): the body of a snapshot
+/// and the input of the state hash. Everything is written in a defined order (creation
+/// order, book priority, sorted keys), never in a `Dictionary`'s order, so two processes
+/// with the same state write the same bytes.
+///
+/// The sequence number and time of the last entry are not part of it: the state hash
+/// describes the books, so a rejected command leaves it unchanged.
+extension ExchangeState {
+    /// The version of the layout below; a snapshot records it.
+    public static let encodingVersion: UInt8 = 1
+
+    public func encodeCanonical(to writer: inout ByteWriter) {
+        writer.varint(UInt64(assets.count))
+        for asset in assets {
+            Command.listAsset(asset).encode(to: &writer)
+        }
+        writer.varint(UInt64(symbols.count))
+        for spec in symbols {
+            spec.encode(to: &writer)
+        }
+        for market in markets {
+            writer.zigzag(market.markPriceUnits)
+            writer.zigzag(market.lastPriceUnits)
+            for side in Side.allCases {
+                let orders = market.book.orders(side)
+                writer.varint(UInt64(orders.count))
+                for order in orders {
+                    writer.varint(order.orderID)
+                    writer.varint(UInt64(order.accountIndex))
+                    writer.zigzag(order.priceUnits)
+                    writer.zigzag(order.openQuantityUnits)
+                    writer.varint(order.clientOrderID)
+                }
+            }
+        }
+        writer.varint(UInt64(accounts.count))
+        for account in accounts {
+            writer.varint(account.id)
+            writer.varint(UInt64(account.balancesMinor.count))
+            for balance in account.balancesMinor { writer.zigzag(balance) }
+            writer.varint(UInt64(account.positions.count))
+            for position in account.positions {
+                writer.zigzag(position.sizeQuantityUnits)
+                writer.zigzag(position.costMinor)
+                writer.varint(UInt64(position.leverage))
+                writer.zigzag(position.openBuyQuantityUnits)
+                writer.zigzag(position.openBuyNotionalMinor)
+                writer.zigzag(position.openSellQuantityUnits)
+                writer.zigzag(position.openSellNotionalMinor)
+            }
+        }
+        for balance in systemBalancesMinor { writer.zigzag(balance) }
+        let clientKeys = clientOrders.keys.sorted {
+            ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID)
+        }
+        writer.varint(UInt64(clientKeys.count))
+        for key in clientKeys {
+            writer.varint(UInt64(key.accountIndex))
+            writer.varint(key.clientOrderID)
+            writer.varint(clientOrders[key]!)
+        }
+        let transferIDs = transfers.keys.sorted()
+        writer.varint(UInt64(transferIDs.count))
+        for id in transferIDs {
+            let record = transfers[id]!
+            writer.varint(record.sequence)
+            writer.u8(record.isWithdrawal ? 1 : 0)
+            record.transfer.encode(to: &writer)
+        }
+        writer.varint(nextOrderID)
+        writer.varint(nextTradeID)
+    }
+
+    /// SHA-256 of the canonical encoding.
+    public func stateHash() -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 << 16)
+        encodeCanonical(to: &writer)
+        return SHA256.hash(writer.bytes)
+    }
+
+    /// Rebuilds a state from its canonical encoding, as of entry `sequence` at `timeNanos`.
+    /// Derived indexes (id tables, order slots, totals) are recomputed; the invariants are
+    /// checked before the state is returned.
+    public static func decodeCanonical(
+        from reader: inout ByteReader, sequence: SequenceNumber, timeNanos: Int64
+    ) throws(CodecError) -> ExchangeState {
+        var state = ExchangeState()
+        func count(_ field: String, max: Int) throws(CodecError) -> Int {
+            let offset = reader.offset
+            let value = try reader.varint()
+            guard value <= UInt64(max) else { throw .outOfRange(field: field, offset: offset) }
+            return Int(value)
+        }
+        for _ in 0..<(try count("asset count", max: Limits.assetsMax)) {
+            let offset = reader.offset
+            guard case .listAsset(let asset) = try Command.decode(from: &reader), Int(asset.id) == state.assets.count else {
+                throw .outOfRange(field: "asset", offset: offset)
+            }
+            state.apply(.assetListed(asset.id), of: .listAsset(asset), sequence: 0)
+        }
+        for _ in 0..<(try count("symbol count", max: Limits.symbolsMax)) {
+            let offset = reader.offset
+            let spec = try SymbolSpec.decode(from: &reader)
+            guard Int(spec.id) == state.symbols.count, Int(spec.settleAsset) < state.assets.count,
+                notionalFactor(spec, settleScale: state.assets[Int(spec.settleAsset)].scale) != nil
+            else { throw .outOfRange(field: "symbol", offset: offset) }
+            state.apply(.symbolListed(spec.id), of: .listSymbol(spec), sequence: 0)
+        }
+        var restingOrders: [(SymbolID, RestingOrder)] = []
+        for symbol in state.markets.indices {
+            state.markets[symbol].markPriceUnits = try reader.zigzag()
+            state.markets[symbol].lastPriceUnits = try reader.zigzag()
+            for side in Side.allCases {
+                for _ in 0..<(try count("order count", max: reader.remaining)) {
+                    let order = RestingOrder(
+                        orderID: try reader.varint(), accountIndex: try reader.varint(as: UInt32.self, field: "account"),
+                        side: side, priceUnits: try reader.zigzag(), openQuantityUnits: try reader.zigzag(),
+                        clientOrderID: try reader.varint())
+                    restingOrders.append((SymbolID(symbol), order))
+                }
+            }
+        }
+        let accountCount = try count("account count", max: reader.remaining)
+        for _ in 0..<accountCount {
+            var account = Account(id: try reader.varint())
+            for _ in 0..<(try count("balance count", max: Limits.assetsMax)) {
+                account.balancesMinor.append(try reader.zigzag())
+            }
+            for _ in 0..<(try count("position count", max: Limits.symbolsMax)) {
+                var position = Position()
+                position.sizeQuantityUnits = try reader.zigzag()
+                position.costMinor = try reader.zigzag()
+                position.leverage = try reader.varint(as: UInt16.self, field: "leverage")
+                position.openBuyQuantityUnits = try reader.zigzag()
+                position.openBuyNotionalMinor = try reader.zigzag()
+                position.openSellQuantityUnits = try reader.zigzag()
+                position.openSellNotionalMinor = try reader.zigzag()
+                account.positions.append(position)
+            }
+            guard account.balancesMinor.count <= state.assets.count, account.positions.count <= state.symbols.count,
+                state.accountIndexByID[account.id] == nil
+            else { throw .outOfRange(field: "account", offset: reader.offset) }
+            state.accountIndexByID[account.id] = UInt32(state.accounts.count)
+            for (index, position) in account.positions.enumerated() {
+                state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)] += position.costMinor
+            }
+            state.accounts.append(account)
+        }
+        for index in state.systemBalancesMinor.indices {
+            state.systemBalancesMinor[index] = try reader.zigzag()
+        }
+        for (symbol, order) in restingOrders {
+            guard Int(order.accountIndex) < state.accounts.count, order.priceUnits > 0, order.openQuantityUnits > 0,
+                state.orderLocations[order.orderID] == nil
+            else { throw .outOfRange(field: "resting order", offset: reader.offset) }
+            let slot = state.markets[Int(symbol)].book.insert(order)
+            state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
+        }
+        for _ in 0..<(try count("client order count", max: reader.remaining)) {
+            let key = ClientOrderKey(
+                accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try reader.varint())
+            state.clientOrders[key] = try reader.varint()
+        }
+        for _ in 0..<(try count("transfer count", max: reader.remaining)) {
+            let sequence = try reader.varint()
+            let isWithdrawal = try reader.u8() == 1
+            let transfer = try Transfer.decode(from: &reader)
+            state.transfers[transfer.transferID] = TransferRecord(
+                sequence: sequence, isWithdrawal: isWithdrawal, transfer: transfer)
+        }
+        state.nextOrderID = try reader.varint()
+        state.nextTradeID = try reader.varint()
+        state.lastSequence = sequence
+        state.lastTimeNanos = timeNanos
+        if let problem = state.invariantViolation() {
+            throw .outOfRange(field: "state (\(problem))", offset: reader.offset)
+        }
+        return state
+    }
+}

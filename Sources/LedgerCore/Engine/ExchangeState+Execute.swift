@@ -1,0 +1,148 @@
+/// Deciding what a command does. Validation comes first and changes nothing; a command
+/// that fails it yields a single `.rejected` event. The order of the checks is part of the
+/// contract (docs/RULES.md, "Validation order").
+extension ExchangeState {
+    /// Executes one sequenced command, appending its events to `events` (which the caller
+    /// reuses between commands, so steady state allocates nothing).
+    ///
+    /// - Precondition: `sequence == lastSequence + 1`.
+    public mutating func execute(
+        _ command: Command, sequence: SequenceNumber, timeNanos: Int64, into events: inout [Event]
+    ) {
+        precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
+        let first = events.count
+        switch command {
+        case .listAsset(let asset): executeListAsset(asset, command, sequence, &events)
+        case .listSymbol(let spec): executeListSymbol(spec, command, sequence, &events)
+        case .deposit(let transfer): executeTransfer(transfer, isWithdrawal: false, command, sequence, &events)
+        case .withdraw(let transfer): executeTransfer(transfer, isWithdrawal: true, command, sequence, &events)
+        case .setLeverage(let account, let symbol, let leverage):
+            executeSetLeverage(account, symbol, leverage, command, sequence, &events)
+        case .placeOrder(let order): executePlaceOrder(order, command, sequence, &events)
+        case .cancelOrder(let cancel): executeCancel(cancel, command, sequence, &events)
+        case .setMarkPrice(let symbol, let price): executeSetMarkPrice(symbol, price, command, sequence, &events)
+        }
+        precondition(events.count > first, "a command must leave at least one event")
+        finishEntry(sequence: sequence, timeNanos: timeNanos)
+    }
+
+    /// Records an event and applies it at once.
+    mutating func emit(_ event: Event, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        events.append(event)
+        apply(event, of: command, sequence: sequence)
+    }
+
+    private func isValidName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return !bytes.isEmpty && bytes.count <= Limits.nameBytesMax && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    private mutating func executeListAsset(
+        _ asset: Asset, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard Int(asset.id) == assets.count, assets.count < Limits.assetsMax, asset.scale <= 18,
+            isValidName(asset.name), !assets.contains(where: { $0.name == asset.name })
+        else { return events.append(.rejected(.invalidListing, detail: 0)) }
+        emit(.assetListed(asset.id), command, sequence, &events)
+    }
+
+    private mutating func executeListSymbol(
+        _ spec: SymbolSpec, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard Int(spec.id) == symbols.count, symbols.count < Limits.symbolsMax, isValidName(spec.name),
+            !symbols.contains(where: { $0.name == spec.name }), Int(spec.settleAsset) < assets.count,
+            let factor = Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale),
+            spec.tickSizePriceUnits > 0, spec.lotSizeQuantityUnits > 0, spec.minNotionalMinor >= 0,
+            spec.maxPriceUnits > 0, spec.maxQuantityUnits > 0, spec.maxPositionQuantityUnits >= spec.maxQuantityUnits,
+            spec.defaultLeverage >= 1, spec.defaultLeverage <= spec.maxLeverage, spec.maxLeverage <= Limits.leverageMax,
+            abs(spec.makerFeeRateE8) <= Limits.feeRateE8Max, spec.takerFeeRateE8 >= 0,
+            spec.takerFeeRateE8 <= Limits.feeRateE8Max, spec.makerFeeRateE8 + spec.takerFeeRateE8 >= 0,
+            // Every notional the symbol can produce fits with room to add a few.
+            Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) * Int128(factor) <= Int128(1) << 60
+        else { return events.append(.rejected(.invalidListing, detail: 0)) }
+        emit(.symbolListed(spec.id), command, sequence, &events)
+    }
+
+    private mutating func executeTransfer(
+        _ transfer: Transfer, isWithdrawal: Bool, _ command: Command, _ sequence: SequenceNumber,
+        _ events: inout [Event]
+    ) {
+        if let record = transfers[transfer.transferID] {
+            if record.transfer == transfer && record.isWithdrawal == isWithdrawal {
+                return events.append(.transferReplayed(originalSequence: record.sequence))
+            }
+            return events.append(.rejected(.duplicateTransferID, detail: record.sequence))
+        }
+        guard Int(transfer.asset) < assets.count else { return events.append(.rejected(.unknownAsset, detail: 0)) }
+        guard transfer.amountMinor > 0, transfer.amountMinor <= Limits.balanceMagnitudeMax else {
+            return events.append(.rejected(.invalidAmount, detail: 0))
+        }
+        let index = accountIndexByID[transfer.account]
+        if isWithdrawal {
+            guard let index else { return events.append(.rejected(.unknownAccount, detail: 0)) }
+            let wallet = accounts[Int(index)].balance(transfer.asset)
+            let available = availableMinor(accountIndex: Int(index), asset: transfer.asset)
+            guard Int128(transfer.amountMinor) <= min(Int128(wallet), available) else {
+                return events.append(.rejected(.insufficientBalance, detail: 0))
+            }
+            emit(
+                .withdrawn(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor),
+                command, sequence, &events)
+        } else {
+            let wallet = index.map { accounts[Int($0)].balance(transfer.asset) } ?? 0
+            guard wallet <= Limits.balanceMagnitudeMax - transfer.amountMinor else {
+                return events.append(.rejected(.balanceLimit, detail: 0))
+            }
+            emit(
+                .deposited(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor),
+                command, sequence, &events)
+        }
+    }
+
+    private mutating func executeSetLeverage(
+        _ account: AccountID, _ symbol: SymbolID, _ leverage: UInt16, _ command: Command, _ sequence: SequenceNumber,
+        _ events: inout [Event]
+    ) {
+        guard Int(symbol) < symbols.count else { return events.append(.rejected(.unknownSymbol, detail: 0)) }
+        guard let index = accountIndexByID[account] else { return events.append(.rejected(.unknownAccount, detail: 0)) }
+        guard leverage >= 1, leverage <= symbols[Int(symbol)].maxLeverage else {
+            return events.append(.rejected(.invalidLeverage, detail: 0))
+        }
+        let asset = symbols[Int(symbol)].settleAsset
+        var position = accounts[Int(index)].position(symbol)
+        let before = availableMinor(accountIndex: Int(index), asset: asset)
+        position.leverage = leverage
+        let after = availableMinor(accountIndex: Int(index), asset: asset, replacing: (symbol, position))
+        guard Self.marginAllows(before: before, after: after) else {
+            return events.append(.rejected(.insufficientMargin, detail: 0))
+        }
+        emit(.leverageSet(account: account, symbol: symbol, leverage: leverage), command, sequence, &events)
+    }
+
+    private mutating func executeSetMarkPrice(
+        _ symbol: SymbolID, _ price: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard Int(symbol) < symbols.count else { return events.append(.rejected(.unknownSymbol, detail: 0)) }
+        guard price > 0, price <= symbols[Int(symbol)].maxPriceUnits else {
+            return events.append(.rejected(.invalidPrice, detail: 0))
+        }
+        emit(.markPriceSet(symbol: symbol, priceUnits: price), command, sequence, &events)
+    }
+
+    private mutating func executeCancel(
+        _ cancel: CancelOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard let index = accountIndexByID[cancel.account] else {
+            return events.append(.rejected(.unknownAccount, detail: 0))
+        }
+        var orderID = cancel.orderID
+        if orderID == 0, cancel.clientOrderID != 0 {
+            orderID = clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: cancel.clientOrderID)] ?? 0
+        }
+        guard let location = orderLocations[orderID],
+            case let order = markets[Int(location.symbol)].book.slots[Int(location.slot)],
+            order.accountIndex == index
+        else { return events.append(.rejected(.unknownOrder, detail: 0)) }
+        emit(.orderCancelled(orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+    }
+}

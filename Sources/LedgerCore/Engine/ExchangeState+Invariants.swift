@@ -1,0 +1,66 @@
+/// The full invariant sweep: O(state). The engine checks the cheap per-entry invariants
+/// itself (`finishEntry`); audits, snapshot loads and tests run this one too.
+extension ExchangeState {
+    /// A description of the first invariant that does not hold, or nil.
+    public func invariantViolation() -> String? {
+        let systemCount = SystemAccount.allCases.count
+        for asset in assets.indices {
+            var total = Int128(0)
+            for account in accounts { total += Int128(account.balance(AssetID(asset))) }
+            for system in 0..<systemCount { total += Int128(systemBalancesMinor[asset * systemCount + system]) }
+            if total != 0 { return "balances of asset \(assets[asset].name) sum to \(total), not 0" }
+            var cost = Int128(0)
+            for account in accounts {
+                for (symbol, position) in account.positions.enumerated()
+                where symbols[symbol].settleAsset == AssetID(asset) {
+                    cost += Int128(position.costMinor)
+                }
+            }
+            let clearing = systemBalancesMinor[asset * systemCount + Int(SystemAccount.pnlClearing.rawValue)]
+            if cost + Int128(clearing) != 0 { return "PnL clearing \(clearing) does not mirror position cost \(cost)" }
+        }
+        for (symbol, market) in markets.enumerated() {
+            if !market.book.isUncrossed { return "book \(symbols[symbol].name) is crossed" }
+            var longs = Int128(0)
+            var shorts = Int128(0)
+            for account in accounts {
+                let size = account.position(SymbolID(symbol)).sizeQuantityUnits
+                if size > 0 { longs += Int128(size) } else { shorts -= Int128(size) }
+            }
+            if longs != shorts { return "open interest of \(symbols[symbol].name): long \(longs) ≠ short \(shorts)" }
+            // Each account's open-order totals equal what its orders in the book add up to.
+            var expected = [Int: Position]()
+            for side in Side.allCases {
+                for order in market.book.orders(side) {
+                    var totals = expected[Int(order.accountIndex)] ?? Position()
+                    let notional = order.priceUnits * order.openQuantityUnits * market.notionalFactor
+                    if side == .buy {
+                        totals.openBuyQuantityUnits += order.openQuantityUnits
+                        totals.openBuyNotionalMinor += notional
+                    } else {
+                        totals.openSellQuantityUnits += order.openQuantityUnits
+                        totals.openSellNotionalMinor += notional
+                    }
+                    expected[Int(order.accountIndex)] = totals
+                    if orderLocations[order.orderID]?.symbol != SymbolID(symbol) {
+                        return "order \(order.orderID) is in the book but not in the id table"
+                    }
+                }
+            }
+            for (index, account) in accounts.enumerated() {
+                let position = account.position(SymbolID(symbol))
+                let totals = expected[index] ?? Position()
+                if position.openBuyQuantityUnits != totals.openBuyQuantityUnits
+                    || position.openBuyNotionalMinor != totals.openBuyNotionalMinor
+                    || position.openSellQuantityUnits != totals.openSellQuantityUnits
+                    || position.openSellNotionalMinor != totals.openSellNotionalMinor
+                {
+                    return "open-order totals of account \(account.id) in \(symbols[symbol].name) differ from the book"
+                }
+            }
+        }
+        let booked = markets.reduce(0) { $0 + $1.book.orderCount }
+        if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
+        return nil
+    }
+}

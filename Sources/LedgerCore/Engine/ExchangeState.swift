@@ -1,0 +1,79 @@
+/// The whole ledger: assets, symbols, books, accounts, positions and the system accounts.
+///
+/// One thread owns it. `execute(_:sequence:timeNanos:into:)` validates a command and
+/// changes the state only through `apply`, the same function a rebuild runs over journaled
+/// events; so executing a command and applying its events give the same state. Nothing in
+/// here reads a clock, a random source or a `Dictionary`'s iteration order.
+public struct ExchangeState: Sendable {
+    public internal(set) var assets: ContiguousArray<Asset> = []
+    public internal(set) var symbols: ContiguousArray<SymbolSpec> = []
+    public internal(set) var markets: ContiguousArray<Market> = []
+    /// In order of first deposit; `accountIndexByID` finds one.
+    public internal(set) var accounts: ContiguousArray<Account> = []
+    var accountIndexByID: [AccountID: UInt32] = [:]
+    var orderLocations: [OrderID: OrderLocation] = [:]
+    var clientOrders: [ClientOrderKey: OrderID] = [:]
+    var transfers: [TransferID: TransferRecord] = [:]
+    /// Balances of the system accounts: `[asset × SystemAccount.allCases.count + account]`.
+    var systemBalancesMinor: ContiguousArray<Int64> = []
+    /// Per asset, the sum of `costMinor` over every position settled in it.
+    var positionCostTotalMinor: ContiguousArray<Int64> = []
+    /// Per asset, the net of every balance change in the current entry; must end at zero.
+    var entryNetMinor: ContiguousArray<Int64> = []
+    public internal(set) var nextOrderID: OrderID = 1
+    public internal(set) var nextTradeID: TradeID = 1
+    /// The sequence of the last entry executed or applied.
+    public internal(set) var lastSequence: SequenceNumber = 0
+    /// The time the sequencer stamped on the last entry, in nanoseconds since 1970.
+    public internal(set) var lastTimeNanos: Int64 = 0
+
+    public init() {}
+
+    /// The account with this id, if it ever received a deposit.
+    public func account(_ id: AccountID) -> Account? {
+        accountIndexByID[id].map { accounts[Int($0)] }
+    }
+
+    /// The balance of a system account in `asset`.
+    public func systemBalance(_ account: SystemAccount, asset: AssetID) -> Int64 {
+        let index = Int(asset) * SystemAccount.allCases.count + Int(account.rawValue)
+        return index < systemBalancesMinor.count ? systemBalancesMinor[index] : 0
+    }
+
+    /// The resting order with this id, if it is open.
+    public func openOrder(_ id: OrderID) -> (symbol: SymbolID, order: RestingOrder)? {
+        guard let location = orderLocations[id] else { return nil }
+        return (location.symbol, markets[Int(location.symbol)].book.slots[Int(location.slot)])
+    }
+
+    /// The open orders of an account, by symbol and then book priority.
+    public func openOrders(of id: AccountID) -> [(symbol: SymbolID, order: RestingOrder)] {
+        guard let index = accountIndexByID[id] else { return [] }
+        var result: [(SymbolID, RestingOrder)] = []
+        for symbol in markets.indices {
+            for side in Side.allCases {
+                for order in markets[symbol].book.orders(side) where order.accountIndex == index {
+                    result.append((SymbolID(symbol), order))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The id of the order an account placed under `clientOrderID`, open or not.
+    public func orderID(account: AccountID, clientOrderID: ClientOrderID) -> OrderID? {
+        guard let index = accountIndexByID[account] else { return nil }
+        return clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: clientOrderID)]
+    }
+
+    /// The record of a completed transfer.
+    public func transfer(_ id: TransferID) -> TransferRecord? {
+        transfers[id]
+    }
+
+    /// The settlement notional of `quantityUnits` at `priceUnits` in `symbol`, exact.
+    @inlinable
+    public func notionalMinor(symbol: SymbolID, priceUnits: Int64, quantityUnits: Int64) -> Int64 {
+        priceUnits * quantityUnits * markets[Int(symbol)].notionalFactor
+    }
+}

@@ -1,0 +1,65 @@
+/// What a command did. Events are facts: replaying them onto the state that preceded
+/// them gives the state that followed (`ExchangeState.apply`), and an audit compares the
+/// events that re-execution yields with the journaled ones, byte for byte.
+public enum Event: Sendable, Hashable {
+    case assetListed(AssetID)
+    case symbolListed(SymbolID)
+    /// `amountMinor` moved from the external account to `account`.
+    case deposited(account: AccountID, asset: AssetID, amountMinor: Int64)
+    /// `amountMinor` moved from `account` to the external account.
+    case withdrawn(account: AccountID, asset: AssetID, amountMinor: Int64)
+    /// A retry of a transfer already done at `originalSequence`; nothing changed.
+    case transferReplayed(originalSequence: SequenceNumber)
+    case leverageSet(account: AccountID, symbol: SymbolID, leverage: UInt16)
+    case markPriceSet(symbol: SymbolID, priceUnits: Int64)
+    /// The order passed validation and the margin check and got its id.
+    case orderAccepted(OrderID)
+    case trade(Trade)
+    /// The unfilled rest went into the book.
+    case orderRested(OrderID, openQuantityUnits: Int64)
+    case orderExpired(OrderID, quantityUnits: Int64, reason: ExpiryReason)
+    case orderCancelled(OrderID, quantityUnits: Int64)
+    /// The command changed nothing. `detail` names what it collided with where that
+    /// helps (the existing order id, the original transfer's sequence), else 0.
+    case rejected(RejectReason, detail: UInt64)
+}
+
+/// One fill between a resting (maker) and an incoming (taker) order.
+public struct Trade: Sendable, Hashable {
+    public var tradeID: TradeID
+    public var symbol: SymbolID
+    public var makerOrderID: OrderID
+    public var takerOrderID: OrderID
+    public var makerAccount: AccountID
+    public var takerAccount: AccountID
+    public var takerSide: Side
+    public var priceUnits: Int64
+    public var quantityUnits: Int64
+    /// Paid to the fee account (negative: a rebate paid by it), settlement minor units.
+    public var makerFeeMinor: Int64
+    public var takerFeeMinor: Int64
+    /// Paid from the PnL clearing account (negative: paid to it).
+    public var makerRealizedPnlMinor: Int64
+    public var takerRealizedPnlMinor: Int64
+
+    public init(
+        tradeID: TradeID, symbol: SymbolID, makerOrderID: OrderID, takerOrderID: OrderID,
+        makerAccount: AccountID, takerAccount: AccountID, takerSide: Side, priceUnits: Int64,
+        quantityUnits: Int64, makerFeeMinor: Int64, takerFeeMinor: Int64,
+        makerRealizedPnlMinor: Int64, takerRealizedPnlMinor: Int64
+    ) {
+        self.tradeID = tradeID
+        self.symbol = symbol
+        self.makerOrderID = makerOrderID
+        self.takerOrderID = takerOrderID
+        self.makerAccount = makerAccount
+        self.takerAccount = takerAccount
+        self.takerSide = takerSide
+        self.priceUnits = priceUnits
+        self.quantityUnits = quantityUnits
+        self.makerFeeMinor = makerFeeMinor
+        self.takerFeeMinor = takerFeeMinor
+        self.makerRealizedPnlMinor = makerRealizedPnlMinor
+        self.takerRealizedPnlMinor = takerRealizedPnlMinor
+    }
+}

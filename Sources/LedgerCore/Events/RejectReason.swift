@@ -1,0 +1,68 @@
+/// Why a command changed nothing. The numeric code is stable: it is journaled, sent over
+/// the binary protocol and shown by the HTTP API as `code`, with `name` as `reason`.
+public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
+    case unknownAsset = 10
+    case unknownSymbol = 11
+    case unknownAccount = 12
+    case unknownOrder = 13
+    /// An amount that is zero, negative, or beyond the asset's bounds.
+    case invalidAmount = 20
+    /// The resulting balance would leave ±2^62 minor units.
+    case balanceLimit = 21
+    /// Zero, negative or above the symbol's maximum; or a price on a market order.
+    case invalidPrice = 22
+    /// More precision than the tick size allows.
+    case priceNotOnTick = 23
+    case invalidQuantity = 24
+    /// More precision than the lot size allows.
+    case quantityNotOnLot = 25
+    case notionalTooSmall = 26
+    case invalidLeverage = 27
+    /// A listing with an id that is not the next one, bad scales or bad terms.
+    case invalidListing = 28
+    case insufficientBalance = 30
+    case insufficientMargin = 31
+    /// The position plus open orders would exceed what the symbol allows (docs/RULES.md).
+    case positionLimit = 32
+    case duplicateClientOrderID = 40
+    case duplicateTransferID = 41
+    /// The symbol has no mark price yet, so margin cannot be computed.
+    case noMarkPrice = 42
+
+    /// The name the HTTP API and the docs use.
+    public var name: String {
+        switch self {
+        case .unknownAsset: "UNKNOWN_ASSET"
+        case .unknownSymbol: "UNKNOWN_SYMBOL"
+        case .unknownAccount: "UNKNOWN_ACCOUNT"
+        case .unknownOrder: "UNKNOWN_ORDER"
+        case .invalidAmount: "INVALID_AMOUNT"
+        case .balanceLimit: "BALANCE_LIMIT"
+        case .invalidPrice: "INVALID_PRICE"
+        case .priceNotOnTick: "PRICE_NOT_ON_TICK"
+        case .invalidQuantity: "INVALID_QUANTITY"
+        case .quantityNotOnLot: "QUANTITY_NOT_ON_LOT"
+        case .notionalTooSmall: "NOTIONAL_TOO_SMALL"
+        case .invalidLeverage: "INVALID_LEVERAGE"
+        case .invalidListing: "INVALID_LISTING"
+        case .insufficientBalance: "INSUFFICIENT_BALANCE"
+        case .insufficientMargin: "INSUFFICIENT_MARGIN"
+        case .positionLimit: "POSITION_LIMIT"
+        case .duplicateClientOrderID: "DUPLICATE_CLIENT_ORDER_ID"
+        case .duplicateTransferID: "DUPLICATE_TRANSFER_ID"
+        case .noMarkPrice: "NO_MARK_PRICE"
+        }
+    }
+}
+
+/// Why the unfilled part of an order left without resting.
+public enum ExpiryReason: UInt8, Sendable, Hashable, CaseIterable {
+    /// IOC or market: the rest of the quantity found no counterpart.
+    case immediateOrCancel = 0
+    /// FOK: the book could not fill all of it at once.
+    case fillOrKill = 1
+    /// GTX: it would have taken liquidity.
+    case postOnly = 2
+    /// It would have traded with an order of the same account (expire-taker).
+    case selfTrade = 3
+}

@@ -1,0 +1,48 @@
+/// Integer arithmetic with one documented rounding rule per use (docs/RULES.md).
+///
+/// Every amount in the engine is an `Int64` in the minor units of its asset, price units
+/// or quantity units of its symbol. Products are taken in `Int128` and narrowed with a
+/// check; divisions say which way they round.
+public enum FixedPoint {
+    /// Rates (fees, funding) are integers scaled by 10^8: 0.02% is 20_000.
+    public static let rateScale: Int64 = 100_000_000
+
+    /// `a / b` rounded toward +∞. `b` must be positive.
+    @inlinable
+    public static func divideRoundingUp(_ a: Int128, _ b: Int128) -> Int128 {
+        precondition(b > 0, "divisor must be positive")
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r > 0 ? q + 1 : q
+    }
+
+    /// `a / b` rounded toward −∞. `b` must be positive.
+    @inlinable
+    public static func divideRoundingDown(_ a: Int128, _ b: Int128) -> Int128 {
+        precondition(b > 0, "divisor must be positive")
+        let (q, r) = a.quotientAndRemainder(dividingBy: b)
+        return r < 0 ? q - 1 : q
+    }
+
+    /// Narrows to `Int64`, or nil when the value does not fit.
+    @inlinable
+    public static func narrow(_ value: Int128) -> Int64? {
+        Int64(exactly: value)
+    }
+
+    /// A fee or other charge of `rateE8` on `notional`, rounded toward +∞: the user pays the
+    /// larger amount, or receives the smaller rebate when the rate is negative.
+    @inlinable
+    public static func charge(notional: Int64, rateE8: Int64) -> Int64 {
+        let fee = divideRoundingUp(Int128(notional) * Int128(rateE8), Int128(rateScale))
+        return Int64(fee)  // |rate| ≤ 1 keeps |fee| ≤ |notional|
+    }
+
+    /// 10^exponent for 0 ≤ exponent ≤ 18.
+    @inlinable
+    public static func powerOfTen(_ exponent: Int) -> Int64 {
+        precondition(exponent >= 0 && exponent <= 18, "10^\(exponent) does not fit Int64")
+        var value: Int64 = 1
+        for _ in 0..<exponent { value &*= 10 }
+        return value
+    }
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command (README "Quick start", step 2; CI runs exactly this).
+# Builds and runs every test target. Tests that need PostgreSQL use $LEDGER_PG_URL; when it
+# is not set, a throwaway cluster is started for the run and removed afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${LEDGER_PG_URL:-}" ]; then
+    eval "export $(scripts/pg-throwaway.sh)"
+    trap 'scripts/pg-throwaway.sh stop "$LEDGER_PG_DIR"' EXIT
+fi
+# The end-to-end tests start the real executables, so build them first.
+swift build --build-tests
+swift test --skip-build --parallel --num-workers 2 "$@"
