@@ -1,0 +1,62 @@
+import Testing
+
+@testable import LedgerCore
+
+@Suite struct ArithmeticTests {
+    @Test func divisionRoundsAsDocumented() {
+        #expect(FixedPoint.divideRoundingUp(7, 2) == 4)
+        #expect(FixedPoint.divideRoundingUp(-7, 2) == -3)
+        #expect(FixedPoint.divideRoundingUp(6, 2) == 3)
+        #expect(FixedPoint.divideRoundingDown(7, 2) == 3)
+        #expect(FixedPoint.divideRoundingDown(-7, 2) == -4)
+    }
+
+    @Test func feesRoundAgainstTheUser() {
+        // 0.05% of 1,000.000001 USDT = 0.5000000005 → 0.500001 charged.
+        #expect(FixedPoint.charge(notional: 1_000_000_001, rateE8: 50_000) == 500_001)
+        // A −0.01% rebate on the same notional: 0.1000000001 → 0.100000 paid out (toward +∞).
+        #expect(FixedPoint.charge(notional: 1_000_000_001, rateE8: -10_000) == -100_000)
+    }
+
+    @Test(arguments: [
+        // size, cost, side, qty, price, factor → size, cost, realized
+        (0, 0, Side.buy, 10, 500, 100, 10, 500_000, 0),  // open long
+        (10, 500_000, .buy, 10, 600, 100, 20, 1_100_000, 0),  // increase
+        (20, 1_100_000, .sell, 5, 700, 100, 15, 825_000, 75_000),  // reduce: cost 275,000 removed
+        (15, 825_000, .sell, 15, 400, 100, 0, 0, -225_000),  // close at a loss
+        (-10, -500_000, .buy, 25, 450, 100, 15, 675_000, 50_000),  // short flips long
+        (3, 100, .sell, 1, 30, 1, 2, 66, -4),  // cost 100/3 removed rounds up to 34
+        (-3, -100, .buy, 1, 30, 1, -2, -67, 3),  // short: −33.3 removed rounds up to −33
+    ] as [(Int64, Int64, Side, Int64, Int64, Int64, Int64, Int64, Int64)])
+    func positionAfterFill(
+        _ size: Int64, _ cost: Int64, _ side: Side, _ quantity: Int64, _ price: Int64, _ factor: Int64,
+        _ expectedSize: Int64, _ expectedCost: Int64, _ expectedRealized: Int64
+    ) {
+        let after = Position.afterFill(
+            sizeQuantityUnits: size, costMinor: cost, side: side, quantityUnits: quantity, priceUnits: price,
+            notionalFactor: factor)
+        #expect(after.sizeQuantityUnits == expectedSize)
+        #expect(after.costMinor == expectedCost)
+        #expect(after.realizedPnlMinor == expectedRealized)
+    }
+
+    @Test func sha256MatchesPublishedVectors() {
+        #expect(hexString(SHA256.hash([UInt8]())) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hexString(SHA256.hash(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let long = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(hexString(SHA256.hash(long)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        // A million 'a's, fed in uneven pieces through both update paths.
+        var hasher = SHA256()
+        var fed = 0
+        var piece = 1
+        while fed < 1_000_000 {
+            let count = min(piece, 1_000_000 - fed)
+            if piece % 2 == 0 { hasher.update([UInt8](repeating: 0x61, count: count)) } else {
+                hasher.update(repeatElement(UInt8(0x61), count: count))
+            }
+            fed += count
+            piece = piece * 3 % 1_009 + 1
+        }
+        #expect(hexString(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+}

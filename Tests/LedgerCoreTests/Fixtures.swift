@@ -1,0 +1,89 @@
+import LedgerCore
+
+/// A small exchange used across the tests: USDT with 6 decimals, BTCUSDT and ETHUSDT.
+///
+/// BTCUSDT: prices in 0.1 USDT (tick 0.1), quantities in 0.001 BTC (lot 0.001), so a
+/// notional is price units × quantity units × 100 micro-USDT. Fees: maker 0.02%, taker 0.05%.
+enum TestExchange {
+    static let usdt: AssetID = 0
+    static let btc: AssetID = 1
+    static let btcusdt: SymbolID = 0
+    static let ethusdt: SymbolID = 1
+
+    static let genesis: [Command] = [
+        .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
+        .listAsset(Asset(id: 1, name: "BTC", scale: 8)),
+        .listSymbol(
+            SymbolSpec(
+                id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 1, quantityScale: 3, tickSizePriceUnits: 1,
+                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 10_000_000,
+                maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 125,
+                defaultLeverage: 20, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
+        .listSymbol(
+            SymbolSpec(
+                id: 1, name: "ETHUSDT", settleAsset: 0, priceScale: 2, quantityScale: 3, tickSizePriceUnits: 1,
+                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 100_000_000,
+                maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 100,
+                defaultLeverage: 10, makerFeeRateE8: -10_000, takerFeeRateE8: 40_000)),
+    ]
+}
+
+/// Runs commands through an engine with consecutive sequence numbers and a fake clock.
+struct EngineHarness {
+    var state = ExchangeState()
+    var journal: [(command: Command, events: [Event])] = []
+    private var scratch: [Event] = []
+
+    init(genesis: Bool = true) {
+        if genesis {
+            for command in TestExchange.genesis { run(command) }
+        }
+    }
+
+    @discardableResult
+    mutating func run(_ command: Command) -> [Event] {
+        scratch.removeAll(keepingCapacity: true)
+        let sequence = state.lastSequence + 1
+        state.execute(command, sequence: sequence, timeNanos: Int64(sequence) * 1_000, into: &scratch)
+        journal.append((command, scratch))
+        return scratch
+    }
+
+    mutating func deposit(_ account: AccountID, _ amountMinor: Int64, transfer: TransferID? = nil) {
+        run(.deposit(Transfer(transferID: transfer ?? (1_000_000 + account), account: account, asset: 0, amountMinor: amountMinor)))
+    }
+
+    @discardableResult
+    mutating func limit(
+        _ account: AccountID, _ side: Side, price: Int64, quantity: Int64, tif: TimeInForce = .gtc,
+        symbol: SymbolID = 0, client: ClientOrderID = 0
+    ) -> [Event] {
+        run(
+            .placeOrder(
+                PlaceOrder(
+                    account: account, symbol: symbol, side: side, type: .limit, timeInForce: tif, priceUnits: price,
+                    quantityUnits: quantity, clientOrderID: client)))
+    }
+
+    @discardableResult
+    mutating func market(_ account: AccountID, _ side: Side, quantity: Int64, symbol: SymbolID = 0) -> [Event] {
+        run(
+            .placeOrder(
+                PlaceOrder(
+                    account: account, symbol: symbol, side: side, type: .market, timeInForce: .ioc, priceUnits: 0,
+                    quantityUnits: quantity)))
+    }
+}
+
+/// SplitMix64: a tiny seeded generator, so every random test replays exactly.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
