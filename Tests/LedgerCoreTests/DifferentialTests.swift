@@ -1,0 +1,177 @@
+import Testing
+
+@testable import LedgerCore
+
+/// Seeded random order flow for the differential tests and benchmarks: accounts with
+/// uneven deposits, a moving mid, limit orders around it with every time in force,
+/// market orders, cancels (some of unknown orders), leverage changes, withdrawals,
+/// retried and conflicting transfers, and a share of invalid commands.
+struct OrderFlow {
+    var random: SeededRandom
+    var accounts: Int
+    var mids: [Int64] = [500_000, 300_000]
+    var placed: [(account: AccountID, order: OrderID, client: ClientOrderID)] = []
+    var nextTransfer: TransferID = 10_000
+    var nextOrderGuess: OrderID = 1
+    var nextClient: ClientOrderID = 1
+
+    init(seed: UInt64, accounts: Int = 40) {
+        random = SeededRandom(seed: seed)
+        self.accounts = accounts
+    }
+
+    func account(_ index: Int) -> AccountID { AccountID(index + 1) }
+
+    /// Deposits for every account, then mark prices.
+    mutating func opening() -> [Command] {
+        var commands: [Command] = []
+        for index in 0..<accounts {
+            let amount = Int64.random(in: 500...200_000, using: &random) * 1_000_000
+            nextTransfer += 1
+            commands.append(.deposit(Transfer(transferID: nextTransfer, account: account(index), asset: 0, amountMinor: amount)))
+        }
+        commands.append(.setMarkPrice(symbol: 0, priceUnits: mids[0]))
+        commands.append(.setMarkPrice(symbol: 1, priceUnits: mids[1]))
+        return commands
+    }
+
+    mutating func next() -> Command {
+        let symbol = SymbolID(random.next() % 2)
+        let who = account(Int(random.next() % UInt64(accounts)))
+        let roll = Int.random(in: 0..<1000, using: &random)
+        // The mid drifts a tick or two at a time.
+        mids[Int(symbol)] = max(1_000, mids[Int(symbol)] + Int64.random(in: -3...3, using: &random))
+        let mid = mids[Int(symbol)]
+        switch roll {
+        case 0..<450:
+            let side: Side = random.next() % 2 == 0 ? .buy : .sell
+            let offset = Int64.random(in: -60...200, using: &random)
+            let price = side == .buy ? mid - offset : mid + offset
+            let tifRoll = random.next() % 10
+            let tif: TimeInForce = tifRoll < 7 ? .gtc : tifRoll == 7 ? .ioc : tifRoll == 8 ? .fok : .gtx
+            var client: ClientOrderID = 0
+            if random.next() % 3 == 0 {
+                // Mostly fresh ids, sometimes a reused one (a duplicate).
+                client = random.next() % 20 == 0 ? ClientOrderID(random.next() % nextClient + 1) : nextClient
+                nextClient += 1
+            }
+            let quantity = Int64.random(in: 1...400, using: &random)
+            placed.append((who, nextOrderGuess, client))
+            nextOrderGuess += 1
+            return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: side, type: .limit, timeInForce: tif, priceUnits: price, quantityUnits: quantity, clientOrderID: client))
+        case 450..<550:
+            let side: Side = random.next() % 2 == 0 ? .buy : .sell
+            let quantity = Int64.random(in: 1...300, using: &random)
+            let tif: TimeInForce = random.next() % 5 == 0 ? .fok : .ioc
+            return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity))
+        case 550..<820:
+            guard !placed.isEmpty else { return .cancelOrder(CancelOrder(account: who, orderID: 1)) }
+            let pick = placed[Int(random.next() % UInt64(min(placed.count, 400))) + max(0, placed.count - 400)]
+            switch random.next() % 10 {
+            case 0: return .cancelOrder(CancelOrder(account: who, orderID: pick.order))  // often someone else's
+            case 1 where pick.client != 0: return .cancelOrder(CancelOrder(account: pick.account, clientOrderID: pick.client))
+            default: return .cancelOrder(CancelOrder(account: pick.account, orderID: pick.order))
+            }
+        case 820..<900:
+            mids[Int(symbol)] += Int64.random(in: -40...40, using: &random)
+            return .setMarkPrice(symbol: symbol, priceUnits: mids[Int(symbol)] + Int64.random(in: -20...20, using: &random))
+        case 900..<930:
+            return .setLeverage(account: who, symbol: symbol, leverage: UInt16.random(in: 0...130, using: &random))
+        case 930..<960:
+            nextTransfer += 1
+            return .withdraw(Transfer(transferID: nextTransfer, account: who, asset: 0, amountMinor: Int64.random(in: 1...50_000, using: &random) * 1_000_000))
+        case 960..<980:
+            // A new deposit, a retry of an old one, or an old id with another amount.
+            let id = random.next() % 3 == 0 ? TransferID.random(in: 10_001...nextTransfer, using: &random) : nextTransfer + 1
+            if id > nextTransfer { nextTransfer = id }
+            return .deposit(Transfer(transferID: id, account: who, asset: 0, amountMinor: Int64.random(in: 100...20_000, using: &random) * 1_000_000))
+        default:
+            // Invalid on purpose: off-tick or off-lot is impossible here (tick = lot = 1),
+            // so use bad signs, unknown symbols and accounts, and price on a market order.
+            switch random.next() % 5 {
+            case 0: return .placeOrder(PlaceOrder(account: who, symbol: 7, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: 5))
+            case 1: return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: -5))
+            case 2: return .placeOrder(PlaceOrder(account: 999_999, symbol: symbol, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: 5))
+            case 3: return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: .buy, type: .market, timeInForce: .ioc, priceUnits: mid, quantityUnits: 5))
+            default: return .deposit(Transfer(transferID: nextTransfer + 1, account: who, asset: 0, amountMinor: -1))
+            }
+        }
+    }
+}
+
+@Suite struct DifferentialTests {
+    /// The engine and the reference model agree on every event of every command, and on
+    /// every balance, position and book, over seeded random order flow.
+    @Test(arguments: [(UInt64(1), 100_000), (20_251_125, 20_000), (7, 20_000)])
+    func engineMatchesReferenceModel(seed: UInt64, commands: Int) {
+        var engine = EngineHarness(genesis: false)
+        var model = ReferenceExchange()
+        var flow = OrderFlow(seed: seed)
+        var trades = 0
+        var rejections = 0
+        var checked = 0
+        func step(_ command: Command) -> Bool {
+            let sequence = engine.state.lastSequence + 1
+            let expected = model.execute(command, sequence: sequence)
+            let got = engine.run(command)
+            if got != expected {
+                Issue.record("seed \(seed) entry \(sequence) \(command):\n engine \(got)\n model  \(expected)")
+                return false
+            }
+            trades += got.count { if case .trade = $0 { true } else { false } }
+            rejections += got.count { if case .rejected = $0 { true } else { false } }
+            return true
+        }
+        for command in TestExchange.genesis + flow.opening() where !step(command) { return }
+        for index in 0..<commands {
+            guard step(flow.next()) else { return }
+            if index % 2_000 == 1_999 || index == commands - 1 {
+                guard compare(engine.state, model, seed: seed) else { return }
+                checked += 1
+            }
+        }
+        // The flow must exercise what it claims to, or agreement proves little.
+        #expect(trades > commands / 10, "only \(trades) trades")
+        #expect(rejections > commands / 100, "only \(rejections) rejections")
+        #expect(checked > 0)
+    }
+
+    func compare(_ state: ExchangeState, _ model: ReferenceExchange, seed: UInt64) -> Bool {
+        if let problem = state.invariantViolation() {
+            Issue.record("seed \(seed): invariant: \(problem)")
+            return false
+        }
+        for account in state.accounts {
+            for asset in state.assets.indices where account.balance(AssetID(asset)) != model.wallet(account.id, AssetID(asset)) {
+                Issue.record("seed \(seed): balance of \(account.id): \(account.balance(AssetID(asset))) vs \(model.wallet(account.id, AssetID(asset)))")
+                return false
+            }
+            for symbol in state.symbols.indices {
+                let position = account.position(SymbolID(symbol))
+                let held = model.holding(account.id, SymbolID(symbol))
+                if position.sizeQuantityUnits != held.size || position.costMinor != held.cost {
+                    Issue.record("seed \(seed): position of \(account.id) in \(symbol) differs")
+                    return false
+                }
+            }
+        }
+        for name in ["fees", "clearing", "external"] {
+            let kind: SystemAccount = name == "fees" ? .fees : name == "clearing" ? .pnlClearing : .external
+            if state.systemBalance(kind, asset: 0) != model.system[name]?[0] ?? 0 {
+                Issue.record("seed \(seed): system account \(name) differs")
+                return false
+            }
+        }
+        for symbol in state.symbols.indices {
+            for side in Side.allCases {
+                let engineBook = state.markets[symbol].book.orders(side).map { [$0.orderID, UInt64($0.openQuantityUnits), UInt64($0.priceUnits)] }
+                let modelBook = model.bookSide(SymbolID(symbol), side).map { [$0.id, UInt64($0.open), UInt64($0.price)] }
+                if engineBook != modelBook {
+                    Issue.record("seed \(seed): \(side) book of symbol \(symbol) differs")
+                    return false
+                }
+            }
+        }
+        return true
+    }
+}
