@@ -1,0 +1,87 @@
+import LedgerCore
+
+/// Entries waiting to become one block: a group-commit batch.
+///
+/// The engine thread encodes each entry straight into the batch's buffer, so an entry
+/// costs no allocation of its own. Framing per entry (docs/FORMATS.md): zigzag varint of
+/// the time minus the previous entry's time (the first entry's is minus 0), varint payload
+/// length, payload.
+public struct JournalBatch: Sendable {
+    public private(set) var firstSequence: SequenceNumber = 0
+    public private(set) var count = 0
+    public private(set) var bytes = ByteWriter(capacity: 1 << 16)
+    private var previousTimeNanos: Int64 = 0
+    private var scratch = ByteWriter(capacity: 512)
+
+    public init() {}
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// The sequence of the last entry in the batch.
+    public var lastSequence: SequenceNumber { firstSequence + SequenceNumber(count) - 1 }
+
+    /// True when another entry could break a block limit: close the batch first.
+    public var isFull: Bool {
+        count >= JournalFormat.blockEntriesMax || bytes.bytes.count >= JournalFormat.blockUncompressedBytesMax - 8_192
+    }
+
+    /// Appends an entry whose payload `encode` writes. Sequences must be consecutive.
+    public mutating func append(sequence: SequenceNumber, timeNanos: Int64, encode: (inout ByteWriter) -> Void) {
+        precondition(!isFull, "batch is full")
+        if count == 0 {
+            firstSequence = sequence
+            previousTimeNanos = 0
+        } else {
+            precondition(sequence == lastSequence + 1, "sequence \(sequence) does not follow \(lastSequence)")
+        }
+        scratch.reset()
+        encode(&scratch)
+        precondition(scratch.bytes.count <= 64 * 1024, "entry too large")
+        bytes.zigzag(timeNanos &- previousTimeNanos)
+        bytes.varint(UInt64(scratch.bytes.count))
+        bytes.raw(scratch.bytes)
+        previousTimeNanos = timeNanos
+        count += 1
+    }
+
+    /// Appends an entry whose payload is already encoded.
+    public mutating func append(sequence: SequenceNumber, timeNanos: Int64, payload: some Collection<UInt8>) {
+        append(sequence: sequence, timeNanos: timeNanos) { $0.raw(payload) }
+    }
+
+    /// Empties the batch, keeping its buffers.
+    public mutating func reset() {
+        count = 0
+        firstSequence = 0
+        bytes.reset()
+    }
+}
+
+/// One entry read back from the journal.
+public struct JournalEntry: Sendable, Hashable {
+    public var sequence: SequenceNumber
+    public var timeNanos: Int64
+    public var payload: ArraySlice<UInt8>
+}
+
+/// Splits a block's uncompressed bytes back into entries.
+enum EntryFraming {
+    static func entries(
+        in bytes: [UInt8], firstSequence: SequenceNumber, count: Int
+    ) throws(CodecError) -> [JournalEntry] {
+        var reader = ByteReader(bytes)
+        var time: Int64 = 0
+        var result: [JournalEntry] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            time &+= try reader.zigzag()
+            let lengthOffset = reader.offset
+            let length = try reader.varint()
+            guard length <= UInt64(reader.remaining) else { throw .outOfRange(field: "entry length", offset: lengthOffset) }
+            let payload = try reader.raw(count: Int(length))
+            result.append(JournalEntry(sequence: firstSequence + SequenceNumber(index), timeNanos: time, payload: payload))
+        }
+        try reader.expectEnd()
+        return result
+    }
+}

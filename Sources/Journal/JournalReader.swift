@@ -1,0 +1,162 @@
+import LedgerCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A block read back, with its entries.
+public struct ReadBlock: Sendable {
+    public var segment: String
+    public var offset: Int64
+    public var header: BlockHeader
+    public var entries: [JournalEntry]
+}
+
+/// Reads entries in sequence order, from any starting sequence, up to a limit the caller
+/// gives (the writer's durable sequence when tailing a live journal). Checks every
+/// block's CRC; `JournalVerifier` also checks the hash chain. Not thread-safe; any number
+/// of readers may read a directory one writer appends to.
+public final class JournalReader {
+    public let directory: String
+    private var segment: String?
+    private var file: PosixFile?
+    private var offset: Int64 = 0
+    /// The sequence of the next entry to hand out.
+    public private(set) var nextSequence: SequenceNumber
+
+    /// Positions the reader at `sequence` (1 for the whole journal).
+    public init(directory: String, from sequence: SequenceNumber = 1) {
+        self.directory = directory
+        self.nextSequence = max(1, sequence)
+    }
+
+    /// The segment names in order.
+    public static func segments(in directory: String) throws(JournalError) -> [String] {
+        try Directory.list(directory).filter { JournalFormat.firstSequence(ofSegmentNamed: $0) != nil }
+    }
+
+    /// The next block holding `nextSequence`, if it is complete and within `limit`.
+    /// Entries before `nextSequence` in that block are dropped.
+    public func nextBlock(upTo limit: SequenceNumber = .max) throws(JournalError) -> ReadBlock? {
+        guard nextSequence <= limit else { return nil }
+        if file == nil { try position() }
+        guard let file, let segment else { return nil }
+        while true {
+            let size = try file.size
+            if offset >= size {
+                // The end of this segment: move on if a later one exists.
+                let names = try Self.segments(in: directory)
+                guard let next = names.first(where: { JournalFormat.firstSequence(ofSegmentNamed: $0)! == nextSequence }),
+                    next != segment
+                else { return nil }
+                try open(segment: next)
+                return try nextBlock(upTo: limit)
+            }
+            let headerBytes = try file.read(count: JournalFormat.blockHeaderBytes, at: offset)
+            guard let header = BlockHeader.parse(headerBytes[...]) else {
+                if headerBytes.count < JournalFormat.blockHeaderBytes { return nil }  // still being written
+                throw .corrupt(segment: segment, offset: offset, reason: "no valid block header")
+            }
+            let payloadOffset = offset + Int64(JournalFormat.blockHeaderBytes)
+            guard payloadOffset + Int64(header.payloadBytes) <= size else { return nil }
+            guard header.firstSequence <= limit else { return nil }
+            let payload = try file.read(count: Int(header.payloadBytes), at: payloadOffset)
+            guard header.computeCRC(payload: payload[...]) == header.crc else {
+                throw .corrupt(segment: segment, offset: offset, reason: "block checksum mismatch")
+            }
+            let blockOffset = offset
+            offset = payloadOffset + Int64(header.payloadBytes)
+            if header.lastSequence < nextSequence { continue }
+            guard header.firstSequence <= nextSequence else {
+                throw .corrupt(segment: segment, offset: blockOffset, reason: "gap: block starts at \(header.firstSequence), expected \(nextSequence)")
+            }
+            let raw: [UInt8]
+            var entries: [JournalEntry]
+            do {
+                raw = try SegmentScanner.decompress(header: header, payload: payload)
+                entries = try EntryFraming.entries(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
+            } catch {
+                throw .corrupt(segment: segment, offset: blockOffset, reason: "block payload does not decode: \(error)")
+            }
+            entries.removeFirst(Int(nextSequence - header.firstSequence))
+            nextSequence = header.lastSequence + 1
+            return ReadBlock(segment: segment, offset: blockOffset, header: header, entries: entries)
+        }
+    }
+
+    /// Calls `body` for every entry from `nextSequence` through `limit`.
+    public func forEach(
+        upTo limit: SequenceNumber = .max, _ body: (JournalEntry) throws -> Void
+    ) throws {
+        while let block = try nextBlock(upTo: limit) {
+            for entry in block.entries where entry.sequence <= limit { try body(entry) }
+            if nextSequence > limit { break }
+        }
+    }
+
+    /// Finds the segment and block that hold `nextSequence`.
+    private func position() throws(JournalError) {
+        let names = try Self.segments(in: directory)
+        guard let name = names.last(where: { JournalFormat.firstSequence(ofSegmentNamed: $0)! <= nextSequence }) ?? names.first
+        else { return }
+        try open(segment: name)
+        // Skip to the block through the index when there is one; else scan headers.
+        if let indexFile = try? PosixFile.open(indexPath(directory, name), flags: O_RDONLY),
+            let bytes = try? indexFile.read(count: Int(indexFile.size), at: 0),
+            let blocks = SegmentIndex.decode(bytes),
+            let block = blocks.last(where: { $0.firstSequence <= nextSequence })
+        {
+            offset = block.offset
+        }
+    }
+
+    private func open(segment name: String) throws(JournalError) {
+        file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
+        segment = name
+        offset = Int64(JournalFormat.segmentHeaderBytes)
+    }
+}
+
+/// A full check of a journal directory without changing it (`ledger-replay verify`).
+public enum JournalVerifier {
+    public struct Report: Sendable {
+        public var segments = 0
+        public var blocks = 0
+        public var entries: UInt64 = 0
+        public var lastSequence: SequenceNumber = 0
+        public var lastChain = [UInt8](repeating: 0, count: 32)
+        /// What is wrong, where; nil when the journal is intact.
+        public var finding: (segment: String, offset: Int64, reason: String)?
+        /// True when the finding is only a torn tail (which opening would cut).
+        public var findingIsTornTail = false
+    }
+
+    /// Checks every segment header, every block's CRC, length and decoding, sequence
+    /// continuity and the hash chain from the first block to the last.
+    public static func verify(directory: String) throws(JournalError) -> Report {
+        var report = Report()
+        let names = try JournalReader.segments(in: directory)
+        var previousLast: SequenceNumber?
+        var previousChain: [UInt8]?
+        for (position, name) in names.enumerated() {
+            let scan = try SegmentScanner.scan(
+                directory: directory, name: name, expectedFirst: previousLast.map { $0 + 1 }, chain: previousChain,
+                decodeEntries: true)
+            report.segments += 1
+            report.blocks += scan.blocks.count
+            report.entries += scan.blocks.reduce(0) { $0 + UInt64($1.entryCount) }
+            if let problem = scan.problem {
+                report.finding = (name, problem.offset, problem.reason)
+                report.findingIsTornTail = position == names.count - 1 && !scan.validDataAfterProblem
+                if let last = scan.lastSequence { report.lastSequence = last }
+                return report
+            }
+            guard let header = scan.header else { break }
+            previousLast = scan.lastSequence ?? (header.firstSequence - 1)
+            previousChain = scan.blocks.last?.chain ?? header.chainStart
+            report.lastSequence = previousLast!
+            report.lastChain = previousChain!
+        }
+        return report
+    }
+}

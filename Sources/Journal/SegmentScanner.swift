@@ -1,0 +1,188 @@
+import CLZ4
+import LedgerCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a valid block is.
+public struct BlockLocation: Sendable, Hashable {
+    public var offset: Int64
+    public var firstSequence: SequenceNumber
+    public var entryCount: Int
+    public var chain: [UInt8]
+
+    public var lastSequence: SequenceNumber { firstSequence + SequenceNumber(entryCount) - 1 }
+}
+
+/// The result of reading one segment from the start.
+public struct SegmentScan: Sendable {
+    public var name: String
+    public var header: SegmentHeader?
+    public var blocks: [BlockLocation] = []
+    /// The byte after the last valid block.
+    public var validEnd: Int64
+    public var fileSize: Int64
+    /// The first thing wrong, if anything, and where.
+    public var problem: (offset: Int64, reason: String)?
+    /// True when some valid block follows the problem (so it cannot be a torn tail).
+    public var validDataAfterProblem = false
+
+    public var lastSequence: SequenceNumber? { blocks.last?.lastSequence }
+}
+
+/// Reads segments block by block, checking what each block claims.
+enum SegmentScanner {
+    /// Scans a segment. `expectedFirst` and `chain` are where the previous segment ended
+    /// (nil for the first segment, which may start anywhere). Problems are reported, not
+    /// thrown; only I/O errors throw.
+    static func scan(
+        directory: String, name: String, expectedFirst: SequenceNumber?, chain previousChain: [UInt8]?,
+        decodeEntries: Bool = false
+    ) throws(JournalError) -> SegmentScan {
+        let file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
+        let size = try file.size
+        var scan = SegmentScan(name: name, header: nil, validEnd: 0, fileSize: size)
+        let headerBytes = try file.read(count: JournalFormat.segmentHeaderBytes, at: 0)
+        switch SegmentHeader.decode(headerBytes) {
+        case .failure(let problem):
+            scan.problem = (0, problem.description)
+            scan.validDataAfterProblem = try anyValidBlock(in: file, from: 0, size: size)
+            return scan
+        case .success(let header):
+            scan.header = header
+            if let expectedFirst, header.firstSequence != expectedFirst {
+                scan.problem = (0, "segment starts at sequence \(header.firstSequence), expected \(expectedFirst)")
+                scan.validDataAfterProblem = true
+                return scan
+            }
+            if let previousChain, header.chainStart != previousChain {
+                scan.problem = (0, "segment's starting chain value does not continue the previous segment")
+                scan.validDataAfterProblem = true
+                return scan
+            }
+        }
+        var chain = scan.header!.chainStart
+        var nextSequence = scan.header!.firstSequence
+        var offset = Int64(JournalFormat.segmentHeaderBytes)
+        scan.validEnd = offset
+        while offset < size {
+            let verdict = try checkBlock(
+                in: file, at: offset, size: size, expectedFirst: nextSequence, previousChain: chain,
+                decodeEntries: decodeEntries)
+            switch verdict {
+            case .valid(let header, let end):
+                scan.blocks.append(
+                    BlockLocation(
+                        offset: offset, firstSequence: header.firstSequence, entryCount: Int(header.entryCount),
+                        chain: header.chain))
+                chain = header.chain
+                nextSequence = header.lastSequence + 1
+                offset = end
+                scan.validEnd = end
+            case .invalid(let reason, let definitelyCorrupt):
+                scan.problem = (offset, reason)
+                scan.validDataAfterProblem = definitelyCorrupt
+                if !definitelyCorrupt {
+                    scan.validDataAfterProblem = try anyValidBlock(in: file, from: offset + 1, size: size)
+                }
+                return scan
+            }
+        }
+        return scan
+    }
+
+    enum Verdict {
+        case valid(BlockHeader, end: Int64)
+        /// `definitelyCorrupt`: the block is whole and its CRC holds, yet it is wrong (a
+        /// broken chain or sequence): no crash produces that.
+        case invalid(String, definitelyCorrupt: Bool)
+    }
+
+    static func checkBlock(
+        in file: PosixFile, at offset: Int64, size: Int64, expectedFirst: SequenceNumber?, previousChain: [UInt8]?,
+        decodeEntries: Bool
+    ) throws(JournalError) -> Verdict {
+        let headerBytes = try file.read(count: JournalFormat.blockHeaderBytes, at: offset)
+        guard headerBytes.count == JournalFormat.blockHeaderBytes else {
+            return .invalid("block header cut short (\(headerBytes.count) of 64 bytes)", definitelyCorrupt: false)
+        }
+        guard let header = BlockHeader.parse(headerBytes[...]) else {
+            return .invalid("no valid block header", definitelyCorrupt: false)
+        }
+        let end = offset + Int64(JournalFormat.blockHeaderBytes) + Int64(header.payloadBytes)
+        guard end <= size else {
+            return .invalid("block payload cut short (\(size - offset - 64) of \(header.payloadBytes) bytes)", definitelyCorrupt: false)
+        }
+        let payload = try file.read(count: Int(header.payloadBytes), at: offset + Int64(JournalFormat.blockHeaderBytes))
+        guard header.computeCRC(payload: payload[...]) == header.crc else {
+            return .invalid("block checksum mismatch", definitelyCorrupt: false)
+        }
+        if let expectedFirst, header.firstSequence != expectedFirst {
+            return .invalid("block starts at sequence \(header.firstSequence), expected \(expectedFirst)", definitelyCorrupt: true)
+        }
+        if let previousChain, header.computeChain(previous: previousChain, payload: payload[...]) != header.chain {
+            return .invalid("hash chain broken: the block's chain value does not follow from the previous block", definitelyCorrupt: true)
+        }
+        if decodeEntries {
+            do {
+                let raw = try decompress(header: header, payload: payload)
+                _ = try EntryFraming.entries(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
+            } catch {
+                return .invalid("block payload does not decode: \(error)", definitelyCorrupt: true)
+            }
+        }
+        return .valid(header, end: end)
+    }
+
+    /// True when a block with a valid header and CRC starts anywhere in `from..<size`.
+    static func anyValidBlock(in file: PosixFile, from start: Int64, size: Int64) throws(JournalError) -> Bool {
+        var offset = start
+        let window = 1 << 20
+        while offset + Int64(JournalFormat.blockHeaderBytes) <= size {
+            let bytes = try file.read(count: min(window + 3, Int(size - offset)), at: offset)
+            var index = 0
+            while index + 4 <= bytes.count {
+                if bytes[index] == 0x58 && bytes[index + 1] == 0x4C && bytes[index + 2] == 0x42 && bytes[index + 3] == 0x4B {
+                    if case .valid = try checkBlock(
+                        in: file, at: offset + Int64(index), size: size, expectedFirst: nil, previousChain: nil,
+                        decodeEntries: false)
+                    {
+                        return true
+                    }
+                }
+                index += 1
+            }
+            offset += Int64(window)
+        }
+        return false
+    }
+
+    enum DecompressError: Error, CustomStringConvertible {
+        case lz4Failed
+        case sizeMismatch
+        var description: String { self == .lz4Failed ? "LZ4 payload is invalid" : "payload size differs from its header" }
+    }
+
+    static func decompress(header: BlockHeader, payload: [UInt8]) throws(DecompressError) -> [UInt8] {
+        switch header.codec {
+        case .none:
+            guard payload.count == Int(header.uncompressedBytes) else { throw .sizeMismatch }
+            return payload
+        case .lz4:
+            guard !payload.isEmpty, header.uncompressedBytes > 0 else { throw .sizeMismatch }
+            var output = [UInt8](repeating: 0, count: Int(header.uncompressedBytes))
+            let produced = payload.withUnsafeBufferPointer { source in
+                output.withUnsafeMutableBufferPointer { destination in
+                    LZ4_decompress_safe(
+                        UnsafeRawPointer(source.baseAddress!).assumingMemoryBound(to: CChar.self),
+                        UnsafeMutableRawPointer(destination.baseAddress!).assumingMemoryBound(to: CChar.self),
+                        Int32(source.count), Int32(destination.count))
+                }
+            }
+            guard produced >= 0 else { throw .lz4Failed }
+            guard produced == Int(header.uncompressedBytes) else { throw .sizeMismatch }
+            return output
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import CCRC32C
+import Foundation
+import Journal
+import LedgerCore
+import Testing
+
+@Suite struct ChecksumTests {
+    @Test func crc32cMatchesTheStandardCheckValue() {
+        #expect(crc32c(Array("123456789".utf8)) == 0xE306_9283)
+        #expect(crc32c([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
+    }
+
+    @Test func hardwareAndPortablePathsAgree() {
+        var random = SystemRandomNumberGenerator()
+        for length in [0, 1, 7, 8, 9, 63, 64, 65, 1_000, 4_097] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let portable = bytes.withUnsafeBufferPointer { ledger_crc32c_extend_portable(0, $0.baseAddress, $0.count) }
+            #expect(crc32c(bytes) == portable, "length \(length)")
+            // Extending in two pieces gives the same value as one pass.
+            let split = length / 3
+            #expect(crc32c(bytes[split...], extending: crc32c(bytes[..<split])) == portable)
+        }
+    }
+}
+
+@Suite struct JournalTests {
+    @Test func appendsRollsSegmentsAndReadsBack() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 8_192))
+        try appendTestBlocks(writer, blocks: 60, perBlock: 25)
+        #expect(writer.lastSequence == 1_500)
+        #expect(writer.durableSequence == 1_500)
+        let segments = segmentFiles(directory.path)
+        #expect(segments.count > 3)
+        // Every sealed segment has its index.
+        let indexes = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".idx") }
+        #expect(indexes.count == segments.count - 1)
+
+        let entries = try readAll(directory.path)
+        #expect(entries.map(\.sequence) == Array(1...1_500))
+        #expect(entries.allSatisfy { Array($0.payload) == testPayload($0.sequence) && $0.timeNanos == Int64($0.sequence) * 1_000_003 })
+        // Reading from the middle starts exactly there.
+        #expect(try readAll(directory.path, from: 777).first?.sequence == 777)
+        let report = try JournalVerifier.verify(directory: directory.path)
+        #expect(report.finding == nil)
+        #expect(report.entries == 1_500)
+        #expect(report.lastChain == writer.lastChain)
+    }
+
+    @Test func reopeningContinuesTheSequenceAndTheChain() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        var chain: [UInt8] = []
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
+            try appendTestBlocks(writer, blocks: 10, perBlock: 10)
+            chain = writer.lastChain
+        }
+        let reopened = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
+        #expect(reopened.lastSequence == 100)
+        #expect(reopened.lastChain == chain)
+        #expect(reopened.recovery.truncatedSegment == nil)
+        try appendTestBlocks(reopened, blocks: 5, perBlock: 10)
+        #expect(try readAll(directory.path).count == 150)
+        #expect(try JournalVerifier.verify(directory: directory.path).finding == nil)
+    }
+
+    @Test func anAppendOutOfSequenceIsRefused() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let writer = try JournalWriter.open(.init(directory: directory.path))
+        var batch = JournalBatch()
+        batch.append(sequence: 5, timeNanos: 1, payload: [1, 2, 3])
+        #expect(throws: JournalError.self) { try writer.append(batch) }
+    }
+
+    @Test(arguments: [1, 10, 63])
+    func aTornLastBlockIsCutAndReported(cutBytes: Int) throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
+            try appendTestBlocks(writer, blocks: 12, perBlock: 10)
+        }
+        let last = directory.path + "/" + segmentFiles(directory.path).last!
+        try truncateFile(last, by: Int64(cutBytes))
+        let before = try JournalVerifier.verify(directory: directory.path)
+        #expect(before.finding != nil && before.findingIsTornTail)
+        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
+        #expect(writer.recovery.truncatedSegment == segmentFiles(directory.path).last)
+        #expect(writer.recovery.truncatedBytes > 0)
+        #expect(writer.lastSequence == 110)
+        // The journal keeps going where the cut left it.
+        try appendTestBlocks(writer, blocks: 1, perBlock: 10)
+        #expect(try readAll(directory.path).map(\.sequence) == Array(1...120))
+        #expect(try JournalVerifier.verify(directory: directory.path).finding == nil)
+    }
+
+    @Test func zerosAfterTheLastBlockAreCut() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path))
+            try appendTestBlocks(writer, blocks: 3, perBlock: 10)
+        }
+        let last = directory.path + "/" + segmentFiles(directory.path).last!
+        try appendZeros(last, count: 4_096)
+        let writer = try JournalWriter.open(.init(directory: directory.path))
+        #expect(writer.recovery.truncatedBytes == 4_096)
+        #expect(writer.lastSequence == 30)
+    }
+
+    @Test func aFlippedByteInASealedBlockIsCorruption() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 1_024))
+            try appendTestBlocks(writer, blocks: 20, perBlock: 10)
+        }
+        #expect(segmentFiles(directory.path).count >= 3)
+        let sealed = segmentFiles(directory.path)[1]
+        // Byte 100 lies in the first block's payload (the headers take 72 + 64 bytes).
+        try flipByte(directory.path + "/" + sealed, at: 150)
+        #expect {
+            _ = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 1_024))
+        } throws: { error in
+            guard case JournalError.corrupt(let segment, let offset, _) = error else { return false }
+            return segment == sealed && offset == 72
+        }
+        let report = try JournalVerifier.verify(directory: directory.path)
+        #expect(report.finding?.segment == sealed)
+        #expect(report.finding?.offset == 72)
+        #expect(!report.findingIsTornTail)
+    }
+
+    @Test func aBadBlockFollowedByGoodOnesInTheLastSegmentIsCorruption() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path))
+            try appendTestBlocks(writer, blocks: 5, perBlock: 10)
+        }
+        let only = segmentFiles(directory.path)[0]
+        try flipByte(directory.path + "/" + only, at: 80)  // inside the first block's header
+        #expect(throws: JournalError.self) { _ = try JournalWriter.open(.init(directory: directory.path)) }
+    }
+
+    @Test func aHalfCreatedLastSegmentIsRemoved() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path))
+            try appendTestBlocks(writer, blocks: 2, perBlock: 10)
+        }
+        let stray = directory.path + "/" + JournalFormat.segmentName(firstSequence: 21)
+        FileManager.default.createFile(atPath: stray, contents: Data([0x58, 0x4C, 0x4A]))
+        let writer = try JournalWriter.open(.init(directory: directory.path))
+        #expect(writer.lastSequence == 20)
+        #expect(writer.recovery.truncatedSegment == JournalFormat.segmentName(firstSequence: 21))
+        #expect(!FileManager.default.fileExists(atPath: stray))
+    }
+
+    @Test func aLostIndexIsRebuilt() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 2_048))
+            try appendTestBlocks(writer, blocks: 12, perBlock: 10)
+        }
+        let index = try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(".idx") }!
+        try FileManager.default.removeItem(atPath: directory.path + "/" + index)
+        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 2_048))
+        #expect(writer.recovery.indexesRebuilt == 1)
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/" + index))
+    }
+}
