@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "Journal", targets: ["Journal"]),
+        .library(name: "Snapshots", targets: ["Snapshots"]),
     ],
     dependencies: [],
     targets: [
@@ -21,8 +22,10 @@ let package = Package(
         // The deterministic domain: imports nothing but the standard library.
         .target(name: "LedgerCore"),
         .target(name: "Journal", dependencies: ["LedgerCore", "CLZ4", "CCRC32C"]),
+        .target(name: "Snapshots", dependencies: ["LedgerCore", "Journal", "CZstd"]),
 
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C"]),
+        .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore"], exclude: []),
     ]
 )

@@ -4,9 +4,9 @@ import Glibc
 
 /// A file descriptor and its path, closed when the owner goes away. Only the journal's
 /// own thread uses one.
-final class PosixFile {
-    let fd: Int32
-    let path: String
+package final class PosixFile {
+    package let fd: Int32
+    package let path: String
 
     private init(fd: Int32, path: String) {
         self.fd = fd
@@ -17,7 +17,7 @@ final class PosixFile {
         close(fd)
     }
 
-    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(JournalError) -> PosixFile {
+    package static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(JournalError) -> PosixFile {
         let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
         guard fd >= 0 else {
             if errno == ENOENT { throw .notFound(path: path) }
@@ -26,7 +26,7 @@ final class PosixFile {
         return PosixFile(fd: fd, path: path)
     }
 
-    var size: Int64 {
+    package var size: Int64 {
         get throws(JournalError) {
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw .io(operation: "fstat", path: path, errno: errno) }
@@ -35,7 +35,7 @@ final class PosixFile {
     }
 
     /// Writes all of `bytes` at `offset`. ENOSPC becomes `.diskFull`.
-    func write(_ bytes: [UInt8], at offset: Int64) throws(JournalError) {
+    package func write(_ bytes: [UInt8], at offset: Int64) throws(JournalError) {
         var done = 0
         while done < bytes.count {
             let written = bytes.withUnsafeBytes { raw in
@@ -51,7 +51,7 @@ final class PosixFile {
     }
 
     /// Reads exactly `count` bytes at `offset`, or fewer at the end of the file.
-    func read(count: Int, at offset: Int64) throws(JournalError) -> [UInt8] {
+    package func read(count: Int, at offset: Int64) throws(JournalError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -70,21 +70,21 @@ final class PosixFile {
     }
 
     /// fdatasync. A failure is fatal to the writer (DESIGN.md rule 6).
-    func dataSync() throws(JournalError) {
+    package func dataSync() throws(JournalError) {
         while fdatasync(fd) != 0 {
             if errno == EINTR { continue }
             throw .syncFailed(path: path, errno: errno)
         }
     }
 
-    func truncate(to size: Int64) throws(JournalError) {
+    package func truncate(to size: Int64) throws(JournalError) {
         guard ftruncate(fd, off_t(size)) == 0 else { throw .io(operation: "ftruncate", path: path, errno: errno) }
     }
 }
 
 /// Directory helpers.
-enum Directory {
-    static func create(_ path: String) throws(JournalError) {
+package enum Directory {
+    package static func create(_ path: String) throws(JournalError) {
         var prefix = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             prefix += "/" + component
@@ -94,7 +94,7 @@ enum Directory {
         }
     }
 
-    static func list(_ path: String) throws(JournalError) -> [String] {
+    package static func list(_ path: String) throws(JournalError) -> [String] {
         guard let handle = opendir(path) else {
             if errno == ENOENT { throw .notFound(path: path) }
             throw .io(operation: "opendir", path: path, errno: errno)
@@ -111,7 +111,7 @@ enum Directory {
     }
 
     /// fsync on the directory, so that created, renamed and removed names are durable.
-    static func sync(_ path: String) throws(JournalError) {
+    package static func sync(_ path: String) throws(JournalError) {
         let file = try PosixFile.open(path, flags: O_RDONLY | O_DIRECTORY)
         while fsync(file.fd) != 0 {
             if errno == EINTR { continue }
@@ -119,12 +119,12 @@ enum Directory {
         }
     }
 
-    static func remove(_ path: String) throws(JournalError) {
+    package static func remove(_ path: String) throws(JournalError) {
         guard unlink(path) == 0 || errno == ENOENT else { throw .io(operation: "unlink", path: path, errno: errno) }
     }
 
     /// Writes a whole file atomically: temporary file, fsync, rename, fsync the directory.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(JournalError) {
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(JournalError) {
         let temporary = path + ".tmp"
         do {
             let file = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)

@@ -1,0 +1,99 @@
+import Journal
+import LedgerCore
+
+/// Rebuilding the in-memory state at start-up: the newest valid snapshot, then the
+/// journal's entries after it, applied as events (DESIGN.md "Snapshots").
+public enum Recovery {
+    public struct Report: Sendable {
+        /// The snapshot used, if any.
+        public var snapshot: SnapshotInfo?
+        /// Snapshots that were newer but damaged or did not match the journal.
+        public var skippedSnapshots: [(name: String, reason: String)] = []
+        public var entriesReplayed: UInt64 = 0
+        public var lastSequence: SequenceNumber = 0
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case journal(JournalError)
+        case snapshot(SnapshotError)
+        case entry(sequence: SequenceNumber, reason: String)
+
+        public var description: String {
+            switch self {
+            case .journal(let error): error.description
+            case .snapshot(let error): error.description
+            case .entry(let sequence, let reason): "journal entry \(sequence) cannot be applied: \(reason)"
+            }
+        }
+    }
+
+    /// The state after every entry through `limit` (the durable end of the journal by
+    /// default). `progress` is called every 100,000 entries with the sequence reached.
+    public static func restore(
+        journalDirectory: String, snapshotDirectory: String?, through limit: SequenceNumber = .max,
+        progress: ((SequenceNumber) -> Void)? = nil
+    ) throws(Failure) -> (state: ExchangeState, report: Report) {
+        var report = Report()
+        var state = ExchangeState()
+        if let snapshotDirectory {
+            let store = SnapshotStore(directory: snapshotDirectory)
+            var ceiling = limit
+            while true {
+                let found: (loaded: (state: ExchangeState, info: SnapshotInfo)?, skipped: [(name: String, error: SnapshotError)])
+                do { found = try store.loadNewestValid(atOrBefore: ceiling) } catch { throw .snapshot(error) }
+                report.skippedSnapshots += found.skipped.map { ($0.name, $0.error.description) }
+                guard let loaded = found.loaded else { break }
+                // A snapshot must belong to this journal: its chain value must match.
+                if try chain(journalDirectory: journalDirectory, through: loaded.info.sequence) == loaded.info.journalChain {
+                    state = loaded.state
+                    report.snapshot = loaded.info
+                    break
+                }
+                report.skippedSnapshots.append((loaded.info.name, "journal chain at its sequence differs (another journal?)"))
+                guard loaded.info.sequence > 0 else { break }
+                ceiling = loaded.info.sequence - 1
+            }
+        }
+        let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1)
+        do {
+            while let block = try reader.nextBlock(upTo: limit) {
+                for entry in block.entries where entry.sequence <= limit {
+                    var payloadReader = ByteReader(Array(entry.payload))
+                    let payload: EntryPayload
+                    do {
+                        payload = try EntryPayload.decode(from: &payloadReader)
+                        try payloadReader.expectEnd()
+                    } catch {
+                        throw Failure.entry(sequence: entry.sequence, reason: "\(error)")
+                    }
+                    guard entry.sequence == state.lastSequence + 1 else {
+                        throw Failure.entry(sequence: entry.sequence, reason: "expected sequence \(state.lastSequence + 1)")
+                    }
+                    state.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
+                    report.entriesReplayed += 1
+                    if report.entriesReplayed % 100_000 == 0 { progress?(entry.sequence) }
+                }
+            }
+        } catch let error as Failure {
+            throw error
+        } catch let error as JournalError {
+            throw .journal(error)
+        } catch {
+            throw .entry(sequence: reader.nextSequence, reason: "\(error)")
+        }
+        report.lastSequence = state.lastSequence
+        return (state, report)
+    }
+
+    /// The journal's chain value after the block that holds `sequence` (zeros for 0).
+    public static func chain(journalDirectory: String, through sequence: SequenceNumber) throws(Failure) -> [UInt8]? {
+        if sequence == 0 { return [UInt8](repeating: 0, count: 32) }
+        let reader = JournalReader(directory: journalDirectory, from: sequence)
+        do {
+            guard let block = try reader.nextBlock() else { return nil }
+            return block.header.chain
+        } catch {
+            throw .journal(error)
+        }
+    }
+}
