@@ -6,11 +6,16 @@ let package = Package(
     name: "ExchangeLedger",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "ledgerd", targets: ["LedgerDaemon"]),
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "Journal", targets: ["Journal"]),
         .library(name: "Snapshots", targets: ["Snapshots"]),
     ],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
     targets: [
         // System libraries, found through pkg-config (liblz4-dev, libzstd-dev, libpq-dev).
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
@@ -23,6 +28,17 @@ let package = Package(
         .target(name: "LedgerCore"),
         .target(name: "Journal", dependencies: ["LedgerCore", "CLZ4", "CCRC32C"]),
         .target(name: "Snapshots", dependencies: ["LedgerCore", "Journal", "CZstd"]),
+
+        .executableTarget(
+            name: "LedgerDaemon",
+            dependencies: [
+                "LedgerCore", "Journal", "Snapshots",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C"]),

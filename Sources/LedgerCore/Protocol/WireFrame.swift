@@ -1,0 +1,163 @@
+/// The TCP protocol between gateways and `ledgerd`, version 1 (docs/FORMATS.md, "Wire
+/// protocol"). Every frame: u32 little-endian length of what follows (9 ... 4,096), u8
+/// type, u64 little-endian request id, body. A connection starts with `hello`; then any
+/// number of requests may be in flight, and each gets exactly one reply with its id, in
+/// the order the requests were sent.
+public enum WireFrame: Sendable, Hashable {
+    public static let protocolVersion: UInt64 = 1
+    public static let frameBytesMax = 4_096
+    /// Type byte + request id.
+    public static let frameBytesMin = 9
+
+    // Client → server.
+    case hello(requestID: UInt64, token: String)
+    case command(requestID: UInt64, Command)
+    /// The sequence and state hash as of the last durable entry.
+    case stateQuery(requestID: UInt64)
+
+    // Server → client.
+    case welcome(requestID: UInt64, role: Role)
+    /// The command's entry is durable at `sequence`; these are its events (a rejection is
+    /// a `.rejected` event).
+    case committed(requestID: UInt64, sequence: SequenceNumber, events: [Event])
+    /// The request was not journaled; `code` is a `WireError`.
+    case error(requestID: UInt64, code: WireError, message: String)
+    case state(requestID: UInt64, sequence: SequenceNumber, stateHash: [UInt8])
+
+    public var requestID: UInt64 {
+        switch self {
+        case .hello(let id, _), .command(let id, _), .stateQuery(let id), .welcome(let id, _),
+            .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _):
+            id
+        }
+    }
+
+    /// Appends the whole frame, length prefix included.
+    public func encode(to writer: inout ByteWriter) {
+        let lengthAt = writer.bytes.count
+        writer.fixed32(0)
+        let start = writer.bytes.count
+        switch self {
+        case .hello(let id, let token):
+            writer.u8(0x01)
+            writer.fixed64(id)
+            writer.varint(Self.protocolVersion)
+            writer.string(token)
+        case .command(let id, let command):
+            writer.u8(0x02)
+            writer.fixed64(id)
+            command.encode(to: &writer)
+        case .stateQuery(let id):
+            writer.u8(0x03)
+            writer.fixed64(id)
+        case .welcome(let id, let role):
+            writer.u8(0x81)
+            writer.fixed64(id)
+            writer.u8(role.rawValue)
+        case .committed(let id, let sequence, let events):
+            writer.u8(0x82)
+            writer.fixed64(id)
+            writer.varint(sequence)
+            writer.varint(UInt64(events.count))
+            for event in events { event.encode(to: &writer) }
+        case .error(let id, let code, let message):
+            writer.u8(0x83)
+            writer.fixed64(id)
+            writer.varint(UInt64(code.rawValue))
+            writer.string(String(message.utf8.prefix(512)) ?? "")
+        case .state(let id, let sequence, let hash):
+            writer.u8(0x84)
+            writer.fixed64(id)
+            writer.varint(sequence)
+            writer.raw(hash)
+        }
+        let length = UInt32(writer.bytes.count - start)
+        withUnsafeBytes(of: length.littleEndian) { raw in
+            for (index, byte) in raw.enumerated() { writer.bytes[lengthAt + index] = byte }
+        }
+    }
+
+    /// Decodes one frame body (what follows the length prefix).
+    public static func decode(body: [UInt8]) throws(CodecError) -> WireFrame {
+        guard body.count >= frameBytesMin, body.count <= frameBytesMax else {
+            throw .outOfRange(field: "frame length", offset: 0)
+        }
+        var reader = ByteReader(body)
+        let type = try reader.u8()
+        let id = try reader.fixed64()
+        let frame: WireFrame
+        switch type {
+        case 0x01:
+            let versionOffset = reader.offset
+            guard try reader.varint() == protocolVersion else { throw .outOfRange(field: "protocol version", offset: versionOffset) }
+            frame = .hello(requestID: id, token: try reader.string(maxBytes: 256))
+        case 0x02: frame = .command(requestID: id, try Command.decode(from: &reader))
+        case 0x03: frame = .stateQuery(requestID: id)
+        case 0x81:
+            let roleOffset = reader.offset
+            guard let role = Role(rawValue: try reader.u8()) else { throw .outOfRange(field: "role", offset: roleOffset) }
+            frame = .welcome(requestID: id, role: role)
+        case 0x82:
+            let sequence = try reader.varint()
+            let countOffset = reader.offset
+            let count = try reader.varint()
+            guard count <= UInt64(reader.remaining / 2) else { throw .outOfRange(field: "event count", offset: countOffset) }
+            var events: [Event] = []
+            for _ in 0..<count { events.append(try Event.decode(from: &reader)) }
+            frame = .committed(requestID: id, sequence: sequence, events: events)
+        case 0x83:
+            let codeOffset = reader.offset
+            guard let code = WireError(rawValue: try reader.varint(as: UInt16.self, field: "error code")) else {
+                throw .outOfRange(field: "error code", offset: codeOffset)
+            }
+            frame = .error(requestID: id, code: code, message: try reader.string(maxBytes: 1_024))
+        case 0x84:
+            let sequence = try reader.varint()
+            frame = .state(requestID: id, sequence: sequence, stateHash: Array(try reader.raw(count: 32)))
+        default:
+            throw .unknownTag(name: "frame type", tag: UInt64(type), offset: 0)
+        }
+        try reader.expectEnd()
+        return frame
+    }
+
+    /// Reads the request id of a frame body that may not decode, so an error reply can
+    /// still name it (0 when even that is missing).
+    public static func requestID(ofBody body: [UInt8]) -> UInt64 {
+        guard body.count >= frameBytesMin else { return 0 }
+        var reader = ByteReader(body, range: 1..<9)
+        return (try? reader.fixed64()) ?? 0
+    }
+}
+
+/// Why a request was answered without a journal entry. Codes are stable.
+public enum WireError: UInt16, Sendable, Hashable, CaseIterable {
+    /// The frame or body could not be decoded.
+    case malformed = 1
+    /// No valid hello yet, or an unknown token.
+    case unauthorized = 2
+    /// The token's role may not send this command.
+    case forbidden = 3
+    /// The queue is full; retry later.
+    case busy = 4
+    /// A decimal with more places than the asset or symbol allows (HTTP).
+    case tooMuchPrecision = 5
+    case notFound = 6
+    /// Shutting down or unhealthy.
+    case unavailable = 7
+    /// A required field is missing or has the wrong form (HTTP).
+    case badRequest = 8
+
+    public var name: String {
+        switch self {
+        case .malformed: "MALFORMED"
+        case .unauthorized: "UNAUTHORIZED"
+        case .forbidden: "FORBIDDEN"
+        case .busy: "BUSY"
+        case .tooMuchPrecision: "TOO_MUCH_PRECISION"
+        case .notFound: "NOT_FOUND"
+        case .unavailable: "UNAVAILABLE"
+        case .badRequest: "BAD_REQUEST"
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import Journal
+import LedgerCore
+import Logging
+
+/// ledgerd's settings: defaults, then the TOML file, then environment variables
+/// (`LEDGERD_*`), then flags. docs/OPERATIONS.md lists every key.
+struct DaemonConfig: Sendable {
+    /// Holds `journal/` and `snapshots/`.
+    var dataDirectory = "/var/lib/ledgerd"
+    var tcpHost = "127.0.0.1"
+    var tcpPort = 7400
+    var httpHost = "127.0.0.1"
+    var httpPort = 7480
+    var fsync: FsyncMode = .batch
+    var segmentBytes: Int64 = 64 << 20
+    var ledgerID: UInt64 = 1
+    /// Requests waiting for the engine, all connections together; beyond it: BUSY.
+    var queueCapacity = 262_144
+    /// Requests one TCP connection may have unanswered; beyond it: BUSY.
+    var connectionInFlightMax = 65_536
+    /// Bearer tokens and their roles.
+    var tokens: [String: Role] = [:]
+    var projectorEnabled = false
+    var projectorURL = ""
+    var projectorBatchEntries = 5_000
+    var logLevel: Logger.Level = .info
+
+    var journalDirectory: String { dataDirectory + "/journal" }
+    var snapshotDirectory: String { dataDirectory + "/snapshots" }
+
+    struct Invalid: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Applies a TOML file.
+    mutating func apply(toml text: String) throws {
+        let values = try TOMLSubset.parse(text)
+        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            if key.hasPrefix("tokens.") {
+                guard case .string(let roleName) = value, let role = Self.role(named: roleName) else {
+                    throw Invalid(description: "\(key): role must be \"trader\", \"oracle\" or \"admin\"")
+                }
+                tokens[String(key.dropFirst("tokens.".count))] = role
+                continue
+            }
+            try set(key, value)
+        }
+    }
+
+    /// Applies `LEDGERD_<TABLE>_<KEY>` variables, e.g. LEDGERD_PROJECTOR_URL.
+    mutating func apply(environment: [String: String]) throws {
+        for key in Self.keys {
+            let variable = "LEDGERD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            guard let text = environment[variable] else { continue }
+            try set(key, Self.guessValue(text))
+        }
+        if let tokens = environment["LEDGERD_TOKENS"] { try apply(tokenList: tokens) }
+    }
+
+    /// "token:role,token:role".
+    mutating func apply(tokenList: String) throws {
+        for item in tokenList.split(separator: ",") {
+            let parts = item.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let role = Self.role(named: String(parts[1])) else {
+                throw Invalid(description: "token \(item): expected TOKEN:ROLE")
+            }
+            tokens[String(parts[0])] = role
+        }
+    }
+
+    static let keys = [
+        "data_dir", "log_level", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
+        "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "ingress.queue_capacity",
+        "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
+    ]
+
+    mutating func set(_ key: String, _ value: TOMLSubset.Value) throws {
+        func string() throws -> String {
+            guard case .string(let text) = value else { throw Invalid(description: "\(key) must be a string") }
+            return text
+        }
+        func integer(_ range: ClosedRange<Int64>) throws -> Int64 {
+            guard case .integer(let number) = value, range.contains(number) else {
+                throw Invalid(description: "\(key) must be an integer in \(range)")
+            }
+            return number
+        }
+        switch key {
+        case "data_dir": dataDirectory = try string()
+        case "log_level":
+            guard let level = Logger.Level(rawValue: try string()) else { throw Invalid(description: "unknown log_level") }
+            logLevel = level
+        case "tcp.host": tcpHost = try string()
+        case "tcp.port": tcpPort = Int(try integer(0...65_535))
+        case "http.host": httpHost = try string()
+        case "http.port": httpPort = Int(try integer(0...65_535))
+        case "journal.fsync":
+            switch try string() {
+            case "batch": fsync = .batch
+            case "interval": fsync = .interval(milliseconds: 5)
+            case "none": fsync = .none
+            default: throw Invalid(description: "journal.fsync must be batch, interval or none")
+            }
+        case "journal.fsync_interval_ms":
+            let milliseconds = Int(try integer(1...10_000))
+            if case .interval = fsync { fsync = .interval(milliseconds: milliseconds) }
+        case "journal.segment_bytes": segmentBytes = try integer(4_096...(1 << 34))
+        case "journal.ledger_id": ledgerID = UInt64(try integer(1...Int64.max))
+        case "ingress.queue_capacity": queueCapacity = Int(try integer(1...(1 << 24)))
+        case "ingress.connection_in_flight_max": connectionInFlightMax = Int(try integer(1...(1 << 24)))
+        case "projector.enabled":
+            guard case .bool(let flag) = value else { throw Invalid(description: "projector.enabled must be true or false") }
+            projectorEnabled = flag
+        case "projector.url": projectorURL = try string()
+        case "projector.batch_entries": projectorBatchEntries = Int(try integer(1...1_000_000))
+        default: throw Invalid(description: "unknown setting \(key)")
+        }
+    }
+
+    static func role(named name: String) -> Role? {
+        switch name {
+        case "trader": .trader
+        case "oracle": .oracle
+        case "admin": .admin
+        default: nil
+        }
+    }
+
+    static func guessValue(_ text: String) -> TOMLSubset.Value {
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        if let number = Int64(text) { return .integer(number) }
+        return .string(text)
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+import LedgerCore
+import NIOHTTP1
+
+/// Routes, authentication, parsing and rendering of the HTTP/JSON API (docs/API.md).
+final class HTTPAPI: @unchecked Sendable {
+    private let sequencer: Sequencer
+    private let tokens: [String: Role]
+    private let catalogLock = NSLock()
+    private var catalog: ExchangeCatalog
+    private let status: DaemonStatus
+
+    init(sequencer: Sequencer, tokens: [String: Role], status: DaemonStatus) {
+        self.sequencer = sequencer
+        self.tokens = tokens
+        self.status = status
+        catalog = sequencer.initialCatalog
+    }
+
+    func updateCatalog(_ catalog: ExchangeCatalog) {
+        catalogLock.withLock { self.catalog = catalog }
+    }
+
+    private var currentCatalog: ExchangeCatalog { catalogLock.withLock { catalog } }
+
+    struct Failure: Error {
+        var code: UInt16
+        var name: String
+        var message: String
+        var status: HTTPResponseStatus
+
+        init(_ error: WireError, _ message: String) {
+            code = error.rawValue
+            name = error.name
+            self.message = message
+            switch error {
+            case .unauthorized: status = .unauthorized
+            case .forbidden: status = .forbidden
+            case .busy: status = .tooManyRequests
+            case .notFound: status = .notFound
+            case .unavailable: status = .serviceUnavailable
+            case .malformed, .tooMuchPrecision, .badRequest: status = .badRequest
+            }
+        }
+
+        var answer: HTTPAnswer {
+            HTTPAnswer(status: status, body: JSON.text(["code": Int(code), "reason": name, "message": message]))
+        }
+    }
+
+    func handle(head: HTTPRequestHead, body: [UInt8], send: @escaping @Sendable (HTTPAnswer) -> Void) {
+        let (path, query) = Self.split(head.uri)
+        switch (head.method, path) {
+        case (.GET, "/health/live"):
+            return send(HTTPAnswer(status: .ok, body: JSON.text(["status": "live"])))
+        case (.GET, "/health/ready"):
+            let ready = status.ready && sequencer.isHealthy
+            return send(HTTPAnswer(status: ready ? .ok : .serviceUnavailable, body: JSON.text(["status": ready ? "ready" : "not ready"])))
+        case (.GET, "/metrics"):
+            return send(HTTPAnswer(status: .ok, body: Metrics.render(sequencer: sequencer, status: status), contentType: "text/plain; version=0.0.4"))
+        default:
+            break
+        }
+        do {
+            guard let role = authorize(head) else { throw Failure(.unauthorized, "missing or unknown bearer token") }
+            var parameters = query
+            if !body.isEmpty {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+                    throw Failure(.malformed, "body must be a JSON object")
+                }
+                for (key, value) in object { parameters[key] = "\(value)" }
+            }
+            let catalog = currentCatalog
+            let request = try route(method: head.method, path: path, parameters: parameters, role: role, catalog: catalog)
+            let reply = HTTPReply(render: { [catalog] in Self.render($0, catalog: catalog) }, send: send)
+            guard status.accepting else { throw Failure(.unavailable, "shutting down") }
+            sequencer.submit([EngineRequest(requestID: 0, kind: request, sink: reply)])
+        } catch let failure as Failure {
+            send(failure.answer)
+        } catch {
+            send(Failure(.badRequest, "\(error)").answer)
+        }
+    }
+
+    private func authorize(_ head: HTTPRequestHead) -> Role? {
+        guard let header = head.headers.first(name: "Authorization"), header.hasPrefix("Bearer ") else { return nil }
+        return tokens[String(header.dropFirst("Bearer ".count))]
+    }
+
+    private func require(_ role: Role, has needed: Role) throws {
+        guard role == .admin || role == needed else { throw Failure(.forbidden, "this endpoint needs the \(needed) role") }
+    }
+
+    private func route(
+        method: HTTPMethod, path: String, parameters p: [String: String], role: Role, catalog: ExchangeCatalog
+    ) throws -> EngineRequest.Kind {
+        let fields = Fields(values: p, catalog: catalog)
+        switch (method, path) {
+        case (.GET, "/v1/state"):
+            return .stateQuery
+        case (.GET, "/v1/exchangeInfo"):
+            return .prepared { _ in .response(.view(Views.exchangeInfo(catalog))) }
+        case (.GET, "/v1/account"):
+            let account = try fields.account()
+            return .prepared { state in .response(.view(Views.account(state, account))) }
+        case (.GET, "/v1/openOrders"):
+            let account = try fields.account()
+            return .prepared { state in .response(.view(Views.openOrders(state, account))) }
+        case (.GET, "/v1/depth"):
+            let symbol = try fields.symbol()
+            let limit = min(max(Int(p["limit"] ?? "20") ?? 20, 1), 1_000)
+            return .prepared { state in .response(.view(Views.depth(state, symbol.id, limit: limit))) }
+        case (.POST, "/v1/order"):
+            try require(role, has: .trader)
+            return .command(.placeOrder(try fields.placeOrder()))
+        case (.DELETE, "/v1/order"):
+            try require(role, has: .trader)
+            return .command(
+                .cancelOrder(
+                    CancelOrder(
+                        account: try fields.account(), orderID: try fields.optionalUInt("orderId") ?? 0,
+                        clientOrderID: try fields.optionalUInt("clientOrderId") ?? 0)))
+        case (.POST, "/v1/leverage"):
+            try require(role, has: .trader)
+            let leverage = try fields.uint("leverage")
+            guard leverage <= UInt64(UInt16.max) else { throw Failure(.badRequest, "leverage out of range") }
+            return .command(.setLeverage(account: try fields.account(), symbol: try fields.symbol().id, leverage: UInt16(leverage)))
+        case (.POST, "/v1/markPrice"):
+            try require(role, has: .oracle)
+            let symbol = try fields.symbol()
+            return .command(.setMarkPrice(symbol: symbol.id, priceUnits: try fields.decimal("price", scale: Int(symbol.priceScale))))
+        case (.POST, "/v1/deposit"), (.POST, "/v1/withdraw"):
+            try require(role, has: .admin)
+            let asset = try fields.asset()
+            let transfer = Transfer(
+                transferID: try fields.uint("transferId"), account: try fields.account(), asset: asset.id,
+                amountMinor: try fields.decimal("amount", scale: Int(asset.scale)))
+            return .command(path == "/v1/deposit" ? .deposit(transfer) : .withdraw(transfer))
+        case (.POST, "/v1/asset"):
+            try require(role, has: .admin)
+            let scale = try fields.uint("scale")
+            guard scale <= 18 else { throw Failure(.badRequest, "scale must be 0 ... 18") }
+            return .command(.listAsset(Asset(id: AssetID(catalog.assets.count), name: try fields.string("name"), scale: UInt8(scale))))
+        case (.POST, "/v1/symbol"):
+            try require(role, has: .admin)
+            return .command(.listSymbol(try fields.symbolSpec(id: SymbolID(catalog.symbols.count))))
+        default:
+            throw Failure(.notFound, "no endpoint \(method) \(path)")
+        }
+    }
+
+    static func split(_ uri: String) -> (String, [String: String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            let key = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            query[key] = value
+        }
+        return (String(uri[..<mark]), query)
+    }
+
+    /// Renders what the engine answered.
+    static func render(_ response: Response, catalog: ExchangeCatalog) -> HTTPAnswer {
+        switch response {
+        case .error(let code, let message):
+            return Failure(code, message).answer
+        case .view(let text):
+            return HTTPAnswer(status: .ok, body: text)
+        case .state(let sequence, let hash):
+            return HTTPAnswer(status: .ok, body: JSON.text(["sequence": Int(sequence), "stateHash": hexString(hash)]))
+        case .committed(let sequence, let events):
+            if case .rejected(let reason, let detail)? = events.first {
+                var body: [String: Any] = [
+                    "code": Int(reason.rawValue), "reason": reason.name, "sequence": Int(sequence),
+                    "message": "rejected: \(reason.name.lowercased().replacingOccurrences(of: "_", with: " "))",
+                ]
+                if detail != 0 { body["detail"] = Int(detail) }
+                return HTTPAnswer(status: .badRequest, body: JSON.text(body))
+            }
+            var body: [String: Any] = ["sequence": Int(sequence), "events": events.map { Views.event($0, catalog) }]
+            if case .orderAccepted(let id)? = events.first {
+                body["orderId"] = Int(id)
+                var executed: Int64 = 0
+                var status = "FILLED"
+                for event in events {
+                    switch event {
+                    case .trade(let trade): executed += trade.quantityUnits
+                    case .orderRested: status = executed > 0 ? "PARTIALLY_FILLED" : "NEW"
+                    case .orderExpired: status = "EXPIRED"
+                    default: break
+                    }
+                }
+                body["status"] = status
+                body["executedQtyUnits"] = Int(executed)
+            }
+            if case .transferReplayed(let original)? = events.first { body["originalSequence"] = Int(original) }
+            return HTTPAnswer(status: .ok, body: JSON.text(body))
+        }
+    }
+}
+
+/// Request fields, by Binance's names, converted to the engine's units.
+struct Fields {
+    var values: [String: String]
+    var catalog: ExchangeCatalog
+
+    func string(_ name: String) throws -> String {
+        guard let value = values[name], !value.isEmpty else { throw HTTPAPI.Failure(.badRequest, "missing \(name)") }
+        return value
+    }
+
+    func uint(_ name: String) throws -> UInt64 {
+        guard let value = UInt64(try string(name)) else { throw HTTPAPI.Failure(.badRequest, "\(name) must be a non-negative integer") }
+        return value
+    }
+
+    func optionalUInt(_ name: String) throws -> UInt64? {
+        values[name] == nil ? nil : try uint(name)
+    }
+
+    func int(_ name: String) throws -> Int64 {
+        guard let value = Int64(try string(name)) else { throw HTTPAPI.Failure(.badRequest, "\(name) must be an integer") }
+        return value
+    }
+
+    func account() throws -> AccountID { try uint("account") }
+
+    func symbol() throws -> SymbolSpec {
+        let name = try string("symbol")
+        guard let symbol = catalog.symbol(named: name) else { throw HTTPAPI.Failure(.notFound, "unknown symbol \(name)") }
+        return symbol
+    }
+
+    func asset() throws -> Asset {
+        let name = try string("asset")
+        guard let asset = catalog.asset(named: name) else { throw HTTPAPI.Failure(.notFound, "unknown asset \(name)") }
+        return asset
+    }
+
+    /// A decimal string in units of 10^-scale. Negative values pass through so that the
+    /// engine rejects (and journals) them like any other invalid amount.
+    func decimal(_ name: String, scale: Int) throws -> Int64 {
+        let text = try string(name)
+        do {
+            return try DecimalText.parse(text, scale: scale)
+        } catch .tooMuchPrecision {
+            throw HTTPAPI.Failure(.tooMuchPrecision, "\(name) has more than \(scale) decimal places")
+        } catch .overflow {
+            throw HTTPAPI.Failure(.badRequest, "\(name) is out of range")
+        } catch {
+            throw HTTPAPI.Failure(.badRequest, "\(name) must be a decimal string")
+        }
+    }
+
+    func placeOrder() throws -> PlaceOrder {
+        let symbol = try symbol()
+        let side: Side
+        switch try string("side") {
+        case "BUY": side = .buy
+        case "SELL": side = .sell
+        default: throw HTTPAPI.Failure(.badRequest, "side must be BUY or SELL")
+        }
+        let type: OrderType
+        switch try string("type") {
+        case "LIMIT": type = .limit
+        case "MARKET": type = .market
+        case let other: throw HTTPAPI.Failure(.badRequest, "type \(other) is not supported yet")
+        }
+        let tif: TimeInForce
+        switch values["timeInForce"] ?? (type == .market ? "IOC" : "GTC") {
+        case "GTC": tif = .gtc
+        case "IOC": tif = .ioc
+        case "FOK": tif = .fok
+        case "GTX": tif = .gtx
+        default: throw HTTPAPI.Failure(.badRequest, "timeInForce must be GTC, IOC, FOK or GTX")
+        }
+        return PlaceOrder(
+            account: try account(), symbol: symbol.id, side: side, type: type, timeInForce: tif,
+            priceUnits: type == .limit ? try decimal("price", scale: Int(symbol.priceScale)) : 0,
+            quantityUnits: try decimal("quantity", scale: Int(symbol.quantityScale)),
+            clientOrderID: try optionalUInt("clientOrderId") ?? 0)
+    }
+
+    /// Listing terms; decimals in the symbol's own scales.
+    func symbolSpec(id: SymbolID) throws -> SymbolSpec {
+        let asset = try catalog.asset(named: string("settleAsset")) ?? { throw HTTPAPI.Failure(.notFound, "unknown settleAsset") }()
+        let priceScale = Int(try uint("priceScale"))
+        let quantityScale = Int(try uint("quantityScale"))
+        guard priceScale <= 18, quantityScale <= 18 else { throw HTTPAPI.Failure(.badRequest, "scales must be 0 ... 18") }
+        func leverage(_ name: String) throws -> UInt16 {
+            let value = try uint(name)
+            guard value <= 1_000 else { throw HTTPAPI.Failure(.badRequest, "\(name) out of range") }
+            return UInt16(value)
+        }
+        return SymbolSpec(
+            id: id, name: try string("name"), settleAsset: asset.id, priceScale: UInt8(priceScale),
+            quantityScale: UInt8(quantityScale), tickSizePriceUnits: try decimal("tickSize", scale: priceScale),
+            lotSizeQuantityUnits: try decimal("stepSize", scale: quantityScale),
+            contractMultiplier: try optionalUInt("contractMultiplier").map { Int64(clamping: $0) } ?? 1,
+            minNotionalMinor: try decimal("minNotional", scale: Int(asset.scale)),
+            maxPriceUnits: try decimal("maxPrice", scale: priceScale), maxQuantityUnits: try decimal("maxQty", scale: quantityScale),
+            maxPositionQuantityUnits: try decimal("maxPosition", scale: quantityScale), maxLeverage: try leverage("maxLeverage"),
+            defaultLeverage: try leverage("defaultLeverage"), makerFeeRateE8: try decimal("makerFeeRate", scale: 8),
+            takerFeeRateE8: try decimal("takerFeeRate", scale: 8))
+    }
+}
+
+/// JSON text with sorted keys.
+enum JSON {
+    static func text(_ object: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// What the daemon is doing, for health and ingress.
+final class DaemonStatus: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _ready = false
+    private var _accepting = false
+    var ready: Bool {
+        get { lock.withLock { _ready } }
+        set { lock.withLock { _ready = newValue } }
+    }
+    var accepting: Bool {
+        get { lock.withLock { _accepting } }
+        set { lock.withLock { _accepting = newValue } }
+    }
+}

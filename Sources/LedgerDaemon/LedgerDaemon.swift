@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+import Journal
+import LedgerCore
+import Logging
+import NIOCore
+import NIOPosix
+import Snapshots
+
+@main
+struct LedgerDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledgerd",
+        abstract: "The ExchangeLedger daemon: sequencer, matching engine and journal.",
+        discussion: "Settings come from --config (TOML), then LEDGERD_* environment variables, then flags. See docs/OPERATIONS.md.")
+
+    @Option(help: "TOML configuration file.") var config: String?
+    @Option(name: .customLong("data-dir"), help: "Directory for journal/ and snapshots/.") var dataDirectory: String?
+    @Option(name: .customLong("tcp-port"), help: "Binary protocol port (loopback by default).") var tcpPort: Int?
+    @Option(name: .customLong("http-port"), help: "HTTP/JSON port.") var httpPort: Int?
+    @Option(help: "fsync mode: batch, interval or none (tests only).") var fsync: String?
+    @Option(name: .customLong("token"), help: "TOKEN:ROLE (trader, oracle, admin); repeatable.") var tokens: [String] = []
+    @Option(name: .customLong("projector-url"), help: "PostgreSQL URL for the read models; enables the projector.") var projectorURL: String?
+    @Flag(name: .customLong("no-projector"), help: "Do not project into PostgreSQL.") var noProjector = false
+    @Option(name: .customLong("segment-bytes"), help: "Journal segment size before rolling.") var segmentBytes: Int64?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+
+    func loadConfig() throws -> DaemonConfig {
+        var settings = DaemonConfig()
+        if let config {
+            try settings.apply(toml: try String(contentsOfFile: config, encoding: .utf8))
+        }
+        try settings.apply(environment: ProcessInfo.processInfo.environment)
+        if let dataDirectory { settings.dataDirectory = dataDirectory }
+        if let tcpPort { settings.tcpPort = tcpPort }
+        if let httpPort { settings.httpPort = httpPort }
+        if let fsync { try settings.set("journal.fsync", .string(fsync)) }
+        if let segmentBytes { settings.segmentBytes = segmentBytes }
+        if let logLevel { try settings.set("log_level", .string(logLevel)) }
+        if !tokens.isEmpty { try settings.apply(tokenList: tokens.joined(separator: ",")) }
+        if let projectorURL {
+            settings.projectorURL = projectorURL
+            settings.projectorEnabled = true
+        }
+        if noProjector { settings.projectorEnabled = false }
+        return settings
+    }
+
+    func run() async throws {
+        let settings: DaemonConfig
+        do {
+            settings = try loadConfig()
+        } catch {
+            FileHandle.standardError.write(Data("ledgerd: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ledgerd")
+        guard !settings.tokens.isEmpty else {
+            logger.error("no tokens configured: give at least one with --token TOKEN:ROLE or [tokens] in the config")
+            throw ExitCode(2)
+        }
+
+        SystemdNotifier.notify("STATUS=recovering")
+        let journal: JournalWriter
+        do {
+            journal = try JournalWriter.open(
+                .init(directory: settings.journalDirectory, ledgerID: settings.ledgerID, segmentBytesTarget: settings.segmentBytes, fsync: settings.fsync))
+        } catch {
+            logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        if let segment = journal.recovery.truncatedSegment {
+            logger.warning(
+                "cut a torn journal tail (never acknowledged)",
+                metadata: [
+                    "segment": "\(segment)", "offset": "\(journal.recovery.truncatedAtOffset)",
+                    "bytes": "\(journal.recovery.truncatedBytes)", "reason": "\(journal.recovery.reason ?? "")",
+                ])
+        }
+        let started = ContinuousClock.now
+        let restored: (state: ExchangeState, report: Recovery.Report)
+        do {
+            restored = try Recovery.restore(
+                journalDirectory: settings.journalDirectory, snapshotDirectory: settings.snapshotDirectory
+            ) { sequence in
+                SystemdNotifier.notify("STATUS=replaying journal at sequence \(sequence)")
+            }
+        } catch {
+            logger.critical("cannot rebuild the state", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        for skipped in restored.report.skippedSnapshots {
+            logger.warning("skipped a snapshot", metadata: ["snapshot": "\(skipped.name)", "reason": "\(skipped.reason)"])
+        }
+        guard restored.state.lastSequence == journal.lastSequence else {
+            logger.critical("state ends at \(restored.state.lastSequence) but the journal at \(journal.lastSequence)")
+            throw ExitCode(1)
+        }
+        logger.info(
+            "recovered",
+            metadata: [
+                "sequence": "\(restored.state.lastSequence)", "state_hash": "\(hexString(restored.state.stateHash()))",
+                "snapshot": "\(restored.report.snapshot?.name ?? "none")", "replayed": "\(restored.report.entriesReplayed)",
+                "elapsed": "\(ContinuousClock.now - started)",
+            ])
+
+        let status = DaemonStatus()
+        let sequencer = Sequencer(state: restored.state, journal: journal, queueCapacity: settings.queueCapacity, logger: logger)
+        let api = HTTPAPI(sequencer: sequencer, tokens: settings.tokens, status: status)
+        sequencer.onCatalogChange = { catalog in api.updateCatalog(catalog) }
+        sequencer.onFatal = { error in
+            status.ready = false
+            SystemdNotifier.notify("STATUS=journal failure: \(error)")
+            FileHandle.standardError.write(Data("ledgerd: fatal: \(error)\n".utf8))
+            Foundation.exit(70)
+        }
+        sequencer.start()
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let tcp: Channel
+        let http: Channel
+        do {
+            tcp = try await TCPServer.bind(
+                host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings
+            ) { status.accepting }
+            http = try await HTTPServer.bind(host: settings.httpHost, port: settings.httpPort, group: group, api: api)
+        } catch {
+            logger.critical("cannot listen", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        status.accepting = true
+        status.ready = true
+        SystemdNotifier.notify("READY=1\nSTATUS=serving")
+        logger.info(
+            "listening",
+            metadata: ["tcp_port": "\(tcp.localAddress?.port ?? 0)", "http_port": "\(http.localAddress?.port ?? 0)"])
+
+        await Self.waitForTermination()
+        logger.info("stopping: draining queued requests")
+        SystemdNotifier.notify("STOPPING=1")
+        status.accepting = false
+        status.ready = false
+        try? await tcp.close()
+        try? await http.close()
+        sequencer.stopAndDrain()
+        do {
+            try sequencer.closeJournal()
+        } catch {
+            logger.critical("final sync failed", metadata: ["error": "\(error)"])
+            throw ExitCode(70)
+        }
+        logger.info("stopped", metadata: ["sequence": "\(sequencer.durableSequence)"])
+        try? await group.shutdownGracefully()
+    }
+
+    /// Returns on SIGTERM or SIGINT.
+    static func waitForTermination() async {
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let queue = DispatchQueue(label: "ledgerd.signals")
+            let once = OnceFlag()
+            var sources: [DispatchSourceSignal] = []
+            for number in [SIGTERM, SIGINT] {
+                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+                source.setEventHandler {
+                    if once.claim() { continuation.resume() }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// True the first time only.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func claim() -> Bool {
+        lock.withLock {
+            defer { done = true }
+            return !done
+        }
+    }
+}
+
+/// Keeps the signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
+    static func keep(_ sources: [DispatchSourceSignal]) { kept += sources }
+}

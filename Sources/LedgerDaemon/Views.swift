@@ -1,0 +1,164 @@
+import LedgerCore
+
+/// JSON views of the state for the HTTP API, rendered on the engine thread.
+enum Views {
+    static func exchangeInfo(_ catalog: ExchangeCatalog) -> String {
+        JSON.text([
+            "assets": catalog.assets.map { ["asset": $0.name, "scale": Int($0.scale)] as [String: Any] },
+            "symbols": catalog.symbols.map { spec -> [String: Any] in
+                let settle = catalog.assets[Int(spec.settleAsset)]
+                return [
+                    "symbol": spec.name, "settleAsset": settle.name, "contractType": "PERPETUAL",
+                    "pricePrecision": Int(spec.priceScale), "quantityPrecision": Int(spec.quantityScale),
+                    "tickSize": DecimalText.format(spec.tickSizePriceUnits, scale: Int(spec.priceScale)),
+                    "stepSize": DecimalText.format(spec.lotSizeQuantityUnits, scale: Int(spec.quantityScale)),
+                    "minNotional": DecimalText.format(spec.minNotionalMinor, scale: Int(settle.scale)),
+                    "maxLeverage": Int(spec.maxLeverage),
+                    "makerFeeRate": DecimalText.format(spec.makerFeeRateE8, scale: 8),
+                    "takerFeeRate": DecimalText.format(spec.takerFeeRateE8, scale: 8),
+                ]
+            },
+        ])
+    }
+
+    static func account(_ state: borrowing ExchangeState, _ id: AccountID) -> String {
+        guard let account = state.account(id) else {
+            return JSON.text(["code": Int(WireError.notFound.rawValue), "reason": "NOT_FOUND", "message": "no account \(id)"])
+        }
+        var balances: [[String: Any]] = []
+        for asset in state.assets where account.balance(asset.id) != 0 || asset.id == 0 {
+            let scale = Int(asset.scale)
+            let index = Int(state.accounts.firstIndex { $0.id == id }!)
+            balances.append([
+                "asset": asset.name,
+                "walletBalance": DecimalText.format(account.balance(asset.id), scale: scale),
+                "availableBalance": DecimalText.format(state.availableMinor(accountIndex: index, asset: asset.id), scale: scale),
+                "maxWithdrawAmount": DecimalText.format(state.withdrawableMinor(id, asset: asset.id), scale: scale),
+            ])
+        }
+        var positions: [[String: Any]] = []
+        for spec in state.symbols {
+            let position = account.position(spec.id)
+            if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0 && position.openSellQuantityUnits == 0 {
+                continue
+            }
+            let settleScale = Int(state.assets[Int(spec.settleAsset)].scale)
+            let market = state.markets[Int(spec.id)]
+            var entry: [String: Any] = [
+                "symbol": spec.name,
+                "positionAmt": DecimalText.format(position.sizeQuantityUnits, scale: Int(spec.quantityScale)),
+                "markPrice": DecimalText.format(market.markPriceUnits, scale: Int(spec.priceScale)),
+                "unRealizedProfit": DecimalText.format(state.unrealizedPnlMinor(position, symbol: spec.id), scale: settleScale),
+                "initialMargin": DecimalText.format(state.positionInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
+                "openOrderInitialMargin": DecimalText.format(state.orderInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
+                "leverage": Int(position.leverage == 0 ? spec.defaultLeverage : position.leverage),
+                "entryCost": DecimalText.format(position.costMinor, scale: settleScale),
+            ]
+            if position.sizeQuantityUnits != 0 {
+                // Display only: cost / (size × factor), 4 places finer than the tick.
+                let finer = Int128(10_000)
+                let price = Int128(position.costMinor) * finer / (Int128(position.sizeQuantityUnits) * Int128(market.notionalFactor))
+                entry["entryPrice"] = DecimalText.format(price, scale: Int(spec.priceScale) + 4)
+            }
+            positions.append(entry)
+        }
+        return JSON.text(["account": Int(id), "assets": balances, "positions": positions, "sequence": Int(state.lastSequence)])
+    }
+
+    static func openOrders(_ state: borrowing ExchangeState, _ id: AccountID) -> String {
+        let orders = state.openOrders(of: id).map { item -> [String: Any] in
+            let spec = state.symbols[Int(item.symbol)]
+            return [
+                "orderId": Int(item.order.orderID), "clientOrderId": Int(item.order.clientOrderID), "symbol": spec.name,
+                "side": item.order.side == .buy ? "BUY" : "SELL", "type": "LIMIT", "status": "NEW",
+                "price": DecimalText.format(item.order.priceUnits, scale: Int(spec.priceScale)),
+                "openQty": DecimalText.format(item.order.openQuantityUnits, scale: Int(spec.quantityScale)),
+            ]
+        }
+        return JSON.text(orders)
+    }
+
+    static func depth(_ state: borrowing ExchangeState, _ symbol: SymbolID, limit: Int) -> String {
+        let spec = state.symbols[Int(symbol)]
+        let book = state.markets[Int(symbol)].book
+        func side(_ side: Side) -> [[String]] {
+            book.levels(side).prefix(limit).map {
+                [DecimalText.format($0.priceUnits, scale: Int(spec.priceScale)), DecimalText.format($0.quantityUnits, scale: Int(spec.quantityScale))]
+            }
+        }
+        return JSON.text(["symbol": spec.name, "lastUpdateId": Int(state.lastSequence), "bids": side(.buy), "asks": side(.sell)])
+    }
+
+    static func event(_ event: Event, _ catalog: ExchangeCatalog) -> [String: Any] {
+        func price(_ symbol: SymbolID, _ units: Int64) -> String {
+            DecimalText.format(units, scale: Int(catalog.symbols[Int(symbol)].priceScale))
+        }
+        func quantity(_ symbol: SymbolID, _ units: Int64) -> String {
+            DecimalText.format(units, scale: Int(catalog.symbols[Int(symbol)].quantityScale))
+        }
+        func money(_ symbol: SymbolID, _ minor: Int64) -> String {
+            DecimalText.format(minor, scale: Int(catalog.assets[Int(catalog.symbols[Int(symbol)].settleAsset)].scale))
+        }
+        func amount(_ asset: AssetID, _ minor: Int64) -> String {
+            DecimalText.format(minor, scale: Int(catalog.assets[Int(asset)].scale))
+        }
+        switch event {
+        case .assetListed(let id): return ["type": "ASSET_LISTED", "assetId": Int(id)]
+        case .symbolListed(let id): return ["type": "SYMBOL_LISTED", "symbolId": Int(id)]
+        case .deposited(let account, let asset, let value):
+            return ["type": "DEPOSITED", "account": Int(account), "asset": catalog.assets[Int(asset)].name, "amount": amount(asset, value)]
+        case .withdrawn(let account, let asset, let value):
+            return ["type": "WITHDRAWN", "account": Int(account), "asset": catalog.assets[Int(asset)].name, "amount": amount(asset, value)]
+        case .transferReplayed(let original): return ["type": "TRANSFER_REPLAYED", "originalSequence": Int(original)]
+        case .leverageSet(let account, let symbol, let leverage):
+            return ["type": "LEVERAGE_SET", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name, "leverage": Int(leverage)]
+        case .markPriceSet(let symbol, let units):
+            return ["type": "MARK_PRICE_SET", "symbol": catalog.symbols[Int(symbol)].name, "markPrice": price(symbol, units)]
+        case .orderAccepted(let id): return ["type": "ORDER_ACCEPTED", "orderId": Int(id)]
+        case .trade(let trade):
+            let s = trade.symbol
+            return [
+                "type": "TRADE", "tradeId": Int(trade.tradeID), "symbol": catalog.symbols[Int(s)].name,
+                "makerOrderId": Int(trade.makerOrderID), "takerOrderId": Int(trade.takerOrderID),
+                "makerAccount": Int(trade.makerAccount), "takerAccount": Int(trade.takerAccount),
+                "side": trade.takerSide == .buy ? "BUY" : "SELL", "price": price(s, trade.priceUnits),
+                "qty": quantity(s, trade.quantityUnits), "makerFee": money(s, trade.makerFeeMinor),
+                "takerFee": money(s, trade.takerFeeMinor), "makerRealizedPnl": money(s, trade.makerRealizedPnlMinor),
+                "takerRealizedPnl": money(s, trade.takerRealizedPnlMinor),
+            ]
+        case .orderRested(let id, let units): return ["type": "ORDER_RESTED", "orderId": Int(id), "openQtyUnits": Int(units)]
+        case .orderExpired(let id, let units, let reason):
+            return ["type": "ORDER_EXPIRED", "orderId": Int(id), "qtyUnits": Int(units), "reason": "\(reason)"]
+        case .orderCancelled(let id, let units): return ["type": "ORDER_CANCELLED", "orderId": Int(id), "qtyUnits": Int(units)]
+        case .rejected(let reason, let detail): return ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
+        }
+    }
+}
+
+/// Prometheus text exposition, hand-written (a handful of gauges and counters).
+enum Metrics {
+    static func render(sequencer: Sequencer, status: DaemonStatus) -> String {
+        let (blocks, bytes) = sequencer.journalStats
+        let lines = [
+            "# HELP ledger_commands_total Commands executed by the engine.",
+            "# TYPE ledger_commands_total counter",
+            "ledger_commands_total \(sequencer.commandsExecuted)",
+            "# HELP ledger_durable_sequence Last journal sequence known durable.",
+            "# TYPE ledger_durable_sequence gauge",
+            "ledger_durable_sequence \(sequencer.durableSequence)",
+            "# HELP ledger_journal_blocks_total Blocks written (group commits).",
+            "# TYPE ledger_journal_blocks_total counter",
+            "ledger_journal_blocks_total \(blocks)",
+            "# HELP ledger_journal_bytes_total Bytes written to the journal.",
+            "# TYPE ledger_journal_bytes_total counter",
+            "ledger_journal_bytes_total \(bytes)",
+            "# HELP ledger_queue_depth Requests waiting for the engine.",
+            "# TYPE ledger_queue_depth gauge",
+            "ledger_queue_depth \(sequencer.queueDepth)",
+            "# HELP ledger_ready 1 when recovered, healthy and accepting.",
+            "# TYPE ledger_ready gauge",
+            "ledger_ready \(status.ready && sequencer.isHealthy ? 1 : 0)",
+        ]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
