@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ledgerd", targets: ["LedgerDaemon"]),
+        .executable(name: "ledger-load", targets: ["LoadGen"]),
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "Journal", targets: ["Journal"]),
         .library(name: "Snapshots", targets: ["Snapshots"]),
@@ -29,6 +30,10 @@ let package = Package(
         .target(name: "Journal", dependencies: ["LedgerCore", "CLZ4", "CCRC32C"]),
         .target(name: "Snapshots", dependencies: ["LedgerCore", "Journal", "CZstd"]),
 
+        .target(name: "LedgerClient", dependencies: ["LedgerCore"]),
+        .executableTarget(
+            name: "LoadGen",
+            dependencies: ["LedgerCore", "LedgerClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "LedgerDaemon",
             dependencies: [

@@ -1,0 +1,148 @@
+import LedgerCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking client of ledgerd's TCP protocol, for tools and tests. One thread may send
+/// while another receives; neither call is otherwise thread-safe.
+public final class LedgerConnection: @unchecked Sendable {
+    public enum Failure: Error, CustomStringConvertible {
+        case connect(String, Int32)
+        case io(String, Int32)
+        case closed
+        case protocolError(String)
+        case refused(WireError, String)
+
+        public var description: String {
+            switch self {
+            case .connect(let address, let code): "cannot connect to \(address): \(String(cString: strerror(code)))"
+            case .io(let operation, let code): "\(operation) failed: \(String(cString: strerror(code)))"
+            case .closed: "the server closed the connection"
+            case .protocolError(let reason): "protocol error: \(reason)"
+            case .refused(let code, let message): "\(code.name): \(message)"
+            }
+        }
+    }
+
+    private let fd: Int32
+    private var readBuffer: [UInt8] = []
+    private var readOffset = 0
+
+    /// Connects to an IPv4 address.
+    public init(host: String, port: Int) throws(Failure) {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw .io("socket", errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
+            close(fd)
+            throw .connect("\(host):\(port)", EINVAL)
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            let code = errno
+            close(fd)
+            throw .connect("\(host):\(port)", code)
+        }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        readBuffer.reserveCapacity(1 << 16)
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    /// Closes both directions (a blocked `receive` returns `.closed`).
+    public func shutdownBoth() {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// Sends `hello` and waits for the welcome.
+    @discardableResult
+    public func hello(token: String) throws(Failure) -> Role {
+        var writer = ByteWriter()
+        WireFrame.hello(requestID: 0, token: token).encode(to: &writer)
+        try sendRaw(writer.bytes)
+        switch try receive() {
+        case .welcome(_, let role): return role
+        case .error(_, let code, let message): throw .refused(code, message)
+        default: throw .protocolError("expected a welcome")
+        }
+    }
+
+    /// Writes already-encoded frames.
+    public func sendRaw(_ bytes: [UInt8]) throws(Failure) {
+        var done = 0
+        while done < bytes.count {
+            let sent = bytes.withUnsafeBytes { raw in
+                Glibc.send(fd, raw.baseAddress! + done, raw.count - done, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                throw errno == EPIPE || errno == ECONNRESET ? .closed : .io("send", errno)
+            }
+            done += sent
+        }
+    }
+
+    public func send(_ frames: [WireFrame]) throws(Failure) {
+        var writer = ByteWriter(capacity: frames.count * 32)
+        for frame in frames { frame.encode(to: &writer) }
+        try sendRaw(writer.bytes)
+    }
+
+    /// Blocks until a whole frame arrives.
+    public func receive() throws(Failure) -> WireFrame {
+        let body = try receiveBody()
+        do {
+            return try WireFrame.decode(body: body)
+        } catch {
+            throw .protocolError("undecodable frame: \(error)")
+        }
+    }
+
+    /// The next frame's body, undecoded.
+    public func receiveBody() throws(Failure) -> [UInt8] {
+        try fill(4)
+        let length = Int(readBuffer[readOffset]) | Int(readBuffer[readOffset + 1]) << 8
+            | Int(readBuffer[readOffset + 2]) << 16 | Int(readBuffer[readOffset + 3]) << 24
+        guard length >= WireFrame.frameBytesMin, length <= WireFrame.frameBytesMax + 1_024 else {
+            throw .protocolError("frame length \(length)")
+        }
+        try fill(4 + length)
+        let body = Array(readBuffer[readOffset + 4..<readOffset + 4 + length])
+        readOffset += 4 + length
+        return body
+    }
+
+    /// Ensures `count` unread bytes are buffered.
+    private func fill(_ count: Int) throws(Failure) {
+        while readBuffer.count - readOffset < count {
+            if readOffset > 0 {
+                readBuffer.removeFirst(readOffset)
+                readOffset = 0
+            }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw errno == ECONNRESET ? .closed : .io("recv", errno)
+            }
+            if got == 0 { throw .closed }
+            readBuffer.append(contentsOf: chunk[0..<got])
+        }
+    }
+
+    /// Sends one request and waits for its reply (no other requests may be in flight).
+    public func call(_ frame: WireFrame) throws(Failure) -> WireFrame {
+        try send([frame])
+        let reply = try receive()
+        guard reply.requestID == frame.requestID else { throw .protocolError("reply for another request") }
+        return reply
+    }
+}

@@ -1,0 +1,90 @@
+import LedgerCore
+
+/// The listings `ledger-load --setup` creates: USDT (6 decimals) and two linear
+/// perpetuals, BTCUSDT (tick 0.1, lot 0.001) and ETHUSDT (tick 0.01, lot 0.001).
+enum DemoExchange {
+    static let listings: [Command] = [
+        .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
+        .listSymbol(
+            SymbolSpec(
+                id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 1, quantityScale: 3, tickSizePriceUnits: 1,
+                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 10_000_000,
+                maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 125,
+                defaultLeverage: 20, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
+        .listSymbol(
+            SymbolSpec(
+                id: 1, name: "ETHUSDT", settleAsset: 0, priceScale: 2, quantityScale: 3, tickSizePriceUnits: 1,
+                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 100_000_000,
+                maxQuantityUnits: 10_000_000, maxPositionQuantityUnits: 100_000_000, maxLeverage: 100,
+                defaultLeverage: 10, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
+    ]
+
+    /// Starting mark prices in price units: 50,000.0 and 3,000.00.
+    static let startingMarks: [Int64] = [500_000, 300_000]
+}
+
+/// SplitMix64: seeded, so a run's order flow is reproducible.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Realistic order flow for a set of accounts: limit orders around a drifting mid (some
+/// crossing), cancels of the accounts' own resting orders, market orders and mark-price
+/// updates.
+struct OrderFlowGenerator {
+    var random: SeededRandom
+    let accounts: [AccountID]
+    var mids = DemoExchange.startingMarks
+    /// Recently rested orders (account, id), cancelled from here.
+    var resting: [(account: AccountID, order: OrderID)] = []
+
+    init(seed: UInt64, accounts: [AccountID]) {
+        random = SeededRandom(seed: seed)
+        self.accounts = accounts
+    }
+
+    mutating func next() -> Command {
+        let symbol = SymbolID(random.next() % 2)
+        mids[Int(symbol)] = max(10_000, mids[Int(symbol)] + Int64.random(in: -2...2, using: &random))
+        let mid = mids[Int(symbol)]
+        let account = accounts[Int(random.next() % UInt64(accounts.count))]
+        let roll = random.next() % 100
+        switch roll {
+        case 0..<55:
+            let side: Side = random.next() % 2 == 0 ? .buy : .sell
+            let offset = Int64.random(in: -15...80, using: &random)
+            let price = side == .buy ? mid - offset : mid + offset
+            let tif: TimeInForce = roll < 50 ? .gtc : .ioc
+            return .placeOrder(
+                PlaceOrder(
+                    account: account, symbol: symbol, side: side, type: .limit, timeInForce: tif, priceUnits: price,
+                    quantityUnits: Int64.random(in: 1...200, using: &random)))
+        case 55..<63:
+            return .placeOrder(
+                PlaceOrder(
+                    account: account, symbol: symbol, side: random.next() % 2 == 0 ? .buy : .sell, type: .market,
+                    timeInForce: .ioc, priceUnits: 0, quantityUnits: Int64.random(in: 1...50, using: &random)))
+        case 63..<97 where !resting.isEmpty:
+            let index = Int(random.next() % UInt64(resting.count))
+            let pick = resting[index]
+            resting[index] = resting[resting.count - 1]
+            resting.removeLast()
+            return .cancelOrder(CancelOrder(account: pick.account, orderID: pick.order))
+        default:
+            return .setMarkPrice(symbol: symbol, priceUnits: mid + Int64.random(in: -5...5, using: &random))
+        }
+    }
+
+    mutating func noteRested(account: AccountID, order: OrderID) {
+        if resting.count >= 50_000 { resting.removeFirst(10_000) }
+        resting.append((account, order))
+    }
+}

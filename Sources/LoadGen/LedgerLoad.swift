@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import LedgerClient
+import LedgerCore
+
+@main
+struct LedgerLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger-load",
+        abstract: "Seeded order flow against ledgerd over the TCP protocol; prints commands/s and latency percentiles.")
+
+    @Option var host = "127.0.0.1"
+    @Option var port = 7400
+    @Option(help: "A token with the admin role (setup, mark prices) — or trader for orders only.") var token: String
+    @Flag(help: "List USDT/BTCUSDT/ETHUSDT, fund the accounts and set mark prices first (idempotent).") var setup = false
+    @Option(help: "Accounts taking part.") var accounts = 1_000
+    @Option(help: "Seconds to run (0: only setup).") var duration: Double = 10
+    @Option(help: "Stop after this many commands (0: no limit).") var commands = 0
+    @Option(help: "TCP connections.") var connections = 4
+    @Option(help: "Requests in flight per connection.") var window = 4_096
+    @Option var seed: UInt64 = 42
+    @Flag(help: "Print a JSON summary instead of text.") var json = false
+
+    func validate() throws {
+        guard accounts >= connections, connections >= 1, window >= 1 else {
+            throw ValidationError("need accounts ≥ connections ≥ 1 and window ≥ 1")
+        }
+    }
+
+    func run() throws {
+        do {
+            if setup { try runSetup() }
+            guard duration > 0 || commands > 0 else { return }
+            let report = try runLoad()
+            print(json ? report.json : report.text)
+        } catch let failure as LedgerConnection.Failure {
+            FileHandle.standardError.write(Data("ledger-load: \(failure)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// Listings, one deposit per account (transfer id = account id, so a rerun replays
+    /// them) and mark prices; pipelined on one connection.
+    func runSetup() throws {
+        let connection = try LedgerConnection(host: host, port: port)
+        try connection.hello(token: token)
+        var setupCommands = DemoExchange.listings
+        for account in 1...UInt64(accounts) {
+            setupCommands.append(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+        }
+        for (symbol, mark) in DemoExchange.startingMarks.enumerated() {
+            setupCommands.append(.setMarkPrice(symbol: SymbolID(symbol), priceUnits: mark))
+        }
+        let frames = setupCommands.enumerated().map { WireFrame.command(requestID: UInt64($0.offset + 1), $0.element) }
+        try connection.send(frames)
+        var failures = 0
+        for _ in frames {
+            if case .error(_, let code, let message) = try connection.receive() {
+                failures += 1
+                FileHandle.standardError.write(Data("setup: \(code.name) \(message)\n".utf8))
+            }
+        }
+        guard failures == 0 else { throw LedgerConnection.Failure.protocolError("\(failures) setup commands failed") }
+    }
+
+    func runLoad() throws -> LoadReport {
+        let perConnection = accounts / connections
+        let deadline = duration > 0 ? DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9) : UInt64.max
+        let quota = commands > 0 ? (commands + connections - 1) / connections : Int.max
+        var workers: [LoadWorker] = []
+        for index in 0..<connections {
+            let ids = (0..<perConnection).map { AccountID(index * perConnection + $0 + 1) }
+            let connection = try LedgerConnection(host: host, port: port)
+            try connection.hello(token: token)
+            workers.append(
+                LoadWorker(
+                    connection: connection, generator: OrderFlowGenerator(seed: seed &+ UInt64(index) &* 7_919, accounts: ids),
+                    window: window, deadlineNanos: deadline, quota: quota))
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let group = DispatchGroup()
+        for worker in workers {
+            group.enter()
+            Thread {
+                worker.run()
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return LoadReport(workers: workers, elapsedSeconds: elapsed)
+    }
+}

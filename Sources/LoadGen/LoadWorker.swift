@@ -1,0 +1,199 @@
+import Foundation
+import LedgerClient
+import LedgerCore
+
+/// One connection's load: a sender keeps up to `window` requests in flight; a receiver
+/// matches replies to send times and learns which orders rested (to cancel them later).
+final class LoadWorker: @unchecked Sendable {
+    private let connection: LedgerConnection
+    private var generator: OrderFlowGenerator
+    private let window: Int
+    private let deadlineNanos: UInt64
+    private let quota: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var inFlight = 0
+    private var finishedSending = false
+    private var rested: [(AccountID, OrderID)] = []
+    /// Indexed by request id modulo twice the window: a slot is rewritten only after its
+    /// reply arrived (at most `window` are in flight), so sender and receiver never touch
+    /// the same slot at once.
+    private let slots: Int
+    private let sendTimes: UnsafeMutablePointer<UInt64>
+    private let accountOfRequest: UnsafeMutablePointer<AccountID>
+    // Receiver-owned until the run ends.
+    private(set) var latenciesNanos: [UInt64] = []
+    private(set) var committed = 0
+    private(set) var trades = 0
+    private(set) var rejections: [RejectReason: Int] = [:]
+    private(set) var errors: [WireError: Int] = [:]
+    private(set) var failure: String?
+
+    init(connection: LedgerConnection, generator: OrderFlowGenerator, window: Int, deadlineNanos: UInt64, quota: Int) {
+        self.connection = connection
+        self.generator = generator
+        self.window = window
+        self.deadlineNanos = deadlineNanos
+        self.quota = quota
+        slots = window * 2
+        sendTimes = .allocate(capacity: slots)
+        sendTimes.initialize(repeating: 0, count: slots)
+        accountOfRequest = .allocate(capacity: slots)
+        accountOfRequest.initialize(repeating: 0, count: slots)
+        latenciesNanos.reserveCapacity(1 << 20)
+    }
+
+    deinit {
+        sendTimes.deallocate()
+        accountOfRequest.deallocate()
+    }
+
+    func run() {
+        let receiver = Thread { [self] in receiveLoop() }
+        receiver.start()
+        sendLoop()
+        condition.lock()
+        while inFlight > 0 && failure == nil { condition.wait() }
+        condition.unlock()
+        connection.shutdownBoth()
+    }
+
+    private func sendLoop() {
+        var requestID: UInt64 = 0
+        var sent = 0
+        var writer = ByteWriter(capacity: 64 * 1024)
+        while sent < quota && DispatchTime.now().uptimeNanoseconds < deadlineNanos {
+            condition.lock()
+            while inFlight >= window && failure == nil { condition.wait() }
+            if failure != nil {
+                condition.unlock()
+                return
+            }
+            let room = min(window - inFlight, 512, quota - sent)
+            for (account, order) in rested { generator.noteRested(account: account, order: order) }
+            rested.removeAll(keepingCapacity: true)
+            inFlight += room
+            condition.unlock()
+            writer.reset()
+            let now = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<room {
+                requestID += 1
+                let command = generator.next()
+                let slot = Int(requestID % UInt64(slots))
+                sendTimes[slot] = now
+                if case .placeOrder(let order) = command { accountOfRequest[slot] = order.account }
+                WireFrame.command(requestID: requestID, command).encode(to: &writer)
+            }
+            sent += room
+            do {
+                try connection.sendRaw(writer.bytes)
+            } catch {
+                condition.withLock { failure = "\(error)" }
+                return
+            }
+        }
+    }
+
+    private func receiveLoop() {
+        while true {
+            let frame: WireFrame
+            do {
+                frame = try connection.receive()
+            } catch {
+                condition.withLock {
+                    if inFlight > 0 { failure = "\(error)" }
+                    condition.broadcast()
+                }
+                return
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let slot = Int(frame.requestID % UInt64(slots))
+            latenciesNanos.append(now - sendTimes[slot])
+            var newlyRested: (AccountID, OrderID)?
+            switch frame {
+            case .committed(_, _, let events):
+                committed += 1
+                for event in events {
+                    switch event {
+                    case .trade: trades += 1
+                    case .rejected(let reason, _): rejections[reason, default: 0] += 1
+                    case .orderRested(let id, _): newlyRested = (accountOfRequest[slot], id)
+                    default: break
+                    }
+                }
+            case .error(_, let code, _):
+                errors[code, default: 0] += 1
+            default:
+                break
+            }
+            condition.lock()
+            inFlight -= 1
+            if let newlyRested { rested.append(newlyRested) }
+            if inFlight <= window / 2 || inFlight == 0 { condition.broadcast() }
+            condition.unlock()
+        }
+    }
+}
+
+/// The numbers a run prints.
+struct LoadReport {
+    var commands = 0
+    var committed = 0
+    var trades = 0
+    var rejections: [RejectReason: Int] = [:]
+    var errors: [WireError: Int] = [:]
+    var elapsedSeconds: Double
+    var percentilesMicros: [String: Double] = [:]
+    var failures: [String] = []
+
+    init(workers: [LoadWorker], elapsedSeconds: Double) {
+        self.elapsedSeconds = elapsedSeconds
+        var latencies: [UInt64] = []
+        for worker in workers {
+            latencies += worker.latenciesNanos
+            committed += worker.committed
+            trades += worker.trades
+            rejections.merge(worker.rejections, uniquingKeysWith: +)
+            errors.merge(worker.errors, uniquingKeysWith: +)
+            if let failure = worker.failure { failures.append(failure) }
+        }
+        commands = latencies.count
+        latencies.sort()
+        func at(_ fraction: Double) -> Double {
+            guard !latencies.isEmpty else { return 0 }
+            let index = min(latencies.count - 1, Int((Double(latencies.count) * fraction).rounded(.up)) - 1)
+            return Double(latencies[max(0, index)]) / 1_000
+        }
+        percentilesMicros = ["p50": at(0.5), "p99": at(0.99), "p99.9": at(0.999), "max": at(1.0)]
+    }
+
+    var rate: Double { Double(commands) / max(elapsedSeconds, 1e-9) }
+
+    var text: String {
+        var lines = [
+            String(format: "commands: %d in %.2f s = %.0f commands/s (durable replies)", commands, elapsedSeconds, rate),
+            String(
+                format: "latency µs: p50 %.0f  p99 %.0f  p99.9 %.0f  max %.0f", percentilesMicros["p50"]!,
+                percentilesMicros["p99"]!, percentilesMicros["p99.9"]!, percentilesMicros["max"]!),
+            "trades: \(trades); committed: \(committed); not journaled: \(errors.values.reduce(0, +))",
+        ]
+        if !rejections.isEmpty {
+            let top = rejections.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key.name) \($0.value)" }
+            lines.append("rejections: " + top.joined(separator: ", "))
+        }
+        if !errors.isEmpty { lines.append("errors: " + errors.map { "\($0.key.name) \($0.value)" }.joined(separator: ", ")) }
+        for failure in failures { lines.append("connection failed: \(failure)") }
+        return lines.joined(separator: "\n")
+    }
+
+    var json: String {
+        let object: [String: Any] = [
+            "commands": commands, "elapsedSeconds": elapsedSeconds, "commandsPerSecond": rate, "trades": trades,
+            "committed": committed, "latencyMicros": percentilesMicros,
+            "rejections": Dictionary(uniqueKeysWithValues: rejections.map { ($0.key.name, $0.value) }),
+            "errors": Dictionary(uniqueKeysWithValues: errors.map { ($0.key.name, $0.value) }), "failures": failures,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
