@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "ledgerd", targets: ["LedgerDaemon"]),
         .executable(name: "ledger-load", targets: ["LoadGen"]),
+        .executable(name: "ledger-replay", targets: ["Replay"]),
+        .executable(name: "ledger-snapshot", targets: ["Snapshot"]),
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
         .library(name: "Journal", targets: ["Journal"]),
         .library(name: "Snapshots", targets: ["Snapshots"]),
@@ -34,6 +36,12 @@ let package = Package(
         .executableTarget(
             name: "LoadGen",
             dependencies: ["LedgerCore", "LedgerClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Replay",
+            dependencies: ["LedgerCore", "Journal", "Snapshots", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "Snapshot",
+            dependencies: ["LedgerCore", "Journal", "Snapshots", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "LedgerDaemon",
             dependencies: [

@@ -1,0 +1,55 @@
+import LedgerCore
+
+/// Journal entries as JSON objects, in the engine's integer units (docs/FORMATS.md names
+/// each field's unit).
+enum EntryJSON {
+    static func command(_ command: Command) -> [String: Any] {
+        switch command {
+        case .listAsset(let asset): ["type": "LIST_ASSET", "assetId": Int(asset.id), "name": asset.name, "scale": Int(asset.scale)]
+        case .listSymbol(let spec): ["type": "LIST_SYMBOL", "symbolId": Int(spec.id), "name": spec.name]
+        case .deposit(let transfer): transferJSON("DEPOSIT", transfer)
+        case .withdraw(let transfer): transferJSON("WITHDRAW", transfer)
+        case .setLeverage(let account, let symbol, let leverage):
+            ["type": "SET_LEVERAGE", "account": Int(account), "symbolId": Int(symbol), "leverage": Int(leverage)]
+        case .placeOrder(let order):
+            [
+                "type": "PLACE_ORDER", "account": Int(order.account), "symbolId": Int(order.symbol),
+                "side": order.side == .buy ? "BUY" : "SELL", "orderType": order.type == .limit ? "LIMIT" : "MARKET",
+                "timeInForce": "\(order.timeInForce)".uppercased(), "priceUnits": Int(order.priceUnits),
+                "quantityUnits": Int(order.quantityUnits), "clientOrderId": Int(order.clientOrderID),
+            ]
+        case .cancelOrder(let cancel):
+            ["type": "CANCEL_ORDER", "account": Int(cancel.account), "orderId": Int(cancel.orderID), "clientOrderId": Int(cancel.clientOrderID)]
+        case .setMarkPrice(let symbol, let price): ["type": "SET_MARK_PRICE", "symbolId": Int(symbol), "priceUnits": Int(price)]
+        }
+    }
+
+    static func transferJSON(_ type: String, _ transfer: Transfer) -> [String: Any] {
+        ["type": type, "transferId": Int(transfer.transferID), "account": Int(transfer.account), "assetId": Int(transfer.asset), "amountMinor": Int(transfer.amountMinor)]
+    }
+
+    static func event(_ event: Event) -> [String: Any] {
+        switch event {
+        case .assetListed(let id): ["type": "ASSET_LISTED", "assetId": Int(id)]
+        case .symbolListed(let id): ["type": "SYMBOL_LISTED", "symbolId": Int(id)]
+        case .deposited(let account, let asset, let amount): ["type": "DEPOSITED", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
+        case .withdrawn(let account, let asset, let amount): ["type": "WITHDRAWN", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
+        case .transferReplayed(let original): ["type": "TRANSFER_REPLAYED", "originalSequence": Int(original)]
+        case .leverageSet(let account, let symbol, let leverage): ["type": "LEVERAGE_SET", "account": Int(account), "symbolId": Int(symbol), "leverage": Int(leverage)]
+        case .markPriceSet(let symbol, let price): ["type": "MARK_PRICE_SET", "symbolId": Int(symbol), "priceUnits": Int(price)]
+        case .orderAccepted(let id): ["type": "ORDER_ACCEPTED", "orderId": Int(id)]
+        case .trade(let t):
+            [
+                "type": "TRADE", "tradeId": Int(t.tradeID), "symbolId": Int(t.symbol), "makerOrderId": Int(t.makerOrderID),
+                "takerOrderId": Int(t.takerOrderID), "makerAccount": Int(t.makerAccount), "takerAccount": Int(t.takerAccount),
+                "takerSide": t.takerSide == .buy ? "BUY" : "SELL", "priceUnits": Int(t.priceUnits), "quantityUnits": Int(t.quantityUnits),
+                "makerFeeMinor": Int(t.makerFeeMinor), "takerFeeMinor": Int(t.takerFeeMinor),
+                "makerRealizedPnlMinor": Int(t.makerRealizedPnlMinor), "takerRealizedPnlMinor": Int(t.takerRealizedPnlMinor),
+            ]
+        case .orderRested(let id, let quantity): ["type": "ORDER_RESTED", "orderId": Int(id), "quantityUnits": Int(quantity)]
+        case .orderExpired(let id, let quantity, let reason): ["type": "ORDER_EXPIRED", "orderId": Int(id), "quantityUnits": Int(quantity), "reason": "\(reason)"]
+        case .orderCancelled(let id, let quantity): ["type": "ORDER_CANCELLED", "orderId": Int(id), "quantityUnits": Int(quantity)]
+        case .rejected(let reason, let detail): ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
+        }
+    }
+}
