@@ -55,6 +55,7 @@ let package = Package(
 
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal"]),
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore"], exclude: []),
     ]
 )

@@ -138,6 +138,19 @@ public final class LedgerConnection: @unchecked Sendable {
         }
     }
 
+    /// Whatever bytes arrive next (for speaking HTTP in tests); `.closed` at the end.
+    public func receiveRawChunk() throws(Failure) -> [UInt8] {
+        if readOffset < readBuffer.count {
+            defer {
+                readBuffer.removeAll(keepingCapacity: true)
+                readOffset = 0
+            }
+            return Array(readBuffer[readOffset...])
+        }
+        try fill(1)
+        return try receiveRawChunk()
+    }
+
     /// Sends one request and waits for its reply (no other requests may be in flight).
     public func call(_ frame: WireFrame) throws(Failure) -> WireFrame {
         try send([frame])

@@ -1,0 +1,183 @@
+import Foundation
+import LedgerClient
+import LedgerCore
+
+/// The built executables: next to the test bundle, or in $LEDGER_BIN_DIR.
+let binDirectory: String = {
+    if let given = ProcessInfo.processInfo.environment["LEDGER_BIN_DIR"] { return given }
+    return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+}()
+
+/// A loopback port nobody listens on right now.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Runs a program to completion and returns its exit code and output.
+@discardableResult
+func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binDirectory + "/" + name)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    let error = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+}
+
+/// A real `ledgerd` on free loopback ports with its own data directory.
+final class DaemonProcess: @unchecked Sendable {
+    static let adminToken = "test-admin"
+    static let traderToken = "test-trader"
+    let dataDirectory: String
+    let tcpPort: Int
+    let httpPort: Int
+    let extraArguments: [String]
+    private var process: Process?
+    private(set) var logPath: String
+    private var generation = 0
+
+    init(dataDirectory: String? = nil, extraArguments: [String] = []) {
+        self.dataDirectory = dataDirectory ?? (NSTemporaryDirectory() + "ledger-e2e-" + UUID().uuidString)
+        tcpPort = freePort()
+        httpPort = freePort()
+        self.extraArguments = extraArguments
+        logPath = self.dataDirectory + ".log0"
+    }
+
+    var journalDirectory: String { dataDirectory + "/journal" }
+
+    /// Starts the daemon and waits until it answers on TCP; throws if it exits first.
+    func start() throws {
+        generation += 1
+        logPath = dataDirectory + ".log\(generation)"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binDirectory + "/ledgerd")
+        process.arguments = [
+            "--data-dir", dataDirectory, "--tcp-port", String(tcpPort), "--http-port", String(httpPort),
+            "--token", "\(Self.adminToken):admin", "--token", "\(Self.traderToken):trader",
+        ] + extraArguments
+        let log = FileHandle(forWritingAtPath: logPath)!
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            if !process.isRunning { throw StartFailure(status: process.terminationStatus, log: log_()) }
+            if let connection = try? LedgerConnection(host: "127.0.0.1", port: tcpPort) {
+                connection.shutdownBoth()
+                return
+            }
+            usleep(20_000)
+        }
+        throw StartFailure(status: -1, log: log_())
+    }
+
+    struct StartFailure: Error, CustomStringConvertible {
+        var status: Int32
+        var log: String
+        var description: String { "ledgerd did not start (status \(status)):\n\(log)" }
+    }
+
+    func log_() -> String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Starts and expects a failure; returns the exit status and log.
+    func startExpectingFailure() throws -> (status: Int32, log: String) {
+        do {
+            try start()
+        } catch let failure as StartFailure {
+            return (failure.status, failure.log)
+        }
+        kill()
+        throw StartFailure(status: 0, log: "ledgerd started but should not have:\n" + log_())
+    }
+
+    func kill() {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then the exit status.
+    @discardableResult
+    func terminate() -> Int32 {
+        guard let process else { return -1 }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func connect(token: String = adminToken) throws -> LedgerConnection {
+        let connection = try LedgerConnection(host: "127.0.0.1", port: tcpPort)
+        try connection.hello(token: token)
+        return connection
+    }
+
+    /// One HTTP request with curl-like simplicity (URLSession is heavy on Linux).
+    func http(_ method: String, _ path: String, body: String? = nil, token: String? = adminToken) throws -> (status: Int, body: String) {
+        let connection = try LedgerConnection(host: "127.0.0.1", port: httpPort)
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        if let token { request += "Authorization: Bearer \(token)\r\n" }
+        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        request += "\r\n" + (body ?? "")
+        try connection.sendRaw(Array(request.utf8))
+        var response: [UInt8] = []
+        while let chunk = try? connection.receiveRawChunk() { response += chunk }
+        let text = String(decoding: response, as: UTF8.self)
+        let status = Int(text.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        let payload = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+        return (status, payload)
+    }
+
+    func cleanup() {
+        kill()
+        try? FileManager.default.removeItem(atPath: dataDirectory)
+        for index in 0...generation { try? FileManager.default.removeItem(atPath: dataDirectory + ".log\(index)") }
+    }
+
+    /// The sequence and state hash the daemon reports.
+    func stateHash() throws -> (sequence: SequenceNumber, hash: String) {
+        let connection = try connect()
+        guard case .state(_, let sequence, let hash) = try connection.call(.stateQuery(requestID: 1)) else {
+            throw LedgerConnection.Failure.protocolError("no state reply")
+        }
+        return (sequence, hexString(hash))
+    }
+}
+
+/// The exchange the end-to-end tests list: USDT and BTCUSDT (tick 0.1, lot 0.001).
+enum E2EExchange {
+    static let genesis: [Command] = [
+        .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
+        .listSymbol(
+            SymbolSpec(
+                id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 1, quantityScale: 3, tickSizePriceUnits: 1,
+                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 10_000_000,
+                maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 125,
+                defaultLeverage: 20, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
+        .setMarkPrice(symbol: 0, priceUnits: 500_000),
+    ]
+
+    /// Runs commands one after another; returns each reply.
+    @discardableResult
+    static func run(_ commands: [Command], on connection: LedgerConnection, firstID: UInt64 = 1_000_000) throws -> [WireFrame] {
+        try connection.send(commands.enumerated().map { .command(requestID: firstID + UInt64($0.offset), $0.element) })
+        return try commands.map { _ in try connection.receive() }
+    }
+}

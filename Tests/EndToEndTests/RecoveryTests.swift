@@ -1,0 +1,117 @@
+import Foundation
+import Journal
+import LedgerClient
+import LedgerCore
+import Testing
+
+@Suite(.serialized) struct RecoveryTests {
+    /// Fills a daemon with `count` commands through small segments, then stops it cleanly.
+    func filledDaemon(count: Int) throws -> DaemonProcess {
+        let daemon = DaemonProcess(extraArguments: ["--segment-bytes", "16384"])
+        try daemon.start()
+        let connection = try daemon.connect()
+        try E2EExchange.run(E2EExchange.genesis, on: connection)
+        var commands: [Command] = []
+        for index in 0..<count {
+            commands.append(.deposit(Transfer(transferID: UInt64(index + 1), account: UInt64(index % 20 + 1), asset: 0, amountMinor: 1_000_000)))
+        }
+        for chunk in stride(from: 0, to: commands.count, by: 1_000) {
+            try E2EExchange.run(Array(commands[chunk..<min(chunk + 1_000, commands.count)]), on: connection, firstID: UInt64(chunk + 10))
+        }
+        #expect(daemon.terminate() == 0)
+        return daemon
+    }
+
+    @Test func aFlippedByteInASealedBlockStopsTheDaemonAndFailsVerify() throws {
+        let daemon = try filledDaemon(count: 6_000)
+        defer { daemon.cleanup() }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: daemon.journalDirectory).filter { $0.hasSuffix(".seg") }.sorted()
+        #expect(segments.count >= 3)
+        let target = segments[1]
+        let path = daemon.journalDirectory + "/" + target
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        data[400] ^= 0x20
+        try data.write(to: URL(fileURLWithPath: path))
+
+        let failure = try daemon.startExpectingFailure()
+        #expect(failure.status != 0)
+        #expect(failure.log.contains(target), "log names the segment: \(failure.log)")
+        #expect(failure.log.contains("at byte"), "log names the offset: \(failure.log)")
+        #expect(failure.log.contains("ledger-replay verify"))
+
+        let verify = try runTool("ledger-replay", ["verify", "--data-dir", daemon.dataDirectory])
+        #expect(verify.status == 1)
+        #expect(verify.output.contains(target))
+    }
+
+    @Test func aJournalCutInsideItsLastBlockIsTrimmedAndTheDaemonStarts() throws {
+        let daemon = try filledDaemon(count: 3_000)
+        defer { daemon.cleanup() }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: daemon.journalDirectory).filter { $0.hasSuffix(".seg") }.sorted()
+        let path = daemon.journalDirectory + "/" + segments.last!
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count - 7).write(to: URL(fileURLWithPath: path))
+        let verify = try runTool("ledger-replay", ["verify", "--data-dir", daemon.dataDirectory])
+        #expect(verify.status == 1, "a torn tail is a finding until ledgerd trims it")
+
+        try daemon.start()
+        #expect(daemon.log_().contains("cut a torn journal tail"))
+        let state = try daemon.stateHash()
+        #expect(state.sequence > 0)
+        #expect(daemon.terminate() == 0)
+        let after = try runTool("ledger-replay", ["verify", "--data-dir", daemon.dataDirectory])
+        #expect(after.status == 0, "\(after.output)")
+    }
+
+    @Test func theDaemonsStateHashEqualsTheAuditsAndSurvivesARestartFromASnapshot() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
+        let load = try runTool(
+            "ledger-load", ["--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "100", "--commands", "20000", "--connections", "2", "--window", "1000"])
+        #expect(load.status == 0, "\(load.error)")
+        let reported = try daemon.stateHash()
+        #expect(daemon.terminate() == 0)
+        let audit = try runTool("ledger-replay", ["audit", "--data-dir", daemon.dataDirectory, "--json"])
+        #expect(audit.status == 0, "\(audit.output)")
+        #expect(audit.output.contains("\"stateHash\":\"\(reported.hash)\""))
+        #expect(audit.output.contains("\"mismatches\":0"))
+
+        // Snapshot offline, restart: same state, recovered from the snapshot.
+        let created = try runTool("ledger-snapshot", ["create", "--data-dir", daemon.dataDirectory])
+        #expect(created.status == 0, "\(created.error)")
+        try daemon.start()
+        #expect(daemon.log_().contains("snapshot=snap-"))
+        #expect(try daemon.stateHash().hash == reported.hash)
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test func sigtermDrainsEveryQueuedRequestAndExitsZero() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        let connection = try daemon.connect()
+        try E2EExchange.run(E2EExchange.genesis, on: connection)
+        let count = 20_000
+        let frames = (0..<count).map {
+            WireFrame.command(requestID: UInt64($0 + 1), .deposit(Transfer(transferID: UInt64($0 + 1), account: 1, asset: 0, amountMinor: 1)))
+        }
+        try connection.send(frames)
+        usleep(50_000)
+        let terminator = Thread { daemon.terminate() }
+        terminator.start()
+        // Every request gets one reply: committed (durable) or UNAVAILABLE — then the close.
+        var replies = 0
+        var committed = 0
+        while let frame = try? connection.receive() {
+            replies += 1
+            if case .committed = frame { committed += 1 }
+        }
+        #expect(replies == count, "\(replies) replies for \(count) requests")
+        #expect(committed > 0)
+        #expect(daemon.terminate() == 0)
+        let audit = try runTool("ledger-replay", ["audit", "--data-dir", daemon.dataDirectory, "--json"])
+        #expect(audit.output.contains("\"sequence\":\(3 + committed)"), "\(audit.output)")
+    }
+}
