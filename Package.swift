@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "LedgerCore"),
         .target(name: "Journal", dependencies: ["LedgerCore", "CLZ4", "CCRC32C"]),
         .target(name: "Snapshots", dependencies: ["LedgerCore", "Journal", "CZstd"]),
+        .target(name: "Projection", dependencies: ["LedgerCore", "Journal", "Snapshots", "CLibpq"]),
 
         .target(name: "LedgerClient", dependencies: ["LedgerCore"]),
         .executableTarget(
@@ -45,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "LedgerDaemon",
             dependencies: [
-                "LedgerCore", "Journal", "Snapshots",
+                "LedgerCore", "Journal", "Snapshots", "Projection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -55,7 +56,7 @@ let package = Package(
 
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal", "Projection"]),
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore"], exclude: []),
     ]
 )

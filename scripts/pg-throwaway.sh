@@ -2,10 +2,21 @@
 # Starts a throwaway PostgreSQL 15 cluster on a free loopback port and prints the
 # environment line that points the tests (and the demo) at it:
 #   LEDGER_PG_URL=postgresql://postgres@127.0.0.1:PORT/postgres LEDGER_PG_DIR=DIR
-# Stop it with: scripts/pg-throwaway.sh stop DIR
+# Stop it with: scripts/pg-throwaway.sh stop DIR (restart DIR: a fast restart, for tests)
 # initdb refuses to run as root, so the cluster belongs to the postgres user.
 set -euo pipefail
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+if [ "${1:-}" = restart ]; then
+    # Fast shutdown (drops connections) and start with the same options: for tests.
+    dir=$2
+    if [ "$(id -u)" = 0 ]; then
+        su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D '$dir/data' -l '$dir/server.log' -m fast -w restart" >/dev/null
+    else
+        "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w restart >/dev/null
+    fi
+    exit 0
+fi
 
 if [ "${1:-}" = stop ]; then
     dir=$2

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerCore
 import NIOHTTP1
+import Projection
 
 /// Routes, authentication, parsing and rendering of the HTTP/JSON API (docs/API.md).
 final class HTTPAPI: @unchecked Sendable {
@@ -318,6 +319,11 @@ enum JSON {
 /// What the daemon is doing, for health and ingress.
 final class DaemonStatus: @unchecked Sendable {
     private let lock = NSLock()
+    private var _projector: Projector?
+    var projector: Projector? {
+        get { lock.withLock { _projector } }
+        set { lock.withLock { _projector = newValue } }
+    }
     private var _ready = false
     private var _accepting = false
     var ready: Bool {

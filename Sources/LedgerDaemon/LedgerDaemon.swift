@@ -5,6 +5,7 @@ import LedgerCore
 import Logging
 import NIOCore
 import NIOPosix
+import Projection
 import Snapshots
 
 @main
@@ -122,6 +123,22 @@ struct LedgerDaemon: AsyncParsableCommand {
         }
         sequencer.start()
 
+        var projector: Projector?
+        if settings.projectorEnabled {
+            let projectorLogger = Logger(label: "ledgerd.projector")
+            let started = Projector(
+                options: .init(
+                    url: settings.projectorURL, journalDirectory: settings.journalDirectory,
+                    snapshotDirectory: settings.snapshotDirectory, batchEntries: settings.projectorBatchEntries),
+                durableSequence: { sequencer.durableSequence },
+                log: { level, message in
+                    if level == "info" { projectorLogger.info("\(message)") } else { projectorLogger.warning("\(message)") }
+                })
+            started.start()
+            projector = started
+            status.projector = started
+        }
+
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let tcp: Channel
         let http: Channel
@@ -149,6 +166,7 @@ struct LedgerDaemon: AsyncParsableCommand {
         try? await tcp.close()
         try? await http.close()
         sequencer.stopAndDrain()
+        projector?.stop()
         do {
             try sequencer.closeJournal()
         } catch {

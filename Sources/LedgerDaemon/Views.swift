@@ -159,6 +159,21 @@ enum Metrics {
             "# TYPE ledger_ready gauge",
             "ledger_ready \(status.ready && sequencer.isHealthy ? 1 : 0)",
         ]
-        return lines.joined(separator: "\n") + "\n"
+        var projection: [String] = []
+        if let projector = status.projector {
+            let projected = projector.projectedSequence
+            projection = [
+                "# HELP ledger_projector_sequence Last sequence committed to PostgreSQL.",
+                "# TYPE ledger_projector_sequence gauge",
+                "ledger_projector_sequence \(projected)",
+                "# HELP ledger_projector_lag_entries Durable entries not yet projected.",
+                "# TYPE ledger_projector_lag_entries gauge",
+                "ledger_projector_lag_entries \(sequencer.durableSequence &- min(projected, sequencer.durableSequence))",
+                "# HELP ledger_projector_up 1 when the projector's last attempt succeeded.",
+                "# TYPE ledger_projector_up gauge",
+                "ledger_projector_up \(projector.lastError == nil ? 1 : 0)",
+            ]
+        }
+        return (lines + projection).joined(separator: "\n") + "\n"
     }
 }

@@ -28,14 +28,13 @@ extension ExchangeState {
             symbols.append(spec)
             markets.append(Market(notionalFactor: Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale)!))
 
-        case .deposited(let accountID, let asset, let amount):
-            let index = openAccount(accountID)
-            move(from: .system(.external), to: .user(index), asset: asset, amountMinor: amount)
+        case .deposited(let accountID, _, _):
+            _ = openAccount(accountID)
+            post(event)
             recordTransfer(command, sequence: sequence)
 
-        case .withdrawn(let accountID, let asset, let amount):
-            let index = Int(accountIndexByID[accountID]!)
-            move(from: .user(index), to: .system(.external), asset: asset, amountMinor: amount)
+        case .withdrawn:
+            post(event)
             recordTransfer(command, sequence: sequence)
 
         case .transferReplayed, .orderExpired, .rejected:
@@ -60,6 +59,7 @@ extension ExchangeState {
 
         case .trade(let trade):
             applyTrade(trade)
+            post(event)
 
         case .orderRested(let orderID, let quantity):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
@@ -101,18 +101,12 @@ extension ExchangeState {
             quantityUnits: -trade.quantityUnits)
         let takerIndex = Int(accountIndexByID[trade.takerAccount]!)
         precondition(accounts[makerIndex].id == trade.makerAccount)
-        fill(
-            accountIndex: makerIndex, symbol: symbol, side: maker.side, trade: trade,
-            feeMinor: trade.makerFeeMinor, realizedPnlMinor: trade.makerRealizedPnlMinor)
-        fill(
-            accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, trade: trade,
-            feeMinor: trade.takerFeeMinor, realizedPnlMinor: trade.takerRealizedPnlMinor)
+        fill(accountIndex: makerIndex, symbol: symbol, side: maker.side, trade: trade, realizedPnlMinor: trade.makerRealizedPnlMinor)
+        fill(accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, trade: trade, realizedPnlMinor: trade.takerRealizedPnlMinor)
     }
 
-    /// Moves one side of a fill into its position and pays its PnL and fee.
-    private mutating func fill(
-        accountIndex: Int, symbol: SymbolID, side: Side, trade: Trade, feeMinor: Int64, realizedPnlMinor: Int64
-    ) {
+    /// Moves one side of a fill into its position (the money moves by `post`).
+    private mutating func fill(accountIndex: Int, symbol: SymbolID, side: Side, trade: Trade, realizedPnlMinor: Int64) {
         accounts[accountIndex].ensure(symbol: symbol)
         let before = accounts[accountIndex].positions[Int(symbol)]
         let after = Position.afterFill(
@@ -124,8 +118,21 @@ extension ExchangeState {
         accounts[accountIndex].positions[Int(symbol)].costMinor = after.costMinor
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.costMinor - before.costMinor
-        move(from: .system(.pnlClearing), to: .user(accountIndex), asset: asset, amountMinor: realizedPnlMinor)
-        move(from: .user(accountIndex), to: .system(.fees), asset: asset, amountMinor: feeMinor)
+    }
+
+    /// Moves the money an event stands for, posting by posting.
+    private mutating func post(_ event: Event) {
+        event.forEachPosting(settleAsset: { symbols[Int($0)].settleAsset }) { posting in
+            credit(ledgerRef(posting.to), asset: posting.asset, amountMinor: posting.amountMinor)
+            credit(ledgerRef(posting.from), asset: posting.asset, amountMinor: -posting.amountMinor)
+        }
+    }
+
+    private func ledgerRef(_ account: LedgerAccount) -> LedgerRef {
+        switch account {
+        case .user(let id): .user(Int(accountIndexByID[id]!))
+        case .system(let system): .system(system)
+        }
     }
 
     /// Adds (or with a negative quantity removes) open-order quantity and notional.
@@ -162,7 +169,7 @@ extension ExchangeState {
         }
     }
 
-    /// One side of the double entry. Every call is paired by `move`; the entry's net per
+    /// One side of the double entry. Every call is paired by `post`; the entry's net per
     /// asset is checked to be zero when the entry ends.
     private mutating func credit(_ account: LedgerRef, asset: AssetID, amountMinor: Int64) {
         switch account {
@@ -173,13 +180,6 @@ extension ExchangeState {
             systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
         }
         entryNetMinor[Int(asset)] += amountMinor
-    }
-
-    /// A balanced posting of a signed amount (negative moves the other way).
-    private mutating func move(from: LedgerRef, to: LedgerRef, asset: AssetID, amountMinor: Int64) {
-        if amountMinor == 0 { return }
-        credit(to, asset: asset, amountMinor: amountMinor)
-        credit(from, asset: asset, amountMinor: -amountMinor)
     }
 
     /// Closes an entry: advances the sequence and checks the invariants that are cheap

@@ -34,6 +34,15 @@ public enum PostingKind: UInt8, Sendable, Hashable {
 
 /// One balanced movement: `amountMinor` (> 0) leaves `from` and reaches `to`.
 public struct Posting: Sendable, Hashable {
+    @inlinable
+    public init(from: LedgerAccount, to: LedgerAccount, asset: AssetID, amountMinor: Int64, kind: PostingKind) {
+        self.from = from
+        self.to = to
+        self.asset = asset
+        self.amountMinor = amountMinor
+        self.kind = kind
+    }
+
     public var from: LedgerAccount
     public var to: LedgerAccount
     public var asset: AssetID
@@ -41,11 +50,46 @@ public struct Posting: Sendable, Hashable {
     public var kind: PostingKind
 
     /// A movement of a signed amount: a negative amount moves the other way. Zero gives nil.
+    @inlinable
     public static func signed(
         from: LedgerAccount, to: LedgerAccount, asset: AssetID, amountMinor: Int64, kind: PostingKind
     ) -> Posting? {
         if amountMinor == 0 { return nil }
         if amountMinor > 0 { return Posting(from: from, to: to, asset: asset, amountMinor: amountMinor, kind: kind) }
         return Posting(from: to, to: from, asset: asset, amountMinor: -amountMinor, kind: kind)
+    }
+}
+
+extension Event {
+    /// The balanced postings an event stands for, in a fixed order (docs/RULES.md,
+    /// "Postings"): the engine moves money with exactly these, and the projector writes
+    /// them as ledger entries. `settleAsset(symbol)` names a symbol's settlement asset.
+    @inlinable
+    public func forEachPosting(settleAsset: (SymbolID) -> AssetID, _ body: (Posting) -> Void) {
+        switch self {
+        case .deposited(let account, let asset, let amount):
+            if let posting = Posting.signed(from: .system(.external), to: .user(account), asset: asset, amountMinor: amount, kind: .deposit) {
+                body(posting)
+            }
+        case .withdrawn(let account, let asset, let amount):
+            if let posting = Posting.signed(from: .user(account), to: .system(.external), asset: asset, amountMinor: amount, kind: .withdrawal) {
+                body(posting)
+            }
+        case .trade(let trade):
+            let asset = settleAsset(trade.symbol)
+            // Maker first, then taker; each: realized PnL, then fee.
+            func side(_ account: AccountID, pnl: Int64, fee: Int64) {
+                if let posting = Posting.signed(from: .system(.pnlClearing), to: .user(account), asset: asset, amountMinor: pnl, kind: .realizedPnl) {
+                    body(posting)
+                }
+                if let posting = Posting.signed(from: .user(account), to: .system(.fees), asset: asset, amountMinor: fee, kind: .fee) {
+                    body(posting)
+                }
+            }
+            side(trade.makerAccount, pnl: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor)
+            side(trade.takerAccount, pnl: trade.takerRealizedPnlMinor, fee: trade.takerFeeMinor)
+        default:
+            break
+        }
     }
 }

@@ -1,0 +1,139 @@
+import CLibpq
+
+/// What went wrong talking to PostgreSQL.
+public struct PostgresError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(message: String) {
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// One libpq connection. Not thread-safe: one thread owns it.
+public final class PostgresConnection {
+    private let connection: OpaquePointer
+
+    public init(url: String) throws(PostgresError) {
+        guard let connection = PQconnectdb(url) else { throw PostgresError(message: "out of memory") }
+        self.connection = connection
+        guard PQstatus(connection) == CONNECTION_OK else {
+            // deinit runs for a class whose init throws after setting every property:
+            // it calls PQfinish, so this path must not.
+            throw PostgresError(message: "connect: " + String(cString: PQerrorMessage(connection)).trimmingNewlines)
+        }
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+    }
+
+    deinit {
+        PQfinish(connection)
+    }
+
+    public var isHealthy: Bool { PQstatus(connection) == CONNECTION_OK }
+
+    /// Runs statements; returns the rows of the last one, as text (nil for NULL).
+    @discardableResult
+    public func execute(_ sql: String) throws(PostgresError) -> [[String?]] {
+        guard let result = PQexec(connection, sql) else { throw error("exec") }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return []
+        case PGRES_TUPLES_OK:
+            var rows: [[String?]] = []
+            for row in 0..<PQntuples(result) {
+                rows.append(
+                    (0..<PQnfields(result)).map { column in
+                        PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                    })
+            }
+            return rows
+        default:
+            throw PostgresError(message: String(cString: PQresultErrorMessage(result)).trimmingNewlines)
+        }
+    }
+
+    /// The number of rows the statement changed.
+    public func executeCount(_ sql: String) throws(PostgresError) -> Int {
+        guard let result = PQexec(connection, sql) else { throw error("exec") }
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+            throw PostgresError(message: String(cString: PQresultErrorMessage(result)).trimmingNewlines)
+        }
+        return Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+
+    /// COPY ... FROM STDIN in text format; `data` holds the rows (tab-separated, one a line).
+    public func copy(into table: String, columns: [String], data: [UInt8]) throws(PostgresError) {
+        if data.isEmpty { return }
+        guard let start = PQexec(connection, "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN") else {
+            throw error("copy")
+        }
+        let status = PQresultStatus(start)
+        PQclear(start)
+        guard status == PGRES_COPY_IN else { throw error("copy \(table)") }
+        let sent = data.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(connection, $0.baseAddress, Int32($0.count)) }
+        }
+        guard sent == 1, PQputCopyEnd(connection, nil) == 1 else { throw error("copy \(table)") }
+        var failure: PostgresError?
+        while let result = PQgetResult(connection) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK {
+                failure = PostgresError(message: "copy \(table): " + String(cString: PQresultErrorMessage(result)).trimmingNewlines)
+            }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+
+    private func error(_ operation: String) -> PostgresError {
+        PostgresError(message: "\(operation): " + String(cString: PQerrorMessage(connection)).trimmingNewlines)
+    }
+}
+
+extension String {
+    var trimmingNewlines: String {
+        var text = Substring(self)
+        while text.last == "\n" { text.removeLast() }
+        return String(text)
+    }
+}
+
+/// Builds COPY text rows: fields tab-separated, `\N` for NULL, text escaped.
+struct CopyRows {
+    var bytes: [UInt8] = []
+    var count = 0
+    private var fieldStarted = false
+
+    mutating func field(_ value: String?) {
+        if fieldStarted { bytes.append(0x09) }
+        fieldStarted = true
+        guard let value else {
+            bytes += [0x5C, 0x4E]
+            return
+        }
+        for byte in value.utf8 {
+            switch byte {
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x09: bytes += [0x5C, 0x74]
+            case 0x0A: bytes += [0x5C, 0x6E]
+            case 0x0D: bytes += [0x5C, 0x72]
+            default: bytes.append(byte)
+            }
+        }
+    }
+
+    mutating func field(_ value: Int64) { field(String(value)) }
+    mutating func field(_ value: UInt64) { field(String(value)) }
+
+    mutating func endRow() {
+        bytes.append(0x0A)
+        fieldStarted = false
+        count += 1
+    }
+
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        count = 0
+        fieldStarted = false
+    }
+}

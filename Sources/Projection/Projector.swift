@@ -1,0 +1,184 @@
+import Foundation
+import Journal
+import LedgerCore
+import Snapshots
+
+/// Tails the durable journal and writes the read models into PostgreSQL (DESIGN.md
+/// "Projection"). Each batch of whole blocks is one transaction that also advances
+/// `projector_checkpoint`, guarded by the sequence it started from, so a crash or a lost
+/// connection anywhere projects every entry exactly once. PostgreSQL being down never
+/// blocks the daemon: the projector retries with backoff and reports its lag.
+///
+/// It keeps its own replica of the state (snapshot + journal, applied as events) to know
+/// positions and balances after each batch; mutable rows are written once per batch with
+/// their final values, append-only rows by COPY.
+public final class Projector: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var url: String
+        public var journalDirectory: String
+        public var snapshotDirectory: String?
+        /// Whole blocks are added to a batch until it holds at least this many entries.
+        public var batchEntries: Int
+        public var backoffMaxMillis: Int
+
+        public init(url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000) {
+            self.url = url
+            self.journalDirectory = journalDirectory
+            self.snapshotDirectory = snapshotDirectory
+            self.batchEntries = batchEntries
+            self.backoffMaxMillis = backoffMaxMillis
+        }
+    }
+
+    private let options: Options
+    private let durableSequence: @Sendable () -> SequenceNumber
+    private let log: @Sendable (_ level: String, _ message: String) -> Void
+    private let statusLock = NSLock()
+    private var _projectedSequence: SequenceNumber = 0
+    private var _lastError: String?
+    private var _stopRequested = false
+    private var _finished = false
+
+    private var connection: PostgresConnection?
+    private var replica = ExchangeState()
+    private var reader: JournalReader?
+    private var openOrders: [OrderID: OrderRow] = [:]
+    private var pending: ProjectionBatch?
+
+    public init(
+        options: Options, durableSequence: @escaping @Sendable () -> SequenceNumber,
+        log: @escaping @Sendable (_ level: String, _ message: String) -> Void
+    ) {
+        self.options = options
+        self.durableSequence = durableSequence
+        self.log = log
+    }
+
+    /// The last sequence committed to PostgreSQL.
+    public var projectedSequence: SequenceNumber { statusLock.withLock { _projectedSequence } }
+    public var lastError: String? { statusLock.withLock { _lastError } }
+
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "ledger-projector"
+        thread.start()
+    }
+
+    /// Asks the loop to stop after the batch in hand and waits for it.
+    public func stop() {
+        statusLock.withLock { _stopRequested = true }
+        while !statusLock.withLock({ _finished }) { usleep(2_000) }
+    }
+
+    private var stopRequested: Bool { statusLock.withLock { _stopRequested } }
+
+    private func run() {
+        var backoffMillis = 50
+        while !stopRequested {
+            do {
+                if connection == nil { try connect() }
+                if let batch = pending {
+                    try commit(batch)
+                    pending = nil
+                    continue
+                }
+                guard let batch = try nextBatch() else {
+                    usleep(2_000)
+                    continue
+                }
+                pending = batch
+                try commit(batch)
+                pending = nil
+                backoffMillis = 50
+            } catch {
+                statusLock.withLock { _lastError = "\(error)" }
+                log("warning", "projector: \(error); retrying in \(backoffMillis) ms")
+                connection = nil
+                usleep(UInt32(backoffMillis) * 1_000)
+                backoffMillis = min(backoffMillis * 2, options.backoffMaxMillis)
+            }
+        }
+        statusLock.withLock { _finished = true }
+    }
+
+    /// Connects, migrates, and lines the replica up with the checkpoint.
+    private func connect() throws {
+        let connection = try PostgresConnection(url: options.url)
+        try Schema.migrate(connection)
+        for (table, like) in [("stage_balances", "balances"), ("stage_positions", "positions"), ("stage_orders", "orders"), ("stage_accounts", "accounts")] {
+            try connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(table) (LIKE \(like)) ON COMMIT DELETE ROWS")
+        }
+        let checkpoint = try Self.checkpoint(connection)
+        if let batch = pending {
+            if checkpoint == batch.lastSequence {
+                pending = nil  // it did commit; the acknowledgement was lost (the replica is already past it)
+            } else if checkpoint != batch.firstSequence - 1 {
+                pending = nil
+            }
+        }
+        if pending == nil && replica.lastSequence != checkpoint {
+            try rebuildReplica(through: checkpoint, connection: connection)
+        }
+        reader = JournalReader(directory: options.journalDirectory, from: (pending?.lastSequence ?? replica.lastSequence) + 1)
+        self.connection = connection
+        statusLock.withLock {
+            _projectedSequence = checkpoint
+            _lastError = nil
+        }
+        log("info", "projector connected at checkpoint \(checkpoint)")
+    }
+
+    private static func checkpoint(_ connection: PostgresConnection) throws -> SequenceNumber {
+        let rows = try connection.execute("SELECT sequence FROM projector_checkpoint WHERE id = 1")
+        return rows.first?.first.flatMap { $0.flatMap(SequenceNumber.init) } ?? 0
+    }
+
+    private func rebuildReplica(through checkpoint: SequenceNumber, connection: PostgresConnection) throws {
+        let restored = try Recovery.restore(
+            journalDirectory: options.journalDirectory, snapshotDirectory: options.snapshotDirectory, through: checkpoint)
+        guard restored.state.lastSequence == checkpoint else {
+            throw PostgresError(message: "the read models are at \(checkpoint) but the journal ends at \(restored.state.lastSequence)")
+        }
+        replica = restored.state
+        openOrders = [:]
+        for row in try connection.execute(
+            "SELECT order_id, account_id, client_order_id, symbol, side, type, time_in_force, price, quantity, filled_quantity, status, created_sequence FROM orders WHERE status IN ('NEW', 'PARTIALLY_FILLED')")
+        {
+            if let order = OrderRow(databaseRow: row, catalog: replica) { openOrders[order.orderID] = order }
+        }
+    }
+
+    /// Reads whole durable blocks and turns them into rows, advancing the replica.
+    private func nextBatch() throws -> ProjectionBatch? {
+        guard let reader else { return nil }
+        let durable = durableSequence()
+        guard replica.lastSequence < durable else { return nil }
+        var batch = ProjectionBatch(firstSequence: replica.lastSequence + 1)
+        while batch.entryCount < options.batchEntries, let block = try reader.nextBlock(upTo: durable) {
+            for entry in block.entries {
+                var payloadReader = ByteReader(Array(entry.payload))
+                let payload = try EntryPayload.decode(from: &payloadReader)
+                batch.add(entry: entry, payload: payload, replica: &replica, openOrders: &openOrders)
+            }
+        }
+        guard batch.entryCount > 0 else { return nil }
+        batch.finish(replica: replica)
+        return batch
+    }
+
+    private func commit(_ batch: ProjectionBatch) throws {
+        guard let connection else { throw PostgresError(message: "not connected") }
+        try connection.execute("BEGIN")
+        do {
+            try batch.write(to: connection)
+            let moved = try connection.executeCount(
+                "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)")
+            guard moved == 1 else { throw PostgresError(message: "checkpoint moved underneath the projector") }
+            try connection.execute("COMMIT")
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
+        statusLock.withLock { _projectedSequence = batch.lastSequence }
+    }
+}
