@@ -44,13 +44,7 @@ struct LedgerLoad: ParsableCommand {
     func runSetup() throws {
         let connection = try LedgerConnection(host: host, port: port)
         try connection.hello(token: token)
-        var setupCommands = DemoExchange.listings
-        for account in 1...UInt64(accounts) {
-            setupCommands.append(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
-        }
-        for (symbol, mark) in DemoExchange.startingMarks.enumerated() {
-            setupCommands.append(.setMarkPrice(symbol: SymbolID(symbol), priceUnits: mark))
-        }
+        let setupCommands = DemoExchange.setupCommands(accounts: accounts)
         let frames = setupCommands.enumerated().map { WireFrame.command(requestID: UInt64($0.offset + 1), $0.element) }
         try connection.send(frames)
         var failures = 0

@@ -1,3 +1,4 @@
+import LedgerClient
 import Testing
 
 @testable import LedgerCore

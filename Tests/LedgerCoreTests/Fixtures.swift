@@ -1,3 +1,4 @@
+import LedgerClient
 import LedgerCore
 
 /// A small exchange used across the tests: USDT with 6 decimals, BTCUSDT and ETHUSDT.
@@ -72,18 +73,5 @@ struct EngineHarness {
                 PlaceOrder(
                     account: account, symbol: symbol, side: side, type: .market, timeInForce: .ioc, priceUnits: 0,
                     quantityUnits: quantity)))
-    }
-}
-
-/// SplitMix64: a tiny seeded generator, so every random test replays exactly.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,9 +1,9 @@
 import LedgerCore
 
-/// The listings `ledger-load --setup` creates: USDT (6 decimals) and two linear
+/// The listings `ledger-load --setup` and the benchmarks create: USDT (6 decimals) and two linear
 /// perpetuals, BTCUSDT (tick 0.1, lot 0.001) and ETHUSDT (tick 0.01, lot 0.001).
-enum DemoExchange {
-    static let listings: [Command] = [
+public enum DemoExchange {
+    public static let listings: [Command] = [
         .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
         .listSymbol(
             SymbolSpec(
@@ -20,14 +20,27 @@ enum DemoExchange {
     ]
 
     /// Starting mark prices in price units: 50,000.0 and 3,000.00.
-    static let startingMarks: [Int64] = [500_000, 300_000]
+    public static let startingMarks: [Int64] = [500_000, 300_000]
+
+    /// Listings, a deposit of 1,000,000 USDT for accounts 1...`accounts` (transfer id =
+    /// account id, so a rerun replays them) and the starting mark prices.
+    public static func setupCommands(accounts: Int) -> [Command] {
+        var commands = listings
+        for account in 1...UInt64(accounts) {
+            commands.append(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+        }
+        for (symbol, mark) in startingMarks.enumerated() {
+            commands.append(.setMarkPrice(symbol: SymbolID(symbol), priceUnits: mark))
+        }
+        return commands
+    }
 }
 
 /// SplitMix64: seeded, so a run's order flow is reproducible.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+public struct SeededRandom: RandomNumberGenerator {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -39,19 +52,19 @@ struct SeededRandom: RandomNumberGenerator {
 /// Realistic order flow for a set of accounts: limit orders around a drifting mid (some
 /// crossing), cancels of the accounts' own resting orders, market orders and mark-price
 /// updates.
-struct OrderFlowGenerator {
-    var random: SeededRandom
-    let accounts: [AccountID]
-    var mids = DemoExchange.startingMarks
+public struct OrderFlowGenerator {
+    public var random: SeededRandom
+    public let accounts: [AccountID]
+    public var mids = DemoExchange.startingMarks
     /// Recently rested orders (account, id), cancelled from here.
-    var resting: [(account: AccountID, order: OrderID)] = []
+    public var resting: [(account: AccountID, order: OrderID)] = []
 
-    init(seed: UInt64, accounts: [AccountID]) {
+    public init(seed: UInt64, accounts: [AccountID]) {
         random = SeededRandom(seed: seed)
         self.accounts = accounts
     }
 
-    mutating func next() -> Command {
+    public mutating func next() -> Command {
         let symbol = SymbolID(random.next() % 2)
         mids[Int(symbol)] = max(10_000, mids[Int(symbol)] + Int64.random(in: -2...2, using: &random))
         let mid = mids[Int(symbol)]
@@ -83,7 +96,7 @@ struct OrderFlowGenerator {
         }
     }
 
-    mutating func noteRested(account: AccountID, order: OrderID) {
+    public mutating func noteRested(account: AccountID, order: OrderID) {
         if resting.count >= 50_000 { resting.removeFirst(10_000) }
         resting.append((account, order))
     }

@@ -1,0 +1,136 @@
+import Benchmark
+import Foundation
+import Journal
+import LedgerClient
+import LedgerCore
+
+/// Engine, journal and replay baselines (docs/BENCHMARKS.md). Each iteration does a whole
+/// batch of work; throughput is reported per entry through `scalingFactor`.
+let commandsPerIteration = 10_000
+
+/// A funded exchange and a stream of realistic commands, executed once to learn which
+/// orders rest (so that cancels name real orders) and to record the events.
+struct Workload {
+    var genesis: ExchangeState
+    var commands: [Command]
+    var events: [[Event]]
+
+    static func make(count: Int, accounts: Int = 1_000, seed: UInt64 = 42) -> Workload {
+        var state = ExchangeState()
+        var scratch: [Event] = []
+        for command in DemoExchange.setupCommands(accounts: accounts) {
+            scratch.removeAll()
+            state.execute(command, sequence: state.lastSequence + 1, timeNanos: 0, into: &scratch)
+        }
+        let genesis = state
+        var generator = OrderFlowGenerator(seed: seed, accounts: (1...UInt64(accounts)).map { $0 })
+        var commands: [Command] = []
+        var events: [[Event]] = []
+        commands.reserveCapacity(count)
+        for _ in 0..<count {
+            let command = generator.next()
+            scratch.removeAll()
+            state.execute(command, sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence), into: &scratch)
+            if case .placeOrder(let order) = command {
+                for case .orderRested(let id, _) in scratch { generator.noteRested(account: order.account, order: id) }
+            }
+            commands.append(command)
+            events.append(scratch)
+        }
+        return Workload(genesis: genesis, commands: commands, events: events)
+    }
+}
+
+nonisolated(unsafe) let workload = Workload.make(count: 200_000)
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000)
+
+    // Engine only: execute the place/cancel/match/mark mix from the state it was recorded on.
+    Benchmark("engine execute (mix), per 1k commands", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        var state = workload.genesis
+        var events: [Event] = []
+        events.reserveCapacity(64)
+        var index = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            if index == workload.commands.count {
+                benchmark.stopMeasurement()
+                state = workload.genesis
+                index = 0
+                benchmark.startMeasurement()
+            }
+            events.removeAll(keepingCapacity: true)
+            state.execute(workload.commands[index], sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence), into: &events)
+            index += 1
+        }
+    }
+
+    // Rebuild: apply the journaled events.
+    Benchmark("replay apply events, per 1k entries", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        var state = workload.genesis
+        var index = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            if index == workload.commands.count {
+                benchmark.stopMeasurement()
+                state = workload.genesis
+                index = 0
+                benchmark.startMeasurement()
+            }
+            state.apply(workload.events[index], of: workload.commands[index], sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence))
+            index += 1
+        }
+    }
+
+    // Audit: decode each entry from its bytes, re-execute, compare.
+    let encoded: [[UInt8]] = zip(workload.commands, workload.events).map { command, events in
+        var writer = ByteWriter()
+        EntryPayload.encode(command: command, events: events, to: &writer)
+        return writer.bytes
+    }
+    Benchmark("replay audit (decode + execute + compare), per 1k entries", configuration: .init(scalingFactor: .kilo)) { benchmark in
+        var state = workload.genesis
+        var events: [Event] = []
+        var index = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            if index == encoded.count {
+                benchmark.stopMeasurement()
+                state = workload.genesis
+                index = 0
+                benchmark.startMeasurement()
+            }
+            var reader = ByteReader(encoded[index])
+            let payload = try EntryPayload.decode(from: &reader)
+            events.removeAll(keepingCapacity: true)
+            state.execute(payload.command, sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence), into: &events)
+            precondition(events == payload.events)
+            index += 1
+        }
+    }
+
+    // Journal: one block of N entries (32-byte payloads) appended and fdatasync'ed.
+    for entries in [1, 64, 1_024, 8_192] {
+        Benchmark(
+            "journal append + fdatasync, \(entries) entries a block",
+            configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .one, maxDuration: .seconds(3))
+        ) { benchmark in
+            let directory = NSTemporaryDirectory() + "ledger-bench-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let writer = try JournalWriter.open(.init(directory: directory, segmentBytesTarget: 1 << 30, fsync: .batch))
+            var batch = JournalBatch()
+            let payload = encoded[0].count >= 32 ? Array(encoded[0].prefix(32)) : [UInt8](repeating: 7, count: 32)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                batch.reset()
+                for _ in 0..<entries {
+                    let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
+                    batch.append(sequence: sequence, timeNanos: Int64(sequence), payload: payload)
+                }
+                try writer.append(batch)
+            }
+        }
+    }
+}

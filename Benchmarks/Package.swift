@@ -1,0 +1,30 @@
+// swift-tools-version: 6.1
+// Benchmarks, kept out of the main package so that the benchmark harness's build does not
+// slow the main build or CI. Run: cd Benchmarks && swift package benchmark
+import PackageDescription
+
+import struct Foundation.URL
+
+/// SwiftPM names a path dependency after its directory, so the root package's identity is
+/// whatever the checkout is called.
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent.lowercased()
+
+let package = Package(
+    name: "ExchangeLedgerBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "EngineBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "LedgerCore", package: root),
+                .product(name: "Journal", package: root),
+            ],
+            path: "Benchmarks/EngineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+    ]
+)
