@@ -93,6 +93,7 @@ struct ProjectionBatch {
         let sequence = entry.sequence
         let time = Timestamp.text(nanos: entry.timeNanos)
         var line = 0
+        var ordersTouched: [OrderID] = []
         for event in payload.events {
             event.forEachPosting(settleAsset: { replica.symbols[Int($0)].settleAsset }) { posting in
                 let scale = Int(replica.assets[Int(posting.asset)].scale)
@@ -132,6 +133,7 @@ struct ProjectionBatch {
             case .orderAccepted(let id):
                 if case .placeOrder(let order) = payload.command {
                     touchedOrders[id] = OrderRow(orderID: id, order: order, sequence: sequence)
+                    ordersTouched.append(id)
                 }
             case .trade(let trade):
                 addTrade(trade, sequence: sequence, time: time, replica: replica)
@@ -147,6 +149,7 @@ struct ProjectionBatch {
                         row.status = row.filledUnits == row.quantityUnits ? "FILLED" : "PARTIALLY_FILLED"
                         row.updatedSequence = sequence
                         touchedOrders[orderID] = row
+                        ordersTouched.append(orderID)
                     }
                 }
             case .orderRested(let id, _):
@@ -158,6 +161,7 @@ struct ProjectionBatch {
                     row.status = "CANCELED"
                     row.updatedSequence = sequence
                     touchedOrders[id] = row
+                    ordersTouched.append(id)
                 }
             case .leverageSet(let account, let symbol, _):
                 let key = PositionKey(account: account, symbol: symbol)
@@ -167,7 +171,8 @@ struct ProjectionBatch {
             }
         }
         replica.apply(payload.events, of: payload.command, sequence: sequence, timeNanos: entry.timeNanos)
-        for (id, row) in touchedOrders where row.updatedSequence == sequence || row.createdSequence == sequence {
+        for id in ordersTouched {
+            guard let row = touchedOrders[id] else { continue }
             if row.isOpen { openOrders[id] = row } else { openOrders.removeValue(forKey: id) }
         }
         lastSequence = sequence

@@ -126,3 +126,50 @@ import Testing
         daemon.kill()
     }
 }
+
+/// A full disk: ledgerd stops without acknowledging what it could not write, and after
+/// space is freed it restarts with every acknowledged entry. Needs root (a tmpfs mount);
+/// CI runs as root.
+@Suite(.serialized) struct DiskFullTests {
+    @Test func aFullDiskStopsTheDaemonWithoutAcknowledging() throws {
+        let mountPoint = NSTemporaryDirectory() + "ledger-full-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        guard system("mount -t tmpfs -o size=3m tmpfs '\(mountPoint)'") == 0 else {
+            Issue.record("cannot mount a tmpfs at \(mountPoint): this test needs root (CI runs as root)")
+            return
+        }
+        defer {
+            _ = system("umount '\(mountPoint)'")
+            try? FileManager.default.removeItem(atPath: mountPoint)
+        }
+        let daemon = DaemonProcess(dataDirectory: mountPoint + "/data")
+        defer { daemon.cleanup() }
+        try daemon.start()
+        try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
+
+        let flood = CrashTests.Flood(connection: try daemon.connect(), window: 2_000, firstTransfer: 1_000_000)
+        let sender = Thread { flood.run() }
+        sender.start()
+        // The journal fills 3 MiB within seconds; then the daemon must exit by itself.
+        let status = daemon.waitForExit(seconds: 120)
+        flood.connection.shutdownBoth()
+        while flood.lock.withLock({ !flood.stopped }) { usleep(1_000) }
+        #expect(status == 70, "exit status \(status)")
+        #expect(daemon.log_().contains("disk full"), "\(daemon.log_().suffix(2_000))")
+        let acknowledged = flood.lock.withLock { flood.acknowledged }
+        #expect(acknowledged.count > 1_000)
+
+        // Make room, restart: the torn tail goes, every acknowledged entry stays.
+        #expect(system("mount -o remount,size=64m '\(mountPoint)'") == 0)
+        try daemon.start()
+        var journaled: [SequenceNumber: Command] = [:]
+        try JournalReader(directory: daemon.journalDirectory).forEach { entry in
+            var reader = ByteReader(Array(entry.payload))
+            journaled[entry.sequence] = try EntryPayload.decode(from: &reader).command
+        }
+        for (sequence, command) in acknowledged {
+            #expect(journaled[sequence] == command, "acknowledged entry \(sequence) lost")
+        }
+        daemon.kill()
+    }
+}

@@ -114,6 +114,16 @@ final class DaemonProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Waits for the daemon to exit on its own; SIGKILL after `seconds`.
+    func waitForExit(seconds: Double) -> Int32 {
+        guard let process else { return -1 }
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// SIGTERM, then the exit status.
     @discardableResult
     func terminate() -> Int32 {

@@ -136,9 +136,22 @@ import Testing
         (.cancelOrder(CancelOrder(account: 1, orderID: 12345)), .unknownOrder),
         (.listAsset(Asset(id: 5, name: "XYZ", scale: 6)), .invalidListing),
         (.listAsset(Asset(id: 2, name: "USDT", scale: 6)), .invalidListing),
+        // XRPUSDT below: tick 5 price units, lot 10 quantity units.
+        (.placeOrder(PlaceOrder(account: 1, symbol: 2, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 5_002, quantityUnits: 10_000)), .priceNotOnTick),
+        (.placeOrder(PlaceOrder(account: 1, symbol: 2, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 5_000, quantityUnits: 10_005)), .quantityNotOnLot),
+        (.setLeverage(account: 1, symbol: 2, leverage: 51), .invalidLeverage),
     ])
     func badInputChangesNothing(_ command: Command, _ reason: RejectReason) {
         var engine = EngineHarness()
+        engine.run(
+            .listSymbol(
+                SymbolSpec(
+                    id: 2, name: "XRPUSDT", settleAsset: 0, priceScale: 4, quantityScale: 1, tickSizePriceUnits: 5,
+                    lotSizeQuantityUnits: 10, minNotionalMinor: 5_000_000, maxPriceUnits: 100_000_000,
+                    maxQuantityUnits: 100_000_000, maxPositionQuantityUnits: 1_000_000_000, maxLeverage: 50,
+                    defaultLeverage: 10, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)))
+        engine.run(.setMarkPrice(symbol: 2, priceUnits: 5_000))
+        #expect(engine.state.symbols.count == 3)
         engine.run(.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 1_000_000_000)))
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
         engine.limit(1, .buy, price: 490_000, quantity: 100, client: 7)
