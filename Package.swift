@@ -55,9 +55,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerClient"]),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C"]),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C", "LedgerTestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal", "Projection"]),
-        .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore"], exclude: []),
+        .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore", "LedgerClient", "LedgerTestSupport"]),
     ]
 )

@@ -4,6 +4,16 @@ import LedgerClient
 import LedgerCore
 import Testing
 
+/// Every journaled command by sequence.
+func journaledCommands(_ directory: String) throws -> [SequenceNumber: Command] {
+    var journaled: [SequenceNumber: Command] = [:]
+    try JournalReader(directory: directory).forEach { entry in
+        var reader = ByteReader(Array(entry.payload))
+        journaled[entry.sequence] = try EntryPayload.decode(from: &reader).command
+    }
+    return journaled
+}
+
 /// SIGKILL with many requests in flight, then restart: every acknowledged entry is in the
 /// journal and the state; nothing else is.
 @Suite(.serialized) struct CrashTests {
@@ -105,11 +115,7 @@ import Testing
 
             try daemon.start()
             // Every acknowledged entry is in the journal with the command that was sent.
-            var journaled: [SequenceNumber: Command] = [:]
-            try JournalReader(directory: daemon.journalDirectory).forEach { entry in
-                var reader = ByteReader(Array(entry.payload))
-                journaled[entry.sequence] = try EntryPayload.decode(from: &reader).command
-            }
+            let journaled = try journaledCommands(daemon.journalDirectory)
             for (sequence, command) in allAcknowledged {
                 #expect(journaled[sequence] == command, "round \(round): acknowledged entry \(sequence) lost or changed")
             }
@@ -162,11 +168,7 @@ import Testing
         // Make room, restart: the torn tail goes, every acknowledged entry stays.
         #expect(system("mount -o remount,size=64m '\(mountPoint)'") == 0)
         try daemon.start()
-        var journaled: [SequenceNumber: Command] = [:]
-        try JournalReader(directory: daemon.journalDirectory).forEach { entry in
-            var reader = ByteReader(Array(entry.payload))
-            journaled[entry.sequence] = try EntryPayload.decode(from: &reader).command
-        }
+        let journaled = try journaledCommands(daemon.journalDirectory)
         for (sequence, command) in acknowledged {
             #expect(journaled[sequence] == command, "acknowledged entry \(sequence) lost")
         }

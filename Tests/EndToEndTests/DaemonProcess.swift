@@ -171,18 +171,10 @@ final class DaemonProcess: @unchecked Sendable {
     }
 }
 
-/// The exchange the end-to-end tests list: USDT and BTCUSDT (tick 0.1, lot 0.001).
+/// The exchange the end-to-end tests list: USDT and BTCUSDT (tick 0.1, lot 0.001), as
+/// `ledger-load --setup` does, and a mark price of 50,000.0.
 enum E2EExchange {
-    static let genesis: [Command] = [
-        .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
-        .listSymbol(
-            SymbolSpec(
-                id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 1, quantityScale: 3, tickSizePriceUnits: 1,
-                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 10_000_000,
-                maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 125,
-                defaultLeverage: 20, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
-        .setMarkPrice(symbol: 0, priceUnits: 500_000),
-    ]
+    static let genesis: [Command] = Array(DemoExchange.listings.prefix(2)) + [.setMarkPrice(symbol: 0, priceUnits: 500_000)]
 
     /// Runs commands one after another; returns each reply.
     @discardableResult

@@ -1,20 +1,8 @@
 import Foundation
 import Journal
 import LedgerCore
+@_exported import LedgerTestSupport
 
-/// A fresh directory under /tmp, removed by `cleanup()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = "journal") {
-        path = NSTemporaryDirectory() + "ledger-test-\(label)-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func cleanup() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
 
 /// The payload the tests write for entry `sequence`: recognisable and of varying length.
 func testPayload(_ sequence: SequenceNumber) -> [UInt8] {

@@ -14,12 +14,7 @@ enum TestExchange {
     static let genesis: [Command] = [
         .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
         .listAsset(Asset(id: 1, name: "BTC", scale: 8)),
-        .listSymbol(
-            SymbolSpec(
-                id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 1, quantityScale: 3, tickSizePriceUnits: 1,
-                lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 10_000_000,
-                maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 125,
-                defaultLeverage: 20, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
+        DemoExchange.listings[1],  // BTCUSDT: maker 0.02%, taker 0.05%
         .listSymbol(
             SymbolSpec(
                 id: 1, name: "ETHUSDT", settleAsset: 0, priceScale: 2, quantityScale: 3, tickSizePriceUnits: 1,

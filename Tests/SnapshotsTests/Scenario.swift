@@ -1,6 +1,8 @@
 import Foundation
 import Journal
+import LedgerClient
 import LedgerCore
+@_exported import LedgerTestSupport
 
 /// A short, fixed history used by the snapshot tests and the format fixtures: listings,
 /// deposits, resting orders on both sides, trades, a cancel, leverage, mark prices, a
@@ -8,13 +10,8 @@ import LedgerCore
 enum Scenario {
     static let commands: [Command] = {
         var commands: [Command] = [
-            .listAsset(Asset(id: 0, name: "USDT", scale: 6)),
-            .listSymbol(
-                SymbolSpec(
-                    id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 1, quantityScale: 3, tickSizePriceUnits: 1,
-                    lotSizeQuantityUnits: 1, minNotionalMinor: 5_000_000, maxPriceUnits: 10_000_000,
-                    maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 10_000_000, maxLeverage: 125,
-                    defaultLeverage: 20, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
+            DemoExchange.listings[0],  // USDT
+            DemoExchange.listings[1],  // BTCUSDT
             .setMarkPrice(symbol: 0, priceUnits: 500_000),
         ]
         for account in 1...6 as ClosedRange<UInt64> {
@@ -62,18 +59,6 @@ enum Scenario {
     }
 }
 
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ label: String = "snapshots") {
-        path = NSTemporaryDirectory() + "ledger-test-\(label)-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func cleanup() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
 
 /// The repository's Fixtures/ directory.
 let fixturesDirectory: String = {

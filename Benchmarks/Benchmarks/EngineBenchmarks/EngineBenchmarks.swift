@@ -43,44 +43,42 @@ struct Workload {
 
 nonisolated(unsafe) let workload = Workload.make(count: 200_000)
 
+/// Runs `body` once per scaled iteration over the workload's entries, starting again from
+/// the genesis state (outside the measurement) when the workload runs out.
+func cycleWorkload(_ benchmark: Benchmark, _ body: (inout ExchangeState, Int) throws -> Void) rethrows {
+    var state = workload.genesis
+    var index = 0
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+        if index == workload.commands.count {
+            benchmark.stopMeasurement()
+            state = workload.genesis
+            index = 0
+            benchmark.startMeasurement()
+        }
+        try body(&state, index)
+        index += 1
+    }
+}
+
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000)
 
     // Engine only: execute the place/cancel/match/mark mix from the state it was recorded on.
     Benchmark("engine execute (mix), per 1k commands", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        var state = workload.genesis
         var events: [Event] = []
         events.reserveCapacity(64)
-        var index = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            if index == workload.commands.count {
-                benchmark.stopMeasurement()
-                state = workload.genesis
-                index = 0
-                benchmark.startMeasurement()
-            }
+        cycleWorkload(benchmark) { state, index in
             events.removeAll(keepingCapacity: true)
             state.execute(workload.commands[index], sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence), into: &events)
-            index += 1
         }
     }
 
     // Rebuild: apply the journaled events.
     Benchmark("replay apply events, per 1k entries", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        var state = workload.genesis
-        var index = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            if index == workload.commands.count {
-                benchmark.stopMeasurement()
-                state = workload.genesis
-                index = 0
-                benchmark.startMeasurement()
-            }
+        cycleWorkload(benchmark) { state, index in
             state.apply(workload.events[index], of: workload.commands[index], sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence))
-            index += 1
         }
     }
 
@@ -91,23 +89,13 @@ let benchmarks: @Sendable () -> Void = {
         return writer.bytes
     }
     Benchmark("replay audit (decode + execute + compare), per 1k entries", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        var state = workload.genesis
         var events: [Event] = []
-        var index = 0
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            if index == encoded.count {
-                benchmark.stopMeasurement()
-                state = workload.genesis
-                index = 0
-                benchmark.startMeasurement()
-            }
+        try cycleWorkload(benchmark) { state, index in
             var reader = ByteReader(encoded[index])
             let payload = try EntryPayload.decode(from: &reader)
             events.removeAll(keepingCapacity: true)
             state.execute(payload.command, sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence), into: &events)
             precondition(events == payload.events)
-            index += 1
         }
     }
 
