@@ -8,6 +8,8 @@ if [ -z "${LEDGER_PG_URL:-}" ]; then
     eval "export $(scripts/pg-throwaway.sh)"
     trap 'scripts/pg-throwaway.sh stop "$LEDGER_PG_DIR"' EXIT
 fi
+# Formatting is part of the check (.swift-format; fix with `swift format -i -r Sources Tests`).
+swift format lint --strict -r Sources Tests Package.swift
 # The end-to-end tests start the real executables, so build them first.
 swift build --build-tests
 swift test --skip-build --parallel --num-workers 2 "$@"

@@ -30,7 +30,7 @@ public enum JournalError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func errnoName(_ code: Int32) -> String {

@@ -1,7 +1,7 @@
 import LedgerCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A block read back, with its entries.
@@ -68,7 +68,8 @@ public final class JournalReader {
             offset = payloadOffset + Int64(header.payloadBytes)
             if header.lastSequence < nextSequence { continue }
             guard header.firstSequence <= nextSequence else {
-                throw .corrupt(segment: segment, offset: blockOffset, reason: "gap: block starts at \(header.firstSequence), expected \(nextSequence)")
+                throw .corrupt(
+                    segment: segment, offset: blockOffset, reason: "gap: block starts at \(header.firstSequence), expected \(nextSequence)")
             }
             let raw: [UInt8]
             var entries: [JournalEntry]

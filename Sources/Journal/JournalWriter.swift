@@ -2,7 +2,7 @@ import CLZ4
 import LedgerCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// When the writer calls fdatasync.
@@ -101,7 +101,8 @@ public final class JournalWriter {
                     throw .corrupt(segment: name, offset: 0, reason: "segment name and header disagree on its first sequence")
                 }
                 if header.ledgerID != options.ledgerID {
-                    throw .corrupt(segment: name, offset: 0, reason: "segment belongs to ledger \(header.ledgerID), not \(options.ledgerID)")
+                    throw .corrupt(
+                        segment: name, offset: 0, reason: "segment belongs to ledger \(header.ledgerID), not \(options.ledgerID)")
                 }
             }
             if let problem = scan.problem {

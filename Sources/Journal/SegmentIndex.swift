@@ -24,10 +24,13 @@ enum SegmentIndex {
     /// The (first sequence, offset, count) of each block, or nil if the file is not a
     /// valid index.
     static func decode(_ bytes: [UInt8]) -> [(firstSequence: SequenceNumber, offset: Int64, count: Int)]? {
-        guard bytes.count >= 20, crc32c(bytes[0..<bytes.count - 4]) == {
-            var reader = ByteReader(bytes, range: bytes.count - 4..<bytes.count)
-            return (try? reader.fixed32()) ?? 0
-        }() else { return nil }
+        guard bytes.count >= 20,
+            crc32c(bytes[0..<bytes.count - 4])
+                == {
+                    var reader = ByteReader(bytes, range: bytes.count - 4..<bytes.count)
+                    return (try? reader.fixed32()) ?? 0
+                }()
+        else { return nil }
         var reader = ByteReader(bytes, range: 0..<bytes.count - 4)
         guard (try? reader.fixed64()) == magic, (try? reader.fixed32()) == UInt32(JournalFormat.version),
             let count = try? reader.fixed32(), Int(count) * 20 == reader.remaining

@@ -2,7 +2,7 @@ import CLZ4
 import LedgerCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a valid block is.

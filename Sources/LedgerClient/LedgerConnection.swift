@@ -1,7 +1,7 @@
 import LedgerCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A blocking client of ledgerd's TCP protocol, for tools and tests. One thread may send
@@ -109,7 +109,8 @@ public final class LedgerConnection: @unchecked Sendable {
     /// The next frame's body, undecoded.
     public func receiveBody() throws(Failure) -> [UInt8] {
         try fill(4)
-        let length = Int(readBuffer[readOffset]) | Int(readBuffer[readOffset + 1]) << 8
+        let length =
+            Int(readBuffer[readOffset]) | Int(readBuffer[readOffset + 1]) << 8
             | Int(readBuffer[readOffset + 2]) << 16 | Int(readBuffer[readOffset + 3]) << 24
         guard length >= WireFrame.frameBytesMin, length <= WireFrame.frameBytesMax + 1_024 else {
             throw .protocolError("frame length \(length)")

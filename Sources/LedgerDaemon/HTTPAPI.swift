@@ -58,7 +58,9 @@ final class HTTPAPI: @unchecked Sendable {
             let ready = status.ready && sequencer.isHealthy
             return send(HTTPAnswer(status: ready ? .ok : .serviceUnavailable, body: JSON.text(["status": ready ? "ready" : "not ready"])))
         case (.GET, "/metrics"):
-            return send(HTTPAnswer(status: .ok, body: Metrics.render(sequencer: sequencer, status: status), contentType: "text/plain; version=0.0.4"))
+            return send(
+                HTTPAnswer(
+                    status: .ok, body: Metrics.render(sequencer: sequencer, status: status), contentType: "text/plain; version=0.0.4"))
         default:
             break
         }

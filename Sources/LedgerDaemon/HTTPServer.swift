@@ -46,7 +46,9 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                     headers.add(name: "Content-Type", value: answer.contentType)
                     headers.add(name: "Content-Length", value: String(answer.body.utf8.count))
                     if !keepAlive { headers.add(name: "Connection", value: "close") }
-                    channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers)), promise: nil)
+                    channel.write(
+                        HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers)),
+                        promise: nil)
                     channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: answer.body))), promise: nil)
                     let done = channel.writeAndFlush(HTTPServerResponsePart.end(nil))
                     if !keepAlive { done.whenComplete { _ in channel.close(promise: nil) } }

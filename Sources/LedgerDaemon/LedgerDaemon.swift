@@ -21,7 +21,8 @@ struct LedgerDaemon: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP/JSON port.") var httpPort: Int?
     @Option(help: "fsync mode: batch, interval or none (tests only).") var fsync: String?
     @Option(name: .customLong("token"), help: "TOKEN:ROLE (trader, oracle, admin); repeatable.") var tokens: [String] = []
-    @Option(name: .customLong("projector-url"), help: "PostgreSQL URL for the read models; enables the projector.") var projectorURL: String?
+    @Option(name: .customLong("projector-url"), help: "PostgreSQL URL for the read models; enables the projector.") var projectorURL:
+        String?
     @Flag(name: .customLong("no-projector"), help: "Do not project into PostgreSQL.") var noProjector = false
     @Option(name: .customLong("segment-bytes"), help: "Journal segment size before rolling.") var segmentBytes: Int64?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
@@ -71,7 +72,9 @@ struct LedgerDaemon: AsyncParsableCommand {
         let journal: JournalWriter
         do {
             journal = try JournalWriter.open(
-                .init(directory: settings.journalDirectory, ledgerID: settings.ledgerID, segmentBytesTarget: settings.segmentBytes, fsync: settings.fsync))
+                .init(
+                    directory: settings.journalDirectory, ledgerID: settings.ledgerID, segmentBytesTarget: settings.segmentBytes,
+                    fsync: settings.fsync))
         } catch {
             logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
             throw ExitCode(1)

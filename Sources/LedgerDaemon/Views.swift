@@ -83,7 +83,10 @@ enum Views {
         let book = state.markets[Int(symbol)].book
         func side(_ side: Side) -> [[String]] {
             book.levels(side).prefix(limit).map {
-                [DecimalText.format($0.priceUnits, scale: Int(spec.priceScale)), DecimalText.format($0.quantityUnits, scale: Int(spec.quantityScale))]
+                [
+                    DecimalText.format($0.priceUnits, scale: Int(spec.priceScale)),
+                    DecimalText.format($0.quantityUnits, scale: Int(spec.quantityScale)),
+                ]
             }
         }
         return JSON.text(["symbol": spec.name, "lastUpdateId": Int(state.lastSequence), "bids": side(.buy), "asks": side(.sell)])
@@ -111,7 +114,9 @@ enum Views {
             return ["type": "WITHDRAWN", "account": Int(account), "asset": catalog.assets[Int(asset)].name, "amount": amount(asset, value)]
         case .transferReplayed(let original): return ["type": "TRANSFER_REPLAYED", "originalSequence": Int(original)]
         case .leverageSet(let account, let symbol, let leverage):
-            return ["type": "LEVERAGE_SET", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name, "leverage": Int(leverage)]
+            return [
+                "type": "LEVERAGE_SET", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name, "leverage": Int(leverage),
+            ]
         case .markPriceSet(let symbol, let units):
             return ["type": "MARK_PRICE_SET", "symbol": catalog.symbols[Int(symbol)].name, "markPrice": price(symbol, units)]
         case .orderAccepted(let id): return ["type": "ORDER_ACCEPTED", "orderId": Int(id)]
@@ -130,7 +135,8 @@ enum Views {
         case .orderExpired(let id, let units, let reason):
             return ["type": "ORDER_EXPIRED", "orderId": Int(id), "qtyUnits": Int(units), "reason": "\(reason)"]
         case .orderCancelled(let id, let units): return ["type": "ORDER_CANCELLED", "orderId": Int(id), "qtyUnits": Int(units)]
-        case .rejected(let reason, let detail): return ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
+        case .rejected(let reason, let detail):
+            return ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
         }
     }
 }

@@ -101,7 +101,13 @@ struct ProjectionBatch {
                     switch event {
                     case .trade(let trade): trade.tradeID
                     case .deposited, .withdrawn:
-                        if case .deposit(let transfer) = payload.command { transfer.transferID } else if case .withdraw(let transfer) = payload.command { transfer.transferID } else { nil }
+                        if case .deposit(let transfer) = payload.command {
+                            transfer.transferID
+                        } else if case .withdraw(let transfer) = payload.command {
+                            transfer.transferID
+                        } else {
+                            nil
+                        }
                     default: nil
                     }
                 for (account, sign) in [(posting.from, Int64(-1)), (posting.to, Int64(1))] {
@@ -223,7 +229,8 @@ struct ProjectionBatch {
                 positions.field(nil)
             } else {
                 let finer = Int128(100_000_000)
-                let price = Int128(position.costMinor) * finer
+                let price =
+                    Int128(position.costMinor) * finer
                     / (Int128(position.sizeQuantityUnits) * Int128(replica.markets[Int(key.symbol)].notionalFactor))
                 positions.field(DecimalText.format(price, scale: Int(spec.priceScale) + 8))
             }
@@ -267,7 +274,9 @@ struct ProjectionBatch {
         try connection.copy(into: "stage_balances", columns: ["account_id", "asset", "wallet", "updated_sequence"], data: balances.bytes)
         try connection.copy(
             into: "stage_positions",
-            columns: ["account_id", "symbol", "size", "entry_cost", "entry_price", "leverage", "realized_pnl", "fees_paid", "updated_sequence"],
+            columns: [
+                "account_id", "symbol", "size", "entry_cost", "entry_price", "leverage", "realized_pnl", "fees_paid", "updated_sequence",
+            ],
             data: positions.bytes)
         try connection.copy(
             into: "stage_orders",
@@ -334,7 +343,8 @@ enum Timestamp {
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
         let micro = String(fraction)
-        return "\(year)-\(two(month))-\(two(day)) \(two(rest / 3_600)):\(two(rest / 60 % 60)):\(two(rest % 60)).\(String(repeating: "0", count: 6 - micro.count))\(micro)+00"
+        return
+            "\(year)-\(two(month))-\(two(day)) \(two(rest / 3_600)):\(two(rest / 60 % 60)):\(two(rest % 60)).\(String(repeating: "0", count: 6 - micro.count))\(micro)+00"
     }
 }
 extension JournalEntry: JournalEntryLike {}

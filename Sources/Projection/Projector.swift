@@ -21,7 +21,9 @@ public final class Projector: @unchecked Sendable {
         public var batchEntries: Int
         public var backoffMaxMillis: Int
 
-        public init(url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000) {
+        public init(
+            url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000
+        ) {
             self.url = url
             self.journalDirectory = journalDirectory
             self.snapshotDirectory = snapshotDirectory
@@ -105,7 +107,9 @@ public final class Projector: @unchecked Sendable {
     private func connect() throws {
         let connection = try PostgresConnection(url: options.url)
         try Schema.migrate(connection)
-        for (table, like) in [("stage_balances", "balances"), ("stage_positions", "positions"), ("stage_orders", "orders"), ("stage_accounts", "accounts")] {
+        for (table, like) in [
+            ("stage_balances", "balances"), ("stage_positions", "positions"), ("stage_orders", "orders"), ("stage_accounts", "accounts"),
+        ] {
             try connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(table) (LIKE \(like)) ON COMMIT DELETE ROWS")
         }
         let checkpoint = try Self.checkpoint(connection)
@@ -142,8 +146,8 @@ public final class Projector: @unchecked Sendable {
         replica = restored.state
         openOrders = [:]
         for row in try connection.execute(
-            "SELECT order_id, account_id, client_order_id, symbol, side, type, time_in_force, price, quantity, filled_quantity, status, created_sequence FROM orders WHERE status IN ('NEW', 'PARTIALLY_FILLED')")
-        {
+            "SELECT order_id, account_id, client_order_id, symbol, side, type, time_in_force, price, quantity, filled_quantity, status, created_sequence FROM orders WHERE status IN ('NEW', 'PARTIALLY_FILLED')"
+        ) {
             if let order = OrderRow(databaseRow: row, catalog: replica) { openOrders[order.orderID] = order }
         }
     }
@@ -172,7 +176,8 @@ public final class Projector: @unchecked Sendable {
         do {
             try batch.write(to: connection)
             let moved = try connection.executeCount(
-                "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)")
+                "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)"
+            )
             guard moved == 1 else { throw PostgresError(message: "checkpoint moved underneath the projector") }
             try connection.execute("COMMIT")
         } catch {

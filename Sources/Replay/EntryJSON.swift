@@ -19,23 +19,32 @@ enum EntryJSON {
                 "quantityUnits": Int(order.quantityUnits), "clientOrderId": Int(order.clientOrderID),
             ]
         case .cancelOrder(let cancel):
-            ["type": "CANCEL_ORDER", "account": Int(cancel.account), "orderId": Int(cancel.orderID), "clientOrderId": Int(cancel.clientOrderID)]
+            [
+                "type": "CANCEL_ORDER", "account": Int(cancel.account), "orderId": Int(cancel.orderID),
+                "clientOrderId": Int(cancel.clientOrderID),
+            ]
         case .setMarkPrice(let symbol, let price): ["type": "SET_MARK_PRICE", "symbolId": Int(symbol), "priceUnits": Int(price)]
         }
     }
 
     static func transferJSON(_ type: String, _ transfer: Transfer) -> [String: Any] {
-        ["type": type, "transferId": Int(transfer.transferID), "account": Int(transfer.account), "assetId": Int(transfer.asset), "amountMinor": Int(transfer.amountMinor)]
+        [
+            "type": type, "transferId": Int(transfer.transferID), "account": Int(transfer.account), "assetId": Int(transfer.asset),
+            "amountMinor": Int(transfer.amountMinor),
+        ]
     }
 
     static func event(_ event: Event) -> [String: Any] {
         switch event {
         case .assetListed(let id): ["type": "ASSET_LISTED", "assetId": Int(id)]
         case .symbolListed(let id): ["type": "SYMBOL_LISTED", "symbolId": Int(id)]
-        case .deposited(let account, let asset, let amount): ["type": "DEPOSITED", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
-        case .withdrawn(let account, let asset, let amount): ["type": "WITHDRAWN", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
+        case .deposited(let account, let asset, let amount):
+            ["type": "DEPOSITED", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
+        case .withdrawn(let account, let asset, let amount):
+            ["type": "WITHDRAWN", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
         case .transferReplayed(let original): ["type": "TRANSFER_REPLAYED", "originalSequence": Int(original)]
-        case .leverageSet(let account, let symbol, let leverage): ["type": "LEVERAGE_SET", "account": Int(account), "symbolId": Int(symbol), "leverage": Int(leverage)]
+        case .leverageSet(let account, let symbol, let leverage):
+            ["type": "LEVERAGE_SET", "account": Int(account), "symbolId": Int(symbol), "leverage": Int(leverage)]
         case .markPriceSet(let symbol, let price): ["type": "MARK_PRICE_SET", "symbolId": Int(symbol), "priceUnits": Int(price)]
         case .orderAccepted(let id): ["type": "ORDER_ACCEPTED", "orderId": Int(id)]
         case .trade(let t):
@@ -47,9 +56,11 @@ enum EntryJSON {
                 "makerRealizedPnlMinor": Int(t.makerRealizedPnlMinor), "takerRealizedPnlMinor": Int(t.takerRealizedPnlMinor),
             ]
         case .orderRested(let id, let quantity): ["type": "ORDER_RESTED", "orderId": Int(id), "quantityUnits": Int(quantity)]
-        case .orderExpired(let id, let quantity, let reason): ["type": "ORDER_EXPIRED", "orderId": Int(id), "quantityUnits": Int(quantity), "reason": "\(reason)"]
+        case .orderExpired(let id, let quantity, let reason):
+            ["type": "ORDER_EXPIRED", "orderId": Int(id), "quantityUnits": Int(quantity), "reason": "\(reason)"]
         case .orderCancelled(let id, let quantity): ["type": "ORDER_CANCELLED", "orderId": Int(id), "quantityUnits": Int(quantity)]
-        case .rejected(let reason, let detail): ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
+        case .rejected(let reason, let detail):
+            ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
         }
     }
 }

@@ -60,11 +60,15 @@ struct Verify: ParsableCommand {
                 "entries": Int(report.entries), "lastSequence": Int(report.lastSequence), "chain": hexString(report.lastChain),
             ]
             if let finding = report.finding {
-                object["finding"] = ["segment": finding.segment, "offset": Int(finding.offset), "reason": finding.reason, "tornTail": report.findingIsTornTail]
+                object["finding"] = [
+                    "segment": finding.segment, "offset": Int(finding.offset), "reason": finding.reason,
+                    "tornTail": report.findingIsTornTail,
+                ]
             }
             printJSON(object)
         } else {
-            print("segments: \(report.segments)  blocks: \(report.blocks)  entries: \(report.entries)  last sequence: \(report.lastSequence)")
+            print(
+                "segments: \(report.segments)  blocks: \(report.blocks)  entries: \(report.entries)  last sequence: \(report.lastSequence)")
             if let finding = report.finding {
                 print("FINDING in segment \(finding.segment) at byte \(finding.offset): \(finding.reason)")
                 if report.findingIsTornTail { print("(a torn tail: ledgerd cuts it on start; it was never acknowledged)") }
@@ -79,7 +83,8 @@ struct Verify: ParsableCommand {
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Re-execute every command, compare the events with the journal's byte for byte, check the invariants, print the state hash.")
+        abstract:
+            "Re-execute every command, compare the events with the journal's byte for byte, check the invariants, print the state hash.")
     @OptionGroup var location: Location
     @Flag(name: .customLong("from-snapshot"), help: "Start from the newest valid snapshot instead of genesis.") var fromSnapshot = false
     @Option(help: "Stop after this sequence.") var through: UInt64?

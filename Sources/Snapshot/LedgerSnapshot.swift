@@ -53,8 +53,9 @@ struct Create: ParsableCommand {
         do {
             let (state, report) = try Recovery.restore(journalDirectory: journal, snapshotDirectory: snapshots, through: through ?? .max)
             if let existing = report.snapshot, existing.sequence == state.lastSequence {
-                emit(["created": false, "name": existing.name, "sequence": Int(existing.sequence)], json: json,
-                     text: "\(existing.name) is already the newest state (sequence \(existing.sequence))")
+                emit(
+                    ["created": false, "name": existing.name, "sequence": Int(existing.sequence)], json: json,
+                    text: "\(existing.name) is already the newest state (sequence \(existing.sequence))")
                 return
             }
             guard let chain = try Recovery.chain(journalDirectory: journal, through: state.lastSequence) else {
@@ -62,10 +63,14 @@ struct Create: ParsableCommand {
             }
             let info = try SnapshotFile.write(state, journalChain: chain, directory: snapshots)
             emit(
-                ["created": true, "name": info.name, "sequence": Int(info.sequence), "stateHash": hexString(info.stateHash),
-                 "bytes": Int(info.compressedBytes) + SnapshotFile.headerBytes, "replayed": Int(report.entriesReplayed)],
+                [
+                    "created": true, "name": info.name, "sequence": Int(info.sequence), "stateHash": hexString(info.stateHash),
+                    "bytes": Int(info.compressedBytes) + SnapshotFile.headerBytes, "replayed": Int(report.entriesReplayed),
+                ],
                 json: json,
-                text: "created \(info.name): sequence \(info.sequence), state hash \(hexString(info.stateHash)), \(info.compressedBytes) bytes compressed (\(info.uncompressedBytes) raw), \(report.entriesReplayed) entries replayed")
+                text:
+                    "created \(info.name): sequence \(info.sequence), state hash \(hexString(info.stateHash)), \(info.compressedBytes) bytes compressed (\(info.uncompressedBytes) raw), \(report.entriesReplayed) entries replayed"
+            )
         } catch let error as ValidationError {
             throw error
         } catch {
@@ -86,8 +91,14 @@ struct List: ParsableCommand {
         for name in try store.names() {
             do {
                 let info = try SnapshotFile.readInfo(path: store.path(name))
-                rows.append(["name": name, "sequence": Int(info.sequence), "stateHash": hexString(info.stateHash), "bytes": Int(info.compressedBytes), "timeNanos": Int(info.timeNanos)])
-                if !json { print("\(name)  sequence \(info.sequence)  hash \(hexString(info.stateHash).prefix(16))…  \(info.compressedBytes) bytes") }
+                rows.append([
+                    "name": name, "sequence": Int(info.sequence), "stateHash": hexString(info.stateHash),
+                    "bytes": Int(info.compressedBytes), "timeNanos": Int(info.timeNanos),
+                ])
+                if !json {
+                    print(
+                        "\(name)  sequence \(info.sequence)  hash \(hexString(info.stateHash).prefix(16))…  \(info.compressedBytes) bytes")
+                }
             } catch {
                 rows.append(["name": name, "error": "\(error)"])
                 if !json { print("\(name)  UNREADABLE: \(error)") }

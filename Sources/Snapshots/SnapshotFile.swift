@@ -3,7 +3,7 @@ import Journal
 import LedgerCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a snapshot's header says.

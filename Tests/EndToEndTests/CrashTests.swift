@@ -40,7 +40,8 @@ func journaledCommands(_ directory: String) throws -> [SequenceNumber: Command] 
             let account = requestID % 50 + 1
             if requestID % 3 == 0 {
                 nextTransfer += 1
-                return .deposit(Transfer(transferID: nextTransfer, account: account, asset: 0, amountMinor: Int64(requestID % 997 + 1) * 1_000))
+                return .deposit(
+                    Transfer(transferID: nextTransfer, account: account, asset: 0, amountMinor: Int64(requestID % 997 + 1) * 1_000))
             }
             let side: Side = requestID % 2 == 0 ? .buy : .sell
             return .placeOrder(

@@ -16,7 +16,9 @@ func freePort() -> Int {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -68,10 +70,11 @@ final class DaemonProcess: @unchecked Sendable {
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binDirectory + "/ledgerd")
-        process.arguments = [
-            "--data-dir", dataDirectory, "--tcp-port", String(tcpPort), "--http-port", String(httpPort),
-            "--token", "\(Self.adminToken):admin", "--token", "\(Self.traderToken):trader",
-        ] + extraArguments
+        process.arguments =
+            [
+                "--data-dir", dataDirectory, "--tcp-port", String(tcpPort), "--http-port", String(httpPort),
+                "--token", "\(Self.adminToken):admin", "--token", "\(Self.traderToken):trader",
+            ] + extraArguments
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log
         process.standardError = log

@@ -8,7 +8,8 @@ import Testing
 /// The PostgreSQL read models against the daemon and the journal. Needs a real server:
 /// scripts/test.sh (and CI) start one and set LEDGER_PG_URL and LEDGER_PG_DIR.
 @Suite(.serialized) struct ProjectionTests {
-    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .path
 
     /// A fresh database on the test server; returns its URL.
     func freshDatabase() throws -> String {
@@ -82,7 +83,9 @@ import Testing
             let view = try daemon.http("GET", "/v1/account?account=\(account)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(view.body.utf8)) as? [String: Any])
             let wallet = ((object["assets"] as? [[String: Any]])?.first?["walletBalance"] as? String) ?? "?"
-            #expect(try number(connection, "SELECT wallet FROM balances WHERE account_id = \(account) AND asset = 'USDT'") == wallet, "account \(account)")
+            #expect(
+                try number(connection, "SELECT wallet FROM balances WHERE account_id = \(account) AND asset = 'USDT'") == wallet,
+                "account \(account)")
             for position in object["positions"] as? [[String: Any]] ?? [] {
                 let symbol = position["symbol"] as? String ?? "?"
                 let size = try number(connection, "SELECT size FROM positions WHERE account_id = \(account) AND symbol = '\(symbol)'")
@@ -92,7 +95,8 @@ import Testing
         // Each account's ledger entries add up to its balance.
         let mismatched = try number(
             connection,
-            "SELECT count(*) FROM balances b WHERE wallet <> (SELECT coalesce(sum(amount), 0) FROM ledger_entries e WHERE e.account_id = b.account_id AND e.asset = b.asset)")
+            "SELECT count(*) FROM balances b WHERE wallet <> (SELECT coalesce(sum(amount), 0) FROM ledger_entries e WHERE e.account_id = b.account_id AND e.asset = b.asset)"
+        )
         #expect(mismatched == "0")
     }
 }

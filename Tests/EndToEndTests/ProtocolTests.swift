@@ -13,16 +13,35 @@ import Testing
         try E2EExchange.run(
             E2EExchange.genesis + [.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 1_000_000_000))], on: admin)
         try E2EExchange.run(
-            [.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 490_000, quantityUnits: 10, clientOrderID: 5))],
+            [
+                .placeOrder(
+                    PlaceOrder(
+                        account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 490_000, quantityUnits: 10,
+                        clientOrderID: 5))
+            ],
             on: admin, firstID: 50)
         let before = try daemon.stateHash()
 
         let cases: [(Command, RejectReason)] = [
-            (.placeOrder(PlaceOrder(account: 1, symbol: 9, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 10)), .unknownSymbol),
+            (
+                .placeOrder(
+                    PlaceOrder(account: 1, symbol: 9, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 10)),
+                .unknownSymbol
+            ),
             (.deposit(Transfer(transferID: 7, account: 1, asset: 0, amountMinor: -5)), .invalidAmount),
             (.deposit(Transfer(transferID: 8, account: 1, asset: 0, amountMinor: Int64.max)), .invalidAmount),
-            (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 10_000)), .insufficientMargin),
-            (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 480_000, quantityUnits: 10, clientOrderID: 5)), .duplicateClientOrderID),
+            (
+                .placeOrder(
+                    PlaceOrder(
+                        account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 10_000)),
+                .insufficientMargin
+            ),
+            (
+                .placeOrder(
+                    PlaceOrder(
+                        account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 480_000, quantityUnits: 10,
+                        clientOrderID: 5)), .duplicateClientOrderID
+            ),
             (.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 2)), .duplicateTransferID),
         ]
         for (index, (command, reason)) in cases.enumerated() {
@@ -50,7 +69,10 @@ import Testing
 
         // A trader may not deposit; a stranger may not even say hello.
         let trader = try daemon.connect(token: DaemonProcess.traderToken)
-        guard case .error(_, .forbidden, _) = try trader.call(.command(requestID: 1, .deposit(Transfer(transferID: 99, account: 1, asset: 0, amountMinor: 1)))) else {
+        guard
+            case .error(_, .forbidden, _) = try trader.call(
+                .command(requestID: 1, .deposit(Transfer(transferID: 99, account: 1, asset: 0, amountMinor: 1))))
+        else {
             Issue.record("trader deposit was not forbidden")
             return
         }
@@ -88,11 +110,15 @@ import Testing
         #expect(margin.status == 400)
         #expect(margin.body.contains("\"reason\":\"INSUFFICIENT_MARGIN\""))
         #expect(margin.body.contains("\"code\":31"))
-        #expect(try daemon.http("POST", "/v1/deposit", body: #"{"account":1,"asset":"USDT","amount":"1","transferId":3}"#, token: nil).status == 401)
+        #expect(
+            try daemon.http("POST", "/v1/deposit", body: #"{"account":1,"asset":"USDT","amount":"1","transferId":3}"#, token: nil).status
+                == 401)
         #expect(try daemon.stateHash().hash == before.hash)
 
         let placed = try daemon.http(
-            "POST", "/v1/order", body: #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","clientOrderId":"42"}"#,
+            "POST", "/v1/order",
+            body:
+                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","clientOrderId":"42"}"#,
             token: DaemonProcess.traderToken)
         #expect(placed.status == 200, "\(placed.body)")
         #expect(placed.body.contains("\"status\":\"NEW\""))

@@ -13,7 +13,8 @@ import Testing
         try E2EExchange.run(E2EExchange.genesis, on: connection)
         var commands: [Command] = []
         for index in 0..<count {
-            commands.append(.deposit(Transfer(transferID: UInt64(index + 1), account: UInt64(index % 20 + 1), asset: 0, amountMinor: 1_000_000)))
+            commands.append(
+                .deposit(Transfer(transferID: UInt64(index + 1), account: UInt64(index % 20 + 1), asset: 0, amountMinor: 1_000_000)))
         }
         for chunk in stride(from: 0, to: commands.count, by: 1_000) {
             try E2EExchange.run(Array(commands[chunk..<min(chunk + 1_000, commands.count)]), on: connection, firstID: UInt64(chunk + 10))
@@ -69,7 +70,11 @@ import Testing
         try daemon.start()
         try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
         let load = try runTool(
-            "ledger-load", ["--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "100", "--commands", "20000", "--connections", "2", "--window", "1000"])
+            "ledger-load",
+            [
+                "--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "100", "--commands",
+                "20000", "--connections", "2", "--window", "1000",
+            ])
         #expect(load.status == 0, "\(load.error)")
         let reported = try daemon.stateHash()
         #expect(daemon.terminate() == 0)
@@ -95,7 +100,8 @@ import Testing
         try E2EExchange.run(E2EExchange.genesis, on: connection)
         let count = 20_000
         let frames = (0..<count).map {
-            WireFrame.command(requestID: UInt64($0 + 1), .deposit(Transfer(transferID: UInt64($0 + 1), account: 1, asset: 0, amountMinor: 1)))
+            WireFrame.command(
+                requestID: UInt64($0 + 1), .deposit(Transfer(transferID: UInt64($0 + 1), account: 1, asset: 0, amountMinor: 1)))
         }
         try connection.send(frames)
         usleep(50_000)

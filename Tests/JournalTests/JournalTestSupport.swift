@@ -3,7 +3,6 @@ import Journal
 import LedgerCore
 @_exported import LedgerTestSupport
 
-
 /// The payload the tests write for entry `sequence`: recognisable and of varying length.
 func testPayload(_ sequence: SequenceNumber) -> [UInt8] {
     var bytes = Array("entry-\(sequence)-".utf8)

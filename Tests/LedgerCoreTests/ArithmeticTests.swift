@@ -18,16 +18,17 @@ import Testing
         #expect(FixedPoint.charge(notional: 1_000_000_001, rateE8: -10_000) == -100_000)
     }
 
-    @Test(arguments: [
-        // size, cost, side, qty, price, factor → size, cost, realized
-        (0, 0, Side.buy, 10, 500, 100, 10, 500_000, 0),  // open long
-        (10, 500_000, .buy, 10, 600, 100, 20, 1_100_000, 0),  // increase
-        (20, 1_100_000, .sell, 5, 700, 100, 15, 825_000, 75_000),  // reduce: cost 275,000 removed
-        (15, 825_000, .sell, 15, 400, 100, 0, 0, -225_000),  // close at a loss
-        (-10, -500_000, .buy, 25, 450, 100, 15, 675_000, 50_000),  // short flips long
-        (3, 100, .sell, 1, 30, 1, 2, 66, -4),  // cost 100/3 removed rounds up to 34
-        (-3, -100, .buy, 1, 30, 1, -2, -67, 3),  // short: −33.3 removed rounds up to −33
-    ] as [(Int64, Int64, Side, Int64, Int64, Int64, Int64, Int64, Int64)])
+    @Test(
+        arguments: [
+            // size, cost, side, qty, price, factor → size, cost, realized
+            (0, 0, Side.buy, 10, 500, 100, 10, 500_000, 0),  // open long
+            (10, 500_000, .buy, 10, 600, 100, 20, 1_100_000, 0),  // increase
+            (20, 1_100_000, .sell, 5, 700, 100, 15, 825_000, 75_000),  // reduce: cost 275,000 removed
+            (15, 825_000, .sell, 15, 400, 100, 0, 0, -225_000),  // close at a loss
+            (-10, -500_000, .buy, 25, 450, 100, 15, 675_000, 50_000),  // short flips long
+            (3, 100, .sell, 1, 30, 1, 2, 66, -4),  // cost 100/3 removed rounds up to 34
+            (-3, -100, .buy, 1, 30, 1, -2, -67, 3),  // short: −33.3 removed rounds up to −33
+        ] as [(Int64, Int64, Side, Int64, Int64, Int64, Int64, Int64, Int64)])
     func positionAfterFill(
         _ size: Int64, _ cost: Int64, _ side: Side, _ quantity: Int64, _ price: Int64, _ factor: Int64,
         _ expectedSize: Int64, _ expectedCost: Int64, _ expectedRealized: Int64
@@ -51,7 +52,9 @@ import Testing
         var piece = 1
         while fed < 1_000_000 {
             let count = min(piece, 1_000_000 - fed)
-            if piece % 2 == 0 { hasher.update([UInt8](repeating: 0x61, count: count)) } else {
+            if piece % 2 == 0 {
+                hasher.update([UInt8](repeating: 0x61, count: count))
+            } else {
                 hasher.update(repeatElement(UInt8(0x61), count: count))
             }
             fed += count

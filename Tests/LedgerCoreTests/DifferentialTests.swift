@@ -59,12 +59,17 @@ struct OrderFlow {
             let quantity = Int64.random(in: 1...400, using: &random)
             placed.append((who, nextOrderGuess, client))
             nextOrderGuess += 1
-            return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: side, type: .limit, timeInForce: tif, priceUnits: price, quantityUnits: quantity, clientOrderID: client))
+            return .placeOrder(
+                PlaceOrder(
+                    account: who, symbol: symbol, side: side, type: .limit, timeInForce: tif, priceUnits: price, quantityUnits: quantity,
+                    clientOrderID: client))
         case 450..<550:
             let side: Side = random.next() % 2 == 0 ? .buy : .sell
             let quantity = Int64.random(in: 1...300, using: &random)
             let tif: TimeInForce = random.next() % 5 == 0 ? .fok : .ioc
-            return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity))
+            return .placeOrder(
+                PlaceOrder(
+                    account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity))
         case 550..<820:
             guard !placed.isEmpty else { return .cancelOrder(CancelOrder(account: who, orderID: 1)) }
             let pick = placed[Int(random.next() % UInt64(min(placed.count, 400))) + max(0, placed.count - 400)]
@@ -80,20 +85,35 @@ struct OrderFlow {
             return .setLeverage(account: who, symbol: symbol, leverage: UInt16.random(in: 0...130, using: &random))
         case 930..<960:
             nextTransfer += 1
-            return .withdraw(Transfer(transferID: nextTransfer, account: who, asset: 0, amountMinor: Int64.random(in: 1...50_000, using: &random) * 1_000_000))
+            return .withdraw(
+                Transfer(
+                    transferID: nextTransfer, account: who, asset: 0, amountMinor: Int64.random(in: 1...50_000, using: &random) * 1_000_000)
+            )
         case 960..<980:
             // A new deposit, a retry of an old one, or an old id with another amount.
             let id = random.next() % 3 == 0 ? TransferID.random(in: 10_001...nextTransfer, using: &random) : nextTransfer + 1
             if id > nextTransfer { nextTransfer = id }
-            return .deposit(Transfer(transferID: id, account: who, asset: 0, amountMinor: Int64.random(in: 100...20_000, using: &random) * 1_000_000))
+            return .deposit(
+                Transfer(transferID: id, account: who, asset: 0, amountMinor: Int64.random(in: 100...20_000, using: &random) * 1_000_000))
         default:
             // Invalid on purpose: off-tick or off-lot is impossible here (tick = lot = 1),
             // so use bad signs, unknown symbols and accounts, and price on a market order.
             switch random.next() % 5 {
-            case 0: return .placeOrder(PlaceOrder(account: who, symbol: 7, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: 5))
-            case 1: return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: -5))
-            case 2: return .placeOrder(PlaceOrder(account: 999_999, symbol: symbol, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: 5))
-            case 3: return .placeOrder(PlaceOrder(account: who, symbol: symbol, side: .buy, type: .market, timeInForce: .ioc, priceUnits: mid, quantityUnits: 5))
+            case 0:
+                return .placeOrder(
+                    PlaceOrder(account: who, symbol: 7, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: 5))
+            case 1:
+                return .placeOrder(
+                    PlaceOrder(
+                        account: who, symbol: symbol, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: -5))
+            case 2:
+                return .placeOrder(
+                    PlaceOrder(
+                        account: 999_999, symbol: symbol, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mid, quantityUnits: 5))
+            case 3:
+                return .placeOrder(
+                    PlaceOrder(
+                        account: who, symbol: symbol, side: .buy, type: .market, timeInForce: .ioc, priceUnits: mid, quantityUnits: 5))
             default: return .deposit(Transfer(transferID: nextTransfer + 1, account: who, asset: 0, amountMinor: -1))
             }
         }
@@ -144,7 +164,9 @@ struct OrderFlow {
         }
         for account in state.accounts {
             for asset in state.assets.indices where account.balance(AssetID(asset)) != model.wallet(account.id, AssetID(asset)) {
-                Issue.record("seed \(seed): balance of \(account.id): \(account.balance(AssetID(asset))) vs \(model.wallet(account.id, AssetID(asset)))")
+                Issue.record(
+                    "seed \(seed): balance of \(account.id): \(account.balance(AssetID(asset))) vs \(model.wallet(account.id, AssetID(asset)))"
+                )
                 return false
             }
             for symbol in state.symbols.indices {
@@ -165,7 +187,9 @@ struct OrderFlow {
         }
         for symbol in state.symbols.indices {
             for side in Side.allCases {
-                let engineBook = state.markets[symbol].book.orders(side).map { [$0.orderID, UInt64($0.openQuantityUnits), UInt64($0.priceUnits)] }
+                let engineBook = state.markets[symbol].book.orders(side).map {
+                    [$0.orderID, UInt64($0.openQuantityUnits), UInt64($0.priceUnits)]
+                }
                 let modelBook = model.bookSide(SymbolID(symbol), side).map { [$0.id, UInt64($0.open), UInt64($0.price)] }
                 if engineBook != modelBook {
                     Issue.record("seed \(seed): \(side) book of symbol \(symbol) differs")

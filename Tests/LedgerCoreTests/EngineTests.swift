@@ -64,9 +64,12 @@ import Testing
         var engine = funded()
         engine.limit(1, .sell, price: 500_000, quantity: 100)  // order 1
         // FOK larger than the book expires whole and trades nothing.
-        #expect(engine.limit(2, .buy, price: 500_000, quantity: 200, tif: .fok).last == .orderExpired(2, quantityUnits: 200, reason: .fillOrKill))
+        #expect(
+            engine.limit(2, .buy, price: 500_000, quantity: 200, tif: .fok).last
+                == .orderExpired(2, quantityUnits: 200, reason: .fillOrKill))
         // GTX that would cross expires.
-        #expect(engine.limit(2, .buy, price: 500_000, quantity: 10, tif: .gtx).last == .orderExpired(3, quantityUnits: 10, reason: .postOnly))
+        #expect(
+            engine.limit(2, .buy, price: 500_000, quantity: 10, tif: .gtx).last == .orderExpired(3, quantityUnits: 10, reason: .postOnly))
         // IOC fills what it can; the rest expires.
         let ioc = engine.limit(2, .buy, price: 500_000, quantity: 150, tif: .ioc)
         #expect(ioc.last == .orderExpired(4, quantityUnits: 50, reason: .immediateOrCancel))
@@ -112,17 +115,60 @@ import Testing
 
     /// Every kind of bad input: a rejection with its reason, and the state hash unchanged.
     @Test(arguments: [
-        (Command.placeOrder(PlaceOrder(account: 1, symbol: 9, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 100)), RejectReason.unknownSymbol),
-        (.placeOrder(PlaceOrder(account: 99, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 100)), .unknownAccount),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: -100)), .invalidQuantity),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: Int64.max)), .invalidQuantity),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: -5, quantityUnits: 100)), .invalidPrice),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: Int64.max, quantityUnits: 100)), .invalidPrice),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 5, quantityUnits: 100)), .invalidPrice),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 1, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 300_000, quantityUnits: 100)), .noMarkPrice),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 100, quantityUnits: 1)), .notionalTooSmall),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 100_000)), .insufficientMargin),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 490_000, quantityUnits: 100, clientOrderID: 7)), .duplicateClientOrderID),
+        (
+            Command.placeOrder(
+                PlaceOrder(account: 1, symbol: 9, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 100)),
+            RejectReason.unknownSymbol
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(account: 99, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 100)),
+            .unknownAccount
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: -100)),
+            .invalidQuantity
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(
+                    account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: Int64.max)),
+            .invalidQuantity
+        ),
+        (
+            .placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: -5, quantityUnits: 100)),
+            .invalidPrice
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: Int64.max, quantityUnits: 100)),
+            .invalidPrice
+        ),
+        (
+            .placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 5, quantityUnits: 100)),
+            .invalidPrice
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 1, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 300_000, quantityUnits: 100)),
+            .noMarkPrice
+        ),
+        (
+            .placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 100, quantityUnits: 1)),
+            .notionalTooSmall
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 100_000)),
+            .insufficientMargin
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(
+                    account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 490_000, quantityUnits: 100,
+                    clientOrderID: 7)), .duplicateClientOrderID
+        ),
         (.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 5)), .duplicateTransferID),
         (.deposit(Transfer(transferID: 500, account: 1, asset: 0, amountMinor: -5)), .invalidAmount),
         (.deposit(Transfer(transferID: 501, account: 1, asset: 0, amountMinor: 0)), .invalidAmount),
@@ -137,8 +183,16 @@ import Testing
         (.listAsset(Asset(id: 5, name: "XYZ", scale: 6)), .invalidListing),
         (.listAsset(Asset(id: 2, name: "USDT", scale: 6)), .invalidListing),
         // XRPUSDT below: tick 5 price units, lot 10 quantity units.
-        (.placeOrder(PlaceOrder(account: 1, symbol: 2, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 5_002, quantityUnits: 10_000)), .priceNotOnTick),
-        (.placeOrder(PlaceOrder(account: 1, symbol: 2, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 5_000, quantityUnits: 10_005)), .quantityNotOnLot),
+        (
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 2, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 5_002, quantityUnits: 10_000)),
+            .priceNotOnTick
+        ),
+        (
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 2, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 5_000, quantityUnits: 10_005)),
+            .quantityNotOnLot
+        ),
         (.setLeverage(account: 1, symbol: 2, leverage: 51), .invalidLeverage),
     ])
     func badInputChangesNothing(_ command: Command, _ reason: RejectReason) {

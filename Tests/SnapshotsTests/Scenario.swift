@@ -30,7 +30,8 @@ enum Scenario {
         commands.append(.cancelOrder(CancelOrder(account: 2, clientOrderID: 2)))
         commands.append(.setLeverage(account: 3, symbol: 0, leverage: 50))
         commands.append(.setMarkPrice(symbol: 0, priceUnits: 501_000))
-        commands.append(.placeOrder(PlaceOrder(account: 4, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 30)))
+        commands.append(
+            .placeOrder(PlaceOrder(account: 4, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 30)))
         commands.append(.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 50_000_000_000)))  // a retry
         commands.append(.withdraw(Transfer(transferID: 99, account: 5, asset: 0, amountMinor: -1)))  // rejected
         return commands
@@ -58,7 +59,6 @@ enum Scenario {
         return (state, writer.lastChain)
     }
 }
-
 
 /// The repository's Fixtures/ directory.
 let fixturesDirectory: String = {

@@ -42,7 +42,8 @@ import Testing
         let (final, _) = try Scenario.run(journalDirectory: journal)
         for sequence in [20, 50] as [SequenceNumber] {
             let (state, _) = try Recovery.restore(journalDirectory: journal, snapshotDirectory: nil, through: sequence)
-            try SnapshotFile.write(state, journalChain: try Recovery.chain(journalDirectory: journal, through: sequence)!, directory: snapshots)
+            try SnapshotFile.write(
+                state, journalChain: try Recovery.chain(journalDirectory: journal, through: sequence)!, directory: snapshots)
         }
         // Flip a byte in the body of the newest.
         let newest = snapshots + "/" + SnapshotFile.name(sequence: 50)

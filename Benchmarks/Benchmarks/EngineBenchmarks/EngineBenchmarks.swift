@@ -78,7 +78,9 @@ let benchmarks: @Sendable () -> Void = {
     // Rebuild: apply the journaled events.
     Benchmark("replay apply events, per 1k entries", configuration: .init(scalingFactor: .kilo)) { benchmark in
         cycleWorkload(benchmark) { state, index in
-            state.apply(workload.events[index], of: workload.commands[index], sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence))
+            state.apply(
+                workload.events[index], of: workload.commands[index], sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence)
+            )
         }
     }
 

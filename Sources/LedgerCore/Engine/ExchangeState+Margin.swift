@@ -17,7 +17,8 @@ extension ExchangeState {
     /// Initial margin of a position: |mark notional| / leverage, rounded up.
     public func positionInitialMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
         let market = markets[Int(symbol)]
-        let notional = Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits)
+        let notional =
+            Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits)
             * Int128(market.notionalFactor)
         return FixedPoint.divideRoundingUp(notional, Int128(effectiveLeverage(position, symbol: symbol)))
     }

@@ -74,8 +74,9 @@ extension ExchangeState {
         let markPrice = markets[Int(order.symbol)].markPriceUnits
         guard markPrice > 0 else { return reject(.noMarkPrice) }
         let referencePrice = order.type == .limit ? order.priceUnits : markPrice
-        guard notionalMinor(symbol: order.symbol, priceUnits: referencePrice, quantityUnits: order.quantityUnits)
-            >= spec.minNotionalMinor
+        guard
+            notionalMinor(symbol: order.symbol, priceUnits: referencePrice, quantityUnits: order.quantityUnits)
+                >= spec.minNotionalMinor
         else { return reject(.notionalTooSmall) }
         if order.clientOrderID != 0,
             let existing = clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: order.clientOrderID)]

@@ -68,18 +68,23 @@ extension Event {
     public func forEachPosting(settleAsset: (SymbolID) -> AssetID, _ body: (Posting) -> Void) {
         switch self {
         case .deposited(let account, let asset, let amount):
-            if let posting = Posting.signed(from: .system(.external), to: .user(account), asset: asset, amountMinor: amount, kind: .deposit) {
+            if let posting = Posting.signed(from: .system(.external), to: .user(account), asset: asset, amountMinor: amount, kind: .deposit)
+            {
                 body(posting)
             }
         case .withdrawn(let account, let asset, let amount):
-            if let posting = Posting.signed(from: .user(account), to: .system(.external), asset: asset, amountMinor: amount, kind: .withdrawal) {
+            if let posting = Posting.signed(
+                from: .user(account), to: .system(.external), asset: asset, amountMinor: amount, kind: .withdrawal)
+            {
                 body(posting)
             }
         case .trade(let trade):
             let asset = settleAsset(trade.symbol)
             // Maker first, then taker; each: realized PnL, then fee.
             func side(_ account: AccountID, pnl: Int64, fee: Int64) {
-                if let posting = Posting.signed(from: .system(.pnlClearing), to: .user(account), asset: asset, amountMinor: pnl, kind: .realizedPnl) {
+                if let posting = Posting.signed(
+                    from: .system(.pnlClearing), to: .user(account), asset: asset, amountMinor: pnl, kind: .realizedPnl)
+                {
                     body(posting)
                 }
                 if let posting = Posting.signed(from: .user(account), to: .system(.fees), asset: asset, amountMinor: fee, kind: .fee) {
