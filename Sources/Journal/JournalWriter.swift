@@ -93,9 +93,10 @@ public final class JournalWriter {
         var previousChain: [UInt8]?
         var lastScan: SegmentScan?
         for (position, name) in names.enumerated() {
+            // Sealed segments: CRCs and sequences; the open (last) one: the chain too.
             var scan = try SegmentScanner.scan(
                 directory: options.directory, name: name, expectedFirst: previousLast.map { $0 + 1 },
-                chain: previousChain)
+                chain: previousChain, recomputeChain: position == names.count - 1)
             if let header = scan.header {
                 if header.firstSequence != JournalFormat.firstSequence(ofSegmentNamed: name) {
                     throw .corrupt(segment: name, offset: 0, reason: "segment name and header disagree on its first sequence")

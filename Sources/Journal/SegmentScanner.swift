@@ -35,10 +35,12 @@ public struct SegmentScan: Sendable {
 enum SegmentScanner {
     /// Scans a segment. `expectedFirst` and `chain` are where the previous segment ended
     /// (nil for the first segment, which may start anywhere). Problems are reported, not
-    /// thrown; only I/O errors throw.
+    /// thrown; only I/O errors throw. Every block's CRC and sequence are checked; the hash
+    /// chain is recomputed only with `recomputeChain` (SHA-256 is the costly part: start-up
+    /// does it for the open segment, `ledger-replay verify` for all of them).
     static func scan(
         directory: String, name: String, expectedFirst: SequenceNumber?, chain previousChain: [UInt8]?,
-        decodeEntries: Bool = false
+        decodeEntries: Bool = false, recomputeChain: Bool = true
     ) throws(JournalError) -> SegmentScan {
         let file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
         let size = try file.size
@@ -68,7 +70,7 @@ enum SegmentScanner {
         scan.validEnd = offset
         while offset < size {
             let verdict = try checkBlock(
-                in: file, at: offset, size: size, expectedFirst: nextSequence, previousChain: chain,
+                in: file, at: offset, size: size, expectedFirst: nextSequence, previousChain: recomputeChain ? chain : nil,
                 decodeEntries: decodeEntries)
             switch verdict {
             case .valid(let header, let end):
