@@ -35,15 +35,24 @@ let package = Package(
         .target(name: "Projection", dependencies: ["LedgerCore", "Journal", "Snapshots", "CLibpq"]),
 
         .target(name: "LedgerClient", dependencies: ["LedgerCore"]),
+        .target(name: "ToolSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "LoadGen",
-            dependencies: ["LedgerCore", "LedgerClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "LedgerCore", "LedgerClient", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "Replay",
-            dependencies: ["LedgerCore", "Journal", "Snapshots", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "LedgerCore", "Journal", "Snapshots", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "Snapshot",
-            dependencies: ["LedgerCore", "Journal", "Snapshots", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "LedgerCore", "Journal", "Snapshots", "ToolSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "LedgerDaemon",
             dependencies: [

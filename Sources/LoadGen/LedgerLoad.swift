@@ -2,9 +2,12 @@ import ArgumentParser
 import Foundation
 import LedgerClient
 import LedgerCore
+import ToolSupport
 
 @main
 struct LedgerLoad: ParsableCommand {
+    static func main() { mainWithProjectExitCodes() }
+
     static let configuration = CommandConfiguration(
         commandName: "ledger-load",
         abstract: "Seeded order flow against ledgerd over the TCP protocol; prints commands/s and latency percentiles.")

@@ -3,10 +3,13 @@ import Foundation
 import Journal
 import LedgerCore
 import Snapshots
+import ToolSupport
 
 /// Exit codes: 0 ok, 1 a finding (mismatch, corruption), 2 bad usage.
 @main
 struct LedgerReplay: ParsableCommand {
+    static func main() { mainWithProjectExitCodes() }
+
     static let configuration = CommandConfiguration(
         commandName: "ledger-replay",
         abstract: "Verify, audit and dump an ExchangeLedger journal.",
@@ -24,6 +27,10 @@ struct Location: ParsableArguments {
             guard let dataDirectory else { throw ValidationError("give --data-dir or --journal") }
             return dataDirectory + "/journal"
         }
+    }
+
+    func validate() throws {
+        guard journal != nil || dataDirectory != nil else { throw ValidationError("give --data-dir or --journal") }
     }
 
     var snapshotDirectory: String? {

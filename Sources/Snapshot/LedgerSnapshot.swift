@@ -3,10 +3,13 @@ import Foundation
 import Journal
 import LedgerCore
 import Snapshots
+import ToolSupport
 
 /// Exit codes: 0 ok, 1 a finding (an invalid snapshot), 2 bad usage.
 @main
 struct LedgerSnapshot: ParsableCommand {
+    static func main() { mainWithProjectExitCodes() }
+
     static let configuration = CommandConfiguration(
         commandName: "ledger-snapshot",
         abstract: "Create, list, verify and prune ExchangeLedger state snapshots, offline (the daemon never pauses).",
@@ -17,6 +20,12 @@ struct Directories: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: "ledgerd's data directory (journal/ and snapshots/).") var dataDirectory: String?
     @Option(help: "The journal directory (default: DATA-DIR/journal).") var journal: String?
     @Option(help: "The snapshot directory (default: DATA-DIR/snapshots).") var snapshots: String?
+
+    func validate() throws {
+        guard dataDirectory != nil || (journal != nil && snapshots != nil) || snapshots != nil else {
+            throw ValidationError("give --data-dir, or --snapshots (and --journal for create)")
+        }
+    }
 
     func journalDirectory() throws -> String {
         if let journal { return journal }

@@ -130,3 +130,25 @@ import Testing
         #expect(try daemon.http("GET", "/metrics", token: nil).body.contains("ledger_durable_sequence"))
     }
 }
+
+/// The tools' exit codes: 0 ok, 1 a finding (tested with corruption), 2 bad usage.
+@Suite struct ToolExitCodeTests {
+    @Test(arguments: [
+        ("ledger-replay", ["verify"]),
+        ("ledger-replay", ["audit", "--no-such-flag"]),
+        ("ledger-replay", ["frobnicate"]),
+        ("ledger-snapshot", ["prune", "--data-dir", "/nonexistent", "--keep", "0"]),
+        ("ledger-snapshot", ["list"]),
+        ("ledger-load", ["--token", "x", "--accounts", "1", "--connections", "2"]),
+    ])
+    func badUsageExitsTwo(tool: String, arguments: [String]) throws {
+        let result = try runTool(tool, arguments)
+        #expect(result.status == 2, "\(tool) \(arguments): \(result.status) \(result.error)")
+        #expect(!result.error.isEmpty)
+    }
+
+    @Test func helpExitsZero() throws {
+        #expect(try runTool("ledger-replay", ["--help"]).status == 0)
+        #expect(try runTool("ledger-snapshot", ["--help"]).status == 0)
+    }
+}
