@@ -28,11 +28,10 @@ enum Views {
         var balances: [[String: Any]] = []
         for asset in state.assets where account.balance(asset.id) != 0 || asset.id == 0 {
             let scale = Int(asset.scale)
-            let index = Int(state.accounts.firstIndex { $0.id == id }!)
             balances.append([
                 "asset": asset.name,
                 "walletBalance": DecimalText.format(account.balance(asset.id), scale: scale),
-                "availableBalance": DecimalText.format(state.availableMinor(accountIndex: index, asset: asset.id), scale: scale),
+                "availableBalance": DecimalText.format(state.availableMinor(account: id, asset: asset.id), scale: scale),
                 "maxWithdrawAmount": DecimalText.format(state.withdrawableMinor(id, asset: asset.id), scale: scale),
             ])
         }

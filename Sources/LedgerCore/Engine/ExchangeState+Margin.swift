@@ -68,6 +68,12 @@ extension ExchangeState {
         return total
     }
 
+    /// Available balance of an account by id (0 for an unknown account).
+    public func availableMinor(account id: AccountID, asset: AssetID) -> Int128 {
+        guard let index = accountIndexByID[id] else { return 0 }
+        return availableMinor(accountIndex: Int(index), asset: asset)
+    }
+
     /// What an account may withdraw in `asset`: the smaller of wallet and available.
     public func withdrawableMinor(_ id: AccountID, asset: AssetID) -> Int64 {
         guard let index = accountIndexByID[id] else { return 0 }
