@@ -100,13 +100,22 @@ func journaledCommands(_ directory: String) throws -> [SequenceNumber: Command] 
         }
         try E2EExchange.run(setup, on: try daemon.connect())
 
+        let setupEntries = SequenceNumber(setup.count)
+        var allSent = Set<Command>()
         var allAcknowledged: [SequenceNumber: Command] = [:]
         var peak = 0
-        for (round, delayMillis) in [400, 900, 1_500].enumerated() {
+        // Kill points: after a few thousand acknowledgements, after more, after many —
+        // counted rather than timed, so a slow machine still kills mid-flood.
+        for (round, killAfter) in [2_000, 6_000, 15_000].enumerated() {
             let flood = Flood(connection: try daemon.connect(), window: 12_000, firstTransfer: UInt64(1_000_000 * (round + 1)))
             let sender = Thread { flood.run() }
             sender.start()
-            usleep(UInt32(delayMillis) * 1_000)
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline,
+                flood.lock.withLock({ flood.acknowledged.count < killAfter || flood.peakInFlight < 10_000 })
+            {
+                usleep(1_000)
+            }
             daemon.kill()
             flood.connection.shutdownBoth()
             while flood.lock.withLock({ !flood.stopped }) { usleep(1_000) }
@@ -121,6 +130,17 @@ func journaledCommands(_ directory: String) throws -> [SequenceNumber: Command] 
                 #expect(journaled[sequence] == command, "round \(round): acknowledged entry \(sequence) lost or changed")
             }
             #expect(acknowledged.count > 1_000, "round \(round): only \(acknowledged.count) acknowledged before the kill")
+            // Nothing in the journal that was not sent, and no transfer twice: an
+            // unacknowledged request is either durable (its reply was lost with the
+            // process; a retry gets `transferReplayed`) or has no effect at all.
+            allSent.formUnion(flood.lock.withLock { flood.sent.values })
+            var transfersSeen = Set<UInt64>()
+            for (sequence, command) in journaled where sequence > setupEntries {
+                #expect(allSent.contains(command), "round \(round): entry \(sequence) was never sent")
+                if case .deposit(let transfer) = command {
+                    #expect(transfersSeen.insert(transfer.transferID).inserted, "transfer \(transfer.transferID) twice")
+                }
+            }
             // The restarted state is exactly the journal's: balances are the journaled deposits
             // plus trading, which the audit re-derives; the daemon's hash equals the audit's.
             let reported = try daemon.stateHash()
