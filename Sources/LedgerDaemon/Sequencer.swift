@@ -5,8 +5,9 @@ import Logging
 
 /// What a request gets back.
 enum Response: Sendable {
-    /// The command's entry is durable.
-    case committed(sequence: SequenceNumber, events: [Event])
+    /// The command's entry is durable. The events are a slice of the batch's buffer,
+    /// valid during `deliver` only.
+    case committed(sequence: SequenceNumber, events: ArraySlice<Event>)
     /// Not journaled.
     case error(WireError, String)
     case state(sequence: SequenceNumber, stateHash: [UInt8])
@@ -45,13 +46,27 @@ struct EngineRequest: Sendable {
 /// then releases the batch's replies. While the writer syncs, the engine fills the next
 /// batch: the block size follows what arrived during the previous fdatasync.
 final class Sequencer: @unchecked Sendable {
-    /// A group-commit batch and the replies that wait for it.
+    /// A group-commit batch and the replies that wait for it. The events of all its
+    /// commands share one buffer, so executing a command allocates nothing; a reply holds
+    /// the range of its events until delivery.
     final class Batch {
+        enum Pending {
+            case response(Response)
+            case committed(sequence: SequenceNumber, events: Range<Int>)
+        }
         var journal = JournalBatch()
-        var replies: [(sink: any ReplySink, requestID: UInt64, response: Response)] = []
+        var events: [Event] = []
+        var replies: [(sink: any ReplySink, requestID: UInt64, pending: Pending)] = []
         var isEmpty: Bool { journal.isEmpty && replies.isEmpty }
+
+        init() {
+            events.reserveCapacity(1 << 14)
+            replies.reserveCapacity(1 << 13)
+        }
+
         func reset() {
             journal.reset()
+            events.removeAll(keepingCapacity: true)
             replies.removeAll(keepingCapacity: true)
         }
     }
@@ -154,8 +169,6 @@ final class Sequencer: @unchecked Sendable {
     private func engineLoop() {
         var local: [EngineRequest] = []
         local.reserveCapacity(queueCapacity)
-        var events: [Event] = []
-        events.reserveCapacity(64)
         var current = Batch()
         var catalogVersion = (state.assets.count, state.symbols.count)
         while true {
@@ -169,7 +182,7 @@ final class Sequencer: @unchecked Sendable {
 
             for request in local {
                 if current.journal.isFull { current = handOff(current, waitForWriter: true) }
-                execute(request, into: current, events: &events)
+                execute(request, into: current)
             }
             if !local.isEmpty {
                 let executed = UInt64(local.count)
@@ -198,30 +211,32 @@ final class Sequencer: @unchecked Sendable {
         }
     }
 
-    private func execute(_ request: EngineRequest, into batch: Batch, events: inout [Event]) {
+    private func execute(_ request: EngineRequest, into batch: Batch) {
         var command: Command
         switch request.kind {
         case .command(let given):
             command = given
         case .stateQuery:
-            batch.replies.append((request.sink, request.requestID, .state(sequence: state.lastSequence, stateHash: state.stateHash())))
+            let state = Response.state(sequence: state.lastSequence, stateHash: state.stateHash())
+            batch.replies.append((request.sink, request.requestID, .response(state)))
             return
         case .prepared(let body):
             switch body(state) {
             case .command(let prepared): command = prepared
             case .response(let response):
-                batch.replies.append((request.sink, request.requestID, response))
+                batch.replies.append((request.sink, request.requestID, .response(response)))
                 return
             }
         }
         let sequence = state.lastSequence + 1
         let time = max(Self.wallClockNanos(), state.lastTimeNanos)
-        events.removeAll(keepingCapacity: true)
-        state.execute(command, sequence: sequence, timeNanos: time, into: &events)
+        let first = batch.events.count
+        state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
+        let range = first..<batch.events.count
         batch.journal.append(sequence: sequence, timeNanos: time) { writer in
-            EntryPayload.encode(command: command, events: events, to: &writer)
+            EntryPayload.encode(command: command, events: batch.events[range], to: &writer)
         }
-        batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, events: events)))
+        batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, events: range)))
     }
 
     /// Gives the batch to the writer if it is idle (or, with `waitForWriter`, once it is)
@@ -271,7 +286,7 @@ final class Sequencer: @unchecked Sendable {
                 _blocksWritten = blocks
                 _bytesWritten = bytes
             }
-            deliver(batch.replies)
+            deliver(batch)
             batch.reset()
 
             lock.lock()
@@ -283,16 +298,21 @@ final class Sequencer: @unchecked Sendable {
     }
 
     /// Groups replies by sink, keeping each sink's order, and hands them over.
-    private func deliver(_ replies: [(sink: any ReplySink, requestID: UInt64, response: Response)]) {
+    private func deliver(_ batch: Batch) {
         var order: [ObjectIdentifier] = []
         var grouped: [ObjectIdentifier: (sink: any ReplySink, items: [(requestID: UInt64, response: Response)])] = [:]
-        for reply in replies {
+        for reply in batch.replies {
             let key = ObjectIdentifier(reply.sink)
             if grouped[key] == nil {
                 order.append(key)
                 grouped[key] = (reply.sink, [])
             }
-            grouped[key]!.items.append((reply.requestID, reply.response))
+            let response: Response =
+                switch reply.pending {
+                case .response(let response): response
+                case .committed(let sequence, let range): .committed(sequence: sequence, events: batch.events[range])
+                }
+            grouped[key]!.items.append((reply.requestID, response))
         }
         for key in order {
             let group = grouped[key]!

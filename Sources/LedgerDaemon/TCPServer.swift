@@ -130,7 +130,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         for (requestID, response) in replies {
             switch response {
             case .committed(let sequence, let events):
-                WireFrame.committed(requestID: requestID, sequence: sequence, events: events).encode(to: &writer)
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
             case .error(let code, let message):
                 WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
             case .state(let sequence, let hash):

@@ -57,9 +57,7 @@ public enum WireFrame: Sendable, Hashable {
         case .committed(let id, let sequence, let events):
             writer.u8(0x82)
             writer.fixed64(id)
-            writer.varint(sequence)
-            writer.varint(UInt64(events.count))
-            for event in events { event.encode(to: &writer) }
+            Self.encodeCommittedBody(sequence: sequence, events: events, to: &writer)
         case .error(let id, let code, let message):
             writer.u8(0x83)
             writer.fixed64(id)
@@ -71,6 +69,30 @@ public enum WireFrame: Sendable, Hashable {
             writer.varint(sequence)
             writer.raw(hash)
         }
+        Self.patchLength(at: lengthAt, start: start, in: &writer)
+    }
+
+    /// A whole `committed` frame for events in any collection (the daemon's replies point
+    /// into a shared buffer).
+    public static func encodeCommitted(
+        requestID: UInt64, sequence: SequenceNumber, events: some Collection<Event>, to writer: inout ByteWriter
+    ) {
+        let lengthAt = writer.bytes.count
+        writer.fixed32(0)
+        let start = writer.bytes.count
+        writer.u8(0x82)
+        writer.fixed64(requestID)
+        encodeCommittedBody(sequence: sequence, events: events, to: &writer)
+        patchLength(at: lengthAt, start: start, in: &writer)
+    }
+
+    static func encodeCommittedBody(sequence: SequenceNumber, events: some Collection<Event>, to writer: inout ByteWriter) {
+        writer.varint(sequence)
+        writer.varint(UInt64(events.count))
+        for event in events { event.encode(to: &writer) }
+    }
+
+    static func patchLength(at lengthAt: Int, start: Int, in writer: inout ByteWriter) {
         let length = UInt32(writer.bytes.count - start)
         withUnsafeBytes(of: length.littleEndian) { raw in
             for (index, byte) in raw.enumerated() { writer.bytes[lengthAt + index] = byte }
