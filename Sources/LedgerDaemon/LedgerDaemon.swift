@@ -143,11 +143,13 @@ struct LedgerDaemon: AsyncParsableCommand {
         }
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let connections = ConnectionRegistry()
         let tcp: Channel
         let http: Channel
         do {
             tcp = try await TCPServer.bind(
-                host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings
+                host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings,
+                registry: connections
             ) { status.accepting }
             http = try await HTTPServer.bind(host: settings.httpHost, port: settings.httpPort, group: group, api: api)
         } catch {
@@ -169,6 +171,10 @@ struct LedgerDaemon: AsyncParsableCommand {
         try? await tcp.close()
         try? await http.close()
         sequencer.stopAndDrain()
+        // Every reply released by the drain leaves before the connections close.
+        for connection in connections.all {
+            try? await connection.flushed(timeout: .seconds(5)).get()
+        }
         projector?.stop()
         do {
             try sequencer.closeJournal()

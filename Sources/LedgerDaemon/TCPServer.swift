@@ -1,3 +1,4 @@
+import Foundation
 import LedgerCore
 import NIOCore
 import NIOPosix
@@ -36,14 +37,22 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     private let tokens: [String: Role]
     private let inFlightMax: Int
     private let accepting: @Sendable () -> Bool
+    private let channel: Channel
+    private let registry: ConnectionRegistry
     // Event-loop confined.
-    private var channel: Channel?
+    private var writesPending = 0
+    private var flushWaiters: [EventLoopPromise<Void>] = []
     private var role: Role?
     private var pending: [EngineRequest] = []
     private var inFlight = 0
     private var immediate = ByteWriter(capacity: 256)
 
-    init(sequencer: Sequencer, tokens: [String: Role], inFlightMax: Int, accepting: @escaping @Sendable () -> Bool) {
+    init(
+        channel: Channel, registry: ConnectionRegistry, sequencer: Sequencer, tokens: [String: Role], inFlightMax: Int,
+        accepting: @escaping @Sendable () -> Bool
+    ) {
+        self.channel = channel
+        self.registry = registry
         self.sequencer = sequencer
         self.tokens = tokens
         self.inFlightMax = inFlightMax
@@ -51,8 +60,33 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        channel = context.channel
+        registry.add(self)
         context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        registry.remove(self)
+        writesPending = 0
+        releaseFlushWaiters()
+        context.fireChannelInactive()
+    }
+
+    /// Succeeds once every reply delivered so far has been written to the socket (or the
+    /// connection closed), or after `timeout`: what shutdown waits for.
+    func flushed(timeout: TimeAmount) -> EventLoopFuture<Void> {
+        channel.eventLoop.flatSubmit {
+            if self.writesPending == 0 { return self.channel.eventLoop.makeSucceededVoidFuture() }
+            let promise = self.channel.eventLoop.makePromise(of: Void.self)
+            self.flushWaiters.append(promise)
+            self.channel.eventLoop.scheduleTask(in: timeout) { promise.succeed() }
+            return promise.futureResult
+        }
+    }
+
+    private func releaseFlushWaiters() {
+        let waiters = flushWaiters
+        flushWaiters = []
+        for waiter in waiters { waiter.succeed() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -141,10 +175,13 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         }
         let bytes = writer.bytes
         let count = replies.count
-        guard let channel else { return }
         channel.eventLoop.execute {
             self.inFlight -= count
-            channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+            self.writesPending += 1
+            self.channel.writeAndFlush(ByteBuffer(bytes: bytes)).whenComplete { _ in
+                self.writesPending -= 1
+                if self.writesPending == 0 { self.releaseFlushWaiters() }
+            }
         }
     }
 }
@@ -152,7 +189,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
 enum TCPServer {
     static func bind(
         host: String, port: Int, group: EventLoopGroup, sequencer: Sequencer, config: DaemonConfig,
-        accepting: @escaping @Sendable () -> Bool
+        registry: ConnectionRegistry, accepting: @escaping @Sendable () -> Bool
     ) async throws -> Channel {
         let tokens = config.tokens
         let inFlightMax = config.connectionInFlightMax
@@ -165,9 +202,27 @@ enum TCPServer {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
-                        GatewayConnection(sequencer: sequencer, tokens: tokens, inFlightMax: inFlightMax, accepting: accepting))
+                        GatewayConnection(
+                            channel: channel, registry: registry, sequencer: sequencer, tokens: tokens, inFlightMax: inFlightMax,
+                            accepting: accepting))
                 }
             }
             .bind(host: host, port: port).get()
     }
+}
+
+/// The open gateway connections, so that shutdown can wait for their replies to leave.
+final class ConnectionRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connections: [ObjectIdentifier: GatewayConnection] = [:]
+
+    func add(_ connection: GatewayConnection) {
+        lock.withLock { connections[ObjectIdentifier(connection)] = connection }
+    }
+
+    func remove(_ connection: GatewayConnection) {
+        _ = lock.withLock { connections.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    var all: [GatewayConnection] { lock.withLock { Array(connections.values) } }
 }
