@@ -24,21 +24,42 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Runs a program to completion and returns its exit code and output.
+/// Serializes the spawning of long-lived children through Foundation's `Process`.
+let processLock = NSLock()
+
+/// Runs a program to completion and returns its exit code and output. Uses posix_spawn
+/// and waitpid on its own pid rather than Foundation's `Process`, which on Linux has
+/// reported a wrong exit status when several children were spawned and reaped at once
+/// (seen as `--help` failing after 30 s while suites ran in parallel).
 @discardableResult
 func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binDirectory + "/" + name)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let error = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    let base = NSTemporaryDirectory() + "ledger-tool-" + UUID().uuidString
+    let outPath = base + ".out"
+    let errPath = base + ".err"
+    defer {
+        try? FileManager.default.removeItem(atPath: outPath)
+        try? FileManager.default.removeItem(atPath: errPath)
+    }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    let path = binDirectory + "/" + name
+    let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EIO) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+        guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+    let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    let error = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+    return (exitStatus, output, error)
 }
 
 /// A real `ledgerd` on free loopback ports with its own data directory.
@@ -78,7 +99,7 @@ final class DaemonProcess: @unchecked Sendable {
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try processLock.withLock { try process.run() }
         self.process = process
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {

@@ -41,7 +41,7 @@ import Testing
             "2", "--connections", "2", "--window", "200",
         ]
         load.standardOutput = FileHandle.nullDevice
-        try load.run()
+        try processLock.withLock { try load.run() }
         usleep(700_000)
         #expect(system("'\(repository)/scripts/pg-throwaway.sh' restart '\(pgDirectory)'") == 0)
         load.waitUntilExit()
