@@ -330,8 +330,6 @@ final class Sequencer: @unchecked Sendable {
     func closeJournal() throws {
         try journal.sync()
     }
-
-    var lastSequence: SequenceNumber { durableSequence }
 }
 
 /// A copy of the listings for ingress threads, which parse decimals and names without

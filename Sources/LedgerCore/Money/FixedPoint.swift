@@ -23,12 +23,6 @@ public enum FixedPoint {
         return r < 0 ? q - 1 : q
     }
 
-    /// Narrows to `Int64`, or nil when the value does not fit.
-    @inlinable
-    public static func narrow(_ value: Int128) -> Int64? {
-        Int64(exactly: value)
-    }
-
     /// A fee or other charge of `rateE8` on `notional`, rounded toward +∞: the user pays the
     /// larger amount, or receives the smaller rebate when the rate is negative.
     @inlinable
