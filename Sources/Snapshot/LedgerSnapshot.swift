@@ -60,28 +60,23 @@ struct Create: ParsableCommand {
         let journal = try directories.journalDirectory()
         let snapshots = try directories.snapshotDirectory()
         do {
-            let (state, report) = try Recovery.restore(journalDirectory: journal, snapshotDirectory: snapshots, through: through ?? .max)
-            if let existing = report.snapshot, existing.sequence == state.lastSequence {
+            let result = try SnapshotStore(directory: snapshots).create(journalDirectory: journal, through: through ?? .max)
+            let info = result.info
+            guard result.created else {
                 emit(
-                    ["created": false, "name": existing.name, "sequence": Int(existing.sequence)], json: json,
-                    text: "\(existing.name) is already the newest state (sequence \(existing.sequence))")
+                    ["created": false, "name": info.name, "sequence": Int(info.sequence)], json: json,
+                    text: "\(info.name) is already the newest state (sequence \(info.sequence))")
                 return
             }
-            guard let chain = try Recovery.chain(journalDirectory: journal, through: state.lastSequence) else {
-                throw ValidationError("the journal has no entry \(state.lastSequence)")
-            }
-            let info = try SnapshotFile.write(state, journalChain: chain, directory: snapshots)
             emit(
                 [
                     "created": true, "name": info.name, "sequence": Int(info.sequence), "stateHash": hexString(info.stateHash),
-                    "bytes": Int(info.compressedBytes) + SnapshotFile.headerBytes, "replayed": Int(report.entriesReplayed),
+                    "bytes": Int(info.compressedBytes) + SnapshotFile.headerBytes, "replayed": Int(result.entriesReplayed),
                 ],
                 json: json,
                 text:
-                    "created \(info.name): sequence \(info.sequence), state hash \(hexString(info.stateHash)), \(info.compressedBytes) bytes compressed (\(info.uncompressedBytes) raw), \(report.entriesReplayed) entries replayed"
+                    "created \(info.name): sequence \(info.sequence), state hash \(hexString(info.stateHash)), \(info.compressedBytes) bytes compressed (\(info.uncompressedBytes) raw), \(result.entriesReplayed) entries replayed"
             )
-        } catch let error as ValidationError {
-            throw error
         } catch {
             FileHandle.standardError.write(Data("ledger-snapshot: \(error)\n".utf8))
             throw ExitCode(1)

@@ -52,3 +52,33 @@ public struct SnapshotStore: Sendable {
         return doomed
     }
 }
+
+extension SnapshotStore {
+    /// What `create` did.
+    public struct Creation: Sendable {
+        /// The snapshot at the requested sequence (new, or the one already there).
+        public var info: SnapshotInfo
+        public var created: Bool
+        public var entriesReplayed: UInt64
+    }
+
+    /// Builds a snapshot offline: the newest valid snapshot in this store plus the journal
+    /// through `through` (its last complete block by default), written atomically. The
+    /// daemon never pauses for it (DESIGN.md "Snapshots").
+    @discardableResult
+    public func create(journalDirectory: String, through: SequenceNumber = .max) throws(Recovery.Failure) -> Creation {
+        let (state, report) = try Recovery.restore(journalDirectory: journalDirectory, snapshotDirectory: directory, through: through)
+        if let existing = report.snapshot, existing.sequence == state.lastSequence {
+            return Creation(info: existing, created: false, entriesReplayed: 0)
+        }
+        guard let chain = try Recovery.chain(journalDirectory: journalDirectory, through: state.lastSequence) else {
+            throw .entry(sequence: state.lastSequence, reason: "the journal has no such entry")
+        }
+        do {
+            let info = try SnapshotFile.write(state, journalChain: chain, directory: directory)
+            return Creation(info: info, created: true, entriesReplayed: report.entriesReplayed)
+        } catch {
+            throw .snapshot(error)
+        }
+    }
+}

@@ -28,9 +28,7 @@ import Testing
         try? FileManager.default.removeItem(atPath: Self.journalV1)
         try? FileManager.default.removeItem(atPath: Self.snapshotV1)
         let (state, chain) = try Scenario.run(journalDirectory: Self.journalV1)
-        let (partial, _) = try Recovery.restore(journalDirectory: Self.journalV1, snapshotDirectory: nil, through: 40)
-        let info = try SnapshotFile.write(
-            partial, journalChain: try Recovery.chain(journalDirectory: Self.journalV1, through: 40)!, directory: Self.snapshotV1)
+        let info = try SnapshotStore(directory: Self.snapshotV1).create(journalDirectory: Self.journalV1, through: 40).info
         let text = """
             # Written by FormatFixtureTests.regenerate(); the v1 fixtures must never change.
             journal.lastSequence=\(state.lastSequence)

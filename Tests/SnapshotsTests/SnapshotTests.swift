@@ -25,9 +25,7 @@ import Testing
         let snapshots = directory.path + "/snapshots"
         let (final, _) = try Scenario.run(journalDirectory: journal)
         // Snapshot the state as of sequence 35 (rebuilt from the journal).
-        let (partial, _) = try Recovery.restore(journalDirectory: journal, snapshotDirectory: nil, through: 35)
-        let chain = try #require(try Recovery.chain(journalDirectory: journal, through: 35))
-        try SnapshotFile.write(partial, journalChain: chain, directory: snapshots)
+        try SnapshotStore(directory: snapshots).create(journalDirectory: journal, through: 35)
         let (restored, report) = try Recovery.restore(journalDirectory: journal, snapshotDirectory: snapshots)
         #expect(report.snapshot?.sequence == 35)
         #expect(report.entriesReplayed == UInt64(final.lastSequence - 35))
@@ -41,9 +39,7 @@ import Testing
         let snapshots = directory.path + "/snapshots"
         let (final, _) = try Scenario.run(journalDirectory: journal)
         for sequence in [20, 50] as [SequenceNumber] {
-            let (state, _) = try Recovery.restore(journalDirectory: journal, snapshotDirectory: nil, through: sequence)
-            try SnapshotFile.write(
-                state, journalChain: try Recovery.chain(journalDirectory: journal, through: sequence)!, directory: snapshots)
+            try SnapshotStore(directory: snapshots).create(journalDirectory: journal, through: sequence)
         }
         // Flip a byte in the body of the newest.
         let newest = snapshots + "/" + SnapshotFile.name(sequence: 50)
