@@ -1,6 +1,7 @@
 import Foundation
 import LedgerClient
 import LedgerCore
+import LedgerTestSupport
 
 /// The built executables: next to the test bundle, or in $LEDGER_BIN_DIR.
 let binDirectory: String = {
@@ -33,6 +34,7 @@ let processLock = NSLock()
 /// (seen as `--help` failing after 30 s while suites ran in parallel).
 @discardableResult
 func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    TestProcess.prepared
     let base = NSTemporaryDirectory() + "ledger-tool-" + UUID().uuidString
     let outPath = base + ".out"
     let errPath = base + ".err"
@@ -75,6 +77,7 @@ final class DaemonProcess: @unchecked Sendable {
     private var generation = 0
 
     init(dataDirectory: String? = nil, extraArguments: [String] = []) {
+        TestProcess.prepared
         self.dataDirectory = dataDirectory ?? (NSTemporaryDirectory() + "ledger-e2e-" + UUID().uuidString)
         tcpPort = freePort()
         httpPort = freePort()

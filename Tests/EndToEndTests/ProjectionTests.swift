@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LedgerClient
 import LedgerCore
+import LedgerTestSupport
 import Projection
 import Testing
 
@@ -13,6 +14,7 @@ import Testing
 
     /// A fresh database on the test server; returns its URL.
     func freshDatabase() throws -> String {
+        TestProcess.prepared
         guard let url = ProcessInfo.processInfo.environment["LEDGER_PG_URL"] else {
             throw PostgresError(message: "LEDGER_PG_URL is not set: run the tests with scripts/test.sh, which starts PostgreSQL")
         }

@@ -5,6 +5,7 @@ public struct TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ label: String = "test") {
+        TestProcess.prepared
         path = NSTemporaryDirectory() + "ledger-test-\(label)-\(UUID().uuidString)"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
