@@ -174,7 +174,7 @@ final class HTTPAPI: @unchecked Sendable {
         case .state(let sequence, let hash):
             return HTTPAnswer(status: .ok, body: JSON.text(["sequence": Int(sequence), "stateHash": hexString(hash)]))
         case .committed(let sequence, let events):
-            if case .rejected(let reason, let detail)? = events.first {
+            if case .rejected(let reason, let detail)? = events.last {
                 var body: [String: Any] = [
                     "code": Int(reason.rawValue), "reason": reason.name, "sequence": Int(sequence),
                     "message": "rejected: \(reason.name.lowercased().replacingOccurrences(of: "_", with: " "))",
@@ -183,11 +183,13 @@ final class HTTPAPI: @unchecked Sendable {
                 return HTTPAnswer(status: .badRequest, body: JSON.text(body))
             }
             var body: [String: Any] = ["sequence": Int(sequence), "events": events.map { Views.event($0, catalog) }]
-            if case .orderAccepted(let id)? = events.first {
+            // Funding settled at this entry's time comes first; the command's own events follow.
+            let own = events.drop { if case .fundingSettled = $0 { true } else if case .fundingPaid = $0 { true } else { false } }
+            if case .orderAccepted(let id)? = own.first {
                 body["orderId"] = Int(id)
                 var executed: Int64 = 0
                 var status = "FILLED"
-                for event in events {
+                for event in own {
                     switch event {
                     case .trade(let trade): executed += trade.quantityUnits
                     case .orderRested: status = executed > 0 ? "PARTIALLY_FILLED" : "NEW"
@@ -198,7 +200,7 @@ final class HTTPAPI: @unchecked Sendable {
                 body["status"] = status
                 body["executedQtyUnits"] = Int(executed)
             }
-            if case .transferReplayed(let original)? = events.first { body["originalSequence"] = Int(original) }
+            if case .transferReplayed(let original)? = own.first { body["originalSequence"] = Int(original) }
             return HTTPAnswer(status: .ok, body: JSON.text(body))
         }
     }

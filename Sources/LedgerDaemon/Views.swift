@@ -136,6 +136,38 @@ enum Views {
         case .orderCancelled(let id, let units): return ["type": "ORDER_CANCELLED", "orderId": Int(id), "qtyUnits": Int(units)]
         case .rejected(let reason, let detail):
             return ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
+        case .indexPriceSet(let symbol, let units):
+            return ["type": "INDEX_PRICE_SET", "symbol": catalog.symbols[Int(symbol)].name, "indexPrice": price(symbol, units)]
+        case .fundingRateSet(let symbol, let rate):
+            return [
+                "type": "FUNDING_RATE_SET", "symbol": catalog.symbols[Int(symbol)].name, "fundingRate": DecimalText.format(rate, scale: 8),
+            ]
+        case .premiumSampled(let symbol, let premium):
+            return [
+                "type": "PREMIUM_SAMPLED", "symbol": catalog.symbols[Int(symbol)].name, "premium": DecimalText.format(premium, scale: 8),
+            ]
+        case .fundingSettled(let symbol, let rate, let mark):
+            return [
+                "type": "FUNDING_SETTLED", "symbol": catalog.symbols[Int(symbol)].name, "fundingRate": DecimalText.format(rate, scale: 8),
+                "markPrice": price(symbol, mark),
+            ]
+        case .fundingPaid(let account, let symbol, let value):
+            return [
+                "type": "FUNDING_PAID", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name,
+                "amount": money(symbol, value),
+            ]
+        case .marginModeSet(let account, let symbol, let isolated):
+            return [
+                "type": "MARGIN_MODE_SET", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name,
+                "marginType": isolated ? "ISOLATED" : "CROSSED",
+            ]
+        case .isolatedMarginAdjusted(let account, let symbol, let value):
+            return [
+                "type": "ISOLATED_MARGIN_ADJUSTED", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name,
+                "amount": money(symbol, value),
+            ]
+        case .insuranceFundDeposited(let asset, let value):
+            return ["type": "INSURANCE_FUND_DEPOSITED", "asset": catalog.assets[Int(asset)].name, "amount": amount(asset, value)]
         }
     }
 }

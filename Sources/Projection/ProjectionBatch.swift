@@ -305,6 +305,8 @@ struct ProjectionBatch {
         case .withdrawal: "withdrawal"
         case .fee: "fee"
         case .realizedPnl: "realized_pnl"
+        case .funding: "funding"
+        case .insuranceDeposit: "insurance_deposit"
         }
     }
 }

@@ -24,6 +24,15 @@ enum EntryJSON {
                 "clientOrderId": Int(cancel.clientOrderID),
             ]
         case .setMarkPrice(let symbol, let price): ["type": "SET_MARK_PRICE", "symbolId": Int(symbol), "priceUnits": Int(price)]
+        case .setIndexPrice(let symbol, let price): ["type": "SET_INDEX_PRICE", "symbolId": Int(symbol), "priceUnits": Int(price)]
+        case .setFundingRate(let symbol, let rate): ["type": "SET_FUNDING_RATE", "symbolId": Int(symbol), "rateE8": Int(rate)]
+        case .addPremiumSample(let symbol, let premium):
+            ["type": "ADD_PREMIUM_SAMPLE", "symbolId": Int(symbol), "premiumE8": Int(premium)]
+        case .setMarginMode(let account, let symbol, let isolated):
+            ["type": "SET_MARGIN_MODE", "account": Int(account), "symbolId": Int(symbol), "isolated": isolated]
+        case .adjustIsolatedMargin(let account, let symbol, let amount):
+            ["type": "ADJUST_ISOLATED_MARGIN", "account": Int(account), "symbolId": Int(symbol), "amountMinor": Int(amount)]
+        case .depositInsuranceFund(let transfer): transferJSON("DEPOSIT_INSURANCE_FUND", transfer)
         }
     }
 
@@ -61,6 +70,19 @@ enum EntryJSON {
         case .orderCancelled(let id, let quantity): ["type": "ORDER_CANCELLED", "orderId": Int(id), "quantityUnits": Int(quantity)]
         case .rejected(let reason, let detail):
             ["type": "REJECTED", "reason": reason.name, "code": Int(reason.rawValue), "detail": Int(detail)]
+        case .indexPriceSet(let symbol, let price): ["type": "INDEX_PRICE_SET", "symbolId": Int(symbol), "priceUnits": Int(price)]
+        case .fundingRateSet(let symbol, let rate): ["type": "FUNDING_RATE_SET", "symbolId": Int(symbol), "rateE8": Int(rate)]
+        case .premiumSampled(let symbol, let premium): ["type": "PREMIUM_SAMPLED", "symbolId": Int(symbol), "premiumE8": Int(premium)]
+        case .fundingSettled(let symbol, let rate, let mark):
+            ["type": "FUNDING_SETTLED", "symbolId": Int(symbol), "rateE8": Int(rate), "markPriceUnits": Int(mark)]
+        case .fundingPaid(let account, let symbol, let amount):
+            ["type": "FUNDING_PAID", "account": Int(account), "symbolId": Int(symbol), "amountMinor": Int(amount)]
+        case .marginModeSet(let account, let symbol, let isolated):
+            ["type": "MARGIN_MODE_SET", "account": Int(account), "symbolId": Int(symbol), "isolated": isolated]
+        case .isolatedMarginAdjusted(let account, let symbol, let amount):
+            ["type": "ISOLATED_MARGIN_ADJUSTED", "account": Int(account), "symbolId": Int(symbol), "amountMinor": Int(amount)]
+        case .insuranceFundDeposited(let asset, let amount):
+            ["type": "INSURANCE_FUND_DEPOSITED", "assetId": Int(asset), "amountMinor": Int(amount)]
         }
     }
 }

@@ -18,6 +18,9 @@ public struct SnapshotInfo: Sendable, Hashable {
     public var stateHash: [UInt8]
     public var uncompressedBytes: UInt64
     public var compressedBytes: UInt64
+    /// The layout of the state in the body (`ExchangeState.encodingVersion` when written;
+    /// older layouts are still read).
+    public var stateEncodingVersion: UInt8 = ExchangeState.encodingVersion
 }
 
 /// Snapshot files v1 (docs/FORMATS.md, "Snapshot"): `snap-<sequence>.zst`, a fixed header
@@ -109,7 +112,8 @@ public enum SnapshotFile {
         guard SHA256.hash(raw) == info.stateHash else { throw .invalid(file: path, reason: "state hash mismatch") }
         var stateReader = ByteReader(raw)
         do {
-            let state = try ExchangeState.decodeCanonical(from: &stateReader, sequence: info.sequence, timeNanos: info.timeNanos)
+            let state = try ExchangeState.decodeCanonical(
+                from: &stateReader, version: info.stateEncodingVersion, sequence: info.sequence, timeNanos: info.timeNanos)
             try stateReader.expectEnd()
             return (state, info)
         } catch {
@@ -123,7 +127,7 @@ public enum SnapshotFile {
         do {
             guard try reader.fixed64() == magic else { throw SnapshotError.invalid(file: file, reason: "not a snapshot (bad magic)") }
             let versions = try reader.fixed32()
-            guard versions & 0xFFFF == UInt32(version), versions >> 16 == UInt32(ExchangeState.encodingVersion) else {
+            guard versions & 0xFFFF == UInt32(version), versions >> 16 >= 1, versions >> 16 <= UInt32(ExchangeState.encodingVersion) else {
                 throw SnapshotError.invalid(file: file, reason: "unsupported version \(versions & 0xFFFF)/\(versions >> 16)")
             }
             let sequence = try reader.fixed64()
@@ -140,7 +144,7 @@ public enum SnapshotFile {
             let name = String(file.split(separator: "/").last ?? "")
             return SnapshotInfo(
                 name: name, sequence: sequence, timeNanos: time, journalChain: chain, stateHash: hash,
-                uncompressedBytes: uncompressed, compressedBytes: compressed)
+                uncompressedBytes: uncompressed, compressedBytes: compressed, stateEncodingVersion: UInt8(versions >> 16))
         } catch let error as SnapshotError {
             throw error
         } catch {

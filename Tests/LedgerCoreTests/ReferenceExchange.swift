@@ -193,6 +193,9 @@ struct ReferenceExchange {
 
         case .placeOrder(let order):
             return place(order)
+
+        case .setIndexPrice, .setFundingRate, .addPremiumSample, .setMarginMode, .adjustIsolatedMargin, .depositInsuranceFund:
+            fatalError("the reference model does not cover \(command) yet")
         }
     }
 

@@ -15,13 +15,58 @@ public struct Position: Sendable, Hashable {
     public var openBuyNotionalMinor: Int64 = 0
     public var openSellQuantityUnits: Int64 = 0
     public var openSellNotionalMinor: Int64 = 0
+    /// Isolated margin mode: the position is margined by `isolatedMarginMinor` alone, not by
+    /// the account's cross wallet (docs/RULES.md, "Isolated margin").
+    public var isIsolated = false
+    /// The part of the wallet set aside for this position when isolated; 0 when cross.
+    public var isolatedMarginMinor: Int64 = 0
 
     public init() {}
 
     /// True when the position holds nothing worth keeping in a snapshot.
     public var isEmpty: Bool {
         sizeQuantityUnits == 0 && costMinor == 0 && leverage == 0 && openBuyQuantityUnits == 0
-            && openSellQuantityUnits == 0
+            && openSellQuantityUnits == 0 && !isIsolated && isolatedMarginMinor == 0
+    }
+
+    /// The quantity of a fill on `side` that closes part of this position.
+    @inlinable
+    public func closingQuantity(side: Side, quantityUnits: Int64) -> Int64 {
+        sizeQuantityUnits == 0 || (sizeQuantityUnits > 0) == (side == .buy) ? 0 : min(quantityUnits, abs(sizeQuantityUnits))
+    }
+
+    /// This position after a fill, with its realized PnL; the one rule every path uses
+    /// (planning, matching, applying). Size and cost follow `afterFill`. An isolated
+    /// position also moves margin: the realized PnL and the fee settle in its isolated
+    /// margin; the closed share of that margin (all of it when the position closes) goes
+    /// back to the cross wallet, rounded toward −∞; opening takes notional / leverage,
+    /// rounded up, from the cross wallet.
+    @inlinable
+    public func filled(
+        side: Side, quantityUnits: Int64, priceUnits: Int64, notionalFactor: Int64, feeMinor: Int64, leverage: Int64
+    ) -> (position: Position, realizedPnlMinor: Int64) {
+        let after = Position.afterFill(
+            sizeQuantityUnits: sizeQuantityUnits, costMinor: costMinor, side: side, quantityUnits: quantityUnits,
+            priceUnits: priceUnits, notionalFactor: notionalFactor)
+        var next = self
+        next.sizeQuantityUnits = after.sizeQuantityUnits
+        next.costMinor = after.costMinor
+        if isIsolated {
+            let closed = closingQuantity(side: side, quantityUnits: quantityUnits)
+            var margin = isolatedMarginMinor + after.realizedPnlMinor - feeMinor
+            if closed > 0 {
+                margin -=
+                    closed == abs(sizeQuantityUnits)
+                    ? margin
+                    : Int64(FixedPoint.divideRoundingDown(Int128(margin) * Int128(closed), Int128(abs(sizeQuantityUnits))))
+            }
+            let opened = quantityUnits - closed
+            if opened > 0 {
+                margin += Int64(FixedPoint.divideRoundingUp(Int128(priceUnits * opened * notionalFactor), Int128(leverage)))
+            }
+            next.isolatedMarginMinor = margin
+        }
+        return (next, after.realizedPnlMinor)
     }
 
     /// The position after a fill of `quantityUnits` on `side` worth `notionalMinor`

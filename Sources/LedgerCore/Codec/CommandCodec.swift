@@ -9,8 +9,10 @@ extension Command {
             writer.string(asset.name)
             writer.u8(asset.scale)
         case .listSymbol(let spec):
-            writer.u8(2)
+            // The v1 layout while the spec uses no rule-book terms (docs/FORMATS.md).
+            writer.u8(spec.hasLegacyTerms ? 2 : 9)
             spec.encode(to: &writer)
+            if !spec.hasLegacyTerms { spec.encodeRuleBookTerms(to: &writer) }
         case .deposit(let transfer):
             writer.u8(3)
             transfer.encode(to: &writer)
@@ -36,9 +38,20 @@ extension Command {
             writer.varint(cancel.orderID)
             writer.varint(cancel.clientOrderID)
         case .setMarkPrice(let symbol, let price):
-            writer.u8(8)
-            writer.varint(UInt64(symbol))
-            writer.zigzag(price)
+            writer.symbolValue(8, symbol, price)
+        case .setIndexPrice(let symbol, let price):
+            writer.symbolValue(10, symbol, price)
+        case .setFundingRate(let symbol, let rate):
+            writer.symbolValue(11, symbol, rate)
+        case .addPremiumSample(let symbol, let premium):
+            writer.symbolValue(12, symbol, premium)
+        case .setMarginMode(let account, let symbol, let isolated):
+            writer.accountSymbolFlag(13, account, symbol, isolated)
+        case .adjustIsolatedMargin(let account, let symbol, let amount):
+            writer.accountSymbolValue(14, account, symbol, amount)
+        case .depositInsuranceFund(let transfer):
+            writer.u8(15)
+            transfer.encode(to: &writer)
         }
     }
 
@@ -79,7 +92,27 @@ extension Command {
             return .cancelOrder(
                 CancelOrder(account: try reader.varint(), orderID: try reader.varint(), clientOrderID: try reader.varint()))
         case 8:
-            return .setMarkPrice(symbol: try reader.varint(as: SymbolID.self, field: "symbol"), priceUnits: try reader.zigzag())
+            let (symbol, price) = try reader.symbolValue()
+            return .setMarkPrice(symbol: symbol, priceUnits: price)
+        case 9:
+            var spec = try SymbolSpec.decode(from: &reader)
+            try spec.decodeRuleBookTerms(from: &reader)
+            return .listSymbol(spec)
+        case 10, 11, 12:
+            let (symbol, value) = try reader.symbolValue()
+            switch tag {
+            case 10: return .setIndexPrice(symbol: symbol, priceUnits: value)
+            case 11: return .setFundingRate(symbol: symbol, rateE8: value)
+            default: return .addPremiumSample(symbol: symbol, premiumE8: value)
+            }
+        case 13:
+            let (account, symbol, isolated) = try reader.accountSymbolFlag(field: "margin mode")
+            return .setMarginMode(account: account, symbol: symbol, isolated: isolated)
+        case 14:
+            let (account, symbol, amount) = try reader.accountSymbolValue()
+            return .adjustIsolatedMargin(account: account, symbol: symbol, amountMinor: amount)
+        case 15:
+            return .depositInsuranceFund(try Transfer.decode(from: &reader))
         default:
             throw .unknownTag(name: "command", tag: UInt64(tag), offset: start)
         }
@@ -141,5 +174,42 @@ extension SymbolSpec {
             maxLeverage: try reader.varint(as: UInt16.self, field: "max leverage"),
             defaultLeverage: try reader.varint(as: UInt16.self, field: "default leverage"),
             makerFeeRateE8: try reader.zigzag(), takerFeeRateE8: try reader.zigzag())
+    }
+}
+
+extension SymbolSpec {
+    /// The listing v2 fields, after the v1 layout.
+    func encodeRuleBookTerms(to writer: inout ByteWriter) {
+        writer.varint(UInt64(brackets.count))
+        for bracket in brackets {
+            writer.zigzag(bracket.notionalCapMinor)
+            writer.zigzag(bracket.maintenanceMarginRateE8)
+            writer.varint(UInt64(bracket.maxLeverage))
+        }
+        for value in [
+            priceBandRateE8, fundingIntervalSeconds, fundingInterestRateE8, fundingClampRateE8, fundingCapRateE8,
+            liquidationFeeRateE8,
+        ] {
+            writer.zigzag(value)
+        }
+    }
+
+    mutating func decodeRuleBookTerms(from reader: inout ByteReader) throws(CodecError) {
+        let countOffset = reader.offset
+        let count = try reader.varint()
+        guard count >= 1, count <= UInt64(Limits.bracketsMax) else { throw .outOfRange(field: "bracket count", offset: countOffset) }
+        brackets = []
+        for _ in 0..<count {
+            brackets.append(
+                MarginBracket(
+                    notionalCapMinor: try reader.zigzag(), maintenanceMarginRateE8: try reader.zigzag(),
+                    maxLeverage: try reader.varint(as: UInt16.self, field: "bracket leverage")))
+        }
+        priceBandRateE8 = try reader.zigzag()
+        fundingIntervalSeconds = try reader.zigzag()
+        fundingInterestRateE8 = try reader.zigzag()
+        fundingClampRateE8 = try reader.zigzag()
+        fundingCapRateE8 = try reader.zigzag()
+        liquidationFeeRateE8 = try reader.zigzag()
     }
 }

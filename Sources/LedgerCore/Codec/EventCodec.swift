@@ -28,9 +28,7 @@ extension Event {
             writer.varint(UInt64(symbol))
             writer.varint(UInt64(leverage))
         case .markPriceSet(let symbol, let price):
-            writer.u8(7)
-            writer.varint(UInt64(symbol))
-            writer.zigzag(price)
+            writer.symbolValue(7, symbol, price)
         case .orderAccepted(let id):
             writer.u8(8)
             writer.varint(id)
@@ -66,6 +64,25 @@ extension Event {
             writer.u8(13)
             writer.varint(UInt64(reason.rawValue))
             writer.varint(detail)
+        case .indexPriceSet(let symbol, let price):
+            writer.symbolValue(14, symbol, price)
+        case .fundingRateSet(let symbol, let rate):
+            writer.symbolValue(15, symbol, rate)
+        case .premiumSampled(let symbol, let premium):
+            writer.symbolValue(16, symbol, premium)
+        case .fundingSettled(let symbol, let rate, let mark):
+            writer.symbolValue(17, symbol, rate)
+            writer.zigzag(mark)
+        case .fundingPaid(let account, let symbol, let amount):
+            writer.accountSymbolValue(18, account, symbol, amount)
+        case .marginModeSet(let account, let symbol, let isolated):
+            writer.accountSymbolFlag(19, account, symbol, isolated)
+        case .isolatedMarginAdjusted(let account, let symbol, let amount):
+            writer.accountSymbolValue(20, account, symbol, amount)
+        case .insuranceFundDeposited(let asset, let amount):
+            writer.u8(21)
+            writer.varint(UInt64(asset))
+            writer.zigzag(amount)
         }
     }
 
@@ -88,7 +105,8 @@ extension Event {
                 account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
                 leverage: try reader.varint(as: UInt16.self, field: "leverage"))
         case 7:
-            return .markPriceSet(symbol: try reader.varint(as: SymbolID.self, field: "symbol"), priceUnits: try reader.zigzag())
+            let (symbol, price) = try reader.symbolValue()
+            return .markPriceSet(symbol: symbol, priceUnits: price)
         case 8: return .orderAccepted(try reader.varint())
         case 9:
             let tradeID = try reader.varint()
@@ -122,6 +140,26 @@ extension Event {
                 throw .outOfRange(field: "reject reason", offset: reasonOffset)
             }
             return .rejected(reason, detail: try reader.varint())
+        case 14, 15, 16:
+            let (symbol, value) = try reader.symbolValue()
+            switch tag {
+            case 14: return .indexPriceSet(symbol: symbol, priceUnits: value)
+            case 15: return .fundingRateSet(symbol: symbol, rateE8: value)
+            default: return .premiumSampled(symbol: symbol, premiumE8: value)
+            }
+        case 17:
+            let (symbol, rate) = try reader.symbolValue()
+            return .fundingSettled(symbol: symbol, rateE8: rate, markPriceUnits: try reader.zigzag())
+        case 18, 20:
+            let (account, symbol, amount) = try reader.accountSymbolValue()
+            return tag == 18
+                ? .fundingPaid(account: account, symbol: symbol, amountMinor: amount)
+                : .isolatedMarginAdjusted(account: account, symbol: symbol, amountMinor: amount)
+        case 19:
+            let (account, symbol, isolated) = try reader.accountSymbolFlag(field: "margin mode")
+            return .marginModeSet(account: account, symbol: symbol, isolated: isolated)
+        case 21:
+            return .insuranceFundDeposited(asset: try reader.varint(as: AssetID.self, field: "asset"), amountMinor: try reader.zigzag())
         default:
             throw .unknownTag(name: "event", tag: UInt64(tag), offset: start)
         }

@@ -14,13 +14,26 @@ public enum Command: Sendable, Hashable {
     case cancelOrder(CancelOrder)
     /// Oracle: the mark price of a symbol, in price units.
     case setMarkPrice(symbol: SymbolID, priceUnits: Int64)
+    /// Oracle: the index (spot) price of a symbol, in price units.
+    case setIndexPrice(symbol: SymbolID, priceUnits: Int64)
+    /// Oracle: the funding rate of the coming settlement (wins over premium samples).
+    case setFundingRate(symbol: SymbolID, rateE8: Int64)
+    /// Oracle: one premium-index sample, (impact price − index) / index in 10^-8.
+    case addPremiumSample(symbol: SymbolID, premiumE8: Int64)
+    /// Cross (false) or isolated (true); only with no position and no open orders there.
+    case setMarginMode(account: AccountID, symbol: SymbolID, isolated: Bool)
+    /// Moves margin into (positive) or out of (negative) an isolated position.
+    case adjustIsolatedMargin(account: AccountID, symbol: SymbolID, amountMinor: Int64)
+    /// Admin: money from outside into the insurance fund (idempotent by transfer id; the
+    /// transfer's account must be 0).
+    case depositInsuranceFund(Transfer)
 
     /// Which role may send this command (docs/API.md).
     public var role: Role {
         switch self {
-        case .listAsset, .listSymbol, .deposit, .withdraw: .admin
-        case .setMarkPrice: .oracle
-        case .setLeverage, .placeOrder, .cancelOrder: .trader
+        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund: .admin
+        case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample: .oracle
+        case .setLeverage, .placeOrder, .cancelOrder, .setMarginMode, .adjustIsolatedMargin: .trader
         }
     }
 }

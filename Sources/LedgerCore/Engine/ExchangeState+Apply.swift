@@ -7,6 +7,7 @@ extension ExchangeState {
         _ events: some Collection<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
+        entryTimeNanos = timeNanos
         for event in events {
             apply(event, of: command, sequence: sequence)
         }
@@ -26,7 +27,13 @@ extension ExchangeState {
         case .symbolListed(let id):
             guard case .listSymbol(let spec) = command, spec.id == id else { preconditionFailure("event without its command") }
             symbols.append(spec)
-            markets.append(Market(notionalFactor: Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale)!))
+            var market = Market(
+                notionalFactor: Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale)!,
+                maintenanceAmountsMinor: spec.maintenanceAmountsMinor)
+            if spec.fundingIntervalSeconds > 0 {
+                market.nextFundingTimeNanos = Self.nextFundingTime(after: entryTimeNanos, intervalSeconds: spec.fundingIntervalSeconds)
+            }
+            markets.append(market)
 
         case .deposited(let accountID, _, _):
             _ = openAccount(accountID)
@@ -47,6 +54,45 @@ extension ExchangeState {
 
         case .markPriceSet(let symbol, let price):
             markets[Int(symbol)].markPriceUnits = price
+
+        case .indexPriceSet(let symbol, let price):
+            markets[Int(symbol)].indexPriceUnits = price
+
+        case .fundingRateSet(let symbol, let rate):
+            markets[Int(symbol)].fundingRateOverrideE8 = rate
+
+        case .premiumSampled(let symbol, let premium):
+            markets[Int(symbol)].premiumSampleSumE8 += premium
+            markets[Int(symbol)].premiumSampleCount += 1
+
+        case .fundingSettled(let symbol, let rate, _):
+            let interval = symbols[Int(symbol)].fundingIntervalSeconds
+            markets[Int(symbol)].lastFundingRateE8 = rate
+            markets[Int(symbol)].fundingRateOverrideE8 = nil
+            markets[Int(symbol)].premiumSampleSumE8 = 0
+            markets[Int(symbol)].premiumSampleCount = 0
+            markets[Int(symbol)].nextFundingTimeNanos = Self.nextFundingTime(after: entryTimeNanos, intervalSeconds: interval)
+
+        case .fundingPaid(let accountID, let symbol, let amount):
+            let index = Int(accountIndexByID[accountID]!)
+            if accounts[index].positions[Int(symbol)].isIsolated {
+                accounts[index].positions[Int(symbol)].isolatedMarginMinor -= amount
+            }
+            post(event)
+
+        case .marginModeSet(let accountID, let symbol, let isolated):
+            let index = Int(accountIndexByID[accountID]!)
+            accounts[index].ensure(symbol: symbol)
+            precondition(accounts[index].positions[Int(symbol)].isolatedMarginMinor == 0, "margin mode change with margin held")
+            accounts[index].positions[Int(symbol)].isIsolated = isolated
+
+        case .isolatedMarginAdjusted(let accountID, let symbol, let amount):
+            let index = Int(accountIndexByID[accountID]!)
+            accounts[index].positions[Int(symbol)].isolatedMarginMinor += amount
+
+        case .insuranceFundDeposited:
+            post(event)
+            recordTransfer(command, sequence: sequence)
 
         case .orderAccepted(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
@@ -101,23 +147,28 @@ extension ExchangeState {
             quantityUnits: -trade.quantityUnits)
         let takerIndex = Int(accountIndexByID[trade.takerAccount]!)
         precondition(accounts[makerIndex].id == trade.makerAccount)
-        fill(accountIndex: makerIndex, symbol: symbol, side: maker.side, trade: trade, realizedPnlMinor: trade.makerRealizedPnlMinor)
-        fill(accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, trade: trade, realizedPnlMinor: trade.takerRealizedPnlMinor)
+        fill(
+            accountIndex: makerIndex, symbol: symbol, side: maker.side, trade: trade,
+            realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
+        fill(
+            accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, trade: trade,
+            realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
     }
 
     /// Moves one side of a fill into its position (the money moves by `post`).
-    private mutating func fill(accountIndex: Int, symbol: SymbolID, side: Side, trade: Trade, realizedPnlMinor: Int64) {
+    private mutating func fill(
+        accountIndex: Int, symbol: SymbolID, side: Side, trade: Trade, realizedPnlMinor: Int64, feeMinor: Int64
+    ) {
         accounts[accountIndex].ensure(symbol: symbol)
         let before = accounts[accountIndex].positions[Int(symbol)]
-        let after = Position.afterFill(
-            sizeQuantityUnits: before.sizeQuantityUnits, costMinor: before.costMinor, side: side,
-            quantityUnits: trade.quantityUnits, priceUnits: trade.priceUnits,
-            notionalFactor: markets[Int(symbol)].notionalFactor)
+        let after = before.filled(
+            side: side, quantityUnits: trade.quantityUnits, priceUnits: trade.priceUnits,
+            notionalFactor: markets[Int(symbol)].notionalFactor, feeMinor: feeMinor,
+            leverage: effectiveLeverage(before, symbol: symbol))
         precondition(after.realizedPnlMinor == realizedPnlMinor, "realized PnL differs from the journal")
-        accounts[accountIndex].positions[Int(symbol)].sizeQuantityUnits = after.sizeQuantityUnits
-        accounts[accountIndex].positions[Int(symbol)].costMinor = after.costMinor
+        accounts[accountIndex].positions[Int(symbol)] = after.position
         let asset = symbols[Int(symbol)].settleAsset
-        positionCostTotalMinor[Int(asset)] += after.costMinor - before.costMinor
+        positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
     }
 
     /// Moves the money an event stands for, posting by posting.
@@ -161,9 +212,11 @@ extension ExchangeState {
     private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {
         switch command {
         case .deposit(let transfer):
-            transfers[transfer.transferID] = TransferRecord(sequence: sequence, isWithdrawal: false, transfer: transfer)
+            transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .deposit, transfer: transfer)
         case .withdraw(let transfer):
-            transfers[transfer.transferID] = TransferRecord(sequence: sequence, isWithdrawal: true, transfer: transfer)
+            transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .withdrawal, transfer: transfer)
+        case .depositInsuranceFund(let transfer):
+            transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .insuranceDeposit, transfer: transfer)
         default:
             preconditionFailure("event without its command")
         }

@@ -6,8 +6,9 @@
 /// The sequence number and time of the last entry are not part of it: the state hash
 /// describes the books, so a rejected command leaves it unchanged.
 extension ExchangeState {
-    /// The version of the layout below; a snapshot records it.
-    public static let encodingVersion: UInt8 = 1
+    /// The version of the layout below; a snapshot records it. Version 1 (the spine) is
+    /// still decoded: it lacks the rule-book fields, which take their v1 defaults.
+    public static let encodingVersion: UInt8 = 2
 
     public func encodeCanonical(to writer: inout ByteWriter) {
         writer.varint(UInt64(assets.count))
@@ -17,10 +18,18 @@ extension ExchangeState {
         writer.varint(UInt64(symbols.count))
         for spec in symbols {
             spec.encode(to: &writer)
+            spec.encodeRuleBookTerms(to: &writer)
         }
         for market in markets {
             writer.zigzag(market.markPriceUnits)
             writer.zigzag(market.lastPriceUnits)
+            writer.zigzag(market.indexPriceUnits)
+            writer.zigzag(market.nextFundingTimeNanos)
+            writer.u8(market.fundingRateOverrideE8 == nil ? 0 : 1)
+            writer.zigzag(market.fundingRateOverrideE8 ?? 0)
+            writer.zigzag(market.premiumSampleSumE8)
+            writer.zigzag(market.premiumSampleCount)
+            writer.zigzag(market.lastFundingRateE8)
             for side in Side.allCases {
                 let orders = market.book.orders(side)
                 writer.varint(UInt64(orders.count))
@@ -47,6 +56,8 @@ extension ExchangeState {
                 writer.zigzag(position.openBuyNotionalMinor)
                 writer.zigzag(position.openSellQuantityUnits)
                 writer.zigzag(position.openSellNotionalMinor)
+                writer.u8(position.isIsolated ? 1 : 0)
+                writer.zigzag(position.isolatedMarginMinor)
             }
         }
         for balance in systemBalancesMinor { writer.zigzag(balance) }
@@ -64,7 +75,7 @@ extension ExchangeState {
         for id in transferIDs {
             let record = transfers[id]!
             writer.varint(record.sequence)
-            writer.u8(record.isWithdrawal ? 1 : 0)
+            writer.u8(record.kind.rawValue)
             record.transfer.encode(to: &writer)
         }
         writer.varint(nextOrderID)
@@ -82,9 +93,17 @@ extension ExchangeState {
     /// Derived indexes (id tables, order slots, totals) are recomputed; the invariants are
     /// checked before the state is returned.
     public static func decodeCanonical(
-        from reader: inout ByteReader, sequence: SequenceNumber, timeNanos: Int64
+        from reader: inout ByteReader, version: UInt8 = encodingVersion, sequence: SequenceNumber, timeNanos: Int64
     ) throws(CodecError) -> ExchangeState {
+        guard version == 1 || version == 2 else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
         var state = ExchangeState()
+        state.entryTimeNanos = timeNanos
+        func flag(_ field: String) throws(CodecError) -> Bool {
+            let offset = reader.offset
+            let value = try reader.u8()
+            guard value <= 1 else { throw .outOfRange(field: field, offset: offset) }
+            return value == 1
+        }
         func count(_ field: String, max: Int) throws(CodecError) -> Int {
             let offset = reader.offset
             let value = try reader.varint()
@@ -100,9 +119,11 @@ extension ExchangeState {
         }
         for _ in 0..<(try count("symbol count", max: Limits.symbolsMax)) {
             let offset = reader.offset
-            let spec = try SymbolSpec.decode(from: &reader)
+            var spec = try SymbolSpec.decode(from: &reader)
+            if version >= 2 { try spec.decodeRuleBookTerms(from: &reader) }
             guard Int(spec.id) == state.symbols.count, Int(spec.settleAsset) < state.assets.count,
-                notionalFactor(spec, settleScale: state.assets[Int(spec.settleAsset)].scale) != nil
+                notionalFactor(spec, settleScale: state.assets[Int(spec.settleAsset)].scale) != nil,
+                ruleBookTermsAreValid(spec)
             else { throw .outOfRange(field: "symbol", offset: offset) }
             state.apply(.symbolListed(spec.id), of: .listSymbol(spec), sequence: 0)
         }
@@ -110,6 +131,16 @@ extension ExchangeState {
         for symbol in state.markets.indices {
             state.markets[symbol].markPriceUnits = try reader.zigzag()
             state.markets[symbol].lastPriceUnits = try reader.zigzag()
+            if version >= 2 {
+                state.markets[symbol].indexPriceUnits = try reader.zigzag()
+                state.markets[symbol].nextFundingTimeNanos = try reader.zigzag()
+                let hasOverride = try flag("funding override")
+                let override = try reader.zigzag()
+                state.markets[symbol].fundingRateOverrideE8 = hasOverride ? override : nil
+                state.markets[symbol].premiumSampleSumE8 = try reader.zigzag()
+                state.markets[symbol].premiumSampleCount = try reader.zigzag()
+                state.markets[symbol].lastFundingRateE8 = try reader.zigzag()
+            }
             for side in Side.allCases {
                 for _ in 0..<(try count("order count", max: reader.remaining)) {
                     let order = RestingOrder(
@@ -135,6 +166,10 @@ extension ExchangeState {
                 position.openBuyNotionalMinor = try reader.zigzag()
                 position.openSellQuantityUnits = try reader.zigzag()
                 position.openSellNotionalMinor = try reader.zigzag()
+                if version >= 2 {
+                    position.isIsolated = try flag("margin mode")
+                    position.isolatedMarginMinor = try reader.zigzag()
+                }
                 account.positions.append(position)
             }
             guard account.balancesMinor.count <= state.assets.count, account.positions.count <= state.symbols.count,
@@ -146,8 +181,12 @@ extension ExchangeState {
             }
             state.accounts.append(account)
         }
-        for index in state.systemBalancesMinor.indices {
-            state.systemBalancesMinor[index] = try reader.zigzag()
+        // v1 kept three system accounts per asset (external, fees, PnL clearing).
+        let systemCount = version >= 2 ? SystemAccount.allCases.count : 3
+        for asset in state.assets.indices {
+            for system in 0..<systemCount {
+                state.systemBalancesMinor[asset * SystemAccount.allCases.count + system] = try reader.zigzag()
+            }
         }
         for (symbol, order) in restingOrders {
             guard Int(order.accountIndex) < state.accounts.count, order.priceUnits > 0, order.openQuantityUnits > 0,
@@ -163,10 +202,10 @@ extension ExchangeState {
         }
         for _ in 0..<(try count("transfer count", max: reader.remaining)) {
             let sequence = try reader.varint()
-            let isWithdrawal = try reader.u8() == 1
+            let kindOffset = reader.offset
+            guard let kind = TransferKind(rawValue: try reader.u8()) else { throw .outOfRange(field: "transfer kind", offset: kindOffset) }
             let transfer = try Transfer.decode(from: &reader)
-            state.transfers[transfer.transferID] = TransferRecord(
-                sequence: sequence, isWithdrawal: isWithdrawal, transfer: transfer)
+            state.transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: kind, transfer: transfer)
         }
         state.nextOrderID = try reader.varint()
         state.nextTradeID = try reader.varint()

@@ -11,6 +11,8 @@ extension ExchangeState {
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
+        entryTimeNanos = timeNanos
+        settleDueFunding(timeNanos: timeNanos, command, sequence, &events)
         switch command {
         case .listAsset(let asset): executeListAsset(asset, command, sequence, &events)
         case .listSymbol(let spec): executeListSymbol(spec, command, sequence, &events)
@@ -21,6 +23,12 @@ extension ExchangeState {
         case .placeOrder(let order): executePlaceOrder(order, command, sequence, &events)
         case .cancelOrder(let cancel): executeCancel(cancel, command, sequence, &events)
         case .setMarkPrice(let symbol, let price): executeSetMarkPrice(symbol, price, command, sequence, &events)
+        case .setIndexPrice, .setFundingRate, .addPremiumSample: executeOracle(command, sequence, &events)
+        case .setMarginMode(let account, let symbol, let isolated):
+            executeSetMarginMode(account, symbol, isolated, command, sequence, &events)
+        case .adjustIsolatedMargin(let account, let symbol, let amount):
+            executeAdjustIsolatedMargin(account, symbol, amount, command, sequence, &events)
+        case .depositInsuranceFund(let transfer): executeInsuranceDeposit(transfer, command, sequence, &events)
         }
         precondition(events.count > first, "a command must leave at least one event")
         finishEntry(sequence: sequence, timeNanos: timeNanos)
@@ -58,9 +66,39 @@ extension ExchangeState {
             abs(spec.makerFeeRateE8) <= Limits.feeRateE8Max, spec.takerFeeRateE8 >= 0,
             spec.takerFeeRateE8 <= Limits.feeRateE8Max, spec.makerFeeRateE8 + spec.takerFeeRateE8 >= 0,
             // Every notional the symbol can produce fits with room to add a few.
-            Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) * Int128(factor) <= Int128(1) << 60
+            Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) * Int128(factor) <= Int128(1) << 60,
+            Self.ruleBookTermsAreValid(spec)
         else { return events.append(.rejected(.invalidListing, detail: 0)) }
         emit(.symbolListed(spec.id), command, sequence, &events)
+    }
+
+    /// Brackets ascend in cap and maintenance rate and descend in leverage, the first at the
+    /// symbol's maximum, each with initial margin at its leverage above its maintenance
+    /// rate; rates within bounds; funding needs a cap.
+    static func ruleBookTermsAreValid(_ spec: SymbolSpec) -> Bool {
+        let brackets = spec.brackets
+        guard !brackets.isEmpty, brackets.count <= Limits.bracketsMax, brackets[0].maxLeverage == spec.maxLeverage else {
+            return false
+        }
+        for (index, bracket) in brackets.enumerated() {
+            guard bracket.notionalCapMinor > 0, bracket.notionalCapMinor <= Limits.balanceMagnitudeMax,
+                bracket.maintenanceMarginRateE8 >= 0, bracket.maxLeverage >= 1,
+                Int64(bracket.maxLeverage) * bracket.maintenanceMarginRateE8 < FixedPoint.rateScale
+            else { return false }
+            if index > 0 {
+                let previous = brackets[index - 1]
+                guard bracket.notionalCapMinor > previous.notionalCapMinor,
+                    bracket.maintenanceMarginRateE8 >= previous.maintenanceMarginRateE8,
+                    bracket.maxLeverage <= previous.maxLeverage
+                else { return false }
+            }
+        }
+        let rates = [spec.priceBandRateE8, spec.fundingClampRateE8, spec.fundingCapRateE8, spec.liquidationFeeRateE8]
+        guard rates.allSatisfy({ $0 >= 0 && $0 <= Limits.ruleRateE8Max }),
+            abs(spec.fundingInterestRateE8) <= Limits.ruleRateE8Max
+        else { return false }
+        if spec.fundingIntervalSeconds == 0 { return true }
+        return spec.fundingIntervalSeconds >= 60 && spec.fundingIntervalSeconds <= 7 * 86_400 && spec.fundingCapRateE8 > 0
     }
 
     private mutating func executeTransfer(
@@ -68,7 +106,7 @@ extension ExchangeState {
         _ events: inout [Event]
     ) {
         if let record = transfers[transfer.transferID] {
-            if record.transfer == transfer && record.isWithdrawal == isWithdrawal {
+            if record.transfer == transfer && record.kind == (isWithdrawal ? .withdrawal : .deposit) {
                 return events.append(.transferReplayed(originalSequence: record.sequence))
             }
             return events.append(.rejected(.duplicateTransferID, detail: record.sequence))
@@ -103,13 +141,15 @@ extension ExchangeState {
         _ account: AccountID, _ symbol: SymbolID, _ leverage: UInt16, _ command: Command, _ sequence: SequenceNumber,
         _ events: inout [Event]
     ) {
-        guard Int(symbol) < symbols.count else { return events.append(.rejected(.unknownSymbol, detail: 0)) }
-        guard let index = accountIndexByID[account] else { return events.append(.rejected(.unknownAccount, detail: 0)) }
+        guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
         guard leverage >= 1, leverage <= symbols[Int(symbol)].maxLeverage else {
             return events.append(.rejected(.invalidLeverage, detail: 0))
         }
         let asset = symbols[Int(symbol)].settleAsset
         var position = accounts[Int(index)].position(symbol)
+        guard bracketAllows(position, symbol: symbol, leverage: Int64(leverage)) else {
+            return events.append(.rejected(.leverageAboveBracket, detail: 0))
+        }
         let before = availableMinor(accountIndex: Int(index), asset: asset)
         position.leverage = leverage
         let after = availableMinor(accountIndex: Int(index), asset: asset, replacing: (symbol, position))
@@ -117,6 +157,59 @@ extension ExchangeState {
             return events.append(.rejected(.insufficientMargin, detail: 0))
         }
         emit(.leverageSet(account: account, symbol: symbol, leverage: leverage), command, sequence, &events)
+    }
+
+    /// The dense index of an account that a command names together with a symbol; when
+    /// either is unknown, appends the rejection and returns it.
+    func accountIndex(_ account: AccountID, trading symbol: SymbolID, _ events: inout [Event]) -> Result<UInt32, RejectReason> {
+        let reason: RejectReason
+        if Int(symbol) >= symbols.count {
+            reason = .unknownSymbol
+        } else if let index = accountIndexByID[account] {
+            return .success(index)
+        } else {
+            reason = .unknownAccount
+        }
+        events.append(.rejected(reason, detail: 0))
+        return .failure(reason)
+    }
+
+    private mutating func executeSetMarginMode(
+        _ account: AccountID, _ symbol: SymbolID, _ isolated: Bool, _ command: Command, _ sequence: SequenceNumber,
+        _ events: inout [Event]
+    ) {
+        guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
+        let position = accounts[Int(index)].position(symbol)
+        guard position.sizeQuantityUnits == 0, position.openBuyQuantityUnits == 0, position.openSellQuantityUnits == 0 else {
+            return events.append(.rejected(.marginModeLocked, detail: 0))
+        }
+        emit(.marginModeSet(account: account, symbol: symbol, isolated: isolated), command, sequence, &events)
+    }
+
+    /// Adding needs that much cross available balance; removing leaves the isolated margin
+    /// balance (margin + unrealized PnL) at least the position's initial margin.
+    private mutating func executeAdjustIsolatedMargin(
+        _ account: AccountID, _ symbol: SymbolID, _ amount: Int64, _ command: Command, _ sequence: SequenceNumber,
+        _ events: inout [Event]
+    ) {
+        guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
+        let position = accounts[Int(index)].position(symbol)
+        guard position.isIsolated, position.sizeQuantityUnits != 0 else { return events.append(.rejected(.notIsolated, detail: 0)) }
+        guard amount != 0, amount.magnitude <= UInt64(Limits.balanceMagnitudeMax) else {
+            return events.append(.rejected(.invalidAmount, detail: 0))
+        }
+        if amount > 0 {
+            let available = availableMinor(accountIndex: Int(index), asset: symbols[Int(symbol)].settleAsset)
+            guard Int128(amount) <= available else { return events.append(.rejected(.insufficientMargin, detail: 0)) }
+        } else {
+            let free =
+                Int128(position.isolatedMarginMinor) + unrealizedPnlMinor(position, symbol: symbol)
+                - positionInitialMarginMinor(position, symbol: symbol)
+            guard Int128(-amount) <= min(free, Int128(position.isolatedMarginMinor)) else {
+                return events.append(.rejected(.insufficientMargin, detail: 0))
+            }
+        }
+        emit(.isolatedMarginAdjusted(account: account, symbol: symbol, amountMinor: amount), command, sequence, &events)
     }
 
     private mutating func executeSetMarkPrice(

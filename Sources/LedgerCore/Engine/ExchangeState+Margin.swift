@@ -42,9 +42,10 @@ extension ExchangeState {
         return max(buy, sell)
     }
 
-    /// Available balance in `asset`: wallet + unrealized PnL − position margin − order
-    /// margin over every symbol settled in `asset`. `replacing` evaluates a hypothetical
-    /// position in one symbol and a change of the wallet (a margin check before a change).
+    /// Available balance in `asset`: the cross wallet (wallet − isolated margins) + Σ cross
+    /// (unrealized PnL − position margin) − Σ order margin, over every symbol settled in
+    /// `asset`. `replacing` evaluates a hypothetical position in one symbol and a change of
+    /// the wallet (a margin check before a change).
     public func availableMinor(
         accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)? = nil,
         walletChangeMinor: Int64 = 0
@@ -57,12 +58,16 @@ extension ExchangeState {
             let symbol = SymbolID(index)
             let position = replacing?.symbol == symbol ? replacing!.position : account.position(symbol)
             if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0
-                && position.openSellQuantityUnits == 0
+                && position.openSellQuantityUnits == 0 && position.isolatedMarginMinor == 0
             {
                 continue
             }
-            total += unrealizedPnlMinor(position, symbol: symbol)
-            total -= positionInitialMarginMinor(position, symbol: symbol)
+            if position.isIsolated {
+                total -= Int128(position.isolatedMarginMinor)
+            } else {
+                total += unrealizedPnlMinor(position, symbol: symbol)
+                total -= positionInitialMarginMinor(position, symbol: symbol)
+            }
             total -= orderInitialMarginMinor(position, symbol: symbol)
         }
         return total
@@ -85,5 +90,125 @@ extension ExchangeState {
     /// available balance non-negative, or does not lower it.
     static func marginAllows(before: Int128, after: Int128) -> Bool {
         after >= 0 || after >= before
+    }
+
+    /// Maintenance margin of a position at mark: notional × MMR of its bracket, rounded up,
+    /// minus the bracket's maintenance amount.
+    public func maintenanceMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
+        let market = markets[Int(symbol)]
+        let notional =
+            Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
+        return Self.maintenanceMarginMinor(
+            notionalMinor: notional, spec: symbols[Int(symbol)], amounts: market.maintenanceAmountsMinor)
+    }
+
+    /// Maintenance margin of an unsigned notional: Binance's notional × MMR − maintenance
+    /// amount, with the product rounded toward +∞.
+    @inlinable
+    public static func maintenanceMarginMinor(notionalMinor: Int128, spec: SymbolSpec, amounts: [Int64]) -> Int128 {
+        if notionalMinor == 0 { return 0 }
+        let bracket = spec.bracketIndex(notionalMinor: notionalMinor)
+        let margin =
+            FixedPoint.divideRoundingUp(
+                notionalMinor * Int128(spec.brackets[bracket].maintenanceMarginRateE8), Int128(FixedPoint.rateScale))
+            - Int128(amounts[bracket])
+        return max(0, margin)
+    }
+
+    /// The part of a position's account that margins it, as seen at mark: for an isolated
+    /// position its margin balance (isolated margin + unrealized PnL) and maintenance
+    /// margin; for a cross position the account's cross margin balance (cross wallet + Σ
+    /// cross unrealized PnL) and the Σ of cross maintenance margins in the asset.
+    public func marginHealth(accountIndex: Int, symbol: SymbolID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
+        let account = accounts[accountIndex]
+        let position = account.position(symbol)
+        if position.isIsolated {
+            return (
+                Int128(position.isolatedMarginMinor) + unrealizedPnlMinor(position, symbol: symbol),
+                maintenanceMarginMinor(position, symbol: symbol)
+            )
+        }
+        return crossHealth(accountIndex: accountIndex, asset: symbols[Int(symbol)].settleAsset)
+    }
+
+    /// Cross margin balance and cross maintenance margin of an account in one asset.
+    public func crossHealth(accountIndex: Int, asset: AssetID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
+        let account = accounts[accountIndex]
+        var balance = Int128(account.balance(asset))
+        var maintenance = Int128(0)
+        for (index, position) in account.positions.enumerated() where symbols[index].settleAsset == asset {
+            if position.isIsolated {
+                balance -= Int128(position.isolatedMarginMinor)
+            } else if position.sizeQuantityUnits != 0 {
+                balance += unrealizedPnlMinor(position, symbol: SymbolID(index))
+                maintenance += maintenanceMarginMinor(position, symbol: SymbolID(index))
+            }
+        }
+        return (balance, maintenance)
+    }
+
+    /// True when the leverage is within what the bracket of the position's exposure (size
+    /// plus the larger side of open orders, at mark) allows.
+    func bracketAllows(_ position: Position, symbol: SymbolID, leverage: Int64) -> Bool {
+        let market = markets[Int(symbol)]
+        let exposure = position.sizeQuantityUnits.magnitude + UInt64(max(position.openBuyQuantityUnits, position.openSellQuantityUnits))
+        let notional = Int128(exposure) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
+        let spec = symbols[Int(symbol)]
+        return leverage <= Int64(spec.brackets[spec.bracketIndex(notionalMinor: notional)].maxLeverage)
+    }
+
+    /// Binance's estimated liquidation price of a position (one-way mode), in price units:
+    /// the price P at which margin balance = maintenance margin with every other position
+    /// held at mark,
+    ///
+    ///     P = (WB − TMM₁ + UPNL₁ + cum_b − cost) / (|size| × f × MMR_b − size × f)
+    ///
+    /// with WB the isolated margin (isolated) or cross wallet (cross), TMM₁ and UPNL₁ the
+    /// maintenance margin and unrealized PnL of the account's other cross positions in the
+    /// asset (0 when isolated), f the notional factor and cost the signed entry cost. Each
+    /// bracket b is tried in turn and the first whose notional range holds |size| × P × f
+    /// is taken (else the bracket at mark). Rounded toward the mark (up for a long, down
+    /// for a short); nil without a position or when P ≤ 0.
+    public func estimatedLiquidationPriceUnits(account id: AccountID, symbol: SymbolID) -> Int64? {
+        guard let index = accountIndexByID[id] else { return nil }
+        let account = accounts[Int(index)]
+        let position = account.position(symbol)
+        let size = Int128(position.sizeQuantityUnits)
+        guard size != 0 else { return nil }
+        let spec = symbols[Int(symbol)]
+        let market = markets[Int(symbol)]
+        var wallet: Int128
+        var others = Int128(0)
+        if position.isIsolated {
+            wallet = Int128(position.isolatedMarginMinor)
+        } else {
+            let cross = crossHealth(accountIndex: Int(index), asset: spec.settleAsset)
+            wallet = cross.marginBalanceMinor - unrealizedPnlMinor(position, symbol: symbol)
+            others = maintenanceMarginMinor(position, symbol: symbol) - cross.maintenanceMinor
+        }
+        let factor = Int128(market.notionalFactor)
+        let scale = Int128(FixedPoint.rateScale)
+        func price(bracket: Int) -> Int128? {
+            let numerator = (wallet + others + Int128(market.maintenanceAmountsMinor[bracket]) - Int128(position.costMinor)) * scale
+            let denominator =
+                Int128(size.magnitude) * factor * Int128(spec.brackets[bracket].maintenanceMarginRateE8) - size * factor * scale
+            if denominator == 0 { return nil }
+            let (n, d) = denominator < 0 ? (-numerator, -denominator) : (numerator, denominator)
+            return size > 0 ? FixedPoint.divideRoundingUp(n, d) : FixedPoint.divideRoundingDown(n, d)
+        }
+        var chosen: Int128? = nil
+        for bracket in spec.brackets.indices {
+            guard let candidate = price(bracket: bracket), candidate > 0, candidate < Int128(1) << 62 else { continue }
+            if spec.bracketIndex(notionalMinor: Int128(size.magnitude) * candidate * factor) == bracket {
+                chosen = candidate
+                break
+            }
+        }
+        if chosen == nil {
+            let atMark = Int128(size.magnitude) * Int128(market.markPriceUnits) * factor
+            chosen = price(bracket: spec.bracketIndex(notionalMinor: atMark))
+        }
+        guard let result = chosen, result > 0, result < Int128(Int64.max) else { return nil }
+        return Int64(result)
     }
 }

@@ -23,10 +23,18 @@ extension ExchangeState {
         }
     }
 
+    /// True when a limit price lies within mark × (1 ± band), or the band is off.
+    @inlinable
+    static func withinBand(priceUnits: Int64, markPriceUnits: Int64, bandE8: Int64) -> Bool {
+        bandE8 == 0
+            || Int128(abs(priceUnits - markPriceUnits)) * Int128(FixedPoint.rateScale) <= Int128(markPriceUnits) * Int128(bandE8)
+    }
+
     func planFills(_ order: PlaceOrder, accountIndex: UInt32) -> FillPlan {
         let spec = symbols[Int(order.symbol)]
         let market = markets[Int(order.symbol)]
         var plan = FillPlan(position: accounts[Int(accountIndex)].position(order.symbol))
+        let leverage = effectiveLeverage(plan.position, symbol: order.symbol)
         var remaining = order.quantityUnits
         var next = market.book.bestSlot(order.side.opposite)
         while remaining > 0, let slot = next {
@@ -37,15 +45,13 @@ extension ExchangeState {
                 break
             }
             let quantity = min(remaining, maker.openQuantityUnits)
-            let after = Position.afterFill(
-                sizeQuantityUnits: plan.position.sizeQuantityUnits, costMinor: plan.position.costMinor,
+            let fee = FixedPoint.charge(notional: maker.priceUnits * quantity * market.notionalFactor, rateE8: spec.takerFeeRateE8)
+            let after = plan.position.filled(
                 side: order.side, quantityUnits: quantity, priceUnits: maker.priceUnits,
-                notionalFactor: market.notionalFactor)
-            plan.position.sizeQuantityUnits = after.sizeQuantityUnits
-            plan.position.costMinor = after.costMinor
+                notionalFactor: market.notionalFactor, feeMinor: fee, leverage: leverage)
+            plan.position = after.position
             plan.realizedPnlMinor += after.realizedPnlMinor
-            plan.feeMinor += FixedPoint.charge(
-                notional: maker.priceUnits * quantity * market.notionalFactor, rateE8: spec.takerFeeRateE8)
+            plan.feeMinor += fee
             plan.filledQuantityUnits += quantity
             remaining -= quantity
             next = market.book.slotAfter(slot)
@@ -73,6 +79,9 @@ extension ExchangeState {
         }
         let markPrice = markets[Int(order.symbol)].markPriceUnits
         guard markPrice > 0 else { return reject(.noMarkPrice) }
+        if order.type == .limit, !Self.withinBand(priceUnits: order.priceUnits, markPriceUnits: markPrice, bandE8: spec.priceBandRateE8) {
+            return reject(.priceOutsideBand)
+        }
         let referencePrice = order.type == .limit ? order.priceUnits : markPrice
         guard
             notionalMinor(symbol: order.symbol, priceUnits: referencePrice, quantityUnits: order.quantityUnits)
@@ -115,6 +124,9 @@ extension ExchangeState {
         }
         let exposure = abs(position.sizeQuantityUnits) + max(position.openBuyQuantityUnits, position.openSellQuantityUnits)
         guard exposure <= spec.maxPositionQuantityUnits else { return reject(.positionLimit) }
+        guard bracketAllows(position, symbol: order.symbol, leverage: effectiveLeverage(position, symbol: order.symbol)) else {
+            return reject(.leverageAboveBracket)
+        }
         let before = availableMinor(accountIndex: Int(accountIndex), asset: spec.settleAsset)
         let after = availableMinor(
             accountIndex: Int(accountIndex), asset: spec.settleAsset, replacing: (order.symbol, position),

@@ -26,6 +26,8 @@ public struct ExchangeState: Sendable {
     public internal(set) var lastSequence: SequenceNumber = 0
     /// The time the sequencer stamped on the last entry, in nanoseconds since 1970.
     public internal(set) var lastTimeNanos: Int64 = 0
+    /// The time of the entry being executed or applied (journal time: funding uses it).
+    var entryTimeNanos: Int64 = 0
 
     public init() {}
 

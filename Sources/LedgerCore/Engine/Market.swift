@@ -5,12 +5,26 @@ public struct Market: Sendable {
     public internal(set) var markPriceUnits: Int64 = 0
     /// The price of the last trade, 0 before the first.
     public internal(set) var lastPriceUnits: Int64 = 0
+    /// The oracle's index price (spot), 0 until the first `setIndexPrice`.
+    public internal(set) var indexPriceUnits: Int64 = 0
+    /// Journal time of the next funding settlement; 0 when the symbol has no funding.
+    public internal(set) var nextFundingTimeNanos: Int64 = 0
+    /// A rate the oracle fixed for the coming settlement; it wins over the premium samples.
+    public internal(set) var fundingRateOverrideE8: Int64? = nil
+    /// Premium-index samples since the last settlement: their sum and count.
+    public internal(set) var premiumSampleSumE8: Int64 = 0
+    public internal(set) var premiumSampleCount: Int64 = 0
+    /// The rate of the last settlement.
+    public internal(set) var lastFundingRateE8: Int64 = 0
+    /// The maintenance amount of each of the symbol's brackets (`SymbolSpec.maintenanceAmountsMinor`).
+    public let maintenanceAmountsMinor: [Int64]
     /// Settlement minor units per (price unit × quantity unit): the exact factor from
     /// `SymbolSpec`'s units to money (docs/RULES.md).
     public let notionalFactor: Int64
 
-    init(notionalFactor: Int64) {
+    init(notionalFactor: Int64, maintenanceAmountsMinor: [Int64]) {
         self.notionalFactor = notionalFactor
+        self.maintenanceAmountsMinor = maintenanceAmountsMinor
     }
 }
 
@@ -29,6 +43,14 @@ struct ClientOrderKey: Sendable, Hashable {
 /// A completed deposit or withdrawal, kept so that a retry returns its outcome.
 public struct TransferRecord: Sendable, Hashable {
     public var sequence: SequenceNumber
-    public var isWithdrawal: Bool
+    public var kind: TransferKind
     public var transfer: Transfer
+}
+
+/// Which command a transfer id was used by (the snapshot keeps the raw value; v1 wrote
+/// 0 and 1 for the first two).
+public enum TransferKind: UInt8, Sendable, Hashable {
+    case deposit = 0
+    case withdrawal = 1
+    case insuranceDeposit = 2
 }

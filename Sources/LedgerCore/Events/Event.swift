@@ -19,6 +19,19 @@ public enum Event: Sendable, Hashable {
     case orderRested(OrderID, openQuantityUnits: Int64)
     case orderExpired(OrderID, quantityUnits: Int64, reason: ExpiryReason)
     case orderCancelled(OrderID, quantityUnits: Int64)
+    case indexPriceSet(symbol: SymbolID, priceUnits: Int64)
+    case fundingRateSet(symbol: SymbolID, rateE8: Int64)
+    case premiumSampled(symbol: SymbolID, premiumE8: Int64)
+    /// A funding settlement of `symbol` at `rateE8` and the mark price; the payments follow.
+    case fundingSettled(symbol: SymbolID, rateE8: Int64, markPriceUnits: Int64)
+    /// One position's funding: positive = the account paid `amountMinor` to the funding
+    /// clearing account, negative = it was paid.
+    case fundingPaid(account: AccountID, symbol: SymbolID, amountMinor: Int64)
+    case marginModeSet(account: AccountID, symbol: SymbolID, isolated: Bool)
+    /// Margin moved from the cross wallet into an isolated position (negative: out of it).
+    case isolatedMarginAdjusted(account: AccountID, symbol: SymbolID, amountMinor: Int64)
+    /// `amountMinor` moved from the external account to the insurance fund.
+    case insuranceFundDeposited(asset: AssetID, amountMinor: Int64)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)

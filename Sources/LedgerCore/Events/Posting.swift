@@ -14,12 +14,20 @@ public enum SystemAccount: UInt8, Sendable, Hashable, CaseIterable {
     /// The counterparty of realized PnL: its balance is minus the sum of open positions'
     /// cost (docs/RULES.md).
     case pnlClearing = 2
+    /// Pays for what liquidated accounts cannot: liquidation fees and surpluses come in,
+    /// losses beyond bankruptcy go out; admins fund it from outside.
+    case insuranceFund = 3
+    /// The counterparty of every funding payment: payers pay in (rounded up), receivers
+    /// are paid out (rounded down), so it keeps the rounding and never goes negative.
+    case fundingClearing = 4
 
     public var name: String {
         switch self {
         case .external: "external"
         case .fees: "fees"
         case .pnlClearing: "pnl_clearing"
+        case .insuranceFund: "insurance_fund"
+        case .fundingClearing: "funding_clearing"
         }
     }
 }
@@ -30,6 +38,8 @@ public enum PostingKind: UInt8, Sendable, Hashable {
     case withdrawal = 1
     case fee = 2
     case realizedPnl = 3
+    case funding = 4
+    case insuranceDeposit = 5
 }
 
 /// One balanced movement: `amountMinor` (> 0) leaves `from` and reaches `to`.
@@ -75,6 +85,18 @@ extension Event {
         case .withdrawn(let account, let asset, let amount):
             if let posting = Posting.signed(
                 from: .user(account), to: .system(.external), asset: asset, amountMinor: amount, kind: .withdrawal)
+            {
+                body(posting)
+            }
+        case .insuranceFundDeposited(let asset, let amount):
+            if let posting = Posting.signed(
+                from: .system(.external), to: .system(.insuranceFund), asset: asset, amountMinor: amount, kind: .insuranceDeposit)
+            {
+                body(posting)
+            }
+        case .fundingPaid(let account, let symbol, let amount):
+            if let posting = Posting.signed(
+                from: .user(account), to: .system(.fundingClearing), asset: settleAsset(symbol), amountMinor: amount, kind: .funding)
             {
                 body(posting)
             }

@@ -18,12 +18,22 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
     case quantityNotOnLot = 25
     case notionalTooSmall = 26
     case invalidLeverage = 27
+    /// A limit price outside the symbol's band around the mark price.
+    case priceOutsideBand = 29
     /// A listing with an id that is not the next one, bad scales or bad terms.
     case invalidListing = 28
     case insufficientBalance = 30
     case insufficientMargin = 31
     /// The position plus open orders would exceed what the symbol allows (docs/RULES.md).
     case positionLimit = 32
+    /// The leverage is above what the bracket of the position's notional allows.
+    case leverageAboveBracket = 33
+    /// The margin mode can change only with no position and no open orders in the symbol.
+    case marginModeLocked = 34
+    /// Isolated margin can be adjusted only on an open isolated position.
+    case notIsolated = 35
+    /// A funding rate or premium sample beyond the symbol's cap, or funding not enabled.
+    case invalidRate = 36
     case duplicateClientOrderID = 40
     case duplicateTransferID = 41
     /// The symbol has no mark price yet, so margin cannot be computed.
@@ -44,6 +54,11 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
         case .quantityNotOnLot: "QUANTITY_NOT_ON_LOT"
         case .notionalTooSmall: "NOTIONAL_TOO_SMALL"
         case .invalidLeverage: "INVALID_LEVERAGE"
+        case .priceOutsideBand: "PRICE_OUTSIDE_BAND"
+        case .leverageAboveBracket: "LEVERAGE_ABOVE_BRACKET"
+        case .marginModeLocked: "MARGIN_MODE_LOCKED"
+        case .notIsolated: "NOT_ISOLATED"
+        case .invalidRate: "INVALID_RATE"
         case .invalidListing: "INVALID_LISTING"
         case .insufficientBalance: "INSUFFICIENT_BALANCE"
         case .insufficientMargin: "INSUFFICIENT_MARGIN"
@@ -66,3 +81,6 @@ public enum ExpiryReason: UInt8, Sendable, Hashable, CaseIterable {
     /// It would have traded with an order of the same account (expire-taker).
     case selfTrade = 3
 }
+
+/// So that lookups can return `Result<_, RejectReason>`.
+extension RejectReason: Error {}

@@ -36,4 +36,10 @@ public enum Limits {
     public static let leverageMax: UInt16 = 125
     /// |fee rate| ≤ 1% (10^6 in units of 10^-8).
     public static let feeRateE8Max: Int64 = 1_000_000
+    /// Maintenance-margin brackets per symbol.
+    public static let bracketsMax = 16
+    /// Rule-book rates (price band, funding, liquidation fee) are at most 10%.
+    public static let ruleRateE8Max: Int64 = 10_000_000
+    /// Premium samples kept per symbol between two settlements (one a second for a day).
+    public static let premiumSamplesMax: Int64 = 86_400
 }

@@ -1,0 +1,43 @@
+/// The field shapes many commands and events share, written and read in one place:
+/// a symbol with a signed value (prices, rates), and an account, a symbol and a signed
+/// value or a flag.
+extension ByteWriter {
+    mutating func symbolValue(_ tag: UInt8, _ symbol: SymbolID, _ value: Int64) {
+        u8(tag)
+        varint(UInt64(symbol))
+        zigzag(value)
+    }
+
+    mutating func accountSymbolValue(_ tag: UInt8, _ account: AccountID, _ symbol: SymbolID, _ value: Int64) {
+        u8(tag)
+        varint(account)
+        varint(UInt64(symbol))
+        zigzag(value)
+    }
+
+    mutating func accountSymbolFlag(_ tag: UInt8, _ account: AccountID, _ symbol: SymbolID, _ flag: Bool) {
+        u8(tag)
+        varint(account)
+        varint(UInt64(symbol))
+        u8(flag ? 1 : 0)
+    }
+}
+
+extension ByteReader {
+    mutating func symbolValue() throws(CodecError) -> (SymbolID, Int64) {
+        (try varint(as: SymbolID.self, field: "symbol"), try zigzag())
+    }
+
+    mutating func accountSymbolValue() throws(CodecError) -> (AccountID, SymbolID, Int64) {
+        (try varint(), try varint(as: SymbolID.self, field: "symbol"), try zigzag())
+    }
+
+    mutating func accountSymbolFlag(field: String) throws(CodecError) -> (AccountID, SymbolID, Bool) {
+        let account = try varint()
+        let symbol = try varint(as: SymbolID.self, field: "symbol")
+        let flagOffset = offset
+        let flag = try u8()
+        guard flag <= 1 else { throw .outOfRange(field: field, offset: flagOffset) }
+        return (account, symbol, flag == 1)
+    }
+}
