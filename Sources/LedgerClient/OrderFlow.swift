@@ -19,6 +19,21 @@ public enum DemoExchange {
                 defaultLeverage: 10, makerFeeRateE8: 20_000, takerFeeRateE8: 50_000)),
     ]
 
+    /// Binance's USDⓈ-M BTCUSDT leverage brackets in USDT minor units (scale 6): caps 50k,
+    /// 250k, 1M, 10M, 20M, 50M, 100M, 200M, 300M, 500M; MMR 0.4% ... 50%; leverage 125 ... 1.
+    public static let binanceBTCUSDTBrackets: [MarginBracket] = {
+        let caps: [Int64] = [
+            50_000, 250_000, 1_000_000, 10_000_000, 20_000_000, 50_000_000, 100_000_000, 200_000_000, 300_000_000, 500_000_000,
+        ]
+        let ratesE8: [Int64] = [
+            400_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 12_500_000, 15_000_000, 25_000_000, 50_000_000,
+        ]
+        let leverages: [UInt16] = [125, 100, 50, 20, 10, 5, 4, 3, 2, 1]
+        return caps.indices.map {
+            MarginBracket(notionalCapMinor: caps[$0] * 1_000_000, maintenanceMarginRateE8: ratesE8[$0], maxLeverage: leverages[$0])
+        }
+    }()
+
     /// Starting mark prices in price units: 50,000.0 and 3,000.00.
     public static let startingMarks: [Int64] = [500_000, 300_000]
 

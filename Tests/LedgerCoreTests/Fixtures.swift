@@ -36,11 +36,12 @@ struct EngineHarness {
         }
     }
 
+    /// Runs a command stamped `time` (default: the sequence number in microseconds).
     @discardableResult
-    mutating func run(_ command: Command) -> [Event] {
+    mutating func run(_ command: Command, at time: Int64? = nil) -> [Event] {
         scratch.removeAll(keepingCapacity: true)
         let sequence = state.lastSequence + 1
-        state.execute(command, sequence: sequence, timeNanos: Int64(sequence) * 1_000, into: &scratch)
+        state.execute(command, sequence: sequence, timeNanos: time ?? Int64(sequence) * 1_000, into: &scratch)
         journal.append((command, scratch))
         return scratch
     }
