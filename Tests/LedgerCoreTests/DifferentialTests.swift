@@ -8,7 +8,34 @@ import Testing
 /// market orders, cancels (some of unknown orders), leverage changes, withdrawals,
 /// retried and conflicting transfers, and a share of invalid commands.
 struct OrderFlow {
+    /// USDT, BTC, and BTCUSDT / ETHUSDT with the rule book: Binance's BTCUSDT brackets, a
+    /// 5% band and hourly funding; three ETH brackets, a 3% band and funding every 15 min.
+    static let genesis: [Command] = {
+        var commands = Array(TestExchange.genesis.prefix(2))
+        guard case .listSymbol(var btc) = DemoExchange.listings[1], case .listSymbol(var eth) = TestExchange.genesis[3] else {
+            preconditionFailure("listings moved")
+        }
+        btc.brackets = DemoExchange.binanceBTCUSDTBrackets
+        btc.priceBandRateE8 = 5_000_000
+        (btc.fundingIntervalSeconds, btc.fundingInterestRateE8, btc.fundingClampRateE8, btc.fundingCapRateE8) = (
+            3_600, 10_000, 50_000, 750_000
+        )
+        eth.brackets = [
+            MarginBracket(notionalCapMinor: 100_000_000_000, maintenanceMarginRateE8: 500_000, maxLeverage: 100),
+            MarginBracket(notionalCapMinor: 1_000_000_000_000, maintenanceMarginRateE8: 1_000_000, maxLeverage: 50),
+            MarginBracket(notionalCapMinor: 1 << 60, maintenanceMarginRateE8: 2_500_000, maxLeverage: 20),
+        ]
+        eth.priceBandRateE8 = 3_000_000
+        (eth.fundingIntervalSeconds, eth.fundingInterestRateE8, eth.fundingClampRateE8, eth.fundingCapRateE8) = (
+            900, 10_000, 50_000, 200_000
+        )
+        commands += [.listSymbol(btc), .listSymbol(eth)]
+        return commands
+    }()
+
     var random: SeededRandom
+    /// Journal time: starts on 2025-11-24 and advances up to 3 s a command.
+    var time: Int64 = 1_764_000_000 * 1_000_000_000
     var accounts: Int
     var mids: [Int64] = [500_000, 300_000]
     var placed: [(account: AccountID, order: OrderID, client: ClientOrderID)] = []
@@ -33,7 +60,17 @@ struct OrderFlow {
         }
         commands.append(.setMarkPrice(symbol: 0, priceUnits: mids[0]))
         commands.append(.setMarkPrice(symbol: 1, priceUnits: mids[1]))
+        // Every fourth account trades isolated (others may switch later, when flat).
+        for index in stride(from: 0, to: accounts, by: 4) {
+            commands.append(.setMarginMode(account: account(index), symbol: 0, isolated: true))
+            commands.append(.setMarginMode(account: account(index), symbol: 1, isolated: true))
+        }
         return commands
+    }
+
+    mutating func tick() -> Int64 {
+        time += Int64.random(in: 0..<3_000_000_000, using: &random)
+        return time
     }
 
     mutating func next() -> Command {
@@ -46,7 +83,8 @@ struct OrderFlow {
         switch roll {
         case 0..<450:
             let side: Side = random.next() % 2 == 0 ? .buy : .sell
-            let offset = Int64.random(in: -60...200, using: &random)
+            // One in fifty far from the mid: outside the price band.
+            let offset = random.next() % 50 == 0 ? mid / 12 : Int64.random(in: -60...200, using: &random)
             let price = side == .buy ? mid - offset : mid + offset
             let tifRoll = random.next() % 10
             let tif: TimeInForce = tifRoll < 7 ? .gtc : tifRoll == 7 ? .ioc : tifRoll == 8 ? .fok : .gtx
@@ -70,7 +108,7 @@ struct OrderFlow {
             return .placeOrder(
                 PlaceOrder(
                     account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity))
-        case 550..<820:
+        case 550..<790:
             guard !placed.isEmpty else { return .cancelOrder(CancelOrder(account: who, orderID: 1)) }
             let pick = placed[Int(random.next() % UInt64(min(placed.count, 400))) + max(0, placed.count - 400)]
             switch random.next() % 10 {
@@ -78,6 +116,20 @@ struct OrderFlow {
             case 1 where pick.client != 0: return .cancelOrder(CancelOrder(account: pick.account, clientOrderID: pick.client))
             default: return .cancelOrder(CancelOrder(account: pick.account, orderID: pick.order))
             }
+        case 790..<800:
+            return .setMarginMode(account: who, symbol: symbol, isolated: random.next() % 3 != 0)
+        case 800..<810:
+            // Mostly an isolated account (every fourth), in and out.
+            let isolatedAccount = account(Int(random.next() % UInt64((accounts + 3) / 4)) * 4)
+            let amount = Int64.random(in: -2_000...3_000, using: &random) * 1_000_000
+            return .adjustIsolatedMargin(account: random.next() % 5 == 0 ? who : isolatedAccount, symbol: symbol, amountMinor: amount)
+        case 810..<814:
+            return .setIndexPrice(symbol: symbol, priceUnits: mid + Int64.random(in: -30...30, using: &random))
+        case 814..<816:
+            // Sometimes beyond the cap (rejected).
+            return .setFundingRate(symbol: symbol, rateE8: Int64.random(in: -800_000...800_000, using: &random))
+        case 816..<820:
+            return .addPremiumSample(symbol: symbol, premiumE8: Int64.random(in: -300_000...300_000, using: &random))
         case 820..<900:
             mids[Int(symbol)] += Int64.random(in: -40...40, using: &random)
             return .setMarkPrice(symbol: symbol, priceUnits: mids[Int(symbol)] + Int64.random(in: -20...20, using: &random))
@@ -89,7 +141,12 @@ struct OrderFlow {
                 Transfer(
                     transferID: nextTransfer, account: who, asset: 0, amountMinor: Int64.random(in: 1...50_000, using: &random) * 1_000_000)
             )
-        case 960..<980:
+        case 960..<962:
+            let id = random.next() % 4 == 0 ? TransferID.random(in: 10_001...nextTransfer, using: &random) : nextTransfer + 1
+            if id > nextTransfer { nextTransfer = id }
+            return .depositInsuranceFund(
+                Transfer(transferID: id, account: 0, asset: 0, amountMinor: Int64.random(in: 1...5_000, using: &random) * 1_000_000))
+        case 962..<980:
             // A new deposit, a retry of an old one, or an old id with another amount.
             let id = random.next() % 3 == 0 ? TransferID.random(in: 10_001...nextTransfer, using: &random) : nextTransfer + 1
             if id > nextTransfer { nextTransfer = id }
@@ -130,20 +187,25 @@ struct OrderFlow {
         var flow = OrderFlow(seed: seed)
         var trades = 0
         var rejections = 0
+        var fundings = 0
+        var isolated = 0
         var checked = 0
         func step(_ command: Command) -> Bool {
             let sequence = engine.state.lastSequence + 1
-            let expected = model.execute(command, sequence: sequence)
-            let got = engine.run(command)
+            let time = flow.tick()
+            let expected = model.execute(command, sequence: sequence, time: time)
+            let got = engine.run(command, at: time)
             if got != expected {
                 Issue.record("seed \(seed) entry \(sequence) \(command):\n engine \(got)\n model  \(expected)")
                 return false
             }
             trades += got.count { if case .trade = $0 { true } else { false } }
+            fundings += got.count { if case .fundingPaid = $0 { true } else { false } }
+            isolated += got.count { if case .isolatedMarginAdjusted = $0 { true } else { false } }
             rejections += got.count { if case .rejected = $0 { true } else { false } }
             return true
         }
-        for command in TestExchange.genesis + flow.opening() where !step(command) { return }
+        for command in OrderFlow.genesis + flow.opening() where !step(command) { return }
         for index in 0..<commands {
             guard step(flow.next()) else { return }
             if index % 2_000 == 1_999 || index == commands - 1 {
@@ -154,6 +216,8 @@ struct OrderFlow {
         // The flow must exercise what it claims to, or agreement proves little.
         #expect(trades > commands / 10, "only \(trades) trades")
         #expect(rejections > commands / 100, "only \(rejections) rejections")
+        #expect(fundings > commands / 1_000, "only \(fundings) funding payments")
+        #expect(isolated > commands / 1_000, "only \(isolated) isolated margin changes")
         #expect(checked > 0)
     }
 
@@ -172,14 +236,18 @@ struct OrderFlow {
             for symbol in state.symbols.indices {
                 let position = account.position(SymbolID(symbol))
                 let held = model.holding(account.id, SymbolID(symbol))
-                if position.sizeQuantityUnits != held.size || position.costMinor != held.cost {
+                if position.sizeQuantityUnits != held.size || position.costMinor != held.cost
+                    || position.isIsolated != held.isolated || position.isolatedMarginMinor != held.margin
+                {
                     Issue.record("seed \(seed): position of \(account.id) in \(symbol) differs")
                     return false
                 }
             }
         }
-        for name in ["fees", "clearing", "external"] {
-            let kind: SystemAccount = name == "fees" ? .fees : name == "clearing" ? .pnlClearing : .external
+        let names: [String: SystemAccount] = [
+            "fees": .fees, "clearing": .pnlClearing, "external": .external, "insurance": .insuranceFund, "funding": .fundingClearing,
+        ]
+        for (name, kind) in names.sorted(by: { $0.key < $1.key }) {
             if state.systemBalance(kind, asset: 0) != model.system[name]?[0] ?? 0 {
                 Issue.record("seed \(seed): system account \(name) differs")
                 return false

@@ -19,6 +19,16 @@ struct ReferenceExchange {
     struct Holding: Equatable {
         var size: Int64 = 0
         var cost: Int64 = 0
+        var isolated = false
+        /// Margin set aside when isolated.
+        var margin: Int64 = 0
+    }
+
+    /// Funding state of a symbol.
+    struct Funding {
+        var next: Int64 = 0
+        var override: Int64?
+        var premiums: [Int64] = []
     }
 
     var assetScales: [Int] = []
@@ -30,7 +40,13 @@ struct ReferenceExchange {
     var holdings: [AccountID: [SymbolID: Holding]] = [:]
     var leverages: [AccountID: [SymbolID: UInt16]] = [:]
     var system: [String: [AssetID: Int64]] = [:]
-    var transfers: [TransferID: (sequence: SequenceNumber, withdrawal: Bool, transfer: Transfer)] = [:]
+    /// kind: 0 deposit, 1 withdrawal, 2 insurance deposit.
+    var transfers: [TransferID: (sequence: SequenceNumber, kind: Int, transfer: Transfer)] = [:]
+    var accountOrder: [AccountID] = []
+    var funding: [SymbolID: Funding] = [:]
+    var indexPrices: [SymbolID: Int64] = [:]
+    /// The time of the command being executed.
+    var now: Int64 = 0
     var clientIDs: [AccountID: [ClientOrderID: OrderID]] = [:]
     var nextOrder: OrderID = 1
     var nextTrade: TradeID = 1
@@ -67,12 +83,13 @@ struct ReferenceExchange {
         system[name, default: [:]][asset, default: 0] += amount
     }
 
-    /// Wallet + Σ (uPnL − position margin − order margin), from scratch.
+    /// Wallet − isolated margins + Σ cross (uPnL − position margin) − Σ order margin, from scratch.
     func available(_ account: AccountID, _ asset: AssetID) -> Int128 {
         var total = Int128(wallet(account, asset))
         for spec in specs where spec.settleAsset == asset {
             let symbol = spec.id
             let held = holding(account, symbol)
+            total -= Int128(held.margin)
             let mine = orders.filter { $0.account == account && $0.symbol == symbol }
             let buyQuantity = mine.filter { $0.side == .buy }.reduce(Int128(0)) { $0 + Int128($1.open) }
             let sellQuantity = mine.filter { $0.side == .sell }.reduce(Int128(0)) { $0 + Int128($1.open) }
@@ -82,8 +99,10 @@ struct ReferenceExchange {
             let mark = marks[symbol] ?? 0
             let markNotional = Int128(held.size) * Int128(mark) * factor(symbol)
             let lev = leverage(account, symbol)
-            total += markNotional - Int128(held.cost)
-            total -= Self.ceilDiv(markNotional < 0 ? -markNotional : markNotional, lev)
+            if !held.isolated {
+                total += markNotional - Int128(held.cost)
+                total -= Self.ceilDiv(markNotional < 0 ? -markNotional : markNotional, lev)
+            }
             var buyMargin = Int128(0)
             var sellMargin = Int128(0)
             let shortSize = Int128(held.size < 0 ? -held.size : 0)
@@ -120,6 +139,85 @@ struct ReferenceExchange {
         return (held, Int64(realized))
     }
 
+    /// An isolated holding's margin after a fill: PnL and fee settle in it, the closed
+    /// share goes back (all of it on a close), opening takes notional / leverage.
+    static func isolatedMargin(
+        before: Holding, buy: Bool, quantity: Int64, price: Int64, realized: Int64, fee: Int64, leverage: Int128, factor: Int128
+    ) -> Int64 {
+        var margin = Int128(before.margin) + Int128(realized) - Int128(fee)
+        let size = Int128(abs(before.size))
+        let closing = before.size != 0 && (before.size > 0) != buy ? min(Int128(quantity), size) : 0
+        if closing == size && closing > 0 {
+            margin = 0
+        } else if closing > 0 {
+            let share = margin * closing
+            margin -= share >= 0 ? share / size : -ceilDiv(-share, size)
+        }
+        let opened = Int128(quantity) - closing
+        if opened > 0 { margin += ceilDiv(Int128(price) * opened * factor, leverage) }
+        return Int64(margin)
+    }
+
+    /// Moves one side of a fill into the account's holding (isolated margin included);
+    /// returns the realized PnL. The money moves separately.
+    mutating func fill(_ account: AccountID, _ symbol: SymbolID, buy: Bool, _ quantity: Int64, _ price: Int64, fee: Int64) -> Int64 {
+        let before = holding(account, symbol)
+        var (after, pnl) = Self.afterFill(before, buy: buy, quantity: quantity, price: price, factor: factor(symbol))
+        if before.isolated {
+            after.margin = Self.isolatedMargin(
+                before: before, buy: buy, quantity: quantity, price: price, realized: pnl, fee: fee,
+                leverage: leverage(account, symbol), factor: factor(symbol))
+        }
+        holdings[account, default: [:]][symbol] = after
+        return pnl
+    }
+
+    /// The maximum leverage for the bracket of an account's exposure in a symbol at mark.
+    func bracketLeverage(_ account: AccountID, _ symbol: SymbolID) -> Int128 {
+        let held = holding(account, symbol)
+        let mine = orders.filter { $0.account == account && $0.symbol == symbol }
+        let buys = mine.filter { $0.side == .buy }.reduce(Int64(0)) { $0 + $1.open }
+        let sells = mine.filter { $0.side == .sell }.reduce(Int64(0)) { $0 + $1.open }
+        let exposure = notional(symbol, marks[symbol] ?? 0, abs(held.size) + max(buys, sells))
+        let brackets = specs[Int(symbol)].brackets
+        let bracket = brackets.first { exposure < Int128($0.notionalCapMinor) } ?? brackets[brackets.count - 1]
+        return Int128(bracket.maxLeverage)
+    }
+
+    /// Settles every symbol whose funding time has come.
+    mutating func settleFunding() -> [Event] {
+        var events: [Event] = []
+        for spec in specs where spec.fundingIntervalSeconds > 0 {
+            let symbol = spec.id
+            let state = funding[symbol]!
+            if now < state.next { continue }
+            var rate: Int64
+            if let fixed = state.override {
+                rate = fixed
+            } else {
+                let premium = state.premiums.isEmpty ? 0 : state.premiums.reduce(0, +) / Int64(state.premiums.count)
+                rate = premium + min(max(spec.fundingInterestRateE8 - premium, -spec.fundingClampRateE8), spec.fundingClampRateE8)
+                rate = min(max(rate, -spec.fundingCapRateE8), spec.fundingCapRateE8)
+            }
+            let mark = marks[symbol] ?? 0
+            events.append(.fundingSettled(symbol: symbol, rateE8: rate, markPriceUnits: mark))
+            let interval = spec.fundingIntervalSeconds * 1_000_000_000
+            funding[symbol] = Funding(next: (now / interval + 1) * interval)
+            if rate == 0 || mark == 0 { continue }
+            for account in accountOrder {
+                let held = holding(account, symbol)
+                if held.size == 0 { continue }
+                let amount = Int64(Self.ceilDiv(Int128(held.size) * Int128(mark) * factor(symbol) * Int128(rate), 100_000_000))
+                if amount == 0 { continue }
+                addWallet(account, spec.settleAsset, -amount)
+                addSystem("funding", spec.settleAsset, amount)
+                if held.isolated { holdings[account, default: [:]][symbol]!.margin -= amount }
+                events.append(.fundingPaid(account: account, symbol: symbol, amountMinor: amount))
+            }
+        }
+        return events
+    }
+
     /// The orders a taker meets, best first.
     func bookSide(_ symbol: SymbolID, _ side: Side) -> [Order] {
         orders.filter { $0.symbol == symbol && $0.side == side }.sorted {
@@ -128,18 +226,28 @@ struct ReferenceExchange {
         }
     }
 
-    mutating func execute(_ command: Command, sequence: SequenceNumber) -> [Event] {
+    mutating func execute(_ command: Command, sequence: SequenceNumber, time: Int64) -> [Event] {
+        now = time
+        let settled = settleFunding()
+        return settled + executeCommand(command, sequence: sequence)
+    }
+
+    mutating func executeCommand(_ command: Command, sequence: SequenceNumber) -> [Event] {
         switch command {
         case .listAsset(let asset):
             assetScales.append(Int(asset.scale))
             return [.assetListed(asset.id)]
         case .listSymbol(let spec):
             specs.append(spec)
+            if spec.fundingIntervalSeconds > 0 {
+                let interval = spec.fundingIntervalSeconds * 1_000_000_000
+                funding[spec.id] = Funding(next: (now / interval + 1) * interval)
+            }
             return [.symbolListed(spec.id)]
         case .deposit(let transfer), .withdraw(let transfer):
             let withdrawal = if case .withdraw = command { true } else { false }
             if let earlier = transfers[transfer.transferID] {
-                return earlier.transfer == transfer && earlier.withdrawal == withdrawal
+                return earlier.transfer == transfer && earlier.kind == (withdrawal ? 1 : 0)
                     ? [.transferReplayed(originalSequence: earlier.sequence)]
                     : [.rejected(.duplicateTransferID, detail: earlier.sequence)]
             }
@@ -151,21 +259,23 @@ struct ReferenceExchange {
                 if Int128(transfer.amountMinor) > limit { return [.rejected(.insufficientBalance, detail: 0)] }
                 addWallet(transfer.account, transfer.asset, -transfer.amountMinor)
                 addSystem("external", transfer.asset, transfer.amountMinor)
-                transfers[transfer.transferID] = (sequence, true, transfer)
+                transfers[transfer.transferID] = (sequence, 1, transfer)
                 return [.withdrawn(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor)]
             }
             if Int128(wallet(transfer.account, transfer.asset)) + Int128(transfer.amountMinor) > 1 << 62 {
                 return [.rejected(.balanceLimit, detail: 0)]
             }
+            if wallets[transfer.account] == nil { accountOrder.append(transfer.account) }
             addWallet(transfer.account, transfer.asset, transfer.amountMinor)
             addSystem("external", transfer.asset, -transfer.amountMinor)
-            transfers[transfer.transferID] = (sequence, false, transfer)
+            transfers[transfer.transferID] = (sequence, 0, transfer)
             return [.deposited(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor)]
 
         case .setLeverage(let account, let symbol, let lev):
             if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
             if wallets[account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
             if lev < 1 || lev > specs[Int(symbol)].maxLeverage { return [.rejected(.invalidLeverage, detail: 0)] }
+            if Int128(lev) > bracketLeverage(account, symbol) { return [.rejected(.leverageAboveBracket, detail: 0)] }
             let asset = specs[Int(symbol)].settleAsset
             var trial = self
             trial.leverages[account, default: [:]][symbol] = lev
@@ -194,8 +304,72 @@ struct ReferenceExchange {
         case .placeOrder(let order):
             return place(order)
 
-        case .setIndexPrice, .setFundingRate, .addPremiumSample, .setMarginMode, .adjustIsolatedMargin, .depositInsuranceFund:
-            fatalError("the reference model does not cover \(command) yet")
+        case .setIndexPrice(let symbol, let price):
+            if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
+            if price <= 0 || price > specs[Int(symbol)].maxPriceUnits { return [.rejected(.invalidPrice, detail: 0)] }
+            indexPrices[symbol] = price
+            return [.indexPriceSet(symbol: symbol, priceUnits: price)]
+
+        case .setFundingRate(let symbol, let rate):
+            if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
+            let spec = specs[Int(symbol)]
+            if spec.fundingIntervalSeconds == 0 || abs(rate) > spec.fundingCapRateE8 { return [.rejected(.invalidRate, detail: 0)] }
+            funding[symbol]!.override = rate
+            return [.fundingRateSet(symbol: symbol, rateE8: rate)]
+
+        case .addPremiumSample(let symbol, let premium):
+            if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
+            let spec = specs[Int(symbol)]
+            if spec.fundingIntervalSeconds == 0 || abs(premium) > 100_000_000 || funding[symbol]!.premiums.count >= 86_400 {
+                return [.rejected(.invalidRate, detail: 0)]
+            }
+            funding[symbol]!.premiums.append(premium)
+            return [.premiumSampled(symbol: symbol, premiumE8: premium)]
+
+        case .setMarginMode(let account, let symbol, let isolated):
+            if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
+            if wallets[account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
+            if holding(account, symbol).size != 0 || orders.contains(where: { $0.account == account && $0.symbol == symbol }) {
+                return [.rejected(.marginModeLocked, detail: 0)]
+            }
+            holdings[account, default: [:]][symbol, default: Holding()].isolated = isolated
+            return [.marginModeSet(account: account, symbol: symbol, isolated: isolated)]
+
+        case .adjustIsolatedMargin(let account, let symbol, let amount):
+            if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
+            if wallets[account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
+            let held = holding(account, symbol)
+            if !held.isolated || held.size == 0 { return [.rejected(.notIsolated, detail: 0)] }
+            if amount == 0 || amount.magnitude > 1 << 62 { return [.rejected(.invalidAmount, detail: 0)] }
+            if amount > 0 {
+                if Int128(amount) > available(account, specs[Int(symbol)].settleAsset) {
+                    return [.rejected(.insufficientMargin, detail: 0)]
+                }
+            } else {
+                let markNotional = notional(symbol, marks[symbol] ?? 0, held.size)
+                let initial = Self.ceilDiv(markNotional < 0 ? -markNotional : markNotional, leverage(account, symbol))
+                let free = Int128(held.margin) + markNotional - Int128(held.cost) - initial
+                if Int128(-amount) > min(free, Int128(held.margin)) { return [.rejected(.insufficientMargin, detail: 0)] }
+            }
+            holdings[account]![symbol]!.margin += amount
+            return [.isolatedMarginAdjusted(account: account, symbol: symbol, amountMinor: amount)]
+
+        case .depositInsuranceFund(let transfer):
+            if let earlier = transfers[transfer.transferID] {
+                return earlier.transfer == transfer && earlier.kind == 2
+                    ? [.transferReplayed(originalSequence: earlier.sequence)]
+                    : [.rejected(.duplicateTransferID, detail: earlier.sequence)]
+            }
+            if transfer.account != 0 { return [.rejected(.unknownAccount, detail: 0)] }
+            if Int(transfer.asset) >= assetScales.count { return [.rejected(.unknownAsset, detail: 0)] }
+            if transfer.amountMinor <= 0 || transfer.amountMinor > 1 << 62 { return [.rejected(.invalidAmount, detail: 0)] }
+            if Int128(system["insurance"]?[transfer.asset] ?? 0) + Int128(transfer.amountMinor) > 1 << 62 {
+                return [.rejected(.balanceLimit, detail: 0)]
+            }
+            addSystem("insurance", transfer.asset, transfer.amountMinor)
+            addSystem("external", transfer.asset, -transfer.amountMinor)
+            transfers[transfer.transferID] = (sequence, 2, transfer)
+            return [.insuranceFundDeposited(asset: transfer.asset, amountMinor: transfer.amountMinor)]
         }
     }
 
@@ -211,6 +385,11 @@ struct ReferenceExchange {
             if order.priceUnits % spec.tickSizePriceUnits != 0 { return [.rejected(.priceNotOnTick, detail: 0)] }
         }
         guard let mark = marks[order.symbol] else { return [.rejected(.noMarkPrice, detail: 0)] }
+        if order.type == .limit && spec.priceBandRateE8 > 0
+            && Int128(abs(order.priceUnits - mark)) * 100_000_000 > Int128(mark) * Int128(spec.priceBandRateE8)
+        {
+            return [.rejected(.priceOutsideBand, detail: 0)]
+        }
         let reference = order.type == .limit ? order.priceUnits : mark
         if notional(order.symbol, reference, order.quantityUnits) < Int128(spec.minNotionalMinor) {
             return [.rejected(.notionalTooSmall, detail: 0)]
@@ -244,16 +423,10 @@ struct ReferenceExchange {
             }
             let quantity = min(left, maker.open)
             let value = trial.notional(order.symbol, maker.price, quantity)
-            let (makerHeld, makerPnl) = Self.afterFill(
-                trial.holding(maker.account, order.symbol), buy: maker.side == .buy, quantity: quantity, price: maker.price,
-                factor: factor(order.symbol))
-            trial.holdings[maker.account, default: [:]][order.symbol] = makerHeld
-            let (takerHeld, takerPnl) = Self.afterFill(
-                trial.holding(order.account, order.symbol), buy: order.side == .buy, quantity: quantity, price: maker.price,
-                factor: factor(order.symbol))
-            trial.holdings[order.account, default: [:]][order.symbol] = takerHeld
             let makerFee = Int64(Self.ceilDiv(value * Int128(spec.makerFeeRateE8), 100_000_000))
             let takerFee = Int64(Self.ceilDiv(value * Int128(spec.takerFeeRateE8), 100_000_000))
+            let makerPnl = trial.fill(maker.account, order.symbol, buy: maker.side == .buy, quantity, maker.price, fee: makerFee)
+            let takerPnl = trial.fill(order.account, order.symbol, buy: order.side == .buy, quantity, maker.price, fee: takerFee)
             let asset = spec.settleAsset
             trial.addWallet(maker.account, asset, makerPnl - makerFee)
             trial.addWallet(order.account, asset, takerPnl - takerFee)
@@ -294,6 +467,9 @@ struct ReferenceExchange {
         let buys = mine.filter { $0.side == .buy }.reduce(0) { $0 + $1.open }
         let sells = mine.filter { $0.side == .sell }.reduce(0) { $0 + $1.open }
         if abs(held.size) + max(buys, sells) > spec.maxPositionQuantityUnits { return [.rejected(.positionLimit, detail: 0)] }
+        if trial.leverage(order.account, order.symbol) > trial.bracketLeverage(order.account, order.symbol) {
+            return [.rejected(.leverageAboveBracket, detail: 0)]
+        }
         let before = available(order.account, spec.settleAsset)
         let after = trial.available(order.account, spec.settleAsset)
         if after < 0 && after < before { return [.rejected(.insufficientMargin, detail: 0)] }
