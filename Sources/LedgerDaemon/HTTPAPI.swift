@@ -113,6 +113,53 @@ final class HTTPAPI: @unchecked Sendable {
             let symbol = try fields.symbol()
             let limit = min(max(Int(p["limit"] ?? "20") ?? 20, 1), 1_000)
             return .prepared { state in .response(.view(Views.depth(state, symbol.id, limit: limit))) }
+        case (.GET, "/v1/premiumIndex"):
+            let symbol = try fields.symbol()
+            return .prepared { state in .response(.view(Views.premiumIndex(state, symbol.id))) }
+        case (.GET, "/v1/leverageBracket"):
+            let symbol = try fields.symbol()
+            return .prepared { state in .response(.view(Views.leverageBracket(state, symbol.id))) }
+        case (.GET, "/v1/insuranceFund"):
+            return .prepared { state in .response(.view(Views.insuranceFund(state))) }
+        case (.POST, "/v1/marginType"):
+            try require(role, has: .trader)
+            let isolated: Bool
+            switch try fields.string("marginType") {
+            case "ISOLATED": isolated = true
+            case "CROSSED": isolated = false
+            default: throw Failure(.badRequest, "marginType must be ISOLATED or CROSSED")
+            }
+            return .command(.setMarginMode(account: try fields.account(), symbol: try fields.symbol().id, isolated: isolated))
+        case (.POST, "/v1/positionMargin"):
+            try require(role, has: .trader)
+            let symbol = try fields.symbol()
+            let amount = try fields.decimal("amount", scale: Int(catalog.assets[Int(symbol.settleAsset)].scale))
+            // Binance's convention: type 1 adds margin, type 2 removes it.
+            let sign: Int64
+            switch try fields.string("type") {
+            case "1": sign = 1
+            case "2": sign = -1
+            default: throw Failure(.badRequest, "type must be 1 (add) or 2 (reduce)")
+            }
+            return .command(.adjustIsolatedMargin(account: try fields.account(), symbol: symbol.id, amountMinor: sign * amount))
+        case (.POST, "/v1/indexPrice"):
+            try require(role, has: .oracle)
+            let symbol = try fields.symbol()
+            return .command(.setIndexPrice(symbol: symbol.id, priceUnits: try fields.decimal("price", scale: Int(symbol.priceScale))))
+        case (.POST, "/v1/fundingRate"):
+            try require(role, has: .oracle)
+            return .command(.setFundingRate(symbol: try fields.symbol().id, rateE8: try fields.decimal("fundingRate", scale: 8)))
+        case (.POST, "/v1/premiumSample"):
+            try require(role, has: .oracle)
+            return .command(.addPremiumSample(symbol: try fields.symbol().id, premiumE8: try fields.decimal("premium", scale: 8)))
+        case (.POST, "/v1/insuranceFund"):
+            try require(role, has: .admin)
+            let asset = try fields.asset()
+            return .command(
+                .depositInsuranceFund(
+                    Transfer(
+                        transferID: try fields.uint("transferId"), account: 0, asset: asset.id,
+                        amountMinor: try fields.decimal("amount", scale: Int(asset.scale)))))
         case (.POST, "/v1/order"):
             try require(role, has: .trader)
             return .command(.placeOrder(try fields.placeOrder()))
@@ -308,7 +355,32 @@ struct Fields {
             maxPriceUnits: try decimal("maxPrice", scale: priceScale), maxQuantityUnits: try decimal("maxQty", scale: quantityScale),
             maxPositionQuantityUnits: try decimal("maxPosition", scale: quantityScale), maxLeverage: try leverage("maxLeverage"),
             defaultLeverage: try leverage("defaultLeverage"), makerFeeRateE8: try decimal("makerFeeRate", scale: 8),
-            takerFeeRateE8: try decimal("takerFeeRate", scale: 8))
+            takerFeeRateE8: try decimal("takerFeeRate", scale: 8), brackets: try brackets(settleScale: Int(asset.scale)),
+            priceBandRateE8: try optionalDecimal("priceBand", scale: 8),
+            fundingIntervalSeconds: Int64(clamping: try optionalUInt("fundingIntervalSeconds") ?? 0),
+            fundingInterestRateE8: try optionalDecimal("fundingInterestRate", scale: 8),
+            fundingClampRateE8: try optionalDecimal("fundingClamp", scale: 8),
+            fundingCapRateE8: try optionalDecimal("fundingCap", scale: 8),
+            liquidationFeeRateE8: try optionalDecimal("liquidationFeeRate", scale: 8))
+    }
+
+    func optionalDecimal(_ name: String, scale: Int) throws -> Int64 {
+        values[name] == nil ? 0 : try decimal(name, scale: scale)
+    }
+
+    /// `brackets=cap:mmr:leverage,...` with the cap in the settlement asset and the
+    /// maintenance margin rate as a fraction (0.004); absent: the v1 single bracket.
+    func brackets(settleScale: Int) throws -> [MarginBracket]? {
+        guard let text = values["brackets"] else { return nil }
+        return try text.split(separator: ",").map { item in
+            let parts = item.split(separator: ":")
+            guard parts.count == 3, let leverage = UInt16(parts[2]) else {
+                throw HTTPAPI.Failure(.badRequest, "brackets must be cap:maintMarginRatio:leverage, comma separated")
+            }
+            let cap = try Fields(values: ["cap": String(parts[0])], catalog: catalog).decimal("cap", scale: settleScale)
+            let rate = try Fields(values: ["rate": String(parts[1])], catalog: catalog).decimal("rate", scale: 8)
+            return MarginBracket(notionalCapMinor: cap, maintenanceMarginRateE8: rate, maxLeverage: leverage)
+        }
     }
 }
 

@@ -52,6 +52,12 @@ enum Views {
                 "openOrderInitialMargin": DecimalText.format(state.orderInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
                 "leverage": Int(position.leverage == 0 ? spec.defaultLeverage : position.leverage),
                 "entryCost": DecimalText.format(position.costMinor, scale: settleScale),
+                "marginType": position.isIsolated ? "isolated" : "cross",
+                "isolatedMargin": DecimalText.format(position.isolatedMarginMinor, scale: settleScale),
+                "maintMargin": DecimalText.format(state.maintenanceMarginMinor(position, symbol: spec.id), scale: settleScale),
+                "liquidationPrice": state.estimatedLiquidationPriceUnits(account: id, symbol: spec.id).map {
+                    DecimalText.format($0, scale: Int(spec.priceScale))
+                } ?? "0",
             ]
             if position.sizeQuantityUnits != 0 {
                 // Display only: cost / (size × factor), 4 places finer than the tick.
@@ -62,6 +68,48 @@ enum Views {
             positions.append(entry)
         }
         return JSON.text(["account": Int(id), "assets": balances, "positions": positions, "sequence": Int(state.lastSequence)])
+    }
+
+    /// Binance's premiumIndex: mark, index, last and next funding.
+    static func premiumIndex(_ state: borrowing ExchangeState, _ symbol: SymbolID) -> String {
+        let spec = state.symbols[Int(symbol)]
+        let market = state.markets[Int(symbol)]
+        return JSON.text([
+            "symbol": spec.name,
+            "markPrice": DecimalText.format(market.markPriceUnits, scale: Int(spec.priceScale)),
+            "indexPrice": DecimalText.format(market.indexPriceUnits, scale: Int(spec.priceScale)),
+            "lastFundingRate": DecimalText.format(market.lastFundingRateE8, scale: 8),
+            "estimatedFundingRate": DecimalText.format(spec.fundingIntervalSeconds > 0 ? state.fundingRateE8(symbol) : 0, scale: 8),
+            "nextFundingTime": Int(market.nextFundingTimeNanos / 1_000_000),
+            "premiumSamples": Int(market.premiumSampleCount),
+        ])
+    }
+
+    /// Binance's leverageBracket: floor, cap, maintenance ratio, leverage and cum per bracket.
+    static func leverageBracket(_ state: borrowing ExchangeState, _ symbol: SymbolID) -> String {
+        let spec = state.symbols[Int(symbol)]
+        let scale = Int(state.assets[Int(spec.settleAsset)].scale)
+        let amounts = state.markets[Int(symbol)].maintenanceAmountsMinor
+        let brackets = spec.brackets.enumerated().map { index, bracket -> [String: Any] in
+            [
+                "bracket": index + 1, "initialLeverage": Int(bracket.maxLeverage),
+                "notionalFloor": DecimalText.format(index == 0 ? 0 : spec.brackets[index - 1].notionalCapMinor, scale: scale),
+                "notionalCap": DecimalText.format(bracket.notionalCapMinor, scale: scale),
+                "maintMarginRatio": DecimalText.format(bracket.maintenanceMarginRateE8, scale: 8),
+                "cum": DecimalText.format(amounts[index], scale: scale),
+            ]
+        }
+        return JSON.text(["symbol": spec.name, "brackets": brackets])
+    }
+
+    static func insuranceFund(_ state: borrowing ExchangeState) -> String {
+        JSON.text(
+            state.assets.map { asset -> [String: Any] in
+                [
+                    "asset": asset.name,
+                    "balance": DecimalText.format(state.systemBalance(.insuranceFund, asset: asset.id), scale: Int(asset.scale)),
+                ]
+            })
     }
 
     static func openOrders(_ state: borrowing ExchangeState, _ id: AccountID) -> String {

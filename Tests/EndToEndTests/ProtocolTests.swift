@@ -131,6 +131,72 @@ import Testing
     }
 }
 
+/// The rule book over HTTP: a listing with brackets, its leverage brackets, margin type,
+/// isolated margin, the oracle's prices and rates, the insurance fund.
+@Suite struct RuleBookHTTPTests {
+    @Test func ruleBookEndpointsAnswerInBinanceTerms() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
+        func post(_ path: String, _ body: String, token: String = DaemonProcess.adminToken) throws -> (status: Int, body: String) {
+            try daemon.http("POST", path, body: body, token: token)
+        }
+        let brackets = "50000:0.004:125,250000:0.005:100,1000000:0.01:50,10000000:0.025:20"
+        let listed = try post(
+            "/v1/symbol",
+            #"{"name":"BTCPERP","settleAsset":"USDT","priceScale":"1","quantityScale":"3","tickSize":"0.1","stepSize":"0.001","#
+                + #""minNotional":"5","maxPrice":"1000000","maxQty":"1000","maxPosition":"10000","maxLeverage":"125","#
+                + #""defaultLeverage":"20","makerFeeRate":"0.0002","takerFeeRate":"0.0005","brackets":"\#(brackets)","#
+                + #""priceBand":"0.05","fundingIntervalSeconds":"28800","fundingInterestRate":"0.0001","fundingClamp":"0.0005","#
+                + #""fundingCap":"0.0075"}"#)
+        #expect(listed.status == 200, "\(listed.body)")
+        let table = try daemon.http("GET", "/v1/leverageBracket?symbol=BTCPERP")
+        for cum in [#""cum":"0.000000""#, #""cum":"50.000000""#, #""cum":"1300.000000""#, #""cum":"16300.000000""#] {
+            #expect(table.body.contains(cum), "\(table.body)")
+        }
+        #expect(try post("/v1/markPrice", #"{"symbol":"BTCPERP","price":"20000.0"}"#).status == 200)
+        #expect(try post("/v1/indexPrice", #"{"symbol":"BTCPERP","price":"19990.5"}"#).status == 200)
+        #expect(try post("/v1/fundingRate", #"{"symbol":"BTCPERP","fundingRate":"0.0001"}"#).status == 200)
+        let premium = try daemon.http("GET", "/v1/premiumIndex?symbol=BTCPERP")
+        #expect(premium.body.contains(#""indexPrice":"19990.5""#), "\(premium.body)")
+        #expect(premium.body.contains(#""estimatedFundingRate":"0.00010000""#), "\(premium.body)")
+
+        // Isolated long 1 BTC at 20,000 with 50x: initial margin 400 plus the fee.
+        for account in [1, 2] {
+            let body = #"{"account":\#(account),"asset":"USDT","amount":"100000","transferId":\#(account)}"#
+            #expect(try post("/v1/deposit", body).status == 200)
+        }
+        let trader = DaemonProcess.traderToken
+        #expect(try post("/v1/marginType", #"{"account":1,"symbol":"BTCPERP","marginType":"ISOLATED"}"#, token: trader).status == 200)
+        #expect(try post("/v1/leverage", #"{"account":1,"symbol":"BTCPERP","leverage":"50"}"#, token: trader).status == 200)
+        let sell = #"{"account":2,"symbol":"BTCPERP","side":"SELL","type":"LIMIT","price":"20000.0","quantity":"1.000"}"#
+        #expect(try post("/v1/order", sell, token: trader).status == 200)
+        let buy = #"{"account":1,"symbol":"BTCPERP","side":"BUY","type":"LIMIT","price":"20000.0","quantity":"1.000"}"#
+        #expect(try post("/v1/order", buy, token: trader).status == 200)
+        #expect(try post("/v1/positionMargin", #"{"account":1,"symbol":"BTCPERP","amount":"10","type":"1"}"#, token: trader).status == 200)
+        let account = try daemon.http("GET", "/v1/account?account=1", token: trader)
+        #expect(account.body.contains(#""marginType":"isolated""#), "\(account.body)")
+        // 400 + 10 added − 10 taker fee (0.05% of 20,000) = 400.
+        #expect(account.body.contains(#""isolatedMargin":"400.000000""#), "\(account.body)")
+        // Bracket 1 (MMR 0.4%) at the price: (400 − 20,000) / (0.004 − 1) = 19,678.7148…, rounded up.
+        #expect(account.body.contains(#""liquidationPrice":"19678.8""#), "\(account.body)")
+
+        #expect(try post("/v1/insuranceFund", #"{"transferId":99,"asset":"USDT","amount":"5000"}"#).status == 200)
+        #expect(try daemon.http("GET", "/v1/insuranceFund").body.contains(#""balance":"5000.000000""#))
+
+        // Rejections of the rule book, each with its reason and nothing changed.
+        let before = try daemon.stateHash()
+        let capped = try post("/v1/fundingRate", #"{"symbol":"BTCPERP","fundingRate":"0.0076"}"#)
+        #expect(capped.status == 400 && capped.body.contains("INVALID_RATE"), "\(capped.body)")
+        let banded = #"{"account":2,"symbol":"BTCPERP","side":"BUY","type":"LIMIT","price":"18000.0","quantity":"0.010"}"#
+        #expect(try post("/v1/order", banded, token: trader).body.contains("PRICE_OUTSIDE_BAND"))
+        let locked = try post("/v1/marginType", #"{"account":1,"symbol":"BTCPERP","marginType":"CROSSED"}"#, token: trader)
+        #expect(locked.body.contains("MARGIN_MODE_LOCKED"), "\(locked.body)")
+        #expect(try daemon.stateHash().hash == before.hash)
+    }
+}
+
 /// The tools' exit codes: 0 ok, 1 a finding (tested with corruption), 2 bad usage.
 @Suite struct ToolExitCodeTests {
     @Test(arguments: [
