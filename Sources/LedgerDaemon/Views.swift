@@ -216,6 +216,43 @@ enum Views {
             ]
         case .insuranceFundDeposited(let asset, let value):
             return ["type": "INSURANCE_FUND_DEPOSITED", "asset": catalog.assets[Int(asset)].name, "amount": amount(asset, value)]
+        case .liquidationTriggered(let account, let asset, let isolated, let balance, let maintenance):
+            var body: [String: Any] = [
+                "type": "LIQUIDATION_TRIGGERED", "account": Int(account), "asset": catalog.assets[Int(asset)].name,
+                "marginBalance": amount(asset, balance), "maintMargin": amount(asset, maintenance),
+            ]
+            if let isolated { body["isolatedSymbol"] = catalog.symbols[Int(isolated)].name }
+            return body
+        case .liquidationOrderPlaced(let id, let account, let symbol, let side, let units, let qty):
+            return [
+                "type": "LIQUIDATION_ORDER_PLACED", "orderId": Int(id), "account": Int(account),
+                "symbol": catalog.symbols[Int(symbol)].name,
+                "side": side == .buy ? "BUY" : "SELL", "bankruptcyPrice": price(symbol, units), "qty": quantity(symbol, qty),
+            ]
+        case .liquidationSettled(let account, let symbol, let filled, let fee, let surplus):
+            return [
+                "type": "LIQUIDATION_SETTLED", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name,
+                "filledQty": quantity(symbol, filled), "liquidationFee": money(symbol, fee), "surplus": money(symbol, surplus),
+            ]
+        case .insuranceTakeover(let account, let symbol, let side, let units, let qty, let pnl, let fundPnl):
+            return [
+                "type": "INSURANCE_TAKEOVER", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name,
+                "side": side == .buy ? "BUY" : "SELL", "price": price(symbol, units), "qty": quantity(symbol, qty),
+                "realizedPnl": money(symbol, pnl), "fundRealizedPnl": money(symbol, fundPnl),
+            ]
+        case .autoDeleveraged(let account, let counterparty, let symbol, let side, let units, let qty, let pnl, let otherPnl):
+            return [
+                "type": "AUTO_DELEVERAGED", "account": Int(account), "counterparty": Int(counterparty),
+                "symbol": catalog.symbols[Int(symbol)].name, "side": side == .buy ? "BUY" : "SELL", "price": price(symbol, units),
+                "qty": quantity(symbol, qty), "realizedPnl": money(symbol, pnl), "counterpartyRealizedPnl": money(symbol, otherPnl),
+            ]
+        case .fundFundingPaid(let symbol, let value):
+            return ["type": "FUND_FUNDING_PAID", "symbol": catalog.symbols[Int(symbol)].name, "amount": money(symbol, value)]
+        case .badDebtCovered(let account, let asset, let value):
+            return [
+                "type": "BAD_DEBT_COVERED", "account": Int(account), "asset": catalog.assets[Int(asset)].name,
+                "amount": amount(asset, value),
+            ]
         }
     }
 }

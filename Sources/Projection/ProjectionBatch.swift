@@ -307,6 +307,9 @@ struct ProjectionBatch {
         case .realizedPnl: "realized_pnl"
         case .funding: "funding"
         case .insuranceDeposit: "insurance_deposit"
+        case .liquidationFee: "liquidation_fee"
+        case .liquidationSurplus: "liquidation_surplus"
+        case .badDebt: "bad_debt"
         }
     }
 }

@@ -83,6 +83,37 @@ enum EntryJSON {
             ["type": "ISOLATED_MARGIN_ADJUSTED", "account": Int(account), "symbolId": Int(symbol), "amountMinor": Int(amount)]
         case .insuranceFundDeposited(let asset, let amount):
             ["type": "INSURANCE_FUND_DEPOSITED", "assetId": Int(asset), "amountMinor": Int(amount)]
+        case .liquidationTriggered(let account, let asset, let isolated, let balance, let maintenance):
+            [
+                "type": "LIQUIDATION_TRIGGERED", "account": Int(account), "assetId": Int(asset),
+                "isolatedSymbolId": isolated.map { Int($0) } ?? -1, "marginBalanceMinor": Int(balance),
+                "maintenanceMinor": Int(maintenance),
+            ]
+        case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
+            [
+                "type": "LIQUIDATION_ORDER_PLACED", "orderId": Int(id), "account": Int(account), "symbolId": Int(symbol),
+                "side": side == .buy ? "BUY" : "SELL", "bankruptcyPriceUnits": Int(price), "quantityUnits": Int(quantity),
+            ]
+        case .liquidationSettled(let account, let symbol, let filled, let fee, let surplus):
+            [
+                "type": "LIQUIDATION_SETTLED", "account": Int(account), "symbolId": Int(symbol), "filledQuantityUnits": Int(filled),
+                "feeMinor": Int(fee), "surplusMinor": Int(surplus),
+            ]
+        case .insuranceTakeover(let account, let symbol, let side, let price, let quantity, let pnl, let fundPnl):
+            [
+                "type": "INSURANCE_TAKEOVER", "account": Int(account), "symbolId": Int(symbol), "side": side == .buy ? "BUY" : "SELL",
+                "priceUnits": Int(price), "quantityUnits": Int(quantity), "realizedPnlMinor": Int(pnl),
+                "fundRealizedPnlMinor": Int(fundPnl),
+            ]
+        case .autoDeleveraged(let account, let counterparty, let symbol, let side, let price, let quantity, let pnl, let otherPnl):
+            [
+                "type": "AUTO_DELEVERAGED", "account": Int(account), "counterparty": Int(counterparty), "symbolId": Int(symbol),
+                "side": side == .buy ? "BUY" : "SELL", "priceUnits": Int(price), "quantityUnits": Int(quantity),
+                "realizedPnlMinor": Int(pnl), "counterpartyRealizedPnlMinor": Int(otherPnl),
+            ]
+        case .fundFundingPaid(let symbol, let amount): ["type": "FUND_FUNDING_PAID", "symbolId": Int(symbol), "amountMinor": Int(amount)]
+        case .badDebtCovered(let account, let asset, let amount):
+            ["type": "BAD_DEBT_COVERED", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
         }
     }
 }

@@ -37,7 +37,8 @@ struct OrderFlow {
     /// Journal time: starts on 2025-11-24 and advances up to 3 s a command.
     var time: Int64 = 1_764_000_000 * 1_000_000_000
     var accounts: Int
-    var mids: [Int64] = [500_000, 300_000]
+    static let startingMids: [Int64] = [500_000, 300_000]
+    var mids: [Int64] = OrderFlow.startingMids
     var placed: [(account: AccountID, order: OrderID, client: ClientOrderID)] = []
     var nextTransfer: TransferID = 10_000
     var nextOrderGuess: OrderID = 1
@@ -131,6 +132,18 @@ struct OrderFlow {
         case 816..<820:
             return .addPremiumSample(symbol: symbol, premiumE8: Int64.random(in: -300_000...300_000, using: &random))
         case 820..<900:
+            if random.next() % 8 == 0 {
+                // A swing of 2–6% (sometimes 8–15%) that forces liquidations (the mid follows, and is pulled
+                // back toward the start so the walk stays within ±30%).
+                let start = Self.startingMids[Int(symbol)]
+                var up = random.next() % 2 == 0
+                if mid > start * 13 / 10 { up = false }
+                if mid < start * 7 / 10 { up = true }
+                let percent = random.next() % 4 == 0 ? Int64.random(in: 8...15, using: &random) : Int64.random(in: 2...6, using: &random)
+                let move = mid * percent / 100
+                mids[Int(symbol)] = up ? mid + move : mid - move
+                return .setMarkPrice(symbol: symbol, priceUnits: mids[Int(symbol)])
+            }
             mids[Int(symbol)] += Int64.random(in: -40...40, using: &random)
             return .setMarkPrice(symbol: symbol, priceUnits: mids[Int(symbol)] + Int64.random(in: -20...20, using: &random))
         case 900..<930:
@@ -189,6 +202,9 @@ struct OrderFlow {
         var rejections = 0
         var fundings = 0
         var isolated = 0
+        var liquidations = 0
+        var takeovers = 0
+        var deleveraged = 0
         var checked = 0
         func step(_ command: Command) -> Bool {
             let sequence = engine.state.lastSequence + 1
@@ -202,6 +218,14 @@ struct OrderFlow {
             trades += got.count { if case .trade = $0 { true } else { false } }
             fundings += got.count { if case .fundingPaid = $0 { true } else { false } }
             isolated += got.count { if case .isolatedMarginAdjusted = $0 { true } else { false } }
+            for event in got {
+                switch event {
+                case .liquidationTriggered: liquidations += 1
+                case .insuranceTakeover: takeovers += 1
+                case .autoDeleveraged: deleveraged += 1
+                default: break
+                }
+            }
             rejections += got.count { if case .rejected = $0 { true } else { false } }
             return true
         }
@@ -218,6 +242,9 @@ struct OrderFlow {
         #expect(rejections > commands / 100, "only \(rejections) rejections")
         #expect(fundings > commands / 1_000, "only \(fundings) funding payments")
         #expect(isolated > commands / 1_000, "only \(isolated) isolated margin changes")
+        let liquidationCounts = "\(liquidations) liquidations, \(takeovers) takeovers, \(deleveraged) ADL fills"
+        #expect(liquidations > commands / 2_000, "\(liquidationCounts)")
+        #expect(takeovers > 0 && deleveraged > 0, "\(liquidationCounts)")
         #expect(checked > 0)
     }
 

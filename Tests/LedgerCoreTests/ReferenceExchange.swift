@@ -45,6 +45,8 @@ struct ReferenceExchange {
     var accountOrder: [AccountID] = []
     var funding: [SymbolID: Funding] = [:]
     var indexPrices: [SymbolID: Int64] = [:]
+    /// The insurance fund's positions.
+    var fund: [SymbolID: Holding] = [:]
     /// The time of the command being executed.
     var now: Int64 = 0
     var clientIDs: [AccountID: [ClientOrderID: OrderID]] = [:]
@@ -214,6 +216,15 @@ struct ReferenceExchange {
                 if held.isolated { holdings[account, default: [:]][symbol]!.margin -= amount }
                 events.append(.fundingPaid(account: account, symbol: symbol, amountMinor: amount))
             }
+            let fundHeld = fund[symbol] ?? Holding()
+            if fundHeld.size != 0 {
+                let amount = Int64(Self.ceilDiv(Int128(fundHeld.size) * Int128(mark) * factor(symbol) * Int128(rate), 100_000_000))
+                if amount != 0 {
+                    addSystem("insurance", spec.settleAsset, -amount)
+                    addSystem("funding", spec.settleAsset, amount)
+                    events.append(.fundFundingPaid(symbol: symbol, amountMinor: amount))
+                }
+            }
         }
         return events
     }
@@ -228,8 +239,11 @@ struct ReferenceExchange {
 
     mutating func execute(_ command: Command, sequence: SequenceNumber, time: Int64) -> [Event] {
         now = time
-        let settled = settleFunding()
-        return settled + executeCommand(command, sequence: sequence)
+        var events = settleFunding()
+        events += liquidateAll()
+        events += executeCommand(command, sequence: sequence)
+        events += liquidateAll()
+        return events
     }
 
     mutating func executeCommand(_ command: Command, sequence: SequenceNumber) -> [Event] {
@@ -475,5 +489,263 @@ struct ReferenceExchange {
         if after < 0 && after < before { return [.rejected(.insufficientMargin, detail: 0)] }
         self = trial
         return events
+    }
+
+    // MARK: Liquidation, written out step by step
+
+    func unrealized(_ held: Holding, _ symbol: SymbolID) -> Int128 {
+        Int128(held.size) * Int128(marks[symbol] ?? 0) * factor(symbol) - Int128(held.cost)
+    }
+
+    /// notional × MMR of its bracket (rounded up) − the bracket's maintenance amount.
+    func maintenance(_ held: Holding, _ symbol: SymbolID) -> Int128 {
+        let value = notional(symbol, marks[symbol] ?? 0, abs(held.size))
+        if value == 0 { return 0 }
+        let brackets = specs[Int(symbol)].brackets
+        var amount = Int128(0)
+        var chosen = brackets.count - 1
+        for (index, bracket) in brackets.enumerated() {
+            if index > 0 {
+                let step = Int128(bracket.maintenanceMarginRateE8 - brackets[index - 1].maintenanceMarginRateE8)
+                let product = Int128(brackets[index - 1].notionalCapMinor) * step
+                amount += product >= 0 ? product / 100_000_000 : -Self.ceilDiv(-product, 100_000_000)
+            }
+            if value < Int128(bracket.notionalCapMinor) {
+                chosen = index
+                break
+            }
+        }
+        let margin = Self.ceilDiv(value * Int128(brackets[chosen].maintenanceMarginRateE8), 100_000_000) - amount
+        return max(0, margin)
+    }
+
+    /// Wallet − isolated margins + unrealized PnL of the cross positions in `asset`, and
+    /// their maintenance margin.
+    func crossEquity(_ account: AccountID, _ asset: AssetID, excluding: SymbolID? = nil) -> (equity: Int128, maintenance: Int128) {
+        var equity = Int128(wallet(account, asset))
+        var total = Int128(0)
+        for spec in specs where spec.settleAsset == asset {
+            let held = holding(account, spec.id)
+            if held.isolated {
+                equity -= Int128(held.margin)
+            } else if held.size != 0 && spec.id != excluding {
+                equity += unrealized(held, spec.id)
+                total += maintenance(held, spec.id)
+            }
+        }
+        return (equity, total)
+    }
+
+    func crossSymbolsOpen(_ account: AccountID, _ asset: AssetID) -> [SymbolID] {
+        specs.filter { $0.settleAsset == asset && !holding(account, $0.id).isolated && holding(account, $0.id).size != 0 }.map(\.id)
+    }
+
+    func isDue(_ account: AccountID) -> Bool {
+        for spec in specs {
+            let held = holding(account, spec.id)
+            if held.isolated && held.size != 0 && Int128(held.margin) + unrealized(held, spec.id) <= maintenance(held, spec.id) {
+                return true
+            }
+        }
+        for asset in 0..<assetScales.count where !crossSymbolsOpen(account, AssetID(asset)).isEmpty {
+            let cross = crossEquity(account, AssetID(asset))
+            if cross.equity <= cross.maintenance { return true }
+        }
+        return false
+    }
+
+    /// Liquidates the lowest account that is due, again and again, until none is.
+    mutating func liquidateAll() -> [Event] {
+        var events: [Event] = []
+        while let account = accountOrder.first(where: { isDue($0) }) {
+            events += liquidate(account)
+        }
+        return events
+    }
+
+    mutating func cancelAll(_ account: AccountID, in symbol: SymbolID) -> [Event] {
+        var events: [Event] = []
+        for side in [Side.buy, .sell] {
+            for order in bookSide(symbol, side) where order.account == account {
+                orders.removeAll { $0.id == order.id }
+                events.append(.orderCancelled(order.id, quantityUnits: order.open))
+            }
+        }
+        return events
+    }
+
+    mutating func liquidate(_ account: AccountID) -> [Event] {
+        var events: [Event] = []
+        for spec in specs {
+            let held = holding(account, spec.id)
+            guard held.isolated && held.size != 0 else { continue }
+            let equity = Int128(held.margin) + unrealized(held, spec.id)
+            let required = maintenance(held, spec.id)
+            guard equity <= required else { continue }
+            events.append(
+                .liquidationTriggered(
+                    account: account, asset: spec.settleAsset, isolatedSymbol: spec.id, marginBalanceMinor: Int64(clamping: equity),
+                    maintenanceMinor: Int64(clamping: required)))
+            events += cancelAll(account, in: spec.id)
+            events += closeOut(account, spec.id)
+        }
+        var any = !events.isEmpty
+        for asset in 0..<assetScales.count {
+            let open = crossSymbolsOpen(account, AssetID(asset))
+            if open.isEmpty { continue }
+            let cross = crossEquity(account, AssetID(asset))
+            guard cross.equity <= cross.maintenance else { continue }
+            any = true
+            events.append(
+                .liquidationTriggered(
+                    account: account, asset: AssetID(asset), isolatedSymbol: nil, marginBalanceMinor: Int64(clamping: cross.equity),
+                    maintenanceMinor: Int64(clamping: cross.maintenance)))
+            for spec in specs where spec.settleAsset == AssetID(asset) && !holding(account, spec.id).isolated {
+                events += cancelAll(account, in: spec.id)
+            }
+            for symbol in open { events += closeOut(account, symbol) }
+        }
+        if any {
+            for asset in 0..<assetScales.count where crossSymbolsOpen(account, AssetID(asset)).isEmpty {
+                let left = crossEquity(account, AssetID(asset)).equity
+                if left < 0 {
+                    addWallet(account, AssetID(asset), Int64(-left))
+                    addSystem("insurance", AssetID(asset), Int64(left))
+                    events.append(.badDebtCovered(account: account, asset: AssetID(asset), amountMinor: Int64(-left)))
+                }
+            }
+        }
+        return events
+    }
+
+    /// The whole position out: IOC at the bankruptcy price, surplus to the fund, the rest
+    /// to the fund or by ADL.
+    mutating func closeOut(_ account: AccountID, _ symbol: SymbolID) -> [Event] {
+        let spec = specs[Int(symbol)]
+        let asset = spec.settleAsset
+        let held = holding(account, symbol)
+        let sell = held.size > 0
+        let equity = held.isolated ? Int128(held.margin) : crossEquity(account, asset, excluding: symbol).equity
+        // Bankruptcy: equity + size × P × factor − cost = 0, on the tick, toward the mark.
+        var n = Int128(held.cost) - equity
+        var d = Int128(held.size) * factor(symbol)
+        if d < 0 { (n, d) = (-n, -d) }
+        let tick = Int128(spec.tickSizePriceUnits)
+        func floorDiv(_ a: Int128, _ b: Int128) -> Int128 { a >= 0 ? a / b : -Self.ceilDiv(-a, b) }
+        var price = sell ? Self.ceilDiv(Self.ceilDiv(n, d), tick) * tick : floorDiv(floorDiv(n, d), tick) * tick
+        price = min(max(price, tick), Int128(spec.maxPriceUnits) * 4)
+        let bankruptcy = Int64(price)
+        let quantity = abs(held.size)
+        let id = nextOrder
+        nextOrder += 1
+        var events: [Event] = [
+            .liquidationOrderPlaced(
+                id, account: account, symbol: symbol, side: sell ? .sell : .buy, bankruptcyPriceUnits: bankruptcy, quantityUnits: quantity)
+        ]
+        var left = quantity
+        var filledNotional = Int128(0)
+        var surplus = Int128(0)
+        for maker in bookSide(symbol, sell ? .buy : .sell) {
+            if left == 0 || (sell ? maker.price < bankruptcy : maker.price > bankruptcy) || maker.account == account { break }
+            let take = min(left, maker.open)
+            let value = notional(symbol, maker.price, take)
+            let makerFee = Int64(Self.ceilDiv(value * Int128(spec.makerFeeRateE8), 100_000_000))
+            let makerPnl = fill(maker.account, symbol, buy: maker.side == .buy, take, maker.price, fee: makerFee)
+            let takerPnl = fill(account, symbol, buy: !sell, take, maker.price, fee: 0)
+            addWallet(maker.account, asset, makerPnl - makerFee)
+            addWallet(account, asset, takerPnl)
+            addSystem("fees", asset, makerFee)
+            addSystem("clearing", asset, -makerPnl - takerPnl)
+            let index = orders.firstIndex { $0.id == maker.id }!
+            orders[index].open -= take
+            if orders[index].open == 0 { orders.remove(at: index) }
+            lastPrices[symbol] = maker.price
+            events.append(
+                .trade(
+                    Trade(
+                        tradeID: nextTrade, symbol: symbol, makerOrderID: maker.id, takerOrderID: id, makerAccount: maker.account,
+                        takerAccount: account, takerSide: sell ? .sell : .buy, priceUnits: maker.price, quantityUnits: take,
+                        makerFeeMinor: makerFee, takerFeeMinor: 0, makerRealizedPnlMinor: makerPnl, takerRealizedPnlMinor: takerPnl)))
+            nextTrade += 1
+            filledNotional += value
+            surplus += (sell ? Int128(maker.price - bankruptcy) : Int128(bankruptcy - maker.price)) * Int128(take) * factor(symbol)
+            left -= take
+        }
+        let fee = min(Self.ceilDiv(filledNotional * Int128(spec.liquidationFeeRateE8), 100_000_000), surplus)
+        addWallet(account, asset, -Int64(surplus))
+        addSystem("insurance", asset, Int64(surplus))
+        if holding(account, symbol).isolated && holding(account, symbol).size != 0 {
+            holdings[account]![symbol]!.margin -= Int64(surplus)
+        }
+        events.append(
+            .liquidationSettled(
+                account: account, symbol: symbol, filledQuantityUnits: quantity - left, feeMinor: Int64(fee),
+                surplusMinor: Int64(surplus - fee)))
+        if left == 0 { return events }
+        let ranked = adlOrder(symbol, longsWanted: !sell, excluding: account)
+        if ranked.isEmpty || fundCovers(symbol, buy: sell, price: bankruptcy, quantity: left) {
+            let before = fund[symbol] ?? Holding()
+            let (after, fundPnl) = Self.afterFill(before, buy: sell, quantity: left, price: bankruptcy, factor: factor(symbol))
+            fund[symbol] = after
+            let pnl = fill(account, symbol, buy: !sell, left, bankruptcy, fee: 0)
+            addWallet(account, asset, pnl)
+            addSystem("insurance", asset, fundPnl)
+            addSystem("clearing", asset, -pnl - fundPnl)
+            events.append(
+                .insuranceTakeover(
+                    account: account, symbol: symbol, side: sell ? .sell : .buy, priceUnits: bankruptcy, quantityUnits: left,
+                    realizedPnlMinor: pnl, fundRealizedPnlMinor: fundPnl))
+            return events
+        }
+        for other in ranked where left > 0 {
+            events += cancelAll(other, in: symbol)
+            let take = min(left, abs(holding(other, symbol).size))
+            let pnl = fill(account, symbol, buy: !sell, take, bankruptcy, fee: 0)
+            let otherPnl = fill(other, symbol, buy: sell, take, bankruptcy, fee: 0)
+            addWallet(account, asset, pnl)
+            addWallet(other, asset, otherPnl)
+            addSystem("clearing", asset, -pnl - otherPnl)
+            events.append(
+                .autoDeleveraged(
+                    account: account, counterparty: other, symbol: symbol, side: sell ? .sell : .buy, priceUnits: bankruptcy,
+                    quantityUnits: take, realizedPnlMinor: pnl, counterpartyRealizedPnlMinor: otherPnl))
+            left -= take
+        }
+        return events
+    }
+
+    /// The fund's equity in the asset after taking `quantity` at `price` stays ≥ 0.
+    func fundCovers(_ symbol: SymbolID, buy: Bool, price: Int64, quantity: Int64) -> Bool {
+        let asset = specs[Int(symbol)].settleAsset
+        var equity = Int128(system["insurance"]?[asset] ?? 0)
+        for spec in specs where spec.settleAsset == asset {
+            var held = fund[spec.id] ?? Holding()
+            if spec.id == symbol {
+                let (after, pnl) = Self.afterFill(held, buy: buy, quantity: quantity, price: price, factor: factor(symbol))
+                held = after
+                equity += Int128(pnl)
+            }
+            equity += unrealized(held, spec.id)
+        }
+        return equity >= 0
+    }
+
+    /// Opposing positions, best ADL score first (then account order).
+    func adlOrder(_ symbol: SymbolID, longsWanted: Bool, excluding: AccountID) -> [AccountID] {
+        let limit = Int128(100_000_000_000_000)
+        var scored: [(Int128, Int, AccountID)] = []
+        for (position, account) in accountOrder.enumerated() where account != excluding {
+            let held = holding(account, symbol)
+            guard held.size != 0 && (held.size > 0) == longsWanted else { continue }
+            let pnl = unrealized(held, symbol)
+            let percent = min(max(pnl * 100_000_000 / max(1, Int128(abs(held.cost))), -limit), limit)
+            let exposure = notional(symbol, marks[symbol] ?? 0, abs(held.size))
+            let balance =
+                held.isolated ? Int128(held.margin) + pnl : crossEquity(account, specs[Int(symbol)].settleAsset).equity
+            let leverage = balance <= 0 ? limit : min(exposure * 100_000_000 / balance, limit)
+            let score = pnl > 0 ? percent * leverage / 100_000_000 : percent * 100_000_000 / max(1, leverage)
+            scored.append((score, position, account))
+        }
+        return scored.sorted { $0.0 != $1.0 ? $0.0 > $1.0 : $0.1 < $1.1 }.map(\.2)
     }
 }

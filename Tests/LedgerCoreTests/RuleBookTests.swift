@@ -9,7 +9,8 @@ import Testing
     /// A BTCUSDT with prices in 0.01 USDT and quantities in 0.001 BTC (notional = price units
     /// × quantity units × 10 micro-USDT), no fees, and the given rule-book terms.
     static func btcusdt(
-        brackets: [MarginBracket] = DemoExchange.binanceBTCUSDTBrackets, band: Int64 = 0, fundingInterval: Int64 = 0
+        brackets: [MarginBracket] = DemoExchange.binanceBTCUSDTBrackets, band: Int64 = 0, fundingInterval: Int64 = 0,
+        liquidationFee: Int64 = 0
     ) -> SymbolSpec {
         SymbolSpec(
             id: 0, name: "BTCUSDT", settleAsset: 0, priceScale: 2, quantityScale: 3, tickSizePriceUnits: 10,
@@ -17,7 +18,7 @@ import Testing
             maxQuantityUnits: 10_000_000, maxPositionQuantityUnits: 100_000_000, maxLeverage: brackets[0].maxLeverage,
             defaultLeverage: 20, makerFeeRateE8: 0, takerFeeRateE8: 0, brackets: brackets, priceBandRateE8: band,
             fundingIntervalSeconds: fundingInterval, fundingInterestRateE8: 10_000, fundingClampRateE8: 50_000,
-            fundingCapRateE8: fundingInterval > 0 ? 750_000 : 0)
+            fundingCapRateE8: fundingInterval > 0 ? 750_000 : 0, liquidationFeeRateE8: liquidationFee)
     }
 
     /// 2025-11-24 16:00:00 UTC, a funding time of an 8-hour interval, in nanoseconds.

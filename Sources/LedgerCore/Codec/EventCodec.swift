@@ -83,6 +83,46 @@ extension Event {
             writer.u8(21)
             writer.varint(UInt64(asset))
             writer.zigzag(amount)
+        case .liquidationTriggered(let account, let asset, let isolated, let balance, let maintenance):
+            writer.u8(22)
+            writer.varint(account)
+            writer.varint(UInt64(asset))
+            writer.u8(isolated == nil ? 0 : 1)
+            writer.varint(UInt64(isolated ?? 0))
+            writer.zigzag(balance)
+            writer.zigzag(maintenance)
+        case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
+            writer.u8(23)
+            writer.varint(id)
+            writer.varint(account)
+            writer.varint(UInt64(symbol))
+            writer.u8(side.rawValue)
+            writer.zigzag(price)
+            writer.zigzag(quantity)
+        case .liquidationSettled(let account, let symbol, let filled, let fee, let surplus):
+            writer.accountSymbolValue(24, account, symbol, filled)
+            writer.zigzag(fee)
+            writer.zigzag(surplus)
+        case .insuranceTakeover(let account, let symbol, let side, let price, let quantity, let pnl, let fundPnl):
+            writer.accountSymbolValue(25, account, symbol, price)
+            writer.u8(side.rawValue)
+            writer.zigzag(quantity)
+            writer.zigzag(pnl)
+            writer.zigzag(fundPnl)
+        case .autoDeleveraged(let account, let counterparty, let symbol, let side, let price, let quantity, let pnl, let otherPnl):
+            writer.accountSymbolValue(26, account, symbol, price)
+            writer.varint(counterparty)
+            writer.u8(side.rawValue)
+            writer.zigzag(quantity)
+            writer.zigzag(pnl)
+            writer.zigzag(otherPnl)
+        case .fundFundingPaid(let symbol, let amount):
+            writer.symbolValue(28, symbol, amount)
+        case .badDebtCovered(let account, let asset, let amount):
+            writer.u8(27)
+            writer.varint(account)
+            writer.varint(UInt64(asset))
+            writer.zigzag(amount)
         }
     }
 
@@ -115,8 +155,7 @@ extension Event {
             let takerOrder = try reader.varint()
             let makerAccount = try reader.varint()
             let takerAccount = try reader.varint()
-            let sideOffset = reader.offset
-            guard let side = Side(rawValue: try reader.u8()) else { throw .outOfRange(field: "side", offset: sideOffset) }
+            let side = try reader.side()
             return .trade(
                 Trade(
                     tradeID: tradeID, symbol: symbol, makerOrderID: makerOrder, takerOrderID: takerOrder,
@@ -158,6 +197,46 @@ extension Event {
         case 19:
             let (account, symbol, isolated) = try reader.accountSymbolFlag(field: "margin mode")
             return .marginModeSet(account: account, symbol: symbol, isolated: isolated)
+        case 22:
+            let account = try reader.varint()
+            let asset = try reader.varint(as: AssetID.self, field: "asset")
+            let flagOffset = reader.offset
+            let flag = try reader.u8()
+            guard flag <= 1 else { throw .outOfRange(field: "liquidation scope", offset: flagOffset) }
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            return .liquidationTriggered(
+                account: account, asset: asset, isolatedSymbol: flag == 1 ? symbol : nil, marginBalanceMinor: try reader.zigzag(),
+                maintenanceMinor: try reader.zigzag())
+        case 23:
+            let id = try reader.varint()
+            let account = try reader.varint()
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            return .liquidationOrderPlaced(
+                id, account: account, symbol: symbol, side: try reader.side(), bankruptcyPriceUnits: try reader.zigzag(),
+                quantityUnits: try reader.zigzag())
+        case 24:
+            let (account, symbol, filled) = try reader.accountSymbolValue()
+            return .liquidationSettled(
+                account: account, symbol: symbol, filledQuantityUnits: filled, feeMinor: try reader.zigzag(),
+                surplusMinor: try reader.zigzag())
+        case 25:
+            let (account, symbol, price) = try reader.accountSymbolValue()
+            return .insuranceTakeover(
+                account: account, symbol: symbol, side: try reader.side(), priceUnits: price, quantityUnits: try reader.zigzag(),
+                realizedPnlMinor: try reader.zigzag(), fundRealizedPnlMinor: try reader.zigzag())
+        case 26:
+            let (account, symbol, price) = try reader.accountSymbolValue()
+            let counterparty = try reader.varint()
+            return .autoDeleveraged(
+                account: account, counterparty: counterparty, symbol: symbol, side: try reader.side(), priceUnits: price,
+                quantityUnits: try reader.zigzag(), realizedPnlMinor: try reader.zigzag(), counterpartyRealizedPnlMinor: try reader.zigzag()
+            )
+        case 27:
+            return .badDebtCovered(
+                account: try reader.varint(), asset: try reader.varint(as: AssetID.self, field: "asset"), amountMinor: try reader.zigzag())
+        case 28:
+            let (symbol, amount) = try reader.symbolValue()
+            return .fundFundingPaid(symbol: symbol, amountMinor: amount)
         case 21:
             return .insuranceFundDeposited(asset: try reader.varint(as: AssetID.self, field: "asset"), amountMinor: try reader.zigzag())
         default:

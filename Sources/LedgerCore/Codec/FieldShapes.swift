@@ -24,6 +24,12 @@ extension ByteWriter {
 }
 
 extension ByteReader {
+    mutating func side() throws(CodecError) -> Side {
+        let sideOffset = offset
+        guard let side = Side(rawValue: try u8()) else { throw .outOfRange(field: "side", offset: sideOffset) }
+        return side
+    }
+
     mutating func symbolValue() throws(CodecError) -> (SymbolID, Int64) {
         (try varint(as: SymbolID.self, field: "symbol"), try zigzag())
     }

@@ -34,6 +34,7 @@ extension ExchangeState {
                 market.nextFundingTimeNanos = Self.nextFundingTime(after: entryTimeNanos, intervalSeconds: spec.fundingIntervalSeconds)
             }
             markets.append(market)
+            insurancePositions.append(Position())
 
         case .deposited(let accountID, _, _):
             _ = openAccount(accountID)
@@ -94,6 +95,43 @@ extension ExchangeState {
             post(event)
             recordTransfer(command, sequence: sequence)
 
+        case .liquidationTriggered:
+            break
+
+        case .liquidationOrderPlaced(let orderID, _, _, _, _, _):
+            precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
+            nextOrderID += 1
+
+        case .liquidationSettled(let accountID, let symbol, _, let fee, let surplus):
+            let index = Int(accountIndexByID[accountID]!)
+            let position = accounts[index].positions[Int(symbol)]
+            if position.isIsolated && position.sizeQuantityUnits != 0 {
+                accounts[index].positions[Int(symbol)].isolatedMarginMinor -= fee + surplus
+            }
+            post(event)
+
+        case .insuranceTakeover(let accountID, let symbol, let side, let price, let quantity, let pnl, let fundPnl):
+            fill(
+                accountIndex: Int(accountIndexByID[accountID]!), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
+                realizedPnlMinor: pnl, feeMinor: 0)
+            fundFill(symbol: symbol, side: side.opposite, quantityUnits: quantity, priceUnits: price, realizedPnlMinor: fundPnl)
+            post(event)
+
+        case .autoDeleveraged(let accountID, let counterparty, let symbol, let side, let price, let quantity, let pnl, let otherPnl):
+            fill(
+                accountIndex: Int(accountIndexByID[accountID]!), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
+                realizedPnlMinor: pnl, feeMinor: 0)
+            fill(
+                accountIndex: Int(accountIndexByID[counterparty]!), symbol: symbol, side: side.opposite, quantityUnits: quantity,
+                priceUnits: price, realizedPnlMinor: otherPnl, feeMinor: 0)
+            post(event)
+
+        case .badDebtCovered:
+            post(event)
+
+        case .fundFundingPaid:
+            post(event)
+
         case .orderAccepted(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
             precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
@@ -148,27 +186,38 @@ extension ExchangeState {
         let takerIndex = Int(accountIndexByID[trade.takerAccount]!)
         precondition(accounts[makerIndex].id == trade.makerAccount)
         fill(
-            accountIndex: makerIndex, symbol: symbol, side: maker.side, trade: trade,
-            realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
+            accountIndex: makerIndex, symbol: symbol, side: maker.side, quantityUnits: trade.quantityUnits,
+            priceUnits: trade.priceUnits, realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
         fill(
-            accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, trade: trade,
-            realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
+            accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, quantityUnits: trade.quantityUnits,
+            priceUnits: trade.priceUnits, realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
     }
 
     /// Moves one side of a fill into its position (the money moves by `post`).
     private mutating func fill(
-        accountIndex: Int, symbol: SymbolID, side: Side, trade: Trade, realizedPnlMinor: Int64, feeMinor: Int64
+        accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
+        feeMinor: Int64
     ) {
         accounts[accountIndex].ensure(symbol: symbol)
         let before = accounts[accountIndex].positions[Int(symbol)]
         let after = before.filled(
-            side: side, quantityUnits: trade.quantityUnits, priceUnits: trade.priceUnits,
-            notionalFactor: markets[Int(symbol)].notionalFactor, feeMinor: feeMinor,
-            leverage: effectiveLeverage(before, symbol: symbol))
+            side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
+            feeMinor: feeMinor, leverage: effectiveLeverage(before, symbol: symbol))
         precondition(after.realizedPnlMinor == realizedPnlMinor, "realized PnL differs from the journal")
         accounts[accountIndex].positions[Int(symbol)] = after.position
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
+    }
+
+    /// The insurance fund's side of a takeover.
+    private mutating func fundFill(symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64) {
+        let before = insurancePositions[Int(symbol)]
+        let after = before.filled(
+            side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
+            feeMinor: 0, leverage: 1)
+        precondition(after.realizedPnlMinor == realizedPnlMinor, "fund realized PnL differs from the journal")
+        insurancePositions[Int(symbol)] = after.position
+        positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += after.position.costMinor - before.costMinor
     }
 
     /// Moves the money an event stands for, posting by posting.

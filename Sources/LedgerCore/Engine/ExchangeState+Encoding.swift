@@ -61,6 +61,10 @@ extension ExchangeState {
             }
         }
         for balance in systemBalancesMinor { writer.zigzag(balance) }
+        for position in insurancePositions {
+            writer.zigzag(position.sizeQuantityUnits)
+            writer.zigzag(position.costMinor)
+        }
         let clientKeys = clientOrders.keys.sorted {
             ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID)
         }
@@ -186,6 +190,13 @@ extension ExchangeState {
         for asset in state.assets.indices {
             for system in 0..<systemCount {
                 state.systemBalancesMinor[asset * SystemAccount.allCases.count + system] = try reader.zigzag()
+            }
+        }
+        if version >= 2 {
+            for symbol in state.insurancePositions.indices {
+                state.insurancePositions[symbol].sizeQuantityUnits = try reader.zigzag()
+                state.insurancePositions[symbol].costMinor = try reader.zigzag()
+                state.positionCostTotalMinor[Int(state.symbols[symbol].settleAsset)] += state.insurancePositions[symbol].costMinor
             }
         }
         for (symbol, order) in restingOrders {

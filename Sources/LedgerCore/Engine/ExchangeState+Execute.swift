@@ -13,6 +13,7 @@ extension ExchangeState {
         let first = events.count
         entryTimeNanos = timeNanos
         settleDueFunding(timeNanos: timeNanos, command, sequence, &events)
+        sweepLiquidations(command, sequence, &events)
         switch command {
         case .listAsset(let asset): executeListAsset(asset, command, sequence, &events)
         case .listSymbol(let spec): executeListSymbol(spec, command, sequence, &events)
@@ -30,6 +31,7 @@ extension ExchangeState {
             executeAdjustIsolatedMargin(account, symbol, amount, command, sequence, &events)
         case .depositInsuranceFund(let transfer): executeInsuranceDeposit(transfer, command, sequence, &events)
         }
+        sweepLiquidations(command, sequence, &events)
         precondition(events.count > first, "a command must leave at least one event")
         finishEntry(sequence: sequence, timeNanos: timeNanos)
     }
@@ -220,6 +222,7 @@ extension ExchangeState {
             return events.append(.rejected(.invalidPrice, detail: 0))
         }
         emit(.markPriceSet(symbol: symbol, priceUnits: price), command, sequence, &events)
+        noteHolders(of: symbol)
     }
 
     private mutating func executeCancel(

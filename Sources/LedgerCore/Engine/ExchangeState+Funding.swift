@@ -22,6 +22,13 @@ extension ExchangeState {
                     sizeQuantityUnits: size, markPriceUnits: mark, notionalFactor: markets[symbol].notionalFactor, rateE8: rate)
                 if amount == 0 { continue }
                 emit(.fundingPaid(account: accounts[index].id, symbol: id, amountMinor: amount), command, sequence, &events)
+                noteLiquidationCandidate(UInt32(index))
+            }
+            let fundSize = insurancePositions[symbol].sizeQuantityUnits
+            if fundSize != 0 {
+                let amount = Self.fundingPaymentMinor(
+                    sizeQuantityUnits: fundSize, markPriceUnits: mark, notionalFactor: markets[symbol].notionalFactor, rateE8: rate)
+                if amount != 0 { emit(.fundFundingPaid(symbol: id, amountMinor: amount), command, sequence, &events) }
             }
         }
     }

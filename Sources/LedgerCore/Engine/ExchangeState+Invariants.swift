@@ -10,6 +10,9 @@ extension ExchangeState {
             for system in 0..<systemCount { total += Int128(systemBalancesMinor[asset * systemCount + system]) }
             if total != 0 { return "balances of asset \(assets[asset].name) sum to \(total), not 0" }
             var cost = Int128(0)
+            for (symbol, position) in insurancePositions.enumerated() where symbols[symbol].settleAsset == AssetID(asset) {
+                cost += Int128(position.costMinor)
+            }
             for account in accounts {
                 for (symbol, position) in account.positions.enumerated()
                 where symbols[symbol].settleAsset == AssetID(asset) {
@@ -21,8 +24,9 @@ extension ExchangeState {
         }
         for (symbol, market) in markets.enumerated() {
             if !market.book.isUncrossed { return "book \(symbols[symbol].name) is crossed" }
-            var longs = Int128(0)
-            var shorts = Int128(0)
+            let fund = insurancePositions[symbol].sizeQuantityUnits
+            var longs = Int128(max(0, fund))
+            var shorts = Int128(max(0, -fund))
             for account in accounts {
                 let size = account.position(SymbolID(symbol)).sizeQuantityUnits
                 if size > 0 { longs += Int128(size) } else { shorts -= Int128(size) }
@@ -56,6 +60,29 @@ extension ExchangeState {
                     || position.openSellNotionalMinor != totals.openSellNotionalMinor
                 {
                     return "open-order totals of account \(account.id) in \(symbols[symbol].name) differ from the book"
+                }
+            }
+        }
+        // Every position is margined: isolated margin only on open isolated positions, and
+        // no account left at or below maintenance after an entry (the sweep liquidated it).
+        for (index, account) in accounts.enumerated() {
+            for (symbol, position) in account.positions.enumerated() {
+                if position.isolatedMarginMinor != 0 && (!position.isIsolated || position.sizeQuantityUnits == 0) {
+                    return "account \(account.id) holds isolated margin without an isolated position in \(symbols[symbol].name)"
+                }
+                if position.isIsolated, position.sizeQuantityUnits != 0,
+                    Self.isLiquidatable(marginHealth(accountIndex: index, symbol: SymbolID(symbol)))
+                {
+                    return "account \(account.id) is below maintenance in isolated \(symbols[symbol].name)"
+                }
+            }
+            for asset in assets.indices {
+                let open = account.positions.indices.contains {
+                    symbols[$0].settleAsset == AssetID(asset) && !account.positions[$0].isIsolated
+                        && account.positions[$0].sizeQuantityUnits != 0
+                }
+                if open, Self.isLiquidatable(crossHealth(accountIndex: index, asset: AssetID(asset))) {
+                    return "account \(account.id) is below cross maintenance in \(assets[asset].name)"
                 }
             }
         }

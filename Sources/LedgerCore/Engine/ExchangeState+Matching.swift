@@ -134,7 +134,8 @@ extension ExchangeState {
         guard Self.marginAllows(before: before, after: after) else { return reject(.insufficientMargin) }
 
         emit(.orderAccepted(orderID), command, sequence, &events)
-        let filled = match(order, orderID: orderID, accountIndex: accountIndex, command, sequence, &events)
+        let filled = match(
+            order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: spec.takerFeeRateE8, command, sequence, &events)
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
         precondition(markets[Int(order.symbol)].book.isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {
@@ -147,9 +148,9 @@ extension ExchangeState {
 
     /// Trades the incoming order against the book until it is filled, its limit is
     /// reached or it meets its own account's order. Returns the quantity filled.
-    private mutating func match(
-        _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, _ command: Command, _ sequence: SequenceNumber,
-        _ events: inout [Event]
+    mutating func match(
+        _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, takerFeeRateE8: Int64, _ command: Command,
+        _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
         let spec = symbols[Int(order.symbol)]
         let factor = markets[Int(order.symbol)].notionalFactor
@@ -172,9 +173,11 @@ extension ExchangeState {
                 makerAccount: accounts[Int(maker.accountIndex)].id, takerAccount: order.account,
                 takerSide: order.side, priceUnits: maker.priceUnits, quantityUnits: quantity,
                 makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: spec.makerFeeRateE8),
-                takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: spec.takerFeeRateE8),
+                takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),
                 makerRealizedPnlMinor: makerAfter.realizedPnlMinor, takerRealizedPnlMinor: takerAfter.realizedPnlMinor)
             emit(.trade(trade), command, sequence, &events)
+            noteLiquidationCandidate(maker.accountIndex)
+            noteLiquidationCandidate(accountIndex)
             remaining -= quantity
         }
         return order.quantityUnits - remaining

@@ -28,6 +28,10 @@ public struct ExchangeState: Sendable {
     public internal(set) var lastTimeNanos: Int64 = 0
     /// The time of the entry being executed or applied (journal time: funding uses it).
     var entryTimeNanos: Int64 = 0
+    /// The insurance fund's positions, per symbol (taken over from bankrupt accounts).
+    public internal(set) var insurancePositions: ContiguousArray<Position> = []
+    /// Accounts to check for liquidation before the entry ends (scratch, not state).
+    var liquidationCandidates: [UInt32] = []
 
     public init() {}
 

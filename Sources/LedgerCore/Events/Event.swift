@@ -32,6 +32,31 @@ public enum Event: Sendable, Hashable {
     case isolatedMarginAdjusted(account: AccountID, symbol: SymbolID, amountMinor: Int64)
     /// `amountMinor` moved from the external account to the insurance fund.
     case insuranceFundDeposited(asset: AssetID, amountMinor: Int64)
+    /// An account reached maintenance margin: its cross positions in `asset`, or its
+    /// isolated position in `isolatedSymbol`, are liquidated by the events that follow.
+    case liquidationTriggered(
+        account: AccountID, asset: AssetID, isolatedSymbol: SymbolID?, marginBalanceMinor: Int64, maintenanceMinor: Int64)
+    /// An IOC order closing `account`'s position at its bankruptcy price; the trades that
+    /// follow name it as taker (no taker fee).
+    case liquidationOrderPlaced(
+        OrderID, account: AccountID, symbol: SymbolID, side: Side, bankruptcyPriceUnits: Int64, quantityUnits: Int64)
+    /// What the liquidation order's fills left above bankruptcy: the liquidation fee and
+    /// the rest of the surplus, both paid by the account to the insurance fund.
+    case liquidationSettled(account: AccountID, symbol: SymbolID, filledQuantityUnits: Int64, feeMinor: Int64, surplusMinor: Int64)
+    /// The insurance fund took over `quantityUnits` of the position at the bankruptcy
+    /// price; `side` is the account's (closing) side.
+    case insuranceTakeover(
+        account: AccountID, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64, realizedPnlMinor: Int64,
+        fundRealizedPnlMinor: Int64)
+    /// The bankrupt account's position closed against an opposing position at the
+    /// bankruptcy price, without fees.
+    case autoDeleveraged(
+        account: AccountID, counterparty: AccountID, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64,
+        realizedPnlMinor: Int64, counterpartyRealizedPnlMinor: Int64)
+    /// The insurance fund's funding on its position: positive = the fund paid.
+    case fundFundingPaid(symbol: SymbolID, amountMinor: Int64)
+    /// The insurance fund paid an account's negative balance after its liquidation.
+    case badDebtCovered(account: AccountID, asset: AssetID, amountMinor: Int64)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)

@@ -40,6 +40,9 @@ public enum PostingKind: UInt8, Sendable, Hashable {
     case realizedPnl = 3
     case funding = 4
     case insuranceDeposit = 5
+    case liquidationFee = 6
+    case liquidationSurplus = 7
+    case badDebt = 8
 }
 
 /// One balanced movement: `amountMinor` (> 0) leaves `from` and reaches `to`.
@@ -97,6 +100,52 @@ extension Event {
         case .fundingPaid(let account, let symbol, let amount):
             if let posting = Posting.signed(
                 from: .user(account), to: .system(.fundingClearing), asset: settleAsset(symbol), amountMinor: amount, kind: .funding)
+            {
+                body(posting)
+            }
+        case .liquidationSettled(let account, let symbol, _, let fee, let surplus):
+            let asset = settleAsset(symbol)
+            if let posting = Posting.signed(
+                from: .user(account), to: .system(.insuranceFund), asset: asset, amountMinor: fee, kind: .liquidationFee)
+            {
+                body(posting)
+            }
+            if let posting = Posting.signed(
+                from: .user(account), to: .system(.insuranceFund), asset: asset, amountMinor: surplus, kind: .liquidationSurplus)
+            {
+                body(posting)
+            }
+        case .insuranceTakeover(let account, let symbol, _, _, _, let pnl, let fundPnl):
+            let asset = settleAsset(symbol)
+            if let posting = Posting.signed(
+                from: .system(.pnlClearing), to: .user(account), asset: asset, amountMinor: pnl, kind: .realizedPnl)
+            {
+                body(posting)
+            }
+            if let posting = Posting.signed(
+                from: .system(.pnlClearing), to: .system(.insuranceFund), asset: asset, amountMinor: fundPnl, kind: .realizedPnl)
+            {
+                body(posting)
+            }
+        case .autoDeleveraged(let account, let counterparty, let symbol, _, _, _, let pnl, let counterpartyPnl):
+            let asset = settleAsset(symbol)
+            for (who, amount) in [(account, pnl), (counterparty, counterpartyPnl)] {
+                if let posting = Posting.signed(
+                    from: .system(.pnlClearing), to: .user(who), asset: asset, amountMinor: amount, kind: .realizedPnl)
+                {
+                    body(posting)
+                }
+            }
+        case .fundFundingPaid(let symbol, let amount):
+            if let posting = Posting.signed(
+                from: .system(.insuranceFund), to: .system(.fundingClearing), asset: settleAsset(symbol), amountMinor: amount,
+                kind: .funding)
+            {
+                body(posting)
+            }
+        case .badDebtCovered(let account, let asset, let amount):
+            if let posting = Posting.signed(
+                from: .system(.insuranceFund), to: .user(account), asset: asset, amountMinor: amount, kind: .badDebt)
             {
                 body(posting)
             }

@@ -1,0 +1,256 @@
+/// Liquidation, the insurance fund's takeover and auto-deleveraging (docs/RULES.md,
+/// "Liquidation").
+///
+/// Every command that can move an account toward maintenance margin — a mark price, a
+/// fill, a funding settlement — names the accounts it touched; when the command is done,
+/// `sweepLiquidations` checks them in account order and liquidates those at or below
+/// maintenance margin. Accounts touched by a liquidation (makers of its fills, ADL
+/// counterparties) are checked in the same sweep, so a cascade settles within the entry.
+extension ExchangeState {
+    /// Notes an account for the end-of-entry liquidation check.
+    @inline(__always)
+    mutating func noteLiquidationCandidate(_ accountIndex: UInt32) {
+        liquidationCandidates.append(accountIndex)
+    }
+
+    /// Notes every account with a position in `symbol` (after its mark price moved).
+    mutating func noteHolders(of symbol: SymbolID) {
+        for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 {
+            liquidationCandidates.append(UInt32(index))
+        }
+    }
+
+    /// Checks the noted accounts, lowest index first, until none is left.
+    mutating func sweepLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        while !liquidationCandidates.isEmpty {
+            var lowest = liquidationCandidates[0]
+            for candidate in liquidationCandidates where candidate < lowest { lowest = candidate }
+            liquidationCandidates.removeAll { $0 == lowest }
+            liquidateIfDue(accountIndex: Int(lowest), command, sequence, &events)
+        }
+    }
+
+    /// True when a margin balance is at or below maintenance with a position open.
+    @inline(__always)
+    static func isLiquidatable(_ health: (marginBalanceMinor: Int128, maintenanceMinor: Int128)) -> Bool {
+        health.marginBalanceMinor <= health.maintenanceMinor
+    }
+
+    /// Liquidates the account's isolated positions that are due (symbol order), then its
+    /// cross positions per asset (asset order), then covers any negative balance left.
+    private mutating func liquidateIfDue(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        let id = accounts[index].id
+        var liquidated = false
+        for symbol in accounts[index].positions.indices {
+            let position = accounts[index].positions[symbol]
+            guard position.isIsolated, position.sizeQuantityUnits != 0 else { continue }
+            let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
+            guard Self.isLiquidatable(health) else { continue }
+            liquidated = true
+            emit(
+                .liquidationTriggered(
+                    account: id, asset: symbols[symbol].settleAsset, isolatedSymbol: SymbolID(symbol),
+                    marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
+                    maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
+                command, sequence, &events)
+            cancelOrders(accountIndex: index, symbols: [symbol], command, sequence, &events)
+            closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
+        }
+        for asset in assets.indices {
+            let crossSymbols = accounts[index].positions.indices.filter {
+                symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
+                    && accounts[index].positions[$0].sizeQuantityUnits != 0
+            }
+            if crossSymbols.isEmpty { continue }
+            let health = crossHealth(accountIndex: index, asset: AssetID(asset))
+            guard Self.isLiquidatable(health) else { continue }
+            liquidated = true
+            emit(
+                .liquidationTriggered(
+                    account: id, asset: AssetID(asset), isolatedSymbol: nil,
+                    marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
+                    maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
+                command, sequence, &events)
+            let crossInAsset = accounts[index].positions.indices.filter {
+                symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
+            }
+            cancelOrders(accountIndex: index, symbols: crossInAsset, command, sequence, &events)
+            for symbol in crossSymbols {
+                closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
+            }
+        }
+        // A gap past bankruptcy can leave the cross wallet below zero: the fund pays it.
+        guard liquidated else { return }
+        for asset in assets.indices {
+            let hasCross = accounts[index].positions.indices.contains {
+                symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
+                    && accounts[index].positions[$0].sizeQuantityUnits != 0
+            }
+            let wallet = crossHealth(accountIndex: index, asset: AssetID(asset)).marginBalanceMinor
+            if !hasCross, wallet < 0 {
+                emit(.badDebtCovered(account: id, asset: AssetID(asset), amountMinor: Int64(-wallet)), command, sequence, &events)
+            }
+        }
+    }
+
+    /// Cancels the account's open orders in `symbols` (ascending), in book priority.
+    private mutating func cancelOrders(
+        accountIndex index: Int, symbols list: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        for symbol in list {
+            let position = accounts[index].position(SymbolID(symbol))
+            if position.openBuyQuantityUnits == 0 && position.openSellQuantityUnits == 0 { continue }
+            for side in Side.allCases {
+                for order in markets[symbol].book.orders(side) where order.accountIndex == UInt32(index) {
+                    emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                }
+            }
+        }
+    }
+
+    /// The bankruptcy price of a position, on the tick: the price at which the equity that
+    /// backs it — the isolated margin, or the cross wallet with every other cross position
+    /// at mark — is exactly used up: (cost − equity) / (size × factor), rounded up for a
+    /// long and down for a short (the closing order never gives more than that equity),
+    /// and kept within one tick … 4 × the maximum price.
+    func bankruptcyPriceUnits(accountIndex index: Int, symbol: SymbolID) -> Int64 {
+        let position = accounts[index].position(symbol)
+        let spec = symbols[Int(symbol)]
+        var equity: Int128
+        if position.isIsolated {
+            equity = Int128(position.isolatedMarginMinor)
+        } else {
+            equity =
+                crossHealth(accountIndex: index, asset: spec.settleAsset).marginBalanceMinor - unrealizedPnlMinor(position, symbol: symbol)
+        }
+        let numerator = Int128(position.costMinor) - equity
+        let denominator = Int128(position.sizeQuantityUnits) * Int128(markets[Int(symbol)].notionalFactor)
+        let (n, d) = denominator < 0 ? (-numerator, -denominator) : (numerator, denominator)
+        let tick = Int128(spec.tickSizePriceUnits)
+        let price =
+            position.sizeQuantityUnits > 0
+            ? FixedPoint.divideRoundingUp(FixedPoint.divideRoundingUp(n, d), tick) * tick
+            : FixedPoint.divideRoundingDown(FixedPoint.divideRoundingDown(n, d), tick) * tick
+        return Int64(min(max(price, tick), Int128(spec.maxPriceUnits) * 4))
+    }
+
+    /// Closes a whole position: an IOC order at the bankruptcy price into the book, the
+    /// surplus of its fills (fee first) to the fund, then the rest to the fund or, when
+    /// the fund cannot carry it, to opposing positions by ADL rank.
+    private mutating func closeBankruptPosition(
+        accountIndex index: Int, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        let position = accounts[index].position(symbol)
+        let size = position.sizeQuantityUnits
+        guard size != 0 else { return }
+        let id = accounts[index].id
+        let spec = symbols[Int(symbol)]
+        let side: Side = size > 0 ? .sell : .buy
+        let bankruptcy = bankruptcyPriceUnits(accountIndex: index, symbol: symbol)
+        let quantity = abs(size)
+        let orderID = nextOrderID
+        emit(
+            .liquidationOrderPlaced(
+                orderID, account: id, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: quantity),
+            command, sequence, &events)
+        let order = PlaceOrder(
+            account: id, symbol: symbol, side: side, type: .limit, timeInForce: .ioc, priceUnits: bankruptcy, quantityUnits: quantity)
+        let firstTrade = events.count
+        let filled = match(order, orderID: orderID, accountIndex: UInt32(index), takerFeeRateE8: 0, command, sequence, &events)
+        let factor = markets[Int(symbol)].notionalFactor
+        var notional: Int64 = 0
+        var surplus: Int64 = 0
+        for event in events[firstTrade...] {
+            guard case .trade(let trade) = event else { continue }
+            notional += trade.priceUnits * trade.quantityUnits * factor
+            surplus += side.sign * (bankruptcy - trade.priceUnits) * trade.quantityUnits * factor
+            noteLiquidationCandidate(accountIndexByID[trade.makerAccount]!)
+        }
+        let fee = min(FixedPoint.charge(notional: notional, rateE8: spec.liquidationFeeRateE8), surplus)
+        emit(
+            .liquidationSettled(account: id, symbol: symbol, filledQuantityUnits: filled, feeMinor: fee, surplusMinor: surplus - fee),
+            command, sequence, &events)
+        let remaining = quantity - filled
+        if remaining == 0 { return }
+        let counterparties = adlRanking(symbol: symbol, closingSide: side, excluding: index)
+        if counterparties.isEmpty || fundCanTakeOver(symbol: symbol, side: side.opposite, priceUnits: bankruptcy, quantityUnits: remaining)
+        {
+            let fund = insurancePositions[Int(symbol)].filled(
+                side: side.opposite, quantityUnits: remaining, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0, leverage: 1)
+            let own = accounts[index].position(symbol).filled(
+                side: side, quantityUnits: remaining, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
+                leverage: effectiveLeverage(position, symbol: symbol))
+            emit(
+                .insuranceTakeover(
+                    account: id, symbol: symbol, side: side, priceUnits: bankruptcy, quantityUnits: remaining,
+                    realizedPnlMinor: own.realizedPnlMinor, fundRealizedPnlMinor: fund.realizedPnlMinor),
+                command, sequence, &events)
+            return
+        }
+        var left = remaining
+        for counterparty in counterparties where left > 0 {
+            let other = accounts[counterparty].position(symbol)
+            let take = min(left, abs(other.sizeQuantityUnits))
+            cancelOrders(accountIndex: counterparty, symbols: [Int(symbol)], command, sequence, &events)
+            let own = accounts[index].position(symbol).filled(
+                side: side, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
+                leverage: effectiveLeverage(position, symbol: symbol))
+            let theirs = accounts[counterparty].position(symbol).filled(
+                side: side.opposite, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
+                leverage: effectiveLeverage(other, symbol: symbol))
+            emit(
+                .autoDeleveraged(
+                    account: id, counterparty: accounts[counterparty].id, symbol: symbol, side: side, priceUnits: bankruptcy,
+                    quantityUnits: take, realizedPnlMinor: own.realizedPnlMinor, counterpartyRealizedPnlMinor: theirs.realizedPnlMinor),
+                command, sequence, &events)
+            noteLiquidationCandidate(UInt32(counterparty))
+            left -= take
+        }
+        precondition(left == 0, "open interest does not balance")
+    }
+
+    /// True when the fund's equity in the asset — its balance plus the unrealized PnL at
+    /// mark of every position it holds there, with this takeover included — stays ≥ 0.
+    func fundCanTakeOver(symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64) -> Bool {
+        let asset = symbols[Int(symbol)].settleAsset
+        var equity = Int128(systemBalance(.insuranceFund, asset: asset))
+        for other in insurancePositions.indices where symbols[other].settleAsset == asset {
+            var position = insurancePositions[other]
+            if other == Int(symbol) {
+                let after = position.filled(
+                    side: side, quantityUnits: quantityUnits, priceUnits: priceUnits,
+                    notionalFactor: markets[Int(symbol)].notionalFactor, feeMinor: 0, leverage: 1)
+                position = after.position
+                equity += Int128(after.realizedPnlMinor)
+            }
+            equity += unrealizedPnlMinor(position, symbol: SymbolID(other))
+        }
+        return equity >= 0
+    }
+
+    /// Opposing positions in ADL order: by PnL% × effective leverage when in profit, PnL% /
+    /// effective leverage when not, highest first (so every profitable position comes
+    /// before any losing one); ties by account order. PnL% = unrealized PnL / |cost| and
+    /// effective leverage = |notional at mark| / margin balance, each in units of 10^-8 and
+    /// bounded to ±10^14 (a margin balance ≤ 0 counts as the bound).
+    func adlRanking(symbol: SymbolID, closingSide: Side, excluding: Int) -> [Int] {
+        let bound = Int128(100_000_000_000_000)
+        let scale = Int128(FixedPoint.rateScale)
+        var ranked: [(score: Int128, index: Int)] = []
+        for index in accounts.indices where index != excluding {
+            let position = accounts[index].position(symbol)
+            // A long being closed meets shorts, and a short longs.
+            guard position.sizeQuantityUnits != 0, (position.sizeQuantityUnits > 0) == (closingSide == .buy) else { continue }
+            let pnl = unrealizedPnlMinor(position, symbol: symbol)
+            let percent = min(max(pnl * scale / max(1, Int128(position.costMinor.magnitude)), -bound), bound)
+            let market = markets[Int(symbol)]
+            let notional = Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
+            let balance = marginHealth(accountIndex: index, symbol: symbol).marginBalanceMinor
+            let leverage = balance <= 0 ? bound : min(notional * scale / balance, bound)
+            let score = pnl > 0 ? percent * leverage / scale : percent * scale / max(1, leverage)
+            ranked.append((score, index))
+        }
+        ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+        return ranked.map(\.index)
+    }
+}
