@@ -246,6 +246,21 @@ enum Views {
                 "symbol": catalog.symbols[Int(symbol)].name, "side": side == .buy ? "BUY" : "SELL", "price": price(symbol, units),
                 "qty": quantity(symbol, qty), "realizedPnl": money(symbol, pnl), "counterpartyRealizedPnl": money(symbol, otherPnl),
             ]
+        case .conditionalOrderPlaced(let id): return ["type": "CONDITIONAL_ORDER_PLACED", "orderId": Int(id)]
+        case .conditionalOrderTriggered(let id, let units):
+            return ["type": "CONDITIONAL_ORDER_TRIGGERED", "orderId": Int(id), "triggerPriceUnits": Int(units)]
+        case .triggeredOrderRejected(let id, let reason):
+            return ["type": "TRIGGERED_ORDER_REJECTED", "orderId": Int(id), "reason": reason.name, "code": Int(reason.rawValue)]
+        case .conditionalOrderCancelled(let id): return ["type": "CONDITIONAL_ORDER_CANCELLED", "orderId": Int(id)]
+        case .restingOrderExpired(let id, let units, let reason):
+            return ["type": "RESTING_ORDER_EXPIRED", "orderId": Int(id), "qtyUnits": Int(units), "reason": "\(reason)"]
+        case .orderReduced(let id, let units): return ["type": "ORDER_REDUCED", "orderId": Int(id), "qtyUnits": Int(units)]
+        case .orderAmended(let id, let priceUnits, let units):
+            return ["type": "ORDER_AMENDED", "orderId": Int(id), "priceUnits": Int(priceUnits), "qtyUnits": Int(units)]
+        case .allOrdersCancelled(let account, let symbol, let count):
+            return [
+                "type": "ALL_ORDERS_CANCELLED", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name, "count": Int(count),
+            ]
         case .fundFundingPaid(let symbol, let value):
             return ["type": "FUND_FUNDING_PAID", "symbol": catalog.symbols[Int(symbol)].name, "amount": money(symbol, value)]
         case .badDebtCovered(let account, let asset, let value):

@@ -14,10 +14,19 @@ enum EntryJSON {
         case .placeOrder(let order):
             [
                 "type": "PLACE_ORDER", "account": Int(order.account), "symbolId": Int(order.symbol),
-                "side": order.side == .buy ? "BUY" : "SELL", "orderType": order.type == .limit ? "LIMIT" : "MARKET",
+                "side": order.side == .buy ? "BUY" : "SELL", "orderType": "\(order.type)",
                 "timeInForce": "\(order.timeInForce)".uppercased(), "priceUnits": Int(order.priceUnits),
                 "quantityUnits": Int(order.quantityUnits), "clientOrderId": Int(order.clientOrderID),
+                "stopPriceUnits": Int(order.stopPriceUnits), "workingType": "\(order.workingType)", "reduceOnly": order.reduceOnly,
+                "closePosition": order.closePosition, "selfTradePrevention": "\(order.selfTradePrevention)",
+                "callbackRateE8": Int(order.callbackRateE8), "activationPriceUnits": Int(order.activationPriceUnits),
             ]
+        case .amendOrder(let amend):
+            [
+                "type": "AMEND_ORDER", "account": Int(amend.account), "orderId": Int(amend.orderID),
+                "clientOrderId": Int(amend.clientOrderID), "priceUnits": Int(amend.priceUnits), "quantityUnits": Int(amend.quantityUnits),
+            ]
+        case .cancelAllOrders(let account, let symbol): ["type": "CANCEL_ALL_ORDERS", "account": Int(account), "symbolId": Int(symbol)]
         case .cancelOrder(let cancel):
             [
                 "type": "CANCEL_ORDER", "account": Int(cancel.account), "orderId": Int(cancel.orderID),
@@ -112,6 +121,19 @@ enum EntryJSON {
                 "realizedPnlMinor": Int(pnl), "counterpartyRealizedPnlMinor": Int(otherPnl),
             ]
         case .fundFundingPaid(let symbol, let amount): ["type": "FUND_FUNDING_PAID", "symbolId": Int(symbol), "amountMinor": Int(amount)]
+        case .conditionalOrderPlaced(let id): ["type": "CONDITIONAL_ORDER_PLACED", "orderId": Int(id)]
+        case .conditionalOrderTriggered(let id, let price):
+            ["type": "CONDITIONAL_ORDER_TRIGGERED", "orderId": Int(id), "priceUnits": Int(price)]
+        case .triggeredOrderRejected(let id, let reason):
+            ["type": "TRIGGERED_ORDER_REJECTED", "orderId": Int(id), "reason": reason.name, "code": Int(reason.rawValue)]
+        case .conditionalOrderCancelled(let id): ["type": "CONDITIONAL_ORDER_CANCELLED", "orderId": Int(id)]
+        case .restingOrderExpired(let id, let quantity, let reason):
+            ["type": "RESTING_ORDER_EXPIRED", "orderId": Int(id), "quantityUnits": Int(quantity), "reason": "\(reason)"]
+        case .orderReduced(let id, let quantity): ["type": "ORDER_REDUCED", "orderId": Int(id), "quantityUnits": Int(quantity)]
+        case .orderAmended(let id, let price, let quantity):
+            ["type": "ORDER_AMENDED", "orderId": Int(id), "priceUnits": Int(price), "quantityUnits": Int(quantity)]
+        case .allOrdersCancelled(let account, let symbol, let count):
+            ["type": "ALL_ORDERS_CANCELLED", "account": Int(account), "symbolId": Int(symbol), "count": Int(count)]
         case .badDebtCovered(let account, let asset, let amount):
             ["type": "BAD_DEBT_COVERED", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
         }

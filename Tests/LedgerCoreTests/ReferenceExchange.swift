@@ -318,6 +318,9 @@ struct ReferenceExchange {
         case .placeOrder(let order):
             return place(order)
 
+        case .amendOrder, .cancelAllOrders:
+            fatalError("the reference model does not cover \(command) yet")
+
         case .setIndexPrice(let symbol, let price):
             if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
             if price <= 0 || price > specs[Int(symbol)].maxPriceUnits { return [.rejected(.invalidPrice, detail: 0)] }

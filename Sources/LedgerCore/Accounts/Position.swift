@@ -29,6 +29,18 @@ public struct Position: Sendable, Hashable {
             && openSellQuantityUnits == 0 && !isIsolated && isolatedMarginMinor == 0
     }
 
+    /// Adds (negative: removes) open-order quantity and notional on one side.
+    @inlinable
+    public mutating func addOpenOrder(side: Side, quantityUnits: Int64, notionalMinor: Int64) {
+        if side == .buy {
+            openBuyQuantityUnits += quantityUnits
+            openBuyNotionalMinor += notionalMinor
+        } else {
+            openSellQuantityUnits += quantityUnits
+            openSellNotionalMinor += notionalMinor
+        }
+    }
+
     /// The quantity of a fill on `side` that closes part of this position.
     @inlinable
     public func closingQuantity(side: Side, quantityUnits: Int64) -> Int64 {

@@ -7,13 +7,15 @@ public struct RestingOrder: Sendable, Hashable {
     public var priceUnits: Int64
     public var openQuantityUnits: Int64
     public var clientOrderID: ClientOrderID
+    /// Only reduces the position; shrunk or cancelled when the position shrinks or closes.
+    public var reduceOnly: Bool
     /// Neighbours in the level's FIFO, `OrderBook.none` at the ends.
     var previousSlot: Int32
     var nextSlot: Int32
 
     public init(
         orderID: OrderID, accountIndex: UInt32, side: Side, priceUnits: Int64, openQuantityUnits: Int64,
-        clientOrderID: ClientOrderID
+        clientOrderID: ClientOrderID, reduceOnly: Bool = false
     ) {
         self.orderID = orderID
         self.accountIndex = accountIndex
@@ -21,6 +23,7 @@ public struct RestingOrder: Sendable, Hashable {
         self.priceUnits = priceUnits
         self.openQuantityUnits = openQuantityUnits
         self.clientOrderID = clientOrderID
+        self.reduceOnly = reduceOnly
         self.previousSlot = OrderBook.none
         self.nextSlot = OrderBook.none
     }

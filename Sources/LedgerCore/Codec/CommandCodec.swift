@@ -24,7 +24,7 @@ extension Command {
             writer.varint(account)
             writer.varint(UInt64(symbol))
             writer.varint(UInt64(leverage))
-        case .placeOrder(let order):
+        case .placeOrder(let order) where order.isPlain:
             writer.u8(6)
             writer.varint(order.account)
             writer.varint(UInt64(order.symbol))
@@ -32,6 +32,22 @@ extension Command {
             writer.zigzag(order.priceUnits)
             writer.zigzag(order.quantityUnits)
             writer.varint(order.clientOrderID)
+        case .placeOrder(let order):
+            writer.u8(16)
+            writer.varint(order.account)
+            writer.varint(UInt64(order.symbol))
+            writer.u8(order.side.rawValue)
+            writer.u8(order.type.rawValue)
+            writer.u8(order.timeInForce.rawValue)
+            writer.u8(order.workingType.rawValue)
+            writer.u8(order.selfTradePrevention.rawValue)
+            writer.u8((order.reduceOnly ? 1 : 0) | (order.closePosition ? 2 : 0))
+            writer.zigzag(order.priceUnits)
+            writer.zigzag(order.quantityUnits)
+            writer.varint(order.clientOrderID)
+            writer.zigzag(order.stopPriceUnits)
+            writer.zigzag(order.callbackRateE8)
+            writer.zigzag(order.activationPriceUnits)
         case .cancelOrder(let cancel):
             writer.u8(7)
             writer.varint(cancel.account)
@@ -52,6 +68,17 @@ extension Command {
         case .depositInsuranceFund(let transfer):
             writer.u8(15)
             transfer.encode(to: &writer)
+        case .amendOrder(let amend):
+            writer.u8(17)
+            writer.varint(amend.account)
+            writer.varint(amend.orderID)
+            writer.varint(amend.clientOrderID)
+            writer.zigzag(amend.priceUnits)
+            writer.zigzag(amend.quantityUnits)
+        case .cancelAllOrders(let account, let symbol):
+            writer.u8(18)
+            writer.varint(account)
+            writer.varint(UInt64(symbol))
         }
     }
 
@@ -113,6 +140,35 @@ extension Command {
             return .adjustIsolatedMargin(account: account, symbol: symbol, amountMinor: amount)
         case 15:
             return .depositInsuranceFund(try Transfer.decode(from: &reader))
+        case 17:
+            return .amendOrder(
+                AmendOrder(
+                    account: try reader.varint(), orderID: try reader.varint(), clientOrderID: try reader.varint(),
+                    priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag()))
+        case 18:
+            return .cancelAllOrders(account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"))
+        case 16:
+            let account = try reader.varint()
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            let side = try reader.side()
+            func byte<T: RawRepresentable<UInt8>>(_: T.Type, _ field: String) throws(CodecError) -> T {
+                let offset = reader.offset
+                guard let value = T(rawValue: try reader.u8()) else { throw .outOfRange(field: field, offset: offset) }
+                return value
+            }
+            let type = try byte(OrderType.self, "order type")
+            let timeInForce = try byte(TimeInForce.self, "time in force")
+            let workingType = try byte(WorkingType.self, "working type")
+            let prevention = try byte(SelfTradePrevention.self, "self-trade prevention")
+            let flagsOffset = reader.offset
+            let flags = try reader.u8()
+            guard flags & ~3 == 0 else { throw .outOfRange(field: "order flags", offset: flagsOffset) }
+            return .placeOrder(
+                PlaceOrder(
+                    account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce, priceUnits: try reader.zigzag(),
+                    quantityUnits: try reader.zigzag(), clientOrderID: try reader.varint(), stopPriceUnits: try reader.zigzag(),
+                    workingType: workingType, reduceOnly: flags & 1 != 0, closePosition: flags & 2 != 0,
+                    selfTradePrevention: prevention, callbackRateE8: try reader.zigzag(), activationPriceUnits: try reader.zigzag()))
         default:
             throw .unknownTag(name: "command", tag: UInt64(tag), offset: start)
         }

@@ -118,6 +118,39 @@ extension Event {
             writer.zigzag(otherPnl)
         case .fundFundingPaid(let symbol, let amount):
             writer.symbolValue(28, symbol, amount)
+        case .conditionalOrderPlaced(let id):
+            writer.u8(29)
+            writer.varint(id)
+        case .conditionalOrderTriggered(let id, let price):
+            writer.u8(30)
+            writer.varint(id)
+            writer.zigzag(price)
+        case .triggeredOrderRejected(let id, let reason):
+            writer.u8(31)
+            writer.varint(id)
+            writer.varint(UInt64(reason.rawValue))
+        case .conditionalOrderCancelled(let id):
+            writer.u8(32)
+            writer.varint(id)
+        case .restingOrderExpired(let id, let quantity, let reason):
+            writer.u8(33)
+            writer.varint(id)
+            writer.zigzag(quantity)
+            writer.u8(reason.rawValue)
+        case .orderReduced(let id, let quantity):
+            writer.u8(34)
+            writer.varint(id)
+            writer.zigzag(quantity)
+        case .orderAmended(let id, let price, let quantity):
+            writer.u8(35)
+            writer.varint(id)
+            writer.zigzag(price)
+            writer.zigzag(quantity)
+        case .allOrdersCancelled(let account, let symbol, let count):
+            writer.u8(36)
+            writer.varint(account)
+            writer.varint(UInt64(symbol))
+            writer.varint(count)
         case .badDebtCovered(let account, let asset, let amount):
             writer.u8(27)
             writer.varint(account)
@@ -164,21 +197,30 @@ extension Event {
                     makerFeeMinor: try reader.zigzag(), takerFeeMinor: try reader.zigzag(),
                     makerRealizedPnlMinor: try reader.zigzag(), takerRealizedPnlMinor: try reader.zigzag()))
         case 10: return .orderRested(try reader.varint(), openQuantityUnits: try reader.zigzag())
-        case 11:
+        case 11, 33:
             let id = try reader.varint()
             let quantity = try reader.zigzag()
             let reasonOffset = reader.offset
             guard let reason = ExpiryReason(rawValue: try reader.u8()) else {
                 throw .outOfRange(field: "expiry reason", offset: reasonOffset)
             }
-            return .orderExpired(id, quantityUnits: quantity, reason: reason)
+            return tag == 11
+                ? .orderExpired(id, quantityUnits: quantity, reason: reason)
+                : .restingOrderExpired(id, quantityUnits: quantity, reason: reason)
+        case 29: return .conditionalOrderPlaced(try reader.varint())
+        case 30: return .conditionalOrderTriggered(try reader.varint(), priceUnits: try reader.zigzag())
+        case 31:
+            let id = try reader.varint()
+            return .triggeredOrderRejected(id, reason: try reader.rejectReason())
+        case 32: return .conditionalOrderCancelled(try reader.varint())
+        case 34: return .orderReduced(try reader.varint(), quantityUnits: try reader.zigzag())
+        case 35: return .orderAmended(try reader.varint(), priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag())
+        case 36:
+            return .allOrdersCancelled(
+                account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"), count: try reader.varint())
         case 12: return .orderCancelled(try reader.varint(), quantityUnits: try reader.zigzag())
         case 13:
-            let reasonOffset = reader.offset
-            guard let reason = RejectReason(rawValue: try reader.varint(as: UInt16.self, field: "reason")) else {
-                throw .outOfRange(field: "reject reason", offset: reasonOffset)
-            }
-            return .rejected(reason, detail: try reader.varint())
+            return .rejected(try reader.rejectReason(), detail: try reader.varint())
         case 14, 15, 16:
             let (symbol, value) = try reader.symbolValue()
             switch tag {

@@ -24,6 +24,14 @@ extension ByteWriter {
 }
 
 extension ByteReader {
+    mutating func rejectReason() throws(CodecError) -> RejectReason {
+        let reasonOffset = offset
+        guard let reason = RejectReason(rawValue: try varint(as: UInt16.self, field: "reason")) else {
+            throw .outOfRange(field: "reject reason", offset: reasonOffset)
+        }
+        return reason
+    }
+
     mutating func side() throws(CodecError) -> Side {
         let sideOffset = offset
         guard let side = Side(rawValue: try u8()) else { throw .outOfRange(field: "side", offset: sideOffset) }

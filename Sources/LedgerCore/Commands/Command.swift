@@ -27,13 +27,18 @@ public enum Command: Sendable, Hashable {
     /// Admin: money from outside into the insurance fund (idempotent by transfer id; the
     /// transfer's account must be 0).
     case depositInsuranceFund(Transfer)
+    /// Changes a resting limit order's price and quantity (priority kept only when the
+    /// quantity shrinks at the same price).
+    case amendOrder(AmendOrder)
+    /// Cancels every open and conditional order of the account in the symbol.
+    case cancelAllOrders(account: AccountID, symbol: SymbolID)
 
     /// Which role may send this command (docs/API.md).
     public var role: Role {
         switch self {
         case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund: .admin
         case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample: .oracle
-        case .setLeverage, .placeOrder, .cancelOrder, .setMarginMode, .adjustIsolatedMargin: .trader
+        case .setLeverage, .placeOrder, .cancelOrder, .setMarginMode, .adjustIsolatedMargin, .amendOrder, .cancelAllOrders: .trader
         }
     }
 }
@@ -61,11 +66,44 @@ public struct Transfer: Sendable, Hashable {
     }
 }
 
-/// How an order is priced.
+/// How an order is priced, and whether it waits for a trigger.
 public enum OrderType: UInt8, Sendable, Hashable, CaseIterable {
     case limit = 0
     /// Takes liquidity at any price; what does not fill at once expires.
     case market = 1
+    /// Conditional: when the working price reaches the stop price (rising for a buy,
+    /// falling for a sell), a market order (or a limit order at `priceUnits`).
+    case stopMarket = 2
+    case stopLimit = 3
+    /// Conditional: as a stop, but on the other side (falling for a buy, rising for a sell).
+    case takeProfitMarket = 4
+    case takeProfitLimit = 5
+    /// Conditional: a market order when the working price comes back by the callback rate
+    /// from its best level since activation.
+    case trailingStopMarket = 6
+
+    /// Waits in the conditional list until its trigger.
+    public var isConditional: Bool { rawValue >= 2 }
+    /// Carries a limit price (when it reaches the book).
+    public var hasLimitPrice: Bool { self == .limit || self == .stopLimit || self == .takeProfitLimit }
+}
+
+/// Which price a conditional order watches (Binance's `workingType`).
+public enum WorkingType: UInt8, Sendable, Hashable, CaseIterable {
+    /// The last trade price (Binance's CONTRACT_PRICE, its default).
+    case contractPrice = 0
+    case markPrice = 1
+}
+
+/// What happens when a taker meets a resting order of its own account; the taker's mode
+/// decides.
+public enum SelfTradePrevention: UInt8, Sendable, Hashable, CaseIterable {
+    /// The taker's rest expires; the resting order stays.
+    case expireTaker = 0
+    /// The resting order expires; the taker goes on.
+    case expireMaker = 1
+    /// Both expire.
+    case expireBoth = 2
 }
 
 /// How long an order may live.
@@ -92,10 +130,24 @@ public struct PlaceOrder: Sendable, Hashable {
     public var quantityUnits: Int64
     /// 0 when the gateway gives none.
     public var clientOrderID: ClientOrderID
+    /// The trigger of a conditional order (0 for others and for trailing stops).
+    public var stopPriceUnits: Int64
+    public var workingType: WorkingType
+    /// Only ever reduces the position (docs/RULES.md, "Reduce-only").
+    public var reduceOnly: Bool
+    /// A stop or take-profit market order that closes the whole position at its trigger
+    /// (quantity 0).
+    public var closePosition: Bool
+    public var selfTradePrevention: SelfTradePrevention
+    /// Trailing stops: the callback rate (0.1% … 10%) and an optional activation price.
+    public var callbackRateE8: Int64
+    public var activationPriceUnits: Int64
 
     public init(
         account: AccountID, symbol: SymbolID, side: Side, type: OrderType, timeInForce: TimeInForce,
-        priceUnits: Int64, quantityUnits: Int64, clientOrderID: ClientOrderID = 0
+        priceUnits: Int64, quantityUnits: Int64, clientOrderID: ClientOrderID = 0, stopPriceUnits: Int64 = 0,
+        workingType: WorkingType = .contractPrice, reduceOnly: Bool = false, closePosition: Bool = false,
+        selfTradePrevention: SelfTradePrevention = .expireTaker, callbackRateE8: Int64 = 0, activationPriceUnits: Int64 = 0
     ) {
         self.account = account
         self.symbol = symbol
@@ -105,6 +157,20 @@ public struct PlaceOrder: Sendable, Hashable {
         self.priceUnits = priceUnits
         self.quantityUnits = quantityUnits
         self.clientOrderID = clientOrderID
+        self.stopPriceUnits = stopPriceUnits
+        self.workingType = workingType
+        self.reduceOnly = reduceOnly
+        self.closePosition = closePosition
+        self.selfTradePrevention = selfTradePrevention
+        self.callbackRateE8 = callbackRateE8
+        self.activationPriceUnits = activationPriceUnits
+    }
+
+    /// True when the order uses none of the rule book's order terms, so it is written in
+    /// the spine's layout (command tag 6).
+    public var isPlain: Bool {
+        !type.isConditional && stopPriceUnits == 0 && workingType == .contractPrice && !reduceOnly && !closePosition
+            && selfTradePrevention == .expireTaker && callbackRateE8 == 0 && activationPriceUnits == 0
     }
 }
 
@@ -119,5 +185,24 @@ public struct CancelOrder: Sendable, Hashable {
         self.account = account
         self.orderID = orderID
         self.clientOrderID = clientOrderID
+    }
+}
+
+/// A new price and quantity for a resting order, named by the engine's id or the client's.
+public struct AmendOrder: Sendable, Hashable {
+    public var account: AccountID
+    /// 0 when the order is named by `clientOrderID`.
+    public var orderID: OrderID
+    public var clientOrderID: ClientOrderID
+    public var priceUnits: Int64
+    /// The new open quantity.
+    public var quantityUnits: Int64
+
+    public init(account: AccountID, orderID: OrderID = 0, clientOrderID: ClientOrderID = 0, priceUnits: Int64, quantityUnits: Int64) {
+        self.account = account
+        self.orderID = orderID
+        self.clientOrderID = clientOrderID
+        self.priceUnits = priceUnits
+        self.quantityUnits = quantityUnits
     }
 }

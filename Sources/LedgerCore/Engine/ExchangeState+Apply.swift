@@ -55,6 +55,7 @@ extension ExchangeState {
 
         case .markPriceSet(let symbol, let price):
             markets[Int(symbol)].markPriceUnits = price
+            followTrailingStops(symbol: symbol, .markPrice)
 
         case .indexPriceSet(let symbol, let price):
             markets[Int(symbol)].indexPriceUnits = price
@@ -98,9 +99,12 @@ extension ExchangeState {
         case .liquidationTriggered:
             break
 
-        case .liquidationOrderPlaced(let orderID, _, _, _, _, _):
+        case .liquidationOrderPlaced(let orderID, let accountID, let symbol, let side, let price, _):
             precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
             nextOrderID += 1
+            incoming = IncomingOrder(
+                orderID: orderID, accountIndex: accountIndexByID[accountID]!, symbol: symbol, side: side, priceUnits: price,
+                clientOrderID: 0, reduceOnly: true)
 
         case .liquidationSettled(let accountID, let symbol, _, let fee, let surplus):
             let index = Int(accountIndexByID[accountID]!)
@@ -136,28 +140,77 @@ extension ExchangeState {
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
             precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
             nextOrderID += 1
+            let index = accountIndexByID[order.account]!
             if order.clientOrderID != 0 {
-                let index = accountIndexByID[order.account]!
                 clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID)] = orderID
             }
+            incoming = IncomingOrder(
+                orderID: orderID, accountIndex: index, symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
+                clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
 
         case .trade(let trade):
             applyTrade(trade)
             post(event)
+            followTrailingStops(symbol: trade.symbol, .contractPrice)
 
-        case .orderRested(let orderID, let quantity):
+        case .conditionalOrderPlaced(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
             let index = accountIndexByID[order.account]!
+            var conditional = ConditionalOrder(orderID: orderID, accountIndex: index, order: order, trailingExtremeUnits: 0)
+            if order.type == .trailingStopMarket && order.activationPriceUnits == 0 {
+                conditional.trailingExtremeUnits = workingPriceUnits(symbol: order.symbol, order.workingType)
+            }
+            markets[Int(order.symbol)].conditionalOrders.append(conditional)
+            conditionalLocations[orderID] = order.symbol
+
+        case .conditionalOrderTriggered(let orderID, _):
+            let conditional = removeConditional(orderID)
+            let position = accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
+            let order = Self.triggeredOrder(conditional, position: position)
+            incoming = IncomingOrder(
+                orderID: orderID, accountIndex: conditional.accountIndex, symbol: order.symbol, side: order.side,
+                priceUnits: order.priceUnits, clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
+
+        case .conditionalOrderCancelled(let orderID):
+            _ = removeConditional(orderID)
+
+        case .triggeredOrderRejected, .allOrdersCancelled:
+            break
+
+        case .orderReduced(let orderID, let quantity):
+            let location = orderLocations[orderID]!
+            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            precondition(quantity > 0 && quantity < order.openQuantityUnits, "reduction must leave the order open")
+            markets[Int(location.symbol)].book.reduce(slot: location.slot, by: quantity)
+            adjustOpenOrders(
+                accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
+                quantityUnits: -quantity)
+
+        case .orderAmended(let orderID, let price, _):
+            let location = orderLocations.removeValue(forKey: orderID)!
+            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            markets[Int(location.symbol)].book.remove(slot: location.slot)
+            adjustOpenOrders(
+                accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
+                quantityUnits: -order.openQuantityUnits)
+            incoming = IncomingOrder(
+                orderID: orderID, accountIndex: order.accountIndex, symbol: location.symbol, side: order.side, priceUnits: price,
+                clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
+
+        case .orderRested(let orderID, let quantity):
+            guard let order = incoming, order.orderID == orderID else {
+                preconditionFailure("rested order \(orderID) is not the incoming one")
+            }
             let resting = RestingOrder(
-                orderID: orderID, accountIndex: index, side: order.side, priceUnits: order.priceUnits,
-                openQuantityUnits: quantity, clientOrderID: order.clientOrderID)
+                orderID: orderID, accountIndex: order.accountIndex, side: order.side, priceUnits: order.priceUnits,
+                openQuantityUnits: quantity, clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
             let slot = markets[Int(order.symbol)].book.insert(resting)
             orderLocations[orderID] = OrderLocation(symbol: order.symbol, slot: slot)
             adjustOpenOrders(
-                accountIndex: Int(index), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
+                accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: quantity)
 
-        case .orderCancelled(let orderID, let quantity):
+        case .orderCancelled(let orderID, let quantity), .restingOrderExpired(let orderID, let quantity, _):
             let location = orderLocations.removeValue(forKey: orderID)!
             let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
             precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
@@ -209,6 +262,13 @@ extension ExchangeState {
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
     }
 
+    /// Takes a conditional order out of its list.
+    private mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
+        let symbol = conditionalLocations.removeValue(forKey: orderID)!
+        let slot = markets[Int(symbol)].conditionalOrders.firstIndex { $0.orderID == orderID }!
+        return markets[Int(symbol)].conditionalOrders.remove(at: slot)
+    }
+
     /// The insurance fund's side of a takeover.
     private mutating func fundFill(symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64) {
         let before = insurancePositions[Int(symbol)]
@@ -240,14 +300,9 @@ extension ExchangeState {
         accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64
     ) {
         accounts[accountIndex].ensure(symbol: symbol)
-        let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
-        if side == .buy {
-            accounts[accountIndex].positions[Int(symbol)].openBuyQuantityUnits += quantityUnits
-            accounts[accountIndex].positions[Int(symbol)].openBuyNotionalMinor += notional
-        } else {
-            accounts[accountIndex].positions[Int(symbol)].openSellQuantityUnits += quantityUnits
-            accounts[accountIndex].positions[Int(symbol)].openSellNotionalMinor += notional
-        }
+        accounts[accountIndex].positions[Int(symbol)].addOpenOrder(
+            side: side, quantityUnits: quantityUnits,
+            notionalMinor: notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits))
     }
 
     private mutating func openAccount(_ id: AccountID) -> Int {

@@ -39,7 +39,15 @@ extension ExchangeState {
                     writer.zigzag(order.priceUnits)
                     writer.zigzag(order.openQuantityUnits)
                     writer.varint(order.clientOrderID)
+                    writer.u8(order.reduceOnly ? 1 : 0)
                 }
+            }
+            writer.varint(UInt64(market.conditionalOrders.count))
+            for conditional in market.conditionalOrders {
+                writer.varint(conditional.orderID)
+                writer.varint(UInt64(conditional.accountIndex))
+                Command.placeOrder(conditional.order).encode(to: &writer)
+                writer.zigzag(conditional.trailingExtremeUnits)
             }
         }
         writer.varint(UInt64(accounts.count))
@@ -147,11 +155,25 @@ extension ExchangeState {
             }
             for side in Side.allCases {
                 for _ in 0..<(try count("order count", max: reader.remaining)) {
-                    let order = RestingOrder(
+                    var order = RestingOrder(
                         orderID: try reader.varint(), accountIndex: try reader.varint(as: UInt32.self, field: "account"),
                         side: side, priceUnits: try reader.zigzag(), openQuantityUnits: try reader.zigzag(),
                         clientOrderID: try reader.varint())
+                    if version >= 2 { order.reduceOnly = try flag("reduce-only") }
                     restingOrders.append((SymbolID(symbol), order))
+                }
+            }
+            if version >= 2 {
+                for _ in 0..<(try count("conditional order count", max: reader.remaining)) {
+                    let id = try reader.varint()
+                    let accountIndex = try reader.varint(as: UInt32.self, field: "account")
+                    let offset = reader.offset
+                    guard case .placeOrder(let order) = try Command.decode(from: &reader), order.type.isConditional,
+                        Int(order.symbol) == symbol, state.conditionalLocations[id] == nil
+                    else { throw .outOfRange(field: "conditional order", offset: offset) }
+                    state.markets[symbol].conditionalOrders.append(
+                        ConditionalOrder(orderID: id, accountIndex: accountIndex, order: order, trailingExtremeUnits: try reader.zigzag()))
+                    state.conditionalLocations[id] = SymbolID(symbol)
                 }
             }
         }

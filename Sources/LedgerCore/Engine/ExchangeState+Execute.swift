@@ -13,7 +13,7 @@ extension ExchangeState {
         let first = events.count
         entryTimeNanos = timeNanos
         settleDueFunding(timeNanos: timeNanos, command, sequence, &events)
-        sweepLiquidations(command, sequence, &events)
+        settleEntry(command, sequence, &events)
         switch command {
         case .listAsset(let asset): executeListAsset(asset, command, sequence, &events)
         case .listSymbol(let spec): executeListSymbol(spec, command, sequence, &events)
@@ -30,8 +30,10 @@ extension ExchangeState {
         case .adjustIsolatedMargin(let account, let symbol, let amount):
             executeAdjustIsolatedMargin(account, symbol, amount, command, sequence, &events)
         case .depositInsuranceFund(let transfer): executeInsuranceDeposit(transfer, command, sequence, &events)
+        case .amendOrder(let amend): executeAmend(amend, command, sequence, &events)
+        case .cancelAllOrders(let account, let symbol): executeCancelAll(account, symbol, command, sequence, &events)
         }
-        sweepLiquidations(command, sequence, &events)
+        settleEntry(command, sequence, &events)
         precondition(events.count > first, "a command must leave at least one event")
         finishEntry(sequence: sequence, timeNanos: timeNanos)
     }
@@ -223,6 +225,7 @@ extension ExchangeState {
         }
         emit(.markPriceSet(symbol: symbol, priceUnits: price), command, sequence, &events)
         noteHolders(of: symbol)
+        notePriceMoved(symbol)
     }
 
     private mutating func executeCancel(
@@ -231,14 +234,18 @@ extension ExchangeState {
         guard let index = accountIndexByID[cancel.account] else {
             return events.append(.rejected(.unknownAccount, detail: 0))
         }
+        if let (orderID, location) = ownRestingOrder(accountIndex: index, orderID: cancel.orderID, clientOrderID: cancel.clientOrderID) {
+            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            return emit(.orderCancelled(orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+        }
+        // A conditional order, by id or client id.
         var orderID = cancel.orderID
         if orderID == 0, cancel.clientOrderID != 0 {
             orderID = clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: cancel.clientOrderID)] ?? 0
         }
-        guard let location = orderLocations[orderID],
-            case let order = markets[Int(location.symbol)].book.slots[Int(location.slot)],
-            order.accountIndex == index
+        guard let symbol = conditionalLocations[orderID],
+            markets[Int(symbol)].conditionalOrders.contains(where: { $0.orderID == orderID && $0.accountIndex == index })
         else { return events.append(.rejected(.unknownOrder, detail: 0)) }
-        emit(.orderCancelled(orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+        emit(.conditionalOrderCancelled(orderID), command, sequence, &events)
     }
 }

@@ -36,16 +36,9 @@ extension ExchangeState {
             var expected = [Int: Position]()
             for side in Side.allCases {
                 for order in market.book.orders(side) {
-                    var totals = expected[Int(order.accountIndex)] ?? Position()
-                    let notional = order.priceUnits * order.openQuantityUnits * market.notionalFactor
-                    if side == .buy {
-                        totals.openBuyQuantityUnits += order.openQuantityUnits
-                        totals.openBuyNotionalMinor += notional
-                    } else {
-                        totals.openSellQuantityUnits += order.openQuantityUnits
-                        totals.openSellNotionalMinor += notional
-                    }
-                    expected[Int(order.accountIndex)] = totals
+                    expected[Int(order.accountIndex), default: Position()].addOpenOrder(
+                        side: side, quantityUnits: order.openQuantityUnits,
+                        notionalMinor: order.priceUnits * order.openQuantityUnits * market.notionalFactor)
                     if orderLocations[order.orderID]?.symbol != SymbolID(symbol) {
                         return "order \(order.orderID) is in the book but not in the id table"
                     }
@@ -85,6 +78,31 @@ extension ExchangeState {
                     return "account \(account.id) is below cross maintenance in \(assets[asset].name)"
                 }
             }
+        }
+        // Conditional orders: each listed once, owned by a known account; resting
+        // reduce-only orders close at most the position, on its closing side.
+        var conditionalCount = 0
+        for (symbol, market) in markets.enumerated() {
+            for conditional in market.conditionalOrders {
+                conditionalCount += 1
+                if conditionalLocations[conditional.orderID] != SymbolID(symbol) || Int(conditional.accountIndex) >= accounts.count {
+                    return "conditional order \(conditional.orderID) is not where the id table says"
+                }
+            }
+            var reducing: [UInt32: Int64] = [:]
+            for side in Side.allCases {
+                for order in market.book.orders(side) where order.reduceOnly {
+                    let size = accounts[Int(order.accountIndex)].position(SymbolID(symbol)).sizeQuantityUnits
+                    if size == 0 || (size > 0) == (side == .buy) { return "reduce-only order \(order.orderID) would not reduce" }
+                    reducing[order.accountIndex, default: 0] += order.openQuantityUnits
+                }
+            }
+            for (index, total) in reducing where total > abs(accounts[Int(index)].position(SymbolID(symbol)).sizeQuantityUnits) {
+                return "reduce-only orders of account \(accounts[Int(index)].id) exceed its position"
+            }
+        }
+        if conditionalCount != conditionalLocations.count {
+            return "\(conditionalLocations.count) conditional ids for \(conditionalCount) orders"
         }
         let booked = markets.reduce(0) { $0 + $1.book.orderCount }
         if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }

@@ -93,18 +93,21 @@ extension ExchangeState {
         }
     }
 
-    /// Cancels the account's open orders in `symbols` (ascending), in book priority.
+    /// Cancels the account's open orders in `symbols` (ascending), in book priority, then
+    /// its conditional orders there.
     private mutating func cancelOrders(
         accountIndex index: Int, symbols list: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         for symbol in list {
             let position = accounts[index].position(SymbolID(symbol))
-            if position.openBuyQuantityUnits == 0 && position.openSellQuantityUnits == 0 { continue }
-            for side in Side.allCases {
-                for order in markets[symbol].book.orders(side) where order.accountIndex == UInt32(index) {
-                    emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+            if position.openBuyQuantityUnits != 0 || position.openSellQuantityUnits != 0 {
+                for side in Side.allCases {
+                    for order in markets[symbol].book.orders(side) where order.accountIndex == UInt32(index) {
+                        emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                    }
                 }
             }
+            _ = cancelConditionalOrders(accountIndex: UInt32(index), symbol: SymbolID(symbol), command, sequence, &events)
         }
     }
 
@@ -204,6 +207,7 @@ extension ExchangeState {
                     quantityUnits: take, realizedPnlMinor: own.realizedPnlMinor, counterpartyRealizedPnlMinor: theirs.realizedPnlMinor),
                 command, sequence, &events)
             noteLiquidationCandidate(UInt32(counterparty))
+            noteReduceOnlyCheck(UInt32(counterparty), symbol)
             left -= take
         }
         precondition(left == 0, "open interest does not balance")

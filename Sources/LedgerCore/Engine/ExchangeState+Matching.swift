@@ -16,11 +16,8 @@ extension ExchangeState {
     /// True when a resting order at `makerPrice` is within the incoming order's limit.
     @inline(__always)
     static func crosses(_ order: PlaceOrder, makerPriceUnits: Int64) -> Bool {
-        switch (order.type, order.side) {
-        case (.market, _): true
-        case (.limit, .buy): makerPriceUnits <= order.priceUnits
-        case (.limit, .sell): makerPriceUnits >= order.priceUnits
-        }
+        if order.type == .market { return true }
+        return order.side == .buy ? makerPriceUnits <= order.priceUnits : makerPriceUnits >= order.priceUnits
     }
 
     /// True when a limit price lies within mark × (1 ± band), or the band is off.
@@ -30,17 +27,44 @@ extension ExchangeState {
             || Int128(abs(priceUnits - markPriceUnits)) * Int128(FixedPoint.rateScale) <= Int128(markPriceUnits) * Int128(bandE8)
     }
 
-    func planFills(_ order: PlaceOrder, accountIndex: UInt32) -> FillPlan {
+    /// What meeting a resting order of the taker's own account does (self-trade prevention).
+    enum OwnOrderAction { case stop, expireMakerAndGoOn, expireMakerAndStop }
+
+    static func ownOrderAction(_ mode: SelfTradePrevention) -> OwnOrderAction {
+        switch mode {
+        case .expireTaker: .stop
+        case .expireMaker: .expireMakerAndGoOn
+        case .expireBoth: .expireMakerAndStop
+        }
+    }
+
+    /// `amending`: the account's resting order that this one replaces (its open quantity no
+    /// longer counts).
+    func planFills(_ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder? = nil) -> FillPlan {
         let spec = symbols[Int(order.symbol)]
         let market = markets[Int(order.symbol)]
         var plan = FillPlan(position: accounts[Int(accountIndex)].position(order.symbol))
+        if let amending {
+            plan.position.addOpenOrder(
+                side: amending.side, quantityUnits: -amending.openQuantityUnits,
+                notionalMinor: -amending.priceUnits * amending.openQuantityUnits * market.notionalFactor)
+        }
         let leverage = effectiveLeverage(plan.position, symbol: order.symbol)
         var remaining = order.quantityUnits
         var next = market.book.bestSlot(order.side.opposite)
         while remaining > 0, let slot = next {
             let maker = market.book.slots[Int(slot)]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
+            next = market.book.slotAfter(slot)
             if maker.accountIndex == accountIndex {
+                let action = Self.ownOrderAction(order.selfTradePrevention)
+                if action != .stop {
+                    // The resting order expires: its margin is released.
+                    plan.position.addOpenOrder(
+                        side: maker.side, quantityUnits: -maker.openQuantityUnits,
+                        notionalMinor: -maker.priceUnits * maker.openQuantityUnits * market.notionalFactor)
+                }
+                if action == .expireMakerAndGoOn { continue }
                 plan.hitOwnOrder = true
                 break
             }
@@ -54,100 +78,165 @@ extension ExchangeState {
             plan.feeMinor += fee
             plan.filledQuantityUnits += quantity
             remaining -= quantity
-            next = market.book.slotAfter(slot)
         }
         return plan
+    }
+
+    /// Checks an order's own terms (not the book's): the order of the checks is the
+    /// contract (docs/RULES.md, "Validation order"). Returns the account index.
+    func validateOrder(_ order: PlaceOrder) -> Result<UInt32, RejectReason> {
+        guard Int(order.symbol) < symbols.count else { return .failure(.unknownSymbol) }
+        guard let accountIndex = accountIndexByID[order.account] else { return .failure(.unknownAccount) }
+        let spec = symbols[Int(order.symbol)]
+        if order.closePosition {
+            guard order.type == .stopMarket || order.type == .takeProfitMarket, order.quantityUnits == 0 else {
+                return .failure(.invalidQuantity)
+            }
+        } else {
+            guard order.quantityUnits > 0, order.quantityUnits <= spec.maxQuantityUnits else { return .failure(.invalidQuantity) }
+            guard order.quantityUnits % spec.lotSizeQuantityUnits == 0 else { return .failure(.quantityNotOnLot) }
+        }
+        if order.type.hasLimitPrice {
+            guard order.priceUnits > 0, order.priceUnits <= spec.maxPriceUnits else { return .failure(.invalidPrice) }
+            guard order.priceUnits % spec.tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+        } else {
+            guard order.priceUnits == 0 else { return .failure(.invalidPrice) }
+        }
+        if order.type == .trailingStopMarket {
+            guard order.stopPriceUnits == 0, order.activationPriceUnits >= 0, order.activationPriceUnits <= spec.maxPriceUnits
+            else { return .failure(.invalidPrice) }
+            guard order.activationPriceUnits % spec.tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+            guard order.callbackRateE8 >= Limits.callbackRateE8Min, order.callbackRateE8 <= Limits.callbackRateE8Max else {
+                return .failure(.invalidRate)
+            }
+        } else if order.type.isConditional {
+            guard order.stopPriceUnits > 0, order.stopPriceUnits <= spec.maxPriceUnits, order.callbackRateE8 == 0,
+                order.activationPriceUnits == 0
+            else { return .failure(.invalidPrice) }
+            guard order.stopPriceUnits % spec.tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+        } else {
+            guard order.stopPriceUnits == 0, order.callbackRateE8 == 0, order.activationPriceUnits == 0 else {
+                return .failure(.invalidPrice)
+            }
+        }
+        let markPrice = markets[Int(order.symbol)].markPriceUnits
+        guard markPrice > 0 else { return .failure(.noMarkPrice) }
+        if order.type.hasLimitPrice,
+            !Self.withinBand(priceUnits: order.priceUnits, markPriceUnits: markPrice, bandE8: spec.priceBandRateE8)
+        {
+            return .failure(.priceOutsideBand)
+        }
+        if !order.closePosition {
+            let referencePrice = order.type.hasLimitPrice ? order.priceUnits : markPrice
+            guard
+                notionalMinor(symbol: order.symbol, priceUnits: referencePrice, quantityUnits: order.quantityUnits)
+                    >= spec.minNotionalMinor
+            else { return .failure(.notionalTooSmall) }
+        }
+        return .success(accountIndex)
     }
 
     mutating func executePlaceOrder(
         _ order: PlaceOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        func reject(_ reason: RejectReason, _ detail: UInt64 = 0) { events.append(.rejected(reason, detail: detail)) }
-        guard Int(order.symbol) < symbols.count else { return reject(.unknownSymbol) }
-        guard let accountIndex = accountIndexByID[order.account] else { return reject(.unknownAccount) }
-        let spec = symbols[Int(order.symbol)]
-        guard order.quantityUnits > 0, order.quantityUnits <= spec.maxQuantityUnits else {
-            return reject(.invalidQuantity)
+        let accountIndex: UInt32
+        switch validateOrder(order) {
+        case .failure(let reason): return events.append(.rejected(reason, detail: 0))
+        case .success(let index): accountIndex = index
         }
-        guard order.quantityUnits % spec.lotSizeQuantityUnits == 0 else { return reject(.quantityNotOnLot) }
-        switch order.type {
-        case .market:
-            guard order.priceUnits == 0 else { return reject(.invalidPrice) }
-        case .limit:
-            guard order.priceUnits > 0, order.priceUnits <= spec.maxPriceUnits else { return reject(.invalidPrice) }
-            guard order.priceUnits % spec.tickSizePriceUnits == 0 else { return reject(.priceNotOnTick) }
-        }
-        let markPrice = markets[Int(order.symbol)].markPriceUnits
-        guard markPrice > 0 else { return reject(.noMarkPrice) }
-        if order.type == .limit, !Self.withinBand(priceUnits: order.priceUnits, markPriceUnits: markPrice, bandE8: spec.priceBandRateE8) {
-            return reject(.priceOutsideBand)
-        }
-        let referencePrice = order.type == .limit ? order.priceUnits : markPrice
-        guard
-            notionalMinor(symbol: order.symbol, priceUnits: referencePrice, quantityUnits: order.quantityUnits)
-                >= spec.minNotionalMinor
-        else { return reject(.notionalTooSmall) }
         if order.clientOrderID != 0,
             let existing = clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: order.clientOrderID)]
         {
-            return reject(.duplicateClientOrderID, existing)
+            return events.append(.rejected(.duplicateClientOrderID, detail: existing))
         }
+        if order.type.isConditional {
+            guard !wouldTriggerAtOnce(order) else { return events.append(.rejected(.wouldTriggerImmediately, detail: 0)) }
+            let orderID = nextOrderID
+            emit(.orderAccepted(orderID), command, sequence, &events)
+            emit(.conditionalOrderPlaced(orderID), command, sequence, &events)
+            return
+        }
+        if let reason = submit(order, orderID: nextOrderID, accountIndex: accountIndex, accepted: false, command, sequence, &events) {
+            events.append(.rejected(reason, detail: 0))
+        }
+    }
 
-        let orderID = nextOrderID
+    /// Places an order that passed its own checks into the book: post-only and
+    /// fill-or-kill expiry, reduce-only, position limit, bracket and margin, then matching.
+    /// `accepted` says the id was already announced (a triggered order); otherwise
+    /// `orderAccepted` is emitted once the order passes. Returns the reason when it does
+    /// not pass (nothing has changed then).
+    mutating func submit(
+        _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, accepted: Bool, amending: RestingOrder? = nil,
+        _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) -> RejectReason? {
+        let spec = symbols[Int(order.symbol)]
+        func accept() {
+            if amending != nil {
+                emit(.orderAmended(orderID, priceUnits: order.priceUnits, quantityUnits: order.quantityUnits), command, sequence, &events)
+            } else if !accepted {
+                emit(.orderAccepted(orderID), command, sequence, &events)
+            }
+        }
+        let current = accounts[Int(accountIndex)].position(order.symbol)
+        if order.reduceOnly,
+            current.closingQuantity(side: order.side, quantityUnits: order.quantityUnits) < order.quantityUnits
+        {
+            return .reduceOnlyRejected
+        }
         let bestOpposite = markets[Int(order.symbol)].book.bestPrice(order.side.opposite)
         if order.type == .limit, order.timeInForce == .gtx,
             let bestOpposite, Self.crosses(order, makerPriceUnits: bestOpposite)
         {
-            emit(.orderAccepted(orderID), command, sequence, &events)
+            accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .postOnly), command, sequence, &events)
-            return
+            return nil
         }
-        let plan = planFills(order, accountIndex: accountIndex)
+        let plan = planFills(order, accountIndex: accountIndex, amending: amending)
         if order.timeInForce == .fok, plan.filledQuantityUnits < order.quantityUnits {
-            emit(.orderAccepted(orderID), command, sequence, &events)
+            accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .fillOrKill), command, sequence, &events)
-            return
+            return nil
         }
         let remaining = order.quantityUnits - plan.filledQuantityUnits
         let restsInBook = order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx)
         let restingQuantity = restsInBook && !plan.hitOwnOrder ? remaining : 0
 
         var position = plan.position
-        if order.side == .buy {
-            position.openBuyQuantityUnits += restingQuantity
-            position.openBuyNotionalMinor += notionalMinor(
-                symbol: order.symbol, priceUnits: order.priceUnits, quantityUnits: restingQuantity)
-        } else {
-            position.openSellQuantityUnits += restingQuantity
-            position.openSellNotionalMinor += notionalMinor(
-                symbol: order.symbol, priceUnits: order.priceUnits, quantityUnits: restingQuantity)
-        }
-        let exposure = abs(position.sizeQuantityUnits) + max(position.openBuyQuantityUnits, position.openSellQuantityUnits)
-        guard exposure <= spec.maxPositionQuantityUnits else { return reject(.positionLimit) }
-        guard bracketAllows(position, symbol: order.symbol, leverage: effectiveLeverage(position, symbol: order.symbol)) else {
-            return reject(.leverageAboveBracket)
+        position.addOpenOrder(
+            side: order.side, quantityUnits: restingQuantity,
+            notionalMinor: notionalMinor(symbol: order.symbol, priceUnits: order.priceUnits, quantityUnits: restingQuantity))
+        if !order.reduceOnly {
+            let exposure = abs(position.sizeQuantityUnits) + max(position.openBuyQuantityUnits, position.openSellQuantityUnits)
+            guard exposure <= spec.maxPositionQuantityUnits else { return .positionLimit }
+            guard bracketAllows(position, symbol: order.symbol, leverage: effectiveLeverage(position, symbol: order.symbol)) else {
+                return .leverageAboveBracket
+            }
         }
         let before = availableMinor(accountIndex: Int(accountIndex), asset: spec.settleAsset)
         let after = availableMinor(
             accountIndex: Int(accountIndex), asset: spec.settleAsset, replacing: (order.symbol, position),
             walletChangeMinor: plan.realizedPnlMinor - plan.feeMinor)
-        guard Self.marginAllows(before: before, after: after) else { return reject(.insufficientMargin) }
+        guard Self.marginAllows(before: before, after: after) else { return .insufficientMargin }
 
-        emit(.orderAccepted(orderID), command, sequence, &events)
+        accept()
         let filled = match(
             order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: spec.takerFeeRateE8, command, sequence, &events)
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
         precondition(markets[Int(order.symbol)].book.isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {
             emit(.orderRested(orderID, openQuantityUnits: restingQuantity), command, sequence, &events)
+            // Reduce-only orders together may not exceed the position: the newest shrinks.
+            if order.reduceOnly { noteReduceOnlyCheck(accountIndex, order.symbol) }
         } else if remaining > 0 {
             let reason: ExpiryReason = plan.hitOwnOrder ? .selfTrade : .immediateOrCancel
             emit(.orderExpired(orderID, quantityUnits: remaining, reason: reason), command, sequence, &events)
         }
+        return nil
     }
 
     /// Trades the incoming order against the book until it is filled, its limit is
-    /// reached or it meets its own account's order. Returns the quantity filled.
+    /// reached or self-trade prevention stops it. Returns the quantity filled.
     mutating func match(
         _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, takerFeeRateE8: Int64, _ command: Command,
         _ sequence: SequenceNumber, _ events: inout [Event]
@@ -157,7 +246,16 @@ extension ExchangeState {
         var remaining = order.quantityUnits
         while remaining > 0, let slot = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
             let maker = markets[Int(order.symbol)].book.slots[Int(slot)]
-            if !Self.crosses(order, makerPriceUnits: maker.priceUnits) || maker.accountIndex == accountIndex { break }
+            if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
+            if maker.accountIndex == accountIndex {
+                let action = Self.ownOrderAction(order.selfTradePrevention)
+                if action == .stop { break }
+                emit(
+                    .restingOrderExpired(maker.orderID, quantityUnits: maker.openQuantityUnits, reason: .selfTrade), command, sequence,
+                    &events)
+                if action == .expireMakerAndStop { break }
+                continue
+            }
             let quantity = min(remaining, maker.openQuantityUnits)
             let notional = maker.priceUnits * quantity * factor
             let makerPosition = accounts[Int(maker.accountIndex)].position(order.symbol)
@@ -178,6 +276,9 @@ extension ExchangeState {
             emit(.trade(trade), command, sequence, &events)
             noteLiquidationCandidate(maker.accountIndex)
             noteLiquidationCandidate(accountIndex)
+            noteReduceOnlyCheck(maker.accountIndex, order.symbol)
+            noteReduceOnlyCheck(accountIndex, order.symbol)
+            notePriceMoved(order.symbol)
             remaining -= quantity
         }
         return order.quantityUnits - remaining

@@ -32,6 +32,14 @@ public struct ExchangeState: Sendable {
     public internal(set) var insurancePositions: ContiguousArray<Position> = []
     /// Accounts to check for liquidation before the entry ends (scratch, not state).
     var liquidationCandidates: [UInt32] = []
+    /// (account, symbol) whose resting reduce-only orders to check (scratch).
+    var reduceOnlyChecks: [ReduceOnlyCheck] = []
+    /// Symbols whose mark or last price moved in this entry (scratch).
+    var movedPrices: [SymbolID] = []
+    /// The order being applied (scratch).
+    var incoming: IncomingOrder?
+    /// Where each conditional order waits.
+    var conditionalLocations: [OrderID: SymbolID] = [:]
 
     public init() {}
 
@@ -82,4 +90,12 @@ public struct ExchangeState: Sendable {
     public func notionalMinor(symbol: SymbolID, priceUnits: Int64, quantityUnits: Int64) -> Int64 {
         priceUnits * quantityUnits * markets[Int(symbol)].notionalFactor
     }
+}
+
+/// An account's resting reduce-only orders in a symbol, to be checked against its position.
+struct ReduceOnlyCheck: Sendable, Hashable, Comparable {
+    var accountIndex: UInt32
+    var symbol: SymbolID
+
+    static func < (a: Self, b: Self) -> Bool { (a.accountIndex, a.symbol) < (b.accountIndex, b.symbol) }
 }

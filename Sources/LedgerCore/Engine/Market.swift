@@ -16,6 +16,8 @@ public struct Market: Sendable {
     public internal(set) var premiumSampleCount: Int64 = 0
     /// The rate of the last settlement.
     public internal(set) var lastFundingRateE8: Int64 = 0
+    /// Orders waiting for their trigger, in order id order.
+    public internal(set) var conditionalOrders: [ConditionalOrder] = []
     /// The maintenance amount of each of the symbol's brackets (`SymbolSpec.maintenanceAmountsMinor`).
     public let maintenanceAmountsMinor: [Int64]
     /// Settlement minor units per (price unit × quantity unit): the exact factor from
@@ -53,4 +55,27 @@ public enum TransferKind: UInt8, Sendable, Hashable {
     case deposit = 0
     case withdrawal = 1
     case insuranceDeposit = 2
+}
+
+/// A stop, take-profit or trailing order waiting for its trigger.
+public struct ConditionalOrder: Sendable, Hashable {
+    public var orderID: OrderID
+    public var accountIndex: UInt32
+    public var order: PlaceOrder
+    /// Trailing stops: the best working price since activation (highest for a sell,
+    /// lowest for a buy); 0 before activation.
+    public var trailingExtremeUnits: Int64
+}
+
+/// The order the events being applied belong to: set by `orderAccepted`,
+/// `conditionalOrderTriggered`, `orderAmended` and `liquidationOrderPlaced`; read by
+/// `orderRested`.
+struct IncomingOrder: Sendable {
+    var orderID: OrderID
+    var accountIndex: UInt32
+    var symbol: SymbolID
+    var side: Side
+    var priceUnits: Int64
+    var clientOrderID: ClientOrderID
+    var reduceOnly: Bool
 }

@@ -57,6 +57,24 @@ public enum Event: Sendable, Hashable {
     case fundFundingPaid(symbol: SymbolID, amountMinor: Int64)
     /// The insurance fund paid an account's negative balance after its liquidation.
     case badDebtCovered(account: AccountID, asset: AssetID, amountMinor: Int64)
+    /// The accepted order waits for its trigger (its terms are the command's).
+    case conditionalOrderPlaced(OrderID)
+    /// Its working price reached the trigger: it goes to the book now, as a market order
+    /// or a limit order, under the same id; the events that follow are its.
+    case conditionalOrderTriggered(OrderID, priceUnits: Int64)
+    /// The triggered order could not be placed (reduce-only, band, margin …).
+    case triggeredOrderRejected(OrderID, reason: RejectReason)
+    case conditionalOrderCancelled(OrderID)
+    /// A resting order left the book without trading (self-trade prevention).
+    case restingOrderExpired(OrderID, quantityUnits: Int64, reason: ExpiryReason)
+    /// A resting order's open quantity shrank by `quantityUnits`, keeping its priority
+    /// (an amendment, or a reduce-only order beyond the position).
+    case orderReduced(OrderID, quantityUnits: Int64)
+    /// A resting order left the book to come back at a new price or a larger quantity;
+    /// the events that follow are its (trades, rested or expired).
+    case orderAmended(OrderID, priceUnits: Int64, quantityUnits: Int64)
+    /// A cancel-all finished: `count` orders were cancelled by the events before it.
+    case allOrdersCancelled(account: AccountID, symbol: SymbolID, count: UInt64)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)

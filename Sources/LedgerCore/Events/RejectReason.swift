@@ -34,6 +34,12 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
     case notIsolated = 35
     /// A funding rate or premium sample beyond the symbol's cap, or funding not enabled.
     case invalidRate = 36
+    /// A reduce-only order that would open or increase a position.
+    case reduceOnlyRejected = 37
+    /// A stop, take-profit or trailing activation price already reached at placement.
+    case wouldTriggerImmediately = 38
+    /// An amendment that changes nothing.
+    case nothingToAmend = 39
     case duplicateClientOrderID = 40
     case duplicateTransferID = 41
     /// The symbol has no mark price yet, so margin cannot be computed.
@@ -59,6 +65,9 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
         case .marginModeLocked: "MARGIN_MODE_LOCKED"
         case .notIsolated: "NOT_ISOLATED"
         case .invalidRate: "INVALID_RATE"
+        case .reduceOnlyRejected: "REDUCE_ONLY_REJECTED"
+        case .wouldTriggerImmediately: "WOULD_TRIGGER_IMMEDIATELY"
+        case .nothingToAmend: "NOTHING_TO_AMEND"
         case .invalidListing: "INVALID_LISTING"
         case .insufficientBalance: "INSUFFICIENT_BALANCE"
         case .insufficientMargin: "INSUFFICIENT_MARGIN"
@@ -78,7 +87,7 @@ public enum ExpiryReason: UInt8, Sendable, Hashable, CaseIterable {
     case fillOrKill = 1
     /// GTX: it would have taken liquidity.
     case postOnly = 2
-    /// It would have traded with an order of the same account (expire-taker).
+    /// It would have traded with an order of the same account (self-trade prevention).
     case selfTrade = 3
 }
 

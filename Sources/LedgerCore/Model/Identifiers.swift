@@ -40,6 +40,9 @@ public enum Limits {
     public static let bracketsMax = 16
     /// Rule-book rates (price band, funding, liquidation fee) are at most 10%.
     public static let ruleRateE8Max: Int64 = 10_000_000
+    /// Trailing stops' callback rate: 0.1% … 10%.
+    public static let callbackRateE8Min: Int64 = 100_000
+    public static let callbackRateE8Max: Int64 = 10_000_000
     /// Premium samples kept per symbol between two settlements (one a second for a day).
     public static let premiumSamplesMax: Int64 = 86_400
 }

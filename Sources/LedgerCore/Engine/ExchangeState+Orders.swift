@@ -1,0 +1,249 @@
+/// The order book's rule book beyond plain orders (docs/RULES.md, "Orders"): conditional
+/// orders and their triggers, reduce-only upkeep, amend, cancel-all, and the loop that
+/// settles an entry: liquidations, reduce-only checks and triggers until nothing is left.
+extension ExchangeState {
+    @inline(__always)
+    mutating func noteReduceOnlyCheck(_ accountIndex: UInt32, _ symbol: SymbolID) {
+        reduceOnlyChecks.append(ReduceOnlyCheck(accountIndex: accountIndex, symbol: symbol))
+    }
+
+    @inline(__always)
+    mutating func notePriceMoved(_ symbol: SymbolID) {
+        if !movedPrices.contains(symbol) { movedPrices.append(symbol) }
+    }
+
+    /// Runs what an entry's changes set off, in a fixed order, until nothing is left:
+    /// liquidations (lowest account first), then reduce-only checks (lowest account and
+    /// symbol first), then the triggers of the lowest symbol whose price moved.
+    mutating func settleEntry(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        while true {
+            if !liquidationCandidates.isEmpty {
+                sweepLiquidations(command, sequence, &events)
+            } else if !reduceOnlyChecks.isEmpty {
+                let check = reduceOnlyChecks.min()!
+                reduceOnlyChecks.removeAll { $0 == check }
+                enforceReduceOnly(check, command, sequence, &events)
+            } else if !movedPrices.isEmpty {
+                let symbol = movedPrices.min()!
+                movedPrices.removeAll { $0 == symbol }
+                triggerConditionalOrders(symbol: symbol, command, sequence, &events)
+            } else {
+                return
+            }
+        }
+    }
+
+    // MARK: Conditional orders
+
+    /// The price a conditional order watches: mark, or the last trade (mark before the
+    /// first trade).
+    func workingPriceUnits(symbol: SymbolID, _ type: WorkingType) -> Int64 {
+        let market = markets[Int(symbol)]
+        return type == .markPrice || market.lastPriceUnits == 0 ? market.markPriceUnits : market.lastPriceUnits
+    }
+
+    /// True when a stop, take-profit or trailing activation is already reached: placing
+    /// it would be a market order in disguise (Binance rejects it too).
+    func wouldTriggerAtOnce(_ order: PlaceOrder) -> Bool {
+        let price = workingPriceUnits(symbol: order.symbol, order.workingType)
+        switch order.type {
+        case .stopMarket, .stopLimit: return order.side == .buy ? price >= order.stopPriceUnits : price <= order.stopPriceUnits
+        case .takeProfitMarket, .takeProfitLimit:
+            return order.side == .buy ? price <= order.stopPriceUnits : price >= order.stopPriceUnits
+        case .trailingStopMarket:
+            guard order.activationPriceUnits != 0 else { return false }
+            return order.side == .sell ? price >= order.activationPriceUnits : price <= order.activationPriceUnits
+        case .limit, .market: return false
+        }
+    }
+
+    /// True when a conditional order's trigger holds at `price`.
+    static func isTriggered(_ conditional: ConditionalOrder, at price: Int64) -> Bool {
+        let order = conditional.order
+        switch order.type {
+        case .stopMarket, .stopLimit: return order.side == .buy ? price >= order.stopPriceUnits : price <= order.stopPriceUnits
+        case .takeProfitMarket, .takeProfitLimit:
+            return order.side == .buy ? price <= order.stopPriceUnits : price >= order.stopPriceUnits
+        case .trailingStopMarket:
+            let extreme = Int128(conditional.trailingExtremeUnits)
+            guard extreme > 0 else { return false }
+            let scale = Int128(FixedPoint.rateScale)
+            let callback = Int128(order.callbackRateE8)
+            return order.side == .sell
+                ? Int128(price) * scale <= extreme * (scale - callback) : Int128(price) * scale >= extreme * (scale + callback)
+        case .limit, .market: return false
+        }
+    }
+
+    /// Moves trailing stops that watch `type` in `symbol` to the new working price: an
+    /// inactive one activates when the price reaches its activation price; an active one
+    /// keeps the best price seen (highest for a sell, lowest for a buy). Part of applying
+    /// `markPriceSet` and `trade`.
+    mutating func followTrailingStops(symbol: SymbolID, _ type: WorkingType) {
+        let index = Int(symbol)
+        guard markets[index].conditionalOrders.contains(where: { $0.order.type == .trailingStopMarket }) else { return }
+        let price = workingPriceUnits(symbol: symbol, type)
+        for slot in markets[index].conditionalOrders.indices {
+            let conditional = markets[index].conditionalOrders[slot]
+            guard conditional.order.type == .trailingStopMarket, conditional.order.workingType == type else { continue }
+            let sell = conditional.order.side == .sell
+            var extreme = conditional.trailingExtremeUnits
+            if extreme == 0 {
+                let activation = conditional.order.activationPriceUnits
+                if activation == 0 || (sell ? price >= activation : price <= activation) { extreme = price }
+            } else {
+                extreme = sell ? max(extreme, price) : min(extreme, price)
+            }
+            markets[index].conditionalOrders[slot].trailingExtremeUnits = extreme
+        }
+    }
+
+    /// Triggers the symbol's conditional orders whose trigger holds, lowest order id first,
+    /// one at a time (a triggered order's trades move the price the next one sees).
+    private mutating func triggerConditionalOrders(
+        symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        while let next = markets[Int(symbol)].conditionalOrders.first(where: {
+            Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
+        }) {
+            let price = workingPriceUnits(symbol: symbol, next.order.workingType)
+            emit(.conditionalOrderTriggered(next.orderID, priceUnits: price), command, sequence, &events)
+            if let reason = placeTriggered(next, command, sequence, &events) {
+                emit(.triggeredOrderRejected(next.orderID, reason: reason), command, sequence, &events)
+            }
+        }
+    }
+
+    /// The order a trigger sends: market (IOC) or limit (its time in force) at its price;
+    /// close-position takes the whole position; reduce-only is cut to the position.
+    static func triggeredOrder(_ conditional: ConditionalOrder, position: Position) -> PlaceOrder {
+        let source = conditional.order
+        var order = PlaceOrder(
+            account: source.account, symbol: source.symbol, side: source.side, type: source.type.hasLimitPrice ? .limit : .market,
+            timeInForce: source.type.hasLimitPrice ? source.timeInForce : .ioc, priceUnits: source.priceUnits,
+            quantityUnits: source.quantityUnits, clientOrderID: source.clientOrderID,
+            reduceOnly: source.reduceOnly || source.closePosition, selfTradePrevention: source.selfTradePrevention)
+        if source.closePosition {
+            order.quantityUnits = position.closingQuantity(side: source.side, quantityUnits: Int64.max)
+        } else if order.reduceOnly {
+            order.quantityUnits = position.closingQuantity(side: source.side, quantityUnits: source.quantityUnits)
+        }
+        return order
+    }
+
+    private mutating func placeTriggered(
+        _ conditional: ConditionalOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) -> RejectReason? {
+        let spec = symbols[Int(conditional.order.symbol)]
+        let position = accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
+        let order = Self.triggeredOrder(conditional, position: position)
+        if order.quantityUnits == 0 { return .reduceOnlyRejected }
+        if order.type == .limit,
+            !Self.withinBand(
+                priceUnits: order.priceUnits, markPriceUnits: markets[Int(order.symbol)].markPriceUnits, bandE8: spec.priceBandRateE8)
+        {
+            return .priceOutsideBand
+        }
+        return submit(
+            order, orderID: conditional.orderID, accountIndex: conditional.accountIndex, accepted: true, command, sequence, &events)
+    }
+
+    /// Cancels an account's conditional orders in a symbol, in id order.
+    mutating func cancelConditionalOrders(
+        accountIndex: UInt32, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) -> UInt64 {
+        var count: UInt64 = 0
+        for conditional in markets[Int(symbol)].conditionalOrders where conditional.accountIndex == accountIndex {
+            emit(.conditionalOrderCancelled(conditional.orderID), command, sequence, &events)
+            count += 1
+        }
+        return count
+    }
+
+    // MARK: Reduce-only upkeep
+
+    /// A resting reduce-only order may only close: when the position is gone or has turned
+    /// to the order's side, the order is cancelled; when the closing orders add up to more
+    /// than the position, the newest shrink first.
+    private mutating func enforceReduceOnly(
+        _ check: ReduceOnlyCheck, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        let size = accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
+        var closing: [RestingOrder] = []
+        for side in Side.allCases {
+            for order in markets[Int(check.symbol)].book.orders(side) where order.accountIndex == check.accountIndex && order.reduceOnly {
+                if size == 0 || (size > 0) == (order.side == .buy) {
+                    emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                } else {
+                    closing.append(order)
+                }
+            }
+        }
+        var excess = closing.reduce(0) { $0 + $1.openQuantityUnits } - abs(size)
+        for order in closing.sorted(by: { $0.orderID > $1.orderID }) where excess > 0 {
+            let cut = min(excess, order.openQuantityUnits)
+            if cut == order.openQuantityUnits {
+                emit(.orderCancelled(order.orderID, quantityUnits: cut), command, sequence, &events)
+            } else {
+                emit(.orderReduced(order.orderID, quantityUnits: cut), command, sequence, &events)
+            }
+            excess -= cut
+        }
+    }
+
+    // MARK: Amend, cancel-all
+
+    /// The resting order a cancel or amend names (by id, else by client id) if it is the
+    /// account's.
+    func ownRestingOrder(accountIndex: UInt32, orderID: OrderID, clientOrderID: ClientOrderID) -> (OrderID, OrderLocation)? {
+        var id = orderID
+        if id == 0, clientOrderID != 0 {
+            id = clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: clientOrderID)] ?? 0
+        }
+        guard let location = orderLocations[id], markets[Int(location.symbol)].book.slots[Int(location.slot)].accountIndex == accountIndex
+        else { return nil }
+        return (id, location)
+    }
+
+    mutating func executeAmend(_ amend: AmendOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        func reject(_ reason: RejectReason) { events.append(.rejected(reason, detail: 0)) }
+        guard let accountIndex = accountIndexByID[amend.account] else { return reject(.unknownAccount) }
+        guard
+            let (orderID, location) = ownRestingOrder(
+                accountIndex: accountIndex, orderID: amend.orderID, clientOrderID: amend.clientOrderID)
+        else { return reject(.unknownOrder) }
+        let existing = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+        let order = PlaceOrder(
+            account: amend.account, symbol: location.symbol, side: existing.side, type: .limit, timeInForce: .gtc,
+            priceUnits: amend.priceUnits, quantityUnits: amend.quantityUnits, clientOrderID: existing.clientOrderID,
+            reduceOnly: existing.reduceOnly)
+        if case .failure(let reason) = validateOrder(order) { return reject(reason) }
+        if amend.priceUnits == existing.priceUnits {
+            if amend.quantityUnits == existing.openQuantityUnits { return reject(.nothingToAmend) }
+            if amend.quantityUnits < existing.openQuantityUnits {
+                emit(.orderReduced(orderID, quantityUnits: existing.openQuantityUnits - amend.quantityUnits), command, sequence, &events)
+                return
+            }
+        }
+        if let reason = submit(
+            order, orderID: orderID, accountIndex: accountIndex, accepted: false, amending: existing, command, sequence, &events)
+        {
+            reject(reason)
+        }
+    }
+
+    mutating func executeCancelAll(
+        _ account: AccountID, _ symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
+        var count: UInt64 = 0
+        for side in Side.allCases {
+            for order in markets[Int(symbol)].book.orders(side) where order.accountIndex == index {
+                emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                count += 1
+            }
+        }
+        count += cancelConditionalOrders(accountIndex: index, symbol: symbol, command, sequence, &events)
+        emit(.allOrdersCancelled(account: account, symbol: symbol, count: count), command, sequence, &events)
+    }
+}
