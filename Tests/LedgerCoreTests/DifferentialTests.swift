@@ -61,6 +61,24 @@ struct OrderFlow {
         }
         commands.append(.setMarkPrice(symbol: 0, priceUnits: mids[0]))
         commands.append(.setMarkPrice(symbol: 1, priceUnits: mids[1]))
+        // A crash on an empty book: account 1001's long is liquidated, nothing fills, the
+        // empty insurance fund cannot take it over, so account 1002's short is deleveraged.
+        for id: AccountID in [1001, 1002] {
+            nextTransfer += 1
+            commands.append(.deposit(Transfer(transferID: nextTransfer, account: id, asset: 0, amountMinor: 10_000_000_000)))
+            commands.append(.setLeverage(account: id, symbol: 0, leverage: 50))
+        }
+        commands.append(
+            .placeOrder(
+                PlaceOrder(
+                    account: 1002, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: mids[0], quantityUnits: 1_000)))
+        commands.append(
+            .placeOrder(
+                PlaceOrder(account: 1001, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: mids[0], quantityUnits: 1_000)
+            ))
+        nextOrderGuess += 2
+        commands.append(.setMarkPrice(symbol: 0, priceUnits: mids[0] * 7 / 10))
+        commands.append(.setMarkPrice(symbol: 0, priceUnits: mids[0]))
         // Every fourth account trades isolated (others may switch later, when flat).
         for index in stride(from: 0, to: accounts, by: 4) {
             commands.append(.setMarginMode(account: account(index), symbol: 0, isolated: true))
@@ -98,18 +116,52 @@ struct OrderFlow {
             let quantity = Int64.random(in: 1...400, using: &random)
             placed.append((who, nextOrderGuess, client))
             nextOrderGuess += 1
+            // Some reduce-only, some with another self-trade prevention mode.
+            let prevention = SelfTradePrevention(rawValue: UInt8(random.next() % 5 < 3 ? 0 : random.next() % 3))!
             return .placeOrder(
                 PlaceOrder(
                     account: who, symbol: symbol, side: side, type: .limit, timeInForce: tif, priceUnits: price, quantityUnits: quantity,
-                    clientOrderID: client))
+                    clientOrderID: client, reduceOnly: random.next() % 10 == 0, selfTradePrevention: prevention))
         case 450..<550:
             let side: Side = random.next() % 2 == 0 ? .buy : .sell
             let quantity = Int64.random(in: 1...300, using: &random)
             let tif: TimeInForce = random.next() % 5 == 0 ? .fok : .ioc
             return .placeOrder(
                 PlaceOrder(
-                    account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity))
-        case 550..<790:
+                    account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity,
+                    reduceOnly: random.next() % 8 == 0, selfTradePrevention: random.next() % 4 == 0 ? .expireMaker : .expireTaker))
+        case 740..<770:
+            // Stops, take-profits and trailing stops on either price, some reduce-only or
+            // closing the position, some on the wrong side of the price (rejected).
+            let side: Side = random.next() % 2 == 0 ? .buy : .sell
+            let type = OrderType(rawValue: UInt8(2 + random.next() % 5))!
+            let away = Int64.random(in: -100...1_500, using: &random)
+            let stopAbove = (type == .stopMarket || type == .stopLimit) == (side == .buy)
+            let stop = type == .trailingStopMarket ? 0 : (stopAbove ? mid + away : mid - away)
+            let limit = type.hasLimitPrice ? stop + (side == .buy ? 1 : -1) * Int64.random(in: 0...200, using: &random) : 0
+            let closing = (type == .stopMarket || type == .takeProfitMarket) && random.next() % 4 == 0
+            let activation = type == .trailingStopMarket && random.next() % 2 == 0 ? mid + (side == .sell ? away : -away) : 0
+            placed.append((who, nextOrderGuess, 0))
+            nextOrderGuess += 1
+            return .placeOrder(
+                PlaceOrder(
+                    account: who, symbol: symbol, side: side, type: type, timeInForce: .gtc, priceUnits: limit,
+                    quantityUnits: closing ? 0 : Int64.random(in: 1...300, using: &random), stopPriceUnits: stop,
+                    workingType: random.next() % 2 == 0 ? .markPrice : .contractPrice, reduceOnly: random.next() % 3 == 0,
+                    closePosition: closing,
+                    callbackRateE8: type == .trailingStopMarket ? Int64.random(in: 100_000...2_000_000, using: &random) : 0,
+                    activationPriceUnits: activation))
+        case 770..<785:
+            guard !placed.isEmpty else { return .cancelAllOrders(account: who, symbol: symbol) }
+            // Recent orders, which are more likely still open.
+            let pick = placed[Int(random.next() % UInt64(min(placed.count, 40))) + max(0, placed.count - 40)]
+            return .amendOrder(
+                AmendOrder(
+                    account: pick.account, orderID: pick.order, priceUnits: mid + Int64.random(in: -150...150, using: &random),
+                    quantityUnits: Int64.random(in: 1...400, using: &random)))
+        case 785..<790:
+            return .cancelAllOrders(account: who, symbol: symbol)
+        case 550..<740:
             guard !placed.isEmpty else { return .cancelOrder(CancelOrder(account: who, orderID: 1)) }
             let pick = placed[Int(random.next() % UInt64(min(placed.count, 400))) + max(0, placed.count - 400)]
             switch random.next() % 10 {
@@ -133,13 +185,17 @@ struct OrderFlow {
             return .addPremiumSample(symbol: symbol, premiumE8: Int64.random(in: -300_000...300_000, using: &random))
         case 820..<900:
             if random.next() % 8 == 0 {
-                // A swing of 2–6% (sometimes 8–15%) that forces liquidations (the mid follows, and is pulled
-                // back toward the start so the walk stays within ±30%).
+                // A swing of 2–6% (sometimes 10–20%, rarely 25–35%) that forces liquidations (the mid follows, and is pulled
+                // back toward the start so the walk stays within ±40%).
                 let start = Self.startingMids[Int(symbol)]
                 var up = random.next() % 2 == 0
-                if mid > start * 13 / 10 { up = false }
-                if mid < start * 7 / 10 { up = true }
-                let percent = random.next() % 4 == 0 ? Int64.random(in: 8...15, using: &random) : Int64.random(in: 2...6, using: &random)
+                if mid > start * 14 / 10 { up = false }
+                if mid < start * 6 / 10 { up = true }
+                let roll = random.next() % 20
+                let percent =
+                    roll == 0
+                    ? Int64.random(in: 25...35, using: &random)
+                    : roll < 7 ? Int64.random(in: 10...20, using: &random) : Int64.random(in: 2...6, using: &random)
                 let move = mid * percent / 100
                 mids[Int(symbol)] = up ? mid + move : mid - move
                 return .setMarkPrice(symbol: symbol, priceUnits: mids[Int(symbol)])
@@ -158,7 +214,7 @@ struct OrderFlow {
             let id = random.next() % 4 == 0 ? TransferID.random(in: 10_001...nextTransfer, using: &random) : nextTransfer + 1
             if id > nextTransfer { nextTransfer = id }
             return .depositInsuranceFund(
-                Transfer(transferID: id, account: 0, asset: 0, amountMinor: Int64.random(in: 1...5_000, using: &random) * 1_000_000))
+                Transfer(transferID: id, account: 0, asset: 0, amountMinor: Int64.random(in: 1...50, using: &random) * 1_000_000))
         case 962..<980:
             // A new deposit, a retry of an old one, or an old id with another amount.
             let id = random.next() % 3 == 0 ? TransferID.random(in: 10_001...nextTransfer, using: &random) : nextTransfer + 1
@@ -203,6 +259,9 @@ struct OrderFlow {
         var fundings = 0
         var isolated = 0
         var liquidations = 0
+        var triggered = 0
+        var amended = 0
+        var preventedSelfTrades = 0
         var takeovers = 0
         var deleveraged = 0
         var checked = 0
@@ -220,6 +279,9 @@ struct OrderFlow {
             isolated += got.count { if case .isolatedMarginAdjusted = $0 { true } else { false } }
             for event in got {
                 switch event {
+                case .conditionalOrderTriggered: triggered += 1
+                case .orderAmended, .orderReduced: amended += 1
+                case .restingOrderExpired: preventedSelfTrades += 1
                 case .liquidationTriggered: liquidations += 1
                 case .insuranceTakeover: takeovers += 1
                 case .autoDeleveraged: deleveraged += 1
@@ -245,6 +307,8 @@ struct OrderFlow {
         let liquidationCounts = "\(liquidations) liquidations, \(takeovers) takeovers, \(deleveraged) ADL fills"
         #expect(liquidations > commands / 2_000, "\(liquidationCounts)")
         #expect(takeovers > 0 && deleveraged > 0, "\(liquidationCounts)")
+        let orderCounts = "\(triggered) triggers, \(amended) amendments, \(preventedSelfTrades) makers expired by STP"
+        #expect(triggered > commands / 1_000 && amended > commands / 1_000 && preventedSelfTrades > 0, "\(orderCounts)")
         #expect(checked > 0)
     }
 

@@ -14,6 +14,22 @@ struct ReferenceExchange {
         var open: Int64
         var client: ClientOrderID
         var arrival: Int
+        var reduceOnly = false
+    }
+
+    /// A stop, take-profit or trailing order waiting for its trigger.
+    struct Conditional: Equatable {
+        var id: OrderID
+        var order: PlaceOrder
+        /// Trailing: best working price since activation, 0 before.
+        var extreme: Int64
+    }
+
+    /// How `submit` announces the order.
+    enum Entry {
+        case new
+        case triggered
+        case amend(Order)
     }
 
     struct Holding: Equatable {
@@ -47,6 +63,7 @@ struct ReferenceExchange {
     var indexPrices: [SymbolID: Int64] = [:]
     /// The insurance fund's positions.
     var fund: [SymbolID: Holding] = [:]
+    var conditionals: [SymbolID: [Conditional]] = [:]
     /// The time of the command being executed.
     var now: Int64 = 0
     var clientIDs: [AccountID: [ClientOrderID: OrderID]] = [:]
@@ -240,9 +257,9 @@ struct ReferenceExchange {
     mutating func execute(_ command: Command, sequence: SequenceNumber, time: Int64) -> [Event] {
         now = time
         var events = settleFunding()
-        events += liquidateAll()
+        events += settle()
         events += executeCommand(command, sequence: sequence)
-        events += liquidateAll()
+        events += settle()
         return events
     }
 
@@ -303,23 +320,37 @@ struct ReferenceExchange {
             if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
             if price <= 0 || price > specs[Int(symbol)].maxPriceUnits { return [.rejected(.invalidPrice, detail: 0)] }
             marks[symbol] = price
+            follow(symbol, .markPrice)
             return [.markPriceSet(symbol: symbol, priceUnits: price)]
 
         case .cancelOrder(let cancel):
             if wallets[cancel.account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
             var id = cancel.orderID
             if id == 0 && cancel.clientOrderID != 0 { id = clientIDs[cancel.account]?[cancel.clientOrderID] ?? 0 }
-            guard let index = orders.firstIndex(where: { $0.id == id && $0.account == cancel.account }) else {
-                return [.rejected(.unknownOrder, detail: 0)]
+            if let index = orders.firstIndex(where: { $0.id == id && $0.account == cancel.account }) {
+                let order = orders.remove(at: index)
+                return [.orderCancelled(order.id, quantityUnits: order.open)]
             }
-            let order = orders.remove(at: index)
-            return [.orderCancelled(order.id, quantityUnits: order.open)]
+            for (symbol, list) in conditionals {
+                if let index = list.firstIndex(where: { $0.id == id && $0.order.account == cancel.account }) {
+                    conditionals[symbol]!.remove(at: index)
+                    return [.conditionalOrderCancelled(id)]
+                }
+            }
+            return [.rejected(.unknownOrder, detail: 0)]
+
+        case .cancelAllOrders(let account, let symbol):
+            if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
+            if wallets[account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
+            var events = cancelAll(account, in: symbol)
+            events.append(.allOrdersCancelled(account: account, symbol: symbol, count: UInt64(events.count)))
+            return events
+
+        case .amendOrder(let amend):
+            return self.amend(amend)
 
         case .placeOrder(let order):
             return place(order)
-
-        case .amendOrder, .cancelAllOrders:
-            fatalError("the reference model does not cover \(command) yet")
 
         case .setIndexPrice(let symbol, let price):
             if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
@@ -390,51 +421,138 @@ struct ReferenceExchange {
         }
     }
 
-    mutating func place(_ order: PlaceOrder) -> [Event] {
-        if Int(order.symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
-        if wallets[order.account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
+    /// The order's own terms, in the engine's order of checks; nil when they hold.
+    func check(_ order: PlaceOrder) -> RejectReason? {
+        if Int(order.symbol) >= specs.count { return .unknownSymbol }
+        if wallets[order.account] == nil { return .unknownAccount }
         let spec = specs[Int(order.symbol)]
-        if order.quantityUnits <= 0 || order.quantityUnits > spec.maxQuantityUnits { return [.rejected(.invalidQuantity, detail: 0)] }
-        if order.quantityUnits % spec.lotSizeQuantityUnits != 0 { return [.rejected(.quantityNotOnLot, detail: 0)] }
-        if order.type == .market && order.priceUnits != 0 { return [.rejected(.invalidPrice, detail: 0)] }
-        if order.type == .limit {
-            if order.priceUnits <= 0 || order.priceUnits > spec.maxPriceUnits { return [.rejected(.invalidPrice, detail: 0)] }
-            if order.priceUnits % spec.tickSizePriceUnits != 0 { return [.rejected(.priceNotOnTick, detail: 0)] }
+        let conditional = order.type != .limit && order.type != .market
+        let limitPriced = order.type == .limit || order.type == .stopLimit || order.type == .takeProfitLimit
+        if order.closePosition {
+            if !(order.type == .stopMarket || order.type == .takeProfitMarket) || order.quantityUnits != 0 { return .invalidQuantity }
+        } else {
+            if order.quantityUnits <= 0 || order.quantityUnits > spec.maxQuantityUnits { return .invalidQuantity }
+            if order.quantityUnits % spec.lotSizeQuantityUnits != 0 { return .quantityNotOnLot }
         }
-        guard let mark = marks[order.symbol] else { return [.rejected(.noMarkPrice, detail: 0)] }
-        if order.type == .limit && spec.priceBandRateE8 > 0
+        if limitPriced {
+            if order.priceUnits <= 0 || order.priceUnits > spec.maxPriceUnits { return .invalidPrice }
+            if order.priceUnits % spec.tickSizePriceUnits != 0 { return .priceNotOnTick }
+        } else if order.priceUnits != 0 {
+            return .invalidPrice
+        }
+        if order.type == .trailingStopMarket {
+            if order.stopPriceUnits != 0 || order.activationPriceUnits < 0 || order.activationPriceUnits > spec.maxPriceUnits {
+                return .invalidPrice
+            }
+            if order.activationPriceUnits % spec.tickSizePriceUnits != 0 { return .priceNotOnTick }
+            if order.callbackRateE8 < 100_000 || order.callbackRateE8 > 10_000_000 { return .invalidRate }
+        } else if conditional {
+            if order.stopPriceUnits <= 0 || order.stopPriceUnits > spec.maxPriceUnits || order.callbackRateE8 != 0
+                || order.activationPriceUnits != 0
+            {
+                return .invalidPrice
+            }
+            if order.stopPriceUnits % spec.tickSizePriceUnits != 0 { return .priceNotOnTick }
+        } else if order.stopPriceUnits != 0 || order.callbackRateE8 != 0 || order.activationPriceUnits != 0 {
+            return .invalidPrice
+        }
+        guard let mark = marks[order.symbol] else { return .noMarkPrice }
+        if limitPriced && spec.priceBandRateE8 > 0
             && Int128(abs(order.priceUnits - mark)) * 100_000_000 > Int128(mark) * Int128(spec.priceBandRateE8)
         {
-            return [.rejected(.priceOutsideBand, detail: 0)]
+            return .priceOutsideBand
         }
-        let reference = order.type == .limit ? order.priceUnits : mark
-        if notional(order.symbol, reference, order.quantityUnits) < Int128(spec.minNotionalMinor) {
-            return [.rejected(.notionalTooSmall, detail: 0)]
+        if !order.closePosition
+            && notional(order.symbol, limitPriced ? order.priceUnits : mark, order.quantityUnits) < Int128(spec.minNotionalMinor)
+        {
+            return .notionalTooSmall
         }
+        return nil
+    }
+
+    func working(_ symbol: SymbolID, _ type: WorkingType) -> Int64 {
+        let last = lastPrices[symbol] ?? 0
+        return type == .markPrice || last == 0 ? marks[symbol] ?? 0 : last
+    }
+
+    /// How much of a fill on `side` would close the holding.
+    func closable(_ account: AccountID, _ symbol: SymbolID, sell: Bool) -> Int64 {
+        let size = holding(account, symbol).size
+        return sell ? max(0, size) : max(0, -size)
+    }
+
+    mutating func place(_ order: PlaceOrder) -> [Event] {
+        if let reason = check(order) { return [.rejected(reason, detail: 0)] }
         if order.clientOrderID != 0, let existing = clientIDs[order.account]?[order.clientOrderID] {
             return [.rejected(.duplicateClientOrderID, detail: existing)]
         }
-        let id = nextOrder
+        if order.type != .limit && order.type != .market {
+            let price = working(order.symbol, order.workingType)
+            let buy = order.side == .buy
+            let atOnce: Bool
+            switch order.type {
+            case .stopMarket, .stopLimit: atOnce = buy ? price >= order.stopPriceUnits : price <= order.stopPriceUnits
+            case .takeProfitMarket, .takeProfitLimit: atOnce = buy ? price <= order.stopPriceUnits : price >= order.stopPriceUnits
+            default:
+                atOnce =
+                    order.activationPriceUnits != 0 && (buy ? price <= order.activationPriceUnits : price >= order.activationPriceUnits)
+            }
+            if atOnce { return [.rejected(.wouldTriggerImmediately, detail: 0)] }
+            let id = nextOrder
+            nextOrder += 1
+            if order.clientOrderID != 0 { clientIDs[order.account, default: [:]][order.clientOrderID] = id }
+            let extreme = order.type == .trailingStopMarket && order.activationPriceUnits == 0 ? price : 0
+            conditionals[order.symbol, default: []].append(Conditional(id: id, order: order, extreme: extreme))
+            return [.orderAccepted(id), .conditionalOrderPlaced(id)]
+        }
+        switch submit(order, id: nextOrder, entry: .new) {
+        case .success(let events): return events
+        case .failure(let reason): return [.rejected(reason, detail: 0)]
+        }
+    }
+
+    /// An order that passed its own checks, into the book: reduce-only, post-only,
+    /// matching with self-trade prevention, fill-or-kill, resting; position limit, bracket
+    /// and margin judged on the result, which is kept only if they pass.
+    mutating func submit(_ order: PlaceOrder, id: OrderID, entry: Entry) -> Result<[Event], RejectReason> {
+        let spec = specs[Int(order.symbol)]
+        if order.reduceOnly && closable(order.account, order.symbol, sell: order.side == .sell) < order.quantityUnits {
+            return .failure(.reduceOnlyRejected)
+        }
         func crosses(_ price: Int64) -> Bool {
             order.type == .market || (order.side == .buy ? price <= order.priceUnits : price >= order.priceUnits)
         }
-        let opposite = bookSide(order.symbol, order.side.opposite)
         var accepted = self
-        accepted.nextOrder += 1
-        if order.clientOrderID != 0 { accepted.clientIDs[order.account, default: [:]][order.clientOrderID] = id }
+        var events: [Event] = []
+        switch entry {
+        case .new:
+            accepted.nextOrder += 1
+            if order.clientOrderID != 0 { accepted.clientIDs[order.account, default: [:]][order.clientOrderID] = id }
+            events.append(.orderAccepted(id))
+        case .triggered:
+            break
+        case .amend(let existing):
+            accepted.orders.removeAll { $0.id == existing.id }
+            events.append(.orderAmended(id, priceUnits: order.priceUnits, quantityUnits: order.quantityUnits))
+        }
+        let opposite = accepted.bookSide(order.symbol, order.side.opposite)
         if order.type == .limit && order.timeInForce == .gtx, let best = opposite.first, crosses(best.price) {
             self = accepted
-            return [.orderAccepted(id), .orderExpired(id, quantityUnits: order.quantityUnits, reason: .postOnly)]
+            return .success(events + [.orderExpired(id, quantityUnits: order.quantityUnits, reason: .postOnly)])
         }
 
-        // Trade on a copy; keep it only if the margin check passes.
+        // Trade on a copy; keep it only if the checks pass.
         var trial = accepted
-        var events: [Event] = [.orderAccepted(id)]
         var left = order.quantityUnits
         var metOwnOrder = false
         for maker in opposite {
             if left == 0 || !crosses(maker.price) { break }
             if maker.account == order.account {
+                if order.selfTradePrevention != .expireTaker {
+                    trial.orders.removeAll { $0.id == maker.id }
+                    events.append(.restingOrderExpired(maker.id, quantityUnits: maker.open, reason: .selfTrade))
+                }
+                if order.selfTradePrevention == .expireMaker { continue }
                 metOwnOrder = true
                 break
             }
@@ -453,6 +571,7 @@ struct ReferenceExchange {
             trial.orders[index].open -= quantity
             if trial.orders[index].open == 0 { trial.orders.remove(at: index) }
             trial.lastPrices[order.symbol] = maker.price
+            trial.follow(order.symbol, .contractPrice)
             events.append(
                 .trade(
                     Trade(
@@ -465,7 +584,13 @@ struct ReferenceExchange {
         }
         if order.timeInForce == .fok && left > 0 {
             self = accepted
-            return [.orderAccepted(id), .orderExpired(id, quantityUnits: order.quantityUnits, reason: .fillOrKill)]
+            let announced = events.filter {
+                switch $0 {
+                case .orderAccepted, .orderAmended: true
+                default: false
+                }
+            }
+            return .success(announced + [.orderExpired(id, quantityUnits: order.quantityUnits, reason: .fillOrKill)])
         }
         let rests = order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx) && !metOwnOrder && left > 0
         if rests {
@@ -473,24 +598,171 @@ struct ReferenceExchange {
             trial.orders.append(
                 Order(
                     id: id, account: order.account, symbol: order.symbol, side: order.side, price: order.priceUnits,
-                    open: left, client: order.clientOrderID, arrival: trial.arrivals))
+                    open: left, client: order.clientOrderID, arrival: trial.arrivals, reduceOnly: order.reduceOnly))
             events.append(.orderRested(id, openQuantityUnits: left))
         } else if left > 0 {
             events.append(.orderExpired(id, quantityUnits: left, reason: metOwnOrder ? .selfTrade : .immediateOrCancel))
         }
         // Position limit and margin, judged on the result.
-        let held = trial.holding(order.account, order.symbol)
-        let mine = trial.orders.filter { $0.account == order.account && $0.symbol == order.symbol }
-        let buys = mine.filter { $0.side == .buy }.reduce(0) { $0 + $1.open }
-        let sells = mine.filter { $0.side == .sell }.reduce(0) { $0 + $1.open }
-        if abs(held.size) + max(buys, sells) > spec.maxPositionQuantityUnits { return [.rejected(.positionLimit, detail: 0)] }
-        if trial.leverage(order.account, order.symbol) > trial.bracketLeverage(order.account, order.symbol) {
-            return [.rejected(.leverageAboveBracket, detail: 0)]
+        if !order.reduceOnly {
+            let held = trial.holding(order.account, order.symbol)
+            let mine = trial.orders.filter { $0.account == order.account && $0.symbol == order.symbol }
+            let buys = mine.filter { $0.side == .buy }.reduce(0) { $0 + $1.open }
+            let sells = mine.filter { $0.side == .sell }.reduce(0) { $0 + $1.open }
+            if abs(held.size) + max(buys, sells) > spec.maxPositionQuantityUnits { return .failure(.positionLimit) }
+            if trial.leverage(order.account, order.symbol) > trial.bracketLeverage(order.account, order.symbol) {
+                return .failure(.leverageAboveBracket)
+            }
         }
         let before = available(order.account, spec.settleAsset)
         let after = trial.available(order.account, spec.settleAsset)
-        if after < 0 && after < before { return [.rejected(.insufficientMargin, detail: 0)] }
+        if after < 0 && after < before { return .failure(.insufficientMargin) }
         self = trial
+        return .success(events)
+    }
+
+    mutating func amend(_ amend: AmendOrder) -> [Event] {
+        if wallets[amend.account] == nil { return [.rejected(.unknownAccount, detail: 0)] }
+        var id = amend.orderID
+        if id == 0 && amend.clientOrderID != 0 { id = clientIDs[amend.account]?[amend.clientOrderID] ?? 0 }
+        guard let existing = orders.first(where: { $0.id == id && $0.account == amend.account }) else {
+            return [.rejected(.unknownOrder, detail: 0)]
+        }
+        let order = PlaceOrder(
+            account: amend.account, symbol: existing.symbol, side: existing.side, type: .limit, timeInForce: .gtc,
+            priceUnits: amend.priceUnits, quantityUnits: amend.quantityUnits, clientOrderID: existing.client,
+            reduceOnly: existing.reduceOnly)
+        if let reason = check(order) { return [.rejected(reason, detail: 0)] }
+        if amend.priceUnits == existing.price {
+            if amend.quantityUnits == existing.open { return [.rejected(.nothingToAmend, detail: 0)] }
+            if amend.quantityUnits < existing.open {
+                let index = orders.firstIndex { $0.id == id }!
+                orders[index].open = amend.quantityUnits
+                return [.orderReduced(id, quantityUnits: existing.open - amend.quantityUnits)]
+            }
+        }
+        switch submit(order, id: id, entry: .amend(existing)) {
+        case .success(let events): return events
+        case .failure(let reason): return [.rejected(reason, detail: 0)]
+        }
+    }
+
+    // MARK: Triggers and reduce-only upkeep
+
+    /// Trailing stops of `type` in `symbol` follow the new working price.
+    mutating func follow(_ symbol: SymbolID, _ type: WorkingType) {
+        guard var list = conditionals[symbol] else { return }
+        let price = working(symbol, type)
+        for index in list.indices where list[index].order.type == .trailingStopMarket && list[index].order.workingType == type {
+            let sell = list[index].order.side == .sell
+            if list[index].extreme == 0 {
+                let activation = list[index].order.activationPriceUnits
+                if activation == 0 || (sell ? price >= activation : price <= activation) { list[index].extreme = price }
+            } else {
+                list[index].extreme = sell ? max(list[index].extreme, price) : min(list[index].extreme, price)
+            }
+        }
+        conditionals[symbol] = list
+    }
+
+    /// The first conditional order of the symbol whose trigger holds now.
+    func dueTrigger(_ symbol: SymbolID) -> Int? {
+        (conditionals[symbol] ?? []).firstIndex { conditional in
+            let order = conditional.order
+            let price = working(symbol, order.workingType)
+            let buy = order.side == .buy
+            switch order.type {
+            case .stopMarket, .stopLimit: return buy ? price >= order.stopPriceUnits : price <= order.stopPriceUnits
+            case .takeProfitMarket, .takeProfitLimit: return buy ? price <= order.stopPriceUnits : price >= order.stopPriceUnits
+            case .trailingStopMarket:
+                if conditional.extreme == 0 { return false }
+                let back =
+                    Int128(conditional.extreme) * Int128(buy ? 100_000_000 + order.callbackRateE8 : 100_000_000 - order.callbackRateE8)
+                return buy ? Int128(price) * 100_000_000 >= back : Int128(price) * 100_000_000 <= back
+            default: return false
+            }
+        }
+    }
+
+    mutating func fireTriggers(_ symbol: SymbolID) -> [Event] {
+        var events: [Event] = []
+        while let index = dueTrigger(symbol) {
+            let conditional = conditionals[symbol]!.remove(at: index)
+            let source = conditional.order
+            events.append(.conditionalOrderTriggered(conditional.id, priceUnits: working(symbol, source.workingType)))
+            let limit = source.type == .stopLimit || source.type == .takeProfitLimit
+            let reduceOnly = source.reduceOnly || source.closePosition
+            var quantity = source.quantityUnits
+            let room = closable(source.account, symbol, sell: source.side == .sell)
+            if source.closePosition { quantity = room } else if reduceOnly { quantity = min(quantity, room) }
+            if quantity == 0 {
+                events.append(.triggeredOrderRejected(conditional.id, reason: .reduceOnlyRejected))
+                continue
+            }
+            let spec = specs[Int(symbol)]
+            let mark = marks[symbol] ?? 0
+            if limit && spec.priceBandRateE8 > 0
+                && Int128(abs(source.priceUnits - mark)) * 100_000_000 > Int128(mark) * Int128(spec.priceBandRateE8)
+            {
+                events.append(.triggeredOrderRejected(conditional.id, reason: .priceOutsideBand))
+                continue
+            }
+            let order = PlaceOrder(
+                account: source.account, symbol: symbol, side: source.side, type: limit ? .limit : .market,
+                timeInForce: limit ? source.timeInForce : .ioc, priceUnits: source.priceUnits, quantityUnits: quantity,
+                clientOrderID: source.clientOrderID, reduceOnly: reduceOnly, selfTradePrevention: source.selfTradePrevention)
+            switch submit(order, id: conditional.id, entry: .triggered) {
+            case .success(let placed): events += placed
+            case .failure(let reason): events.append(.triggeredOrderRejected(conditional.id, reason: reason))
+            }
+        }
+        return events
+    }
+
+    /// The first (account, symbol), in account then symbol order, whose resting reduce-only
+    /// orders would not only reduce or add up to more than the position.
+    func reduceOnlyBreach() -> (AccountID, SymbolID)? {
+        let reducing = orders.filter(\.reduceOnly)
+        if reducing.isEmpty { return nil }
+        for account in accountOrder {
+            for spec in specs {
+                let mine = reducing.filter { $0.account == account && $0.symbol == spec.id }
+                if mine.isEmpty { continue }
+                let size = holding(account, spec.id).size
+                let closing = mine.filter { size != 0 && (size > 0) == ($0.side == .sell) }
+                if closing.count < mine.count || closing.reduce(0, { $0 + $1.open }) > abs(size) { return (account, spec.id) }
+            }
+        }
+        return nil
+    }
+
+    mutating func fixReduceOnly(_ account: AccountID, _ symbol: SymbolID) -> [Event] {
+        var events: [Event] = []
+        let size = holding(account, symbol).size
+        var closing: [Order] = []
+        for side in [Side.buy, .sell] {
+            for order in bookSide(symbol, side) where order.account == account && order.reduceOnly {
+                if size != 0 && (size > 0) == (side == .sell) {
+                    closing.append(order)
+                } else {
+                    orders.removeAll { $0.id == order.id }
+                    events.append(.orderCancelled(order.id, quantityUnits: order.open))
+                }
+            }
+        }
+        var excess = closing.reduce(0) { $0 + $1.open } - abs(size)
+        for order in closing.sorted(by: { $0.id > $1.id }) where excess > 0 {
+            let cut = min(excess, order.open)
+            let index = orders.firstIndex { $0.id == order.id }!
+            if cut == order.open {
+                orders.remove(at: index)
+                events.append(.orderCancelled(order.id, quantityUnits: cut))
+            } else {
+                orders[index].open -= cut
+                events.append(.orderReduced(order.id, quantityUnits: cut))
+            }
+            excess -= cut
+        }
         return events
     }
 
@@ -557,13 +829,22 @@ struct ReferenceExchange {
         return false
     }
 
-    /// Liquidates the lowest account that is due, again and again, until none is.
-    mutating func liquidateAll() -> [Event] {
+    /// What an entry sets off, until nothing is left: the lowest account due for
+    /// liquidation; else the lowest (account, symbol) whose reduce-only orders break the
+    /// rule; else every due trigger of the lowest symbol that has one.
+    mutating func settle() -> [Event] {
         var events: [Event] = []
-        while let account = accountOrder.first(where: { isDue($0) }) {
-            events += liquidate(account)
+        while true {
+            if let account = accountOrder.first(where: { isDue($0) }) {
+                events += liquidate(account)
+            } else if let (account, symbol) = reduceOnlyBreach() {
+                events += fixReduceOnly(account, symbol)
+            } else if let spec = specs.first(where: { dueTrigger($0.id) != nil }) {
+                events += fireTriggers(spec.id)
+            } else {
+                return events
+            }
         }
-        return events
     }
 
     mutating func cancelAll(_ account: AccountID, in symbol: SymbolID) -> [Event] {
@@ -574,6 +855,10 @@ struct ReferenceExchange {
                 events.append(.orderCancelled(order.id, quantityUnits: order.open))
             }
         }
+        for conditional in conditionals[symbol] ?? [] where conditional.order.account == account {
+            events.append(.conditionalOrderCancelled(conditional.id))
+        }
+        conditionals[symbol]?.removeAll { $0.order.account == account }
         return events
     }
 
@@ -663,6 +948,7 @@ struct ReferenceExchange {
             orders[index].open -= take
             if orders[index].open == 0 { orders.remove(at: index) }
             lastPrices[symbol] = maker.price
+            follow(symbol, .contractPrice)
             events.append(
                 .trade(
                     Trade(
