@@ -163,6 +163,19 @@ final class HTTPAPI: @unchecked Sendable {
         case (.POST, "/v1/order"):
             try require(role, has: .trader)
             return .command(.placeOrder(try fields.placeOrder()))
+        case (.PUT, "/v1/order"):
+            try require(role, has: .trader)
+            let symbol = try fields.symbol()
+            return .command(
+                .amendOrder(
+                    AmendOrder(
+                        account: try fields.account(), orderID: try fields.optionalUInt("orderId") ?? 0,
+                        clientOrderID: try fields.optionalUInt("clientOrderId") ?? 0,
+                        priceUnits: try fields.decimal("price", scale: Int(symbol.priceScale)),
+                        quantityUnits: try fields.decimal("quantity", scale: Int(symbol.quantityScale)))))
+        case (.DELETE, "/v1/allOpenOrders"):
+            try require(role, has: .trader)
+            return .command(.cancelAllOrders(account: try fields.account(), symbol: try fields.symbol().id))
         case (.DELETE, "/v1/order"):
             try require(role, has: .trader)
             return .command(
@@ -318,21 +331,53 @@ struct Fields {
         switch try string("type") {
         case "LIMIT": type = .limit
         case "MARKET": type = .market
-        case let other: throw HTTPAPI.Failure(.badRequest, "type \(other) is not supported yet")
+        case "STOP_MARKET": type = .stopMarket
+        case "STOP": type = .stopLimit
+        case "TAKE_PROFIT_MARKET": type = .takeProfitMarket
+        case "TAKE_PROFIT": type = .takeProfitLimit
+        case "TRAILING_STOP_MARKET": type = .trailingStopMarket
+        case let other: throw HTTPAPI.Failure(.badRequest, "type \(other) is not an order type")
         }
         let tif: TimeInForce
-        switch values["timeInForce"] ?? (type == .market ? "IOC" : "GTC") {
+        switch values["timeInForce"] ?? (type.hasLimitPrice ? "GTC" : "IOC") {
         case "GTC": tif = .gtc
         case "IOC": tif = .ioc
         case "FOK": tif = .fok
         case "GTX": tif = .gtx
         default: throw HTTPAPI.Failure(.badRequest, "timeInForce must be GTC, IOC, FOK or GTX")
         }
+        let workingType: WorkingType
+        switch values["workingType"] ?? "CONTRACT_PRICE" {
+        case "CONTRACT_PRICE": workingType = .contractPrice
+        case "MARK_PRICE": workingType = .markPrice
+        default: throw HTTPAPI.Failure(.badRequest, "workingType must be CONTRACT_PRICE or MARK_PRICE")
+        }
+        let prevention: SelfTradePrevention
+        switch values["selfTradePreventionMode"] ?? "EXPIRE_TAKER" {
+        case "EXPIRE_TAKER": prevention = .expireTaker
+        case "EXPIRE_MAKER": prevention = .expireMaker
+        case "EXPIRE_BOTH": prevention = .expireBoth
+        default: throw HTTPAPI.Failure(.badRequest, "selfTradePreventionMode must be EXPIRE_TAKER, EXPIRE_MAKER or EXPIRE_BOTH")
+        }
+        func flag(_ name: String) throws -> Bool {
+            switch values[name] ?? "false" {
+            case "true": return true
+            case "false": return false
+            default: throw HTTPAPI.Failure(.badRequest, "\(name) must be true or false")
+            }
+        }
+        let closePosition = try flag("closePosition")
+        let priceScale = Int(symbol.priceScale)
         return PlaceOrder(
             account: try account(), symbol: symbol.id, side: side, type: type, timeInForce: tif,
-            priceUnits: type == .limit ? try decimal("price", scale: Int(symbol.priceScale)) : 0,
-            quantityUnits: try decimal("quantity", scale: Int(symbol.quantityScale)),
-            clientOrderID: try optionalUInt("clientOrderId") ?? 0)
+            priceUnits: type.hasLimitPrice ? try decimal("price", scale: priceScale) : 0,
+            quantityUnits: closePosition && values["quantity"] == nil ? 0 : try decimal("quantity", scale: Int(symbol.quantityScale)),
+            clientOrderID: try optionalUInt("clientOrderId") ?? 0,
+            stopPriceUnits: values["stopPrice"] == nil ? 0 : try decimal("stopPrice", scale: priceScale), workingType: workingType,
+            reduceOnly: try flag("reduceOnly"), closePosition: closePosition, selfTradePrevention: prevention,
+            // Binance gives the callback rate in percent ("1" = 1%): 10^-6 percent = 10^-8.
+            callbackRateE8: values["callbackRate"] == nil ? 0 : try decimal("callbackRate", scale: 6),
+            activationPriceUnits: values["activationPrice"] == nil ? 0 : try decimal("activationPrice", scale: priceScale))
     }
 
     /// Listing terms; decimals in the symbol's own scales.

@@ -113,14 +113,35 @@ enum Views {
     }
 
     static func openOrders(_ state: borrowing ExchangeState, _ id: AccountID) -> String {
-        let orders = state.openOrders(of: id).map { item -> [String: Any] in
+        var orders = state.openOrders(of: id).map { item -> [String: Any] in
             let spec = state.symbols[Int(item.symbol)]
             return [
                 "orderId": Int(item.order.orderID), "clientOrderId": Int(item.order.clientOrderID), "symbol": spec.name,
-                "side": item.order.side == .buy ? "BUY" : "SELL", "type": "LIMIT", "status": "NEW",
+                "side": item.order.side == .buy ? "BUY" : "SELL", "type": "LIMIT", "status": "NEW", "reduceOnly": item.order.reduceOnly,
                 "price": DecimalText.format(item.order.priceUnits, scale: Int(spec.priceScale)),
                 "openQty": DecimalText.format(item.order.openQuantityUnits, scale: Int(spec.quantityScale)),
             ]
+        }
+        let names: [OrderType: String] = [
+            .stopMarket: "STOP_MARKET", .stopLimit: "STOP", .takeProfitMarket: "TAKE_PROFIT_MARKET", .takeProfitLimit: "TAKE_PROFIT",
+            .trailingStopMarket: "TRAILING_STOP_MARKET",
+        ]
+        if let index = state.account(id).flatMap({ _ in state.accounts.firstIndex { $0.id == id } }) {
+            for (symbol, market) in state.markets.enumerated() {
+                let spec = state.symbols[symbol]
+                for conditional in market.conditionalOrders where conditional.accountIndex == UInt32(index) {
+                    let order = conditional.order
+                    orders.append([
+                        "orderId": Int(conditional.orderID), "clientOrderId": Int(order.clientOrderID), "symbol": spec.name,
+                        "side": order.side == .buy ? "BUY" : "SELL", "type": names[order.type] ?? "", "status": "NEW",
+                        "reduceOnly": order.reduceOnly, "closePosition": order.closePosition,
+                        "workingType": order.workingType == .markPrice ? "MARK_PRICE" : "CONTRACT_PRICE",
+                        "price": DecimalText.format(order.priceUnits, scale: Int(spec.priceScale)),
+                        "stopPrice": DecimalText.format(order.stopPriceUnits, scale: Int(spec.priceScale)),
+                        "origQty": DecimalText.format(order.quantityUnits, scale: Int(spec.quantityScale)),
+                    ])
+                }
+            }
         }
         return JSON.text(orders)
     }

@@ -193,7 +193,35 @@ import Testing
         #expect(try post("/v1/order", banded, token: trader).body.contains("PRICE_OUTSIDE_BAND"))
         let locked = try post("/v1/marginType", #"{"account":1,"symbol":"BTCPERP","marginType":"CROSSED"}"#, token: trader)
         #expect(locked.body.contains("MARGIN_MODE_LOCKED"), "\(locked.body)")
+        let wrongSide = try post(
+            "/v1/order", #"{"account":1,"symbol":"BTCPERP","side":"SELL","type":"STOP_MARKET","stopPrice":"21000.0","quantity":"1.000"}"#,
+            token: trader)
+        #expect(wrongSide.body.contains("WOULD_TRIGGER_IMMEDIATELY"), "\(wrongSide.body)")
+        let increasing = try post(
+            "/v1/order",
+            #"{"account":1,"symbol":"BTCPERP","side":"BUY","type":"LIMIT","price":"19990.0","quantity":"0.100","reduceOnly":"true"}"#,
+            token: trader)
+        #expect(increasing.body.contains("REDUCE_ONLY_REJECTED"), "\(increasing.body)")
         #expect(try daemon.stateHash().hash == before.hash)
+
+        // Conditional orders, amend and cancel-all.
+        let stop = try post(
+            "/v1/order",
+            #"{"account":1,"symbol":"BTCPERP","side":"SELL","type":"STOP_MARKET","stopPrice":"19800.0","closePosition":"true","workingType":"MARK_PRICE"}"#,
+            token: trader)
+        #expect(stop.status == 200 && stop.body.contains("CONDITIONAL_ORDER_PLACED"), "\(stop.body)")
+        #expect(try daemon.http("GET", "/v1/openOrders?account=1").body.contains(#""type":"STOP_MARKET""#))
+        let bid = try post(
+            "/v1/order",
+            #"{"account":2,"symbol":"BTCPERP","side":"BUY","type":"LIMIT","price":"19900.0","quantity":"0.010","clientOrderId":"7"}"#,
+            token: trader)
+        #expect(bid.status == 200)
+        let amended = try daemon.http(
+            "PUT", "/v1/order", body: #"{"account":2,"symbol":"BTCPERP","clientOrderId":"7","price":"19950.0","quantity":"0.010"}"#,
+            token: trader)
+        #expect(amended.status == 200 && amended.body.contains("ORDER_AMENDED"), "\(amended.body)")
+        let cancelled = try daemon.http("DELETE", "/v1/allOpenOrders?account=1&symbol=BTCPERP", token: trader)
+        #expect(cancelled.body.contains(#""count":1"#), "\(cancelled.body)")
     }
 }
 
