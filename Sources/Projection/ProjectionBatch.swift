@@ -58,6 +58,22 @@ struct OrderRow {
     }
 }
 
+/// One liquidated position, as the `liquidations` table shows it.
+struct LiquidationRow {
+    var orderID: OrderID
+    var account: AccountID
+    var symbol: SymbolID
+    var side: Side
+    var bankruptcyPriceUnits: Int64
+    var quantityUnits: Int64
+    var filledUnits: Int64 = 0
+    var feeMinor: Int64 = 0
+    /// Fee included.
+    var surplusMinor: Int64 = 0
+    var takenOverUnits: Int64 = 0
+    var deleveragedUnits: Int64 = 0
+}
+
 /// The rows one transaction writes.
 struct ProjectionBatch {
     let firstSequence: SequenceNumber
@@ -69,6 +85,11 @@ struct ProjectionBatch {
     private var balances = CopyRows()
     private var positions = CopyRows()
     private var orders = CopyRows()
+    private var markPrices = CopyRows()
+    private var fundingPayments = CopyRows()
+    private var liquidations = CopyRows()
+    private var adlFills = CopyRows()
+    private var insuranceHistory = CopyRows()
     /// Keys touched in the batch; their final values are written once.
     private var touchedBalances: Set<BalanceKey> = []
     private var touchedPositions: [PositionKey: (realizedMinor: Int64, feesMinor: Int64)] = [:]
@@ -94,7 +115,34 @@ struct ProjectionBatch {
         let time = Timestamp.text(nanos: entry.timeNanos)
         var line = 0
         var ordersTouched: [OrderID] = []
+        var eventLine = 0
+        // The insurance fund's balance per asset, carried through the entry's postings.
+        var fund = replica.assets.indices.map { replica.systemBalance(.insuranceFund, asset: AssetID($0)) }
+        var funding: (rate: Int64, mark: Int64) = (0, 0)
+        var liquidation: LiquidationRow?
+        func flushLiquidation() {
+            guard let row = liquidation else { return }
+            let spec = replica.symbols[Int(row.symbol)]
+            let money = Int(replica.assets[Int(spec.settleAsset)].scale)
+            let quantity = Int(spec.quantityScale)
+            liquidations.field(sequence)
+            liquidations.field(row.orderID)
+            liquidations.field(time)
+            liquidations.field(row.account)
+            liquidations.field(spec.name)
+            liquidations.field(row.side == .buy ? "BUY" : "SELL")
+            liquidations.field(DecimalText.format(row.bankruptcyPriceUnits, scale: Int(spec.priceScale)))
+            for (value, scale) in [
+                (row.quantityUnits, quantity), (row.filledUnits, quantity), (row.feeMinor, money), (row.surplusMinor, money),
+                (row.takenOverUnits, quantity), (row.deleveragedUnits, quantity),
+            ] {
+                liquidations.field(DecimalText.format(value, scale: scale))
+            }
+            liquidations.endRow()
+            liquidation = nil
+        }
         for event in payload.events {
+            eventLine += 1
             event.forEachPosting(settleAsset: { replica.symbols[Int($0)].settleAsset }) { posting in
                 let scale = Int(replica.assets[Int(posting.asset)].scale)
                 let reference: UInt64? =
@@ -122,6 +170,17 @@ struct ProjectionBatch {
                     case .system(let system):
                         ledgerEntries.field(nil)
                         ledgerEntries.field(system.name)
+                        if system == .insuranceFund {
+                            fund[Int(posting.asset)] += sign * posting.amountMinor
+                            insuranceHistory.field(sequence)
+                            insuranceHistory.field(Int64(line))
+                            insuranceHistory.field(time)
+                            insuranceHistory.field(replica.assets[Int(posting.asset)].name)
+                            insuranceHistory.field(DecimalText.format(sign * posting.amountMinor, scale: scale))
+                            insuranceHistory.field(DecimalText.format(fund[Int(posting.asset)], scale: scale))
+                            insuranceHistory.field(Self.kindName(posting.kind))
+                            insuranceHistory.endRow()
+                        }
                     }
                     ledgerEntries.field(replica.assets[Int(posting.asset)].name)
                     ledgerEntries.field(DecimalText.format(sign * posting.amountMinor, scale: scale))
@@ -169,13 +228,70 @@ struct ProjectionBatch {
                     touchedOrders[id] = row
                     ordersTouched.append(id)
                 }
-            case .leverageSet(let account, let symbol, _):
+            case .leverageSet(let account, let symbol, _), .marginModeSet(let account, let symbol, _),
+                .isolatedMarginAdjusted(let account, let symbol, _):
                 let key = PositionKey(account: account, symbol: symbol)
                 if touchedPositions[key] == nil { touchedPositions[key] = (0, 0) }
+            case .markPriceSet(let symbol, let price):
+                markPrices.field(replica.symbols[Int(symbol)].name)
+                markPrices.field(sequence)
+                markPrices.field(time)
+                markPrices.field(DecimalText.format(price, scale: Int(replica.symbols[Int(symbol)].priceScale)))
+                markPrices.endRow()
+            case .fundingSettled(_, let rate, let mark):
+                funding = (rate, mark)
+            case .fundingPaid(let account, let symbol, let amount):
+                addFunding(sequence, eventLine, time, symbol, account, amount, funding, replica)
+            case .fundFundingPaid(let symbol, let amount):
+                addFunding(sequence, eventLine, time, symbol, nil, amount, funding, replica)
+            case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
+                flushLiquidation()
+                liquidation = LiquidationRow(
+                    orderID: id, account: account, symbol: symbol, side: side, bankruptcyPriceUnits: price, quantityUnits: quantity)
+            case .liquidationSettled(_, _, let filled, let fee, let surplus):
+                liquidation?.filledUnits = filled
+                liquidation?.feeMinor = fee
+                liquidation?.surplusMinor = fee + surplus
+            case .insuranceTakeover(let account, let symbol, _, _, let quantity, let pnl, _):
+                liquidation?.takenOverUnits += quantity
+                let key = PositionKey(account: account, symbol: symbol)
+                touchedPositions[key] = ((touchedPositions[key]?.realizedMinor ?? 0) + pnl, touchedPositions[key]?.feesMinor ?? 0)
+            case .autoDeleveraged(let account, let counterparty, let symbol, _, let price, let quantity, let pnl, let otherPnl):
+                liquidation?.deleveragedUnits += quantity
+                for (who, realized) in [(account, pnl), (counterparty, otherPnl)] {
+                    let key = PositionKey(account: who, symbol: symbol)
+                    touchedPositions[key] = ((touchedPositions[key]?.realizedMinor ?? 0) + realized, touchedPositions[key]?.feesMinor ?? 0)
+                }
+                let spec = replica.symbols[Int(symbol)]
+                adlFills.field(sequence)
+                adlFills.field(Int64(eventLine))
+                adlFills.field(time)
+                adlFills.field(account)
+                adlFills.field(counterparty)
+                adlFills.field(spec.name)
+                adlFills.field(DecimalText.format(price, scale: Int(spec.priceScale)))
+                adlFills.field(DecimalText.format(quantity, scale: Int(spec.quantityScale)))
+                adlFills.field(DecimalText.format(otherPnl, scale: Int(replica.assets[Int(spec.settleAsset)].scale)))
+                adlFills.endRow()
+            case .restingOrderExpired(let id, _, _):
+                if var row = touchedOrders[id] ?? openOrders[id] {
+                    row.status = "EXPIRED"
+                    row.updatedSequence = sequence
+                    touchedOrders[id] = row
+                    ordersTouched.append(id)
+                }
+            case .conditionalOrderCancelled(let id):
+                if var row = touchedOrders[id] ?? openOrders[id] {
+                    row.status = "CANCELED"
+                    row.updatedSequence = sequence
+                    touchedOrders[id] = row
+                    ordersTouched.append(id)
+                }
             default:
                 break
             }
         }
+        flushLiquidation()
         replica.apply(payload.events, of: payload.command, sequence: sequence, timeNanos: entry.timeNanos)
         for id in ordersTouched {
             guard let row = touchedOrders[id] else { continue }
@@ -183,6 +299,24 @@ struct ProjectionBatch {
         }
         lastSequence = sequence
         entryCount += 1
+    }
+
+    private mutating func addFunding(
+        _ sequence: SequenceNumber, _ line: Int, _ time: String, _ symbol: SymbolID, _ account: AccountID?, _ amount: Int64,
+        _ funding: (rate: Int64, mark: Int64), _ replica: ExchangeState
+    ) {
+        let spec = replica.symbols[Int(symbol)]
+        fundingPayments.field(sequence)
+        fundingPayments.field(Int64(line))
+        fundingPayments.field(time)
+        fundingPayments.field(spec.name)
+        fundingPayments.field(account.map { String($0) })
+        fundingPayments.field(account == nil ? "true" : "false")
+        fundingPayments.field(DecimalText.format(funding.rate, scale: 8))
+        fundingPayments.field(DecimalText.format(funding.mark, scale: Int(spec.priceScale)))
+        // Positive: paid by the position, as in the event.
+        fundingPayments.field(DecimalText.format(amount, scale: Int(replica.assets[Int(spec.settleAsset)].scale)))
+        fundingPayments.endRow()
     }
 
     private mutating func addTrade(_ trade: Trade, sequence: SequenceNumber, time: String, replica: ExchangeState) {
@@ -260,30 +394,59 @@ struct ProjectionBatch {
     }
 
     func write(to connection: PostgresConnection) throws(PostgresError) {
-        try connection.copy(
-            into: "trades",
-            columns: [
-                "trade_id", "sequence", "time", "symbol", "maker_order_id", "taker_order_id", "maker_account", "taker_account",
-                "taker_side", "price", "quantity", "maker_fee", "taker_fee", "maker_realized_pnl", "taker_realized_pnl",
-            ], data: trades.bytes)
-        try connection.copy(
-            into: "ledger_entries",
-            columns: ["sequence", "line", "time", "account_id", "system_account", "asset", "amount", "kind", "reference"],
-            data: ledgerEntries.bytes)
-        try connection.copy(into: "stage_accounts", columns: ["account_id", "first_sequence"], data: accounts.bytes)
-        try connection.copy(into: "stage_balances", columns: ["account_id", "asset", "wallet", "updated_sequence"], data: balances.bytes)
-        try connection.copy(
-            into: "stage_positions",
-            columns: [
-                "account_id", "symbol", "size", "entry_cost", "entry_price", "leverage", "realized_pnl", "fees_paid", "updated_sequence",
-            ],
-            data: positions.bytes)
-        try connection.copy(
-            into: "stage_orders",
-            columns: [
-                "order_id", "account_id", "client_order_id", "symbol", "side", "type", "time_in_force", "price", "quantity",
-                "filled_quantity", "status", "created_sequence", "updated_sequence",
-            ], data: orders.bytes)
+        // Append-only tables take their rows directly; the mutable ones go through staging
+        // tables and are upserted below.
+        let copies: [(table: String, columns: [String], rows: CopyRows)] = [
+            (
+                "trades",
+                [
+                    "trade_id", "sequence", "time", "symbol", "maker_order_id", "taker_order_id", "maker_account", "taker_account",
+                    "taker_side", "price", "quantity", "maker_fee", "taker_fee", "maker_realized_pnl", "taker_realized_pnl",
+                ], trades
+            ),
+            (
+                "ledger_entries", ["sequence", "line", "time", "account_id", "system_account", "asset", "amount", "kind", "reference"],
+                ledgerEntries
+            ),
+            ("mark_prices", ["symbol", "sequence", "time", "mark_price"], markPrices),
+            (
+                "funding_payments",
+                ["sequence", "line", "time", "symbol", "account_id", "insurance_fund", "funding_rate", "mark_price", "amount"],
+                fundingPayments
+            ),
+            (
+                "liquidations",
+                [
+                    "sequence", "order_id", "time", "account_id", "symbol", "side", "bankruptcy_price", "quantity", "filled_quantity",
+                    "liquidation_fee", "surplus", "taken_over_quantity", "deleveraged_quantity",
+                ], liquidations
+            ),
+            (
+                "adl_fills",
+                [
+                    "sequence", "line", "time", "liquidated_account_id", "counterparty_account_id", "symbol", "price", "quantity",
+                    "counterparty_realized_pnl",
+                ], adlFills
+            ),
+            ("insurance_fund_history", ["sequence", "line", "time", "asset", "amount", "balance", "kind"], insuranceHistory),
+            ("stage_accounts", ["account_id", "first_sequence"], accounts),
+            ("stage_balances", ["account_id", "asset", "wallet", "updated_sequence"], balances),
+            (
+                "stage_positions",
+                ["account_id", "symbol", "size", "entry_cost", "entry_price", "leverage", "realized_pnl", "fees_paid", "updated_sequence"],
+                positions
+            ),
+            (
+                "stage_orders",
+                [
+                    "order_id", "account_id", "client_order_id", "symbol", "side", "type", "time_in_force", "price", "quantity",
+                    "filled_quantity", "status", "created_sequence", "updated_sequence",
+                ], orders
+            ),
+        ]
+        for copy in copies {
+            try connection.copy(into: copy.table, columns: copy.columns, data: copy.rows.bytes)
+        }
         try connection.execute(
             """
             INSERT INTO accounts SELECT * FROM stage_accounts ON CONFLICT (account_id) DO NOTHING;

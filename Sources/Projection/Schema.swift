@@ -85,7 +85,71 @@ public enum Schema {
             );
             INSERT INTO projector_checkpoint (id, sequence) VALUES (1, 0);
             """
-        )
+        ),
+        (
+            2,
+            """
+            CREATE TABLE mark_prices (
+                symbol text NOT NULL,
+                sequence bigint NOT NULL,
+                time timestamptz NOT NULL,
+                mark_price numeric NOT NULL,
+                PRIMARY KEY (symbol, sequence)
+            );
+            CREATE TABLE funding_payments (
+                sequence bigint NOT NULL,
+                line int NOT NULL,
+                time timestamptz NOT NULL,
+                symbol text NOT NULL,
+                account_id bigint,
+                insurance_fund boolean NOT NULL,
+                funding_rate numeric NOT NULL,
+                mark_price numeric NOT NULL,
+                amount numeric NOT NULL,
+                PRIMARY KEY (sequence, line)
+            );
+            CREATE INDEX funding_payments_account ON funding_payments (account_id, sequence);
+            CREATE TABLE liquidations (
+                sequence bigint NOT NULL,
+                order_id bigint NOT NULL,
+                time timestamptz NOT NULL,
+                account_id bigint NOT NULL,
+                symbol text NOT NULL,
+                side text NOT NULL,
+                bankruptcy_price numeric NOT NULL,
+                quantity numeric NOT NULL,
+                filled_quantity numeric NOT NULL,
+                liquidation_fee numeric NOT NULL,
+                surplus numeric NOT NULL,
+                taken_over_quantity numeric NOT NULL,
+                deleveraged_quantity numeric NOT NULL,
+                PRIMARY KEY (order_id)
+            );
+            CREATE INDEX liquidations_account ON liquidations (account_id, sequence);
+            CREATE TABLE adl_fills (
+                sequence bigint NOT NULL,
+                line int NOT NULL,
+                time timestamptz NOT NULL,
+                liquidated_account_id bigint NOT NULL,
+                counterparty_account_id bigint NOT NULL,
+                symbol text NOT NULL,
+                price numeric NOT NULL,
+                quantity numeric NOT NULL,
+                counterparty_realized_pnl numeric NOT NULL,
+                PRIMARY KEY (sequence, line)
+            );
+            CREATE TABLE insurance_fund_history (
+                sequence bigint NOT NULL,
+                line int NOT NULL,
+                time timestamptz NOT NULL,
+                asset text NOT NULL,
+                amount numeric NOT NULL,
+                balance numeric NOT NULL,
+                kind text NOT NULL,
+                PRIMARY KEY (sequence, line)
+            );
+            """
+        ),
     ]
 
     /// Applies the migrations not yet applied; returns the schema version.

@@ -101,4 +101,56 @@ import Testing
         )
         #expect(mismatched == "0")
     }
+
+    /// The rule book's read models: a liquidation that ends in ADL, a funding settlement
+    /// (1-second interval), mark prices and the insurance fund's history, against the
+    /// daemon's own views.
+    @Test func ruleBookReadModelsFollowTheJournal() throws {
+        let url = try freshDatabase()
+        let daemon = DaemonProcess(extraArguments: ["--projector-url", url])
+        defer { daemon.cleanup() }
+        try daemon.start()
+        guard case .listSymbol(var spec) = LiquidationE2ETests.genesis[1] else { return }
+        (spec.fundingIntervalSeconds, spec.fundingCapRateE8) = (1, 750_000)
+        var commands = LiquidationE2ETests.victim(sellers: [(2, 100_000, 600), (5, 2_000, 400)])
+        commands[1] = .listSymbol(spec)
+        commands += [
+            .depositInsuranceFund(Transfer(transferID: 900, account: 0, asset: 0, amountMinor: 1_000_000)),
+            .setMarkPrice(symbol: 0, priceUnits: 1_800_000),  // account 3 deleveraged against 5, then 2
+            .setFundingRate(symbol: 0, rateE8: 10_000),
+        ]
+        let connection = try daemon.connect()
+        try E2EExchange.run(commands, on: connection)
+        usleep(1_100_000)  // past the next funding time
+        let replies = try E2EExchange.run([.setMarkPrice(symbol: 0, priceUnits: 1_810_000)], on: connection, firstID: 2_000_000)
+        guard case .committed(_, _, let events) = replies[0] else { throw LiquidationE2ETests.Failure(message: "\(replies)") }
+        let payments = events.filter { if case .fundingPaid = $0 { true } else { false } }.count
+        #expect(payments == 0, "flat after ADL: nobody pays")
+
+        // Open a position so that the next settlement pays, then wait for it.
+        try E2EExchange.run(
+            [
+                LiquidationE2ETests.limit(2, .sell, 1_810_000, 100), LiquidationE2ETests.limit(5, .buy, 1_810_000, 100),
+                .setFundingRate(symbol: 0, rateE8: 10_000),
+            ], on: connection, firstID: 3_000_000)
+        usleep(1_100_000)
+        let settled = try E2EExchange.run([.setMarkPrice(symbol: 0, priceUnits: 1_820_000)], on: connection, firstID: 4_000_000)
+        guard case .committed(_, let last, let fundingEvents) = settled[0] else { throw LiquidationE2ETests.Failure(message: "\(settled)") }
+        #expect(fundingEvents.filter { if case .fundingPaid = $0 { true } else { false } }.count == 2, "\(fundingEvents)")
+
+        let database = try PostgresConnection(url: url)
+        let deadline = Date().addingTimeInterval(60)
+        while try number(database, "SELECT sequence FROM projector_checkpoint") != String(last), Date() < deadline { usleep(50_000) }
+        #expect(try number(database, "SELECT count(*) FROM liquidations") == "1")
+        #expect(try number(database, "SELECT deleveraged_quantity FROM liquidations") == "1.000")
+        #expect(try number(database, "SELECT string_agg(counterparty_account_id::text, ',' ORDER BY line) FROM adl_fills") == "5,2")
+        #expect(try number(database, "SELECT count(*) FROM mark_prices") == "4")
+        #expect(try number(database, "SELECT count(*) FROM funding_payments") == "2")
+        // 0.1 BTC at mark 18,100 × 0.01% = 0.181 USDT each way.
+        #expect(try number(database, "SELECT sum(abs(amount)) FROM funding_payments") == "0.362000")
+        #expect(try number(database, "SELECT sum(amount) FROM funding_payments") == "0.000000")
+        let fund = try daemon.http("GET", "/v1/insuranceFund").body
+        let history = try number(database, "SELECT balance FROM insurance_fund_history ORDER BY sequence DESC, line DESC LIMIT 1")
+        #expect(fund.contains("\"balance\":\"\(history)\""), "fund \(fund) vs history \(history)")
+    }
 }

@@ -102,7 +102,7 @@ extension ExchangeState {
             abs(spec.fundingInterestRateE8) <= Limits.ruleRateE8Max
         else { return false }
         if spec.fundingIntervalSeconds == 0 { return true }
-        return spec.fundingIntervalSeconds >= 60 && spec.fundingIntervalSeconds <= 7 * 86_400 && spec.fundingCapRateE8 > 0
+        return spec.fundingIntervalSeconds >= 1 && spec.fundingIntervalSeconds <= 7 * 86_400 && spec.fundingCapRateE8 > 0
     }
 
     private mutating func executeTransfer(
