@@ -268,6 +268,11 @@ enum Views {
                 "qty": quantity(symbol, qty), "realizedPnl": money(symbol, pnl), "counterpartyRealizedPnl": money(symbol, otherPnl),
             ]
         case .conditionalOrderPlaced(let id): return ["type": "CONDITIONAL_ORDER_PLACED", "orderId": Int(id)]
+        case .idempotencyWindowSet(let window):
+            return [
+                "type": "IDEMPOTENCY_WINDOW_SET", "transferSeconds": Int(window.transferSeconds),
+                "clientOrderSeconds": Int(window.clientOrderSeconds), "maxRecords": Int(window.maxRecords),
+            ]
         case .conditionalOrderTriggered(let id, let units):
             return ["type": "CONDITIONAL_ORDER_TRIGGERED", "orderId": Int(id), "triggerPriceUnits": Int(units)]
         case .triggeredOrderRejected(let id, let reason):

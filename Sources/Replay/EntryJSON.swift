@@ -27,6 +27,7 @@ enum EntryJSON {
                 "clientOrderId": Int(amend.clientOrderID), "priceUnits": Int(amend.priceUnits), "quantityUnits": Int(amend.quantityUnits),
             ]
         case .cancelAllOrders(let account, let symbol): ["type": "CANCEL_ALL_ORDERS", "account": Int(account), "symbolId": Int(symbol)]
+        case .setIdempotencyWindow(let window): windowJSON("SET_IDEMPOTENCY_WINDOW", window)
         case .cancelOrder(let cancel):
             [
                 "type": "CANCEL_ORDER", "account": Int(cancel.account), "orderId": Int(cancel.orderID),
@@ -43,6 +44,13 @@ enum EntryJSON {
             ["type": "ADJUST_ISOLATED_MARGIN", "account": Int(account), "symbolId": Int(symbol), "amountMinor": Int(amount)]
         case .depositInsuranceFund(let transfer): transferJSON("DEPOSIT_INSURANCE_FUND", transfer)
         }
+    }
+
+    static func windowJSON(_ type: String, _ window: IdempotencyWindow) -> [String: Any] {
+        [
+            "type": type, "transferSeconds": Int(window.transferSeconds), "clientOrderSeconds": Int(window.clientOrderSeconds),
+            "maxRecords": Int(window.maxRecords),
+        ]
     }
 
     static func transferJSON(_ type: String, _ transfer: Transfer) -> [String: Any] {
@@ -122,6 +130,7 @@ enum EntryJSON {
             ]
         case .fundFundingPaid(let symbol, let amount): ["type": "FUND_FUNDING_PAID", "symbolId": Int(symbol), "amountMinor": Int(amount)]
         case .conditionalOrderPlaced(let id): ["type": "CONDITIONAL_ORDER_PLACED", "orderId": Int(id)]
+        case .idempotencyWindowSet(let window): windowJSON("IDEMPOTENCY_WINDOW_SET", window)
         case .conditionalOrderTriggered(let id, let price):
             ["type": "CONDITIONAL_ORDER_TRIGGERED", "orderId": Int(id), "priceUnits": Int(price)]
         case .triggeredOrderRejected(let id, let reason):

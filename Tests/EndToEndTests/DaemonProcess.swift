@@ -9,20 +9,32 @@ let binDirectory: String = {
     return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
 }()
 
-/// A loopback port nobody listens on right now.
+/// The next port `freePort` tries: below Linux's ephemeral range (32768–60999), so that no
+/// client socket of this process is ever given it and no connect can self-connect to it,
+/// and never handed out twice in one test run. (A port from bind(0) is an ephemeral one:
+/// a client socket could later get the same number, and a connect to a port nobody listens
+/// on yet can then reach another test's daemon.)
+nonisolated(unsafe) private var nextPort = 20_000 + Int(getpid() % 400) * 20
+private let portLock = NSLock()
+
+/// A loopback port nobody listens on, outside the ephemeral range, unique in this process.
 func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    portLock.withLock {
+        while true {
+            let port = nextPort
+            nextPort = nextPort >= 32_000 ? 20_000 : nextPort + 1
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { return port }
+        }
     }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Serializes the spawning of long-lived children through Foundation's `Process`.

@@ -30,6 +30,8 @@ struct OrderFlow {
             900, 10_000, 50_000, 200_000
         )
         commands += [.listSymbol(btc), .listSymbol(eth)]
+        // Short windows, so that the flow sees ids forgotten by time and by count.
+        commands.append(.setIdempotencyWindow(IdempotencyWindow(transferSeconds: 7_200, clientOrderSeconds: 1_800, maxRecords: 300)))
         return commands
     }()
 
@@ -89,6 +91,8 @@ struct OrderFlow {
 
     mutating func tick() -> Int64 {
         time += Int64.random(in: 0..<3_000_000_000, using: &random)
+        // Now and then a quiet hour (funding settles once for it, ids are forgotten).
+        if random.next() % 5_000 == 0 { time += 3_600_000_000_000 }
         return time
     }
 
@@ -130,7 +134,7 @@ struct OrderFlow {
                 PlaceOrder(
                     account: who, symbol: symbol, side: side, type: .market, timeInForce: tif, priceUnits: 0, quantityUnits: quantity,
                     reduceOnly: random.next() % 8 == 0, selfTradePrevention: random.next() % 4 == 0 ? .expireMaker : .expireTaker))
-        case 740..<770:
+        case 740..<765:
             // Stops, take-profits and trailing stops on either price, some reduce-only or
             // closing the position, some on the wrong side of the price (rejected).
             let side: Side = random.next() % 2 == 0 ? .buy : .sell
@@ -151,10 +155,10 @@ struct OrderFlow {
                     closePosition: closing,
                     callbackRateE8: type == .trailingStopMarket ? Int64.random(in: 100_000...2_000_000, using: &random) : 0,
                     activationPriceUnits: activation))
-        case 770..<785:
+        case 765..<785:
             guard !placed.isEmpty else { return .cancelAllOrders(account: who, symbol: symbol) }
             // Recent orders, which are more likely still open.
-            let pick = placed[Int(random.next() % UInt64(min(placed.count, 40))) + max(0, placed.count - 40)]
+            let pick = placed[Int(random.next() % UInt64(min(placed.count, 12))) + max(0, placed.count - 12)]
             return .amendOrder(
                 AmendOrder(
                     account: pick.account, orderID: pick.order, priceUnits: mid + Int64.random(in: -150...150, using: &random),
@@ -260,6 +264,7 @@ struct OrderFlow {
         var isolated = 0
         var liquidations = 0
         var triggered = 0
+        var forgottenReused = 0
         var amended = 0
         var preventedSelfTrades = 0
         var takeovers = 0
@@ -277,6 +282,14 @@ struct OrderFlow {
             trades += got.count { if case .trade = $0 { true } else { false } }
             fundings += got.count { if case .fundingPaid = $0 { true } else { false } }
             isolated += got.count { if case .isolatedMarginAdjusted = $0 { true } else { false } }
+            if case .deposit(let transfer) = command, transfer.transferID <= flow.nextTransfer,
+                got.first
+                    == .deposited(
+                        account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor),
+                transfer.transferID < flow.nextTransfer - 300
+            {
+                forgottenReused += 1
+            }
             for event in got {
                 switch event {
                 case .conditionalOrderTriggered: triggered += 1
@@ -307,6 +320,7 @@ struct OrderFlow {
         let liquidationCounts = "\(liquidations) liquidations, \(takeovers) takeovers, \(deleveraged) ADL fills"
         #expect(liquidations > commands / 2_000, "\(liquidationCounts)")
         #expect(takeovers > 0 && deleveraged > 0, "\(liquidationCounts)")
+        #expect(forgottenReused > 0, "no transfer id was reused after it left the window")
         let orderCounts = "\(triggered) triggers, \(amended) amendments, \(preventedSelfTrades) makers expired by STP"
         #expect(triggered > commands / 1_000 && amended > commands / 1_000 && preventedSelfTrades > 0, "\(orderCounts)")
         #expect(checked > 0)

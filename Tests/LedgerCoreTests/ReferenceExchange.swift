@@ -64,6 +64,10 @@ struct ReferenceExchange {
     /// The insurance fund's positions.
     var fund: [SymbolID: Holding] = [:]
     var conditionals: [SymbolID: [Conditional]] = [:]
+    var window = IdempotencyWindow(transferSeconds: 7 * 86_400, clientOrderSeconds: 86_400, maxRecords: 1_000_000)
+    /// Remembered ids, oldest first, with the time they were recorded.
+    var transferLog: [(time: Int64, id: TransferID)] = []
+    var clientLog: [(time: Int64, account: AccountID, client: ClientOrderID)] = []
     /// The time of the command being executed.
     var now: Int64 = 0
     var clientIDs: [AccountID: [ClientOrderID: OrderID]] = [:]
@@ -203,6 +207,32 @@ struct ReferenceExchange {
         return Int128(bracket.maxLeverage)
     }
 
+    /// Drops remembered ids that left their window (time or count); a client order id
+    /// whose order is still open is kept and counted as recorded now.
+    mutating func forget() {
+        while let first = transferLog.first,
+            first.time < now - window.transferSeconds * 1_000_000_000 || transferLog.count > window.maxRecords
+        {
+            transferLog.removeFirst()
+            transfers[first.id] = nil
+        }
+        var looked = 0
+        let total = clientLog.count
+        while looked < total, let first = clientLog.first,
+            first.time < now - window.clientOrderSeconds * 1_000_000_000 || clientLog.count > window.maxRecords
+        {
+            looked += 1
+            clientLog.removeFirst()
+            let id = clientIDs[first.account]![first.client]!
+            let open = orders.contains { $0.id == id } || conditionals.values.contains { $0.contains { $0.id == id } }
+            if open {
+                clientLog.append((now, first.account, first.client))
+            } else {
+                clientIDs[first.account]![first.client] = nil
+            }
+        }
+    }
+
     /// Settles every symbol whose funding time has come.
     mutating func settleFunding() -> [Event] {
         var events: [Event] = []
@@ -256,6 +286,7 @@ struct ReferenceExchange {
 
     mutating func execute(_ command: Command, sequence: SequenceNumber, time: Int64) -> [Event] {
         now = time
+        forget()
         var events = settleFunding()
         events += settle()
         events += executeCommand(command, sequence: sequence)
@@ -291,6 +322,7 @@ struct ReferenceExchange {
                 addWallet(transfer.account, transfer.asset, -transfer.amountMinor)
                 addSystem("external", transfer.asset, transfer.amountMinor)
                 transfers[transfer.transferID] = (sequence, 1, transfer)
+                transferLog.append((now, transfer.transferID))
                 return [.withdrawn(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor)]
             }
             if Int128(wallet(transfer.account, transfer.asset)) + Int128(transfer.amountMinor) > 1 << 62 {
@@ -300,6 +332,7 @@ struct ReferenceExchange {
             addWallet(transfer.account, transfer.asset, transfer.amountMinor)
             addSystem("external", transfer.asset, -transfer.amountMinor)
             transfers[transfer.transferID] = (sequence, 0, transfer)
+            transferLog.append((now, transfer.transferID))
             return [.deposited(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor)]
 
         case .setLeverage(let account, let symbol, let lev):
@@ -338,6 +371,16 @@ struct ReferenceExchange {
                 }
             }
             return [.rejected(.unknownOrder, detail: 0)]
+
+        case .setIdempotencyWindow(let new):
+            let day: Int64 = 86_400
+            if new.transferSeconds < 1 || new.transferSeconds > 366 * day || new.clientOrderSeconds < 1
+                || new.clientOrderSeconds > 366 * day || new.maxRecords < 1 || new.maxRecords > 10_000_000
+            {
+                return [.rejected(.invalidAmount, detail: 0)]
+            }
+            window = new
+            return [.idempotencyWindowSet(new)]
 
         case .cancelAllOrders(let account, let symbol):
             if Int(symbol) >= specs.count { return [.rejected(.unknownSymbol, detail: 0)] }
@@ -417,6 +460,7 @@ struct ReferenceExchange {
             addSystem("insurance", transfer.asset, transfer.amountMinor)
             addSystem("external", transfer.asset, -transfer.amountMinor)
             transfers[transfer.transferID] = (sequence, 2, transfer)
+            transferLog.append((now, transfer.transferID))
             return [.insuranceFundDeposited(asset: transfer.asset, amountMinor: transfer.amountMinor)]
         }
     }
@@ -500,7 +544,10 @@ struct ReferenceExchange {
             if atOnce { return [.rejected(.wouldTriggerImmediately, detail: 0)] }
             let id = nextOrder
             nextOrder += 1
-            if order.clientOrderID != 0 { clientIDs[order.account, default: [:]][order.clientOrderID] = id }
+            if order.clientOrderID != 0 {
+                clientIDs[order.account, default: [:]][order.clientOrderID] = id
+                clientLog.append((now, order.account, order.clientOrderID))
+            }
             let extreme = order.type == .trailingStopMarket && order.activationPriceUnits == 0 ? price : 0
             conditionals[order.symbol, default: []].append(Conditional(id: id, order: order, extreme: extreme))
             return [.orderAccepted(id), .conditionalOrderPlaced(id)]
@@ -527,7 +574,10 @@ struct ReferenceExchange {
         switch entry {
         case .new:
             accepted.nextOrder += 1
-            if order.clientOrderID != 0 { accepted.clientIDs[order.account, default: [:]][order.clientOrderID] = id }
+            if order.clientOrderID != 0 {
+                accepted.clientIDs[order.account, default: [:]][order.clientOrderID] = id
+                accepted.clientLog.append((now, order.account, order.clientOrderID))
+            }
             events.append(.orderAccepted(id))
         case .triggered:
             break

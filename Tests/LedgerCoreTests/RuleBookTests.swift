@@ -266,3 +266,59 @@ import Testing
         #expect(engine.state.invariantViolation() == nil)
     }
 }
+
+/// Bounded idempotency windows (docs/RULES.md, "Idempotency").
+@Suite struct IdempotencyWindowTests {
+    static let day: Int64 = 86_400 * 1_000_000_000
+
+    @Test func transferIdsAreForgottenAfterTheirWindow() {
+        var engine = RuleBookTests.exchange(RuleBookTests.btcusdt())
+        let start = RuleBookTests.listingTime
+        let deposit = Command.deposit(Transfer(transferID: 77, account: 1, asset: 0, amountMinor: 1_000_000))
+        engine.run(deposit, at: start)
+        let original = engine.state.lastSequence
+        #expect(engine.run(deposit, at: start + 6 * Self.day) == [.transferReplayed(originalSequence: original)])
+        // Seven days and a nanosecond later the id is gone: the same command is a new deposit.
+        #expect(engine.state.transfer(77) != nil)
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_000_000), at: start + 7 * Self.day + 1)
+        #expect(engine.state.transfer(77) == nil)
+        #expect(engine.run(deposit, at: start + 7 * Self.day + 2) == [.deposited(account: 1, asset: 0, amountMinor: 1_000_000)])
+        #expect(engine.state.invariantViolation() == nil)
+    }
+
+    @Test func aClientOrderIdLivesWhileItsOrderIsOpenThenForADay() {
+        var engine = RuleBookTests.exchange(RuleBookTests.btcusdt())
+        let start = RuleBookTests.listingTime
+        let order = Command.placeOrder(
+            PlaceOrder(
+                account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 4_990_000, quantityUnits: 10,
+                clientOrderID: 5))
+        engine.run(order, at: start)
+        let id = engine.state.nextOrderID - 1
+        // Two days later the order is still open: the id is still taken.
+        #expect(engine.run(order, at: start + 2 * Self.day) == [.rejected(.duplicateClientOrderID, detail: id)])
+        engine.run(.cancelOrder(CancelOrder(account: 1, clientOrderID: 5)), at: start + 2 * Self.day)
+        #expect(engine.run(order, at: start + 2 * Self.day + 1) == [.rejected(.duplicateClientOrderID, detail: id)])
+        // A day after the last look (it was re-timed while open), it is free again.
+        let later = start + 3 * Self.day + 2
+        let next = engine.state.nextOrderID
+        #expect(engine.run(order, at: later).first == .orderAccepted(next))
+    }
+
+    @Test func theWindowAlsoBoundsTheNumberOfIds() {
+        var engine = RuleBookTests.exchange(RuleBookTests.btcusdt())
+        let window = IdempotencyWindow(transferSeconds: 86_400, clientOrderSeconds: 86_400, maxRecords: 3)
+        #expect(engine.run(.setIdempotencyWindow(window)) == [.idempotencyWindowSet(window)])
+        for id: TransferID in 1...4 {
+            engine.run(.deposit(Transfer(transferID: 1_000 + id, account: 1, asset: 0, amountMinor: 1_000_000)))
+        }
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_000_000))
+        // exchange() used transfers 1,000,001 and 1,000,002; only the newest three stay.
+        #expect(engine.state.transfer(1_000_001) == nil && engine.state.transfer(1_001) == nil)
+        #expect(engine.state.transfer(1_002) != nil && engine.state.transfer(1_004) != nil)
+        #expect(
+            engine.run(.setIdempotencyWindow(IdempotencyWindow(transferSeconds: 0, clientOrderSeconds: 1, maxRecords: 1)))
+                == [.rejected(.invalidAmount, detail: 0)])
+        #expect(engine.state.invariantViolation() == nil)
+    }
+}

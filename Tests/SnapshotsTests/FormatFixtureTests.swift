@@ -1,8 +1,9 @@
 import Foundation
 import Journal
-import LedgerCore
 import Snapshots
 import Testing
+
+@testable import LedgerCore
 
 /// Fixtures of every on-disk format version, read forever (docs/FORMATS.md). Regenerate
 /// only when adding a new version, with LEDGER_REGENERATE_FIXTURES=1: the v1 files must
@@ -57,8 +58,10 @@ import Testing
         // `state.hash` is the v1 encoding's hash of this state; the engine now encodes v2,
         // so the state is compared with the v1 snapshot + tail instead (checkSnapshotV1),
         // and the v1 hash is checked on the snapshot's own body.
+        // (A v1 snapshot keeps no times for the remembered ids: they count as recorded at
+        // the snapshot, so compare with those times evened out.)
         let (restored, _) = try Recovery.restore(journalDirectory: Self.journalV1, snapshotDirectory: Self.snapshotV1)
-        #expect(restored.stateHash() == state.stateHash())
+        #expect(restored.withIdempotencyTimes(0).stateHash() == state.withIdempotencyTimes(0).stateHash())
         #expect(restored.invariantViolation() == nil)
     }
 
@@ -79,7 +82,7 @@ import Testing
             events.removeAll()
             state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
         }
-        #expect(state.stateHash() == loaded.state.stateHash())
+        #expect(state.withIdempotencyTimes(0).stateHash() == loaded.state.withIdempotencyTimes(0).stateHash())
         // Snapshot + journal tail starts from it.
         let (_, report) = try Recovery.restore(journalDirectory: Self.journalV1, snapshotDirectory: Self.snapshotV1)
         #expect(report.snapshot?.name == name)

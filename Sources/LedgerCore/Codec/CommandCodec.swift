@@ -79,6 +79,9 @@ extension Command {
             writer.u8(18)
             writer.varint(account)
             writer.varint(UInt64(symbol))
+        case .setIdempotencyWindow(let window):
+            writer.u8(19)
+            window.encode(to: &writer)
         }
     }
 
@@ -147,6 +150,8 @@ extension Command {
                     priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag()))
         case 18:
             return .cancelAllOrders(account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"))
+        case 19:
+            return .setIdempotencyWindow(try IdempotencyWindow.decode(from: &reader))
         case 16:
             let account = try reader.varint()
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
@@ -267,5 +272,17 @@ extension SymbolSpec {
         fundingClampRateE8 = try reader.zigzag()
         fundingCapRateE8 = try reader.zigzag()
         liquidationFeeRateE8 = try reader.zigzag()
+    }
+}
+
+extension IdempotencyWindow {
+    func encode(to writer: inout ByteWriter) {
+        writer.zigzag(transferSeconds)
+        writer.zigzag(clientOrderSeconds)
+        writer.zigzag(maxRecords)
+    }
+
+    static func decode(from reader: inout ByteReader) throws(CodecError) -> IdempotencyWindow {
+        IdempotencyWindow(transferSeconds: try reader.zigzag(), clientOrderSeconds: try reader.zigzag(), maxRecords: try reader.zigzag())
     }
 }

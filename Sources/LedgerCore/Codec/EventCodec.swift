@@ -146,6 +146,9 @@ extension Event {
             writer.varint(id)
             writer.zigzag(price)
             writer.zigzag(quantity)
+        case .idempotencyWindowSet(let window):
+            writer.u8(37)
+            window.encode(to: &writer)
         case .allOrdersCancelled(let account, let symbol, let count):
             writer.u8(36)
             writer.varint(account)
@@ -207,6 +210,7 @@ extension Event {
             return tag == 11
                 ? .orderExpired(id, quantityUnits: quantity, reason: reason)
                 : .restingOrderExpired(id, quantityUnits: quantity, reason: reason)
+        case 37: return .idempotencyWindowSet(try IdempotencyWindow.decode(from: &reader))
         case 29: return .conditionalOrderPlaced(try reader.varint())
         case 30: return .conditionalOrderTriggered(try reader.varint(), priceUnits: try reader.zigzag())
         case 31:

@@ -32,11 +32,13 @@ public enum Command: Sendable, Hashable {
     case amendOrder(AmendOrder)
     /// Cancels every open and conditional order of the account in the symbol.
     case cancelAllOrders(account: AccountID, symbol: SymbolID)
+    /// Admin: how long and how many transfer and client order ids are remembered.
+    case setIdempotencyWindow(IdempotencyWindow)
 
     /// Which role may send this command (docs/API.md).
     public var role: Role {
         switch self {
-        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund: .admin
+        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund, .setIdempotencyWindow: .admin
         case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample: .oracle
         case .setLeverage, .placeOrder, .cancelOrder, .setMarginMode, .adjustIsolatedMargin, .amendOrder, .cancelAllOrders: .trader
         }

@@ -8,6 +8,7 @@ extension ExchangeState {
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         entryTimeNanos = timeNanos
+        expireIdempotency(now: timeNanos)
         for event in events {
             apply(event, of: command, sequence: sequence)
         }
@@ -142,7 +143,9 @@ extension ExchangeState {
             nextOrderID += 1
             let index = accountIndexByID[order.account]!
             if order.clientOrderID != 0 {
-                clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID)] = orderID
+                let key = ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID)
+                clientOrders[key] = orderID
+                clientOrderQueue.append(IdempotencyRecord(timeNanos: entryTimeNanos, key: key))
             }
             incoming = IncomingOrder(
                 orderID: orderID, accountIndex: index, symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
@@ -176,6 +179,9 @@ extension ExchangeState {
 
         case .triggeredOrderRejected, .allOrdersCancelled:
             break
+
+        case .idempotencyWindowSet(let window):
+            idempotency = window
 
         case .orderReduced(let orderID, let quantity):
             let location = orderLocations[orderID]!
@@ -314,6 +320,12 @@ extension ExchangeState {
     }
 
     private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {
+        switch command {
+        case .deposit(let transfer), .withdraw(let transfer), .depositInsuranceFund(let transfer):
+            transferQueue.append(IdempotencyRecord(timeNanos: entryTimeNanos, key: transfer.transferID))
+        default:
+            preconditionFailure("event without its command")
+        }
         switch command {
         case .deposit(let transfer):
             transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .deposit, transfer: transfer)

@@ -73,19 +73,19 @@ extension ExchangeState {
             writer.zigzag(position.sizeQuantityUnits)
             writer.zigzag(position.costMinor)
         }
-        let clientKeys = clientOrders.keys.sorted {
-            ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID)
+        // Remembered ids in the order they will be forgotten (v1: sorted, without times).
+        idempotency.encode(to: &writer)
+        writer.varint(UInt64(clientOrderQueue.count))
+        for record in clientOrderQueue.elements {
+            writer.zigzag(record.timeNanos)
+            writer.varint(UInt64(record.key.accountIndex))
+            writer.varint(record.key.clientOrderID)
+            writer.varint(clientOrders[record.key]!)
         }
-        writer.varint(UInt64(clientKeys.count))
-        for key in clientKeys {
-            writer.varint(UInt64(key.accountIndex))
-            writer.varint(key.clientOrderID)
-            writer.varint(clientOrders[key]!)
-        }
-        let transferIDs = transfers.keys.sorted()
-        writer.varint(UInt64(transferIDs.count))
-        for id in transferIDs {
-            let record = transfers[id]!
+        writer.varint(UInt64(transferQueue.count))
+        for queued in transferQueue.elements {
+            let record = transfers[queued.key]!
+            writer.zigzag(queued.timeNanos)
             writer.varint(record.sequence)
             writer.u8(record.kind.rawValue)
             record.transfer.encode(to: &writer)
@@ -228,17 +228,25 @@ extension ExchangeState {
             let slot = state.markets[Int(symbol)].book.insert(order)
             state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
         }
+        // v1 kept ids sorted and without times: they count as recorded at the snapshot.
+        if version >= 2 { state.idempotency = try IdempotencyWindow.decode(from: &reader) }
         for _ in 0..<(try count("client order count", max: reader.remaining)) {
+            let time = version >= 2 ? try reader.zigzag() : timeNanos
             let key = ClientOrderKey(
                 accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try reader.varint())
+            guard state.clientOrders[key] == nil else { throw .outOfRange(field: "client order id", offset: reader.offset) }
             state.clientOrders[key] = try reader.varint()
+            state.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
         }
         for _ in 0..<(try count("transfer count", max: reader.remaining)) {
+            let time = version >= 2 ? try reader.zigzag() : timeNanos
             let sequence = try reader.varint()
             let kindOffset = reader.offset
             guard let kind = TransferKind(rawValue: try reader.u8()) else { throw .outOfRange(field: "transfer kind", offset: kindOffset) }
             let transfer = try Transfer.decode(from: &reader)
+            guard state.transfers[transfer.transferID] == nil else { throw .outOfRange(field: "transfer id", offset: reader.offset) }
             state.transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: kind, transfer: transfer)
+            state.transferQueue.append(IdempotencyRecord(timeNanos: time, key: transfer.transferID))
         }
         state.nextOrderID = try reader.varint()
         state.nextTradeID = try reader.varint()

@@ -12,6 +12,7 @@ extension ExchangeState {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
         entryTimeNanos = timeNanos
+        expireIdempotency(now: timeNanos)
         settleDueFunding(timeNanos: timeNanos, command, sequence, &events)
         settleEntry(command, sequence, &events)
         switch command {
@@ -32,6 +33,7 @@ extension ExchangeState {
         case .depositInsuranceFund(let transfer): executeInsuranceDeposit(transfer, command, sequence, &events)
         case .amendOrder(let amend): executeAmend(amend, command, sequence, &events)
         case .cancelAllOrders(let account, let symbol): executeCancelAll(account, symbol, command, sequence, &events)
+        case .setIdempotencyWindow(let window): executeSetIdempotencyWindow(window, command, sequence, &events)
         }
         settleEntry(command, sequence, &events)
         precondition(events.count > first, "a command must leave at least one event")

@@ -104,6 +104,9 @@ extension ExchangeState {
         if conditionalCount != conditionalLocations.count {
             return "\(conditionalLocations.count) conditional ids for \(conditionalCount) orders"
         }
+        if clientOrderQueue.count != clientOrders.count || transferQueue.count != transfers.count {
+            return "idempotency queues (\(clientOrderQueue.count), \(transferQueue.count)) differ from their tables"
+        }
         let booked = markets.reduce(0) { $0 + $1.book.orderCount }
         if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
         return nil

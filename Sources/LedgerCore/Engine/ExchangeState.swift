@@ -14,6 +14,10 @@ public struct ExchangeState: Sendable {
     var orderLocations: [OrderID: OrderLocation] = [:]
     var clientOrders: [ClientOrderKey: OrderID] = [:]
     var transfers: [TransferID: TransferRecord] = [:]
+    /// The idempotency windows and their queues (oldest first).
+    public internal(set) var idempotency = IdempotencyWindow.standard
+    var transferQueue = FIFO<IdempotencyRecord<TransferID>>()
+    var clientOrderQueue = FIFO<IdempotencyRecord<ClientOrderKey>>()
     /// Balances of the system accounts: `[asset × SystemAccount.allCases.count + account]`.
     var systemBalancesMinor: ContiguousArray<Int64> = []
     /// Per asset, the sum of `costMinor` over every position settled in it.

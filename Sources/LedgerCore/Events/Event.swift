@@ -75,6 +75,7 @@ public enum Event: Sendable, Hashable {
     case orderAmended(OrderID, priceUnits: Int64, quantityUnits: Int64)
     /// A cancel-all finished: `count` orders were cancelled by the events before it.
     case allOrdersCancelled(account: AccountID, symbol: SymbolID, count: UInt64)
+    case idempotencyWindowSet(IdempotencyWindow)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)

@@ -43,6 +43,8 @@ public enum Limits {
     /// Trailing stops' callback rate: 0.1% … 10%.
     public static let callbackRateE8Min: Int64 = 100_000
     public static let callbackRateE8Max: Int64 = 10_000_000
+    /// Remembered transfer ids (and, separately, client order ids) at most.
+    public static let idempotencyRecordsMax: Int64 = 10_000_000
     /// Premium samples kept per symbol between two settlements (one a second for a day).
     public static let premiumSamplesMax: Int64 = 86_400
 }

@@ -1,0 +1,106 @@
+/// Bounded idempotency (docs/RULES.md, "Idempotency"): transfer ids and client order ids
+/// are remembered for a window of journal time and up to a number of records, oldest
+/// forgotten first; a client order id is kept while its order is open. The windows move
+/// at the start of every entry, executed or applied alike, so a replay forgets exactly
+/// what the original run forgot; the queues are part of the snapshot.
+extension ExchangeState {
+    /// Forgets what has left the windows by `now` (the entry's journal time).
+    mutating func expireIdempotency(now: Int64) {
+        let transferHorizon = now - idempotency.transferSeconds * 1_000_000_000
+        while let first = transferQueue.first,
+            first.timeNanos < transferHorizon || transferQueue.count > Int(idempotency.maxRecords)
+        {
+            transferQueue.removeFirst()
+            transfers.removeValue(forKey: first.id)
+        }
+        let orderHorizon = now - idempotency.clientOrderSeconds * 1_000_000_000
+        // An id whose order is still open goes to the back with the current time; each
+        // record is looked at once per entry at most.
+        var looked = 0
+        let total = clientOrderQueue.count
+        while looked < total, let first = clientOrderQueue.first,
+            first.timeNanos < orderHorizon || clientOrderQueue.count > Int(idempotency.maxRecords)
+        {
+            looked += 1
+            clientOrderQueue.removeFirst()
+            let orderID = clientOrders[first.key]!
+            if orderLocations[orderID] != nil || conditionalLocations[orderID] != nil {
+                clientOrderQueue.append(IdempotencyRecord(timeNanos: now, key: first.key))
+            } else {
+                clientOrders.removeValue(forKey: first.key)
+            }
+        }
+    }
+
+    mutating func executeSetIdempotencyWindow(
+        _ window: IdempotencyWindow, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard window.transferSeconds >= 1, window.transferSeconds <= 366 * 86_400, window.clientOrderSeconds >= 1,
+            window.clientOrderSeconds <= 366 * 86_400, window.maxRecords >= 1, window.maxRecords <= Limits.idempotencyRecordsMax
+        else { return events.append(.rejected(.invalidAmount, detail: 0)) }
+        emit(.idempotencyWindowSet(window), command, sequence, &events)
+    }
+}
+
+extension ExchangeState {
+    /// A copy whose remembered ids are in key order and count as recorded at `time`: a v1
+    /// snapshot keeps neither their times nor their order, so tests compare it with a
+    /// replay this way.
+    func withIdempotencyTimes(_ time: Int64) -> ExchangeState {
+        var copy = self
+        copy.clientOrderQueue = FIFO()
+        for key in clientOrders.keys.sorted(by: { ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID) }) {
+            copy.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
+        }
+        copy.transferQueue = FIFO()
+        for id in transfers.keys.sorted() { copy.transferQueue.append(IdempotencyRecord(timeNanos: time, key: id)) }
+        return copy
+    }
+}
+
+/// How long, and how many, transfer ids and client order ids are remembered.
+public struct IdempotencyWindow: Sendable, Hashable {
+    public var transferSeconds: Int64
+    public var clientOrderSeconds: Int64
+    /// Per kind (transfers, client order ids).
+    public var maxRecords: Int64
+
+    public init(transferSeconds: Int64, clientOrderSeconds: Int64, maxRecords: Int64) {
+        self.transferSeconds = transferSeconds
+        self.clientOrderSeconds = clientOrderSeconds
+        self.maxRecords = maxRecords
+    }
+
+    /// Transfers for 7 days, client order ids for 24 hours after their order closed, at
+    /// most 1,000,000 of each.
+    public static let standard = IdempotencyWindow(transferSeconds: 7 * 86_400, clientOrderSeconds: 86_400, maxRecords: 1_000_000)
+}
+
+/// One remembered id and when it was recorded (journal time).
+struct IdempotencyRecord<Key: Hashable & Sendable>: Sendable, Hashable {
+    var timeNanos: Int64
+    var key: Key
+
+    var id: Key { key }
+}
+
+/// A FIFO over an array with a moving head: O(1) amortized at both ends, no per-record
+/// allocation once grown.
+struct FIFO<Element: Sendable & Hashable>: Sendable, Hashable {
+    private var storage: ContiguousArray<Element> = []
+    private var head = 0
+
+    var count: Int { storage.count - head }
+    var first: Element? { head < storage.count ? storage[head] : nil }
+    var elements: ArraySlice<Element> { storage[head...] }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func removeFirst() {
+        head += 1
+        if head > 1_024 && head * 2 > storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+    }
+}
