@@ -253,7 +253,11 @@ struct OrderFlow {
 @Suite struct DifferentialTests {
     /// The engine and the reference model agree on every event of every command, and on
     /// every balance, position and book, over seeded random order flow.
-    @Test(arguments: [(UInt64(1), 100_000), (20_251_125, 20_000), (7, 20_000)])
+    /// 1,000,000 commands in all, over five seeds that run in parallel. A seed that ever
+    /// failed stays in this list for good (none has failed on the main branch so far).
+    static let seeds: [(UInt64, Int)] = [(1, 200_000), (20_251_125, 200_000), (7, 200_000), (42, 200_000), (2_026, 200_000)]
+
+    @Test(arguments: seeds)
     func engineMatchesReferenceModel(seed: UInt64, commands: Int) {
         var engine = EngineHarness(genesis: false)
         var model = ReferenceExchange()
