@@ -16,6 +16,8 @@ public struct OrderBook: Sendable {
     private var askLevels: ContiguousArray<PriceLevel> = []
     /// The number of resting orders.
     public private(set) var orderCount: Int = 0
+    /// How many of them are reduce-only (so that their upkeep costs nothing without any).
+    public private(set) var reduceOnlyCount: Int = 0
 
     public init() {}
 
@@ -76,6 +78,7 @@ public struct OrderBook: Sendable {
             Self.link(slot: slot, levels: &askLevels, slots: &slots)
         }
         orderCount += 1
+        if order.reduceOnly { reduceOnlyCount += 1 }
         return slot
     }
 
@@ -109,6 +112,7 @@ public struct OrderBook: Sendable {
         slots[Int(slot)].openQuantityUnits = 0
         freeSlots.append(slot)
         orderCount -= 1
+        if slots[Int(slot)].reduceOnly { reduceOnlyCount -= 1 }
     }
 
     private static func link(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout ContiguousArray<RestingOrder>) {

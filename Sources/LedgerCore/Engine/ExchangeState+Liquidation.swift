@@ -20,13 +20,27 @@ extension ExchangeState {
         }
     }
 
-    /// Checks the noted accounts, lowest index first, until none is left.
+    /// Checks the noted accounts, lowest index first, until none is left. Accounts noted
+    /// during the sweep join it in order (one below the next in line goes first).
     mutating func sweepLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         while !liquidationCandidates.isEmpty {
-            var lowest = liquidationCandidates[0]
-            for candidate in liquidationCandidates where candidate < lowest { lowest = candidate }
-            liquidationCandidates.removeAll { $0 == lowest }
-            liquidateIfDue(accountIndex: Int(lowest), command, sequence, &events)
+            var batch = liquidationCandidates
+            liquidationCandidates.removeAll(keepingCapacity: true)
+            batch.sort()
+            var position = 0
+            var previous: UInt32? = nil
+            while position < batch.count {
+                let candidate = batch[position]
+                position += 1
+                if candidate == previous { continue }
+                previous = candidate
+                liquidateIfDue(accountIndex: Int(candidate), command, sequence, &events)
+                if !liquidationCandidates.isEmpty {
+                    // New candidates: merge them with the rest of the batch and start over.
+                    liquidationCandidates.append(contentsOf: batch[position...])
+                    break
+                }
+            }
         }
     }
 

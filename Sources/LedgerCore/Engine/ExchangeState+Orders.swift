@@ -20,6 +20,10 @@ extension ExchangeState {
             if !liquidationCandidates.isEmpty {
                 sweepLiquidations(command, sequence, &events)
             } else if !reduceOnlyChecks.isEmpty {
+                if !markets.contains(where: { $0.book.reduceOnlyCount > 0 }) {
+                    reduceOnlyChecks.removeAll(keepingCapacity: true)
+                    continue
+                }
                 let check = reduceOnlyChecks.min()!
                 reduceOnlyChecks.removeAll { $0 == check }
                 enforceReduceOnly(check, command, sequence, &events)
