@@ -26,13 +26,21 @@ enum Views {
             return JSON.text(["code": Int(WireError.notFound.rawValue), "reason": "NOT_FOUND", "message": "no account \(id)"])
         }
         var balances: [[String: Any]] = []
+        let index = state.accounts.firstIndex { $0.id == id }!
         for asset in state.assets where account.balance(asset.id) != 0 || asset.id == 0 {
             let scale = Int(asset.scale)
+            let cross = state.crossHealth(accountIndex: index, asset: asset.id)
             balances.append([
                 "asset": asset.name,
                 "walletBalance": DecimalText.format(account.balance(asset.id), scale: scale),
                 "availableBalance": DecimalText.format(state.availableMinor(account: id, asset: asset.id), scale: scale),
                 "maxWithdrawAmount": DecimalText.format(state.withdrawableMinor(id, asset: asset.id), scale: scale),
+                "crossMarginBalance": DecimalText.format(cross.marginBalanceMinor, scale: scale),
+                "crossMaintMargin": DecimalText.format(cross.maintenanceMinor, scale: scale),
+                // Maintenance / margin balance, 4 places ("0" with nothing to maintain).
+                "crossMarginRatio": cross.maintenanceMinor == 0 || cross.marginBalanceMinor <= 0
+                    ? (cross.maintenanceMinor == 0 ? "0" : "1.0000")
+                    : DecimalText.format(cross.maintenanceMinor * 10_000 / cross.marginBalanceMinor, scale: 4),
             ])
         }
         var positions: [[String: Any]] = []

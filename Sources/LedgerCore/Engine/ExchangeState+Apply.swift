@@ -266,6 +266,7 @@ extension ExchangeState {
         accounts[accountIndex].positions[Int(symbol)] = after.position
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
+        markets[Int(symbol)].openInterest.move(from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
     }
 
     /// Takes a conditional order out of its list.
@@ -284,6 +285,7 @@ extension ExchangeState {
         precondition(after.realizedPnlMinor == realizedPnlMinor, "fund realized PnL differs from the journal")
         insurancePositions[Int(symbol)] = after.position
         positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += after.position.costMinor - before.costMinor
+        markets[Int(symbol)].openInterest.move(from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
     }
 
     /// Moves the money an event stands for, posting by posting.
@@ -360,6 +362,10 @@ extension ExchangeState {
             precondition(
                 clearing + positionCostTotalMinor[asset] == 0,
                 "entry \(sequence): PnL clearing does not mirror open positions in asset \(asset)")
+        }
+        for market in markets.indices {
+            precondition(
+                markets[market].openInterest.isBalanced, "entry \(sequence): open interest of symbol \(market) is not long = short")
         }
         lastSequence = sequence
         lastTimeNanos = timeNanos

@@ -204,6 +204,7 @@ extension ExchangeState {
             state.accountIndexByID[account.id] = UInt32(state.accounts.count)
             for (index, position) in account.positions.enumerated() {
                 state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)] += position.costMinor
+                state.markets[index].openInterest.move(from: 0, to: position.sizeQuantityUnits)
             }
             state.accounts.append(account)
         }
@@ -219,6 +220,7 @@ extension ExchangeState {
                 state.insurancePositions[symbol].sizeQuantityUnits = try reader.zigzag()
                 state.insurancePositions[symbol].costMinor = try reader.zigzag()
                 state.positionCostTotalMinor[Int(state.symbols[symbol].settleAsset)] += state.insurancePositions[symbol].costMinor
+                state.markets[symbol].openInterest.move(from: 0, to: state.insurancePositions[symbol].sizeQuantityUnits)
             }
         }
         for (symbol, order) in restingOrders {

@@ -32,6 +32,9 @@ extension ExchangeState {
                 if size > 0 { longs += Int128(size) } else { shorts -= Int128(size) }
             }
             if longs != shorts { return "open interest of \(symbols[symbol].name): long \(longs) ≠ short \(shorts)" }
+            if Int128(market.openInterest.longUnits) != longs || Int128(market.openInterest.shortUnits) != shorts {
+                return "open interest counters of \(symbols[symbol].name) differ from the positions"
+            }
             // Each account's open-order totals equal what its orders in the book add up to.
             var expected = [Int: Position]()
             for side in Side.allCases {

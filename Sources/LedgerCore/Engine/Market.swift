@@ -16,6 +16,9 @@ public struct Market: Sendable {
     public internal(set) var premiumSampleCount: Int64 = 0
     /// The rate of the last settlement.
     public internal(set) var lastFundingRateE8: Int64 = 0
+    /// Σ long and Σ short position sizes (the insurance fund's included): equal after every
+    /// entry, checked in `finishEntry`.
+    public internal(set) var openInterest = OpenInterest()
     /// Orders waiting for their trigger, in order id order.
     public internal(set) var conditionalOrders: [ConditionalOrder] = []
     /// The maintenance amount of each of the symbol's brackets (`SymbolSpec.maintenanceAmountsMinor`).
@@ -78,4 +81,18 @@ struct IncomingOrder: Sendable {
     var priceUnits: Int64
     var clientOrderID: ClientOrderID
     var reduceOnly: Bool
+}
+
+/// The two sides of a symbol's open interest, in quantity units.
+public struct OpenInterest: Sendable, Hashable {
+    public internal(set) var longUnits: Int64 = 0
+    public internal(set) var shortUnits: Int64 = 0
+
+    public var isBalanced: Bool { longUnits == shortUnits }
+
+    /// A position changed from `before` to `after` (signed sizes).
+    mutating func move(from before: Int64, to after: Int64) {
+        longUnits += max(0, after) - max(0, before)
+        shortUnits += max(0, -after) - max(0, -before)
+    }
 }
