@@ -87,4 +87,78 @@ import Testing
         let (_, report) = try Recovery.restore(journalDirectory: Self.journalV1, snapshotDirectory: Self.snapshotV1)
         #expect(report.snapshot?.name == name)
     }
+
+    // MARK: State encoding 2 and the rule book's entries (issue 3)
+
+    static let journalRuleBook = fixturesDirectory + "/journal-rulebook"
+    static let snapshotV2 = fixturesDirectory + "/snapshot-v2"
+    static let expectedV2 = fixturesDirectory + "/v2-expected.txt"
+
+    /// Writes the v2 fixtures; only with LEDGER_REGENERATE_FIXTURES=2, and only while
+    /// encoding 2 is new: once released they never change.
+    static func regenerateV2() throws {
+        try? FileManager.default.removeItem(atPath: journalRuleBook)
+        try? FileManager.default.removeItem(atPath: snapshotV2)
+        let (state, chain) = try RuleBookScenario.run(journalDirectory: journalRuleBook)
+        let through = SequenceNumber(RuleBookScenario.commands.count / 2)
+        let info = try SnapshotStore(directory: snapshotV2).create(journalDirectory: journalRuleBook, through: through).info
+        let text = """
+            # Written by FormatFixtureTests.regenerateV2(); these v2 fixtures must never change.
+            journal.lastSequence=\(state.lastSequence)
+            journal.chain=\(hexString(chain))
+            state.hash=\(hexString(state.stateHash()))
+            snapshot.name=\(info.name)
+            snapshot.sequence=\(info.sequence)
+            snapshot.stateHash=\(hexString(info.stateHash))
+
+            """
+        try text.write(toFile: expectedV2, atomically: true, encoding: .utf8)
+    }
+
+    @Test func v2FixturesVerifyReplayAndLoad() throws {
+        if ProcessInfo.processInfo.environment["LEDGER_REGENERATE_FIXTURES"] == "2" { try Self.regenerateV2() }
+        let text = try String(contentsOfFile: Self.expectedV2, encoding: .utf8)
+        var expected: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.contains("=") && !line.hasPrefix("#") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            expected[String(parts[0])] = String(parts[1])
+        }
+        let report = try JournalVerifier.verify(directory: Self.journalRuleBook)
+        #expect(report.finding == nil)
+        #expect(report.segments > 1)
+        #expect(String(report.lastSequence) == expected["journal.lastSequence"])
+        #expect(hexString(report.lastChain) == expected["journal.chain"])
+        // Re-executing each command gives the journaled events byte for byte, and the
+        // history holds what it claims to.
+        var state = ExchangeState()
+        var events: [Event] = []
+        var seen: Set<String> = []
+        try JournalReader(directory: Self.journalRuleBook).forEach { entry in
+            var reader = ByteReader(Array(entry.payload))
+            let payload = try EntryPayload.decode(from: &reader)
+            events.removeAll()
+            state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
+            #expect(events == payload.events, "entry \(entry.sequence)")
+            var reencoded = ByteWriter()
+            EntryPayload.encode(command: payload.command, events: events, to: &reencoded)
+            #expect(reencoded.bytes == Array(entry.payload), "entry \(entry.sequence) re-encodes differently")
+            for event in events { seen.insert(String("\(event)".prefix { $0 != "(" })) }
+        }
+        for kind in [
+            "fundingSettled", "fundingPaid", "liquidationTriggered", "liquidationSettled", "conditionalOrderTriggered", "orderAmended",
+            "orderReduced", "restingOrderExpired", "allOrdersCancelled", "isolatedMarginAdjusted", "insuranceFundDeposited",
+        ] {
+            #expect(seen.contains(kind), "the scenario has no \(kind)")
+        }
+        #expect(hexString(state.stateHash()) == expected["state.hash"])
+        #expect(state.invariantViolation() == nil)
+        let name = try #require(expected["snapshot.name"])
+        let loaded = try SnapshotFile.load(path: Self.snapshotV2 + "/" + name)
+        #expect(loaded.info.stateEncodingVersion == 2)
+        #expect(hexString(loaded.info.stateHash) == expected["snapshot.stateHash"])
+        #expect(hexString(loaded.state.stateHash()) == expected["snapshot.stateHash"])
+        let (restored, restoreReport) = try Recovery.restore(journalDirectory: Self.journalRuleBook, snapshotDirectory: Self.snapshotV2)
+        #expect(restoreReport.snapshot?.name == name)
+        #expect(hexString(restored.stateHash()) == expected["state.hash"])
+    }
 }
