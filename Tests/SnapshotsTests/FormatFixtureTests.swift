@@ -14,8 +14,8 @@ import Testing
     static let expectedV1 = fixturesDirectory + "/v1-expected.txt"
 
     /// key=value lines.
-    static func expected() throws -> [String: String] {
-        let text = try String(contentsOfFile: expectedV1, encoding: .utf8)
+    static func expected(_ path: String = expectedV1) throws -> [String: String] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") where line.contains("=") && !line.hasPrefix("#") {
             let parts = line.split(separator: "=", maxSplits: 1)
@@ -31,13 +31,18 @@ import Testing
         try checkSnapshotV1()
     }
 
-    func checkJournalV1() throws {
-        let expected = try Self.expected()
-        let report = try JournalVerifier.verify(directory: Self.journalV1)
+    /// The journal verifies, spans segments, and ends at the expected sequence and chain.
+    static func checkVerifies(_ directory: String, _ expected: [String: String]) throws {
+        let report = try JournalVerifier.verify(directory: directory)
         #expect(report.finding == nil)
         #expect(report.segments > 1)
         #expect(String(report.lastSequence) == expected["journal.lastSequence"])
         #expect(hexString(report.lastChain) == expected["journal.chain"])
+    }
+
+    func checkJournalV1() throws {
+        let expected = try Self.expected()
+        try Self.checkVerifies(Self.journalV1, expected)
         // Re-executing each journaled command gives exactly the journaled events.
         var state = ExchangeState()
         var events: [Event] = []
@@ -117,17 +122,8 @@ import Testing
 
     @Test func v2FixturesVerifyReplayAndLoad() throws {
         if ProcessInfo.processInfo.environment["LEDGER_REGENERATE_FIXTURES"] == "2" { try Self.regenerateV2() }
-        let text = try String(contentsOfFile: Self.expectedV2, encoding: .utf8)
-        var expected: [String: String] = [:]
-        for line in text.split(separator: "\n") where line.contains("=") && !line.hasPrefix("#") {
-            let parts = line.split(separator: "=", maxSplits: 1)
-            expected[String(parts[0])] = String(parts[1])
-        }
-        let report = try JournalVerifier.verify(directory: Self.journalRuleBook)
-        #expect(report.finding == nil)
-        #expect(report.segments > 1)
-        #expect(String(report.lastSequence) == expected["journal.lastSequence"])
-        #expect(hexString(report.lastChain) == expected["journal.chain"])
+        let expected = try Self.expected(Self.expectedV2)
+        try Self.checkVerifies(Self.journalRuleBook, expected)
         // Re-executing each command gives the journaled events byte for byte, and the
         // history holds what it claims to.
         var state = ExchangeState()

@@ -71,22 +71,7 @@ enum RuleBookScenario {
     }
 
     /// Executes the scenario into a journal; returns the final state and chain.
-    static func run(journalDirectory: String, perBlock: Int = 5, segmentBytes: Int64 = 512) throws -> (ExchangeState, [UInt8]) {
-        var state = ExchangeState()
-        let writer = try JournalWriter.open(.init(directory: journalDirectory, segmentBytesTarget: segmentBytes))
-        var batch = JournalBatch()
-        var events: [Event] = []
-        for command in commands {
-            events.removeAll(keepingCapacity: true)
-            let sequence = state.lastSequence + 1
-            state.execute(command, sequence: sequence, timeNanos: time(sequence), into: &events)
-            batch.append(sequence: sequence, timeNanos: time(sequence)) { EntryPayload.encode(command: command, events: events, to: &$0) }
-            if batch.count == perBlock {
-                try writer.append(batch)
-                batch.reset()
-            }
-        }
-        try writer.append(batch)
-        return (state, writer.lastChain)
+    static func run(journalDirectory: String) throws -> (ExchangeState, [UInt8]) {
+        try Scenario.write(commands, journalDirectory: journalDirectory, perBlock: 5, segmentBytes: 512, time: time)
     }
 }

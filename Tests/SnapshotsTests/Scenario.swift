@@ -40,6 +40,16 @@ enum Scenario {
     /// Executes the scenario, writing it to a journal in blocks of `perBlock` entries.
     /// Returns the final state and the journal's chain value.
     static func run(journalDirectory: String, perBlock: Int = 7, segmentBytes: Int64 = 1_024) throws -> (ExchangeState, [UInt8]) {
+        try write(commands, journalDirectory: journalDirectory, perBlock: perBlock, segmentBytes: segmentBytes) {
+            1_764_000_000_000_000_000 + Int64($0) * 1_000_000
+        }
+    }
+
+    /// Executes commands stamped `time(sequence)` into a new journal, `perBlock` entries a
+    /// block; returns the final state and the chain value.
+    static func write(
+        _ commands: [Command], journalDirectory: String, perBlock: Int, segmentBytes: Int64, time: (SequenceNumber) -> Int64
+    ) throws -> (ExchangeState, [UInt8]) {
         var state = ExchangeState()
         let writer = try JournalWriter.open(.init(directory: journalDirectory, segmentBytesTarget: segmentBytes))
         var batch = JournalBatch()
@@ -47,9 +57,8 @@ enum Scenario {
         for command in commands {
             events.removeAll(keepingCapacity: true)
             let sequence = state.lastSequence + 1
-            let time = 1_764_000_000_000_000_000 + Int64(sequence) * 1_000_000
-            state.execute(command, sequence: sequence, timeNanos: time, into: &events)
-            batch.append(sequence: sequence, timeNanos: time) { EntryPayload.encode(command: command, events: events, to: &$0) }
+            state.execute(command, sequence: sequence, timeNanos: time(sequence), into: &events)
+            batch.append(sequence: sequence, timeNanos: time(sequence)) { EntryPayload.encode(command: command, events: events, to: &$0) }
             if batch.count == perBlock {
                 try writer.append(batch)
                 batch.reset()
@@ -58,6 +67,7 @@ enum Scenario {
         try writer.append(batch)
         return (state, writer.lastChain)
     }
+
 }
 
 /// The repository's Fixtures/ directory.
