@@ -12,6 +12,7 @@ extension ExchangeState {
         for event in events {
             apply(event, of: command, sequence: sequence)
         }
+        riskIndex.invalidate()
         finishEntry(sequence: sequence, timeNanos: timeNanos)
     }
 
@@ -92,6 +93,7 @@ extension ExchangeState {
         case .isolatedMarginAdjusted(let accountID, let symbol, let amount):
             let index = Int(accountIndexByID[accountID]!)
             accounts[index].positions[Int(symbol)].isolatedMarginMinor += amount
+            riskIndex.markDirty(index)
 
         case .insuranceFundDeposited:
             post(event)
@@ -264,6 +266,7 @@ extension ExchangeState {
             feeMinor: feeMinor, leverage: effectiveLeverage(before, symbol: symbol))
         precondition(after.realizedPnlMinor == realizedPnlMinor, "realized PnL differs from the journal")
         accounts[accountIndex].positions[Int(symbol)] = after.position
+        riskIndex.markDirty(accountIndex)
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
         markets[Int(symbol)].openInterest.move(from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
@@ -347,6 +350,7 @@ extension ExchangeState {
         case .user(let index):
             accounts[index].ensure(asset: asset)
             accounts[index].balancesMinor[Int(asset)] += amountMinor
+            riskIndex.markDirty(index)
         case .system(let system):
             systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
         }

@@ -11,10 +11,14 @@ extension ExchangeState {
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
+        if riskIndex.isStale { rebuildRiskIndex() }
         entryTimeNanos = timeNanos
         expireIdempotency(now: timeNanos)
         settleDueFunding(timeNanos: timeNanos, command, sequence, &events)
         settleEntry(command, sequence, &events)
+        // Funding may have changed accounts: a mark price in this command must see fresh
+        // danger marks.
+        refreshDangerMarks()
         switch command {
         case .listAsset(let asset): executeListAsset(asset, command, sequence, &events)
         case .listSymbol(let spec): executeListSymbol(spec, command, sequence, &events)
@@ -36,7 +40,11 @@ extension ExchangeState {
         case .setIdempotencyWindow(let window): executeSetIdempotencyWindow(window, command, sequence, &events)
         }
         settleEntry(command, sequence, &events)
+        refreshDangerMarks()
         precondition(events.count > first, "a command must leave at least one event")
+        if case .setMarkPrice(let symbol, _) = command, Int(symbol) < symbols.count {
+            assert(dueHolder(of: symbol) == nil, "entry \(sequence): a holder is due after the mark price was swept")
+        }
         finishEntry(sequence: sequence, timeNanos: timeNanos)
     }
 
@@ -226,7 +234,7 @@ extension ExchangeState {
             return events.append(.rejected(.invalidPrice, detail: 0))
         }
         emit(.markPriceSet(symbol: symbol, priceUnits: price), command, sequence, &events)
-        noteHolders(of: symbol)
+        noteEndangeredHolders(of: symbol)
         notePriceMoved(symbol)
     }
 

@@ -1,8 +1,9 @@
 /// Liquidation, the insurance fund's takeover and auto-deleveraging (docs/RULES.md,
 /// "Liquidation").
 ///
-/// Every command that can move an account toward maintenance margin — a mark price, a
-/// fill, a funding settlement — names the accounts it touched; when the command is done,
+/// Every command that can move an account toward maintenance margin — a mark price (for
+/// the holders whose danger mark it reached, `RiskIndex`), a fill, a funding settlement —
+/// names the accounts it touched; when the command is done,
 /// `sweepLiquidations` checks them in account order and liquidates those at or below
 /// maintenance margin. Accounts touched by a liquidation (makers of its fills, ADL
 /// counterparties) are checked in the same sweep, so a cascade settles within the entry.
@@ -11,13 +12,6 @@ extension ExchangeState {
     @inline(__always)
     mutating func noteLiquidationCandidate(_ accountIndex: UInt32) {
         liquidationCandidates.append(accountIndex)
-    }
-
-    /// Notes every account with a position in `symbol` (after its mark price moved).
-    mutating func noteHolders(of symbol: SymbolID) {
-        for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 {
-            liquidationCandidates.append(UInt32(index))
-        }
     }
 
     /// Checks the noted accounts, lowest index first, until none is left. Accounts noted

@@ -44,6 +44,8 @@ public struct ExchangeState: Sendable {
     var incoming: IncomingOrder?
     /// Where each conditional order waits.
     var conditionalLocations: [OrderID: SymbolID] = [:]
+    /// Which holders a mark price must check for liquidation (derived, not state).
+    var riskIndex = RiskIndex()
 
     public init() {}
 

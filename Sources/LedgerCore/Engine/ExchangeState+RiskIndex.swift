@@ -1,0 +1,114 @@
+/// Danger marks: which holders a new mark price must check for liquidation (docs/RULES.md,
+/// "Which accounts a mark price checks"; the structure is `RiskIndex`).
+///
+/// The bound behind a danger mark. Write slack = margin balance − maintenance margin for
+/// the scope that margins a position (the cross wallet of its asset, or its isolated
+/// margin). Maintenance margin never decreases with notional and grows by at most MMR < 1
+/// of it (plus a rounding unit and at most two units a bracket boundary, where the
+/// maintenance amounts were rounded down); so when a mark moves by Δ price units,
+///
+/// - against a long, its slack falls by at most |size| × f × Δ (the PnL; maintenance falls);
+/// - against a short, by at most 2 × |size| × f × Δ (the PnL and maintenance rising);
+/// - in its favour, by no more than the rounding allowance.
+///
+/// The slack, less one unit and every position's allowance, is split evenly among the k
+/// positions that share it; each gets Δ = ⌊share / (|size| × f × m)⌋ (m = 1 long, 2 short)
+/// and its danger mark is one tick of price unit beyond: mark − Δ − 1 for a long, mark +
+/// Δ + 1 for a short. While no mark has reached its danger mark, the k moves together use
+/// less than the slack, so the scope is still above maintenance and need not be checked.
+extension ExchangeState {
+    /// Notes for the sweep every account whose danger mark in `symbol` the current mark
+    /// has reached.
+    mutating func noteEndangeredHolders(of symbol: SymbolID) {
+        riskIndex.takeEndangered(
+            symbol: Int(symbol), markPriceUnits: markets[Int(symbol)].markPriceUnits, into: &liquidationCandidates)
+    }
+
+    /// Replaces the danger marks of every account changed since the last refresh.
+    mutating func refreshDangerMarks() {
+        if riskIndex.dirty.isEmpty { return }
+        var dirty: [UInt32] = []
+        swap(&dirty, &riskIndex.dirty)
+        for index in dirty { addDangerMarks(accountIndex: Int(index)) }
+        dirty.removeAll(keepingCapacity: true)
+        swap(&dirty, &riskIndex.dirty)
+    }
+
+    /// Recomputes every account's danger marks (after events were applied without being
+    /// executed: a rebuild, a snapshot load).
+    mutating func rebuildRiskIndex() {
+        riskIndex = RiskIndex()
+        riskIndex.isStale = false
+        for index in accounts.indices { addDangerMarks(accountIndex: index) }
+    }
+
+    /// Retires an account's danger marks and records fresh ones from its state now.
+    private mutating func addDangerMarks(accountIndex index: Int) {
+        riskIndex.retire(index)
+        let positions = accounts[index].positions
+        for asset in assets.indices {
+            var crossCount: Int128 = 0
+            var crossAllowance: Int128 = 0
+            for (symbol, position) in positions.enumerated()
+            where position.sizeQuantityUnits != 0 && symbols[symbol].settleAsset == AssetID(asset) {
+                let allowance = dangerAllowanceMinor(symbol: symbol)
+                if position.isIsolated {
+                    let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
+                    let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
+                    addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: slack)
+                } else {
+                    crossCount += 1
+                    crossAllowance += allowance
+                }
+            }
+            if crossCount == 0 { continue }
+            let health = crossHealth(accountIndex: index, asset: AssetID(asset))
+            let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
+            let share = slack < 0 ? slack : slack / crossCount
+            for (symbol, position) in positions.enumerated()
+            where position.sizeQuantityUnits != 0 && !position.isIsolated && symbols[symbol].settleAsset == AssetID(asset) {
+                addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: share)
+            }
+        }
+    }
+
+    /// What rounding can take from a position's slack on any move: a unit for the rounded
+    /// maintenance product, two for each bracket boundary, one spare.
+    @inline(__always)
+    private func dangerAllowanceMinor(symbol: Int) -> Int128 {
+        Int128(2 + 2 * symbols[symbol].brackets.count)
+    }
+
+    /// Records the danger mark of one position given its share of the slack; a negative
+    /// share (the scope is already at or below maintenance) makes any mark dangerous.
+    private mutating func addDangerMark(accountIndex index: Int, symbol: Int, _ position: Position, shareMinor: Int128) {
+        let isLong = position.sizeQuantityUnits > 0
+        let mark = Int128(markets[symbol].markPriceUnits)
+        let danger: Int128
+        if shareMinor < 0 {
+            danger = isLong ? Int128(Int64.max) : 1
+        } else {
+            let perPriceUnit =
+                Int128(position.sizeQuantityUnits.magnitude) * Int128(markets[symbol].notionalFactor) * (isLong ? 1 : 2)
+            let move = shareMinor / perPriceUnit
+            danger = isLong ? mark - move - 1 : mark + move + 1
+        }
+        riskIndex.add(
+            accountIndex: index, symbol: symbol, isLong: isLong,
+            dangerPriceUnits: Int64(clamping: danger), maxPriceUnits: symbols[symbol].maxPriceUnits)
+    }
+
+    /// The first account that holds `symbol` and is at or below maintenance margin in any
+    /// of its scopes, if any: after a mark price has been swept there is none (checked in
+    /// debug builds, so that a danger mark that missed an account cannot go unnoticed).
+    func dueHolder(of symbol: SymbolID) -> AccountID? {
+        for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 {
+            for (other, position) in accounts[index].positions.enumerated() where position.sizeQuantityUnits != 0 {
+                if Self.isLiquidatable(marginHealth(accountIndex: index, symbol: SymbolID(other))) {
+                    return accounts[index].id
+                }
+            }
+        }
+        return nil
+    }
+}

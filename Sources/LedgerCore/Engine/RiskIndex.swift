@@ -1,0 +1,114 @@
+/// Which holders a new mark price can bring to maintenance margin (docs/RULES.md,
+/// "Which accounts a mark price checks").
+///
+/// For each account with a position, the last full margin check left a *danger mark* per
+/// symbol it holds: the mark at which the slack it found (margin balance − maintenance,
+/// split among the positions that share it) could be used up. A new mark checks only the
+/// accounts whose danger mark it reached; any other change to an account (a fill, a
+/// payment, a transfer, a margin move) marks it dirty, and the end of the entry checks it
+/// afresh and replaces its danger marks.
+///
+/// The index is derived, never journaled or snapshotted, and cannot change an outcome:
+/// it only has to name a superset of the accounts that are due, and a check of an account
+/// that is not due does nothing. After a rebuild from events or a snapshot it is marked
+/// stale and recomputed in full before the next command executes.
+struct RiskIndex: Sendable {
+    /// Per symbol: longs, keyed by −(danger mark) — a mark at or below it endangers them.
+    var longs: ContiguousArray<DangerHeap> = []
+    /// Per symbol: shorts, keyed by the danger mark — a mark at or above it endangers them.
+    var shorts: ContiguousArray<DangerHeap> = []
+    /// Per account: the generation of its live entries; older entries are stale.
+    var generations: ContiguousArray<UInt32> = []
+    /// Per account: already in `dirty`.
+    var isDirty: ContiguousArray<Bool> = []
+    /// Accounts to check afresh when the entry ends, in the order first marked.
+    var dirty: [UInt32] = []
+    /// True when the entries do not describe the state (after events were applied without
+    /// executing): `ExchangeState.execute` rebuilds it first.
+    var isStale = true
+
+    /// Marks an account for a fresh check at the end of the entry.
+    @inline(__always)
+    mutating func markDirty(_ accountIndex: Int) {
+        ensure(accountIndex)
+        if isDirty[accountIndex] { return }
+        isDirty[accountIndex] = true
+        dirty.append(UInt32(accountIndex))
+    }
+
+    /// Forgets every entry and every dirty mark; the next execute rebuilds.
+    mutating func invalidate() {
+        for index in dirty { isDirty[Int(index)] = false }
+        dirty.removeAll(keepingCapacity: true)
+        isStale = true
+    }
+
+    /// Retires an account's live entries (they become stale where they lie).
+    mutating func retire(_ accountIndex: Int) {
+        ensure(accountIndex)
+        generations[accountIndex] &+= 1
+        isDirty[accountIndex] = false
+    }
+
+    /// Records a danger mark for the account's long (`isLong`) or short in `symbol`. A mark
+    /// that can never be reached (≤ 0 for a long, > `maxPriceUnits` for a short) is not
+    /// stored.
+    mutating func add(accountIndex: Int, symbol: Int, isLong: Bool, dangerPriceUnits: Int64, maxPriceUnits: Int64) {
+        while symbol >= longs.count {
+            longs.append(DangerHeap())
+            shorts.append(DangerHeap())
+        }
+        if isLong ? dangerPriceUnits <= 0 : dangerPriceUnits > maxPriceUnits { return }
+        let entry = DangerHeap.Entry(
+            key: isLong ? -dangerPriceUnits : dangerPriceUnits, accountIndex: UInt32(accountIndex),
+            generation: generations[accountIndex])
+        if isLong {
+            longs[symbol].push(entry)
+            if longs[symbol].count > bloatedCount {
+                let live = isLive
+                longs[symbol].compact(keeping: live)
+            }
+        } else {
+            shorts[symbol].push(entry)
+            if shorts[symbol].count > bloatedCount {
+                let live = isLive
+                shorts[symbol].compact(keeping: live)
+            }
+        }
+    }
+
+    /// Appends to `candidates` each account whose live danger mark in `symbol` the new
+    /// mark reached, and marks it dirty (its fresh check replaces the entries taken out).
+    mutating func takeEndangered(symbol: Int, markPriceUnits: Int64, into candidates: inout [UInt32]) {
+        guard symbol < longs.count else { return }
+        while let entry = longs[symbol].popIfKey(atMost: -markPriceUnits) {
+            endangered(entry, &candidates)
+        }
+        while let entry = shorts[symbol].popIfKey(atMost: markPriceUnits) {
+            endangered(entry, &candidates)
+        }
+    }
+
+    private mutating func endangered(_ entry: DangerHeap.Entry, _ candidates: inout [UInt32]) {
+        guard entry.generation == generations[Int(entry.accountIndex)] else { return }
+        candidates.append(entry.accountIndex)
+        markDirty(Int(entry.accountIndex))
+    }
+
+    /// A heap holds at most one live entry per account; past twice that (plus slack) the
+    /// stale ones are dropped, so upkeep stays O(1) amortized a push and memory bounded.
+    private var bloatedCount: Int { 2 * generations.count + 64 }
+
+    /// A filter for `compact` that holds its own reference to the generations.
+    private var isLive: (DangerHeap.Entry) -> Bool {
+        let generations = self.generations
+        return { $0.generation == generations[Int($0.accountIndex)] }
+    }
+
+    private mutating func ensure(_ accountIndex: Int) {
+        while accountIndex >= isDirty.count {
+            isDirty.append(false)
+            generations.append(0)
+        }
+    }
+}
