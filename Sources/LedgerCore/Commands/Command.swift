@@ -3,8 +3,10 @@
 public enum Command: Sendable, Hashable {
     /// Admin: list an asset. Its id must be the next free one.
     case listAsset(Asset)
-    /// Admin: list a symbol. Its id must be the next free one.
-    case listSymbol(SymbolSpec)
+    /// Admin: list a symbol. Its id must be the next free one. Boxed (`indirect`): a
+    /// listing is rare and large, and inline it would make every command as large as it,
+    /// so every command copied on the hot path would cost more.
+    indirect case listSymbol(SymbolSpec)
     /// Credit an account from outside (idempotent by transfer id).
     case deposit(Transfer)
     /// Debit an account to outside (idempotent by transfer id).

@@ -164,10 +164,9 @@ extension ExchangeState {
         guard bracketAllows(position, symbol: symbol, leverage: Int64(leverage)) else {
             return events.append(.rejected(.leverageAboveBracket, detail: 0))
         }
-        let before = availableMinor(accountIndex: Int(index), asset: asset)
         position.leverage = leverage
         let after = availableMinor(accountIndex: Int(index), asset: asset, replacing: (symbol, position))
-        guard Self.marginAllows(before: before, after: after) else {
+        guard marginAllows(accountIndex: Int(index), asset: asset, after: after) else {
             return events.append(.rejected(.insufficientMargin, detail: 0))
         }
         emit(.leverageSet(account: account, symbol: symbol, leverage: leverage), command, sequence, &events)
@@ -175,6 +174,7 @@ extension ExchangeState {
 
     /// The dense index of an account that a command names together with a symbol; when
     /// either is unknown, appends the rejection and returns it.
+    @inline(__always)
     func accountIndex(_ account: AccountID, trading symbol: SymbolID, _ events: inout [Event]) -> Result<UInt32, RejectReason> {
         let reason: RejectReason
         if Int(symbol) >= symbols.count {

@@ -47,6 +47,8 @@ extension ExchangeState {
     /// Liquidates the account's isolated positions that are due (symbol order), then its
     /// cross positions per asset (asset order), then covers any negative balance left.
     private mutating func liquidateIfDue(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        // Most checks find nothing due; the same pass records the account's danger marks.
+        guard recordDangerMarks(accountIndex: index) else { return }
         let id = accounts[index].id
         var liquidated = false
         for symbol in accounts[index].positions.indices {

@@ -7,25 +7,30 @@ extension ExchangeState {
         Int64(position.leverage == 0 ? symbols[Int(symbol)].defaultLeverage : position.leverage)
     }
 
+    /// A signed quantity valued at the mark, exact. (The market's fields are read in place:
+    /// copying a whole `Market` or `SymbolSpec` on these paths costs more than the math.)
+    @inline(__always)
+    func markNotionalMinor(quantityUnits: Int64, symbol: SymbolID) -> Int128 {
+        Int128(quantityUnits) * Int128(markets[Int(symbol)].markPriceUnits) * Int128(markets[Int(symbol)].notionalFactor)
+    }
+
     /// Unrealized PnL at the mark price: mark notional − entry cost.
+    @inline(__always)
     public func unrealizedPnlMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        let market = markets[Int(symbol)]
-        return Int128(position.sizeQuantityUnits) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
-            - Int128(position.costMinor)
+        markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol) - Int128(position.costMinor)
     }
 
     /// Initial margin of a position: |mark notional| / leverage, rounded up.
+    @inline(__always)
     public func positionInitialMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        let market = markets[Int(symbol)]
-        let notional =
-            Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits)
-            * Int128(market.notionalFactor)
-        return FixedPoint.divideRoundingUp(notional, Int128(effectiveLeverage(position, symbol: symbol)))
+        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol).magnitude
+        return FixedPoint.divideRoundingUp(Int128(notional), Int128(effectiveLeverage(position, symbol: symbol)))
     }
 
     /// Initial margin of open orders: each side's quantity beyond what would only close
     /// the position, valued pro rata at its limit prices, over leverage, rounded up; the
     /// larger side counts (both sides cannot open a position at once).
+    @inline(__always)
     public func orderInitialMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
         let leverage = Int128(effectiveLeverage(position, symbol: symbol))
         func sideMargin(quantity: Int64, notional: Int64, closing: Int64) -> Int128 {
@@ -46,6 +51,7 @@ extension ExchangeState {
     /// (unrealized PnL − position margin) − Σ order margin, over every symbol settled in
     /// `asset`. `replacing` evaluates a hypothetical position in one symbol and a change of
     /// the wallet (a margin check before a change).
+    @inline(__always)
     public func availableMinor(
         accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)? = nil,
         walletChangeMinor: Int64 = 0
@@ -87,30 +93,38 @@ extension ExchangeState {
     }
 
     /// The margin rule for any change an account asks for: accepted when it leaves the
-    /// available balance non-negative, or does not lower it.
-    static func marginAllows(before: Int128, after: Int128) -> Bool {
-        after >= 0 || after >= before
+    /// available balance of `asset` non-negative, or does not lower it. `after` is the
+    /// available balance with the change; the balance without it is computed only when
+    /// `after` is negative (most changes pass on the first test).
+    func marginAllows(accountIndex: Int, asset: AssetID, after: Int128) -> Bool {
+        after >= 0 || after >= availableMinor(accountIndex: accountIndex, asset: asset)
     }
 
     /// Maintenance margin of a position at mark: notional × MMR of its bracket, rounded up,
     /// minus the bracket's maintenance amount.
+    @inline(__always)
     public func maintenanceMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        let market = markets[Int(symbol)]
-        let notional =
-            Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
+        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol).magnitude
         return Self.maintenanceMarginMinor(
-            notionalMinor: notional, spec: symbols[Int(symbol)], amounts: market.maintenanceAmountsMinor)
+            notionalMinor: Int128(notional), brackets: symbols[Int(symbol)].brackets,
+            amounts: markets[Int(symbol)].maintenanceAmountsMinor)
     }
 
     /// Maintenance margin of an unsigned notional: Binance's notional × MMR − maintenance
     /// amount, with the product rounded toward +∞.
     @inlinable
     public static func maintenanceMarginMinor(notionalMinor: Int128, spec: SymbolSpec, amounts: [Int64]) -> Int128 {
+        maintenanceMarginMinor(notionalMinor: notionalMinor, brackets: spec.brackets, amounts: amounts)
+    }
+
+    /// The same, given the symbol's brackets alone (no copy of the whole spec).
+    @inlinable
+    static func maintenanceMarginMinor(notionalMinor: Int128, brackets: [MarginBracket], amounts: [Int64]) -> Int128 {
         if notionalMinor == 0 { return 0 }
-        let bracket = spec.bracketIndex(notionalMinor: notionalMinor)
+        let bracket = MarginBracket.index(in: brackets, notionalMinor: notionalMinor)
         let margin =
             FixedPoint.divideRoundingUp(
-                notionalMinor * Int128(spec.brackets[bracket].maintenanceMarginRateE8), Int128(FixedPoint.rateScale))
+                notionalMinor * Int128(brackets[bracket].maintenanceMarginRateE8), Int128(FixedPoint.rateScale))
             - Int128(amounts[bracket])
         return max(0, margin)
     }
@@ -119,6 +133,7 @@ extension ExchangeState {
     /// position its margin balance (isolated margin + unrealized PnL) and maintenance
     /// margin; for a cross position the account's cross margin balance (cross wallet + Σ
     /// cross unrealized PnL) and the Σ of cross maintenance margins in the asset.
+    @inline(__always)
     public func marginHealth(accountIndex: Int, symbol: SymbolID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
         let account = accounts[accountIndex]
         let position = account.position(symbol)
@@ -132,6 +147,7 @@ extension ExchangeState {
     }
 
     /// Cross margin balance and cross maintenance margin of an account in one asset.
+    @inline(__always)
     public func crossHealth(accountIndex: Int, asset: AssetID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
         let account = accounts[accountIndex]
         var balance = Int128(account.balance(asset))
@@ -149,12 +165,12 @@ extension ExchangeState {
 
     /// True when the leverage is within what the bracket of the position's exposure (size
     /// plus the larger side of open orders, at mark) allows.
+    @inline(__always)
     func bracketAllows(_ position: Position, symbol: SymbolID, leverage: Int64) -> Bool {
-        let market = markets[Int(symbol)]
-        let exposure = position.sizeQuantityUnits.magnitude + UInt64(max(position.openBuyQuantityUnits, position.openSellQuantityUnits))
-        let notional = Int128(exposure) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
-        let spec = symbols[Int(symbol)]
-        return leverage <= Int64(spec.brackets[spec.bracketIndex(notionalMinor: notional)].maxLeverage)
+        let exposure = abs(position.sizeQuantityUnits) + max(position.openBuyQuantityUnits, position.openSellQuantityUnits)
+        let notional = markNotionalMinor(quantityUnits: exposure, symbol: symbol)
+        let brackets = symbols[Int(symbol)].brackets
+        return leverage <= Int64(brackets[MarginBracket.index(in: brackets, notionalMinor: notional)].maxLeverage)
     }
 
     /// Binance's estimated liquidation price of a position (one-way mode), in price units:

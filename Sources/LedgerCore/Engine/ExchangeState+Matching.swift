@@ -40,39 +40,41 @@ extension ExchangeState {
 
     /// `amending`: the account's resting order that this one replaces (its open quantity no
     /// longer counts).
+    @inline(__always)
     func planFills(_ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder? = nil) -> FillPlan {
-        let spec = symbols[Int(order.symbol)]
-        let market = markets[Int(order.symbol)]
+        let takerFeeRateE8 = symbols[Int(order.symbol)].takerFeeRateE8
+        let factor = markets[Int(order.symbol)].notionalFactor
+        let book = markets[Int(order.symbol)].book
         var plan = FillPlan(position: accounts[Int(accountIndex)].position(order.symbol))
         if let amending {
             plan.position.addOpenOrder(
                 side: amending.side, quantityUnits: -amending.openQuantityUnits,
-                notionalMinor: -amending.priceUnits * amending.openQuantityUnits * market.notionalFactor)
+                notionalMinor: -amending.priceUnits * amending.openQuantityUnits * factor)
         }
         let leverage = effectiveLeverage(plan.position, symbol: order.symbol)
         var remaining = order.quantityUnits
-        var next = market.book.bestSlot(order.side.opposite)
+        var next = book.bestSlot(order.side.opposite)
         while remaining > 0, let slot = next {
-            let maker = market.book.slots[Int(slot)]
+            let maker = book.slots[Int(slot)]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
-            next = market.book.slotAfter(slot)
+            next = book.slotAfter(slot)
             if maker.accountIndex == accountIndex {
                 let action = Self.ownOrderAction(order.selfTradePrevention)
                 if action != .stop {
                     // The resting order expires: its margin is released.
                     plan.position.addOpenOrder(
                         side: maker.side, quantityUnits: -maker.openQuantityUnits,
-                        notionalMinor: -maker.priceUnits * maker.openQuantityUnits * market.notionalFactor)
+                        notionalMinor: -maker.priceUnits * maker.openQuantityUnits * factor)
                 }
                 if action == .expireMakerAndGoOn { continue }
                 plan.hitOwnOrder = true
                 break
             }
             let quantity = min(remaining, maker.openQuantityUnits)
-            let fee = FixedPoint.charge(notional: maker.priceUnits * quantity * market.notionalFactor, rateE8: spec.takerFeeRateE8)
+            let fee = FixedPoint.charge(notional: maker.priceUnits * quantity * factor, rateE8: takerFeeRateE8)
             let after = plan.position.filled(
                 side: order.side, quantityUnits: quantity, priceUnits: maker.priceUnits,
-                notionalFactor: market.notionalFactor, feeMinor: fee, leverage: leverage)
+                notionalFactor: factor, feeMinor: fee, leverage: leverage)
             plan.position = after.position
             plan.realizedPnlMinor += after.realizedPnlMinor
             plan.feeMinor += fee
@@ -84,36 +86,40 @@ extension ExchangeState {
 
     /// Checks an order's own terms (not the book's): the order of the checks is the
     /// contract (docs/RULES.md, "Validation order"). Returns the account index.
+    @inline(__always)
     func validateOrder(_ order: PlaceOrder) -> Result<UInt32, RejectReason> {
         guard Int(order.symbol) < symbols.count else { return .failure(.unknownSymbol) }
         guard let accountIndex = accountIndexByID[order.account] else { return .failure(.unknownAccount) }
-        let spec = symbols[Int(order.symbol)]
+        // Fields are read in place: a copy of the whole spec costs more than this check.
+        let symbol = Int(order.symbol)
         if order.closePosition {
             guard order.type == .stopMarket || order.type == .takeProfitMarket, order.quantityUnits == 0 else {
                 return .failure(.invalidQuantity)
             }
         } else {
-            guard order.quantityUnits > 0, order.quantityUnits <= spec.maxQuantityUnits else { return .failure(.invalidQuantity) }
-            guard order.quantityUnits % spec.lotSizeQuantityUnits == 0 else { return .failure(.quantityNotOnLot) }
+            guard order.quantityUnits > 0, order.quantityUnits <= symbols[symbol].maxQuantityUnits else {
+                return .failure(.invalidQuantity)
+            }
+            guard order.quantityUnits % symbols[symbol].lotSizeQuantityUnits == 0 else { return .failure(.quantityNotOnLot) }
         }
         if order.type.hasLimitPrice {
-            guard order.priceUnits > 0, order.priceUnits <= spec.maxPriceUnits else { return .failure(.invalidPrice) }
-            guard order.priceUnits % spec.tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+            guard order.priceUnits > 0, order.priceUnits <= symbols[symbol].maxPriceUnits else { return .failure(.invalidPrice) }
+            guard order.priceUnits % symbols[symbol].tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
         } else {
             guard order.priceUnits == 0 else { return .failure(.invalidPrice) }
         }
         if order.type == .trailingStopMarket {
-            guard order.stopPriceUnits == 0, order.activationPriceUnits >= 0, order.activationPriceUnits <= spec.maxPriceUnits
+            guard order.stopPriceUnits == 0, order.activationPriceUnits >= 0, order.activationPriceUnits <= symbols[symbol].maxPriceUnits
             else { return .failure(.invalidPrice) }
-            guard order.activationPriceUnits % spec.tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+            guard order.activationPriceUnits % symbols[symbol].tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
             guard order.callbackRateE8 >= Limits.callbackRateE8Min, order.callbackRateE8 <= Limits.callbackRateE8Max else {
                 return .failure(.invalidRate)
             }
         } else if order.type.isConditional {
-            guard order.stopPriceUnits > 0, order.stopPriceUnits <= spec.maxPriceUnits, order.callbackRateE8 == 0,
+            guard order.stopPriceUnits > 0, order.stopPriceUnits <= symbols[symbol].maxPriceUnits, order.callbackRateE8 == 0,
                 order.activationPriceUnits == 0
             else { return .failure(.invalidPrice) }
-            guard order.stopPriceUnits % spec.tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+            guard order.stopPriceUnits % symbols[symbol].tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
         } else {
             guard order.stopPriceUnits == 0, order.callbackRateE8 == 0, order.activationPriceUnits == 0 else {
                 return .failure(.invalidPrice)
@@ -122,7 +128,7 @@ extension ExchangeState {
         let markPrice = markets[Int(order.symbol)].markPriceUnits
         guard markPrice > 0 else { return .failure(.noMarkPrice) }
         if order.type.hasLimitPrice,
-            !Self.withinBand(priceUnits: order.priceUnits, markPriceUnits: markPrice, bandE8: spec.priceBandRateE8)
+            !Self.withinBand(priceUnits: order.priceUnits, markPriceUnits: markPrice, bandE8: symbols[symbol].priceBandRateE8)
         {
             return .failure(.priceOutsideBand)
         }
@@ -130,7 +136,7 @@ extension ExchangeState {
             let referencePrice = order.type.hasLimitPrice ? order.priceUnits : markPrice
             guard
                 notionalMinor(symbol: order.symbol, priceUnits: referencePrice, quantityUnits: order.quantityUnits)
-                    >= spec.minNotionalMinor
+                    >= symbols[symbol].minNotionalMinor
             else { return .failure(.notionalTooSmall) }
         }
         return .success(accountIndex)
@@ -170,7 +176,7 @@ extension ExchangeState {
         _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, accepted: Bool, amending: RestingOrder? = nil,
         _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> RejectReason? {
-        let spec = symbols[Int(order.symbol)]
+        let settleAsset = symbols[Int(order.symbol)].settleAsset
         func accept() {
             if amending != nil {
                 emit(.orderAmended(orderID, priceUnits: order.priceUnits, quantityUnits: order.quantityUnits), command, sequence, &events)
@@ -208,20 +214,20 @@ extension ExchangeState {
             notionalMinor: notionalMinor(symbol: order.symbol, priceUnits: order.priceUnits, quantityUnits: restingQuantity))
         if !order.reduceOnly {
             let exposure = abs(position.sizeQuantityUnits) + max(position.openBuyQuantityUnits, position.openSellQuantityUnits)
-            guard exposure <= spec.maxPositionQuantityUnits else { return .positionLimit }
+            guard exposure <= symbols[Int(order.symbol)].maxPositionQuantityUnits else { return .positionLimit }
             guard bracketAllows(position, symbol: order.symbol, leverage: effectiveLeverage(position, symbol: order.symbol)) else {
                 return .leverageAboveBracket
             }
         }
-        let before = availableMinor(accountIndex: Int(accountIndex), asset: spec.settleAsset)
         let after = availableMinor(
-            accountIndex: Int(accountIndex), asset: spec.settleAsset, replacing: (order.symbol, position),
+            accountIndex: Int(accountIndex), asset: settleAsset, replacing: (order.symbol, position),
             walletChangeMinor: plan.realizedPnlMinor - plan.feeMinor)
-        guard Self.marginAllows(before: before, after: after) else { return .insufficientMargin }
+        guard marginAllows(accountIndex: Int(accountIndex), asset: settleAsset, after: after) else { return .insufficientMargin }
 
         accept()
         let filled = match(
-            order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: spec.takerFeeRateE8, command, sequence, &events)
+            order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: symbols[Int(order.symbol)].takerFeeRateE8, command,
+            sequence, &events)
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
         precondition(markets[Int(order.symbol)].book.isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {
@@ -241,7 +247,7 @@ extension ExchangeState {
         _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, takerFeeRateE8: Int64, _ command: Command,
         _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
-        let spec = symbols[Int(order.symbol)]
+        let makerFeeRateE8 = symbols[Int(order.symbol)].makerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
         var remaining = order.quantityUnits
         while remaining > 0, let slot = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
@@ -270,7 +276,7 @@ extension ExchangeState {
                 tradeID: nextTradeID, symbol: order.symbol, makerOrderID: maker.orderID, takerOrderID: orderID,
                 makerAccount: accounts[Int(maker.accountIndex)].id, takerAccount: order.account,
                 takerSide: order.side, priceUnits: maker.priceUnits, quantityUnits: quantity,
-                makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: spec.makerFeeRateE8),
+                makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: makerFeeRateE8),
                 takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),
                 makerRealizedPnlMinor: makerAfter.realizedPnlMinor, takerRealizedPnlMinor: takerAfter.realizedPnlMinor)
             emit(.trade(trade), command, sequence, &events)

@@ -20,7 +20,7 @@ extension ExchangeState {
             if !liquidationCandidates.isEmpty {
                 sweepLiquidations(command, sequence, &events)
             } else if !reduceOnlyChecks.isEmpty {
-                if !markets.contains(where: { $0.book.reduceOnlyCount > 0 }) {
+                if !markets.indices.contains(where: { markets[$0].book.reduceOnlyCount > 0 }) {
                     reduceOnlyChecks.removeAll(keepingCapacity: true)
                     continue
                 }
@@ -41,6 +41,7 @@ extension ExchangeState {
 
     /// The price a conditional order watches: mark, or the last trade (mark before the
     /// first trade).
+    @inline(__always)
     func workingPriceUnits(symbol: SymbolID, _ type: WorkingType) -> Int64 {
         let market = markets[Int(symbol)]
         return type == .markPrice || market.lastPriceUnits == 0 ? market.markPriceUnits : market.lastPriceUnits
@@ -48,6 +49,7 @@ extension ExchangeState {
 
     /// True when a stop, take-profit or trailing activation is already reached: placing
     /// it would be a market order in disguise (Binance rejects it too).
+    @inline(__always)
     func wouldTriggerAtOnce(_ order: PlaceOrder) -> Bool {
         let price = workingPriceUnits(symbol: order.symbol, order.workingType)
         switch order.type {
@@ -199,6 +201,7 @@ extension ExchangeState {
 
     /// The resting order a cancel or amend names (by id, else by client id) if it is the
     /// account's.
+    @inline(__always)
     func ownRestingOrder(accountIndex: UInt32, orderID: OrderID, clientOrderID: ClientOrderID) -> (OrderID, OrderLocation)? {
         var id = orderID
         if id == 0, clientOrderID != 0 {

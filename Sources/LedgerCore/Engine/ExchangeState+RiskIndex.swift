@@ -24,12 +24,14 @@ extension ExchangeState {
             symbol: Int(symbol), markPriceUnits: markets[Int(symbol)].markPriceUnits, into: &liquidationCandidates)
     }
 
-    /// Replaces the danger marks of every account changed since the last refresh.
+    /// Replaces the danger marks of every account changed since its last check.
     mutating func refreshDangerMarks() {
         if riskIndex.dirty.isEmpty { return }
         var dirty: [UInt32] = []
         swap(&dirty, &riskIndex.dirty)
-        for index in dirty { addDangerMarks(accountIndex: Int(index)) }
+        for index in dirty where riskIndex.isDirty[Int(index)] {
+            _ = recordDangerMarks(accountIndex: Int(index))
+        }
         dirty.removeAll(keepingCapacity: true)
         swap(&dirty, &riskIndex.dirty)
     }
@@ -39,13 +41,19 @@ extension ExchangeState {
     mutating func rebuildRiskIndex() {
         riskIndex = RiskIndex()
         riskIndex.isStale = false
-        for index in accounts.indices { addDangerMarks(accountIndex: index) }
+        for index in accounts.indices { _ = recordDangerMarks(accountIndex: index) }
     }
 
-    /// Retires an account's danger marks and records fresh ones from its state now.
-    private mutating func addDangerMarks(accountIndex index: Int) {
+    /// Checks every scope of an account (its isolated positions, its cross positions per
+    /// asset) against maintenance margin and records fresh danger marks from what it
+    /// finds, retiring the old ones. Returns true when some scope is due (its marks then
+    /// make any mark dangerous; the liquidation that follows changes the account, which is
+    /// checked again when the entry ends). The liquidation sweep's check of an account is
+    /// this same pass.
+    mutating func recordDangerMarks(accountIndex index: Int) -> Bool {
         riskIndex.retire(index)
         let positions = accounts[index].positions
+        var isDue = false
         for asset in assets.indices {
             var crossCount: Int128 = 0
             var crossAllowance: Int128 = 0
@@ -54,6 +62,7 @@ extension ExchangeState {
                 let allowance = dangerAllowanceMinor(symbol: symbol)
                 if position.isIsolated {
                     let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
+                    isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
                     addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: slack)
                 } else {
@@ -63,6 +72,7 @@ extension ExchangeState {
             }
             if crossCount == 0 { continue }
             let health = crossHealth(accountIndex: index, asset: AssetID(asset))
+            isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
             let share = slack < 0 ? slack : slack / crossCount
             for (symbol, position) in positions.enumerated()
@@ -70,6 +80,7 @@ extension ExchangeState {
                 addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: share)
             }
         }
+        return isDue
     }
 
     /// What rounding can take from a position's slack on any move: a unit for the rounded

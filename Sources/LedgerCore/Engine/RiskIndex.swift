@@ -21,7 +21,8 @@ struct RiskIndex: Sendable {
     var generations: ContiguousArray<UInt32> = []
     /// Per account: already in `dirty`.
     var isDirty: ContiguousArray<Bool> = []
-    /// Accounts to check afresh when the entry ends, in the order first marked.
+    /// Accounts to check afresh when the entry ends; those whose `isDirty` was cleared by
+    /// a check in the meantime are skipped (an account may be listed more than once).
     var dirty: [UInt32] = []
     /// True when the entries do not describe the state (after events were applied without
     /// executing): `ExchangeState.execute` rebuilds it first.

@@ -100,10 +100,7 @@ public struct SymbolSpec: Sendable, Hashable {
     /// whose cap exceeds it, else the last.
     @inlinable
     public func bracketIndex(notionalMinor: Int128) -> Int {
-        for index in brackets.indices where notionalMinor < Int128(brackets[index].notionalCapMinor) {
-            return index
-        }
-        return brackets.count - 1
+        MarginBracket.index(in: brackets, notionalMinor: notionalMinor)
     }
 
     /// The maintenance amount of each bracket: amount₀ = 0, amountₙ = floorₙ × (MMRₙ −
@@ -127,6 +124,16 @@ public struct SymbolSpec: Sendable, Hashable {
 /// One tier of a symbol's maintenance-margin table (Binance's "leverage brackets"): the
 /// notional from the previous bracket's cap up to (not including) `notionalCapMinor`.
 public struct MarginBracket: Sendable, Hashable {
+    /// The bracket of `brackets` a notional falls in: the first whose cap exceeds it, else
+    /// the last.
+    @inlinable
+    public static func index(in brackets: [MarginBracket], notionalMinor: Int128) -> Int {
+        for index in brackets.indices where notionalMinor < Int128(brackets[index].notionalCapMinor) {
+            return index
+        }
+        return brackets.count - 1
+    }
+
     /// Upper bound of the bracket's notional, settlement minor units, exclusive.
     public var notionalCapMinor: Int64
     /// Maintenance margin rate, units of 10^-8 (0.4% = 400,000).
