@@ -40,25 +40,37 @@ import Testing
         #expect(hexString(report.lastChain) == expected["journal.chain"])
     }
 
+    /// Re-executes a journal from an empty state, through `last`. With `checking`, every
+    /// entry must give exactly its journaled events and re-encode to the same bytes. `each`
+    /// sees every entry's events.
+    static func reexecute(
+        _ directory: String, through last: SequenceNumber = .max, checking: Bool = true, _ each: ([Event]) -> Void = { _ in }
+    ) throws -> (state: ExchangeState, entries: Int) {
+        var state = ExchangeState()
+        var events: [Event] = []
+        var count = 0
+        try JournalReader(directory: directory).forEach(upTo: last) { entry in
+            var reader = ByteReader(Array(entry.payload))
+            let payload = try EntryPayload.decode(from: &reader)
+            events.removeAll()
+            state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
+            if checking {
+                #expect(events == payload.events, "entry \(entry.sequence)")
+                var reencoded = ByteWriter()
+                EntryPayload.encode(command: payload.command, events: events, to: &reencoded)
+                #expect(reencoded.bytes == Array(entry.payload), "entry \(entry.sequence) re-encodes differently")
+            }
+            each(events)
+            count += 1
+        }
+        return (state, count)
+    }
+
     func checkJournalV1() throws {
         let expected = try Self.expected()
         try Self.checkVerifies(Self.journalV1, expected)
         // Re-executing each journaled command gives exactly the journaled events.
-        var state = ExchangeState()
-        var events: [Event] = []
-        let reader = JournalReader(directory: Self.journalV1)
-        var count = 0
-        try reader.forEach { entry in
-            var payloadReader = ByteReader(Array(entry.payload))
-            let payload = try EntryPayload.decode(from: &payloadReader)
-            events.removeAll()
-            state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
-            #expect(events == payload.events, "entry \(entry.sequence)")
-            var reencoded = ByteWriter()
-            EntryPayload.encode(command: payload.command, events: events, to: &reencoded)
-            #expect(reencoded.bytes == Array(entry.payload), "entry \(entry.sequence) re-encodes differently")
-            count += 1
-        }
+        let (state, count) = try Self.reexecute(Self.journalV1)
         #expect(count == Scenario.commands.count)
         // `state.hash` is the v1 encoding's hash of this state; the engine now encodes v2,
         // so the state is compared with the v1 snapshot + tail instead (checkSnapshotV1),
@@ -79,14 +91,7 @@ import Testing
         #expect(String(loaded.info.sequence) == expected["snapshot.sequence"])
         #expect(hexString(loaded.info.stateHash) == expected["snapshot.stateHash"])
         // The v1 state equals re-executing the journal's first 40 entries.
-        var state = ExchangeState()
-        var events: [Event] = []
-        try JournalReader(directory: Self.journalV1).forEach(upTo: loaded.info.sequence) { entry in
-            var payloadReader = ByteReader(Array(entry.payload))
-            let payload = try EntryPayload.decode(from: &payloadReader)
-            events.removeAll()
-            state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
-        }
+        let (state, _) = try Self.reexecute(Self.journalV1, through: loaded.info.sequence, checking: false)
         #expect(state.withIdempotencyTimes(0).stateHash() == loaded.state.withIdempotencyTimes(0).stateHash())
         // Snapshot + journal tail starts from it.
         let (_, report) = try Recovery.restore(journalDirectory: Self.journalV1, snapshotDirectory: Self.snapshotV1)
@@ -126,18 +131,8 @@ import Testing
         try Self.checkVerifies(Self.journalRuleBook, expected)
         // Re-executing each command gives the journaled events byte for byte, and the
         // history holds what it claims to.
-        var state = ExchangeState()
-        var events: [Event] = []
         var seen: Set<String> = []
-        try JournalReader(directory: Self.journalRuleBook).forEach { entry in
-            var reader = ByteReader(Array(entry.payload))
-            let payload = try EntryPayload.decode(from: &reader)
-            events.removeAll()
-            state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
-            #expect(events == payload.events, "entry \(entry.sequence)")
-            var reencoded = ByteWriter()
-            EntryPayload.encode(command: payload.command, events: events, to: &reencoded)
-            #expect(reencoded.bytes == Array(entry.payload), "entry \(entry.sequence) re-encodes differently")
+        let (state, _) = try Self.reexecute(Self.journalRuleBook) { events in
             for event in events { seen.insert(String("\(event)".prefix { $0 != "(" })) }
         }
         for kind in [
