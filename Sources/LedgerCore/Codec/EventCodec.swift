@@ -10,15 +10,9 @@ extension Event {
             writer.u8(2)
             writer.varint(UInt64(id))
         case .deposited(let account, let asset, let amount):
-            writer.u8(3)
-            writer.varint(account)
-            writer.varint(UInt64(asset))
-            writer.zigzag(amount)
+            writer.accountAssetValue(3, account, asset, amount)
         case .withdrawn(let account, let asset, let amount):
-            writer.u8(4)
-            writer.varint(account)
-            writer.varint(UInt64(asset))
-            writer.zigzag(amount)
+            writer.accountAssetValue(4, account, asset, amount)
         case .transferReplayed(let original):
             writer.u8(5)
             writer.varint(original)
@@ -155,10 +149,7 @@ extension Event {
             writer.varint(UInt64(symbol))
             writer.varint(count)
         case .badDebtCovered(let account, let asset, let amount):
-            writer.u8(27)
-            writer.varint(account)
-            writer.varint(UInt64(asset))
-            writer.zigzag(amount)
+            writer.accountAssetValue(27, account, asset, amount)
         }
     }
 
@@ -169,9 +160,7 @@ extension Event {
         case 1: return .assetListed(try reader.varint(as: AssetID.self, field: "asset"))
         case 2: return .symbolListed(try reader.varint(as: SymbolID.self, field: "symbol"))
         case 3, 4:
-            let account = try reader.varint()
-            let asset = try reader.varint(as: AssetID.self, field: "asset")
-            let amount = try reader.zigzag()
+            let (account, asset, amount) = try reader.accountAssetValue()
             return tag == 3
                 ? .deposited(account: account, asset: asset, amountMinor: amount)
                 : .withdrawn(account: account, asset: asset, amountMinor: amount)
@@ -278,8 +267,8 @@ extension Event {
                 quantityUnits: try reader.zigzag(), realizedPnlMinor: try reader.zigzag(), counterpartyRealizedPnlMinor: try reader.zigzag()
             )
         case 27:
-            return .badDebtCovered(
-                account: try reader.varint(), asset: try reader.varint(as: AssetID.self, field: "asset"), amountMinor: try reader.zigzag())
+            let (account, asset, amount) = try reader.accountAssetValue()
+            return .badDebtCovered(account: account, asset: asset, amountMinor: amount)
         case 28:
             let (symbol, amount) = try reader.symbolValue()
             return .fundFundingPaid(symbol: symbol, amountMinor: amount)

@@ -1,6 +1,6 @@
 /// The field shapes many commands and events share, written and read in one place:
-/// a symbol with a signed value (prices, rates), and an account, a symbol and a signed
-/// value or a flag.
+/// a symbol with a signed value (prices, rates), an account, a symbol and a signed value
+/// or a flag, and an account, an asset and a signed amount.
 extension ByteWriter {
     mutating func symbolValue(_ tag: UInt8, _ symbol: SymbolID, _ value: Int64) {
         u8(tag)
@@ -12,6 +12,13 @@ extension ByteWriter {
         u8(tag)
         varint(account)
         varint(UInt64(symbol))
+        zigzag(value)
+    }
+
+    mutating func accountAssetValue(_ tag: UInt8, _ account: AccountID, _ asset: AssetID, _ value: Int64) {
+        u8(tag)
+        varint(account)
+        varint(UInt64(asset))
         zigzag(value)
     }
 
@@ -44,6 +51,10 @@ extension ByteReader {
 
     mutating func accountSymbolValue() throws(CodecError) -> (AccountID, SymbolID, Int64) {
         (try varint(), try varint(as: SymbolID.self, field: "symbol"), try zigzag())
+    }
+
+    mutating func accountAssetValue() throws(CodecError) -> (AccountID, AssetID, Int64) {
+        (try varint(), try varint(as: AssetID.self, field: "asset"), try zigzag())
     }
 
     mutating func accountSymbolFlag(field: String) throws(CodecError) -> (AccountID, SymbolID, Bool) {
