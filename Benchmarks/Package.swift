@@ -17,15 +17,27 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The recorded workloads, shared by the benchmarks and the profiling harness.
+        .target(
+            name: "Workloads",
+            dependencies: [
+                .product(name: "LedgerCore", package: root),
+                .product(name: "LedgerClient", package: root),
+            ]),
         .executableTarget(
             name: "EngineBenchmarks",
             dependencies: [
+                "Workloads",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "LedgerCore", package: root),
                 .product(name: "Journal", package: root),
                 .product(name: "LedgerClient", package: root),
             ],
             path: "Benchmarks/EngineBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")])
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        // The engine over the same workload in a process of its own, for perf or valgrind.
+        .executableTarget(
+            name: "EngineProfile",
+            dependencies: ["Workloads", .product(name: "LedgerCore", package: root)]),
     ]
 )
