@@ -88,7 +88,7 @@ struct LedgerDaemon: AsyncParsableCommand {
                 ])
         }
         let started = ContinuousClock.now
-        let restored: (state: ExchangeState, report: Recovery.Report)
+        var restored: (state: ExchangeState, report: Recovery.Report)
         do {
             restored = try Recovery.restore(
                 journalDirectory: settings.journalDirectory, snapshotDirectory: settings.snapshotDirectory
@@ -106,6 +106,7 @@ struct LedgerDaemon: AsyncParsableCommand {
             logger.critical("state ends at \(restored.state.lastSequence) but the journal at \(journal.lastSequence)")
             throw ExitCode(1)
         }
+        restored.state.prepareToExecute()
         logger.info(
             "recovered",
             metadata: [
@@ -144,6 +145,9 @@ struct LedgerDaemon: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let connections = ConnectionRegistry()
+        // Requests are taken from the moment a listener exists: the engine is running. (Set
+        // after binding, a client that connected in between was told "shutting down".)
+        status.accepting = true
         let tcp: Channel
         let http: Channel
         do {
@@ -156,7 +160,6 @@ struct LedgerDaemon: AsyncParsableCommand {
             logger.critical("cannot listen", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        status.accepting = true
         status.ready = true
         SystemdNotifier.notify("READY=1\nSTATUS=serving")
         logger.info(
@@ -175,6 +178,11 @@ struct LedgerDaemon: AsyncParsableCommand {
         for connection in connections.all {
             try? await connection.flushed(timeout: .seconds(5)).get()
         }
+        // Then each connection ends so that the replies reach the peer: output half-closed,
+        // input drained until the peer closes (a well-behaved gateway does at the end of
+        // the stream), at most 2 s, all connections at once.
+        let finishing = connections.all.map { $0.finish(timeout: .seconds(2)) }
+        for connection in finishing { try? await connection.get() }
         projector?.stop()
         do {
             try sequencer.closeJournal()

@@ -42,6 +42,9 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     // Event-loop confined.
     private var writesPending = 0
     private var flushWaiters: [EventLoopPromise<Void>] = []
+    /// Shutdown has half-closed the output: input is read and dropped until the peer closes.
+    private var isFinishing = false
+    private var closeWaiters: [EventLoopPromise<Void>] = []
     private var role: Role?
     private var pending: [EngineRequest] = []
     private var inFlight = 0
@@ -68,7 +71,28 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         registry.remove(self)
         writesPending = 0
         releaseFlushWaiters()
+        let waiters = closeWaiters
+        closeWaiters = []
+        for waiter in waiters { waiter.succeed() }
         context.fireChannelInactive()
+    }
+
+    /// Ends the connection once shutdown has written its last reply: half-closes the output
+    /// (the peer reads every reply, then the end of the stream), then reads and drops input
+    /// until the peer closes its side or `timeout` passes, and closes. Closing outright while
+    /// requests sit unread in the socket would make the kernel reset the connection and
+    /// throw away replies still in its send queue.
+    func finish(timeout: TimeAmount) -> EventLoopFuture<Void> {
+        channel.eventLoop.flatSubmit {
+            guard self.channel.isActive else { return self.channel.eventLoop.makeSucceededVoidFuture() }
+            let promise = self.channel.eventLoop.makePromise(of: Void.self)
+            self.closeWaiters.append(promise)
+            self.isFinishing = true
+            self.channel.close(mode: .output, promise: nil)
+            let channel = self.channel
+            channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            return promise.futureResult
+        }
     }
 
     /// Succeeds once every reply delivered so far has been written to the socket (or the
@@ -90,6 +114,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if isFinishing { return }
         let body = unwrapInboundIn(data)
         let frame: WireFrame
         do {
@@ -129,6 +154,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        if isFinishing { return context.fireChannelReadComplete() }
         if !pending.isEmpty {
             inFlight += pending.count
             let batch = pending

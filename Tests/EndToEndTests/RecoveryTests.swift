@@ -5,26 +5,32 @@ import LedgerCore
 import Testing
 
 @Suite(.serialized) struct RecoveryTests {
-    /// Fills a daemon with `count` commands through small segments, then stops it cleanly.
-    func filledDaemon(count: Int) throws -> DaemonProcess {
+    /// Fills a daemon with `count` commands through small segments — more, 1,000 at a time,
+    /// until the journal has `segmentsMin` segments (how many bytes an entry takes after LZ4
+    /// depends on how large the group-commit batches were, so on the machine's load) — then
+    /// stops it cleanly.
+    func filledDaemon(count: Int, segmentsMin: Int = 1) throws -> DaemonProcess {
         let daemon = DaemonProcess(extraArguments: ["--segment-bytes", "16384"])
         try daemon.start()
         let connection = try daemon.connect()
         try E2EExchange.run(E2EExchange.genesis, on: connection)
-        var commands: [Command] = []
-        for index in 0..<count {
-            commands.append(
-                .deposit(Transfer(transferID: UInt64(index + 1), account: UInt64(index % 20 + 1), asset: 0, amountMinor: 1_000_000)))
-        }
-        for chunk in stride(from: 0, to: commands.count, by: 1_000) {
-            try E2EExchange.run(Array(commands[chunk..<min(chunk + 1_000, commands.count)]), on: connection, firstID: UInt64(chunk + 10))
+        var sent = 0
+        while true {
+            let segments = try FileManager.default.contentsOfDirectory(atPath: daemon.journalDirectory).count { $0.hasSuffix(".seg") }
+            if sent >= count && segments >= segmentsMin { break }
+            let chunk = (sent..<sent + 1_000).map {
+                Command.deposit(Transfer(transferID: UInt64($0 + 1), account: UInt64($0 % 20 + 1), asset: 0, amountMinor: 1_000_000))
+            }
+            try E2EExchange.run(chunk, on: connection, firstID: UInt64(sent + 10))
+            sent += chunk.count
+            if sent >= 100 * count { break }
         }
         #expect(daemon.terminate() == 0)
         return daemon
     }
 
     @Test func aFlippedByteInASealedBlockStopsTheDaemonAndFailsVerify() throws {
-        let daemon = try filledDaemon(count: 6_000)
+        let daemon = try filledDaemon(count: 6_000, segmentsMin: 3)
         defer { daemon.cleanup() }
         let segments = try FileManager.default.contentsOfDirectory(atPath: daemon.journalDirectory).filter { $0.hasSuffix(".seg") }.sorted()
         #expect(segments.count >= 3)
@@ -117,7 +123,10 @@ import Testing
         var replies = 1
         var committed = 1
         var seen: Set<UInt64> = [1]
-        while let frame = try? connection.receive() {
+        var lastError: Error? = nil
+        while true {
+            let frame: WireFrame
+            do { frame = try connection.receive() } catch { lastError = error; break }
             replies += 1
             #expect(seen.insert(frame.requestID).inserted, "request \(frame.requestID) answered twice")
             switch frame {
@@ -126,10 +135,14 @@ import Testing
             default: Issue.record("unexpected reply \(frame)")
             }
         }
+        // End of stream: a gateway closes its side (the daemon stops waiting for it).
+        connection.shutdownBoth()
         #expect(replies <= count)
         #expect(daemon.terminate() == 0)
         // Every journaled entry's reply arrived before the connection closed.
         let audit = try runTool("ledger-replay", ["audit", "--data-dir", daemon.dataDirectory, "--json"])
-        #expect(audit.output.contains("\"sequence\":\(3 + committed)"), "\(audit.output)")
+        #expect(
+            audit.output.contains("\"sequence\":\(3 + committed)"),
+            "\(audit.output) committed \(committed) replies \(replies) maxID \(seen.max() ?? 0) lastError \(String(describing: lastError))")
     }
 }

@@ -100,6 +100,10 @@ import Testing
                     state.apply(entry.events, of: entry.command, sequence: state.lastSequence + 1, timeNanos: 0)
                 }
                 #expect(state.riskIndex.isStale)
+                if seed % 2 == 0 {
+                    state.prepareToExecute()  // as ledgerd does after recovery; otherwise execute does it
+                    #expect(!state.riskIndex.isStale)
+                }
                 rebuilt = state
             }
             let roll = random.next() % 100

@@ -11,7 +11,7 @@ extension ExchangeState {
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
-        if riskIndex.isStale { rebuildRiskIndex() }
+        prepareToExecute()
         entryTimeNanos = timeNanos
         expireIdempotency(now: timeNanos)
         settleDueFunding(timeNanos: timeNanos, command, sequence, &events)

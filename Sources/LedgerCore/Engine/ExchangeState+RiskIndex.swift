@@ -36,6 +36,14 @@ extension ExchangeState {
         swap(&dirty, &riskIndex.dirty)
     }
 
+    /// Builds what executing needs and a rebuild from events or a snapshot does not keep
+    /// (the danger marks), O(accounts × positions). `execute` does it itself before its
+    /// first command; a daemon calls it during recovery so that the first command after
+    /// "ready" does not pay for it.
+    public mutating func prepareToExecute() {
+        if riskIndex.isStale { rebuildRiskIndex() }
+    }
+
     /// Recomputes every account's danger marks (after events were applied without being
     /// executed: a rebuild, a snapshot load).
     mutating func rebuildRiskIndex() {

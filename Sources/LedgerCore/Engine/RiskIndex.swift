@@ -19,7 +19,8 @@ struct RiskIndex: Sendable {
     var shorts: ContiguousArray<DangerHeap> = []
     /// Per account: the generation of its live entries; older entries are stale.
     var generations: ContiguousArray<UInt32> = []
-    /// Per account: already in `dirty`.
+    /// Per account: changed since its danger marks were last recorded (then also listed in
+    /// `dirty`).
     var isDirty: ContiguousArray<Bool> = []
     /// Accounts to check afresh when the entry ends; those whose `isDirty` was cleared by
     /// a check in the meantime are skipped (an account may be listed more than once).
@@ -37,7 +38,7 @@ struct RiskIndex: Sendable {
         dirty.append(UInt32(accountIndex))
     }
 
-    /// Forgets every entry and every dirty mark; the next execute rebuilds.
+    /// Drops the dirty marks and declares the entries stale: the next execute rebuilds.
     mutating func invalidate() {
         for index in dirty { isDirty[Int(index)] = false }
         dirty.removeAll(keepingCapacity: true)
