@@ -22,11 +22,11 @@ enum Views {
     }
 
     static func account(_ state: borrowing ExchangeState, _ id: AccountID) -> String {
-        guard let account = state.account(id) else {
+        guard let index = state.accountIndex(of: id) else {
             return JSON.text(["code": Int(WireError.notFound.rawValue), "reason": "NOT_FOUND", "message": "no account \(id)"])
         }
+        let account = state.accounts[index]
         var balances: [[String: Any]] = []
-        let index = state.accounts.firstIndex { $0.id == id }!
         for asset in state.assets where account.balance(asset.id) != 0 || asset.id == 0 {
             let scale = Int(asset.scale)
             let cross = state.crossHealth(accountIndex: index, asset: asset.id)
@@ -134,7 +134,7 @@ enum Views {
             .stopMarket: "STOP_MARKET", .stopLimit: "STOP", .takeProfitMarket: "TAKE_PROFIT_MARKET", .takeProfitLimit: "TAKE_PROFIT",
             .trailingStopMarket: "TRAILING_STOP_MARKET",
         ]
-        if let index = state.account(id).flatMap({ _ in state.accounts.firstIndex { $0.id == id } }) {
+        if let index = state.accountIndex(of: id) {
             for (symbol, market) in state.markets.enumerated() {
                 let spec = state.symbols[symbol]
                 for conditional in market.conditionalOrders where conditional.accountIndex == UInt32(index) {

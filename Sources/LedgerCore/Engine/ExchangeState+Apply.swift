@@ -325,22 +325,15 @@ extension ExchangeState {
     }
 
     private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {
+        let (transfer, kind): (Transfer, TransferKind)
         switch command {
-        case .deposit(let transfer), .withdraw(let transfer), .depositInsuranceFund(let transfer):
-            transferQueue.append(IdempotencyRecord(timeNanos: entryTimeNanos, key: transfer.transferID))
-        default:
-            preconditionFailure("event without its command")
+        case .deposit(let t): (transfer, kind) = (t, .deposit)
+        case .withdraw(let t): (transfer, kind) = (t, .withdrawal)
+        case .depositInsuranceFund(let t): (transfer, kind) = (t, .insuranceDeposit)
+        default: preconditionFailure("event without its command")
         }
-        switch command {
-        case .deposit(let transfer):
-            transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .deposit, transfer: transfer)
-        case .withdraw(let transfer):
-            transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .withdrawal, transfer: transfer)
-        case .depositInsuranceFund(let transfer):
-            transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: .insuranceDeposit, transfer: transfer)
-        default:
-            preconditionFailure("event without its command")
-        }
+        transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: kind, transfer: transfer)
+        transferQueue.append(IdempotencyRecord(timeNanos: entryTimeNanos, key: transfer.transferID))
     }
 
     /// One side of the double entry. Every call is paired by `post`; the entry's net per

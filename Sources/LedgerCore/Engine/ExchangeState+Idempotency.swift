@@ -11,7 +11,7 @@ extension ExchangeState {
             first.timeNanos < transferHorizon || transferQueue.count > Int(idempotency.maxRecords)
         {
             transferQueue.removeFirst()
-            transfers.removeValue(forKey: first.id)
+            transfers.removeValue(forKey: first.key)
         }
         let orderHorizon = now - idempotency.clientOrderSeconds * 1_000_000_000
         // An id whose order is still open goes to the back with the current time; each
@@ -80,8 +80,6 @@ public struct IdempotencyWindow: Sendable, Hashable {
 struct IdempotencyRecord<Key: Hashable & Sendable>: Sendable, Hashable {
     var timeNanos: Int64
     var key: Key
-
-    var id: Key { key }
 }
 
 /// A FIFO over an array with a moving head: O(1) amortized at both ends, no per-record

@@ -2,8 +2,12 @@
 /// orders and their triggers, reduce-only upkeep, amend, cancel-all, and the loop that
 /// settles an entry: liquidations, reduce-only checks and triggers until nothing is left.
 extension ExchangeState {
+    /// Notes an account's resting reduce-only orders in `symbol` for a check against its
+    /// position. Nothing to check while the symbol's book holds no reduce-only order: one
+    /// that rests later in the entry notes its own check.
     @inline(__always)
     mutating func noteReduceOnlyCheck(_ accountIndex: UInt32, _ symbol: SymbolID) {
+        guard markets[Int(symbol)].book.reduceOnlyCount > 0 else { return }
         reduceOnlyChecks.append(ReduceOnlyCheck(accountIndex: accountIndex, symbol: symbol))
     }
 
@@ -20,10 +24,6 @@ extension ExchangeState {
             if !liquidationCandidates.isEmpty {
                 sweepLiquidations(command, sequence, &events)
             } else if !reduceOnlyChecks.isEmpty {
-                if !markets.indices.contains(where: { markets[$0].book.reduceOnlyCount > 0 }) {
-                    reduceOnlyChecks.removeAll(keepingCapacity: true)
-                    continue
-                }
                 let check = reduceOnlyChecks.min()!
                 reduceOnlyChecks.removeAll { $0 == check }
                 enforceReduceOnly(check, command, sequence, &events)
@@ -43,8 +43,8 @@ extension ExchangeState {
     /// first trade).
     @inline(__always)
     func workingPriceUnits(symbol: SymbolID, _ type: WorkingType) -> Int64 {
-        let market = markets[Int(symbol)]
-        return type == .markPrice || market.lastPriceUnits == 0 ? market.markPriceUnits : market.lastPriceUnits
+        let last = markets[Int(symbol)].lastPriceUnits
+        return type == .markPrice || last == 0 ? markets[Int(symbol)].markPriceUnits : last
     }
 
     /// True when a stop, take-profit or trailing activation is already reached: placing

@@ -60,6 +60,12 @@ public struct ExchangeState: Sendable {
         accountIndexByID[id].map { accounts[Int($0)] }
     }
 
+    /// The position of an account in `accounts` (the index the margin queries take), if it
+    /// ever received a deposit.
+    public func accountIndex(of id: AccountID) -> Int? {
+        accountIndexByID[id].map { Int($0) }
+    }
+
     /// The balance of a system account in `asset`.
     public func systemBalance(_ account: SystemAccount, asset: AssetID) -> Int64 {
         let index = Int(asset) * SystemAccount.allCases.count + Int(account.rawValue)

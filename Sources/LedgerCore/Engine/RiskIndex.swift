@@ -29,9 +29,11 @@ struct RiskIndex: Sendable {
     /// executing): `ExchangeState.execute` rebuilds it first.
     var isStale = true
 
-    /// Marks an account for a fresh check at the end of the entry.
+    /// Marks an account for a fresh check at the end of the entry (nothing while the index
+    /// is stale: applying events for a replay costs nothing here, the rebuild covers it).
     @inline(__always)
     mutating func markDirty(_ accountIndex: Int) {
+        if isStale { return }
         ensure(accountIndex)
         if isDirty[accountIndex] { return }
         isDirty[accountIndex] = true
