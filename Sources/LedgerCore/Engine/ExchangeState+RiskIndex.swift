@@ -61,6 +61,13 @@ extension ExchangeState {
     mutating func recordDangerMarks(accountIndex index: Int) -> Bool {
         riskIndex.retire(index)
         let positions = accounts[index].positions
+        // Every account an entry changed passes here after its last change: the cheap part
+        // of "every position is margined" is checked on it (the rest is the check below).
+        for position in positions {
+            precondition(
+                position.isolatedMarginMinor == 0 || (position.isIsolated && position.sizeQuantityUnits != 0),
+                "account \(accounts[index].id) holds isolated margin without an open isolated position")
+        }
         var isDue = false
         for asset in assets.indices {
             var crossCount: Int128 = 0
