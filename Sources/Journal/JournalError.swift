@@ -1,3 +1,5 @@
+import LedgerCore
+
 /// What went wrong in the journal, with where.
 public enum JournalError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A system call failed (`errno` as reported).
@@ -14,6 +16,9 @@ public enum JournalError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The writer failed earlier and accepts nothing more.
     case writerFailed
     case notFound(path: String)
+    /// The engine produced an entry that would not read back as written (the decoder
+    /// refuses it or re-encodes it differently). Nothing of its batch is written.
+    case entryDoesNotRoundTrip(sequence: SequenceNumber, reason: String)
 
     public var description: String {
         switch self {
@@ -25,6 +30,8 @@ public enum JournalError: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidAppend(let reason): "invalid append: \(reason)"
         case .writerFailed: "the journal writer failed earlier and is closed"
         case .notFound(let path): "\(path) does not exist"
+        case .entryDoesNotRoundTrip(let sequence, let reason):
+            "entry \(sequence) would not read back as written (\(reason)); its batch was not written and nothing in it was acknowledged"
         }
     }
 }

@@ -126,12 +126,16 @@ package enum Directory {
     /// Writes a whole file atomically: temporary file, fsync, rename, fsync the directory.
     package static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(JournalError) {
         let temporary = path + ".tmp"
-        do {
+        do throws(JournalError) {
             let file = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
             try file.write(bytes, at: 0)
             try file.dataSync()
+            guard rename(temporary, path) == 0 else { throw JournalError.io(operation: "rename", path: temporary, errno: errno) }
+        } catch {
+            // A failed write (disk full, EIO) leaves no temporary file behind.
+            unlink(temporary)
+            throw error
         }
-        guard rename(temporary, path) == 0 else { throw .io(operation: "rename", path: temporary, errno: errno) }
         try sync(directory)
     }
 }

@@ -21,6 +21,10 @@ struct DaemonConfig: Sendable {
     var connectionInFlightMax = 65_536
     /// Bearer tokens and their roles.
     var tokens: [String: Role] = [:]
+    /// Decode and re-encode every entry on the writer thread before its block is written
+    /// (docs/OPERATIONS.md): an entry that would not read back stops the daemon without
+    /// acknowledging it, instead of poisoning the journal.
+    var verifyEntries = true
     var projectorEnabled = false
     var projectorURL = ""
     var projectorBatchEntries = 5_000
@@ -41,7 +45,7 @@ struct DaemonConfig: Sendable {
                 guard case .string(let roleName) = value, let role = Self.role(named: roleName) else {
                     throw Invalid(description: "\(key): role must be \"trader\", \"oracle\" or \"admin\"")
                 }
-                tokens[String(key.dropFirst("tokens.".count))] = role
+                try addToken(String(key.dropFirst("tokens.".count)), role)
                 continue
             }
             try set(key, value)
@@ -65,14 +69,22 @@ struct DaemonConfig: Sendable {
             guard parts.count == 2, let role = Self.role(named: String(parts[1])) else {
                 throw Invalid(description: "token \(item): expected TOKEN:ROLE")
             }
-            tokens[String(parts[0])] = role
+            try addToken(String(parts[0]), role)
         }
+    }
+
+    /// A token must fit a TCP hello (`Limits.tokenBytesMax`) and be printable ASCII.
+    mutating func addToken(_ token: String, _ role: Role) throws {
+        guard !token.isEmpty, token.utf8.count <= Limits.tokenBytesMax, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw Invalid(description: "a token must be 1 ... \(Limits.tokenBytesMax) bytes of printable ASCII")
+        }
+        tokens[token] = role
     }
 
     static let keys = [
         "data_dir", "log_level", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
-        "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "ingress.queue_capacity",
-        "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
+        "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
+        "ingress.queue_capacity", "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
     ]
 
     mutating func set(_ key: String, _ value: TOMLSubset.Value) throws {
@@ -107,6 +119,9 @@ struct DaemonConfig: Sendable {
             if case .interval = fsync { fsync = .interval(milliseconds: milliseconds) }
         case "journal.segment_bytes": segmentBytes = try integer(4_096...(1 << 34))
         case "journal.ledger_id": ledgerID = UInt64(try integer(1...Int64.max))
+        case "journal.verify_entries":
+            guard case .bool(let flag) = value else { throw Invalid(description: "journal.verify_entries must be true or false") }
+            verifyEntries = flag
         case "ingress.queue_capacity": queueCapacity = Int(try integer(1...(1 << 24)))
         case "ingress.connection_in_flight_max": connectionInFlightMax = Int(try integer(1...(1 << 24)))
         case "projector.enabled":

@@ -40,7 +40,7 @@ final class HTTPAPI: @unchecked Sendable {
             case .busy: status = .tooManyRequests
             case .notFound: status = .notFound
             case .unavailable: status = .serviceUnavailable
-            case .malformed, .tooMuchPrecision, .badRequest: status = .badRequest
+            case .malformed, .tooMuchPrecision, .badRequest, .outOfRange: status = .badRequest
             }
         }
 
@@ -71,7 +71,11 @@ final class HTTPAPI: @unchecked Sendable {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
                     throw Failure(.malformed, "body must be a JSON object")
                 }
-                for (key, value) in object { parameters[key] = "\(value)" }
+                for (key, value) in object {
+                    // A field named twice (in the query and the body) is ambiguous: refuse it.
+                    guard parameters[key] == nil else { throw Failure(.badRequest, "\(key) is given in both the query and the body") }
+                    parameters[key] = "\(value)"
+                }
             }
             let catalog = currentCatalog
             let request = try route(method: head.method, path: path, parameters: parameters, role: role, catalog: catalog)
@@ -111,8 +115,9 @@ final class HTTPAPI: @unchecked Sendable {
             return .prepared { state in .response(.view(Views.openOrders(state, account))) }
         case (.GET, "/v1/depth"):
             let symbol = try fields.symbol()
-            let limit = min(max(Int(p["limit"] ?? "20") ?? 20, 1), 1_000)
-            return .prepared { state in .response(.view(Views.depth(state, symbol.id, limit: limit))) }
+            let limit = try fields.optionalUInt("limit") ?? 20
+            guard limit >= 1, limit <= 1_000 else { throw Failure(.badRequest, "limit must be 1 ... 1000") }
+            return .prepared { state in .response(.view(Views.depth(state, symbol.id, limit: Int(limit)))) }
         case (.GET, "/v1/premiumIndex"):
             let symbol = try fields.symbol()
             return .prepared { state in .response(.view(Views.premiumIndex(state, symbol.id))) }
@@ -158,7 +163,7 @@ final class HTTPAPI: @unchecked Sendable {
             return .command(
                 .depositInsuranceFund(
                     Transfer(
-                        transferID: try fields.uint("transferId"), account: 0, asset: asset.id,
+                        transferID: try fields.id("transferId"), account: 0, asset: asset.id,
                         amountMinor: try fields.decimal("amount", scale: Int(asset.scale)))))
         case (.POST, "/v1/order"):
             try require(role, has: .trader)
@@ -169,8 +174,8 @@ final class HTTPAPI: @unchecked Sendable {
             return .command(
                 .amendOrder(
                     AmendOrder(
-                        account: try fields.account(), orderID: try fields.optionalUInt("orderId") ?? 0,
-                        clientOrderID: try fields.optionalUInt("clientOrderId") ?? 0,
+                        account: try fields.account(), orderID: try fields.optionalID("orderId") ?? 0,
+                        clientOrderID: try fields.optionalID("clientOrderId") ?? 0,
                         priceUnits: try fields.decimal("price", scale: Int(symbol.priceScale)),
                         quantityUnits: try fields.decimal("quantity", scale: Int(symbol.quantityScale)))))
         case (.DELETE, "/v1/allOpenOrders"):
@@ -181,8 +186,8 @@ final class HTTPAPI: @unchecked Sendable {
             return .command(
                 .cancelOrder(
                     CancelOrder(
-                        account: try fields.account(), orderID: try fields.optionalUInt("orderId") ?? 0,
-                        clientOrderID: try fields.optionalUInt("clientOrderId") ?? 0)))
+                        account: try fields.account(), orderID: try fields.optionalID("orderId") ?? 0,
+                        clientOrderID: try fields.optionalID("clientOrderId") ?? 0)))
         case (.POST, "/v1/leverage"):
             try require(role, has: .trader)
             let leverage = try fields.uint("leverage")
@@ -196,7 +201,7 @@ final class HTTPAPI: @unchecked Sendable {
             try require(role, has: .admin)
             let asset = try fields.asset()
             let transfer = Transfer(
-                transferID: try fields.uint("transferId"), account: try fields.account(), asset: asset.id,
+                transferID: try fields.id("transferId"), account: try fields.account(), asset: asset.id,
                 amountMinor: try fields.decimal("amount", scale: Int(asset.scale)))
             return .command(path == "/v1/deposit" ? .deposit(transfer) : .withdraw(transfer))
         case (.POST, "/v1/asset"):
@@ -290,7 +295,20 @@ struct Fields {
         return value
     }
 
-    func account() throws -> AccountID { try uint("account") }
+    /// An id (account, order, transfer, client order id): 0 ... 2^63 − 1 (docs/FORMATS.md).
+    func id(_ name: String) throws -> UInt64 {
+        let value = try uint(name)
+        guard value <= Limits.idMax else {
+            throw HTTPAPI.Failure(.outOfRange, "\(name) \(value) is outside its domain 0 ... 9223372036854775807 (2^63 - 1)")
+        }
+        return value
+    }
+
+    func optionalID(_ name: String) throws -> UInt64? {
+        values[name] == nil ? nil : try id(name)
+    }
+
+    func account() throws -> AccountID { try id("account") }
 
     func symbol() throws -> SymbolSpec {
         let name = try string("symbol")
@@ -372,7 +390,7 @@ struct Fields {
             account: try account(), symbol: symbol.id, side: side, type: type, timeInForce: tif,
             priceUnits: type.hasLimitPrice ? try decimal("price", scale: priceScale) : 0,
             quantityUnits: closePosition && values["quantity"] == nil ? 0 : try decimal("quantity", scale: Int(symbol.quantityScale)),
-            clientOrderID: try optionalUInt("clientOrderId") ?? 0,
+            clientOrderID: try optionalID("clientOrderId") ?? 0,
             stopPriceUnits: values["stopPrice"] == nil ? 0 : try decimal("stopPrice", scale: priceScale), workingType: workingType,
             reduceOnly: try flag("reduceOnly"), closePosition: closePosition, selfTradePrevention: prevention,
             // Binance gives the callback rate in percent ("1" = 1%): 10^-6 percent = 10^-8.
@@ -383,9 +401,10 @@ struct Fields {
     /// Listing terms; decimals in the symbol's own scales.
     func symbolSpec(id: SymbolID) throws -> SymbolSpec {
         let asset = try catalog.asset(named: string("settleAsset")) ?? { throw HTTPAPI.Failure(.notFound, "unknown settleAsset") }()
-        let priceScale = Int(try uint("priceScale"))
-        let quantityScale = Int(try uint("quantityScale"))
-        guard priceScale <= 18, quantityScale <= 18 else { throw HTTPAPI.Failure(.badRequest, "scales must be 0 ... 18") }
+        let priceScaleValue = try uint("priceScale")
+        let quantityScaleValue = try uint("quantityScale")
+        guard priceScaleValue <= 18, quantityScaleValue <= 18 else { throw HTTPAPI.Failure(.badRequest, "scales must be 0 ... 18") }
+        let (priceScale, quantityScale) = (Int(priceScaleValue), Int(quantityScaleValue))
         func leverage(_ name: String) throws -> UInt16 {
             let value = try uint(name)
             guard value <= 1_000 else { throw HTTPAPI.Failure(.badRequest, "\(name) out of range") }

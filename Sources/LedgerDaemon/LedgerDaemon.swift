@@ -68,6 +68,18 @@ struct LedgerDaemon: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        // One owner per data directory: the journal's lock, held until the process exits
+        // (the kernel drops it even at SIGKILL). A second ledgerd stops here.
+        let ownership: DirectoryLock
+        do {
+            try FileManager.default.createDirectory(atPath: settings.journalDirectory, withIntermediateDirectories: true)
+            ownership = try DirectoryLock.acquire(directory: settings.journalDirectory, owner: "ledgerd")
+        } catch {
+            logger.critical("cannot own the data directory", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        defer { withExtendedLifetime(ownership) {} }
+
         SystemdNotifier.notify("STATUS=recovering")
         let journal: JournalWriter
         do {
@@ -116,7 +128,9 @@ struct LedgerDaemon: AsyncParsableCommand {
             ])
 
         let status = DaemonStatus()
-        let sequencer = Sequencer(state: restored.state, journal: journal, queueCapacity: settings.queueCapacity, logger: logger)
+        let sequencer = Sequencer(
+            state: restored.state, journal: journal, queueCapacity: settings.queueCapacity, verifyEntries: settings.verifyEntries,
+            logger: logger)
         let api = HTTPAPI(sequencer: sequencer, tokens: settings.tokens, status: status)
         sequencer.onCatalogChange = { catalog in api.updateCatalog(catalog) }
         sequencer.onFatal = { error in

@@ -75,6 +75,8 @@ final class Sequencer: @unchecked Sendable {
     private let journal: JournalWriter
     private var state: ExchangeState
     private let queueCapacity: Int
+    /// Decode and re-encode every entry before its block is written (`journal.verify_entries`).
+    private let verifyEntries: Bool
 
     // Guarded by `lock`.
     private let lock = Monitor()
@@ -99,11 +101,12 @@ final class Sequencer: @unchecked Sendable {
     /// Called when the writer fails: the process must stop without acknowledging.
     var onFatal: (@Sendable (JournalError) -> Void)?
 
-    init(state: ExchangeState, journal: JournalWriter, queueCapacity: Int, logger: Logger) {
+    init(state: ExchangeState, journal: JournalWriter, queueCapacity: Int, verifyEntries: Bool = true, logger: Logger) {
         precondition(state.lastSequence == journal.lastSequence, "state and journal disagree on the last sequence")
         self.state = state
         self.journal = journal
         self.queueCapacity = queueCapacity
+        self.verifyEntries = verifyEntries
         self.logger = logger
         _durableSequence = journal.durableSequence
         inbound.reserveCapacity(queueCapacity)
@@ -228,6 +231,13 @@ final class Sequencer: @unchecked Sendable {
                 return
             }
         }
+        // Whatever is journaled must read back (docs/FORMATS.md, "Field domains"): a field
+        // outside its domain is refused here, before the engine sees it. TCP's decoder
+        // already refuses such frames; this covers every ingress.
+        if let violation = command.domainViolation() {
+            batch.replies.append((request.sink, request.requestID, .response(.error(.outOfRange, violation.description))))
+            return
+        }
         let sequence = state.lastSequence + 1
         let time = max(Self.wallClockNanos(), state.lastTimeNanos)
         let first = batch.events.count
@@ -271,6 +281,7 @@ final class Sequencer: @unchecked Sendable {
 
             if !batch.journal.isEmpty {
                 do {
+                    if verifyEntries { try batch.journal.verifyRoundTrip() }
                     try journal.append(batch.journal)
                 } catch {
                     counters.withLock { _healthy = false }

@@ -120,7 +120,9 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         do {
             frame = try WireFrame.decode(body: body)
         } catch {
-            return reply(.error(requestID: WireFrame.requestID(ofBody: body), code: .malformed, message: "\(error)"))
+            // A field outside its domain is answered as such; anything else is malformed.
+            let code: WireError = if case .outOfDomain = error { .outOfRange } else { .malformed }
+            return reply(.error(requestID: WireFrame.requestID(ofBody: body), code: code, message: "\(error)"))
         }
         switch frame {
         case .hello(let id, let token):

@@ -60,7 +60,10 @@ struct Create: ParsableCommand {
         let journal = try directories.journalDirectory()
         let snapshots = try directories.snapshotDirectory()
         do {
-            let result = try SnapshotStore(directory: snapshots).create(journalDirectory: journal, through: through ?? .max)
+            let store = SnapshotStore(directory: snapshots)
+            let lock = try store.lockForWriting(owner: "ledger-snapshot create")
+            defer { withExtendedLifetime(lock) {} }
+            let result = try store.create(journalDirectory: journal, through: through ?? .max)
             let info = result.info
             guard result.created else {
                 emit(
@@ -149,7 +152,16 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
-        let removed = try SnapshotStore(directory: try directories.snapshotDirectory()).prune(keep: keep)
+        let store = SnapshotStore(directory: try directories.snapshotDirectory())
+        let removed: [String]
+        do {
+            let lock = try store.lockForWriting(owner: "ledger-snapshot prune")
+            defer { withExtendedLifetime(lock) {} }
+            removed = try store.prune(keep: keep)
+        } catch {
+            FileHandle.standardError.write(Data("ledger-snapshot: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         emit(["removed": removed], json: json, text: removed.isEmpty ? "nothing to remove" : "removed " + removed.joined(separator: ", "))
     }
 }

@@ -38,6 +38,18 @@ public struct SnapshotStore: Sendable {
         return (nil, skipped)
     }
 
+    /// Takes the snapshot directory's lock (creating the directory if needed) and removes
+    /// temporary files that a crashed writer left: with the lock held no other writer can
+    /// be using them. Every tool that writes snapshots holds this while it writes.
+    public func lockForWriting(owner: String) throws -> DirectoryLock {
+        try Directory.create(directory)
+        let lock = try DirectoryLock.acquire(directory: directory, owner: owner)
+        for name in try Directory.list(directory) where name.hasPrefix("snap-") && name.hasSuffix(".tmp") {
+            try Directory.remove(path(name))
+        }
+        return lock
+    }
+
     /// Removes all but the newest `keep` snapshots; returns the names removed.
     public func prune(keep: Int) throws(SnapshotError) -> [String] {
         precondition(keep >= 1, "keep at least one snapshot")

@@ -2,7 +2,7 @@
 public enum CodecError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The input ended inside a field.
     case truncated(offset: Int)
-    /// A varint longer than 10 bytes or wider than 64 bits.
+    /// A varint longer than 10 bytes, wider than 64 bits, or not in its shortest form.
     case badVarint(offset: Int)
     /// An enum tag this version does not know.
     case unknownTag(name: String, tag: UInt64, offset: Int)
@@ -10,6 +10,8 @@ public enum CodecError: Error, Sendable, Hashable, CustomStringConvertible {
     case outOfRange(field: String, offset: Int)
     /// Bytes left over after the last field.
     case trailingBytes(offset: Int)
+    /// A field outside its domain (docs/FORMATS.md, "Field domains").
+    case outOfDomain(DomainViolation, offset: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum CodecError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unknownTag(let name, let tag, let offset): "unknown \(name) tag \(tag) at byte \(offset)"
         case .outOfRange(let field, let offset): "\(field) out of range at byte \(offset)"
         case .trailingBytes(let offset): "unexpected bytes after the end at byte \(offset)"
+        case .outOfDomain(let violation, let offset): "\(violation) at byte \(offset)"
         }
     }
 }
@@ -55,7 +58,11 @@ public struct ByteReader: Sendable {
             offset += 1
             if shift == 63 && byte > 1 { throw .badVarint(offset: start) }
             result |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return result }
+            if byte < 0x80 {
+                // Only the shortest form, so that bytes and values map one to one.
+                if byte == 0 && shift > 0 { throw .badVarint(offset: start) }
+                return result
+            }
             shift += 7
             if shift > 63 { throw .badVarint(offset: start) }
         }
@@ -91,13 +98,43 @@ public struct ByteReader: Sendable {
         return value
     }
 
+    /// An id (account, order, trade, transfer, client order id): at most `Limits.idMax`.
+    public mutating func id(field: String = "id") throws(CodecError) -> UInt64 {
+        let start = offset
+        let value = try varint()
+        if let violation = DomainViolation.id(field, value) { throw .outOfDomain(violation, offset: start) }
+        return value
+    }
+
+    /// An asset or symbol name: 1 ... `Limits.nameBytesMax` bytes of printable ASCII.
+    public mutating func name(field: String) throws(CodecError) -> String {
+        let start = offset
+        let count = try varint()
+        guard count >= 1, count <= UInt64(Limits.nameBytesMax) else {
+            throw .outOfDomain(
+                DomainViolation(field: field, value: "of \(count) bytes", domain: DomainViolation.nameDomain), offset: start)
+        }
+        guard remaining >= Int(count) else { throw .truncated(offset: offset) }
+        let bytes = self.bytes[offset..<offset + Int(count)]
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .outOfDomain(DomainViolation.name(field, "")!.with(value: DomainViolation.quoted(Array(bytes))), offset: start)
+        }
+        offset += Int(count)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// UTF-8 text of at most `maxBytes` bytes; invalid UTF-8 is refused (so the text
+    /// re-encodes to the same bytes).
     public mutating func string(maxBytes: Int) throws(CodecError) -> String {
         let start = offset
         let count = try varint()
         guard count <= UInt64(maxBytes) else { throw .outOfRange(field: "string length", offset: start) }
         guard remaining >= Int(count) else { throw .truncated(offset: offset) }
-        defer { offset += Int(count) }
-        return String(decoding: bytes[offset..<offset + Int(count)], as: UTF8.self)
+        guard let text = String(validating: bytes[offset..<offset + Int(count)], as: UTF8.self) else {
+            throw .outOfRange(field: "UTF-8 text", offset: start)
+        }
+        offset += Int(count)
+        return text
     }
 
     public mutating func raw(count: Int) throws(CodecError) -> ArraySlice<UInt8> {

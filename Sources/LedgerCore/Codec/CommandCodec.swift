@@ -85,13 +85,22 @@ extension Command {
         }
     }
 
+    /// Reads one command; refuses any outside the field domains (`domainViolation`), so
+    /// that decoding and encoding are inverse on exactly the commands ingress accepts.
     public static func decode(from reader: inout ByteReader) throws(CodecError) -> Command {
+        let start = reader.offset
+        let command = try decodeFields(from: &reader)
+        if let violation = command.domainViolation() { throw .outOfDomain(violation, offset: start) }
+        return command
+    }
+
+    private static func decodeFields(from reader: inout ByteReader) throws(CodecError) -> Command {
         let start = reader.offset
         let tag = try reader.u8()
         switch tag {
         case 1:
             let id = try reader.varint(as: AssetID.self, field: "asset id")
-            let name = try reader.string(maxBytes: 64)
+            let name = try reader.name(field: "asset name")
             return .listAsset(Asset(id: id, name: name, scale: try reader.u8()))
         case 2:
             return .listSymbol(try SymbolSpec.decode(from: &reader))
@@ -101,11 +110,11 @@ extension Command {
             return .withdraw(try Transfer.decode(from: &reader))
         case 5:
             return .setLeverage(
-                account: try reader.varint(),
+                account: try reader.id(field: "account"),
                 symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
                 leverage: try reader.varint(as: UInt16.self, field: "leverage"))
         case 6:
-            let account = try reader.varint()
+            let account = try reader.id(field: "account")
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
             let flagsOffset = reader.offset
             let flags = try reader.u8()
@@ -117,10 +126,12 @@ extension Command {
                 PlaceOrder(
                     account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce,
                     priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag(),
-                    clientOrderID: try reader.varint()))
+                    clientOrderID: try reader.id(field: "client order id")))
         case 7:
             return .cancelOrder(
-                CancelOrder(account: try reader.varint(), orderID: try reader.varint(), clientOrderID: try reader.varint()))
+                CancelOrder(
+                    account: try reader.id(field: "account"), orderID: try reader.id(field: "order id"),
+                    clientOrderID: try reader.id(field: "client order id")))
         case 8:
             let (symbol, price) = try reader.symbolValue()
             return .setMarkPrice(symbol: symbol, priceUnits: price)
@@ -146,14 +157,15 @@ extension Command {
         case 17:
             return .amendOrder(
                 AmendOrder(
-                    account: try reader.varint(), orderID: try reader.varint(), clientOrderID: try reader.varint(),
+                    account: try reader.id(field: "account"), orderID: try reader.id(field: "order id"),
+                    clientOrderID: try reader.id(field: "client order id"),
                     priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag()))
         case 18:
-            return .cancelAllOrders(account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"))
+            return .cancelAllOrders(account: try reader.id(field: "account"), symbol: try reader.varint(as: SymbolID.self, field: "symbol"))
         case 19:
             return .setIdempotencyWindow(try IdempotencyWindow.decode(from: &reader))
         case 16:
-            let account = try reader.varint()
+            let account = try reader.id(field: "account")
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
             let side = try reader.side()
             func byte<T: RawRepresentable<UInt8>>(_: T.Type, _ field: String) throws(CodecError) -> T {
@@ -171,7 +183,8 @@ extension Command {
             return .placeOrder(
                 PlaceOrder(
                     account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce, priceUnits: try reader.zigzag(),
-                    quantityUnits: try reader.zigzag(), clientOrderID: try reader.varint(), stopPriceUnits: try reader.zigzag(),
+                    quantityUnits: try reader.zigzag(), clientOrderID: try reader.id(field: "client order id"),
+                    stopPriceUnits: try reader.zigzag(),
                     workingType: workingType, reduceOnly: flags & 1 != 0, closePosition: flags & 2 != 0,
                     selfTradePrevention: prevention, callbackRateE8: try reader.zigzag(), activationPriceUnits: try reader.zigzag()))
         default:
@@ -190,7 +203,7 @@ extension Transfer {
 
     static func decode(from reader: inout ByteReader) throws(CodecError) -> Transfer {
         Transfer(
-            transferID: try reader.varint(), account: try reader.varint(),
+            transferID: try reader.id(field: "transfer id"), account: try reader.id(field: "account"),
             asset: try reader.varint(as: AssetID.self, field: "asset"), amountMinor: try reader.zigzag())
     }
 }
@@ -216,7 +229,7 @@ extension SymbolSpec {
 
     static func decode(from reader: inout ByteReader) throws(CodecError) -> SymbolSpec {
         let id = try reader.varint(as: SymbolID.self, field: "symbol id")
-        let name = try reader.string(maxBytes: 64)
+        let name = try reader.name(field: "symbol name")
         let settle = try reader.varint(as: AssetID.self, field: "settle asset")
         let priceScale = try reader.u8()
         let quantityScale = try reader.u8()
@@ -258,7 +271,10 @@ extension SymbolSpec {
     mutating func decodeRuleBookTerms(from reader: inout ByteReader) throws(CodecError) {
         let countOffset = reader.offset
         let count = try reader.varint()
-        guard count >= 1, count <= UInt64(Limits.bracketsMax) else { throw .outOfRange(field: "bracket count", offset: countOffset) }
+        guard count >= 1, count <= UInt64(Limits.bracketsMax) else {
+            throw .outOfDomain(
+                DomainViolation(field: "bracket count", value: String(count), domain: "1 ... \(Limits.bracketsMax)"), offset: countOffset)
+        }
         brackets = []
         for _ in 0..<count {
             brackets.append(

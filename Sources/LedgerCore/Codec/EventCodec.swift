@@ -167,19 +167,19 @@ extension Event {
         case 5: return .transferReplayed(originalSequence: try reader.varint())
         case 6:
             return .leverageSet(
-                account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
+                account: try reader.id(field: "account"), symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
                 leverage: try reader.varint(as: UInt16.self, field: "leverage"))
         case 7:
             let (symbol, price) = try reader.symbolValue()
             return .markPriceSet(symbol: symbol, priceUnits: price)
-        case 8: return .orderAccepted(try reader.varint())
+        case 8: return .orderAccepted(try reader.id())
         case 9:
-            let tradeID = try reader.varint()
+            let tradeID = try reader.id()
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
-            let makerOrder = try reader.varint()
-            let takerOrder = try reader.varint()
-            let makerAccount = try reader.varint()
-            let takerAccount = try reader.varint()
+            let makerOrder = try reader.id()
+            let takerOrder = try reader.id()
+            let makerAccount = try reader.id(field: "account")
+            let takerAccount = try reader.id(field: "account")
             let side = try reader.side()
             return .trade(
                 Trade(
@@ -188,9 +188,9 @@ extension Event {
                     priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag(),
                     makerFeeMinor: try reader.zigzag(), takerFeeMinor: try reader.zigzag(),
                     makerRealizedPnlMinor: try reader.zigzag(), takerRealizedPnlMinor: try reader.zigzag()))
-        case 10: return .orderRested(try reader.varint(), openQuantityUnits: try reader.zigzag())
+        case 10: return .orderRested(try reader.id(), openQuantityUnits: try reader.zigzag())
         case 11, 33:
-            let id = try reader.varint()
+            let id = try reader.id()
             let quantity = try reader.zigzag()
             let reasonOffset = reader.offset
             guard let reason = ExpiryReason(rawValue: try reader.u8()) else {
@@ -200,18 +200,19 @@ extension Event {
                 ? .orderExpired(id, quantityUnits: quantity, reason: reason)
                 : .restingOrderExpired(id, quantityUnits: quantity, reason: reason)
         case 37: return .idempotencyWindowSet(try IdempotencyWindow.decode(from: &reader))
-        case 29: return .conditionalOrderPlaced(try reader.varint())
-        case 30: return .conditionalOrderTriggered(try reader.varint(), priceUnits: try reader.zigzag())
+        case 29: return .conditionalOrderPlaced(try reader.id())
+        case 30: return .conditionalOrderTriggered(try reader.id(), priceUnits: try reader.zigzag())
         case 31:
-            let id = try reader.varint()
+            let id = try reader.id()
             return .triggeredOrderRejected(id, reason: try reader.rejectReason())
-        case 32: return .conditionalOrderCancelled(try reader.varint())
-        case 34: return .orderReduced(try reader.varint(), quantityUnits: try reader.zigzag())
-        case 35: return .orderAmended(try reader.varint(), priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag())
+        case 32: return .conditionalOrderCancelled(try reader.id())
+        case 34: return .orderReduced(try reader.id(), quantityUnits: try reader.zigzag())
+        case 35: return .orderAmended(try reader.id(), priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag())
         case 36:
             return .allOrdersCancelled(
-                account: try reader.varint(), symbol: try reader.varint(as: SymbolID.self, field: "symbol"), count: try reader.varint())
-        case 12: return .orderCancelled(try reader.varint(), quantityUnits: try reader.zigzag())
+                account: try reader.id(field: "account"), symbol: try reader.varint(as: SymbolID.self, field: "symbol"),
+                count: try reader.varint())
+        case 12: return .orderCancelled(try reader.id(), quantityUnits: try reader.zigzag())
         case 13:
             return .rejected(try reader.rejectReason(), detail: try reader.varint())
         case 14, 15, 16:
@@ -233,7 +234,7 @@ extension Event {
             let (account, symbol, isolated) = try reader.accountSymbolFlag(field: "margin mode")
             return .marginModeSet(account: account, symbol: symbol, isolated: isolated)
         case 22:
-            let account = try reader.varint()
+            let account = try reader.id(field: "account")
             let asset = try reader.varint(as: AssetID.self, field: "asset")
             let flagOffset = reader.offset
             let flag = try reader.u8()
@@ -243,8 +244,8 @@ extension Event {
                 account: account, asset: asset, isolatedSymbol: flag == 1 ? symbol : nil, marginBalanceMinor: try reader.zigzag(),
                 maintenanceMinor: try reader.zigzag())
         case 23:
-            let id = try reader.varint()
-            let account = try reader.varint()
+            let id = try reader.id()
+            let account = try reader.id(field: "account")
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
             return .liquidationOrderPlaced(
                 id, account: account, symbol: symbol, side: try reader.side(), bankruptcyPriceUnits: try reader.zigzag(),
@@ -261,7 +262,7 @@ extension Event {
                 realizedPnlMinor: try reader.zigzag(), fundRealizedPnlMinor: try reader.zigzag())
         case 26:
             let (account, symbol, price) = try reader.accountSymbolValue()
-            let counterparty = try reader.varint()
+            let counterparty = try reader.id(field: "account")
             return .autoDeleveraged(
                 account: account, counterparty: counterparty, symbol: symbol, side: try reader.side(), priceUnits: price,
                 quantityUnits: try reader.zigzag(), realizedPnlMinor: try reader.zigzag(), counterpartyRealizedPnlMinor: try reader.zigzag()

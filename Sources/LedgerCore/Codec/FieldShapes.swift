@@ -50,15 +50,15 @@ extension ByteReader {
     }
 
     mutating func accountSymbolValue() throws(CodecError) -> (AccountID, SymbolID, Int64) {
-        (try varint(), try varint(as: SymbolID.self, field: "symbol"), try zigzag())
+        (try id(field: "account"), try varint(as: SymbolID.self, field: "symbol"), try zigzag())
     }
 
     mutating func accountAssetValue() throws(CodecError) -> (AccountID, AssetID, Int64) {
-        (try varint(), try varint(as: AssetID.self, field: "asset"), try zigzag())
+        (try id(field: "account"), try varint(as: AssetID.self, field: "asset"), try zigzag())
     }
 
     mutating func accountSymbolFlag(field: String) throws(CodecError) -> (AccountID, SymbolID, Bool) {
-        let account = try varint()
+        let account = try id(field: "account")
         let symbol = try varint(as: SymbolID.self, field: "symbol")
         let flagOffset = offset
         let flag = try u8()

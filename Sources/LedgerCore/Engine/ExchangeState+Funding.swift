@@ -114,7 +114,9 @@ extension ExchangeState {
         guard transfer.amountMinor > 0, transfer.amountMinor <= Limits.balanceMagnitudeMax else {
             return events.append(.rejected(.invalidAmount, detail: 0))
         }
-        guard systemBalance(.insuranceFund, asset: transfer.asset) <= Limits.balanceMagnitudeMax - transfer.amountMinor else {
+        guard systemBalance(.insuranceFund, asset: transfer.asset) <= Limits.balanceMagnitudeMax - transfer.amountMinor,
+            systemBalance(.external, asset: transfer.asset) >= transfer.amountMinor - Limits.balanceMagnitudeMax
+        else {
             return events.append(.rejected(.balanceLimit, detail: 0))
         }
         emit(.insuranceFundDeposited(asset: transfer.asset, amountMinor: transfer.amountMinor), command, sequence, &events)

@@ -25,26 +25,3 @@ public enum Side: UInt8, Sendable, Hashable, CaseIterable {
     /// +1 for buy, −1 for sell: the sign of the position change a fill causes.
     @inlinable public var sign: Int64 { self == .buy ? 1 : -1 }
 }
-
-/// Bounds on everything the engine keeps (TigerBeetle's "put a limit on everything").
-public enum Limits {
-    public static let assetsMax = 64
-    public static let symbolsMax = 256
-    public static let nameBytesMax = 16
-    /// Balances stay within ±2^62 so that sums of two never overflow.
-    public static let balanceMagnitudeMax: Int64 = 1 << 62
-    public static let leverageMax: UInt16 = 125
-    /// |fee rate| ≤ 1% (10^6 in units of 10^-8).
-    public static let feeRateE8Max: Int64 = 1_000_000
-    /// Maintenance-margin brackets per symbol.
-    public static let bracketsMax = 16
-    /// Rule-book rates (price band, funding, liquidation fee) are at most 10%.
-    public static let ruleRateE8Max: Int64 = 10_000_000
-    /// Trailing stops' callback rate: 0.1% … 10%.
-    public static let callbackRateE8Min: Int64 = 100_000
-    public static let callbackRateE8Max: Int64 = 10_000_000
-    /// Remembered transfer ids (and, separately, client order ids) at most.
-    public static let idempotencyRecordsMax: Int64 = 10_000_000
-    /// Premium samples kept per symbol between two settlements (one a second for a day).
-    public static let premiumSamplesMax: Int64 = 86_400
-}

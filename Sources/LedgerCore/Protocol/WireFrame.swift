@@ -62,7 +62,7 @@ public enum WireFrame: Sendable, Hashable {
             writer.u8(0x83)
             writer.fixed64(id)
             writer.varint(UInt64(code.rawValue))
-            writer.string(String(message.utf8.prefix(512)) ?? "")
+            writer.string(Self.truncated(message, bytesMax: Limits.errorMessageBytesMax))
         case .state(let id, let sequence, let hash):
             writer.u8(0x84)
             writer.fixed64(id)
@@ -112,7 +112,7 @@ public enum WireFrame: Sendable, Hashable {
         case 0x01:
             let versionOffset = reader.offset
             guard try reader.varint() == protocolVersion else { throw .outOfRange(field: "protocol version", offset: versionOffset) }
-            frame = .hello(requestID: id, token: try reader.string(maxBytes: 256))
+            frame = .hello(requestID: id, token: try reader.string(maxBytes: Limits.tokenBytesMax))
         case 0x02: frame = .command(requestID: id, try Command.decode(from: &reader))
         case 0x03: frame = .stateQuery(requestID: id)
         case 0x81:
@@ -132,7 +132,7 @@ public enum WireFrame: Sendable, Hashable {
             guard let code = WireError(rawValue: try reader.varint(as: UInt16.self, field: "error code")) else {
                 throw .outOfRange(field: "error code", offset: codeOffset)
             }
-            frame = .error(requestID: id, code: code, message: try reader.string(maxBytes: 1_024))
+            frame = .error(requestID: id, code: code, message: try reader.string(maxBytes: Limits.errorMessageBytesMax))
         case 0x84:
             let sequence = try reader.varint()
             frame = .state(requestID: id, sequence: sequence, stateHash: Array(try reader.raw(count: 32)))
@@ -141,6 +141,20 @@ public enum WireFrame: Sendable, Hashable {
         }
         try reader.expectEnd()
         return frame
+    }
+
+    /// `text` cut to at most `bytesMax` bytes at a character boundary.
+    static func truncated(_ text: String, bytesMax: Int) -> String {
+        if text.utf8.count <= bytesMax { return text }
+        var result = ""
+        var bytes = 0
+        for character in text {
+            let size = character.utf8.count
+            if bytes + size > bytesMax { break }
+            result.append(character)
+            bytes += size
+        }
+        return result
     }
 
     /// Reads the request id of a frame body that may not decode, so an error reply can
@@ -169,6 +183,10 @@ public enum WireError: UInt16, Sendable, Hashable, CaseIterable {
     case unavailable = 7
     /// A required field is missing or has the wrong form (HTTP).
     case badRequest = 8
+    /// A field outside its domain (docs/FORMATS.md, "Field domains"): an id above
+    /// 2^63 − 1, a name that is not 1 ... 16 bytes of printable ASCII, a bracket count
+    /// outside 1 ... 16. The message names the field, the value and the domain.
+    case outOfRange = 9
 
     public var name: String {
         switch self {
@@ -180,6 +198,7 @@ public enum WireError: UInt16, Sendable, Hashable, CaseIterable {
         case .notFound: "NOT_FOUND"
         case .unavailable: "UNAVAILABLE"
         case .badRequest: "BAD_REQUEST"
+        case .outOfRange: "OUT_OF_RANGE"
         }
     }
 }

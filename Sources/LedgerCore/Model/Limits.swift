@@ -1,0 +1,42 @@
+/// Bounds on everything the engine keeps and every field it reads (TigerBeetle's "put a
+/// limit on everything"). Each maximum says why it has its value; docs/FORMATS.md
+/// ("Field domains") lists the domain of every field in one table.
+public enum Limits {
+    public static let assetsMax = 64
+    public static let symbolsMax = 256
+    /// Asset and symbol names: 1 ... 16 bytes of printable ASCII (0x21 ... 0x7E), the
+    /// shape every exchange's tickers have. The codec refuses any other name both ways.
+    public static let nameBytesMax = 16
+    /// Every 64-bit id a gateway gives or the engine assigns (accounts, orders, trades,
+    /// transfers, client order ids): at most 2^63 − 1, so it fits PostgreSQL's `bigint`,
+    /// Swift's `Int` and every JSON reader of signed 64-bit integers. The codec refuses a
+    /// larger one both ways; ingress refuses it before anything is journaled.
+    public static let idMax: UInt64 = UInt64(Int64.max)
+    /// A bearer token in a TCP hello: at most 256 bytes.
+    public static let tokenBytesMax = 256
+    /// The message of an error frame: at most 512 bytes, cut at a character boundary.
+    public static let errorMessageBytesMax = 512
+    /// Balances stay within ±2^62 so that sums of two never overflow.
+    public static let balanceMagnitudeMax: Int64 = 1 << 62
+    public static let leverageMax: UInt16 = 125
+    /// |fee rate| ≤ 1% (10^6 in units of 10^-8).
+    public static let feeRateE8Max: Int64 = 1_000_000
+    /// Maintenance-margin brackets per symbol (and at least one).
+    public static let bracketsMax = 16
+    /// Rule-book rates (price band, funding, liquidation fee) are at most 10%.
+    public static let ruleRateE8Max: Int64 = 10_000_000
+    /// Trailing stops' callback rate: 0.1% … 10%.
+    public static let callbackRateE8Min: Int64 = 100_000
+    public static let callbackRateE8Max: Int64 = 10_000_000
+    /// Remembered transfer ids (and, separately, client order ids) at most.
+    public static let idempotencyRecordsMax: Int64 = 10_000_000
+    /// Premium samples kept per symbol between two settlements (one a second for a day).
+    public static let premiumSamplesMax: Int64 = 86_400
+
+    /// True for a name in the names' domain (`nameBytesMax`).
+    @inlinable
+    public static func isValidName(_ name: String) -> Bool {
+        let bytes = name.utf8
+        return !bytes.isEmpty && bytes.count <= nameBytesMax && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}

@@ -1,0 +1,194 @@
+import LedgerClient
+import Testing
+
+@testable import LedgerCore
+
+/// The whole input domain, by search (issue 7): commands whose fields come from the edges
+/// of their domains and beyond. The codec accepts exactly the commands ingress accepts;
+/// what the engine journals decodes and re-executes to the same bytes; a rejection leaves
+/// the state as it was; nothing traps.
+@Suite struct DomainPropertyTests {
+    /// Seeds that failed once stay here for ever (none yet).
+    static let seeds: [UInt64] = [1, 2, 3, 4]
+
+    /// A command rejected before it touches anything (no symbol has this id).
+    static let nothing = Command.cancelAllOrders(account: 1, symbol: UInt16.max)
+
+    /// encode → decode is the identity on the domain and refuses everything outside it,
+    /// naming the field; bytes ↔ commands one to one.
+    @Test(arguments: seeds) func commandCodecAcceptsExactlyTheDomain(seed: UInt64) throws {
+        var generator = DomainGenerator(seed: seed)
+        var (inside, outside) = (0, 0)
+        for index in 0..<50_000 {
+            let command = generator.command()
+            var writer = ByteWriter()
+            command.encode(to: &writer)
+            var reader = ByteReader(writer.bytes)
+            let violation = command.domainViolation()
+            do {
+                let decoded = try Command.decode(from: &reader)
+                try reader.expectEnd()
+                #expect(violation == nil, "seed \(seed) #\(index): \(command) decoded despite \(violation!)")
+                #expect(decoded == command, "seed \(seed) #\(index): \(command) decoded as \(decoded)")
+                var again = ByteWriter()
+                decoded.encode(to: &again)
+                let same = again.bytes == writer.bytes
+                #expect(same, "seed \(seed) #\(index): \(command) re-encodes differently")
+                inside += 1
+            } catch {
+                guard let violation else {
+                    Issue.record("seed \(seed) #\(index): \(command) is in the domain but does not decode: \(error)")
+                    continue
+                }
+                guard case .outOfDomain(let refused, _) = error else {
+                    Issue.record("seed \(seed) #\(index): \(command): expected \(violation), got \(error)")
+                    continue
+                }
+                #expect(refused.field == violation.field, "seed \(seed) #\(index): \(refused) vs \(violation)")
+                outside += 1
+            }
+        }
+        // Both sides of the boundary were searched.
+        #expect(inside > 10_000 && outside > 1_000, "inside \(inside), outside \(outside)")
+    }
+
+    /// Commands in the domain through execute → encode → decode → re-execute on a replica:
+    /// identical events and bytes; a rejection changes nothing; the invariants hold; no
+    /// trap anywhere (a trap ends the test run).
+    @Test(arguments: seeds) func engineJournalsOnlyWhatReExecutesToTheSameBytes(seed: UInt64) throws {
+        var generator = DomainGenerator(seed: seed &+ 1_000)
+        var state = ExchangeState()
+        var replica = ExchangeState()
+        var events: [Event] = []
+        var replayed: [Event] = []
+        var (executed, refused, rejected, accepted) = (0, 0, 0, 0)
+        var time: Int64 = 1_700_000_000_000_000_000
+        var genesis =
+            DemoExchange.listings + [.setMarkPrice(symbol: 0, priceUnits: 500_000), .setMarkPrice(symbol: 1, priceUnits: 300_000)]
+        genesis += (1...8).map { .deposit(Transfer(transferID: 10_000 + $0, account: $0, asset: 0, amountMinor: 1_000_000_000_000)) }
+        for index in 0..<25_000 {
+            let command = index < genesis.count ? genesis[index] : generator.command()
+            // Ingress refuses what is outside the domain: it never reaches the engine.
+            if command.domainViolation() != nil {
+                refused += 1
+                continue
+            }
+            if generator.roll(10) == 0 { time += Int64(generator.roll(600_000_000_000)) }
+            let sequence = state.lastSequence + 1
+            // What a command that does nothing leaves: the entry's own housekeeping (expiry
+            // of idempotency records, funding due at this time) runs whatever the command.
+            var idle = state
+            var idleEvents: [Event] = []
+            idle.execute(Self.nothing, sequence: sequence, timeNanos: time, into: &idleEvents)
+            var before = ByteWriter()
+            idle.encodeCanonical(to: &before)
+            events.removeAll(keepingCapacity: true)
+            state.execute(command, sequence: sequence, timeNanos: time, into: &events)
+            executed += 1
+
+            var payload = ByteWriter()
+            EntryPayload.encode(command: command, events: events, to: &payload)
+            var reader = ByteReader(payload.bytes)
+            let decoded = try EntryPayload.decode(from: &reader)
+            try reader.expectEnd()
+            #expect(decoded.command == command && decoded.events == events, "seed \(seed) entry \(sequence): \(command)")
+            var again = ByteWriter()
+            EntryPayload.encode(command: decoded.command, events: decoded.events, to: &again)
+            let same = again.bytes == payload.bytes
+            #expect(same, "seed \(seed) entry \(sequence) re-encodes differently")
+
+            replayed.removeAll(keepingCapacity: true)
+            replica.execute(decoded.command, sequence: sequence, timeNanos: time, into: &replayed)
+            #expect(replayed == events, "seed \(seed) entry \(sequence): re-execution of \(command) differs")
+
+            if events.count == 1, case .rejected = events[0], idleEvents.count == 1 {
+                rejected += 1
+                var after = ByteWriter()
+                state.encodeCanonical(to: &after)
+                let unchanged = after.bytes == before.bytes
+                #expect(unchanged, "seed \(seed) entry \(sequence): rejected \(command) changed the state: \(events)")
+            } else {
+                accepted += 1
+            }
+            if index % 1_000 == 0, let violation = state.invariantViolation() {
+                Issue.record("seed \(seed) entry \(sequence): \(violation)")
+            }
+        }
+        #expect(state.stateHash() == replica.stateHash())
+        #expect(state.invariantViolation() == nil)
+        #expect(refused > 100 && rejected > 1_000 && accepted > 1_000, "refused \(refused) rejected \(rejected) accepted \(accepted)")
+    }
+
+    /// Random bytes and mutated frames through the TCP frame decoder: no trap, and what
+    /// decodes re-encodes to the same bytes.
+    @Test(arguments: seeds) func wireFrameDecoderRoundTripsWhatItAccepts(seed: UInt64) throws {
+        var generator = DomainGenerator(seed: seed &+ 2_000)
+        var accepted = 0
+        for _ in 0..<30_000 {
+            var writer = ByteWriter()
+            WireFrame.command(requestID: generator.random.next(), generator.command()).encode(to: &writer)
+            var body = Array(writer.bytes.dropFirst(4))
+            // Mutate: flip a byte, cut, or append garbage.
+            switch generator.roll(4) {
+            case 0 where !body.isEmpty: body[Int(generator.roll(UInt64(body.count)))] ^= UInt8(1 + generator.roll(255))
+            case 1: body = Array(body.prefix(Int(generator.roll(UInt64(body.count + 1)))))
+            case 2: body += (0..<generator.roll(4)).map { _ in UInt8(truncatingIfNeeded: generator.random.next()) }
+            default: break
+            }
+            guard let frame = try? WireFrame.decode(body: body) else { continue }
+            var again = ByteWriter()
+            frame.encode(to: &again)
+            let same = Array(again.bytes.dropFirst(4)) == body
+            #expect(same, "seed \(seed): \(frame) re-encodes differently")
+            accepted += 1
+        }
+        #expect(accepted > 5_000)
+    }
+
+    /// The exact edges, one by one: the 65-byte name of the black-box finding, 2^63, UTF-8.
+    @Test func theEdgesOfEachDomain() throws {
+        func refusal(_ command: Command) -> String? { command.domainViolation()?.description }
+        #expect(refusal(.listAsset(Asset(id: 2, name: String(repeating: "A", count: 16), scale: 6))) == nil)
+        #expect(
+            refusal(.listAsset(Asset(id: 2, name: String(repeating: "A", count: 65), scale: 6)))
+                == "asset name \"AAAAAAAAAAAAAAAAAAAAAAAA…\" (65 bytes) is outside its domain 1 ... 16 bytes of printable ASCII")
+        #expect(refusal(.listAsset(Asset(id: 2, name: "BTC€", scale: 6)))?.contains("\"BTC\\xE2\\x82\\xAC\" (6 bytes)") == true)
+        #expect(refusal(.listAsset(Asset(id: 2, name: "", scale: 6)))?.contains("\"\" (0 bytes)") == true)
+        let deposit = { (account: UInt64) in Command.deposit(Transfer(transferID: 1, account: account, asset: 0, amountMinor: 1)) }
+        #expect(refusal(deposit(Limits.idMax)) == nil)
+        #expect(
+            refusal(deposit(Limits.idMax + 1))
+                == "account 9223372036854775808 is outside its domain 0 ... 9223372036854775807 (2^63 - 1)")
+        // The decoder names the field and the byte where the command starts.
+        var writer = ByteWriter()
+        deposit(Limits.idMax + 1).encode(to: &writer)
+        var reader = ByteReader(writer.bytes)
+        #expect(throws: CodecError.outOfDomain(DomainViolation.id("account", Limits.idMax + 1)!, offset: 2)) {
+            _ = try Command.decode(from: &reader)
+        }
+        // A name with invalid UTF-8 on the wire is refused, not replaced.
+        var raw = ByteWriter()
+        raw.u8(1)
+        raw.varint(2)
+        raw.varint(3)
+        raw.raw([0x41, 0xFF, 0x42])
+        raw.u8(6)
+        var badName = ByteReader(raw.bytes)
+        #expect(throws: CodecError.self) { _ = try Command.decode(from: &badName) }
+        // A varint not in its shortest form is refused (bytes and values one to one).
+        var long = ByteReader([0x80, 0x00])
+        #expect(throws: CodecError.badVarint(offset: 0)) { _ = try long.varint() }
+        // Bracket counts 0 and 17 are outside; 1 and 16 inside.
+        for (count, inside) in [(0, false), (1, true), (16, true), (17, false)] {
+            let brackets = (0..<count).map {
+                MarginBracket(notionalCapMinor: Int64($0 + 1) * 1_000, maintenanceMarginRateE8: 0, maxLeverage: 10)
+            }
+            var spec = SymbolSpec(
+                id: 2, name: "SOLUSDT", settleAsset: 0, priceScale: 2, quantityScale: 2, tickSizePriceUnits: 1, lotSizeQuantityUnits: 1,
+                minNotionalMinor: 0, maxPriceUnits: 100, maxQuantityUnits: 100, maxPositionQuantityUnits: 100, maxLeverage: 10,
+                defaultLeverage: 10, makerFeeRateE8: 0, takerFeeRateE8: 0)
+            spec.brackets = brackets
+            #expect((refusal(.listSymbol(spec)) == nil) == inside, "\(count) brackets")
+        }
+    }
+}
