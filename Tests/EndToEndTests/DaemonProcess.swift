@@ -98,6 +98,8 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     var journalDirectory: String { dataDirectory + "/journal" }
+    /// The running daemon's pid.
+    var pid: Int32? { process.map { $0.processIdentifier } }
 
     /// Starts the daemon and waits until it answers on TCP; throws if it exits first.
     func start() throws {

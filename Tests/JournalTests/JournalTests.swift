@@ -175,3 +175,56 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.path + "/" + index))
     }
 }
+
+/// The writer's last check before a block reaches the disk (journal.verify_entries).
+@Suite struct RoundTripCheckTests {
+    static func payload(_ command: Command, _ events: [Event]) -> [UInt8] {
+        var writer = ByteWriter()
+        EntryPayload.encode(command: command, events: events, to: &writer)
+        return writer.bytes
+    }
+
+    @Test func aBatchOfDecodableEntriesPasses() throws {
+        var batch = JournalBatch()
+        batch.append(
+            sequence: 7, timeNanos: 10,
+            payload: Self.payload(.setMarkPrice(symbol: 0, priceUnits: 5), [.markPriceSet(symbol: 0, priceUnits: 5)]))
+        batch.append(
+            sequence: 8, timeNanos: 11,
+            payload: Self.payload(.setMarkPrice(symbol: 9, priceUnits: 5), [.rejected(.unknownSymbol, detail: 0)]))
+        try batch.verifyRoundTrip()
+    }
+
+    /// Each way an entry can fail to read back names its sequence: an undecodable name (the
+    /// 65-byte listing), an id of 2^63, a varint not in its shortest form, trailing bytes.
+    @Test func anEntryThatWouldNotReadBackIsNamedBySequence() throws {
+        let longName = Self.payload(
+            .listAsset(Asset(id: 1, name: String(repeating: "A", count: 65), scale: 6)), [.rejected(.invalidListing, detail: 0)])
+        let hugeAccount = Self.payload(
+            .deposit(Transfer(transferID: 1, account: 1 << 63, asset: 0, amountMinor: 1)), [.rejected(.unknownAsset, detail: 0)])
+        var overlong = Self.payload(.setMarkPrice(symbol: 0, priceUnits: 0), [.markPriceSet(symbol: 0, priceUnits: 0)])
+        overlong.replaceSubrange(2..<3, with: [0x80, 0x00])  // the price's varint, padded to two bytes
+        let trailing = Self.payload(.setMarkPrice(symbol: 0, priceUnits: 5), [.markPriceSet(symbol: 0, priceUnits: 5)]) + [0]
+        for (bad, reason) in [
+            (longName, "asset name of 65 bytes is outside its domain"), (hugeAccount, "account 9223372036854775808 is outside its domain"),
+            (overlong, "malformed varint"), (trailing, "unexpected bytes after the end"),
+        ] {
+            var batch = JournalBatch()
+            batch.append(
+                sequence: 41, timeNanos: 1,
+                payload: Self.payload(.setMarkPrice(symbol: 0, priceUnits: 5), [.markPriceSet(symbol: 0, priceUnits: 5)]))
+            batch.append(sequence: 42, timeNanos: 2, payload: bad)
+            do {
+                try batch.verifyRoundTrip()
+                Issue.record("\(reason): accepted")
+            } catch {
+                guard case .entryDoesNotRoundTrip(42, let text) = error else {
+                    Issue.record("\(reason): \(error)")
+                    continue
+                }
+                #expect(text.contains(reason), "\(text)")
+                #expect(error.description.contains("entry 42 would not read back as written"))
+            }
+        }
+    }
+}

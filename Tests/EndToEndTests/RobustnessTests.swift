@@ -1,0 +1,161 @@
+import Foundation
+import Journal
+import LedgerClient
+import LedgerCore
+import Testing
+
+/// Issue 7's black-box findings, each against the real ledgerd: refused before the
+/// journal, the daemon restarts, audit passes; one owner per data directory.
+@Suite(.serialized) struct RobustnessTests {
+    static let longName = String(repeating: "A", count: 65)
+    static let idTooLarge = "9223372036854775808"  // 2^63
+
+    @Test func poisonNamesAndIdsFromTwoTo63AreRefusedBeforeTheJournal() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        let admin = try daemon.connect()
+        try E2EExchange.run(E2EExchange.genesis, on: admin)
+        let before = try daemon.stateHash()
+
+        // HTTP: a 65-byte name, an empty bracket list, an account, a transfer id and a
+        // client order id of 2^63. Each is a 400 naming the field; nothing is journaled.
+        let http: [(String, String, String?, String)] = [
+            ("POST", "/v1/asset", #"{"name":"\#(Self.longName)","scale":6}"#, "asset name"),
+            (
+                "POST", "/v1/symbol",
+                #"{"name":"\#(Self.longName)","settleAsset":"USDT","priceScale":1,"quantityScale":3,"tickSize":"0.1","stepSize":"0.001","minNotional":"5","maxPrice":"1000000","maxQty":"1000","maxPosition":"10000","maxLeverage":20,"defaultLeverage":10,"makerFeeRate":"0.0002","takerFeeRate":"0.0005"}"#,
+                "symbol name"
+            ),
+            (
+                "POST", "/v1/symbol",
+                #"{"name":"ETHUSDT","settleAsset":"USDT","priceScale":1,"quantityScale":3,"tickSize":"0.1","stepSize":"0.001","minNotional":"5","maxPrice":"1000000","maxQty":"1000","maxPosition":"10000","maxLeverage":20,"defaultLeverage":10,"makerFeeRate":"0.0002","takerFeeRate":"0.0005","brackets":""}"#,
+                "bracket count"
+            ),
+            ("POST", "/v1/deposit", #"{"account":\#(Self.idTooLarge),"asset":"USDT","amount":"1","transferId":1}"#, "account"),
+            ("POST", "/v1/deposit", #"{"account":1,"asset":"USDT","amount":"1","transferId":\#(Self.idTooLarge)}"#, "transferId"),
+            (
+                "POST", "/v1/order",
+                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","clientOrderId":"18446744073709551615"}"#,
+                "clientOrderId"
+            ),
+            ("GET", "/v1/account?account=\(Self.idTooLarge)", nil, "account"),
+        ]
+        for (method, path, body, field) in http {
+            let answer = try daemon.http(method, path, body: body)
+            #expect(answer.status == 400, "\(method) \(path): \(answer.status) \(answer.body)")
+            #expect(answer.body.contains("\"reason\":\"OUT_OF_RANGE\""), "\(path): \(answer.body)")
+            #expect(answer.body.contains(field), "\(path): \(answer.body)")
+        }
+        #expect(try daemon.http("POST", "/v1/asset", body: #"{"name":"\#(Self.longName)","scale":6}"#).body.contains("65 bytes"))
+
+        // TCP: the same, encoded by our own client (the encoder writes what it is given).
+        let tcp: [(Command, String)] = [
+            // The decoder stops at the length: it never reads the 65 bytes (byte 11 of the frame).
+            (
+                .listAsset(Asset(id: 1, name: Self.longName, scale: 6)),
+                "asset name of 65 bytes is outside its domain 1 ... 16 bytes of printable ASCII at byte 11"
+            ),
+            (.deposit(Transfer(transferID: 5, account: 1 << 63, asset: 0, amountMinor: 1)), "account 9223372036854775808"),
+            (
+                .placeOrder(
+                    PlaceOrder(
+                        account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 490_000, quantityUnits: 10,
+                        clientOrderID: .max)), "client order id 18446744073709551615"
+            ),
+            (.cancelOrder(CancelOrder(account: 1, orderID: 1 << 63)), "order id 9223372036854775808"),
+        ]
+        for (index, (command, message)) in tcp.enumerated() {
+            let reply = try admin.call(.command(requestID: UInt64(500 + index), command))
+            guard case .error(let id, .outOfRange, let text) = reply else {
+                Issue.record("\(command): \(reply)")
+                continue
+            }
+            #expect(id == UInt64(500 + index))
+            #expect(text.contains(message), "\(text)")
+        }
+        let after = try daemon.stateHash()
+        #expect(after.sequence == before.sequence && after.hash == before.hash)
+
+        // The edge itself is inside: account 2^63 − 1 deposits and shows over HTTP.
+        let edge = try daemon.http(
+            "POST", "/v1/deposit", body: #"{"account":9223372036854775807,"asset":"USDT","amount":"5","transferId":9}"#)
+        #expect(edge.status == 200, "\(edge.body)")
+        let view = try daemon.http("GET", "/v1/account?account=9223372036854775807", token: DaemonProcess.traderToken)
+        #expect(view.status == 200 && view.body.contains("9223372036854775807"), "\(view.body)")
+
+        // SIGKILL, restart: the journal reads back, the state is the same, audit agrees.
+        let reported = try daemon.stateHash()
+        daemon.kill()
+        try daemon.start()
+        #expect(try daemon.stateHash() == reported)
+        #expect(try daemon.http("GET", "/v1/account?account=9223372036854775807").status == 200)
+        let audit = try runTool("ledger-replay", ["audit", "--data-dir", daemon.dataDirectory, "--json"])
+        #expect(audit.status == 0, "\(audit.output) \(audit.error)")
+        #expect(audit.output.contains("\"stateHash\":\"\(reported.hash)\""), "\(audit.output)")
+        let dump = try runTool("ledger-replay", ["dump", "--data-dir", daemon.dataDirectory, "--json"])
+        #expect(dump.status == 0 && dump.output.contains("9223372036854775807"), "\(dump.error)")
+    }
+
+    @Test func aSecondDaemonOnOneDirectoryIsRefusedAndTheFirstKeepsServing() throws {
+        let first = DaemonProcess()
+        defer { first.cleanup() }
+        try first.start()
+        let admin = try first.connect()
+        try E2EExchange.run(
+            E2EExchange.genesis + [.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 1_000_000))], on: admin)
+        let before = try first.stateHash()
+
+        let second = DaemonProcess(dataDirectory: first.dataDirectory)
+        let refused = try second.startExpectingFailure()
+        #expect(refused.status == 1)
+        #expect(refused.log.contains("LOCK is locked by pid \(first.pid!) ledgerd"), "\(refused.log)")
+
+        // The first is unaffected: it still acknowledges writes, and they survive.
+        let replies = try E2EExchange.run(
+            [.deposit(Transfer(transferID: 2, account: 2, asset: 0, amountMinor: 7))], on: admin, firstID: 90)
+        guard case .committed(_, let sequence, _) = replies[0] else { Issue.record("\(replies)"); return }
+        #expect(sequence == before.sequence + 1)
+        // Readers work beside it.
+        let verify = try runTool("ledger-replay", ["verify", "--data-dir", first.dataDirectory])
+        #expect(verify.status == 0, "\(verify.output) \(verify.error)")
+        let reported = try first.stateHash()
+
+        // Once the first is gone (even by SIGKILL) the lock is free: the kernel drops it.
+        first.kill()
+        try second.start()
+        #expect(try second.stateHash() == reported)
+        second.kill()
+    }
+
+    @Test func snapshotWritersTakeTheirDirectorysLockAndClearStaleTemporaryFiles() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
+        daemon.kill()
+        let snapshots = daemon.dataDirectory + "/snapshots"
+        try FileManager.default.createDirectory(atPath: snapshots, withIntermediateDirectories: true)
+        // What a crash in the middle of an atomic write leaves.
+        let stale = snapshots + "/snap-00000000000000000002.zst.tmp"
+        FileManager.default.createFile(atPath: stale, contents: Data([1, 2, 3]))
+
+        // While another writer holds the lock, create and prune refuse and name it.
+        do {
+            let held = try DirectoryLock.acquire(directory: snapshots, owner: "test")
+            for verb in [["create"], ["prune", "--keep", "1"]] {
+                let run = try runTool("ledger-snapshot", verb + ["--data-dir", daemon.dataDirectory])
+                #expect(run.status == 1, "\(verb): \(run.output)")
+                #expect(run.error.contains("is locked by pid \(getpid()) test"), "\(verb): \(run.error)")
+            }
+            withExtendedLifetime(held) {}
+        }
+        #expect(FileManager.default.fileExists(atPath: stale))
+
+        let created = try runTool("ledger-snapshot", ["create", "--data-dir", daemon.dataDirectory])
+        #expect(created.status == 0, "\(created.error)")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        let names = try FileManager.default.contentsOfDirectory(atPath: snapshots).sorted()
+        #expect(names == ["LOCK", "snap-00000000000000000003.zst"], "\(names)")
+    }
+}
