@@ -71,6 +71,9 @@ final class HTTPAPI: @unchecked Sendable {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
                     throw Failure(.malformed, "body must be a JSON object")
                 }
+                if let key = JSONDuplicateKeys.first(in: body) {
+                    throw Failure(.badRequest, "\(key) is given twice in the body")
+                }
                 for (key, value) in object {
                     // A field named twice (in the query and the body) is ambiguous: refuse it.
                     guard parameters[key] == nil else { throw Failure(.badRequest, "\(key) is given in both the query and the body") }

@@ -159,3 +159,38 @@ import Testing
         #expect(names == ["LOCK", "snap-00000000000000000003.zst"], "\(names)")
     }
 }
+
+/// A field given twice is ambiguous: refused, never silently the last one.
+@Suite struct AmbiguousFieldTests {
+    @Test func duplicateJSONKeysAndAFieldInQueryAndBodyAreRefused() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
+        let before = try daemon.stateHash()
+        let cases: [(String, String, String)] = [
+            ("/v1/deposit", #"{"account":1,"asset":"USDT","amount":"1","amount":"2","transferId":1}"#, "amount is given twice"),
+            ("/v1/deposit", #"{"account":1,"asset":"USDT","amount":"1","\u0061mount":"2","transferId":1}"#, "amount is given twice"),
+            (
+                "/v1/deposit?amount=2", #"{"account":1,"asset":"USDT","amount":"1","transferId":1}"#,
+                "amount is given in both the query and the body"
+            ),
+        ]
+        for (path, body, message) in cases {
+            let answer = try daemon.http("POST", path, body: body)
+            #expect(answer.status == 400, "\(path) \(body): \(answer.body)")
+            #expect(answer.body.contains(message), "\(answer.body)")
+        }
+        // Equal keys in different objects, and equal strings as values, are fine.
+        let fine = try daemon.http(
+            "POST", "/v1/deposit", body: #"{"account":1,"asset":"USDT","amount":"1","transferId":1,"note":{"amount":"x"}}"#)
+        #expect(fine.status == 200, "\(fine.body)")
+        #expect(try daemon.stateHash().sequence == before.sequence + 1)
+        // Depth outside 1 ... 1000 is refused, not clamped.
+        for limit in ["-1", "0", "1001", "100000"] {
+            let depth = try daemon.http("GET", "/v1/depth?symbol=BTCUSDT&limit=\(limit)", token: DaemonProcess.traderToken)
+            #expect(depth.status == 400, "limit \(limit): \(depth.body)")
+        }
+        #expect(try daemon.http("GET", "/v1/depth?symbol=BTCUSDT&limit=1000", token: DaemonProcess.traderToken).status == 200)
+    }
+}
