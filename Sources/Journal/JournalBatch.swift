@@ -64,10 +64,8 @@ public struct JournalBatch: Sendable {
         }
         var writer = ByteWriter(capacity: 512)
         for entry in entries {
-            var reader = ByteReader(Array(entry.payload))
             do {
-                let payload = try EntryPayload.decode(from: &reader)
-                try reader.expectEnd()
+                let payload = try entry.decodePayload()
                 writer.reset()
                 EntryPayload.encode(command: payload.command, events: payload.events, to: &writer)
             } catch {
@@ -92,6 +90,21 @@ public struct JournalEntry: Sendable, Hashable {
     public var sequence: SequenceNumber
     public var timeNanos: Int64
     public var payload: ArraySlice<UInt8>
+
+    public init(sequence: SequenceNumber, timeNanos: Int64, payload: ArraySlice<UInt8>) {
+        self.sequence = sequence
+        self.timeNanos = timeNanos
+        self.payload = payload
+    }
+
+    /// The command and events, all of the payload: the one way every reader (recovery,
+    /// audit, dump, projector, tools) decodes an entry.
+    public func decodePayload() throws(CodecError) -> EntryPayload {
+        var reader = ByteReader(Array(payload))
+        let decoded = try EntryPayload.decode(from: &reader)
+        try reader.expectEnd()
+        return decoded
+    }
 }
 
 /// Splits a block's uncompressed bytes back into entries.

@@ -35,6 +35,15 @@ public final class JournalReader {
         try Directory.list(directory).filter { JournalFormat.firstSequence(ofSegmentNamed: $0) != nil }
     }
 
+    /// The header of one segment (ledger id, epoch, first sequence, chain start).
+    public static func header(ofSegment name: String, in directory: String) throws(JournalError) -> SegmentHeader {
+        let file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
+        switch SegmentHeader.decode(try file.read(count: JournalFormat.segmentHeaderBytes, at: 0)) {
+        case .success(let header): return header
+        case .failure(let problem): throw .corrupt(segment: name, offset: 0, reason: problem.description)
+        }
+    }
+
     /// The next block holding `nextSequence`, if it is complete and within `limit`.
     /// Entries before `nextSequence` in that block are dropped.
     public func nextBlock(upTo limit: SequenceNumber = .max) throws(JournalError) -> ReadBlock? {

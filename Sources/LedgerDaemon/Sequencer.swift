@@ -238,6 +238,11 @@ final class Sequencer: @unchecked Sendable {
             batch.replies.append((request.sink, request.requestID, .response(.error(.outOfRange, violation.description))))
             return
         }
+        if case .entryExcised = command {
+            let refusal = Response.error(.forbidden, "only ledger-replay excise writes ENTRY_EXCISED entries")
+            batch.replies.append((request.sink, request.requestID, .response(refusal)))
+            return
+        }
         let sequence = state.lastSequence + 1
         let time = max(Self.wallClockNanos(), state.lastTimeNanos)
         let first = batch.events.count

@@ -160,8 +160,7 @@ public final class Projector: @unchecked Sendable {
         var batch = ProjectionBatch(firstSequence: replica.lastSequence + 1)
         while batch.entryCount < options.batchEntries, let block = try reader.nextBlock(upTo: durable) {
             for entry in block.entries {
-                var payloadReader = ByteReader(Array(entry.payload))
-                let payload = try EntryPayload.decode(from: &payloadReader)
+                let payload = try entry.decodePayload()
                 batch.add(entry: entry, payload: payload, replica: &replica, openOrders: &openOrders)
             }
         }

@@ -28,6 +28,7 @@ enum EntryJSON {
             ]
         case .cancelAllOrders(let account, let symbol): ["type": "CANCEL_ALL_ORDERS", "account": Int(account), "symbolId": Int(symbol)]
         case .setIdempotencyWindow(let window): windowJSON("SET_IDEMPOTENCY_WINDOW", window)
+        case .entryExcised(let hash): ["type": "ENTRY_EXCISED", "originalPayloadSha256": hexString(hash)]
         case .cancelOrder(let cancel):
             [
                 "type": "CANCEL_ORDER", "account": Int(cancel.account), "orderId": Int(cancel.orderID),

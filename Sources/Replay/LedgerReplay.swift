@@ -12,8 +12,8 @@ struct LedgerReplay: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "ledger-replay",
-        abstract: "Verify, audit and dump an ExchangeLedger journal.",
-        subcommands: [Verify.self, Audit.self, Dump.self])
+        abstract: "Verify, audit, dump and (as an operator's last resort) excise entries of an ExchangeLedger journal.",
+        subcommands: [Verify.self, Audit.self, Dump.self, Excise.self])
 }
 
 struct Location: ParsableArguments {
@@ -132,9 +132,7 @@ struct Audit: ParsableCommand {
         var mismatches = 0
         do {
             try reader.forEach(upTo: limit) { entry in
-                var payloadReader = ByteReader(Array(entry.payload))
-                let payload = try EntryPayload.decode(from: &payloadReader)
-                try payloadReader.expectEnd()
+                let payload = try entry.decodePayload()
                 events.removeAll(keepingCapacity: true)
                 state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
                 if events != payload.events {
@@ -182,8 +180,7 @@ struct Dump: ParsableCommand {
         let reader = JournalReader(directory: try location.journalDirectory, from: from)
         do {
             try reader.forEach(upTo: through ?? .max) { entry in
-                var payloadReader = ByteReader(Array(entry.payload))
-                let payload = try EntryPayload.decode(from: &payloadReader)
+                let payload = try entry.decodePayload()
                 printJSON([
                     "sequence": Int(entry.sequence), "timeNanos": Int(entry.timeNanos),
                     "command": EntryJSON.command(payload.command), "events": payload.events.map(EntryJSON.event),

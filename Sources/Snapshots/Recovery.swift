@@ -17,12 +17,19 @@ public enum Recovery {
         case journal(JournalError)
         case snapshot(SnapshotError)
         case entry(sequence: SequenceNumber, reason: String)
+        /// The entry's payload does not decode (only journals written before the field
+        /// domains of docs/FORMATS.md can hold one).
+        case undecodable(sequence: SequenceNumber, reason: String)
 
         public var description: String {
             switch self {
             case .journal(let error): error.description
             case .snapshot(let error): error.description
             case .entry(let sequence, let reason): "journal entry \(sequence) cannot be applied: \(reason)"
+            case .undecodable(let sequence, let reason):
+                "journal entry \(sequence) does not decode: \(reason); nothing after it can be applied. "
+                    + "With ledgerd stopped, `ledger-replay excise --data-dir DIR --sequence \(sequence)` replaces it by an "
+                    + "ENTRY_EXCISED record if no later entry depends on it (docs/OPERATIONS.md)"
             }
         }
     }
@@ -58,13 +65,11 @@ public enum Recovery {
         do {
             while let block = try reader.nextBlock(upTo: limit) {
                 for entry in block.entries where entry.sequence <= limit {
-                    var payloadReader = ByteReader(Array(entry.payload))
                     let payload: EntryPayload
                     do {
-                        payload = try EntryPayload.decode(from: &payloadReader)
-                        try payloadReader.expectEnd()
+                        payload = try entry.decodePayload()
                     } catch {
-                        throw Failure.entry(sequence: entry.sequence, reason: "\(error)")
+                        throw Failure.undecodable(sequence: entry.sequence, reason: "\(error)")
                     }
                     guard entry.sequence == state.lastSequence + 1 else {
                         throw Failure.entry(sequence: entry.sequence, reason: "expected sequence \(state.lastSequence + 1)")

@@ -372,6 +372,9 @@ struct ReferenceExchange {
             }
             return [.rejected(.unknownOrder, detail: 0)]
 
+        case .entryExcised:
+            return [.rejected(.entryExcised, detail: 0)]
+
         case .setIdempotencyWindow(let new):
             let day: Int64 = 86_400
             if new.transferSeconds < 1 || new.transferSeconds > 366 * day || new.clientOrderSeconds < 1

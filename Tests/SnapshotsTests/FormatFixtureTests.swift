@@ -152,4 +152,28 @@ import Testing
         #expect(restoreReport.snapshot?.name == name)
         #expect(hexString(restored.stateHash()) == expected["state.hash"])
     }
+
+    // MARK: Command tag 20 and reason 43 (issue 7)
+
+    /// A journal rewritten by `ledger-replay excise`: the ENTRY_EXCISED record reads back,
+    /// re-executes to its events, and the chain and state are what they were when written.
+    @Test func excisedFixtureVerifiesAndReExecutes() throws {
+        let directory = fixturesDirectory + "/journal-excised"
+        let expected = try Self.expected(fixturesDirectory + "/excised-expected.txt")
+        let report = try JournalVerifier.verify(directory: directory)
+        #expect(report.finding == nil)
+        #expect(String(report.lastSequence) == expected["journal.lastSequence"])
+        #expect(hexString(report.lastChain) == expected["journal.chain"])
+        var excised: [SequenceNumber: [UInt8]] = [:]
+        let (state, count) = try Self.reexecute(directory) { _ in }
+        try JournalReader(directory: directory).forEach { entry in
+            if case .entryExcised(let hash) = try entry.decodePayload().command { excised[entry.sequence] = hash }
+        }
+        #expect(count == 64)
+        #expect(excised.count == 1)
+        #expect(
+            excised[SequenceNumber(expected["excised.sequence"] ?? "") ?? 0].map(hexString) == expected["excised.originalPayloadSha256"])
+        #expect(hexString(state.stateHash()) == expected["state.hash"])
+        #expect(state.invariantViolation() == nil)
+    }
 }

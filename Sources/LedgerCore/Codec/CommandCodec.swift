@@ -82,6 +82,9 @@ extension Command {
         case .setIdempotencyWindow(let window):
             writer.u8(19)
             window.encode(to: &writer)
+        case .entryExcised(let hash):
+            writer.u8(20)
+            writer.raw(hash)
         }
     }
 
@@ -164,6 +167,8 @@ extension Command {
             return .cancelAllOrders(account: try reader.id(field: "account"), symbol: try reader.varint(as: SymbolID.self, field: "symbol"))
         case 19:
             return .setIdempotencyWindow(try IdempotencyWindow.decode(from: &reader))
+        case 20:
+            return .entryExcised(originalPayloadSHA256: Array(try reader.raw(count: 32)))
         case 16:
             let account = try reader.id(field: "account")
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")

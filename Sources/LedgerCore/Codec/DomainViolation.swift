@@ -80,6 +80,9 @@ extension Command {
             return .id("account", amend.account) ?? .id("order id", amend.orderID) ?? .id("client order id", amend.clientOrderID)
         case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample, .setIdempotencyWindow:
             return nil
+        case .entryExcised(let hash):
+            return hash.count == 32
+                ? nil : DomainViolation(field: "excised payload hash", value: "of \(hash.count) bytes", domain: "32 bytes")
         }
     }
 }

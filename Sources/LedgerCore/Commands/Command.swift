@@ -36,11 +36,15 @@ public enum Command: Sendable, Hashable {
     case cancelAllOrders(account: AccountID, symbol: SymbolID)
     /// Admin: how long and how many transfer and client order ids are remembered.
     case setIdempotencyWindow(IdempotencyWindow)
+    /// Stands in for a journal entry that could not be read back, written only by
+    /// `ledger-replay excise` (docs/OPERATIONS.md): the SHA-256 of the original payload,
+    /// kept for forensics. It changes nothing. Ingress never accepts it.
+    case entryExcised(originalPayloadSHA256: [UInt8])
 
     /// Which role may send this command (docs/API.md).
     public var role: Role {
         switch self {
-        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund, .setIdempotencyWindow: .admin
+        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund, .setIdempotencyWindow, .entryExcised: .admin
         case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample: .oracle
         case .setLeverage, .placeOrder, .cancelOrder, .setMarginMode, .adjustIsolatedMargin, .amendOrder, .cancelAllOrders: .trader
         }

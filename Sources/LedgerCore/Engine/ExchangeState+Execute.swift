@@ -38,6 +38,7 @@ extension ExchangeState {
         case .amendOrder(let amend): executeAmend(amend, command, sequence, &events)
         case .cancelAllOrders(let account, let symbol): executeCancelAll(account, symbol, command, sequence, &events)
         case .setIdempotencyWindow(let window): executeSetIdempotencyWindow(window, command, sequence, &events)
+        case .entryExcised: events.append(.rejected(.entryExcised, detail: 0))
         }
         settleEntry(command, sequence, &events)
         refreshDangerMarks()

@@ -44,6 +44,8 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
     case duplicateTransferID = 41
     /// The symbol has no mark price yet, so margin cannot be computed.
     case noMarkPrice = 42
+    /// The entry stands in for one that could not be read back (`Command.entryExcised`).
+    case entryExcised = 43
 
     /// The name the HTTP API and the docs use.
     public var name: String {
@@ -75,6 +77,7 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
         case .duplicateClientOrderID: "DUPLICATE_CLIENT_ORDER_ID"
         case .duplicateTransferID: "DUPLICATE_TRANSFER_ID"
         case .noMarkPrice: "NO_MARK_PRICE"
+        case .entryExcised: "ENTRY_EXCISED"
         }
     }
 }
