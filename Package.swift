@@ -1,5 +1,6 @@
 // swift-tools-version: 6.1
 // ExchangeLedger: an event-sourced perpetual-futures exchange core. See docs/ and ../shared/DESIGN.md.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -53,13 +54,23 @@ let package = Package(
                 "LedgerCore", "Journal", "Snapshots", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(
-            name: "LedgerDaemon",
+        // ledgerd's pipeline as a library (STYLE.md): configuration, sequencer, group commit,
+        // TCP and HTTP ingress, views. The executable only wires them.
+        .target(
+            name: "LedgerServer",
             dependencies: [
                 "LedgerCore", "Journal", "Snapshots", "Projection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "LedgerDaemon",
+            dependencies: [
+                "LedgerCore", "Journal", "Snapshots", "Projection", "LedgerServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -71,3 +82,23 @@ let package = Package(
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore", "LedgerClient", "LedgerTestSupport"]),
     ]
 )
+
+// libFuzzer targets (scripts/fuzz.sh): only with LEDGER_FUZZ=1, so the main build and the
+// tests never compile them; built with -sanitize=fuzzer in a scratch path of their own.
+if ProcessInfo.processInfo.environment["LEDGER_FUZZ"] == "1" {
+    package.targets += [
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Fuzz/FuzzSupport"),
+        .target(name: "FuzzSupportCore", dependencies: ["LedgerCore", "LedgerClient"], path: "Fuzz/FuzzSupportCore"),
+    ]
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzWireFrame", ["LedgerCore"]), ("FuzzCommand", ["LedgerCore"]), ("FuzzEntry", ["LedgerCore"]),
+        ("FuzzJournalBlock", ["LedgerCore", "Journal"]), ("FuzzSnapshot", ["LedgerCore", "Snapshots"]),
+        ("FuzzConfig", ["LedgerServer"]),
+        ("FuzzHTTPRequest", ["LedgerCore", "LedgerServer", .product(name: "NIOHTTP1", package: "swift-nio")]),
+    ]
+    for (name, dependencies) in fuzzTargets {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: dependencies + ["FuzzSupport", "FuzzSupportCore"], path: "Fuzz/" + name))
+    }
+}

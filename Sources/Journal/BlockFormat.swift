@@ -135,7 +135,7 @@ public struct BlockHeader: Sendable, Hashable {
     }
 
     /// Parses the fixed fields; nil when the bytes cannot be a block header at all.
-    static func parse(_ bytes: ArraySlice<UInt8>) -> BlockHeader? {
+    package static func parse(_ bytes: ArraySlice<UInt8>) -> BlockHeader? {
         guard bytes.count >= JournalFormat.blockHeaderBytes else { return nil }
         var reader = ByteReader(Array(bytes.prefix(JournalFormat.blockHeaderBytes)))
         guard (try? reader.fixed32()) == JournalFormat.blockMagic,
@@ -145,6 +145,9 @@ public struct BlockHeader: Sendable, Hashable {
             let chain = try? reader.raw(count: JournalFormat.chainBytes),
             codecWord >> 8 == 0, let codec = BlockCodec(rawValue: UInt8(codecWord)),
             count >= 1, count <= UInt32(JournalFormat.blockEntriesMax),
+            // Sequences are 1 ... 2^63 − 1 (docs/FORMATS.md), so the last one never overflows
+            // (found by the journal-block fuzzer: a first sequence near 2^64 trapped).
+            first >= 1, first <= Limits.idMax - UInt64(count) + 1,
             uncompressed <= UInt32(JournalFormat.blockUncompressedBytesMax),
             Int(payload) <= JournalFormat.blockBytesMax - JournalFormat.blockHeaderBytes
         else { return nil }
@@ -154,7 +157,7 @@ public struct BlockHeader: Sendable, Hashable {
     }
 
     /// CRC32C over the covered prefix, the chain and the payload.
-    func computeCRC(payload: ArraySlice<UInt8>) -> UInt32 {
+    package func computeCRC(payload: ArraySlice<UInt8>) -> UInt32 {
         var crc = crc32c(coveredPrefix())
         crc = crc32c(chain, extending: crc)
         return crc32c(payload, extending: crc)

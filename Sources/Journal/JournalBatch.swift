@@ -108,8 +108,8 @@ public struct JournalEntry: Sendable, Hashable {
 }
 
 /// Splits a block's uncompressed bytes back into entries.
-enum EntryFraming {
-    static func entries(
+package enum EntryFraming {
+    package static func entries(
         in bytes: [UInt8], firstSequence: SequenceNumber, count: Int
     ) throws(CodecError) -> [JournalEntry] {
         var reader = ByteReader(bytes)

@@ -32,7 +32,7 @@ public struct SegmentScan: Sendable {
 }
 
 /// Reads segments block by block, checking what each block claims.
-enum SegmentScanner {
+package enum SegmentScanner {
     /// Scans a segment. `expectedFirst` and `chain` are where the previous segment ended
     /// (nil for the first segment, which may start anywhere). Problems are reported, not
     /// thrown; only I/O errors throw. Every block's CRC and sequence are checked; the hash
@@ -160,13 +160,13 @@ enum SegmentScanner {
         return false
     }
 
-    enum DecompressError: Error, CustomStringConvertible {
+    package enum DecompressError: Error, CustomStringConvertible {
         case lz4Failed
         case sizeMismatch
-        var description: String { self == .lz4Failed ? "LZ4 payload is invalid" : "payload size differs from its header" }
+        package var description: String { self == .lz4Failed ? "LZ4 payload is invalid" : "payload size differs from its header" }
     }
 
-    static func decompress(header: BlockHeader, payload: [UInt8]) throws(DecompressError) -> [UInt8] {
+    package static func decompress(header: BlockHeader, payload: [UInt8]) throws(DecompressError) -> [UInt8] {
         switch header.codec {
         case .none:
             guard payload.count == Int(header.uncompressedBytes) else { throw .sizeMismatch }

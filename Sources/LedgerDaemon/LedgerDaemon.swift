@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Journal
 import LedgerCore
+import LedgerServer
 import Logging
 import NIOCore
 import NIOPosix
@@ -189,14 +190,11 @@ struct LedgerDaemon: AsyncParsableCommand {
         try? await http.close()
         sequencer.stopAndDrain()
         // Every reply released by the drain leaves before the connections close.
-        for connection in connections.all {
-            try? await connection.flushed(timeout: .seconds(5)).get()
-        }
+        await connections.flushAll(timeout: .seconds(5))
         // Then each connection ends so that the replies reach the peer: output half-closed,
         // input drained until the peer closes (a well-behaved gateway does at the end of
         // the stream), at most 2 s, all connections at once.
-        let finishing = connections.all.map { $0.finish(timeout: .seconds(2)) }
-        for connection in finishing { try? await connection.get() }
+        await connections.finishAll(timeout: .seconds(2))
         projector?.stop()
         do {
             try sequencer.closeJournal()

@@ -121,7 +121,7 @@ public enum SnapshotFile {
         }
     }
 
-    static func parseHeader(_ bytes: [UInt8], file: String) throws(SnapshotError) -> SnapshotInfo {
+    package static func parseHeader(_ bytes: [UInt8], file: String) throws(SnapshotError) -> SnapshotInfo {
         guard bytes.count >= headerBytes else { throw .invalid(file: file, reason: "header truncated") }
         var reader = ByteReader(bytes, range: 0..<headerBytes)
         do {

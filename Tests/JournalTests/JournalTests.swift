@@ -228,3 +228,29 @@ import Testing
         }
     }
 }
+
+/// FuzzJournalBlock: a block header whose first sequence is near 2^64 made the last
+/// sequence overflow and trap (recovery of a crafted segment would have died). Sequences
+/// are 1 ... 2^63 − 1.
+@Suite struct BlockHeaderDomainTests {
+    static func header(first: UInt64, count: UInt32) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.fixed32(JournalFormat.blockMagic)
+        writer.fixed32(10)  // payload bytes
+        writer.fixed32(10)  // uncompressed bytes
+        writer.fixed32(count)
+        writer.fixed64(first)
+        writer.fixed32(0)  // codec: none
+        writer.fixed32(0)  // crc
+        writer.raw([UInt8](repeating: 0, count: JournalFormat.chainBytes))
+        return writer.bytes
+    }
+
+    @Test func sequencesOutsideTheirDomainAreNoBlockHeader() {
+        #expect(BlockHeader.parse(Self.header(first: 1, count: 3)[...]) != nil)
+        #expect(BlockHeader.parse(Self.header(first: Limits.idMax - 2, count: 3)[...])?.lastSequence == Limits.idMax)
+        #expect(BlockHeader.parse(Self.header(first: Limits.idMax - 1, count: 3)[...]) == nil)
+        #expect(BlockHeader.parse(Self.header(first: UInt64.max - 1, count: 3)[...]) == nil)
+        #expect(BlockHeader.parse(Self.header(first: 0, count: 3)[...]) == nil)
+    }
+}

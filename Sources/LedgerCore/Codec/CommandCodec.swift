@@ -141,6 +141,8 @@ extension Command {
         case 9:
             var spec = try SymbolSpec.decode(from: &reader)
             try spec.decodeRuleBookTerms(from: &reader)
+            // One value, one encoding: a listing without rule-book terms is tag 2.
+            guard !spec.hasLegacyTerms else { throw .outOfRange(field: "listing layout (no rule-book terms: tag 2)", offset: start) }
             return .listSymbol(spec)
         case 10, 11, 12:
             let (symbol, value) = try reader.symbolValue()
@@ -185,13 +187,15 @@ extension Command {
             let flagsOffset = reader.offset
             let flags = try reader.u8()
             guard flags & ~3 == 0 else { throw .outOfRange(field: "order flags", offset: flagsOffset) }
-            return .placeOrder(
-                PlaceOrder(
-                    account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce, priceUnits: try reader.zigzag(),
-                    quantityUnits: try reader.zigzag(), clientOrderID: try reader.id(field: "client order id"),
-                    stopPriceUnits: try reader.zigzag(),
-                    workingType: workingType, reduceOnly: flags & 1 != 0, closePosition: flags & 2 != 0,
-                    selfTradePrevention: prevention, callbackRateE8: try reader.zigzag(), activationPriceUnits: try reader.zigzag()))
+            let order = PlaceOrder(
+                account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce, priceUnits: try reader.zigzag(),
+                quantityUnits: try reader.zigzag(), clientOrderID: try reader.id(field: "client order id"),
+                stopPriceUnits: try reader.zigzag(),
+                workingType: workingType, reduceOnly: flags & 1 != 0, closePosition: flags & 2 != 0,
+                selfTradePrevention: prevention, callbackRateE8: try reader.zigzag(), activationPriceUnits: try reader.zigzag())
+            // One value, one encoding: an order without rule-book terms is tag 6.
+            guard !order.isPlain else { throw .outOfRange(field: "order layout (no rule-book terms: tag 6)", offset: start) }
+            return .placeOrder(order)
         default:
             throw .unknownTag(name: "command", tag: UInt64(tag), offset: start)
         }

@@ -239,7 +239,10 @@ extension Event {
             let flagOffset = reader.offset
             let flag = try reader.u8()
             guard flag <= 1 else { throw .outOfRange(field: "liquidation scope", offset: flagOffset) }
+            let symbolOffset = reader.offset
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            // Cross scope writes symbol 0: one value, one encoding.
+            guard flag == 1 || symbol == 0 else { throw .outOfRange(field: "symbol of a cross liquidation", offset: symbolOffset) }
             return .liquidationTriggered(
                 account: account, asset: asset, isolatedSymbol: flag == 1 ? symbol : nil, marginBalanceMinor: try reader.zigzag(),
                 maintenanceMinor: try reader.zigzag())

@@ -147,7 +147,10 @@ extension ExchangeState {
                 state.markets[symbol].indexPriceUnits = try reader.zigzag()
                 state.markets[symbol].nextFundingTimeNanos = try reader.zigzag()
                 let hasOverride = try flag("funding override")
+                let overrideOffset = reader.offset
                 let override = try reader.zigzag()
+                // No override is written as 0: one state, one encoding.
+                guard hasOverride || override == 0 else { throw .outOfRange(field: "funding override", offset: overrideOffset) }
                 state.markets[symbol].fundingRateOverrideE8 = hasOverride ? override : nil
                 state.markets[symbol].premiumSampleSumE8 = try reader.zigzag()
                 state.markets[symbol].premiumSampleCount = try reader.zigzag()

@@ -1,0 +1,34 @@
+import FuzzSupport
+import FuzzSupportCore
+import LedgerCore
+
+/// The TCP frame decoder on any bytes: it never traps, and a body it accepts encodes back
+/// to exactly those bytes (one frame, one encoding); a command in it is within its domain.
+@_cdecl("FuzzWireFrame_main")
+public func fuzzWireFrameMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    Fuzz.run(argc, argv, seeds: seeds) { body in
+        guard let frame = try? WireFrame.decode(body: body) else { return }
+        var writer = ByteWriter()
+        frame.encode(to: &writer)
+        Fuzz.require(Array(writer.bytes.dropFirst(4)) == body, "\(frame) re-encodes differently")
+        if case .command(_, let command) = frame {
+            Fuzz.require(command.domainViolation() == nil, "decoded \(command) outside its domain")
+        }
+    }
+}
+
+func seeds() -> [[UInt8]] {
+    let (_, entries) = Samples.entries(count: 40)
+    var frames: [WireFrame] = [.hello(requestID: 1, token: "test-admin"), .stateQuery(requestID: 2), .welcome(requestID: 1, role: .admin)]
+    frames += (Samples.kinds + entries.prefix(20).map(\.command)).enumerated().map { .command(requestID: UInt64($0.offset), $0.element) }
+    frames += entries.suffix(10).enumerated().map { .committed(requestID: UInt64($0.offset), sequence: 99, events: $0.element.events) }
+    frames += [
+        .error(requestID: 5, code: .busy, message: "queue full"),
+        .state(requestID: 6, sequence: 7, stateHash: Array(repeating: 1, count: 32)),
+    ]
+    return frames.map { frame in
+        var writer = ByteWriter()
+        frame.encode(to: &writer)
+        return Array(writer.bytes.dropFirst(4))
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Journal
+import LedgerCore
+import Logging
+
+/// ledgerd's settings: defaults, then the TOML file, then environment variables
+/// (`LEDGERD_*`), then flags. docs/OPERATIONS.md lists every key.
+package struct DaemonConfig: Sendable {
+    /// Holds `journal/` and `snapshots/`.
+    package var dataDirectory = "/var/lib/ledgerd"
+    package var tcpHost = "127.0.0.1"
+    package var tcpPort = 7400
+    package var httpHost = "127.0.0.1"
+    package var httpPort = 7480
+    package var fsync: FsyncMode = .batch
+    package var segmentBytes: Int64 = 64 << 20
+    package var ledgerID: UInt64 = 1
+    /// Requests waiting for the engine, all connections together; beyond it: BUSY.
+    package var queueCapacity = 262_144
+    /// Requests one TCP connection may have unanswered; beyond it: BUSY.
+    package var connectionInFlightMax = 65_536
+    /// Bearer tokens and their roles.
+    package var tokens: [String: Role] = [:]
+    /// Decode and re-encode every entry on the writer thread before its block is written
+    /// (docs/OPERATIONS.md): an entry that would not read back stops the daemon without
+    /// acknowledging it, instead of poisoning the journal.
+    package var verifyEntries = true
+    package var projectorEnabled = false
+    package var projectorURL = ""
+    package var projectorBatchEntries = 5_000
+    package var logLevel: Logger.Level = .info
+
+    package init() {}
+
+    package var journalDirectory: String { dataDirectory + "/journal" }
+    package var snapshotDirectory: String { dataDirectory + "/snapshots" }
+
+    package struct Invalid: Error, CustomStringConvertible {
+        package var description: String
+    }
+
+    /// Applies a TOML file.
+    package mutating func apply(toml text: String) throws {
+        let values = try TOMLSubset.parse(text)
+        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            if key.hasPrefix("tokens.") {
+                guard case .string(let roleName) = value, let role = Self.role(named: roleName) else {
+                    throw Invalid(description: "\(key): role must be \"trader\", \"oracle\" or \"admin\"")
+                }
+                try addToken(String(key.dropFirst("tokens.".count)), role)
+                continue
+            }
+            try set(key, value)
+        }
+    }
+
+    /// Applies `LEDGERD_<TABLE>_<KEY>` variables, e.g. LEDGERD_PROJECTOR_URL.
+    package mutating func apply(environment: [String: String]) throws {
+        for key in Self.keys {
+            let variable = "LEDGERD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            guard let text = environment[variable] else { continue }
+            try set(key, Self.guessValue(text))
+        }
+        if let tokens = environment["LEDGERD_TOKENS"] { try apply(tokenList: tokens) }
+    }
+
+    /// "token:role,token:role".
+    package mutating func apply(tokenList: String) throws {
+        for item in tokenList.split(separator: ",") {
+            let parts = item.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let role = Self.role(named: String(parts[1])) else {
+                throw Invalid(description: "token \(item): expected TOKEN:ROLE")
+            }
+            try addToken(String(parts[0]), role)
+        }
+    }
+
+    /// A token must fit a TCP hello (`Limits.tokenBytesMax`) and be printable ASCII.
+    package mutating func addToken(_ token: String, _ role: Role) throws {
+        guard !token.isEmpty, token.utf8.count <= Limits.tokenBytesMax, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw Invalid(description: "a token must be 1 ... \(Limits.tokenBytesMax) bytes of printable ASCII")
+        }
+        tokens[token] = role
+    }
+
+    package static let keys = [
+        "data_dir", "log_level", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
+        "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
+        "ingress.queue_capacity", "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
+    ]
+
+    package mutating func set(_ key: String, _ value: TOMLSubset.Value) throws {
+        func string() throws -> String {
+            guard case .string(let text) = value else { throw Invalid(description: "\(key) must be a string") }
+            return text
+        }
+        func integer(_ range: ClosedRange<Int64>) throws -> Int64 {
+            guard case .integer(let number) = value, range.contains(number) else {
+                throw Invalid(description: "\(key) must be an integer in \(range)")
+            }
+            return number
+        }
+        switch key {
+        case "data_dir": dataDirectory = try string()
+        case "log_level":
+            guard let level = Logger.Level(rawValue: try string()) else { throw Invalid(description: "unknown log_level") }
+            logLevel = level
+        case "tcp.host": tcpHost = try string()
+        case "tcp.port": tcpPort = Int(try integer(0...65_535))
+        case "http.host": httpHost = try string()
+        case "http.port": httpPort = Int(try integer(0...65_535))
+        case "journal.fsync":
+            switch try string() {
+            case "batch": fsync = .batch
+            case "interval": fsync = .interval(milliseconds: 5)
+            case "none": fsync = .none
+            default: throw Invalid(description: "journal.fsync must be batch, interval or none")
+            }
+        case "journal.fsync_interval_ms":
+            let milliseconds = Int(try integer(1...10_000))
+            if case .interval = fsync { fsync = .interval(milliseconds: milliseconds) }
+        case "journal.segment_bytes": segmentBytes = try integer(4_096...(1 << 34))
+        case "journal.ledger_id": ledgerID = UInt64(try integer(1...Int64.max))
+        case "journal.verify_entries":
+            guard case .bool(let flag) = value else { throw Invalid(description: "journal.verify_entries must be true or false") }
+            verifyEntries = flag
+        case "ingress.queue_capacity": queueCapacity = Int(try integer(1...(1 << 24)))
+        case "ingress.connection_in_flight_max": connectionInFlightMax = Int(try integer(1...(1 << 24)))
+        case "projector.enabled":
+            guard case .bool(let flag) = value else { throw Invalid(description: "projector.enabled must be true or false") }
+            projectorEnabled = flag
+        case "projector.url": projectorURL = try string()
+        case "projector.batch_entries": projectorBatchEntries = Int(try integer(1...1_000_000))
+        default: throw Invalid(description: "unknown setting \(key)")
+        }
+    }
+
+    package static func role(named name: String) -> Role? {
+        switch name {
+        case "trader": .trader
+        case "oracle": .oracle
+        case "admin": .admin
+        default: nil
+        }
+    }
+
+    package static func guessValue(_ text: String) -> TOMLSubset.Value {
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        if let number = Int64(text) { return .integer(number) }
+        return .string(text)
+    }
+}

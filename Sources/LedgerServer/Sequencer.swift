@@ -1,0 +1,364 @@
+import Foundation
+import Journal
+import LedgerCore
+import Logging
+
+/// What a request gets back.
+enum Response: Sendable {
+    /// The command's entry is durable. The events are a slice of the batch's buffer,
+    /// valid during `deliver` only.
+    case committed(sequence: SequenceNumber, events: ArraySlice<Event>)
+    /// Not journaled.
+    case error(WireError, String)
+    case state(sequence: SequenceNumber, stateHash: [UInt8])
+    /// A read from memory, already rendered (JSON text).
+    case view(String)
+}
+
+/// Where replies go: one object per connection. `deliver` is called from the journal
+/// writer's thread with a connection's replies in request order.
+protocol ReplySink: AnyObject, Sendable {
+    func deliver(_ replies: [(requestID: UInt64, response: Response)])
+}
+
+/// A request for the engine thread.
+struct EngineRequest: Sendable {
+    enum Kind: Sendable {
+        case command(Command)
+        case stateQuery
+        /// Runs on the engine thread against the current state; returns a command to
+        /// execute and journal, or a response to send (after the entries before it are
+        /// durable).
+        case prepared(@Sendable (borrowing ExchangeState) -> Prepared)
+    }
+    enum Prepared: Sendable {
+        case command(Command)
+        case response(Response)
+    }
+    var requestID: UInt64
+    var kind: Kind
+    var sink: any ReplySink
+}
+
+/// The single-writer pipeline (DESIGN.md "Data flow"): ingress threads `submit` requests;
+/// the engine thread executes them in order and encodes each entry into the open batch;
+/// the writer thread turns each batch into one journal block, fdatasyncs it and only
+/// then releases the batch's replies. While the writer syncs, the engine fills the next
+/// batch: the block size follows what arrived during the previous fdatasync.
+package final class Sequencer: @unchecked Sendable {
+    /// A group-commit batch and the replies that wait for it. The events of all its
+    /// commands share one buffer, so executing a command allocates nothing; a reply holds
+    /// the range of its events until delivery.
+    final class Batch {
+        enum Pending {
+            case response(Response)
+            case committed(sequence: SequenceNumber, events: Range<Int>)
+        }
+        var journal = JournalBatch()
+        var events: [Event] = []
+        var replies: [(sink: any ReplySink, requestID: UInt64, pending: Pending)] = []
+        var isEmpty: Bool { journal.isEmpty && replies.isEmpty }
+
+        init() {
+            events.reserveCapacity(1 << 14)
+            replies.reserveCapacity(1 << 13)
+        }
+
+        func reset() {
+            journal.reset()
+            events.removeAll(keepingCapacity: true)
+            replies.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private let logger: Logger
+    private let journal: JournalWriter
+    private var state: ExchangeState
+    private let queueCapacity: Int
+    /// Decode and re-encode every entry before its block is written (`journal.verify_entries`).
+    private let verifyEntries: Bool
+
+    // Guarded by `lock`.
+    private let lock = Monitor()
+    private var inbound: [EngineRequest] = []
+    private var writerIdle = true
+    private var stopRequested = false
+    private var handedOff: Batch?
+    private var spare: [Batch] = [Batch(), Batch()]
+    private var engineFinished = false
+    private var writerFinished = false
+
+    /// Read from any thread (metrics, health).
+    private let counters = NSLock()
+    private var _durableSequence: SequenceNumber
+    private var _healthy = true
+    private var _commandsExecuted: UInt64 = 0
+    private var _blocksWritten = 0
+    private var _bytesWritten: Int64 = 0
+
+    /// Called on the engine thread after a listing changes the catalog.
+    package var onCatalogChange: (@Sendable (ExchangeCatalog) -> Void)?
+    /// Called when the writer fails: the process must stop without acknowledging.
+    package var onFatal: (@Sendable (JournalError) -> Void)?
+
+    package init(state: ExchangeState, journal: JournalWriter, queueCapacity: Int, verifyEntries: Bool = true, logger: Logger) {
+        precondition(state.lastSequence == journal.lastSequence, "state and journal disagree on the last sequence")
+        self.state = state
+        self.journal = journal
+        self.queueCapacity = queueCapacity
+        self.verifyEntries = verifyEntries
+        self.logger = logger
+        _durableSequence = journal.durableSequence
+        inbound.reserveCapacity(queueCapacity)
+    }
+
+    package var durableSequence: SequenceNumber { counters.withLock { _durableSequence } }
+    package var isHealthy: Bool { counters.withLock { _healthy } }
+    package var commandsExecuted: UInt64 { counters.withLock { _commandsExecuted } }
+    package var queueDepth: Int { lock.withLock { inbound.count } }
+    package var journalStats: (blocks: Int, bytes: Int64) { counters.withLock { (_blocksWritten, _bytesWritten) } }
+
+    /// The catalog as recovered, for ingress before the engine starts.
+    package var initialCatalog: ExchangeCatalog { ExchangeCatalog(state) }
+
+    /// Queues requests; those that do not fit are answered BUSY at once. After `stop`,
+    /// everything is answered UNAVAILABLE.
+    func submit(_ requests: [EngineRequest]) {
+        var refused: [EngineRequest] = []
+        lock.lock()
+        if stopRequested {
+            refused = requests
+        } else {
+            let room = queueCapacity - inbound.count
+            if requests.count <= room {
+                inbound.append(contentsOf: requests)
+            } else {
+                inbound.append(contentsOf: requests.prefix(max(0, room)))
+                refused = Array(requests.dropFirst(max(0, room)))
+            }
+            lock.wake(.engine)
+        }
+        let stopping = stopRequested
+        lock.unlock()
+        for request in refused {
+            let response: Response = stopping ? .error(.unavailable, "shutting down") : .error(.busy, "queue full; retry")
+            request.sink.deliver([(request.requestID, response)])
+        }
+    }
+
+    package func start() {
+        let engine = Thread { [self] in engineLoop() }
+        engine.name = "ledger-engine"
+        engine.qualityOfService = .userInteractive
+        engine.start()
+        let writer = Thread { [self] in writerLoop() }
+        writer.name = "ledger-writer"
+        writer.start()
+    }
+
+    /// Stops taking requests, executes and journals what is queued, releases every reply,
+    /// and returns when the journal is synced.
+    package func stopAndDrain() {
+        lock.lock()
+        stopRequested = true
+        lock.wake(.engine)
+        lock.wake(.writer)
+        while !(engineFinished && writerFinished) { lock.wait(.drain) }
+        lock.unlock()
+    }
+
+    // MARK: Engine thread
+
+    private func engineLoop() {
+        var local: [EngineRequest] = []
+        local.reserveCapacity(queueCapacity)
+        var current = Batch()
+        var catalogVersion = (state.assets.count, state.symbols.count)
+        while true {
+            lock.lock()
+            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested {
+                lock.wait(.engine)
+            }
+            swap(&local, &inbound)
+            let draining = stopRequested
+            lock.unlock()
+
+            for request in local {
+                if current.journal.isFull { current = handOff(current, waitForWriter: true) }
+                execute(request, into: current)
+            }
+            if !local.isEmpty {
+                let executed = UInt64(local.count)
+                counters.withLock { _commandsExecuted += executed }
+            }
+            local.removeAll(keepingCapacity: true)
+            if (state.assets.count, state.symbols.count) != catalogVersion {
+                catalogVersion = (state.assets.count, state.symbols.count)
+                onCatalogChange?(ExchangeCatalog(state))
+            }
+            if !current.isEmpty {
+                current = handOff(current, waitForWriter: draining)
+            }
+            if draining {
+                lock.lock()
+                while !writerIdle { lock.wait(.engine) }
+                let done = inbound.isEmpty && current.isEmpty
+                if done {
+                    engineFinished = true
+                    lock.wake(.writer)
+                    lock.wake(.drain)
+                }
+                lock.unlock()
+                if done { return }
+            }
+        }
+    }
+
+    private func execute(_ request: EngineRequest, into batch: Batch) {
+        var command: Command
+        switch request.kind {
+        case .command(let given):
+            command = given
+        case .stateQuery:
+            let state = Response.state(sequence: state.lastSequence, stateHash: state.stateHash())
+            batch.replies.append((request.sink, request.requestID, .response(state)))
+            return
+        case .prepared(let body):
+            switch body(state) {
+            case .command(let prepared): command = prepared
+            case .response(let response):
+                batch.replies.append((request.sink, request.requestID, .response(response)))
+                return
+            }
+        }
+        // Whatever is journaled must read back (docs/FORMATS.md, "Field domains"): a field
+        // outside its domain is refused here, before the engine sees it. TCP's decoder
+        // already refuses such frames; this covers every ingress.
+        if let violation = command.domainViolation() {
+            batch.replies.append((request.sink, request.requestID, .response(.error(.outOfRange, violation.description))))
+            return
+        }
+        if case .entryExcised = command {
+            let refusal = Response.error(.forbidden, "only ledger-replay excise writes ENTRY_EXCISED entries")
+            batch.replies.append((request.sink, request.requestID, .response(refusal)))
+            return
+        }
+        let sequence = state.lastSequence + 1
+        let time = max(Self.wallClockNanos(), state.lastTimeNanos)
+        let first = batch.events.count
+        state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
+        let range = first..<batch.events.count
+        batch.journal.append(sequence: sequence, timeNanos: time) { writer in
+            EntryPayload.encode(command: command, events: batch.events[range], to: &writer)
+        }
+        batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, events: range)))
+    }
+
+    /// Gives the batch to the writer if it is idle (or, with `waitForWriter`, once it is)
+    /// and returns the batch to fill next.
+    private func handOff(_ batch: Batch, waitForWriter: Bool) -> Batch {
+        lock.lock()
+        defer { lock.unlock() }
+        while !writerIdle {
+            if !waitForWriter { return batch }
+            lock.wait(.engine)
+        }
+        writerIdle = false
+        handedOff = batch
+        lock.wake(.writer)
+        return spare.popLast() ?? Batch()
+    }
+
+    // MARK: Writer thread
+
+    private func writerLoop() {
+        while true {
+            lock.lock()
+            while handedOff == nil && !(stopRequested && engineFinished) { lock.wait(.writer) }
+            guard let batch = handedOff else {
+                writerFinished = true
+                lock.wake(.drain)
+                lock.unlock()
+                return
+            }
+            handedOff = nil
+            lock.unlock()
+
+            if !batch.journal.isEmpty {
+                do {
+                    if verifyEntries { try batch.journal.verifyRoundTrip() }
+                    try journal.append(batch.journal)
+                } catch {
+                    counters.withLock { _healthy = false }
+                    logger.critical("journal write failed; stopping without acknowledging", metadata: ["error": "\(error)"])
+                    onFatal?(error)
+                    return  // never release these replies
+                }
+            }
+            let durable = journal.durableSequence
+            let (blocks, bytes) = (journal.blocksWritten, journal.bytesWritten)
+            counters.withLock {
+                _durableSequence = durable
+                _blocksWritten = blocks
+                _bytesWritten = bytes
+            }
+            deliver(batch)
+            batch.reset()
+
+            lock.lock()
+            spare.append(batch)
+            writerIdle = true
+            lock.wake(.engine)
+            lock.unlock()
+        }
+    }
+
+    /// Groups replies by sink, keeping each sink's order, and hands them over.
+    private func deliver(_ batch: Batch) {
+        var order: [ObjectIdentifier] = []
+        var grouped: [ObjectIdentifier: (sink: any ReplySink, items: [(requestID: UInt64, response: Response)])] = [:]
+        for reply in batch.replies {
+            let key = ObjectIdentifier(reply.sink)
+            if grouped[key] == nil {
+                order.append(key)
+                grouped[key] = (reply.sink, [])
+            }
+            let response: Response =
+                switch reply.pending {
+                case .response(let response): response
+                case .committed(let sequence, let range): .committed(sequence: sequence, events: batch.events[range])
+                }
+            grouped[key]!.items.append((reply.requestID, response))
+        }
+        for key in order {
+            let group = grouped[key]!
+            group.sink.deliver(group.items)
+        }
+    }
+
+    package static func wallClockNanos() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
+    /// Syncs and closes the journal after `stopAndDrain`.
+    package func closeJournal() throws {
+        try journal.sync()
+    }
+}
+
+/// A copy of the listings for ingress threads, which parse decimals and names without
+/// touching the engine's state.
+package struct ExchangeCatalog: Sendable {
+    var assets: [Asset]
+    var symbols: [SymbolSpec]
+
+    package init(_ state: borrowing ExchangeState) {
+        assets = Array(state.assets)
+        symbols = Array(state.symbols)
+    }
+
+    func symbol(named name: String) -> SymbolSpec? { symbols.first { $0.name == name } }
+    func asset(named name: String) -> Asset? { assets.first { $0.name == name } }
+}

@@ -1,0 +1,270 @@
+import Foundation
+import LedgerCore
+import NIOCore
+import NIOPosix
+
+/// Splits the byte stream into frame bodies. A length outside 9 ... 4,096 cannot be
+/// resynchronised: it gets a MALFORMED error and the connection is closed.
+final class FrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self) else {
+            return .needMoreData
+        }
+        guard length >= WireFrame.frameBytesMin, length <= WireFrame.frameBytesMax else {
+            throw BadFrameLength(length: length)
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let body = buffer.readBytes(length: Int(length))!
+        context.fireChannelRead(wrapInboundOut(body))
+        return .continue
+    }
+
+    struct BadFrameLength: Error {
+        var length: UInt32
+    }
+}
+
+/// One gateway connection: authenticates with `hello`, then forwards commands to the
+/// sequencer, many in flight, and writes each reply when its entry is durable.
+final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Sendable {
+    typealias InboundIn = [UInt8]
+    typealias OutboundOut = ByteBuffer
+
+    private let sequencer: Sequencer
+    private let tokens: [String: Role]
+    private let inFlightMax: Int
+    private let accepting: @Sendable () -> Bool
+    private let channel: Channel
+    private let registry: ConnectionRegistry
+    // Event-loop confined.
+    private var writesPending = 0
+    private var flushWaiters: [EventLoopPromise<Void>] = []
+    /// Shutdown has half-closed the output: input is read and dropped until the peer closes.
+    private var isFinishing = false
+    private var closeWaiters: [EventLoopPromise<Void>] = []
+    private var role: Role?
+    private var pending: [EngineRequest] = []
+    private var inFlight = 0
+    private var immediate = ByteWriter(capacity: 256)
+
+    init(
+        channel: Channel, registry: ConnectionRegistry, sequencer: Sequencer, tokens: [String: Role], inFlightMax: Int,
+        accepting: @escaping @Sendable () -> Bool
+    ) {
+        self.channel = channel
+        self.registry = registry
+        self.sequencer = sequencer
+        self.tokens = tokens
+        self.inFlightMax = inFlightMax
+        self.accepting = accepting
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        registry.add(self)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        registry.remove(self)
+        writesPending = 0
+        releaseFlushWaiters()
+        let waiters = closeWaiters
+        closeWaiters = []
+        for waiter in waiters { waiter.succeed() }
+        context.fireChannelInactive()
+    }
+
+    /// Ends the connection once shutdown has written its last reply: half-closes the output
+    /// (the peer reads every reply, then the end of the stream), then reads and drops input
+    /// until the peer closes its side or `timeout` passes, and closes. Closing outright while
+    /// requests sit unread in the socket would make the kernel reset the connection and
+    /// throw away replies still in its send queue.
+    func finish(timeout: TimeAmount) -> EventLoopFuture<Void> {
+        channel.eventLoop.flatSubmit {
+            guard self.channel.isActive else { return self.channel.eventLoop.makeSucceededVoidFuture() }
+            let promise = self.channel.eventLoop.makePromise(of: Void.self)
+            self.closeWaiters.append(promise)
+            self.isFinishing = true
+            self.channel.close(mode: .output, promise: nil)
+            let channel = self.channel
+            channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+            return promise.futureResult
+        }
+    }
+
+    /// Succeeds once every reply delivered so far has been written to the socket (or the
+    /// connection closed), or after `timeout`: what shutdown waits for.
+    func flushed(timeout: TimeAmount) -> EventLoopFuture<Void> {
+        channel.eventLoop.flatSubmit {
+            if self.writesPending == 0 { return self.channel.eventLoop.makeSucceededVoidFuture() }
+            let promise = self.channel.eventLoop.makePromise(of: Void.self)
+            self.flushWaiters.append(promise)
+            self.channel.eventLoop.scheduleTask(in: timeout) { promise.succeed() }
+            return promise.futureResult
+        }
+    }
+
+    private func releaseFlushWaiters() {
+        let waiters = flushWaiters
+        flushWaiters = []
+        for waiter in waiters { waiter.succeed() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if isFinishing { return }
+        let body = unwrapInboundIn(data)
+        let frame: WireFrame
+        do {
+            frame = try WireFrame.decode(body: body)
+        } catch {
+            // A field outside its domain is answered as such; anything else is malformed.
+            let code: WireError = if case .outOfDomain = error { .outOfRange } else { .malformed }
+            return reply(.error(requestID: WireFrame.requestID(ofBody: body), code: code, message: "\(error)"))
+        }
+        switch frame {
+        case .hello(let id, let token):
+            guard let granted = tokens[token] else {
+                return reply(.error(requestID: id, code: .unauthorized, message: "unknown token"))
+            }
+            role = granted
+            reply(.welcome(requestID: id, role: granted))
+        case .command(let id, let command):
+            guard let role else { return reply(.error(requestID: id, code: .unauthorized, message: "send hello first")) }
+            guard role == .admin || role == command.role else {
+                return reply(.error(requestID: id, code: .forbidden, message: "role \(role) may not send this command"))
+            }
+            enqueue(EngineRequest(requestID: id, kind: .command(command), sink: self))
+        case .stateQuery(let id):
+            guard role != nil else { return reply(.error(requestID: id, code: .unauthorized, message: "send hello first")) }
+            enqueue(EngineRequest(requestID: id, kind: .stateQuery, sink: self))
+        case .welcome(let id, _), .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _):
+            reply(.error(requestID: id, code: .malformed, message: "server frames are not requests"))
+        }
+    }
+
+    private func enqueue(_ request: EngineRequest) {
+        guard accepting() else {
+            return reply(.error(requestID: request.requestID, code: .unavailable, message: "shutting down"))
+        }
+        guard inFlight + pending.count < inFlightMax else {
+            return reply(.error(requestID: request.requestID, code: .busy, message: "too many requests in flight"))
+        }
+        pending.append(request)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if isFinishing { return context.fireChannelReadComplete() }
+        if !pending.isEmpty {
+            inFlight += pending.count
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            sequencer.submit(batch)
+        }
+        if !immediate.bytes.isEmpty {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: immediate.bytes)), promise: nil)
+            immediate.reset()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// An answer that needs no journal entry, written with the read's other output.
+    private func reply(_ frame: WireFrame) {
+        frame.encode(to: &immediate)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if error is FrameDecoder.BadFrameLength {
+            var writer = ByteWriter()
+            WireFrame.error(requestID: 0, code: .malformed, message: "frame length out of range").encode(to: &writer)
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: writer.bytes))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    /// Called by the writer thread: encodes the replies and writes them on the loop.
+    func deliver(_ replies: [(requestID: UInt64, response: Response)]) {
+        var writer = ByteWriter(capacity: replies.count * 48)
+        for (requestID, response) in replies {
+            switch response {
+            case .committed(let sequence, let events):
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
+            case .error(let code, let message):
+                WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
+            case .state(let sequence, let hash):
+                WireFrame.state(requestID: requestID, sequence: sequence, stateHash: hash).encode(to: &writer)
+            case .view(let text):
+                WireFrame.error(requestID: requestID, code: .badRequest, message: text).encode(to: &writer)
+            }
+        }
+        let bytes = writer.bytes
+        let count = replies.count
+        channel.eventLoop.execute {
+            self.inFlight -= count
+            self.writesPending += 1
+            self.channel.writeAndFlush(ByteBuffer(bytes: bytes)).whenComplete { _ in
+                self.writesPending -= 1
+                if self.writesPending == 0 { self.releaseFlushWaiters() }
+            }
+        }
+    }
+}
+
+package enum TCPServer {
+    package static func bind(
+        host: String, port: Int, group: EventLoopGroup, sequencer: Sequencer, config: DaemonConfig,
+        registry: ConnectionRegistry, accepting: @escaping @Sendable () -> Bool
+    ) async throws -> Channel {
+        let tokens = config.tokens
+        let inFlightMax = config.connectionInFlightMax
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 64)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(
+                        GatewayConnection(
+                            channel: channel, registry: registry, sequencer: sequencer, tokens: tokens, inFlightMax: inFlightMax,
+                            accepting: accepting))
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+}
+
+/// The open gateway connections, so that shutdown can wait for their replies to leave.
+package final class ConnectionRegistry: @unchecked Sendable {
+    package init() {}
+
+    private let lock = NSLock()
+    private var connections: [ObjectIdentifier: GatewayConnection] = [:]
+
+    func add(_ connection: GatewayConnection) {
+        lock.withLock { connections[ObjectIdentifier(connection)] = connection }
+    }
+
+    func remove(_ connection: GatewayConnection) {
+        _ = lock.withLock { connections.removeValue(forKey: ObjectIdentifier(connection)) }
+    }
+
+    var all: [GatewayConnection] { lock.withLock { Array(connections.values) } }
+
+    /// Waits until every reply delivered so far has reached its socket (at most `timeout`
+    /// a connection).
+    package func flushAll(timeout: TimeAmount) async {
+        for connection in all { try? await connection.flushed(timeout: timeout).get() }
+    }
+
+    /// Ends every connection gracefully (`GatewayConnection.finish`), all at once.
+    package func finishAll(timeout: TimeAmount) async {
+        let finishing = all.map { $0.finish(timeout: timeout) }
+        for connection in finishing { try? await connection.get() }
+    }
+}
