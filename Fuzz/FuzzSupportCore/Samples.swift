@@ -7,6 +7,9 @@ public enum Samples {
     /// Listings, deposits for 8 accounts, mark prices, then `count` commands of the flow.
     public static func commands(count: Int = 300) -> [Command] {
         var commands = DemoExchange.setupCommands(accounts: 8)
+        commands += [
+            .listSymbol(ruleBookListing), .setMarkPrice(symbol: 2, priceUnits: 500_000), .setIndexPrice(symbol: 2, priceUnits: 499_000),
+        ]
         var flow = OrderFlowGenerator(seed: 7, accounts: Array(1...8))
         for _ in 0..<count { commands.append(flow.next()) }
         return commands
@@ -64,10 +67,10 @@ public enum Samples {
         .listSymbol(ruleBookListing),
     ]
 
-    /// A listing with brackets, band and funding (tag 9).
+    /// A listing with brackets, band and funding every hour (tag 9), as symbol 2.
     public static var ruleBookListing: SymbolSpec {
         guard case .listSymbol(var spec) = DemoExchange.listings[1] else { preconditionFailure("listings moved") }
-        spec.id = 3
+        spec.id = 2
         spec.name = "SOLUSDT"
         spec.brackets = DemoExchange.binanceBTCUSDTBrackets
         spec.priceBandRateE8 = 5_000_000

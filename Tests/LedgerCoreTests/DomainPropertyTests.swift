@@ -63,8 +63,17 @@ import Testing
         var replayed: [Event] = []
         var (executed, refused, rejected, accepted) = (0, 0, 0, 0)
         var time: Int64 = 1_700_000_000_000_000_000
+        // Symbol 2 has the rule book: brackets, a price band and funding every hour.
+        guard case .listSymbol(var ruleBook) = DemoExchange.listings[1] else { preconditionFailure("listings moved") }
+        (ruleBook.id, ruleBook.name, ruleBook.brackets, ruleBook.priceBandRateE8) = (
+            2, "SOLUSDT", DemoExchange.binanceBTCUSDTBrackets, 5_000_000
+        )
+        (ruleBook.fundingIntervalSeconds, ruleBook.fundingCapRateE8, ruleBook.liquidationFeeRateE8) = (3_600, 750_000, 500_000)
         var genesis =
-            DemoExchange.listings + [.setMarkPrice(symbol: 0, priceUnits: 500_000), .setMarkPrice(symbol: 1, priceUnits: 300_000)]
+            DemoExchange.listings + [
+                .listSymbol(ruleBook), .setMarkPrice(symbol: 0, priceUnits: 500_000), .setMarkPrice(symbol: 1, priceUnits: 300_000),
+                .setMarkPrice(symbol: 2, priceUnits: 500_000), .setIndexPrice(symbol: 2, priceUnits: 499_000),
+            ]
         genesis += (1...8).map { .deposit(Transfer(transferID: 10_000 + $0, account: $0, asset: 0, amountMinor: 1_000_000_000_000)) }
         for index in 0..<25_000 {
             let command = index < genesis.count ? genesis[index] : generator.command()

@@ -98,3 +98,43 @@ import Testing
         #expect(state.invariantViolation() == nil)
     }
 }
+
+/// Found by the domain property tests and FuzzSnapshot once a symbol with funding took
+/// part: abs(Int64.min) trapped on an oracle's funding rate or premium, a bracket's
+/// maintenance rate times its leverage overflowed, and so did max price × max position ×
+/// the notional factor, three Int64 multiplied in Int128. Each is now a rejection.
+@Suite struct EdgeValueRegressionTests {
+    @Test func edgeValuesAreRejectedNotTrapped() {
+        var state = ExchangeState()
+        var events: [Event] = []
+        func run(_ command: Command) -> [Event] {
+            events.removeAll()
+            state.execute(command, sequence: state.lastSequence + 1, timeNanos: Int64(state.lastSequence + 1) * 1_000, into: &events)
+            return events
+        }
+        guard case .listSymbol(var spec) = DemoExchange.listings[1] else { preconditionFailure("listings moved") }
+        spec.fundingIntervalSeconds = 3_600
+        spec.fundingCapRateE8 = 750_000
+        _ = run(DemoExchange.listings[0])
+        #expect(run(.listSymbol(spec)) == [.symbolListed(0)])
+        for command: Command in [
+            .setFundingRate(symbol: 0, rateE8: .min), .addPremiumSample(symbol: 0, premiumE8: .min),
+            .setFundingRate(symbol: 0, rateE8: .max), .addPremiumSample(symbol: 0, premiumE8: .max),
+        ] {
+            #expect(run(command) == [.rejected(.invalidRate, detail: 0)], "\(command)")
+        }
+        var listing = spec
+        listing.id = 1
+        listing.name = "ETHUSDT"
+        for change: (inout SymbolSpec) -> Void in [
+            { $0.brackets = [MarginBracket(notionalCapMinor: 1 << 40, maintenanceMarginRateE8: .max, maxLeverage: $0.maxLeverage)] },
+            { $0.makerFeeRateE8 = .min }, { $0.fundingInterestRateE8 = .min },
+            { ($0.maxPriceUnits, $0.maxPositionQuantityUnits, $0.contractMultiplier) = (.max, .max, .max / 1_000) },
+        ] {
+            var bad = listing
+            change(&bad)
+            #expect(run(.listSymbol(bad)) == [.rejected(.invalidListing, detail: 0)])
+        }
+        #expect(state.invariantViolation() == nil)
+    }
+}

@@ -116,6 +116,20 @@ extension ExchangeState {
             guard value <= 1 else { throw .outOfRange(field: field, offset: offset) }
             return value == 1
         }
+        // Every number is read within its range, so nothing computed from a decoded state
+        // can overflow (the snapshot fuzzer fed this decoder orders and positions of 2^63).
+        let magnitude = Limits.balanceMagnitudeMax
+        func value(_ field: String, _ range: ClosedRange<Int64>) throws(CodecError) -> Int64 {
+            let offset = reader.offset
+            let value = try reader.zigzag()
+            guard range.contains(value) else { throw .outOfRange(field: field, offset: offset) }
+            return value
+        }
+        func add(_ value: Int64, to total: inout Int64, _ field: String) throws(CodecError) {
+            let (sum, overflow) = total.addingReportingOverflow(value)
+            guard !overflow, abs(sum) <= magnitude else { throw .outOfRange(field: field, offset: reader.offset) }
+            total = sum
+        }
         func count(_ field: String, max: Int) throws(CodecError) -> Int {
             let offset = reader.offset
             let value = try reader.varint()
@@ -124,7 +138,9 @@ extension ExchangeState {
         }
         for _ in 0..<(try count("asset count", max: Limits.assetsMax)) {
             let offset = reader.offset
-            guard case .listAsset(let asset) = try Command.decode(from: &reader), Int(asset.id) == state.assets.count else {
+            guard case .listAsset(let asset) = try Command.decode(from: &reader), Int(asset.id) == state.assets.count,
+                asset.scale <= 18, !state.assets.contains(where: { $0.name == asset.name })
+            else {
                 throw .outOfRange(field: "asset", offset: offset)
             }
             state.apply(.assetListed(asset.id), of: .listAsset(asset), sequence: 0)
@@ -133,71 +149,78 @@ extension ExchangeState {
             let offset = reader.offset
             var spec = try SymbolSpec.decode(from: &reader)
             if version >= 2 { try spec.decodeRuleBookTerms(from: &reader) }
-            guard Int(spec.id) == state.symbols.count, Int(spec.settleAsset) < state.assets.count,
-                notionalFactor(spec, settleScale: state.assets[Int(spec.settleAsset)].scale) != nil,
-                ruleBookTermsAreValid(spec)
-            else { throw .outOfRange(field: "symbol", offset: offset) }
+            guard Int(spec.id) == state.symbols.count, listingIsValid(spec, in: state) else {
+                throw .outOfRange(field: "symbol", offset: offset)
+            }
             state.apply(.symbolListed(spec.id), of: .listSymbol(spec), sequence: 0)
         }
         var restingOrders: [(SymbolID, RestingOrder)] = []
         for symbol in state.markets.indices {
-            state.markets[symbol].markPriceUnits = try reader.zigzag()
-            state.markets[symbol].lastPriceUnits = try reader.zigzag()
+            let spec = state.symbols[symbol]
+            state.markets[symbol].markPriceUnits = try value("mark price", 0...spec.maxPriceUnits)
+            state.markets[symbol].lastPriceUnits = try value("last price", 0...spec.maxPriceUnits)
             if version >= 2 {
-                state.markets[symbol].indexPriceUnits = try reader.zigzag()
-                state.markets[symbol].nextFundingTimeNanos = try reader.zigzag()
+                state.markets[symbol].indexPriceUnits = try value("index price", 0...magnitude)
+                state.markets[symbol].nextFundingTimeNanos = try value("next funding time", 0...magnitude)
                 let hasOverride = try flag("funding override")
                 let overrideOffset = reader.offset
-                let override = try reader.zigzag()
+                let override = try value("funding override", -FixedPoint.rateScale...FixedPoint.rateScale)
                 // No override is written as 0: one state, one encoding.
                 guard hasOverride || override == 0 else { throw .outOfRange(field: "funding override", offset: overrideOffset) }
                 state.markets[symbol].fundingRateOverrideE8 = hasOverride ? override : nil
-                state.markets[symbol].premiumSampleSumE8 = try reader.zigzag()
-                state.markets[symbol].premiumSampleCount = try reader.zigzag()
-                state.markets[symbol].lastFundingRateE8 = try reader.zigzag()
+                state.markets[symbol].premiumSampleSumE8 = try value("premium sum", -magnitude...magnitude)
+                state.markets[symbol].premiumSampleCount = try value("premium count", 0...Limits.premiumSamplesMax)
+                state.markets[symbol].lastFundingRateE8 = try value("last funding rate", -FixedPoint.rateScale...FixedPoint.rateScale)
             }
             for side in Side.allCases {
                 for _ in 0..<(try count("order count", max: reader.remaining)) {
                     var order = RestingOrder(
-                        orderID: try reader.varint(), accountIndex: try reader.varint(as: UInt32.self, field: "account"),
-                        side: side, priceUnits: try reader.zigzag(), openQuantityUnits: try reader.zigzag(),
-                        clientOrderID: try reader.varint())
+                        orderID: try reader.id(field: "order id"), accountIndex: try reader.varint(as: UInt32.self, field: "account"),
+                        side: side, priceUnits: try value("order price", 1...spec.maxPriceUnits),
+                        openQuantityUnits: try value("order quantity", 1...spec.maxPositionQuantityUnits),
+                        clientOrderID: try reader.id(field: "client order id"))
                     if version >= 2 { order.reduceOnly = try flag("reduce-only") }
                     restingOrders.append((SymbolID(symbol), order))
                 }
             }
             if version >= 2 {
                 for _ in 0..<(try count("conditional order count", max: reader.remaining)) {
-                    let id = try reader.varint()
+                    let id = try reader.id(field: "order id")
                     let accountIndex = try reader.varint(as: UInt32.self, field: "account")
                     let offset = reader.offset
                     guard case .placeOrder(let order) = try Command.decode(from: &reader), order.type.isConditional,
                         Int(order.symbol) == symbol, state.conditionalLocations[id] == nil
                     else { throw .outOfRange(field: "conditional order", offset: offset) }
                     state.markets[symbol].conditionalOrders.append(
-                        ConditionalOrder(orderID: id, accountIndex: accountIndex, order: order, trailingExtremeUnits: try reader.zigzag()))
+                        ConditionalOrder(
+                            orderID: id, accountIndex: accountIndex, order: order,
+                            trailingExtremeUnits: try value("trailing extreme", 0...magnitude)))
                     state.conditionalLocations[id] = SymbolID(symbol)
                 }
             }
         }
         let accountCount = try count("account count", max: reader.remaining)
         for _ in 0..<accountCount {
-            var account = Account(id: try reader.varint())
+            var account = Account(id: try reader.id(field: "account"))
             for _ in 0..<(try count("balance count", max: Limits.assetsMax)) {
-                account.balancesMinor.append(try reader.zigzag())
+                account.balancesMinor.append(try value("balance", -magnitude...magnitude))
             }
             for _ in 0..<(try count("position count", max: Limits.symbolsMax)) {
+                let most =
+                    account.positions.count < state.symbols.count ? state.symbols[account.positions.count].maxPositionQuantityUnits : 0
                 var position = Position()
-                position.sizeQuantityUnits = try reader.zigzag()
-                position.costMinor = try reader.zigzag()
+                position.sizeQuantityUnits = try value("position size", -most...most)
+                position.costMinor = try value("position cost", -magnitude...magnitude)
+                let leverageOffset = reader.offset
                 position.leverage = try reader.varint(as: UInt16.self, field: "leverage")
-                position.openBuyQuantityUnits = try reader.zigzag()
-                position.openBuyNotionalMinor = try reader.zigzag()
-                position.openSellQuantityUnits = try reader.zigzag()
-                position.openSellNotionalMinor = try reader.zigzag()
+                guard position.leverage <= Limits.leverageMax else { throw .outOfRange(field: "leverage", offset: leverageOffset) }
+                position.openBuyQuantityUnits = try value("open buy quantity", 0...magnitude)
+                position.openBuyNotionalMinor = try value("open buy notional", 0...magnitude)
+                position.openSellQuantityUnits = try value("open sell quantity", 0...magnitude)
+                position.openSellNotionalMinor = try value("open sell notional", 0...magnitude)
                 if version >= 2 {
                     position.isIsolated = try flag("margin mode")
-                    position.isolatedMarginMinor = try reader.zigzag()
+                    position.isolatedMarginMinor = try value("isolated margin", 0...magnitude)
                 }
                 account.positions.append(position)
             }
@@ -206,8 +229,9 @@ extension ExchangeState {
             else { throw .outOfRange(field: "account", offset: reader.offset) }
             state.accountIndexByID[account.id] = UInt32(state.accounts.count)
             for (index, position) in account.positions.enumerated() {
-                state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)] += position.costMinor
-                state.markets[index].openInterest.move(from: 0, to: position.sizeQuantityUnits)
+                try add(position.costMinor, to: &state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)], "position cost total")
+                try add(max(0, position.sizeQuantityUnits), to: &state.markets[index].openInterest.longUnits, "open interest")
+                try add(max(0, -position.sizeQuantityUnits), to: &state.markets[index].openInterest.shortUnits, "open interest")
             }
             state.accounts.append(account)
         }
@@ -220,10 +244,14 @@ extension ExchangeState {
         }
         if version >= 2 {
             for symbol in state.insurancePositions.indices {
-                state.insurancePositions[symbol].sizeQuantityUnits = try reader.zigzag()
-                state.insurancePositions[symbol].costMinor = try reader.zigzag()
-                state.positionCostTotalMinor[Int(state.symbols[symbol].settleAsset)] += state.insurancePositions[symbol].costMinor
-                state.markets[symbol].openInterest.move(from: 0, to: state.insurancePositions[symbol].sizeQuantityUnits)
+                let size = try value("insurance fund position", -magnitude...magnitude)
+                state.insurancePositions[symbol].sizeQuantityUnits = size
+                state.insurancePositions[symbol].costMinor = try value("insurance fund cost", -magnitude...magnitude)
+                try add(
+                    state.insurancePositions[symbol].costMinor, to: &state.positionCostTotalMinor[Int(state.symbols[symbol].settleAsset)],
+                    "position cost total")
+                try add(max(0, size), to: &state.markets[symbol].openInterest.longUnits, "open interest")
+                try add(max(0, -size), to: &state.markets[symbol].openInterest.shortUnits, "open interest")
             }
         }
         for (symbol, order) in restingOrders {
@@ -234,18 +262,24 @@ extension ExchangeState {
             state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
         }
         // v1 kept ids sorted and without times: they count as recorded at the snapshot.
-        if version >= 2 { state.idempotency = try IdempotencyWindow.decode(from: &reader) }
+        if version >= 2 {
+            let offset = reader.offset
+            state.idempotency = try IdempotencyWindow.decode(from: &reader)
+            guard state.idempotency.isValid else { throw .outOfRange(field: "idempotency window", offset: offset) }
+        }
         for _ in 0..<(try count("client order count", max: reader.remaining)) {
             let time = version >= 2 ? try reader.zigzag() : timeNanos
             let key = ClientOrderKey(
-                accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try reader.varint())
-            guard state.clientOrders[key] == nil else { throw .outOfRange(field: "client order id", offset: reader.offset) }
-            state.clientOrders[key] = try reader.varint()
+                accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try reader.id(field: "client order id"))
+            guard Int(key.accountIndex) < state.accounts.count, state.clientOrders[key] == nil else {
+                throw .outOfRange(field: "client order id", offset: reader.offset)
+            }
+            state.clientOrders[key] = try reader.id(field: "order id")
             state.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
         }
         for _ in 0..<(try count("transfer count", max: reader.remaining)) {
             let time = version >= 2 ? try reader.zigzag() : timeNanos
-            let sequence = try reader.varint()
+            let sequence = try reader.id(field: "transfer sequence")
             let kindOffset = reader.offset
             guard let kind = TransferKind(rawValue: try reader.u8()) else { throw .outOfRange(field: "transfer kind", offset: kindOffset) }
             let transfer = try Transfer.decode(from: &reader)
@@ -253,8 +287,8 @@ extension ExchangeState {
             state.transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: kind, transfer: transfer)
             state.transferQueue.append(IdempotencyRecord(timeNanos: time, key: transfer.transferID))
         }
-        state.nextOrderID = try reader.varint()
-        state.nextTradeID = try reader.varint()
+        state.nextOrderID = try reader.id(field: "next order id")
+        state.nextTradeID = try reader.id(field: "next trade id")
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos
         if let problem = state.invariantViolation() {

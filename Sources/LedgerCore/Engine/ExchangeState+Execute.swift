@@ -67,19 +67,29 @@ extension ExchangeState {
     private mutating func executeListSymbol(
         _ spec: SymbolSpec, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        guard Int(spec.id) == symbols.count, symbols.count < Limits.symbolsMax, Limits.isValidName(spec.name),
-            !symbols.contains(where: { $0.name == spec.name }), Int(spec.settleAsset) < assets.count,
-            let factor = Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale),
+        guard Int(spec.id) == symbols.count, symbols.count < Limits.symbolsMax, Self.listingIsValid(spec, in: self)
+        else { return events.append(.rejected(.invalidListing, detail: 0)) }
+        emit(.symbolListed(spec.id), command, sequence, &events)
+    }
+
+    /// The listing rules but the id's (docs/RULES.md): a new name, a listed settlement
+    /// asset, exact notionals, positive sizes, leverage and fees within bounds, every
+    /// notional within 2^60, and valid rule-book terms. Snapshot loading checks the same.
+    static func listingIsValid(_ spec: SymbolSpec, in state: borrowing ExchangeState) -> Bool {
+        guard Limits.isValidName(spec.name), !state.symbols.contains(where: { $0.name == spec.name }),
+            Int(spec.settleAsset) < state.assets.count,
+            let factor = Self.notionalFactor(spec, settleScale: state.assets[Int(spec.settleAsset)].scale),
             spec.tickSizePriceUnits > 0, spec.lotSizeQuantityUnits > 0, spec.minNotionalMinor >= 0,
             spec.maxPriceUnits > 0, spec.maxQuantityUnits > 0, spec.maxPositionQuantityUnits >= spec.maxQuantityUnits,
             spec.defaultLeverage >= 1, spec.defaultLeverage <= spec.maxLeverage, spec.maxLeverage <= Limits.leverageMax,
-            abs(spec.makerFeeRateE8) <= Limits.feeRateE8Max, spec.takerFeeRateE8 >= 0,
+            spec.makerFeeRateE8.magnitude <= UInt64(Limits.feeRateE8Max), spec.takerFeeRateE8 >= 0,
             spec.takerFeeRateE8 <= Limits.feeRateE8Max, spec.makerFeeRateE8 + spec.takerFeeRateE8 >= 0,
             // Every notional the symbol can produce fits with room to add a few.
-            Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) * Int128(factor) <= Int128(1) << 60,
+            // (Divided rather than multiplied out: three Int64 factors can overflow Int128.)
+            Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) <= (Int128(1) << 60) / Int128(factor),
             Self.ruleBookTermsAreValid(spec)
-        else { return events.append(.rejected(.invalidListing, detail: 0)) }
-        emit(.symbolListed(spec.id), command, sequence, &events)
+        else { return false }
+        return true
     }
 
     /// Brackets ascend in cap and maintenance rate and descend in leverage, the first at the
@@ -92,7 +102,7 @@ extension ExchangeState {
         }
         for (index, bracket) in brackets.enumerated() {
             guard bracket.notionalCapMinor > 0, bracket.notionalCapMinor <= Limits.balanceMagnitudeMax,
-                bracket.maintenanceMarginRateE8 >= 0, bracket.maxLeverage >= 1,
+                bracket.maintenanceMarginRateE8 >= 0, bracket.maintenanceMarginRateE8 < FixedPoint.rateScale, bracket.maxLeverage >= 1,
                 Int64(bracket.maxLeverage) * bracket.maintenanceMarginRateE8 < FixedPoint.rateScale
             else { return false }
             if index > 0 {
@@ -105,7 +115,7 @@ extension ExchangeState {
         }
         let rates = [spec.priceBandRateE8, spec.fundingClampRateE8, spec.fundingCapRateE8, spec.liquidationFeeRateE8]
         guard rates.allSatisfy({ $0 >= 0 && $0 <= Limits.ruleRateE8Max }),
-            abs(spec.fundingInterestRateE8) <= Limits.ruleRateE8Max
+            spec.fundingInterestRateE8.magnitude <= UInt64(Limits.ruleRateE8Max)
         else { return false }
         if spec.fundingIntervalSeconds == 0 { return true }
         return spec.fundingIntervalSeconds >= 1 && spec.fundingIntervalSeconds <= 7 * 86_400 && spec.fundingCapRateE8 > 0

@@ -89,13 +89,13 @@ extension ExchangeState {
             guard value > 0, value <= spec.maxPriceUnits else { return events.append(.rejected(.invalidPrice, detail: 0)) }
             emit(.indexPriceSet(symbol: symbol, priceUnits: value), command, sequence, &events)
         case .setFundingRate:
-            guard spec.fundingIntervalSeconds > 0, abs(value) <= spec.fundingCapRateE8 else {
+            guard spec.fundingIntervalSeconds > 0, value.magnitude <= UInt64(spec.fundingCapRateE8) else {
                 return events.append(.rejected(.invalidRate, detail: 0))
             }
             emit(.fundingRateSet(symbol: symbol, rateE8: value), command, sequence, &events)
         default:
             // A premium beyond ±100% is not a premium; the sum of a day's samples stays small.
-            guard spec.fundingIntervalSeconds > 0, abs(value) <= FixedPoint.rateScale,
+            guard spec.fundingIntervalSeconds > 0, value.magnitude <= UInt64(FixedPoint.rateScale),
                 markets[Int(symbol)].premiumSampleCount < Limits.premiumSamplesMax
             else { return events.append(.rejected(.invalidRate, detail: 0)) }
             emit(.premiumSampled(symbol: symbol, premiumE8: value), command, sequence, &events)

@@ -35,9 +35,7 @@ extension ExchangeState {
     mutating func executeSetIdempotencyWindow(
         _ window: IdempotencyWindow, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        guard window.transferSeconds >= 1, window.transferSeconds <= 366 * 86_400, window.clientOrderSeconds >= 1,
-            window.clientOrderSeconds <= 366 * 86_400, window.maxRecords >= 1, window.maxRecords <= Limits.idempotencyRecordsMax
-        else { return events.append(.rejected(.invalidAmount, detail: 0)) }
+        guard window.isValid else { return events.append(.rejected(.invalidAmount, detail: 0)) }
         emit(.idempotencyWindowSet(window), command, sequence, &events)
     }
 }
@@ -64,6 +62,12 @@ public struct IdempotencyWindow: Sendable, Hashable {
     public var clientOrderSeconds: Int64
     /// Per kind (transfers, client order ids).
     public var maxRecords: Int64
+
+    /// 1 s … 366 days each, 1 … `Limits.idempotencyRecordsMax` records.
+    public var isValid: Bool {
+        transferSeconds >= 1 && transferSeconds <= 366 * 86_400 && clientOrderSeconds >= 1 && clientOrderSeconds <= 366 * 86_400
+            && maxRecords >= 1 && maxRecords <= Limits.idempotencyRecordsMax
+    }
 
     public init(transferSeconds: Int64, clientOrderSeconds: Int64, maxRecords: Int64) {
         self.transferSeconds = transferSeconds
