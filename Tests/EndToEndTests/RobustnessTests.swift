@@ -186,6 +186,14 @@ import Testing
             "POST", "/v1/deposit", body: #"{"account":1,"asset":"USDT","amount":"1","transferId":1,"note":{"amount":"x"}}"#)
         #expect(fine.status == 200, "\(fine.body)")
         #expect(try daemon.stateHash().sequence == before.sequence + 1)
+        // A query parameter without a name trapped the daemon before authentication
+        // (FuzzHTTPRequest); one given twice is as ambiguous as a JSON key given twice.
+        for (path, token) in [("/v1/depth?=", nil), ("/v1/depth?symbol=BTCUSDT&=1", DaemonProcess.traderToken)] as [(String, String?)] {
+            let answer = try daemon.http("GET", path, token: token)
+            #expect(answer.status == 400 && answer.body.contains("a query parameter has no name"), "\(path): \(answer.body)")
+        }
+        let twice = try daemon.http("GET", "/v1/depth?symbol=BTCUSDT&symbol=ETHUSDT", token: DaemonProcess.traderToken)
+        #expect(twice.status == 400 && twice.body.contains("symbol is given twice in the query"), "\(twice.body)")
         // Depth outside 1 ... 1000 is refused, not clamped.
         for limit in ["-1", "0", "1001", "100000"] {
             let depth = try daemon.http("GET", "/v1/depth?symbol=BTCUSDT&limit=\(limit)", token: DaemonProcess.traderToken)
