@@ -78,6 +78,7 @@ let package = Package(
         .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerClient"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerClient"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal", "Projection", "LedgerTestSupport"]),
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore", "LedgerClient", "LedgerTestSupport"]),
     ]

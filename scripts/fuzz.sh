@@ -20,8 +20,13 @@ all=(FuzzWireFrame FuzzCommand FuzzEntry FuzzJournalBlock FuzzSnapshot FuzzConfi
 targets=("${@:-${all[@]}}")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 flags=(-c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library -Xswiftc -use-ld=lld)
+mkdir -p .build-fuzz
 for target in "${targets[@]}"; do
-    LEDGER_FUZZ=1 swift build "${flags[@]}" --product "$target" 2>&1 | grep -E "error|warning: unre" || true
+    if ! LEDGER_FUZZ=1 swift build "${flags[@]}" --product "$target" >.build-fuzz/build-"$target".log 2>&1; then
+        grep -E "error" .build-fuzz/build-"$target".log | head -20
+        echo "$target: build failed (.build-fuzz/build-$target.log)"
+        exit 2
+    fi
 done
 if [ "$write_seeds" = 1 ]; then
     for target in "${targets[@]}"; do

@@ -69,6 +69,27 @@ struct LedgerDaemon: AsyncParsableCommand {
             throw ExitCode(2)
         }
 
+        // Descriptors: the soft limit up to the hard one, and the connection caps must fit
+        // below it with room for the journal, snapshots and PostgreSQL.
+        var descriptors = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &descriptors)
+        if descriptors.rlim_cur < descriptors.rlim_max {
+            descriptors.rlim_cur = descriptors.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &descriptors)
+        }
+        let connectionsMax = settings.tcpConnectionsMax + settings.tcpPendingConnectionsMax + settings.httpConnectionsMax
+        logger.info(
+            "limits",
+            metadata: [
+                "descriptors": "\(descriptors.rlim_cur)", "tcp_connections_max": "\(settings.tcpConnectionsMax)",
+                "tcp_pending_connections_max": "\(settings.tcpPendingConnectionsMax)",
+                "http_connections_max": "\(settings.httpConnectionsMax)",
+                "http_in_flight_max": "\(settings.httpInFlightMax)",
+            ])
+        if UInt64(connectionsMax) + 64 > UInt64(descriptors.rlim_cur) {
+            logger.warning("the connection caps exceed the descriptors available: lower them or raise LimitNOFILE")
+        }
+
         // One owner per data directory: the journal's lock, held until the process exits
         // (the kernel drops it even at SIGKILL). A second ledgerd stops here.
         let ownership: DirectoryLock
@@ -170,7 +191,7 @@ struct LedgerDaemon: AsyncParsableCommand {
                 host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings,
                 registry: connections
             ) { status.accepting }
-            http = try await HTTPServer.bind(host: settings.httpHost, port: settings.httpPort, group: group, api: api)
+            http = try await HTTPServer.bind(host: settings.httpHost, port: settings.httpPort, group: group, api: api, config: settings)
         } catch {
             logger.critical("cannot listen", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -19,6 +19,24 @@ package struct DaemonConfig: Sendable {
     package var queueCapacity = 262_144
     /// Requests one TCP connection may have unanswered; beyond it: BUSY.
     package var connectionInFlightMax = 65_536
+    /// Authenticated TCP (gateway) connections at once; a hello beyond it: BUSY, closed.
+    package var tcpConnectionsMax = 1_024
+    /// TCP connections that have not said hello yet; a new one beyond it closes the oldest.
+    package var tcpPendingConnectionsMax = 256
+    /// A TCP connection without a valid hello after this long is closed.
+    package var tcpHelloTimeoutMilliseconds: Int64 = 5_000
+    /// An authenticated TCP connection that sent nothing and waits for nothing this long is
+    /// closed; 0: never.
+    package var tcpIdleTimeoutMilliseconds: Int64 = 300_000
+    /// HTTP connections between requests (idle, or a request still arriving) at once; a new
+    /// one beyond it closes the oldest of them.
+    package var httpConnectionsMax = 512
+    /// HTTP requests being executed or answered at once; beyond it: 429 BUSY.
+    package var httpInFlightMax = 4_096
+    /// From a request's first byte to its last; later: the connection is closed.
+    package var httpHeaderTimeoutMilliseconds: Int64 = 10_000
+    /// A kept-alive HTTP connection with no request this long is closed.
+    package var httpIdleTimeoutMilliseconds: Int64 = 60_000
     /// Bearer tokens and their roles.
     package var tokens: [String: Role] = [:]
     /// Decode and re-encode every entry on the writer thread before its block is written
@@ -86,7 +104,9 @@ package struct DaemonConfig: Sendable {
     package static let keys = [
         "data_dir", "log_level", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
         "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
-        "ingress.queue_capacity", "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
+        "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.hello_timeout_ms",
+        "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
+        "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
     ]
 
     package mutating func set(_ key: String, _ value: TOMLSubset.Value) throws {
@@ -121,6 +141,14 @@ package struct DaemonConfig: Sendable {
             if case .interval = fsync { fsync = .interval(milliseconds: milliseconds) }
         case "journal.segment_bytes": segmentBytes = try integer(4_096...(1 << 34))
         case "journal.ledger_id": ledgerID = UInt64(try integer(1...Int64.max))
+        case "tcp.connections_max": tcpConnectionsMax = Int(try integer(1...(1 << 20)))
+        case "tcp.pending_connections_max": tcpPendingConnectionsMax = Int(try integer(1...(1 << 20)))
+        case "tcp.hello_timeout_ms": tcpHelloTimeoutMilliseconds = try integer(1...600_000)
+        case "tcp.idle_timeout_ms": tcpIdleTimeoutMilliseconds = try integer(0...86_400_000)
+        case "http.connections_max": httpConnectionsMax = Int(try integer(1...(1 << 20)))
+        case "http.in_flight_max": httpInFlightMax = Int(try integer(1...(1 << 24)))
+        case "http.header_timeout_ms": httpHeaderTimeoutMilliseconds = try integer(1...600_000)
+        case "http.idle_timeout_ms": httpIdleTimeoutMilliseconds = try integer(1...86_400_000)
         case "journal.verify_entries":
             guard case .bool(let flag) = value else { throw Invalid(description: "journal.verify_entries must be true or false") }
             verifyEntries = flag

@@ -39,6 +39,8 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     private let accepting: @Sendable () -> Bool
     private let channel: Channel
     private let registry: ConnectionRegistry
+    private let gate: ConnectionGate
+    private let helloTimeout: TimeAmount
     // Event-loop confined.
     private var writesPending = 0
     private var flushWaiters: [EventLoopPromise<Void>] = []
@@ -49,13 +51,17 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     private var pending: [EngineRequest] = []
     private var inFlight = 0
     private var immediate = ByteWriter(capacity: 256)
+    /// Set when a reply must be the last (a refused hello): close once it is written.
+    private var closeAfterReplies = false
 
     init(
-        channel: Channel, registry: ConnectionRegistry, sequencer: Sequencer, tokens: [String: Role], inFlightMax: Int,
-        accepting: @escaping @Sendable () -> Bool
+        channel: Channel, registry: ConnectionRegistry, gate: ConnectionGate, helloTimeout: TimeAmount, sequencer: Sequencer,
+        tokens: [String: Role], inFlightMax: Int, accepting: @escaping @Sendable () -> Bool
     ) {
         self.channel = channel
         self.registry = registry
+        self.gate = gate
+        self.helloTimeout = helloTimeout
         self.sequencer = sequencer
         self.tokens = tokens
         self.inFlightMax = inFlightMax
@@ -64,11 +70,29 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
 
     func channelActive(context: ChannelHandlerContext) {
         registry.add(self)
+        // Pending until its hello; the oldest pending connection makes room when too many
+        // wait, and none waits longer than the hello timeout.
+        let channel = context.channel
+        gate.arrive(ObjectIdentifier(self)) { channel.close(promise: nil) }?()
+        context.eventLoop.scheduleTask(in: helloTimeout) { [self] in
+            if role == nil { channel.close(promise: nil) }
+        }
         context.fireChannelActive()
+    }
+
+    /// An authenticated connection that sent nothing for the idle timeout and waits for
+    /// nothing is closed (IdleStateHandler, `tcp.idle_timeout_ms`).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read, inFlight == 0, pending.isEmpty, !isFinishing {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         registry.remove(self)
+        gate.leave(ObjectIdentifier(self))
         writesPending = 0
         releaseFlushWaiters()
         let waiters = closeWaiters
@@ -129,6 +153,11 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
             guard let granted = tokens[token] else {
                 return reply(.error(requestID: id, code: .unauthorized, message: "unknown token"))
             }
+            guard gate.admit(ObjectIdentifier(self)) else {
+                reply(.error(requestID: id, code: .busy, message: "\(gate.admittedMax) gateway connections are open; retry later"))
+                closeAfterReplies = true
+                return
+            }
             role = granted
             reply(.welcome(requestID: id, role: granted))
         case .command(let id, let command):
@@ -164,8 +193,12 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
             sequencer.submit(batch)
         }
         if !immediate.bytes.isEmpty {
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: immediate.bytes)), promise: nil)
+            let written = context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: immediate.bytes)))
             immediate.reset()
+            if closeAfterReplies {
+                let channel = context.channel
+                written.whenComplete { _ in channel.close(promise: nil) }
+            }
         }
         context.fireChannelReadComplete()
     }
@@ -221,6 +254,9 @@ package enum TCPServer {
     ) async throws -> Channel {
         let tokens = config.tokens
         let inFlightMax = config.connectionInFlightMax
+        let gate = ConnectionGate(admittedMax: config.tcpConnectionsMax, pendingMax: config.tcpPendingConnectionsMax)
+        let helloTimeout = TimeAmount.milliseconds(config.tcpHelloTimeoutMilliseconds)
+        let idleTimeout = config.tcpIdleTimeoutMilliseconds > 0 ? TimeAmount.milliseconds(config.tcpIdleTimeoutMilliseconds) : nil
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -228,11 +264,14 @@ package enum TCPServer {
             .childChannelOption(.maxMessagesPerRead, value: 64)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let idleTimeout {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(
                         GatewayConnection(
-                            channel: channel, registry: registry, sequencer: sequencer, tokens: tokens, inFlightMax: inFlightMax,
-                            accepting: accepting))
+                            channel: channel, registry: registry, gate: gate, helloTimeout: helloTimeout, sequencer: sequencer,
+                            tokens: tokens, inFlightMax: inFlightMax, accepting: accepting))
                 }
             }
             .bind(host: host, port: port).get()

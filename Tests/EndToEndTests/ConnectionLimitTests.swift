@@ -1,0 +1,125 @@
+import Foundation
+import LedgerClient
+import LedgerCore
+import Testing
+
+/// Issue 7: connections that never authenticate or never finish a request cannot starve a
+/// gateway. 2,000 of them against the real ledgerd: the gateway keeps being served.
+@Suite(.serialized) struct ConnectionLimitTests {
+    /// A raw loopback socket the test keeps open without speaking the protocol.
+    struct RawSocket {
+        let fd: Int32
+
+        init?(port: Int) {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else {
+                Glibc.close(fd)
+                return nil
+            }
+        }
+
+        func send(_ text: [UInt8]) { _ = text.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+
+        /// True once the peer closed (EOF or reset), without waiting.
+        var isClosedByPeer: Bool {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 0) > 0 else { return false }
+            var byte: UInt8 = 0
+            return recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) <= 0
+        }
+
+        func close() { Glibc.close(fd) }
+    }
+
+    /// Round trips of `count` deposits one after another, in microseconds (p50, p99, max).
+    static func latencies(_ connection: LedgerConnection, count: Int, firstTransfer: UInt64) throws -> (p50: Int, p99: Int, max: Int) {
+        var samples: [Int] = []
+        for index in 0..<count {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let reply = try connection.call(
+                .command(
+                    requestID: UInt64(index),
+                    .deposit(Transfer(transferID: firstTransfer + UInt64(index), account: 1, asset: 0, amountMinor: 1))))
+            guard case .committed = reply else { throw LedgerConnection.Failure.protocolError("\(reply)") }
+            samples.append(Int(DispatchTime.now().uptimeNanoseconds - started) / 1_000)
+        }
+        samples.sort()
+        return (samples[count / 2], samples[count * 99 / 100], samples[count - 1])
+    }
+
+    @Test func twoThousandIdleAndHalfOpenConnectionsDoNotStarveAGateway() throws {
+        let configPath = NSTemporaryDirectory() + "ledger-limits-\(UUID().uuidString).toml"
+        try """
+        [tcp]
+        connections_max = 8
+        pending_connections_max = 64
+        hello_timeout_ms = 1000
+        [http]
+        connections_max = 64
+        header_timeout_ms = 1000
+        idle_timeout_ms = 2000
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: configPath) }
+        let daemon = DaemonProcess(extraArguments: ["--config", configPath])
+        defer { daemon.cleanup() }
+        try daemon.start()
+        let gateway = try daemon.connect()
+        try E2EExchange.run(E2EExchange.genesis, on: gateway)
+        let before = try Self.latencies(gateway, count: 300, firstTransfer: 1)
+
+        // 1,000 TCP connections that send half a frame and never a hello; 1,000 HTTP
+        // connections that send half a request head (slowloris).
+        var junk: [RawSocket] = []
+        for index in 0..<2_000 {
+            let port = index % 2 == 0 ? daemon.tcpPort : daemon.httpPort
+            guard let socket = RawSocket(port: port) else { continue }
+            socket.send(index % 2 == 0 ? [20, 0, 0] : Array("GET /v1/state HTTP/1.1\r\nHost: x\r\n".utf8))
+            junk.append(socket)
+        }
+        defer { for socket in junk { socket.close() } }
+        #expect(junk.count == 2_000)
+
+        // Meanwhile the gateway is served, a new gateway gets in, HTTP answers.
+        let during = try Self.latencies(gateway, count: 300, firstTransfer: 10_000)
+        let newcomer = try daemon.connect()
+        #expect(try daemon.stateHash().sequence > 0)
+        #expect(try daemon.http("GET", "/health/live", token: nil).status == 200)
+
+        // Every junk connection is closed by the daemon: evicted as newer ones came, or at
+        // its hello / header timeout. Bounded wait: 30 s at most.
+        let deadline = Date().addingTimeInterval(30)
+        var open = junk.count
+        while Date() < deadline {
+            open = junk.filter { !$0.isClosedByPeer }.count
+            if open == 0 { break }
+            usleep(100_000)
+        }
+        #expect(open == 0, "\(open) junk connections still open")
+        // The gateways were never closed: they still answer.
+        let after = try Self.latencies(gateway, count: 300, firstTransfer: 20_000)
+        guard case .state = try newcomer.call(.stateQuery(requestID: 9)) else {
+            Issue.record("the newcomer was dropped")
+            return
+        }
+        // tcp.connections_max = 8: the ninth authenticated gateway is refused with BUSY.
+        var gateways = [gateway, newcomer]
+        for _ in 0..<6 { gateways.append(try daemon.connect()) }
+        let ninth = try LedgerConnection(host: "127.0.0.1", port: daemon.tcpPort)
+        guard case .error(_, .busy, let message) = try ninth.call(.hello(requestID: 1, token: DaemonProcess.adminToken)) else {
+            Issue.record("a ninth gateway was let in")
+            return
+        }
+        #expect(message.contains("8 gateway connections are open"))
+        print(
+            "gateway deposit round trip µs p50/p99/max: before \(before), with 2,000 junk connections \(during), after they were closed \(after)"
+        )
+    }
+}
