@@ -13,3 +13,6 @@ swift format lint --strict -r Sources Tests Package.swift
 # The end-to-end tests start the real executables, so build them first.
 swift build --build-tests
 swift test --skip-build --parallel --num-workers 2 "$@"
+# A short libFuzzer pass over every decoder (docs/BENCHMARKS.md, "Fuzzing"); skipped when
+# only some tests were asked for.
+if [ "$#" -eq 0 ]; then scripts/fuzz.sh "${FUZZ_SECONDS:-8}"; fi

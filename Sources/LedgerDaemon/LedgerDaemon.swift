@@ -50,6 +50,7 @@ struct LedgerDaemon: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let termination = Termination()
         let settings: DaemonConfig
         do {
             settings = try loadConfig()
@@ -202,7 +203,7 @@ struct LedgerDaemon: AsyncParsableCommand {
             "listening",
             metadata: ["tcp_port": "\(tcp.localAddress?.port ?? 0)", "http_port": "\(http.localAddress?.port ?? 0)"])
 
-        await Self.waitForTermination()
+        await termination.wait()
         logger.info("stopping: draining queued requests")
         SystemdNotifier.notify("STOPPING=1")
         status.accepting = false
@@ -227,41 +228,66 @@ struct LedgerDaemon: AsyncParsableCommand {
         try? await group.shutdownGracefully()
     }
 
-    /// Returns on SIGTERM or SIGINT.
-    static func waitForTermination() async {
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let queue = DispatchQueue(label: "ledgerd.signals")
-            let once = OnceFlag()
-            var sources: [DispatchSourceSignal] = []
-            for number in [SIGTERM, SIGINT] {
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    if once.claim() { continuation.resume() }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            SignalSources.keep(sources)
-        }
-    }
 }
 
-/// True the first time only.
-final class OnceFlag: @unchecked Sendable {
+/// SIGTERM and SIGINT, watched from the first moment of `run` so that none is lost: a
+/// signal that arrives during recovery or just after the listeners open is remembered,
+/// and `wait` then returns at once. A `sigaction` handler (installed synchronously: no
+/// moment without one) writes a byte to a pipe that a thread of its own reads. (Before, a
+/// Dispatch signal source was created only once the daemon was ready, after SIG_IGN: a
+/// SIGTERM in between was ignored for good and the daemon never stopped; found by
+/// scripts/soak.sh.)
+final class Termination: @unchecked Sendable {
+    nonisolated(unsafe) private static var pipeWriteEnd: Int32 = -1
     private let lock = NSLock()
-    private var done = false
-    func claim() -> Bool {
-        lock.withLock {
-            defer { done = true }
-            return !done
+    private var signaled = false
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    init() {
+        var ends: [Int32] = [0, 0]
+        precondition(pipe(&ends) == 0, "pipe() failed")
+        Self.pipeWriteEnd = ends[1]
+        let readEnd = ends[0]
+        var action = sigaction()
+        // Async-signal-safe: one write(2) of one byte to a descriptor set before.
+        action.__sigaction_handler.sa_handler = { _ in
+            var byte: UInt8 = 1
+            _ = write(Termination.pipeWriteEnd, &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGTERM, &action, nil)
+        sigaction(SIGINT, &action, nil)
+        let thread = Thread { [self] in
+            var byte: UInt8 = 0
+            while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
+            fire()
+        }
+        thread.name = "ledgerd-signals"
+        thread.start()
+    }
+
+    private func fire() {
+        let resume: CheckedContinuation<Void, Never>? = lock.withLock {
+            signaled = true
+            defer { waiter = nil }
+            return waiter
+        }
+        resume?.resume()
+    }
+
+    /// True once a signal came.
+    var hasArrived: Bool { lock.withLock { signaled } }
+
+    /// Returns when a signal came (at once if one already did).
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now: Bool = lock.withLock {
+                if signaled { return true }
+                waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
-}
-
-/// Keeps the signal sources alive for the life of the process.
-enum SignalSources {
-    nonisolated(unsafe) private static var kept: [DispatchSourceSignal] = []
-    static func keep(_ sources: [DispatchSourceSignal]) { kept += sources }
 }

@@ -23,6 +23,10 @@ struct LedgerLoad: ParsableCommand {
     @Option(help: "Requests in flight per connection.") var window = 4_096
     @Option var seed: UInt64 = 42
     @Flag(help: "Print a JSON summary instead of text.") var json = false
+    @Option(
+        name: .customLong("ack-log"),
+        help: "Write every command sent and every acknowledgement to PATH.setup, PATH.0, PATH.1, … (for `ledger-replay acks`).")
+    var ackLog: String?
 
     func validate() throws {
         guard accounts >= connections, connections >= 1, window >= 1 else {
@@ -49,14 +53,28 @@ struct LedgerLoad: ParsableCommand {
         try connection.hello(token: token)
         let setupCommands = DemoExchange.setupCommands(accounts: accounts)
         let frames = setupCommands.enumerated().map { WireFrame.command(requestID: UInt64($0.offset + 1), $0.element) }
+        let log = try ackLog.map { try AckLog(path: $0 + ".setup") }
+        let encoded = setupCommands.map { command in
+            var writer = ByteWriter()
+            command.encode(to: &writer)
+            log?.sent(writer.bytes)
+            return writer.bytes
+        }
+        log?.flush()
         try connection.send(frames)
         var failures = 0
         for _ in frames {
-            if case .error(_, let code, let message) = try connection.receive() {
+            switch try connection.receive() {
+            case .error(_, let code, let message):
                 failures += 1
                 FileHandle.standardError.write(Data("setup: \(code.name) \(message)\n".utf8))
+            case .committed(let id, let sequence, _):
+                log?.acknowledged(sequence, encoded[Int(id) - 1])
+            default:
+                break
             }
         }
+        log?.flush()
         guard failures == 0 else { throw LedgerConnection.Failure.protocolError("\(failures) setup commands failed") }
     }
 
@@ -72,7 +90,7 @@ struct LedgerLoad: ParsableCommand {
             workers.append(
                 LoadWorker(
                     connection: connection, generator: OrderFlowGenerator(seed: seed &+ UInt64(index) &* 7_919, accounts: ids),
-                    window: window, deadlineNanos: deadline, quota: quota))
+                    window: window, deadlineNanos: deadline, quota: quota, ackLog: try ackLog.map { try AckLog(path: "\($0).\(index)") }))
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let group = DispatchGroup()

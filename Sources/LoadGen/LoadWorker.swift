@@ -28,8 +28,16 @@ final class LoadWorker: @unchecked Sendable {
     private(set) var rejections: [RejectReason: Int] = [:]
     private(set) var errors: [WireError: Int] = [:]
     private(set) var failure: String?
+    /// With `--ack-log`: every command sent and every acknowledgement (soak checks).
+    private let ackLog: AckLog?
+    private var commandOfRequest: [[UInt8]]
 
-    init(connection: LedgerConnection, generator: OrderFlowGenerator, window: Int, deadlineNanos: UInt64, quota: Int) {
+    init(
+        connection: LedgerConnection, generator: OrderFlowGenerator, window: Int, deadlineNanos: UInt64, quota: Int,
+        ackLog: AckLog? = nil
+    ) {
+        self.ackLog = ackLog
+        commandOfRequest = ackLog == nil ? [] : Array(repeating: [], count: window * 2)
         self.connection = connection
         self.generator = generator
         self.window = window
@@ -56,7 +64,13 @@ final class LoadWorker: @unchecked Sendable {
         while inFlight > 0 && failure == nil { condition.wait() }
         condition.unlock()
         connection.shutdownBoth()
+        condition.lock()
+        while !receiverFinished { condition.wait() }
+        condition.unlock()
+        ackLog?.flush()
     }
+
+    private var receiverFinished = false
 
     private func sendLoop() {
         var requestID: UInt64 = 0
@@ -82,7 +96,14 @@ final class LoadWorker: @unchecked Sendable {
                 let slot = Int(requestID % UInt64(slots))
                 sendTimes[slot] = now
                 if case .placeOrder(let order) = command { accountOfRequest[slot] = order.account }
+                let start = writer.bytes.count
                 WireFrame.command(requestID: requestID, command).encode(to: &writer)
+                if let ackLog {
+                    // The command's bytes follow the 4-byte length, type and request id.
+                    let encoded = Array(writer.bytes[(start + 13)...])
+                    commandOfRequest[slot] = encoded
+                    ackLog.sent(encoded)
+                }
             }
             sent += room
             do {
@@ -102,6 +123,7 @@ final class LoadWorker: @unchecked Sendable {
             } catch {
                 condition.withLock {
                     if inFlight > 0 { failure = "\(error)" }
+                    receiverFinished = true
                     condition.broadcast()
                 }
                 return
@@ -111,8 +133,9 @@ final class LoadWorker: @unchecked Sendable {
             latenciesNanos.append(now - sendTimes[slot])
             var newlyRested: (AccountID, OrderID)?
             switch frame {
-            case .committed(_, _, let events):
+            case .committed(_, let sequence, let events):
                 committed += 1
+                ackLog?.acknowledged(sequence, commandOfRequest[slot])
                 for event in events {
                     switch event {
                     case .trade: trades += 1

@@ -13,7 +13,7 @@ struct LedgerReplay: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-replay",
         abstract: "Verify, audit, dump and (as an operator's last resort) excise entries of an ExchangeLedger journal.",
-        subcommands: [Verify.self, Audit.self, Dump.self, Excise.self])
+        subcommands: [Verify.self, Audit.self, Dump.self, Excise.self, Acks.self])
 }
 
 struct Location: ParsableArguments {

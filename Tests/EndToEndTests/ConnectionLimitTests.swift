@@ -1,4 +1,5 @@
 import Foundation
+import LedgerTestSupport
 import LedgerClient
 import LedgerCore
 import Testing
@@ -121,5 +122,55 @@ import Testing
         print(
             "gateway deposit round trip µs p50/p99/max: before \(before), with 2,000 junk connections \(during), after they were closed \(after)"
         )
+    }
+}
+
+/// A SIGTERM right after the listener opens (before the daemon reports ready) was ignored
+/// for good: the handler was installed late, after the default action had been replaced.
+/// Found by scripts/soak.sh (1 cycle in 8). Now signals are watched from the first moment.
+/// The daemon is spawned and reaped here with posix_spawn and waitpid on its own pid.
+@Suite(.serialized) struct EarlySignalTests {
+    @Test func aSigtermAsSoonAsTheListenerAnswersStopsTheDaemonCleanly() throws {
+        TestProcess.prepared
+        for attempt in 0..<20 {
+            let directory = NSTemporaryDirectory() + "ledger-signal-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let (tcp, http) = (freePort(), freePort())
+            let path = binDirectory + "/ledgerd"
+            let arguments = [
+                path, "--data-dir", directory, "--tcp-port", String(tcp), "--http-port", String(http), "--token", "t:admin",
+                "--no-projector", "--log-level", "error",
+            ]
+            let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, path, nil, nil, argv, environ) == 0 else {
+                Issue.record("cannot spawn ledgerd")
+                return
+            }
+            // As soon as the listener answers, before anything else: SIGTERM.
+            var listening = false
+            for _ in 0..<3_000 where !listening {
+                if let socket = ConnectionLimitTests.RawSocket(port: tcp) {
+                    socket.close()
+                    listening = true
+                } else {
+                    usleep(1_000)
+                }
+            }
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            var exited = false
+            for _ in 0..<3_000 where !exited {
+                if waitpid(pid, &status, WNOHANG) == pid { exited = true } else { usleep(10_000) }
+            }
+            if !exited {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+            }
+            #expect(listening, "attempt \(attempt): never listened")
+            #expect(exited && (status & 0x7F) == 0 && (status >> 8) & 0xFF == 0, "attempt \(attempt): exited \(exited), status \(status)")
+            if !exited { break }
+        }
     }
 }
