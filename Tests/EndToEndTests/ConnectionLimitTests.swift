@@ -1,7 +1,7 @@
 import Foundation
-import LedgerTestSupport
 import LedgerClient
 import LedgerCore
+import LedgerTestSupport
 import Testing
 
 /// Issue 7: connections that never authenticate or never finish a request cannot starve a
