@@ -13,6 +13,10 @@ swift format lint --strict -r Sources Tests Package.swift
 # The end-to-end tests start the real executables, so build them first.
 swift build --build-tests
 swift test --skip-build --parallel --num-workers 2 "$@"
-# A short libFuzzer pass over every decoder (docs/BENCHMARKS.md, "Fuzzing"); skipped when
-# only some tests were asked for.
-if [ "$#" -eq 0 ]; then scripts/fuzz.sh "${FUZZ_SECONDS:-8}"; fi
+# Skipped when only some tests were asked for: 50 real crashes under load (SIGKILL,
+# restart, every acknowledged entry present, audit; docs/BENCHMARKS.md, "Crash soak"), and
+# a short libFuzzer pass over every decoder (docs/BENCHMARKS.md, "Fuzzing").
+if [ "$#" -eq 0 ]; then
+    scripts/soak.sh "${SOAK_CYCLES:-50}"
+    scripts/fuzz.sh "${FUZZ_SECONDS:-8}"
+fi
