@@ -254,3 +254,24 @@ import Testing
         #expect(BlockHeader.parse(Self.header(first: 0, count: 3)[...]) == nil)
     }
 }
+
+/// A failed snapshot left its `.tmp` for ever (issue 7): an atomic write that fails removes
+/// its temporary file.
+@Suite struct AtomicWriteTests {
+    @Test func aFailedAtomicWriteLeavesNoTemporaryFile() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        // The target is a directory: the rename fails after the data was written and synced.
+        let target = directory.path + "/snap-00000000000000000007.zst"
+        try FileManager.default.createDirectory(atPath: target + "/occupied", withIntermediateDirectories: true)
+        #expect(throws: JournalError.self) { try Directory.writeAtomically([1, 2, 3], to: target, directory: directory.path) }
+        #expect(!FileManager.default.fileExists(atPath: target + ".tmp"))
+        // And one that succeeds leaves only the file.
+        let good = directory.path + "/snap-00000000000000000008.zst"
+        try Directory.writeAtomically([4, 5], to: good, directory: directory.path)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == [
+                "snap-00000000000000000007.zst", "snap-00000000000000000008.zst",
+            ])
+    }
+}
