@@ -78,8 +78,9 @@ final class LoadWorker: @unchecked Sendable {
         var writer = ByteWriter(capacity: 64 * 1024)
         while sent < quota && DispatchTime.now().uptimeNanoseconds < deadlineNanos {
             condition.lock()
-            while inFlight >= window && failure == nil { condition.wait() }
-            if failure != nil {
+            // The receiver gone means the connection is: nothing more will be answered.
+            while inFlight >= window && failure == nil && !receiverFinished { condition.wait() }
+            if failure != nil || receiverFinished {
                 condition.unlock()
                 return
             }
