@@ -40,7 +40,8 @@ for cycle in $(seq "$cycles"); do
     daemon=$!
     wait_listening "$tcp" "$daemon" || { echo "cycle $cycle: ledgerd did not start"; cat "$dir/ledgerd.log"; exit 1; }
     load_seed=$((RANDOM * 32768 + RANDOM))
-    "$bin/ledger-load" --port "$tcp" --token soak --setup --accounts 64 --connections 2 --window 512 --commands 400000 --duration 0 \
+    # Every step is bounded (timeout): a hang fails the soak instead of stalling CI.
+    timeout 300 "$bin/ledger-load" --port "$tcp" --token soak --setup --accounts 64 --connections 2 --window 512 --commands 400000 --duration 0 \
         --seed "$load_seed" --ack-log "$dir/acks" >"$dir/load.log" 2>&1 &
     load=$!
     # Kill after a random amount of acknowledgement log (8 KiB … 512 KiB: up to ~7,000
@@ -53,18 +54,24 @@ for cycle in $(seq "$cycles"); do
     done
     kill -KILL "$daemon" 2>/dev/null || true
     wait "$daemon" 2>/dev/null || true
-    wait "$load" 2>/dev/null || true
+    # ledger-load may fail (its daemon died under it); only a hang (timeout: 124) is a finding.
+    load_status=0
+    wait "$load" || load_status=$?
+    if [ "$load_status" -eq 124 ]; then echo "cycle $cycle (seed $seed, load seed $load_seed): ledger-load hung"; exit 1; fi
     # Recovery after the crash, then a clean stop.
     "$bin/ledgerd" --data-dir "$dir/data" --tcp-port "$tcp" --http-port "$http" --token soak:admin --no-projector >"$dir/ledgerd2.log" 2>&1 &
     daemon=$!
     wait_listening "$tcp" "$daemon" || { echo "cycle $cycle (seed $seed, load seed $load_seed): no restart after SIGKILL"; cat "$dir/ledgerd2.log"; exit 1; }
     kill -TERM "$daemon"
+    (sleep 60 && kill -KILL "$daemon" 2>/dev/null) &
+    guard=$!
     wait "$daemon" || { echo "cycle $cycle: ledgerd exited non-zero at SIGTERM"; cat "$dir/ledgerd2.log"; exit 1; }
-    if ! "$bin/ledger-replay" acks --data-dir "$dir/data" --json "$dir"/acks.* >"$dir/acks.json"; then
+    kill "$guard" 2>/dev/null || true
+    if ! timeout 300 "$bin/ledger-replay" acks --data-dir "$dir/data" --json "$dir"/acks.* >"$dir/acks.json"; then
         echo "cycle $cycle (seed $seed, load seed $load_seed): LOST ACKNOWLEDGED ENTRIES: $(cat "$dir/acks.json")"
         exit 1
     fi
-    if ! "$bin/ledger-replay" audit --data-dir "$dir/data" --json >"$dir/audit.json"; then
+    if ! timeout 300 "$bin/ledger-replay" audit --data-dir "$dir/data" --json >"$dir/audit.json"; then
         echo "cycle $cycle (seed $seed, load seed $load_seed): audit failed: $(cat "$dir/audit.json")"
         exit 1
     fi
