@@ -31,7 +31,7 @@ public final class LedgerConnection: @unchecked Sendable {
 
     /// Connects to an IPv4 address.
     public init(host: String, port: Int) throws(Failure) {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .io("socket", errno) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

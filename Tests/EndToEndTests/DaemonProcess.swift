@@ -23,7 +23,7 @@ func freePort() -> Int {
         while true {
             let port = nextPort
             nextPort = nextPort >= 32_000 ? 20_000 : nextPort + 1
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             defer { close(fd) }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
