@@ -25,7 +25,9 @@ public final class LedgerConnection: @unchecked Sendable {
         }
     }
 
-    private let fd: Int32
+    /// -1 once closed by a failed `init` (whose throw still runs `deinit`: closing twice
+    /// would close whatever descriptor another thread got that number for).
+    private var fd: Int32
     private var readBuffer: [UInt8] = []
     private var readOffset = 0
 
@@ -38,6 +40,7 @@ public final class LedgerConnection: @unchecked Sendable {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
             close(fd)
+            fd = -1
             throw .connect("\(host):\(port)", EINVAL)
         }
         let result = withUnsafePointer(to: &address) {
@@ -46,6 +49,7 @@ public final class LedgerConnection: @unchecked Sendable {
         guard result == 0 else {
             let code = errno
             close(fd)
+            fd = -1
             throw .connect("\(host):\(port)", code)
         }
         var one: Int32 = 1
@@ -54,7 +58,7 @@ public final class LedgerConnection: @unchecked Sendable {
     }
 
     deinit {
-        close(fd)
+        if fd >= 0 { close(fd) }
     }
 
     /// Closes both directions (a blocked `receive` returns `.closed`).
