@@ -18,26 +18,30 @@ public struct ReadBlock: Sendable {
 /// of readers may read a directory one writer appends to.
 public final class JournalReader {
     public let directory: String
+    public let storage: any Storage
     private var segment: String?
-    private var file: PosixFile?
+    private var file: (any StorageFile)?
     private var offset: Int64 = 0
     /// The sequence of the next entry to hand out.
     public private(set) var nextSequence: SequenceNumber
 
     /// Positions the reader at `sequence` (1 for the whole journal).
-    public init(directory: String, from sequence: SequenceNumber = 1) {
+    public init(directory: String, from sequence: SequenceNumber = 1, storage: any Storage = PosixStorage()) {
         self.directory = directory
+        self.storage = storage
         self.nextSequence = max(1, sequence)
     }
 
     /// The segment names in order.
-    public static func segments(in directory: String) throws(JournalError) -> [String] {
-        try Directory.list(directory).filter { JournalFormat.firstSequence(ofSegmentNamed: $0) != nil }
+    public static func segments(in directory: String, storage: any Storage = PosixStorage()) throws(JournalError) -> [String] {
+        try storage.list(directory).filter { JournalFormat.firstSequence(ofSegmentNamed: $0) != nil }
     }
 
     /// The header of one segment (ledger id, epoch, first sequence, chain start).
-    public static func header(ofSegment name: String, in directory: String) throws(JournalError) -> SegmentHeader {
-        let file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
+    public static func header(
+        ofSegment name: String, in directory: String, storage: any Storage = PosixStorage()
+    ) throws(JournalError) -> SegmentHeader {
+        let file = try storage.open(directory + "/" + name, .read)
         switch SegmentHeader.decode(try file.read(count: JournalFormat.segmentHeaderBytes, at: 0)) {
         case .success(let header): return header
         case .failure(let problem): throw .corrupt(segment: name, offset: 0, reason: problem.description)
@@ -54,7 +58,7 @@ public final class JournalReader {
             let size = try file.size
             if offset >= size {
                 // The end of this segment: move on if a later one exists.
-                let names = try Self.segments(in: directory)
+                let names = try Self.segments(in: directory, storage: storage)
                 guard let next = names.first(where: { JournalFormat.firstSequence(ofSegmentNamed: $0)! == nextSequence }),
                     next != segment
                 else { return nil }
@@ -106,13 +110,12 @@ public final class JournalReader {
 
     /// Finds the segment and block that hold `nextSequence`.
     private func position() throws(JournalError) {
-        let names = try Self.segments(in: directory)
+        let names = try Self.segments(in: directory, storage: storage)
         guard let name = names.last(where: { JournalFormat.firstSequence(ofSegmentNamed: $0)! <= nextSequence }) ?? names.first
         else { return }
         try open(segment: name)
         // Skip to the block through the index when there is one; else scan headers.
-        if let indexFile = try? PosixFile.open(indexPath(directory, name), flags: O_RDONLY),
-            let bytes = try? indexFile.read(count: Int(indexFile.size), at: 0),
+        if let bytes = try? storage.readAll(indexPath(directory, name)),
             let blocks = SegmentIndex.decode(bytes),
             let block = blocks.last(where: { $0.firstSequence <= nextSequence })
         {
@@ -121,7 +124,7 @@ public final class JournalReader {
     }
 
     private func open(segment name: String) throws(JournalError) {
-        file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
+        file = try storage.open(directory + "/" + name, .read)
         segment = name
         offset = Int64(JournalFormat.segmentHeaderBytes)
     }
@@ -143,14 +146,14 @@ public enum JournalVerifier {
 
     /// Checks every segment header, every block's CRC, length and decoding, sequence
     /// continuity and the hash chain from the first block to the last.
-    public static func verify(directory: String) throws(JournalError) -> Report {
+    public static func verify(directory: String, storage: any Storage = PosixStorage()) throws(JournalError) -> Report {
         var report = Report()
-        let names = try JournalReader.segments(in: directory)
+        let names = try JournalReader.segments(in: directory, storage: storage)
         var previousLast: SequenceNumber?
         var previousChain: [UInt8]?
         for (position, name) in names.enumerated() {
             let scan = try SegmentScanner.scan(
-                directory: directory, name: name, expectedFirst: previousLast.map { $0 + 1 }, chain: previousChain,
+                storage: storage, directory: directory, name: name, expectedFirst: previousLast.map { $0 + 1 }, chain: previousChain,
                 decodeEntries: true)
             report.segments += 1
             report.blocks += scan.blocks.count

@@ -43,16 +43,19 @@ public final class JournalWriter {
         /// A segment is sealed and a new one started once it reaches this size.
         public var segmentBytesTarget: Int64
         public var fsync: FsyncMode
+        /// The file system (the real one, or a simulated disk in tests).
+        public var storage: any Storage
 
         public init(
             directory: String, ledgerID: UInt64 = 1, epoch: UInt64 = 1, segmentBytesTarget: Int64 = 64 << 20,
-            fsync: FsyncMode = .batch
+            fsync: FsyncMode = .batch, storage: any Storage = PosixStorage()
         ) {
             self.directory = directory
             self.ledgerID = ledgerID
             self.epoch = epoch
             self.segmentBytesTarget = segmentBytesTarget
             self.fsync = fsync
+            self.storage = storage
         }
     }
 
@@ -67,7 +70,7 @@ public final class JournalWriter {
     public private(set) var blocksWritten = 0
     public private(set) var bytesWritten: Int64 = 0
 
-    private var file: PosixFile
+    private var file: any StorageFile
     private var segmentName: String
     private var offset: Int64
     private var segmentBlocks: [BlockLocation]
@@ -75,7 +78,7 @@ public final class JournalWriter {
     private var compressed: [UInt8]
     private var lastSyncNanos: UInt64 = 0
 
-    private init(options: Options, file: PosixFile, segmentName: String, offset: Int64, blocks: [BlockLocation]) {
+    private init(options: Options, file: any StorageFile, segmentName: String, offset: Int64, blocks: [BlockLocation]) {
         self.options = options
         self.file = file
         self.segmentName = segmentName
@@ -86,16 +89,17 @@ public final class JournalWriter {
 
     /// Opens (creating if needed) and recovers the journal in `options.directory`.
     public static func open(_ options: Options) throws(JournalError) -> JournalWriter {
-        try Directory.create(options.directory)
+        let storage = options.storage
+        try storage.createDirectory(options.directory)
         var report = RecoveryReport()
-        let names = try Directory.list(options.directory).filter { JournalFormat.firstSequence(ofSegmentNamed: $0) != nil }
+        let names = try storage.list(options.directory).filter { JournalFormat.firstSequence(ofSegmentNamed: $0) != nil }
         var previousLast: SequenceNumber?
         var previousChain: [UInt8]?
         var lastScan: SegmentScan?
         for (position, name) in names.enumerated() {
             // Sealed segments: CRCs and sequences; the open (last) one: the chain too.
             var scan = try SegmentScanner.scan(
-                directory: options.directory, name: name, expectedFirst: previousLast.map { $0 + 1 },
+                storage: storage, directory: options.directory, name: name, expectedFirst: previousLast.map { $0 + 1 },
                 chain: previousChain, recomputeChain: position == names.count - 1)
             if let header = scan.header {
                 if header.firstSequence != JournalFormat.firstSequence(ofSegmentNamed: name) {
@@ -117,11 +121,11 @@ public final class JournalWriter {
                 report.reason = problem.reason
                 if scan.header == nil {
                     // A segment whose creation never completed: nothing in it was acknowledged.
-                    try Directory.remove(options.directory + "/" + name)
-                    try Directory.sync(options.directory)
+                    try storage.remove(options.directory + "/" + name)
+                    try storage.syncDirectory(options.directory)
                     continue
                 }
-                let damaged = try PosixFile.open(options.directory + "/" + name, flags: O_WRONLY)
+                let damaged = try storage.open(options.directory + "/" + name, .write)
                 try damaged.truncate(to: scan.validEnd)
                 try damaged.dataSync()
                 scan.fileSize = scan.validEnd
@@ -130,7 +134,7 @@ public final class JournalWriter {
             previousLast = scan.lastSequence ?? (scan.header!.firstSequence - 1)
             previousChain = scan.blocks.last?.chain ?? scan.header!.chainStart
             if let sealed = lastScan {
-                report.indexesRebuilt += try ensureIndex(directory: options.directory, scan: sealed)
+                report.indexesRebuilt += try ensureIndex(storage: storage, directory: options.directory, scan: sealed)
             }
             lastScan = scan
             report.segmentCount += 1
@@ -138,7 +142,7 @@ public final class JournalWriter {
 
         let writer: JournalWriter
         if let scan = lastScan {
-            let file = try PosixFile.open(options.directory + "/" + scan.name, flags: O_WRONLY)
+            let file = try storage.open(options.directory + "/" + scan.name, .write)
             writer = JournalWriter(options: options, file: file, segmentName: scan.name, offset: scan.validEnd, blocks: scan.blocks)
             writer.lastSequence = previousLast!
             writer.lastChain = previousChain!
@@ -225,7 +229,7 @@ public final class JournalWriter {
     /// Seals the current segment (sync, index) and starts the next.
     private func roll() throws(JournalError) {
         try sync()
-        try Directory.writeAtomically(
+        try options.storage.writeAtomically(
             SegmentIndex.encode(segmentBlocks), to: indexPath(options.directory, segmentName), directory: options.directory)
         let (next, name) = try Self.createSegment(options: options, firstSequence: lastSequence + 1, chainStart: lastChain)
         file = next
@@ -236,27 +240,26 @@ public final class JournalWriter {
 
     private static func createSegment(
         options: Options, firstSequence: SequenceNumber, chainStart: [UInt8]
-    ) throws(JournalError) -> (PosixFile, String) {
+    ) throws(JournalError) -> (any StorageFile, String) {
         let name = JournalFormat.segmentName(firstSequence: firstSequence)
         let header = SegmentHeader(ledgerID: options.ledgerID, epoch: options.epoch, firstSequence: firstSequence, chainStart: chainStart)
-        let file = try PosixFile.open(options.directory + "/" + name, flags: O_WRONLY | O_CREAT | O_EXCL)
+        let file = try options.storage.open(options.directory + "/" + name, .createNew)
         try file.write(header.encoded(), at: 0)
         try file.dataSync()
-        try Directory.sync(options.directory)
+        try options.storage.syncDirectory(options.directory)
         return (file, name)
     }
 
     /// Writes a sealed segment's index if it is missing or invalid; returns 1 if it did.
-    private static func ensureIndex(directory: String, scan: SegmentScan) throws(JournalError) -> Int {
+    private static func ensureIndex(storage: any Storage, directory: String, scan: SegmentScan) throws(JournalError) -> Int {
         let path = indexPath(directory, scan.name)
-        if let existing = try? PosixFile.open(path, flags: O_RDONLY),
-            let bytes = try? existing.read(count: Int(existing.size), at: 0),
+        if let bytes = try? storage.readAll(path),
             let entries = SegmentIndex.decode(bytes),
             entries.map(\.offset) == scan.blocks.map(\.offset)
         {
             return 0
         }
-        try Directory.writeAtomically(SegmentIndex.encode(scan.blocks), to: path, directory: directory)
+        try storage.writeAtomically(SegmentIndex.encode(scan.blocks), to: path, directory: directory)
         return 1
     }
 

@@ -123,19 +123,8 @@ package enum Directory {
         guard unlink(path) == 0 || errno == ENOENT else { throw .io(operation: "unlink", path: path, errno: errno) }
     }
 
-    /// Writes a whole file atomically: temporary file, fsync, rename, fsync the directory.
+    /// Writes a whole file atomically (`Storage.writeAtomically` on the real file system).
     package static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(JournalError) {
-        let temporary = path + ".tmp"
-        do throws(JournalError) {
-            let file = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
-            try file.write(bytes, at: 0)
-            try file.dataSync()
-            guard rename(temporary, path) == 0 else { throw JournalError.io(operation: "rename", path: temporary, errno: errno) }
-        } catch {
-            // A failed write (disk full, EIO) leaves no temporary file behind.
-            unlink(temporary)
-            throw error
-        }
-        try sync(directory)
+        try PosixStorage().writeAtomically(bytes, to: path, directory: directory)
     }
 }

@@ -39,10 +39,10 @@ package enum SegmentScanner {
     /// chain is recomputed only with `recomputeChain` (SHA-256 is the costly part: start-up
     /// does it for the open segment, `ledger-replay verify` for all of them).
     static func scan(
-        directory: String, name: String, expectedFirst: SequenceNumber?, chain previousChain: [UInt8]?,
+        storage: any Storage, directory: String, name: String, expectedFirst: SequenceNumber?, chain previousChain: [UInt8]?,
         decodeEntries: Bool = false, recomputeChain: Bool = true
     ) throws(JournalError) -> SegmentScan {
-        let file = try PosixFile.open(directory + "/" + name, flags: O_RDONLY)
+        let file = try storage.open(directory + "/" + name, .read)
         let size = try file.size
         var scan = SegmentScan(name: name, header: nil, validEnd: 0, fileSize: size)
         let headerBytes = try file.read(count: JournalFormat.segmentHeaderBytes, at: 0)
@@ -102,7 +102,7 @@ package enum SegmentScanner {
     }
 
     static func checkBlock(
-        in file: PosixFile, at offset: Int64, size: Int64, expectedFirst: SequenceNumber?, previousChain: [UInt8]?,
+        in file: any StorageFile, at offset: Int64, size: Int64, expectedFirst: SequenceNumber?, previousChain: [UInt8]?,
         decodeEntries: Bool
     ) throws(JournalError) -> Verdict {
         let headerBytes = try file.read(count: JournalFormat.blockHeaderBytes, at: offset)
@@ -138,7 +138,7 @@ package enum SegmentScanner {
     }
 
     /// True when a block with a valid header and CRC starts anywhere in `from..<size`.
-    static func anyValidBlock(in file: PosixFile, from start: Int64, size: Int64) throws(JournalError) -> Bool {
+    static func anyValidBlock(in file: any StorageFile, from start: Int64, size: Int64) throws(JournalError) -> Bool {
         var offset = start
         let window = 1 << 20
         while offset + Int64(JournalFormat.blockHeaderBytes) <= size {

@@ -38,12 +38,12 @@ public enum Recovery {
     /// default). `progress` is called every 100,000 entries with the sequence reached.
     public static func restore(
         journalDirectory: String, snapshotDirectory: String?, through limit: SequenceNumber = .max,
-        progress: ((SequenceNumber) -> Void)? = nil
+        storage: any Storage = PosixStorage(), progress: ((SequenceNumber) -> Void)? = nil
     ) throws(Failure) -> (state: ExchangeState, report: Report) {
         var report = Report()
         var state = ExchangeState()
         if let snapshotDirectory {
-            let store = SnapshotStore(directory: snapshotDirectory)
+            let store = SnapshotStore(directory: snapshotDirectory, storage: storage)
             var ceiling = limit
             while true {
                 let found: (loaded: (state: ExchangeState, info: SnapshotInfo)?, skipped: [(name: String, error: SnapshotError)])
@@ -51,7 +51,9 @@ public enum Recovery {
                 report.skippedSnapshots += found.skipped.map { ($0.name, $0.error.description) }
                 guard let loaded = found.loaded else { break }
                 // A snapshot must belong to this journal: its chain value must match.
-                if try chain(journalDirectory: journalDirectory, through: loaded.info.sequence) == loaded.info.journalChain {
+                if try chain(journalDirectory: journalDirectory, through: loaded.info.sequence, storage: storage)
+                    == loaded.info.journalChain
+                {
                     state = loaded.state
                     report.snapshot = loaded.info
                     break
@@ -61,7 +63,7 @@ public enum Recovery {
                 ceiling = loaded.info.sequence - 1
             }
         }
-        let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1)
+        let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1, storage: storage)
         do {
             while let block = try reader.nextBlock(upTo: limit) {
                 for entry in block.entries where entry.sequence <= limit {
@@ -91,9 +93,11 @@ public enum Recovery {
     }
 
     /// The journal's chain value after the block that holds `sequence` (zeros for 0).
-    public static func chain(journalDirectory: String, through sequence: SequenceNumber) throws(Failure) -> [UInt8]? {
+    public static func chain(
+        journalDirectory: String, through sequence: SequenceNumber, storage: any Storage = PosixStorage()
+    ) throws(Failure) -> [UInt8]? {
         if sequence == 0 { return [UInt8](repeating: 0, count: 32) }
-        let reader = JournalReader(directory: journalDirectory, from: sequence)
+        let reader = JournalReader(directory: journalDirectory, from: sequence, storage: storage)
         do {
             guard let block = try reader.nextBlock() else { return nil }
             return block.header.chain

@@ -2,10 +2,6 @@ import CZstd
 import Journal
 import LedgerCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// What a snapshot's header says.
 public struct SnapshotInfo: Sendable, Hashable {
     public var name: String
@@ -78,12 +74,12 @@ public enum SnapshotFile {
     /// rename, fsync the directory).
     @discardableResult
     public static func write(
-        _ state: ExchangeState, journalChain: [UInt8], directory: String
+        _ state: ExchangeState, journalChain: [UInt8], directory: String, storage: any Storage = PosixStorage()
     ) throws(SnapshotError) -> SnapshotInfo {
         let (bytes, info) = try encode(state, journalChain: journalChain)
         do {
-            try Directory.create(directory)
-            try Directory.writeAtomically(bytes, to: directory + "/" + info.name, directory: directory)
+            try storage.createDirectory(directory)
+            try storage.writeAtomically(bytes, to: directory + "/" + info.name, directory: directory)
         } catch {
             throw .io(error)
         }
@@ -91,15 +87,17 @@ public enum SnapshotFile {
     }
 
     /// Reads and checks only the header.
-    public static func readInfo(path: String) throws(SnapshotError) -> SnapshotInfo {
-        let bytes = try readFile(path, limit: headerBytes)
+    public static func readInfo(path: String, storage: any Storage = PosixStorage()) throws(SnapshotError) -> SnapshotInfo {
+        let bytes = try readFile(path, limit: headerBytes, storage: storage)
         return try parseHeader(bytes, file: path)
     }
 
     /// Reads a snapshot, checks both checksums, decodes the state, recomputes the state
     /// hash and checks the invariants.
-    public static func load(path: String) throws(SnapshotError) -> (state: ExchangeState, info: SnapshotInfo) {
-        let bytes = try readFile(path, limit: nil)
+    public static func load(
+        path: String, storage: any Storage = PosixStorage()
+    ) throws(SnapshotError) -> (state: ExchangeState, info: SnapshotInfo) {
+        let bytes = try readFile(path, limit: nil, storage: storage)
         let info = try parseHeader(bytes, file: path)
         guard UInt64(bytes.count - headerBytes) == info.compressedBytes else {
             throw .invalid(file: path, reason: "body is \(bytes.count - headerBytes) bytes, header says \(info.compressedBytes)")
@@ -152,9 +150,9 @@ public enum SnapshotFile {
         }
     }
 
-    static func readFile(_ path: String, limit: Int?) throws(SnapshotError) -> [UInt8] {
+    static func readFile(_ path: String, limit: Int?, storage: any Storage) throws(SnapshotError) -> [UInt8] {
         do {
-            let file = try PosixFile.open(path, flags: O_RDONLY)
+            let file = try storage.open(path, .read)
             let size = Int(try file.size)
             return try file.read(count: min(size, limit ?? size), at: 0)
         } catch {

@@ -4,15 +4,18 @@ import LedgerCore
 /// The snapshots in a directory: listing, choosing the newest valid one, pruning.
 public struct SnapshotStore: Sendable {
     public let directory: String
+    /// The file system (the real one, or a simulated disk in tests).
+    public let storage: any Storage
 
-    public init(directory: String) {
+    public init(directory: String, storage: any Storage = PosixStorage()) {
         self.directory = directory
+        self.storage = storage
     }
 
     /// Snapshot file names, oldest first. A missing directory holds none.
     public func names() throws(SnapshotError) -> [String] {
         do {
-            return try Directory.list(directory).filter { SnapshotFile.sequence(ofFileNamed: $0) != nil }
+            return try storage.list(directory).filter { SnapshotFile.sequence(ofFileNamed: $0) != nil }
         } catch .notFound {
             return []
         } catch {
@@ -30,7 +33,7 @@ public struct SnapshotStore: Sendable {
         var skipped: [(String, SnapshotError)] = []
         for name in try names().reversed() where SnapshotFile.sequence(ofFileNamed: name)! <= maxSequence {
             do {
-                return (try SnapshotFile.load(path: path(name)), skipped)
+                return (try SnapshotFile.load(path: path(name), storage: storage), skipped)
             } catch {
                 skipped.append((name, error))
             }
@@ -56,8 +59,8 @@ public struct SnapshotStore: Sendable {
         let all = try names()
         let doomed = Array(all.dropLast(keep))
         do {
-            for name in doomed { try Directory.remove(path(name)) }
-            if !doomed.isEmpty { try Directory.sync(directory) }
+            for name in doomed { try storage.remove(path(name)) }
+            if !doomed.isEmpty { try storage.syncDirectory(directory) }
         } catch {
             throw .io(error)
         }
@@ -79,15 +82,16 @@ extension SnapshotStore {
     /// daemon never pauses for it (DESIGN.md "Snapshots").
     @discardableResult
     public func create(journalDirectory: String, through: SequenceNumber = .max) throws(Recovery.Failure) -> Creation {
-        let (state, report) = try Recovery.restore(journalDirectory: journalDirectory, snapshotDirectory: directory, through: through)
+        let (state, report) = try Recovery.restore(
+            journalDirectory: journalDirectory, snapshotDirectory: directory, through: through, storage: storage)
         if let existing = report.snapshot, existing.sequence == state.lastSequence {
             return Creation(info: existing, created: false, entriesReplayed: 0)
         }
-        guard let chain = try Recovery.chain(journalDirectory: journalDirectory, through: state.lastSequence) else {
+        guard let chain = try Recovery.chain(journalDirectory: journalDirectory, through: state.lastSequence, storage: storage) else {
             throw .entry(sequence: state.lastSequence, reason: "the journal has no such entry")
         }
         do {
-            let info = try SnapshotFile.write(state, journalChain: chain, directory: directory)
+            let info = try SnapshotFile.write(state, journalChain: chain, directory: directory, storage: storage)
             return Creation(info: info, created: true, entriesReplayed: report.entriesReplayed)
         } catch {
             throw .snapshot(error)
