@@ -75,11 +75,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // The simulated disk (docs/DESIGN.md): engine, journal, snapshots and recovery over
+        // a seeded, fault-injecting file system; `DiskSim` runs it over a range of seeds.
+        .target(name: "DiskSimulation", dependencies: ["LedgerCore", "Journal", "Snapshots", "LedgerClient"]),
+        .executableTarget(name: "DiskSim", dependencies: ["DiskSimulation"]),
+
         .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
         .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerClient"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C", "LedgerTestSupport"]),
         .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerClient"]),
         .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal", "Projection", "LedgerTestSupport"]),
+        .testTarget(name: "DiskSimulationTests", dependencies: ["DiskSimulation", "Journal", "Snapshots", "LedgerCore"]),
         .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore", "LedgerClient", "LedgerTestSupport"]),
     ]
 )

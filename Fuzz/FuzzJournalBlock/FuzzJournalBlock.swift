@@ -4,14 +4,20 @@ import FuzzSupportCore
 import Journal
 import LedgerCore
 
-/// A journal block from any bytes: the 64-byte header, then the payload, with the CRC
-/// recomputed so that the fuzzer reaches decompression, entry framing and entry decoding.
-/// Nothing traps; every entry that decodes re-encodes to its bytes.
+/// A journal block from any bytes: the 64-byte header, then the payload, with the header
+/// check and the CRC recomputed so that the fuzzer reaches decompression, entry framing
+/// and entry decoding. Nothing traps; every entry that decodes re-encodes to its bytes.
 @_cdecl("FuzzJournalBlock_main")
 public func fuzzJournalBlockMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     Fuzz.run(argc, argv, seeds: seeds) { bytes in
-        guard bytes.count >= JournalFormat.blockHeaderBytes, var header = BlockHeader.parse(bytes[0..<JournalFormat.blockHeaderBytes])
-        else { return }
+        guard bytes.count >= JournalFormat.blockHeaderBytes else { return }
+        var head = Array(bytes[0..<JournalFormat.blockHeaderBytes])
+        _ = BlockHeader.parse(head[...], version: 2)  // the bytes as they are: no trap
+        // The same fields without the version 2 check: a version 1 header.
+        head[25] = 0
+        head[26] = 0
+        head[27] = 0
+        guard var header = BlockHeader.parse(head[...], version: 1) else { return }
         let payload = Array(bytes[JournalFormat.blockHeaderBytes...])
         guard Int(header.payloadBytes) == payload.count, header.entryCount <= JournalFormat.blockEntriesMax else { return }
         header.crc = header.computeCRC(payload: payload[...])

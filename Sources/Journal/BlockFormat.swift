@@ -2,9 +2,13 @@ import CCRC32C
 import CLZ4
 import LedgerCore
 
-/// The byte layout of journal v1 (docs/FORMATS.md, "Journal"). All integers little-endian.
+/// The byte layout of the journal (docs/FORMATS.md, "Journal"). All integers little-endian.
 public enum JournalFormat {
-    public static let version: UInt16 = 1
+    /// The version new segments are written in. Version 2 adds a check of the block header
+    /// alone (so a damaged header is never mistaken for a torn write); version 1 segments
+    /// are still read, and a writer that opens one keeps appending version 1 blocks to it.
+    public static let version: UInt16 = 2
+    public static let readableVersions: ClosedRange<UInt16> = 1...2
     /// "XLJOURNL"
     public static let segmentMagic: UInt64 = 0x4C4E_5255_4F4A_4C58
     public static let segmentHeaderBytes = 72
@@ -40,6 +44,8 @@ public enum BlockCodec: UInt8, Sendable {
 
 /// The fixed header of a segment file.
 public struct SegmentHeader: Sendable, Hashable {
+    /// The format version of the segment and of every block in it.
+    public var version: UInt16 = JournalFormat.version
     public var ledgerID: UInt64
     public var epoch: UInt64
     public var firstSequence: SequenceNumber
@@ -49,7 +55,7 @@ public struct SegmentHeader: Sendable, Hashable {
     public func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: JournalFormat.segmentHeaderBytes)
         writer.fixed64(JournalFormat.segmentMagic)
-        writer.fixed32(UInt32(JournalFormat.version))  // version u16 + flags u16 (0)
+        writer.fixed32(UInt32(version))  // version u16 + flags u16 (0)
         writer.fixed64(ledgerID)
         writer.fixed64(epoch)
         writer.fixed64(firstSequence)
@@ -67,8 +73,9 @@ public struct SegmentHeader: Sendable, Hashable {
         do {
             guard try reader.fixed64() == JournalFormat.segmentMagic else { return .failure(.badMagic) }
             let versionAndFlags = try reader.fixed32()
-            guard versionAndFlags & 0xFFFF == UInt32(JournalFormat.version) else {
-                return .failure(.unsupportedVersion(UInt16(versionAndFlags & 0xFFFF)))
+            let version = UInt16(versionAndFlags & 0xFFFF)
+            guard JournalFormat.readableVersions.contains(version), versionAndFlags >> 16 == 0 else {
+                return .failure(.unsupportedVersion(version))
             }
             let ledgerID = try reader.fixed64()
             let epoch = try reader.fixed64()
@@ -76,7 +83,8 @@ public struct SegmentHeader: Sendable, Hashable {
             let chain = Array(try reader.raw(count: JournalFormat.chainBytes))
             let crcOffset = JournalFormat.segmentHeaderBytes - 4
             guard try reader.fixed32() == crc32c(bytes[0..<crcOffset]) else { return .failure(.badChecksum) }
-            return .success(SegmentHeader(ledgerID: ledgerID, epoch: epoch, firstSequence: first, chainStart: chain))
+            return .success(
+                SegmentHeader(version: version, ledgerID: ledgerID, epoch: epoch, firstSequence: first, chainStart: chain))
         } catch {
             return .failure(.truncated)
         }
@@ -112,7 +120,8 @@ public struct BlockHeader: Sendable, Hashable {
     /// The sequence of the block's last entry.
     public var lastSequence: SequenceNumber { firstSequence + SequenceNumber(entryCount) - 1 }
 
-    /// The 28 bytes before the CRC, which the CRC and the chain cover.
+    /// The 28 bytes before the CRC, which the CRC and the chain cover. The codec word is
+    /// taken without the version 2 header check (the check covers the CRC and the chain).
     func coveredPrefix() -> [UInt8] {
         var writer = ByteWriter(capacity: 28)
         writer.fixed32(JournalFormat.blockMagic)
@@ -124,18 +133,38 @@ public struct BlockHeader: Sendable, Hashable {
         return writer.bytes
     }
 
-    func encoded() -> [UInt8] {
+    /// The header's bytes in a segment of `version`: from version 2 the codec word's upper
+    /// 24 bits hold `headerCheck` of the other 61 bytes.
+    func encoded(version: UInt16 = JournalFormat.version) -> [UInt8] {
         var bytes = coveredPrefix()
         var writer = ByteWriter(capacity: 4)
         writer.fixed32(crc)
         bytes += writer.bytes
         bytes += chain
         precondition(bytes.count == JournalFormat.blockHeaderBytes)
+        if version >= 2 {
+            let check = Self.headerCheck(bytes[...])
+            bytes[25] = UInt8(truncatingIfNeeded: check)
+            bytes[26] = UInt8(truncatingIfNeeded: check >> 8)
+            bytes[27] = UInt8(truncatingIfNeeded: check >> 16)
+        }
         return bytes
     }
 
-    /// Parses the fixed fields; nil when the bytes cannot be a block header at all.
-    package static func parse(_ bytes: ArraySlice<UInt8>) -> BlockHeader? {
+    /// The version 2 header check: the low 24 bits of CRC32C over the 64 header bytes with
+    /// bytes 25..<28 (where the check goes) taken as zero. It catches every single- and
+    /// double-bit error in the header (BlockHeaderCheckTests tries them all).
+    package static func headerCheck(_ header: ArraySlice<UInt8>) -> UInt32 {
+        var bytes = Array(header.prefix(JournalFormat.blockHeaderBytes))
+        bytes[25] = 0
+        bytes[26] = 0
+        bytes[27] = 0
+        return crc32c(bytes) & 0xFF_FFFF
+    }
+
+    /// Parses the fixed fields of a block in a segment of `version`; nil when the bytes
+    /// cannot be a block header at all (from version 2: when the header check fails).
+    package static func parse(_ bytes: ArraySlice<UInt8>, version: UInt16 = JournalFormat.version) -> BlockHeader? {
         guard bytes.count >= JournalFormat.blockHeaderBytes else { return nil }
         var reader = ByteReader(Array(bytes.prefix(JournalFormat.blockHeaderBytes)))
         guard (try? reader.fixed32()) == JournalFormat.blockMagic,
@@ -143,7 +172,8 @@ public struct BlockHeader: Sendable, Hashable {
             let count = try? reader.fixed32(), let first = try? reader.fixed64(),
             let codecWord = try? reader.fixed32(), let crc = try? reader.fixed32(),
             let chain = try? reader.raw(count: JournalFormat.chainBytes),
-            codecWord >> 8 == 0, let codec = BlockCodec(rawValue: UInt8(codecWord)),
+            version >= 2 ? codecWord >> 8 == headerCheck(bytes) : codecWord >> 8 == 0,
+            let codec = BlockCodec(rawValue: UInt8(truncatingIfNeeded: codecWord)),
             count >= 1, count <= UInt32(JournalFormat.blockEntriesMax),
             // Sequences are 1 ... 2^63 − 1 (docs/FORMATS.md), so the last one never overflows
             // (found by the journal-block fuzzer: a first sequence near 2^64 trapped).

@@ -20,6 +20,7 @@ public final class JournalReader {
     public let directory: String
     public let storage: any Storage
     private var segment: String?
+    private var segmentVersion = JournalFormat.version
     private var file: (any StorageFile)?
     private var offset: Int64 = 0
     /// The sequence of the next entry to hand out.
@@ -66,7 +67,7 @@ public final class JournalReader {
                 return try nextBlock(upTo: limit)
             }
             let headerBytes = try file.read(count: JournalFormat.blockHeaderBytes, at: offset)
-            guard let header = BlockHeader.parse(headerBytes[...]) else {
+            guard let header = BlockHeader.parse(headerBytes[...], version: segmentVersion) else {
                 if headerBytes.count < JournalFormat.blockHeaderBytes { return nil }  // still being written
                 throw .corrupt(segment: segment, offset: offset, reason: "no valid block header")
             }
@@ -124,7 +125,12 @@ public final class JournalReader {
     }
 
     private func open(segment name: String) throws(JournalError) {
-        file = try storage.open(directory + "/" + name, .read)
+        let opened = try storage.open(directory + "/" + name, .read)
+        switch SegmentHeader.decode(try opened.read(count: JournalFormat.segmentHeaderBytes, at: 0)) {
+        case .success(let header): segmentVersion = header.version
+        case .failure(let problem): throw .corrupt(segment: name, offset: 0, reason: problem.description)
+        }
+        file = opened
         segment = name
         offset = Int64(JournalFormat.segmentHeaderBytes)
     }

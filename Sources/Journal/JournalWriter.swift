@@ -72,16 +72,21 @@ public final class JournalWriter {
 
     private var file: any StorageFile
     private var segmentName: String
+    /// The open segment's format version: its blocks are written in it.
+    private var segmentVersion: UInt16
     private var offset: Int64
     private var segmentBlocks: [BlockLocation]
     private var failed = false
     private var compressed: [UInt8]
     private var lastSyncNanos: UInt64 = 0
 
-    private init(options: Options, file: any StorageFile, segmentName: String, offset: Int64, blocks: [BlockLocation]) {
+    private init(
+        options: Options, file: any StorageFile, segmentName: String, version: UInt16, offset: Int64, blocks: [BlockLocation]
+    ) {
         self.options = options
         self.file = file
         self.segmentName = segmentName
+        self.segmentVersion = version
         self.offset = offset
         self.segmentBlocks = blocks
         compressed = [UInt8](repeating: 0, count: JournalFormat.blockBytesMax)
@@ -143,13 +148,25 @@ public final class JournalWriter {
         let writer: JournalWriter
         if let scan = lastScan {
             let file = try storage.open(options.directory + "/" + scan.name, .write)
-            writer = JournalWriter(options: options, file: file, segmentName: scan.name, offset: scan.validEnd, blocks: scan.blocks)
+            // What recovery read may exist only in the page cache: after a failed fdatasync
+            // Linux marks the lost pages clean, so they would never reach the disk, and the
+            // entries after them would follow a hole (found by the disk simulation). Write
+            // the open segment back and sync it, and sync the directory's names, before
+            // anything is built on it.
+            let reader = try storage.open(options.directory + "/" + scan.name, .read)
+            try file.write(try reader.read(count: Int(scan.validEnd), at: 0), at: 0)
+            try file.dataSync()
+            try storage.syncDirectory(options.directory)
+            writer = JournalWriter(
+                options: options, file: file, segmentName: scan.name, version: scan.header!.version, offset: scan.validEnd,
+                blocks: scan.blocks)
             writer.lastSequence = previousLast!
             writer.lastChain = previousChain!
         } else {
             let (file, name) = try createSegment(options: options, firstSequence: 1, chainStart: [UInt8](repeating: 0, count: 32))
             writer = JournalWriter(
-                options: options, file: file, segmentName: name, offset: Int64(JournalFormat.segmentHeaderBytes), blocks: [])
+                options: options, file: file, segmentName: name, version: JournalFormat.version,
+                offset: Int64(JournalFormat.segmentHeaderBytes), blocks: [])
             report.segmentCount = 1
         }
         writer.durableSequence = writer.lastSequence
@@ -214,7 +231,7 @@ public final class JournalWriter {
             firstSequence: batch.firstSequence, codec: useLZ4 ? .lz4 : .none, crc: 0, chain: [])
         header.chain = header.computeChain(previous: lastChain, payload: payload)
         header.crc = header.computeCRC(payload: payload)
-        var bytes = header.encoded()
+        var bytes = header.encoded(version: segmentVersion)
         bytes.append(contentsOf: payload)
         try file.write(bytes, at: offset)
         segmentBlocks.append(
@@ -234,6 +251,7 @@ public final class JournalWriter {
         let (next, name) = try Self.createSegment(options: options, firstSequence: lastSequence + 1, chainStart: lastChain)
         file = next
         segmentName = name
+        segmentVersion = JournalFormat.version
         offset = Int64(JournalFormat.segmentHeaderBytes)
         segmentBlocks = []
     }

@@ -49,7 +49,7 @@ package enum SegmentScanner {
         switch SegmentHeader.decode(headerBytes) {
         case .failure(let problem):
             scan.problem = (0, problem.description)
-            scan.validDataAfterProblem = try anyValidBlock(in: file, from: 0, size: size)
+            scan.validDataAfterProblem = try anyValidBlock(in: file, from: 0, size: size, version: JournalFormat.version)
             return scan
         case .success(let header):
             scan.header = header
@@ -64,14 +64,15 @@ package enum SegmentScanner {
                 return scan
             }
         }
+        let version = scan.header!.version
         var chain = scan.header!.chainStart
         var nextSequence = scan.header!.firstSequence
         var offset = Int64(JournalFormat.segmentHeaderBytes)
         scan.validEnd = offset
         while offset < size {
             let verdict = try checkBlock(
-                in: file, at: offset, size: size, expectedFirst: nextSequence, previousChain: recomputeChain ? chain : nil,
-                decodeEntries: decodeEntries)
+                in: file, at: offset, size: size, version: version, expectedFirst: nextSequence,
+                previousChain: recomputeChain ? chain : nil, decodeEntries: decodeEntries)
             switch verdict {
             case .valid(let header, let end):
                 scan.blocks.append(
@@ -86,7 +87,7 @@ package enum SegmentScanner {
                 scan.problem = (offset, reason)
                 scan.validDataAfterProblem = definitelyCorrupt
                 if !definitelyCorrupt {
-                    scan.validDataAfterProblem = try anyValidBlock(in: file, from: offset + 1, size: size)
+                    scan.validDataAfterProblem = try anyValidBlock(in: file, from: offset + 1, size: size, version: version)
                 }
                 return scan
             }
@@ -96,21 +97,34 @@ package enum SegmentScanner {
 
     enum Verdict {
         case valid(BlockHeader, end: Int64)
-        /// `definitelyCorrupt`: the block is whole and its CRC holds, yet it is wrong (a
-        /// broken chain or sequence): no crash produces that.
+        /// `definitelyCorrupt`: no torn write leaves this, so it is damage wherever it is
+        /// (docs/FORMATS.md, "Recovery rules"): a whole header that fails its checks, a
+        /// whole block whose CRC fails, a broken chain or sequence.
         case invalid(String, definitelyCorrupt: Bool)
     }
 
+    /// Checks the block at `offset` of a segment of format `version`.
+    ///
+    /// A torn write leaves a prefix of what was written (the failure model of
+    /// docs/DURABILITY.md), so only three things at the end of a file can be one: fewer
+    /// than 64 header bytes, a header that checks with its payload cut short, or zeros to
+    /// the end of the file. (A version 1 header has no check of its own: a damaged length
+    /// in it cannot be told from a tear.)
     static func checkBlock(
-        in file: any StorageFile, at offset: Int64, size: Int64, expectedFirst: SequenceNumber?, previousChain: [UInt8]?,
-        decodeEntries: Bool
+        in file: any StorageFile, at offset: Int64, size: Int64, version: UInt16, expectedFirst: SequenceNumber?,
+        previousChain: [UInt8]?, decodeEntries: Bool
     ) throws(JournalError) -> Verdict {
         let headerBytes = try file.read(count: JournalFormat.blockHeaderBytes, at: offset)
         guard headerBytes.count == JournalFormat.blockHeaderBytes else {
             return .invalid("block header cut short (\(headerBytes.count) of 64 bytes)", definitelyCorrupt: false)
         }
-        guard let header = BlockHeader.parse(headerBytes[...]) else {
-            return .invalid("no valid block header", definitelyCorrupt: false)
+        guard let header = BlockHeader.parse(headerBytes[...], version: version) else {
+            // Space a file system extended but never wrote reads as zeros (XFS and ext4 can
+            // leave that after a crash): zeros to the end of the file are a tear too.
+            if try allZero(file, from: offset, to: size) {
+                return .invalid("zeros after the last block (\(size - offset) bytes never written)", definitelyCorrupt: false)
+            }
+            return .invalid("damaged block header (all 64 bytes present, its checks fail)", definitelyCorrupt: true)
         }
         let end = offset + Int64(JournalFormat.blockHeaderBytes) + Int64(header.payloadBytes)
         guard end <= size else {
@@ -118,7 +132,7 @@ package enum SegmentScanner {
         }
         let payload = try file.read(count: Int(header.payloadBytes), at: offset + Int64(JournalFormat.blockHeaderBytes))
         guard header.computeCRC(payload: payload[...]) == header.crc else {
-            return .invalid("block checksum mismatch", definitelyCorrupt: false)
+            return .invalid("block checksum mismatch (the block is whole: damaged, not torn)", definitelyCorrupt: true)
         }
         if let expectedFirst, header.firstSequence != expectedFirst {
             return .invalid("block starts at sequence \(header.firstSequence), expected \(expectedFirst)", definitelyCorrupt: true)
@@ -137,8 +151,20 @@ package enum SegmentScanner {
         return .valid(header, end: end)
     }
 
+    /// True when every byte of `start..<end` is zero.
+    static func allZero(_ file: any StorageFile, from start: Int64, to end: Int64) throws(JournalError) -> Bool {
+        var offset = start
+        while offset < end {
+            let bytes = try file.read(count: Int(min(1 << 20, end - offset)), at: offset)
+            guard !bytes.isEmpty else { break }
+            guard bytes.allSatisfy({ $0 == 0 }) else { return false }
+            offset += Int64(bytes.count)
+        }
+        return true
+    }
+
     /// True when a block with a valid header and CRC starts anywhere in `from..<size`.
-    static func anyValidBlock(in file: any StorageFile, from start: Int64, size: Int64) throws(JournalError) -> Bool {
+    static func anyValidBlock(in file: any StorageFile, from start: Int64, size: Int64, version: UInt16) throws(JournalError) -> Bool {
         var offset = start
         let window = 1 << 20
         while offset + Int64(JournalFormat.blockHeaderBytes) <= size {
@@ -147,8 +173,8 @@ package enum SegmentScanner {
             while index + 4 <= bytes.count {
                 if bytes[index] == 0x58 && bytes[index + 1] == 0x4C && bytes[index + 2] == 0x42 && bytes[index + 3] == 0x4B {
                     if case .valid = try checkBlock(
-                        in: file, at: offset + Int64(index), size: size, expectedFirst: nil, previousChain: nil,
-                        decodeEntries: false)
+                        in: file, at: offset + Int64(index), size: size, version: version, expectedFirst: nil,
+                        previousChain: nil, decodeEntries: false)
                     {
                         return true
                     }

@@ -28,7 +28,7 @@ public protocol StorageFile: AnyObject {
 }
 
 /// The one I/O layer between the journal and snapshot writers and the disk
-/// (docs/DESIGN-NOTES: "The simulated disk"). `PosixStorage` is the real file system;
+/// (docs/DURABILITY.md). `PosixStorage` is the real file system;
 /// a test replaces it by a deterministic simulation that loses what was never synced,
 /// tears writes, fails with EIO and ENOSPC and flips bits at rest. Everything the
 /// journal and the snapshots do to files goes through these calls; nothing else.

@@ -104,16 +104,23 @@ struct LedgerDaemon: AsyncParsableCommand {
         defer { withExtendedLifetime(ownership) {} }
 
         SystemdNotifier.notify("STATUS=recovering")
-        let journal: JournalWriter
+        let started = ContinuousClock.now
+        let startup: Recovery.Startup
         do {
-            journal = try JournalWriter.open(
-                .init(
+            startup = try Recovery.start(
+                journal: .init(
                     directory: settings.journalDirectory, ledgerID: settings.ledgerID, segmentBytesTarget: settings.segmentBytes,
-                    fsync: settings.fsync))
+                    fsync: settings.fsync),
+                snapshotDirectory: settings.snapshotDirectory
+            ) { sequence in
+                SystemdNotifier.notify("STATUS=replaying journal at sequence \(sequence)")
+            }
         } catch {
-            logger.critical("cannot open the journal", metadata: ["error": "\(error)"])
+            logger.critical("\(error)")
             throw ExitCode(1)
         }
+        let journal = startup.journal
+        let restored = (state: startup.state, report: startup.report)
         if let segment = journal.recovery.truncatedSegment {
             logger.warning(
                 "cut a torn journal tail (never acknowledged)",
@@ -122,26 +129,9 @@ struct LedgerDaemon: AsyncParsableCommand {
                     "bytes": "\(journal.recovery.truncatedBytes)", "reason": "\(journal.recovery.reason ?? "")",
                 ])
         }
-        let started = ContinuousClock.now
-        var restored: (state: ExchangeState, report: Recovery.Report)
-        do {
-            restored = try Recovery.restore(
-                journalDirectory: settings.journalDirectory, snapshotDirectory: settings.snapshotDirectory
-            ) { sequence in
-                SystemdNotifier.notify("STATUS=replaying journal at sequence \(sequence)")
-            }
-        } catch {
-            logger.critical("cannot rebuild the state", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
         for skipped in restored.report.skippedSnapshots {
             logger.warning("skipped a snapshot", metadata: ["snapshot": "\(skipped.name)", "reason": "\(skipped.reason)"])
         }
-        guard restored.state.lastSequence == journal.lastSequence else {
-            logger.critical("state ends at \(restored.state.lastSequence) but the journal at \(journal.lastSequence)")
-            throw ExitCode(1)
-        }
-        restored.state.prepareToExecute()
         logger.info(
             "recovered",
             metadata: [

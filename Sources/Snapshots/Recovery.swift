@@ -106,3 +106,50 @@ public enum Recovery {
         }
     }
 }
+
+extension Recovery {
+    /// What start-up produced: the open journal and the state at its end.
+    public struct Startup {
+        public var journal: JournalWriter
+        public var state: ExchangeState
+        public var report: Report
+    }
+
+    /// Why start-up refused.
+    public enum StartFailure: Error, CustomStringConvertible {
+        case journal(JournalError)
+        case state(Failure)
+        case mismatch(state: SequenceNumber, journal: SequenceNumber)
+
+        public var description: String {
+            switch self {
+            case .journal(let error): "cannot open the journal: \(error)"
+            case .state(let error): "cannot rebuild the state: \(error)"
+            case .mismatch(let state, let journal): "state ends at \(state) but the journal at \(journal)"
+            }
+        }
+    }
+
+    /// ledgerd's start-up, and the simulated disk's: open (and recover) the journal as its
+    /// one writer, rebuild the state from the newest valid snapshot and the journal, check
+    /// that both end at the same entry and prepare the state for execution.
+    public static func start(
+        journal options: JournalWriter.Options, snapshotDirectory: String?, progress: ((SequenceNumber) -> Void)? = nil
+    ) throws(StartFailure) -> Startup {
+        let journal: JournalWriter
+        do { journal = try JournalWriter.open(options) } catch { throw .journal(error) }
+        var restored: (state: ExchangeState, report: Report)
+        do {
+            restored = try restore(
+                journalDirectory: options.directory, snapshotDirectory: snapshotDirectory, storage: options.storage,
+                progress: progress)
+        } catch {
+            throw .state(error)
+        }
+        guard restored.state.lastSequence == journal.lastSequence else {
+            throw .mismatch(state: restored.state.lastSequence, journal: journal.lastSequence)
+        }
+        restored.state.prepareToExecute()
+        return Startup(journal: journal, state: restored.state, report: restored.report)
+    }
+}

@@ -233,7 +233,8 @@ import Testing
 /// sequence overflow and trap (recovery of a crafted segment would have died). Sequences
 /// are 1 ... 2^63 − 1.
 @Suite struct BlockHeaderDomainTests {
-    static func header(first: UInt64, count: UInt32) -> [UInt8] {
+    /// A header with the version 2 header check (or without it, for version 1).
+    static func header(first: UInt64, count: UInt32, version: UInt16 = JournalFormat.version) -> [UInt8] {
         var writer = ByteWriter()
         writer.fixed32(JournalFormat.blockMagic)
         writer.fixed32(10)  // payload bytes
@@ -243,15 +244,79 @@ import Testing
         writer.fixed32(0)  // codec: none
         writer.fixed32(0)  // crc
         writer.raw([UInt8](repeating: 0, count: JournalFormat.chainBytes))
-        return writer.bytes
+        var bytes = writer.bytes
+        if version >= 2 {
+            let check = BlockHeader.headerCheck(bytes[...])
+            bytes[25] = UInt8(check & 0xFF)
+            bytes[26] = UInt8(check >> 8 & 0xFF)
+            bytes[27] = UInt8(check >> 16)
+        }
+        return bytes
     }
 
-    @Test func sequencesOutsideTheirDomainAreNoBlockHeader() {
-        #expect(BlockHeader.parse(Self.header(first: 1, count: 3)[...]) != nil)
-        #expect(BlockHeader.parse(Self.header(first: Limits.idMax - 2, count: 3)[...])?.lastSequence == Limits.idMax)
-        #expect(BlockHeader.parse(Self.header(first: Limits.idMax - 1, count: 3)[...]) == nil)
-        #expect(BlockHeader.parse(Self.header(first: UInt64.max - 1, count: 3)[...]) == nil)
-        #expect(BlockHeader.parse(Self.header(first: 0, count: 3)[...]) == nil)
+    @Test(arguments: [1, 2] as [UInt16]) func sequencesOutsideTheirDomainAreNoBlockHeader(version: UInt16) {
+        func parse(_ first: UInt64) -> BlockHeader? {
+            BlockHeader.parse(Self.header(first: first, count: 3, version: version)[...], version: version)
+        }
+        #expect(parse(1) != nil)
+        #expect(parse(Limits.idMax - 2)?.lastSequence == Limits.idMax)
+        #expect(parse(Limits.idMax - 1) == nil)
+        #expect(parse(UInt64.max - 1) == nil)
+        #expect(parse(0) == nil)
+    }
+}
+
+/// Journal version 2: the block header checks itself, so a damaged header at the end of
+/// the journal is never taken for a torn write (found by the disk simulation: a flipped
+/// length in the last acknowledged block made recovery cut it).
+@Suite struct BlockHeaderCheckTests {
+    @Test func everySingleAndDoubleBitErrorInAHeaderIsCaught() {
+        let header = BlockHeaderDomainTests.header(first: 1_234, count: 3)
+        #expect(BlockHeader.parse(header[...], version: 2) != nil)
+        let bits = JournalFormat.blockHeaderBytes * 8
+        var missed: [(Int, Int)] = []
+        for first in 0..<bits {
+            var once = header
+            once[first / 8] ^= UInt8(1 << (first % 8))
+            if BlockHeader.parse(once[...], version: 2) != nil { missed.append((first, first)) }
+            for second in first + 1..<bits {
+                var twice = once
+                twice[second / 8] ^= UInt8(1 << (second % 8))
+                if BlockHeader.parse(twice[...], version: 2) != nil { missed.append((first, second)) }
+            }
+        }
+        #expect(missed.isEmpty, "bit errors a version 2 header let through: \(missed.prefix(5))")
+    }
+
+    @Test func aVersion1HeaderIsNoVersion2HeaderAndTheOtherWayRound() {
+        let v1 = BlockHeaderDomainTests.header(first: 7, count: 3, version: 1)
+        let v2 = BlockHeaderDomainTests.header(first: 7, count: 3, version: 2)
+        #expect(BlockHeader.parse(v1[...], version: 1) != nil)
+        #expect(BlockHeader.parse(v1[...], version: 2) == nil)
+        #expect(BlockHeader.parse(v2[...], version: 1) == nil)
+        #expect(BlockHeader.parse(v2[...], version: 2) != nil)
+    }
+
+    /// A whole last block whose CRC fails was damaged at rest (a tear leaves a prefix): it is
+    /// refused with its segment and offset, not cut.
+    @Test func aDamagedWholeLastBlockIsRefusedNotCut() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        do {
+            let writer = try JournalWriter.open(.init(directory: directory.path))
+            try appendTestBlocks(writer, blocks: 3, perBlock: 10)
+        }
+        let name = segmentFiles(directory.path).last!
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: directory.path + "/" + name)[.size] as? Int)
+        try flipByte(directory.path + "/" + name, at: Int64(size - 3))  // in the last block's payload
+        let error = #expect(throws: JournalError.self) { try JournalWriter.open(.init(directory: directory.path)) }
+        guard case .corrupt(let segment, let offset, let reason) = error else {
+            Issue.record("a damaged last block gave \(String(describing: error))")
+            return
+        }
+        #expect(segment == name)
+        #expect(offset > 72 && offset < Int64(size - 64))
+        #expect(reason.contains("checksum mismatch"))
     }
 }
 

@@ -153,6 +153,39 @@ import Testing
         #expect(hexString(restored.stateHash()) == expected["state.hash"])
     }
 
+    // MARK: Journal format 2 (issue 7)
+
+    static let journalV2 = fixturesDirectory + "/journal-v2"
+
+    /// Fixtures/journal-v2: the v1 fixture's entries in the same blocks, written in journal
+    /// format 2 (the header check). Written once with LEDGER_REGENERATE_FIXTURES=journal2;
+    /// it never changes after.
+    @Test func journalV2FixtureVerifiesAndKeepsTheV1Chain() throws {
+        if ProcessInfo.processInfo.environment["LEDGER_REGENERATE_FIXTURES"] == "journal2" {
+            try? FileManager.default.removeItem(atPath: Self.journalV2)
+            _ = try Scenario.run(journalDirectory: Self.journalV2)
+        }
+        // The chain and the CRCs do not cover the header check: the same entries in the
+        // same blocks end at the v1 fixture's chain.
+        try Self.checkVerifies(Self.journalV2, try Self.expected())
+        for (directory, version) in [(Self.journalV1, 1), (Self.journalV2, 2)] as [(String, UInt16)] {
+            let names = try JournalReader.segments(in: directory)
+            #expect(names.count == 3)
+            for name in names {
+                #expect(try JournalReader.header(ofSegment: name, in: directory).version == version, "\(directory)/\(name)")
+            }
+        }
+        let (state, count) = try Self.reexecute(Self.journalV2)
+        #expect(count == Scenario.commands.count)
+        #expect(state.stateHash() == (try Self.reexecute(Self.journalV1, checking: false)).state.stateHash())
+        // A v2 block header fails as a v1 one (its check bytes are not zero), and the other
+        // way round: a reader never takes one for the other.
+        let segment = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.journalV2 + "/" + JournalFormat.segmentName(firstSequence: 1))))
+        let header = segment[JournalFormat.segmentHeaderBytes..<JournalFormat.segmentHeaderBytes + JournalFormat.blockHeaderBytes]
+        #expect(BlockHeader.parse(header, version: 2) != nil)
+        #expect(BlockHeader.parse(header, version: 1) == nil)
+    }
+
     // MARK: Command tag 20 and reason 43 (issue 7)
 
     /// A journal rewritten by `ledger-replay excise`: the ENTRY_EXCISED record reads back,

@@ -117,7 +117,7 @@ public struct ByteReader: Sendable {
         guard remaining >= Int(count) else { throw .truncated(offset: offset) }
         let bytes = self.bytes[offset..<offset + Int(count)]
         guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw .outOfDomain(DomainViolation.name(field, "")!.with(value: DomainViolation.quoted(Array(bytes))), offset: start)
+            throw .outOfDomain(DomainViolation.name(field, bytes: Array(bytes)), offset: start)
         }
         offset += Int(count)
         return String(decoding: bytes, as: UTF8.self)

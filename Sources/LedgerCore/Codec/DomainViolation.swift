@@ -15,10 +15,6 @@ public struct DomainViolation: Error, Sendable, Hashable, CustomStringConvertibl
         self.domain = domain
     }
 
-    func with(value: String) -> DomainViolation {
-        DomainViolation(field: field, value: value, domain: domain)
-    }
-
     public var description: String { "\(field) \(value) is outside its domain \(domain)" }
 
     static let idDomain = "0 ... 9223372036854775807 (2^63 - 1)"
@@ -32,7 +28,12 @@ public struct DomainViolation: Error, Sendable, Hashable, CustomStringConvertibl
     /// A name outside `Limits.isValidName`, quoted and cut short for the message.
     static func name(_ field: String, _ value: String) -> DomainViolation? {
         if Limits.isValidName(value) { return nil }
-        return DomainViolation(field: field, value: quoted(Array(value.utf8)), domain: nameDomain)
+        return name(field, bytes: Array(value.utf8))
+    }
+
+    /// A name's bytes that are outside the domain, quoted for the message.
+    static func name(_ field: String, bytes: [UInt8]) -> DomainViolation {
+        DomainViolation(field: field, value: quoted(bytes), domain: nameDomain)
     }
 
     /// The first 24 bytes, printable ASCII as is and the rest as \xHH, and the length.
