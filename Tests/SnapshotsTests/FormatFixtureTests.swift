@@ -180,7 +180,8 @@ import Testing
         #expect(state.stateHash() == (try Self.reexecute(Self.journalV1, checking: false)).state.stateHash())
         // A v2 block header fails as a v1 one (its check bytes are not zero), and the other
         // way round: a reader never takes one for the other.
-        let segment = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.journalV2 + "/" + JournalFormat.segmentName(firstSequence: 1))))
+        let first = Self.journalV2 + "/" + JournalFormat.segmentName(firstSequence: 1)
+        let segment = try [UInt8](Data(contentsOf: URL(fileURLWithPath: first)))
         let header = segment[JournalFormat.segmentHeaderBytes..<JournalFormat.segmentHeaderBytes + JournalFormat.blockHeaderBytes]
         #expect(BlockHeader.parse(header, version: 2) != nil)
         #expect(BlockHeader.parse(header, version: 1) == nil)
