@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seeds=${1:-100000}
 first=${2:-1}
 jobs=${3:-$(nproc)}
-swift build -c release --product DiskSim >/dev/null
+if ! built=$(swift build -c release --product DiskSim 2>&1); then echo "$built"; exit 1; fi
 binary=.build/release/DiskSim
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

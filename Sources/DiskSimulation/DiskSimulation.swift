@@ -101,7 +101,7 @@ public enum DiskSimulation {
         var written: [Written] = []  // index i holds sequence i + 1
         var acknowledged: SequenceNumber = 0
         var reference = ExchangeState()
-        var damaged: Set<String> = []
+        var damaged: [String: [Int]] = [:]  // path: offsets of flipped bytes
         let lifetimes = Int.random(in: 2...6, using: &random)
 
         func fail(_ lifetime: Int, _ reason: String) -> Failure {
@@ -128,10 +128,14 @@ public enum DiskSimulation {
                     continue
                 }
                 let text = error.description
-                guard let file = damaged.sorted().first(where: { text.contains(SimulatedDisk.split($0).name) }) else {
-                    throw fail(lifetime, "start refused without naming a damaged file (damaged: \(damaged.sorted())): \(text)")
+                guard let file = damaged.keys.sorted().first(where: { text.contains(SimulatedDisk.split($0).name) }) else {
+                    throw fail(lifetime, "start refused without naming a damaged file (damaged: \(damaged.keys.sorted())): \(text)")
                 }
-                _ = file
+                // A damaged segment is named with the offset of the block (or header) that
+                // holds a flipped byte: at or before it.
+                if let offset = corruptOffset(error), offset > damaged[file]!.max()! {
+                    throw fail(lifetime, "start refused at byte \(offset) of \(file), after every damaged byte: \(text)")
+                }
                 outcome.preciseRefusals += 1
                 outcome.diskLog = disk.log
                 return outcome
@@ -235,14 +239,23 @@ public enum DiskSimulation {
             if random.next() % 6 == 0 {
                 let files = disk.files().filter { $0.size > 0 }
                 if let file = files.randomElement(using: &random) {
-                    disk.flipBit(path: file.path, offset: Int.random(in: 0..<file.size, using: &random), bit: Int(random.next() % 8))
-                    damaged.insert(file.path)
+                    let offset = Int.random(in: 0..<file.size, using: &random)
+                    disk.flipBit(path: file.path, offset: offset, bit: Int(random.next() % 8))
+                    damaged[file.path, default: []].append(offset)
                     outcome.bitFlips += 1
                 }
             }
         }
         outcome.diskLog = disk.log
         return outcome
+    }
+
+    /// The byte offset a start's refusal names, when it is a journal corruption.
+    static func corruptOffset(_ failure: Recovery.StartFailure) -> Int? {
+        switch failure {
+        case .journal(.corrupt(_, let offset, _)), .state(.journal(.corrupt(_, let offset, _))): Int(offset)
+        default: nil
+        }
     }
 
     struct Mismatch: Error {

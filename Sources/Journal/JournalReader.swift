@@ -63,7 +63,7 @@ public final class JournalReader {
                 guard let next = names.first(where: { JournalFormat.firstSequence(ofSegmentNamed: $0)! == nextSequence }),
                     next != segment
                 else { return nil }
-                try open(segment: next)
+                guard try open(segment: next) else { return nil }  // its header is still being written
                 return try nextBlock(upTo: limit)
             }
             let headerBytes = try file.read(count: JournalFormat.blockHeaderBytes, at: offset)
@@ -114,7 +114,7 @@ public final class JournalReader {
         let names = try Self.segments(in: directory, storage: storage)
         guard let name = names.last(where: { JournalFormat.firstSequence(ofSegmentNamed: $0)! <= nextSequence }) ?? names.first
         else { return }
-        try open(segment: name)
+        guard try open(segment: name) else { return }
         // Skip to the block through the index when there is one; else scan headers.
         if let bytes = try? storage.readAll(indexPath(directory, name)),
             let blocks = SegmentIndex.decode(bytes),
@@ -124,15 +124,19 @@ public final class JournalReader {
         }
     }
 
-    private func open(segment name: String) throws(JournalError) {
+    /// Moves to a segment; false (staying where it was) while the segment's header is not
+    /// all there yet (the writer has just created it).
+    private func open(segment name: String) throws(JournalError) -> Bool {
         let opened = try storage.open(directory + "/" + name, .read)
         switch SegmentHeader.decode(try opened.read(count: JournalFormat.segmentHeaderBytes, at: 0)) {
         case .success(let header): segmentVersion = header.version
+        case .failure(.truncated): return false
         case .failure(let problem): throw .corrupt(segment: name, offset: 0, reason: problem.description)
         }
         file = opened
         segment = name
         offset = Int64(JournalFormat.segmentHeaderBytes)
+        return true
     }
 }
 
