@@ -87,7 +87,8 @@ public enum DiskSimulation {
             ? SimulatedDisk.Faults()
             : SimulatedDisk.Faults(
                 writeEIO: Int.random(in: 0...3_000, using: &random), writeENOSPC: Int.random(in: 0...3_000, using: &random),
-                syncEIO: Int.random(in: 0...6_000, using: &random), writeback: Int.random(in: 0...60_000, using: &random))
+                syncEIO: Int.random(in: 0...6_000, using: &random), syncENOSPC: Int.random(in: 0...2_000, using: &random),
+                writeback: Int.random(in: 0...60_000, using: &random))
         let disk = SimulatedDisk(seed: random.next(), faults: faults)
         disk.keepsLog = keepLog
         let segmentBytes = [Int64(600), 2_048, 8_192, 1 << 20][Int(random.next() % 4)]

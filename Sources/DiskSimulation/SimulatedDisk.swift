@@ -22,7 +22,7 @@ import LedgerClient
 ///   directory's pending names. What reads see is the medium again.
 /// - **A process crash** (SIGKILL) changes nothing on the disk: the page cache survives.
 /// - **EIO and ENOSPC**: a write fails with EIO (nothing written) or ENOSPC (a prefix
-///   written); an fdatasync fails with EIO, and then each dirty write has reached the
+///   written); an fdatasync fails with EIO or ENOSPC, and then each dirty write has reached the
 ///   medium or not, and none stays dirty: the page cache still shows them all
 ///   (Linux after a writeback error), so only rewriting makes them durable again.
 /// - **Bit flips at rest** change one bit on the medium and in the cache.
@@ -38,16 +38,23 @@ public final class SimulatedDisk: Storage, @unchecked Sendable {
         public var writeEIO = 0
         public var writeENOSPC = 0
         public var syncEIO = 0
+        /// fdatasync failing with ENOSPC (thin provisioning, delayed allocation): the same
+        /// consequences as EIO.
+        public var syncENOSPC = 0
         /// A spontaneous writeback of some dirty file at an operation.
         public var writeback = 0
         /// A failed fdatasync loses every dirty write (the worst case) rather than a random
         /// part of them.
         public var failedSyncLosesAll = false
 
-        public init(writeEIO: Int = 0, writeENOSPC: Int = 0, syncEIO: Int = 0, writeback: Int = 0, failedSyncLosesAll: Bool = false) {
+        public init(
+            writeEIO: Int = 0, writeENOSPC: Int = 0, syncEIO: Int = 0, syncENOSPC: Int = 0, writeback: Int = 0,
+            failedSyncLosesAll: Bool = false
+        ) {
             self.writeEIO = writeEIO
             self.writeENOSPC = writeENOSPC
             self.syncEIO = syncEIO
+            self.syncENOSPC = syncENOSPC
             self.writeback = writeback
             self.failedSyncLosesAll = failedSyncLosesAll
         }
@@ -277,15 +284,17 @@ public final class SimulatedDisk: Storage, @unchecked Sendable {
 
         func dataSync() throws(JournalError) {
             try disk.step("fdatasync", path)
-            if disk.chance(disk.faults.syncEIO) {
-                disk.note("fdatasync EIO on \(path)")
+            let code: Int32? =
+                disk.chance(disk.faults.syncEIO) ? EIO : disk.chance(disk.faults.syncENOSPC) ? ENOSPC : nil
+            if let code {
+                disk.note("fdatasync \(code == EIO ? "EIO" : "ENOSPC") on \(path)")
                 disk.injectedErrors += 1
                 // Each dirty write reached the medium or not; none stays dirty.
                 for change in inode.dirty where !disk.faults.failedSyncLosesAll && Bool.random(using: &disk.random) {
                     SimulatedDisk.apply(change, to: &inode.medium)
                 }
                 inode.dirty = []
-                throw .syncFailed(path: path, errno: EIO)
+                throw .syncFailed(path: path, errno: code)
             }
             for change in inode.dirty { SimulatedDisk.apply(change, to: &inode.medium) }
             inode.dirty = []

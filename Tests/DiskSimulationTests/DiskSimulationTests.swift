@@ -96,6 +96,18 @@ import Testing
         #expect(try disk.readAll("/d/f") == [1])
     }
 
+    @Test func aSyncCanFailWithENOSPCToo() throws {
+        let disk = try Self.disk()
+        let file = try Self.durableFile(disk, "f", [1])
+        disk.faults = .init(syncENOSPC: 1_000_000, failedSyncLosesAll: true)
+        try file.write([2], at: 1)
+        let error = #expect(throws: JournalError.self) { try file.dataSync() }
+        #expect(error == .syncFailed(path: "/d/f", errno: 28))
+        disk.losePower()
+        disk.restart()
+        #expect(try disk.readAll("/d/f") == [1])
+    }
+
     @Test func writeErrorsAreEIOOrDiskFullWithAPrefixWritten() throws {
         let disk = try Self.disk()
         let file = try Self.durableFile(disk, "f", [])
