@@ -39,5 +39,9 @@ let package = Package(
         .executableTarget(
             name: "EngineProfile",
             dependencies: ["Workloads", .product(name: "LedgerCore", package: root)]),
+        // The engine at exchange scale beside the small world (issue 8; docs/BENCHMARKS.md).
+        .executableTarget(
+            name: "ScaleProfile",
+            dependencies: [.product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root)]),
     ]
 )
