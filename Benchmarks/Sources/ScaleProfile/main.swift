@@ -24,6 +24,8 @@ struct Clock {
 
 struct World {
     var state = ExchangeState()
+    /// RSS after each phase of the build: (phase, bytes added, count).
+    var phases: [(String, Int, Int)] = []
     var clock = Clock()
     var events: [Event] = []
     var largestEntryEvents = 0
@@ -69,11 +71,18 @@ func symbolSpec(_ id: SymbolID) -> SymbolSpec {
 /// The world, built through `execute`.
 func build(accounts: Int, symbols: Int, holders: Int, resting: Int) -> World {
     var world = World()
+    var rss = residentBytes()
+    func phase(_ name: String, _ count: Int) {
+        let now = residentBytes()
+        world.phases.append((name, now - rss, count))
+        rss = now
+    }
     world.run(DemoExchange.listings[0])
     for symbol in 0..<symbols { world.run(.listSymbol(symbolSpec(SymbolID(symbol)))) }
     for account in 1...UInt64(accounts) {
         world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
     }
+    phase("funded accounts (with their deposits' transfer ids remembered)", accounts)
     for symbol in 0..<symbols { world.run(.setMarkPrice(symbol: SymbolID(symbol), priceUnits: 500_000)) }
     // Holders: each buys one lot of symbol 0 from account 1, which rests the other side.
     let maker: AccountID = 1
@@ -95,6 +104,7 @@ func build(accounts: Int, symbols: Int, holders: Int, resting: Int) -> World {
         }
         remaining -= chunk
     }
+    phase("holders' positions (one lot each, and the trade that opened it)", holders)
     // Resting orders away from the touch (buys 1–5% under, sells 1–5% over), any account.
     var random = SeededRandom(seed: 8)
     for index in 0..<resting {
@@ -108,10 +118,12 @@ func build(accounts: Int, symbols: Int, holders: Int, resting: Int) -> World {
                     account: account, symbol: symbol, side: side, type: .limit, timeInForce: .gtc,
                     priceUnits: side == .buy ? 500_000 - away : 500_000 + away, quantityUnits: Int64(1 + random.next() % 5))))
     }
+    phase("resting orders", resting)
     return world
 }
 
 struct Figures {
+    var phases: [(String, Int, Int)] = []
     var accounts = 0
     var buildSeconds = 0.0
     var rssBytes = 0
@@ -128,6 +140,7 @@ func measure(accounts: Int, symbols: Int, holders: Int, resting: Int) -> Figures
     world.state.prepareToExecute()
     figures.buildSeconds = Double(nanos() - start) / 1e9
     figures.rssBytes = residentBytes() - rssBefore
+    figures.phases = world.phases
     // The usual mix over every account, on symbols 0 and 1.
     var flow = OrderFlowGenerator(seed: 42, accounts: (1...UInt64(accounts)).map { $0 })
     flow.mids = [500_000, 500_000]
@@ -156,7 +169,13 @@ func worldReport(accounts: Int, holders: Int, resting: Int) {
             "accounts \(figures.accounts): build \(String(format: "%.1f", figures.buildSeconds)) s, "
                 + "RSS +\(figures.rssBytes / 1_048_576) MiB, mix \(Int(figures.mixNanos.rounded())) ns a command, "
                 + "funding entry \(figures.fundingEvents) events in \(String(format: "%.3f", figures.fundingSeconds)) s")
+        for (name, bytes, count) in figures.phases where count > 0 {
+            print("  \(name): +\(bytes / 1_048_576) MiB RSS for \(count), \(bytes / count) bytes each")
+        }
     }
+    print(
+        "layout: ExchangeState \(MemoryLayout<ExchangeState>.size) B, PlaceOrder \(MemoryLayout<PlaceOrder>.size) B, "
+            + "Command \(MemoryLayout<Command>.size) B, Event \(MemoryLayout<Event>.size) B")
     print("mix throughput, large / small: \(String(format: "%.2f", small.mixNanos / large.mixNanos))")
 }
 
