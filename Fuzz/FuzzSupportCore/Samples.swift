@@ -64,6 +64,9 @@ public enum Samples {
                 account: 3, symbol: 0, side: .buy, type: .stopLimit, timeInForce: .gtc, priceUnits: 501_000, quantityUnits: 5,
                 stopPriceUnits: 500_900, selfTradePrevention: .expireBoth)),
         .entryExcised(originalPayloadSHA256: Array(repeating: 7, count: 32)),
+        .setWorldLimits(.standard),
+        .tick,
+        .settleFunding(account: 1),
         .listSymbol(ruleBookListing),
     ]
 

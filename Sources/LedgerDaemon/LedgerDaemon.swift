@@ -143,7 +143,7 @@ struct LedgerDaemon: AsyncParsableCommand {
         let status = DaemonStatus()
         let sequencer = Sequencer(
             state: restored.state, journal: journal, queueCapacity: settings.queueCapacity, verifyEntries: settings.verifyEntries,
-            logger: logger)
+            worldLimits: settings.worldLimits, logger: logger)
         let api = HTTPAPI(sequencer: sequencer, tokens: settings.tokens, status: status)
         sequencer.onCatalogChange = { catalog in api.updateCatalog(catalog) }
         sequencer.onFatal = { error in

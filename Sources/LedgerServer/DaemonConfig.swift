@@ -47,6 +47,9 @@ package struct DaemonConfig: Sendable {
     package var projectorURL = ""
     package var projectorBatchEntries = 5_000
     package var logLevel: Logger.Level = .info
+    /// The limits of the world journaled at genesis (`Command.setWorldLimits`); they take
+    /// effect only on a journal that has none yet (docs/OPERATIONS.md, "The world").
+    package var worldLimits = WorldLimits.standard
 
     package init() {}
 
@@ -107,6 +110,7 @@ package struct DaemonConfig: Sendable {
         "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.hello_timeout_ms",
         "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
+        "world.accounts_max", "world.resting_orders_max", "world.conditional_orders_max", "world.positions_per_account_max",
     ]
 
     package mutating func set(_ key: String, _ value: TOMLSubset.Value) throws {
@@ -159,6 +163,12 @@ package struct DaemonConfig: Sendable {
             projectorEnabled = flag
         case "projector.url": projectorURL = try string()
         case "projector.batch_entries": projectorBatchEntries = Int(try integer(1...1_000_000))
+        case "world.accounts_max": worldLimits.accountsMax = try integer(1...WorldLimits.ceiling.accountsMax)
+        case "world.resting_orders_max": worldLimits.restingOrdersMax = try integer(1...WorldLimits.ceiling.restingOrdersMax)
+        case "world.conditional_orders_max":
+            worldLimits.conditionalOrdersMax = try integer(1...WorldLimits.ceiling.conditionalOrdersMax)
+        case "world.positions_per_account_max":
+            worldLimits.positionsPerAccountMax = try integer(1...WorldLimits.ceiling.positionsPerAccountMax)
         default: throw Invalid(description: "unknown setting \(key)")
         }
     }

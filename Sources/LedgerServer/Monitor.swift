@@ -38,6 +38,13 @@ final class Monitor: @unchecked Sendable {
     func wait(_ waiter: Waiter) { pthread_cond_wait(condition(waiter), mutex) }
     func wake(_ waiter: Waiter) { pthread_cond_broadcast(condition(waiter)) }
 
+    /// Waits (the lock held) until woken or until the wall clock reads `wallNanos`
+    /// (CLOCK_REALTIME, the clock the sequencer stamps entries with).
+    func wait(_ waiter: Waiter, untilWallNanos wallNanos: Int64) {
+        var deadline = timespec(tv_sec: Int(wallNanos / 1_000_000_000), tv_nsec: Int(wallNanos % 1_000_000_000))
+        _ = pthread_cond_timedwait(condition(waiter), mutex, &deadline)
+    }
+
     func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }

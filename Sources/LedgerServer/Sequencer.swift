@@ -77,6 +77,11 @@ package final class Sequencer: @unchecked Sendable {
     private let queueCapacity: Int
     /// Decode and re-encode every entry before its block is written (`journal.verify_entries`).
     private let verifyEntries: Bool
+    /// Journaled as the first entry when the state has no world limits yet (genesis, or the
+    /// first start on a journal written before the bounded rules).
+    private let worldLimits: WorldLimits
+    /// Ticks the engine runs back to back while no request waits (then it looks again).
+    static let idleTicksMax = 64
 
     // Guarded by `lock`.
     private let lock = Monitor()
@@ -101,12 +106,16 @@ package final class Sequencer: @unchecked Sendable {
     /// Called when the writer fails: the process must stop without acknowledging.
     package var onFatal: (@Sendable (JournalError) -> Void)?
 
-    package init(state: ExchangeState, journal: JournalWriter, queueCapacity: Int, verifyEntries: Bool = true, logger: Logger) {
+    package init(
+        state: ExchangeState, journal: JournalWriter, queueCapacity: Int, verifyEntries: Bool = true,
+        worldLimits: WorldLimits = .standard, logger: Logger
+    ) {
         precondition(state.lastSequence == journal.lastSequence, "state and journal disagree on the last sequence")
         self.state = state
         self.journal = journal
         self.queueCapacity = queueCapacity
         self.verifyEntries = verifyEntries
+        self.worldLimits = worldLimits
         self.logger = logger
         _durableSequence = journal.durableSequence
         inbound.reserveCapacity(queueCapacity)
@@ -174,18 +183,38 @@ package final class Sequencer: @unchecked Sendable {
         local.reserveCapacity(queueCapacity)
         var current = Batch()
         var catalogVersion = (state.assets.count, state.symbols.count)
+        if !state.isBounded {
+            // Genesis (or the first start on a journal written before the bounded rules):
+            // the bounded rules and the world limits are in force from this entry on.
+            executeSystem(.setWorldLimits(worldLimits), into: &current)
+            logger.info("world limits journaled", metadata: ["sequence": "\(state.lastSequence)", "limits": "\(worldLimits)"])
+        }
         while true {
             lock.lock()
-            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested {
-                lock.wait(.engine)
+            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested && !state.hasSystemWork {
+                // Nothing to do: sleep until a request comes or the next funding time.
+                guard let due = state.nextFundingTimeNanos, state.isBounded else {
+                    lock.wait(.engine)
+                    continue
+                }
+                if state.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), state.lastTimeNanos)) { break }
+                lock.wait(.engine, untilWallNanos: due)
             }
             swap(&local, &inbound)
             let draining = stopRequested
             lock.unlock()
 
             for request in local {
-                if current.journal.isFull { current = handOff(current, waitForWriter: true) }
-                execute(request, into: current)
+                execute(request, into: &current)
+            }
+            // The engine's own work while no request waits: timers and continuations, a
+            // bounded run of ticks before looking at the queue again.
+            var ticks = 0
+            while ticks < Self.idleTicksMax,
+                state.hasSystemWork || state.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), state.lastTimeNanos))
+            {
+                executeSystem(.tick, into: &current)
+                ticks += 1
             }
             if !local.isEmpty {
                 let executed = UInt64(local.count)
@@ -214,7 +243,38 @@ package final class Sequencer: @unchecked Sendable {
         }
     }
 
-    private func execute(_ request: EngineRequest, into batch: Batch) {
+    /// Journals one entry of the engine's own (no reply waits for it).
+    private func executeSystem(_ command: Command, into batch: inout Batch) {
+        _ = journalEntry(command, into: &batch)
+    }
+
+    /// Executes a command as the next entry of the batch (the next one if this one is
+    /// full) and encodes it there; returns its sequence and the range of its events.
+    private func journalEntry(_ command: Command, into batch: inout Batch) -> (SequenceNumber, Range<Int>) {
+        if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
+        let sequence = state.lastSequence + 1
+        let time = max(Self.wallClockNanos(), state.lastTimeNanos)
+        let first = batch.events.count
+        state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
+        let range = first..<batch.events.count
+        let events = batch.events
+        batch.journal.append(sequence: sequence, timeNanos: time) { writer in
+            EntryPayload.encode(command: command, events: events[range], to: &writer)
+        }
+        return (sequence, range)
+    }
+
+    /// Executes a request: the system entries it must follow (a funding settlement that is
+    /// due at its time; the funding its account owes before a withdrawal), the request,
+    /// then one tick of the engine's work in progress, so that a settlement advances one
+    /// bounded step per command and no command waits behind a whole one.
+    private func execute(_ request: EngineRequest, into batch: inout Batch) {
+        if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
+        executeRequest(request, into: &batch)
+        if state.hasSystemWork { executeSystem(.tick, into: &batch) }
+    }
+
+    private func executeRequest(_ request: EngineRequest, into batch: inout Batch) {
         var command: Command
         switch request.kind {
         case .command(let given):
@@ -238,19 +298,19 @@ package final class Sequencer: @unchecked Sendable {
             batch.replies.append((request.sink, request.requestID, .response(.error(.outOfRange, violation.description))))
             return
         }
-        if case .entryExcised = command {
-            let refusal = Response.error(.forbidden, "only ledger-replay excise writes ENTRY_EXCISED entries")
+        if command.isSystemOnly {
+            let refusal = Response.error(.forbidden, "only ledgerd itself (or ledger-replay excise) writes system entries")
             batch.replies.append((request.sink, request.requestID, .response(refusal)))
             return
         }
-        let sequence = state.lastSequence + 1
-        let time = max(Self.wallClockNanos(), state.lastTimeNanos)
-        let first = batch.events.count
-        state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
-        let range = first..<batch.events.count
-        batch.journal.append(sequence: sequence, timeNanos: time) { writer in
-            EntryPayload.encode(command: command, events: batch.events[range], to: &writer)
+        // The system entries this command must follow, so that it carries none of them.
+        if state.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), state.lastTimeNanos)) {
+            executeSystem(.tick, into: &batch)
         }
+        if case .withdraw(let transfer) = command, state.owesFunding(account: transfer.account) {
+            executeSystem(.settleFunding(account: transfer.account), into: &batch)
+        }
+        let (sequence, range) = journalEntry(command, into: &batch)
         batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, events: range)))
     }
 

@@ -297,6 +297,15 @@ enum Views {
             ]
         case .fundFundingPaid(let symbol, let value):
             return ["type": "FUND_FUNDING_PAID", "symbol": catalog.symbols[Int(symbol)].name, "amount": money(symbol, value)]
+        case .worldLimitsSet(let limits):
+            return [
+                "type": "WORLD_LIMITS_SET", "accountsMax": Int(limits.accountsMax), "restingOrdersMax": Int(limits.restingOrdersMax),
+                "conditionalOrdersMax": Int(limits.conditionalOrdersMax), "positionsPerAccountMax": Int(limits.positionsPerAccountMax),
+            ]
+        case .fundingSettlementCompleted(let symbol, let positions):
+            return ["type": "FUNDING_SETTLEMENT_COMPLETED", "symbol": catalog.symbols[Int(symbol)].name, "positions": Int(positions)]
+        case .fundingSettlementAdvanced(let symbol, let account):
+            return ["type": "FUNDING_SETTLEMENT_ADVANCED", "symbol": catalog.symbols[Int(symbol)].name, "throughAccount": Int(account)]
         case .badDebtCovered(let account, let asset, let value):
             return [
                 "type": "BAD_DEBT_COVERED", "account": Int(account), "asset": catalog.assets[Int(asset)].name,

@@ -44,6 +44,9 @@ enum EntryJSON {
         case .adjustIsolatedMargin(let account, let symbol, let amount):
             ["type": "ADJUST_ISOLATED_MARGIN", "account": Int(account), "symbolId": Int(symbol), "amountMinor": Int(amount)]
         case .depositInsuranceFund(let transfer): transferJSON("DEPOSIT_INSURANCE_FUND", transfer)
+        case .setWorldLimits(let limits): limitsJSON("SET_WORLD_LIMITS", limits)
+        case .tick: ["type": "TICK"]
+        case .settleFunding(let account): ["type": "SETTLE_FUNDING", "account": Int(account)]
         }
     }
 
@@ -51,6 +54,13 @@ enum EntryJSON {
         [
             "type": type, "transferSeconds": Int(window.transferSeconds), "clientOrderSeconds": Int(window.clientOrderSeconds),
             "maxRecords": Int(window.maxRecords),
+        ]
+    }
+
+    static func limitsJSON(_ type: String, _ limits: WorldLimits) -> [String: Any] {
+        [
+            "type": type, "accountsMax": Int(limits.accountsMax), "restingOrdersMax": Int(limits.restingOrdersMax),
+            "conditionalOrdersMax": Int(limits.conditionalOrdersMax), "positionsPerAccountMax": Int(limits.positionsPerAccountMax),
         ]
     }
 
@@ -146,6 +156,11 @@ enum EntryJSON {
             ["type": "ALL_ORDERS_CANCELLED", "account": Int(account), "symbolId": Int(symbol), "count": Int(count)]
         case .badDebtCovered(let account, let asset, let amount):
             ["type": "BAD_DEBT_COVERED", "account": Int(account), "assetId": Int(asset), "amountMinor": Int(amount)]
+        case .worldLimitsSet(let limits): limitsJSON("WORLD_LIMITS_SET", limits)
+        case .fundingSettlementCompleted(let symbol, let positions):
+            ["type": "FUNDING_SETTLEMENT_COMPLETED", "symbolId": Int(symbol), "positions": Int(positions)]
+        case .fundingSettlementAdvanced(let symbol, let account):
+            ["type": "FUNDING_SETTLEMENT_ADVANCED", "symbolId": Int(symbol), "throughAccount": Int(account)]
         }
     }
 }

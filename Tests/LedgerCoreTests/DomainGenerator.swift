@@ -144,6 +144,15 @@ struct DomainGenerator {
                     account: account(), orderID: chance(70) ? roll(300) : id(), clientOrderID: chance(70) ? 0 : id(), priceUnits: price(),
                     quantityUnits: quantity()))
         case 92..<95: return .cancelAllOrders(account: account(), symbol: symbol())
+        case 95..<97: return .tick
+        case 97: return .settleFunding(account: account())
+        case 98:
+            // Mostly a small world, so that its limits are reached; sometimes out of range.
+            return .setWorldLimits(
+                WorldLimits(
+                    accountsMax: chance(80) ? Int64(roll(12)) + 1 : value(), restingOrdersMax: chance(80) ? Int64(roll(400)) + 1 : value(),
+                    conditionalOrdersMax: chance(80) ? Int64(roll(50)) + 1 : value(),
+                    positionsPerAccountMax: chance(80) ? Int64(roll(3)) + 1 : value()))
         default:
             return .setIdempotencyWindow(
                 IdempotencyWindow(

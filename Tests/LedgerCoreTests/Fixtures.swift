@@ -28,6 +28,8 @@ enum TestExchange {
 struct EngineHarness {
     var state = ExchangeState()
     var journal: [(command: Command, events: [Event])] = []
+    /// The time each journaled command was stamped with.
+    var times: [Int64] = []
     private var scratch: [Event] = []
 
     init(genesis: Bool = true) {
@@ -41,8 +43,10 @@ struct EngineHarness {
     mutating func run(_ command: Command, at time: Int64? = nil) -> [Event] {
         scratch.removeAll(keepingCapacity: true)
         let sequence = state.lastSequence + 1
-        state.execute(command, sequence: sequence, timeNanos: time ?? Int64(sequence) * 1_000, into: &scratch)
+        let stamp = time ?? Int64(sequence) * 1_000
+        state.execute(command, sequence: sequence, timeNanos: stamp, into: &scratch)
         journal.append((command, scratch))
+        times.append(stamp)
         return scratch
     }
 

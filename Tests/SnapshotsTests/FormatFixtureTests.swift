@@ -141,16 +141,78 @@ import Testing
         ] {
             #expect(seen.contains(kind), "the scenario has no \(kind)")
         }
-        #expect(hexString(state.stateHash()) == expected["state.hash"])
+        // The v2 fixtures hold v2 hashes: the state's encoding in that layout.
+        #expect(hexString(state.stateHash(encodingVersion: 2)) == expected["state.hash"])
         #expect(state.invariantViolation() == nil)
         let name = try #require(expected["snapshot.name"])
         let loaded = try SnapshotFile.load(path: Self.snapshotV2 + "/" + name)
         #expect(loaded.info.stateEncodingVersion == 2)
         #expect(hexString(loaded.info.stateHash) == expected["snapshot.stateHash"])
-        #expect(hexString(loaded.state.stateHash()) == expected["snapshot.stateHash"])
+        #expect(hexString(loaded.state.stateHash(encodingVersion: 2)) == expected["snapshot.stateHash"])
         let (restored, restoreReport) = try Recovery.restore(journalDirectory: Self.journalRuleBook, snapshotDirectory: Self.snapshotV2)
         #expect(restoreReport.snapshot?.name == name)
-        #expect(hexString(restored.stateHash()) == expected["state.hash"])
+        #expect(hexString(restored.stateHash(encodingVersion: 2)) == expected["state.hash"])
+    }
+
+    // MARK: The bounded rules: commands 21–23, events 38–40, state encoding 3 (issue 8)
+
+    static let journalBounded = fixturesDirectory + "/journal-bounded"
+    static let snapshotV3 = fixturesDirectory + "/snapshot-v3"
+    static let expectedV3 = fixturesDirectory + "/v3-expected.txt"
+
+    /// Writes the v3 fixtures; only with LEDGER_REGENERATE_FIXTURES=3, while encoding 3 is
+    /// new: once released they never change.
+    static func regenerateV3() throws {
+        try? FileManager.default.removeItem(atPath: journalBounded)
+        try? FileManager.default.removeItem(atPath: snapshotV3)
+        let (state, chain) = try BoundedScenario.run(journalDirectory: journalBounded)
+        let info = try SnapshotStore(directory: snapshotV3).create(
+            journalDirectory: journalBounded, through: BoundedScenario.snapshotSequence
+        ).info
+        let text = """
+            # Written by FormatFixtureTests.regenerateV3(); these v3 fixtures must never change.
+            journal.lastSequence=\(state.lastSequence)
+            journal.chain=\(hexString(chain))
+            state.hash=\(hexString(state.stateHash(encodingVersion: 3)))
+            snapshot.name=\(info.name)
+            snapshot.sequence=\(info.sequence)
+            snapshot.stateHash=\(hexString(info.stateHash))
+
+            """
+        try text.write(toFile: expectedV3, atomically: true, encoding: .utf8)
+    }
+
+    @Test func v3FixturesVerifyReplayAndLoad() throws {
+        if ProcessInfo.processInfo.environment["LEDGER_REGENERATE_FIXTURES"] == "3" { try Self.regenerateV3() }
+        let expected = try Self.expected(Self.expectedV3)
+        try Self.checkVerifies(Self.journalBounded, expected)
+        var seen: Set<String> = []
+        var commands: Set<String> = []
+        try JournalReader(directory: Self.journalBounded).forEach { entry in
+            commands.insert(String("\(try entry.decodePayload().command)".prefix { $0 != "(" }))
+        }
+        let (state, count) = try Self.reexecute(Self.journalBounded) { events in
+            for event in events { seen.insert(String("\(event)".prefix { $0 != "(" })) }
+        }
+        #expect(count == BoundedScenario.commands.count)
+        for kind in ["worldLimitsSet", "fundingSettled", "fundingPaid", "fundingSettlementAdvanced", "fundingSettlementCompleted"] {
+            #expect(seen.contains(kind), "the scenario has no \(kind)")
+        }
+        for kind in ["setWorldLimits", "tick", "settleFunding"] { #expect(commands.contains(kind), "the scenario has no \(kind)") }
+        #expect(hexString(state.stateHash(encodingVersion: 3)) == expected["state.hash"])
+        #expect(state.invariantViolation() == nil)
+        // The snapshot was taken with the settlement half done.
+        let name = try #require(expected["snapshot.name"])
+        let loaded = try SnapshotFile.load(path: Self.snapshotV3 + "/" + name)
+        #expect(loaded.info.stateEncodingVersion == 3)
+        #expect(String(loaded.info.sequence) == expected["snapshot.sequence"])
+        #expect(hexString(loaded.info.stateHash) == expected["snapshot.stateHash"])
+        #expect(hexString(loaded.state.stateHash(encodingVersion: 3)) == expected["snapshot.stateHash"])
+        #expect(loaded.state.markets[0].fundingSettlement != nil)
+        #expect(loaded.state.accounts.contains { $0.positions.first?.fundingFrozen == true })
+        let (restored, report) = try Recovery.restore(journalDirectory: Self.journalBounded, snapshotDirectory: Self.snapshotV3)
+        #expect(report.snapshot?.name == name)
+        #expect(hexString(restored.stateHash(encodingVersion: 3)) == expected["state.hash"])
     }
 
     // MARK: Journal format 2 (issue 7)
@@ -207,7 +269,7 @@ import Testing
         #expect(excised.count == 1)
         #expect(
             excised[SequenceNumber(expected["excised.sequence"] ?? "") ?? 0].map(hexString) == expected["excised.originalPayloadSha256"])
-        #expect(hexString(state.stateHash()) == expected["state.hash"])
+        #expect(hexString(state.stateHash(encodingVersion: 2)) == expected["state.hash"])
         #expect(state.invariantViolation() == nil)
     }
 }

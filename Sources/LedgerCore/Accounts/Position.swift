@@ -20,14 +20,27 @@ public struct Position: Sendable, Hashable {
     public var isIsolated = false
     /// The part of the wallet set aside for this position when isolated; 0 when cross.
     public var isolatedMarginMinor: Int64 = 0
+    /// Bounded rules: the number of the symbol's last funding settlement this position is
+    /// square with (`Market.fundingEpoch`); a position held when a settlement starts owes
+    /// it until its `fundingPaid` (docs/RULES.md, "Funding in bounded steps").
+    public var fundingEpoch: UInt32 = 0
+    /// Bounded rules: the size changed while the position still owed a settlement in
+    /// progress, so the settlement uses `fundingFrozenSizeQuantityUnits`, the size it had
+    /// when the settlement started.
+    public var fundingFrozen = false
+    public var fundingFrozenSizeQuantityUnits: Int64 = 0
 
     public init() {}
 
     /// True when the position holds nothing worth keeping in a snapshot.
     public var isEmpty: Bool {
         sizeQuantityUnits == 0 && costMinor == 0 && leverage == 0 && openBuyQuantityUnits == 0
-            && openSellQuantityUnits == 0 && !isIsolated && isolatedMarginMinor == 0
+            && openSellQuantityUnits == 0 && !isIsolated && isolatedMarginMinor == 0 && fundingEpoch == 0 && !fundingFrozen
     }
+
+    /// The size a funding settlement charges: the size at the settlement's start.
+    @inlinable
+    public var fundingSizeQuantityUnits: Int64 { fundingFrozen ? fundingFrozenSizeQuantityUnits : sizeQuantityUnits }
 
     /// Adds (negative: removes) open-order quantity and notional on one side.
     @inlinable

@@ -85,6 +85,14 @@ extension Command {
         case .entryExcised(let hash):
             writer.u8(20)
             writer.raw(hash)
+        case .setWorldLimits(let limits):
+            writer.u8(21)
+            limits.encode(to: &writer)
+        case .tick:
+            writer.u8(22)
+        case .settleFunding(let account):
+            writer.u8(23)
+            writer.varint(account)
         }
     }
 
@@ -171,6 +179,12 @@ extension Command {
             return .setIdempotencyWindow(try IdempotencyWindow.decode(from: &reader))
         case 20:
             return .entryExcised(originalPayloadSHA256: Array(try reader.raw(count: 32)))
+        case 21:
+            return .setWorldLimits(try WorldLimits.decode(from: &reader, validating: false))
+        case 22:
+            return .tick
+        case 23:
+            return .settleFunding(account: try reader.id(field: "account"))
         case 16:
             let account = try reader.id(field: "account")
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")

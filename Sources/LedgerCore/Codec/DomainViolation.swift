@@ -71,7 +71,7 @@ extension Command {
         case .deposit(let transfer), .withdraw(let transfer), .depositInsuranceFund(let transfer):
             return .id("transfer id", transfer.transferID) ?? .id("account", transfer.account)
         case .setLeverage(let account, _, _), .setMarginMode(let account, _, _), .adjustIsolatedMargin(let account, _, _),
-            .cancelAllOrders(let account, _):
+            .cancelAllOrders(let account, _), .settleFunding(let account):
             return .id("account", account)
         case .placeOrder(let order):
             return .id("account", order.account) ?? .id("client order id", order.clientOrderID)
@@ -79,8 +79,13 @@ extension Command {
             return .id("account", cancel.account) ?? .id("order id", cancel.orderID) ?? .id("client order id", cancel.clientOrderID)
         case .amendOrder(let amend):
             return .id("account", amend.account) ?? .id("order id", amend.orderID) ?? .id("client order id", amend.clientOrderID)
-        case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample, .setIdempotencyWindow:
+        case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample, .setIdempotencyWindow, .tick:
             return nil
+        case .setWorldLimits(let limits):
+            return limits.isValid
+                ? nil
+                : DomainViolation(
+                    field: "world limits", value: "\(limits)", domain: "each 1 ... its ceiling (docs/FORMATS.md, command 21)")
         case .entryExcised(let hash):
             return hash.count == 32
                 ? nil : DomainViolation(field: "excised payload hash", value: "of \(hash.count) bytes", domain: "32 bytes")

@@ -150,6 +150,17 @@ extension Event {
             writer.varint(count)
         case .badDebtCovered(let account, let asset, let amount):
             writer.accountAssetValue(27, account, asset, amount)
+        case .worldLimitsSet(let limits):
+            writer.u8(38)
+            limits.encode(to: &writer)
+        case .fundingSettlementCompleted(let symbol, let positions):
+            writer.u8(39)
+            writer.varint(UInt64(symbol))
+            writer.varint(positions)
+        case .fundingSettlementAdvanced(let symbol, let account):
+            writer.u8(40)
+            writer.varint(UInt64(symbol))
+            writer.varint(account)
         }
     }
 
@@ -200,6 +211,13 @@ extension Event {
                 ? .orderExpired(id, quantityUnits: quantity, reason: reason)
                 : .restingOrderExpired(id, quantityUnits: quantity, reason: reason)
         case 37: return .idempotencyWindowSet(try IdempotencyWindow.decode(from: &reader))
+        case 38: return .worldLimitsSet(try WorldLimits.decode(from: &reader, validating: true))
+        case 39:
+            return .fundingSettlementCompleted(
+                symbol: try reader.varint(as: SymbolID.self, field: "symbol"), positions: try reader.varint())
+        case 40:
+            return .fundingSettlementAdvanced(
+                symbol: try reader.varint(as: SymbolID.self, field: "symbol"), throughAccount: try reader.id(field: "account"))
         case 29: return .conditionalOrderPlaced(try reader.id())
         case 30: return .conditionalOrderTriggered(try reader.id(), priceUnits: try reader.zigzag())
         case 31:

@@ -40,13 +40,38 @@ public enum Command: Sendable, Hashable {
     /// `ledger-replay excise` (docs/OPERATIONS.md): the SHA-256 of the original payload,
     /// kept for forensics. It changes nothing. Ingress never accepts it.
     case entryExcised(originalPayloadSHA256: [UInt8])
+    /// System: adopts the bounded rules and the limits of the world (docs/RULES.md,
+    /// "Limits of the world"). Written by ledgerd as the first entry of a new journal (or
+    /// the first entry of its first start on a journal written before the bounded rules);
+    /// valid once. Ingress never accepts it.
+    case setWorldLimits(WorldLimits)
+    /// System: a timer and continuation entry. It starts the funding settlements that are
+    /// due at its time and carries on the engine's own work in progress by one bounded
+    /// step (docs/RULES.md, "Work in bounded steps"). Written by ledgerd's sequencer only.
+    case tick
+    /// System: settles what `account` owes or is owed in the funding settlements in
+    /// progress; the sequencer writes it just before that account's withdrawal.
+    case settleFunding(account: AccountID)
 
     /// Which role may send this command (docs/API.md).
     public var role: Role {
         switch self {
-        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund, .setIdempotencyWindow, .entryExcised: .admin
+        case .listAsset, .listSymbol, .deposit, .withdraw, .depositInsuranceFund, .setIdempotencyWindow, .entryExcised, .setWorldLimits,
+            .tick, .settleFunding:
+            .admin
         case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample: .oracle
         case .setLeverage, .placeOrder, .cancelOrder, .setMarginMode, .adjustIsolatedMargin, .amendOrder, .cancelAllOrders: .trader
+        }
+    }
+}
+
+extension Command {
+    /// Written only by ledgerd itself or by `ledger-replay excise`, never accepted from a
+    /// gateway, whatever its role.
+    public var isSystemOnly: Bool {
+        switch self {
+        case .entryExcised, .setWorldLimits, .tick, .settleFunding: true
+        default: false
         }
     }
 }

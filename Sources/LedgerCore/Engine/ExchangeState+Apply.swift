@@ -69,18 +69,52 @@ extension ExchangeState {
             markets[Int(symbol)].premiumSampleSumE8 += premium
             markets[Int(symbol)].premiumSampleCount += 1
 
-        case .fundingSettled(let symbol, let rate, _):
+        case .fundingSettled(let symbol, let rate, let markPrice):
             let interval = symbols[Int(symbol)].fundingIntervalSeconds
             markets[Int(symbol)].lastFundingRateE8 = rate
             markets[Int(symbol)].fundingRateOverrideE8 = nil
             markets[Int(symbol)].premiumSampleSumE8 = 0
             markets[Int(symbol)].premiumSampleCount = 0
             markets[Int(symbol)].nextFundingTimeNanos = Self.nextFundingTime(after: entryTimeNanos, intervalSeconds: interval)
+            if isBounded {
+                // The holders as of now owe it (their epoch is now behind); see `fill`.
+                precondition(markets[Int(symbol)].fundingSettlement == nil, "a settlement of symbol \(symbol) is in progress")
+                markets[Int(symbol)].fundingEpoch &+= 1
+                markets[Int(symbol)].fundingSettlement = FundingSettlement(
+                    rateE8: rate, markPriceUnits: markPrice, cursorAccountIndex: 0,
+                    fundSizeQuantityUnits: insurancePositions[Int(symbol)].sizeQuantityUnits, positionsSettled: 0)
+            }
+
+        case .fundingSettlementAdvanced(let symbol, let accountID):
+            let index = accountIndexByID[accountID]!
+            precondition(markets[Int(symbol)].fundingSettlement != nil, "no settlement of symbol \(symbol) in progress")
+            markets[Int(symbol)].fundingSettlement!.cursorAccountIndex = index + 1
+
+        case .fundingSettlementCompleted(let symbol, let positions):
+            if let settlement = markets[Int(symbol)].fundingSettlement {
+                precondition(settlement.positionsSettled == positions, "settlement of symbol \(symbol): \(positions) positions journaled")
+            }
+            markets[Int(symbol)].fundingSettlement = nil
+
+        case .worldLimitsSet(let limits):
+            precondition(worldLimits == nil, "world limits set twice")
+            worldLimits = limits
 
         case .fundingPaid(let accountID, let symbol, let amount):
             let index = Int(accountIndexByID[accountID]!)
-            if accounts[index].positions[Int(symbol)].isIsolated {
+            accounts[index].ensure(symbol: symbol)
+            let position = accounts[index].positions[Int(symbol)]
+            // A position closed since its settlement started pays from the wallet.
+            if position.isIsolated && position.sizeQuantityUnits != 0 {
                 accounts[index].positions[Int(symbol)].isolatedMarginMinor -= amount
+            }
+            if markets[Int(symbol)].fundingSettlement != nil {
+                precondition(owesFunding(position, symbol: Int(symbol)), "account \(accountID) paid funding it did not owe")
+                accounts[index].positions[Int(symbol)].fundingEpoch = markets[Int(symbol)].fundingEpoch
+                accounts[index].positions[Int(symbol)].fundingFrozen = false
+                accounts[index].positions[Int(symbol)].fundingFrozenSizeQuantityUnits = 0
+                markets[Int(symbol)].fundingSettlement!.positionsSettled += 1
+                if position.sizeQuantityUnits == 0 { markets[Int(symbol)].holders.remove(index) }
             }
             post(event)
 
@@ -261,10 +295,24 @@ extension ExchangeState {
     ) {
         accounts[accountIndex].ensure(symbol: symbol)
         let before = accounts[accountIndex].positions[Int(symbol)]
-        let after = before.filled(
+        var after = before.filled(
             side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
             feeMinor: feeMinor, leverage: effectiveLeverage(before, symbol: symbol))
         precondition(after.realizedPnlMinor == realizedPnlMinor, "realized PnL differs from the journal")
+        // Funding is owed on the size a position had when its settlement started: a new
+        // position is square with the latest settlement; one that owes the settlement in
+        // progress keeps its size at the start for it (docs/RULES.md).
+        if before.sizeQuantityUnits == 0 && !before.fundingFrozen {
+            after.position.fundingEpoch = markets[Int(symbol)].fundingEpoch
+        } else if !before.fundingFrozen && owesFunding(before, symbol: Int(symbol)) {
+            after.position.fundingFrozen = true
+            after.position.fundingFrozenSizeQuantityUnits = before.sizeQuantityUnits
+        }
+        if after.position.sizeQuantityUnits != 0 || after.position.fundingFrozen {
+            markets[Int(symbol)].holders.insert(accountIndex)
+        } else {
+            markets[Int(symbol)].holders.remove(accountIndex)
+        }
         accounts[accountIndex].positions[Int(symbol)] = after.position
         riskIndex.markDirty(accountIndex)
         let asset = symbols[Int(symbol)].settleAsset

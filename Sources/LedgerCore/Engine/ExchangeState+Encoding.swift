@@ -6,11 +6,17 @@
 /// The sequence number and time of the last entry are not part of it: the state hash
 /// describes the books, so a rejected command leaves it unchanged.
 extension ExchangeState {
-    /// The version of the layout below; a snapshot records it. Version 1 (the spine) is
-    /// still decoded: it lacks the rule-book fields, which take their v1 defaults.
-    public static let encodingVersion: UInt8 = 2
+    /// The version of the layout below; a snapshot records it. Versions 1 (the spine) and 2
+    /// (the rule book) are still decoded: the fields they lack take their defaults.
+    /// Version 3 adds the bounded rules: funding settlements in progress, each position's
+    /// funding epoch and size at a settlement's start, and the world limits.
+    public static let encodingVersion: UInt8 = 3
 
-    public func encodeCanonical(to writer: inout ByteWriter) {
+    /// Writes the state in the layout of `version` (2 or 3; older layouts are only read).
+    /// Version 2 exists for the fixtures' hashes, and only describes a state that uses
+    /// none of version 3's fields.
+    public func encodeCanonical(to writer: inout ByteWriter, version: UInt8 = encodingVersion) {
+        precondition(version == 2 || version == 3, "state encoding \(version) is read only")
         writer.varint(UInt64(assets.count))
         for asset in assets {
             Command.listAsset(asset).encode(to: &writer)
@@ -30,6 +36,19 @@ extension ExchangeState {
             writer.zigzag(market.premiumSampleSumE8)
             writer.zigzag(market.premiumSampleCount)
             writer.zigzag(market.lastFundingRateE8)
+            if version >= 3 {
+                writer.varint(UInt64(market.fundingEpoch))
+                if let settlement = market.fundingSettlement {
+                    writer.u8(1)
+                    writer.zigzag(settlement.rateE8)
+                    writer.zigzag(settlement.markPriceUnits)
+                    writer.varint(UInt64(settlement.cursorAccountIndex))
+                    writer.zigzag(settlement.fundSizeQuantityUnits)
+                    writer.varint(settlement.positionsSettled)
+                } else {
+                    writer.u8(0)
+                }
+            }
             for side in Side.allCases {
                 let orders = market.book.orders(side)
                 writer.varint(UInt64(orders.count))
@@ -66,6 +85,11 @@ extension ExchangeState {
                 writer.zigzag(position.openSellNotionalMinor)
                 writer.u8(position.isIsolated ? 1 : 0)
                 writer.zigzag(position.isolatedMarginMinor)
+                if version >= 3 {
+                    writer.varint(UInt64(position.fundingEpoch))
+                    writer.u8(position.fundingFrozen ? 1 : 0)
+                    writer.zigzag(position.fundingFrozenSizeQuantityUnits)
+                }
             }
         }
         for balance in systemBalancesMinor { writer.zigzag(balance) }
@@ -92,12 +116,21 @@ extension ExchangeState {
         }
         writer.varint(nextOrderID)
         writer.varint(nextTradeID)
+        if version >= 3 {
+            if let limits = worldLimits {
+                writer.u8(1)
+                limits.encode(to: &writer)
+            } else {
+                writer.u8(0)
+            }
+        }
     }
 
-    /// SHA-256 of the canonical encoding.
-    public func stateHash() -> [UInt8] {
+    /// SHA-256 of the canonical encoding (of `version`'s layout: the fixtures of older
+    /// versions keep the hashes they were written with).
+    public func stateHash(encodingVersion version: UInt8 = encodingVersion) -> [UInt8] {
         var writer = ByteWriter(capacity: 1 << 16)
-        encodeCanonical(to: &writer)
+        encodeCanonical(to: &writer, version: version)
         return SHA256.hash(writer.bytes)
     }
 
@@ -107,7 +140,7 @@ extension ExchangeState {
     public static func decodeCanonical(
         from reader: inout ByteReader, version: UInt8 = encodingVersion, sequence: SequenceNumber, timeNanos: Int64
     ) throws(CodecError) -> ExchangeState {
-        guard version == 1 || version == 2 else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
+        guard (1...3).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
         var state = ExchangeState()
         state.entryTimeNanos = timeNanos
         func flag(_ field: String) throws(CodecError) -> Bool {
@@ -172,6 +205,17 @@ extension ExchangeState {
                 state.markets[symbol].premiumSampleCount = try value("premium count", 0...Limits.premiumSamplesMax)
                 state.markets[symbol].lastFundingRateE8 = try value("last funding rate", -FixedPoint.rateScale...FixedPoint.rateScale)
             }
+            if version >= 3 {
+                state.markets[symbol].fundingEpoch = try reader.varint(as: UInt32.self, field: "funding epoch")
+                if try flag("funding settlement") {
+                    state.markets[symbol].fundingSettlement = FundingSettlement(
+                        rateE8: try value("settlement rate", -FixedPoint.rateScale...FixedPoint.rateScale),
+                        markPriceUnits: try value("settlement mark price", 1...spec.maxPriceUnits),
+                        cursorAccountIndex: try reader.varint(as: UInt32.self, field: "settlement cursor"),
+                        fundSizeQuantityUnits: try value("settlement fund size", -magnitude...magnitude),
+                        positionsSettled: try reader.varint())
+                }
+            }
             for side in Side.allCases {
                 for _ in 0..<(try count("order count", max: reader.remaining)) {
                     var order = RestingOrder(
@@ -222,6 +266,16 @@ extension ExchangeState {
                     position.isIsolated = try flag("margin mode")
                     position.isolatedMarginMinor = try value("isolated margin", 0...magnitude)
                 }
+                if version >= 3 {
+                    position.fundingEpoch = try reader.varint(as: UInt32.self, field: "funding epoch")
+                    position.fundingFrozen = try flag("funding frozen")
+                    let frozenOffset = reader.offset
+                    position.fundingFrozenSizeQuantityUnits = try value("funding size", -most...most)
+                    // Not frozen is written as 0: one state, one encoding.
+                    guard position.fundingFrozen || position.fundingFrozenSizeQuantityUnits == 0 else {
+                        throw .outOfRange(field: "funding size", offset: frozenOffset)
+                    }
+                }
                 account.positions.append(position)
             }
             guard account.balancesMinor.count <= state.assets.count, account.positions.count <= state.symbols.count,
@@ -229,6 +283,9 @@ extension ExchangeState {
             else { throw .outOfRange(field: "account", offset: reader.offset) }
             state.accountIndexByID[account.id] = UInt32(state.accounts.count)
             for (index, position) in account.positions.enumerated() {
+                if position.sizeQuantityUnits != 0 || position.fundingFrozen {
+                    state.markets[index].holders.insert(state.accounts.count)
+                }
                 try add(position.costMinor, to: &state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)], "position cost total")
                 try add(max(0, position.sizeQuantityUnits), to: &state.markets[index].openInterest.longUnits, "open interest")
                 try add(max(0, -position.sizeQuantityUnits), to: &state.markets[index].openInterest.shortUnits, "open interest")
@@ -289,6 +346,9 @@ extension ExchangeState {
         }
         state.nextOrderID = try reader.id(field: "next order id")
         state.nextTradeID = try reader.id(field: "next trade id")
+        if version >= 3, try flag("world limits") {
+            state.worldLimits = try WorldLimits.decode(from: &reader, validating: true)
+        }
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos
         if let problem = state.invariantViolation() {

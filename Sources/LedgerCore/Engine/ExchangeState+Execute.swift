@@ -39,6 +39,9 @@ extension ExchangeState {
         case .cancelAllOrders(let account, let symbol): executeCancelAll(account, symbol, command, sequence, &events)
         case .setIdempotencyWindow(let window): executeSetIdempotencyWindow(window, command, sequence, &events)
         case .entryExcised: events.append(.rejected(.entryExcised, detail: 0))
+        case .setWorldLimits(let limits): executeSetWorldLimits(limits, command, sequence, &events)
+        case .tick: executeTick(command, sequence, &events, startedAt: first)
+        case .settleFunding(let account): executeSettleFunding(account, command, sequence, &events)
         }
         settleEntry(command, sequence, &events)
         refreshDangerMarks()
@@ -53,6 +56,14 @@ extension ExchangeState {
     mutating func emit(_ event: Event, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         events.append(event)
         apply(event, of: command, sequence: sequence)
+    }
+
+    private mutating func executeSetWorldLimits(
+        _ limits: WorldLimits, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        guard worldLimits == nil else { return events.append(.rejected(.worldLimitsSet, detail: 0)) }
+        guard limits.isValid else { return events.append(.rejected(.invalidAmount, detail: 0)) }
+        emit(.worldLimitsSet(limits), command, sequence, &events)
     }
 
     private mutating func executeListAsset(
@@ -138,6 +149,9 @@ extension ExchangeState {
         let index = accountIndexByID[transfer.account]
         if isWithdrawal {
             guard let index else { return events.append(.rejected(.unknownAccount, detail: 0)) }
+            // Funding owed in a settlement in progress is settled before money leaves
+            // (the sequencer journals `settleFunding` first).
+            if isBounded, owesFunding(accountIndex: Int(index)) { return events.append(.rejected(.fundingInProgress, detail: 0)) }
             let wallet = accounts[Int(index)].balance(transfer.asset)
             let available = availableMinor(accountIndex: Int(index), asset: transfer.asset)
             guard Int128(transfer.amountMinor) <= min(Int128(wallet), available) else {
@@ -148,6 +162,9 @@ extension ExchangeState {
                 command, sequence, &events)
         } else {
             let wallet = index.map { accounts[Int($0)].balance(transfer.asset) } ?? 0
+            if index == nil, let limits = worldLimits, Int64(accounts.count) >= limits.accountsMax {
+                return events.append(.rejected(.accountLimit, detail: UInt64(limits.accountsMax)))
+            }
             // Both sides stay within ±2^62: the account, and the external account, which
             // holds minus everything deposited (found by the domain property tests: three
             // deposits of 2^62 into three accounts overflowed it).

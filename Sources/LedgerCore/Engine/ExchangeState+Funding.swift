@@ -5,8 +5,11 @@
 /// replay settles at exactly the same point. Payments go through the funding clearing
 /// account: payers pay the amount rounded up, receivers get theirs rounded down.
 extension ExchangeState {
-    /// Settles every symbol whose funding time has come by `timeNanos`.
+    /// Settles every symbol whose funding time has come by `timeNanos`: under the rules of
+    /// a journal written before the bounded rules, whole, inside this entry; under the
+    /// bounded rules, only starts each settlement (ticks pay it: `continueFundingSettlements`).
     mutating func settleDueFunding(timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        if isBounded { return startDueFundingSettlements(timeNanos: timeNanos, command, sequence, &events) }
         for symbol in markets.indices {
             let due = markets[symbol].nextFundingTimeNanos
             guard due != 0, timeNanos >= due else { continue }
@@ -15,7 +18,11 @@ extension ExchangeState {
             emit(.fundingSettled(symbol: id, rateE8: fundingRateE8(id), markPriceUnits: mark), command, sequence, &events)
             let rate = markets[symbol].lastFundingRateE8
             guard rate != 0, mark > 0 else { continue }
-            for index in accounts.indices {
+            // Holders in account order: the accounts with a position, as a scan of every
+            // account would find them.
+            var next = markets[symbol].holders.first(atOrAfter: 0)
+            while let index = next {
+                next = markets[symbol].holders.first(atOrAfter: index + 1)
                 let size = accounts[index].position(id).sizeQuantityUnits
                 if size == 0 { continue }
                 let amount = Self.fundingPaymentMinor(
@@ -31,6 +38,149 @@ extension ExchangeState {
                 if amount != 0 { emit(.fundFundingPaid(symbol: id, amountMinor: amount), command, sequence, &events) }
             }
         }
+    }
+
+    // MARK: Funding in bounded steps (docs/RULES.md, "Funding in bounded steps")
+
+    /// Starts every settlement due by `timeNanos` whose previous one is done, in symbol
+    /// order: `fundingSettled` fixes the rate and the mark and opens the settlement; the
+    /// holders as of this moment owe it. With no rate or no mark it is complete at once.
+    private mutating func startDueFundingSettlements(
+        timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        for symbol in markets.indices {
+            let due = markets[symbol].nextFundingTimeNanos
+            guard due != 0, timeNanos >= due, markets[symbol].fundingSettlement == nil else { continue }
+            let id = SymbolID(symbol)
+            let mark = markets[symbol].markPriceUnits
+            let rate = fundingRateE8(id)
+            emit(.fundingSettled(symbol: id, rateE8: rate, markPriceUnits: mark), command, sequence, &events)
+            if rate == 0 || mark <= 0 {
+                emit(.fundingSettlementCompleted(symbol: id, positions: 0), command, sequence, &events)
+            }
+        }
+    }
+
+    /// True when an entry stamped `timeNanos` would start a funding settlement (bounded
+    /// rules): the sequencer journals a tick first, so that no user command carries it.
+    public func fundingSettlementDue(atTimeNanos timeNanos: Int64) -> Bool {
+        guard isBounded else { return false }
+        for market in markets where market.nextFundingTimeNanos != 0 && timeNanos >= market.nextFundingTimeNanos {
+            if market.fundingSettlement == nil { return true }
+        }
+        return false
+    }
+
+    /// True while some work of the engine's own is in progress (bounded rules): a tick
+    /// would carry it on.
+    public var hasSystemWork: Bool {
+        isBounded && markets.contains { $0.fundingSettlement != nil }
+    }
+
+    /// The earliest funding time still to come (journal time), if any symbol has funding:
+    /// when the sequencer must journal a tick even without traffic.
+    public var nextFundingTimeNanos: Int64? {
+        markets.lazy.map(\.nextFundingTimeNanos).filter { $0 != 0 }.min()
+    }
+
+    /// True when the position owes the settlement in progress in its symbol.
+    @inline(__always)
+    func owesFunding(_ position: Position, symbol: Int) -> Bool {
+        markets[symbol].fundingSettlement != nil && position.fundingEpoch != markets[symbol].fundingEpoch
+            && (position.sizeQuantityUnits != 0 || position.fundingFrozen)
+    }
+
+    /// True when the account owes or is owed funding in a settlement in progress (bounded
+    /// rules): a withdrawal of its waits for `settleFunding`.
+    public func owesFunding(account: AccountID) -> Bool {
+        guard isBounded, let index = accountIndexByID[account] else { return false }
+        return owesFunding(accountIndex: Int(index))
+    }
+
+    func owesFunding(accountIndex index: Int) -> Bool {
+        for (symbol, position) in accounts[index].positions.enumerated() where owesFunding(position, symbol: symbol) {
+            return true
+        }
+        return false
+    }
+
+    /// One position's payment in its settlement in progress, on its size at the start.
+    private mutating func payFunding(
+        accountIndex index: Int, symbol: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        let settlement = markets[symbol].fundingSettlement!
+        let amount = Self.fundingPaymentMinor(
+            sizeQuantityUnits: accounts[index].positions[symbol].fundingSizeQuantityUnits, markPriceUnits: settlement.markPriceUnits,
+            notionalFactor: markets[symbol].notionalFactor, rateE8: settlement.rateE8)
+        emit(.fundingPaid(account: accounts[index].id, symbol: SymbolID(symbol), amountMinor: amount), command, sequence, &events)
+        noteLiquidationCandidate(UInt32(index))
+    }
+
+    /// Settles everything the account owes in settlements in progress, symbol order
+    /// (before its withdrawal, or before it is liquidated). Returns how many positions.
+    @discardableResult
+    mutating func settleOwedFunding(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) -> Int
+    {
+        var count = 0
+        for symbol in accounts[index].positions.indices where owesFunding(accounts[index].positions[symbol], symbol: symbol) {
+            payFunding(accountIndex: index, symbol: symbol, command, sequence, &events)
+            count += 1
+        }
+        return count
+    }
+
+    /// One bounded step of the settlements in progress, lowest symbol first: at most
+    /// `Limits.fundingPaymentsPerEntryMax` payments in all, and per symbol at most
+    /// `Limits.fundingHoldersScannedPerEntryMax` holders looked at. A symbol's step ends
+    /// with `fundingSettlementCompleted` (after the fund's own payment) when no holder is
+    /// left, else with `fundingSettlementAdvanced` naming the last account looked at.
+    /// Returns the number of events it emitted.
+    mutating func continueFundingSettlements(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) -> Int {
+        let first = events.count
+        var payments = Limits.fundingPaymentsPerEntryMax
+        for symbol in markets.indices where payments > 0 {
+            guard let settlement = markets[symbol].fundingSettlement else { continue }
+            let id = SymbolID(symbol)
+            var scanned = 0
+            var cursor = Int(settlement.cursorAccountIndex)
+            var last: Int? = nil
+            while payments > 0, scanned < Limits.fundingHoldersScannedPerEntryMax,
+                let index = markets[symbol].holders.first(atOrAfter: cursor)
+            {
+                scanned += 1
+                cursor = index + 1
+                last = index
+                if owesFunding(accounts[index].positions[symbol], symbol: symbol) {
+                    payFunding(accountIndex: index, symbol: symbol, command, sequence, &events)
+                    payments -= 1
+                }
+            }
+            if markets[symbol].holders.first(atOrAfter: cursor) == nil {
+                let fundSize = settlement.fundSizeQuantityUnits
+                let amount = Self.fundingPaymentMinor(
+                    sizeQuantityUnits: fundSize, markPriceUnits: settlement.markPriceUnits,
+                    notionalFactor: markets[symbol].notionalFactor, rateE8: settlement.rateE8)
+                if amount != 0 { emit(.fundFundingPaid(symbol: id, amountMinor: amount), command, sequence, &events) }
+                let settled = markets[symbol].fundingSettlement!.positionsSettled
+                emit(.fundingSettlementCompleted(symbol: id, positions: settled), command, sequence, &events)
+            } else if let last {
+                emit(.fundingSettlementAdvanced(symbol: id, throughAccount: accounts[last].id), command, sequence, &events)
+            }
+        }
+        return events.count - first
+    }
+
+    mutating func executeTick(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event], startedAt first: Int) {
+        guard isBounded else { return events.append(.rejected(.noSystemWork, detail: 0)) }
+        _ = continueFundingSettlements(command, sequence, &events)
+        if events.count == first { events.append(.rejected(.noSystemWork, detail: 0)) }
+    }
+
+    mutating func executeSettleFunding(_ account: AccountID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        guard isBounded, let index = accountIndexByID[account], owesFunding(accountIndex: Int(index)) else {
+            return events.append(.rejected(.noSystemWork, detail: 0))
+        }
+        settleOwedFunding(accountIndex: Int(index), command, sequence, &events)
     }
 
     /// What a position pays (positive) or receives (negative) at a settlement: size × mark ×

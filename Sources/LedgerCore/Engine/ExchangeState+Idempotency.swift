@@ -5,11 +5,16 @@
 /// what the original run forgot; the queues are part of the snapshot.
 extension ExchangeState {
     /// Forgets what has left the windows by `now` (the entry's journal time).
+    /// Under the bounded rules at most `Limits.idempotencyExpiriesPerEntryMax` records of
+    /// each kind are looked at per entry; the rest wait for the next entries.
     mutating func expireIdempotency(now: Int64) {
+        let budget = isBounded ? Limits.idempotencyExpiriesPerEntryMax : Int.max
+        var forgotten = 0
         let transferHorizon = now - idempotency.transferSeconds * 1_000_000_000
-        while let first = transferQueue.first,
+        while forgotten < budget, let first = transferQueue.first,
             first.timeNanos < transferHorizon || transferQueue.count > Int(idempotency.maxRecords)
         {
+            forgotten += 1
             transferQueue.removeFirst()
             transfers.removeValue(forKey: first.key)
         }
@@ -17,7 +22,7 @@ extension ExchangeState {
         // An id whose order is still open goes to the back with the current time; each
         // record is looked at once per entry at most.
         var looked = 0
-        let total = clientOrderQueue.count
+        let total = min(clientOrderQueue.count, budget)
         while looked < total, let first = clientOrderQueue.first,
             first.timeNanos < orderHorizon || clientOrderQueue.count > Int(idempotency.maxRecords)
         {

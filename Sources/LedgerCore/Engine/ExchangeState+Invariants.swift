@@ -22,6 +22,28 @@ extension ExchangeState {
             let clearing = systemBalancesMinor[asset * systemCount + Int(SystemAccount.pnlClearing.rawValue)]
             if cost + Int128(clearing) != 0 { return "PnL clearing \(clearing) does not mirror position cost \(cost)" }
         }
+        // Funding in bounded steps: a settlement only under the bounded rules; a size kept
+        // for a settlement only while it is owed; the holder sets match the positions.
+        for (symbol, market) in markets.enumerated() {
+            if let settlement = market.fundingSettlement {
+                if !isBounded { return "a funding settlement of \(symbols[symbol].name) is in progress without the bounded rules" }
+                if Int(settlement.cursorAccountIndex) > accounts.count {
+                    return "settlement cursor of \(symbols[symbol].name) is past the accounts"
+                }
+            }
+            var holderCount = 0
+            for (index, account) in accounts.enumerated() {
+                let position = account.position(SymbolID(symbol))
+                let holds = position.sizeQuantityUnits != 0 || position.fundingFrozen
+                if holds { holderCount += 1 }
+                if holds != market.holders.contains(index) { return "holders of \(symbols[symbol].name) differ at account \(account.id)" }
+                if position.fundingFrozen && !owesFunding(position, symbol: symbol) {
+                    return "account \(account.id) keeps a funding size in \(symbols[symbol].name) it does not owe"
+                }
+                if position.fundingEpoch > market.fundingEpoch { return "account \(account.id) is ahead of the funding epoch" }
+            }
+            if holderCount != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
+        }
         for (symbol, market) in markets.enumerated() {
             if !market.book.isUncrossed { return "book \(symbols[symbol].name) is crossed" }
             let fund = insurancePositions[symbol].sizeQuantityUnits

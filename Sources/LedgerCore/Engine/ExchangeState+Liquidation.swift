@@ -49,6 +49,9 @@ extension ExchangeState {
     private mutating func liquidateIfDue(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         // Most checks find nothing due; the same pass records the account's danger marks.
         guard recordDangerMarks(accountIndex: index) else { return }
+        // Funding it owes in a settlement in progress comes first: the liquidation then
+        // closes what is really left (bounded rules).
+        if isBounded { settleOwedFunding(accountIndex: index, command, sequence, &events) }
         let id = accounts[index].id
         var liquidated = false
         for symbol in accounts[index].positions.indices {
@@ -251,7 +254,10 @@ extension ExchangeState {
         let bound = Int128(100_000_000_000_000)
         let scale = Int128(FixedPoint.rateScale)
         var ranked: [(score: Int128, index: Int)] = []
-        for index in accounts.indices where index != excluding {
+        var next = markets[Int(symbol)].holders.first(atOrAfter: 0)
+        while let index = next {
+            next = markets[Int(symbol)].holders.first(atOrAfter: index + 1)
+            if index == excluding { continue }
             let position = accounts[index].position(symbol)
             // A long being closed meets shorts, and a short longs.
             guard position.sizeQuantityUnits != 0, (position.sizeQuantityUnits > 0) == (closingSide == .buy) else { continue }

@@ -22,6 +22,10 @@ public struct ExchangeState: Sendable {
     var transfers: [TransferID: TransferRecord] = [:]
     /// The idempotency windows and their queues (oldest first).
     public internal(set) var idempotency = IdempotencyWindow.standard
+    /// The limits of the world and the bounded rules (`Command.setWorldLimits`); nil for a
+    /// ledger whose journal never set them, which keeps the rules it was written under
+    /// (docs/RULES.md, "Limits of the world").
+    public internal(set) var worldLimits: WorldLimits? = nil
     var transferQueue = FIFO<IdempotencyRecord<TransferID>>()
     var clientOrderQueue = FIFO<IdempotencyRecord<ClientOrderKey>>()
     /// Balances of the system accounts: `[asset × SystemAccount.allCases.count + account]`.
@@ -54,6 +58,10 @@ public struct ExchangeState: Sendable {
     var riskIndex = RiskIndex()
 
     public init() {}
+
+    /// True under the bounded rules (`worldLimits` set): system work runs in ticks.
+    @inline(__always)
+    public var isBounded: Bool { worldLimits != nil }
 
     /// The account with this id, if it ever received a deposit.
     public func account(_ id: AccountID) -> Account? {

@@ -16,6 +16,14 @@ public struct Market: Sendable {
     public internal(set) var premiumSampleCount: Int64 = 0
     /// The rate of the last settlement.
     public internal(set) var lastFundingRateE8: Int64 = 0
+    /// Bounded rules: settlements started so far; a position square with the latest
+    /// carries this number (`Position.fundingEpoch`).
+    public internal(set) var fundingEpoch: UInt32 = 0
+    /// Bounded rules: the settlement in progress, paid in bounded steps by ticks.
+    public internal(set) var fundingSettlement: FundingSettlement? = nil
+    /// The accounts (dense indexes) with a position here, or one that still owes a
+    /// settlement in progress: derived from the positions, never journaled.
+    var holders = HolderSet()
     /// Σ long and Σ short position sizes (the insurance fund's included): equal after every
     /// entry, checked in `finishEntry`.
     public internal(set) var openInterest = OpenInterest()
@@ -31,6 +39,19 @@ public struct Market: Sendable {
         self.notionalFactor = notionalFactor
         self.maintenanceAmountsMinor = maintenanceAmountsMinor
     }
+}
+
+/// A funding settlement in progress under the bounded rules (docs/RULES.md, "Funding in
+/// bounded steps"): fixed when it starts, then paid holder by holder in account order.
+public struct FundingSettlement: Sendable, Hashable {
+    public var rateE8: Int64
+    public var markPriceUnits: Int64
+    /// The dense index of the next account the settlement looks at.
+    public var cursorAccountIndex: UInt32
+    /// The insurance fund's position when the settlement started; paid when it completes.
+    public var fundSizeQuantityUnits: Int64
+    /// Positions settled so far (by ticks, and early by `settleFunding` or a liquidation).
+    public var positionsSettled: UInt64
 }
 
 /// Where a resting order is.

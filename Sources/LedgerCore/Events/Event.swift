@@ -76,6 +76,14 @@ public enum Event: Sendable, Hashable {
     /// A cancel-all finished: `count` orders were cancelled by the events before it.
     case allOrdersCancelled(account: AccountID, symbol: SymbolID, count: UInt64)
     case idempotencyWindowSet(IdempotencyWindow)
+    /// The bounded rules and these limits of the world are in force from this entry on.
+    case worldLimitsSet(WorldLimits)
+    /// A funding settlement in bounded steps (bounded rules) is done: `positions` were
+    /// settled, one `fundingPaid` each, since its `fundingSettled`.
+    case fundingSettlementCompleted(symbol: SymbolID, positions: UInt64)
+    /// A step of a funding settlement in progress ended at `throughAccount` (the last
+    /// account it looked at); the next step starts after it.
+    case fundingSettlementAdvanced(symbol: SymbolID, throughAccount: AccountID)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)

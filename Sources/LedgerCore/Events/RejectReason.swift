@@ -46,6 +46,22 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
     case noMarkPrice = 42
     /// The entry stands in for one that could not be read back (`Command.entryExcised`).
     case entryExcised = 43
+    /// The world limits were set already (they are set once, at genesis).
+    case worldLimitsSet = 44
+    /// A deposit would open an account beyond `WorldLimits.accountsMax`.
+    case accountLimit = 45
+    /// The books hold `WorldLimits.restingOrdersMax` orders: an order that could rest is refused.
+    case orderLimit = 46
+    /// `WorldLimits.conditionalOrdersMax` conditional orders wait already.
+    case conditionalOrderLimit = 47
+    /// The account holds positions or orders in `WorldLimits.positionsPerAccountMax` symbols.
+    case positionCountLimit = 48
+    /// A tick or funding settlement with nothing to do, or a system command under the
+    /// rules of a journal written before the bounded rules.
+    case noSystemWork = 49
+    /// The account owes funding in a settlement in progress; a withdrawal waits for it
+    /// (the sequencer settles it first: `Command.settleFunding`).
+    case fundingInProgress = 50
 
     /// The name the HTTP API and the docs use.
     public var name: String {
@@ -78,6 +94,13 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
         case .duplicateTransferID: "DUPLICATE_TRANSFER_ID"
         case .noMarkPrice: "NO_MARK_PRICE"
         case .entryExcised: "ENTRY_EXCISED"
+        case .worldLimitsSet: "WORLD_LIMITS_SET"
+        case .accountLimit: "ACCOUNT_LIMIT"
+        case .orderLimit: "ORDER_LIMIT"
+        case .conditionalOrderLimit: "CONDITIONAL_ORDER_LIMIT"
+        case .positionCountLimit: "POSITION_COUNT_LIMIT"
+        case .noSystemWork: "NO_SYSTEM_WORK"
+        case .fundingInProgress: "FUNDING_IN_PROGRESS"
         }
     }
 }

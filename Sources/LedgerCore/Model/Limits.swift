@@ -33,6 +33,19 @@ public enum Limits {
     /// Premium samples kept per symbol between two settlements (one a second for a day).
     public static let premiumSamplesMax: Int64 = 86_400
 
+    // Work per entry under the bounded rules (docs/RULES.md, "Work in bounded steps").
+    // A tick's funding step is at most 256 payments of at most 23 bytes (5.9 KiB) plus
+    // one progress event, and takes about 0.1-0.3 ms here: what a user command may wait
+    // behind it.
+    /// Funding payments one entry makes at most.
+    public static let fundingPaymentsPerEntryMax = 256
+    /// Holders one entry looks at per symbol at most, paid or not (those settled early or
+    /// opened since the settlement started are passed over).
+    public static let fundingHoldersScannedPerEntryMax = 1_024
+    /// Remembered ids one entry forgets at most, per kind (the rest go in later entries:
+    /// an id may be remembered a little longer, never shorter).
+    public static let idempotencyExpiriesPerEntryMax = 1_024
+
     /// True for a name in the names' domain (`nameBytesMax`).
     @inlinable
     public static func isValidName(_ name: String) -> Bool {

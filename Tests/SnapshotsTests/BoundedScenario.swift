@@ -1,0 +1,62 @@
+import Foundation
+import Journal
+import LedgerClient
+import LedgerCore
+
+/// The rule book's history under the bounded rules (issue 8): a genesis `setWorldLimits`,
+/// 300 more holders, and the funding settlement in ticks with a user command, a
+/// `settleFunding` before a withdrawal and a position closed while the settlement runs —
+/// for the fixtures of commands 21–23, events 38–40 and state encoding 3.
+enum BoundedScenario {
+    static let extraHolders: ClosedRange<AccountID> = 100...399
+
+    static let commands: [Command] = {
+        let rulebook = RuleBookScenario.commands
+        let funding = rulebook.firstIndex { if case .setFundingRate = $0 { true } else { false } }!
+        var commands: [Command] = [.setWorldLimits(.standard)]
+        commands += rulebook[..<funding]
+        // 300 holders of one lot each, bought from account 1 (and what account 2 offers).
+        commands.append(
+            .placeOrder(
+                PlaceOrder(
+                    account: 1, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: 507_000,
+                    quantityUnits: Int64(extraHolders.count))))
+        for account in extraHolders {
+            commands.append(.deposit(Transfer(transferID: 1_000 + account, account: account, asset: 0, amountMinor: 1_000_000_000)))
+            commands.append(
+                .placeOrder(
+                    PlaceOrder(account: account, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 1)))
+        }
+        commands.append(rulebook[funding])  // the funding rate
+        // The funding time: the timer tick starts the settlement and pays the first step.
+        commands.append(.tick)
+        // While it runs: a withdrawal of an account that owes (settled first), and a lot
+        // sold back before the account is reached (it owes on its size at the start).
+        commands.append(.settleFunding(account: 390))
+        commands.append(.withdraw(Transfer(transferID: 5_000, account: 390, asset: 0, amountMinor: 100_000_000)))
+        commands.append(
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 499_000, quantityUnits: 1)))
+        commands.append(
+            .placeOrder(
+                PlaceOrder(account: 395, symbol: 0, side: .sell, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 1)))
+        commands.append(.tick)
+        commands += rulebook[(funding + 1)...]
+        return commands
+    }()
+
+    /// The sequence of the last entry before the settlement completes (the v3 snapshot).
+    static var snapshotSequence: SequenceNumber {
+        SequenceNumber(commands.lastIndex { if case .tick = $0 { true } else { false } }!)
+    }
+
+    /// 100 ms apart; an hour later from the first tick on (the funding time).
+    static func time(_ sequence: SequenceNumber) -> Int64 {
+        let firstTick = commands.firstIndex { if case .tick = $0 { true } else { false } }! + 1
+        return RuleBookScenario.start + Int64(sequence) * 100_000_000 + (Int(sequence) >= firstTick ? 3_600_000_000_000 : 0)
+    }
+
+    static func run(journalDirectory: String) throws -> (ExchangeState, [UInt8]) {
+        try Scenario.write(commands, journalDirectory: journalDirectory, perBlock: 16, segmentBytes: 4_096, time: time)
+    }
+}
