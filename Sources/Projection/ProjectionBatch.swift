@@ -118,7 +118,14 @@ struct ProjectionBatch {
         var eventLine = 0
         // The insurance fund's balance per asset, carried through the entry's postings.
         var fund = replica.assets.indices.map { replica.systemBalance(.insuranceFund, asset: AssetID($0)) }
-        var funding: (rate: Int64, mark: Int64) = (0, 0)
+        // The terms of the settlements this entry starts; a tick that only pays takes them
+        // from the settlement in progress (bounded rules).
+        var funding: [SymbolID: (rate: Int64, mark: Int64)] = [:]
+        func terms(_ symbol: SymbolID) -> (rate: Int64, mark: Int64) {
+            if let started = funding[symbol] { return started }
+            guard let settlement = replica.markets[Int(symbol)].fundingSettlement else { return (0, 0) }
+            return (settlement.rateE8, settlement.markPriceUnits)
+        }
         var liquidation: LiquidationRow?
         func flushLiquidation() {
             guard let row = liquidation else { return }
@@ -238,12 +245,12 @@ struct ProjectionBatch {
                 markPrices.field(time)
                 markPrices.field(DecimalText.format(price, scale: Int(replica.symbols[Int(symbol)].priceScale)))
                 markPrices.endRow()
-            case .fundingSettled(_, let rate, let mark):
-                funding = (rate, mark)
+            case .fundingSettled(let symbol, let rate, let mark):
+                funding[symbol] = (rate, mark)
             case .fundingPaid(let account, let symbol, let amount):
-                addFunding(sequence, eventLine, time, symbol, account, amount, funding, replica)
+                addFunding(sequence, eventLine, time, symbol, account, amount, terms(symbol), replica)
             case .fundFundingPaid(let symbol, let amount):
-                addFunding(sequence, eventLine, time, symbol, nil, amount, funding, replica)
+                addFunding(sequence, eventLine, time, symbol, nil, amount, terms(symbol), replica)
             case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
                 flushLiquidation()
                 liquidation = LiquidationRow(
