@@ -207,11 +207,13 @@ package final class Sequencer: @unchecked Sendable {
             for request in local {
                 execute(request, into: &current)
             }
-            // The engine's own work while no request waits: timers and continuations, a
-            // bounded run of ticks before looking at the queue again.
+            // The engine's own work while no request waits: timers and continuations, one
+            // tick at a time, each only while the queue is still empty (a request that
+            // arrives waits for one tick at most), at most `idleTicksMax` in a row.
             var ticks = 0
             while ticks < Self.idleTicksMax,
-                state.hasSystemWork || state.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), state.lastTimeNanos))
+                state.hasSystemWork || state.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), state.lastTimeNanos)),
+                lock.withLock({ inbound.isEmpty })
             {
                 executeSystem(.tick, into: &current)
                 ticks += 1

@@ -79,7 +79,8 @@ struct Acks: ParsableCommand {
             ])
         } else {
             print(
-                "acknowledged \(acknowledged.count), present \(present); journaled \(journaled) (\(system) of ledgerd's own), not sent \(unsent)")
+                "acknowledged \(acknowledged.count), present \(present); journaled \(journaled) (\(system) of ledgerd's own), not sent \(unsent)"
+            )
             for finding in findings { print("FINDING: \(finding)") }
             print(findings.isEmpty ? "OK: every acknowledged entry is in the journal, every journaled command was sent" : "FAILED")
         }

@@ -19,74 +19,37 @@ func journaledCommands(_ directory: String) throws -> [SequenceNumber: Command] 
 @Suite(.serialized) struct CrashTests {
     /// Sends deposits and orders with up to `window` in flight until killed; records the
     /// acknowledged (sequence, command) pairs.
-    final class Flood: @unchecked Sendable {
-        let connection: LedgerConnection
-        let window: Int
+    final class Flood: WindowedGateway, @unchecked Sendable {
         var nextTransfer: UInt64
-        let lock = NSCondition()
-        var inFlight = 0
         var acknowledged: [SequenceNumber: Command] = [:]
         var sent: [UInt64: Command] = [:]
-        var peakInFlight = 0
-        var stopped = false
 
         init(connection: LedgerConnection, window: Int, firstTransfer: UInt64) {
-            self.connection = connection
-            self.window = window
             nextTransfer = firstTransfer
+            super.init(connection: connection, window: window, burstMax: 500)
         }
 
-        func command(_ requestID: UInt64) -> Command {
+        override func command(_ requestID: UInt64) -> Command {
             let account = requestID % 50 + 1
+            let command: Command
             if requestID % 3 == 0 {
                 nextTransfer += 1
-                return .deposit(
+                command = .deposit(
                     Transfer(transferID: nextTransfer, account: account, asset: 0, amountMinor: Int64(requestID % 997 + 1) * 1_000))
+            } else {
+                let side: Side = requestID % 2 == 0 ? .buy : .sell
+                command = .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: side, type: .limit, timeInForce: .gtc,
+                        priceUnits: 500_000 + (side == .buy ? -1 : 1) * Int64(requestID % 40) + 20, quantityUnits: Int64(requestID % 9 + 1))
+                )
             }
-            let side: Side = requestID % 2 == 0 ? .buy : .sell
-            return .placeOrder(
-                PlaceOrder(
-                    account: account, symbol: 0, side: side, type: .limit, timeInForce: .gtc,
-                    priceUnits: 500_000 + (side == .buy ? -1 : 1) * Int64(requestID % 40) + 20, quantityUnits: Int64(requestID % 9 + 1)))
+            sent[requestID] = command
+            return command
         }
 
-        func run() {
-            let receiver = Thread { [self] in
-                while true {
-                    guard let frame = try? connection.receive() else { break }
-                    lock.lock()
-                    inFlight -= 1
-                    if case .committed(let id, let sequence, _) = frame, let command = sent[id] { acknowledged[sequence] = command }
-                    lock.signal()
-                    lock.unlock()
-                }
-                lock.withLock {
-                    stopped = true
-                    lock.signal()
-                }
-            }
-            receiver.start()
-            var requestID: UInt64 = 0
-            while true {
-                lock.lock()
-                while inFlight >= window && !stopped { lock.wait() }
-                if stopped {
-                    lock.unlock()
-                    return
-                }
-                let room = min(window - inFlight, 500)
-                var frames: [WireFrame] = []
-                for _ in 0..<room {
-                    requestID += 1
-                    let command = command(requestID)
-                    sent[requestID] = command
-                    frames.append(.command(requestID: requestID, command))
-                }
-                inFlight += room
-                peakInFlight = max(peakInFlight, inFlight)
-                lock.unlock()
-                if (try? connection.send(frames)) == nil { return }
-            }
+        override func received(_ frame: WireFrame) {
+            if case .committed(let id, let sequence, _) = frame, let command = sent[id] { acknowledged[sequence] = command }
         }
     }
 
