@@ -38,6 +38,10 @@ public struct Position: Sendable, Hashable {
             && openSellQuantityUnits == 0 && !isIsolated && isolatedMarginMinor == 0 && fundingEpoch == 0 && !fundingFrozen
     }
 
+    /// A position or resting orders: what counts toward `WorldLimits.positionsPerAccountMax`.
+    @inlinable
+    public var holdsPositionOrOrders: Bool { sizeQuantityUnits != 0 || openBuyQuantityUnits != 0 || openSellQuantityUnits != 0 }
+
     /// The size a funding settlement charges: the size at the settlement's start.
     @inlinable
     public var fundingSizeQuantityUnits: Int64 { fundingFrozen ? fundingFrozenSizeQuantityUnits : sizeQuantityUnits }

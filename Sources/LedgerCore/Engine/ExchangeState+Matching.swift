@@ -155,6 +155,7 @@ extension ExchangeState {
         {
             return events.append(.rejected(.duplicateClientOrderID, detail: existing))
         }
+        if let reason = worldLimitRefusal(order, accountIndex: accountIndex) { return events.append(.rejected(reason, detail: 0)) }
         if order.type.isConditional {
             guard !wouldTriggerAtOnce(order) else { return events.append(.rejected(.wouldTriggerImmediately, detail: 0)) }
             let orderID = nextOrderID
@@ -165,6 +166,28 @@ extension ExchangeState {
         if let reason = submit(order, orderID: nextOrderID, accountIndex: accountIndex, accepted: false, command, sequence, &events) {
             events.append(.rejected(reason, detail: 0))
         }
+    }
+
+    /// Under world limits, why this order would grow the world beyond them, if it would:
+    /// conditional orders beyond their maximum, an order that could rest while the books
+    /// hold their maximum, or an order in a symbol where the account has neither a position
+    /// nor resting orders while it has them in its maximum of symbols (docs/RULES.md,
+    /// "Limits of the world").
+    @inline(__always)
+    func worldLimitRefusal(_ order: PlaceOrder, accountIndex: UInt32) -> RejectReason? {
+        guard let limits = worldLimits else { return nil }
+        if order.type.isConditional {
+            if Int64(conditionalLocations.count) >= limits.conditionalOrdersMax { return .conditionalOrderLimit }
+        } else if order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx),
+            Int64(orderLocations.count) >= limits.restingOrdersMax
+        {
+            return .orderLimit
+        }
+        let positions = accounts[Int(accountIndex)].positions
+        if Int(order.symbol) < positions.count && positions[Int(order.symbol)].holdsPositionOrOrders { return nil }
+        var held: Int64 = 0
+        for position in positions where position.holdsPositionOrOrders { held += 1 }
+        return held >= limits.positionsPerAccountMax ? .positionCountLimit : nil
     }
 
     /// Places an order that passed its own checks into the book: post-only and

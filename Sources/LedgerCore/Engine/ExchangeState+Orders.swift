@@ -144,6 +144,7 @@ extension ExchangeState {
         let position = accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
         let order = Self.triggeredOrder(conditional, position: position)
         if order.quantityUnits == 0 { return .reduceOnlyRejected }
+        if let reason = worldLimitRefusal(order, accountIndex: conditional.accountIndex) { return reason }
         if order.type == .limit,
             !Self.withinBand(
                 priceUnits: order.priceUnits, markPriceUnits: markets[Int(order.symbol)].markPriceUnits, bandE8: spec.priceBandRateE8)

@@ -1,0 +1,112 @@
+import Testing
+
+@testable import LedgerCore
+
+/// Each limit of the world (docs/RULES.md, "Limits of the world"): reached, the command is
+/// rejected with its reason code and the state does not change; below it, the same
+/// command passes.
+@Suite struct WorldLimitsTests {
+    /// The test exchange under `limits`: accounts 1 and 2 with 100,000 USDT, marks set.
+    static func world(_ limits: WorldLimits) -> EngineHarness {
+        var engine = EngineHarness(genesis: false)
+        #expect(engine.run(.setWorldLimits(limits)) == [.worldLimitsSet(limits)])
+        for command in TestExchange.genesis { engine.run(command) }
+        engine.deposit(1, 100_000_000_000)
+        engine.deposit(2, 100_000_000_000)
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        engine.run(.setMarkPrice(symbol: 1, priceUnits: 300_000))
+        return engine
+    }
+
+    static let roomy = WorldLimits(accountsMax: 10, restingOrdersMax: 10, conditionalOrdersMax: 10, positionsPerAccountMax: 10)
+
+    /// Runs `command` expecting `reason` and no change to the state.
+    static func refuses(_ engine: inout EngineHarness, _ command: Command, _ reason: RejectReason, detail: UInt64 = 0) {
+        let before = engine.state.stateHash()
+        #expect(engine.run(command) == [.rejected(reason, detail: detail)], "\(command)")
+        #expect(engine.state.stateHash() == before, "\(command) changed the state")
+    }
+
+    static func stop(_ account: AccountID, _ side: Side, stop: Int64, type: OrderType = .stopMarket, price: Int64 = 0) -> Command {
+        .placeOrder(
+            PlaceOrder(
+                account: account, symbol: 0, side: side, type: type, timeInForce: .gtc, priceUnits: price, quantityUnits: 10,
+                stopPriceUnits: stop, workingType: .markPrice))
+    }
+
+    @Test func accountsBeyondTheMaximumAreRefused() {
+        var limits = Self.roomy
+        limits.accountsMax = 2
+        var engine = Self.world(limits)
+        Self.refuses(
+            &engine, .deposit(Transfer(transferID: 50, account: 3, asset: 0, amountMinor: 1_000)), .accountLimit, detail: 2)
+        #expect(engine.state.accounts.count == 2)
+        // Existing accounts deposit as before.
+        #expect(
+            engine.run(.deposit(Transfer(transferID: 51, account: 2, asset: 0, amountMinor: 1_000)))
+                == [.deposited(account: 2, asset: 0, amountMinor: 1_000)])
+    }
+
+    @Test func restingOrdersBeyondTheMaximumAreRefusedButTakersTrade() {
+        var limits = Self.roomy
+        limits.restingOrdersMax = 2
+        var engine = Self.world(limits)
+        engine.limit(1, .sell, price: 501_000, quantity: 10)
+        engine.limit(1, .sell, price: 502_000, quantity: 10)
+        #expect(engine.state.orderLocations.count == 2)
+        Self.refuses(
+            &engine,
+            .placeOrder(
+                PlaceOrder(account: 2, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 499_000, quantityUnits: 10)),
+            .orderLimit)
+        // An IOC order never rests: it trades.
+        let taken = engine.limit(2, .buy, price: 501_000, quantity: 10, tif: .ioc)
+        #expect(taken.contains { if case .trade = $0 { true } else { false } })
+        // A slot is free again.
+        #expect(engine.limit(2, .buy, price: 499_000, quantity: 10).last == .orderRested(4, openQuantityUnits: 10))
+    }
+
+    @Test func conditionalOrdersBeyondTheMaximumAreRefused() {
+        var limits = Self.roomy
+        limits.conditionalOrdersMax = 1
+        var engine = Self.world(limits)
+        engine.limit(2, .sell, price: 500_000, quantity: 10)
+        engine.limit(1, .buy, price: 500_000, quantity: 10)  // account 1 long 10
+        #expect(engine.run(Self.stop(1, .sell, stop: 490_000)).last == .conditionalOrderPlaced(3))
+        Self.refuses(&engine, Self.stop(1, .sell, stop: 480_000), .conditionalOrderLimit)
+        engine.run(.cancelOrder(CancelOrder(account: 1, orderID: 3)))
+        #expect(engine.run(Self.stop(1, .sell, stop: 480_000)).last == .conditionalOrderPlaced(4))
+    }
+
+    @Test func symbolsPerAccountBeyondTheMaximumAreRefused() {
+        var limits = Self.roomy
+        limits.positionsPerAccountMax = 1
+        var engine = Self.world(limits)
+        engine.limit(1, .buy, price: 499_000, quantity: 10)  // account 1 holds orders in BTCUSDT
+        let eth = Command.placeOrder(
+            PlaceOrder(account: 1, symbol: 1, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 299_000, quantityUnits: 100))
+        Self.refuses(&engine, eth, .positionCountLimit)
+        // More in BTCUSDT is fine; ETHUSDT once BTCUSDT holds nothing.
+        #expect(engine.limit(1, .buy, price: 498_000, quantity: 10).last == .orderRested(2, openQuantityUnits: 10))
+        engine.run(.cancelAllOrders(account: 1, symbol: 0))
+        #expect(engine.run(eth).last == .orderRested(3, openQuantityUnits: 100))
+    }
+
+    /// A stop-limit whose trigger finds the books full is refused at the trigger, and the
+    /// books stay as they were.
+    @Test func aTriggeredStopLimitFindsTheBooksFull() {
+        var limits = Self.roomy
+        limits.restingOrdersMax = 2
+        var engine = Self.world(limits)
+        engine.limit(2, .sell, price: 500_000, quantity: 10)
+        engine.limit(1, .buy, price: 500_000, quantity: 10)  // account 1 long 10
+        #expect(engine.run(Self.stop(1, .sell, stop: 490_000, type: .stopLimit, price: 520_000)).last == .conditionalOrderPlaced(3))
+        engine.limit(2, .sell, price: 530_000, quantity: 10)
+        engine.limit(2, .sell, price: 531_000, quantity: 10)
+        let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 489_000))
+        #expect(events.contains(.conditionalOrderTriggered(3, priceUnits: 489_000)))
+        #expect(events.contains(.triggeredOrderRejected(3, reason: .orderLimit)))
+        #expect(engine.state.orderLocations.count == 2)
+        #expect(engine.state.invariantViolation() == nil)
+    }
+}
