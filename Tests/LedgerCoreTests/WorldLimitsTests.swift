@@ -18,6 +18,15 @@ import Testing
         return engine
     }
 
+    /// The world under `limits`, account 1 long 10 lots bought from account 2.
+    static func longWorld(_ limits: WorldLimits) -> EngineHarness {
+        var engine = world(limits)
+        engine.limit(2, .sell, price: 500_000, quantity: 10)
+        engine.limit(1, .buy, price: 500_000, quantity: 10)
+        #expect(engine.state.account(1)?.position(0).sizeQuantityUnits == 10)
+        return engine
+    }
+
     static let roomy = WorldLimits(accountsMax: 10, restingOrdersMax: 10, conditionalOrdersMax: 10, positionsPerAccountMax: 10)
 
     /// Runs `command` expecting `reason` and no change to the state.
@@ -69,9 +78,7 @@ import Testing
     @Test func conditionalOrdersBeyondTheMaximumAreRefused() {
         var limits = Self.roomy
         limits.conditionalOrdersMax = 1
-        var engine = Self.world(limits)
-        engine.limit(2, .sell, price: 500_000, quantity: 10)
-        engine.limit(1, .buy, price: 500_000, quantity: 10)  // account 1 long 10
+        var engine = Self.longWorld(limits)
         #expect(engine.run(Self.stop(1, .sell, stop: 490_000)).last == .conditionalOrderPlaced(3))
         Self.refuses(&engine, Self.stop(1, .sell, stop: 480_000), .conditionalOrderLimit)
         engine.run(.cancelOrder(CancelOrder(account: 1, orderID: 3)))
@@ -97,9 +104,7 @@ import Testing
     @Test func aTriggeredStopLimitFindsTheBooksFull() {
         var limits = Self.roomy
         limits.restingOrdersMax = 2
-        var engine = Self.world(limits)
-        engine.limit(2, .sell, price: 500_000, quantity: 10)
-        engine.limit(1, .buy, price: 500_000, quantity: 10)  // account 1 long 10
+        var engine = Self.longWorld(limits)
         #expect(engine.run(Self.stop(1, .sell, stop: 490_000, type: .stopLimit, price: 520_000)).last == .conditionalOrderPlaced(3))
         engine.limit(2, .sell, price: 530_000, quantity: 10)
         engine.limit(2, .sell, price: 531_000, quantity: 10)
