@@ -17,6 +17,12 @@ public enum JournalFormat {
     public static let blockHeaderBytes = 64
     public static let blockEntriesMax = 8_192
     public static let blockUncompressedBytesMax = 1 << 20
+    /// One entry's payload (command and events) at most. A batch closes while this much
+    /// room (plus framing) is left in a block, so any entry fits the block it starts;
+    /// the engine's bounded rules keep every entry far below it (docs/RULES.md).
+    public static let entryPayloadBytesMax = 64 << 10
+    /// Framing of one entry in a block: time delta and length varints.
+    public static let entryFramingBytesMax = 20
     /// LZ4's worst case for the largest block, plus the header.
     public static let blockBytesMax = blockHeaderBytes + Int(LZ4_compressBound(Int32(blockUncompressedBytesMax)))
     public static let chainBytes = 32

@@ -20,9 +20,12 @@ public struct JournalBatch: Sendable {
     /// The sequence of the last entry in the batch.
     public var lastSequence: SequenceNumber { firstSequence + SequenceNumber(count) - 1 }
 
-    /// True when another entry could break a block limit: close the batch first.
+    /// True when another entry could break a block limit: close the batch first. An entry
+    /// of up to `JournalFormat.entryPayloadBytesMax` always fits a batch that is not full.
     public var isFull: Bool {
-        count >= JournalFormat.blockEntriesMax || bytes.bytes.count >= JournalFormat.blockUncompressedBytesMax - 8_192
+        count >= JournalFormat.blockEntriesMax
+            || bytes.bytes.count
+                > JournalFormat.blockUncompressedBytesMax - JournalFormat.entryPayloadBytesMax - JournalFormat.entryFramingBytesMax
     }
 
     /// Appends an entry whose payload `encode` writes. Sequences must be consecutive.
@@ -36,7 +39,9 @@ public struct JournalBatch: Sendable {
         }
         scratch.reset()
         encode(&scratch)
-        precondition(scratch.bytes.count <= 64 * 1024, "entry too large")
+        precondition(
+            scratch.bytes.count <= JournalFormat.entryPayloadBytesMax,
+            "entry \(sequence) of \(scratch.bytes.count) bytes exceeds \(JournalFormat.entryPayloadBytesMax)")
         bytes.zigzag(timeNanos &- previousTimeNanos)
         bytes.varint(UInt64(scratch.bytes.count))
         bytes.raw(scratch.bytes)

@@ -24,6 +24,29 @@ import Testing
 }
 
 @Suite struct JournalTests {
+    /// A batch that is not full takes an entry of `JournalFormat.entryPayloadBytesMax` and
+    /// stays a valid block (an entry between 8 and 64 KiB once made a block too large and
+    /// stopped the writer).
+    @Test func theLargestEntryFitsEveryBatchThatIsNotFull() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let largest = [UInt8](repeating: 0xA5, count: JournalFormat.entryPayloadBytesMax)
+        var batch = JournalBatch()
+        var sequence: SequenceNumber = 1
+        var last = batch
+        while !batch.isFull {
+            var probe = batch
+            probe.append(sequence: sequence, timeNanos: Int64(sequence), payload: largest)
+            #expect(probe.bytes.bytes.count <= JournalFormat.blockUncompressedBytesMax, "at \(batch.bytes.bytes.count) bytes")
+            last = probe
+            batch.append(sequence: sequence, timeNanos: Int64(sequence), payload: [UInt8](repeating: 1, count: 9_973))
+            sequence += 1
+        }
+        let writer = try JournalWriter.open(.init(directory: directory.path))
+        try writer.append(last)
+        #expect(writer.lastSequence == last.lastSequence)
+    }
+
     @Test func appendsRollsSegmentsAndReadsBack() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
