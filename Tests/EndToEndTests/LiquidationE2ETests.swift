@@ -1,4 +1,5 @@
 import Foundation
+import Journal
 import LedgerClient
 import LedgerCore
 import Testing
@@ -40,8 +41,9 @@ import Testing
         return commands + [limit(3, .buy, 2_000_000, 1_000)]
     }
 
-    /// Runs the commands on a fresh daemon, then `last`; returns the events of `last`,
-    /// the daemon (still running) for further reads.
+    /// Runs the commands on a fresh daemon, then `last`; returns the events of `last` and
+    /// of ledgerd's ticks that follow it (the bounded rules liquidate in ticks, never in
+    /// the oracle's entry), and the daemon (still running) for further reads.
     static func run(_ commands: [Command], then last: Command) throws -> (events: [Event], daemon: DaemonProcess) {
         let daemon = DaemonProcess()
         try daemon.start()
@@ -50,7 +52,19 @@ import Testing
         for (index, reply) in replies.enumerated() {
             guard case .committed = reply else { throw Failure(message: "command \(index) answered \(reply)") }
         }
-        guard case .committed(_, _, let events) = replies.last! else { throw Failure(message: "no reply") }
+        guard case .committed(_, let sequence, let own) = replies.last! else { throw Failure(message: "no reply") }
+        // The oracle's reply carries its own events only.
+        #expect(!own.contains { if case .liquidationTriggered = $0 { true } else { false } }, "\(own)")
+        // The tick that follows a command while liquidations wait is journaled before any
+        // later request runs; a state query answers once everything before it is durable.
+        let through = try daemon.stateHash().sequence
+        var events = own
+        try JournalReader(directory: daemon.journalDirectory).forEach(upTo: through) { entry in
+            guard entry.sequence > sequence else { return }
+            let payload = try entry.decodePayload()
+            #expect(payload.command == .tick, "entry \(entry.sequence) after the mark price: \(payload.command)")
+            events += payload.events
+        }
         return (events, daemon)
     }
 

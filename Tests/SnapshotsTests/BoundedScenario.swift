@@ -41,13 +41,20 @@ enum BoundedScenario {
             .placeOrder(
                 PlaceOrder(account: 395, symbol: 0, side: .sell, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 1)))
         commands.append(.tick)
-        commands += rulebook[(funding + 1)...]
+        // The rest of the rule book's history; the liquidation its mark price of 476,000
+        // queues is carried by the tick after it.
+        for command in rulebook[(funding + 1)...] {
+            commands.append(command)
+            if command == .setMarkPrice(symbol: 0, priceUnits: 476_000) { commands.append(.tick) }
+        }
         return commands
     }()
 
-    /// The sequence of the last entry before the settlement completes (the v3 snapshot).
+    /// The sequence of the last entry before the settlement completes (the v3 snapshot):
+    /// just before the scenario's second tick.
     static var snapshotSequence: SequenceNumber {
-        SequenceNumber(commands.lastIndex { if case .tick = $0 { true } else { false } }!)
+        let ticks = commands.indices.filter { commands[$0] == .tick }
+        return SequenceNumber(ticks[1])
     }
 
     /// 100 ms apart; an hour later from the first tick on (the funding time).
@@ -56,7 +63,30 @@ enum BoundedScenario {
         return RuleBookScenario.start + Int64(sequence) * 100_000_000 + (Int(sequence) >= firstTick ? 3_600_000_000_000 : 0)
     }
 
-    static func run(journalDirectory: String) throws -> (ExchangeState, [UInt8]) {
-        try Scenario.write(commands, journalDirectory: journalDirectory, perBlock: 16, segmentBytes: 4_096, time: time)
+    /// Executes the scenario (its ticks stand where ledgerd's sequencer would put some),
+    /// then ticks until the engine has no work in progress.
+    /// Returns the final state, chain and the entries journaled.
+    static func run(journalDirectory: String) throws -> (ExchangeState, [UInt8], Int) {
+        var state = ExchangeState()
+        let writer = try JournalWriter.open(.init(directory: journalDirectory, segmentBytesTarget: 4_096))
+        var batch = JournalBatch()
+        var events: [Event] = []
+        func journal(_ command: Command, at time: Int64) throws {
+            events.removeAll(keepingCapacity: true)
+            let sequence = state.lastSequence + 1
+            state.execute(command, sequence: sequence, timeNanos: time, into: &events)
+            batch.append(sequence: sequence, timeNanos: time) { EntryPayload.encode(command: command, events: events, to: &$0) }
+            if batch.count == 16 {
+                try writer.append(batch)
+                batch.reset()
+            }
+        }
+        for (index, command) in commands.enumerated() {
+            let at = time(SequenceNumber(index + 1))
+            try journal(command, at: at)
+        }
+        while state.hasSystemWork { try journal(.tick, at: time(state.lastSequence + 1)) }
+        try writer.append(batch)
+        return (state, writer.lastChain, Int(state.lastSequence))
     }
 }

@@ -165,7 +165,7 @@ import Testing
     static func regenerateV3() throws {
         try? FileManager.default.removeItem(atPath: journalBounded)
         try? FileManager.default.removeItem(atPath: snapshotV3)
-        let (state, chain) = try BoundedScenario.run(journalDirectory: journalBounded)
+        let (state, chain, _) = try BoundedScenario.run(journalDirectory: journalBounded)
         let info = try SnapshotStore(directory: snapshotV3).create(
             journalDirectory: journalBounded, through: BoundedScenario.snapshotSequence
         ).info
@@ -195,7 +195,10 @@ import Testing
             for event in events { seen.insert(String("\(event)".prefix { $0 != "(" })) }
         }
         #expect(count == BoundedScenario.commands.count)
-        for kind in ["worldLimitsSet", "fundingSettled", "fundingPaid", "fundingSettlementAdvanced", "fundingSettlementCompleted"] {
+        for kind in [
+            "worldLimitsSet", "fundingSettled", "fundingPaid", "fundingSettlementAdvanced", "fundingSettlementCompleted",
+            "liquidationTriggered", "conditionalOrderTriggered",
+        ] {
             #expect(seen.contains(kind), "the scenario has no \(kind)")
         }
         for kind in ["setWorldLimits", "tick", "settleFunding"] { #expect(commands.contains(kind), "the scenario has no \(kind)") }

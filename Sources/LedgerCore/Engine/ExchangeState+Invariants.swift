@@ -1,4 +1,7 @@
-/// The full invariant sweep: O(state). The engine checks the cheap per-entry invariants
+/// The full invariant sweep: O(state).
+///
+/// Under the bounded rules an account may end an entry at or below maintenance margin
+/// while it waits in `pendingLiquidations` for its tick; the sweep checks that it does. The engine checks the cheap per-entry invariants
 /// itself (`finishEntry`); audits, snapshot loads and tests run this one too.
 extension ExchangeState {
     /// A description of the first invariant that does not hold, or nil.
@@ -88,7 +91,7 @@ extension ExchangeState {
                 if position.isolatedMarginMinor != 0 && (!position.isIsolated || position.sizeQuantityUnits == 0) {
                     return "account \(account.id) holds isolated margin without an isolated position in \(symbols[symbol].name)"
                 }
-                if position.isIsolated, position.sizeQuantityUnits != 0,
+                if position.isIsolated, position.sizeQuantityUnits != 0, !waitsForLiquidation(index),
                     Self.isLiquidatable(marginHealth(accountIndex: index, symbol: SymbolID(symbol)))
                 {
                     return "account \(account.id) is below maintenance in isolated \(symbols[symbol].name)"
@@ -99,7 +102,7 @@ extension ExchangeState {
                     symbols[$0].settleAsset == AssetID(asset) && !account.positions[$0].isIsolated
                         && account.positions[$0].sizeQuantityUnits != 0
                 }
-                if open, Self.isLiquidatable(crossHealth(accountIndex: index, asset: AssetID(asset))) {
+                if open, !waitsForLiquidation(index), Self.isLiquidatable(crossHealth(accountIndex: index, asset: AssetID(asset))) {
                     return "account \(account.id) is below cross maintenance in \(assets[asset].name)"
                 }
             }
@@ -135,5 +138,12 @@ extension ExchangeState {
         let booked = markets.reduce(0) { $0 + $1.book.orderCount }
         if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
         return nil
+    }
+
+    /// Bounded rules: an account at or below maintenance is allowed while it waits for its
+    /// liquidation tick (after a rebuild from events the queue is recomputed before the
+    /// next command: every due account waits then).
+    func waitsForLiquidation(_ index: Int) -> Bool {
+        isBounded && (riskIndex.isStale || pendingLiquidations.contains(UInt32(index)))
     }
 }

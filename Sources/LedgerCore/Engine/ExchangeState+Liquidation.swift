@@ -38,6 +38,34 @@ extension ExchangeState {
         }
     }
 
+    /// Bounded rules: checks the noted accounts and queues those that are due for a tick.
+    mutating func queueDueCandidates() {
+        var candidates: [UInt32] = []
+        swap(&candidates, &liquidationCandidates)
+        for candidate in candidates where !pendingLiquidations.contains(candidate) {
+            if recordDangerMarks(accountIndex: Int(candidate)) { pendingLiquidations.insert(candidate) }
+        }
+        candidates.removeAll(keepingCapacity: true)
+        swap(&candidates, &liquidationCandidates)
+    }
+
+    /// Bounded rules: one step of the liquidations waiting, lowest account first, each
+    /// followed by what it sets off (reduce-only upkeep, triggers; accounts it brings to
+    /// maintenance join the queue and go first if lower). At most
+    /// `Limits.liquidationsPerEntryMax` accounts, and no new one once the entry holds
+    /// `Limits.liquidationEventsPerEntrySoftMax` events. An account that is no longer due
+    /// when its turn comes is passed over without an event.
+    mutating func continueLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        let first = events.count
+        var liquidated = 0
+        while liquidated < Limits.liquidationsPerEntryMax, events.count - first < Limits.liquidationEventsPerEntrySoftMax,
+            let next = pendingLiquidations.popFirst()
+        {
+            if liquidateIfDue(accountIndex: Int(next), command, sequence, &events) { liquidated += 1 }
+            settleEntry(command, sequence, &events)
+        }
+    }
+
     /// True when a margin balance is at or below maintenance with a position open.
     @inline(__always)
     static func isLiquidatable(_ health: (marginBalanceMinor: Int128, maintenanceMinor: Int128)) -> Bool {
@@ -46,9 +74,13 @@ extension ExchangeState {
 
     /// Liquidates the account's isolated positions that are due (symbol order), then its
     /// cross positions per asset (asset order), then covers any negative balance left.
-    private mutating func liquidateIfDue(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+    /// Returns true when it liquidated something.
+    @discardableResult
+    private mutating func liquidateIfDue(
+        accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) -> Bool {
         // Most checks find nothing due; the same pass records the account's danger marks.
-        guard recordDangerMarks(accountIndex: index) else { return }
+        guard recordDangerMarks(accountIndex: index) else { return false }
         // Funding it owes in a settlement in progress comes first: the liquidation then
         // closes what is really left (bounded rules).
         if isBounded { settleOwedFunding(accountIndex: index, command, sequence, &events) }
@@ -93,7 +125,7 @@ extension ExchangeState {
             }
         }
         // A gap past bankruptcy can leave the cross wallet below zero: the fund pays it.
-        guard liquidated else { return }
+        guard liquidated else { return false }
         for asset in assets.indices {
             let hasCross = accounts[index].positions.indices.contains {
                 symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
@@ -104,6 +136,7 @@ extension ExchangeState {
                 emit(.badDebtCovered(account: id, asset: AssetID(asset), amountMinor: Int64(-wallet)), command, sequence, &events)
             }
         }
+        return true
     }
 
     /// Cancels the account's open orders in `symbols` (ascending), in book priority, then

@@ -19,9 +19,14 @@ extension ExchangeState {
     /// Runs what an entry's changes set off, in a fixed order, until nothing is left:
     /// liquidations (lowest account first), then reduce-only checks (lowest account and
     /// symbol first), then the triggers of the lowest symbol whose price moved.
+    ///
+    /// Under the bounded rules liquidations wait for ticks: the noted accounts are checked
+    /// here, and those at or below maintenance join `pendingLiquidations`.
     mutating func settleEntry(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         while true {
-            if !liquidationCandidates.isEmpty {
+            if isBounded && !liquidationCandidates.isEmpty {
+                queueDueCandidates()
+            } else if !liquidationCandidates.isEmpty {
                 sweepLiquidations(command, sequence, &events)
             } else if !reduceOnlyChecks.isEmpty {
                 let check = reduceOnlyChecks.min()!

@@ -46,10 +46,15 @@ extension ExchangeState {
 
     /// Recomputes every account's danger marks (after events were applied without being
     /// executed: a rebuild, a snapshot load).
+    ///
+    /// Under the bounded rules the accounts found due wait for their liquidation tick.
     mutating func rebuildRiskIndex() {
         riskIndex = RiskIndex()
         riskIndex.isStale = false
-        for index in accounts.indices { _ = recordDangerMarks(accountIndex: index) }
+        pendingLiquidations.removeAll()
+        for index in accounts.indices where recordDangerMarks(accountIndex: index) && isBounded {
+            pendingLiquidations.insert(UInt32(index))
+        }
     }
 
     /// Checks every scope of an account (its isolated positions, its cross positions per
@@ -127,8 +132,9 @@ extension ExchangeState {
     /// The first account that holds `symbol` and is at or below maintenance margin in any
     /// of its scopes, if any: after a mark price has been swept there is none (checked in
     /// debug builds, so that a danger mark that missed an account cannot go unnoticed).
+    /// Under the bounded rules a due holder must wait in `pendingLiquidations` instead.
     func dueHolder(of symbol: SymbolID) -> AccountID? {
-        for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 {
+        for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 && !waitsForLiquidation(index) {
             for (other, position) in accounts[index].positions.enumerated() where position.sizeQuantityUnits != 0 {
                 if Self.isLiquidatable(marginHealth(accountIndex: index, symbol: SymbolID(other))) {
                     return accounts[index].id

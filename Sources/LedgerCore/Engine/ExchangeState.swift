@@ -46,6 +46,11 @@ public struct ExchangeState: Sendable {
     public internal(set) var insurancePositions: ContiguousArray<Position> = []
     /// Accounts to check for liquidation before the entry ends (scratch, not state).
     var liquidationCandidates: [UInt32] = []
+    /// Bounded rules: the accounts found at or below maintenance margin at the end of an
+    /// entry, waiting for a tick to liquidate them, lowest first. Derived, not encoded: a
+    /// rebuild finds the same accounts due (`rebuildRiskIndex`), and one no longer due
+    /// when its turn comes is passed over without an event.
+    var pendingLiquidations = AccountQueue()
     /// (account, symbol) whose resting reduce-only orders to check (scratch).
     var reduceOnlyChecks: [ReduceOnlyCheck] = []
     /// Symbols whose mark or last price moved in this entry (scratch).

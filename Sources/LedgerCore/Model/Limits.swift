@@ -42,6 +42,10 @@ public enum Limits {
     /// Holders one entry looks at per symbol at most, paid or not (those settled early or
     /// opened since the settlement started are passed over).
     public static let fundingHoldersScannedPerEntryMax = 1_024
+    /// Accounts one entry liquidates at most (each with what its liquidation sets off).
+    public static let liquidationsPerEntryMax = 16
+    /// No further liquidation starts in an entry that holds this many events.
+    public static let liquidationEventsPerEntrySoftMax = 256
     /// Remembered ids one entry forgets at most, per kind (the rest go in later entries:
     /// an id may be remembered a little longer, never shorter).
     public static let idempotencyExpiriesPerEntryMax = 1_024
