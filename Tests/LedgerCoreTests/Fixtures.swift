@@ -75,3 +75,20 @@ struct EngineHarness {
                     quantityUnits: quantity)))
     }
 }
+
+extension EngineHarness {
+    /// Runs a command as ledgerd's sequencer would under the bounded rules: a tick first
+    /// when a funding settlement is due at its time, `settleFunding` before a withdrawal of
+    /// an account that owes, then the command, then one tick while work is in progress.
+    /// Returns the command's own events (its reply).
+    @discardableResult
+    mutating func sequenced(_ command: Command, at time: Int64) -> [Event] {
+        if state.fundingSettlementDue(atTimeNanos: time) { run(.tick, at: time) }
+        if case .withdraw(let transfer) = command, state.owesFunding(account: transfer.account) {
+            run(.settleFunding(account: transfer.account), at: time)
+        }
+        let own = run(command, at: time)
+        if state.hasSystemWork { run(.tick, at: time) }
+        return own
+    }
+}

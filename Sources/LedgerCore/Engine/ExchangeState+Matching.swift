@@ -11,7 +11,15 @@ extension ExchangeState {
         var feeMinor: Int64 = 0
         /// The walk stopped at an order of the same account (self-trade prevention).
         var hitOwnOrder = false
+        /// Bounded rules: the walk met `Limits.makersPerOrderMax` resting orders and the
+        /// next one would still trade.
+        var hitMatchLimit = false
     }
+
+    /// Resting orders one incoming order may meet (trade with, or expire by self-trade
+    /// prevention): `Limits.makersPerOrderMax` under the bounded rules, else no limit.
+    @inline(__always)
+    var makersPerOrderMax: Int { isBounded ? Limits.makersPerOrderMax : Int.max }
 
     /// True when a resting order at `makerPrice` is within the incoming order's limit.
     @inline(__always)
@@ -54,9 +62,16 @@ extension ExchangeState {
         let leverage = effectiveLeverage(plan.position, symbol: order.symbol)
         var remaining = order.quantityUnits
         var next = book.bestSlot(order.side.opposite)
+        var met = 0
+        let metMax = makersPerOrderMax
         while remaining > 0, let slot = next {
             let maker = book.slots[Int(slot)]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
+            if met == metMax {
+                plan.hitMatchLimit = true
+                break
+            }
+            met += 1
             next = book.slotAfter(slot)
             if maker.accountIndex == accountIndex {
                 let action = Self.ownOrderAction(order.selfTradePrevention)
@@ -229,7 +244,7 @@ extension ExchangeState {
         }
         let remaining = order.quantityUnits - plan.filledQuantityUnits
         let restsInBook = order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx)
-        let restingQuantity = restsInBook && !plan.hitOwnOrder ? remaining : 0
+        let restingQuantity = restsInBook && !plan.hitOwnOrder && !plan.hitMatchLimit ? remaining : 0
 
         var position = plan.position
         position.addOpenOrder(
@@ -258,14 +273,15 @@ extension ExchangeState {
             // Reduce-only orders together may not exceed the position: the newest shrinks.
             if order.reduceOnly { noteReduceOnlyCheck(accountIndex, order.symbol) }
         } else if remaining > 0 {
-            let reason: ExpiryReason = plan.hitOwnOrder ? .selfTrade : .immediateOrCancel
+            let reason: ExpiryReason = plan.hitOwnOrder ? .selfTrade : plan.hitMatchLimit ? .matchLimit : .immediateOrCancel
             emit(.orderExpired(orderID, quantityUnits: remaining, reason: reason), command, sequence, &events)
         }
         return nil
     }
 
     /// Trades the incoming order against the book until it is filled, its limit is
-    /// reached or self-trade prevention stops it. Returns the quantity filled.
+    /// reached, self-trade prevention stops it or (bounded rules) it has met
+    /// `Limits.makersPerOrderMax` resting orders. Returns the quantity filled.
     mutating func match(
         _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, takerFeeRateE8: Int64, _ command: Command,
         _ sequence: SequenceNumber, _ events: inout [Event]
@@ -273,9 +289,12 @@ extension ExchangeState {
         let makerFeeRateE8 = symbols[Int(order.symbol)].makerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
         var remaining = order.quantityUnits
-        while remaining > 0, let slot = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
+        var met = 0
+        let metMax = makersPerOrderMax
+        while remaining > 0, met < metMax, let slot = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
             let maker = markets[Int(order.symbol)].book.slots[Int(slot)]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
+            met += 1
             if maker.accountIndex == accountIndex {
                 let action = Self.ownOrderAction(order.selfTradePrevention)
                 if action == .stop { break }

@@ -115,6 +115,9 @@ public enum ExpiryReason: UInt8, Sendable, Hashable, CaseIterable {
     case postOnly = 2
     /// It would have traded with an order of the same account (self-trade prevention).
     case selfTrade = 3
+    /// Bounded rules: it met `Limits.makersPerOrderMax` resting orders and would still have
+    /// traded (so that its entry and reply stay bounded).
+    case matchLimit = 4
 }
 
 /// So that lookups can return `Result<_, RejectReason>`.

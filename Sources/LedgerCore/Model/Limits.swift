@@ -42,6 +42,10 @@ public enum Limits {
     /// Holders one entry looks at per symbol at most, paid or not (those settled early or
     /// opened since the settlement started are passed over).
     public static let fundingHoldersScannedPerEntryMax = 1_024
+    /// Resting orders one incoming order meets at most (trades, and makers expired by
+    /// self-trade prevention): 32 trades of at most 110 bytes each keep the reply of any
+    /// order within a 4,096-byte frame. What would trade beyond expires (MATCH_LIMIT).
+    public static let makersPerOrderMax = 32
     /// Accounts one entry liquidates at most (each with what its liquidation sets off).
     public static let liquidationsPerEntryMax = 16
     /// No further liquidation starts in an entry that holds this many events.

@@ -1,0 +1,92 @@
+import LedgerClient
+import Testing
+
+@testable import LedgerCore
+
+/// Entries and replies stay within their limits under the bounded rules (docs/RULES.md,
+/// "Work in bounded steps"): an order meets at most `Limits.makersPerOrderMax` resting
+/// orders, and the differential tests' random flow, run as ledgerd's sequencer runs it,
+/// never makes an entry above `JournalFormat`'s 64 KiB or a reply above a frame.
+@Suite struct BoundedOrderFlowTests {
+    /// The encoded size of the reply a gateway would get for these events.
+    static func replyBytes(_ sequence: SequenceNumber, _ events: [Event]) -> Int {
+        var writer = ByteWriter()
+        WireFrame.encodeCommitted(requestID: UInt64(Int64.max), sequence: sequence, events: events, to: &writer)
+        return writer.bytes.count
+    }
+
+    static func payloadBytes(_ command: Command, _ events: [Event]) -> Int {
+        var writer = ByteWriter()
+        EntryPayload.encode(command: command, events: events, to: &writer)
+        return writer.bytes.count
+    }
+
+    /// 100 makers of one lot each, at rising prices, each from its own account.
+    static func book(bounded: Bool) -> EngineHarness {
+        var engine = EngineHarness(genesis: false)
+        if bounded { engine.run(.setWorldLimits(.standard)) }
+        for command in TestExchange.genesis { engine.run(command) }
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        for maker in 1...100 as ClosedRange<AccountID> {
+            engine.deposit(maker, 10_000_000_000)
+            engine.limit(maker, .sell, price: 500_000 + Int64(maker), quantity: 1)
+        }
+        engine.deposit(1_000, 100_000_000_000)
+        return engine
+    }
+
+    @Test func anOrderMeetsAtMostThirtyTwoRestingOrders() {
+        var bounded = Self.book(bounded: true)
+        let market = bounded.market(1_000, .buy, quantity: 100)
+        #expect(market.count { if case .trade = $0 { true } else { false } } == Limits.makersPerOrderMax)
+        #expect(market.last == .orderExpired(101, quantityUnits: 68, reason: .matchLimit))
+        #expect(Self.replyBytes(bounded.state.lastSequence, market) <= WireFrame.frameBytesMax)
+        // A limit order that would still trade past the limit does not rest crossed: its
+        // rest expires; one whose price the walk reaches within the limit rests.
+        let limit = bounded.limit(1_000, .buy, price: 500_100, quantity: 50)
+        #expect(limit.count { if case .trade = $0 { true } else { false } } == 32)
+        #expect(limit.last == .orderExpired(102, quantityUnits: 18, reason: .matchLimit))
+        #expect(bounded.state.markets[0].book.isUncrossed)
+        let resting = bounded.limit(1_000, .buy, price: 500_070, quantity: 10)
+        #expect(resting.count { if case .trade = $0 { true } else { false } } == 6)
+        #expect(resting.last == .orderRested(103, openQuantityUnits: 4))
+        #expect(bounded.state.invariantViolation() == nil)
+        // A journal without world limits keeps its rules: all 100 fill.
+        var legacy = Self.book(bounded: false)
+        let all = legacy.market(1_000, .buy, quantity: 100)
+        #expect(all.count { if case .trade = $0 { true } else { false } } == 100)
+    }
+
+    @Test(arguments: [3 as UInt64, 11])
+    func theRandomFlowKeepsEveryEntryAndReplyWithinItsLimit(seed: UInt64) {
+        var engine = EngineHarness(genesis: false)
+        var flow = OrderFlow(seed: seed)
+        engine.run(.setWorldLimits(.standard), at: flow.time)
+        var (largestReply, largestEntry, ticks, liquidations, fundings, limited) = (0, 0, 0, 0, 0, 0)
+        var checked = engine.journal.count
+        let commands = OrderFlow.genesis + flow.opening() + (0..<30_000).map { _ in flow.next() }
+        for (index, command) in commands.enumerated() {
+            let own = engine.sequenced(command, at: flow.tick())
+            largestReply = max(largestReply, Self.replyBytes(engine.state.lastSequence, own))
+            limited += own.count { if case .orderExpired(_, _, .matchLimit) = $0 { true } else { false } }
+            for (entry, events) in engine.journal[checked...] {
+                largestEntry = max(largestEntry, Self.payloadBytes(entry, events))
+                if entry == .tick { ticks += 1 }
+                liquidations += events.count { if case .liquidationTriggered = $0 { true } else { false } }
+                fundings += events.count { if case .fundingPaid = $0 { true } else { false } }
+            }
+            checked = engine.journal.count
+            if index % 5_000 == 4_999, let problem = engine.state.invariantViolation() {
+                Issue.record("seed \(seed) command \(index): \(problem)")
+                return
+            }
+        }
+        #expect(largestReply <= WireFrame.frameBytesMax, "largest reply \(largestReply) bytes")
+        #expect(largestEntry <= 8_192, "largest entry \(largestEntry) bytes")
+        #expect(ticks > 0 && liquidations > 0 && fundings > 0, "\(ticks) ticks, \(liquidations) liquidations, \(fundings) payments")
+        #expect(engine.state.invariantViolation() == nil)
+        print(
+            "BoundedOrderFlowTests seed \(seed): \(engine.journal.count) entries, \(ticks) ticks, \(liquidations) liquidations, \(fundings) funding payments, \(limited) orders at the match limit; largest reply \(largestReply) bytes, entry \(largestEntry)"
+        )
+    }
+}
