@@ -13,6 +13,10 @@ import LedgerCore
 // one market maker, and RESTING resting orders spread over the symbols away from the
 // touch; then runs the usual mix (OrderFlowGenerator over all accounts) and the funding
 // settlement of symbol 0, and prints the same figures for a 1,000-account world.
+// The world runs under the bounded rules (a genesis `setWorldLimits`): the funding
+// settlement and a mark price of symbol 2 that liquidates VICTIMS accounts (10,000; 100
+// in the small world) run as ledgerd's sequencer runs them, a tick after each command of the mix, and
+// the figures are the ticks, their largest entry, and the user commands' time meanwhile.
 // `book` sends 1,000,000 alternating limit orders of 10 traders with no cancels and
 // prints ns an order at 30,000 / 300,000 / 1,000,000.
 
@@ -69,7 +73,7 @@ func symbolSpec(_ id: SymbolID) -> SymbolSpec {
 }
 
 /// The world, built through `execute`.
-func build(accounts: Int, symbols: Int, holders: Int, resting: Int) -> World {
+func build(accounts: Int, symbols: Int, holders: Int, resting: Int, victims: Int) -> World {
     var world = World()
     var rss = residentBytes()
     func phase(_ name: String, _ count: Int) {
@@ -77,6 +81,7 @@ func build(accounts: Int, symbols: Int, holders: Int, resting: Int) -> World {
         world.phases.append((name, now - rss, count))
         rss = now
     }
+    world.run(.setWorldLimits(.standard))
     world.run(DemoExchange.listings[0])
     for symbol in 0..<symbols { world.run(.listSymbol(symbolSpec(SymbolID(symbol)))) }
     for account in 1...UInt64(accounts) {
@@ -119,7 +124,87 @@ func build(accounts: Int, symbols: Int, holders: Int, resting: Int) -> World {
                     priceUnits: side == .buy ? 500_000 - away : 500_000 + away, quantityUnits: Int64(1 + random.next() % 5))))
     }
     phase("resting orders", resting)
+    // Victims: 7 … 13 USDT at 100x, long 10 lots of symbol 2 each (which the mix does not
+    // trade; a 4% fall of its mark takes them all).
+    world.run(
+        .placeOrder(
+            PlaceOrder(
+                account: maker, symbol: 2, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: 500_000,
+                quantityUnits: Int64(victims) * 10)))
+    for index in 0..<victims {
+        let victim = AccountID(100_000_000 + index)
+        world.run(.deposit(Transfer(transferID: victim, account: victim, asset: 0, amountMinor: Int64(7 + index % 7) * 1_000_000)))
+        world.run(.setLeverage(account: victim, symbol: 2, leverage: 100))
+        world.run(
+            .placeOrder(
+                PlaceOrder(account: victim, symbol: 2, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 10)))
+    }
+    phase("victims (small accounts at 100x)", victims)
     return world
+}
+
+/// A run of system work interleaved with the mix as the sequencer interleaves it: the
+/// figures of its ticks and of the user commands executed meanwhile.
+struct Sweep {
+    var wallSeconds = 0.0
+    var ticks = 0
+    var largestTickEvents = 0
+    var largestTickBytes = 0
+    var tickNanos: [UInt64] = []
+    var userNanos: [UInt64] = []
+    var events: [String: Int] = [:]
+
+    static func percentile(_ values: [UInt64], _ p: Double) -> UInt64 {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+    }
+
+    var line: String {
+        let user = "user commands meanwhile: \(userNanos.count), p50 \(Self.percentile(userNanos, 0.5) / 1_000) µs, "
+            + "p99 \(Self.percentile(userNanos, 0.99) / 1_000) µs, max \(Self.percentile(userNanos, 1) / 1_000) µs"
+        return "\(String(format: "%.3f", wallSeconds)) s wall, \(ticks) ticks (p99 \(Self.percentile(tickNanos, 0.99) / 1_000) µs, "
+            + "max \(Self.percentile(tickNanos, 1) / 1_000) µs), largest tick \(largestTickEvents) events / \(largestTickBytes) bytes; "
+            + user + "; \(events.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
+    }
+}
+
+extension World {
+    /// Runs `first` at `time`, then commands of `flow` each followed by a tick, while the
+    /// engine has work in progress.
+    mutating func sweep(_ first: Command, at time: Int64, flow: inout OrderFlowGenerator) -> Sweep {
+        var sweep = Sweep()
+        let start = nanos()
+        var at = time
+        func count(_ events: [Event]) {
+            for event in events {
+                let name = String("\(event)".prefix { $0 != "(" })
+                if ["fundingPaid", "liquidationTriggered", "insuranceTakeover", "autoDeleveraged", "trade"].contains(name) {
+                    sweep.events[name, default: 0] += 1
+                }
+            }
+        }
+        run(first, at: at)
+        count(events)
+        while state.hasSystemWork {
+            at += 1_000
+            let command = flow.next()
+            var began = nanos()
+            run(command, at: at)
+            sweep.userNanos.append(nanos() - began)
+            began = nanos()
+            run(.tick, at: at)
+            sweep.tickNanos.append(nanos() - began)
+            sweep.ticks += 1
+            sweep.largestTickEvents = max(sweep.largestTickEvents, events.count)
+            var payload = ByteWriter()
+            EntryPayload.encode(command: .tick, events: events, to: &payload)
+            sweep.largestTickBytes = max(sweep.largestTickBytes, payload.bytes.count)
+            count(events)
+        }
+        sweep.wallSeconds = Double(nanos() - start) / 1e9
+        return sweep
+    }
 }
 
 struct Figures {
@@ -128,15 +213,15 @@ struct Figures {
     var buildSeconds = 0.0
     var rssBytes = 0
     var mixNanos = 0.0
-    var fundingSeconds = 0.0
-    var fundingEvents = 0
+    var funding = Sweep()
+    var liquidation = Sweep()
 }
 
-func measure(accounts: Int, symbols: Int, holders: Int, resting: Int) -> Figures {
+func measure(accounts: Int, symbols: Int, holders: Int, resting: Int, victims: Int) -> Figures {
     var figures = Figures(accounts: accounts)
     let rssBefore = residentBytes()
     var start = nanos()
-    var world = build(accounts: accounts, symbols: symbols, holders: holders, resting: resting)
+    var world = build(accounts: accounts, symbols: symbols, holders: holders, resting: resting, victims: victims)
     world.state.prepareToExecute()
     figures.buildSeconds = Double(nanos() - start) / 1e9
     figures.rssBytes = residentBytes() - rssBefore
@@ -151,24 +236,24 @@ func measure(accounts: Int, symbols: Int, holders: Int, resting: Int) -> Figures
     start = nanos()
     for command in commands { world.run(command) }
     figures.mixNanos = Double(nanos() - start) / Double(count)
-    // The first command after the funding time settles symbol 0 (and the others).
-    world.largestEntryEvents = 0
+    // The funding time: the timer tick starts every symbol's settlement; the mix goes on
+    // with a tick after each command until it is paid. Then a 4% fall of symbol 2's mark.
     let fundingTime = (world.clock.time / 3_600_000_000_000 + 1) * 3_600_000_000_000
-    start = nanos()
-    world.run(.setMarkPrice(symbol: 0, priceUnits: 500_001), at: fundingTime + 1)
-    figures.fundingSeconds = Double(nanos() - start) / 1e9
-    figures.fundingEvents = world.largestEntryEvents
+    figures.funding = world.sweep(.tick, at: fundingTime, flow: &flow)
+    figures.liquidation = world.sweep(.setMarkPrice(symbol: 2, priceUnits: 480_000), at: fundingTime + 1_000_000_000, flow: &flow)
+    if let problem = world.state.invariantViolation() { print("INVARIANT: \(problem)") }
     return figures
 }
 
 func worldReport(accounts: Int, holders: Int, resting: Int) {
-    let small = measure(accounts: 1_000, symbols: 2, holders: 500, resting: 1_000)
-    let large = measure(accounts: accounts, symbols: 100, holders: holders, resting: resting)
+    let small = measure(accounts: 1_000, symbols: 3, holders: 500, resting: 1_000, victims: 100)
+    let large = measure(accounts: accounts, symbols: 100, holders: holders, resting: resting, victims: 10_000)
     for figures in [small, large] {
         print(
             "accounts \(figures.accounts): build \(String(format: "%.1f", figures.buildSeconds)) s, "
-                + "RSS +\(figures.rssBytes / 1_048_576) MiB, mix \(Int(figures.mixNanos.rounded())) ns a command, "
-                + "funding entry \(figures.fundingEvents) events in \(String(format: "%.3f", figures.fundingSeconds)) s")
+                + "RSS +\(figures.rssBytes / 1_048_576) MiB, mix \(Int(figures.mixNanos.rounded())) ns a command")
+        print("  funding settlement: " + figures.funding.line)
+        print("  mark −4%: " + figures.liquidation.line)
         for (name, bytes, count) in figures.phases where count > 0 {
             print("  \(name): +\(bytes / 1_048_576) MiB RSS for \(count), \(bytes / count) bytes each")
         }
