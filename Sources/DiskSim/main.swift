@@ -23,10 +23,7 @@ for seed in first..<first + count {
         totals.add(outcome)
         if verbose { print("seed \(seed): \(outcome.summary)") }
     } catch {
-        // The same seed again, keeping the disk's log for the report.
-        var report = "\(error)"
-        do { _ = try DiskSimulation.run(seed: seed, keepLog: true) } catch { report = "\(error)" }
-        print("FAILED after \(passed) seeds passed: \(report)")
+        print("FAILED after \(passed) seeds passed: \(DiskSimulation.failureReport(seed: seed, error: error))")
         exit(1)
     }
 }

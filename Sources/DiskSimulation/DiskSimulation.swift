@@ -79,6 +79,17 @@ public enum DiskSimulation {
     static let journalDirectory = "/data/journal"
     static let snapshotDirectory = "/data/snapshots"
 
+    /// What a failing seed did: the seed run again with the disk's log kept (the same
+    /// failure, with the disk's last operations), or `error` if that run passes.
+    public static func failureReport(seed: UInt64, error: Failure) -> String {
+        do {
+            _ = try run(seed: seed, keepLog: true)
+            return "\(error)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// Runs one seed. `keepLog` records the disk's operations for the failure report.
     public static func run(seed: UInt64, keepLog: Bool = false) throws(Failure) -> Outcome {
         var random = SeededRandom(seed: seed)
@@ -190,7 +201,6 @@ public enum DiskSimulation {
             lifetimeLoop: while executed < commandCount {
                 let size = Int.random(in: 1...6, using: &random)
                 batch.reset()
-                var commands: [Command] = []
                 for _ in 0..<size where executed < commandCount {
                     let command = pendingSetup.popFirst() ?? nextCommand(&flow, &random)
                     let sequence = state.lastSequence + 1
@@ -204,7 +214,6 @@ public enum DiskSimulation {
                     EntryPayload.encode(command: command, events: events, to: &encoded)
                     batch.append(sequence: sequence, timeNanos: time, payload: encoded.bytes)
                     written.append(Written(command: command, timeNanos: time, payload: encoded.bytes))
-                    commands.append(command)
                     executed += 1
                 }
                 do {

@@ -170,7 +170,7 @@ public enum JournalVerifier {
             report.entries += scan.blocks.reduce(0) { $0 + UInt64($1.entryCount) }
             if let problem = scan.problem {
                 report.finding = (name, problem.offset, problem.reason)
-                report.findingIsTornTail = position == names.count - 1 && !scan.validDataAfterProblem
+                report.findingIsTornTail = position == names.count - 1 && !scan.problemIsNotATornTail
                 if let last = scan.lastSequence { report.lastSequence = last }
                 return report
             }

@@ -117,7 +117,7 @@ public final class JournalWriter {
             }
             if let problem = scan.problem {
                 let isLast = position == names.count - 1
-                guard isLast, !scan.validDataAfterProblem else {
+                guard isLast, !scan.problemIsNotATornTail else {
                     throw .corrupt(segment: name, offset: problem.offset, reason: problem.reason)
                 }
                 report.truncatedSegment = name

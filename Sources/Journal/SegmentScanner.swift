@@ -25,8 +25,10 @@ public struct SegmentScan: Sendable {
     public var fileSize: Int64
     /// The first thing wrong, if anything, and where.
     public var problem: (offset: Int64, reason: String)?
-    /// True when some valid block follows the problem (so it cannot be a torn tail).
-    public var validDataAfterProblem = false
+    /// True when the problem cannot be a torn tail: some valid block follows it, or it is
+    /// damage a tear cannot leave (a whole header that fails its checks, a whole block
+    /// whose CRC fails).
+    public var problemIsNotATornTail = false
 
     public var lastSequence: SequenceNumber? { blocks.last?.lastSequence }
 }
@@ -49,18 +51,18 @@ package enum SegmentScanner {
         switch SegmentHeader.decode(headerBytes) {
         case .failure(let problem):
             scan.problem = (0, problem.description)
-            scan.validDataAfterProblem = try anyValidBlock(in: file, from: 0, size: size, version: JournalFormat.version)
+            scan.problemIsNotATornTail = try anyValidBlock(in: file, from: 0, size: size, version: JournalFormat.version)
             return scan
         case .success(let header):
             scan.header = header
             if let expectedFirst, header.firstSequence != expectedFirst {
                 scan.problem = (0, "segment starts at sequence \(header.firstSequence), expected \(expectedFirst)")
-                scan.validDataAfterProblem = true
+                scan.problemIsNotATornTail = true
                 return scan
             }
             if let previousChain, header.chainStart != previousChain {
                 scan.problem = (0, "segment's starting chain value does not continue the previous segment")
-                scan.validDataAfterProblem = true
+                scan.problemIsNotATornTail = true
                 return scan
             }
         }
@@ -85,9 +87,9 @@ package enum SegmentScanner {
                 scan.validEnd = end
             case .invalid(let reason, let definitelyCorrupt):
                 scan.problem = (offset, reason)
-                scan.validDataAfterProblem = definitelyCorrupt
+                scan.problemIsNotATornTail = definitelyCorrupt
                 if !definitelyCorrupt {
-                    scan.validDataAfterProblem = try anyValidBlock(in: file, from: offset + 1, size: size, version: version)
+                    scan.problemIsNotATornTail = try anyValidBlock(in: file, from: offset + 1, size: size, version: version)
                 }
                 return scan
             }

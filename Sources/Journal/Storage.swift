@@ -47,10 +47,11 @@ public protocol Storage: Sendable {
 }
 
 extension Storage {
-    /// The whole file.
-    public func readAll(_ path: String) throws(JournalError) -> [UInt8] {
+    /// The whole file, or its first `limit` bytes.
+    public func readAll(_ path: String, limit: Int? = nil) throws(JournalError) -> [UInt8] {
         let file = try open(path, .read)
-        return try file.read(count: Int(try file.size), at: 0)
+        let size = Int(try file.size)
+        return try file.read(count: min(size, limit ?? size), at: 0)
     }
 
     /// Writes a whole file atomically: temporary file, fdatasync, rename, fsync the

@@ -120,7 +120,6 @@ struct LedgerDaemon: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let journal = startup.journal
-        let restored = (state: startup.state, report: startup.report)
         if let segment = journal.recovery.truncatedSegment {
             logger.warning(
                 "cut a torn journal tail (never acknowledged)",
@@ -129,20 +128,20 @@ struct LedgerDaemon: AsyncParsableCommand {
                     "bytes": "\(journal.recovery.truncatedBytes)", "reason": "\(journal.recovery.reason ?? "")",
                 ])
         }
-        for skipped in restored.report.skippedSnapshots {
+        for skipped in startup.report.skippedSnapshots {
             logger.warning("skipped a snapshot", metadata: ["snapshot": "\(skipped.name)", "reason": "\(skipped.reason)"])
         }
         logger.info(
             "recovered",
             metadata: [
-                "sequence": "\(restored.state.lastSequence)", "state_hash": "\(hexString(restored.state.stateHash()))",
-                "snapshot": "\(restored.report.snapshot?.name ?? "none")", "replayed": "\(restored.report.entriesReplayed)",
+                "sequence": "\(startup.state.lastSequence)", "state_hash": "\(hexString(startup.state.stateHash()))",
+                "snapshot": "\(startup.report.snapshot?.name ?? "none")", "replayed": "\(startup.report.entriesReplayed)",
                 "elapsed": "\(ContinuousClock.now - started)",
             ])
 
         let status = DaemonStatus()
         let sequencer = Sequencer(
-            state: restored.state, journal: journal, queueCapacity: settings.queueCapacity, verifyEntries: settings.verifyEntries,
+            state: startup.state, journal: journal, queueCapacity: settings.queueCapacity, verifyEntries: settings.verifyEntries,
             worldLimits: settings.worldLimits, logger: logger)
         let api = HTTPAPI(sequencer: sequencer, tokens: settings.tokens, status: status)
         sequencer.onCatalogChange = { catalog in api.updateCatalog(catalog) }

@@ -152,9 +152,7 @@ public enum SnapshotFile {
 
     static func readFile(_ path: String, limit: Int?, storage: any Storage) throws(SnapshotError) -> [UInt8] {
         do {
-            let file = try storage.open(path, .read)
-            let size = Int(try file.size)
-            return try file.read(count: min(size, limit ?? size), at: 0)
+            return try storage.readAll(path, limit: limit)
         } catch {
             throw .io(error)
         }

@@ -193,9 +193,7 @@ import Testing
             do {
                 totals.add(try DiskSimulation.run(seed: seed))
             } catch {
-                var report = "\(error)"
-                do { _ = try DiskSimulation.run(seed: seed, keepLog: true) } catch { report = "\(error)" }
-                Issue.record("\(report)")
+                Issue.record("\(DiskSimulation.failureReport(seed: seed, error: error))")
                 return
             }
         }
