@@ -57,6 +57,47 @@ import Testing
         #expect(all.count { if case .trade = $0 { true } else { false } } == 100)
     }
 
+    /// 100 stops that one mark price reaches trigger in ticks of at most 16, with the same
+    /// events in the same order as under the old rules' single entry.
+    @Test func aHundredStopsTriggerInTicksAsInOneEntry() {
+        func world(bounded: Bool) -> EngineHarness {
+            var engine = EngineHarness(genesis: false)
+            if bounded { engine.run(.setWorldLimits(.standard)) }
+            for command in TestExchange.genesis { engine.run(command) }
+            engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+            engine.deposit(1, 100_000_000_000)
+            engine.limit(1, .sell, price: 500_000, quantity: 100)
+            engine.limit(1, .buy, price: 497_000, quantity: 200)
+            for account in 2...101 as ClosedRange<AccountID> {
+                engine.deposit(account, 1_000_000_000)
+                engine.market(account, .buy, quantity: 1)
+                engine.run(
+                    .placeOrder(
+                        PlaceOrder(
+                            account: account, symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1,
+                            stopPriceUnits: 499_000, workingType: .markPrice)))
+            }
+            return engine
+        }
+        var legacy = world(bounded: false)
+        var bounded = world(bounded: true)
+        let expected = legacy.run(.setMarkPrice(symbol: 0, priceUnits: 498_000))
+        var got = bounded.run(.setMarkPrice(symbol: 0, priceUnits: 498_000))
+        #expect(got == [.markPriceSet(symbol: 0, priceUnits: 498_000)], "the oracle's entry carries the mark alone")
+        var ticks = 0
+        while bounded.state.hasSystemWork {
+            let events = bounded.run(.tick)
+            ticks += 1
+            #expect(events.count { if case .conditionalOrderTriggered = $0 { true } else { false } } <= Limits.triggersPerEntryMax)
+            got += events
+        }
+        #expect(expected.count { if case .conditionalOrderTriggered = $0 { true } else { false } } == 100)
+        #expect(ticks == 7)
+        #expect(got == expected)
+        #expect(bounded.state.accounts == legacy.state.accounts)
+        #expect(bounded.state.invariantViolation() == nil)
+    }
+
     @Test(arguments: [3 as UInt64, 11])
     func theRandomFlowKeepsEveryEntryAndReplyWithinItsLimit(seed: UInt64) {
         var engine = EngineHarness(genesis: false)

@@ -108,7 +108,9 @@ import Testing
         #expect(engine.run(Self.stop(1, .sell, stop: 490_000, type: .stopLimit, price: 520_000)).last == .conditionalOrderPlaced(3))
         engine.limit(2, .sell, price: 530_000, quantity: 10)
         engine.limit(2, .sell, price: 531_000, quantity: 10)
-        let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 489_000))
+        // The trigger runs in the tick after the mark price (bounded rules).
+        var events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 489_000))
+        while engine.state.hasSystemWork { events += engine.run(.tick) }
         #expect(events.contains(.conditionalOrderTriggered(3, priceUnits: 489_000)))
         #expect(events.contains(.triggeredOrderRejected(3, reason: .orderLimit)))
         #expect(engine.state.orderLocations.count == 2)

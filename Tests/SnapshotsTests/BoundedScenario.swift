@@ -41,11 +41,11 @@ enum BoundedScenario {
             .placeOrder(
                 PlaceOrder(account: 395, symbol: 0, side: .sell, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 1)))
         commands.append(.tick)
-        // The rest of the rule book's history; the liquidation its mark price of 476,000
-        // queues is carried by the tick after it.
+        // The rest of the rule book's history; what its mark prices set off (the stops they
+        // reach, the liquidation at 476,000) is carried by the tick after each.
         for command in rulebook[(funding + 1)...] {
             commands.append(command)
-            if command == .setMarkPrice(symbol: 0, priceUnits: 476_000) { commands.append(.tick) }
+            if case .setMarkPrice = command { commands.append(.tick) }
         }
         return commands
     }()

@@ -74,7 +74,7 @@ extension ExchangeState {
     /// True while some work of the engine's own is in progress (bounded rules): a tick
     /// would carry it on.
     public var hasSystemWork: Bool {
-        isBounded && (!pendingLiquidations.isEmpty || markets.contains { $0.fundingSettlement != nil })
+        isBounded && (!pendingLiquidations.isEmpty || !pendingTriggers.isEmpty || markets.contains { $0.fundingSettlement != nil })
     }
 
     /// The earliest funding time still to come (journal time), if any symbol has funding:
@@ -173,6 +173,7 @@ extension ExchangeState {
     mutating func executeTick(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event], startedAt first: Int) {
         guard isBounded else { return events.append(.rejected(.noSystemWork, detail: 0)) }
         continueLiquidations(command, sequence, &events)
+        continueTriggers(command, sequence, &events)
         _ = continueFundingSettlements(command, sequence, &events)
         if events.count == first { events.append(.rejected(.noSystemWork, detail: 0)) }
     }

@@ -32,6 +32,13 @@ extension ExchangeState {
                 let check = reduceOnlyChecks.min()!
                 reduceOnlyChecks.removeAll { $0 == check }
                 enforceReduceOnly(check, command, sequence, &events)
+            } else if isBounded && !movedPrices.isEmpty {
+                // Bounded rules: triggers wait for ticks (`continueTriggers`).
+                for symbol in movedPrices where !pendingTriggers.contains(symbol) && hasTriggeredOrder(symbol: symbol) {
+                    pendingTriggers.append(symbol)
+                }
+                pendingTriggers.sort()
+                movedPrices.removeAll(keepingCapacity: true)
             } else if !movedPrices.isEmpty {
                 let symbol = movedPrices.min()!
                 movedPrices.removeAll { $0 == symbol }
@@ -117,11 +124,45 @@ extension ExchangeState {
         while let next = markets[Int(symbol)].conditionalOrders.first(where: {
             Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
         }) {
-            let price = workingPriceUnits(symbol: symbol, next.order.workingType)
-            emit(.conditionalOrderTriggered(next.orderID, priceUnits: price), command, sequence, &events)
-            if let reason = placeTriggered(next, command, sequence, &events) {
-                emit(.triggeredOrderRejected(next.orderID, reason: reason), command, sequence, &events)
+            triggerOne(next, symbol: symbol, command, sequence, &events)
+        }
+    }
+
+    /// Triggers one conditional order: into the book, or rejected.
+    private mutating func triggerOne(
+        _ next: ConditionalOrder, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        let price = workingPriceUnits(symbol: symbol, next.order.workingType)
+        emit(.conditionalOrderTriggered(next.orderID, priceUnits: price), command, sequence, &events)
+        if let reason = placeTriggered(next, command, sequence, &events) {
+            emit(.triggeredOrderRejected(next.orderID, reason: reason), command, sequence, &events)
+        }
+    }
+
+    /// True when some conditional order of `symbol` has its trigger reached.
+    func hasTriggeredOrder(symbol: SymbolID) -> Bool {
+        markets[Int(symbol)].conditionalOrders.contains {
+            Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
+        }
+    }
+
+    /// Bounded rules: one step of the triggers waiting, lowest symbol first and, in it,
+    /// lowest order id first, each followed by what it sets off (its trades move the
+    /// price the next one sees). At most `Limits.triggersPerEntryMax` orders.
+    mutating func continueTriggers(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        var triggered = 0
+        while triggered < Limits.triggersPerEntryMax, let symbol = pendingTriggers.first {
+            guard
+                let next = markets[Int(symbol)].conditionalOrders.first(where: {
+                    Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
+                })
+            else {
+                pendingTriggers.removeFirst()
+                continue
             }
+            triggerOne(next, symbol: symbol, command, sequence, &events)
+            triggered += 1
+            settleEntry(command, sequence, &events)
         }
     }
 

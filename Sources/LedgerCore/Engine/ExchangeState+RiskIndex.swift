@@ -55,6 +55,7 @@ extension ExchangeState {
         for index in accounts.indices where recordDangerMarks(accountIndex: index) && isBounded {
             pendingLiquidations.insert(UInt32(index))
         }
+        pendingTriggers = isBounded ? markets.indices.map { SymbolID($0) }.filter { hasTriggeredOrder(symbol: $0) } : []
     }
 
     /// Checks every scope of an account (its isolated positions, its cross positions per

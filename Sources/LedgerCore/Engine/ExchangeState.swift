@@ -55,6 +55,10 @@ public struct ExchangeState: Sendable {
     var reduceOnlyChecks: [ReduceOnlyCheck] = []
     /// Symbols whose mark or last price moved in this entry (scratch).
     var movedPrices: [SymbolID] = []
+    /// Bounded rules: symbols whose price moved where a conditional order's trigger holds,
+    /// waiting for ticks to trigger them (ascending). Derived like `pendingLiquidations`:
+    /// a rebuild finds the same symbols.
+    var pendingTriggers: [SymbolID] = []
     /// The order being applied (scratch).
     var incoming: IncomingOrder?
     /// Where each conditional order waits.

@@ -50,6 +50,8 @@ public enum Limits {
     public static let liquidationsPerEntryMax = 16
     /// No further liquidation starts in an entry that holds this many events.
     public static let liquidationEventsPerEntrySoftMax = 256
+    /// Conditional orders one entry triggers at most (each with what it sets off).
+    public static let triggersPerEntryMax = 16
     /// Remembered ids one entry forgets at most, per kind (the rest go in later entries:
     /// an id may be remembered a little longer, never shorter).
     public static let idempotencyExpiriesPerEntryMax = 1_024
