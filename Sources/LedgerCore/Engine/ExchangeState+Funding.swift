@@ -65,8 +65,10 @@ extension ExchangeState {
     /// rules): the sequencer journals a tick first, so that no user command carries it.
     public func fundingSettlementDue(atTimeNanos timeNanos: Int64) -> Bool {
         guard isBounded else { return false }
-        for market in markets where market.nextFundingTimeNanos != 0 && timeNanos >= market.nextFundingTimeNanos {
-            if market.fundingSettlement == nil { return true }
+        // Fields read in place: a copy of each Market would retain its book (hot path).
+        for symbol in markets.indices {
+            let due = markets[symbol].nextFundingTimeNanos
+            if due != 0, timeNanos >= due, markets[symbol].fundingSettlement == nil { return true }
         }
         return false
     }
@@ -117,16 +119,11 @@ extension ExchangeState {
     }
 
     /// Settles everything the account owes in settlements in progress, symbol order
-    /// (before its withdrawal, or before it is liquidated). Returns how many positions.
-    @discardableResult
-    mutating func settleOwedFunding(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) -> Int
-    {
-        var count = 0
+    /// (before its withdrawal, or before it is liquidated).
+    mutating func settleOwedFunding(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         for symbol in accounts[index].positions.indices where owesFunding(accounts[index].positions[symbol], symbol: symbol) {
             payFunding(accountIndex: index, symbol: symbol, command, sequence, &events)
-            count += 1
         }
-        return count
     }
 
     /// One bounded step of the settlements in progress, lowest symbol first: at most
@@ -134,9 +131,7 @@ extension ExchangeState {
     /// `Limits.fundingHoldersScannedPerEntryMax` holders looked at. A symbol's step ends
     /// with `fundingSettlementCompleted` (after the fund's own payment) when no holder is
     /// left, else with `fundingSettlementAdvanced` naming the last account looked at.
-    /// Returns the number of events it emitted.
-    mutating func continueFundingSettlements(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) -> Int {
-        let first = events.count
+    mutating func continueFundingSettlements(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         var payments = Limits.fundingPaymentsPerEntryMax
         for symbol in markets.indices where payments > 0 {
             guard let settlement = markets[symbol].fundingSettlement else { continue }
@@ -167,14 +162,13 @@ extension ExchangeState {
                 emit(.fundingSettlementAdvanced(symbol: id, throughAccount: accounts[last].id), command, sequence, &events)
             }
         }
-        return events.count - first
     }
 
     mutating func executeTick(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event], startedAt first: Int) {
         guard isBounded else { return events.append(.rejected(.noSystemWork, detail: 0)) }
         continueLiquidations(command, sequence, &events)
         continueTriggers(command, sequence, &events)
-        _ = continueFundingSettlements(command, sequence, &events)
+        continueFundingSettlements(command, sequence, &events)
         if events.count == first { events.append(.rejected(.noSystemWork, detail: 0)) }
     }
 

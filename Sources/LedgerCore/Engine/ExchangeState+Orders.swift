@@ -121,9 +121,7 @@ extension ExchangeState {
     private mutating func triggerConditionalOrders(
         symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        while let next = markets[Int(symbol)].conditionalOrders.first(where: {
-            Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
-        }) {
+        while let next = firstTriggeredOrder(symbol: symbol) {
             triggerOne(next, symbol: symbol, command, sequence, &events)
         }
     }
@@ -139,12 +137,15 @@ extension ExchangeState {
         }
     }
 
-    /// True when some conditional order of `symbol` has its trigger reached.
-    func hasTriggeredOrder(symbol: SymbolID) -> Bool {
-        markets[Int(symbol)].conditionalOrders.contains {
+    /// The conditional order of `symbol` with the lowest id whose trigger is reached.
+    func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
+        markets[Int(symbol)].conditionalOrders.first {
             Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
         }
     }
+
+    /// True when some conditional order of `symbol` has its trigger reached.
+    func hasTriggeredOrder(symbol: SymbolID) -> Bool { firstTriggeredOrder(symbol: symbol) != nil }
 
     /// Bounded rules: one step of the triggers waiting, lowest symbol first and, in it,
     /// lowest order id first, each followed by what it sets off (its trades move the
@@ -152,11 +153,7 @@ extension ExchangeState {
     mutating func continueTriggers(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         var triggered = 0
         while triggered < Limits.triggersPerEntryMax, let symbol = pendingTriggers.first {
-            guard
-                let next = markets[Int(symbol)].conditionalOrders.first(where: {
-                    Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
-                })
-            else {
+            guard let next = firstTriggeredOrder(symbol: symbol) else {
                 pendingTriggers.removeFirst()
                 continue
             }
