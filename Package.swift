@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ledger-replay", targets: ["Replay"]),
         .executable(name: "ledger-snapshot", targets: ["Snapshot"]),
         .library(name: "LedgerCore", targets: ["LedgerCore"]),
+        .library(name: "LedgerDigest", targets: ["LedgerDigest"]),
         .library(name: "Journal", targets: ["Journal"]),
         .library(name: "Snapshots", targets: ["Snapshots"]),
         .library(name: "LedgerClient", targets: ["LedgerClient"]),
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // System libraries, found through pkg-config (liblz4-dev, libzstd-dev, libpq-dev).
@@ -31,8 +33,11 @@ let package = Package(
 
         // The deterministic domain: imports nothing but the standard library.
         .target(name: "LedgerCore"),
-        .target(name: "Journal", dependencies: ["LedgerCore", "CLZ4", "CCRC32C"]),
-        .target(name: "Snapshots", dependencies: ["LedgerCore", "Journal", "CZstd"]),
+        // SHA-256 (swift-crypto) for the hash chain, snapshots and the state hash, which
+        // LedgerCore computes by handing its canonical bytes to it.
+        .target(name: "LedgerDigest", dependencies: ["LedgerCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Journal", dependencies: ["LedgerCore", "LedgerDigest", "CLZ4", "CCRC32C"]),
+        .target(name: "Snapshots", dependencies: ["LedgerCore", "LedgerDigest", "Journal", "CZstd"]),
         .target(name: "Projection", dependencies: ["LedgerCore", "Journal", "Snapshots", "CLibpq"]),
 
         .target(name: "LedgerClient", dependencies: ["LedgerCore"]),
@@ -45,13 +50,13 @@ let package = Package(
         .executableTarget(
             name: "Replay",
             dependencies: [
-                "LedgerCore", "Journal", "Snapshots", "ToolSupport",
+                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
             name: "Snapshot",
             dependencies: [
-                "LedgerCore", "Journal", "Snapshots", "ToolSupport",
+                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // ledgerd's pipeline as a library (STYLE.md): configuration, sequencer, group commit,
@@ -59,7 +64,7 @@ let package = Package(
         .target(
             name: "LedgerServer",
             dependencies: [
-                "LedgerCore", "Journal", "Snapshots", "Projection",
+                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "Projection",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -68,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "LedgerDaemon",
             dependencies: [
-                "LedgerCore", "Journal", "Snapshots", "Projection", "LedgerServer",
+                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "Projection", "LedgerServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -77,16 +82,20 @@ let package = Package(
 
         // The simulated disk (docs/DESIGN.md): engine, journal, snapshots and recovery over
         // a seeded, fault-injecting file system; `DiskSim` runs it over a range of seeds.
-        .target(name: "DiskSimulation", dependencies: ["LedgerCore", "Journal", "Snapshots", "LedgerClient"]),
+        .target(name: "DiskSimulation", dependencies: ["LedgerCore", "LedgerDigest", "Journal", "Snapshots", "LedgerClient"]),
         .executableTarget(name: "DiskSim", dependencies: ["DiskSimulation"]),
 
         .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerClient"]),
+        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerDigest", "LedgerClient"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C", "LedgerTestSupport"]),
-        .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerClient"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["LedgerClient", "LedgerCore", "Journal", "Projection", "LedgerTestSupport"]),
-        .testTarget(name: "DiskSimulationTests", dependencies: ["DiskSimulation", "Journal", "Snapshots", "LedgerCore"]),
-        .testTarget(name: "SnapshotsTests", dependencies: ["Snapshots", "Journal", "LedgerCore", "LedgerClient", "LedgerTestSupport"]),
+        .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerDigest", "LedgerClient"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["LedgerClient", "LedgerCore", "LedgerDigest", "Journal", "Projection", "LedgerTestSupport"]),
+        .testTarget(name: "DiskSimulationTests", dependencies: ["DiskSimulation", "Journal", "Snapshots", "LedgerCore", "LedgerDigest"]),
+        .testTarget(
+            name: "SnapshotsTests",
+            dependencies: ["Snapshots", "Journal", "LedgerCore", "LedgerDigest", "LedgerClient", "LedgerTestSupport"]),
     ]
 )
 
@@ -96,7 +105,7 @@ if ProcessInfo.processInfo.environment["LEDGER_FUZZ"] == "1" {
     package.targets += [
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Fuzz/FuzzSupport"),
-        .target(name: "FuzzSupportCore", dependencies: ["LedgerCore", "LedgerClient"], path: "Fuzz/FuzzSupportCore"),
+        .target(name: "FuzzSupportCore", dependencies: ["LedgerCore", "LedgerDigest", "LedgerClient"], path: "Fuzz/FuzzSupportCore"),
     ]
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzWireFrame", ["LedgerCore"]), ("FuzzCommand", ["LedgerCore"]), ("FuzzEntry", ["LedgerCore"]),

@@ -1,5 +1,6 @@
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 
 /// Real commands, entries and states for seed corpora and for the targets that execute
 /// what they decode: the demo exchange with a short seeded flow.

@@ -1,6 +1,7 @@
 import Journal
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import Snapshots
 
 /// The engine, the journal, the snapshots and recovery over a `SimulatedDisk`, driven by

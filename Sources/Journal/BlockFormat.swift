@@ -1,6 +1,7 @@
 import CCRC32C
 import CLZ4
 import LedgerCore
+import LedgerDigest
 
 /// The byte layout of the journal (docs/FORMATS.md, "Journal"). All integers little-endian.
 public enum JournalFormat {

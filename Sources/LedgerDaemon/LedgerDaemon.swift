@@ -134,7 +134,7 @@ struct LedgerDaemon: AsyncParsableCommand {
         logger.info(
             "recovered",
             metadata: [
-                "sequence": "\(startup.state.lastSequence)", "state_hash": "\(hexString(startup.state.stateHash()))",
+                "sequence": "\(startup.state.lastSequence)",
                 "snapshot": "\(startup.report.snapshot?.name ?? "none")", "replayed": "\(startup.report.entriesReplayed)",
                 "elapsed": "\(ContinuousClock.now - started)",
             ])

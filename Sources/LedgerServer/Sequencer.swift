@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 import LedgerCore
+import LedgerDigest
 import Logging
 
 /// What a request gets back.
@@ -53,6 +54,8 @@ package final class Sequencer: @unchecked Sendable {
         enum Pending {
             case response(Response)
             case committed(sequence: SequenceNumber, events: Range<Int>)
+            /// A state query: answered by the follower once it has applied this batch.
+            case stateHash
         }
         var journal = JournalBatch()
         var events: [Event] = []
@@ -74,6 +77,8 @@ package final class Sequencer: @unchecked Sendable {
     private let logger: Logger
     private let journal: JournalWriter
     private var state: ExchangeState
+    /// Answers state queries from a copy of its own (the hash never runs on this thread).
+    private let follower: StateFollower
     private let queueCapacity: Int
     /// Decode and re-encode every entry before its block is written (`journal.verify_entries`).
     private let verifyEntries: Bool
@@ -117,6 +122,7 @@ package final class Sequencer: @unchecked Sendable {
         self.verifyEntries = verifyEntries
         self.worldLimits = worldLimits
         self.logger = logger
+        follower = StateFollower(startingFrom: state, logger: logger)
         _durableSequence = journal.durableSequence
         inbound.reserveCapacity(queueCapacity)
     }
@@ -156,6 +162,7 @@ package final class Sequencer: @unchecked Sendable {
     }
 
     package func start() {
+        follower.start()
         let engine = Thread { [self] in engineLoop() }
         engine.name = "ledger-engine"
         engine.qualityOfService = .userInteractive
@@ -174,6 +181,7 @@ package final class Sequencer: @unchecked Sendable {
         lock.wake(.writer)
         while !(engineFinished && writerFinished) { lock.wait(.drain) }
         lock.unlock()
+        follower.stopAndDrain()
     }
 
     // MARK: Engine thread
@@ -282,8 +290,8 @@ package final class Sequencer: @unchecked Sendable {
         case .command(let given):
             command = given
         case .stateQuery:
-            let state = Response.state(sequence: state.lastSequence, stateHash: state.stateHash())
-            batch.replies.append((request.sink, request.requestID, .response(state)))
+            // O(1) here: the follower hashes its copy once this batch is durable.
+            batch.replies.append((request.sink, request.requestID, .stateHash))
             return
         case .prepared(let body):
             switch body(state) {
@@ -364,6 +372,7 @@ package final class Sequencer: @unchecked Sendable {
                 _blocksWritten = blocks
                 _bytesWritten = bytes
             }
+            if !batch.journal.isEmpty { follower.append(batch.journal) }
             deliver(batch)
             batch.reset()
 
@@ -375,26 +384,42 @@ package final class Sequencer: @unchecked Sendable {
         }
     }
 
-    /// Groups replies by sink, keeping each sink's order, and hands them over.
+    /// Groups replies by sink, keeping each sink's order, and hands them over: directly,
+    /// or through the follower for a sink that asked for the state (or still waits there).
     private func deliver(_ batch: Batch) {
         var order: [ObjectIdentifier] = []
-        var grouped: [ObjectIdentifier: (sink: any ReplySink, items: [(requestID: UInt64, response: Response)])] = [:]
+        var grouped: [ObjectIdentifier: (sink: any ReplySink, items: [(requestID: UInt64, pending: Batch.Pending)])] = [:]
         for reply in batch.replies {
             let key = ObjectIdentifier(reply.sink)
             if grouped[key] == nil {
                 order.append(key)
                 grouped[key] = (reply.sink, [])
             }
-            let response: Response =
-                switch reply.pending {
-                case .response(let response): response
-                case .committed(let sequence, let range): .committed(sequence: sequence, events: batch.events[range])
-                }
-            grouped[key]!.items.append((reply.requestID, response))
+            grouped[key]!.items.append((reply.requestID, reply.pending))
         }
         for key in order {
             let group = grouped[key]!
-            group.sink.deliver(group.items)
+            let asksState = group.items.contains { if case .stateHash = $0.pending { true } else { false } }
+            // Through the follower the events outlive this batch's buffer: copy them.
+            let routed = follower.route(sink: group.sink, asksState: asksState) {
+                group.items.map { item -> (requestID: UInt64, reply: StateFollower.Reply) in
+                    switch item.pending {
+                    case .response(let response): (item.requestID, .ready(response))
+                    case .committed(let sequence, let range):
+                        (item.requestID, .ready(.committed(sequence: sequence, events: Array(batch.events[range])[...])))
+                    case .stateHash: (item.requestID, .stateHash)
+                    }
+                }
+            }
+            if routed { continue }
+            group.sink.deliver(
+                group.items.map { item -> (requestID: UInt64, response: Response) in
+                    switch item.pending {
+                    case .response(let response): (item.requestID, response)
+                    case .committed(let sequence, let range): (item.requestID, .committed(sequence: sequence, events: batch.events[range]))
+                    case .stateHash: preconditionFailure("a state query is always routed through the follower")
+                    }
+                })
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Journal
 import LedgerCore
+import LedgerDigest
 
 /// The operator's verb for a journal entry that cannot be read back (docs/OPERATIONS.md,
 /// "An entry that does not decode"). Never run implicitly: recovery only points here.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Journal
 import LedgerCore
+import LedgerDigest
 import Snapshots
 import ToolSupport
 

@@ -1,6 +1,7 @@
 import CZstd
 import Journal
 import LedgerCore
+import LedgerDigest
 
 /// What a snapshot's header says.
 public struct SnapshotInfo: Sendable, Hashable {

@@ -1,6 +1,7 @@
 import Foundation
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import LedgerTestSupport
 import Testing
 

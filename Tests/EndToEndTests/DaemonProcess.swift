@@ -1,6 +1,7 @@
 import Foundation
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import LedgerTestSupport
 
 /// The built executables: next to the test bundle, or in $LEDGER_BIN_DIR.

@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import Testing
 
 /// Issue 8 against the real ledgerd: 20,000 holders of one symbol, the funding time crossed

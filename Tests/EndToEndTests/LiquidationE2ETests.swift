@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import Testing
 
 /// Liquidation against the real daemon over TCP: every scenario is sent as commands, and

@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import LedgerTestSupport
 import Projection
 import Testing

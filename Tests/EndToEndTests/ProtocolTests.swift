@@ -1,6 +1,7 @@
 import Foundation
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import Testing
 
 /// Bad input over the real protocols: a clear answer, and the state hash unchanged.

@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LedgerClient
 import LedgerCore
+import LedgerDigest
 import Testing
 
 /// Issue 7's black-box findings, each against the real ledgerd: refused before the

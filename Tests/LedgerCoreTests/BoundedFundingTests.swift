@@ -1,4 +1,5 @@
 import LedgerClient
+import LedgerDigest
 import Testing
 
 @testable import LedgerCore
@@ -159,6 +160,17 @@ import Testing
         var again = ByteWriter()
         restored.encodeCanonical(to: &again)
         #expect(again.bytes == writer.bytes)
+        // The streamed encoding (what the state hash reads) is the same bytes, in any piece size.
+        for chunkBytes in [1, 100, 4_096, 1 << 20] {
+            var streamed: [UInt8] = []
+            var pieces = 0
+            engine.state.withCanonicalChunks(chunkBytes: chunkBytes) {
+                streamed += $0; pieces += 1
+            }
+            #expect(streamed == writer.bytes)
+            #expect(pieces >= min(writer.bytes.count / chunkBytes / 2, 1_000), "\(chunkBytes)-byte pieces: \(pieces)")
+        }
+        #expect(engine.state.stateHash() == SHA256.hash(writer.bytes))
         var events: [Event] = []
         var time = Self.fundingTime + 2
         while engine.state.hasSystemWork {

@@ -1,4 +1,5 @@
 import LedgerClient
+import LedgerDigest
 import Testing
 
 @testable import LedgerCore

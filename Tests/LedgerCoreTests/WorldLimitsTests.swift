@@ -1,3 +1,4 @@
+import LedgerDigest
 import Testing
 
 @testable import LedgerCore

@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import LedgerDigest
 import Snapshots
 import Testing
 

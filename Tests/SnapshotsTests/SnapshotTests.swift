@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 import LedgerCore
+import LedgerDigest
 import Snapshots
 import Testing
 

@@ -16,6 +16,26 @@ extension ExchangeState {
     /// Version 2 exists for the fixtures' hashes, and only describes a state that uses
     /// none of version 3's fields.
     public func encodeCanonical(to writer: inout ByteWriter, version: UInt8 = encodingVersion) {
+        encodeCanonical(to: &writer, version: version) { _ in }
+    }
+
+    /// Hands the canonical encoding to `consume` in pieces of about `chunkBytes`, in order,
+    /// so that a hash or a compressor can read a large state without one buffer holding
+    /// all of it. The pieces are valid during the call only.
+    public func withCanonicalChunks(
+        version: UInt8 = encodingVersion, chunkBytes: Int = 1 << 20, _ consume: (UnsafeRawBufferPointer) -> Void
+    ) {
+        var writer = ByteWriter(capacity: chunkBytes + 4096)
+        encodeCanonical(to: &writer, version: version) { full in
+            guard full.bytes.count >= chunkBytes else { return }
+            full.bytes.withUnsafeBytes(consume)
+            full.reset()
+        }
+        writer.bytes.withUnsafeBytes(consume)
+    }
+
+    /// `drain` is offered the writer after each order and account, and may empty it.
+    private func encodeCanonical(to writer: inout ByteWriter, version: UInt8, drain: (inout ByteWriter) -> Void) {
         precondition(version == 2 || version == 3, "state encoding \(version) is read only")
         writer.varint(UInt64(assets.count))
         for asset in assets {
@@ -59,6 +79,7 @@ extension ExchangeState {
                     writer.zigzag(order.openQuantityUnits)
                     writer.varint(order.clientOrderID)
                     writer.u8(order.reduceOnly ? 1 : 0)
+                    drain(&writer)
                 }
             }
             writer.varint(UInt64(market.conditionalOrders.count))
@@ -67,6 +88,7 @@ extension ExchangeState {
                 writer.varint(UInt64(conditional.accountIndex))
                 Command.placeOrder(conditional.order).encode(to: &writer)
                 writer.zigzag(conditional.trailingExtremeUnits)
+                drain(&writer)
             }
         }
         writer.varint(UInt64(accounts.count))
@@ -91,6 +113,7 @@ extension ExchangeState {
                     writer.zigzag(position.fundingFrozenSizeQuantityUnits)
                 }
             }
+            drain(&writer)
         }
         for balance in systemBalancesMinor { writer.zigzag(balance) }
         for position in insurancePositions {
@@ -124,14 +147,6 @@ extension ExchangeState {
                 writer.u8(0)
             }
         }
-    }
-
-    /// SHA-256 of the canonical encoding (of `version`'s layout: the fixtures of older
-    /// versions keep the hashes they were written with).
-    public func stateHash(encodingVersion version: UInt8 = encodingVersion) -> [UInt8] {
-        var writer = ByteWriter(capacity: 1 << 16)
-        encodeCanonical(to: &writer, version: version)
-        return SHA256.hash(writer.bytes)
     }
 
     /// Rebuilds a state from its canonical encoding, as of entry `sequence` at `timeNanos`.

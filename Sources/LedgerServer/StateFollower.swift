@@ -1,0 +1,198 @@
+import Foundation
+import Journal
+import LedgerCore
+import LedgerDigest
+import Logging
+
+/// A second copy of the state, kept on a thread of its own one durable batch behind the
+/// engine, from which state queries are answered (docs/OPERATIONS.md, "State queries").
+///
+/// Hashing the state reads all of it: about 0.1–0.3 s at 10^6 accounts. Done on the engine
+/// thread, every `GET /v1/state` stalled every command behind it. Here the engine only notes
+/// the query; the writer hands the follower each durable batch and the replies of any
+/// connection that asked; the follower applies the batch's events (as recovery does) and
+/// answers with the hash of its copy. The state reply names the entry it describes: the
+/// last of the batches the follower has applied, at or after every entry acknowledged to
+/// that connection before the query. One hash serves every query waiting at that point,
+/// so a flood of queries costs one hash per catch-up, not one per query.
+///
+/// A connection's replies stay in request order: once one of its replies waits for the
+/// follower, its later replies go through the follower too, until it has none left there.
+final class StateFollower: @unchecked Sendable {
+    /// A reply to deliver, or a state query to answer from the follower's copy.
+    enum Reply {
+        case ready(Response)
+        case stateHash
+    }
+
+    private enum Item {
+        case entries(JournalBatch)
+        case replies(sink: any ReplySink, items: [(requestID: UInt64, reply: Reply)])
+    }
+
+    /// Batches the writer may hand over before it waits for the follower: a bound on the
+    /// follower's memory, and backpressure (not a crash) if it ever falls that far behind.
+    static let queuedBytesMax = 256 << 20
+
+    private let logger: Logger
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var queue: [Item] = []
+    private var queuedBytes = 0
+    private var routed: [ObjectIdentifier: Int] = [:]
+    private var stopping = false
+    private var finished = false
+    private var _appliedSequence: SequenceNumber
+    private var _hashesComputed = 0
+
+    /// Owned by the follower's thread.
+    private var state: ExchangeState?
+    private var initial: (bytes: [UInt8], sequence: SequenceNumber, timeNanos: Int64)?
+    private var failure: String?
+
+    /// Takes the canonical encoding of the engine's starting state: the follower builds
+    /// its own copy from it, so the two share no storage and the engine never pays a
+    /// copy-on-write for the follower.
+    init(startingFrom state: borrowing ExchangeState, logger: Logger) {
+        var writer = ByteWriter(capacity: 1 << 20)
+        state.encodeCanonical(to: &writer)
+        initial = (writer.bytes, state.lastSequence, state.lastTimeNanos)
+        _appliedSequence = state.lastSequence
+        self.logger = logger
+    }
+
+    /// The last entry the follower has applied (metrics).
+    var appliedSequence: SequenceNumber { condition.withLock { _appliedSequence } }
+    var hashesComputed: Int { condition.withLock { _hashesComputed } }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "ledger-follower"
+        thread.start()
+    }
+
+    /// A durable batch, in journal order (the writer's thread).
+    func append(_ batch: JournalBatch) {
+        condition.lock()
+        while queuedBytes > Self.queuedBytesMax && !finished { condition.wait() }
+        queuedBytes += batch.bytes.bytes.count
+        queue.append(.entries(batch))
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Delivers a connection's replies from one batch, or queues them behind the
+    /// follower's work when one of them is a state query or the connection still has
+    /// replies queued here. Returns false when the caller may deliver them itself.
+    func route(sink: any ReplySink, asksState: Bool, items: () -> [(requestID: UInt64, reply: Reply)]) -> Bool {
+        let key = ObjectIdentifier(sink)
+        condition.lock()
+        defer { condition.unlock() }
+        guard asksState || routed[key] != nil else { return false }
+        routed[key, default: 0] += 1
+        queue.append(.replies(sink: sink, items: items()))
+        condition.broadcast()
+        return true
+    }
+
+    /// Answers what is queued, then stops the thread.
+    func stopAndDrain() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        if let initial {
+            let started = ContinuousClock.now
+            var reader = ByteReader(initial.bytes)
+            do {
+                let copy = try ExchangeState.decodeCanonical(
+                    from: &reader, sequence: initial.sequence, timeNanos: initial.timeNanos)
+                state = copy
+                logger.info(
+                    "state follower ready",
+                    metadata: [
+                        "sequence": "\(copy.lastSequence)", "state_hash": "\(hexString(copy.stateHash()))",
+                        "elapsed": "\(ContinuousClock.now - started)",
+                    ])
+            } catch {
+                fail("the starting state does not decode: \(error)")
+            }
+            self.initial = nil
+        }
+        var work: [Item] = []
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if queue.isEmpty && stopping {
+                finished = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            swap(&work, &queue)
+            queuedBytes = 0
+            condition.broadcast()
+            condition.unlock()
+
+            for case .entries(let batch) in work { apply(batch) }
+            let sequence = state?.lastSequence ?? 0
+            condition.withLock { _appliedSequence = sequence }
+            var answer: Response?
+            for case .replies(let sink, let items) in work {
+                let responses = items.map { item -> (requestID: UInt64, response: Response) in
+                    switch item.reply {
+                    case .ready(let response): return (item.requestID, response)
+                    case .stateHash:
+                        if answer == nil { answer = currentAnswer() }
+                        return (item.requestID, answer!)
+                    }
+                }
+                sink.deliver(responses)
+                let key = ObjectIdentifier(sink)
+                condition.withLock {
+                    routed[key]! -= 1
+                    if routed[key] == 0 { routed[key] = nil }
+                }
+            }
+            work.removeAll(keepingCapacity: true)
+        }
+    }
+
+    private func apply(_ batch: JournalBatch) {
+        guard failure == nil, var current = state else { return }
+        state = nil  // keep the copy unique while it changes
+        defer { state = current }
+        do {
+            let entries = try EntryFraming.entries(in: batch.bytes.bytes, firstSequence: batch.firstSequence, count: batch.count)
+            for entry in entries {
+                guard entry.sequence == current.lastSequence + 1 else {
+                    fail("entry \(entry.sequence) follows \(current.lastSequence)")
+                    return
+                }
+                let payload = try entry.decodePayload()
+                current.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
+            }
+        } catch {
+            fail("batch from entry \(batch.firstSequence) does not decode: \(error)")
+        }
+    }
+
+    private func currentAnswer() -> Response {
+        guard failure == nil, let state else {
+            return .error(.unavailable, "the state follower stopped: \(failure ?? "no state"); see the log")
+        }
+        condition.withLock { _hashesComputed += 1 }
+        return .state(sequence: state.lastSequence, stateHash: state.stateHash())
+    }
+
+    /// The follower cannot go on; the engine and the journal are unaffected, state queries
+    /// are answered UNAVAILABLE, and `ledger-replay audit` still gives the hash.
+    private func fail(_ reason: String) {
+        failure = reason
+        logger.critical("state follower stopped; state queries will answer UNAVAILABLE", metadata: ["reason": "\(reason)"])
+    }
+}
