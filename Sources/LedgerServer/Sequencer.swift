@@ -131,6 +131,8 @@ package final class Sequencer: @unchecked Sendable {
     package var isHealthy: Bool { counters.withLock { _healthy } }
     package var commandsExecuted: UInt64 { counters.withLock { _commandsExecuted } }
     package var queueDepth: Int { lock.withLock { inbound.count } }
+    package var followerSequence: SequenceNumber { follower.appliedSequence }
+    package var stateHashesComputed: Int { follower.hashesComputed }
     package var journalStats: (blocks: Int, bytes: Int64) { counters.withLock { (_blocksWritten, _bytesWritten) } }
 
     /// The catalog as recovered, for ingress before the engine starts.

@@ -338,6 +338,12 @@ enum Metrics {
             "# HELP ledger_ready 1 when recovered, healthy and accepting.",
             "# TYPE ledger_ready gauge",
             "ledger_ready \(status.ready && sequencer.isHealthy ? 1 : 0)",
+            "# HELP ledger_follower_sequence Last entry applied by the state follower, which answers state queries.",
+            "# TYPE ledger_follower_sequence gauge",
+            "ledger_follower_sequence \(sequencer.followerSequence)",
+            "# HELP ledger_state_hashes_total State hashes computed by the follower (one serves every query waiting).",
+            "# TYPE ledger_state_hashes_total counter",
+            "ledger_state_hashes_total \(sequencer.stateHashesComputed)",
         ]
         var projection: [String] = []
         if let projector = status.projector {
