@@ -73,7 +73,7 @@ import Testing
     static func dueAccount(_ state: ExchangeState) -> AccountID? {
         for account in state.accounts {
             let index = Int(state.accountIndexByID[account.id]!)
-            for symbol in account.positions.indices where account.positions[symbol].sizeQuantityUnits != 0 {
+            for symbol in account.positions.symbols where account.positions[symbol].sizeQuantityUnits != 0 {
                 let health = state.marginHealth(accountIndex: index, symbol: SymbolID(symbol))
                 if health.marginBalanceMinor <= health.maintenanceMinor { return account.id }
             }

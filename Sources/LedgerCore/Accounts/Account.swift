@@ -5,7 +5,7 @@
 public struct Account: Sendable, Hashable {
     public let id: AccountID
     public internal(set) var balancesMinor: ContiguousArray<Int64> = []
-    public internal(set) var positions: ContiguousArray<Position> = []
+    public internal(set) var positions = PositionTable()
 
     init(id: AccountID) {
         self.id = id
@@ -18,7 +18,7 @@ public struct Account: Sendable, Hashable {
 
     /// The position in `symbol` (empty if the account never traded it).
     public func position(_ symbol: SymbolID) -> Position {
-        Int(symbol) < positions.count ? positions[Int(symbol)] : Position()
+        positions[Int(symbol)]
     }
 
     mutating func ensure(asset: AssetID) {
@@ -28,8 +28,6 @@ public struct Account: Sendable, Hashable {
     }
 
     mutating func ensure(symbol: SymbolID) {
-        if Int(symbol) >= positions.count {
-            positions.append(contentsOf: repeatElement(Position(), count: Int(symbol) + 1 - positions.count))
-        }
+        positions.touch(symbol)
     }
 }

@@ -10,9 +10,11 @@ extension ExchangeState {
     /// (the rule book) are still decoded: the fields they lack take their defaults.
     /// Version 3 adds the bounded rules: funding settlements in progress, each position's
     /// funding epoch and size at a settlement's start, and the world limits.
-    public static let encodingVersion: UInt8 = 3
+    /// Version 4 writes each account's positions sparse (symbol, position), only those that
+    /// differ from an empty one, instead of one per symbol up to the highest it touched.
+    public static let encodingVersion: UInt8 = 4
 
-    /// Writes the state in the layout of `version` (2 or 3; older layouts are only read).
+    /// Writes the state in the layout of `version` (2, 3 or 4; version 1 is only read).
     /// Version 2 exists for the fixtures' hashes, and only describes a state that uses
     /// none of version 3's fields.
     public func encodeCanonical(to writer: inout ByteWriter, version: UInt8 = encodingVersion) {
@@ -36,7 +38,7 @@ extension ExchangeState {
 
     /// `drain` is offered the writer after each order and account, and may empty it.
     private func encodeCanonical(to writer: inout ByteWriter, version: UInt8, drain: (inout ByteWriter) -> Void) {
-        precondition(version == 2 || version == 3, "state encoding \(version) is read only")
+        precondition((2...4).contains(version), "state encoding \(version) is read only")
         writer.varint(UInt64(assets.count))
         for asset in assets {
             Command.listAsset(asset).encode(to: &writer)
@@ -96,21 +98,19 @@ extension ExchangeState {
             writer.varint(account.id)
             writer.varint(UInt64(account.balancesMinor.count))
             for balance in account.balancesMinor { writer.zigzag(balance) }
-            writer.varint(UInt64(account.positions.count))
-            for position in account.positions {
-                writer.zigzag(position.sizeQuantityUnits)
-                writer.zigzag(position.costMinor)
-                writer.varint(UInt64(position.leverage))
-                writer.zigzag(position.openBuyQuantityUnits)
-                writer.zigzag(position.openBuyNotionalMinor)
-                writer.zigzag(position.openSellQuantityUnits)
-                writer.zigzag(position.openSellNotionalMinor)
-                writer.u8(position.isIsolated ? 1 : 0)
-                writer.zigzag(position.isolatedMarginMinor)
-                if version >= 3 {
-                    writer.varint(UInt64(position.fundingEpoch))
-                    writer.u8(position.fundingFrozen ? 1 : 0)
-                    writer.zigzag(position.fundingFrozenSizeQuantityUnits)
+            if version >= 4 {
+                // Sparse: the positions that differ from an empty one, by symbol.
+                let written = account.positions.slots.filter { $0.position != Position() }
+                writer.varint(UInt64(written.count))
+                for slot in written {
+                    writer.varint(UInt64(slot.symbol))
+                    Self.encode(slot.position, version: version, to: &writer)
+                }
+            } else {
+                // Dense, indexed by symbol up to the highest symbol the account touched.
+                writer.varint(UInt64(account.positions.span))
+                for symbol in 0..<Int(account.positions.span) {
+                    Self.encode(account.positions[symbol], version: version, to: &writer)
                 }
             }
             drain(&writer)
@@ -149,13 +149,31 @@ extension ExchangeState {
         }
     }
 
+    /// One position's fields (the same in every layout since version 3).
+    static func encode(_ position: Position, version: UInt8, to writer: inout ByteWriter) {
+        writer.zigzag(position.sizeQuantityUnits)
+        writer.zigzag(position.costMinor)
+        writer.varint(UInt64(position.leverage))
+        writer.zigzag(position.openBuyQuantityUnits)
+        writer.zigzag(position.openBuyNotionalMinor)
+        writer.zigzag(position.openSellQuantityUnits)
+        writer.zigzag(position.openSellNotionalMinor)
+        writer.u8(position.isIsolated ? 1 : 0)
+        writer.zigzag(position.isolatedMarginMinor)
+        if version >= 3 {
+            writer.varint(UInt64(position.fundingEpoch))
+            writer.u8(position.fundingFrozen ? 1 : 0)
+            writer.zigzag(position.fundingFrozenSizeQuantityUnits)
+        }
+    }
+
     /// Rebuilds a state from its canonical encoding, as of entry `sequence` at `timeNanos`.
     /// Derived indexes (id tables, order slots, totals) are recomputed; the invariants are
     /// checked before the state is returned.
     public static func decodeCanonical(
         from reader: inout ByteReader, version: UInt8 = encodingVersion, sequence: SequenceNumber, timeNanos: Int64
     ) throws(CodecError) -> ExchangeState {
-        guard (1...3).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
+        guard (1...4).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
         var state = ExchangeState()
         state.entryTimeNanos = timeNanos
         func flag(_ field: String) throws(CodecError) -> Bool {
@@ -264,9 +282,24 @@ extension ExchangeState {
             for _ in 0..<(try count("balance count", max: Limits.assetsMax)) {
                 account.balancesMinor.append(try value("balance", -magnitude...magnitude))
             }
-            for _ in 0..<(try count("position count", max: Limits.symbolsMax)) {
-                let most =
-                    account.positions.count < state.symbols.count ? state.symbols[account.positions.count].maxPositionQuantityUnits : 0
+            // Versions 1–3: dense, by symbol. Version 4: (symbol, position) of the positions
+            // that differ from an empty one, in increasing symbol order.
+            let positionCount = try count("position count", max: Limits.symbolsMax)
+            guard positionCount <= state.symbols.count else { throw .outOfRange(field: "position count", offset: reader.offset) }
+            var nextSymbol = 0
+            for _ in 0..<positionCount {
+                if version >= 4 {
+                    let symbolOffset = reader.offset
+                    let symbol = try reader.varint()
+                    guard symbol >= UInt64(nextSymbol), symbol < UInt64(state.symbols.count) else {
+                        throw .outOfRange(field: "position symbol", offset: symbolOffset)
+                    }
+                    nextSymbol = Int(symbol)
+                }
+                let symbol = nextSymbol
+                nextSymbol += 1
+                let most = state.symbols[symbol].maxPositionQuantityUnits
+                let positionOffset = reader.offset
                 var position = Position()
                 position.sizeQuantityUnits = try value("position size", -most...most)
                 position.costMinor = try value("position cost", -magnitude...magnitude)
@@ -291,13 +324,18 @@ extension ExchangeState {
                         throw .outOfRange(field: "funding size", offset: frozenOffset)
                     }
                 }
-                account.positions.append(position)
+                if position != Position() {
+                    account.positions[symbol] = position
+                } else if version >= 4 {
+                    // Written only when it differs from an empty position: one state, one encoding.
+                    throw .outOfRange(field: "position", offset: positionOffset)
+                }
             }
-            guard account.balancesMinor.count <= state.assets.count, account.positions.count <= state.symbols.count,
-                state.accountIndexByID[account.id] == nil
+            if version < 4 { account.positions.extendSpan(to: UInt16(positionCount)) }
+            guard account.balancesMinor.count <= state.assets.count, state.accountIndexByID[account.id] == nil
             else { throw .outOfRange(field: "account", offset: reader.offset) }
             state.accountIndexByID[account.id] = UInt32(state.accounts.count)
-            for (index, position) in account.positions.enumerated() {
+            for (index, position) in account.positions.entries {
                 if position.sizeQuantityUnits != 0 || position.fundingFrozen {
                     state.markets[index].holders.insert(state.accounts.count)
                 }

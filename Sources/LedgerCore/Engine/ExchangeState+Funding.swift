@@ -100,7 +100,7 @@ extension ExchangeState {
     }
 
     func owesFunding(accountIndex index: Int) -> Bool {
-        for (symbol, position) in accounts[index].positions.enumerated() where owesFunding(position, symbol: symbol) {
+        for (symbol, position) in accounts[index].positions.entries where owesFunding(position, symbol: symbol) {
             return true
         }
         return false
@@ -121,7 +121,7 @@ extension ExchangeState {
     /// Settles everything the account owes in settlements in progress, symbol order
     /// (before its withdrawal, or before it is liquidated).
     mutating func settleOwedFunding(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        for symbol in accounts[index].positions.indices where owesFunding(accounts[index].positions[symbol], symbol: symbol) {
+        for symbol in accounts[index].positions.symbols where owesFunding(accounts[index].positions[symbol], symbol: symbol) {
             payFunding(accountIndex: index, symbol: symbol, command, sequence, &events)
         }
     }

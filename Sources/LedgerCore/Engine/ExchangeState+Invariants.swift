@@ -17,7 +17,7 @@ extension ExchangeState {
                 cost += Int128(position.costMinor)
             }
             for account in accounts {
-                for (symbol, position) in account.positions.enumerated()
+                for (symbol, position) in account.positions.entries
                 where symbols[symbol].settleAsset == AssetID(asset) {
                     cost += Int128(position.costMinor)
                 }
@@ -87,7 +87,7 @@ extension ExchangeState {
         // Every position is margined: isolated margin only on open isolated positions, and
         // no account left at or below maintenance after an entry (the sweep liquidated it).
         for (index, account) in accounts.enumerated() {
-            for (symbol, position) in account.positions.enumerated() {
+            for (symbol, position) in account.positions.entries {
                 if position.isolatedMarginMinor != 0 && (!position.isIsolated || position.sizeQuantityUnits == 0) {
                     return "account \(account.id) holds isolated margin without an isolated position in \(symbols[symbol].name)"
                 }
@@ -98,7 +98,7 @@ extension ExchangeState {
                 }
             }
             for asset in assets.indices {
-                let open = account.positions.indices.contains {
+                let open = account.positions.symbols.contains {
                     symbols[$0].settleAsset == AssetID(asset) && !account.positions[$0].isIsolated
                         && account.positions[$0].sizeQuantityUnits != 0
                 }

@@ -86,7 +86,7 @@ extension ExchangeState {
         if isBounded { settleOwedFunding(accountIndex: index, command, sequence, &events) }
         let id = accounts[index].id
         var liquidated = false
-        for symbol in accounts[index].positions.indices {
+        for symbol in Array(accounts[index].positions.symbols) {
             let position = accounts[index].positions[symbol]
             guard position.isIsolated, position.sizeQuantityUnits != 0 else { continue }
             let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
@@ -102,10 +102,10 @@ extension ExchangeState {
             closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
         }
         for asset in assets.indices {
-            let crossSymbols = accounts[index].positions.indices.filter {
-                symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
-                    && accounts[index].positions[$0].sizeQuantityUnits != 0
-            }
+            let crossSymbols = accounts[index].positions.slots.filter {
+                symbols[Int($0.symbol)].settleAsset == AssetID(asset) && !$0.position.isIsolated
+                    && $0.position.sizeQuantityUnits != 0
+            }.map { Int($0.symbol) }
             if crossSymbols.isEmpty { continue }
             let health = crossHealth(accountIndex: index, asset: AssetID(asset))
             guard Self.isLiquidatable(health) else { continue }
@@ -116,9 +116,9 @@ extension ExchangeState {
                     marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
                     maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
                 command, sequence, &events)
-            let crossInAsset = accounts[index].positions.indices.filter {
-                symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
-            }
+            let crossInAsset = accounts[index].positions.slots.filter {
+                symbols[Int($0.symbol)].settleAsset == AssetID(asset) && !$0.position.isIsolated
+            }.map { Int($0.symbol) }
             cancelOrders(accountIndex: index, symbols: crossInAsset, command, sequence, &events)
             for symbol in crossSymbols {
                 closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
@@ -127,7 +127,7 @@ extension ExchangeState {
         // A gap past bankruptcy can leave the cross wallet below zero: the fund pays it.
         guard liquidated else { return false }
         for asset in assets.indices {
-            let hasCross = accounts[index].positions.indices.contains {
+            let hasCross = accounts[index].positions.symbols.contains {
                 symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
                     && accounts[index].positions[$0].sizeQuantityUnits != 0
             }

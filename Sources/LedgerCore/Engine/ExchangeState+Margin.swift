@@ -58,15 +58,11 @@ extension ExchangeState {
     ) -> Int128 {
         let account = accounts[accountIndex]
         var total = Int128(account.balance(asset)) + Int128(walletChangeMinor)
-        var symbolCount = account.positions.count
-        if let replacing { symbolCount = max(symbolCount, Int(replacing.symbol) + 1) }
-        for index in 0..<symbolCount where symbols[index].settleAsset == asset {
-            let symbol = SymbolID(index)
-            let position = replacing?.symbol == symbol ? replacing!.position : account.position(symbol)
+        func add(_ position: Position, _ symbol: SymbolID) {
             if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0
                 && position.openSellQuantityUnits == 0 && position.isolatedMarginMinor == 0
             {
-                continue
+                return
             }
             if position.isIsolated {
                 total -= Int128(position.isolatedMarginMinor)
@@ -75,6 +71,19 @@ extension ExchangeState {
                 total -= positionInitialMarginMinor(position, symbol: symbol)
             }
             total -= orderInitialMarginMinor(position, symbol: symbol)
+        }
+        // A sum: the order of the positions does not matter.
+        var replaced = false
+        for slot in account.positions.slots where symbols[Int(slot.symbol)].settleAsset == asset {
+            if let replacing, replacing.symbol == slot.symbol {
+                replaced = true
+                add(replacing.position, slot.symbol)
+            } else {
+                add(slot.position, slot.symbol)
+            }
+        }
+        if let replacing, !replaced, symbols[Int(replacing.symbol)].settleAsset == asset {
+            add(replacing.position, replacing.symbol)
         }
         return total
     }
@@ -152,7 +161,7 @@ extension ExchangeState {
         let account = accounts[accountIndex]
         var balance = Int128(account.balance(asset))
         var maintenance = Int128(0)
-        for (index, position) in account.positions.enumerated() where symbols[index].settleAsset == asset {
+        for (index, position) in account.positions.entries where symbols[index].settleAsset == asset {
             if position.isIsolated {
                 balance -= Int128(position.isolatedMarginMinor)
             } else if position.sizeQuantityUnits != 0 {

@@ -199,9 +199,9 @@ extension ExchangeState {
             return .orderLimit
         }
         let positions = accounts[Int(accountIndex)].positions
-        if Int(order.symbol) < positions.count && positions[Int(order.symbol)].holdsPositionOrOrders { return nil }
+        if positions[Int(order.symbol)].holdsPositionOrOrders { return nil }
         var held: Int64 = 0
-        for position in positions where position.holdsPositionOrOrders { held += 1 }
+        for slot in positions.slots where slot.position.holdsPositionOrOrders { held += 1 }
         return held >= limits.positionsPerAccountMax ? .positionCountLimit : nil
     }
 

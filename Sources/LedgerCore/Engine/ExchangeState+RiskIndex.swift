@@ -69,7 +69,8 @@ extension ExchangeState {
         let positions = accounts[index].positions
         // Every account an entry changed passes here after its last change: the cheap part
         // of "every position is margined" is checked on it (the rest is the check below).
-        for position in positions {
+        for slot in positions.slots {
+            let position = slot.position
             precondition(
                 position.isolatedMarginMinor == 0 || (position.isIsolated && position.sizeQuantityUnits != 0),
                 "account \(accounts[index].id) holds isolated margin without an open isolated position")
@@ -78,7 +79,7 @@ extension ExchangeState {
         for asset in assets.indices {
             var crossCount: Int128 = 0
             var crossAllowance: Int128 = 0
-            for (symbol, position) in positions.enumerated()
+            for (symbol, position) in positions.entries
             where position.sizeQuantityUnits != 0 && symbols[symbol].settleAsset == AssetID(asset) {
                 let allowance = dangerAllowanceMinor(symbol: symbol)
                 if position.isIsolated {
@@ -96,7 +97,7 @@ extension ExchangeState {
             isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
             let share = slack < 0 ? slack : slack / crossCount
-            for (symbol, position) in positions.enumerated()
+            for (symbol, position) in positions.entries
             where position.sizeQuantityUnits != 0 && !position.isIsolated && symbols[symbol].settleAsset == AssetID(asset) {
                 addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: share)
             }
@@ -136,7 +137,7 @@ extension ExchangeState {
     /// Under the bounded rules a due holder must wait in `pendingLiquidations` instead.
     func dueHolder(of symbol: SymbolID) -> AccountID? {
         for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 && !waitsForLiquidation(index) {
-            for (other, position) in accounts[index].positions.enumerated() where position.sizeQuantityUnits != 0 {
+            for (other, position) in accounts[index].positions.entries where position.sizeQuantityUnits != 0 {
                 if Self.isLiquidatable(marginHealth(accountIndex: index, symbol: SymbolID(other))) {
                     return accounts[index].id
                 }

@@ -1,0 +1,61 @@
+/// An account's positions, by symbol: only the symbols the account has touched, in
+/// symbol order. With 100 symbols, a table indexed by symbol id gave an account that
+/// traded symbol 99 a hundred positions (3 KiB for one resting order, issue "Exchange
+/// scale"); this one holds what the account uses.
+public struct PositionTable: Sendable, Hashable {
+    public struct Slot: Sendable, Hashable {
+        public let symbol: SymbolID
+        public internal(set) var position: Position
+    }
+
+    /// In increasing symbol order, so that every walk over them is in symbol order.
+    public private(set) var slots: ContiguousArray<Slot> = []
+    /// One past the highest symbol ever touched: how many positions the state encodings
+    /// v1–v3 wrote for the account (they were indexed by symbol; docs/FORMATS.md).
+    public private(set) var span: UInt16 = 0
+
+    init() {}
+
+    /// The symbols with a slot, in increasing order.
+    public var symbols: LazyMapSequence<ContiguousArray<Slot>, Int> { slots.lazy.map { Int($0.symbol) } }
+    /// (symbol, position) of every slot, in symbol order.
+    public var entries: LazyMapSequence<ContiguousArray<Slot>, (Int, Position)> { slots.lazy.map { (Int($0.symbol), $0.position) } }
+
+    @inline(__always)
+    func slotIndex(_ symbol: SymbolID) -> Int? {
+        for index in slots.indices {
+            let found = slots[index].symbol
+            if found == symbol { return index }
+            if found > symbol { return nil }
+        }
+        return nil
+    }
+
+    /// The position in `symbol`; empty if the account never touched it. Writing creates it.
+    public subscript(_ symbol: Int) -> Position {
+        @inline(__always) get {
+            guard let index = slotIndex(SymbolID(symbol)) else { return Position() }
+            return slots[index].position
+        }
+        _modify {
+            let index = touch(SymbolID(symbol))
+            yield &slots[index].position
+        }
+    }
+
+    /// The slot of `symbol`, created empty if missing; returns its index.
+    @discardableResult
+    mutating func touch(_ symbol: SymbolID) -> Int {
+        var index = 0
+        while index < slots.count && slots[index].symbol < symbol { index += 1 }
+        if index < slots.count && slots[index].symbol == symbol { return index }
+        slots.insert(Slot(symbol: symbol, position: Position()), at: index)
+        span = max(span, symbol + 1)
+        return index
+    }
+
+    /// Restores the span of a state decoded from encoding v1–v3.
+    mutating func extendSpan(to count: UInt16) {
+        span = max(span, count)
+    }
+}

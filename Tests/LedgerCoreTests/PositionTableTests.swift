@@ -1,0 +1,112 @@
+@testable import LedgerCore
+import LedgerDigest
+import Testing
+
+/// Positions are kept per account only for the symbols it touched (issue "Exchange
+/// scale": indexed by symbol id, one order in symbol 99 cost 100 positions), and state
+/// encoding 4 writes them sparse; encodings 1–3 still read and write the dense layout.
+@Suite struct PositionTableTests {
+    /// Account 7 rests an order in ETHUSDT (symbol 1) only; account 8 holds BTCUSDT and
+    /// ETHUSDT positions.
+    static func world() -> EngineHarness {
+        var engine = EngineHarness()
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        engine.run(.setMarkPrice(symbol: 1, priceUnits: 300_000))
+        for account: AccountID in [7, 8, 9] { engine.deposit(account, 10_000_000_000) }
+        engine.limit(7, .buy, price: 290_000, quantity: 5, symbol: 1)
+        engine.limit(9, .sell, price: 500_000, quantity: 123)
+        engine.market(8, .buy, quantity: 123)
+        engine.limit(9, .sell, price: 300_000, quantity: 678, symbol: 1)
+        engine.market(8, .buy, quantity: 678, symbol: 1)
+        return engine
+    }
+
+    @Test func anAccountKeepsOnlyTheSymbolsItTouched() throws {
+        let engine = Self.world()
+        let seven = engine.state.accounts[Int(engine.state.accountIndexByID[7]!)]
+        #expect(seven.positions.slots.map(\.symbol) == [1])
+        #expect(seven.positions.span == 2)  // the dense layouts wrote symbols 0 and 1
+        #expect(seven.position(0) == Position())
+        #expect(seven.position(1).openBuyQuantityUnits == 5)
+        let eight = engine.state.accounts[Int(engine.state.accountIndexByID[8]!)]
+        #expect(eight.positions.slots.map(\.symbol) == [0, 1])
+        #expect(eight.position(0).sizeQuantityUnits == 123)
+        #expect(eight.position(1).sizeQuantityUnits == 678)
+        #expect(engine.state.invariantViolation() == nil)
+    }
+
+    /// Every layout reads back to the same state, and writes the same bytes again.
+    @Test func everyLayoutRoundTrips() throws {
+        let engine = Self.world()
+        for version: UInt8 in [3, 4] {
+            var writer = ByteWriter()
+            engine.state.encodeCanonical(to: &writer, version: version)
+            var reader = ByteReader(writer.bytes)
+            let decoded = try ExchangeState.decodeCanonical(
+                from: &reader, version: version, sequence: engine.state.lastSequence, timeNanos: engine.state.lastTimeNanos)
+            try reader.expectEnd()
+            var again = ByteWriter()
+            decoded.encodeCanonical(to: &again, version: version)
+            #expect(again.bytes == writer.bytes, "version \(version)")
+            #expect(decoded.stateHash() == engine.state.stateHash())
+        }
+        // Version 4 is smaller: account 7 writes one position, not two.
+        var dense = ByteWriter()
+        engine.state.encodeCanonical(to: &dense, version: 3)
+        var sparse = ByteWriter()
+        engine.state.encodeCanonical(to: &sparse, version: 4)
+        #expect(sparse.bytes.count < dense.bytes.count)
+    }
+
+    /// Account 8's two positions in the v4 bytes: the offset of their count and each slot's bytes.
+    static func slots(in bytes: [UInt8], of state: ExchangeState) throws -> (count: Int, first: [UInt8], second: [UInt8]) {
+        let eight = state.accounts[Int(state.accountIndexByID[8]!)]
+        var first = ByteWriter()
+        first.varint(0)
+        ExchangeState.encode(eight.position(0), version: 4, to: &first)
+        var second = ByteWriter()
+        second.varint(1)
+        ExchangeState.encode(eight.position(1), version: 4, to: &second)
+        let pattern = [2] + first.bytes + second.bytes
+        let found = try #require(
+            bytes.indices.first { bytes[$0...].starts(with: pattern) }, "account 8's positions are not in the bytes")
+        #expect(!bytes[(found + 1)...].indices.contains { bytes[$0...].starts(with: pattern) }, "the pattern is not unique")
+        return (found, first.bytes, second.bytes)
+    }
+
+    @Test func encoding4RefusesPositionsOutOfOrderOrEmpty() throws {
+        let engine = Self.world()
+        var writer = ByteWriter()
+        engine.state.encodeCanonical(to: &writer, version: 4)
+        let bytes = writer.bytes
+        let (count, first, second) = try Self.slots(in: bytes, of: engine.state)
+        let after = count + 1 + first.count + second.count
+        func decode(_ variant: [UInt8]) -> CodecError? {
+            var reader = ByteReader(variant)
+            do {
+                _ = try ExchangeState.decodeCanonical(from: &reader, version: 4, sequence: 1, timeNanos: 0)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(decode(bytes) == nil)
+        // The two slots swapped: symbol 1 before symbol 0.
+        let swapped = Array(bytes[..<count]) + [2] + second + first + Array(bytes[after...])
+        #expect(decode(swapped) == .outOfRange(field: "position symbol", offset: count + 1 + second.count))
+        // Symbol 0 twice.
+        let twice = Array(bytes[..<count]) + [2] + first + first + Array(bytes[after...])
+        #expect(decode(twice) == .outOfRange(field: "position symbol", offset: count + 1 + first.count))
+        // The second slot written as an empty position.
+        var empty = ByteWriter()
+        empty.varint(1)
+        ExchangeState.encode(Position(), version: 4, to: &empty)
+        let blank = Array(bytes[..<count]) + [2] + first + empty.bytes + Array(bytes[after...])
+        #expect(decode(blank) == .outOfRange(field: "position", offset: count + 1 + first.count + 1))
+        // A symbol the state does not list.
+        var unknown = ByteWriter()
+        unknown.varint(2)
+        let stranger = Array(bytes[..<count]) + [2] + first + unknown.bytes + Array(second.dropFirst()) + Array(bytes[after...])
+        #expect(decode(stranger) == .outOfRange(field: "position symbol", offset: count + 1 + first.count))
+    }
+}
