@@ -42,6 +42,9 @@ let package = Package(
         // The engine at exchange scale beside the small world (issue 8; docs/BENCHMARKS.md).
         .executableTarget(
             name: "ScaleProfile",
-            dependencies: [.product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root)]),
+            dependencies: [
+                .product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root),
+                .product(name: "LedgerDigest", package: root), .product(name: "Snapshots", package: root),
+            ]),
     ]
 )

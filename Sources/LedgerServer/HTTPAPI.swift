@@ -122,7 +122,7 @@ package final class HTTPAPI: @unchecked Sendable {
             let parameters = try Self.parameters(query: query, body: body)
             switch try route(method: method, path: path, parameters: parameters, role: role, catalog: catalog) {
             case .command(let command): return .command(command)
-            case .stateQuery, .prepared: return .read
+            case .stateQuery, .read: return .read
             }
         } catch let failure as Failure {
             return .refused(code: failure.code)
@@ -148,26 +148,26 @@ package final class HTTPAPI: @unchecked Sendable {
         case (.GET, "/v1/state"):
             return .stateQuery
         case (.GET, "/v1/exchangeInfo"):
-            return .prepared { _ in .response(.view(Views.exchangeInfo(catalog))) }
+            return .read { _ in Views.exchangeInfo(catalog) }
         case (.GET, "/v1/account"):
             let account = try fields.account()
-            return .prepared { state in .response(.view(Views.account(state, account))) }
+            return .read { state in Views.account(state, account) }
         case (.GET, "/v1/openOrders"):
             let account = try fields.account()
-            return .prepared { state in .response(.view(Views.openOrders(state, account))) }
+            return .read { state in Views.openOrders(state, account) }
         case (.GET, "/v1/depth"):
             let symbol = try fields.symbol()
             let limit = try fields.optionalUInt("limit") ?? 20
             guard limit >= 1, limit <= 1_000 else { throw Failure(.badRequest, "limit must be 1 ... 1000") }
-            return .prepared { state in .response(.view(Views.depth(state, symbol.id, limit: Int(limit)))) }
+            return .read { state in Views.depth(state, symbol.id, limit: Int(limit)) }
         case (.GET, "/v1/premiumIndex"):
             let symbol = try fields.symbol()
-            return .prepared { state in .response(.view(Views.premiumIndex(state, symbol.id))) }
+            return .read { state in Views.premiumIndex(state, symbol.id) }
         case (.GET, "/v1/leverageBracket"):
             let symbol = try fields.symbol()
-            return .prepared { state in .response(.view(Views.leverageBracket(state, symbol.id))) }
+            return .read { state in Views.leverageBracket(state, symbol.id) }
         case (.GET, "/v1/insuranceFund"):
-            return .prepared { state in .response(.view(Views.insuranceFund(state))) }
+            return .read { state in Views.insuranceFund(state) }
         case (.POST, "/v1/marginType"):
             try require(role, has: .trader)
             let isolated: Bool

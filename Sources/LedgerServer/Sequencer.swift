@@ -27,14 +27,9 @@ struct EngineRequest: Sendable {
     enum Kind: Sendable {
         case command(Command)
         case stateQuery
-        /// Runs on the engine thread against the current state; returns a command to
-        /// execute and journal, or a response to send (after the entries before it are
-        /// durable).
-        case prepared(@Sendable (borrowing ExchangeState) -> Prepared)
-    }
-    enum Prepared: Sendable {
-        case command(Command)
-        case response(Response)
+        /// A read of the state (rendered JSON), run by the state follower on its copy once
+        /// the entries before it are durable: never on the engine thread.
+        case read(@Sendable (borrowing ExchangeState) -> String)
     }
     var requestID: UInt64
     var kind: Kind
@@ -56,6 +51,8 @@ package final class Sequencer: @unchecked Sendable {
             case committed(sequence: SequenceNumber, events: Range<Int>)
             /// A state query: answered by the follower once it has applied this batch.
             case stateHash
+            /// A read: run by the follower on its copy once it has applied this batch.
+            case read(@Sendable (borrowing ExchangeState) -> String)
         }
         var journal = JournalBatch()
         var events: [Event] = []
@@ -295,13 +292,10 @@ package final class Sequencer: @unchecked Sendable {
             // O(1) here: the follower hashes its copy once this batch is durable.
             batch.replies.append((request.sink, request.requestID, .stateHash))
             return
-        case .prepared(let body):
-            switch body(state) {
-            case .command(let prepared): command = prepared
-            case .response(let response):
-                batch.replies.append((request.sink, request.requestID, .response(response)))
-                return
-            }
+        case .read(let body):
+            // O(1) here too: the follower runs the read on its copy.
+            batch.replies.append((request.sink, request.requestID, .read(body)))
+            return
         }
         // Whatever is journaled must read back (docs/FORMATS.md, "Field domains"): a field
         // outside its domain is refused here, before the engine sees it. TCP's decoder
@@ -401,7 +395,12 @@ package final class Sequencer: @unchecked Sendable {
         }
         for key in order {
             let group = grouped[key]!
-            let asksState = group.items.contains { if case .stateHash = $0.pending { true } else { false } }
+            let asksState = group.items.contains {
+                switch $0.pending {
+                case .stateHash, .read: true
+                case .response, .committed: false
+                }
+            }
             // Through the follower the events outlive this batch's buffer: copy them.
             let routed = follower.route(sink: group.sink, asksState: asksState) {
                 group.items.map { item -> (requestID: UInt64, reply: StateFollower.Reply) in
@@ -410,6 +409,7 @@ package final class Sequencer: @unchecked Sendable {
                     case .committed(let sequence, let range):
                         (item.requestID, .ready(.committed(sequence: sequence, events: Array(batch.events[range])[...])))
                     case .stateHash: (item.requestID, .stateHash)
+                    case .read(let body): (item.requestID, .read(body))
                     }
                 }
             }
@@ -419,7 +419,7 @@ package final class Sequencer: @unchecked Sendable {
                     switch item.pending {
                     case .response(let response): (item.requestID, response)
                     case .committed(let sequence, let range): (item.requestID, .committed(sequence: sequence, events: batch.events[range]))
-                    case .stateHash: preconditionFailure("a state query is always routed through the follower")
+                    case .stateHash, .read: preconditionFailure("state queries and reads always go through the follower")
                     }
                 })
         }

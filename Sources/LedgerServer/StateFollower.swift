@@ -5,7 +5,7 @@ import LedgerDigest
 import Logging
 
 /// A second copy of the state, kept on a thread of its own one durable batch behind the
-/// engine, from which state queries are answered (docs/OPERATIONS.md, "State queries").
+/// engine, from which state queries and reads are answered (docs/OPERATIONS.md, "State queries and reads").
 ///
 /// Hashing the state reads all of it: about 0.1–0.3 s at 10^6 accounts. Done on the engine
 /// thread, every `GET /v1/state` stalled every command behind it. Here the engine only notes
@@ -23,6 +23,8 @@ final class StateFollower: @unchecked Sendable {
     enum Reply {
         case ready(Response)
         case stateHash
+        /// A read of the state, rendered here (docs/OPERATIONS.md, "State queries and reads").
+        case read(@Sendable (borrowing ExchangeState) -> String)
     }
 
     private enum Item {
@@ -104,7 +106,13 @@ final class StateFollower: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The follower's nice value: it is background work, and on a machine with few cores
+    /// the engine, the writer and ingress come first (a state reply waits instead).
+    static let niceness: Int32 = 10
+
     private func run() {
+        // Linux keeps a nice value per thread; 0 names the calling one (man 2 setpriority).
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
         if let initial {
             let started = ContinuousClock.now
             var reader = ByteReader(initial.bytes)
@@ -149,6 +157,13 @@ final class StateFollower: @unchecked Sendable {
                     case .stateHash:
                         if answer == nil { answer = currentAnswer() }
                         return (item.requestID, answer!)
+                    case .read(let body):
+                        guard failure == nil, let state else {
+                            return (
+                                item.requestID, .error(.unavailable, "the state follower stopped: \(failure ?? "no state"); see the log")
+                            )
+                        }
+                        return (item.requestID, .view(body(state)))
                     }
                 }
                 sink.deliver(responses)

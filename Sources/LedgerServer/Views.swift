@@ -1,6 +1,7 @@
 import LedgerCore
 
-/// JSON views of the state for the HTTP API, rendered on the engine thread.
+/// JSON views of the state for the HTTP API, rendered by the state follower on its copy
+/// of the state (docs/OPERATIONS.md, "State queries and reads"), never on the engine thread.
 enum Views {
     static func exchangeInfo(_ catalog: ExchangeCatalog) -> String {
         JSON.text([

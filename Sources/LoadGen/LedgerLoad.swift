@@ -47,7 +47,7 @@ struct LedgerLoad: ParsableCommand {
     }
 
     /// Listings, one deposit per account (transfer id = account id, so a rerun replays
-    /// them) and mark prices; pipelined on one connection.
+    /// them) and mark prices; pipelined on one connection, `window` in flight.
     func runSetup() throws {
         let connection = try LedgerConnection(host: host, port: port)
         try connection.hello(token: token)
@@ -61,9 +61,17 @@ struct LedgerLoad: ParsableCommand {
             return writer.bytes
         }
         log?.flush()
-        try connection.send(frames)
+        // At most `window` in flight (the daemon answers BUSY beyond its per-connection
+        // limit): a million accounts' deposits go through in windows.
+        var sent = min(window, frames.count)
+        try connection.send(Array(frames[..<sent]))
         var failures = 0
-        for _ in frames {
+        for received in 0..<frames.count {
+            if sent < frames.count && sent - received <= window / 2 {
+                let next = min(sent + window / 2, frames.count)
+                try connection.send(Array(frames[sent..<next]))
+                sent = next
+            }
             switch try connection.receive() {
             case .error(_, let code, let message):
                 failures += 1

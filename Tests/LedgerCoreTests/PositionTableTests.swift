@@ -1,6 +1,7 @@
-@testable import LedgerCore
 import LedgerDigest
 import Testing
+
+@testable import LedgerCore
 
 /// Positions are kept per account only for the symbols it touched (issue "Exchange
 /// scale": indexed by symbol id, one order in symbol 99 cost 100 positions), and state

@@ -1,6 +1,8 @@
 import Foundation
 import LedgerClient
 import LedgerCore
+import LedgerDigest
+import Snapshots
 
 // The engine at exchange scale (issue 8), beside the small world in the same run:
 //
@@ -213,6 +215,12 @@ struct Figures {
     var buildSeconds = 0.0
     var rssBytes = 0
     var mixNanos = 0.0
+    /// The whole state: canonical bytes, the state hash, a snapshot file made and loaded.
+    var canonicalBytes = 0
+    var hashSeconds = 0.0
+    var snapshotBytes = 0
+    var snapshotCreateSeconds = 0.0
+    var snapshotLoadSeconds = 0.0
     var funding = Sweep()
     var liquidation = Sweep()
 }
@@ -236,6 +244,28 @@ func measure(accounts: Int, symbols: Int, holders: Int, resting: Int, victims: I
     start = nanos()
     for command in commands { world.run(command) }
     figures.mixNanos = Double(nanos() - start) / Double(count)
+    // The whole state: what the state follower hashes and a snapshot holds.
+    var writer = ByteWriter(capacity: 1 << 20)
+    world.state.encodeCanonical(to: &writer)
+    figures.canonicalBytes = writer.bytes.count
+    writer = ByteWriter()
+    start = nanos()
+    let hash = world.state.stateHash()
+    figures.hashSeconds = Double(nanos() - start) / 1e9
+    let directory = NSTemporaryDirectory() + "scale-profile-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    do {
+        start = nanos()
+        let info = try SnapshotFile.write(world.state, journalChain: [UInt8](repeating: 0, count: 32), directory: directory)
+        figures.snapshotCreateSeconds = Double(nanos() - start) / 1e9
+        figures.snapshotBytes = Int(info.compressedBytes) + SnapshotFile.headerBytes
+        start = nanos()
+        let loaded = try SnapshotFile.load(path: directory + "/" + info.name)
+        figures.snapshotLoadSeconds = Double(nanos() - start) / 1e9
+        if loaded.info.stateHash != hash { print("SNAPSHOT: the loaded state's hash differs") }
+    } catch {
+        print("SNAPSHOT: \(error)")
+    }
     // The funding time: the timer tick starts every symbol's settlement; the mix goes on
     // with a tick after each command until it is paid. Then a 4% fall of symbol 2's mark.
     let fundingTime = (world.clock.time / 3_600_000_000_000 + 1) * 3_600_000_000_000
@@ -252,6 +282,10 @@ func worldReport(accounts: Int, holders: Int, resting: Int) {
         print(
             "accounts \(figures.accounts): build \(String(format: "%.1f", figures.buildSeconds)) s, "
                 + "RSS +\(figures.rssBytes / 1_048_576) MiB, mix \(Int(figures.mixNanos.rounded())) ns a command")
+        print(
+            "  state: \(figures.canonicalBytes / 1_048_576) MiB canonical, state hash \(String(format: "%.3f", figures.hashSeconds)) s; "
+                + "snapshot \(figures.snapshotBytes / 1_048_576) MiB, create \(String(format: "%.2f", figures.snapshotCreateSeconds)) s, "
+                + "load \(String(format: "%.2f", figures.snapshotLoadSeconds)) s")
         print("  funding settlement: " + figures.funding.line)
         print("  mark −4%: " + figures.liquidation.line)
         for (name, bytes, count) in figures.phases where count > 0 {
