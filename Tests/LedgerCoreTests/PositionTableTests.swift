@@ -110,4 +110,34 @@ import Testing
         let stranger = Array(bytes[..<count]) + [2] + first + unknown.bytes + Array(second.dropFirst()) + Array(bytes[after...])
         #expect(decode(stranger) == .outOfRange(field: "position symbol", offset: count + 1 + first.count))
     }
+
+    /// The invariant sweep walks each account's table once; it still finds what breaks.
+    @Test func theSweepFindsBrokenTotalsHoldersAndOpenInterest() throws {
+        let engine = Self.world()
+        #expect(engine.state.invariantViolation() == nil)
+        let seven = Int(engine.state.accountIndexByID[7]!)
+        let eight = Int(engine.state.accountIndexByID[8]!)
+
+        var totals = engine.state
+        totals.accounts[seven].positions[1].openBuyQuantityUnits += 1
+        #expect(totals.invariantViolation() == "open-order totals of account 7 in ETHUSDT differ from the book")
+
+        // Account 7's order in ETHUSDT with its table emptied: the book holds an order of an
+        // account without a position there.
+        var orphan = engine.state
+        orphan.accounts[seven].positions = PositionTable()
+        #expect(orphan.invariantViolation() == "open-order totals of account 7 in ETHUSDT differ from the book")
+
+        var holders = engine.state
+        holders.markets[0].holders.insert(seven)
+        #expect(holders.invariantViolation() == "holder count of BTCUSDT is off")
+        var missing = engine.state
+        missing.markets[1].holders.remove(eight)
+        #expect(missing.invariantViolation() == "holders of ETHUSDT differ at account 8")
+
+        var interest = engine.state
+        interest.accounts[eight].positions[0].sizeQuantityUnits += 1
+        interest.markets[0].holders.insert(eight)
+        #expect(interest.invariantViolation()?.hasPrefix("open interest of BTCUSDT: long 124 ≠ short 123") == true)
+    }
 }

@@ -163,7 +163,8 @@ struct Sweep {
     }
 
     var line: String {
-        let user = "user commands meanwhile: \(userNanos.count), p50 \(Self.percentile(userNanos, 0.5) / 1_000) µs, "
+        let user =
+            "user commands meanwhile: \(userNanos.count), p50 \(Self.percentile(userNanos, 0.5) / 1_000) µs, "
             + "p99 \(Self.percentile(userNanos, 0.99) / 1_000) µs, max \(Self.percentile(userNanos, 1) / 1_000) µs"
         return "\(String(format: "%.3f", wallSeconds)) s wall, \(ticks) ticks (p99 \(Self.percentile(tickNanos, 0.99) / 1_000) µs, "
             + "max \(Self.percentile(tickNanos, 1) / 1_000) µs), largest tick \(largestTickEvents) events / \(largestTickBytes) bytes; "

@@ -34,37 +34,44 @@ extension ExchangeState {
                     return "settlement cursor of \(symbols[symbol].name) is past the accounts"
                 }
             }
-            var holderCount = 0
-            for (index, account) in accounts.enumerated() {
-                let position = account.position(SymbolID(symbol))
+        }
+        // One pass over the positions each account holds (its table has only the symbols it
+        // touched): holders, funding sizes and epochs, open interest.
+        var holderCounts = [Int](repeating: 0, count: markets.count)
+        var longs = insurancePositions.map { Int128(max(0, $0.sizeQuantityUnits)) }
+        var shorts = insurancePositions.map { Int128(max(0, -$0.sizeQuantityUnits)) }
+        for (index, account) in accounts.enumerated() {
+            for slot in account.positions.slots {
+                let symbol = Int(slot.symbol)
+                let position = slot.position
                 let holds = position.sizeQuantityUnits != 0 || position.fundingFrozen
-                if holds { holderCount += 1 }
-                if holds != market.holders.contains(index) { return "holders of \(symbols[symbol].name) differ at account \(account.id)" }
+                if holds { holderCounts[symbol] += 1 }
+                if holds != markets[symbol].holders.contains(index) {
+                    return "holders of \(symbols[symbol].name) differ at account \(account.id)"
+                }
                 if position.fundingFrozen && !owesFunding(position, symbol: symbol) {
                     return "account \(account.id) keeps a funding size in \(symbols[symbol].name) it does not owe"
                 }
-                if position.fundingEpoch > market.fundingEpoch { return "account \(account.id) is ahead of the funding epoch" }
+                if position.fundingEpoch > markets[symbol].fundingEpoch { return "account \(account.id) is ahead of the funding epoch" }
+                let size = position.sizeQuantityUnits
+                if size > 0 { longs[symbol] += Int128(size) } else { shorts[symbol] -= Int128(size) }
             }
-            if holderCount != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
         }
+        // Each account's open-order totals equal what its orders in the books add up to.
+        var expected = [Int: Position]()  // account index << 16 | symbol
         for (symbol, market) in markets.enumerated() {
+            // Every holder has a position (the pass above found each one in the set).
+            if holderCounts[symbol] != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
             if !market.book.isUncrossed { return "book \(symbols[symbol].name) is crossed" }
-            let fund = insurancePositions[symbol].sizeQuantityUnits
-            var longs = Int128(max(0, fund))
-            var shorts = Int128(max(0, -fund))
-            for account in accounts {
-                let size = account.position(SymbolID(symbol)).sizeQuantityUnits
-                if size > 0 { longs += Int128(size) } else { shorts -= Int128(size) }
+            if longs[symbol] != shorts[symbol] {
+                return "open interest of \(symbols[symbol].name): long \(longs[symbol]) ≠ short \(shorts[symbol])"
             }
-            if longs != shorts { return "open interest of \(symbols[symbol].name): long \(longs) ≠ short \(shorts)" }
-            if Int128(market.openInterest.longUnits) != longs || Int128(market.openInterest.shortUnits) != shorts {
+            if Int128(market.openInterest.longUnits) != longs[symbol] || Int128(market.openInterest.shortUnits) != shorts[symbol] {
                 return "open interest counters of \(symbols[symbol].name) differ from the positions"
             }
-            // Each account's open-order totals equal what its orders in the book add up to.
-            var expected = [Int: Position]()
             for side in Side.allCases {
                 for order in market.book.orders(side) {
-                    expected[Int(order.accountIndex), default: Position()].addOpenOrder(
+                    expected[Int(order.accountIndex) << 16 | symbol, default: Position()].addOpenOrder(
                         side: side, quantityUnits: order.openQuantityUnits,
                         notionalMinor: order.priceUnits * order.openQuantityUnits * market.notionalFactor)
                     if orderLocations[order.orderID]?.symbol != SymbolID(symbol) {
@@ -72,17 +79,24 @@ extension ExchangeState {
                     }
                 }
             }
-            for (index, account) in accounts.enumerated() {
-                let position = account.position(SymbolID(symbol))
-                let totals = expected[index] ?? Position()
-                if position.openBuyQuantityUnits != totals.openBuyQuantityUnits
-                    || position.openBuyNotionalMinor != totals.openBuyNotionalMinor
-                    || position.openSellQuantityUnits != totals.openSellQuantityUnits
-                    || position.openSellNotionalMinor != totals.openSellNotionalMinor
-                {
-                    return "open-order totals of account \(account.id) in \(symbols[symbol].name) differ from the book"
+        }
+        func sameOpenOrders(_ position: Position, _ totals: Position) -> Bool {
+            position.openBuyQuantityUnits == totals.openBuyQuantityUnits && position.openBuyNotionalMinor == totals.openBuyNotionalMinor
+                && position.openSellQuantityUnits == totals.openSellQuantityUnits
+                && position.openSellNotionalMinor == totals.openSellNotionalMinor
+        }
+        for (index, account) in accounts.enumerated() {
+            for slot in account.positions.slots {
+                let totals = expected.removeValue(forKey: index << 16 | Int(slot.symbol)) ?? Position()
+                if !sameOpenOrders(slot.position, totals) {
+                    return "open-order totals of account \(account.id) in \(symbols[Int(slot.symbol)].name) differ from the book"
                 }
             }
+        }
+        // Orders of an account without a position in their symbol.
+        if let (key, _) = expected.min(by: { $0.key < $1.key }) {
+            let account = key >> 16 < accounts.count ? "\(accounts[key >> 16].id)" : "index \(key >> 16)"
+            return "open-order totals of account \(account) in \(symbols[key & 0xFFFF].name) differ from the book"
         }
         // Every position is margined: isolated margin only on open isolated positions, and
         // no account left at or below maintenance after an entry (the sweep liquidated it).
