@@ -26,6 +26,7 @@ import Testing
         let engine = Self.world()
         let seven = engine.state.accounts[Int(engine.state.accountIndexByID[7]!)]
         #expect(seven.positions.slots.map(\.symbol) == [1])
+        #expect(seven.positions.orderCounts(1) == (1, 0))
         #expect(seven.positions.span == 2)  // the dense layouts wrote symbols 0 and 1
         #expect(seven.position(0) == Position())
         #expect(seven.position(1).openBuyQuantityUnits == 5)
@@ -127,6 +128,10 @@ import Testing
         var orphan = engine.state
         orphan.accounts[seven].positions = PositionTable()
         #expect(orphan.invariantViolation() == "open-order totals of account 7 in ETHUSDT differ from the book")
+
+        var counted = engine.state
+        counted.accounts[seven].positions.countOrders(1, resting: 1)
+        #expect(counted.invariantViolation() == "order counts of account 7 in ETHUSDT differ from the books")
 
         var holders = engine.state
         holders.markets[0].holders.insert(seven)

@@ -117,4 +117,49 @@ import Testing
         #expect(engine.state.orderLocations.count == 2)
         #expect(engine.state.invariantViolation() == nil)
     }
+
+    /// An account's resting orders in one symbol (and its conditional orders) stop at their
+    /// limits, so that a cancel-all's entry and reply stay bounded; another symbol, or
+    /// another account, still rests.
+    @Test func anAccountsOrdersInOneSymbolStopAtTheirLimit() throws {
+        var limits = Self.roomy
+        limits.restingOrdersMax = 1_000
+        limits.conditionalOrdersMax = 1_000
+        var engine = Self.world(limits)
+        for index in 0..<Limits.restingOrdersPerAccountSymbolMax {
+            let events = engine.limit(1, .buy, price: 400_000 - Int64(index), quantity: 1)
+            #expect(events.last.map { if case .orderRested = $0 { true } else { false } } == true)
+        }
+        let buy = Command.placeOrder(
+            PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 300_000, quantityUnits: 1))
+        Self.refuses(&engine, buy, .accountOrderLimit)
+        let postOnly = Command.placeOrder(
+            PlaceOrder(account: 1, symbol: 0, side: .sell, type: .limit, timeInForce: .gtx, priceUnits: 600_000, quantityUnits: 1))
+        Self.refuses(&engine, postOnly, .accountOrderLimit)
+        // An IOC order never rests: it is not counted.
+        #expect(
+            engine.limit(1, .sell, price: 600_000, quantity: 1, tif: .ioc).last.map { if case .orderExpired = $0 { true } else { false } }
+                == true)
+        // Another symbol and another account rest as before.
+        #expect(
+            engine.limit(1, .buy, price: 299_000, quantity: 10, symbol: 1).last.map { if case .orderRested = $0 { true } else { false } }
+                == true)
+        #expect(engine.limit(2, .buy, price: 400_000, quantity: 1).last.map { if case .orderRested = $0 { true } else { false } } == true)
+        // Conditional orders: their own limit.
+        for index in 0..<Limits.conditionalOrdersPerAccountSymbolMax {
+            let events = engine.run(Self.stop(1, .sell, stop: 450_000 - Int64(index)))
+            #expect(events.last.map { if case .conditionalOrderPlaced = $0 { true } else { false } } == true, "\(events)")
+        }
+        Self.refuses(&engine, Self.stop(1, .sell, stop: 440_000), .accountOrderLimit)
+        // One cancel-all takes them all, in one entry that fits a reply frame.
+        let cancelled = engine.run(.cancelAllOrders(account: 1, symbol: 0))
+        #expect(cancelled.count == Limits.restingOrdersPerAccountSymbolMax + Limits.conditionalOrdersPerAccountSymbolMax + 1)
+        var frame = ByteWriter()
+        WireFrame.encodeCommitted(requestID: .max, sequence: .max, events: cancelled, to: &frame)
+        #expect(frame.bytes.count - 4 <= WireFrame.frameBytesMax, "a cancel-all's reply is \(frame.bytes.count) bytes")
+        #expect(try #require(engine.state.account(1)).positions.orderCounts(0) == (0, 0))
+        // Room again.
+        #expect(engine.limit(1, .buy, price: 300_000, quantity: 1).last.map { if case .orderRested = $0 { true } else { false } } == true)
+        #expect(engine.state.invariantViolation() == nil)
+    }
 }

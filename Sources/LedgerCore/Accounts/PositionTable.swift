@@ -5,6 +5,10 @@
 public struct PositionTable: Sendable, Hashable {
     public struct Slot: Sendable, Hashable {
         public let symbol: SymbolID
+        /// The account's resting orders and waiting conditional orders in the symbol
+        /// (derived from the books; not encoded).
+        public internal(set) var restingOrders: UInt16 = 0
+        public internal(set) var conditionalOrders: UInt16 = 0
         public internal(set) var position: Position
     }
 
@@ -41,6 +45,20 @@ public struct PositionTable: Sendable, Hashable {
             let index = touch(SymbolID(symbol))
             yield &slots[index].position
         }
+    }
+
+    /// The account's resting and conditional orders in `symbol`.
+    @inline(__always)
+    public func orderCounts(_ symbol: SymbolID) -> (resting: Int, conditional: Int) {
+        guard let index = slotIndex(symbol) else { return (0, 0) }
+        return (Int(slots[index].restingOrders), Int(slots[index].conditionalOrders))
+    }
+
+    /// Counts an order that joins (+1) or leaves (−1) a book or the conditional list.
+    mutating func countOrders(_ symbol: SymbolID, resting: Int = 0, conditional: Int = 0) {
+        let index = touch(symbol)
+        slots[index].restingOrders = UInt16(Int(slots[index].restingOrders) + resting)
+        slots[index].conditionalOrders = UInt16(Int(slots[index].conditionalOrders) + conditional)
     }
 
     /// The slot of `symbol`, created empty if missing; returns its index.

@@ -201,6 +201,7 @@ extension ExchangeState {
             }
             markets[Int(order.symbol)].conditionalOrders.append(conditional)
             conditionalLocations[orderID] = order.symbol
+            accounts[Int(index)].positions.countOrders(order.symbol, conditional: 1)
 
         case .conditionalOrderTriggered(let orderID, _):
             let conditional = removeConditional(orderID)
@@ -235,6 +236,7 @@ extension ExchangeState {
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: -order.openQuantityUnits)
+            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1)
             incoming = IncomingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, symbol: location.symbol, side: order.side, priceUnits: price,
                 clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
@@ -251,6 +253,7 @@ extension ExchangeState {
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: quantity)
+            accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1)
 
         case .orderCancelled(let orderID, let quantity), .restingOrderExpired(let orderID, let quantity, _):
             let location = orderLocations.removeValue(forKey: orderID)!
@@ -260,6 +263,7 @@ extension ExchangeState {
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side,
                 priceUnits: order.priceUnits, quantityUnits: -quantity)
+            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1)
         }
     }
 
@@ -272,6 +276,7 @@ extension ExchangeState {
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
         if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
             orderLocations.removeValue(forKey: trade.makerOrderID)
+            accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1)
         }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits
         let makerIndex = Int(maker.accountIndex)
@@ -324,7 +329,9 @@ extension ExchangeState {
     private mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
         let symbol = conditionalLocations.removeValue(forKey: orderID)!
         let slot = markets[Int(symbol)].conditionalOrders.firstIndex { $0.orderID == orderID }!
-        return markets[Int(symbol)].conditionalOrders.remove(at: slot)
+        let conditional = markets[Int(symbol)].conditionalOrders.remove(at: slot)
+        accounts[Int(conditional.accountIndex)].positions.countOrders(symbol, conditional: -1)
+        return conditional
     }
 
     /// The insurance fund's side of a takeover.

@@ -370,6 +370,15 @@ extension ExchangeState {
             else { throw .outOfRange(field: "resting order", offset: reader.offset) }
             let slot = state.markets[Int(symbol)].book.insert(order)
             state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
+            state.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1)
+        }
+        for symbol in state.markets.indices {
+            for conditional in state.markets[symbol].conditionalOrders {
+                guard Int(conditional.accountIndex) < state.accounts.count else {
+                    throw .outOfRange(field: "conditional order account", offset: reader.offset)
+                }
+                state.accounts[Int(conditional.accountIndex)].positions.countOrders(SymbolID(symbol), conditional: 1)
+            }
         }
         // v1 kept ids sorted and without times: they count as recorded at the snapshot.
         if version >= 2 {

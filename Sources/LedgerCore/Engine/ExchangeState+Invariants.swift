@@ -59,6 +59,7 @@ extension ExchangeState {
         }
         // Each account's open-order totals equal what its orders in the books add up to.
         var expected = [Int: Position]()  // account index << 16 | symbol
+        var counts = [Int: (resting: Int, conditional: Int)]()
         for (symbol, market) in markets.enumerated() {
             // Every holder has a position (the pass above found each one in the set).
             if holderCounts[symbol] != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
@@ -71,6 +72,7 @@ extension ExchangeState {
             }
             for side in Side.allCases {
                 for order in market.book.orders(side) {
+                    counts[Int(order.accountIndex) << 16 | symbol, default: (0, 0)].resting += 1
                     expected[Int(order.accountIndex) << 16 | symbol, default: Position()].addOpenOrder(
                         side: side, quantityUnits: order.openQuantityUnits,
                         notionalMinor: order.priceUnits * order.openQuantityUnits * market.notionalFactor)
@@ -78,6 +80,11 @@ extension ExchangeState {
                         return "order \(order.orderID) is in the book but not in the id table"
                     }
                 }
+            }
+        }
+        for (symbol, market) in markets.enumerated() {
+            for conditional in market.conditionalOrders {
+                counts[Int(conditional.accountIndex) << 16 | symbol, default: (0, 0)].conditional += 1
             }
         }
         func sameOpenOrders(_ position: Position, _ totals: Position) -> Bool {
@@ -91,12 +98,20 @@ extension ExchangeState {
                 if !sameOpenOrders(slot.position, totals) {
                     return "open-order totals of account \(account.id) in \(symbols[Int(slot.symbol)].name) differ from the book"
                 }
+                let count = counts.removeValue(forKey: index << 16 | Int(slot.symbol)) ?? (0, 0)
+                if Int(slot.restingOrders) != count.resting || Int(slot.conditionalOrders) != count.conditional {
+                    return "order counts of account \(account.id) in \(symbols[Int(slot.symbol)].name) differ from the books"
+                }
             }
         }
-        // Orders of an account without a position in their symbol.
         if let (key, _) = expected.min(by: { $0.key < $1.key }) {
             let account = key >> 16 < accounts.count ? "\(accounts[key >> 16].id)" : "index \(key >> 16)"
             return "open-order totals of account \(account) in \(symbols[key & 0xFFFF].name) differ from the book"
+        }
+        // Orders of an account without a slot in their symbol.
+        if let (key, _) = counts.min(by: { $0.key < $1.key }) {
+            let account = key >> 16 < accounts.count ? "\(accounts[key >> 16].id)" : "index \(key >> 16)"
+            return "order counts of account \(account) in \(symbols[key & 0xFFFF].name) differ from the books"
         }
         // Every position is margined: isolated margin only on open isolated positions, and
         // no account left at or below maintenance after an entry (the sweep liquidated it).

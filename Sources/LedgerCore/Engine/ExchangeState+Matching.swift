@@ -191,14 +191,16 @@ extension ExchangeState {
     @inline(__always)
     func worldLimitRefusal(_ order: PlaceOrder, accountIndex: UInt32) -> RejectReason? {
         guard let limits = worldLimits else { return nil }
+        let positions = accounts[Int(accountIndex)].positions
         if order.type.isConditional {
             if Int64(conditionalLocations.count) >= limits.conditionalOrdersMax { return .conditionalOrderLimit }
-        } else if order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx),
-            Int64(orderLocations.count) >= limits.restingOrdersMax
-        {
-            return .orderLimit
+            if positions.orderCounts(order.symbol).conditional >= Limits.conditionalOrdersPerAccountSymbolMax {
+                return .accountOrderLimit
+            }
+        } else if order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
+            if Int64(orderLocations.count) >= limits.restingOrdersMax { return .orderLimit }
+            if positions.orderCounts(order.symbol).resting >= Limits.restingOrdersPerAccountSymbolMax { return .accountOrderLimit }
         }
-        let positions = accounts[Int(accountIndex)].positions
         if positions[Int(order.symbol)].holdsPositionOrOrders { return nil }
         var held: Int64 = 0
         for slot in positions.slots where slot.position.holdsPositionOrOrders { held += 1 }

@@ -62,6 +62,10 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
     /// The account owes funding in a settlement in progress; a withdrawal waits for it
     /// (the sequencer settles it first: `Command.settleFunding`).
     case fundingInProgress = 50
+    /// The account has `Limits.restingOrdersPerAccountSymbolMax` resting orders (an order
+    /// that could rest) or `Limits.conditionalOrdersPerAccountSymbolMax` conditional orders
+    /// in the symbol (bounded rules).
+    case accountOrderLimit = 51
 
     /// The name the HTTP API and the docs use.
     public var name: String {
@@ -101,6 +105,7 @@ public enum RejectReason: UInt16, Sendable, Hashable, CaseIterable {
         case .positionCountLimit: "POSITION_COUNT_LIMIT"
         case .noSystemWork: "NO_SYSTEM_WORK"
         case .fundingInProgress: "FUNDING_IN_PROGRESS"
+        case .accountOrderLimit: "ACCOUNT_ORDER_LIMIT"
         }
     }
 }

@@ -52,6 +52,12 @@ public enum Limits {
     public static let liquidationEventsPerEntrySoftMax = 256
     /// Conditional orders one entry triggers at most (each with what it sets off).
     public static let triggersPerEntryMax = 16
+    /// Resting orders one account may have in one symbol, and conditional orders waiting
+    /// (Binance's MAX_NUM_ORDERS and MAX_NUM_ALGO_ORDERS filters): what a cancel-all or a
+    /// liquidation cancels in one entry, so its reply of at most 110 cancellations of at
+    /// most 19 bytes (2.1 KiB) fits a 4,096-byte frame. ACCOUNT_ORDER_LIMIT beyond.
+    public static let restingOrdersPerAccountSymbolMax = 100
+    public static let conditionalOrdersPerAccountSymbolMax = 10
     /// Remembered ids one entry forgets at most, per kind (the rest go in later entries:
     /// an id may be remembered a little longer, never shorter).
     public static let idempotencyExpiriesPerEntryMax = 1_024
