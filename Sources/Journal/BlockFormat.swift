@@ -21,9 +21,13 @@ public enum JournalFormat {
     /// One entry's payload (command and events) at most. A batch closes while this much
     /// room (plus framing) is left in a block, so any entry fits the block it starts;
     /// the engine's bounded rules keep every entry far below it (docs/RULES.md).
-    public static let entryPayloadBytesMax = 64 << 10
+    public static let entryPayloadBytesMax = Limits.entryPayloadBytesMax
     /// Framing of one entry in a block: time delta and length varints.
     public static let entryFramingBytesMax = 20
+    /// An entry above `entryPayloadBytesMax` starts a block of its own, up to this (the
+    /// engine's own entries only: a liquidation tick of one account with positions in many
+    /// symbols or many ADL counterparties; docs/RULES.md). Above it the engine stops.
+    public static let entryPayloadBytesHardMax = blockUncompressedBytesMax - entryFramingBytesMax
     /// LZ4's worst case for the largest block, plus the header.
     public static let blockBytesMax = blockHeaderBytes + Int(LZ4_compressBound(Int32(blockUncompressedBytesMax)))
     public static let chainBytes = 32

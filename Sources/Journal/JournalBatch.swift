@@ -31,17 +31,45 @@ public struct JournalBatch: Sendable {
     /// Appends an entry whose payload `encode` writes. Sequences must be consecutive.
     public mutating func append(sequence: SequenceNumber, timeNanos: Int64, encode: (inout ByteWriter) -> Void) {
         precondition(!isFull, "batch is full")
+        scratch.reset()
+        encode(&scratch)
+        precondition(
+            scratch.bytes.count <= JournalFormat.entryPayloadBytesMax,
+            "entry \(sequence) of \(scratch.bytes.count) bytes exceeds \(JournalFormat.entryPayloadBytesMax)")
+        appendScratch(sequence: sequence, timeNanos: timeNanos)
+    }
+
+    /// Appends an entry unless it is larger than `JournalFormat.entryPayloadBytesMax` and
+    /// the batch is not empty: then nothing is appended, the encoded entry is kept, and
+    /// `appendKept` starts the next (empty) batch with it. An entry that starts a batch may
+    /// take up to `JournalFormat.entryPayloadBytesHardMax`; smaller entries may follow it
+    /// while the batch is not full.
+    public mutating func tryAppend(sequence: SequenceNumber, timeNanos: Int64, encode: (inout ByteWriter) -> Void) -> Bool {
+        precondition(!isFull, "batch is full")
+        scratch.reset()
+        encode(&scratch)
+        if scratch.bytes.count > JournalFormat.entryPayloadBytesMax && count > 0 { return false }
+        appendScratch(sequence: sequence, timeNanos: timeNanos)
+        return true
+    }
+
+    /// Appends the entry a `tryAppend` kept, to this batch, which must be empty.
+    public mutating func appendKept(sequence: SequenceNumber, timeNanos: Int64, from other: JournalBatch) {
+        precondition(count == 0, "a large entry goes in an empty batch")
+        scratch = other.scratch
+        appendScratch(sequence: sequence, timeNanos: timeNanos)
+    }
+
+    private mutating func appendScratch(sequence: SequenceNumber, timeNanos: Int64) {
+        precondition(
+            scratch.bytes.count <= (count == 0 ? JournalFormat.entryPayloadBytesHardMax : JournalFormat.entryPayloadBytesMax),
+            "entry \(sequence) of \(scratch.bytes.count) bytes exceeds what one block holds")
         if count == 0 {
             firstSequence = sequence
             previousTimeNanos = 0
         } else {
             precondition(sequence == lastSequence + 1, "sequence \(sequence) does not follow \(lastSequence)")
         }
-        scratch.reset()
-        encode(&scratch)
-        precondition(
-            scratch.bytes.count <= JournalFormat.entryPayloadBytesMax,
-            "entry \(sequence) of \(scratch.bytes.count) bytes exceeds \(JournalFormat.entryPayloadBytesMax)")
         bytes.zigzag(timeNanos &- previousTimeNanos)
         bytes.varint(UInt64(scratch.bytes.count))
         bytes.raw(scratch.bytes)

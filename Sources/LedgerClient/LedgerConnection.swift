@@ -116,7 +116,7 @@ public final class LedgerConnection: @unchecked Sendable {
         let length =
             Int(readBuffer[readOffset]) | Int(readBuffer[readOffset + 1]) << 8
             | Int(readBuffer[readOffset + 2]) << 16 | Int(readBuffer[readOffset + 3]) << 24
-        guard length >= WireFrame.frameBytesMin, length <= WireFrame.frameBytesMax + 1_024 else {
+        guard length >= WireFrame.frameBytesMin, length <= WireFrame.replyBytesMax else {
             throw .protocolError("frame length \(length)")
         }
         try fill(4 + length)

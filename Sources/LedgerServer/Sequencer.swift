@@ -266,11 +266,25 @@ package final class Sequencer: @unchecked Sendable {
         let first = batch.events.count
         state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
         let range = first..<batch.events.count
-        let events = batch.events
-        batch.journal.append(sequence: sequence, timeNanos: time) { writer in
-            EntryPayload.encode(command: command, events: events[range], to: &writer)
+        let fits = batch.events.withUnsafeBufferPointer { events in
+            batch.journal.tryAppend(sequence: sequence, timeNanos: time) { writer in
+                EntryPayload.encode(command: command, events: events[range], to: &writer)
+            }
         }
-        return (sequence, range)
+        if fits { return (sequence, range) }
+        // Larger than a shared batch takes (only the engine's own entries can be): close
+        // this batch and start the next one with it, and its events.
+        let moved = Array(batch.events[range])
+        batch.events.removeSubrange(range)
+        let kept = batch.journal
+        batch = handOff(batch, waitForWriter: true)
+        let start = batch.events.count
+        batch.events.append(contentsOf: moved)
+        batch.journal.appendKept(sequence: sequence, timeNanos: time, from: kept)
+        logger.warning(
+            "an entry larger than a shared block takes starts a block of its own",
+            metadata: ["sequence": "\(sequence)", "events": "\(moved.count)"])
+        return (sequence, start..<batch.events.count)
     }
 
     /// Executes a request: the system entries it must follow (a funding settlement that is

@@ -47,6 +47,35 @@ import Testing
         #expect(writer.lastSequence == last.lastSequence)
     }
 
+    /// An entry above the shared limit (only the engine's own entries can be) is not put in
+    /// a batch that holds others: the batch is closed and the entry starts the next,
+    /// where it may take a whole block; both read back.
+    @Test func anEntryAboveTheSharedLimitStartsABlockOfItsOwn() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let small = [UInt8](repeating: 7, count: 100)
+        let large = (0..<(JournalFormat.entryPayloadBytesMax * 5)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var first = JournalBatch()
+        #expect(first.tryAppend(sequence: 1, timeNanos: 10) { $0.raw(small) })
+        let before = first.bytes.bytes
+        #expect(!first.tryAppend(sequence: 2, timeNanos: 20) { $0.raw(large) })
+        #expect(first.count == 1 && first.bytes.bytes == before, "a refused entry left the batch changed")
+        var second = JournalBatch()
+        second.appendKept(sequence: 2, timeNanos: 20, from: first)
+        #expect(second.count == 1 && second.firstSequence == 2)
+        #expect(second.isFull || second.bytes.bytes.count > JournalFormat.entryPayloadBytesMax)
+        // Alone in an empty batch, a large entry is taken at once.
+        var third = JournalBatch()
+        #expect(third.tryAppend(sequence: 3, timeNanos: 30) { $0.raw(large.reversed()) })
+        let writer = try JournalWriter.open(.init(directory: directory.path))
+        for batch in [first, second, third] { try writer.append(batch) }
+        var read: [(SequenceNumber, Int64, [UInt8])] = []
+        try JournalReader(directory: directory.path).forEach { read.append(($0.sequence, $0.timeNanos, Array($0.payload))) }
+        #expect(read.map(\.0) == [1, 2, 3])
+        #expect(read.map(\.1) == [10, 20, 30])
+        #expect(read.count == 3 && read[0].2 == small && read[1].2 == large && read[2].2 == Array(large.reversed()))
+    }
+
     @Test func appendsRollsSegmentsAndReadsBack() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }

@@ -162,4 +162,35 @@ import Testing
         #expect(engine.limit(1, .buy, price: 300_000, quantity: 1).last.map { if case .orderRested = $0 { true } else { false } } == true)
         #expect(engine.state.invariantViolation() == nil)
     }
+
+    /// Reduce-only resting orders: at most 10 an account in a symbol, so that the upkeep a
+    /// fill sets off stays bounded; plain orders still rest beside them.
+    @Test func reduceOnlyRestingOrdersStopAtTheirLimit() {
+        var limits = Self.roomy
+        limits.restingOrdersMax = 1_000
+        var engine = Self.world(limits)
+        engine.limit(2, .sell, price: 500_000, quantity: 50)
+        engine.limit(1, .buy, price: 500_000, quantity: 50)
+        func reduceOnly(_ price: Int64) -> Command {
+            .placeOrder(
+                PlaceOrder(
+                    account: 1, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: price, quantityUnits: 1,
+                    reduceOnly: true))
+        }
+        for index in 0..<Int64(Limits.reduceOnlyOrdersPerAccountSymbolMax) {
+            let events = engine.run(reduceOnly(510_000 + index))
+            #expect(events.last.map { if case .orderRested = $0 { true } else { false } } == true, "\(events)")
+        }
+        #expect(engine.state.account(1)?.positions.reduceOnlyOrders(0) == Limits.reduceOnlyOrdersPerAccountSymbolMax)
+        Self.refuses(&engine, reduceOnly(520_000), .accountOrderLimit)
+        #expect(engine.limit(1, .sell, price: 520_000, quantity: 1).last.map { if case .orderRested = $0 { true } else { false } } == true)
+        // A fill against one of them: one fewer, and room for another.
+        let closing = engine.run(
+            .placeOrder(
+                PlaceOrder(account: 2, symbol: 0, side: .buy, type: .limit, timeInForce: .ioc, priceUnits: 510_000, quantityUnits: 1)))
+        #expect(closing.contains { if case .trade = $0 { true } else { false } })
+        #expect(engine.state.account(1)?.positions.reduceOnlyOrders(0) == Limits.reduceOnlyOrdersPerAccountSymbolMax - 1)
+        #expect(engine.run(reduceOnly(520_000)).last.map { if case .orderRested = $0 { true } else { false } } == true)
+        #expect(engine.state.invariantViolation() == nil)
+    }
 }

@@ -9,6 +9,8 @@ public struct PositionTable: Sendable, Hashable {
         /// (derived from the books; not encoded).
         public internal(set) var restingOrders: UInt16 = 0
         public internal(set) var conditionalOrders: UInt16 = 0
+        /// Of the resting orders, the reduce-only ones.
+        public internal(set) var reduceOnlyOrders: UInt16 = 0
         public internal(set) var position: Position
     }
 
@@ -54,11 +56,20 @@ public struct PositionTable: Sendable, Hashable {
         return (Int(slots[index].restingOrders), Int(slots[index].conditionalOrders))
     }
 
-    /// Counts an order that joins (+1) or leaves (−1) a book or the conditional list.
-    mutating func countOrders(_ symbol: SymbolID, resting: Int = 0, conditional: Int = 0) {
+    /// The account's resting reduce-only orders in `symbol`.
+    @inline(__always)
+    public func reduceOnlyOrders(_ symbol: SymbolID) -> Int {
+        guard let index = slotIndex(symbol) else { return 0 }
+        return Int(slots[index].reduceOnlyOrders)
+    }
+
+    /// Counts an order that joins (+1) or leaves (−1) a book or the conditional list; a
+    /// resting reduce-only order counts in both its totals.
+    mutating func countOrders(_ symbol: SymbolID, resting: Int = 0, conditional: Int = 0, reduceOnly: Bool = false) {
         let index = touch(symbol)
         slots[index].restingOrders = UInt16(Int(slots[index].restingOrders) + resting)
         slots[index].conditionalOrders = UInt16(Int(slots[index].conditionalOrders) + conditional)
+        if reduceOnly { slots[index].reduceOnlyOrders = UInt16(Int(slots[index].reduceOnlyOrders) + resting) }
     }
 
     /// The slot of `symbol`, created empty if missing; returns its index.

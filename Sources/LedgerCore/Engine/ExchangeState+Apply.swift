@@ -236,7 +236,7 @@ extension ExchangeState {
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: -order.openQuantityUnits)
-            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1)
+            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1, reduceOnly: order.reduceOnly)
             incoming = IncomingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, symbol: location.symbol, side: order.side, priceUnits: price,
                 clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
@@ -253,7 +253,7 @@ extension ExchangeState {
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: quantity)
-            accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1)
+            accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1, reduceOnly: order.reduceOnly)
 
         case .orderCancelled(let orderID, let quantity), .restingOrderExpired(let orderID, let quantity, _):
             let location = orderLocations.removeValue(forKey: orderID)!
@@ -263,7 +263,7 @@ extension ExchangeState {
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side,
                 priceUnits: order.priceUnits, quantityUnits: -quantity)
-            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1)
+            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1, reduceOnly: order.reduceOnly)
         }
     }
 
@@ -276,7 +276,7 @@ extension ExchangeState {
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
         if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
             orderLocations.removeValue(forKey: trade.makerOrderID)
-            accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1)
+            accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: maker.reduceOnly)
         }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits
         let makerIndex = Int(maker.accountIndex)

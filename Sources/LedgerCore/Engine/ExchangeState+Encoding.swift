@@ -370,7 +370,7 @@ extension ExchangeState {
             else { throw .outOfRange(field: "resting order", offset: reader.offset) }
             let slot = state.markets[Int(symbol)].book.insert(order)
             state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
-            state.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1)
+            state.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
         }
         for symbol in state.markets.indices {
             for conditional in state.markets[symbol].conditionalOrders {

@@ -59,7 +59,7 @@ extension ExchangeState {
         }
         // Each account's open-order totals equal what its orders in the books add up to.
         var expected = [Int: Position]()  // account index << 16 | symbol
-        var counts = [Int: (resting: Int, conditional: Int)]()
+        var counts = [Int: (resting: Int, conditional: Int, reduceOnly: Int)]()
         for (symbol, market) in markets.enumerated() {
             // Every holder has a position (the pass above found each one in the set).
             if holderCounts[symbol] != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
@@ -72,7 +72,8 @@ extension ExchangeState {
             }
             for side in Side.allCases {
                 for order in market.book.orders(side) {
-                    counts[Int(order.accountIndex) << 16 | symbol, default: (0, 0)].resting += 1
+                    counts[Int(order.accountIndex) << 16 | symbol, default: (0, 0, 0)].resting += 1
+                    if order.reduceOnly { counts[Int(order.accountIndex) << 16 | symbol, default: (0, 0, 0)].reduceOnly += 1 }
                     expected[Int(order.accountIndex) << 16 | symbol, default: Position()].addOpenOrder(
                         side: side, quantityUnits: order.openQuantityUnits,
                         notionalMinor: order.priceUnits * order.openQuantityUnits * market.notionalFactor)
@@ -84,7 +85,7 @@ extension ExchangeState {
         }
         for (symbol, market) in markets.enumerated() {
             for conditional in market.conditionalOrders {
-                counts[Int(conditional.accountIndex) << 16 | symbol, default: (0, 0)].conditional += 1
+                counts[Int(conditional.accountIndex) << 16 | symbol, default: (0, 0, 0)].conditional += 1
             }
         }
         func sameOpenOrders(_ position: Position, _ totals: Position) -> Bool {
@@ -98,8 +99,10 @@ extension ExchangeState {
                 if !sameOpenOrders(slot.position, totals) {
                     return "open-order totals of account \(account.id) in \(symbols[Int(slot.symbol)].name) differ from the book"
                 }
-                let count = counts.removeValue(forKey: index << 16 | Int(slot.symbol)) ?? (0, 0)
-                if Int(slot.restingOrders) != count.resting || Int(slot.conditionalOrders) != count.conditional {
+                let count = counts.removeValue(forKey: index << 16 | Int(slot.symbol)) ?? (0, 0, 0)
+                if Int(slot.restingOrders) != count.resting || Int(slot.conditionalOrders) != count.conditional
+                    || Int(slot.reduceOnlyOrders) != count.reduceOnly
+                {
                     return "order counts of account \(account.id) in \(symbols[Int(slot.symbol)].name) differ from the books"
                 }
             }

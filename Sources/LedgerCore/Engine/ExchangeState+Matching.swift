@@ -200,6 +200,11 @@ extension ExchangeState {
         } else if order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
             if Int64(orderLocations.count) >= limits.restingOrdersMax { return .orderLimit }
             if positions.orderCounts(order.symbol).resting >= Limits.restingOrdersPerAccountSymbolMax { return .accountOrderLimit }
+            if order.reduceOnly || order.closePosition,
+                positions.reduceOnlyOrders(order.symbol) >= Limits.reduceOnlyOrdersPerAccountSymbolMax
+            {
+                return .accountOrderLimit
+            }
         }
         if positions[Int(order.symbol)].holdsPositionOrOrders { return nil }
         var held: Int64 = 0

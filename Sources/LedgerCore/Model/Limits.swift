@@ -3,6 +3,9 @@
 /// ("Field domains") lists the domain of every field in one table.
 public enum Limits {
     public static let assetsMax = 64
+    /// One journal entry's payload (command and events) at most: what a journal block is
+    /// sized for and, through `WireFrame.replyBytesMax`, what a reply can carry.
+    public static let entryPayloadBytesMax = 64 << 10
     public static let symbolsMax = 256
     /// Asset and symbol names: 1 ... 16 bytes of printable ASCII (0x21 ... 0x7E), the
     /// shape every exchange's tickers have. The codec refuses any other name both ways.
@@ -58,6 +61,10 @@ public enum Limits {
     /// most 19 bytes (2.1 KiB) fits a 4,096-byte frame. ACCOUNT_ORDER_LIMIT beyond.
     public static let restingOrdersPerAccountSymbolMax = 100
     public static let conditionalOrdersPerAccountSymbolMax = 10
+    /// Of an account's resting orders in one symbol, reduce-only ones at most: a fill that
+    /// shrinks a position cancels or reduces at most this many of them, so an order that
+    /// meets 32 makers carries at most 33 × 10 such events (≤ 6.3 KiB) besides its trades.
+    public static let reduceOnlyOrdersPerAccountSymbolMax = 10
     /// Remembered ids one entry forgets at most, per kind (the rest go in later entries:
     /// an id may be remembered a little longer, never shorter).
     public static let idempotencyExpiriesPerEntryMax = 1_024

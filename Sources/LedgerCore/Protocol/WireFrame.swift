@@ -5,7 +5,12 @@
 /// the order the requests were sent.
 public enum WireFrame: Sendable, Hashable {
     public static let protocolVersion: UInt64 = 1
+    /// A request frame (client → server) at most.
     public static let frameBytesMax = 4_096
+    /// A reply frame (server → client) at most: a committed reply carries its entry's
+    /// events, which are part of an entry of at most `Limits.entryPayloadBytesMax` bytes,
+    /// so every reply fits by construction (type, id, sequence and count take ≤ 29 bytes).
+    public static let replyBytesMax = Limits.entryPayloadBytesMax + 64
     /// Type byte + request id.
     public static let frameBytesMin = 9
 
@@ -101,7 +106,8 @@ public enum WireFrame: Sendable, Hashable {
 
     /// Decodes one frame body (what follows the length prefix).
     public static func decode(body: [UInt8]) throws(CodecError) -> WireFrame {
-        guard body.count >= frameBytesMin, body.count <= frameBytesMax else {
+        // Requests (types below 0x80) to 4,096 bytes; replies to `replyBytesMax`.
+        guard body.count >= frameBytesMin, body.count <= (body[0] >= 0x80 ? replyBytesMax : frameBytesMax) else {
             throw .outOfRange(field: "frame length", offset: 0)
         }
         var reader = ByteReader(body)
