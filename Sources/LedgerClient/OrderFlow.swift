@@ -49,6 +49,32 @@ public enum DemoExchange {
         }
         return commands
     }
+
+    /// After the listings and a BTCUSDT mark of 50,000.0: `shorts` accounts from
+    /// `firstShort` each offer one lot at 50,000.0; `whale` buys nearly all of them at 100x
+    /// with just enough margin, 32 makers an order. A mark of 40,000.0 then takes the whale
+    /// past its bankruptcy price with an empty fund and no bids: ADL against every short
+    /// (the tests of ADL in bounded steps).
+    public static func whaleCommands(shorts: Int, whale: AccountID = 1, firstShort: AccountID = 100_000) -> [Command] {
+        var commands: [Command] = []
+        for index in 0..<shorts {
+            let account = firstShort + AccountID(index)
+            commands.append(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000)))
+            commands.append(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: 500_000, quantityUnits: 1)
+                ))
+        }
+        commands.append(.deposit(Transfer(transferID: whale, account: whale, asset: 0, amountMinor: Int64(shorts) * 600_000)))
+        commands.append(.setLeverage(account: whale, symbol: 0, leverage: 100))
+        for _ in 0..<(shorts + 31) / 32 {
+            commands.append(
+                .placeOrder(
+                    PlaceOrder(account: whale, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 32)))
+        }
+        return commands
+    }
 }
 
 /// SplitMix64: seeded, so a run's order flow is reproducible.

@@ -307,6 +307,12 @@ enum Views {
             return ["type": "FUNDING_SETTLEMENT_COMPLETED", "symbol": catalog.symbols[Int(symbol)].name, "positions": Int(positions)]
         case .fundingSettlementAdvanced(let symbol, let account):
             return ["type": "FUNDING_SETTLEMENT_ADVANCED", "symbol": catalog.symbols[Int(symbol)].name, "throughAccount": Int(account)]
+        case .deleveragingContinues(let account, let symbol, let side, let bankruptcy, let remaining):
+            return [
+                "type": "DELEVERAGING_CONTINUES", "account": Int(account), "symbol": catalog.symbols[Int(symbol)].name,
+                "side": side == .buy ? "BUY" : "SELL", "bankruptcyPrice": price(symbol, bankruptcy),
+                "remainingQty": quantity(symbol, remaining),
+            ]
         case .badDebtCovered(let account, let asset, let value):
             return [
                 "type": "BAD_DEBT_COVERED", "account": Int(account), "asset": catalog.assets[Int(asset)].name,

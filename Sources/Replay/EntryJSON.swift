@@ -161,6 +161,11 @@ enum EntryJSON {
             ["type": "FUNDING_SETTLEMENT_COMPLETED", "symbolId": Int(symbol), "positions": Int(positions)]
         case .fundingSettlementAdvanced(let symbol, let account):
             ["type": "FUNDING_SETTLEMENT_ADVANCED", "symbolId": Int(symbol), "throughAccount": Int(account)]
+        case .deleveragingContinues(let account, let symbol, let side, let price, let remaining):
+            [
+                "type": "DELEVERAGING_CONTINUES", "account": Int(account), "symbolId": Int(symbol), "side": side == .buy ? "BUY" : "SELL",
+                "bankruptcyPriceUnits": Int(price), "remainingQtyUnits": Int(remaining),
+            ]
         }
     }
 }

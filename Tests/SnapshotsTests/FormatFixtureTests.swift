@@ -222,6 +222,8 @@ import Testing
     // MARK: State encoding 4: sparse positions (issue 8)
 
     static let snapshotV4 = fixturesDirectory + "/snapshot-v4"
+    static let journalDeleveraging = fixturesDirectory + "/journal-deleveraging"
+    static let snapshotDeleveraging = fixturesDirectory + "/snapshot-v4-deleveraging"
     static let expectedV4 = fixturesDirectory + "/v4-expected.txt"
 
     /// Writes the v4 fixtures: a snapshot in encoding 4 of the bounded journal (the same
@@ -229,16 +231,27 @@ import Testing
     /// encoding 4 is new: once released they never change.
     static func regenerateV4() throws {
         try? FileManager.default.removeItem(atPath: snapshotV4)
+        try? FileManager.default.removeItem(atPath: journalDeleveraging)
+        try? FileManager.default.removeItem(atPath: snapshotDeleveraging)
         let info = try SnapshotStore(directory: snapshotV4).create(
             journalDirectory: journalBounded, through: BoundedScenario.snapshotSequence
         ).info
         let (state, _) = try Self.reexecute(journalBounded) { _ in }
+        let run = try DeleveragingScenario.run(journalDirectory: journalDeleveraging)
+        let halfway = try SnapshotStore(directory: snapshotDeleveraging).create(
+            journalDirectory: journalDeleveraging, through: run.halfway
+        ).info
         let text = """
             # Written by FormatFixtureTests.regenerateV4(); these v4 fixtures must never change.
             state.hash=\(hexString(state.stateHash(encodingVersion: 4)))
             snapshot.name=\(info.name)
             snapshot.sequence=\(info.sequence)
             snapshot.stateHash=\(hexString(info.stateHash))
+            deleveraging.lastSequence=\(run.state.lastSequence)
+            deleveraging.chain=\(hexString(run.chain))
+            deleveraging.hash=\(hexString(run.state.stateHash(encodingVersion: 4)))
+            deleveraging.snapshot.name=\(halfway.name)
+            deleveraging.snapshot.stateHash=\(hexString(halfway.stateHash))
 
             """
         try text.write(toFile: expectedV4, atomically: true, encoding: .utf8)
@@ -264,6 +277,34 @@ import Testing
         let (restored, report) = try Recovery.restore(journalDirectory: Self.journalBounded, snapshotDirectory: Self.snapshotV4)
         #expect(report.snapshot?.name == name)
         #expect(hexString(restored.stateHash(encodingVersion: 4)) == expected["state.hash"])
+    }
+
+    /// Event 41 and a continuation in state encoding 4: the deleveraging journal verifies,
+    /// re-executes to its events byte for byte, and recovers from its halfway snapshot (the
+    /// continuation in progress) to the same state.
+    @Test func deleveragingFixturesVerifyReplayAndRecover() throws {
+        let expected = try Self.expected(Self.expectedV4)
+        try Self.checkVerifies(
+            Self.journalDeleveraging,
+            ["journal.lastSequence": expected["deleveraging.lastSequence"]!, "journal.chain": expected["deleveraging.chain"]!])
+        var continued = 0
+        var deleveraged = 0
+        let (state, count) = try Self.reexecute(Self.journalDeleveraging) { events in
+            continued += events.count { if case .deleveragingContinues = $0 { true } else { false } }
+            deleveraged += events.count { if case .autoDeleveraged = $0 { true } else { false } }
+        }
+        #expect(String(count) == expected["deleveraging.lastSequence"])
+        #expect(continued >= 1 && deleveraged > DeleveragingScenario.shorts - 32, "\(continued) continuations, \(deleveraged) ADL fills")
+        #expect(hexString(state.stateHash(encodingVersion: 4)) == expected["deleveraging.hash"])
+        let name = try #require(expected["deleveraging.snapshot.name"])
+        let loaded = try SnapshotFile.load(path: Self.snapshotDeleveraging + "/" + name)
+        #expect(!loaded.state.deleveragings.isEmpty, "the halfway snapshot holds no continuation")
+        #expect(hexString(loaded.info.stateHash) == expected["deleveraging.snapshot.stateHash"])
+        // Recovery from the halfway snapshot gives the same end.
+        let (restored, report) = try Recovery.restore(
+            journalDirectory: Self.journalDeleveraging, snapshotDirectory: Self.snapshotDeleveraging)
+        #expect(report.snapshot?.name == name)
+        #expect(hexString(restored.stateHash(encodingVersion: 4)) == expected["deleveraging.hash"])
     }
 
     // MARK: Journal format 2 (issue 7)

@@ -161,6 +161,13 @@ extension Event {
             writer.u8(40)
             writer.varint(UInt64(symbol))
             writer.varint(account)
+        case .deleveragingContinues(let account, let symbol, let side, let price, let remaining):
+            writer.u8(41)
+            writer.varint(account)
+            writer.varint(UInt64(symbol))
+            writer.u8(side.rawValue)
+            writer.zigzag(price)
+            writer.zigzag(remaining)
         }
     }
 
@@ -218,6 +225,12 @@ extension Event {
         case 40:
             return .fundingSettlementAdvanced(
                 symbol: try reader.varint(as: SymbolID.self, field: "symbol"), throughAccount: try reader.id(field: "account"))
+        case 41:
+            let account = try reader.id(field: "account")
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            return .deleveragingContinues(
+                account: account, symbol: symbol, side: try reader.side(), bankruptcyPriceUnits: try reader.zigzag(),
+                remainingQuantityUnits: try reader.zigzag())
         case 29: return .conditionalOrderPlaced(try reader.id())
         case 30: return .conditionalOrderTriggered(try reader.id(), priceUnits: try reader.zigzag())
         case 31:

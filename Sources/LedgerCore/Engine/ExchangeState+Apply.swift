@@ -152,10 +152,12 @@ extension ExchangeState {
             post(event)
 
         case .insuranceTakeover(let accountID, let symbol, let side, let price, let quantity, let pnl, let fundPnl):
+            let index = accountIndexByID[accountID]!
             fill(
-                accountIndex: Int(accountIndexByID[accountID]!), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
+                accountIndex: Int(index), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
                 realizedPnlMinor: pnl, feeMinor: 0)
             fundFill(symbol: symbol, side: side.opposite, quantityUnits: quantity, priceUnits: price, realizedPnlMinor: fundPnl)
+            if !deleveragings.isEmpty { deleveraged(index, symbol, quantity) }
             post(event)
 
         case .autoDeleveraged(let accountID, let counterparty, let symbol, let side, let price, let quantity, let pnl, let otherPnl):
@@ -165,7 +167,17 @@ extension ExchangeState {
             fill(
                 accountIndex: Int(accountIndexByID[counterparty]!), symbol: symbol, side: side.opposite, quantityUnits: quantity,
                 priceUnits: price, realizedPnlMinor: otherPnl, feeMinor: 0)
+            if !deleveragings.isEmpty { deleveraged(accountIndexByID[accountID]!, symbol, quantity) }
             post(event)
+
+        case .deleveragingContinues(let accountID, let symbol, let side, let price, let remaining):
+            let index = accountIndexByID[accountID]!
+            deleveragings.removeAll { $0.accountIndex == index && $0.symbol == symbol }
+            if remaining > 0 {
+                deleveragings.append(
+                    Deleveraging(
+                        accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: price, remainingQuantityUnits: remaining))
+            }
 
         case .badDebtCovered:
             post(event)
@@ -323,6 +335,13 @@ extension ExchangeState {
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
         markets[Int(symbol)].openInterest.move(from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+    }
+
+    /// A continued liquidation closed `quantity` more: what is left of it shrinks.
+    private mutating func deleveraged(_ accountIndex: UInt32, _ symbol: SymbolID, _ quantity: Int64) {
+        guard let slot = deleveragings.firstIndex(where: { $0.accountIndex == accountIndex && $0.symbol == symbol }) else { return }
+        deleveragings[slot].remainingQuantityUnits -= quantity
+        if deleveragings[slot].remainingQuantityUnits <= 0 { deleveragings.remove(at: slot) }
     }
 
     /// Takes a conditional order out of its list.

@@ -147,6 +147,19 @@ extension ExchangeState {
                 writer.u8(0)
             }
         }
+        if version >= 4 {
+            // Liquidations whose ADL continues in ticks, in the order they stopped.
+            writer.varint(UInt64(deleveragings.count))
+            for record in deleveragings {
+                writer.varint(UInt64(record.accountIndex))
+                writer.varint(UInt64(record.symbol))
+                writer.u8(record.side.rawValue)
+                writer.zigzag(record.bankruptcyPriceUnits)
+                writer.zigzag(record.remainingQuantityUnits)
+            }
+        } else {
+            precondition(deleveragings.isEmpty, "state encoding \(version) has no deleveragings")
+        }
     }
 
     /// One position's fields (the same in every layout since version 3).
@@ -410,6 +423,24 @@ extension ExchangeState {
         state.nextTradeID = try reader.id(field: "next trade id")
         if version >= 3, try flag("world limits") {
             state.worldLimits = try WorldLimits.decode(from: &reader, validating: true)
+        }
+        if version >= 4 {
+            for _ in 0..<(try count("deleveraging count", max: Limits.symbolsMax * 64)) {
+                let offset = reader.offset
+                let accountIndex = try reader.varint(as: UInt32.self, field: "deleveraging account")
+                let symbol = try reader.varint(as: SymbolID.self, field: "deleveraging symbol")
+                let side = try reader.side()
+                let price = try reader.zigzag()
+                let remaining = try reader.zigzag()
+                guard state.isBounded, Int(accountIndex) < state.accounts.count, Int(symbol) < state.symbols.count, price > 0,
+                    price <= state.symbols[Int(symbol)].maxPriceUnits * 4, remaining > 0,
+                    !state.deleveragings.contains(where: { $0.accountIndex == accountIndex && $0.symbol == symbol })
+                else { throw .outOfRange(field: "deleveraging", offset: offset) }
+                state.deleveragings.append(
+                    Deleveraging(
+                        accountIndex: accountIndex, symbol: symbol, side: side, bankruptcyPriceUnits: price,
+                        remainingQuantityUnits: remaining))
+            }
         }
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos

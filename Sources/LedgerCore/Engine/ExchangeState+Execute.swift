@@ -11,6 +11,7 @@ extension ExchangeState {
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
+        entryFirstEvent = first
         prepareToExecute()
         entryTimeNanos = timeNanos
         expireIdempotency(now: timeNanos)

@@ -76,7 +76,9 @@ extension ExchangeState {
     /// True while some work of the engine's own is in progress (bounded rules): a tick
     /// would carry it on.
     public var hasSystemWork: Bool {
-        isBounded && (!pendingLiquidations.isEmpty || !pendingTriggers.isEmpty || markets.contains { $0.fundingSettlement != nil })
+        isBounded
+            && (!deleveragings.isEmpty || !pendingLiquidations.isEmpty || !pendingTriggers.isEmpty
+                || markets.contains { $0.fundingSettlement != nil })
     }
 
     /// The earliest funding time still to come (journal time), if any symbol has funding:
@@ -166,6 +168,7 @@ extension ExchangeState {
 
     mutating func executeTick(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event], startedAt first: Int) {
         guard isBounded else { return events.append(.rejected(.noSystemWork, detail: 0)) }
+        continueDeleveragings(command, sequence, &events)
         continueLiquidations(command, sequence, &events)
         continueTriggers(command, sequence, &events)
         continueFundingSettlements(command, sequence, &events)

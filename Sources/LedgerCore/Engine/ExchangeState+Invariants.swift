@@ -176,6 +176,8 @@ extension ExchangeState {
     /// liquidation tick (after a rebuild from events the queue is recomputed before the
     /// next command: every due account waits then).
     func waitsForLiquidation(_ index: Int) -> Bool {
-        isBounded && (riskIndex.isStale || pendingLiquidations.contains(UInt32(index)))
+        isBounded
+            && (riskIndex.isStale || pendingLiquidations.contains(UInt32(index))
+                || deleveragings.contains { $0.accountIndex == UInt32(index) })
     }
 }

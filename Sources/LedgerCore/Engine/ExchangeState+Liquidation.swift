@@ -81,6 +81,8 @@ extension ExchangeState {
     ) -> Bool {
         // Most checks find nothing due; the same pass records the account's danger marks.
         guard recordDangerMarks(accountIndex: index) else { return false }
+        // A liquidation whose ADL continues in ticks is not started again.
+        if deleveragings.contains(where: { $0.accountIndex == UInt32(index) }) { return false }
         // Funding it owes in a settlement in progress comes first: the liquidation then
         // closes what is really left (bounded rules).
         if isBounded { settleOwedFunding(accountIndex: index, command, sequence, &events) }
@@ -236,8 +238,31 @@ extension ExchangeState {
                 command, sequence, &events)
             return
         }
-        var left = remaining
+        let left = deleverage(
+            accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: remaining,
+            counterparties: counterparties, command, sequence, &events)
+        if left > 0 {
+            precondition(isBounded, "open interest does not balance")
+            emit(
+                .deleveragingContinues(
+                    account: id, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, remainingQuantityUnits: left),
+                command, sequence, &events)
+        }
+    }
+
+    /// Closes up to `quantity` of the bankrupt position against `counterparties` in rank
+    /// order; under the bounded rules it takes no further counterparty once the entry
+    /// holds `Limits.deleveragingEventsPerEntrySoftMax` events. Returns what is left.
+    private mutating func deleverage(
+        accountIndex index: Int, symbol: SymbolID, side: Side, bankruptcyPriceUnits bankruptcy: Int64, quantityUnits quantity: Int64,
+        counterparties: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) -> Int64 {
+        let id = accounts[index].id
+        let factor = markets[Int(symbol)].notionalFactor
+        let position = accounts[index].position(symbol)
+        var left = quantity
         for counterparty in counterparties where left > 0 {
+            if isBounded && events.count - entryFirstEvent >= Limits.deleveragingEventsPerEntrySoftMax { break }
             let other = accounts[counterparty].position(symbol)
             let take = min(left, abs(other.sizeQuantityUnits))
             cancelOrders(accountIndex: counterparty, symbols: [Int(symbol)], command, sequence, &events)
@@ -256,7 +281,61 @@ extension ExchangeState {
             noteReduceOnlyCheck(UInt32(counterparty), symbol)
             left -= take
         }
-        precondition(left == 0, "open interest does not balance")
+        return left
+    }
+
+    /// Bounded rules: continues liquidations whose ADL reached an entry's budget, oldest
+    /// first, within this entry's budget: the rest of each bankrupt position against the
+    /// opposing positions ranked now, at its bankruptcy price; to the fund when none is
+    /// left. One whose position is gone (or turned) meanwhile ends with no fill.
+    mutating func continueDeleveragings(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        while let record = deleveragings.first,
+            events.count - entryFirstEvent < Limits.deleveragingEventsPerEntrySoftMax
+        {
+            let index = Int(record.accountIndex)
+            let id = accounts[index].id
+            let size = accounts[index].position(record.symbol).sizeQuantityUnits
+            let open = record.side == .sell ? size : -size
+            guard open > 0 else {
+                emit(
+                    .deleveragingContinues(
+                        account: id, symbol: record.symbol, side: record.side, bankruptcyPriceUnits: record.bankruptcyPriceUnits,
+                        remainingQuantityUnits: 0), command, sequence, &events)
+                continue
+            }
+            let quantity = min(open, record.remainingQuantityUnits)
+            let counterparties = adlRanking(symbol: record.symbol, closingSide: record.side, excluding: index)
+            if counterparties.isEmpty {
+                let factor = markets[Int(record.symbol)].notionalFactor
+                let position = accounts[index].position(record.symbol)
+                let fund = insurancePositions[Int(record.symbol)].filled(
+                    side: record.side.opposite, quantityUnits: quantity, priceUnits: record.bankruptcyPriceUnits, notionalFactor: factor,
+                    feeMinor: 0, leverage: 1)
+                let own = position.filled(
+                    side: record.side, quantityUnits: quantity, priceUnits: record.bankruptcyPriceUnits, notionalFactor: factor,
+                    feeMinor: 0, leverage: effectiveLeverage(position, symbol: record.symbol))
+                emit(
+                    .insuranceTakeover(
+                        account: id, symbol: record.symbol, side: record.side, priceUnits: record.bankruptcyPriceUnits,
+                        quantityUnits: quantity, realizedPnlMinor: own.realizedPnlMinor, fundRealizedPnlMinor: fund.realizedPnlMinor),
+                    command, sequence, &events)
+            } else {
+                _ = deleverage(
+                    accountIndex: index, symbol: record.symbol, side: record.side, bankruptcyPriceUnits: record.bankruptcyPriceUnits,
+                    quantityUnits: quantity, counterparties: counterparties, command, sequence, &events)
+            }
+            // What the fills left of it: a record whose position is closed ends here.
+            if let rest = deleveragings.first(where: { $0.accountIndex == record.accountIndex && $0.symbol == record.symbol }),
+                accounts[index].position(record.symbol).sizeQuantityUnits == 0
+            {
+                emit(
+                    .deleveragingContinues(
+                        account: id, symbol: rest.symbol, side: rest.side, bankruptcyPriceUnits: rest.bankruptcyPriceUnits,
+                        remainingQuantityUnits: 0), command, sequence, &events)
+            }
+            settleEntry(command, sequence, &events)
+            if deleveragings.first == record { break }  // the budget stopped it: the next tick goes on
+        }
     }
 
     /// True when the fund's equity in the asset — its balance plus the unrealized PnL at

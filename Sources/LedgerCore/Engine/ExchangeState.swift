@@ -59,6 +59,12 @@ public struct ExchangeState: Sendable {
     /// waiting for ticks to trigger them (ascending). Derived like `pendingLiquidations`:
     /// a rebuild finds the same symbols.
     var pendingTriggers: [SymbolID] = []
+    /// Bounded rules: liquidations whose ADL went past one entry's budget, the quantity
+    /// still to close at the bankruptcy price, in the order they stopped. Encoded (v4):
+    /// set by `deleveragingContinues`, reduced by the ADL fills and takeovers that follow.
+    public internal(set) var deleveragings: [Deleveraging] = []
+    /// Index of the current entry's first event in the events array (scratch).
+    var entryFirstEvent = 0
     /// The order being applied (scratch).
     var incoming: IncomingOrder?
     /// Where each conditional order waits.

@@ -84,6 +84,11 @@ public enum Event: Sendable, Hashable {
     /// A step of a funding settlement in progress ended at `throughAccount` (the last
     /// account it looked at); the next step starts after it.
     case fundingSettlementAdvanced(symbol: SymbolID, throughAccount: AccountID)
+    /// A liquidation's ADL reached the entry's budget with `remainingQuantityUnits` of the
+    /// bankrupt position left; later ticks close it against opposing positions at the same
+    /// bankruptcy price. With 0: a continuation ends (the position is gone).
+    case deleveragingContinues(
+        account: AccountID, symbol: SymbolID, side: Side, bankruptcyPriceUnits: Int64, remainingQuantityUnits: Int64)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)

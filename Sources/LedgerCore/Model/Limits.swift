@@ -53,6 +53,11 @@ public enum Limits {
     public static let liquidationsPerEntryMax = 16
     /// No further liquidation starts in an entry that holds this many events.
     public static let liquidationEventsPerEntrySoftMax = 256
+    /// A liquidation's ADL takes no further counterparty once its entry holds this many
+    /// events; what is left continues in the next ticks (`deleveragingContinues`). Each
+    /// counterparty adds at most 112 events (its fill and the cancellation of its orders
+    /// in the symbol), so ADL stops by ~1,140 events (~17 KiB of one-lot fills; ≤ 70 KiB).
+    public static let deleveragingEventsPerEntrySoftMax = 1_024
     /// Conditional orders one entry triggers at most (each with what it sets off).
     public static let triggersPerEntryMax = 16
     /// Resting orders one account may have in one symbol, and conditional orders waiting
