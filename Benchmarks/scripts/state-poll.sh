@@ -5,6 +5,7 @@
 # with POLLERS clients polling GET /v1/state back to back, and without again — and the
 # ratio of throughput and p99 between them.
 #   Benchmarks/scripts/state-poll.sh [ACCOUNTS] [COMMANDS] [POLLERS]
+# READ=PATH polls another read instead (e.g. READ='/v1/account?account=1').
 # BIN=path runs another build's ledgerd (default: this checkout's release build);
 # ledger-load always comes from this checkout (its setup sends in windows).
 set -euo pipefail
@@ -43,9 +44,9 @@ print("%d commands in %.2f s = %.0f commands/s; latency µs p50 %.0f p99 %.0f p9
 }
 echo "== without polling"
 run 1 | summary
-echo "== with $pollers pollers of GET /v1/state"
+echo "== with $pollers pollers of GET ${READ:-/v1/state}"
 for i in $(seq "$pollers"); do
-    (n=0; while curl -s -o /dev/null -H "Authorization: Bearer bench-admin" "http://127.0.0.1:$http/v1/state"; do n=$((n+1)); echo $n >"$work/polls.$i"; done) &
+    (n=0; while curl -s -o /dev/null -H "Authorization: Bearer bench-admin" "http://127.0.0.1:$http${READ:-/v1/state}"; do n=$((n+1)); echo $n >"$work/polls.$i"; done) &
     poll_pids+=($!)
 done
 sleep 0.5

@@ -145,4 +145,26 @@ import Testing
         interest.markets[0].holders.insert(eight)
         #expect(interest.invariantViolation()?.hasPrefix("open interest of BTCUSDT: long 124 ≠ short 123") == true)
     }
+
+    /// A symbol's conditional orders stay in id order, which their removal's binary search
+    /// needs; the sweep (and so a snapshot's decoder) refuses a list out of order.
+    @Test func conditionalOrdersStayInIdOrder() throws {
+        var engine = Self.world()
+        for stop: Int64 in [450_000, 440_000, 430_000] {
+            engine.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: 8, symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1,
+                        stopPriceUnits: stop, workingType: .markPrice)))
+        }
+        let ids = engine.state.markets[0].conditionalOrders.map(\.orderID)
+        #expect(ids.count == 3 && ids == ids.sorted())
+        // The middle one is cancelled (found by binary search); the others stay in order.
+        engine.run(.cancelOrder(CancelOrder(account: 8, orderID: ids[1], clientOrderID: 0)))
+        #expect(engine.state.markets[0].conditionalOrders.map(\.orderID) == [ids[0], ids[2]])
+        #expect(engine.state.invariantViolation() == nil)
+        var swapped = engine.state
+        swapped.markets[0].conditionalOrders.swapAt(0, 1)
+        #expect(swapped.invariantViolation() == "conditional orders of BTCUSDT are not in id order at \(ids[0])")
+    }
 }

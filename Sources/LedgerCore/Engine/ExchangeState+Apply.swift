@@ -344,10 +344,22 @@ extension ExchangeState {
         if deleveragings[slot].remainingQuantityUnits <= 0 { deleveragings.remove(at: slot) }
     }
 
+    /// Where `orderID` is in a list of conditional orders, which is in id order (orders join
+    /// it with new, increasing ids; the decoder and the sweep check it): a binary search.
+    static func slot(of orderID: OrderID, in list: borrowing [ConditionalOrder]) -> Int {
+        var (low, high) = (0, list.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if list[middle].orderID < orderID { low = middle + 1 } else { high = middle }
+        }
+        precondition(low < list.count && list[low].orderID == orderID, "conditional order \(orderID) is not in its list")
+        return low
+    }
+
     /// Takes a conditional order out of its list.
     private mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
         let symbol = conditionalLocations.removeValue(forKey: orderID)!
-        let slot = markets[Int(symbol)].conditionalOrders.firstIndex { $0.orderID == orderID }!
+        let slot = Self.slot(of: orderID, in: markets[Int(symbol)].conditionalOrders)
         let conditional = markets[Int(symbol)].conditionalOrders.remove(at: slot)
         accounts[Int(conditional.accountIndex)].positions.countOrders(symbol, conditional: -1)
         return conditional

@@ -143,11 +143,17 @@ extension ExchangeState {
         // reduce-only orders close at most the position, on its closing side.
         var conditionalCount = 0
         for (symbol, market) in markets.enumerated() {
+            var previous: OrderID = 0
             for conditional in market.conditionalOrders {
                 conditionalCount += 1
                 if conditionalLocations[conditional.orderID] != SymbolID(symbol) || Int(conditional.accountIndex) >= accounts.count {
                     return "conditional order \(conditional.orderID) is not where the id table says"
                 }
+                // In id order: removal finds an order by binary search.
+                if conditional.orderID <= previous {
+                    return "conditional orders of \(symbols[symbol].name) are not in id order at \(conditional.orderID)"
+                }
+                previous = conditional.orderID
             }
             var reducing: [UInt32: Int64] = [:]
             for side in Side.allCases {

@@ -3,11 +3,14 @@
 /// settles an entry: liquidations, reduce-only checks and triggers until nothing is left.
 extension ExchangeState {
     /// Notes an account's resting reduce-only orders in `symbol` for a check against its
-    /// position. Nothing to check while the symbol's book holds no reduce-only order: one
-    /// that rests later in the entry notes its own check.
+    /// position. Nothing to check while the account has no reduce-only order resting there
+    /// (the check would scan the book for nothing): one that rests later in the entry
+    /// notes its own check.
     @inline(__always)
     mutating func noteReduceOnlyCheck(_ accountIndex: UInt32, _ symbol: SymbolID) {
-        guard markets[Int(symbol)].book.reduceOnlyCount > 0 else { return }
+        guard markets[Int(symbol)].book.reduceOnlyCount > 0,
+            accounts[Int(accountIndex)].positions.reduceOnlyOrders(symbol) > 0
+        else { return }
         reduceOnlyChecks.append(ReduceOnlyCheck(accountIndex: accountIndex, symbol: symbol))
     }
 
