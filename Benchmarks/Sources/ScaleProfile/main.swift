@@ -299,6 +299,47 @@ func worldReport(accounts: Int, holders: Int, resting: Int) {
     print("mix throughput, large / small: \(String(format: "%.2f", small.mixNanos / large.mixNanos))")
 }
 
+/// Bytes an account costs, apart from what idempotency remembers for it: ACCOUNTS accounts
+/// funded under a window of 1,000 remembered ids (so their deposits' transfer ids are
+/// forgotten as they come), then one position each (one lot bought from makers).
+func accountsReport(accounts: Int) {
+    var world = World()
+    world.run(.setWorldLimits(.standard))
+    world.run(DemoExchange.listings[0])
+    world.run(.listSymbol(symbolSpec(0)))
+    world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+    world.run(.setIdempotencyWindow(IdempotencyWindow(transferSeconds: 1, clientOrderSeconds: 1, maxRecords: 1_000)))
+    var rss = residentBytes()
+    func phase(_ name: String) {
+        let now = residentBytes()
+        print("\(name): +\(String(format: "%.1f", Double(now - rss) / 1_048_576)) MiB for \(accounts), \((now - rss) / accounts) bytes each")
+        rss = now
+    }
+    let makers = 100
+    let first: AccountID = 1_000
+    for account in first..<first + AccountID(accounts) {
+        world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000)))
+    }
+    phase("accounts funded (transfer ids forgotten beyond 1,000)")
+    for maker in 1...AccountID(makers) {
+        world.run(.deposit(Transfer(transferID: maker, account: maker, asset: 0, amountMinor: 1 << 50)))
+        world.run(
+            .placeOrder(
+                PlaceOrder(
+                    account: maker, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: 500_000,
+                    quantityUnits: Int64(accounts / makers + 1))))
+    }
+    rss = residentBytes()
+    for account in first..<first + AccountID(accounts) {
+        world.run(
+            .placeOrder(
+                PlaceOrder(account: account, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 1)))
+    }
+    phase("one position each (one lot bought)")
+    print("rejected: \(world.rejected)")
+    print("layout: Account \(MemoryLayout<Account>.stride) B, PositionTable.Slot \(MemoryLayout<PositionTable.Slot>.stride) B, Position \(MemoryLayout<Position>.stride) B")
+}
+
 func bookReport() {
     var world = World()
     // Ten traders with the margin and position room for the whole run: nothing is refused.
@@ -342,7 +383,9 @@ case "world":
         resting: arguments.count > 4 ? Int(arguments[4])! : 1_000_000)
 case "book":
     bookReport()
+case "accounts":
+    accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
-    print("usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book")
+    print("usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS]")
     exit(2)
 }

@@ -4,31 +4,35 @@
 /// an average price, so no rounding is ever lost: the PnL clearing account always holds
 /// exactly minus the sum of all positions' cost (docs/RULES.md, "PnL clearing").
 public struct Position: Sendable, Hashable {
+    // The 64-bit fields first, the narrow ones last: 72 bytes instead of 88 with padding
+    // (an account's table of positions is most of its memory; docs/BENCHMARKS.md).
     /// Signed size in quantity units: positive long, negative short.
     public var sizeQuantityUnits: Int64 = 0
     /// Signed entry notional in settlement minor units: positive for a long.
     public var costMinor: Int64 = 0
-    /// Leverage chosen by the account; 0 means the symbol's default.
-    public var leverage: UInt16 = 0
     /// Open orders on each side: quantity and notional at their limit prices.
     public var openBuyQuantityUnits: Int64 = 0
     public var openBuyNotionalMinor: Int64 = 0
     public var openSellQuantityUnits: Int64 = 0
     public var openSellNotionalMinor: Int64 = 0
-    /// Isolated margin mode: the position is margined by `isolatedMarginMinor` alone, not by
-    /// the account's cross wallet (docs/RULES.md, "Isolated margin").
-    public var isIsolated = false
     /// The part of the wallet set aside for this position when isolated; 0 when cross.
     public var isolatedMarginMinor: Int64 = 0
+    /// Bounded rules: the size the position had when the settlement in progress started,
+    /// when `fundingFrozen`.
+    public var fundingFrozenSizeQuantityUnits: Int64 = 0
     /// Bounded rules: the number of the symbol's last funding settlement this position is
     /// square with (`Market.fundingEpoch`); a position held when a settlement starts owes
     /// it until its `fundingPaid` (docs/RULES.md, "Funding in bounded steps").
     public var fundingEpoch: UInt32 = 0
+    /// Leverage chosen by the account; 0 means the symbol's default.
+    public var leverage: UInt16 = 0
+    /// Isolated margin mode: the position is margined by `isolatedMarginMinor` alone, not by
+    /// the account's cross wallet (docs/RULES.md, "Isolated margin").
+    public var isIsolated = false
     /// Bounded rules: the size changed while the position still owed a settlement in
     /// progress, so the settlement uses `fundingFrozenSizeQuantityUnits`, the size it had
     /// when the settlement started.
     public var fundingFrozen = false
-    public var fundingFrozenSizeQuantityUnits: Int64 = 0
 
     public init() {}
 
