@@ -1,7 +1,6 @@
 import Foundation
 import Journal
 import LedgerCore
-import LedgerDigest
 import Logging
 
 /// What a request gets back.
@@ -49,10 +48,8 @@ package final class Sequencer: @unchecked Sendable {
         enum Pending {
             case response(Response)
             case committed(sequence: SequenceNumber, events: Range<Int>)
-            /// A state query: answered by the follower once it has applied this batch.
-            case stateHash
-            /// A read: run by the follower on its copy once it has applied this batch.
-            case read(@Sendable (borrowing ExchangeState) -> String)
+            /// A state query or a read: answered by the follower once it has applied this batch.
+            case follower(StateFollower.Work)
         }
         var journal = JournalBatch()
         var events: [Event] = []
@@ -304,11 +301,11 @@ package final class Sequencer: @unchecked Sendable {
             command = given
         case .stateQuery:
             // O(1) here: the follower hashes its copy once this batch is durable.
-            batch.replies.append((request.sink, request.requestID, .stateHash))
+            batch.replies.append((request.sink, request.requestID, .follower(.stateHash)))
             return
         case .read(let body):
             // O(1) here too: the follower runs the read on its copy.
-            batch.replies.append((request.sink, request.requestID, .read(body)))
+            batch.replies.append((request.sink, request.requestID, .follower(.read(body))))
             return
         }
         // Whatever is journaled must read back (docs/FORMATS.md, "Field domains"): a field
@@ -409,12 +406,7 @@ package final class Sequencer: @unchecked Sendable {
         }
         for key in order {
             let group = grouped[key]!
-            let asksState = group.items.contains {
-                switch $0.pending {
-                case .stateHash, .read: true
-                case .response, .committed: false
-                }
-            }
+            let asksState = group.items.contains { if case .follower = $0.pending { true } else { false } }
             // Through the follower the events outlive this batch's buffer: copy them.
             let routed = follower.route(sink: group.sink, asksState: asksState) {
                 group.items.map { item -> (requestID: UInt64, reply: StateFollower.Reply) in
@@ -422,8 +414,7 @@ package final class Sequencer: @unchecked Sendable {
                     case .response(let response): (item.requestID, .ready(response))
                     case .committed(let sequence, let range):
                         (item.requestID, .ready(.committed(sequence: sequence, events: Array(batch.events[range])[...])))
-                    case .stateHash: (item.requestID, .stateHash)
-                    case .read(let body): (item.requestID, .read(body))
+                    case .follower(let work): (item.requestID, .work(work))
                     }
                 }
             }
@@ -433,7 +424,7 @@ package final class Sequencer: @unchecked Sendable {
                     switch item.pending {
                     case .response(let response): (item.requestID, response)
                     case .committed(let sequence, let range): (item.requestID, .committed(sequence: sequence, events: batch.events[range]))
-                    case .stateHash, .read: preconditionFailure("state queries and reads always go through the follower")
+                    case .follower: preconditionFailure("state queries and reads always go through the follower")
                     }
                 })
         }

@@ -19,12 +19,17 @@ import Logging
 /// A connection's replies stay in request order: once one of its replies waits for the
 /// follower, its later replies go through the follower too, until it has none left there.
 final class StateFollower: @unchecked Sendable {
-    /// A reply to deliver, or a state query to answer from the follower's copy.
-    enum Reply {
-        case ready(Response)
+    /// What the follower answers from its copy.
+    enum Work {
         case stateHash
         /// A read of the state, rendered here (docs/OPERATIONS.md, "State queries and reads").
         case read(@Sendable (borrowing ExchangeState) -> String)
+    }
+
+    /// A reply to deliver, or work to answer from the follower's copy.
+    enum Reply {
+        case ready(Response)
+        case work(Work)
     }
 
     private enum Item {
@@ -154,16 +159,22 @@ final class StateFollower: @unchecked Sendable {
                 let responses = items.map { item -> (requestID: UInt64, response: Response) in
                     switch item.reply {
                     case .ready(let response): return (item.requestID, response)
-                    case .stateHash:
-                        if answer == nil { answer = currentAnswer() }
-                        return (item.requestID, answer!)
-                    case .read(let body):
+                    case .work(let work):
                         guard failure == nil, let state else {
                             return (
                                 item.requestID, .error(.unavailable, "the state follower stopped: \(failure ?? "no state"); see the log")
                             )
                         }
-                        return (item.requestID, .view(body(state)))
+                        switch work {
+                        case .stateHash:
+                            if answer == nil {
+                                condition.withLock { _hashesComputed += 1 }
+                                answer = .state(sequence: state.lastSequence, stateHash: state.stateHash())
+                            }
+                            return (item.requestID, answer!)
+                        case .read(let body):
+                            return (item.requestID, .view(body(state)))
+                        }
                     }
                 }
                 sink.deliver(responses)
@@ -194,14 +205,6 @@ final class StateFollower: @unchecked Sendable {
         } catch {
             fail("batch from entry \(batch.firstSequence) does not decode: \(error)")
         }
-    }
-
-    private func currentAnswer() -> Response {
-        guard failure == nil, let state else {
-            return .error(.unavailable, "the state follower stopped: \(failure ?? "no state"); see the log")
-        }
-        condition.withLock { _hashesComputed += 1 }
-        return .state(sequence: state.lastSequence, stateHash: state.stateHash())
     }
 
     /// The follower cannot go on; the engine and the journal are unaffected, state queries

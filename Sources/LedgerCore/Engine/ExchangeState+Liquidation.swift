@@ -226,16 +226,9 @@ extension ExchangeState {
         let counterparties = adlRanking(symbol: symbol, closingSide: side, excluding: index)
         if counterparties.isEmpty || fundCanTakeOver(symbol: symbol, side: side.opposite, priceUnits: bankruptcy, quantityUnits: remaining)
         {
-            let fund = insurancePositions[Int(symbol)].filled(
-                side: side.opposite, quantityUnits: remaining, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0, leverage: 1)
-            let own = accounts[index].position(symbol).filled(
-                side: side, quantityUnits: remaining, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
-                leverage: effectiveLeverage(position, symbol: symbol))
-            emit(
-                .insuranceTakeover(
-                    account: id, symbol: symbol, side: side, priceUnits: bankruptcy, quantityUnits: remaining,
-                    realizedPnlMinor: own.realizedPnlMinor, fundRealizedPnlMinor: fund.realizedPnlMinor),
-                command, sequence, &events)
+            fundTakesOver(
+                accountIndex: index, symbol: symbol, side: side, priceUnits: bankruptcy, quantityUnits: remaining,
+                leverage: effectiveLeverage(position, symbol: symbol), command, sequence, &events)
             return
         }
         let left = deleverage(
@@ -248,6 +241,23 @@ extension ExchangeState {
                     account: id, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, remainingQuantityUnits: left),
                 command, sequence, &events)
         }
+    }
+
+    /// The insurance fund takes `quantity` of the bankrupt position at `priceUnits`.
+    private mutating func fundTakesOver(
+        accountIndex index: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64, leverage: Int64,
+        _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        let factor = markets[Int(symbol)].notionalFactor
+        let fund = insurancePositions[Int(symbol)].filled(
+            side: side.opposite, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: factor, feeMinor: 0, leverage: 1)
+        let own = accounts[index].position(symbol).filled(
+            side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: factor, feeMinor: 0, leverage: leverage)
+        emit(
+            .insuranceTakeover(
+                account: accounts[index].id, symbol: symbol, side: side, priceUnits: priceUnits, quantityUnits: quantityUnits,
+                realizedPnlMinor: own.realizedPnlMinor, fundRealizedPnlMinor: fund.realizedPnlMinor),
+            command, sequence, &events)
     }
 
     /// Closes up to `quantity` of the bankrupt position against `counterparties` in rank
@@ -306,18 +316,9 @@ extension ExchangeState {
             let quantity = min(open, record.remainingQuantityUnits)
             let counterparties = adlRanking(symbol: record.symbol, closingSide: record.side, excluding: index)
             if counterparties.isEmpty {
-                let factor = markets[Int(record.symbol)].notionalFactor
-                let position = accounts[index].position(record.symbol)
-                let fund = insurancePositions[Int(record.symbol)].filled(
-                    side: record.side.opposite, quantityUnits: quantity, priceUnits: record.bankruptcyPriceUnits, notionalFactor: factor,
-                    feeMinor: 0, leverage: 1)
-                let own = position.filled(
-                    side: record.side, quantityUnits: quantity, priceUnits: record.bankruptcyPriceUnits, notionalFactor: factor,
-                    feeMinor: 0, leverage: effectiveLeverage(position, symbol: record.symbol))
-                emit(
-                    .insuranceTakeover(
-                        account: id, symbol: record.symbol, side: record.side, priceUnits: record.bankruptcyPriceUnits,
-                        quantityUnits: quantity, realizedPnlMinor: own.realizedPnlMinor, fundRealizedPnlMinor: fund.realizedPnlMinor),
+                fundTakesOver(
+                    accountIndex: index, symbol: record.symbol, side: record.side, priceUnits: record.bankruptcyPriceUnits,
+                    quantityUnits: quantity, leverage: effectiveLeverage(accounts[index].position(record.symbol), symbol: record.symbol),
                     command, sequence, &events)
             } else {
                 _ = deleverage(
