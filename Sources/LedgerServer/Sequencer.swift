@@ -71,6 +71,8 @@ package final class Sequencer: @unchecked Sendable {
     private let logger: Logger
     private let journal: JournalWriter
     private var state: ExchangeState
+    /// What `ExchangeState.warm` read (kept so that its reads stay; engine thread only).
+    private var warmSink: UInt64 = 0
     /// Answers state queries from a copy of its own (the hash never runs on this thread).
     private let follower: StateFollower
     private let queueCapacity: Int
@@ -208,7 +210,18 @@ package final class Sequencer: @unchecked Sendable {
             let draining = stopRequested
             lock.unlock()
 
-            for request in local {
+            // Each group of commands is warmed before it executes: at a million accounts
+            // their first reads would miss the cache one after another (ExchangeState.warm).
+            var upcoming: [Command] = []
+            upcoming.reserveCapacity(ExchangeState.warmGroup)
+            for (position, request) in local.enumerated() {
+                if position % ExchangeState.warmGroup == 0 {
+                    upcoming.removeAll(keepingCapacity: true)
+                    for next in local[position..<min(position + ExchangeState.warmGroup, local.count)] {
+                        if case .command(let command) = next.kind { upcoming.append(command) }
+                    }
+                    warmSink &+= state.warm(upcoming[...])
+                }
                 execute(request, into: &current)
             }
             // The engine's own work while no request waits: timers and continuations, one

@@ -1,19 +1,28 @@
 /// A user account: a wallet balance per asset and a position per symbol.
 ///
-/// Both arrays are indexed by the dense asset and symbol ids and grow only when an account
-/// first touches a new asset or symbol, so a command allocates nothing in steady state.
+/// The balance in asset 0 lives in the account itself (most accounts hold one asset), the
+/// others in an array; positions are a sparse table. Both grow only when an account first
+/// touches a new asset or symbol, so a command allocates nothing in steady state.
 public struct Account: Sendable, Hashable {
     public let id: AccountID
-    public internal(set) var balancesMinor: ContiguousArray<Int64> = []
+    /// The balance in asset 0: one cache miss fewer for an account touched at a million.
+    private var firstBalanceMinor: Int64 = 0
+    /// The balances in assets 1 ..< `balanceCount`.
+    private var otherBalancesMinor: ContiguousArray<Int64> = []
     public internal(set) var positions = PositionTable()
+    /// How many balances the account has: one past the highest asset it touched (what
+    /// the state encoding writes).
+    public private(set) var balanceCount: UInt16 = 0
 
     init(id: AccountID) {
         self.id = id
     }
 
     /// The wallet balance in `asset`, in its minor units.
+    @inline(__always)
     public func balance(_ asset: AssetID) -> Int64 {
-        Int(asset) < balancesMinor.count ? balancesMinor[Int(asset)] : 0
+        if asset == 0 { return firstBalanceMinor }
+        return asset < balanceCount ? otherBalancesMinor[Int(asset) - 1] : 0
     }
 
     /// The position in `symbol` (empty if the account never traded it).
@@ -21,9 +30,26 @@ public struct Account: Sendable, Hashable {
         positions[Int(symbol)]
     }
 
+    /// Adds `amountMinor` to the balance in `asset` (the account has it: `ensure`).
+    @inline(__always)
+    mutating func addBalance(_ asset: AssetID, _ amountMinor: Int64) {
+        if asset == 0 {
+            firstBalanceMinor += amountMinor
+        } else {
+            otherBalancesMinor[Int(asset) - 1] += amountMinor
+        }
+    }
+
+    /// Appends the balance of the next asset (decoding).
+    mutating func appendBalance(_ amountMinor: Int64) {
+        ensure(asset: AssetID(balanceCount))
+        addBalance(AssetID(balanceCount - 1), amountMinor)
+    }
+
     mutating func ensure(asset: AssetID) {
-        if Int(asset) >= balancesMinor.count {
-            balancesMinor.append(contentsOf: repeatElement(0, count: Int(asset) + 1 - balancesMinor.count))
+        if asset >= balanceCount {
+            if asset > 0 { otherBalancesMinor.append(contentsOf: repeatElement(0, count: Int(asset) - Int(max(balanceCount, 1)) + 1)) }
+            balanceCount = asset + 1
         }
     }
 

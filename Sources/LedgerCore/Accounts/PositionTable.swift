@@ -37,6 +37,20 @@ public struct PositionTable: Sendable, Hashable {
         return nil
     }
 
+    /// The slot of `symbol`, if the account has one.
+    @inline(__always)
+    func slot(_ symbol: SymbolID) -> Slot? {
+        guard let index = slotIndex(symbol) else { return nil }
+        return slots[index]
+    }
+
+    /// How many slots hold a position or resting orders.
+    func positionsOrOrdersHeld() -> Int {
+        var held = 0
+        for slot in slots where slot.position.holdsPositionOrOrders { held += 1 }
+        return held
+    }
+
     /// The position in `symbol`; empty if the account never touched it. Writing creates it.
     public subscript(_ symbol: Int) -> Position {
         @inline(__always) get {

@@ -1,7 +1,9 @@
 /// The limit order book of one symbol: price-time priority.
 ///
-/// Orders live in a pool (`slots`) reused through a free list, so resting and removing an
-/// order allocates nothing once the pool has grown. Each side keeps its price levels in a
+/// Orders live in a pool of fixed-size pages (`OrderPool`) reused through a free list, so
+/// resting and removing an order allocates nothing once the pool has grown, growing never
+/// copies the orders already resting, and the room held beyond the orders is at most one
+/// page a book. Each side keeps its price levels in a
 /// sorted array with the best price last, so taking the top of book and removing an
 /// emptied best level are O(1); a level deeper in the book costs a binary search and a
 /// move of the levels above it. Within a level, orders form a doubly linked FIFO.
@@ -9,7 +11,7 @@ public struct OrderBook: Sendable {
     /// The end-of-list marker for slot links.
     public static let none: Int32 = -1
 
-    public private(set) var slots: ContiguousArray<RestingOrder> = []
+    private var slots = OrderPool()
     private var freeSlots: ContiguousArray<Int32> = []
     /// Bids ascending by price, asks descending: the best level is the last in both.
     private var bidLevels: ContiguousArray<PriceLevel> = []
@@ -20,6 +22,10 @@ public struct OrderBook: Sendable {
     public private(set) var reduceOnlyCount: Int = 0
 
     public init() {}
+
+    /// The order in `slot` (a slot in use: found through a level or an order's location).
+    @inline(__always)
+    public subscript(slot: Int32) -> RestingOrder { slots[slot] }
 
     /// The levels of a side, best first.
     public func levels(_ side: Side) -> ReversedCollection<ContiguousArray<PriceLevel>> {
@@ -39,7 +45,7 @@ public struct OrderBook: Sendable {
     /// The order after `slot` in time priority on the same side: the next in its level,
     /// else the first of the next-best level.
     public func slotAfter(_ slot: Int32) -> Int32? {
-        let order = slots[Int(slot)]
+        let order = slots[slot]
         if order.nextSlot != Self.none { return order.nextSlot }
         let levels = order.side == .buy ? bidLevels : askLevels
         let index = Self.levelIndex(levels, side: order.side, price: order.priceUnits)
@@ -53,8 +59,8 @@ public struct OrderBook: Sendable {
         for level in levels(side) {
             var slot = level.headSlot
             while slot != Self.none {
-                result.append(slots[Int(slot)])
-                slot = slots[Int(slot)].nextSlot
+                result.append(slots[slot])
+                slot = slots[slot].nextSlot
             }
         }
         return result
@@ -67,10 +73,9 @@ public struct OrderBook: Sendable {
         let slot: Int32
         if let free = freeSlots.popLast() {
             slot = free
-            slots[Int(slot)] = order
+            slots[slot] = order
         } else {
-            slot = Int32(slots.count)
-            slots.append(order)
+            slot = slots.append(order)
         }
         if order.side == .buy {
             Self.link(slot: slot, levels: &bidLevels, slots: &slots)
@@ -86,13 +91,13 @@ public struct OrderBook: Sendable {
     /// is left. Returns true when it was removed.
     @discardableResult
     public mutating func reduce(slot: Int32, by quantityUnits: Int64) -> Bool {
-        let order = slots[Int(slot)]
+        let order = slots[slot]
         precondition(quantityUnits > 0 && quantityUnits <= order.openQuantityUnits, "fill exceeds the order")
         if quantityUnits == order.openQuantityUnits {
             remove(slot: slot)
             return true
         }
-        slots[Int(slot)].openQuantityUnits -= quantityUnits
+        slots[slot].openQuantityUnits -= quantityUnits
         if order.side == .buy {
             Self.adjustLevel(of: order, by: -quantityUnits, levels: &bidLevels)
         } else {
@@ -103,32 +108,32 @@ public struct OrderBook: Sendable {
 
     /// Removes a resting order from its level and frees its slot.
     public mutating func remove(slot: Int32) {
-        precondition(slots[Int(slot)].openQuantityUnits > 0, "slot is not in use")
-        if slots[Int(slot)].side == .buy {
+        precondition(slots[slot].openQuantityUnits > 0, "slot is not in use")
+        if slots[slot].side == .buy {
             Self.unlink(slot: slot, levels: &bidLevels, slots: &slots)
         } else {
             Self.unlink(slot: slot, levels: &askLevels, slots: &slots)
         }
-        slots[Int(slot)].openQuantityUnits = 0
+        slots[slot].openQuantityUnits = 0
         freeSlots.append(slot)
         orderCount -= 1
-        if slots[Int(slot)].reduceOnly { reduceOnlyCount -= 1 }
+        if slots[slot].reduceOnly { reduceOnlyCount -= 1 }
     }
 
-    private static func link(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout ContiguousArray<RestingOrder>) {
-        let order = slots[Int(slot)]
+    private static func link(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout OrderPool) {
+        let order = slots[slot]
         let found = levelIndex(levels, side: order.side, price: order.priceUnits)
         if found.found {
             let tail = levels[found.position].tailSlot
-            slots[Int(slot)].previousSlot = tail
-            slots[Int(slot)].nextSlot = none
-            slots[Int(tail)].nextSlot = slot
+            slots[slot].previousSlot = tail
+            slots[slot].nextSlot = none
+            slots[tail].nextSlot = slot
             levels[found.position].tailSlot = slot
             levels[found.position].quantityUnits += order.openQuantityUnits
             levels[found.position].orderCount += 1
         } else {
-            slots[Int(slot)].previousSlot = none
-            slots[Int(slot)].nextSlot = none
+            slots[slot].previousSlot = none
+            slots[slot].nextSlot = none
             let level = PriceLevel(
                 priceUnits: order.priceUnits, quantityUnits: order.openQuantityUnits, orderCount: 1,
                 headSlot: slot, tailSlot: slot)
@@ -136,12 +141,12 @@ public struct OrderBook: Sendable {
         }
     }
 
-    private static func unlink(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout ContiguousArray<RestingOrder>) {
-        let order = slots[Int(slot)]
+    private static func unlink(slot: Int32, levels: inout ContiguousArray<PriceLevel>, slots: inout OrderPool) {
+        let order = slots[slot]
         let found = levelIndex(levels, side: order.side, price: order.priceUnits)
         precondition(found.found, "resting order's level is missing")
-        if order.previousSlot != none { slots[Int(order.previousSlot)].nextSlot = order.nextSlot }
-        if order.nextSlot != none { slots[Int(order.nextSlot)].previousSlot = order.previousSlot }
+        if order.previousSlot != none { slots[order.previousSlot].nextSlot = order.nextSlot }
+        if order.nextSlot != none { slots[order.nextSlot].previousSlot = order.previousSlot }
         levels[found.position].quantityUnits -= order.openQuantityUnits
         levels[found.position].orderCount -= 1
         if levels[found.position].orderCount == 0 {
@@ -180,4 +185,35 @@ public struct OrderBook: Sendable {
         return (low < levels.count && levels[low].priceUnits == price, low)
     }
 
+}
+
+/// The slots of one book's orders, in pages of `pageSize` allocated as the book grows: a
+/// slot's page and place are its high and low bits. A flat array would double (and copy
+/// every order, milliseconds at a million) as it grew and keep up to half its room empty.
+struct OrderPool: Sendable {
+    static let pageShift = 10
+    /// Orders a page holds: 1,024 (48 KiB).
+    static let pageSize = 1 << pageShift
+    private var pages: ContiguousArray<ContiguousArray<RestingOrder>> = []
+    /// Slots handed out, in use or free.
+    private(set) var count = 0
+
+    @inline(__always)
+    subscript(slot: Int32) -> RestingOrder {
+        get { pages[Int(slot) >> Self.pageShift][Int(slot) & (Self.pageSize - 1)] }
+        _modify { yield &pages[Int(slot) >> Self.pageShift][Int(slot) & (Self.pageSize - 1)] }
+    }
+
+    /// Adds a slot holding `order` and returns it.
+    mutating func append(_ order: RestingOrder) -> Int32 {
+        precondition(count < Int(Int32.max), "order pool is full")
+        if count & (Self.pageSize - 1) == 0 {
+            var page = ContiguousArray<RestingOrder>()
+            page.reserveCapacity(Self.pageSize)
+            pages.append(page)
+        }
+        pages[pages.count - 1].append(order)
+        count += 1
+        return Int32(count - 1)
+    }
 }

@@ -1,17 +1,18 @@
 /// An order in the book: a slot in its book's pool, linked into its price level's FIFO.
 public struct RestingOrder: Sendable, Hashable {
+    // Widest fields first: 46 bytes, a stride of 48 (docs/BENCHMARKS.md, "Memory").
     public var orderID: OrderID
-    /// The owner's dense index in `ExchangeState.accounts`.
-    public var accountIndex: UInt32
-    public var side: Side
     public var priceUnits: Int64
     public var openQuantityUnits: Int64
     public var clientOrderID: ClientOrderID
-    /// Only reduces the position; shrunk or cancelled when the position shrinks or closes.
-    public var reduceOnly: Bool
+    /// The owner's dense index in `ExchangeState.accounts`.
+    public var accountIndex: UInt32
     /// Neighbours in the level's FIFO, `OrderBook.none` at the ends.
     var previousSlot: Int32
     var nextSlot: Int32
+    public var side: Side
+    /// Only reduces the position; shrunk or cancelled when the position shrinks or closes.
+    public var reduceOnly: Bool
 
     public init(
         orderID: OrderID, accountIndex: UInt32, side: Side, priceUnits: Int64, openQuantityUnits: Int64,

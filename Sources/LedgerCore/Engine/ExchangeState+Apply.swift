@@ -37,6 +37,7 @@ extension ExchangeState {
             }
             markets.append(market)
             insurancePositions.append(Position())
+            refreshFundingSchedule()
 
         case .deposited(let accountID, _, _):
             _ = openAccount(accountID)
@@ -84,6 +85,7 @@ extension ExchangeState {
                     rateE8: rate, markPriceUnits: markPrice, cursorAccountIndex: 0,
                     fundSizeQuantityUnits: insurancePositions[Int(symbol)].sizeQuantityUnits, positionsSettled: 0)
             }
+            refreshFundingSchedule()
 
         case .fundingSettlementAdvanced(let symbol, let accountID):
             let index = accountIndexByID[accountID]!
@@ -95,6 +97,7 @@ extension ExchangeState {
                 precondition(settlement.positionsSettled == positions, "settlement of symbol \(symbol): \(positions) positions journaled")
             }
             markets[Int(symbol)].fundingSettlement = nil
+            refreshFundingSchedule()
 
         case .worldLimitsSet(let limits):
             precondition(worldLimits == nil, "world limits set twice")
@@ -234,7 +237,7 @@ extension ExchangeState {
 
         case .orderReduced(let orderID, let quantity):
             let location = orderLocations[orderID]!
-            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            let order = markets[Int(location.symbol)].book[location.slot]
             precondition(quantity > 0 && quantity < order.openQuantityUnits, "reduction must leave the order open")
             markets[Int(location.symbol)].book.reduce(slot: location.slot, by: quantity)
             adjustOpenOrders(
@@ -243,7 +246,7 @@ extension ExchangeState {
 
         case .orderAmended(let orderID, let price, _):
             let location = orderLocations.removeValue(forKey: orderID)!
-            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            let order = markets[Int(location.symbol)].book[location.slot]
             markets[Int(location.symbol)].book.remove(slot: location.slot)
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
@@ -269,7 +272,7 @@ extension ExchangeState {
 
         case .orderCancelled(let orderID, let quantity), .restingOrderExpired(let orderID, let quantity, _):
             let location = orderLocations.removeValue(forKey: orderID)!
-            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            let order = markets[Int(location.symbol)].book[location.slot]
             precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
             markets[Int(location.symbol)].book.remove(slot: location.slot)
             adjustOpenOrders(
@@ -284,7 +287,7 @@ extension ExchangeState {
         nextTradeID += 1
         let symbol = trade.symbol
         let location = orderLocations[trade.makerOrderID]!
-        let maker = markets[Int(symbol)].book.slots[Int(location.slot)]
+        let maker = markets[Int(symbol)].book[location.slot]
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
         if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
             orderLocations.removeValue(forKey: trade.makerOrderID)
@@ -428,7 +431,7 @@ extension ExchangeState {
         switch account {
         case .user(let index):
             accounts[index].ensure(asset: asset)
-            accounts[index].balancesMinor[Int(asset)] += amountMinor
+            accounts[index].addBalance(asset, amountMinor)
             riskIndex.markDirty(index)
         case .system(let system):
             systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor

@@ -96,8 +96,8 @@ extension ExchangeState {
         writer.varint(UInt64(accounts.count))
         for account in accounts {
             writer.varint(account.id)
-            writer.varint(UInt64(account.balancesMinor.count))
-            for balance in account.balancesMinor { writer.zigzag(balance) }
+            writer.varint(UInt64(account.balanceCount))
+            for asset in 0..<account.balanceCount { writer.zigzag(account.balance(asset)) }
             if version >= 4 {
                 // Sparse: the positions that differ from an empty one, by symbol.
                 let written = account.positions.slots.filter { $0.position != Position() }
@@ -293,7 +293,7 @@ extension ExchangeState {
         for _ in 0..<accountCount {
             var account = Account(id: try reader.id(field: "account"))
             for _ in 0..<(try count("balance count", max: Limits.assetsMax)) {
-                account.balancesMinor.append(try value("balance", -magnitude...magnitude))
+                account.appendBalance(try value("balance", -magnitude...magnitude))
             }
             // Versions 1–3: dense, by symbol. Version 4: (symbol, position) of the positions
             // that differ from an empty one, in increasing symbol order.
@@ -345,7 +345,7 @@ extension ExchangeState {
                 }
             }
             if version < 4 { account.positions.extendSpan(to: UInt16(positionCount)) }
-            guard account.balancesMinor.count <= state.assets.count, state.accountIndexByID[account.id] == nil
+            guard account.balanceCount <= state.assets.count, state.accountIndexByID[account.id] == nil
             else { throw .outOfRange(field: "account", offset: reader.offset) }
             state.accountIndexByID[account.id] = UInt32(state.accounts.count)
             for (index, position) in account.positions.entries {
@@ -444,6 +444,7 @@ extension ExchangeState {
         }
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos
+        state.refreshFundingSchedule()
         if let problem = state.invariantViolation() {
             throw .outOfRange(field: "state (\(problem))", offset: reader.offset)
         }

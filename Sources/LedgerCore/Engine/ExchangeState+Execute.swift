@@ -275,7 +275,7 @@ extension ExchangeState {
             return events.append(.rejected(.unknownAccount, detail: 0))
         }
         if let (orderID, location) = ownRestingOrder(accountIndex: index, orderID: cancel.orderID, clientOrderID: cancel.clientOrderID) {
-            let order = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+            let order = markets[Int(location.symbol)].book[location.slot]
             return emit(.orderCancelled(orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
         }
         // A conditional order, by id or client id.

@@ -9,6 +9,7 @@ extension ExchangeState {
     /// a journal written before the bounded rules, whole, inside this entry; under the
     /// bounded rules, only starts each settlement (ticks pay it: `continueFundingSettlements`).
     mutating func settleDueFunding(timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        if timeNanos < earliestFundingDueNanos { return }
         if isBounded { return startDueFundingSettlements(timeNanos: timeNanos, command, sequence, &events) }
         for symbol in markets.indices {
             let due = markets[symbol].nextFundingTimeNanos
@@ -64,13 +65,25 @@ extension ExchangeState {
     /// True when an entry stamped `timeNanos` would start a funding settlement (bounded
     /// rules): the sequencer journals a tick first, so that no user command carries it.
     public func fundingSettlementDue(atTimeNanos timeNanos: Int64) -> Bool {
-        guard isBounded else { return false }
-        // Fields read in place: a copy of each Market would retain its book (hot path).
+        isBounded && timeNanos >= earliestFundingDueNanos
+    }
+
+    /// Recomputes `earliestFundingDueNanos` and `fundingSettlementsOpen` after a funding
+    /// time or a settlement changed (a listing, a settlement's start or end, a decode).
+    mutating func refreshFundingSchedule() {
+        var earliest = Int64.max
+        var open = 0
+        // Fields read in place: a copy of each Market would retain its book.
         for symbol in markets.indices {
+            if markets[symbol].fundingSettlement != nil {
+                open += 1
+                continue
+            }
             let due = markets[symbol].nextFundingTimeNanos
-            if due != 0, timeNanos >= due, markets[symbol].fundingSettlement == nil { return true }
+            if due != 0 { earliest = min(earliest, due) }
         }
-        return false
+        earliestFundingDueNanos = earliest
+        fundingSettlementsOpen = open
     }
 
     /// True while some work of the engine's own is in progress (bounded rules): a tick
@@ -78,7 +91,7 @@ extension ExchangeState {
     public var hasSystemWork: Bool {
         isBounded
             && (!deleveragings.isEmpty || !pendingLiquidations.isEmpty || !pendingTriggers.isEmpty
-                || markets.contains { $0.fundingSettlement != nil })
+                || fundingSettlementsOpen > 0)
     }
 
     /// The earliest funding time still to come (journal time), if any symbol has funding:

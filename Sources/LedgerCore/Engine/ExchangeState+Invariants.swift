@@ -35,6 +35,12 @@ extension ExchangeState {
                 }
             }
         }
+        var schedule = self
+        schedule.refreshFundingSchedule()
+        if schedule.earliestFundingDueNanos != earliestFundingDueNanos || schedule.fundingSettlementsOpen != fundingSettlementsOpen {
+            return "the funding schedule says \(earliestFundingDueNanos) with \(fundingSettlementsOpen) settlements open; "
+                + "the markets say \(schedule.earliestFundingDueNanos) with \(schedule.fundingSettlementsOpen)"
+        }
         // One pass over the positions each account holds (its table has only the symbols it
         // touched): holders, funding sizes and epochs, open interest.
         var holderCounts = [Int](repeating: 0, count: markets.count)

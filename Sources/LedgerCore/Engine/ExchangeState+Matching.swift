@@ -65,7 +65,7 @@ extension ExchangeState {
         var met = 0
         let metMax = makersPerOrderMax
         while remaining > 0, let slot = next {
-            let maker = book.slots[Int(slot)]
+            let maker = book[slot]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             if met == metMax {
                 plan.hitMatchLimit = true
@@ -191,24 +191,21 @@ extension ExchangeState {
     @inline(__always)
     func worldLimitRefusal(_ order: PlaceOrder, accountIndex: UInt32) -> RejectReason? {
         guard let limits = worldLimits else { return nil }
-        let positions = accounts[Int(accountIndex)].positions
+        // One look at the account's slot in the symbol (no copy of its table: a retain of
+        // cold memory on every order).
+        let slot = accounts[Int(accountIndex)].positions.slot(order.symbol)
         if order.type.isConditional {
             if Int64(conditionalLocations.count) >= limits.conditionalOrdersMax { return .conditionalOrderLimit }
-            if positions.orderCounts(order.symbol).conditional >= Limits.conditionalOrdersPerAccountSymbolMax {
-                return .accountOrderLimit
-            }
+            if slot?.conditionalOrders ?? 0 >= Limits.conditionalOrdersPerAccountSymbolMax { return .accountOrderLimit }
         } else if order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
             if Int64(orderLocations.count) >= limits.restingOrdersMax { return .orderLimit }
-            if positions.orderCounts(order.symbol).resting >= Limits.restingOrdersPerAccountSymbolMax { return .accountOrderLimit }
-            if order.reduceOnly || order.closePosition,
-                positions.reduceOnlyOrders(order.symbol) >= Limits.reduceOnlyOrdersPerAccountSymbolMax
-            {
+            if slot?.restingOrders ?? 0 >= Limits.restingOrdersPerAccountSymbolMax { return .accountOrderLimit }
+            if order.reduceOnly || order.closePosition, slot?.reduceOnlyOrders ?? 0 >= Limits.reduceOnlyOrdersPerAccountSymbolMax {
                 return .accountOrderLimit
             }
         }
-        if positions[Int(order.symbol)].holdsPositionOrOrders { return nil }
-        var held: Int64 = 0
-        for slot in positions.slots where slot.position.holdsPositionOrOrders { held += 1 }
+        if slot?.position.holdsPositionOrOrders == true { return nil }
+        let held = accounts[Int(accountIndex)].positions.positionsOrOrdersHeld()
         return held >= limits.positionsPerAccountMax ? .positionCountLimit : nil
     }
 
@@ -299,7 +296,7 @@ extension ExchangeState {
         var met = 0
         let metMax = makersPerOrderMax
         while remaining > 0, met < metMax, let slot = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
-            let maker = markets[Int(order.symbol)].book.slots[Int(slot)]
+            let maker = markets[Int(order.symbol)].book[slot]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             met += 1
             if maker.accountIndex == accountIndex {

@@ -254,7 +254,7 @@ extension ExchangeState {
         if id == 0, clientOrderID != 0 {
             id = clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: clientOrderID)] ?? 0
         }
-        guard let location = orderLocations[id], markets[Int(location.symbol)].book.slots[Int(location.slot)].accountIndex == accountIndex
+        guard let location = orderLocations[id], markets[Int(location.symbol)].book[location.slot].accountIndex == accountIndex
         else { return nil }
         return (id, location)
     }
@@ -266,7 +266,7 @@ extension ExchangeState {
             let (orderID, location) = ownRestingOrder(
                 accountIndex: accountIndex, orderID: amend.orderID, clientOrderID: amend.clientOrderID)
         else { return reject(.unknownOrder) }
-        let existing = markets[Int(location.symbol)].book.slots[Int(location.slot)]
+        let existing = markets[Int(location.symbol)].book[location.slot]
         let order = PlaceOrder(
             account: amend.account, symbol: location.symbol, side: existing.side, type: .limit, timeInForce: .gtc,
             priceUnits: amend.priceUnits, quantityUnits: amend.quantityUnits, clientOrderID: existing.clientOrderID,

@@ -29,7 +29,7 @@ extension ExchangeState {
         if riskIndex.dirty.isEmpty { return }
         var dirty: [UInt32] = []
         swap(&dirty, &riskIndex.dirty)
-        for index in dirty where riskIndex.isDirty[Int(index)] {
+        for index in dirty where riskIndex.isDirty(Int(index)) {
             _ = recordDangerMarks(accountIndex: Int(index))
         }
         dirty.removeAll(keepingCapacity: true)

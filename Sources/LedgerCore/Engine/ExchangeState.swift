@@ -16,8 +16,8 @@ public struct ExchangeState: Sendable {
     public internal(set) var markets: ContiguousArray<Market> = []
     /// In order of first deposit; `accountIndexByID` finds one.
     public internal(set) var accounts: ContiguousArray<Account> = []
-    var accountIndexByID: [AccountID: UInt32] = [:]
-    var orderLocations: [OrderID: OrderLocation] = [:]
+    var accountIndexByID = IDTable<UInt32>(filler: 0)
+    var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0))
     var clientOrders: [ClientOrderKey: OrderID] = [:]
     var transfers: [TransferID: TransferRecord] = [:]
     /// The idempotency windows and their queues (oldest first).
@@ -71,6 +71,12 @@ public struct ExchangeState: Sendable {
     var conditionalLocations: [OrderID: SymbolID] = [:]
     /// Which holders a mark price must check for liquidation (derived, not state).
     var riskIndex = RiskIndex()
+    /// The earliest funding time of a symbol with no settlement in progress, `Int64.max`
+    /// when none: below it no entry starts a settlement, so the check per command is one
+    /// comparison instead of a walk over the markets (derived: `refreshFundingSchedule`).
+    var earliestFundingDueNanos = Int64.max
+    /// How many symbols have a settlement in progress (derived).
+    var fundingSettlementsOpen = 0
 
     public init() {}
 
@@ -98,7 +104,7 @@ public struct ExchangeState: Sendable {
     /// The resting order with this id, if it is open.
     public func openOrder(_ id: OrderID) -> (symbol: SymbolID, order: RestingOrder)? {
         guard let location = orderLocations[id] else { return nil }
-        return (location.symbol, markets[Int(location.symbol)].book.slots[Int(location.slot)])
+        return (location.symbol, markets[Int(location.symbol)].book[location.slot])
     }
 
     /// The open orders of an account, by symbol and then book priority.

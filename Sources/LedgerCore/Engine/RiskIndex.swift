@@ -17,11 +17,12 @@ struct RiskIndex: Sendable {
     var longs: ContiguousArray<DangerHeap> = []
     /// Per symbol: shorts, keyed by the danger mark — a mark at or above it endangers them.
     var shorts: ContiguousArray<DangerHeap> = []
-    /// Per account: the generation of its live entries; older entries are stale.
-    var generations: ContiguousArray<UInt32> = []
-    /// Per account: changed since its danger marks were last recorded (then also listed in
-    /// `dirty`).
-    var isDirty: ContiguousArray<Bool> = []
+    /// Per account, in one word so that touching an account costs one cache line here:
+    /// the low 31 bits are the generation of its live entries (older entries are stale);
+    /// the top bit (`dirtyBit`) says it changed since its danger marks were last recorded
+    /// (it is then also listed in `dirty`).
+    var accountStates: ContiguousArray<UInt32> = []
+    static let dirtyBit: UInt32 = 1 << 31
     /// Accounts to check afresh when the entry ends; those whose `isDirty` was cleared by
     /// a check in the meantime are skipped (an account may be listed more than once).
     var dirty: [UInt32] = []
@@ -35,14 +36,14 @@ struct RiskIndex: Sendable {
     mutating func markDirty(_ accountIndex: Int) {
         if isStale { return }
         ensure(accountIndex)
-        if isDirty[accountIndex] { return }
-        isDirty[accountIndex] = true
+        if accountStates[accountIndex] & Self.dirtyBit != 0 { return }
+        accountStates[accountIndex] |= Self.dirtyBit
         dirty.append(UInt32(accountIndex))
     }
 
     /// Drops the dirty marks and declares the entries stale: the next execute rebuilds.
     mutating func invalidate() {
-        for index in dirty { isDirty[Int(index)] = false }
+        for index in dirty { accountStates[Int(index)] &= ~Self.dirtyBit }
         dirty.removeAll(keepingCapacity: true)
         isStale = true
     }
@@ -50,8 +51,8 @@ struct RiskIndex: Sendable {
     /// Retires an account's live entries (they become stale where they lie).
     mutating func retire(_ accountIndex: Int) {
         ensure(accountIndex)
-        generations[accountIndex] &+= 1
-        isDirty[accountIndex] = false
+        // The next generation (mod 2^31), clean.
+        accountStates[accountIndex] = (accountStates[accountIndex] &+ 1) & ~Self.dirtyBit
     }
 
     /// Records a danger mark for the account's long (`isLong`) or short in `symbol`. A mark
@@ -65,7 +66,7 @@ struct RiskIndex: Sendable {
         if isLong ? dangerPriceUnits <= 0 : dangerPriceUnits > maxPriceUnits { return }
         let entry = DangerHeap.Entry(
             key: isLong ? -dangerPriceUnits : dangerPriceUnits, accountIndex: UInt32(accountIndex),
-            generation: generations[accountIndex])
+            generation: accountStates[accountIndex] & ~Self.dirtyBit)
         if isLong {
             longs[symbol].push(entry)
             if longs[symbol].count > bloatedCount {
@@ -94,25 +95,29 @@ struct RiskIndex: Sendable {
     }
 
     private mutating func endangered(_ entry: DangerHeap.Entry, _ candidates: inout [UInt32]) {
-        guard entry.generation == generations[Int(entry.accountIndex)] else { return }
+        guard entry.generation == accountStates[Int(entry.accountIndex)] & ~Self.dirtyBit else { return }
         candidates.append(entry.accountIndex)
         markDirty(Int(entry.accountIndex))
     }
 
     /// A heap holds at most one live entry per account; past twice that (plus slack) the
     /// stale ones are dropped, so upkeep stays O(1) amortized a push and memory bounded.
-    private var bloatedCount: Int { 2 * generations.count + 64 }
+    private var bloatedCount: Int { 2 * accountStates.count + 64 }
+
+    /// True when the account changed since its danger marks were last recorded.
+    func isDirty(_ accountIndex: Int) -> Bool {
+        accountIndex < accountStates.count && accountStates[accountIndex] & Self.dirtyBit != 0
+    }
 
     /// A filter for `compact` that holds its own reference to the generations.
     private var isLive: (DangerHeap.Entry) -> Bool {
-        let generations = self.generations
-        return { $0.generation == generations[Int($0.accountIndex)] }
+        let states = self.accountStates
+        return { $0.generation == states[Int($0.accountIndex)] & ~Self.dirtyBit }
     }
 
     private mutating func ensure(_ accountIndex: Int) {
-        while accountIndex >= isDirty.count {
-            isDirty.append(false)
-            generations.append(0)
+        if accountIndex >= accountStates.count {
+            accountStates.append(contentsOf: repeatElement(0, count: accountIndex + 1 - accountStates.count))
         }
     }
 }

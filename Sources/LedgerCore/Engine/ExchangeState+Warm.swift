@@ -1,0 +1,104 @@
+/// Warming the cache for the commands about to execute (docs/BENCHMARKS.md, "The usual
+/// mix at a million accounts").
+///
+/// At a million accounts nearly every command's first reads miss the cache: the account
+/// id's entry in `accountIndexByID`, the account, its position table, its risk-index word,
+/// and for a cancel the order's location and its slot in the book. Executed one command
+/// after another those misses are paid one at a time, each a few hundred cycles. Read
+/// ahead for a group of commands, stage by stage, they are independent of one another and
+/// the processor has many of them in flight at once; the commands then execute on warm
+/// lines. Warming reads and changes nothing: skipping it, or warming the wrong commands,
+/// changes no outcome, only the time.
+extension ExchangeState {
+    /// Commands warmed together: enough to keep the processor's outstanding misses busy.
+    public static let warmGroup = 8
+
+    /// Reads what executing `commands` (at most `warmGroup` of them, in order) will read
+    /// first. Returns a value made of those reads (so that no read can be dropped); callers
+    /// ignore it.
+    @inline(never)
+    public func warm(_ commands: ArraySlice<Command>) -> UInt64 {
+        precondition(commands.count <= Self.warmGroup, "warm at most \(Self.warmGroup) commands at a time")
+        return withUnsafeTemporaryAllocation(of: WarmItem.self, capacity: Self.warmGroup) { items in
+            var sink: UInt64 = 0
+            var count = 0
+            var nextOrderID = self.nextOrderID
+            // Stage 0: what each command names; for an order, the index entry its id will
+            // take if it rests and the maker it would meet first (the head of the opposite
+            // best level, whose account a fill reads).
+            for command in commands {
+                var item = WarmItem()
+                switch command {
+                case .placeOrder(let order):
+                    item.accountID = order.account
+                    item.symbol = order.symbol
+                    sink &+= orderLocations.peekHome(nextOrderID)
+                    nextOrderID &+= 1
+                    if Int(order.symbol) < markets.count, let head = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
+                        item.makerIndex = Int(markets[Int(order.symbol)].book[head].accountIndex)
+                    }
+                case .cancelOrder(let cancel):
+                    item.accountID = cancel.account
+                    item.orderID = cancel.orderID
+                case .amendOrder(let amend):
+                    item.accountID = amend.account
+                    item.orderID = amend.orderID
+                case .deposit(let transfer), .withdraw(let transfer):
+                    item.accountID = transfer.account
+                case .cancelAllOrders(let account, let symbol), .setLeverage(let account, let symbol, _),
+                    .setMarginMode(let account, let symbol, _), .adjustIsolatedMargin(let account, let symbol, _):
+                    item.accountID = account
+                    item.symbol = symbol
+                case .settleFunding(let account):
+                    item.accountID = account
+                default:
+                    break
+                }
+                items.initializeElement(at: count, to: item)
+                count += 1
+            }
+            // Stage 1: the ids' table entries (independent probes, in flight together).
+            for index in 0..<count {
+                if items[index].accountID != 0, let found = accountIndexByID[items[index].accountID] {
+                    items[index].accountIndex = Int(found)
+                }
+                if items[index].orderID != 0, let location = orderLocations[items[index].orderID] {
+                    items[index].orderSymbol = Int(location.symbol)
+                    items[index].orderSlot = location.slot
+                }
+            }
+            // Stage 2: the accounts (their tables' headers), their risk words, the orders'
+            // slots in the books, the makers.
+            func readAccount(_ account: Int) -> UInt64 {
+                guard account >= 0 else { return 0 }
+                let header = UInt64(accounts[account].positions.slots.count)
+                return account < riskIndex.accountStates.count ? header &+ UInt64(riskIndex.accountStates[account]) : header
+            }
+            for index in 0..<count {
+                sink &+= readAccount(items[index].accountIndex) &+ readAccount(items[index].makerIndex)
+                if items[index].orderSymbol >= 0 {
+                    sink &+= UInt64(markets[items[index].orderSymbol].book[items[index].orderSlot].accountIndex)
+                }
+            }
+            // Stage 3: each account's slot in the command's symbol.
+            for index in 0..<count where items[index].accountIndex >= 0 {
+                if let slot = accounts[items[index].accountIndex].positions.slot(items[index].symbol) {
+                    sink &+= UInt64(slot.restingOrders)
+                }
+            }
+            items.baseAddress!.deinitialize(count: count)
+            return sink
+        }
+    }
+}
+
+/// What `warm` learns of one command, stage by stage (−1: none).
+private struct WarmItem {
+    var accountID: AccountID = 0
+    var orderID: OrderID = 0
+    var symbol: SymbolID = 0
+    var accountIndex = -1
+    var makerIndex = -1
+    var orderSymbol = -1
+    var orderSlot: Int32 = 0
+}

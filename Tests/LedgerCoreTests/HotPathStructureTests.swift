@@ -1,0 +1,200 @@
+import LedgerClient
+import LedgerDigest
+import Testing
+
+@testable import LedgerCore
+
+/// The structures the engine's hot path was rebuilt on for a million accounts (issue
+/// "Exchange scale"): the id tables, the paged order pool, the balance kept in the
+/// account, the cached funding schedule and the cache warm-up. Each is checked against a
+/// plain model over many operations, not a few examples.
+@Suite struct HotPathStructureTests {
+    /// 300,000 random inserts, updates, removals and lookups over a key space small enough
+    /// to collide and clear again, against a Dictionary; the table's count agrees after
+    /// every step, and every key's lookup at the end.
+    @Test func theIDTableAgreesWithADictionary() {
+        var table = IDTable<UInt32>(filler: 0)
+        var model: [UInt64: UInt32] = [:]
+        var random = SeededRandom(seed: 77)
+        for step in 0..<300_000 {
+            // Keys from a window that moves, so that the table grows, empties and grows.
+            let window = UInt64(step / 50_000) * 3_000
+            let key = window + random.next() % 5_000  // 0 is an id too
+            switch random.next() % 10 {
+            case 0..<5:
+                let value = UInt32(truncatingIfNeeded: random.next())
+                table[key] = value
+                model[key] = value
+            case 5..<8:
+                #expect(table.removeValue(forKey: key) == model.removeValue(forKey: key), "step \(step) key \(key)")
+            default:
+                #expect(table[key] == model[key], "step \(step) key \(key)")
+            }
+            if table.count != model.count {
+                Issue.record("step \(step): the table holds \(table.count) keys, the model \(model.count)")
+                return
+            }
+        }
+        for key in 0...UInt64(25_000) where table[key] != model[key] {
+            Issue.record("key \(key): the table says \(String(describing: table[key])), the model \(String(describing: model[key]))")
+            return
+        }
+    }
+
+    /// Keys that all land in one run of entries (sequential ids in a small table, then a
+    /// removal from the middle of each run): backward-shift deletion must leave every
+    /// other key findable.
+    @Test func removingFromTheMiddleOfARunKeepsTheRestFindable() {
+        for hole in 1...UInt64(12) {
+            var table = IDTable<UInt32>(filler: 0)
+            for key in 1...UInt64(12) { table[key] = UInt32(key) * 10 }
+            #expect(table.removeValue(forKey: hole) == UInt32(hole) * 10)
+            #expect(table[hole] == nil)
+            for key in 1...UInt64(12) where key != hole {
+                #expect(table[key] == UInt32(key) * 10, "after removing \(hole), key \(key)")
+            }
+            #expect(table.count == 11)
+        }
+    }
+
+    /// One book with 3,000 resting orders (three pages of the pool), a third of them
+    /// cancelled and the slots reused by 1,000 more: every order is where its location
+    /// says, the book's priority order is price then time, and the state passes its sweep.
+    @Test func aBookAcrossSeveralPoolPagesKeepsItsOrders() throws {
+        var engine = EngineHarness()
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        for account: AccountID in 1...30 { engine.deposit(account, 1_000_000_000_000) }
+        var resting: [OrderID] = []
+        for index in 0..<3_000 {
+            let events = engine.limit(AccountID(index % 30 + 1), .buy, price: 400_000 + Int64(index % 7), quantity: 1)
+            for case .orderRested(let id, _) in events { resting.append(id) }
+        }
+        #expect(resting.count == 3_000)
+        #expect(OrderPool.pageSize < 3_000)
+        for (position, id) in resting.enumerated() where position % 3 == 0 {
+            let events = engine.run(.cancelOrder(CancelOrder(account: AccountID(position % 30 + 1), orderID: id)))
+            #expect(events.contains { if case .orderCancelled = $0 { return true } else { return false } }, "order \(id)")
+        }
+        for index in 0..<1_000 {
+            engine.limit(AccountID(index % 30 + 1), .buy, price: 400_000 + Int64(index % 5), quantity: 2)
+        }
+        let book = engine.state.markets[0].book
+        #expect(book.orderCount == 3_000)
+        let bids = book.orders(.buy)
+        #expect(bids.count == 3_000)
+        for (earlier, later) in zip(bids, bids.dropFirst()) {
+            let inOrder =
+                earlier.priceUnits > later.priceUnits || (earlier.priceUnits == later.priceUnits && earlier.orderID < later.orderID)
+            if !inOrder {
+                Issue.record("order \(later.orderID) at \(later.priceUnits) follows \(earlier.orderID) at \(earlier.priceUnits)")
+                break
+            }
+        }
+        for order in bids {
+            #expect(engine.state.openOrder(order.orderID)?.order == order)
+        }
+        #expect(engine.state.invariantViolation() == nil)
+    }
+
+    /// The balance in asset 0 lives in the account and the others in an array: an account
+    /// holding only asset 1 (and so a zero balance in asset 0) encodes and decodes to the
+    /// same bytes, and its balances read back.
+    @Test func balancesBeyondTheFirstAssetRoundTrip() throws {
+        var engine = EngineHarness()
+        engine.run(.deposit(Transfer(transferID: 1, account: 5, asset: 1, amountMinor: 123_456_789)))
+        engine.deposit(6, 42)
+        engine.run(.deposit(Transfer(transferID: 2, account: 6, asset: 1, amountMinor: 7)))
+        let five = engine.state.accounts[Int(engine.state.accountIndexByID[5]!)]
+        #expect(five.balanceCount == 2)
+        #expect(five.balance(0) == 0)
+        #expect(five.balance(1) == 123_456_789)
+        #expect(five.balance(9) == 0)
+        var bytes = ByteWriter()
+        engine.state.encodeCanonical(to: &bytes)
+        let decoded = try Self.decode(bytes.bytes, like: engine.state)
+        let six = decoded.accounts[Int(decoded.accountIndexByID[6]!)]
+        #expect((six.balance(0), six.balance(1)) == (42, 7))
+        var again = ByteWriter()
+        decoded.encodeCanonical(to: &again)
+        #expect(again.bytes == bytes.bytes)
+    }
+
+    /// The funding schedule is cached (one comparison a command instead of a walk over the
+    /// markets): across listings, settlements started and completed, and a decode, the
+    /// cache agrees with the markets (the invariant sweep recomputes it) and the
+    /// settlement starts at its time, not before.
+    @Test func theFundingScheduleFollowsTheMarkets() throws {
+        var engine = BoundedFundingTests.world(holders: 600)
+        let due = engine.state.earliestFundingDueNanos
+        #expect(due == engine.state.markets[0].nextFundingTimeNanos && due != Int64.max)
+        #expect(!engine.state.fundingSettlementDue(atTimeNanos: due - 1))
+        #expect(engine.state.fundingSettlementDue(atTimeNanos: due))
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_000_000), at: due - 1)
+        #expect(engine.state.markets[0].fundingSettlement == nil)
+        // The funding time: the settlement opens, and no other is due until it is done.
+        engine.run(.tick, at: due)
+        #expect(engine.state.fundingSettlementsOpen == 1)
+        #expect(engine.state.earliestFundingDueNanos == Int64.max)
+        #expect(engine.state.hasSystemWork)
+        #expect(engine.state.invariantViolation() == nil)
+        // Half done, through a decode: the cache is rebuilt from the markets.
+        var bytes = ByteWriter()
+        engine.state.encodeCanonical(to: &bytes)
+        let decoded = try Self.decode(bytes.bytes, like: engine.state)
+        #expect(decoded.fundingSettlementsOpen == 1)
+        #expect(decoded.earliestFundingDueNanos == Int64.max)
+        var ticks = 0
+        while engine.state.hasSystemWork && ticks < 100 {
+            engine.run(.tick, at: due + Int64(ticks + 1))
+            ticks += 1
+            #expect(engine.state.invariantViolation() == nil, "after tick \(ticks)")
+        }
+        #expect(ticks > 1)
+        #expect(engine.state.fundingSettlementsOpen == 0)
+        #expect(engine.state.earliestFundingDueNanos == engine.state.markets[0].nextFundingTimeNanos)
+        #expect(engine.state.earliestFundingDueNanos > due)
+    }
+
+    /// Warming reads only: the same commands executed with a warm-up of each group of
+    /// eight (as ledgerd runs them) and without reach the same state hash and events.
+    @Test func warmingChangesNoOutcome() {
+        var warmed = EngineHarness()
+        var plain = EngineHarness()
+        for account: AccountID in 1...40 {
+            warmed.deposit(account, 50_000_000_000)
+            plain.deposit(account, 50_000_000_000)
+        }
+        warmed.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        plain.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        // The usual mix (orders, cancels of its own rested orders, marks), in groups.
+        var flow = OrderFlowGenerator(seed: 9, accounts: Array(1...40))
+        flow.mids = [500_000, 300_000]
+        var sink: UInt64 = 0
+        for _ in 0..<500 {
+            var commands: [Command] = []
+            for _ in 0..<ExchangeState.warmGroup { commands.append(flow.next()) }
+            sink &+= warmed.state.warm(commands[...])
+            for command in commands {
+                let a = warmed.run(command)
+                let b = plain.run(command)
+                if a != b {
+                    Issue.record("command \(command): \(a) warmed, \(b) not")
+                    return
+                }
+                if case .placeOrder(let order) = command {
+                    for case .orderRested(let id, _) in a { flow.noteRested(account: order.account, order: id) }
+                }
+            }
+        }
+        #expect(warmed.state.markets[0].book.orderCount > 0)
+        #expect(warmed.state.stateHash() == plain.state.stateHash())
+        #expect(sink != 0)
+    }
+
+    static func decode(_ bytes: [UInt8], like state: ExchangeState) throws -> ExchangeState {
+        var reader = ByteReader(bytes)
+        let decoded = try ExchangeState.decodeCanonical(from: &reader, sequence: state.lastSequence, timeNanos: state.lastTimeNanos)
+        try reader.expectEnd()
+        return decoded
+    }
+}
