@@ -12,6 +12,8 @@
 extension ExchangeState {
     /// Commands warmed together: enough to keep the processor's outstanding misses busy.
     public static let warmGroup = 8
+    /// Makers warmed for an order: the first resting orders it would meet.
+    static let warmMakers = 3
 
     /// Reads what executing `commands` (at most `warmGroup` of them, in order) will read
     /// first. Returns a value made of those reads (so that no read can be dropped); callers
@@ -34,8 +36,15 @@ extension ExchangeState {
                     item.symbol = order.symbol
                     sink &+= orderLocations.peekHome(nextOrderID)
                     nextOrderID &+= 1
-                    if Int(order.symbol) < markets.count, let head = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
-                        item.makerIndex = Int(markets[Int(order.symbol)].book[head].accountIndex)
+                    if Int(order.symbol) < markets.count {
+                        // (The book read in place: a copy would retain its arrays.)
+                        let symbol = Int(order.symbol)
+                        var maker = markets[symbol].book.bestSlot(order.side.opposite)
+                        for place in 0..<Self.warmMakers {
+                            guard let slot = maker else { break }
+                            item.makers[place] = Int(markets[symbol].book[slot].accountIndex)
+                            maker = markets[symbol].book.slotAfter(slot)
+                        }
                     }
                 case .cancelOrder(let cancel):
                     item.accountID = cancel.account
@@ -75,15 +84,24 @@ extension ExchangeState {
                 return account < riskIndex.accountStates.count ? header &+ UInt64(riskIndex.accountStates[account]) : header
             }
             for index in 0..<count {
-                sink &+= readAccount(items[index].accountIndex) &+ readAccount(items[index].makerIndex)
+                sink &+= readAccount(items[index].accountIndex)
+                for place in 0..<Self.warmMakers { sink &+= readAccount(items[index].makers[place]) }
                 if items[index].orderSymbol >= 0 {
                     sink &+= UInt64(markets[items[index].orderSymbol].book[items[index].orderSlot].accountIndex)
                 }
             }
-            // Stage 3: each account's slot in the command's symbol.
-            for index in 0..<count where items[index].accountIndex >= 0 {
-                if let slot = accounts[items[index].accountIndex].positions.slot(items[index].symbol) {
+            // Stage 3: each account's slot in the command's symbol; the makers' slots and
+            // their ids' table entries (a trade's events name accounts by id).
+            for index in 0..<count {
+                if items[index].accountIndex >= 0,
+                    let slot = accounts[items[index].accountIndex].positions.slot(items[index].symbol)
+                {
                     sink &+= UInt64(slot.restingOrders)
+                }
+                for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
+                    let maker = items[index].makers[place]
+                    sink &+= accountIndexByID.peekHome(accounts[maker].id)
+                    if let slot = accounts[maker].positions.slot(items[index].symbol) { sink &+= UInt64(slot.restingOrders) }
                 }
             }
             items.baseAddress!.deinitialize(count: count)
@@ -98,7 +116,30 @@ private struct WarmItem {
     var orderID: OrderID = 0
     var symbol: SymbolID = 0
     var accountIndex = -1
-    var makerIndex = -1
+    /// The accounts of the first `ExchangeState.warmMakers` orders the order would meet.
+    var makers = FixedMakers()
     var orderSymbol = -1
     var orderSlot: Int32 = 0
+}
+
+/// Three account indexes (−1: none), without an array's allocation.
+private struct FixedMakers {
+    var values: (Int, Int, Int) = (-1, -1, -1)
+
+    subscript(place: Int) -> Int {
+        get {
+            switch place {
+            case 0: values.0
+            case 1: values.1
+            default: values.2
+            }
+        }
+        set {
+            switch place {
+            case 0: values.0 = newValue
+            case 1: values.1 = newValue
+            default: values.2 = newValue
+            }
+        }
+    }
 }
