@@ -21,11 +21,20 @@ import Snapshots
 // the figures are the ticks, their largest entry, and the user commands' time meanwhile.
 // `book` sends 1,000,000 alternating limit orders of 10 traders with no cancels and
 // prints ns an order at 30,000 / 300,000 / 1,000,000.
+//
+// Knobs (environment): SCALE_MIX_ACCOUNTS=N draws the mix's accounts from the first N
+// only (how much of the gap is the spread over a million accounts); SCALE_MIX_COUNT=N
+// commands a round (100,000); SCALE_LARGE_ONLY=1 runs only the large world's mix, in
+// rounds of 1,000,000, announcing each on stderr (for `perf record -p`).
 
 struct Clock {
     var sequence: SequenceNumber = 0
-    /// Journal time: 1 ms an entry from a fixed start.
-    var time: Int64 { 1_780_000_000_000_000_000 + Int64(sequence) * 1_000_000 }
+    /// Journal time: 1 µs an entry from a fixed start, so that the build and the mix (a
+    /// few million entries) stay inside one funding hour: with no ticks between its
+    /// commands, a settlement started during the mix would stay open through it and load
+    /// every holder's next command with its owed funding. The funding sweep then jumps to
+    /// the next funding time.
+    var time: Int64 { 1_780_000_000_000_000_000 + Int64(sequence) * 1_000 }
 }
 
 struct World {
@@ -265,7 +274,8 @@ struct Run {
         figures.buildSeconds = Double(nanos() - start) / 1e9
         figures.rssBytes = residentBytes() - rssBefore
         figures.phases = world.phases
-        flow = OrderFlowGenerator(seed: 42, accounts: (1...UInt64(accounts)).map { $0 })
+        let mixAccounts = min(accounts, Int(ProcessInfo.processInfo.environment["SCALE_MIX_ACCOUNTS"] ?? "") ?? accounts)
+        flow = OrderFlowGenerator(seed: 42, accounts: (1...UInt64(mixAccounts)).map { $0 })
         flow.mids = [500_000, 500_000]
         world.recordsRested = true
         // The warm-up: the books reach the mix's steady state.
