@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Restart, snapshot and audit at exchange scale, against the real ledgerd (docs/BENCHMARKS.md,
-# "Exchange scale ... restart and audit"): ACCOUNTS funded accounts and COMMANDS commands of
-# the usual mix, then SIGTERM and:
+# "Exchange scale ... restart and audit"): ACCOUNTS funded accounts, RESTING orders resting
+# 1–5% away from the touch (ledger-load --setup --resting) and COMMANDS commands of the
+# usual mix, then SIGTERM and:
 #   - restart to ready from the journal alone (no snapshot),
 #   - `ledger-snapshot create` (time, size),
 #   - restart to ready from the snapshot (plus an empty tail),
 #   - `ledger-replay audit` over the whole journal (entries/s).
-#   Benchmarks/scripts/restart.sh [ACCOUNTS] [COMMANDS]
+#   Benchmarks/scripts/restart.sh [ACCOUNTS] [COMMANDS] [RESTING]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 accounts=${1:-1000000}
 commands=${2:-2000000}
+resting=${3:-0}
 bin=$(swift build -c release --show-bin-path)
 work=$(mktemp -d /tmp/ledger-restart.XXXXXX)
 pid=""
@@ -35,10 +37,12 @@ start_daemon() {
 stop_daemon() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
 echo "== first start"
 start_daemon
-"$bin/ledger-load" --port "$tcp" --token bench-admin --setup --accounts "$accounts" --duration 0 >/dev/null
+"$bin/ledger-load" --port "$tcp" --token bench-admin --setup --accounts "$accounts" --resting "$resting" --duration 0 >/dev/null
+metric() { curl -s "http://127.0.0.1:$http/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
+echo "after setup: $(metric ledger_accounts) accounts, $(metric ledger_resting_orders) resting orders, RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
 "$bin/ledger-load" --port "$tcp" --token bench-admin --accounts "$accounts" --commands "$commands" --duration 0 \
     --connections 4 --window 4096 >/dev/null
-echo "journal: $(du -sh "$work/data/journal" | cut -f1), durable sequence $(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence/ {print $2}')"
+echo "journal: $(du -sh "$work/data/journal" | cut -f1), durable sequence $(metric ledger_durable_sequence), $(metric ledger_resting_orders) resting orders, RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
 stop_daemon
 echo "== restart from the journal alone"
 start_daemon

@@ -50,6 +50,24 @@ public enum DemoExchange {
         return commands
     }
 
+    /// `count` resting orders away from the touch (buys 1–5% under the starting mark,
+    /// sells 1–5% over, 2–6 lots: an ETHUSDT lot is under its 5 USDT minimum notional) from accounts drawn from 1...`accounts`, alternating
+    /// BTCUSDT and ETHUSDT: a deep book at exchange scale (`ledger-load --setup --resting`).
+    public static func restingOrders(count: Int, accounts: Int, seed: UInt64 = 8) -> [Command] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { index in
+            let symbol = index % startingMarks.count
+            let side: Side = (index / startingMarks.count) % 2 == 0 ? .buy : .sell
+            let mark = startingMarks[symbol]
+            let away = mark / 100 + Int64(random.next() % UInt64(mark / 25))
+            return .placeOrder(
+                PlaceOrder(
+                    account: random.next() % UInt64(accounts) + 1, symbol: SymbolID(symbol), side: side, type: .limit,
+                    timeInForce: .gtc, priceUnits: side == .buy ? mark - away : mark + away,
+                    quantityUnits: Int64(2 + random.next() % 5)))
+        }
+    }
+
     /// After the listings and a BTCUSDT mark of 50,000.0: `shorts` accounts from
     /// `firstShort` each offer one lot at 50,000.0; `whale` buys nearly all of them at 100x
     /// with just enough margin, 32 makers an order. A mark of 40,000.0 then takes the whale

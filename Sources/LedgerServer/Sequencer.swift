@@ -99,6 +99,8 @@ package final class Sequencer: @unchecked Sendable {
     private var _durableSequence: SequenceNumber
     private var _healthy = true
     private var _commandsExecuted: UInt64 = 0
+    /// The world's size after the last batch: accounts and resting orders (metrics).
+    private var _worldSize = (accounts: 0, restingOrders: 0)
     private var _blocksWritten = 0
     private var _bytesWritten: Int64 = 0
 
@@ -126,6 +128,7 @@ package final class Sequencer: @unchecked Sendable {
     package var durableSequence: SequenceNumber { counters.withLock { _durableSequence } }
     package var isHealthy: Bool { counters.withLock { _healthy } }
     package var commandsExecuted: UInt64 { counters.withLock { _commandsExecuted } }
+    package var worldSize: (accounts: Int, restingOrders: Int) { counters.withLock { _worldSize } }
     package var queueDepth: Int { lock.withLock { inbound.count } }
     package var followerSequence: SequenceNumber { follower.appliedSequence }
     package var stateHashesComputed: Int { follower.hashesComputed }
@@ -189,6 +192,8 @@ package final class Sequencer: @unchecked Sendable {
         local.reserveCapacity(queueCapacity)
         var current = Batch()
         var catalogVersion = (state.assets.count, state.symbols.count)
+        let size = (accounts: state.accounts.count, restingOrders: state.restingOrderCount)
+        counters.withLock { _worldSize = size }
         if !state.isBounded {
             // Genesis (or the first start on a journal written before the bounded rules):
             // the bounded rules and the world limits are in force from this entry on.
@@ -237,7 +242,11 @@ package final class Sequencer: @unchecked Sendable {
             }
             if !local.isEmpty {
                 let executed = UInt64(local.count)
-                counters.withLock { _commandsExecuted += executed }
+                let size = (accounts: state.accounts.count, restingOrders: state.restingOrderCount)
+                counters.withLock {
+                    _commandsExecuted += executed
+                    _worldSize = size
+                }
             }
             local.removeAll(keepingCapacity: true)
             if (state.assets.count, state.symbols.count) != catalogVersion {

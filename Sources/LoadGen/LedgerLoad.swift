@@ -17,6 +17,8 @@ struct LedgerLoad: ParsableCommand {
     @Option(help: "A token with the admin role (setup, mark prices) — or trader for orders only.") var token: String
     @Flag(help: "List USDT/BTCUSDT/ETHUSDT, fund the accounts and set mark prices first (idempotent).") var setup = false
     @Option(help: "Accounts taking part.") var accounts = 1_000
+    @Option(help: "With --setup: also rest this many limit orders 1–5% away from the touch, over the accounts.")
+    var resting = 0
     @Option(help: "Seconds to run (0: only setup).") var duration: Double = 10
     @Option(help: "Stop after this many commands (0: no limit).") var commands = 0
     @Option(help: "TCP connections.") var connections = 4
@@ -51,7 +53,8 @@ struct LedgerLoad: ParsableCommand {
     func runSetup() throws {
         let connection = try LedgerConnection(host: host, port: port)
         try connection.hello(token: token)
-        let setupCommands = DemoExchange.setupCommands(accounts: accounts)
+        let setupCommands =
+            DemoExchange.setupCommands(accounts: accounts) + DemoExchange.restingOrders(count: resting, accounts: accounts)
         let frames = setupCommands.enumerated().map { WireFrame.command(requestID: UInt64($0.offset + 1), $0.element) }
         let log = try ackLog.map { try AckLog(path: $0 + ".setup") }
         let encoded = setupCommands.map { command in

@@ -101,6 +101,9 @@ public struct ExchangeState: Sendable {
         return index < systemBalancesMinor.count ? systemBalancesMinor[index] : 0
     }
 
+    /// How many orders rest in the books.
+    public var restingOrderCount: Int { orderLocations.count }
+
     /// The resting order with this id, if it is open.
     public func openOrder(_ id: OrderID) -> (symbol: SymbolID, order: RestingOrder)? {
         guard let location = orderLocations[id] else { return nil }
