@@ -96,6 +96,31 @@ import Testing
         #expect(engine.state.invariantViolation() == nil)
     }
 
+    /// A symbol's danger heap stays within about twice its live marks (one per holder),
+    /// however many accounts the world has: 2,000 funded accounts, 50 thin ones long
+    /// BTCUSDT, then 6,000 deposits to the holders (each re-marks one, pushing a fresh
+    /// entry and leaving a stale one). Bounded by the world's accounts, the heap grew to
+    /// 4,064 entries before its first compaction.
+    @Test func aDangerHeapIsBoundedByItsHoldersNotByTheWorld() {
+        var engine = EngineHarness()
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        let holders = 50
+        // The holders thin (3 USDT for a 50 USDT lot: a reachable danger mark), the rest rich.
+        for account: AccountID in 1...2_000 { engine.deposit(account, account <= AccountID(holders) ? 3_000_000 : 10_000_000_000) }
+        engine.limit(2_000, .sell, price: 500_000, quantity: Int64(holders))
+        for holder in 1...AccountID(holders) { engine.market(holder, .buy, quantity: 1) }
+        var random = SeededRandom(seed: 3)
+        var largest = 0
+        for step in 0..<6_000 {
+            let holder = AccountID(random.next() % UInt64(holders) + 1)
+            engine.deposit(holder, 1_000, transfer: 10_000_000 + UInt64(step))
+            largest = max(largest, engine.state.riskIndex.longs[0].count)
+        }
+        #expect(largest <= 2 * holders + 64, "the longs' heap reached \(largest) entries for \(holders) holders")
+        #expect(largest >= holders)
+        #expect(engine.state.invariantViolation() == nil)
+    }
+
     /// The balance in asset 0 lives in the account and the others in an array: an account
     /// holding only asset 1 (and so a zero balance in asset 0) encodes and decodes to the
     /// same bytes, and its balances read back.

@@ -13,8 +13,15 @@ struct DangerHeap: Sendable {
     }
 
     private(set) var entries: ContiguousArray<Entry> = []
+    /// The size past which `RiskIndex` compacts the heap: twice what the last compaction
+    /// kept, plus slack. A heap then holds at most about twice its live entries (one per
+    /// holder of its symbol) and each compaction is paid for by as many pushes; a bound
+    /// from the whole world's account count instead let the heap of a symbol with 10^5
+    /// holders grow to 2 × 10^6 entries (32 MB) before its first compaction.
+    private(set) var compactAt = 64
 
     var count: Int { entries.count }
+    var isBloated: Bool { entries.count > compactAt }
 
     /// Adds an entry. O(log n).
     mutating func push(_ entry: Entry) {
@@ -42,6 +49,7 @@ struct DangerHeap: Sendable {
     /// Keeps only the entries `isLive` accepts and restores the heap order. O(n).
     mutating func compact(keeping isLive: (Entry) -> Bool) {
         entries.removeAll { !isLive($0) }
+        compactAt = 2 * entries.count + 64
         var index = entries.count / 2
         while index > 0 {
             index -= 1
@@ -51,6 +59,7 @@ struct DangerHeap: Sendable {
 
     mutating func removeAll() {
         entries.removeAll(keepingCapacity: true)
+        compactAt = 64
     }
 
     private mutating func siftDown(from start: Int) {

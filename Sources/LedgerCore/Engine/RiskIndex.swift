@@ -69,13 +69,13 @@ struct RiskIndex: Sendable {
             generation: accountStates[accountIndex] & ~Self.dirtyBit)
         if isLong {
             longs[symbol].push(entry)
-            if longs[symbol].count > bloatedCount {
+            if longs[symbol].isBloated {
                 let live = isLive
                 longs[symbol].compact(keeping: live)
             }
         } else {
             shorts[symbol].push(entry)
-            if shorts[symbol].count > bloatedCount {
+            if shorts[symbol].isBloated {
                 let live = isLive
                 shorts[symbol].compact(keeping: live)
             }
@@ -99,10 +99,6 @@ struct RiskIndex: Sendable {
         candidates.append(entry.accountIndex)
         markDirty(Int(entry.accountIndex))
     }
-
-    /// A heap holds at most one live entry per account; past twice that (plus slack) the
-    /// stale ones are dropped, so upkeep stays O(1) amortized a push and memory bounded.
-    private var bloatedCount: Int { 2 * accountStates.count + 64 }
 
     /// True when the account changed since its danger marks were last recorded.
     func isDirty(_ accountIndex: Int) -> Bool {
