@@ -21,9 +21,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-tcp=$(port)
-http=$(port)
+source Benchmarks/scripts/common.sh
 now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 2))"; }
 start_daemon() {

@@ -24,9 +24,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-tcp=$(port)
-http=$(port)
+source Benchmarks/scripts/common.sh
 "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --token bench-admin:admin >"$work/ledgerd.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null && break; sleep 0.1; done

@@ -47,10 +47,12 @@ public struct Account: Sendable, Hashable {
     }
 
     mutating func ensure(asset: AssetID) {
-        if asset >= balanceCount {
-            if asset > 0 { otherBalancesMinor.append(contentsOf: repeatElement(0, count: Int(asset) - Int(max(balanceCount, 1)) + 1)) }
-            balanceCount = asset + 1
+        guard asset >= balanceCount else { return }
+        // Assets 1 ... asset in the array (asset 0 lives in the account).
+        if Int(asset) > otherBalancesMinor.count {
+            otherBalancesMinor.append(contentsOf: repeatElement(0, count: Int(asset) - otherBalancesMinor.count))
         }
+        balanceCount = asset + 1
     }
 
     mutating func ensure(symbol: SymbolID) {

@@ -33,8 +33,6 @@ struct IDTable<Value: Sendable>: Sendable {
         mask = 15
     }
 
-    var isEmpty: Bool { count == 0 }
-
     @inline(__always)
     private func home(_ key: UInt64) -> Int {
         // One round of a 64-bit finaliser (murmur3's fmix64 shape), keyed by the seed.
@@ -119,19 +117,6 @@ struct IDTable<Value: Sendable>: Sendable {
         entries[hole] = Entry(key: 0, value: filler)
         count -= 1
         return value
-    }
-
-    /// Makes room for `capacity` entries without growing again.
-    mutating func reserveCapacity(_ capacity: Int) {
-        var size = entries.count
-        while capacity * 4 > size * 3 { size *= 2 }
-        if size > entries.count { grow(to: size) }
-    }
-
-    mutating func removeAll() {
-        count = 0
-        entries = ContiguousArray(repeating: Entry(key: 0, value: filler), count: 16)
-        mask = 15
     }
 
     private mutating func grow(to size: Int) {
