@@ -24,7 +24,7 @@ import Snapshots
 //
 // Knobs (environment): SCALE_MIX_ACCOUNTS=N draws the mix's accounts from the first N
 // only (how much of the gap is the spread over a million accounts); SCALE_MIX_COUNT=N
-// commands a round (100,000); SCALE_LARGE_ONLY=1 runs only the large world's mix, in
+// commands a round (100,000); SCALE_ONLY=large (or small) runs only that world's mix, in
 // rounds of 1,000,000, announcing each on stderr (for `perf record -p`).
 
 struct Clock {
@@ -296,7 +296,7 @@ struct Run {
     mutating func mixRound(count: Int, warmed: Bool) {
         commands.removeAll(keepingCapacity: true)
         for _ in 0..<count { commands.append(flow.next()) }
-        if ProcessInfo.processInfo.environment["SCALE_LARGE_ONLY"] != nil, figures.accounts > 1_000 {
+        if ProcessInfo.processInfo.environment["SCALE_ONLY"] != nil {
             FileHandle.standardError.write(Data("mix start\n".utf8))
             sleep(1)
         }
@@ -313,6 +313,10 @@ struct Run {
             for command in commands { world.run(command) }
         }
         let perCommand = Double(nanos() - start) / Double(count)
+        if ProcessInfo.processInfo.environment["SCALE_ONLY"] != nil {
+            FileHandle.standardError.write(Data("mix end\n".utf8))
+            sleep(1)
+        }
         if warmed { figures.mixRounds.append(perCommand) } else { figures.coldMixRounds.append(perCommand) }
         takeRested()
     }
@@ -389,10 +393,13 @@ func finish(_ run: inout Run) -> Figures {
 }
 
 func worldReport(accounts: Int, holders: Int, resting: Int) {
-    if ProcessInfo.processInfo.environment["SCALE_LARGE_ONLY"] != nil {
-        var large = Run(accounts: accounts, symbols: 100, holders: holders, resting: resting, victims: 10_000)
-        for round in 0..<4 { large.mixRound(count: 1_000_000, warmed: round % 2 == 0) }
-        print("mix rounds \(large.figures.mixRounds) warmed, \(large.figures.coldMixRounds) cold")
+    if let only = ProcessInfo.processInfo.environment["SCALE_ONLY"] {
+        var run =
+            only == "small"
+            ? Run(accounts: 1_000, symbols: 3, holders: 500, resting: 1_000, victims: 100)
+            : Run(accounts: accounts, symbols: 100, holders: holders, resting: resting, victims: 10_000)
+        for round in 0..<4 { run.mixRound(count: 1_000_000, warmed: round % 2 == 0) }
+        print("mix rounds \(run.figures.mixRounds) warmed, \(run.figures.coldMixRounds) cold")
         return
     }
     var smallRun = Run(accounts: 1_000, symbols: 3, holders: 500, resting: 1_000, victims: 100)

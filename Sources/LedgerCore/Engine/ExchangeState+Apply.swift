@@ -203,8 +203,8 @@ extension ExchangeState {
                 clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
 
         case .trade(let trade):
-            applyTrade(trade)
-            post(event)
+            let parties = applyTrade(trade)
+            post(event, known: parties)
             followTrailingStops(symbol: trade.symbol, .contractPrice)
 
         case .conditionalOrderPlaced(let orderID):
@@ -282,7 +282,9 @@ extension ExchangeState {
         }
     }
 
-    private mutating func applyTrade(_ trade: Trade) {
+    /// Applies a trade's fills; returns its two accounts (the maker's found through its
+    /// order, the taker's by id), so that posting its money need not look them up again.
+    private mutating func applyTrade(_ trade: Trade) -> KnownAccounts {
         precondition(trade.tradeID == nextTradeID, "trade id \(trade.tradeID), expected \(nextTradeID)")
         nextTradeID += 1
         let symbol = trade.symbol
@@ -306,6 +308,7 @@ extension ExchangeState {
         fill(
             accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, quantityUnits: trade.quantityUnits,
             priceUnits: trade.priceUnits, realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
+        return KnownAccounts(first: (trade.makerAccount, makerIndex), second: (trade.takerAccount, takerIndex))
     }
 
     /// Moves one side of a fill into its position (the money moves by `post`).
@@ -337,7 +340,16 @@ extension ExchangeState {
         riskIndex.markDirty(accountIndex)
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
-        markets[Int(symbol)].openInterest.move(from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+        moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+    }
+
+    /// A position of `symbol` changed size: its open interest follows, and the count of
+    /// symbols out of balance with it.
+    private mutating func moveOpenInterest(_ symbol: SymbolID, from before: Int64, to after: Int64) {
+        let wasBalanced = markets[Int(symbol)].openInterest.isBalanced
+        markets[Int(symbol)].openInterest.move(from: before, to: after)
+        let isBalanced = markets[Int(symbol)].openInterest.isBalanced
+        if wasBalanced != isBalanced { unbalancedOpenInterest += isBalanced ? -1 : 1 }
     }
 
     /// A continued liquidation closed `quantity` more: what is left of it shrinks.
@@ -377,21 +389,26 @@ extension ExchangeState {
         precondition(after.realizedPnlMinor == realizedPnlMinor, "fund realized PnL differs from the journal")
         insurancePositions[Int(symbol)] = after.position
         positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += after.position.costMinor - before.costMinor
-        markets[Int(symbol)].openInterest.move(from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+        moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
     }
 
     /// Moves the money an event stands for, posting by posting.
-    private mutating func post(_ event: Event) {
+    /// `known`: accounts the caller has already found, by id (each a miss in the id table
+    /// saved at a million accounts).
+    private mutating func post(_ event: Event, known: KnownAccounts = KnownAccounts()) {
         event.forEachPosting(settleAsset: { symbols[Int($0)].settleAsset }) { posting in
-            credit(ledgerRef(posting.to), asset: posting.asset, amountMinor: posting.amountMinor)
-            credit(ledgerRef(posting.from), asset: posting.asset, amountMinor: -posting.amountMinor)
+            credit(ledgerRef(posting.to, known), asset: posting.asset, amountMinor: posting.amountMinor)
+            credit(ledgerRef(posting.from, known), asset: posting.asset, amountMinor: -posting.amountMinor)
         }
     }
 
-    private func ledgerRef(_ account: LedgerAccount) -> LedgerRef {
+    private func ledgerRef(_ account: LedgerAccount, _ known: KnownAccounts) -> LedgerRef {
         switch account {
-        case .user(let id): .user(Int(accountIndexByID[id]!))
-        case .system(let system): .system(system)
+        case .user(let id):
+            if known.first.index >= 0, id == known.first.id { return .user(known.first.index) }
+            if known.second.index >= 0, id == known.second.id { return .user(known.second.index) }
+            return .user(Int(accountIndexByID[id]!))
+        case .system(let system): return .system(system)
         }
     }
 
@@ -449,9 +466,9 @@ extension ExchangeState {
                 clearing + positionCostTotalMinor[asset] == 0,
                 "entry \(sequence): PnL clearing does not mirror open positions in asset \(asset)")
         }
-        for market in markets.indices {
-            precondition(
-                markets[market].openInterest.isBalanced, "entry \(sequence): open interest of symbol \(market) is not long = short")
+        if unbalancedOpenInterest != 0 {
+            let market = markets.firstIndex { !$0.openInterest.isBalanced }
+            preconditionFailure("entry \(sequence): open interest of symbol \(market ?? -1) is not long = short")
         }
         lastSequence = sequence
         lastTimeNanos = timeNanos
@@ -471,4 +488,10 @@ extension ExchangeState {
 enum LedgerRef {
     case user(Int)
     case system(SystemAccount)
+}
+
+/// Up to two accounts already found: (id, index), index −1 for none.
+struct KnownAccounts {
+    var first: (id: AccountID, index: Int) = (0, -1)
+    var second: (id: AccountID, index: Int) = (0, -1)
 }

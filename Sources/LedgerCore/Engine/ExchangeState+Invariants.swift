@@ -66,6 +66,7 @@ extension ExchangeState {
         // Each account's open-order totals equal what its orders in the books add up to.
         var expected = [Int: Position]()  // account index << 16 | symbol
         var counts = [Int: (resting: Int, conditional: Int, reduceOnly: Int)]()
+        if unbalancedOpenInterest != 0 { return "\(unbalancedOpenInterest) symbols counted out of balance between entries" }
         for (symbol, market) in markets.enumerated() {
             // Every holder has a position (the pass above found each one in the set).
             if holderCounts[symbol] != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }

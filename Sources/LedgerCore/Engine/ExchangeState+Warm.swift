@@ -25,24 +25,32 @@ extension ExchangeState {
             var sink: UInt64 = 0
             var count = 0
             var nextOrderID = self.nextOrderID
-            // Stage 0: what each command names; for an order, the index entry its id will
-            // take if it rests and the maker it would meet first (the head of the opposite
-            // best level, whose account a fill reads).
+            // Stage 0: what each command names; for an order, the id it will take and the
+            // makers it would meet first (from the head of the opposite best level), whose
+            // accounts its fills read. Nothing here should miss: a miss in this loop is paid
+            // alone, each command's far from the next one's.
             for command in commands {
                 var item = WarmItem()
                 switch command {
                 case .placeOrder(let order):
                     item.accountID = order.account
                     item.symbol = order.symbol
-                    sink &+= orderLocations.peekHome(nextOrderID)
+                    item.newOrderID = nextOrderID
                     nextOrderID &+= 1
                     if Int(order.symbol) < markets.count {
                         // (The book read in place: a copy would retain its arrays.)
                         let symbol = Int(order.symbol)
+                        // Only the makers it would meet: a passive order meets none, and
+                        // each line warmed in vain takes a place among the misses in flight.
                         var maker = markets[symbol].book.bestSlot(order.side.opposite)
+                        var met: Int64 = 0
                         for place in 0..<Self.warmMakers {
-                            guard let slot = maker else { break }
-                            item.makers[place] = Int(markets[symbol].book[slot].accountIndex)
+                            guard let slot = maker, met < order.quantityUnits else { break }
+                            let resting = markets[symbol].book[slot]
+                            guard Self.crosses(order, makerPriceUnits: resting.priceUnits) else { break }
+                            item.makers[place] = Int(resting.accountIndex)
+                            item.makerOrders[place] = Int(resting.orderID)
+                            met &+= resting.openQuantityUnits
                             maker = markets[symbol].book.slotAfter(slot)
                         }
                     }
@@ -66,8 +74,14 @@ extension ExchangeState {
                 items.initializeElement(at: count, to: item)
                 count += 1
             }
-            // Stage 1: the ids' table entries (independent probes, in flight together).
+            // Stage 1: the ids' table entries (the makers' orders' too: a fill looks its
+            // maker up, and removes it when filled), and the entry a new order's id will
+            // take if it rests (independent probes, in flight together).
             for index in 0..<count {
+                if items[index].newOrderID != 0 { sink &+= orderLocations.peekHome(items[index].newOrderID) }
+                for place in 0..<Self.warmMakers where items[index].makerOrders[place] >= 0 {
+                    if let location = orderLocations[OrderID(items[index].makerOrders[place])] { sink &+= UInt64(location.slot) }
+                }
                 if items[index].accountID != 0, let found = accountIndexByID[items[index].accountID] {
                     items[index].accountIndex = Int(found)
                 }
@@ -76,32 +90,39 @@ extension ExchangeState {
                     items[index].orderSlot = location.slot
                 }
             }
-            // Stage 2: the accounts (their tables' headers), their risk words, the orders'
-            // slots in the books, the makers.
-            func readAccount(_ account: Int) -> UInt64 {
+            // Stage 2: the accounts (their tables' headers), their risk words, for an order
+            // their words in the symbol's holder set (a fill reads them), the orders' slots
+            // in the books, the makers.
+            func readAccount(_ account: Int, holderIn symbol: Int) -> UInt64 {
                 guard account >= 0 else { return 0 }
-                let header = UInt64(accounts[account].positions.slots.count)
-                return account < riskIndex.accountStates.count ? header &+ UInt64(riskIndex.accountStates[account]) : header
+                // Both ends of the account (40 bytes: every other one spans two lines).
+                var read = accounts[account].id &+ UInt64(accounts[account].balanceCount)
+                read &+= UInt64(accounts[account].positions.slots.count)
+                if account < riskIndex.accountStates.count { read &+= UInt64(riskIndex.accountStates[account]) }
+                if symbol >= 0, markets[symbol].holders.contains(account) { read &+= 1 }
+                return read
             }
             for index in 0..<count {
-                sink &+= readAccount(items[index].accountIndex)
-                for place in 0..<Self.warmMakers { sink &+= readAccount(items[index].makers[place]) }
+                let symbol = items[index].newOrderID != 0 && Int(items[index].symbol) < markets.count ? Int(items[index].symbol) : -1
+                sink &+= readAccount(items[index].accountIndex, holderIn: symbol)
+                for place in 0..<Self.warmMakers { sink &+= readAccount(items[index].makers[place], holderIn: symbol) }
                 if items[index].orderSymbol >= 0 {
                     sink &+= UInt64(markets[items[index].orderSymbol].book[items[index].orderSlot].accountIndex)
                 }
             }
-            // Stage 3: each account's slot in the command's symbol; the makers' slots and
-            // their ids' table entries (a trade's events name accounts by id).
+            // Stage 3: each account's slot in the command's symbol; the makers' slots (both
+            // ends of each: a slot spans two cache lines).
             for index in 0..<count {
                 if items[index].accountIndex >= 0,
                     let slot = accounts[items[index].accountIndex].positions.slot(items[index].symbol)
                 {
-                    sink &+= UInt64(slot.restingOrders)
+                    sink &+= UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
                 }
                 for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
                     let maker = items[index].makers[place]
-                    sink &+= accountIndexByID.peekHome(accounts[maker].id)
-                    if let slot = accounts[maker].positions.slot(items[index].symbol) { sink &+= UInt64(slot.restingOrders) }
+                    if let slot = accounts[maker].positions.slot(items[index].symbol) {
+                        sink &+= UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
+                    }
                 }
             }
             items.baseAddress!.deinitialize(count: count)
@@ -114,15 +135,19 @@ extension ExchangeState {
 private struct WarmItem {
     var accountID: AccountID = 0
     var orderID: OrderID = 0
+    /// The id a new order takes (0: not an order).
+    var newOrderID: OrderID = 0
     var symbol: SymbolID = 0
     var accountIndex = -1
     /// The accounts of the first `ExchangeState.warmMakers` orders the order would meet.
     var makers = FixedMakers()
+    /// Their order ids.
+    var makerOrders = FixedMakers()
     var orderSymbol = -1
     var orderSlot: Int32 = 0
 }
 
-/// Three account indexes (−1: none), without an array's allocation.
+/// Three account indexes or order ids (−1: none), without an array's allocation.
 private struct FixedMakers {
     var values: (Int, Int, Int) = (-1, -1, -1)
 

@@ -34,6 +34,9 @@ public struct ExchangeState: Sendable {
     var positionCostTotalMinor: ContiguousArray<Int64> = []
     /// Per asset, the net of every balance change in the current entry; must end at zero.
     var entryNetMinor: ContiguousArray<Int64> = []
+    /// How many symbols' open interest is not long = short in the current entry (zero
+    /// between entries), so that an entry's end checks it without walking every market.
+    var unbalancedOpenInterest = 0
     public internal(set) var nextOrderID: OrderID = 1
     public internal(set) var nextTradeID: TradeID = 1
     /// The sequence of the last entry executed or applied.
