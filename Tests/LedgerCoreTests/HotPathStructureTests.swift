@@ -216,6 +216,29 @@ import Testing
         #expect(sink != 0)
     }
 
+    /// The sizes the hot path's cache lines were counted on (docs/BENCHMARKS.md): an
+    /// account is 40 bytes with its risk word inside it, a resting order 48, a position
+    /// slot 80. A field added to one of them costs a miss per command at a million accounts.
+    @Test func theHotStructuresKeepTheirSizes() {
+        #expect(MemoryLayout<Account>.stride == 40)
+        #expect(MemoryLayout<RestingOrder>.stride == 48)
+        #expect(MemoryLayout<PositionTable.Slot>.stride == 80)
+    }
+
+    /// The risk word is derived: two accounts that differ only in it are equal and hash
+    /// alike (a rebuilt state has its own generations).
+    @Test func theRiskWordIsNotState() {
+        var first = Account(id: 7)
+        var second = Account(id: 7)
+        first.riskState = 3
+        second.riskState = RiskIndex.dirtyBit | 9
+        #expect(first == second)
+        #expect(first.hashValue == second.hashValue)
+        second.ensure(asset: 0)
+        second.addBalance(0, 1)
+        #expect(first != second)
+    }
+
     static func decode(_ bytes: [UInt8], like state: ExchangeState) throws -> ExchangeState {
         var reader = ByteReader(bytes)
         let decoded = try ExchangeState.decodeCanonical(from: &reader, sequence: state.lastSequence, timeNanos: state.lastTimeNanos)

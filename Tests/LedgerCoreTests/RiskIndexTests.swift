@@ -118,8 +118,9 @@ import Testing
                 commands = [.setMarkPrice(symbol: symbol, priceUnits: price)]
                 holdersAtMarks += engine.state.accounts.count { $0.position(symbol).sizeQuantityUnits != 0 }
                 var index = engine.state.riskIndex
+                var accounts = engine.state.accounts
                 var taken: [UInt32] = []
-                index.takeEndangered(symbol: Int(symbol), markPriceUnits: price, into: &taken)
+                index.takeEndangered(symbol: Int(symbol), markPriceUnits: price, &accounts, into: &taken)
                 checkedAtMarks += taken.count
             } else if roll < 90 {
                 commands = Self.openingCommands(engine.state, trader, symbol: symbol, share: 50, random: &random)
@@ -169,14 +170,15 @@ import Testing
         #expect(state.account(3)!.position(0).sizeQuantityUnits == 1_000)
         #expect(state.crossHealth(accountIndex: Int(state.accountIndexByID[3]!), asset: 0) == (6_000_000_000, 200_000_000))
         var index = state.riskIndex
+        var accounts = state.accounts
         var taken: [UInt32] = []
-        index.takeEndangered(symbol: 0, markPriceUnits: 4_420_001, into: &taken)
+        index.takeEndangered(symbol: 0, markPriceUnits: 4_420_001, &accounts, into: &taken)
         #expect(taken.isEmpty)
-        index.takeEndangered(symbol: 0, markPriceUnits: 4_420_000, into: &taken)
+        index.takeEndangered(symbol: 0, markPriceUnits: 4_420_000, &accounts, into: &taken)
         #expect(taken == [state.accountIndexByID[3]!])
-        index.takeEndangered(symbol: 0, markPriceUnits: 9_989_999, into: &taken)
+        index.takeEndangered(symbol: 0, markPriceUnits: 9_989_999, &accounts, into: &taken)
         #expect(taken.count == 1)
-        index.takeEndangered(symbol: 0, markPriceUnits: 9_990_000, into: &taken)
+        index.takeEndangered(symbol: 0, markPriceUnits: 9_990_000, &accounts, into: &taken)
         #expect(taken == [state.accountIndexByID[3]!, state.accountIndexByID[1]!])
         // The bound holds: at the danger marks both are still above maintenance.
         var atDanger = engine
@@ -211,17 +213,18 @@ import Testing
     @Test func refreshingOftenKeepsTheHeapsBounded() {
         var index = RiskIndex()
         index.isStale = false
+        var accounts = ContiguousArray((0..<50).map { Account(id: AccountID($0)) })
         for round in 0..<200 {
             for account in 0..<50 {
-                index.retire(account)
+                RiskIndex.retire(account, &accounts)
                 index.add(
                     accountIndex: account, symbol: 0, isLong: true, dangerPriceUnits: Int64(1_000 + round + account),
-                    maxPriceUnits: 1 << 40)
+                    maxPriceUnits: 1 << 40, accounts)
             }
         }
         #expect(index.longs[0].count <= 2 * 50 + 64 + 1)
         var taken: [UInt32] = []
-        index.takeEndangered(symbol: 0, markPriceUnits: 1, into: &taken)
+        index.takeEndangered(symbol: 0, markPriceUnits: 1, &accounts, into: &taken)
         #expect(taken.count == 50 && Set(taken) == Set((0..<50).map(UInt32.init)))
     }
 }

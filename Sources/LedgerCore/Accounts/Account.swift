@@ -13,9 +13,29 @@ public struct Account: Sendable, Hashable {
     /// How many balances the account has: one past the highest asset it touched (what
     /// the state encoding writes).
     public private(set) var balanceCount: UInt16 = 0
+    /// The account's word in the risk index (`RiskIndex`): derived, not state. It sits in
+    /// what was the struct's padding (the account is still 40 bytes), so that touching an
+    /// account touches its risk word in the same line instead of one in a separate array.
+    var riskState: UInt32 = 0
 
     init(id: AccountID) {
         self.id = id
+    }
+
+    /// Accounts are equal when their state is: the risk word is left out (a rebuilt state
+    /// has its own generations).
+    public static func == (left: Account, right: Account) -> Bool {
+        left.id == right.id && left.firstBalanceMinor == right.firstBalanceMinor
+            && left.otherBalancesMinor == right.otherBalancesMinor && left.positions == right.positions
+            && left.balanceCount == right.balanceCount
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(firstBalanceMinor)
+        hasher.combine(otherBalancesMinor)
+        hasher.combine(positions)
+        hasher.combine(balanceCount)
     }
 
     /// The wallet balance in `asset`, in its minor units.

@@ -12,7 +12,7 @@ extension ExchangeState {
         for event in events {
             apply(event, of: command, sequence: sequence)
         }
-        riskIndex.invalidate()
+        riskIndex.invalidate(&accounts)
         finishEntry(sequence: sequence, timeNanos: timeNanos)
     }
 
@@ -130,7 +130,7 @@ extension ExchangeState {
         case .isolatedMarginAdjusted(let accountID, let symbol, let amount):
             let index = Int(accountIndexByID[accountID]!)
             accounts[index].positions[Int(symbol)].isolatedMarginMinor += amount
-            riskIndex.markDirty(index)
+            riskIndex.markDirty(index, &accounts)
 
         case .insuranceFundDeposited:
             post(event)
@@ -337,7 +337,7 @@ extension ExchangeState {
             markets[Int(symbol)].holders.remove(accountIndex)
         }
         accounts[accountIndex].positions[Int(symbol)] = after.position
-        riskIndex.markDirty(accountIndex)
+        riskIndex.markDirty(accountIndex, &accounts)
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
         moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
@@ -449,7 +449,7 @@ extension ExchangeState {
         case .user(let index):
             accounts[index].ensure(asset: asset)
             accounts[index].addBalance(asset, amountMinor)
-            riskIndex.markDirty(index)
+            riskIndex.markDirty(index, &accounts)
         case .system(let system):
             systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
         }

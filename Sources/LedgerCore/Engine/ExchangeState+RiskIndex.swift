@@ -21,7 +21,7 @@ extension ExchangeState {
     /// has reached.
     mutating func noteEndangeredHolders(of symbol: SymbolID) {
         riskIndex.takeEndangered(
-            symbol: Int(symbol), markPriceUnits: markets[Int(symbol)].markPriceUnits, into: &liquidationCandidates)
+            symbol: Int(symbol), markPriceUnits: markets[Int(symbol)].markPriceUnits, &accounts, into: &liquidationCandidates)
     }
 
     /// Replaces the danger marks of every account changed since its last check.
@@ -29,7 +29,7 @@ extension ExchangeState {
         if riskIndex.dirty.isEmpty { return }
         var dirty: [UInt32] = []
         swap(&dirty, &riskIndex.dirty)
-        for index in dirty where riskIndex.isDirty(Int(index)) {
+        for index in dirty where RiskIndex.isDirty(accounts[Int(index)]) {
             _ = recordDangerMarks(accountIndex: Int(index))
         }
         dirty.removeAll(keepingCapacity: true)
@@ -65,7 +65,7 @@ extension ExchangeState {
     /// checked again when the entry ends). The liquidation sweep's check of an account is
     /// this same pass.
     mutating func recordDangerMarks(accountIndex index: Int) -> Bool {
-        riskIndex.retire(index)
+        RiskIndex.retire(index, &accounts)
         let positions = accounts[index].positions
         // Every account an entry changed passes here after its last change: the cheap part
         // of "every position is margined" is checked on it (the rest is the check below).
@@ -128,7 +128,7 @@ extension ExchangeState {
         }
         riskIndex.add(
             accountIndex: index, symbol: symbol, isLong: isLong,
-            dangerPriceUnits: Int64(clamping: danger), maxPriceUnits: symbols[symbol].maxPriceUnits)
+            dangerPriceUnits: Int64(clamping: danger), maxPriceUnits: symbols[symbol].maxPriceUnits, accounts)
     }
 
     /// The first account that holds `symbol` and is at or below maintenance margin in any

@@ -2,7 +2,7 @@
 /// mix at a million accounts").
 ///
 /// At a million accounts nearly every command's first reads miss the cache: the account
-/// id's entry in `accountIndexByID`, the account, its position table, its risk-index word,
+/// id's entry in `accountIndexByID`, the account (with its risk-index word), its position table,
 /// and for a cancel the order's location and its slot in the book. Executed one command
 /// after another those misses are paid one at a time, each a few hundred cycles. Read
 /// ahead for a group of commands, stage by stage, they are independent of one another and
@@ -90,15 +90,15 @@ extension ExchangeState {
                     items[index].orderSlot = location.slot
                 }
             }
-            // Stage 2: the accounts (their tables' headers), their risk words, for an order
+            // Stage 2: the accounts (their tables' headers), for an order
             // their words in the symbol's holder set (a fill reads them), the orders' slots
             // in the books, the makers.
             func readAccount(_ account: Int, holderIn symbol: Int) -> UInt64 {
                 guard account >= 0 else { return 0 }
-                // Both ends of the account (40 bytes: every other one spans two lines).
-                var read = accounts[account].id &+ UInt64(accounts[account].balanceCount)
+                // Both ends of the account (40 bytes: every other one spans two lines; the
+                // risk word is the last field).
+                var read = accounts[account].id &+ UInt64(accounts[account].riskState)
                 read &+= UInt64(accounts[account].positions.slots.count)
-                if account < riskIndex.accountStates.count { read &+= UInt64(riskIndex.accountStates[account]) }
                 if symbol >= 0, markets[symbol].holders.contains(account) { read &+= 1 }
                 return read
             }

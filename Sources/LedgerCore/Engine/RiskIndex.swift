@@ -17,11 +17,11 @@ struct RiskIndex: Sendable {
     var longs: ContiguousArray<DangerHeap> = []
     /// Per symbol: shorts, keyed by the danger mark — a mark at or above it endangers them.
     var shorts: ContiguousArray<DangerHeap> = []
-    /// Per account, in one word so that touching an account costs one cache line here:
-    /// the low 31 bits are the generation of its live entries (older entries are stale);
-    /// the top bit (`dirtyBit`) says it changed since its danger marks were last recorded
-    /// (it is then also listed in `dirty`).
-    var accountStates: ContiguousArray<UInt32> = []
+    // Per account, one word kept in the account itself (`Account.riskState`, so that
+    // touching an account costs no cache line here): the low 31 bits are the generation
+    // of its live entries (older entries are stale); the top bit (`dirtyBit`) says it
+    // changed since its danger marks were last recorded (it is then also listed in
+    // `dirty`). The methods that read or write it take the accounts.
     static let dirtyBit: UInt32 = 1 << 31
     /// Accounts to check afresh when the entry ends; those whose `isDirty` was cleared by
     /// a check in the meantime are skipped (an account may be listed more than once).
@@ -33,32 +33,32 @@ struct RiskIndex: Sendable {
     /// Marks an account for a fresh check at the end of the entry (nothing while the index
     /// is stale: applying events for a replay costs nothing here, the rebuild covers it).
     @inline(__always)
-    mutating func markDirty(_ accountIndex: Int) {
+    mutating func markDirty(_ accountIndex: Int, _ accounts: inout ContiguousArray<Account>) {
         if isStale { return }
-        ensure(accountIndex)
-        if accountStates[accountIndex] & Self.dirtyBit != 0 { return }
-        accountStates[accountIndex] |= Self.dirtyBit
+        if accounts[accountIndex].riskState & Self.dirtyBit != 0 { return }
+        accounts[accountIndex].riskState |= Self.dirtyBit
         dirty.append(UInt32(accountIndex))
     }
 
     /// Drops the dirty marks and declares the entries stale: the next execute rebuilds.
-    mutating func invalidate() {
-        for index in dirty { accountStates[Int(index)] &= ~Self.dirtyBit }
+    mutating func invalidate(_ accounts: inout ContiguousArray<Account>) {
+        for index in dirty { accounts[Int(index)].riskState &= ~Self.dirtyBit }
         dirty.removeAll(keepingCapacity: true)
         isStale = true
     }
 
     /// Retires an account's live entries (they become stale where they lie).
-    mutating func retire(_ accountIndex: Int) {
-        ensure(accountIndex)
+    static func retire(_ accountIndex: Int, _ accounts: inout ContiguousArray<Account>) {
         // The next generation (mod 2^31), clean.
-        accountStates[accountIndex] = (accountStates[accountIndex] &+ 1) & ~Self.dirtyBit
+        accounts[accountIndex].riskState = (accounts[accountIndex].riskState &+ 1) & ~dirtyBit
     }
 
     /// Records a danger mark for the account's long (`isLong`) or short in `symbol`. A mark
     /// that can never be reached (≤ 0 for a long, > `maxPriceUnits` for a short) is not
     /// stored.
-    mutating func add(accountIndex: Int, symbol: Int, isLong: Bool, dangerPriceUnits: Int64, maxPriceUnits: Int64) {
+    mutating func add(
+        accountIndex: Int, symbol: Int, isLong: Bool, dangerPriceUnits: Int64, maxPriceUnits: Int64, _ accounts: ContiguousArray<Account>
+    ) {
         while symbol >= longs.count {
             longs.append(DangerHeap())
             shorts.append(DangerHeap())
@@ -66,54 +66,45 @@ struct RiskIndex: Sendable {
         if isLong ? dangerPriceUnits <= 0 : dangerPriceUnits > maxPriceUnits { return }
         let entry = DangerHeap.Entry(
             key: isLong ? -dangerPriceUnits : dangerPriceUnits, accountIndex: UInt32(accountIndex),
-            generation: accountStates[accountIndex] & ~Self.dirtyBit)
+            generation: accounts[accountIndex].riskState & ~Self.dirtyBit)
         if isLong {
             longs[symbol].push(entry)
-            if longs[symbol].isBloated {
-                let live = isLive
-                longs[symbol].compact(keeping: live)
-            }
+            if longs[symbol].isBloated { longs[symbol].compact(keeping: Self.isLive(accounts)) }
         } else {
             shorts[symbol].push(entry)
-            if shorts[symbol].isBloated {
-                let live = isLive
-                shorts[symbol].compact(keeping: live)
-            }
+            if shorts[symbol].isBloated { shorts[symbol].compact(keeping: Self.isLive(accounts)) }
         }
     }
 
     /// Appends to `candidates` each account whose live danger mark in `symbol` the new
     /// mark reached, and marks it dirty (its fresh check replaces the entries taken out).
-    mutating func takeEndangered(symbol: Int, markPriceUnits: Int64, into candidates: inout [UInt32]) {
+    mutating func takeEndangered(
+        symbol: Int, markPriceUnits: Int64, _ accounts: inout ContiguousArray<Account>, into candidates: inout [UInt32]
+    ) {
         guard symbol < longs.count else { return }
         while let entry = longs[symbol].popIfKey(atMost: -markPriceUnits) {
-            endangered(entry, &candidates)
+            endangered(entry, &accounts, &candidates)
         }
         while let entry = shorts[symbol].popIfKey(atMost: markPriceUnits) {
-            endangered(entry, &candidates)
+            endangered(entry, &accounts, &candidates)
         }
     }
 
-    private mutating func endangered(_ entry: DangerHeap.Entry, _ candidates: inout [UInt32]) {
-        guard entry.generation == accountStates[Int(entry.accountIndex)] & ~Self.dirtyBit else { return }
+    private mutating func endangered(
+        _ entry: DangerHeap.Entry, _ accounts: inout ContiguousArray<Account>, _ candidates: inout [UInt32]
+    ) {
+        guard entry.generation == accounts[Int(entry.accountIndex)].riskState & ~Self.dirtyBit else { return }
         candidates.append(entry.accountIndex)
-        markDirty(Int(entry.accountIndex))
+        markDirty(Int(entry.accountIndex), &accounts)
     }
 
     /// True when the account changed since its danger marks were last recorded.
-    func isDirty(_ accountIndex: Int) -> Bool {
-        accountIndex < accountStates.count && accountStates[accountIndex] & Self.dirtyBit != 0
+    static func isDirty(_ account: Account) -> Bool {
+        account.riskState & dirtyBit != 0
     }
 
     /// A filter for `compact` that holds its own reference to the generations.
-    private var isLive: (DangerHeap.Entry) -> Bool {
-        let states = self.accountStates
-        return { $0.generation == states[Int($0.accountIndex)] & ~Self.dirtyBit }
-    }
-
-    private mutating func ensure(_ accountIndex: Int) {
-        if accountIndex >= accountStates.count {
-            accountStates.append(contentsOf: repeatElement(0, count: accountIndex + 1 - accountStates.count))
-        }
+    private static func isLive(_ accounts: ContiguousArray<Account>) -> (DangerHeap.Entry) -> Bool {
+        { $0.generation == accounts[Int($0.accountIndex)].riskState & ~dirtyBit }
     }
 }
