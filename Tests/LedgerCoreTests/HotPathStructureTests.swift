@@ -11,9 +11,10 @@ import Testing
 @Suite struct HotPathStructureTests {
     /// 300,000 random inserts, updates, removals and lookups over a key space small enough
     /// to collide and clear again, against a Dictionary; the table's count agrees after
-    /// every step, and every key's lookup at the end.
-    @Test func theIDTableAgreesWithADictionary() {
-        var table = IDTable<UInt32>(filler: 0)
+    /// every step, and every key's lookup at the end. For each run length: runs of
+    /// neighbouring keys (order ids) must not lose a key either.
+    @Test(arguments: 0...3) func theIDTableAgreesWithADictionary(runBits: Int) {
+        var table = IDTable<UInt32>(filler: 0, runBits: runBits)
         var model: [UInt64: UInt32] = [:]
         var random = SeededRandom(seed: 77)
         for step in 0..<300_000 {
@@ -44,9 +45,9 @@ import Testing
     /// Keys that all land in one run of entries (sequential ids in a small table, then a
     /// removal from the middle of each run): backward-shift deletion must leave every
     /// other key findable.
-    @Test func removingFromTheMiddleOfARunKeepsTheRestFindable() {
+    @Test(arguments: [0, 2]) func removingFromTheMiddleOfARunKeepsTheRestFindable(runBits: Int) {
         for hole in 1...UInt64(12) {
-            var table = IDTable<UInt32>(filler: 0)
+            var table = IDTable<UInt32>(filler: 0, runBits: runBits)
             for key in 1...UInt64(12) { table[key] = UInt32(key) * 10 }
             #expect(table.removeValue(forKey: hole) == UInt32(hole) * 10)
             #expect(table[hole] == nil)

@@ -24,8 +24,9 @@ import Snapshots
 //
 // Knobs (environment): SCALE_MIX_ACCOUNTS=N draws the mix's accounts from the first N
 // only (how much of the gap is the spread over a million accounts); SCALE_MIX_COUNT=N
-// commands a round (100,000); SCALE_ONLY=large (or small) runs only that world's mix, in
-// rounds of 1,000,000, announcing each on stderr (for `perf record -p`).
+// commands a round (100,000); SCALE_MIX_ROUNDS=N rounds in all (40); SCALE_ONLY=large
+// (or small) runs only that world's mix, in rounds of 1,000,000, announcing the start and
+// end of each on stderr (for `perf record -p`).
 
 struct Clock {
     var sequence: SequenceNumber = 0
@@ -404,7 +405,10 @@ func worldReport(accounts: Int, holders: Int, resting: Int) {
     }
     var smallRun = Run(accounts: 1_000, symbols: 3, holders: 500, resting: 1_000, victims: 100)
     var largeRun = Run(accounts: accounts, symbols: 100, holders: holders, resting: resting, victims: 10_000)
-    let ratios = interleavedMix(&smallRun, &largeRun, rounds: 14)
+    // 40 rounds of 100,000 commands: 20 neighbouring pairs of each kind, so that the
+    // median and quartiles say more than one lucky or unlucky pair (the machine is shared).
+    let rounds = Int(ProcessInfo.processInfo.environment["SCALE_MIX_ROUNDS"] ?? "") ?? 40
+    let ratios = interleavedMix(&smallRun, &largeRun, rounds: rounds)
     let small = finish(&smallRun)
     let large = finish(&largeRun)
     for figures in [small, large] {
@@ -427,10 +431,13 @@ func worldReport(accounts: Int, holders: Int, resting: Int) {
     print(
         "layout: ExchangeState \(MemoryLayout<ExchangeState>.size) B, PlaceOrder \(MemoryLayout<PlaceOrder>.size) B, "
             + "Command \(MemoryLayout<Command>.size) B, Event \(MemoryLayout<Event>.size) B")
-    func listed(_ ratios: [Double]) -> String { ratios.map { String(format: "%.2f", $0) }.joined(separator: " ") }
+    func spread(_ ratios: [Double]) -> String {
+        let sorted = ratios.sorted()
+        return String(format: "quartiles %.2f–%.2f of %d pairs", sorted[sorted.count / 4], sorted[sorted.count * 3 / 4], sorted.count)
+    }
     print(
         "mix throughput, large / small, median of neighbouring rounds: \(String(format: "%.2f", median(ratios.warmed))) warmed "
-            + "(\(listed(ratios.warmed))), \(String(format: "%.2f", median(ratios.cold))) unwarmed (\(listed(ratios.cold))); "
+            + "(\(spread(ratios.warmed))), \(String(format: "%.2f", median(ratios.cold))) unwarmed (\(spread(ratios.cold))); "
             + "fastest rounds: \(String(format: "%.2f", small.mixNanos / large.mixNanos)) warmed, "
             + "\(String(format: "%.2f", small.coldMixNanos / large.coldMixNanos)) unwarmed")
 }

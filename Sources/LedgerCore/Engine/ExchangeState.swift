@@ -17,7 +17,9 @@ public struct ExchangeState: Sendable {
     /// In order of first deposit; `accountIndexByID` finds one.
     public internal(set) var accounts: ContiguousArray<Account> = []
     var accountIndexByID = IDTable<UInt32>(filler: 0)
-    var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0))
+    /// Order ids are handed out in sequence: runs of 4 keep a new order's entry in the
+    /// line of the orders placed just before it.
+    var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0), runBits: 2)
     var clientOrders: [ClientOrderKey: OrderID] = [:]
     var transfers: [TransferID: TransferRecord] = [:]
     /// The idempotency windows and their queues (oldest first).
