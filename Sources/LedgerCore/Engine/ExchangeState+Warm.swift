@@ -35,7 +35,11 @@ extension ExchangeState {
                 case .placeOrder(let order):
                     item.accountID = order.account
                     item.symbol = order.symbol
-                    item.newOrderID = nextOrderID
+                    // The entry its id takes only if it can rest (a market, IOC or FOK order
+                    // never does).
+                    if order.type != .market && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
+                        item.newOrderID = nextOrderID
+                    }
                     nextOrderID &+= 1
                     if Int(order.symbol) < markets.count {
                         // (The book read in place: a copy would retain its arrays.)
@@ -86,6 +90,8 @@ extension ExchangeState {
                     items[index].accountIndex = Int(found)
                 }
                 if items[index].orderID != 0, let location = orderLocations[items[index].orderID] {
+                    // (A cancel names no symbol: its order's is the one whose slot it reads.)
+                    items[index].symbol = location.symbol
                     items[index].orderSymbol = Int(location.symbol)
                     items[index].orderSlot = location.slot
                 }
@@ -103,7 +109,8 @@ extension ExchangeState {
                 return read
             }
             for index in 0..<count {
-                let symbol = items[index].newOrderID != 0 && Int(items[index].symbol) < markets.count ? Int(items[index].symbol) : -1
+                // Holder words only for an order that meets makers: only a fill reads them.
+                let symbol = items[index].makers[0] >= 0 ? Int(items[index].symbol) : -1
                 sink &+= readAccount(items[index].accountIndex, holderIn: symbol)
                 for place in 0..<Self.warmMakers { sink &+= readAccount(items[index].makers[place], holderIn: symbol) }
                 if items[index].orderSymbol >= 0 {
@@ -111,8 +118,18 @@ extension ExchangeState {
                 }
             }
             // Stage 3: each account's slot in the command's symbol; the makers' slots (both
-            // ends of each: a slot spans two cache lines).
+            // ends of each: a slot spans two cache lines); the neighbours in its level of an
+            // order to cancel (unlinking it rewrites their links).
             for index in 0..<count {
+                if items[index].orderSymbol >= 0 {
+                    let order = markets[items[index].orderSymbol].book[items[index].orderSlot]
+                    if order.previousSlot >= 0 {
+                        sink &+= UInt64(bitPattern: Int64(markets[items[index].orderSymbol].book[order.previousSlot].nextSlot))
+                    }
+                    if order.nextSlot >= 0 {
+                        sink &+= UInt64(bitPattern: Int64(markets[items[index].orderSymbol].book[order.nextSlot].previousSlot))
+                    }
+                }
                 if items[index].accountIndex >= 0,
                     let slot = accounts[items[index].accountIndex].positions.slot(items[index].symbol)
                 {
@@ -135,7 +152,7 @@ extension ExchangeState {
 private struct WarmItem {
     var accountID: AccountID = 0
     var orderID: OrderID = 0
-    /// The id a new order takes (0: not an order).
+    /// The id a new order takes if it can rest (0: not an order, or one that cannot rest).
     var newOrderID: OrderID = 0
     var symbol: SymbolID = 0
     var accountIndex = -1
