@@ -204,6 +204,16 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// The sequence and state hash the daemon reports.
+    /// The value of an unlabelled metric on `/metrics`, if the daemon reports it.
+    func metric(_ name: String) throws -> Int? {
+        Self.metric(name, in: try http("GET", "/metrics", token: nil).body)
+    }
+
+    /// The value of an unlabelled metric in a `/metrics` body.
+    static func metric(_ name: String, in body: String) -> Int? {
+        body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
+    }
+
     func stateHash() throws -> (sequence: SequenceNumber, hash: String) {
         let connection = try connect()
         guard case .state(_, let sequence, let hash) = try connection.call(.stateQuery(requestID: 1)) else {

@@ -79,8 +79,7 @@ import Testing
         }
         #expect(polled == pollCount)
         let metrics = try daemon.http("GET", "/metrics", token: nil).body
-        let hashes = metrics.split(separator: "\n").first { $0.hasPrefix("ledger_state_hashes_total ") }
-            .flatMap { Int($0.split(separator: " ")[1]) }
+        let hashes = DaemonProcess.metric("ledger_state_hashes_total", in: metrics)
         #expect((1...(pollCount + rounds)).contains(hashes ?? 0), "ledger_state_hashes_total: \(hashes.map(String.init) ?? "missing")")
         #expect(metrics.contains("ledger_follower_sequence "))
         #expect(daemon.terminate() == 0)

@@ -7,11 +7,6 @@ import Testing
 /// "Metrics"): `ledger_accounts` and `ledger_resting_orders`, after the engine's last
 /// batch and from the recovered state at start-up, before any command.
 @Suite(.serialized) struct WorldSizeMetricsTests {
-    static func metric(_ name: String, in daemon: DaemonProcess) throws -> Int? {
-        let body = try daemon.http("GET", "/metrics", token: nil).body
-        return body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
-    }
-
     @Test func accountsAndRestingOrdersAreCountedAndSurviveARestart() throws {
         let daemon = DaemonProcess()
         defer { daemon.cleanup() }
@@ -55,14 +50,14 @@ import Testing
             return
         }
         #expect(events.filter { if case .trade = $0 { true } else { false } }.count == 5)
-        #expect(try Self.metric("ledger_accounts", in: daemon) == 30)
-        #expect(try Self.metric("ledger_resting_orders", in: daemon) == 45)
+        #expect(try daemon.metric("ledger_accounts") == 30)
+        #expect(try daemon.metric("ledger_resting_orders") == 45)
         #expect(daemon.terminate() == 0)
 
         // Recovered from the journal, before any command.
         try daemon.start()
-        #expect(try Self.metric("ledger_accounts", in: daemon) == 30)
-        #expect(try Self.metric("ledger_resting_orders", in: daemon) == 45)
+        #expect(try daemon.metric("ledger_accounts") == 30)
+        #expect(try daemon.metric("ledger_resting_orders") == 45)
         #expect(daemon.terminate() == 0)
     }
 }

@@ -96,9 +96,9 @@ extension ExchangeState {
                     items[index].orderSlot = location.slot
                 }
             }
-            // Stage 2: the accounts (their tables' headers), for an order
-            // their words in the symbol's holder set (a fill reads them), the orders' slots
-            // in the books, the makers.
+            // Stage 2: the accounts (with their tables' headers) and, for an order that
+            // meets makers, their words in the symbol's holder set (a fill reads them); the
+            // slots in the books of the orders to cancel.
             func readAccount(_ account: Int, holderIn symbol: Int) -> UInt64 {
                 guard account >= 0 else { return 0 }
                 // Both ends of the account (40 bytes: every other one spans two lines; the
@@ -120,6 +120,10 @@ extension ExchangeState {
             // Stage 3: each account's slot in the command's symbol; the makers' slots (both
             // ends of each: a slot spans two cache lines); the neighbours in its level of an
             // order to cancel (unlinking it rewrites their links).
+            func readSlot(_ account: Int, _ symbol: SymbolID) -> UInt64 {
+                guard let slot = accounts[account].positions.slot(symbol) else { return 0 }
+                return UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
+            }
             for index in 0..<count {
                 if items[index].orderSymbol >= 0 {
                     let order = markets[items[index].orderSymbol].book[items[index].orderSlot]
@@ -130,16 +134,9 @@ extension ExchangeState {
                         sink &+= UInt64(bitPattern: Int64(markets[items[index].orderSymbol].book[order.nextSlot].previousSlot))
                     }
                 }
-                if items[index].accountIndex >= 0,
-                    let slot = accounts[items[index].accountIndex].positions.slot(items[index].symbol)
-                {
-                    sink &+= UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
-                }
+                if items[index].accountIndex >= 0 { sink &+= readSlot(items[index].accountIndex, items[index].symbol) }
                 for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
-                    let maker = items[index].makers[place]
-                    if let slot = accounts[maker].positions.slot(items[index].symbol) {
-                        sink &+= UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
-                    }
+                    sink &+= readSlot(items[index].makers[place], items[index].symbol)
                 }
             }
             items.baseAddress!.deinitialize(count: count)
