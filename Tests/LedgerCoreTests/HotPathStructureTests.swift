@@ -58,6 +58,20 @@ import Testing
         }
     }
 
+    /// `warm` reads each id's home entry by `homeIndex` and `keyAt` before looking it up:
+    /// the home of every key in the table is in use (linear probing starts there), and in
+    /// an empty table every home is empty.
+    @Test(arguments: 0...3) func aKeysHomeIsWhereItsLookupStarts(runBits: Int) {
+        var table = IDTable<UInt32>(filler: 0, runBits: runBits)
+        for key in 1...UInt64(200) { #expect(table.keyAt(table.homeIndex(key)) == 0, "key \(key) in an empty table") }
+        for key in 1...UInt64(12) { table[key * 7_919] = UInt32(key) }
+        for key in 1...UInt64(12) {
+            #expect(table.keyAt(table.homeIndex(key * 7_919)) != 0, "key \(key * 7_919): its home is empty")
+        }
+        let used = (0..<64).filter { table.keyAt($0 & 15) != 0 }.count
+        #expect(used == 4 * 12, "12 keys in 16 entries, read four times over")
+    }
+
     /// One book with 3,000 resting orders (three pages of the pool), a third of them
     /// cancelled and the slots reused by 1,000 more: every order is where its location
     /// says, the book's priority order is price then time, and the state passes its sweep.

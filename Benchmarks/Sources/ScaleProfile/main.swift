@@ -265,6 +265,11 @@ struct Run {
     var flow: OrderFlowGenerator
     var commands: [Command] = []
     var sink: UInt64 = 0
+    /// A warmed round's time in `warm` and in `execute`, summed over its groups.
+    var warmNanos: UInt64 = 0
+    var execNanos: UInt64 = 0
+    /// Each warmed round: (ns a command, of which warming, of which executing).
+    var splits: [(total: Double, warm: Double, execute: Double)] = []
 
     init(accounts: Int, symbols: Int, holders: Int, resting: Int, victims: Int) {
         figures = Figures(accounts: accounts)
@@ -301,13 +306,19 @@ struct Run {
             FileHandle.standardError.write(Data("mix start\n".utf8))
             sleep(1)
         }
+        warmNanos = 0
+        execNanos = 0
         let start = nanos()
         if warmed {
             var group = 0
             while group < count {
                 let end = min(group + ExchangeState.warmGroup, count)
+                let t0 = nanos()
                 sink &+= world.state.warm(commands[group..<end])
+                let t1 = nanos()
                 for command in commands[group..<end] { world.run(command) }
+                warmNanos &+= t1 &- t0
+                execNanos &+= nanos() &- t1
                 group = end
             }
         } else {
@@ -318,6 +329,7 @@ struct Run {
             FileHandle.standardError.write(Data("mix end\n".utf8))
             sleep(1)
         }
+        if warmed { splits.append((perCommand, Double(warmNanos) / Double(count), Double(execNanos) / Double(count))) }
         if warmed { figures.mixRounds.append(perCommand) } else { figures.coldMixRounds.append(perCommand) }
         takeRested()
     }
@@ -341,6 +353,14 @@ func interleavedMix(_ small: inout Run, _ large: inout Run, rounds: Int) -> (war
         if warmed { warmedRatios.append(ratio) } else { coldRatios.append(ratio) }
     }
     for run in [small, large] where run.sink == 42 { print("(warm sink \(run.sink))") }
+    // Where a warmed command's time goes, in each world's three fastest rounds (the
+    // clock read around each group adds a few ns a command to both).
+    for (name, run) in [("small", small), ("large", large)] {
+        let fastest = run.splits.sorted { $0.total < $1.total }.prefix(3)
+        print(
+            "\(name) world, warmed: ns a command = warm + execute, fastest rounds: "
+                + fastest.map { "\(Int($0.total)) = \(Int($0.warm)) + \(Int($0.execute))" }.joined(separator: "; "))
+    }
     return (warmedRatios, coldRatios)
 }
 

@@ -81,8 +81,36 @@ extension ExchangeState {
             // Stage 1: the ids' table entries (the makers' orders' too: a fill looks its
             // maker up, and removes it when filled), and the entry a new order's id will
             // take if it rests (independent probes, in flight together).
+            // Stage 1a: the ids' home entries alone, in a loop of a few instructions a
+            // read, so that all of them are in flight at once: with a whole lookup between
+            // two reads the processor's window fills with instructions waiting on the
+            // first, and only two or three misses overlap. The homes are arithmetic only.
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.warmGroup * (Self.warmMakers + 2)) { homes in
+                var accountHomes = 0
+                for index in 0..<count where items[index].accountID != 0 {
+                    homes[accountHomes] = accountIndexByID.homeIndex(items[index].accountID)
+                    accountHomes += 1
+                }
+                var orderHomes = accountHomes
+                for index in 0..<count {
+                    if items[index].orderID != 0 {
+                        homes[orderHomes] = orderLocations.homeIndex(items[index].orderID)
+                        orderHomes += 1
+                    }
+                    if items[index].newOrderID != 0 {
+                        homes[orderHomes] = orderLocations.homeIndex(items[index].newOrderID)
+                        orderHomes += 1
+                    }
+                    for place in 0..<Self.warmMakers where items[index].makerOrders[place] >= 0 {
+                        homes[orderHomes] = orderLocations.homeIndex(UInt64(items[index].makerOrders[place]))
+                        orderHomes += 1
+                    }
+                }
+                for place in 0..<accountHomes { sink &+= accountIndexByID.keyAt(homes[place]) }
+                for place in accountHomes..<orderHomes { sink &+= orderLocations.keyAt(homes[place]) }
+            }
+            // Stage 1b: the lookups themselves, on warm lines.
             for index in 0..<count {
-                if items[index].newOrderID != 0 { sink &+= orderLocations.peekHome(items[index].newOrderID) }
                 for place in 0..<Self.warmMakers where items[index].makerOrders[place] >= 0 {
                     if let location = orderLocations[OrderID(items[index].makerOrders[place])] { sink &+= UInt64(location.slot) }
                 }
@@ -96,30 +124,42 @@ extension ExchangeState {
                     items[index].orderSlot = location.slot
                 }
             }
-            // Stage 2: the accounts (with their tables' headers) and, for an order that
-            // meets makers, their words in the symbol's holder set (a fill reads them); the
-            // slots in the books of the orders to cancel.
-            func readAccount(_ account: Int, holderIn symbol: Int) -> UInt64 {
-                guard account >= 0 else { return 0 }
-                // Both ends of the account (40 bytes: every other one spans two lines; the
-                // risk word is the last field).
-                var read = accounts[account].id &+ UInt64(accounts[account].riskState)
-                read &+= UInt64(accounts[account].positions.slots.count)
-                if symbol >= 0, markets[symbol].holders.contains(account) { read &+= 1 }
-                return read
-            }
-            for index in 0..<count {
-                // Holder words only for an order that meets makers: only a fill reads them.
-                let symbol = items[index].makers[0] >= 0 ? Int(items[index].symbol) : -1
-                sink &+= readAccount(items[index].accountIndex, holderIn: symbol)
-                for place in 0..<Self.warmMakers { sink &+= readAccount(items[index].makers[place], holderIn: symbol) }
-                if items[index].orderSymbol >= 0 {
-                    sink &+= UInt64(markets[items[index].orderSymbol].book[items[index].orderSlot].accountIndex)
+            // Stage 2: the accounts (both ends: 40 bytes, every other one spans two lines;
+            // the risk word is the last field), then, for an order that meets makers, their
+            // words in the symbol's holder set (a fill reads them), and the slots in the
+            // books of the orders to cancel; each kind in its own tight loop, as in stage 1a.
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.warmGroup * (Self.warmMakers + 1)) { touched in
+                var accountsTouched = 0
+                for index in 0..<count {
+                    if items[index].accountIndex >= 0 {
+                        touched[accountsTouched] = items[index].accountIndex
+                        accountsTouched += 1
+                    }
+                    for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
+                        touched[accountsTouched] = items[index].makers[place]
+                        accountsTouched += 1
+                    }
                 }
+                for place in 0..<accountsTouched {
+                    sink &+= accounts[touched[place]].id &+ UInt64(accounts[touched[place]].riskState)
+                }
+            }
+            for index in 0..<count where items[index].makers[0] >= 0 {
+                // Holder words only for an order that meets makers: only a fill reads them.
+                // (The set read in place: a copy would retain its words.)
+                let symbol = Int(items[index].symbol)
+                if items[index].accountIndex >= 0, markets[symbol].holders.contains(items[index].accountIndex) { sink &+= 1 }
+                for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
+                    if markets[symbol].holders.contains(items[index].makers[place]) { sink &+= 1 }
+                }
+            }
+            for index in 0..<count where items[index].orderSymbol >= 0 {
+                sink &+= UInt64(markets[items[index].orderSymbol].book[items[index].orderSlot].accountIndex)
             }
             // Stage 3: each account's slot in the command's symbol; the makers' slots (both
             // ends of each: a slot spans two cache lines); the neighbours in its level of an
-            // order to cancel (unlinking it rewrites their links).
+            // order to cancel (unlinking it rewrites their links). (A tight loop over the
+            // tables' headers first, as in stages 1a and 2, measured no better.)
             func readSlot(_ account: Int, _ symbol: SymbolID) -> UInt64 {
                 guard let slot = accounts[account].positions.slot(symbol) else { return 0 }
                 return UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)

@@ -76,11 +76,17 @@ struct IDTable<Value: Sendable>: Sendable {
         }
     }
 
-    /// Reads the entry where `key` would be looked up first (a cache warm-up for an insert
-    /// to come); returns the key found there.
+    /// The entry where `key` is looked up first: arithmetic only, no read of the table
+    /// (so that `keyAt` can read many of them in a tight loop, all misses in flight).
     @inline(__always)
-    func peekHome(_ key: UInt64) -> UInt64 {
-        entries[home(Self.stored(key))].key
+    func homeIndex(_ key: UInt64) -> Int {
+        home(Self.stored(key))
+    }
+
+    /// The key the entry at `index` holds (0: empty).
+    @inline(__always)
+    func keyAt(_ index: Int) -> UInt64 {
+        entries[index].key
     }
 
     /// The key as an entry holds it (0 is the empty mark).
