@@ -19,6 +19,8 @@ import Snapshots
 // settlement and a mark price of symbol 2 that liquidates VICTIMS accounts (10,000; 100
 // in the small world) run as ledgerd's sequencer runs them, a tick after each command of the mix, and
 // the figures are the ticks, their largest entry, and the user commands' time meanwhile.
+// A warmed round of the mix is also split into its time in `warm` and in `execute` (a
+// clock read around each group; the three fastest rounds of each world are printed).
 // `book` sends 1,000,000 alternating limit orders of 10 traders with no cancels and
 // prints ns an order at 30,000 / 300,000 / 1,000,000.
 //
