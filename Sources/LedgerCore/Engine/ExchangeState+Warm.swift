@@ -78,13 +78,14 @@ extension ExchangeState {
                 items.initializeElement(at: count, to: item)
                 count += 1
             }
-            // Stage 1: the ids' table entries (the makers' orders' too: a fill looks its
-            // maker up, and removes it when filled), and the entry a new order's id will
-            // take if it rests (independent probes, in flight together).
-            // Stage 1a: the ids' home entries alone, in a loop of a few instructions a
+            // Stage 1a: the ids' home entries in their tables (the makers' orders' too: a
+            // fill looks its maker up, and removes it when filled; and the entry a new
+            // order's id will take if it rests), alone, in a loop of a few instructions a
             // read, so that all of them are in flight at once: with a whole lookup between
             // two reads the processor's window fills with instructions waiting on the
             // first, and only two or three misses overlap. The homes are arithmetic only.
+            // At most warmMakers + 2 homes a command: its account, and either the order it
+            // names or its own new id and its makers' orders.
             withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.warmGroup * (Self.warmMakers + 2)) { homes in
                 var accountHomes = 0
                 for index in 0..<count where items[index].accountID != 0 {
@@ -109,11 +110,9 @@ extension ExchangeState {
                 for place in 0..<accountHomes { sink &+= accountIndexByID.keyAt(homes[place]) }
                 for place in accountHomes..<orderHomes { sink &+= orderLocations.keyAt(homes[place]) }
             }
-            // Stage 1b: the lookups themselves, on warm lines.
+            // Stage 1b: the lookups whose results the next stages need, on warm lines (the
+            // makers' entries need none: their homes are read).
             for index in 0..<count {
-                for place in 0..<Self.warmMakers where items[index].makerOrders[place] >= 0 {
-                    if let location = orderLocations[OrderID(items[index].makerOrders[place])] { sink &+= UInt64(location.slot) }
-                }
                 if items[index].accountID != 0, let found = accountIndexByID[items[index].accountID] {
                     items[index].accountIndex = Int(found)
                 }
