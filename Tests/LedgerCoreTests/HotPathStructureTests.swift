@@ -42,6 +42,97 @@ import Testing
         }
     }
 
+    /// The table doubles in bounded steps (docs/BENCHMARKS.md, "Growth in bounded
+    /// steps"): grown to 200,000 keys while updates, removals and lookups hit keys of the
+    /// table being moved out of, it agrees with a Dictionary after every operation, and no
+    /// operation wrote more than one step's entries for growing.
+    @Test(arguments: [0, 2]) func theIDTableGrowsInBoundedSteps(runBits: Int) {
+        var table = IDTable<UInt32>(filler: 0, runBits: runBits)
+        var model: [UInt64: UInt32] = [:]
+        var random = SeededRandom(seed: 5)
+        var nextKey: UInt64 = 1
+        for step in 0..<400_000 {
+            // Half the operations add a new key; the rest hit one already added (most of
+            // which sit in the old table while a doubling moves).
+            let existing = nextKey > 1 ? 1 + random.next() % (nextKey - 1) : 1
+            switch random.next() % 8 {
+            case 0..<4:
+                table[nextKey] = UInt32(truncatingIfNeeded: nextKey)
+                model[nextKey] = UInt32(truncatingIfNeeded: nextKey)
+                nextKey += 1
+            case 4:
+                let value = UInt32(truncatingIfNeeded: random.next())
+                table[existing] = value
+                model[existing] = value
+            case 5:
+                if table.removeValue(forKey: existing) != model.removeValue(forKey: existing) {
+                    Issue.record("step \(step): removing key \(existing) disagrees with the model")
+                    return
+                }
+            default:
+                if table[existing] != model[existing] {
+                    Issue.record(
+                        "step \(step): key \(existing) is \(String(describing: table[existing])), the model says \(String(describing: model[existing]))"
+                    )
+                    return
+                }
+            }
+            if table.count != model.count {
+                Issue.record("step \(step): the table holds \(table.count) keys, the model \(model.count)")
+                return
+            }
+        }
+        #expect(model.count > 150_000, "the table grew through many doublings")
+        for key in 1..<nextKey where table[key] != model[key] {
+            Issue.record("key \(key): the table says \(String(describing: table[key])), the model \(String(describing: model[key]))")
+            return
+        }
+        #expect(
+            table.growthWorkMax == max(IDTable<UInt32>.fillStep, IDTable<UInt32>.moveStep),
+            "one operation wrote \(table.growthWorkMax) entries for growing")
+        #expect(table[Limits.idMax] == nil && table[UInt64.max] == nil, "ids beyond the range are in no table")
+    }
+
+    /// The idempotency queue in pages: 200,000 random appends and removals (the queue
+    /// growing past several pages, emptying, growing again) against an array; the count and
+    /// the first record agree after every step, all records in order every 1,000 steps, and
+    /// two queues holding the same records in different pages are equal.
+    @Test func theFIFOInPagesAgreesWithAnArray() {
+        var queue = FIFO<UInt64>()
+        var model: [UInt64] = []
+        var modelHead = 0
+        var random = SeededRandom(seed: 11)
+        var next: UInt64 = 0
+        for step in 0..<200_000 {
+            // Long spells of growth, then of draining: the queue reaches ~4 pages.
+            let growing = (step / 20_000) % 2 == 0
+            if random.next() % 10 < (growing ? 7 : 3) || modelHead == model.count {
+                queue.append(next)
+                model.append(next)
+                next += 1
+            } else {
+                queue.removeFirst()
+                modelHead += 1
+            }
+            if queue.count != model.count - modelHead || queue.first != (modelHead < model.count ? model[modelHead] : nil) {
+                Issue.record(
+                    "step \(step): the queue holds \(queue.count) first \(String(describing: queue.first)), the model \(model.count - modelHead)"
+                )
+                return
+            }
+            if step % 1_000 == 0 && !queue.elements.elementsEqual(model[modelHead...]) {
+                Issue.record("step \(step): the records differ from the model's")
+                return
+            }
+        }
+        #expect(next > UInt64(4 * FIFO<UInt64>.pageSize), "the queue ran through many pages")
+        var other = FIFO<UInt64>()
+        for record in model[modelHead...] { other.append(record) }
+        #expect(other == queue, "the same records in other pages")
+        other.append(1)
+        #expect(other != queue)
+    }
+
     /// Keys that all land in one run of entries (sequential ids in a small table, then a
     /// removal from the middle of each run): backward-shift deletion must leave every
     /// other key findable.

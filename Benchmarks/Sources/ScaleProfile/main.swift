@@ -553,6 +553,39 @@ func bookReport() {
     print(summary)
 }
 
+/// The slowest single commands while a world grows to ACCOUNTS funded accounts, each then
+/// resting one order: a table or array that doubles in one command shows here.
+func stallsReport(accounts: Int) {
+    var world = World()
+    world.run(.setWorldLimits(.standard))
+    world.run(DemoExchange.listings[0])
+    world.run(.listSymbol(symbolSpec(0)))
+    world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+    func slowest(_ name: String, _ commands: (Int) -> Command) {
+        var times: [(UInt64, Int)] = []
+        for index in 0..<accounts {
+            let command = commands(index)
+            let start = nanos()
+            world.run(command)
+            times.append((nanos() - start, index + 1))
+        }
+        let top = times.sorted { $0.0 > $1.0 }.prefix(8)
+        let sorted = times.map(\.0).sorted()
+        print(
+            "\(name): p50 \(sorted[sorted.count / 2]) ns, p99.99 \(sorted[sorted.count * 9_999 / 10_000]) ns; slowest: "
+                + top.map { "\($0.0 / 1_000) µs at #\($0.1)" }.joined(separator: ", "))
+    }
+    slowest("deposits to new accounts") {
+        .deposit(Transfer(transferID: UInt64($0 + 1), account: UInt64($0 + 1), asset: 0, amountMinor: 1_000_000_000_000))
+    }
+    slowest("resting orders, one an account") {
+        .placeOrder(
+            PlaceOrder(
+                account: UInt64($0 + 1), symbol: 0, side: $0 % 2 == 0 ? .buy : .sell, type: .limit, timeInForce: .gtc,
+                priceUnits: $0 % 2 == 0 ? 400_000 - Int64($0 % 1_000) : 600_000 + Int64($0 % 1_000), quantityUnits: 1))
+    }
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "world":
@@ -561,6 +594,8 @@ case "world":
         resting: arguments.count > 4 ? Int(arguments[4])! : 1_000_000)
 case "book":
     bookReport()
+case "stalls":
+    stallsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 2_100_000)
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:

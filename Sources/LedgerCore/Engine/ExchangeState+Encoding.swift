@@ -423,6 +423,7 @@ extension ExchangeState {
         state.nextTradeID = try reader.id(field: "next trade id")
         if version >= 3, try flag("world limits") {
             state.worldLimits = try WorldLimits.decode(from: &reader, validating: true)
+            state.reserveAccounts()
         }
         if version >= 4 {
             for _ in 0..<(try count("deleveraging count", max: Limits.symbolsMax * 64)) {

@@ -21,7 +21,9 @@ public struct ExchangeState: Sendable {
     /// line of the orders placed just before it.
     var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0), runBits: 2)
     var clientOrders: [ClientOrderKey: OrderID] = [:]
-    var transfers: [TransferID: TransferRecord] = [:]
+    /// Transfer ids are chosen by clients: full hash, no runs.
+    var transfers = IDTable<TransferRecord>(
+        filler: TransferRecord(sequence: 0, kind: .deposit, transfer: Transfer(transferID: 0, account: 0, asset: 0, amountMinor: 0)))
     /// The idempotency windows and their queues (oldest first).
     public internal(set) var idempotency = IdempotencyWindow.standard
     /// The limits of the world and the bounded rules (`Command.setWorldLimits`); nil for a
@@ -73,7 +75,7 @@ public struct ExchangeState: Sendable {
     /// The order being applied (scratch).
     var incoming: IncomingOrder?
     /// Where each conditional order waits.
-    var conditionalLocations: [OrderID: SymbolID] = [:]
+    var conditionalLocations = IDTable<SymbolID>(filler: 0)
     /// Which holders a mark price must check for liquidation (derived, not state).
     var riskIndex = RiskIndex()
     /// The earliest funding time of a symbol with no settlement in progress, `Int64.max`

@@ -10,22 +10,51 @@
 ///
 /// Nothing iterates the table: no order of entries can leak into the journal or the state,
 /// so the random seed keeps every replay deterministic. An entry stores its key plus one,
-/// so that 0 can mark an empty entry: ids are 0 ... `Limits.idMax` (2^63 − 1). The table doubles at a load of 3/4 and never shrinks below what
-/// it held (a world's ids come back).
+/// so that 0 can mark an empty entry: ids are 0 ... `Limits.idMax` (2^63 − 1).
+///
+/// Growing never stops the engine. A table doubled in one operation copied every entry at
+/// once: 113 ms in the one deposit that took the 786,433rd account id, 45 ms in the order
+/// that rested the 1,572,865th order (docs/BENCHMARKS.md, "Growth in bounded steps"). Here
+/// the doubling starts at a load of 3/4 and runs in bounded steps, one per insert or
+/// removal: first the doubled table is filled with empty entries, `fillStep` at a time,
+/// while the current one goes on serving; then it takes over, and the entries of the
+/// table before it move into it, `moveStep` places at a time, while a lookup that misses
+/// in the new table looks in the old one. A key is in exactly one of the two; a moved
+/// entry leaves a tombstone behind. The rates finish a doubling long before the new table
+/// could reach 3/4 itself (see `advanceGrowth`). The table never shrinks (a world's ids
+/// come back).
 struct IDTable<Value: Sendable>: Sendable {
     private struct Entry: Sendable {
         var key: UInt64
         var value: Value
     }
 
+    /// The table lookups and inserts use first (while moving: the doubled one).
     private var entries: ContiguousArray<Entry>
     private var mask: Int
+    /// While filling: the doubled table, `growTarget` entries when full (not yet in use).
+    private var next: ContiguousArray<Entry> = []
+    private var growTarget = 0
+    /// While moving: the table before the doubling; its places below `moveCursor` are moved.
+    private var old: ContiguousArray<Entry> = []
+    private var oldMask = 0
+    private var moveCursor = 0
     private let filler: Value
     private let seed: UInt64
     /// log2 of the runs of consecutive keys kept side by side (see `init`).
     private let runBits: UInt64
     /// The entries in use.
     private(set) var count = 0
+    /// The most entries one operation wrote for growing (filled or moved): what bounds an
+    /// operation's time while the table doubles. For tests and benchmarks.
+    private(set) var growthWorkMax = 0
+
+    /// Empty entries the doubled table gets per operation while filling.
+    static var fillStep: Int { 64 }
+    /// Places of the old table moved per operation while moving.
+    static var moveStep: Int { 16 }
+    /// The key a moved entry leaves in the old table (stored keys are at most 2^63).
+    private static var tombstone: UInt64 { UInt64.max }
 
     /// `filler` fills empty entries (any value: it is never read). With `runBits` = b > 0,
     /// keys that differ only in their low b bits hash to one run of 2^b neighbouring
@@ -44,6 +73,11 @@ struct IDTable<Value: Sendable>: Sendable {
 
     @inline(__always)
     private func home(_ key: UInt64) -> Int {
+        home(key, mask)
+    }
+
+    @inline(__always)
+    private func home(_ key: UInt64, _ mask: Int) -> Int {
         // One round of a 64-bit finaliser (murmur3's fmix64 shape), keyed by the seed, of
         // the key's run; the key's place in its run beside it.
         var hash = ((key >> runBits) ^ seed) &* 0xff51_afd7_ed55_8ccd
@@ -66,10 +100,29 @@ struct IDTable<Value: Sendable>: Sendable {
         }
     }
 
+    /// Where `key` is in the old table while moving (tombstones are skipped: they end no
+    /// probe), or nil.
+    @inline(never)
+    private func findOld(_ key: UInt64) -> Int? {
+        guard !old.isEmpty else { return nil }
+        var index = home(key, oldMask)
+        while true {
+            let stored = old[index].key
+            if stored == key { return index }
+            if stored == 0 { return nil }
+            index = (index &+ 1) & oldMask
+        }
+    }
+
     subscript(key: UInt64) -> Value? {
         get {
-            let place = find(Self.stored(key))
-            return place.found ? entries[place.index].value : nil
+            // (An id beyond the range is in no table.)
+            guard key <= Limits.idMax else { return nil }
+            let key = Self.stored(key)
+            let place = find(key)
+            if place.found { return entries[place.index].value }
+            if let index = findOld(key) { return old[index].value }
+            return nil
         }
         set {
             if let newValue { insert(key, newValue) } else { removeValue(forKey: key) }
@@ -80,7 +133,7 @@ struct IDTable<Value: Sendable>: Sendable {
     /// (so that `keyAt` can read many of them in a tight loop, all misses in flight).
     @inline(__always)
     func homeIndex(_ key: UInt64) -> Int {
-        home(Self.stored(key))
+        home(key &+ 1)
     }
 
     /// The key the entry at `index` holds (0: empty).
@@ -89,10 +142,11 @@ struct IDTable<Value: Sendable>: Sendable {
         entries[index].key
     }
 
-    /// The key as an entry holds it (0 is the empty mark).
+    /// The key as an entry holds it (0 is the empty mark; an id beyond the range cannot be
+    /// stored, so that `tombstone` is no key).
     @inline(__always)
     private static func stored(_ key: UInt64) -> UInt64 {
-        precondition(key < UInt64.max, "id \(key) is beyond every id's range")
+        precondition(key <= Limits.idMax, "id \(key) is beyond every id's range")
         return key &+ 1
     }
 
@@ -104,45 +158,102 @@ struct IDTable<Value: Sendable>: Sendable {
             entries[place.index].value = value
             return
         }
-        if (count + 1) * 4 > entries.count * 3 {
-            grow(to: entries.count * 2)
-            place = find(key)
+        if let index = findOld(key) {
+            // Moved now, with its new value: it is in one table only.
+            old[index].key = Self.tombstone
+        } else {
+            count += 1
+            if growTarget == 0 && old.isEmpty && count * 4 > entries.count * 3 {
+                // The doubled table, allocated but not written: filled step by step.
+                growTarget = entries.count * 2
+                next.reserveCapacity(growTarget)
+            } else if count * 8 > entries.count * 7 {
+                // Never reached at the rates of `advanceGrowth`; kept so that no rate
+                // change can overfill a table.
+                finishGrowth()
+                place = find(key)
+            }
         }
         entries[place.index] = Entry(key: key, value: value)
-        count += 1
+        advanceGrowth()
     }
 
     /// Removes `key` and returns its value, if it was there.
     @discardableResult
     mutating func removeValue(forKey key: UInt64) -> Value? {
-        let place = find(Self.stored(key))
-        guard place.found else { return nil }
-        let value = entries[place.index].value
-        // Backward shift: pull each later entry of the run into the hole when the hole
-        // lies between its home and where it sits, so that no probe meets a false end.
-        var hole = place.index
-        var next = (hole &+ 1) & mask
-        while entries[next].key != 0 {
-            let wanted = home(entries[next].key)
-            // Distance from home to `next` versus to the hole, both along the probe.
-            if (next &- wanted) & mask >= (next &- hole) & mask {
-                entries[hole] = entries[next]
-                hole = next
-            }
-            next = (next &+ 1) & mask
+        guard key <= Limits.idMax else { return nil }
+        let key = Self.stored(key)
+        let place = find(key)
+        let value: Value
+        if place.found {
+            value = entries[place.index].value
+            removeEntry(at: place.index)
+        } else if let index = findOld(key) {
+            value = old[index].value
+            old[index].key = Self.tombstone
+        } else {
+            return nil
         }
-        entries[hole] = Entry(key: 0, value: filler)
         count -= 1
+        advanceGrowth()
         return value
     }
 
-    private mutating func grow(to size: Int) {
-        let old = entries
-        entries = ContiguousArray(repeating: Entry(key: 0, value: filler), count: size)
-        mask = size - 1
-        for entry in old where entry.key != 0 {
-            let place = find(entry.key)
-            entries[place.index] = entry
+    /// Backward-shift deletion in `entries`: pulls each later entry of the run into the
+    /// hole when the hole lies between its home and where it sits, so that no probe meets a
+    /// false end.
+    private mutating func removeEntry(at index: Int) {
+        var hole = index
+        var later = (hole &+ 1) & mask
+        while entries[later].key != 0 {
+            let wanted = home(entries[later].key)
+            // Distance from home to `later` versus to the hole, both along the probe.
+            if (later &- wanted) & mask >= (later &- hole) & mask {
+                entries[hole] = entries[later]
+                hole = later
+            }
+            later = (later &+ 1) & mask
+        }
+        entries[hole] = Entry(key: 0, value: filler)
+    }
+
+    /// One bounded step of a doubling, if one is under way. Filling takes 2N/`fillStep`
+    /// operations for a table of N entries (its load rises from 3/4 by at most 1/32 in
+    /// them); moving takes N/`moveStep`, with the doubled table under 1/2 full throughout.
+    private mutating func advanceGrowth() {
+        if growTarget != 0 {
+            let filled = min(Self.fillStep, growTarget - next.count)
+            next.append(contentsOf: repeatElement(Entry(key: 0, value: filler), count: filled))
+            growthWorkMax = max(growthWorkMax, filled)
+            guard next.count == growTarget else { return }
+            // The doubled table takes over; the old one's entries move from now on.
+            swap(&old, &entries)
+            swap(&entries, &next)
+            oldMask = mask
+            mask = growTarget - 1
+            growTarget = 0
+            moveCursor = 0
+        } else if !old.isEmpty {
+            let end = min(moveCursor + Self.moveStep, old.count)
+            for index in moveCursor..<end {
+                let stored = old[index].key
+                guard stored != 0 && stored != Self.tombstone else { continue }
+                let place = find(stored)
+                entries[place.index] = old[index]
+                old[index].key = Self.tombstone
+            }
+            growthWorkMax = max(growthWorkMax, end - moveCursor)
+            moveCursor = end
+            if moveCursor == old.count { old = [] }
+        }
+    }
+
+    /// Completes a doubling under way at once (a fallback that the rates never need).
+    private mutating func finishGrowth() {
+        while growTarget != 0 || !old.isEmpty {
+            let work = growthWorkMax
+            advanceGrowth()
+            growthWorkMax = work
         }
     }
 }
