@@ -554,13 +554,19 @@ func bookReport() {
 }
 
 /// The slowest single commands while a world grows to ACCOUNTS funded accounts, each then
-/// resting one order: a table or array that doubles in one command shows here.
+/// resting one order with a client order id: a table or array that doubles in one command
+/// shows here.
 func stallsReport(accounts: Int) {
     var world = World()
     world.run(.setWorldLimits(.standard))
     world.run(DemoExchange.listings[0])
     world.run(.listSymbol(symbolSpec(0)))
     world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+    // Room for every client order id: past the record maximum, each entry re-queues up to
+    // 1,024 ids of open orders (docs/BENCHMARKS.md, "Growth in bounded steps"), which
+    // would hide the tables' own stalls.
+    let records = Int64(ProcessInfo.processInfo.environment["STALLS_RECORDS"] ?? "") ?? 10_000_000
+    world.run(.setIdempotencyWindow(IdempotencyWindow(transferSeconds: 86_400, clientOrderSeconds: 86_400, maxRecords: records)))
     func slowest(_ name: String, _ commands: (Int) -> Command) {
         var times: [(UInt64, Int)] = []
         for index in 0..<accounts {
@@ -582,7 +588,8 @@ func stallsReport(accounts: Int) {
         .placeOrder(
             PlaceOrder(
                 account: UInt64($0 + 1), symbol: 0, side: $0 % 2 == 0 ? .buy : .sell, type: .limit, timeInForce: .gtc,
-                priceUnits: $0 % 2 == 0 ? 400_000 - Int64($0 % 1_000) : 600_000 + Int64($0 % 1_000), quantityUnits: 1))
+                priceUnits: $0 % 2 == 0 ? 400_000 - Int64($0 % 1_000) : 600_000 + Int64($0 % 1_000), quantityUnits: 1,
+                clientOrderID: UInt64($0 + 1)))
     }
 }
 

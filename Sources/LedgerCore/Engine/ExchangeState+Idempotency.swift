@@ -52,7 +52,8 @@ extension ExchangeState {
     func withIdempotencyTimes(_ time: Int64) -> ExchangeState {
         var copy = self
         copy.clientOrderQueue = FIFO()
-        for key in clientOrders.keys.sorted(by: { ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID) }) {
+        let keys = clientOrderQueue.elements.map(\.key)
+        for key in keys.sorted(by: { ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID) }) {
             copy.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
         }
         copy.transferQueue = FIFO()

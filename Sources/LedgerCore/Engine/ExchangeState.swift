@@ -20,7 +20,7 @@ public struct ExchangeState: Sendable {
     /// Order ids are handed out in sequence: runs of 4 keep a new order's entry in the
     /// line of the orders placed just before it.
     var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0), runBits: 2)
-    var clientOrders: [ClientOrderKey: OrderID] = [:]
+    var clientOrders = HashTable<ClientOrderKey, OrderID>(filler: 0)
     /// Transfer ids are chosen by clients: full hash, no runs.
     var transfers = IDTable<TransferRecord>(
         filler: TransferRecord(sequence: 0, kind: .deposit, transfer: Transfer(transferID: 0, account: 0, asset: 0, amountMinor: 0)))

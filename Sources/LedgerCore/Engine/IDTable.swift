@@ -1,5 +1,7 @@
-/// A hash table from a nonzero 64-bit id to a small value: the engine's two hottest
-/// lookups, an account id to its index and a resting order's id to its place in a book.
+/// A hash table from a key to a small value: the engine's two hottest lookups, an account
+/// id to its index and a resting order's id to its place in a book, and its other tables of
+/// ids (transfer ids, conditional orders, clients' order ids). `IDTable` is the one for
+/// 64-bit ids.
 ///
 /// At a million entries these lookups miss the cache on almost every command. A Swift
 /// `Dictionary` keeps its keys and its values in separate arrays behind a bitmap and hashes
@@ -9,8 +11,9 @@
 /// is linear with backward-shift deletion, so a lookup is one miss in the common case.
 ///
 /// Nothing iterates the table: no order of entries can leak into the journal or the state,
-/// so the random seed keeps every replay deterministic. An entry stores its key plus one,
-/// so that 0 can mark an empty entry: ids are 0 ... `Limits.idMax` (2^63 − 1).
+/// so the random seed keeps every replay deterministic. An entry stores its key in a form
+/// (`TableKey.Stored`) that leaves two values to mark an empty entry and a tombstone: an id
+/// plus one (ids are 0 ... `Limits.idMax`, 2^63 − 1).
 ///
 /// Growing never stops the engine. A table doubled in one operation copied every entry at
 /// once: 113 ms in the one deposit that took the 786,433rd account id, 45 ms in the order
@@ -23,9 +26,9 @@
 /// entry leaves a tombstone behind. The rates finish a doubling long before the new table
 /// could reach 3/4 itself (see `advanceGrowth`). The table never shrinks (a world's ids
 /// come back).
-struct IDTable<Value: Sendable>: Sendable {
+struct HashTable<Key: TableKey, Value: Sendable>: Sendable {
     private struct Entry: Sendable {
-        var key: UInt64
+        var key: Key.Stored
         var value: Value
     }
 
@@ -53,9 +56,6 @@ struct IDTable<Value: Sendable>: Sendable {
     static var fillStep: Int { 64 }
     /// Places of the old table moved per operation while moving.
     static var moveStep: Int { 16 }
-    /// The key a moved entry leaves in the old table (stored keys are at most 2^63).
-    private static var tombstone: UInt64 { UInt64.max }
-
     /// `filler` fills empty entries (any value: it is never read). With `runBits` = b > 0,
     /// keys that differ only in their low b bits hash to one run of 2^b neighbouring
     /// entries, the run itself placed by the hash: for ids handed out in sequence (order
@@ -67,35 +67,28 @@ struct IDTable<Value: Sendable>: Sendable {
         self.filler = filler
         self.runBits = UInt64(runBits)
         seed = UInt64.random(in: 1...UInt64.max) | 1
-        entries = ContiguousArray(repeating: Entry(key: 0, value: filler), count: 16)
+        entries = ContiguousArray(repeating: Entry(key: Key.empty, value: filler), count: 16)
         mask = 15
     }
 
     @inline(__always)
-    private func home(_ key: UInt64) -> Int {
+    private func home(_ key: Key.Stored) -> Int {
         home(key, mask)
     }
 
     @inline(__always)
-    private func home(_ key: UInt64, _ mask: Int) -> Int {
-        // One round of a 64-bit finaliser (murmur3's fmix64 shape), keyed by the seed, of
-        // the key's run; the key's place in its run beside it.
-        var hash = ((key >> runBits) ^ seed) &* 0xff51_afd7_ed55_8ccd
-        hash ^= hash >> 32
-        hash = hash &* 0xc4ce_b9fe_1a85_ec53
-        hash ^= hash >> 29
-        let run = (hash << runBits) | (key & ((1 << runBits) - 1))
-        return Int(truncatingIfNeeded: run) & mask
+    private func home(_ key: Key.Stored, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: Key.hash(key, seed: seed, runBits: runBits)) & mask
     }
 
     /// Where `key` is, or the empty entry that ends its probe.
     @inline(__always)
-    private func find(_ key: UInt64) -> (index: Int, found: Bool) {
+    private func find(_ key: Key.Stored) -> (index: Int, found: Bool) {
         var index = home(key)
         while true {
             let stored = entries[index].key
             if stored == key { return (index, true) }
-            if stored == 0 { return (index, false) }
+            if stored == Key.empty { return (index, false) }
             index = (index &+ 1) & mask
         }
     }
@@ -103,22 +96,21 @@ struct IDTable<Value: Sendable>: Sendable {
     /// Where `key` is in the old table while moving (tombstones are skipped: they end no
     /// probe), or nil.
     @inline(never)
-    private func findOld(_ key: UInt64) -> Int? {
+    private func findOld(_ key: Key.Stored) -> Int? {
         guard !old.isEmpty else { return nil }
         var index = home(key, oldMask)
         while true {
             let stored = old[index].key
             if stored == key { return index }
-            if stored == 0 { return nil }
+            if stored == Key.empty { return nil }
             index = (index &+ 1) & oldMask
         }
     }
 
-    subscript(key: UInt64) -> Value? {
+    subscript(key: Key) -> Value? {
         get {
-            // (An id beyond the range is in no table.)
-            guard key <= Limits.idMax else { return nil }
-            let key = Self.stored(key)
+            // (A key beyond the range is in no table.)
+            guard let key = Key.stored(key) else { return nil }
             let place = find(key)
             if place.found { return entries[place.index].value }
             if let index = findOld(key) { return old[index].value }
@@ -129,30 +121,22 @@ struct IDTable<Value: Sendable>: Sendable {
         }
     }
 
-    /// The entry where `key` is looked up first: arithmetic only, no read of the table
-    /// (so that `keyAt` can read many of them in a tight loop, all misses in flight).
+    /// The key the entry at `index` holds, as stored.
     @inline(__always)
-    func homeIndex(_ key: UInt64) -> Int {
-        home(key &+ 1)
-    }
-
-    /// The key the entry at `index` holds (0: empty).
-    @inline(__always)
-    func keyAt(_ index: Int) -> UInt64 {
+    func storedKeyAt(_ index: Int) -> Key.Stored {
         entries[index].key
     }
 
-    /// The key as an entry holds it (0 is the empty mark; an id beyond the range cannot be
-    /// stored, so that `tombstone` is no key).
+    /// The entry where a stored key is looked up first: arithmetic only, no read of the
+    /// table.
     @inline(__always)
-    private static func stored(_ key: UInt64) -> UInt64 {
-        precondition(key <= Limits.idMax, "id \(key) is beyond every id's range")
-        return key &+ 1
+    func homeIndex(stored key: Key.Stored) -> Int {
+        home(key)
     }
 
     /// Sets the value of `key`, adding the key when it is new.
-    mutating func insert(_ key: UInt64, _ value: Value) {
-        let key = Self.stored(key)
+    mutating func insert(_ key: Key, _ value: Value) {
+        guard let key = Key.stored(key) else { preconditionFailure("key \(key) is beyond every table's range") }
         var place = find(key)
         if place.found {
             entries[place.index].value = value
@@ -160,7 +144,7 @@ struct IDTable<Value: Sendable>: Sendable {
         }
         if let index = findOld(key) {
             // Moved now, with its new value: it is in one table only.
-            old[index].key = Self.tombstone
+            old[index].key = Key.tombstone
         } else {
             count += 1
             if growTarget == 0 && old.isEmpty && count * 4 > entries.count * 3 {
@@ -180,9 +164,8 @@ struct IDTable<Value: Sendable>: Sendable {
 
     /// Removes `key` and returns its value, if it was there.
     @discardableResult
-    mutating func removeValue(forKey key: UInt64) -> Value? {
-        guard key <= Limits.idMax else { return nil }
-        let key = Self.stored(key)
+    mutating func removeValue(forKey key: Key) -> Value? {
+        guard let key = Key.stored(key) else { return nil }
         let place = find(key)
         let value: Value
         if place.found {
@@ -190,7 +173,7 @@ struct IDTable<Value: Sendable>: Sendable {
             removeEntry(at: place.index)
         } else if let index = findOld(key) {
             value = old[index].value
-            old[index].key = Self.tombstone
+            old[index].key = Key.tombstone
         } else {
             return nil
         }
@@ -205,7 +188,7 @@ struct IDTable<Value: Sendable>: Sendable {
     private mutating func removeEntry(at index: Int) {
         var hole = index
         var later = (hole &+ 1) & mask
-        while entries[later].key != 0 {
+        while entries[later].key != Key.empty {
             let wanted = home(entries[later].key)
             // Distance from home to `later` versus to the hole, both along the probe.
             if (later &- wanted) & mask >= (later &- hole) & mask {
@@ -214,7 +197,7 @@ struct IDTable<Value: Sendable>: Sendable {
             }
             later = (later &+ 1) & mask
         }
-        entries[hole] = Entry(key: 0, value: filler)
+        entries[hole] = Entry(key: Key.empty, value: filler)
     }
 
     /// One bounded step of a doubling, if one is under way. Filling takes 2N/`fillStep`
@@ -223,7 +206,7 @@ struct IDTable<Value: Sendable>: Sendable {
     private mutating func advanceGrowth() {
         if growTarget != 0 {
             let filled = min(Self.fillStep, growTarget - next.count)
-            next.append(contentsOf: repeatElement(Entry(key: 0, value: filler), count: filled))
+            next.append(contentsOf: repeatElement(Entry(key: Key.empty, value: filler), count: filled))
             growthWorkMax = max(growthWorkMax, filled)
             guard next.count == growTarget else { return }
             // The doubled table takes over; the old one's entries move from now on.
@@ -237,15 +220,25 @@ struct IDTable<Value: Sendable>: Sendable {
             let end = min(moveCursor + Self.moveStep, old.count)
             for index in moveCursor..<end {
                 let stored = old[index].key
-                guard stored != 0 && stored != Self.tombstone else { continue }
+                guard stored != Key.empty && stored != Key.tombstone else { continue }
                 let place = find(stored)
                 entries[place.index] = old[index]
-                old[index].key = Self.tombstone
+                old[index].key = Key.tombstone
             }
             growthWorkMax = max(growthWorkMax, end - moveCursor)
             moveCursor = end
-            if moveCursor == old.count { old = [] }
+            if moveCursor == old.count { Self.release(&old) }
         }
+    }
+
+    /// Lets go of the table a doubling left behind. A large one is freed off the engine
+    /// thread: giving 64 MB back to the kernel took 2.9 ms in the operation that finished
+    /// a doubling (docs/BENCHMARKS.md, "Growth in bounded steps"). Changes no outcome.
+    private static func release(_ storage: inout ContiguousArray<Entry>) {
+        let taken = storage
+        storage = []
+        guard taken.count >= 1 << 15 else { return }
+        Task.detached(priority: .background) { withExtendedLifetime(taken) {} }
     }
 
     /// Completes a doubling under way at once (a fallback that the rates never need).
@@ -255,5 +248,74 @@ struct IDTable<Value: Sendable>: Sendable {
             advanceGrowth()
             growthWorkMax = work
         }
+    }
+}
+
+/// A table of 64-bit ids (accounts, orders, transfers).
+typealias IDTable<Value: Sendable> = HashTable<UInt64, Value>
+
+extension HashTable where Key == UInt64 {
+    /// The entry where `key` is looked up first: arithmetic only, no read of the table
+    /// (so that `keyAt` can read many of them in a tight loop, all misses in flight).
+    @inline(__always)
+    func homeIndex(_ key: UInt64) -> Int {
+        homeIndex(stored: key &+ 1)
+    }
+
+    /// The key the entry at `index` holds, plus one (0: empty).
+    @inline(__always)
+    func keyAt(_ index: Int) -> UInt64 {
+        storedKeyAt(index)
+    }
+}
+
+/// A key a `HashTable` holds.
+protocol TableKey: Sendable {
+    /// The form an entry holds a key in: two values that no key takes mark an empty entry
+    /// and a moved one.
+    associatedtype Stored: Sendable, Equatable
+    static var empty: Stored { get }
+    static var tombstone: Stored { get }
+    /// nil: beyond the range of keys (no table holds it).
+    static func stored(_ key: Self) -> Stored?
+    /// The key's hash under the table's seed; with `runBits` = b, keys that differ only in
+    /// their low b bits land in one run of 2^b neighbouring entries.
+    static func hash(_ key: Stored, seed: UInt64, runBits: UInt64) -> UInt64
+}
+
+extension UInt64: TableKey {
+    /// An id plus one: 0 marks an empty entry, `UInt64.max` a moved one.
+    static var empty: UInt64 { 0 }
+    static var tombstone: UInt64 { .max }
+
+    static func stored(_ key: UInt64) -> UInt64? {
+        key <= Limits.idMax ? key &+ 1 : nil
+    }
+
+    @inline(__always)
+    static func hash(_ key: UInt64, seed: UInt64, runBits: UInt64) -> UInt64 {
+        // One round of a 64-bit finaliser (murmur3's fmix64 shape), keyed by the seed, of
+        // the key's run; the key's place in its run beside it.
+        var hash = ((key >> runBits) ^ seed) &* 0xff51_afd7_ed55_8ccd
+        hash ^= hash >> 32
+        hash = hash &* 0xc4ce_b9fe_1a85_ec53
+        hash ^= hash >> 29
+        return (hash << runBits) | (key & ((1 << runBits) - 1))
+    }
+}
+
+extension ClientOrderKey: TableKey {
+    /// Account index `UInt32.max` is no account's (at most 2^30 of them).
+    static var empty: ClientOrderKey { ClientOrderKey(accountIndex: .max, clientOrderID: 0) }
+    static var tombstone: ClientOrderKey { ClientOrderKey(accountIndex: .max, clientOrderID: 1) }
+
+    static func stored(_ key: ClientOrderKey) -> ClientOrderKey? {
+        key.accountIndex < .max ? key : nil
+    }
+
+    /// Two rounds: the client's id, then the account, so that ids chosen in two accounts
+    /// cannot be planned to meet.
+    static func hash(_ key: ClientOrderKey, seed: UInt64, runBits: UInt64) -> UInt64 {
+        UInt64.hash(UInt64.hash(key.clientOrderID, seed: seed, runBits: 0) ^ UInt64(key.accountIndex), seed: seed, runBits: 0)
     }
 }
