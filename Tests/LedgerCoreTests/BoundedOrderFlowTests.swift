@@ -35,6 +35,41 @@ import Testing
         return engine
     }
 
+    /// Under the bounded rules the ids of open orders do not count toward the idempotency
+    /// window's maximum (docs/RULES.md, "Idempotency"): with 5 open orders and a maximum
+    /// of 3, the ids of 3 closed orders stay remembered, and a 4th closed one forgets the
+    /// oldest. Under the old rules the 8 records were over the maximum, so each entry
+    /// forgot the closed ids as soon as they reached the front. Either way the open orders'
+    /// ids stay.
+    @Test(arguments: [true, false]) func openOrdersIDsDoNotCountTowardTheMaximum(bounded: Bool) {
+        var engine = EngineHarness(genesis: false)
+        if bounded { engine.run(.setWorldLimits(.standard)) }
+        for command in TestExchange.genesis { engine.run(command) }
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        engine.deposit(1, 100_000_000_000)
+        let window = IdempotencyWindow(transferSeconds: 86_400, clientOrderSeconds: 86_400, maxRecords: 3)
+        #expect(engine.run(.setIdempotencyWindow(window)) == [.idempotencyWindowSet(window)])
+        for client: ClientOrderID in 1...5 {
+            #expect(
+                engine.limit(1, .buy, price: 400_000, quantity: 1, client: client).last
+                    == .orderRested(engine.state.nextOrderID - 1, openQuantityUnits: 1))
+        }
+        // Immediate-or-cancel with nothing to meet: closed at once.
+        for client: ClientOrderID in 11...13 { engine.limit(1, .buy, price: 400_000, quantity: 1, tif: .ioc, client: client) }
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_010))
+        let remembered = { (client: ClientOrderID) in engine.state.orderID(account: 1, clientOrderID: client) != nil }
+        #expect((1...5).allSatisfy(remembered), "open orders' ids are never forgotten")
+        if bounded {
+            #expect((11...13).allSatisfy(remembered), "3 closed ids within a maximum of 3")
+            engine.limit(1, .buy, price: 400_000, quantity: 1, tif: .ioc, client: 14)
+            engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_020))
+            #expect(!remembered(11) && remembered(12) && remembered(13) && remembered(14), "the oldest closed id goes")
+        } else {
+            #expect(!remembered(11) && !remembered(12), "8 records over a maximum of 3: the closed ids go")
+        }
+        #expect(engine.state.invariantViolation() == nil)
+    }
+
     @Test func anOrderMeetsAtMostThirtyTwoRestingOrders() {
         var bounded = Self.book(bounded: true)
         let market = bounded.market(1_000, .buy, quantity: 100)

@@ -217,6 +217,7 @@ extension ExchangeState {
             }
             markets[Int(order.symbol)].conditionalOrders.append(conditional)
             conditionalLocations[orderID] = order.symbol
+            if order.clientOrderID != 0 { openClientOrders += 1 }
             accounts[Int(index)].positions.countOrders(order.symbol, conditional: 1)
 
         case .conditionalOrderTriggered(let orderID, _):
@@ -249,6 +250,7 @@ extension ExchangeState {
             let location = orderLocations.removeValue(forKey: orderID)!
             let order = markets[Int(location.symbol)].book[location.slot]
             markets[Int(location.symbol)].book.remove(slot: location.slot)
+            if order.clientOrderID != 0 { openClientOrders -= 1 }
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: -order.openQuantityUnits)
@@ -266,6 +268,7 @@ extension ExchangeState {
                 openQuantityUnits: quantity, clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
             let slot = markets[Int(order.symbol)].book.insert(resting)
             orderLocations[orderID] = OrderLocation(symbol: order.symbol, slot: slot)
+            if order.clientOrderID != 0 { openClientOrders += 1 }
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: quantity)
@@ -276,6 +279,7 @@ extension ExchangeState {
             let order = markets[Int(location.symbol)].book[location.slot]
             precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
             markets[Int(location.symbol)].book.remove(slot: location.slot)
+            if order.clientOrderID != 0 { openClientOrders -= 1 }
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side,
                 priceUnits: order.priceUnits, quantityUnits: -quantity)
@@ -294,6 +298,7 @@ extension ExchangeState {
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
         if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
             orderLocations.removeValue(forKey: trade.makerOrderID)
+            if maker.clientOrderID != 0 { openClientOrders -= 1 }
             accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: maker.reduceOnly)
         }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits
@@ -377,6 +382,7 @@ extension ExchangeState {
         let symbol = conditionalLocations.removeValue(forKey: orderID)!
         let slot = Self.slot(of: orderID, in: markets[Int(symbol)].conditionalOrders)
         let conditional = markets[Int(symbol)].conditionalOrders.remove(at: slot)
+        if conditional.order.clientOrderID != 0 { openClientOrders -= 1 }
         accounts[Int(conditional.accountIndex)].positions.countOrders(symbol, conditional: -1)
         return conditional
     }

@@ -446,6 +446,7 @@ extension ExchangeState {
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos
         state.refreshFundingSchedule()
+        state.openClientOrders = state.countOpenClientOrders()
         if let problem = state.invariantViolation() {
             throw .outOfRange(field: "state (\(problem))", offset: reader.offset)
         }

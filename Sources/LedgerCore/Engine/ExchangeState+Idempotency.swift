@@ -23,8 +23,12 @@ extension ExchangeState {
         // record is looked at once per entry at most.
         var looked = 0
         let total = min(clientOrderQueue.count, budget)
+        // Under the bounded rules the ids of open orders do not count toward the maximum:
+        // with more open orders than the maximum, every entry would re-queue `budget` of
+        // them, forever (docs/RULES.md, "Idempotency").
+        let unforgettable = isBounded ? openClientOrders : 0
         while looked < total, let first = clientOrderQueue.first,
-            first.timeNanos < orderHorizon || clientOrderQueue.count > Int(idempotency.maxRecords)
+            first.timeNanos < orderHorizon || clientOrderQueue.count - unforgettable > Int(idempotency.maxRecords)
         {
             looked += 1
             clientOrderQueue.removeFirst()
@@ -35,6 +39,17 @@ extension ExchangeState {
                 clientOrders.removeValue(forKey: first.key)
             }
         }
+    }
+
+    /// Open orders with a client order id, counted from the books and the conditional
+    /// lists (what `openClientOrders` keeps).
+    func countOpenClientOrders() -> Int {
+        var open = 0
+        for market in markets {
+            for side in Side.allCases { open += market.book.orders(side).count { $0.clientOrderID != 0 } }
+            for conditional in market.conditionalOrders where conditional.order.clientOrderID != 0 { open += 1 }
+        }
+        return open
     }
 
     mutating func executeSetIdempotencyWindow(

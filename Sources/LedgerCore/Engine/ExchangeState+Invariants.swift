@@ -182,6 +182,10 @@ extension ExchangeState {
         }
         let booked = markets.reduce(0) { $0 + $1.book.orderCount }
         if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
+        let openWithClientIDs = countOpenClientOrders()
+        if openWithClientIDs != openClientOrders {
+            return "\(openClientOrders) open orders with client ids counted, \(openWithClientIDs) in the books and lists"
+        }
         return nil
     }
 

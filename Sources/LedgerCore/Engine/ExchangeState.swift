@@ -21,6 +21,9 @@ public struct ExchangeState: Sendable {
     /// line of the orders placed just before it.
     var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0), runBits: 2)
     var clientOrders = HashTable<ClientOrderKey, OrderID>(filler: 0)
+    /// Open orders (resting or waiting for their trigger) with a client order id: the
+    /// records of `clientOrderQueue` that cannot be forgotten (derived, not encoded).
+    var openClientOrders = 0
     /// Transfer ids are chosen by clients: full hash, no runs.
     var transfers = IDTable<TransferRecord>(
         filler: TransferRecord(sequence: 0, kind: .deposit, transfer: Transfer(transferID: 0, account: 0, asset: 0, amountMinor: 0)))
