@@ -464,15 +464,21 @@ func worldReport(accounts: Int, holders: Int, resting: Int) {
             + "\(String(format: "%.2f", small.coldMixNanos / large.coldMixNanos)) unwarmed")
 }
 
-/// Bytes an account costs, apart from what idempotency remembers for it: ACCOUNTS accounts
-/// funded under a window of 1,000 remembered ids (so their deposits' transfer ids are
-/// forgotten as they come), then one position each (one lot bought from makers).
-func accountsReport(accounts: Int) {
+/// A world under the standard limits with USDT and one symbol (BTCUSDT's terms), marked.
+func oneSymbolWorld() -> World {
     var world = World()
     world.run(.setWorldLimits(.standard))
     world.run(DemoExchange.listings[0])
     world.run(.listSymbol(symbolSpec(0)))
     world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+    return world
+}
+
+/// Bytes an account costs, apart from what idempotency remembers for it: ACCOUNTS accounts
+/// funded under a window of 1,000 remembered ids (so their deposits' transfer ids are
+/// forgotten as they come), then one position each (one lot bought from makers).
+func accountsReport(accounts: Int) {
+    var world = oneSymbolWorld()
     world.run(.setIdempotencyWindow(IdempotencyWindow(transferSeconds: 1, clientOrderSeconds: 1, maxRecords: 1_000)))
     var rss = residentBytes()
     func phase(_ name: String) {
@@ -557,11 +563,7 @@ func bookReport() {
 /// resting one order with a client order id: a table or array that doubles in one command
 /// shows here.
 func stallsReport(accounts: Int) {
-    var world = World()
-    world.run(.setWorldLimits(.standard))
-    world.run(DemoExchange.listings[0])
-    world.run(.listSymbol(symbolSpec(0)))
-    world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+    var world = oneSymbolWorld()
     // Room for every client order id: past the record maximum, each entry re-queues up to
     // 1,024 ids of open orders (docs/BENCHMARKS.md, "Growth in bounded steps"), which
     // would hide the tables' own stalls.

@@ -384,12 +384,14 @@ extension ExchangeState {
             let slot = state.markets[Int(symbol)].book.insert(order)
             state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
             state.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
+            if order.clientOrderID != 0 { state.openClientOrders += 1 }
         }
         for symbol in state.markets.indices {
             for conditional in state.markets[symbol].conditionalOrders {
                 guard Int(conditional.accountIndex) < state.accounts.count else {
                     throw .outOfRange(field: "conditional order account", offset: reader.offset)
                 }
+                if conditional.order.clientOrderID != 0 { state.openClientOrders += 1 }
                 state.accounts[Int(conditional.accountIndex)].positions.countOrders(SymbolID(symbol), conditional: 1)
             }
         }
@@ -446,7 +448,6 @@ extension ExchangeState {
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos
         state.refreshFundingSchedule()
-        state.openClientOrders = state.countOpenClientOrders()
         if let problem = state.invariantViolation() {
             throw .outOfRange(field: "state (\(problem))", offset: reader.offset)
         }

@@ -41,17 +41,6 @@ extension ExchangeState {
         }
     }
 
-    /// Open orders with a client order id, counted from the books and the conditional
-    /// lists (what `openClientOrders` keeps).
-    func countOpenClientOrders() -> Int {
-        var open = 0
-        for market in markets {
-            for side in Side.allCases { open += market.book.orders(side).count { $0.clientOrderID != 0 } }
-            for conditional in market.conditionalOrders where conditional.order.clientOrderID != 0 { open += 1 }
-        }
-        return open
-    }
-
     mutating func executeSetIdempotencyWindow(
         _ window: IdempotencyWindow, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {

@@ -149,10 +149,13 @@ extension ExchangeState {
         // Conditional orders: each listed once, owned by a known account; resting
         // reduce-only orders close at most the position, on its closing side.
         var conditionalCount = 0
+        // Open orders with a client order id: what `openClientOrders` keeps.
+        var openWithClientIDs = 0
         for (symbol, market) in markets.enumerated() {
             var previous: OrderID = 0
             for conditional in market.conditionalOrders {
                 conditionalCount += 1
+                if conditional.order.clientOrderID != 0 { openWithClientIDs += 1 }
                 if conditionalLocations[conditional.orderID] != SymbolID(symbol) || Int(conditional.accountIndex) >= accounts.count {
                     return "conditional order \(conditional.orderID) is not where the id table says"
                 }
@@ -164,7 +167,9 @@ extension ExchangeState {
             }
             var reducing: [UInt32: Int64] = [:]
             for side in Side.allCases {
-                for order in market.book.orders(side) where order.reduceOnly {
+                for order in market.book.orders(side) {
+                    if order.clientOrderID != 0 { openWithClientIDs += 1 }
+                    guard order.reduceOnly else { continue }
                     let size = accounts[Int(order.accountIndex)].position(SymbolID(symbol)).sizeQuantityUnits
                     if size == 0 || (size > 0) == (side == .buy) { return "reduce-only order \(order.orderID) would not reduce" }
                     reducing[order.accountIndex, default: 0] += order.openQuantityUnits
@@ -182,7 +187,6 @@ extension ExchangeState {
         }
         let booked = markets.reduce(0) { $0 + $1.book.orderCount }
         if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
-        let openWithClientIDs = countOpenClientOrders()
         if openWithClientIDs != openClientOrders {
             return "\(openClientOrders) open orders with client ids counted, \(openWithClientIDs) in the books and lists"
         }

@@ -121,19 +121,6 @@ struct HashTable<Key: TableKey, Value: Sendable>: Sendable {
         }
     }
 
-    /// The key the entry at `index` holds, as stored.
-    @inline(__always)
-    func storedKeyAt(_ index: Int) -> Key.Stored {
-        entries[index].key
-    }
-
-    /// The entry where a stored key is looked up first: arithmetic only, no read of the
-    /// table.
-    @inline(__always)
-    func homeIndex(stored key: Key.Stored) -> Int {
-        home(key)
-    }
-
     /// Sets the value of `key`, adding the key when it is new.
     mutating func insert(_ key: Key, _ value: Value) {
         guard let key = Key.stored(key) else { preconditionFailure("key \(key) is beyond every table's range") }
@@ -259,13 +246,13 @@ extension HashTable where Key == UInt64 {
     /// (so that `keyAt` can read many of them in a tight loop, all misses in flight).
     @inline(__always)
     func homeIndex(_ key: UInt64) -> Int {
-        homeIndex(stored: key &+ 1)
+        home(key &+ 1)
     }
 
     /// The key the entry at `index` holds, plus one (0: empty).
     @inline(__always)
     func keyAt(_ index: Int) -> UInt64 {
-        storedKeyAt(index)
+        entries[index].key
     }
 }
 
