@@ -1,3 +1,4 @@
+import LedgerClient
 import LedgerDigest
 import Testing
 
@@ -166,5 +167,44 @@ import Testing
         var swapped = engine.state
         swapped.markets[0].conditionalOrders.swapAt(0, 1)
         #expect(swapped.invariantViolation() == "conditional orders of BTCUSDT are not in id order at \(ids[0])")
+    }
+    /// The first slot lives inside the account and the rest in an array: whatever order
+    /// the symbols come in (lower than the inline one, between, above), the table agrees
+    /// with a sorted model after every change: the same symbols in order, the same
+    /// positions and counts, and `span` one past the highest symbol touched.
+    @Test func theInlineFirstSlotKeepsSymbolOrder() {
+        var random = SeededRandom(seed: 41)
+        for round in 0..<400 {
+            var table = PositionTable()
+            var model: [SymbolID: (size: Int64, resting: Int)] = [:]
+            let touches = 1 + Int(random.next() % 8)
+            for step in 0..<touches * 3 {
+                let symbol = SymbolID(random.next() % UInt64(Limits.symbolsMax))
+                switch random.next() % 3 {
+                case 0:
+                    table[Int(symbol)].sizeQuantityUnits += Int64(step + 1)
+                    model[symbol, default: (0, 0)].size += Int64(step + 1)
+                case 1:
+                    table.countOrders(symbol, resting: 1)
+                    model[symbol, default: (0, 0)].resting += 1
+                default:
+                    #expect(table[Int(symbol)] == Position() || model[symbol] != nil, "round \(round)")
+                }
+                let symbols = model.keys.sorted()
+                guard table.slots.map(\.symbol) == symbols else {
+                    Issue.record("round \(round) step \(step): slots \(table.slots.map(\.symbol)), model \(symbols)")
+                    return
+                }
+                #expect(table.count == symbols.count)
+                #expect(table.span == (symbols.last.map { $0 + 1 } ?? 0))
+                for symbol in symbols {
+                    #expect(table[Int(symbol)].sizeQuantityUnits == model[symbol]!.size, "round \(round) symbol \(symbol)")
+                    #expect(table.orderCounts(symbol).resting == model[symbol]!.resting, "round \(round) symbol \(symbol)")
+                    #expect(table.slot(symbol)?.symbol == symbol)
+                }
+                let absent = SymbolID(random.next() % UInt64(Limits.symbolsMax))
+                if model[absent] == nil { #expect(table.slot(absent) == nil && table.orderCounts(absent) == (0, 0)) }
+            }
+        }
     }
 }

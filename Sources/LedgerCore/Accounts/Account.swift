@@ -14,9 +14,14 @@ public struct Account: Sendable, Hashable {
     /// the state encoding writes).
     public private(set) var balanceCount: UInt16 = 0
     /// The account's word in the risk index (`RiskIndex`): derived, not state. It sits in
-    /// what was the struct's padding (the account is still 40 bytes), so that touching an
-    /// account touches its risk word in the same line instead of one in a separate array.
+    /// what was the struct's padding, so that touching an account touches its risk word in
+    /// its own lines instead of one in a separate array.
     var riskState: UInt32 = 0
+
+    /// A word from each cache line the account can span (120 bytes: a read at its start,
+    /// one in its first slot's middle, one at its end), for `ExchangeState.warm`.
+    @inline(__always)
+    var warmLines: UInt64 { id &+ UInt64(bitPattern: positions.middleWord) &+ UInt64(riskState) }
 
     init(id: AccountID) {
         self.id = id

@@ -14,24 +14,49 @@ public struct PositionTable: Sendable, Hashable {
         public internal(set) var position: Position
     }
 
-    /// In increasing symbol order, so that every walk over them is in symbol order.
-    public private(set) var slots: ContiguousArray<Slot> = []
+    /// The slots in increasing symbol order, so that every walk over them is in symbol
+    /// order: the first inline, the rest in an array. Most accounts trade one or two
+    /// symbols, so the first slot lives in the account's own lines: reaching it costs no
+    /// dependent cache miss and opening it no allocation (docs/BENCHMARKS.md).
+    public struct Slots: RandomAccessCollection, Sendable {
+        fileprivate let head: Slot
+        fileprivate let tail: ContiguousArray<Slot>
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { head.symbol == PositionTable.noSymbol ? 0 : tail.count + 1 }
+        @inline(__always)
+        public subscript(index: Int) -> Slot { index == 0 ? head : tail[index - 1] }
+    }
+
+    /// `head.symbol` when the account has no slot.
+    fileprivate static let noSymbol = SymbolID.max
+    /// The slot of the lowest symbol, if `head.symbol != noSymbol`; `tail` is empty when
+    /// it is not.
+    private var head = Slot(symbol: noSymbol, position: Position())
+    /// The slots after the first, in increasing symbol order.
+    private var tail: ContiguousArray<Slot> = []
     /// One past the highest symbol ever touched: how many positions the state encodings
     /// v1–v3 wrote for the account (they were indexed by symbol; docs/FORMATS.md).
     public private(set) var span: UInt16 = 0
 
     init() {}
 
+    /// Every slot, in increasing symbol order.
+    public var slots: Slots { Slots(head: head, tail: tail) }
+    /// How many slots the account has.
+    public var count: Int { head.symbol == Self.noSymbol ? 0 : tail.count + 1 }
+
     /// The symbols with a slot, in increasing order.
-    public var symbols: LazyMapSequence<ContiguousArray<Slot>, Int> { slots.lazy.map { Int($0.symbol) } }
+    public var symbols: LazyMapSequence<Slots, Int> { slots.lazy.map { Int($0.symbol) } }
     /// (symbol, position) of every slot, in symbol order.
-    public var entries: LazyMapSequence<ContiguousArray<Slot>, (Int, Position)> { slots.lazy.map { (Int($0.symbol), $0.position) } }
+    public var entries: LazyMapSequence<Slots, (Int, Position)> { slots.lazy.map { (Int($0.symbol), $0.position) } }
 
     @inline(__always)
     func slotIndex(_ symbol: SymbolID) -> Int? {
-        for index in slots.indices {
-            let found = slots[index].symbol
-            if found == symbol { return index }
+        if head.symbol == symbol { return 0 }
+        if head.symbol > symbol { return nil }
+        for index in tail.indices {
+            let found = tail[index].symbol
+            if found == symbol { return index + 1 }
             if found > symbol { return nil }
         }
         return nil
@@ -41,7 +66,23 @@ public struct PositionTable: Sendable, Hashable {
     @inline(__always)
     func slot(_ symbol: SymbolID) -> Slot? {
         guard let index = slotIndex(symbol) else { return nil }
-        return slots[index]
+        return index == 0 ? head : tail[index - 1]
+    }
+
+    /// A word from the middle of the inline slot (`Account.warmLines`).
+    @inline(__always)
+    var middleWord: Int64 { head.position.openBuyNotionalMinor }
+
+    /// The slot at `index` (0 is the inline one), to change in place.
+    private subscript(slotAt index: Int) -> Slot {
+        @inline(__always) get { index == 0 ? head : tail[index - 1] }
+        @inline(__always) _modify {
+            if index == 0 {
+                yield &head
+            } else {
+                yield &tail[index - 1]
+            }
+        }
     }
 
     /// How many slots hold a position or resting orders.
@@ -55,11 +96,11 @@ public struct PositionTable: Sendable, Hashable {
     public subscript(_ symbol: Int) -> Position {
         @inline(__always) get {
             guard let index = slotIndex(SymbolID(symbol)) else { return Position() }
-            return slots[index].position
+            return self[slotAt: index].position
         }
         _modify {
             let index = touch(SymbolID(symbol))
-            yield &slots[index].position
+            yield &self[slotAt: index].position
         }
     }
 
@@ -67,34 +108,46 @@ public struct PositionTable: Sendable, Hashable {
     @inline(__always)
     public func orderCounts(_ symbol: SymbolID) -> (resting: Int, conditional: Int) {
         guard let index = slotIndex(symbol) else { return (0, 0) }
-        return (Int(slots[index].restingOrders), Int(slots[index].conditionalOrders))
+        let slot = self[slotAt: index]
+        return (Int(slot.restingOrders), Int(slot.conditionalOrders))
     }
 
     /// The account's resting reduce-only orders in `symbol`.
     @inline(__always)
     public func reduceOnlyOrders(_ symbol: SymbolID) -> Int {
         guard let index = slotIndex(symbol) else { return 0 }
-        return Int(slots[index].reduceOnlyOrders)
+        return Int(self[slotAt: index].reduceOnlyOrders)
     }
 
     /// Counts an order that joins (+1) or leaves (−1) a book or the conditional list; a
     /// resting reduce-only order counts in both its totals.
     mutating func countOrders(_ symbol: SymbolID, resting: Int = 0, conditional: Int = 0, reduceOnly: Bool = false) {
         let index = touch(symbol)
-        slots[index].restingOrders = UInt16(Int(slots[index].restingOrders) + resting)
-        slots[index].conditionalOrders = UInt16(Int(slots[index].conditionalOrders) + conditional)
-        if reduceOnly { slots[index].reduceOnlyOrders = UInt16(Int(slots[index].reduceOnlyOrders) + resting) }
+        self[slotAt: index].restingOrders = UInt16(Int(self[slotAt: index].restingOrders) + resting)
+        self[slotAt: index].conditionalOrders = UInt16(Int(self[slotAt: index].conditionalOrders) + conditional)
+        if reduceOnly { self[slotAt: index].reduceOnlyOrders = UInt16(Int(self[slotAt: index].reduceOnlyOrders) + resting) }
     }
 
     /// The slot of `symbol`, created empty if missing; returns its index.
     @discardableResult
     mutating func touch(_ symbol: SymbolID) -> Int {
-        var index = 0
-        while index < slots.count && slots[index].symbol < symbol { index += 1 }
-        if index < slots.count && slots[index].symbol == symbol { return index }
-        slots.insert(Slot(symbol: symbol, position: Position()), at: index)
+        precondition(symbol != Self.noSymbol, "symbol \(symbol) is out of range")
+        if let index = slotIndex(symbol) { return index }
         span = max(span, symbol + 1)
-        return index
+        let fresh = Slot(symbol: symbol, position: Position())
+        if head.symbol == Self.noSymbol {
+            head = fresh
+            return 0
+        }
+        if symbol < head.symbol {
+            tail.insert(head, at: 0)
+            head = fresh
+            return 0
+        }
+        var index = 0
+        while index < tail.count && tail[index].symbol < symbol { index += 1 }
+        tail.insert(fresh, at: index)
+        return index + 1
     }
 
     /// Restores the span of a state decoded from encoding v1–v3.

@@ -123,8 +123,8 @@ extension ExchangeState {
                     items[index].orderSlot = location.slot
                 }
             }
-            // Stage 2: the accounts (both ends: 40 bytes, every other one spans two lines;
-            // the risk word is the last field), then, for an order that meets makers, their
+            // Stage 2: the accounts (120 bytes, up to three lines: a word near each end and
+            // one in the middle, in the inline first slot), then, for an order that meets makers, their
             // words in the symbol's holder set (a fill reads them), and the slots in the
             // books of the orders to cancel; each kind in its own tight loop, as in stage 1a.
             withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.warmGroup * (Self.warmMakers + 1)) { touched in
@@ -140,7 +140,7 @@ extension ExchangeState {
                     }
                 }
                 for place in 0..<accountsTouched {
-                    sink &+= accounts[touched[place]].id &+ UInt64(accounts[touched[place]].riskState)
+                    sink &+= accounts[touched[place]].warmLines
                 }
             }
             for index in 0..<count where items[index].makers[0] >= 0 {
