@@ -595,6 +595,63 @@ func stallsReport(accounts: Int) {
     }
 }
 
+/// ADL against HOLDERS opposing positions: a whale short one lot to each of HOLDERS
+/// accounts, left with only the margin its position needs, bankrupt by a 30% rise of the
+/// mark with no bids to close into; what the ticks that deleverage it cost the engine.
+func adlReport(holders: Int) {
+    var world = World()
+    world.run(.setWorldLimits(.standard))
+    world.run(DemoExchange.listings[0])
+    var spec = symbolSpec(0)
+    spec.maxPositionQuantityUnits = 100_000_000
+    world.run(.listSymbol(spec))
+    world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+    let whale: AccountID = 1
+    world.run(.deposit(Transfer(transferID: whale, account: whale, asset: 0, amountMinor: 1 << 55)))
+    world.run(
+        .placeOrder(
+            PlaceOrder(
+                account: whale, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: 500_000,
+                quantityUnits: Int64(holders))))
+    for index in 0..<holders {
+        let holder = AccountID(1_000 + index)
+        world.run(.deposit(Transfer(transferID: holder, account: holder, asset: 0, amountMinor: 1_000_000_000_000)))
+        world.run(
+            .placeOrder(
+                PlaceOrder(account: holder, symbol: 0, side: .buy, type: .limit, timeInForce: .ioc, priceUnits: 500_000, quantityUnits: 1)))
+    }
+    let spare = Int64(world.state.availableMinor(account: whale, asset: 0))
+    world.run(.withdraw(Transfer(transferID: 1 << 40, account: whale, asset: 0, amountMinor: spare)))
+    let markStart = nanos()
+    world.run(.setMarkPrice(symbol: 0, priceUnits: 650_000))
+    let markNanos = nanos() - markStart
+    var counts: [String: Int] = [:]
+    func count() {
+        for event in world.events {
+            let name = String("\(event)".prefix { $0 != "(" })
+            if ["liquidationTriggered", "insuranceTakeover", "autoDeleveraged", "trade", "rejected"].contains(name) {
+                counts[name, default: 0] += 1
+            }
+        }
+    }
+    count()
+    var tickNanos: [UInt64] = []
+    let start = nanos()
+    while world.state.hasSystemWork {
+        let began = nanos()
+        world.run(.tick)
+        tickNanos.append(nanos() - began)
+        count()
+    }
+    let wall = Double(nanos() - start) / 1e9
+    print(
+        "ADL against \(holders) holders: the mark's entry \(markNanos / 1_000) µs, then \(tickNanos.count) ticks, \(String(format: "%.3f", wall)) s; a tick p50 "
+            + "\(Sweep.percentile(tickNanos, 0.5) / 1_000) µs, p99 \(Sweep.percentile(tickNanos, 0.99) / 1_000) µs, max "
+            + "\(Sweep.percentile(tickNanos, 1) / 1_000) µs; largest entry \(world.largestEntryEvents) events; "
+            + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            + "; refused in the build: \(world.rejected)")
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "world":
@@ -605,6 +662,8 @@ case "book":
     bookReport()
 case "stalls":
     stallsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 2_100_000)
+case "adl":
+    for holders in arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000] { adlReport(holders: holders) }
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
