@@ -361,6 +361,48 @@ import Testing
         #expect(sink != 0)
     }
 
+    /// A walk over one side of a symbol's holders (ADL ranks only the side that meets the
+    /// bankrupt position) visits exactly the holders of that side, in account order, from
+    /// any start, and the shorts are a subset kept apart.
+    @Test func aWalkOverOneSideOfTheHoldersVisitsExactlyThatSide() {
+        var random = SeededRandom(seed: 19)
+        for round in 0..<50 {
+            var holders = HolderSet()
+            var shorts = HolderSet()
+            var model: [Int: Bool] = [:]  // index: is short
+            let span = 1 + Int(random.next() % 2_000)
+            for _ in 0..<Int(random.next() % 600) {
+                let index = Int(random.next() % UInt64(span))
+                switch random.next() % 4 {
+                case 0:
+                    holders.remove(index)
+                    shorts.remove(index)
+                    model[index] = nil
+                case 1:
+                    holders.insert(index)
+                    shorts.insert(index)
+                    model[index] = true
+                default:
+                    holders.insert(index)
+                    shorts.remove(index)
+                    model[index] = false
+                }
+            }
+            for side in [true, false] {
+                let start = Int(random.next() % UInt64(span + 70))
+                var visited: [Int] = []
+                var next = holders.first(atOrAfter: start, shorts: side, of: shorts)
+                while let index = next {
+                    visited.append(index)
+                    next = holders.first(atOrAfter: index + 1, shorts: side, of: shorts)
+                }
+                let expected = model.filter { $0.key >= start && $0.value == side }.keys.sorted()
+                #expect(visited == expected, "round \(round), shorts \(side), from \(start)")
+            }
+            #expect(shorts.count == model.values.filter { $0 }.count)
+        }
+    }
+
     /// The sizes the hot path's cache lines were counted on (docs/BENCHMARKS.md): an
     /// account is 120 bytes with its first position slot and its risk word inside it, a
     /// resting order 48, a position slot 80. A field added to one of them costs a miss per

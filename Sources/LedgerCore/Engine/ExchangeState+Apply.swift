@@ -342,6 +342,11 @@ extension ExchangeState {
         } else {
             markets[Int(symbol)].holders.remove(accountIndex)
         }
+        if after.position.sizeQuantityUnits < 0 {
+            markets[Int(symbol)].shortHolders.insert(accountIndex)
+        } else {
+            markets[Int(symbol)].shortHolders.remove(accountIndex)
+        }
         accounts[accountIndex].positions[Int(symbol)] = after.position
         riskIndex.markDirty(accountIndex, &accounts)
         let asset = symbols[Int(symbol)].settleAsset

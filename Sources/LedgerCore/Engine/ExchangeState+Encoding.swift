@@ -352,6 +352,7 @@ extension ExchangeState {
                 if position.sizeQuantityUnits != 0 || position.fundingFrozen {
                     state.markets[index].holders.insert(state.accounts.count)
                 }
+                if position.sizeQuantityUnits < 0 { state.markets[index].shortHolders.insert(state.accounts.count) }
                 try add(position.costMinor, to: &state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)], "position cost total")
                 try add(max(0, position.sizeQuantityUnits), to: &state.markets[index].openInterest.longUnits, "open interest")
                 try add(max(0, -position.sizeQuantityUnits), to: &state.markets[index].openInterest.shortUnits, "open interest")

@@ -44,6 +44,7 @@ extension ExchangeState {
         // One pass over the positions each account holds (its table has only the symbols it
         // touched): holders, funding sizes and epochs, open interest.
         var holderCounts = [Int](repeating: 0, count: markets.count)
+        var shortCounts = [Int](repeating: 0, count: markets.count)
         var longs = insurancePositions.map { Int128(max(0, $0.sizeQuantityUnits)) }
         var shorts = insurancePositions.map { Int128(max(0, -$0.sizeQuantityUnits)) }
         for (index, account) in accounts.enumerated() {
@@ -54,6 +55,10 @@ extension ExchangeState {
                 if holds { holderCounts[symbol] += 1 }
                 if holds != markets[symbol].holders.contains(index) {
                     return "holders of \(symbols[symbol].name) differ at account \(account.id)"
+                }
+                if position.sizeQuantityUnits < 0 { shortCounts[symbol] += 1 }
+                if (position.sizeQuantityUnits < 0) != markets[symbol].shortHolders.contains(index) {
+                    return "short holders of \(symbols[symbol].name) differ at account \(account.id)"
                 }
                 if position.fundingFrozen && !owesFunding(position, symbol: symbol) {
                     return "account \(account.id) keeps a funding size in \(symbols[symbol].name) it does not owe"
@@ -70,6 +75,7 @@ extension ExchangeState {
         for (symbol, market) in markets.enumerated() {
             // Every holder has a position (the pass above found each one in the set).
             if holderCounts[symbol] != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
+            if shortCounts[symbol] != market.shortHolders.count { return "short holder count of \(symbols[symbol].name) is off" }
             if !market.book.isUncrossed { return "book \(symbols[symbol].name) is crossed" }
             if longs[symbol] != shorts[symbol] {
                 return "open interest of \(symbols[symbol].name): long \(longs[symbol]) ≠ short \(shorts[symbol])"

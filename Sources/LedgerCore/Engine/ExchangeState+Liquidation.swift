@@ -367,9 +367,12 @@ extension ExchangeState {
         let bound = Int128(100_000_000_000_000)
         let scale = Int128(FixedPoint.rateScale)
         var ranked: [(score: Int128, index: Int)] = []
-        var next = markets[Int(symbol)].holders.first(atOrAfter: 0)
+        // Only the side that meets the bankrupt position: the shorts, or the holders that
+        // are not short (the order of the visit does not matter: the ranking sorts).
+        let meetsShorts = closingSide == .sell
+        var next = markets[Int(symbol)].holders.first(atOrAfter: 0, shorts: meetsShorts, of: markets[Int(symbol)].shortHolders)
         while let index = next {
-            next = markets[Int(symbol)].holders.first(atOrAfter: index + 1)
+            next = markets[Int(symbol)].holders.first(atOrAfter: index + 1, shorts: meetsShorts, of: markets[Int(symbol)].shortHolders)
             if index == excluding { continue }
             let position = accounts[index].position(symbol)
             // A long being closed meets shorts, and a short longs.

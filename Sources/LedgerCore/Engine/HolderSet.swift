@@ -34,6 +34,23 @@ struct HolderSet: Sendable, Hashable {
         }
     }
 
+    /// The smallest index at least `start` that is in this set and in `shorts` (when
+    /// `inShorts`) or not in it (when not): a walk over one side of a symbol's holders,
+    /// where `shorts` is the subset of them that is short. O(words after `start`).
+    func first(atOrAfter start: Int, shorts inShorts: Bool, of shorts: HolderSet) -> Int? {
+        if inShorts { return shorts.first(atOrAfter: start) }
+        var word = start >> 6
+        guard word < words.count else { return nil }
+        func outside(_ word: Int) -> UInt64 { words[word] & ~(word < shorts.words.count ? shorts.words[word] : 0) }
+        var bits = outside(word) & (~0 << UInt64(start & 63))
+        while true {
+            if bits != 0 { return word << 6 + bits.trailingZeroBitCount }
+            word += 1
+            if word >= words.count { return nil }
+            bits = outside(word)
+        }
+    }
+
     /// The smallest index in the set that is at least `start`. O(words after `start`).
     func first(atOrAfter start: Int) -> Int? {
         var word = start >> 6

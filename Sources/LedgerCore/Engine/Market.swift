@@ -24,6 +24,10 @@ public struct Market: Sendable {
     /// The accounts (dense indexes) with a position here, or one that still owes a
     /// settlement in progress: derived from the positions, never journaled.
     var holders = HolderSet()
+    /// Of the holders, those short (size < 0): ADL ranks only the side that meets a
+    /// bankrupt position, so closing a long visits the shorts alone and closing a short
+    /// the holders outside this set. Derived like `holders`.
+    var shortHolders = HolderSet()
     /// Σ long and Σ short position sizes (the insurance fund's included): equal after every
     /// entry, checked in `finishEntry`.
     public internal(set) var openInterest = OpenInterest()
