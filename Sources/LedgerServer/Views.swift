@@ -313,6 +313,16 @@ enum Views {
                 "side": side == .buy ? "BUY" : "SELL", "bankruptcyPrice": price(symbol, bankruptcy),
                 "remainingQty": quantity(symbol, remaining),
             ]
+        case .adlRankingAdvanced(let symbol, let side, let account):
+            return [
+                "type": "ADL_RANKING_ADVANCED", "symbol": catalog.symbols[Int(symbol)].name, "side": side == .buy ? "BUY" : "SELL",
+                "throughAccount": Int(account),
+            ]
+        case .adlRankingCompleted(let symbol, let side, let positions):
+            return [
+                "type": "ADL_RANKING_COMPLETED", "symbol": catalog.symbols[Int(symbol)].name, "side": side == .buy ? "BUY" : "SELL",
+                "positions": Int(positions),
+            ]
         case .badDebtCovered(let account, let asset, let value):
             return [
                 "type": "BAD_DEBT_COVERED", "account": Int(account), "asset": catalog.assets[Int(asset)].name,

@@ -166,6 +166,16 @@ enum EntryJSON {
                 "type": "DELEVERAGING_CONTINUES", "account": Int(account), "symbolId": Int(symbol), "side": side == .buy ? "BUY" : "SELL",
                 "bankruptcyPriceUnits": Int(price), "remainingQtyUnits": Int(remaining),
             ]
+        case .adlRankingAdvanced(let symbol, let side, let account):
+            [
+                "type": "ADL_RANKING_ADVANCED", "symbolId": Int(symbol), "side": side == .buy ? "BUY" : "SELL",
+                "throughAccount": Int(account),
+            ]
+        case .adlRankingCompleted(let symbol, let side, let positions):
+            [
+                "type": "ADL_RANKING_COMPLETED", "symbolId": Int(symbol), "side": side == .buy ? "BUY" : "SELL",
+                "positions": Int(positions),
+            ]
         }
     }
 }

@@ -21,6 +21,24 @@ enum DeleveragingScenario {
     /// sequencer does), 1 ms apart. Returns the final state, chain, and the sequence of the
     /// first entry after which a continuation waits (where the v4 snapshot is taken).
     static func run(journalDirectory: String) throws -> (state: ExchangeState, chain: [UInt8], halfway: SequenceNumber) {
+        try run(journalDirectory: journalDirectory, commands: commands) { !$0.deleveragings.isEmpty }
+    }
+
+    /// The same for ADL against more shorts than one entry may score (state encoding 5,
+    /// events 42–43): halfway is the first entry after which a ranking is being built.
+    static let rankingShorts = 4_200
+
+    static func runRanking(journalDirectory: String) throws -> (state: ExchangeState, chain: [UInt8], halfway: SequenceNumber) {
+        let commands: [Command] =
+            [.setWorldLimits(.standard)] + DemoExchange.listings.prefix(2) + [.setMarkPrice(symbol: 0, priceUnits: 500_000)]
+            + DemoExchange.whaleCommands(shorts: rankingShorts, whale: whale, firstShort: firstShort)
+            + [.setMarkPrice(symbol: 0, priceUnits: 400_000)]
+        return try run(journalDirectory: journalDirectory, commands: commands) { $0.adlRankings.contains { !$0.isComplete } }
+    }
+
+    static func run(
+        journalDirectory: String, commands: [Command], isHalfway: (ExchangeState) -> Bool
+    ) throws -> (state: ExchangeState, chain: [UInt8], halfway: SequenceNumber) {
         var state = ExchangeState()
         let writer = try JournalWriter.open(.init(directory: journalDirectory, segmentBytesTarget: 16_384))
         var batch = JournalBatch()
@@ -32,7 +50,7 @@ enum DeleveragingScenario {
             let time = RuleBookScenario.start + Int64(sequence) * 1_000_000
             state.execute(command, sequence: sequence, timeNanos: time, into: &events)
             batch.append(sequence: sequence, timeNanos: time) { EntryPayload.encode(command: command, events: events, to: &$0) }
-            if halfway == 0 && !state.deleveragings.isEmpty { halfway = sequence }
+            if halfway == 0 && isHalfway(state) { halfway = sequence }
             if batch.count == 16 || batch.isFull {
                 try writer.append(batch)
                 batch.reset()

@@ -307,6 +307,60 @@ import Testing
         #expect(hexString(restored.stateHash(encodingVersion: 4)) == expected["deleveraging.hash"])
     }
 
+    // MARK: State encoding 5: ADL rankings in bounded steps (issue 8)
+
+    static let journalAdlRanking = fixturesDirectory + "/journal-adl-ranking"
+    static let snapshotV5 = fixturesDirectory + "/snapshot-v5"
+    static let expectedV5 = fixturesDirectory + "/v5-expected.txt"
+
+    /// Writes the v5 fixtures: a whale's ADL against more shorts than one entry may score
+    /// (events 42 and 43), and a snapshot in encoding 5 taken while the ranking is built.
+    /// Only with LEDGER_REGENERATE_FIXTURES=5, while encoding 5 is new: once released they
+    /// never change.
+    static func regenerateV5() throws {
+        try? FileManager.default.removeItem(atPath: journalAdlRanking)
+        try? FileManager.default.removeItem(atPath: snapshotV5)
+        let run = try DeleveragingScenario.runRanking(journalDirectory: journalAdlRanking)
+        let halfway = try SnapshotStore(directory: snapshotV5).create(journalDirectory: journalAdlRanking, through: run.halfway).info
+        let text = """
+            # Written by FormatFixtureTests.regenerateV5(); these v5 fixtures must never change.
+            adl.lastSequence=\(run.state.lastSequence)
+            adl.chain=\(hexString(run.chain))
+            adl.hash=\(hexString(run.state.stateHash(encodingVersion: 5)))
+            adl.snapshot.name=\(halfway.name)
+            adl.snapshot.stateHash=\(hexString(halfway.stateHash))
+
+            """
+        try text.write(toFile: expectedV5, atomically: true, encoding: .utf8)
+    }
+
+    @Test func v5FixturesVerifyReplayAndRecover() throws {
+        if ProcessInfo.processInfo.environment["LEDGER_REGENERATE_FIXTURES"] == "5" { try Self.regenerateV5() }
+        let expected = try Self.expected(Self.expectedV5)
+        try Self.checkVerifies(
+            Self.journalAdlRanking, ["journal.lastSequence": expected["adl.lastSequence"]!, "journal.chain": expected["adl.chain"]!])
+        var (advanced, completed, deleveraged) = (0, 0, 0)
+        let (state, count) = try Self.reexecute(Self.journalAdlRanking) { events in
+            advanced += events.count { if case .adlRankingAdvanced = $0 { true } else { false } }
+            completed += events.count { if case .adlRankingCompleted = $0 { true } else { false } }
+            deleveraged += events.count { if case .autoDeleveraged = $0 { true } else { false } }
+        }
+        #expect(String(count) == expected["adl.lastSequence"])
+        // 4,096 positions a step: two steps, one completion, then every short met.
+        #expect(advanced == 2 && completed == 1, "\(advanced) steps, \(completed) completions")
+        #expect(deleveraged > DeleveragingScenario.rankingShorts - 32, "\(deleveraged) ADL fills")
+        #expect(hexString(state.stateHash(encodingVersion: 5)) == expected["adl.hash"])
+        let name = try #require(expected["adl.snapshot.name"])
+        let loaded = try SnapshotFile.load(path: Self.snapshotV5 + "/" + name)
+        #expect(loaded.state.adlRankings.count == 1 && loaded.state.adlRankings[0].isComplete == false)
+        #expect(loaded.state.adlRankings.first?.count == Limits.adlScoresPerEntryMax)
+        #expect(hexString(loaded.info.stateHash) == expected["adl.snapshot.stateHash"])
+        // Recovery from the snapshot taken while ranking gives the same end.
+        let (restored, report) = try Recovery.restore(journalDirectory: Self.journalAdlRanking, snapshotDirectory: Self.snapshotV5)
+        #expect(report.snapshot?.name == name)
+        #expect(hexString(restored.stateHash(encodingVersion: 5)) == expected["adl.hash"])
+    }
+
     // MARK: Journal format 2 (issue 7)
 
     static let journalV2 = fixturesDirectory + "/journal-v2"

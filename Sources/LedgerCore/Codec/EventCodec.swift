@@ -168,6 +168,16 @@ extension Event {
             writer.u8(side.rawValue)
             writer.zigzag(price)
             writer.zigzag(remaining)
+        case .adlRankingAdvanced(let symbol, let side, let account):
+            writer.u8(42)
+            writer.varint(UInt64(symbol))
+            writer.u8(side.rawValue)
+            writer.varint(account)
+        case .adlRankingCompleted(let symbol, let side, let positions):
+            writer.u8(43)
+            writer.varint(UInt64(symbol))
+            writer.u8(side.rawValue)
+            writer.varint(positions)
         }
     }
 
@@ -231,6 +241,12 @@ extension Event {
             return .deleveragingContinues(
                 account: account, symbol: symbol, side: try reader.side(), bankruptcyPriceUnits: try reader.zigzag(),
                 remainingQuantityUnits: try reader.zigzag())
+        case 42:
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            return .adlRankingAdvanced(symbol: symbol, side: try reader.side(), throughAccount: try reader.id(field: "account"))
+        case 43:
+            let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
+            return .adlRankingCompleted(symbol: symbol, side: try reader.side(), positions: try reader.varint())
         case 29: return .conditionalOrderPlaced(try reader.id())
         case 30: return .conditionalOrderTriggered(try reader.id(), priceUnits: try reader.zigzag())
         case 31:

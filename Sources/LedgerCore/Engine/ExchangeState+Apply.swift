@@ -182,6 +182,18 @@ extension ExchangeState {
                     Deleveraging(
                         accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: price, remainingQuantityUnits: remaining))
             }
+            dropIdleAdlRankings()
+
+        case .adlRankingAdvanced(let symbol, let side, let accountID):
+            advanceAdlRanking(symbol: symbol, side: side, through: Int(accountIndexByID[accountID]!))
+
+        case .adlRankingCompleted(let symbol, let side, let positions):
+            guard let slot = adlRankings.firstIndex(where: { $0.symbol == symbol && $0.side == side }) else {
+                preconditionFailure("no ADL ranking of symbol \(symbol) \(side) in progress")
+            }
+            precondition(adlRankings[slot].count == positions, "ADL ranking of symbol \(symbol): \(positions) positions journaled")
+            adlRankings[slot].isComplete = true
+            pruneAdlRankings(symbol)
 
         case .badDebtCovered:
             post(event)
@@ -352,6 +364,55 @@ extension ExchangeState {
         let asset = symbols[Int(symbol)].settleAsset
         positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
         moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+        if !adlRankings.isEmpty { pruneAdlRankings(symbol) }
+    }
+
+    /// Keeps the first position of each complete ADL ranking of `symbol` one that still
+    /// meets its side: positions closed or turned since they were scored leave from the
+    /// top as they reach it (every removal follows a journaled event, so a rebuild from
+    /// the journal removes the same ones).
+    mutating func pruneAdlRankings(_ symbol: SymbolID) {
+        for slot in adlRankings.indices where adlRankings[slot].symbol == symbol && adlRankings[slot].isComplete {
+            let side = adlRankings[slot].side
+            while let first = adlRankings[slot].first,
+                !Self.meetsBankrupt(accounts[Int(first.accountIndex)].position(symbol), closingSide: side)
+            {
+                adlRankings[slot].removeFirst()
+            }
+        }
+    }
+
+    /// Drops the ADL rankings whose side has no deleveraging waiting any more.
+    private mutating func dropIdleAdlRankings() {
+        guard !adlRankings.isEmpty else { return }
+        adlRankings.removeAll { ranking in
+            !deleveragings.contains { $0.symbol == ranking.symbol && $0.side == ranking.side }
+        }
+    }
+
+    /// One step of an ADL ranking in bounded steps (`adlRankingAdvanced`): scores the
+    /// opposing positions from its cursor through account index `through`. A side with
+    /// no ranking, or only a complete one, starts a new one.
+    private mutating func advanceAdlRanking(symbol: SymbolID, side: Side, through: Int) {
+        adlRankings.removeAll { $0.symbol == symbol && $0.side == side && $0.isComplete }
+        let slot: Int
+        if let existing = adlRankings.firstIndex(where: { $0.symbol == symbol && $0.side == side }) {
+            slot = existing
+        } else {
+            adlRankings.append(AdlRanking(symbol: symbol, side: side))
+            slot = adlRankings.count - 1
+        }
+        let market = Int(symbol)
+        var cursor = Int(adlRankings[slot].cursorAccountIndex)
+        while let index = markets[market].holders.first(atOrAfter: cursor, shorts: side == .sell, of: markets[market].shortHolders),
+            index <= through
+        {
+            if Self.meetsBankrupt(accounts[index].position(symbol), closingSide: side) {
+                adlRankings[slot].insert(AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
+            }
+            cursor = index + 1
+        }
+        adlRankings[slot].cursorAccountIndex = UInt32(through + 1)
     }
 
     /// A position of `symbol` changed size: its open interest follows, and the count of
@@ -367,7 +428,10 @@ extension ExchangeState {
     private mutating func deleveraged(_ accountIndex: UInt32, _ symbol: SymbolID, _ quantity: Int64) {
         guard let slot = deleveragings.firstIndex(where: { $0.accountIndex == accountIndex && $0.symbol == symbol }) else { return }
         deleveragings[slot].remainingQuantityUnits -= quantity
-        if deleveragings[slot].remainingQuantityUnits <= 0 { deleveragings.remove(at: slot) }
+        if deleveragings[slot].remainingQuantityUnits <= 0 {
+            deleveragings.remove(at: slot)
+            dropIdleAdlRankings()
+        }
     }
 
     /// Where `orderID` is in a list of conditional orders, which is in id order (orders join

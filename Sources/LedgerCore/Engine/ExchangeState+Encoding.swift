@@ -12,9 +12,9 @@ extension ExchangeState {
     /// funding epoch and size at a settlement's start, and the world limits.
     /// Version 4 writes each account's positions sparse (symbol, position), only those that
     /// differ from an empty one, instead of one per symbol up to the highest it touched.
-    public static let encodingVersion: UInt8 = 4
+    public static let encodingVersion: UInt8 = 5
 
-    /// Writes the state in the layout of `version` (2, 3 or 4; version 1 is only read).
+    /// Writes the state in the layout of `version` (2 … 5; version 1 is only read).
     /// Version 2 exists for the fixtures' hashes, and only describes a state that uses
     /// none of version 3's fields.
     public func encodeCanonical(to writer: inout ByteWriter, version: UInt8 = encodingVersion) {
@@ -38,7 +38,7 @@ extension ExchangeState {
 
     /// `drain` is offered the writer after each order and account, and may empty it.
     private func encodeCanonical(to writer: inout ByteWriter, version: UInt8, drain: (inout ByteWriter) -> Void) {
-        precondition((2...4).contains(version), "state encoding \(version) is read only")
+        precondition((2...5).contains(version), "state encoding \(version) is read only")
         writer.varint(UInt64(assets.count))
         for asset in assets {
             Command.listAsset(asset).encode(to: &writer)
@@ -160,6 +160,26 @@ extension ExchangeState {
         } else {
             precondition(deleveragings.isEmpty, "state encoding \(version) has no deleveragings")
         }
+        if version >= 5 {
+            // ADL rankings in bounded steps, in the order they started; each one's scored
+            // positions best first.
+            writer.varint(UInt64(adlRankings.count))
+            for ranking in adlRankings {
+                writer.varint(UInt64(ranking.symbol))
+                writer.u8(ranking.side.rawValue)
+                writer.varint(UInt64(ranking.cursorAccountIndex))
+                writer.u8(ranking.isComplete ? 1 : 0)
+                let ordered = ranking.ordered
+                writer.varint(UInt64(ordered.count))
+                for rank in ordered {
+                    writer.varint(UInt64(rank.accountIndex))
+                    writer.zigzag(Int64(truncatingIfNeeded: rank.score >> 64))
+                    writer.varint(UInt64(truncatingIfNeeded: rank.score))
+                }
+            }
+        } else {
+            precondition(adlRankings.isEmpty, "state encoding \(version) has no ADL rankings")
+        }
     }
 
     /// One position's fields (the same in every layout since version 3).
@@ -186,7 +206,7 @@ extension ExchangeState {
     public static func decodeCanonical(
         from reader: inout ByteReader, version: UInt8 = encodingVersion, sequence: SequenceNumber, timeNanos: Int64
     ) throws(CodecError) -> ExchangeState {
-        guard (1...4).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
+        guard (1...5).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
         var state = ExchangeState()
         state.entryTimeNanos = timeNanos
         func flag(_ field: String) throws(CodecError) -> Bool {
@@ -444,6 +464,36 @@ extension ExchangeState {
                     Deleveraging(
                         accountIndex: accountIndex, symbol: symbol, side: side, bankruptcyPriceUnits: price,
                         remainingQuantityUnits: remaining))
+            }
+        }
+        if version >= 5 {
+            for _ in 0..<(try count("ADL ranking count", max: Limits.symbolsMax * 2)) {
+                let offset = reader.offset
+                let symbol = try reader.varint(as: SymbolID.self, field: "ADL ranking symbol")
+                let side = try reader.side()
+                let cursor = try reader.varint(as: UInt32.self, field: "ADL ranking cursor")
+                let complete = try flag("ADL ranking complete")
+                // A side waiting for a ranking has a deleveraging; one ranking a side.
+                guard state.isBounded, Int(symbol) < state.symbols.count, Int(cursor) <= state.accounts.count,
+                    state.deleveragings.contains(where: { $0.symbol == symbol && $0.side == side }),
+                    !state.adlRankings.contains(where: { $0.symbol == symbol && $0.side == side })
+                else { throw .outOfRange(field: "ADL ranking", offset: offset) }
+                var ranks: [AdlRanking.Rank] = []
+                var seen = Set<UInt32>()
+                for _ in 0..<(try count("ADL ranking positions", max: state.accounts.count)) {
+                    let rankOffset = reader.offset
+                    let accountIndex = try reader.varint(as: UInt32.self, field: "ADL ranking account")
+                    let high = try reader.zigzag()
+                    let low = try reader.varint()
+                    let rank = AdlRanking.Rank(score: Int128(high) << 64 | Int128(low), accountIndex: accountIndex)
+                    // Best first, each account once: strictly in rank order.
+                    guard Int(accountIndex) < state.accounts.count, ranks.last.map({ $0.precedes(rank) }) ?? true,
+                        seen.insert(accountIndex).inserted
+                    else { throw .outOfRange(field: "ADL ranking position", offset: rankOffset) }
+                    ranks.append(rank)
+                }
+                state.adlRankings.append(
+                    AdlRanking(symbol: symbol, side: side, cursorAccountIndex: cursor, isComplete: complete, ranks: ranks))
             }
         }
         state.lastSequence = sequence

@@ -12,6 +12,7 @@ extension ExchangeState {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
         entryFirstEvent = first
+        adlScoresLeft = Limits.adlScoresPerEntryMax
         prepareToExecute()
         entryTimeNanos = timeNanos
         expireIdempotency(now: timeNanos)

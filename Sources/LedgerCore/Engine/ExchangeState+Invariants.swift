@@ -196,6 +196,20 @@ extension ExchangeState {
         if openWithClientIDs != openClientOrders {
             return "\(openClientOrders) open orders with client ids counted, \(openWithClientIDs) in the books and lists"
         }
+        for ranking in adlRankings {
+            let name = "ADL ranking of \(symbols[Int(ranking.symbol)].name) \(ranking.side)"
+            if !deleveragings.contains(where: { $0.symbol == ranking.symbol && $0.side == ranking.side }) {
+                return "\(name) kept with no deleveraging of its side"
+            }
+            if adlRankings.count(where: { $0.symbol == ranking.symbol && $0.side == ranking.side }) != 1 {
+                return "\(name) kept twice"
+            }
+            if let first = ranking.first, ranking.isComplete,
+                !Self.meetsBankrupt(accounts[Int(first.accountIndex)].position(ranking.symbol), closingSide: ranking.side)
+            {
+                return "\(name) starts with account \(accounts[Int(first.accountIndex)].id), which no longer meets its side"
+            }
+        }
         return nil
     }
 

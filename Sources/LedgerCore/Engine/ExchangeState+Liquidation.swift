@@ -223,17 +223,24 @@ extension ExchangeState {
             command, sequence, &events)
         let remaining = quantity - filled
         if remaining == 0 { return }
-        let counterparties = adlRanking(symbol: symbol, closingSide: side, excluding: index)
-        if counterparties.isEmpty || fundCanTakeOver(symbol: symbol, side: side.opposite, priceUnits: bankruptcy, quantityUnits: remaining)
-        {
+        // Under the bounded rules the choice needs no ranking: a side with any position has
+        // counterparties (the bankrupt account is on the other side), and ADL ranks in steps.
+        let counterparties = isBounded ? [] : adlRanking(symbol: symbol, closingSide: side, excluding: index)
+        let hasCounterparties = isBounded ? hasOpposingPositions(symbol: symbol, closingSide: side) : !counterparties.isEmpty
+        if !hasCounterparties || fundCanTakeOver(symbol: symbol, side: side.opposite, priceUnits: bankruptcy, quantityUnits: remaining) {
             fundTakesOver(
                 accountIndex: index, symbol: symbol, side: side, priceUnits: bankruptcy, quantityUnits: remaining,
                 leverage: effectiveLeverage(position, symbol: symbol), command, sequence, &events)
             return
         }
-        let left = deleverage(
-            accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: remaining,
-            counterparties: counterparties, command, sequence, &events)
+        let left =
+            isBounded
+            ? deleverageInSteps(
+                accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: remaining,
+                building: false, command, sequence, &events)
+            : deleverage(
+                accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: remaining,
+                counterparties: counterparties, command, sequence, &events)
         if left > 0 {
             precondition(isBounded, "open interest does not balance")
             emit(
@@ -273,25 +280,141 @@ extension ExchangeState {
         var left = quantity
         for counterparty in counterparties where left > 0 {
             if isBounded && events.count - entryFirstEvent >= Limits.deleveragingEventsPerEntrySoftMax { break }
-            let other = accounts[counterparty].position(symbol)
-            let take = min(left, abs(other.sizeQuantityUnits))
-            cancelOrders(accountIndex: counterparty, symbols: [Int(symbol)], command, sequence, &events)
-            let own = accounts[index].position(symbol).filled(
-                side: side, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
-                leverage: effectiveLeverage(position, symbol: symbol))
-            let theirs = accounts[counterparty].position(symbol).filled(
-                side: side.opposite, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
-                leverage: effectiveLeverage(other, symbol: symbol))
-            emit(
-                .autoDeleveraged(
-                    account: id, counterparty: accounts[counterparty].id, symbol: symbol, side: side, priceUnits: bankruptcy,
-                    quantityUnits: take, realizedPnlMinor: own.realizedPnlMinor, counterpartyRealizedPnlMinor: theirs.realizedPnlMinor),
-                command, sequence, &events)
-            noteLiquidationCandidate(UInt32(counterparty))
-            noteReduceOnlyCheck(UInt32(counterparty), symbol)
-            left -= take
+            left -= meet(
+                counterparty: counterparty, accountIndex: index, position: position, symbol: symbol, side: side,
+                bankruptcyPriceUnits: bankruptcy, quantityUnits: left, factor: factor, id: id, command, sequence, &events)
         }
         return left
+    }
+
+    /// One ADL fill: `counterparty` takes what it can of `quantity` of the bankrupt
+    /// position (`position` as it was when its closing began), after its orders in the
+    /// symbol are cancelled. Returns the quantity taken.
+    private mutating func meet(
+        counterparty: Int, accountIndex index: Int, position: Position, symbol: SymbolID, side: Side,
+        bankruptcyPriceUnits bankruptcy: Int64,
+        quantityUnits quantity: Int64, factor: Int64, id: AccountID, _ command: Command, _ sequence: SequenceNumber,
+        _ events: inout [Event]
+    ) -> Int64 {
+        let other = accounts[counterparty].position(symbol)
+        let take = min(quantity, abs(other.sizeQuantityUnits))
+        cancelOrders(accountIndex: counterparty, symbols: [Int(symbol)], command, sequence, &events)
+        let own = accounts[index].position(symbol).filled(
+            side: side, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
+            leverage: effectiveLeverage(position, symbol: symbol))
+        let theirs = accounts[counterparty].position(symbol).filled(
+            side: side.opposite, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
+            leverage: effectiveLeverage(other, symbol: symbol))
+        emit(
+            .autoDeleveraged(
+                account: id, counterparty: accounts[counterparty].id, symbol: symbol, side: side, priceUnits: bankruptcy,
+                quantityUnits: take, realizedPnlMinor: own.realizedPnlMinor, counterpartyRealizedPnlMinor: theirs.realizedPnlMinor),
+            command, sequence, &events)
+        noteLiquidationCandidate(UInt32(counterparty))
+        noteReduceOnlyCheck(UInt32(counterparty), symbol)
+        return take
+    }
+
+    /// Bounded rules: ADL of `quantity` of a bankrupt position (docs/RULES.md, "ADL
+    /// ranking in bounded steps"). A side with a complete ranking in steps meets its
+    /// positions best first; a side with one in progress waits for it. A side without one
+    /// is ranked now when the entry may still score all its holders, as the rules always
+    /// did. Otherwise, when `building` (a tick's continuation), the ranking is built in
+    /// steps within the entry's scoring budget, and used as soon as it is complete; a
+    /// complete ranking that runs out while positions remain on the side is built again.
+    /// Returns what is left.
+    private mutating func deleverageInSteps(
+        accountIndex index: Int, symbol: SymbolID, side: Side, bankruptcyPriceUnits bankruptcy: Int64, quantityUnits quantity: Int64,
+        building: Bool, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) -> Int64 {
+        func ranking() -> Int? { adlRankings.firstIndex { $0.symbol == symbol && $0.side == side } }
+        if ranking() == nil {
+            let count = opposingHolderCount(symbol: symbol, closingSide: side)
+            if count <= adlScoresLeft {
+                adlScoresLeft -= count
+                return deleverage(
+                    accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: quantity,
+                    counterparties: adlRanking(symbol: symbol, closingSide: side, excluding: index), command, sequence, &events)
+            }
+        }
+        let id = accounts[index].id
+        let factor = markets[Int(symbol)].notionalFactor
+        let position = accounts[index].position(symbol)
+        var left = quantity
+        while left > 0 && events.count - entryFirstEvent < Limits.deleveragingEventsPerEntrySoftMax {
+            if let slot = ranking(), adlRankings[slot].isComplete {
+                if let first = adlRankings[slot].first {
+                    // The fill's apply takes a position that is closed off the top, so the
+                    // first always meets the side (`pruneAdlRankings`).
+                    precondition(
+                        Self.meetsBankrupt(accounts[Int(first.accountIndex)].position(symbol), closingSide: side),
+                        "ADL ranking of symbol \(symbol) starts with a position that does not meet it")
+                    left -= meet(
+                        counterparty: Int(first.accountIndex), accountIndex: index, position: position, symbol: symbol, side: side,
+                        bankruptcyPriceUnits: bankruptcy, quantityUnits: left, factor: factor, id: id, command, sequence, &events)
+                    continue
+                }
+                // Run out: positions opened since it was built get a new one.
+                guard building, hasOpposingPositions(symbol: symbol, closingSide: side) else { break }
+            } else if !building {
+                break
+            }
+            guard adlScoresLeft > 0 else { break }
+            advanceAdlRanking(symbol: symbol, closingSide: side, command, sequence, &events)
+            guard let slot = ranking(), adlRankings[slot].isComplete else { break }
+        }
+        return left
+    }
+
+    /// Bounded rules: one step of the side's ranking in steps, within the entry's scoring
+    /// budget: `adlRankingAdvanced` through the last holder looked at, and
+    /// `adlRankingCompleted` when none is left after it. Starts a new ranking when the side
+    /// has none or a complete one.
+    private mutating func advanceAdlRanking(
+        symbol: SymbolID, closingSide side: Side, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+    ) {
+        let market = Int(symbol)
+        let existing = adlRankings.first { $0.symbol == symbol && $0.side == side && !$0.isComplete }
+        var cursor = Int(existing?.cursorAccountIndex ?? 0)
+        var last: Int? = nil
+        while adlScoresLeft > 0,
+            let index = markets[market].holders.first(atOrAfter: cursor, shorts: side == .sell, of: markets[market].shortHolders)
+        {
+            adlScoresLeft -= 1
+            last = index
+            cursor = index + 1
+        }
+        if let last {
+            emit(.adlRankingAdvanced(symbol: symbol, side: side, throughAccount: accounts[last].id), command, sequence, &events)
+        }
+        let done = markets[market].holders.first(atOrAfter: cursor, shorts: side == .sell, of: markets[market].shortHolders) == nil
+        if done, let slot = adlRankings.firstIndex(where: { $0.symbol == symbol && $0.side == side && !$0.isComplete }) {
+            emit(
+                .adlRankingCompleted(symbol: symbol, side: side, positions: UInt64(adlRankings[slot].count)), command, sequence,
+                &events)
+        }
+    }
+
+    /// True when `position` meets a bankrupt position closed by `side` (a short meets a
+    /// long closed by selling).
+    @inline(__always)
+    static func meetsBankrupt(_ position: Position, closingSide side: Side) -> Bool {
+        side == .sell ? position.sizeQuantityUnits < 0 : position.sizeQuantityUnits > 0
+    }
+
+    /// True when some account holds a position that meets a bankrupt one closed by `side`
+    /// (open interest on that side beyond the insurance fund's).
+    func hasOpposingPositions(symbol: SymbolID, closingSide side: Side) -> Bool {
+        let fund = insurancePositions[Int(symbol)].sizeQuantityUnits
+        let interest = markets[Int(symbol)].openInterest
+        return side == .sell ? interest.shortUnits - max(0, -fund) > 0 : interest.longUnits - max(0, fund) > 0
+    }
+
+    /// How many holders a ranking of that side looks at: the shorts, or the other holders
+    /// (with those of size 0 that still owe a funding settlement).
+    func opposingHolderCount(symbol: SymbolID, closingSide side: Side) -> Int {
+        let market = markets[Int(symbol)]
+        return side == .sell ? market.shortHolders.count : market.holders.count - market.shortHolders.count
     }
 
     /// Bounded rules: continues liquidations whose ADL reached an entry's budget, oldest
@@ -314,16 +437,15 @@ extension ExchangeState {
                 continue
             }
             let quantity = min(open, record.remainingQuantityUnits)
-            let counterparties = adlRanking(symbol: record.symbol, closingSide: record.side, excluding: index)
-            if counterparties.isEmpty {
+            if !hasOpposingPositions(symbol: record.symbol, closingSide: record.side) {
                 fundTakesOver(
                     accountIndex: index, symbol: record.symbol, side: record.side, priceUnits: record.bankruptcyPriceUnits,
                     quantityUnits: quantity, leverage: effectiveLeverage(accounts[index].position(record.symbol), symbol: record.symbol),
                     command, sequence, &events)
             } else {
-                _ = deleverage(
+                _ = deleverageInSteps(
                     accountIndex: index, symbol: record.symbol, side: record.side, bankruptcyPriceUnits: record.bankruptcyPriceUnits,
-                    quantityUnits: quantity, counterparties: counterparties, command, sequence, &events)
+                    quantityUnits: quantity, building: true, command, sequence, &events)
             }
             // What the fills left of it: a record whose position is closed ends here.
             if let rest = deleveragings.first(where: { $0.accountIndex == record.accountIndex && $0.symbol == record.symbol }),
@@ -364,8 +486,6 @@ extension ExchangeState {
     /// effective leverage = |notional at mark| / margin balance, each in units of 10^-8 and
     /// bounded to ±10^14 (a margin balance ≤ 0 counts as the bound).
     func adlRanking(symbol: SymbolID, closingSide: Side, excluding: Int) -> [Int] {
-        let bound = Int128(100_000_000_000_000)
-        let scale = Int128(FixedPoint.rateScale)
         var ranked: [(score: Int128, index: Int)] = []
         // Only the side that meets the bankrupt position: the shorts, or the holders that
         // are not short (the order of the visit does not matter: the ranking sorts).
@@ -374,19 +494,26 @@ extension ExchangeState {
         while let index = next {
             next = markets[Int(symbol)].holders.first(atOrAfter: index + 1, shorts: meetsShorts, of: markets[Int(symbol)].shortHolders)
             if index == excluding { continue }
-            let position = accounts[index].position(symbol)
             // A long being closed meets shorts, and a short longs.
-            guard position.sizeQuantityUnits != 0, (position.sizeQuantityUnits > 0) == (closingSide == .buy) else { continue }
-            let pnl = unrealizedPnlMinor(position, symbol: symbol)
-            let percent = min(max(pnl * scale / max(1, Int128(position.costMinor.magnitude)), -bound), bound)
-            let market = markets[Int(symbol)]
-            let notional = Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
-            let balance = marginHealth(accountIndex: index, symbol: symbol).marginBalanceMinor
-            let leverage = balance <= 0 ? bound : min(notional * scale / balance, bound)
-            let score = pnl > 0 ? percent * leverage / scale : percent * scale / max(1, leverage)
-            ranked.append((score, index))
+            guard Self.meetsBankrupt(accounts[index].position(symbol), closingSide: closingSide) else { continue }
+            ranked.append((adlScore(accountIndex: index, symbol: symbol), index))
         }
         ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
         return ranked.map(\.index)
+    }
+
+    /// A position's ADL score (see `adlRanking`): PnL% × effective leverage when in profit,
+    /// PnL% / effective leverage when not, each in units of 10^-8 and bounded to ±10^14.
+    func adlScore(accountIndex index: Int, symbol: SymbolID) -> Int128 {
+        let bound = Int128(100_000_000_000_000)
+        let scale = Int128(FixedPoint.rateScale)
+        let position = accounts[index].position(symbol)
+        let pnl = unrealizedPnlMinor(position, symbol: symbol)
+        let percent = min(max(pnl * scale / max(1, Int128(position.costMinor.magnitude)), -bound), bound)
+        let market = markets[Int(symbol)]
+        let notional = Int128(position.sizeQuantityUnits.magnitude) * Int128(market.markPriceUnits) * Int128(market.notionalFactor)
+        let balance = marginHealth(accountIndex: index, symbol: symbol).marginBalanceMinor
+        let leverage = balance <= 0 ? bound : min(notional * scale / balance, bound)
+        return pnl > 0 ? percent * leverage / scale : percent * scale / max(1, leverage)
     }
 }

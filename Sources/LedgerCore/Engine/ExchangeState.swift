@@ -73,6 +73,12 @@ public struct ExchangeState: Sendable {
     /// still to close at the bankruptcy price, in the order they stopped. Encoded (v4):
     /// set by `deleveragingContinues`, reduced by the ADL fills and takeovers that follow.
     public internal(set) var deleveragings: [Deleveraging] = []
+    /// Bounded rules: ADL rankings built in bounded steps, one per (symbol, closing side)
+    /// at most, each while a deleveraging of its side waits. Encoded (v5).
+    public internal(set) var adlRankings: [AdlRanking] = []
+    /// Bounded rules: opposing positions the current entry may still score for ADL
+    /// (scratch; `Limits.adlScoresPerEntryMax` at each entry's start).
+    var adlScoresLeft = 0
     /// Index of the current entry's first event in the events array (scratch).
     var entryFirstEvent = 0
     /// The order being applied (scratch).

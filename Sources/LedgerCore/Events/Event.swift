@@ -89,6 +89,14 @@ public enum Event: Sendable, Hashable {
     /// bankruptcy price. With 0: a continuation ends (the position is gone).
     case deleveragingContinues(
         account: AccountID, symbol: SymbolID, side: Side, bankruptcyPriceUnits: Int64, remainingQuantityUnits: Int64)
+    /// Bounded rules: a step of an ADL ranking built in bounded steps (`AdlRanking`) scored
+    /// the positions of `symbol` that meet a bankrupt position closed by `side`, from the
+    /// ranking's cursor through `throughAccount` (the last account it looked at). It starts
+    /// the ranking when the side has none, or only a complete one (which it replaces).
+    case adlRankingAdvanced(symbol: SymbolID, side: Side, throughAccount: AccountID)
+    /// Bounded rules: the walk of that ranking passed the last holder; `positions` were
+    /// scored in all, and the side's deleveragings meet them from now on.
+    case adlRankingCompleted(symbol: SymbolID, side: Side, positions: UInt64)
     /// The command changed nothing. `detail` names what it collided with where that
     /// helps (the existing order id, the original transfer's sequence), else 0.
     case rejected(RejectReason, detail: UInt64)
