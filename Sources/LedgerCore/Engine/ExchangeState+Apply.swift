@@ -188,7 +188,7 @@ extension ExchangeState {
             advanceAdlRanking(symbol: symbol, side: side, through: Int(accountIndexByID[accountID]!))
 
         case .adlRankingCompleted(let symbol, let side, let positions):
-            guard let slot = adlRankings.firstIndex(where: { $0.symbol == symbol && $0.side == side }) else {
+            guard let slot = adlRankingIndex(symbol: symbol, side: side) else {
                 preconditionFailure("no ADL ranking of symbol \(symbol) \(side) in progress")
             }
             precondition(adlRankings[slot].count == positions, "ADL ranking of symbol \(symbol): \(positions) positions journaled")
@@ -396,7 +396,7 @@ extension ExchangeState {
     private mutating func advanceAdlRanking(symbol: SymbolID, side: Side, through: Int) {
         adlRankings.removeAll { $0.symbol == symbol && $0.side == side && $0.isComplete }
         let slot: Int
-        if let existing = adlRankings.firstIndex(where: { $0.symbol == symbol && $0.side == side }) {
+        if let existing = adlRankingIndex(symbol: symbol, side: side) {
             slot = existing
         } else {
             adlRankings.append(AdlRanking(symbol: symbol, side: side))
@@ -404,9 +404,7 @@ extension ExchangeState {
         }
         let market = Int(symbol)
         var cursor = Int(adlRankings[slot].cursorAccountIndex)
-        while let index = markets[market].holders.first(atOrAfter: cursor, shorts: side == .sell, of: markets[market].shortHolders),
-            index <= through
-        {
+        while let index = markets[market].firstHolder(atOrAfter: cursor, meeting: side), index <= through {
             if Self.meetsBankrupt(accounts[index].position(symbol), closingSide: side) {
                 adlRankings[slot].insert(AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
             }

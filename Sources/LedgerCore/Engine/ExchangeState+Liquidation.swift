@@ -327,7 +327,7 @@ extension ExchangeState {
         accountIndex index: Int, symbol: SymbolID, side: Side, bankruptcyPriceUnits bankruptcy: Int64, quantityUnits quantity: Int64,
         building: Bool, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
-        func ranking() -> Int? { adlRankings.firstIndex { $0.symbol == symbol && $0.side == side } }
+        func ranking() -> Int? { adlRankingIndex(symbol: symbol, side: side) }
         if ranking() == nil {
             let count = opposingHolderCount(symbol: symbol, closingSide: side)
             if count <= adlScoresLeft {
@@ -360,7 +360,7 @@ extension ExchangeState {
                 break
             }
             guard adlScoresLeft > 0 else { break }
-            advanceAdlRanking(symbol: symbol, closingSide: side, command, sequence, &events)
+            stepAdlRanking(symbol: symbol, closingSide: side, command, sequence, &events)
             guard let slot = ranking(), adlRankings[slot].isComplete else { break }
         }
         return left
@@ -370,15 +370,18 @@ extension ExchangeState {
     /// budget: `adlRankingAdvanced` through the last holder looked at, and
     /// `adlRankingCompleted` when none is left after it. Starts a new ranking when the side
     /// has none or a complete one.
-    private mutating func advanceAdlRanking(
+    private mutating func stepAdlRanking(
         symbol: SymbolID, closingSide side: Side, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         let market = Int(symbol)
-        let existing = adlRankings.first { $0.symbol == symbol && $0.side == side && !$0.isComplete }
-        var cursor = Int(existing?.cursorAccountIndex ?? 0)
+        // A ranking in progress goes on where it stopped; otherwise a new one starts.
+        var cursor = 0
+        if let slot = adlRankingIndex(symbol: symbol, side: side), !adlRankings[slot].isComplete {
+            cursor = Int(adlRankings[slot].cursorAccountIndex)
+        }
         var last: Int? = nil
         while adlScoresLeft > 0,
-            let index = markets[market].holders.first(atOrAfter: cursor, shorts: side == .sell, of: markets[market].shortHolders)
+            let index = markets[market].firstHolder(atOrAfter: cursor, meeting: side)
         {
             adlScoresLeft -= 1
             last = index
@@ -387,8 +390,8 @@ extension ExchangeState {
         if let last {
             emit(.adlRankingAdvanced(symbol: symbol, side: side, throughAccount: accounts[last].id), command, sequence, &events)
         }
-        let done = markets[market].holders.first(atOrAfter: cursor, shorts: side == .sell, of: markets[market].shortHolders) == nil
-        if done, let slot = adlRankings.firstIndex(where: { $0.symbol == symbol && $0.side == side && !$0.isComplete }) {
+        let done = markets[market].firstHolder(atOrAfter: cursor, meeting: side) == nil
+        if done, let slot = adlRankingIndex(symbol: symbol, side: side), !adlRankings[slot].isComplete {
             emit(
                 .adlRankingCompleted(symbol: symbol, side: side, positions: UInt64(adlRankings[slot].count)), command, sequence,
                 &events)
@@ -486,20 +489,24 @@ extension ExchangeState {
     /// effective leverage = |notional at mark| / margin balance, each in units of 10^-8 and
     /// bounded to ±10^14 (a margin balance ≤ 0 counts as the bound).
     func adlRanking(symbol: SymbolID, closingSide: Side, excluding: Int) -> [Int] {
-        var ranked: [(score: Int128, index: Int)] = []
-        // Only the side that meets the bankrupt position: the shorts, or the holders that
-        // are not short (the order of the visit does not matter: the ranking sorts).
-        let meetsShorts = closingSide == .sell
-        var next = markets[Int(symbol)].holders.first(atOrAfter: 0, shorts: meetsShorts, of: markets[Int(symbol)].shortHolders)
+        var ranked: [AdlRanking.Rank] = []
+        // Only the side that meets the bankrupt position (the order of the visit does not
+        // matter: the ranking sorts, by the order a ranking in steps keeps).
+        var next = markets[Int(symbol)].firstHolder(atOrAfter: 0, meeting: closingSide)
         while let index = next {
-            next = markets[Int(symbol)].holders.first(atOrAfter: index + 1, shorts: meetsShorts, of: markets[Int(symbol)].shortHolders)
+            next = markets[Int(symbol)].firstHolder(atOrAfter: index + 1, meeting: closingSide)
             if index == excluding { continue }
             // A long being closed meets shorts, and a short longs.
             guard Self.meetsBankrupt(accounts[index].position(symbol), closingSide: closingSide) else { continue }
-            ranked.append((adlScore(accountIndex: index, symbol: symbol), index))
+            ranked.append(AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
         }
-        ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
-        return ranked.map(\.index)
+        ranked.sort { $0.precedes($1) }
+        return ranked.map { Int($0.accountIndex) }
+    }
+
+    /// Where the ADL ranking in steps of (symbol, closing side) is kept, if there is one.
+    func adlRankingIndex(symbol: SymbolID, side: Side) -> Int? {
+        adlRankings.firstIndex { $0.symbol == symbol && $0.side == side }
     }
 
     /// A position's ADL score (see `adlRanking`): PnL% × effective leverage when in profit,

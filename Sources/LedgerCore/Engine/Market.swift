@@ -121,3 +121,13 @@ public struct OpenInterest: Sendable, Hashable {
         shortUnits += max(0, -after) - max(0, -before)
     }
 }
+
+extension Market {
+    /// The lowest holder at or after account index `start` on the side that meets a
+    /// bankrupt position closed by `closingSide`: a short for a long closed by selling, else
+    /// a holder that is not short (those of size 0 that still owe funding included).
+    @inline(__always)
+    func firstHolder(atOrAfter start: Int, meeting closingSide: Side) -> Int? {
+        holders.first(atOrAfter: start, shorts: closingSide == .sell, of: shortHolders)
+    }
+}
