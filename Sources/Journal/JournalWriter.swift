@@ -101,6 +101,7 @@ public final class JournalWriter {
         var previousLast: SequenceNumber?
         var previousChain: [UInt8]?
         var lastScan: SegmentScan?
+        var previousEpoch: UInt64?
         for (position, name) in names.enumerated() {
             // Sealed segments: CRCs and sequences; the open (last) one: the chain too.
             var scan = try SegmentScanner.scan(
@@ -114,6 +115,18 @@ public final class JournalWriter {
                     throw .corrupt(
                         segment: name, offset: 0, reason: "segment belongs to ledger \(header.ledgerID), not \(options.ledgerID)")
                 }
+                // Epochs fence writers (replication): they never go back along the journal,
+                // and a writer of an older epoch than the journal's must not append.
+                if let previousEpoch, header.epoch < previousEpoch {
+                    throw .corrupt(
+                        segment: name, offset: 0, reason: "segment of epoch \(header.epoch) follows one of epoch \(previousEpoch)")
+                }
+                if header.epoch > options.epoch {
+                    throw .corrupt(
+                        segment: name, offset: 0,
+                        reason: "segment of epoch \(header.epoch), newer than this writer's epoch \(options.epoch): it is fenced out")
+                }
+                previousEpoch = header.epoch
             }
             if let problem = scan.problem {
                 let isLast = position == names.count - 1

@@ -85,6 +85,10 @@ package enum SegmentScanner {
                 nextSequence = header.lastSequence + 1
                 offset = end
                 scan.validEnd = end
+            case .chainBroken:
+                scan.problem = (offset, Self.chainBrokenReason)
+                scan.problemIsNotATornTail = true
+                return scan
             case .invalid(let reason, let definitelyCorrupt):
                 scan.problem = (offset, reason)
                 scan.problemIsNotATornTail = definitelyCorrupt
@@ -103,7 +107,12 @@ package enum SegmentScanner {
         /// (docs/FORMATS.md, "Recovery rules"): a whole header that fails its checks, a
         /// whole block whose CRC fails, a broken chain or sequence.
         case invalid(String, definitelyCorrupt: Bool)
+        /// A whole block whose CRC checks but whose chain value does not follow from the
+        /// previous block's (damage: rewritten, or another journal's).
+        case chainBroken(BlockHeader, end: Int64)
     }
+
+    static let chainBrokenReason = "hash chain broken: the block's chain value does not follow from the previous block"
 
     /// Checks the block at `offset` of a segment of format `version`.
     ///
@@ -139,9 +148,6 @@ package enum SegmentScanner {
         if let expectedFirst, header.firstSequence != expectedFirst {
             return .invalid("block starts at sequence \(header.firstSequence), expected \(expectedFirst)", definitelyCorrupt: true)
         }
-        if let previousChain, header.computeChain(previous: previousChain, payload: payload[...]) != header.chain {
-            return .invalid("hash chain broken: the block's chain value does not follow from the previous block", definitelyCorrupt: true)
-        }
         if decodeEntries {
             do {
                 let raw = try decompress(header: header, payload: payload)
@@ -149,6 +155,9 @@ package enum SegmentScanner {
             } catch {
                 return .invalid("block payload does not decode: \(error)", definitelyCorrupt: true)
             }
+        }
+        if let previousChain, header.computeChain(previous: previousChain, payload: payload[...]) != header.chain {
+            return .chainBroken(header, end: end)
         }
         return .valid(header, end: end)
     }
@@ -167,6 +176,11 @@ package enum SegmentScanner {
 
     /// True when a block with a valid header and CRC starts anywhere in `from..<size`.
     static func anyValidBlock(in file: any StorageFile, from start: Int64, size: Int64, version: UInt16) throws(JournalError) -> Bool {
+        try nextValidBlock(in: file, from: start, size: size, version: version) != nil
+    }
+
+    /// The offset of the first block with a valid header and CRC in `from..<size`.
+    static func nextValidBlock(in file: any StorageFile, from start: Int64, size: Int64, version: UInt16) throws(JournalError) -> Int64? {
         var offset = start
         let window = 1 << 20
         while offset + Int64(JournalFormat.blockHeaderBytes) <= size {
@@ -178,14 +192,14 @@ package enum SegmentScanner {
                         in: file, at: offset + Int64(index), size: size, version: version, expectedFirst: nil,
                         previousChain: nil, decodeEntries: false)
                     {
-                        return true
+                        return offset + Int64(index)
                     }
                 }
                 index += 1
             }
             offset += Int64(window)
         }
-        return false
+        return nil
     }
 
     package enum DecompressError: Error, CustomStringConvertible {

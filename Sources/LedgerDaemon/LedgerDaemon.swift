@@ -131,6 +131,13 @@ struct LedgerDaemon: AsyncParsableCommand {
         for skipped in startup.report.skippedSnapshots {
             logger.warning("skipped a snapshot", metadata: ["snapshot": "\(skipped.name)", "reason": "\(skipped.reason)"])
         }
+        if let first = startup.report.journalFirstSequence, first > 1 {
+            // Older segments were removed (retention): say where the history before the
+            // journal lives, so a lost first segment is never silent.
+            logger.notice(
+                "the journal starts after sequence 1; the entries before it are in the snapshot",
+                metadata: ["journalStartsAt": "\(first)", "snapshot": "\(startup.report.snapshot?.name ?? "none")"])
+        }
         logger.info(
             "recovered",
             metadata: [

@@ -22,11 +22,23 @@ struct Location: ParsableArguments {
     @Option(help: "The journal directory (default: DATA-DIR/journal).") var journal: String?
     @Option(help: "The snapshot directory (default: DATA-DIR/snapshots).") var snapshots: String?
 
+    /// The journal directory, which must exist and hold at least one segment (else bad
+    /// usage, exit 2: a wrong path is never "OK").
     var journalDirectory: String {
         get throws {
-            if let journal { return journal }
-            guard let dataDirectory else { throw ValidationError("give --data-dir or --journal") }
-            return dataDirectory + "/journal"
+            let directory: String
+            if let journal {
+                directory = journal
+            } else {
+                guard let dataDirectory else { throw ValidationError("give --data-dir or --journal") }
+                _ = try ToolIO.existingDirectory(dataDirectory, "data directory")
+                directory = dataDirectory + "/journal"
+            }
+            _ = try ToolIO.existingDirectory(directory, "journal directory")
+            guard (try? JournalReader.segments(in: directory).isEmpty) == false else {
+                throw ValidationError("journal directory \(directory) holds no journal segment (*.seg)")
+            }
+            return directory
         }
     }
 
@@ -37,55 +49,107 @@ struct Location: ParsableArguments {
     var snapshotDirectory: String? {
         snapshots ?? dataDirectory.map { $0 + "/snapshots" }
     }
+
+    /// A snapshot named on the command line: a path, or a file name in the snapshot
+    /// directory. Missing: bad usage (exit 2).
+    func snapshotPath(_ named: String) throws -> String {
+        if named.contains("/") { return try ToolIO.existingFile(named, "snapshot") }
+        if let directory = snapshotDirectory, ToolIO.exists(directory + "/" + named) {
+            return try ToolIO.existingFile(directory + "/" + named, "snapshot")
+        }
+        return try ToolIO.existingFile(named, "snapshot")
+    }
 }
 
-func printJSON(_ object: [String: Any]) {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-    print(String(decoding: data, as: UTF8.self))
-}
+func printJSON(_ object: [String: Any]) { ToolIO.printJSON(object) }
 
 func fail(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data("ledger-replay: \(message)\n".utf8))
+    ToolIO.warn("ledger-replay", message)
     return ExitCode(1)
+}
+
+extension JournalVerifier.Finding {
+    var json: [String: Any] { ["kind": kind.rawValue, "segment": segment, "offset": Int(offset), "reason": reason] }
+}
+
+extension JournalVerifier.Report {
+    var json: [String: Any] {
+        var object: [String: Any] = [
+            "ok": findings.isEmpty, "segments": segments, "blocks": blocks, "entries": Int(entries), "bytes": Int(bytes),
+            "firstSequence": Int(firstSequence ?? 0), "lastSequence": Int(lastSequence), "lastTimeNanos": Int(lastTimeNanos),
+            "chain": hexString(lastChain), "findings": findings.map(\.json), "findingsNotListed": findingsNotListed,
+            "tornTailOnly": findingIsTornTail,
+        ]
+        if let ledgerID { object["ledgerId"] = Int(ledgerID) }
+        if let epoch { object["epoch"] = Int(epoch) }
+        if let historyCoveredBy { object["historyCoveredBy"] = historyCoveredBy }
+        return object
+    }
+
+    /// The text report's lines.
+    var lines: [String] {
+        var lines = [
+            "segments: \(segments)  blocks: \(blocks)  entries: \(entries) (\(firstSequence ?? 0)…\(lastSequence))  bytes: \(bytes)"
+                + (ledgerID.map { "  ledger: \($0)" } ?? "") + (epoch.map { "  epoch: \($0)" } ?? "")
+        ]
+        if let historyCoveredBy {
+            lines.append("history before sequence \(firstSequence ?? 0): covered by \(historyCoveredBy) (its chain value matches)")
+        }
+        lines.append("chain head: \(hexString(lastChain)) at sequence \(lastSequence), \(ToolIO.isoTime(nanos: lastTimeNanos))")
+        for finding in findings { lines.append("FINDING (\(finding.kind.rawValue)) \(finding)") }
+        if findingsNotListed > 0 { lines.append("… and \(findingsNotListed) more findings") }
+        if findingIsTornTail { lines.append("(only a torn tail: ledgerd cuts it on start; it was never acknowledged)") }
+        lines.append(findings.isEmpty ? "OK" : "\(findings.count + findingsNotListed) finding(s)")
+        return lines
+    }
+}
+
+/// The snapshot a verb is told to start from: fully loaded and checked.
+func loadNamedSnapshot(_ path: String) throws -> (state: ExchangeState, info: SnapshotInfo) {
+    do {
+        return try SnapshotFile.load(path: path)
+    } catch {
+        throw fail("snapshot \(path) is not valid: \(error)")
+    }
 }
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check every segment header, block CRC, sequence continuity and the hash chain.")
+        abstract:
+            "Check every segment header, block CRC, sequence continuity, the hash chain, ledger id and epoch; list every finding.")
     @OptionGroup var location: Location
+    @Option(
+        help:
+            "A snapshot (path, or name in the snapshot directory) that covers the entries before the journal's first; its chain value must match."
+    ) var snapshot: String?
+    @Option(name: .customLong("ledger-id"), help: "The ledger every segment must belong to (default: the first segment's).")
+    var ledgerID: UInt64?
     @Flag(help: "Print a JSON summary.") var json = false
 
     func run() throws {
+        let directory = try location.journalDirectory
+        var base: JournalVerifier.HistoryBase?
+        if let snapshot {
+            let info = try loadNamedSnapshot(try location.snapshotPath(snapshot)).info
+            base = JournalVerifier.HistoryBase(sequence: info.sequence, chain: info.journalChain, source: "snapshot \(info.name)")
+        }
+        var progress = ProgressLine(json: json)
         let report: JournalVerifier.Report
         do {
-            report = try JournalVerifier.verify(directory: try location.journalDirectory)
+            report = try JournalVerifier.verify(directory: directory, ledgerID: ledgerID, base: base) { partial in
+                progress.show("verified \(partial.entries) entries, \(partial.segments) segments")
+            }
         } catch {
+            progress.clear()
             throw fail("\(error)")
         }
+        progress.clear()
         if json {
-            var object: [String: Any] = [
-                "ok": report.finding == nil, "segments": report.segments, "blocks": report.blocks,
-                "entries": Int(report.entries), "lastSequence": Int(report.lastSequence), "chain": hexString(report.lastChain),
-            ]
-            if let finding = report.finding {
-                object["finding"] = [
-                    "segment": finding.segment, "offset": Int(finding.offset), "reason": finding.reason,
-                    "tornTail": report.findingIsTornTail,
-                ]
-            }
-            printJSON(object)
+            printJSON(report.json)
         } else {
-            print(
-                "segments: \(report.segments)  blocks: \(report.blocks)  entries: \(report.entries)  last sequence: \(report.lastSequence)")
-            if let finding = report.finding {
-                print("FINDING in segment \(finding.segment) at byte \(finding.offset): \(finding.reason)")
-                if report.findingIsTornTail { print("(a torn tail: ledgerd cuts it on start; it was never acknowledged)") }
-            } else {
-                print("chain: \(hexString(report.lastChain))")
-                print("OK")
-            }
+            for line in report.lines { print(line) }
         }
-        if report.finding != nil { throw ExitCode(1) }
+        if !report.findings.isEmpty { throw ExitCode(1) }
     }
 }
 
@@ -94,38 +158,73 @@ struct Audit: ParsableCommand {
         abstract:
             "Re-execute every command, compare the events with the journal's byte for byte, check the invariants, print the state hash.")
     @OptionGroup var location: Location
-    @Flag(name: .customLong("from-snapshot"), help: "Start from the newest valid snapshot instead of genesis.") var fromSnapshot = false
+    @Flag(name: .customLong("from-snapshot"), help: "Start from the newest valid snapshot that belongs to the journal.")
+    var fromSnapshot = false
+    @Option(help: "Start from this snapshot (path, or name in the snapshot directory).") var snapshot: String?
     @Option(help: "Stop after this sequence.") var through: UInt64?
     @Flag(help: "Print a JSON summary.") var json = false
 
+    func validate() throws {
+        if fromSnapshot && snapshot != nil { throw ValidationError("give --from-snapshot or --snapshot, not both") }
+    }
+
     func run() throws {
         let journalDirectory = try location.journalDirectory
-        let verified: JournalVerifier.Report
-        do { verified = try JournalVerifier.verify(directory: journalDirectory) } catch { throw fail("\(error)") }
-        var findings: [String] = []
-        if let finding = verified.finding, !verified.findingIsTornTail {
-            findings.append("journal: segment \(finding.segment) byte \(finding.offset): \(finding.reason)")
+        if fromSnapshot, let directory = location.snapshotDirectory {
+            _ = try ToolIO.existingDirectory(directory, "snapshot directory")
+        } else if fromSnapshot {
+            throw ValidationError("--from-snapshot needs --data-dir or --snapshots")
         }
+        var findings: [String] = []
+        var notes: [String] = []
         var state = ExchangeState()
         var startedFrom = "genesis"
-        if fromSnapshot, let directory = location.snapshotDirectory {
+        var base: JournalVerifier.HistoryBase?
+        if let snapshot {
+            let loaded = try loadNamedSnapshot(try location.snapshotPath(snapshot))
+            if let ceiling = through, loaded.info.sequence > ceiling {
+                throw ValidationError("snapshot \(loaded.info.name) is at sequence \(loaded.info.sequence), after --through \(ceiling)")
+            }
+            state = loaded.state
+            startedFrom = loaded.info.name
+            base = .init(sequence: loaded.info.sequence, chain: loaded.info.journalChain, source: "snapshot \(loaded.info.name)")
+        } else if fromSnapshot, let directory = location.snapshotDirectory {
             do {
-                // The newest snapshot that checks and belongs to this journal.
+                // The newest snapshot that checks and belongs to this journal; every one
+                // passed over is a finding (a damaged snapshot is never skipped silently).
                 var ceiling = through ?? .max
-                while let found = try SnapshotStore(directory: directory).loadNewestValid(atOrBefore: ceiling).loaded {
-                    if try Recovery.chain(journalDirectory: journalDirectory, through: found.info.sequence) == found.info.journalChain {
-                        state = found.state
-                        startedFrom = found.info.name
+                while true {
+                    let found = try SnapshotStore(directory: directory).loadNewestValid(atOrBefore: ceiling)
+                    for skipped in found.skipped { findings.append("snapshot \(skipped.name) is not valid: \(skipped.error)") }
+                    guard let loaded = found.loaded else { break }
+                    if try Recovery.chain(journalDirectory: journalDirectory, through: loaded.info.sequence) == loaded.info.journalChain {
+                        state = loaded.state
+                        startedFrom = loaded.info.name
+                        base = .init(
+                            sequence: loaded.info.sequence, chain: loaded.info.journalChain, source: "snapshot \(loaded.info.name)")
                         break
                     }
-                    guard found.info.sequence > 0 else { break }
-                    ceiling = found.info.sequence - 1
+                    findings.append("snapshot \(loaded.info.name) does not belong to this journal (chain values differ)")
+                    guard loaded.info.sequence > 0 else { break }
+                    ceiling = loaded.info.sequence - 1
                 }
             } catch {
                 throw fail("\(error)")
             }
+            if startedFrom == "genesis" { notes.append("no valid snapshot of this journal: audited from genesis") }
         }
-        let started = Date()
+        var progress = ProgressLine(json: json)
+        let verified: JournalVerifier.Report
+        do {
+            verified = try JournalVerifier.verify(directory: journalDirectory, base: base) { partial in
+                progress.show("verifying: \(partial.entries) entries")
+            }
+        } catch {
+            progress.clear()
+            throw fail("\(error)")
+        }
+        findings += verified.damage.map { "journal: \($0)" }
+        let started = ToolIO.monotonicSeconds()
         let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1)
         let limit = through ?? .max
         var events: [Event] = []
@@ -143,24 +242,27 @@ struct Audit: ParsableCommand {
                     }
                 }
                 entries += 1
-                if entries % 1_000_000 == 0, isatty(STDERR_FILENO) != 0 {
-                    FileHandle.standardError.write(Data("\r audited \(entries) entries".utf8))
-                }
+                if entries % 65_536 == 0 { progress.show("audited \(entries) entries, sequence \(entry.sequence)") }
             }
         } catch {
             findings.append("reading the journal: \(error)")
         }
+        progress.clear()
+        if let through, state.lastSequence < through {
+            findings.append("--through \(through) is past the journal's end (\(state.lastSequence))")
+        }
         if mismatches > 10 { findings.append("… \(mismatches) mismatching entries in all") }
         if let violation = state.invariantViolation() { findings.append("invariant: \(violation)") }
-        let seconds = Date().timeIntervalSince(started)
+        let seconds = ToolIO.monotonicSeconds() - started
         let hash = hexString(state.stateHash())
         if json {
             printJSON([
                 "ok": findings.isEmpty, "from": startedFrom, "entries": Int(entries), "sequence": Int(state.lastSequence),
-                "stateHash": hash, "mismatches": mismatches, "findings": findings, "seconds": seconds,
+                "stateHash": hash, "mismatches": mismatches, "findings": findings, "notes": notes, "seconds": seconds,
             ])
         } else {
             print("audited \(entries) entries from \(startedFrom) in \(String(format: "%.2f", seconds)) s")
+            for note in notes { print("note: \(note)") }
             print("sequence: \(state.lastSequence)")
             print("state hash: \(hash)")
             for finding in findings { print("FINDING: \(finding)") }

@@ -11,6 +11,9 @@ public enum Recovery {
         public var skippedSnapshots: [(name: String, reason: String)] = []
         public var entriesReplayed: UInt64 = 0
         public var lastSequence: SequenceNumber = 0
+        /// The first sequence of the journal's first segment (nil without segments): after
+        /// 1 when retention removed older segments, whose entries a snapshot must hold.
+        public var journalFirstSequence: SequenceNumber?
     }
 
     public enum Failure: Error, CustomStringConvertible {
@@ -63,6 +66,37 @@ public enum Recovery {
                 ceiling = loaded.info.sequence - 1
             }
         }
+        do {
+            report.journalFirstSequence = try JournalReader.segments(in: journalDirectory, storage: storage).first
+                .flatMap(JournalFormat.firstSequence(ofSegmentNamed:))
+        } catch {
+            throw .journal(error)
+        }
+        if let first = report.journalFirstSequence, first > state.lastSequence + 1 {
+            throw .entry(
+                sequence: state.lastSequence + 1,
+                reason:
+                    "the journal starts at sequence \(first) and no valid snapshot of it reaches \(first - 1): entries \(state.lastSequence + 1)…\(first - 1) are missing"
+            )
+        }
+        report.entriesReplayed = try applyJournal(
+            to: &state, journalDirectory: journalDirectory, through: limit, storage: storage
+        ) { sequence, replayed in
+            if replayed % 100_000 == 0 { progress?(sequence) }
+        }
+        report.lastSequence = state.lastSequence
+        return (state, report)
+    }
+
+    /// Applies the journal's entries after `state.lastSequence` through `limit` to `state`
+    /// (their journaled events, as recovery does); `afterEach` sees each entry's sequence
+    /// and the count applied so far. Returns how many were applied.
+    @discardableResult
+    public static func applyJournal(
+        to state: inout ExchangeState, journalDirectory: String, through limit: SequenceNumber = .max,
+        storage: any Storage = PosixStorage(), afterEach: (_ sequence: SequenceNumber, _ applied: UInt64) throws -> Void = { _, _ in }
+    ) throws(Failure) -> UInt64 {
+        var applied: UInt64 = 0
         let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1, storage: storage)
         do {
             while let block = try reader.nextBlock(upTo: limit) {
@@ -77,8 +111,8 @@ public enum Recovery {
                         throw Failure.entry(sequence: entry.sequence, reason: "expected sequence \(state.lastSequence + 1)")
                     }
                     state.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
-                    report.entriesReplayed += 1
-                    if report.entriesReplayed % 100_000 == 0 { progress?(entry.sequence) }
+                    applied += 1
+                    try afterEach(entry.sequence, applied)
                 }
             }
         } catch let error as Failure {
@@ -88,8 +122,7 @@ public enum Recovery {
         } catch {
             throw .entry(sequence: reader.nextSequence, reason: "\(error)")
         }
-        report.lastSequence = state.lastSequence
-        return (state, report)
+        return applied
     }
 
     /// The journal's chain value after the block that holds `sequence` (zeros for 0).
