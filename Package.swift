@@ -41,7 +41,8 @@ let package = Package(
         .target(name: "Projection", dependencies: ["LedgerCore", "Journal", "Snapshots", "CLibpq"]),
 
         .target(name: "LedgerClient", dependencies: ["LedgerCore"]),
-        .target(name: "ToolSupport", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(
+            name: "ToolSupport", dependencies: ["LedgerCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "LoadGen",
             dependencies: [

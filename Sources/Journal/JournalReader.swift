@@ -139,3 +139,21 @@ public final class JournalReader {
         return true
     }
 }
+
+extension JournalReader {
+    /// The journal's last complete entry (sequence and journal time), found from its last
+    /// segment without reading the others; nil when it holds none.
+    public static func head(
+        in directory: String, storage: any Storage = PosixStorage()
+    ) throws(JournalError) -> (sequence: SequenceNumber, timeNanos: Int64)? {
+        for name in try segments(in: directory, storage: storage).reversed() {
+            let scan = try SegmentScanner.scan(
+                storage: storage, directory: directory, name: name, expectedFirst: nil, chain: nil, recomputeChain: false)
+            guard let last = scan.blocks.last else { continue }
+            let reader = JournalReader(directory: directory, from: last.lastSequence, storage: storage)
+            guard let entry = try reader.nextBlock()?.entries.last else { continue }
+            return (entry.sequence, entry.timeNanos)
+        }
+        return nil
+    }
+}

@@ -40,7 +40,7 @@ package enum SegmentScanner {
     /// thrown; only I/O errors throw. Every block's CRC and sequence are checked; the hash
     /// chain is recomputed only with `recomputeChain` (SHA-256 is the costly part: start-up
     /// does it for the open segment, `ledger-replay verify` for all of them).
-    static func scan(
+    package static func scan(
         storage: any Storage, directory: String, name: String, expectedFirst: SequenceNumber?, chain previousChain: [UInt8]?,
         decodeEntries: Bool = false, recomputeChain: Bool = true
     ) throws(JournalError) -> SegmentScan {

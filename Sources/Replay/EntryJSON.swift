@@ -3,7 +3,7 @@ import LedgerCore
 /// Journal entries as JSON objects, in the engine's integer units (docs/FORMATS.md names
 /// each field's unit).
 enum EntryJSON {
-    static func command(_ command: Command) -> [String: Any] {
+    static func command(_ command: Command) -> JSONFields {
         switch command {
         case .listAsset(let asset): ["type": "LIST_ASSET", "assetId": Int(asset.id), "name": asset.name, "scale": Int(asset.scale)]
         case .listSymbol(let spec): ["type": "LIST_SYMBOL", "symbolId": Int(spec.id), "name": spec.name]
@@ -50,28 +50,28 @@ enum EntryJSON {
         }
     }
 
-    static func windowJSON(_ type: String, _ window: IdempotencyWindow) -> [String: Any] {
+    static func windowJSON(_ type: String, _ window: IdempotencyWindow) -> JSONFields {
         [
             "type": type, "transferSeconds": Int(window.transferSeconds), "clientOrderSeconds": Int(window.clientOrderSeconds),
             "maxRecords": Int(window.maxRecords),
         ]
     }
 
-    static func limitsJSON(_ type: String, _ limits: WorldLimits) -> [String: Any] {
+    static func limitsJSON(_ type: String, _ limits: WorldLimits) -> JSONFields {
         [
             "type": type, "accountsMax": Int(limits.accountsMax), "restingOrdersMax": Int(limits.restingOrdersMax),
             "conditionalOrdersMax": Int(limits.conditionalOrdersMax), "positionsPerAccountMax": Int(limits.positionsPerAccountMax),
         ]
     }
 
-    static func transferJSON(_ type: String, _ transfer: Transfer) -> [String: Any] {
+    static func transferJSON(_ type: String, _ transfer: Transfer) -> JSONFields {
         [
             "type": type, "transferId": Int(transfer.transferID), "account": Int(transfer.account), "assetId": Int(transfer.asset),
             "amountMinor": Int(transfer.amountMinor),
         ]
     }
 
-    static func event(_ event: Event) -> [String: Any] {
+    static func event(_ event: Event) -> JSONFields {
         switch event {
         case .assetListed(let id): ["type": "ASSET_LISTED", "assetId": Int(id)]
         case .symbolListed(let id): ["type": "SYMBOL_LISTED", "symbolId": Int(id)]
@@ -178,4 +178,74 @@ enum EntryJSON {
             ]
         }
     }
+}
+
+extension EntryJSON {
+    /// Every "type" that `command` and `event` write: what `dump --kind` accepts.
+    static let kinds: Set<String> = [
+        "ADD_PREMIUM_SAMPLE",
+        "ADJUST_ISOLATED_MARGIN",
+        "ADL_RANKING_ADVANCED",
+        "ADL_RANKING_COMPLETED",
+        "ALL_ORDERS_CANCELLED",
+        "AMEND_ORDER",
+        "ASSET_LISTED",
+        "AUTO_DELEVERAGED",
+        "BAD_DEBT_COVERED",
+        "CANCEL_ALL_ORDERS",
+        "CANCEL_ORDER",
+        "CONDITIONAL_ORDER_CANCELLED",
+        "CONDITIONAL_ORDER_PLACED",
+        "CONDITIONAL_ORDER_TRIGGERED",
+        "DELEVERAGING_CONTINUES",
+        "DEPOSIT",
+        "DEPOSITED",
+        "DEPOSIT_INSURANCE_FUND",
+        "ENTRY_EXCISED",
+        "FUNDING_PAID",
+        "FUNDING_RATE_SET",
+        "FUNDING_SETTLED",
+        "FUNDING_SETTLEMENT_ADVANCED",
+        "FUNDING_SETTLEMENT_COMPLETED",
+        "FUND_FUNDING_PAID",
+        "IDEMPOTENCY_WINDOW_SET",
+        "INDEX_PRICE_SET",
+        "INSURANCE_FUND_DEPOSITED",
+        "INSURANCE_TAKEOVER",
+        "ISOLATED_MARGIN_ADJUSTED",
+        "LEVERAGE_SET",
+        "LIQUIDATION_ORDER_PLACED",
+        "LIQUIDATION_SETTLED",
+        "LIQUIDATION_TRIGGERED",
+        "LIST_ASSET",
+        "LIST_SYMBOL",
+        "MARGIN_MODE_SET",
+        "MARK_PRICE_SET",
+        "ORDER_ACCEPTED",
+        "ORDER_AMENDED",
+        "ORDER_CANCELLED",
+        "ORDER_EXPIRED",
+        "ORDER_REDUCED",
+        "ORDER_RESTED",
+        "PLACE_ORDER",
+        "PREMIUM_SAMPLED",
+        "REJECTED",
+        "RESTING_ORDER_EXPIRED",
+        "SETTLE_FUNDING",
+        "SET_FUNDING_RATE",
+        "SET_IDEMPOTENCY_WINDOW",
+        "SET_INDEX_PRICE",
+        "SET_LEVERAGE",
+        "SET_MARGIN_MODE",
+        "SET_MARK_PRICE",
+        "SET_WORLD_LIMITS",
+        "SYMBOL_LISTED",
+        "TICK",
+        "TRADE",
+        "TRANSFER_REPLAYED",
+        "TRIGGERED_ORDER_REJECTED",
+        "WITHDRAW",
+        "WITHDRAWN",
+        "WORLD_LIMITS_SET",
+    ]
 }

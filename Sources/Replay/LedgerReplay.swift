@@ -13,8 +13,9 @@ struct LedgerReplay: ParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "ledger-replay",
-        abstract: "Verify, audit, dump and (as an operator's last resort) excise entries of an ExchangeLedger journal.",
-        subcommands: [Verify.self, Audit.self, Dump.self, Excise.self, Acks.self])
+        abstract:
+            "Verify, audit, dump, rebuild to a point in time and drill the recovery of an ExchangeLedger journal; excise entries as an operator's last resort.",
+        subcommands: [Verify.self, Audit.self, Dump.self, Rebuild.self, Drill.self, Excise.self, Acks.self])
 }
 
 struct Location: ParsableArguments {
@@ -269,28 +270,5 @@ struct Audit: ParsableCommand {
             print(findings.isEmpty ? "OK: events match the journal, balances sum to zero, books uncrossed" : "FAILED")
         }
         if !findings.isEmpty { throw ExitCode(1) }
-    }
-}
-
-struct Dump: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print entries as JSON lines (amounts in integer units).")
-    @OptionGroup var location: Location
-    @Option var from: UInt64 = 1
-    @Option var through: UInt64?
-    @Flag(help: "JSON lines (the only format so far).") var json = false
-
-    func run() throws {
-        let reader = JournalReader(directory: try location.journalDirectory, from: from)
-        do {
-            try reader.forEach(upTo: through ?? .max) { entry in
-                let payload = try entry.decodePayload()
-                printJSON([
-                    "sequence": Int(entry.sequence), "timeNanos": Int(entry.timeNanos),
-                    "command": EntryJSON.command(payload.command), "events": payload.events.map(EntryJSON.event),
-                ])
-            }
-        } catch {
-            throw fail("\(error)")
-        }
     }
 }

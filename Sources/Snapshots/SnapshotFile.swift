@@ -106,9 +106,15 @@ public enum SnapshotFile {
         let body = bytes[headerBytes...]
         var reader = ByteReader(bytes, range: headerBytes - 8..<headerBytes - 4)
         let bodyCRC = (try? reader.fixed32()) ?? 0
-        guard crc32c(body) == bodyCRC else { throw .invalid(file: path, reason: "body checksum mismatch") }
+        guard crc32c(body) == bodyCRC else {
+            throw .invalid(file: path, reason: "body checksum mismatch (bytes \(headerBytes)…\(bytes.count - 1))")
+        }
         let raw = try decompress(body, expectedBytes: Int(info.uncompressedBytes))
-        guard SHA256.hash(raw) == info.stateHash else { throw .invalid(file: path, reason: "state hash mismatch") }
+        guard SHA256.hash(raw) == info.stateHash else {
+            throw .invalid(
+                file: path,
+                reason: "state hash mismatch (the body at byte \(headerBytes) decompresses, but not to the state the header names)")
+        }
         var stateReader = ByteReader(raw)
         do {
             let state = try ExchangeState.decodeCanonical(
@@ -121,10 +127,14 @@ public enum SnapshotFile {
     }
 
     package static func parseHeader(_ bytes: [UInt8], file: String) throws(SnapshotError) -> SnapshotInfo {
-        guard bytes.count >= headerBytes else { throw .invalid(file: file, reason: "header truncated") }
+        guard bytes.count >= headerBytes else {
+            throw .invalid(file: file, reason: "header truncated at byte \(bytes.count) of \(headerBytes)")
+        }
         var reader = ByteReader(bytes, range: 0..<headerBytes)
         do {
-            guard try reader.fixed64() == magic else { throw SnapshotError.invalid(file: file, reason: "not a snapshot (bad magic)") }
+            guard try reader.fixed64() == magic else {
+                throw SnapshotError.invalid(file: file, reason: "not a snapshot (bad magic at byte 0)")
+            }
             let versions = try reader.fixed32()
             guard versions & 0xFFFF == UInt32(version), versions >> 16 >= 1, versions >> 16 <= UInt32(ExchangeState.encodingVersion) else {
                 throw SnapshotError.invalid(file: file, reason: "unsupported version \(versions & 0xFFFF)/\(versions >> 16)")
@@ -138,7 +148,7 @@ public enum SnapshotFile {
             _ = try reader.fixed32()
             let headerCRC = try reader.fixed32()
             guard crc32c(bytes[0..<headerBytes - 4]) == headerCRC else {
-                throw SnapshotError.invalid(file: file, reason: "header checksum mismatch")
+                throw SnapshotError.invalid(file: file, reason: "header checksum mismatch (bytes 0…\(headerBytes - 1))")
             }
             let name = String(file.split(separator: "/").last ?? "")
             return SnapshotInfo(
