@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Journal
 import LedgerCore
+import ToolSupport
 
 /// The durability check of a crash soak (scripts/soak.sh), usable on any gateway's log of
 /// the same form: every acknowledged entry is in the journal with exactly the command that
@@ -19,6 +20,7 @@ struct Acks: ParsableCommand {
         var sent: Set<String> = []
         var acknowledged: [SequenceNumber: String] = [:]
         var findings: [String] = []
+        for path in logs { _ = try ToolIO.existingFile(path, "acknowledgement log") }
         for path in logs {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)") }
             for (number, line) in text.split(separator: "\n").enumerated() {

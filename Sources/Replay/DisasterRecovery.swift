@@ -162,7 +162,7 @@ struct Drill: ParsableCommand {
         var findings: [String] = []
         let check: Backup.Check
         do {
-            check = try Backup.stage(backup, into: scratchDirectory) { step in progress.show(step) }
+            check = try Backup.stage(backup, into: scratchDirectory, recover: false) { step in progress.show(step) }
         } catch {
             progress.clear()
             if case Backup.Failure.usage(let message) = error { throw ValidationError(message) }

@@ -25,12 +25,6 @@ struct Directories: ParsableArguments {
     @Option(help: "The journal directory (default: DATA-DIR/journal).") var journal: String?
     @Option(help: "The snapshot directory (default: DATA-DIR/snapshots).") var snapshots: String?
 
-    func validate() throws {
-        guard dataDirectory != nil || snapshots != nil else {
-            throw ValidationError("give --data-dir, or --snapshots (and --journal where the journal is needed)")
-        }
-    }
-
     /// The journal directory; it must exist and hold a segment (exit 2 otherwise).
     func journalDirectory() throws -> String {
         let directory: String
@@ -187,13 +181,6 @@ struct Inspect: ParsableCommand {
     @OptionGroup var directories: Directories
     @Argument(help: "A snapshot file name in the snapshot directory, or a path (default: the newest).") var snapshot: String?
     @Flag var json = false
-
-    func validate() throws {
-        if snapshot?.contains("/") == true { return }
-        guard directories.dataDirectory != nil || directories.snapshots != nil else {
-            throw ValidationError("give --data-dir or --snapshots, or a snapshot path")
-        }
-    }
 
     func run() throws {
         let path: String

@@ -309,8 +309,11 @@ public enum Backup {
     /// they are read, then checks the copy: sizes and SHA-256 against the manifest, the
     /// snapshot fully loaded, the journal verified with the snapshot as its base and its
     /// head equal to the manifest's. Nothing outside `staging` is touched.
+    /// With `recover`, the copy is also recovered as ledgerd would and the state at its
+    /// head compared with the manifest's state hash (restore does; the drill recovers by
+    /// itself, to time it).
     public static func stage(
-        _ backup: String, into staging: String, progress: ((String) -> Void)? = nil
+        _ backup: String, into staging: String, recover: Bool, progress: ((String) -> Void)? = nil
     ) throws(Failure) -> Check {
         let storage = PosixStorage()
         var check = Check(manifest: try readManifest(backup))
@@ -367,6 +370,19 @@ public enum Backup {
         } catch {
             check.findings.append("journal: \(error)")
         }
+        guard recover, check.findings.isEmpty else { return check }
+        progress?("recovering the copy")
+        do {
+            let (state, _) = try Recovery.restore(journalDirectory: staging + "/journal", snapshotDirectory: staging + "/snapshots")
+            let hash = hexString(state.stateHash())
+            if state.lastSequence != check.manifest.head.sequence || hash != check.manifest.stateHash {
+                check.findings.append(
+                    "the copy recovers to sequence \(state.lastSequence) with state hash \(hash); the manifest says \(check.manifest.head.sequence) with \(check.manifest.stateHash)"
+                )
+            }
+        } catch {
+            check.findings.append("the copy does not recover: \(error)")
+        }
         return check
     }
 
@@ -396,7 +412,7 @@ public enum Backup {
         }
         let staging = dataDirectory + "/.restore-staging"
         removeTree(staging)
-        let check = try stage(backup, into: staging, progress: progress)
+        let check = try stage(backup, into: staging, recover: true, progress: progress)
         guard check.findings.isEmpty else {
             removeTree(staging)
             return (check, nil)

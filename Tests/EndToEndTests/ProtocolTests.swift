@@ -242,6 +242,45 @@ import Testing
         #expect(!result.error.isEmpty)
     }
 
+    /// Every verb of every tool: a path that is not there, or an empty one, is bad usage
+    /// (exit 2) with a message naming it, never "OK". `EMPTY` stands for an empty directory.
+    @Test(arguments: [
+        ("ledger-replay", ["verify", "--data-dir", "/nonexistent/ledger"], "/nonexistent/ledger does not exist"),
+        ("ledger-replay", ["verify", "--journal", "EMPTY"], "holds no journal segment"),
+        ("ledger-replay", ["verify", "--data-dir", "EMPTY"], "EMPTY/journal does not exist"),
+        ("ledger-replay", ["audit", "--journal", "/nonexistent/journal"], "/nonexistent/journal does not exist"),
+        ("ledger-replay", ["dump", "--journal", "EMPTY"], "holds no journal segment"),
+        ("ledger-replay", ["dump", "--journal", "EMPTY", "--kind", "TRAED"], "unknown --kind TRAED"),
+        ("ledger-replay", ["dump", "--journal", "EMPTY", "--from-time", "yesterday"], "yesterday is not a time"),
+        ("ledger-replay", ["rebuild", "--journal", "EMPTY", "--to", "soon", "--out", "EMPTY"], "--to soon is neither"),
+        ("ledger-replay", ["rebuild", "--journal", "/nonexistent/j", "--to", "5", "--out", "EMPTY"], "/nonexistent/j does not exist"),
+        ("ledger-replay", ["drill", "--backup", "/nonexistent/backup"], "/nonexistent/backup does not exist"),
+        ("ledger-replay", ["drill", "--backup", "EMPTY"], "holds no manifest.json"),
+        ("ledger-replay", ["excise", "--journal", "/nonexistent/j", "--sequence", "3"], "/nonexistent/j does not exist"),
+        (
+            "ledger-replay", ["acks", "--journal", "EMPTY", "/nonexistent/acks.log"],
+            "acknowledgement log /nonexistent/acks.log does not exist"
+        ),
+        ("ledger-snapshot", ["list", "--snapshots", "/nonexistent/s"], "/nonexistent/s does not exist"),
+        ("ledger-snapshot", ["list", "--snapshots", "EMPTY"], "holds no snapshot"),
+        ("ledger-snapshot", ["verify", "--data-dir", "/nonexistent/d"], "/nonexistent/d does not exist"),
+        ("ledger-snapshot", ["verify", "--snapshots", "EMPTY"], "holds no snapshot"),
+        ("ledger-snapshot", ["prune", "--snapshots", "EMPTY", "--keep", "1"], "holds no snapshot"),
+        ("ledger-snapshot", ["inspect", "/nonexistent/snap-1.zst"], "/nonexistent/snap-1.zst does not exist"),
+        ("ledger-snapshot", ["create", "--data-dir", "/nonexistent/d"], "/nonexistent/d/journal does not exist"),
+        ("ledger-snapshot", ["backup", "--data-dir", "EMPTY", "--to", "/tmp/x"], "EMPTY/journal does not exist"),
+        ("ledger-snapshot", ["restore", "--from", "/nonexistent/b", "--data-dir", "EMPTY"], "/nonexistent/b does not exist"),
+        ("ledger-snapshot", ["restore", "--from", "EMPTY", "--data-dir", "EMPTY"], "holds no manifest.json"),
+    ])
+    func aMissingOrEmptyPathExitsTwoNamingIt(tool: String, arguments: [String], message: String) throws {
+        let empty = NSTemporaryDirectory() + "ledger-empty-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let result = try runTool(tool, arguments.map { $0.replacingOccurrences(of: "EMPTY", with: empty) })
+        #expect(result.status == 2, "\(tool) \(arguments): \(result.status) \(result.output) \(result.error)")
+        #expect(result.error.contains(message.replacingOccurrences(of: "EMPTY", with: empty)), "\(tool) \(arguments): \(result.error)")
+    }
+
     @Test func helpExitsZero() throws {
         #expect(try runTool("ledger-replay", ["--help"]).status == 0)
         #expect(try runTool("ledger-snapshot", ["--help"]).status == 0)
