@@ -94,7 +94,7 @@ struct Excise: ParsableCommand {
                     if let decoded = try? entry.decodePayload() {
                         throw Refusal(
                             description:
-                                "entry \(entry.sequence) decodes (\(EntryJSON.command(decoded.command).type)): only an entry that cannot be read back is excised"
+                                "entry \(entry.sequence) decodes (\(TypeProbe.type(of: decoded.command))): only an entry that cannot be read back is excised"
                         )
                     }
                     let hash = SHA256.hash(Array(entry.payload))

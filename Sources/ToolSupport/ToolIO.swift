@@ -52,9 +52,11 @@ public enum ToolIO {
             Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(milliseconds % 1000))
     }
 
-    /// A time given on the command line: milliseconds since 1970, or ISO 8601 UTC
+    /// A time given on the command line: milliseconds since 1970 (optionally with the
+    /// suffix `ms`), or ISO 8601 UTC
     /// (`2026-12-04T18:00:00Z`, optionally with `.mmm`), as nanoseconds since 1970.
     public static func parseTime(_ text: String) -> Int64? {
+        if text.hasSuffix("ms"), let milliseconds = Int64(text.dropLast(2)) { return parseTime(String(milliseconds)) }
         if let milliseconds = Int64(text), milliseconds >= 0, milliseconds <= Int64.max / 1_000_000 {
             return milliseconds * 1_000_000
         }
