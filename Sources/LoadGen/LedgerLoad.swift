@@ -19,8 +19,12 @@ struct LedgerLoad: ParsableCommand {
     @Option(help: "Accounts taking part.") var accounts = 1_000
     @Option(help: "With --setup: also rest this many limit orders 1–5% away from the touch, over the accounts.")
     var resting = 0
-    @Option(help: "Seconds to run (0: only setup).") var duration: Double = 10
+    @Option(help: "Seconds to run (0: only setup). Default: 10, or no limit with --commands.") var duration: Double?
     @Option(help: "Stop after this many commands (0: no limit).") var commands = 0
+
+    /// The time limit in seconds (0: none, or only setup without --commands). A load sized
+    /// by --commands is not cut short by a default time: tests size loads by commands.
+    var seconds: Double { duration ?? (commands > 0 ? 0 : 10) }
     @Option(help: "TCP connections.") var connections = 4
     @Option(help: "Requests in flight per connection.") var window = 4_096
     @Option var seed: UInt64 = 42
@@ -39,7 +43,7 @@ struct LedgerLoad: ParsableCommand {
     func run() throws {
         do {
             if setup { try runSetup() }
-            guard duration > 0 || commands > 0 else { return }
+            guard seconds > 0 || commands > 0 else { return }
             let report = try runLoad()
             print(json ? report.json : report.text)
         } catch let failure as LedgerConnection.Failure {
@@ -91,7 +95,7 @@ struct LedgerLoad: ParsableCommand {
 
     func runLoad() throws -> LoadReport {
         let perConnection = accounts / connections
-        let deadline = duration > 0 ? DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9) : UInt64.max
+        let deadline = seconds > 0 ? DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9) : UInt64.max
         let quota = commands > 0 ? (commands + connections - 1) / connections : Int.max
         var workers: [LoadWorker] = []
         for index in 0..<connections {

@@ -41,11 +41,12 @@ struct BackupCommand: ParsableCommand {
         progress.clear()
         let seconds = ToolIO.monotonicSeconds() - started
         let manifest = outcome.manifest
-        let megabytesPerSecond = seconds > 0 ? Double(outcome.bytesCopied) / 1e6 / seconds : 0
+        let megabytesPerSecond = outcome.copySeconds > 0 ? Double(outcome.bytesCopied) / 1e6 / outcome.copySeconds : 0
         if json {
             ToolIO.printJSON([
                 "ok": true, "target": target, "copied": outcome.copied, "kept": outcome.kept, "removed": outcome.removed,
                 "bytesCopied": Int(outcome.bytesCopied), "seconds": seconds, "megabytesPerSecond": megabytesPerSecond,
+                "copySeconds": outcome.copySeconds, "recoverySeconds": outcome.recoverySeconds,
                 "snapshot": manifest.snapshot?.name ?? NSNull(), "headSequence": Int(manifest.head.sequence),
                 "headChain": manifest.head.chain, "stateHash": manifest.stateHash, "trimmedSegments": trimmed,
                 "skippedSnapshots": outcome.skippedSnapshots.map { ["name": $0.name, "reason": $0.reason] },
@@ -56,7 +57,10 @@ struct BackupCommand: ParsableCommand {
                 "backup in \(target): snapshot \(manifest.snapshot?.name ?? "none (journal from sequence 1)"), \(manifest.segments.count) segments, head sequence \(manifest.head.sequence)"
             )
             print(
-                "copied \(outcome.copied.count) files (\(outcome.bytesCopied) bytes, \(String(format: "%.1f", megabytesPerSecond)) MB/s), kept \(outcome.kept.count), removed \(outcome.removed.count), in \(String(format: "%.2f", seconds)) s"
+                "copied \(outcome.copied.count) files (\(outcome.bytesCopied) bytes in \(String(format: "%.2f", outcome.copySeconds)) s, \(String(format: "%.1f", megabytesPerSecond)) MB/s, checked as read), kept \(outcome.kept.count), removed \(outcome.removed.count)"
+            )
+            print(
+                "recovered the copy to its head in \(String(format: "%.2f", outcome.recoverySeconds)) s; \(String(format: "%.2f", seconds)) s in all"
             )
             print("chain head: \(manifest.head.chain)")
             print("state hash at \(manifest.head.sequence): \(manifest.stateHash)")

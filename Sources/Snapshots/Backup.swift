@@ -93,6 +93,10 @@ public enum Backup {
         /// Files of an older backup the new manifest no longer lists.
         public var removed: [String] = []
         public var bytesCopied: Int64 = 0
+        /// Reading, checking and copying the files.
+        public var copySeconds = 0.0
+        /// Recovering the copy to compute the state hash at its head.
+        public var recoverySeconds = 0.0
         /// Snapshots passed over (damaged, or of another journal), with why.
         public var skippedSnapshots: [(name: String, reason: String)] = []
     }
@@ -126,6 +130,7 @@ public enum Backup {
                 ledgerId: 0, epoch: 0, createdNanos: 0, source: source, snapshot: nil, segments: [],
                 head: Head(sequence: 0, timeNanos: 0, chain: ""), stateHash: ""))
 
+        let copyStarted = monotonicSeconds()
         // The newest valid snapshot that belongs to this journal.
         progress?("choosing the snapshot")
         let snapshot = try newestUsableSnapshot(
@@ -235,8 +240,10 @@ public enum Backup {
             throw .io(error)
         }
 
+        outcome.copySeconds = monotonicSeconds() - copyStarted
         // The state at the head, recovered from the copy: proof that it restores.
         progress?("recovering from the copy")
+        let recoveryStarted = monotonicSeconds()
         let recovered: (state: ExchangeState, report: Recovery.Report)
         do {
             recovered = try Recovery.restore(journalDirectory: targetJournal, snapshotDirectory: targetSnapshots, through: head.sequence)
@@ -248,6 +255,7 @@ public enum Backup {
                 "the copy recovers to sequence \(recovered.state.lastSequence) from \(recovered.report.snapshot?.name ?? "genesis"), expected \(head.sequence) from \(snapshot?.name ?? "genesis")"
             )
         }
+        outcome.recoverySeconds = monotonicSeconds() - recoveryStarted
         outcome.manifest.head = Head(sequence: head.sequence, timeNanos: recovered.state.lastTimeNanos, chain: hexString(head.chain))
         outcome.manifest.stateHash = hexString(recovered.state.stateHash())
         outcome.manifest.createdNanos = wallClockNanos()
@@ -531,6 +539,12 @@ public enum Backup {
 
     static func removeTree(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     static func wallClockNanos() -> Int64 {

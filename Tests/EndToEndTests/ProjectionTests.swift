@@ -40,8 +40,8 @@ import Testing
         let load = Process()
         load.executableURL = URL(fileURLWithPath: binDirectory + "/ledger-load")
         load.arguments = [
-            "--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "60", "--duration",
-            "2", "--connections", "2", "--window", "200",
+            "--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "60", "--commands",
+            "30000", "--connections", "2", "--window", "200",
         ]
         load.standardOutput = FileHandle.nullDevice
         try processLock.withLock { try load.run() }
