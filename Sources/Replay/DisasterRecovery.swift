@@ -183,7 +183,9 @@ struct Drill: ParsableCommand {
                 ) { sequence in progress.show("recovering: sequence \(sequence)") }
                 recoveredSequence = startup.state.lastSequence
                 readySeconds = ToolIO.monotonicSeconds() - started
-                recoveredHash = hexString(startup.state.stateHash())
+                recoveredHash =
+                    Backup.stateHash(of: startup.state, for: manifest)
+                    ?? "(state encoding \(manifest.stateEncodingVersion) is unknown to this binary)"
                 if recoveredSequence != manifest.head.sequence {
                     findings.append("recovered to sequence \(recoveredSequence), the manifest's head is \(manifest.head.sequence)")
                 }

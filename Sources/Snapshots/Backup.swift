@@ -66,6 +66,16 @@ public enum Backup {
         /// SHA-256 of the state after `head.sequence` (what `ledger-replay audit --through`
         /// prints), computed by recovering from the backup itself.
         public var stateHash: String
+        /// The state encoding `stateHash` is taken over (docs/FORMATS.md, "State"): a later
+        /// binary hashes the recovered state in this encoding to compare.
+        public var stateEncodingVersion: Int
+    }
+
+    /// The recovered state's hash in the manifest's encoding; nil when this binary cannot
+    /// write that encoding.
+    public static func stateHash(of state: ExchangeState, for manifest: Manifest) -> String? {
+        guard (2...Int(ExchangeState.encodingVersion)).contains(manifest.stateEncodingVersion) else { return nil }
+        return hexString(state.stateHash(encodingVersion: UInt8(manifest.stateEncodingVersion)))
     }
 
     /// Why a backup, a restore or a drill stopped.
@@ -128,7 +138,8 @@ public enum Backup {
         var outcome = Outcome(
             manifest: Manifest(
                 ledgerId: 0, epoch: 0, createdNanos: 0, source: source, snapshot: nil, segments: [],
-                head: Head(sequence: 0, timeNanos: 0, chain: ""), stateHash: ""))
+                head: Head(sequence: 0, timeNanos: 0, chain: ""), stateHash: "",
+                stateEncodingVersion: Int(ExchangeState.encodingVersion)))
 
         let copyStarted = monotonicSeconds()
         // The newest valid snapshot that belongs to this journal.
@@ -382,7 +393,7 @@ public enum Backup {
         progress?("recovering the copy")
         do {
             let (state, _) = try Recovery.restore(journalDirectory: staging + "/journal", snapshotDirectory: staging + "/snapshots")
-            let hash = hexString(state.stateHash())
+            let hash = stateHash(of: state, for: check.manifest) ?? "(encoding \(check.manifest.stateEncodingVersion) unknown here)"
             if state.lastSequence != check.manifest.head.sequence || hash != check.manifest.stateHash {
                 check.findings.append(
                     "the copy recovers to sequence \(state.lastSequence) with state hash \(hash); the manifest says \(check.manifest.head.sequence) with \(check.manifest.stateHash)"

@@ -361,6 +361,28 @@ import Testing
         #expect(hexString(restored.stateHash(encodingVersion: 5)) == expected["adl.hash"])
     }
 
+    // MARK: Backup manifest, version 1 (issue 9)
+
+    /// Fixtures/backup-v1: `ledger-snapshot backup` of the ADL fixture (snapshot-v5 and the
+    /// journal after it). Written once; read, staged and recovered forever.
+    @Test func backupV1FixtureStagesAndRecoversToItsManifest() throws {
+        let expected = try Self.expected(Self.expectedV5)
+        let backup = fixturesDirectory + "/backup-v1"
+        let manifest = try Backup.readManifest(backup)
+        #expect(manifest.version == 1 && manifest.format == "exchange-ledger-backup")
+        #expect(manifest.stateEncodingVersion == 5)
+        #expect(String(manifest.head.sequence) == expected["adl.lastSequence"])
+        #expect(manifest.head.chain == expected["adl.chain"])
+        #expect(manifest.stateHash == expected["adl.hash"])
+        #expect(manifest.snapshot?.name == expected["adl.snapshot.name"])
+        #expect(manifest.snapshot?.stateHash == expected["adl.snapshot.stateHash"])
+        let staging = TemporaryDirectory()
+        defer { staging.cleanup() }
+        let check = try Backup.stage(backup, into: staging.path + "/restore", recover: true)
+        #expect(check.findings.isEmpty, "\(check.findings)")
+        #expect(check.bytes == manifest.segments.reduce(0) { $0 + $1.bytes } + (manifest.snapshot?.bytes ?? 0))
+    }
+
     // MARK: Journal format 2 (issue 7)
 
     static let journalV2 = fixturesDirectory + "/journal-v2"
