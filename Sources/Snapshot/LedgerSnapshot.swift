@@ -118,7 +118,11 @@ struct Create: ParsableCommand {
             let store = SnapshotStore(directory: snapshots)
             let lock = try store.lockForWriting(owner: "ledger-snapshot create")
             defer { withExtendedLifetime(lock) {} }
-            let result = try store.create(journalDirectory: journal, through: through ?? .max)
+            var progress = ProgressLine(json: json)
+            let result = try store.create(journalDirectory: journal, through: through ?? .max) { sequence in
+                progress.show("replayed to sequence \(sequence)")
+            }
+            progress.clear()
             let info = result.info
             guard result.created else {
                 emit(

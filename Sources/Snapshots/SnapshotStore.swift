@@ -81,9 +81,11 @@ extension SnapshotStore {
     /// through `through` (its last complete block by default), written atomically. The
     /// daemon never pauses for it (DESIGN.md "Snapshots").
     @discardableResult
-    public func create(journalDirectory: String, through: SequenceNumber = .max) throws(Recovery.Failure) -> Creation {
+    public func create(
+        journalDirectory: String, through: SequenceNumber = .max, progress: ((SequenceNumber) -> Void)? = nil
+    ) throws(Recovery.Failure) -> Creation {
         let (state, report) = try Recovery.restore(
-            journalDirectory: journalDirectory, snapshotDirectory: directory, through: through, storage: storage)
+            journalDirectory: journalDirectory, snapshotDirectory: directory, through: through, storage: storage, progress: progress)
         if let existing = report.snapshot, existing.sequence == state.lastSequence {
             return Creation(info: existing, created: false, entriesReplayed: 0)
         }

@@ -84,6 +84,11 @@ import Testing
         #expect(restore.output.contains("head sequence \(head)"))
         let again = try runTool("ledger-snapshot", ["restore", "--from", backup, "--data-dir", restored])
         #expect(again.status == 2 && again.error.contains("not empty"), "\(again.error)")
+        let forced = try runTool("ledger-snapshot", ["restore", "--from", backup, "--data-dir", restored, "--force"])
+        #expect(
+            forced.status == 0
+                && forced.output.contains("moved the data directory's journal and snapshots aside into \(restored)/replaced-"),
+            "\(forced.output)")
         let standby = DaemonProcess(dataDirectory: restored)
         try standby.start()
         let recovered = try standby.stateHash()
@@ -233,6 +238,92 @@ import Testing
         #expect(clean.status == 0, "\(clean.output)")
         #expect(try json(clean.output)["removed"] as? [String] == [names[1]])
         #expect(try json(clean.output)["kept"] as? [String] == [names[2]])
+    }
+
+    @Test func trimmingTheJournalKeepsWhatRecoveryFromTheOldestSnapshotNeeds() throws {
+        let daemon = try loadedDaemon(commands: 8_000)
+        let backup = temporary("backup")
+        defer {
+            daemon.cleanup()
+            try? FileManager.default.removeItem(atPath: backup)
+        }
+        let head = try daemon.stateHash()
+        #expect(daemon.terminate() == 0)
+        let middle = Int(head.sequence) / 2
+        let oldest = try #require(
+            try json(
+                try runTool("ledger-snapshot", ["create", "--data-dir", daemon.dataDirectory, "--through", String(middle), "--json"])
+                    .output)["name"] as? String)
+        #expect(try runTool("ledger-snapshot", ["create", "--data-dir", daemon.dataDirectory]).status == 0)
+        let before = segments(daemon.journalDirectory)
+        let trimmed = try runTool(
+            "ledger-snapshot", ["backup", "--data-dir", daemon.dataDirectory, "--to", backup, "--trim-journal", "--json"])
+        #expect(trimmed.status == 0, "\(trimmed.output) \(trimmed.error)")
+        let removed = try #require(try json(trimmed.output)["trimmedSegments"] as? [String])
+        let after = segments(daemon.journalDirectory)
+        #expect(!removed.isEmpty && removed == Array(before.prefix(removed.count)), "\(removed) of \(before)")
+        #expect(after == Array(before.dropFirst(removed.count)))
+        // The first segment left holds the oldest snapshot's sequence (or starts right after it).
+        #expect(try #require(JournalFormatNames.firstSequence(after[0])) <= middle + 1)
+        let covered = try runTool("ledger-replay", ["verify", "--data-dir", daemon.dataDirectory, "--snapshot", oldest])
+        #expect(covered.status == 0 && covered.output.contains("covered by snapshot \(oldest)"), "\(covered.output)")
+        // Every snapshot still checks against what is left, and ledgerd recovers the same state.
+        let checked = try runTool("ledger-snapshot", ["verify", "--data-dir", daemon.dataDirectory, "--against-journal"])
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(
+            checked.output.contains("the base of the retained journal") && checked.output.contains("equals a replay"), "\(checked.output)")
+        try daemon.start()
+        #expect(try daemon.stateHash() == head)
+        #expect(daemon.terminate() == 0)
+    }
+
+    @Test func inspectSummarizesASnapshotAndVerifyComparesEachWithTheJournal() throws {
+        let daemon = try loadedDaemon(commands: 4_000)
+        let other = try loadedDaemon(commands: 4_500)
+        defer {
+            daemon.cleanup()
+            other.cleanup()
+        }
+        #expect(daemon.terminate() == 0 && other.terminate() == 0)
+        let created = try json(try runTool("ledger-snapshot", ["create", "--data-dir", daemon.dataDirectory, "--json"]).output)
+        let name = try #require(created["name"] as? String)
+        let inspected = try runTool("ledger-snapshot", ["inspect", "--data-dir", daemon.dataDirectory, "--json"])
+        #expect(inspected.status == 0, "\(inspected.error)")
+        let report = try json(inspected.output)
+        #expect(
+            report["sequence"] as? Int == created["sequence"] as? Int && report["stateHash"] as? String == created["stateHash"] as? String)
+        let summary = try #require(report["summary"] as? [String: Any])
+        #expect(summary["accounts"] as? Int == 100)
+        let symbols = try #require(summary["symbols"] as? [[String: Any]])
+        #expect(symbols.map { $0["symbol"] as? String } == ["BTCUSDT", "ETHUSDT"])
+        #expect(symbols.allSatisfy { ($0["openInterestUnits"] as? Int ?? 0) > 0 && ($0["restingOrders"] as? Int ?? 0) > 0 })
+        let text = try runTool("ledger-snapshot", ["inspect", daemon.dataDirectory + "/snapshots/" + name])
+        #expect(text.status == 0 && text.output.contains("accounts: 100 ") && text.output.contains("symbol BTCUSDT: open interest"))
+
+        let verified = try runTool("ledger-snapshot", ["verify", "--data-dir", daemon.dataDirectory, "--against-journal"])
+        #expect(verified.status == 0 && verified.output.contains("\(name)  sequence"), "\(verified.output)")
+        #expect(verified.output.contains("equals a replay of the journal to"), "\(verified.output)")
+        // A snapshot of another ledger's journal at the same sequence does not belong here.
+        let foreign = try json(
+            try runTool(
+                "ledger-snapshot",
+                ["create", "--data-dir", other.dataDirectory, "--through", String(created["sequence"] as! Int), "--json"]
+            ).output)
+        #expect(foreign["name"] as? String == name)
+        try FileManager.default.removeItem(atPath: daemon.dataDirectory + "/snapshots/" + name)
+        try FileManager.default.copyItem(
+            atPath: other.dataDirectory + "/snapshots/" + name, toPath: daemon.dataDirectory + "/snapshots/" + name)
+        let mismatch = try runTool("ledger-snapshot", ["verify", "--data-dir", daemon.dataDirectory, "--against-journal"])
+        #expect(mismatch.status == 1 && mismatch.output.contains("FINDING: does not belong to the journal"), "\(mismatch.output)")
+        // A damaged one: inspect says so with the bytes, exit 1.
+        let path = daemon.dataDirectory + "/snapshots/" + name
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 3] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let damaged = try runTool("ledger-snapshot", ["inspect", path])
+        #expect(
+            damaged.status == 1 && damaged.output.contains("FINDING: snapshot \(path) is invalid: body checksum mismatch (bytes 116…"),
+            "\(damaged.output)")
     }
 
     @Test func rebuildToASequenceAndToATimeGivesTheHashAuditPrintsThroughIt() throws {
