@@ -36,12 +36,15 @@ class WindowedGateway: @unchecked Sendable {
                 lock.withLock {
                     inFlight -= 1
                     received(frame)
-                    lock.signal()
+                    // Broadcast: the sender and a test waiting for `stopped` may both wait
+                    // on this condition; a signal wakes one, and could leave the test
+                    // waiting forever (seen: a full run hung in FundingE2ETests).
+                    lock.broadcast()
                 }
             }
             lock.withLock {
                 stopped = true
-                lock.signal()
+                lock.broadcast()
             }
         }
         receiver.start()
