@@ -90,6 +90,7 @@ import Testing
                 && forced.output.contains("moved the data directory's journal and snapshots aside into \(restored)/replaced-"),
             "\(forced.output)")
         let standby = DaemonProcess(dataDirectory: restored)
+        defer { standby.cleanup() }
         try standby.start()
         let recovered = try standby.stateHash()
         #expect(recovered.sequence == SequenceNumber(head) && recovered.hash == stateHash)
