@@ -87,7 +87,13 @@ let package = Package(
         .executableTarget(name: "DiskSim", dependencies: ["DiskSimulation"]),
 
         .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
-        .testTarget(name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerDigest", "LedgerClient"]),
+        // The reference model of DifferentialTests is plain, slow code on purpose (an oracle
+        // easy to read): optimized, its million commands take a fraction of the test run
+        // they took at -Onone, where they were three quarters of its CPU time
+        // (docs/BENCHMARKS.md, "Test run"). The engine under test stays a debug build.
+        .testTarget(
+            name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerDigest", "LedgerClient"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C", "LedgerTestSupport"]),
         .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerDigest", "LedgerClient"]),
         .testTarget(
