@@ -38,10 +38,12 @@ enum Views {
                 "maxWithdrawAmount": DecimalText.format(state.withdrawableMinor(id, asset: asset.id), scale: scale),
                 "crossMarginBalance": DecimalText.format(cross.marginBalanceMinor, scale: scale),
                 "crossMaintMargin": DecimalText.format(cross.maintenanceMinor, scale: scale),
-                // Maintenance / margin balance, 4 places ("0" with nothing to maintain).
+                // Maintenance / margin balance, 4 places rounded up, against the user like
+                // every risk figure (docs/RULES.md); "0" with nothing to maintain.
                 "crossMarginRatio": cross.maintenanceMinor == 0 || cross.marginBalanceMinor <= 0
                     ? (cross.maintenanceMinor == 0 ? "0" : "1.0000")
-                    : DecimalText.format(cross.maintenanceMinor * 10_000 / cross.marginBalanceMinor, scale: 4),
+                    : DecimalText.format(
+                        FixedPoint.divideRoundingUp(Int128(cross.maintenanceMinor) * 10_000, Int128(cross.marginBalanceMinor)), scale: 4),
             ])
         }
         var positions: [[String: Any]] = []

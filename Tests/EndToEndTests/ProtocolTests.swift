@@ -182,6 +182,17 @@ import Testing
         #expect(account.body.contains(#""isolatedMargin":"400.000000""#), "\(account.body)")
         // Bracket 1 (MMR 0.4%) at the price: (400 − 20,000) / (0.004 − 1) = 19,678.7148…, rounded up.
         #expect(account.body.contains(#""liquidationPrice":"19678.8""#), "\(account.body)")
+        // The cross margin ratio is rounded up (never understating risk): account 2's short.
+        let other = try daemon.http("GET", "/v1/account?account=2", token: trader)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(other.body.utf8)) as? [String: Any])
+        let usdt = try #require((parsed["assets"] as? [[String: Any]])?.first { $0["asset"] as? String == "USDT" })
+        let units = { (text: Any?) -> Int128 in Int128((text as? String ?? "").replacingOccurrences(of: ".", with: "")) ?? -1 }
+        let maintenance = units(usdt["crossMaintMargin"])  // 6 places
+        let balance = units(usdt["crossMarginBalance"])
+        #expect(maintenance > 0 && balance > 0, "\(other.body)")
+        let ratio = (maintenance * 10_000 + balance - 1) / balance
+        #expect(ratio * balance != maintenance * 10_000, "an exact ratio cannot tell the rounding")
+        #expect(units(usdt["crossMarginRatio"]) == ratio, "\(usdt)")
 
         #expect(try post("/v1/insuranceFund", #"{"transferId":99,"asset":"USDT","amount":"5000"}"#).status == 200)
         #expect(try daemon.http("GET", "/v1/insuranceFund").body.contains(#""balance":"5000.000000""#))

@@ -112,8 +112,9 @@ import Testing
             engine.run(.adjustIsolatedMargin(account: 1, symbol: 0, amountMinor: 600_000_000))
                 == [.isolatedMarginAdjusted(account: 1, symbol: 0, amountMinor: 600_000_000)])
         #expect(engine.state.account(1)!.position(0).isolatedMarginMinor == 1_000_000_000)
-        // More margin lowers the liquidation price: (1,000 − 20,000) / (0.005 − 1) = 19,095.47…
-        #expect(engine.state.estimatedLiquidationPriceUnits(account: 1, symbol: 0) == 1_909_548)
+        // More margin lowers the liquidation price: (1,000 − 20,000) / (0.005 − 1) = 19,095.47…,
+        // shown up to the tick of 0.10 (toward the mark, for a long): 19,095.50.
+        #expect(engine.state.estimatedLiquidationPriceUnits(account: 1, symbol: 0) == 1_909_550)
         // 600 can come out again (IM stays 400); 600.000001 cannot.
         let hash = engine.state.stateHash()
         #expect(
@@ -137,8 +138,9 @@ import Testing
         engine.limit(1, .buy, price: 5_000_000, quantity: 1_000)  // long 1 BTC at 50,000, 100,000 wallet
         // Bracket 1 (50k..250k): P = (100,000 + 50 − 50,000) / (1 × 0.005 − 1) < 0: no liquidation price.
         #expect(engine.state.estimatedLiquidationPriceUnits(account: 1, symbol: 0) == nil)
-        // The short: P = (100,000 + 50 + 50,000) / (0.005 + 1) = 149,303.48… rounded down.
-        #expect(engine.state.estimatedLiquidationPriceUnits(account: 2, symbol: 0) == 14_930_348)
+        // The short: P = (100,000 + 50 + 50,000) / (0.005 + 1) = 149,303.48…, down to the
+        // tick of 0.10 (toward the mark, for a short): 149,303.40.
+        #expect(engine.state.estimatedLiquidationPriceUnits(account: 2, symbol: 0) == 14_930_340)
     }
 
     // MARK: Funding

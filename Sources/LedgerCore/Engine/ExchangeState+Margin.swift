@@ -233,7 +233,12 @@ extension ExchangeState {
             let atMark = Int128(size.magnitude) * Int128(market.markPriceUnits) * factor
             chosen = price(bracket: spec.bracketIndex(notionalMinor: atMark))
         }
-        guard let result = chosen, result > 0, result < Int128(Int64.max) else { return nil }
+        // On the tick grid, toward the mark (up for a long, down for a short): it warns early,
+        // and a price off the grid could never trade.
+        guard let exact = chosen, exact > 0 else { return nil }
+        let tick = Int128(spec.tickSizePriceUnits)
+        let result = size > 0 ? FixedPoint.divideRoundingUp(exact, tick) * tick : exact / tick * tick
+        guard result > 0, result < Int128(Int64.max) else { return nil }
         return Int64(result)
     }
 }
