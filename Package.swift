@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "LedgerDaemon",
             dependencies: [
-                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "Projection", "LedgerServer",
+                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "Projection", "LedgerServer", "ToolSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

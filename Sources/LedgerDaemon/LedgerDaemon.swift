@@ -8,9 +8,13 @@ import NIOCore
 import NIOPosix
 import Projection
 import Snapshots
+import ToolSupport
 
 @main
 struct LedgerDaemon: AsyncParsableCommand {
+    /// Bad usage exits 2, as a bad configuration does (ArgumentParser's own code is 64).
+    static func main() async { await asyncMainWithProjectExitCodes() }
+
     static let configuration = CommandConfiguration(
         commandName: "ledgerd",
         abstract: "The ExchangeLedger daemon: sequencer, matching engine and journal.",

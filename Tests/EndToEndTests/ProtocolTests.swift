@@ -246,6 +246,8 @@ import Testing
         ("ledger-snapshot", ["prune", "--data-dir", "/nonexistent", "--keep", "0"]),
         ("ledger-snapshot", ["list"]),
         ("ledger-load", ["--token", "x", "--accounts", "1", "--connections", "2"]),
+        ("ledgerd", ["--frobnicate"]),
+        ("ledgerd", ["--tcp-port", "not-a-port"]),
     ])
     func badUsageExitsTwo(tool: String, arguments: [String]) throws {
         let result = try runTool(tool, arguments)
