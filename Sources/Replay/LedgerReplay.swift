@@ -191,23 +191,18 @@ struct Audit: ParsableCommand {
             base = .init(sequence: loaded.info.sequence, chain: loaded.info.journalChain, source: "snapshot \(loaded.info.name)")
         } else if fromSnapshot, let directory = location.snapshotDirectory {
             do {
-                // The newest snapshot that checks and belongs to this journal; every one
-                // passed over is a finding (a damaged snapshot is never skipped silently).
-                var ceiling = through ?? .max
-                while true {
-                    let found = try SnapshotStore(directory: directory).loadNewestValid(atOrBefore: ceiling)
-                    for skipped in found.skipped { findings.append("snapshot \(skipped.name) is not valid: \(skipped.error)") }
-                    guard let loaded = found.loaded else { break }
-                    if try Recovery.chain(journalDirectory: journalDirectory, through: loaded.info.sequence) == loaded.info.journalChain {
-                        state = loaded.state
-                        startedFrom = loaded.info.name
-                        base = .init(
-                            sequence: loaded.info.sequence, chain: loaded.info.journalChain, source: "snapshot \(loaded.info.name)")
-                        break
-                    }
-                    findings.append("snapshot \(loaded.info.name) does not belong to this journal (chain values differ)")
-                    guard loaded.info.sequence > 0 else { break }
-                    ceiling = loaded.info.sequence - 1
+                // Every snapshot passed over is a finding (never skipped silently).
+                let found = try Recovery.newestSnapshot(
+                    journalDirectory: journalDirectory, snapshotDirectory: directory, atOrBefore: through ?? .max)
+                for skipped in found.skipped {
+                    findings.append(
+                        skipped.error.map { "snapshot \(skipped.name) is not valid: \($0)" }
+                            ?? "snapshot \(skipped.name) does not belong to this journal (chain values differ)")
+                }
+                if let loaded = found.loaded {
+                    state = loaded.state
+                    startedFrom = loaded.info.name
+                    base = .init(sequence: loaded.info.sequence, chain: loaded.info.journalChain, source: "snapshot \(loaded.info.name)")
                 }
             } catch {
                 throw fail("\(error)")

@@ -279,19 +279,12 @@ public enum Backup {
     static func newestUsableSnapshot(
         journalDirectory: String, snapshotDirectory: String, skipped: inout [(name: String, reason: String)]
     ) throws(Failure) -> SnapshotInfo? {
-        let store = SnapshotStore(directory: snapshotDirectory)
-        var ceiling = SequenceNumber.max
-        while true {
-            let found: (loaded: (state: ExchangeState, info: SnapshotInfo)?, skipped: [(name: String, error: SnapshotError)])
-            do { found = try store.loadNewestValid(atOrBefore: ceiling) } catch { throw .finding("\(error)") }
-            skipped += found.skipped.map { ($0.name, $0.error.description) }
-            guard let info = found.loaded?.info else { return nil }
-            let chain: [UInt8]?
-            do { chain = try Recovery.chain(journalDirectory: journalDirectory, through: info.sequence) } catch { chain = nil }
-            if chain == info.journalChain { return info }
-            skipped.append((info.name, "does not belong to the journal (chain values differ)"))
-            guard info.sequence > 0 else { return nil }
-            ceiling = info.sequence - 1
+        do {
+            let found = try Recovery.newestSnapshot(journalDirectory: journalDirectory, snapshotDirectory: snapshotDirectory)
+            skipped += found.skipped.map { ($0.name, $0.error?.description ?? "does not belong to the journal (chain values differ)") }
+            return found.loaded?.info
+        } catch {
+            throw .finding("\(error)")
         }
     }
 

@@ -46,24 +46,14 @@ public enum Recovery {
         var report = Report()
         var state = ExchangeState()
         if let snapshotDirectory {
-            let store = SnapshotStore(directory: snapshotDirectory, storage: storage)
-            var ceiling = limit
-            while true {
-                let found: (loaded: (state: ExchangeState, info: SnapshotInfo)?, skipped: [(name: String, error: SnapshotError)])
-                do { found = try store.loadNewestValid(atOrBefore: ceiling) } catch { throw .snapshot(error) }
-                report.skippedSnapshots += found.skipped.map { ($0.name, $0.error.description) }
-                guard let loaded = found.loaded else { break }
-                // A snapshot must belong to this journal: its chain value must match.
-                if try chain(journalDirectory: journalDirectory, through: loaded.info.sequence, storage: storage)
-                    == loaded.info.journalChain
-                {
-                    state = loaded.state
-                    report.snapshot = loaded.info
-                    break
-                }
-                report.skippedSnapshots.append((loaded.info.name, "journal chain at its sequence differs (another journal?)"))
-                guard loaded.info.sequence > 0 else { break }
-                ceiling = loaded.info.sequence - 1
+            let found = try newestSnapshot(
+                journalDirectory: journalDirectory, snapshotDirectory: snapshotDirectory, atOrBefore: limit, storage: storage)
+            report.skippedSnapshots = found.skipped.map {
+                ($0.name, $0.error?.description ?? "journal chain at its sequence differs (another journal?)")
+            }
+            if let loaded = found.loaded {
+                state = loaded.state
+                report.snapshot = loaded.info
             }
         }
         do {
@@ -123,6 +113,31 @@ public enum Recovery {
             throw .entry(sequence: reader.nextSequence, reason: "\(error)")
         }
         return applied
+    }
+
+    /// The newest snapshot at or before `maxSequence` that loads, checks and belongs to the
+    /// journal (its chain value equals the journal's at its sequence), newest first; each
+    /// one passed over with why: its error, or nil when it belongs to another journal.
+    /// Recovery, `audit --from-snapshot` and `backup` all choose this way.
+    public static func newestSnapshot(
+        journalDirectory: String, snapshotDirectory: String, atOrBefore maxSequence: SequenceNumber = .max,
+        storage: any Storage = PosixStorage()
+    ) throws(Failure) -> (loaded: (state: ExchangeState, info: SnapshotInfo)?, skipped: [(name: String, error: SnapshotError?)]) {
+        let store = SnapshotStore(directory: snapshotDirectory, storage: storage)
+        var skipped: [(name: String, error: SnapshotError?)] = []
+        var ceiling = maxSequence
+        while true {
+            let found: (loaded: (state: ExchangeState, info: SnapshotInfo)?, skipped: [(name: String, error: SnapshotError)])
+            do { found = try store.loadNewestValid(atOrBefore: ceiling) } catch { throw .snapshot(error) }
+            skipped += found.skipped.map { ($0.name, $0.error) }
+            guard let loaded = found.loaded else { return (nil, skipped) }
+            if try chain(journalDirectory: journalDirectory, through: loaded.info.sequence, storage: storage) == loaded.info.journalChain {
+                return (loaded, skipped)
+            }
+            skipped.append((loaded.info.name, nil))
+            guard loaded.info.sequence > 0 else { return (nil, skipped) }
+            ceiling = loaded.info.sequence - 1
+        }
     }
 
     /// The journal's chain value after the block that holds `sequence` (zeros for 0).
