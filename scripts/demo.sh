@@ -33,13 +33,18 @@ echo "== PostgreSQL at $LEDGER_PG_URL"
 
 tcp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 http=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# Tokens: the daemon keeps only their SHA-256 (docs/OPERATIONS.md, "Tokens and roles");
+# each secret is printed once, into a file of its own that only the load and curl read.
+umask 077
+"$bin/ledgerd" token add --file "$work/tokens.toml" --name demo-admin --role admin >"$work/admin.token"
+"$bin/ledgerd" token add --file "$work/tokens.toml" --name demo-reader --role read-only >"$work/reader.token"
 "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" \
-    --token demo-admin:admin --projector-url "$LEDGER_PG_URL" >"$work/ledgerd.log" 2>&1 &
+    --tokens-file "$work/tokens.toml" --projector-url "$LEDGER_PG_URL" >"$work/ledgerd.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null && break; sleep 0.1; done
 echo "== ledgerd ready (tcp $tcp, http $http); demo load for ${seconds}s"
 
-"$bin/ledger-load" --port "$tcp" --token demo-admin --setup --accounts 2000 --duration "$seconds" --connections 4 --window 4096
+"$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration "$seconds" --connections 4 --window 4096
 
 echo "== waiting for the projector to catch up"
 durable=$(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence/ {print $2}')

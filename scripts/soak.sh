@@ -31,17 +31,20 @@ wait_listening() {
     return 1
 }
 
+# One admin token for every cycle: its digest for ledgerd, its secret for ledger-load.
+(umask 077 && "$bin/ledgerd" token add --file "$work/tokens.toml" --name soak --role admin >"$work/admin.token")
+
 for cycle in $(seq "$cycles"); do
     dir="$work/cycle-$cycle"
     mkdir -p "$dir"
     tcp=$port
     http=$((port + 1))
-    "$bin/ledgerd" --data-dir "$dir/data" --tcp-port "$tcp" --http-port "$http" --token soak:admin --no-projector >"$dir/ledgerd.log" 2>&1 &
+    "$bin/ledgerd" --data-dir "$dir/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" --no-projector >"$dir/ledgerd.log" 2>&1 &
     daemon=$!
     wait_listening "$tcp" "$daemon" || { echo "cycle $cycle: ledgerd did not start"; cat "$dir/ledgerd.log"; exit 1; }
     load_seed=$((RANDOM * 32768 + RANDOM))
     # Every step is bounded (timeout): a hang fails the soak instead of stalling CI.
-    timeout 300 "$bin/ledger-load" --port "$tcp" --token soak --setup --accounts 64 --connections 2 --window 512 --commands 400000 --duration 0 \
+    timeout 300 "$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 64 --connections 2 --window 512 --commands 400000 --duration 0 \
         --seed "$load_seed" --ack-log "$dir/acks" >"$dir/load.log" 2>&1 &
     load=$!
     # Kill after a random amount of acknowledgement log (8 KiB … 512 KiB: up to ~7,000
@@ -59,7 +62,7 @@ for cycle in $(seq "$cycles"); do
     wait "$load" || load_status=$?
     if [ "$load_status" -eq 124 ]; then echo "cycle $cycle (seed $seed, load seed $load_seed): ledger-load hung"; exit 1; fi
     # Recovery after the crash, then a clean stop.
-    "$bin/ledgerd" --data-dir "$dir/data" --tcp-port "$tcp" --http-port "$http" --token soak:admin --no-projector >"$dir/ledgerd2.log" 2>&1 &
+    "$bin/ledgerd" --data-dir "$dir/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" --no-projector >"$dir/ledgerd2.log" 2>&1 &
     daemon=$!
     wait_listening "$tcp" "$daemon" || { echo "cycle $cycle (seed $seed, load seed $load_seed): no restart after SIGKILL"; cat "$dir/ledgerd2.log"; exit 1; }
     kill -TERM "$daemon"

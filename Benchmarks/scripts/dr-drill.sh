@@ -22,14 +22,15 @@ cleanup() {
 }
 trap cleanup EXIT
 source Benchmarks/scripts/common.sh
+make_tokens "${here:-$bin}"
 now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 2))"; }
 rate() { python3 -c "print(f'{$1 / ($(now) - $2):,.0f}')"; }
-"$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --token bench-admin:admin >>"$work/ledgerd.log" 2>&1 &
+"$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" >>"$work/ledgerd.log" 2>&1 &
 pid=$!
 until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
 echo "== load: $accounts accounts, $commands commands"
-"$bin/ledger-load" --port "$tcp" --token bench-admin --setup --accounts "$accounts" --commands "$commands" \
+"$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts "$accounts" --commands "$commands" \
     --connections 4 --window 4096 | grep -E "^commands:"
 entries=$("$bin/ledger-replay" verify --data-dir "$work/data" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["lastSequence"])')
 echo "journal: $entries entries, $(du -sm "$work/data/journal" | cut -f1) MB"
@@ -48,7 +49,7 @@ lines=$("$bin/ledger-replay" dump --data-dir "$work/data" --account 7 | wc -l)
 echo "dump --account 7: $lines lines in $(since "$t0") s, $(rate "$entries" "$t0") entries/s read"
 
 echo "== backup 1 (no snapshot: the whole journal), while ledger-load writes"
-"$bin/ledger-load" --port "$tcp" --token bench-admin --accounts "$accounts" --commands 300000 --connections 2 \
+"$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "$accounts" --commands 300000 --connections 2 \
     --window 1024 >/dev/null &
 load=$!
 "$bin/ledger-snapshot" backup --data-dir "$work/data" --to "$work/backup" | grep -E "copied|recovered|head|state hash"

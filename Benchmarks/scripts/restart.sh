@@ -22,12 +22,13 @@ cleanup() {
 }
 trap cleanup EXIT
 source Benchmarks/scripts/common.sh
+make_tokens "${here:-$bin}"
 now() { date +%s.%N; }
 since() { python3 -c "print(round($(now) - $1, 2))"; }
 start_daemon() {
     local t0
     t0=$(now)
-    "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --token bench-admin:admin >>"$work/ledgerd.log" 2>&1 &
+    "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" >>"$work/ledgerd.log" 2>&1 &
     pid=$!
     until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
     echo "ready after $(since "$t0") s; RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
@@ -35,10 +36,10 @@ start_daemon() {
 stop_daemon() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
 echo "== first start"
 start_daemon
-"$bin/ledger-load" --port "$tcp" --token bench-admin --setup --accounts "$accounts" --resting "$resting" --duration 0 >/dev/null
+"$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts "$accounts" --resting "$resting" --duration 0 >/dev/null
 metric() { curl -s "http://127.0.0.1:$http/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
 echo "after setup: $(metric ledger_accounts) accounts, $(metric ledger_resting_orders) resting orders, RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
-"$bin/ledger-load" --port "$tcp" --token bench-admin --accounts "$accounts" --commands "$commands" --duration 0 \
+"$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "$accounts" --commands "$commands" --duration 0 \
     --connections 4 --window 4096 >/dev/null
 echo "journal: $(du -sh "$work/data/journal" | cut -f1), durable sequence $(metric ledger_durable_sequence), $(metric ledger_resting_orders) resting orders, RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
 stop_daemon

@@ -25,15 +25,16 @@ cleanup() {
 }
 trap cleanup EXIT
 source Benchmarks/scripts/common.sh
-"$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --token bench-admin:admin >"$work/ledgerd.log" 2>&1 &
+make_tokens "${here:-$bin}"
+"$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" >"$work/ledgerd.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null && break; sleep 0.1; done
 echo "== setup: $accounts accounts"
 start=$(date +%s.%N)
-"$here/ledger-load" --port "$tcp" --token bench-admin --setup --accounts "$accounts" --duration 0 >/dev/null
+"$here/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts "$accounts" --duration 0 >/dev/null
 echo "setup took $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s; RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
 run() {
-    "$here/ledger-load" --port "$tcp" --token bench-admin --accounts "$accounts" --commands "$commands" --duration 0 \
+    "$here/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "$accounts" --commands "$commands" --duration 0 \
         --connections 4 --window 4096 --seed "$1" --json
 }
 summary() {

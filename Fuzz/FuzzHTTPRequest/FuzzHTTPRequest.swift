@@ -13,13 +13,15 @@ public func fuzzHTTPRequestMain(_ argc: CInt, _ argv: UnsafeMutablePointer<Unsaf
     let genesis = Samples.genesis
     let catalog = ExchangeCatalog(genesis)
     var events: [Event] = []
+    let admin = TokenBook.standalone(
+        TokenGrant(name: "fuzz", digest: [UInt8](repeating: 0, count: 32), role: .admin, accounts: .none, ratePerSecond: 1, burst: 1))
     return Fuzz.run(argc, argv, seeds: seeds) { bytes in
         guard let newline = bytes.firstIndex(of: 0x0A) else { return }
         let line = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ", maxSplits: 1)
         guard line.count == 2 else { return }
         let body = Array(bytes[(newline + 1)...])
         let decoded = HTTPAPI.decode(
-            method: HTTPMethod(rawValue: String(line[0])), uri: String(line[1]), body: body, role: .admin, catalog: catalog)
+            method: HTTPMethod(rawValue: String(line[0])), uri: String(line[1]), body: body, principal: admin, catalog: catalog)
         guard case .command(let command) = decoded, command.domainViolation() == nil else { return }
         var writer = ByteWriter()
         command.encode(to: &writer)

@@ -19,7 +19,10 @@ public func fuzzWireFrameMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeM
 
 func seeds() -> [[UInt8]] {
     let (_, entries) = Samples.entries(count: 40)
-    var frames: [WireFrame] = [.hello(requestID: 1, token: "test-admin"), .stateQuery(requestID: 2), .welcome(requestID: 1, role: .admin)]
+    var frames: [WireFrame] = [
+        .hello(requestID: 1, token: "test-admin"), .stateQuery(requestID: 2), .welcome(requestID: 1, role: .admin),
+        .hello(requestID: 3, token: "t", version: 1), .busy(requestID: 4, retryAfterMilliseconds: 5, message: "busy"),
+    ]
     frames += (Samples.kinds + entries.prefix(20).map(\.command)).enumerated().map { .command(requestID: UInt64($0.offset), $0.element) }
     frames += entries.suffix(10).enumerated().map { .committed(requestID: UInt64($0.offset), sequence: 99, events: $0.element.events) }
     frames += [

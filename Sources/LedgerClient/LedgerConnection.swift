@@ -75,6 +75,7 @@ public final class LedgerConnection: @unchecked Sendable {
         switch try receive() {
         case .welcome(_, let role): return role
         case .error(_, let code, let message): throw .refused(code, message)
+        case .busy(_, let retryAfter, let message): throw .refused(.busy, "\(message) (retry after \(retryAfter) ms)")
         default: throw .protocolError("expected a welcome")
         }
     }

@@ -18,14 +18,25 @@ struct LedgerDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledgerd",
         abstract: "The ExchangeLedger daemon: sequencer, matching engine and journal.",
-        discussion: "Settings come from --config (TOML), then LEDGERD_* environment variables, then flags. See docs/OPERATIONS.md.")
+        discussion: "`ledgerd [serve] OPTIONS` runs the daemon; `ledgerd token …` manages the token file. See docs/OPERATIONS.md.",
+        subcommands: [Serve.self, TokenCommand.self], defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon (the default).",
+        discussion: """
+            Settings come from --config (TOML), then LEDGERD_* environment variables, then flags. Tokens come from the \
+            token file (auth.tokens_file, --tokens-file), re-read on SIGHUP. See docs/OPERATIONS.md.
+            """)
 
     @Option(help: "TOML configuration file.") var config: String?
     @Option(name: .customLong("data-dir"), help: "Directory for journal/ and snapshots/.") var dataDirectory: String?
     @Option(name: .customLong("tcp-port"), help: "Binary protocol port (loopback by default).") var tcpPort: Int?
     @Option(name: .customLong("http-port"), help: "HTTP/JSON port.") var httpPort: Int?
     @Option(help: "fsync mode: batch, interval or none (tests only).") var fsync: String?
-    @Option(name: .customLong("token"), help: "TOKEN:ROLE (trader, oracle, admin); repeatable.") var tokens: [String] = []
+    @Option(name: .customLong("tokens-file"), help: "The token file (SHA-256 digests and roles); re-read on SIGHUP.")
+    var tokensFile: String?
     @Option(name: .customLong("projector-url"), help: "PostgreSQL URL for the read models; enables the projector.") var projectorURL:
         String?
     @Flag(name: .customLong("no-projector"), help: "Do not project into PostgreSQL.") var noProjector = false
@@ -33,24 +44,19 @@ struct LedgerDaemon: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
 
     func loadConfig() throws -> DaemonConfig {
-        var settings = DaemonConfig()
-        if let config {
-            try settings.apply(toml: try String(contentsOfFile: config, encoding: .utf8))
-        }
-        try settings.apply(environment: ProcessInfo.processInfo.environment)
-        if let dataDirectory { settings.dataDirectory = dataDirectory }
-        if let tcpPort { settings.tcpPort = tcpPort }
-        if let httpPort { settings.httpPort = httpPort }
-        if let fsync { try settings.set("journal.fsync", .string(fsync)) }
-        if let segmentBytes { settings.segmentBytes = segmentBytes }
-        if let logLevel { try settings.set("log_level", .string(logLevel)) }
-        if !tokens.isEmpty { try settings.apply(tokenList: tokens.joined(separator: ",")) }
-        if let projectorURL {
-            settings.projectorURL = projectorURL
-            settings.projectorEnabled = true
-        }
-        if noProjector { settings.projectorEnabled = false }
-        return settings
+        var flags: [(key: String, value: ConfigValue)] = []
+        if let dataDirectory { flags.append(("data_dir", .string(dataDirectory))) }
+        if let tcpPort { flags.append(("tcp.port", .integer(Int64(tcpPort)))) }
+        if let httpPort { flags.append(("http.port", .integer(Int64(httpPort)))) }
+        if let fsync { flags.append(("journal.fsync", .string(fsync))) }
+        if let segmentBytes { flags.append(("journal.segment_bytes", .integer(segmentBytes))) }
+        if let logLevel { flags.append(("log_level", .string(logLevel))) }
+        if let tokensFile { flags.append(("auth.tokens_file", .string(tokensFile))) }
+        if let projectorURL { flags += [("projector.url", .string(projectorURL)), ("projector.enabled", .bool(true))] }
+        if noProjector { flags.append(("projector.enabled", .bool(false))) }
+        return try DaemonConfig.layered(
+            toml: try config.map { try String(contentsOfFile: $0, encoding: .utf8) }, environment: ProcessInfo.processInfo.environment,
+            flags: flags)
     }
 
     func run() async throws {
@@ -69,9 +75,27 @@ struct LedgerDaemon: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "ledgerd")
-        guard !settings.tokens.isEmpty else {
-            logger.error("no tokens configured: give at least one with --token TOKEN:ROLE or [tokens] in the config")
+        let tokens: TokenBook
+        do {
+            let grants = try TokenFile.read(path: settings.tokensFile, defaults: settings.tokenDefaults)
+            guard !grants.isEmpty else { throw TokenFile.Invalid(description: "token file \(settings.tokensFile) has no token") }
+            tokens = TokenBook(grants: grants)
+            logger.info("tokens", metadata: Self.tokenSummary(grants, path: settings.tokensFile))
+        } catch {
+            logger.error("\(error); create one with `ledgerd token add --file \(settings.tokensFile) --name NAME --role ROLE`")
             throw ExitCode(2)
+        }
+        // SIGHUP re-reads the token file; a file that does not parse leaves the tokens as
+        // they were (never none).
+        termination.onReload = {
+            do {
+                let grants = try TokenFile.read(path: settings.tokensFile, defaults: settings.tokenDefaults)
+                guard !grants.isEmpty else { throw TokenFile.Invalid(description: "token file \(settings.tokensFile) has no token") }
+                tokens.install(grants)
+                logger.notice("reloaded tokens", metadata: Self.tokenSummary(grants, path: settings.tokensFile))
+            } catch {
+                logger.error("reload refused; the tokens stay as they were", metadata: ["error": "\(error)"])
+            }
         }
 
         // Descriptors: the soft limit up to the hard one, and the connection caps must fit
@@ -154,7 +178,7 @@ struct LedgerDaemon: AsyncParsableCommand {
         let sequencer = Sequencer(
             state: startup.state, journal: journal, queueCapacity: settings.queueCapacity, verifyEntries: settings.verifyEntries,
             worldLimits: settings.worldLimits, logger: logger)
-        let api = HTTPAPI(sequencer: sequencer, tokens: settings.tokens, status: status)
+        let api = HTTPAPI(sequencer: sequencer, tokens: tokens, status: status)
         sequencer.onCatalogChange = { catalog in api.updateCatalog(catalog) }
         sequencer.onFatal = { error in
             status.ready = false
@@ -189,7 +213,7 @@ struct LedgerDaemon: AsyncParsableCommand {
         let http: Channel
         do {
             tcp = try await TCPServer.bind(
-                host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings,
+                host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings, tokens: tokens,
                 registry: connections
             ) { status.accepting }
             http = try await HTTPServer.bind(host: settings.httpHost, port: settings.httpPort, group: group, api: api, config: settings)
@@ -228,6 +252,15 @@ struct LedgerDaemon: AsyncParsableCommand {
         try? await group.shutdownGracefully()
     }
 
+    /// What the log says of the tokens: names and roles, never a secret or a digest.
+    static func tokenSummary(_ grants: [TokenGrant], path: String) -> Logger.Metadata {
+        var byRole: [String: Int] = [:]
+        for grant in grants { byRole[grant.role.name, default: 0] += 1 }
+        return [
+            "file": "\(path)", "tokens": "\(grants.count)",
+            "roles": "\(byRole.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))",
+        ]
+    }
 }
 
 /// SIGTERM and SIGINT, watched from the first moment of `run` so that none is lost: a
@@ -237,11 +270,20 @@ struct LedgerDaemon: AsyncParsableCommand {
 /// Dispatch signal source was created only once the daemon was ready, after SIG_IGN: a
 /// SIGTERM in between was ignored for good and the daemon never stopped; found by
 /// scripts/soak.sh.)
+///
+/// SIGHUP goes through the same pipe (byte 2) and calls `onReload` on that thread: it never
+/// stops the daemon. (It used to kill it: exit 129, nothing logged.)
 final class Termination: @unchecked Sendable {
     nonisolated(unsafe) private static var pipeWriteEnd: Int32 = -1
     private let lock = NSLock()
     private var signaled = false
     private var waiter: CheckedContinuation<Void, Never>?
+    private var _onReload: (@Sendable () -> Void)?
+    /// What SIGHUP does; until set, a SIGHUP is ignored (logged by nobody, harmless).
+    var onReload: (@Sendable () -> Void)? {
+        get { lock.withLock { _onReload } }
+        set { lock.withLock { _onReload = newValue } }
+    }
 
     init() {
         var ends: [Int32] = [0, 0]
@@ -250,18 +292,27 @@ final class Termination: @unchecked Sendable {
         let readEnd = ends[0]
         var action = sigaction()
         // Async-signal-safe: one write(2) of one byte to a descriptor set before.
-        action.__sigaction_handler.sa_handler = { _ in
-            var byte: UInt8 = 1
+        action.__sigaction_handler.sa_handler = { signal in
+            var byte: UInt8 = signal == SIGHUP ? 2 : 1
             _ = write(Termination.pipeWriteEnd, &byte, 1)
         }
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
         sigaction(SIGTERM, &action, nil)
         sigaction(SIGINT, &action, nil)
+        sigaction(SIGHUP, &action, nil)
         let thread = Thread { [self] in
-            var byte: UInt8 = 0
-            while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
-            fire()
+            while true {
+                var byte: UInt8 = 0
+                let got = read(readEnd, &byte, 1)
+                if got < 0 && errno == EINTR { continue }
+                if got == 1 && byte == 2 {
+                    onReload?()
+                    continue
+                }
+                fire()
+                return
+            }
         }
         thread.name = "ledgerd-signals"
         thread.start()

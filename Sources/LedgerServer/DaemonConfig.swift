@@ -2,6 +2,7 @@ import Foundation
 import Journal
 import LedgerCore
 import Logging
+import TOMLKit
 
 /// ledgerd's settings: defaults, then the TOML file, then environment variables
 /// (`LEDGERD_*`), then flags. docs/OPERATIONS.md lists every key.
@@ -37,8 +38,13 @@ package struct DaemonConfig: Sendable {
     package var httpHeaderTimeoutMilliseconds: Int64 = 10_000
     /// A kept-alive HTTP connection with no request this long is closed.
     package var httpIdleTimeoutMilliseconds: Int64 = 60_000
-    /// Bearer tokens and their roles.
-    package var tokens: [String: Role] = [:]
+    /// The token file: SHA-256 digests, roles and accounts (docs/OPERATIONS.md, "Tokens
+    /// and roles"); read at start and on SIGHUP.
+    package var tokensFile = "/etc/ledgerd/tokens.toml"
+    /// A token's requests a second (TCP and HTTP together) unless its entry says otherwise.
+    package var tokenRatePerSecond: Int64 = 1_000_000
+    /// Requests a token may send at once above its rate; 0: one second's worth.
+    package var tokenBurst: Int64 = 0
     /// Decode and re-encode every entry on the writer thread before its block is written
     /// (docs/OPERATIONS.md): an entry that would not read back stops the daemon without
     /// acknowledging it, instead of poisoning the journal.
@@ -60,48 +66,74 @@ package struct DaemonConfig: Sendable {
         package var description: String
     }
 
-    /// Applies a TOML file.
+    /// Applies a TOML file (parsed by TOMLKit): every key must be one of `keys`, with a
+    /// value of its type; tables nest one level (`[tcp]`, `[journal]`, …).
     package mutating func apply(toml text: String) throws {
-        let values = try TOMLSubset.parse(text)
-        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-            if key.hasPrefix("tokens.") {
-                guard case .string(let roleName) = value, let role = Self.role(named: roleName) else {
-                    throw Invalid(description: "\(key): role must be \"trader\", \"oracle\" or \"admin\"")
-                }
-                try addToken(String(key.dropFirst("tokens.".count)), role)
-                continue
-            }
-            try set(key, value)
+        for (key, value) in try Self.flatten(toml: text).sorted(by: { $0.key < $1.key }) { try set(key, value) }
+    }
+
+    /// "table.key" → value, for the scalar values ledgerd's settings take.
+    package static func flatten(toml text: String) throws -> [String: ConfigValue] {
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw Invalid(description: "config line \(error.source.begin.line): \(error.description)")
         }
+        var values: [String: ConfigValue] = [:]
+        func add(_ key: String, _ value: any TOMLValueConvertible) throws {
+            if key == "tokens" || key.hasPrefix("tokens.") {
+                throw Invalid(
+                    description:
+                        "[tokens] is no longer read: secrets do not belong in the configuration. Keep SHA-256 digests in a token file "
+                        + "(auth.tokens_file; `ledgerd token add`), docs/OPERATIONS.md, \"Tokens and roles\"")
+            }
+            switch value.type {
+            case .string: values[key] = .string(value.string!)
+            case .int: values[key] = .integer(Int64(value.int!))
+            case .bool: values[key] = .bool(value.bool!)
+            default: throw Invalid(description: "\(key): a \(value.type) is not a value of any setting")
+            }
+        }
+        for (key, value) in document {
+            if let table = value.table {
+                for (inner, innerValue) in table {
+                    guard innerValue.table == nil else { throw Invalid(description: "\(key).\(inner): tables nest one level only") }
+                    try add(key + "." + inner, innerValue)
+                }
+            } else {
+                try add(key, value)
+            }
+        }
+        return values
+    }
+
+    /// The layers in order: defaults, the TOML file's text, the environment, then flags
+    /// (each a key and its value; later wins).
+    package static func layered(
+        toml: String?, environment: [String: String], flags: [(key: String, value: ConfigValue)]
+    ) throws -> DaemonConfig {
+        var settings = DaemonConfig()
+        if let toml { try settings.apply(toml: toml) }
+        try settings.apply(environment: environment)
+        for flag in flags { try settings.set(flag.key, flag.value) }
+        return settings
     }
 
     /// Applies `LEDGERD_<TABLE>_<KEY>` variables, e.g. LEDGERD_PROJECTOR_URL.
     package mutating func apply(environment: [String: String]) throws {
         for key in Self.keys {
-            let variable = "LEDGERD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+            let variable = Self.environmentVariable(key)
             guard let text = environment[variable] else { continue }
             try set(key, Self.guessValue(text))
         }
-        if let tokens = environment["LEDGERD_TOKENS"] { try apply(tokenList: tokens) }
-    }
-
-    /// "token:role,token:role".
-    package mutating func apply(tokenList: String) throws {
-        for item in tokenList.split(separator: ",") {
-            let parts = item.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let role = Self.role(named: String(parts[1])) else {
-                throw Invalid(description: "token \(item): expected TOKEN:ROLE")
-            }
-            try addToken(String(parts[0]), role)
+        if environment["LEDGERD_TOKENS"] != nil {
+            throw Invalid(description: "LEDGERD_TOKENS is no longer read: keep SHA-256 digests in a token file (auth.tokens_file)")
         }
     }
 
-    /// A token must fit a TCP hello (`Limits.tokenBytesMax`) and be printable ASCII.
-    package mutating func addToken(_ token: String, _ role: Role) throws {
-        guard !token.isEmpty, token.utf8.count <= Limits.tokenBytesMax, token.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw Invalid(description: "a token must be 1 ... \(Limits.tokenBytesMax) bytes of printable ASCII")
-        }
-        tokens[token] = role
+    package static func environmentVariable(_ key: String) -> String {
+        "LEDGERD_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
     }
 
     package static let keys = [
@@ -111,9 +143,10 @@ package struct DaemonConfig: Sendable {
         "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
         "world.accounts_max", "world.resting_orders_max", "world.conditional_orders_max", "world.positions_per_account_max",
+        "auth.tokens_file", "auth.rate_per_second", "auth.burst",
     ]
 
-    package mutating func set(_ key: String, _ value: TOMLSubset.Value) throws {
+    package mutating func set(_ key: String, _ value: ConfigValue) throws {
         func string() throws -> String {
             guard case .string(let text) = value else { throw Invalid(description: "\(key) must be a string") }
             return text
@@ -169,22 +202,28 @@ package struct DaemonConfig: Sendable {
             worldLimits.conditionalOrdersMax = try integer(1...WorldLimits.ceiling.conditionalOrdersMax)
         case "world.positions_per_account_max":
             worldLimits.positionsPerAccountMax = try integer(1...WorldLimits.ceiling.positionsPerAccountMax)
+        case "auth.tokens_file": tokensFile = try string()
+        case "auth.rate_per_second": tokenRatePerSecond = try integer(1...TokenFile.ratePerSecondMax)
+        case "auth.burst": tokenBurst = try integer(0...TokenFile.ratePerSecondMax)
         default: throw Invalid(description: "unknown setting \(key)")
         }
     }
 
-    package static func role(named name: String) -> Role? {
-        switch name {
-        case "trader": .trader
-        case "oracle": .oracle
-        case "admin": .admin
-        default: nil
-        }
+    /// The defaults a token file's entries fall back on.
+    package var tokenDefaults: TokenFile.Defaults {
+        TokenFile.Defaults(ratePerSecond: tokenRatePerSecond, burst: tokenBurst == 0 ? tokenRatePerSecond : tokenBurst)
     }
 
-    package static func guessValue(_ text: String) -> TOMLSubset.Value {
+    package static func guessValue(_ text: String) -> ConfigValue {
         if text == "true" || text == "false" { return .bool(text == "true") }
         if let number = Int64(text) { return .integer(number) }
         return .string(text)
     }
+}
+
+/// A setting's value, from the TOML file, the environment or a flag.
+package enum ConfigValue: Equatable, Sendable {
+    case string(String)
+    case integer(Int64)
+    case bool(Bool)
 }

@@ -6,12 +6,12 @@ import Projection
 /// Routes, authentication, parsing and rendering of the HTTP/JSON API (docs/API.md).
 package final class HTTPAPI: @unchecked Sendable {
     private let sequencer: Sequencer
-    private let tokens: [String: Role]
+    private let tokens: TokenBook
     private let catalogLock = NSLock()
     private var catalog: ExchangeCatalog
     private let status: DaemonStatus
 
-    package init(sequencer: Sequencer, tokens: [String: Role], status: DaemonStatus) {
+    package init(sequencer: Sequencer, tokens: TokenBook, status: DaemonStatus) {
         self.sequencer = sequencer
         self.tokens = tokens
         self.status = status
@@ -29,8 +29,13 @@ package final class HTTPAPI: @unchecked Sendable {
         var name: String
         var message: String
         var status: HTTPResponseStatus
+        /// With BUSY: when to retry (the Retry-After header, in whole seconds, and
+        /// `retryAfterMs` in the body).
+        var retryAfterMilliseconds: UInt64?
 
-        init(_ error: WireError, _ message: String) {
+        init(_ error: WireError, _ message: String, retryAfterMilliseconds: UInt64? = nil) {
+            // BUSY always says when to retry; the engine's queue drains within a group commit.
+            self.retryAfterMilliseconds = retryAfterMilliseconds ?? (error == .busy ? 1 : nil)
             code = error.rawValue
             name = error.name
             self.message = message
@@ -45,7 +50,9 @@ package final class HTTPAPI: @unchecked Sendable {
         }
 
         var answer: HTTPAnswer {
-            HTTPAnswer(status: status, body: JSON.text(["code": Int(code), "reason": name, "message": message]))
+            var body: [String: Any] = ["code": Int(code), "reason": name, "message": message]
+            if let retryAfterMilliseconds { body["retryAfterMs"] = Int(retryAfterMilliseconds) }
+            return HTTPAnswer(status: status, body: JSON.text(body), retryAfterMilliseconds: retryAfterMilliseconds)
         }
     }
 
@@ -73,10 +80,16 @@ package final class HTTPAPI: @unchecked Sendable {
             break
         }
         do {
-            guard let role = authorize(head) else { throw Failure(.unauthorized, "missing or unknown bearer token") }
+            guard let principal = authorize(head) else { throw Failure(.unauthorized, "missing or unknown bearer token") }
+            if let wait = principal.limiter.admit(nowNanos: RateLimiter.monotonicNanos()) {
+                throw Failure(
+                    .busy, "token \(principal.grant.name) is over its \(principal.grant.ratePerSecond) requests a second",
+                    retryAfterMilliseconds: UInt64((wait + 999_999) / 1_000_000))
+            }
             let parameters = try Self.parameters(query: query, body: body)
             let catalog = currentCatalog
-            let request = try Self.route(method: head.method, path: path, parameters: parameters, role: role, catalog: catalog)
+            let request = try Self.route(
+                method: head.method, path: path, parameters: parameters, principal: principal, catalog: catalog)
             let reply = HTTPReply(render: { [catalog] in Self.render($0, catalog: catalog) }, send: send)
             guard status.accepting else { throw Failure(.unavailable, "shutting down") }
             sequencer.submit([EngineRequest(requestID: 0, kind: request, sink: reply)])
@@ -116,11 +129,13 @@ package final class HTTPAPI: @unchecked Sendable {
 
     /// Decodes a request exactly as `handle` does, without a sequencer: routing, fields,
     /// decimals, names, ids.
-    package static func decode(method: HTTPMethod, uri: String, body: [UInt8], role: Role, catalog: ExchangeCatalog) -> Decoded {
+    package static func decode(
+        method: HTTPMethod, uri: String, body: [UInt8], principal: Principal, catalog: ExchangeCatalog
+    ) -> Decoded {
         do {
             let (path, query) = try split(uri)
             let parameters = try Self.parameters(query: query, body: body)
-            switch try route(method: method, path: path, parameters: parameters, role: role, catalog: catalog) {
+            switch try route(method: method, path: path, parameters: parameters, principal: principal, catalog: catalog) {
             case .command(let command): return .command(command)
             case .stateQuery, .read: return .read
             }
@@ -131,17 +146,37 @@ package final class HTTPAPI: @unchecked Sendable {
         }
     }
 
-    private func authorize(_ head: HTTPRequestHead) -> Role? {
+    private func authorize(_ head: HTTPRequestHead) -> Principal? {
         guard let header = head.headers.first(name: "Authorization"), header.hasPrefix("Bearer ") else { return nil }
-        return tokens[String(header.dropFirst("Bearer ".count))]
+        return tokens.authenticate(secret: header.utf8.dropFirst("Bearer ".utf8.count))
     }
 
-    private static func require(_ role: Role, has needed: Role) throws {
-        guard role == .admin || role == needed else { throw Failure(.forbidden, "this endpoint needs the \(needed) role") }
+    /// The role check, before any field is read: a token without the endpoint's role gets
+    /// 403 whatever else is wrong with the request.
+    private static func require(_ principal: Principal, has needed: Role) throws {
+        guard principal.role == .admin || principal.role == needed else {
+            throw Failure(
+                .forbidden, "token \(principal.grant.name) has the \(principal.role.name) role; this endpoint needs \(needed.name)")
+        }
     }
 
+    /// The request the route decodes, once the token may send it (a trader only for its
+    /// accounts; docs/OPERATIONS.md, "Tokens and roles").
     private static func route(
-        method: HTTPMethod, path: String, parameters p: [String: String], role: Role, catalog: ExchangeCatalog
+        method: HTTPMethod, path: String, parameters p: [String: String], principal: Principal, catalog: ExchangeCatalog
+    ) throws -> EngineRequest.Kind {
+        let kind = try decodeRoute(method: method, path: path, parameters: p, principal: principal, catalog: catalog)
+        if case .command(let command) = kind, let refusal = principal.refusal(for: command) { throw Failure(.forbidden, refusal) }
+        return kind
+    }
+
+    private static func readable(_ account: AccountID, by principal: Principal) throws -> AccountID {
+        if let refusal = principal.refusal(toRead: account) { throw Failure(.forbidden, refusal) }
+        return account
+    }
+
+    private static func decodeRoute(
+        method: HTTPMethod, path: String, parameters p: [String: String], principal role: Principal, catalog: ExchangeCatalog
     ) throws -> EngineRequest.Kind {
         let fields = Fields(values: p, catalog: catalog)
         switch (method, path) {
@@ -150,10 +185,10 @@ package final class HTTPAPI: @unchecked Sendable {
         case (.GET, "/v1/exchangeInfo"):
             return .read { _ in Views.exchangeInfo(catalog) }
         case (.GET, "/v1/account"):
-            let account = try fields.account()
+            let account = try readable(fields.account(), by: role)
             return .read { state in Views.account(state, account) }
         case (.GET, "/v1/openOrders"):
-            let account = try fields.account()
+            let account = try readable(fields.account(), by: role)
             return .read { state in Views.openOrders(state, account) }
         case (.GET, "/v1/depth"):
             let symbol = try fields.symbol()

@@ -9,6 +9,7 @@ struct HTTPAnswer: Sendable {
     var status: HTTPResponseStatus
     var body: String
     var contentType = "application/json"
+    var retryAfterMilliseconds: UInt64?
 }
 
 /// The HTTP/JSON API (docs/API.md): Binance USDⓈ-M conventions, decimals as strings,
@@ -100,7 +101,7 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
                 return send(HTTPAPI.Failure(.badRequest, "the body is larger than \(Self.bodyBytesMax) bytes").answer)
             }
             guard gate.admit(ObjectIdentifier(self)) else {
-                return send(HTTPAPI.Failure(.busy, "\(gate.admittedMax) HTTP requests are in flight; retry later").answer)
+                return send(HTTPAPI.Failure(.busy, "\(gate.admittedMax) HTTP requests are in flight", retryAfterMilliseconds: 100).answer)
             }
             api.handle(head: head, body: body.readableBytesView.map { $0 }, send: send)
         }
@@ -111,7 +112,10 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: answer.contentType)
         headers.add(name: "Content-Length", value: String(answer.body.utf8.count))
-        if answer.status == .tooManyRequests { headers.add(name: "Retry-After", value: "1") }
+        if answer.status == .tooManyRequests {
+            // Whole seconds, rounded up; the body's retryAfterMs is finer.
+            headers.add(name: "Retry-After", value: String(max(1, ((answer.retryAfterMilliseconds ?? 1_000) + 999) / 1_000)))
+        }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         channel.write(
             HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers)), promise: nil)

@@ -34,7 +34,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     typealias OutboundOut = ByteBuffer
 
     private let sequencer: Sequencer
-    private let tokens: [String: Role]
+    private let tokens: TokenBook
     private let inFlightMax: Int
     private let accepting: @Sendable () -> Bool
     private let channel: Channel
@@ -47,16 +47,27 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     /// Shutdown has half-closed the output: input is read and dropped until the peer closes.
     private var isFinishing = false
     private var closeWaiters: [EventLoopPromise<Void>] = []
-    private var role: Role?
+    private var principal: Principal?
+    /// The protocol version of the hello (1 until one arrives).
+    private var version: UInt64 = 1
     private var pending: [EngineRequest] = []
     private var inFlight = 0
     private var immediate = ByteWriter(capacity: 256)
+    /// Requests handed to the engine, and replies of the engine written, since the start:
+    /// an immediate answer (an error, BUSY) to a request sent after others still in the
+    /// engine waits until their replies are written, so that replies keep request order.
+    private var enqueuedTotal = 0
+    private var answeredTotal = 0
+    /// Immediate answers waiting for the engine's replies before them: written once
+    /// `answeredTotal` reaches `after`.
+    private var deferred: [(after: Int, bytes: [UInt8])] = []
+    private var deferredHead = 0
     /// Set when a reply must be the last (a refused hello): close once it is written.
     private var closeAfterReplies = false
 
     init(
         channel: Channel, registry: ConnectionRegistry, gate: ConnectionGate, helloTimeout: TimeAmount, sequencer: Sequencer,
-        tokens: [String: Role], inFlightMax: Int, accepting: @escaping @Sendable () -> Bool
+        tokens: TokenBook, inFlightMax: Int, accepting: @escaping @Sendable () -> Bool
     ) {
         self.channel = channel
         self.registry = registry
@@ -75,7 +86,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         let channel = context.channel
         gate.arrive(ObjectIdentifier(self)) { channel.close(promise: nil) }?()
         context.eventLoop.scheduleTask(in: helloTimeout) { [self] in
-            if role == nil { channel.close(promise: nil) }
+            if principal == nil { channel.close(promise: nil) }
         }
         context.fireChannelActive()
     }
@@ -138,7 +149,8 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if isFinishing { return }
+        // Closing (a refused hello, a revoked token): the rest of the input is not read.
+        if isFinishing || closeAfterReplies { return }
         let body = unwrapInboundIn(data)
         let frame: WireFrame
         do {
@@ -149,39 +161,79 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
             return reply(.error(requestID: WireFrame.requestID(ofBody: body), code: code, message: "\(error)"))
         }
         switch frame {
-        case .hello(let id, let token):
-            guard let granted = tokens[token] else {
+        case .hello(let id, let token, let helloVersion):
+            guard principal == nil else { return reply(.error(requestID: id, code: .badRequest, message: "hello was already said")) }
+            guard let granted = tokens.authenticate(secret: token.utf8) else {
                 return reply(.error(requestID: id, code: .unauthorized, message: "unknown token"))
             }
+            guard granted.role != .readOnly || helloVersion >= 2 else {
+                return reply(.error(requestID: id, code: .forbidden, message: "a read-only token needs protocol version 2"))
+            }
             guard gate.admit(ObjectIdentifier(self)) else {
-                reply(.error(requestID: id, code: .busy, message: "\(gate.admittedMax) gateway connections are open; retry later"))
+                version = helloVersion
+                busy(id, retryAfterMilliseconds: 1_000, "\(gate.admittedMax) gateway connections are open")
                 closeAfterReplies = true
                 return
             }
-            role = granted
-            reply(.welcome(requestID: id, role: granted))
+            principal = granted
+            version = helloVersion
+            reply(.welcome(requestID: id, role: granted.role))
         case .command(let id, let command):
-            guard let role else { return reply(.error(requestID: id, code: .unauthorized, message: "send hello first")) }
-            guard role == .admin || role == command.role else {
-                return reply(.error(requestID: id, code: .forbidden, message: "role \(role) may not send this command"))
+            guard let current = authorized(id) else { return }
+            if let refusal = current.refusal(for: command) {
+                return reply(.error(requestID: id, code: .forbidden, message: refusal))
             }
-            enqueue(EngineRequest(requestID: id, kind: .command(command), sink: self))
+            enqueue(EngineRequest(requestID: id, kind: .command(command), sink: self), current)
         case .stateQuery(let id):
-            guard role != nil else { return reply(.error(requestID: id, code: .unauthorized, message: "send hello first")) }
-            enqueue(EngineRequest(requestID: id, kind: .stateQuery, sink: self))
-        case .welcome(let id, _), .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _):
+            guard let current = authorized(id) else { return }
+            enqueue(EngineRequest(requestID: id, kind: .stateQuery, sink: self), current)
+        case .welcome(let id, _), .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _), .busy(let id, _, _):
             reply(.error(requestID: id, code: .malformed, message: "server frames are not requests"))
         }
     }
 
-    private func enqueue(_ request: EngineRequest) {
+    /// The connection's token as the token file now has it; after a reload took it away,
+    /// UNAUTHORIZED and the connection closes once its replies are written.
+    private func authorized(_ id: UInt64) -> Principal? {
+        guard let principal else {
+            reply(.error(requestID: id, code: .unauthorized, message: "send hello first"))
+            return nil
+        }
+        guard let current = tokens.refresh(principal) else {
+            reply(.error(requestID: id, code: .unauthorized, message: "token \(principal.grant.name) was revoked"))
+            closeAfterReplies = true
+            return nil
+        }
+        self.principal = current
+        return current
+    }
+
+    private func enqueue(_ request: EngineRequest, _ principal: Principal) {
         guard accepting() else {
             return reply(.error(requestID: request.requestID, code: .unavailable, message: "shutting down"))
         }
         guard inFlight + pending.count < inFlightMax else {
-            return reply(.error(requestID: request.requestID, code: .busy, message: "too many requests in flight"))
+            // Each reply that leaves makes room; a millisecond is a group commit or two.
+            return busy(request.requestID, retryAfterMilliseconds: 1, "\(inFlightMax) requests are in flight on this connection")
+        }
+        if let wait = principal.limiter.admit(nowNanos: RateLimiter.monotonicNanos()) {
+            return busy(
+                request.requestID, retryAfterMilliseconds: UInt64((wait + 999_999) / 1_000_000),
+                "token \(principal.grant.name) is over its \(principal.grant.ratePerSecond) requests a second")
         }
         pending.append(request)
+        enqueuedTotal += 1
+    }
+
+    /// BUSY with a retry hint: the `busy` frame in protocol version 2, an error frame
+    /// naming the wait in version 1.
+    private func busy(_ id: UInt64, retryAfterMilliseconds: UInt64, _ message: String) {
+        let wait = min(retryAfterMilliseconds, WireFrame.retryAfterMillisecondsMax)
+        if version >= 2 {
+            reply(.busy(requestID: id, retryAfterMilliseconds: wait, message: message))
+        } else {
+            reply(.error(requestID: id, code: .busy, message: "\(message); retry after \(wait) ms"))
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -195,17 +247,28 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         if !immediate.bytes.isEmpty {
             let written = context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: immediate.bytes)))
             immediate.reset()
-            if closeAfterReplies {
-                let channel = context.channel
-                written.whenComplete { _ in channel.close(promise: nil) }
-            }
+            closeIfDone(after: written)
         }
         context.fireChannelReadComplete()
     }
 
-    /// An answer that needs no journal entry, written with the read's other output.
+    /// With `closeAfterReplies`: closes once every reply owed has been written.
+    private func closeIfDone(after written: EventLoopFuture<Void>) {
+        guard closeAfterReplies, answeredTotal == enqueuedTotal, deferredHead == deferred.count else { return }
+        let channel = self.channel
+        written.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// An answer that needs no journal entry: written with the read's other output, or,
+    /// when requests before it are still in the engine, right after their replies.
     private func reply(_ frame: WireFrame) {
-        frame.encode(to: &immediate)
+        if answeredTotal == enqueuedTotal {
+            frame.encode(to: &immediate)
+        } else {
+            var writer = ByteWriter(capacity: 64)
+            frame.encode(to: &writer)
+            deferred.append((enqueuedTotal, writer.bytes))
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -222,10 +285,16 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     /// Called by the writer thread: encodes the replies and writes them on the loop.
     func deliver(_ replies: [(requestID: UInt64, response: Response)]) {
         var writer = ByteWriter(capacity: replies.count * 48)
+        var ends: [Int] = []
+        ends.reserveCapacity(replies.count)
         for (requestID, response) in replies {
+            defer { ends.append(writer.bytes.count) }
             switch response {
             case .committed(let sequence, let events):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
+            case .error(.busy, let message) where version >= 2:
+                // The engine's queue was full: a group commit drains it.
+                WireFrame.busy(requestID: requestID, retryAfterMilliseconds: 1, message: message).encode(to: &writer)
             case .error(let code, let message):
                 WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
             case .state(let sequence, let hash):
@@ -236,23 +305,49 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         }
         let bytes = writer.bytes
         let count = replies.count
+        let replyEnds = ends
         channel.eventLoop.execute {
             self.inFlight -= count
+            var buffer: ByteBuffer
+            if self.deferredHead == self.deferred.count {
+                self.answeredTotal += count
+                buffer = ByteBuffer(bytes: bytes)
+            } else {
+                // Splice the waiting immediate answers in after the replies before them.
+                buffer = ByteBuffer()
+                buffer.reserveCapacity(bytes.count + 64)
+                var start = 0
+                for end in replyEnds {
+                    self.answeredTotal += 1
+                    while self.deferredHead < self.deferred.count && self.deferred[self.deferredHead].after <= self.answeredTotal {
+                        buffer.writeBytes(bytes[start..<end])
+                        start = end
+                        buffer.writeBytes(self.deferred[self.deferredHead].bytes)
+                        self.deferredHead += 1
+                    }
+                }
+                buffer.writeBytes(bytes[start...])
+                if self.deferredHead == self.deferred.count {
+                    self.deferred.removeAll(keepingCapacity: true)
+                    self.deferredHead = 0
+                }
+            }
             self.writesPending += 1
-            self.channel.writeAndFlush(ByteBuffer(bytes: bytes)).whenComplete { _ in
+            let written = self.channel.writeAndFlush(buffer)
+            written.whenComplete { _ in
                 self.writesPending -= 1
                 if self.writesPending == 0 { self.releaseFlushWaiters() }
             }
+            self.closeIfDone(after: written)
         }
     }
 }
 
 package enum TCPServer {
     package static func bind(
-        host: String, port: Int, group: EventLoopGroup, sequencer: Sequencer, config: DaemonConfig,
+        host: String, port: Int, group: EventLoopGroup, sequencer: Sequencer, config: DaemonConfig, tokens: TokenBook,
         registry: ConnectionRegistry, accepting: @escaping @Sendable () -> Bool
     ) async throws -> Channel {
-        let tokens = config.tokens
         let inFlightMax = config.connectionInFlightMax
         let gate = ConnectionGate(admittedMax: config.tcpConnectionsMax, pendingMax: config.tcpPendingConnectionsMax)
         let helloTimeout = TimeAmount.milliseconds(config.tcpHelloTimeoutMilliseconds)

@@ -14,7 +14,10 @@ struct LedgerLoad: ParsableCommand {
 
     @Option var host = "127.0.0.1"
     @Option var port = 7400
-    @Option(help: "A token with the admin role (setup, mark prices) — or trader for orders only.") var token: String
+    @Option(
+        name: .customLong("token-file"),
+        help: "File holding the token's secret (admin for --setup, or a trader token for all accounts). Or $LEDGER_TOKEN.")
+    var tokenFile: String?
     @Flag(help: "List USDT/BTCUSDT/ETHUSDT, fund the accounts and set mark prices first (idempotent).") var setup = false
     @Option(help: "Accounts taking part.") var accounts = 1_000
     @Option(help: "With --setup: also rest this many limit orders 1–5% away from the touch, over the accounts.")
@@ -40,6 +43,15 @@ struct LedgerLoad: ParsableCommand {
         }
     }
 
+    /// The secret, never from the command line (it would show in `ps`).
+    var token: String {
+        get throws {
+            if let tokenFile { return try ToolIO.readSecret(path: tokenFile) }
+            if let secret = ProcessInfo.processInfo.environment["LEDGER_TOKEN"], !secret.isEmpty { return secret }
+            throw ValidationError("give the token with --token-file PATH or $LEDGER_TOKEN")
+        }
+    }
+
     func run() throws {
         do {
             if setup { try runSetup() }
@@ -56,7 +68,7 @@ struct LedgerLoad: ParsableCommand {
     /// them) and mark prices; pipelined on one connection, `window` in flight.
     func runSetup() throws {
         let connection = try LedgerConnection(host: host, port: port)
-        try connection.hello(token: token)
+        try connection.hello(token: try token)
         let setupCommands =
             DemoExchange.setupCommands(accounts: accounts) + DemoExchange.restingOrders(count: resting, accounts: accounts)
         let frames = setupCommands.enumerated().map { WireFrame.command(requestID: UInt64($0.offset + 1), $0.element) }
@@ -83,6 +95,9 @@ struct LedgerLoad: ParsableCommand {
             case .error(_, let code, let message):
                 failures += 1
                 FileHandle.standardError.write(Data("setup: \(code.name) \(message)\n".utf8))
+            case .busy(_, let retryAfter, let message):
+                failures += 1
+                FileHandle.standardError.write(Data("setup: BUSY \(message) (retry after \(retryAfter) ms)\n".utf8))
             case .committed(let id, let sequence, _):
                 log?.acknowledged(sequence, encoded[Int(id) - 1])
             default:
@@ -98,6 +113,7 @@ struct LedgerLoad: ParsableCommand {
         let deadline = seconds > 0 ? DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9) : UInt64.max
         let quota = commands > 0 ? (commands + connections - 1) / connections : Int.max
         var workers: [LoadWorker] = []
+        let token = try token
         for index in 0..<connections {
             let ids = (0..<perConnection).map { AccountID(index * perConnection + $0 + 1) }
             let connection = try LedgerConnection(host: host, port: port)

@@ -147,6 +147,8 @@ final class LoadWorker: @unchecked Sendable {
                 }
             case .error(_, let code, _):
                 errors[code, default: 0] += 1
+            case .busy:
+                errors[.busy, default: 0] += 1
             default:
                 break
             }

@@ -24,6 +24,18 @@ public enum ToolIO {
         return path
     }
 
+    /// A secret kept in a file of its own (a client's token): the first line, without its
+    /// line end. A missing or empty file is bad usage (exit 2) naming it.
+    public static func readSecret(path: String) throws -> String {
+        _ = try existingFile(path, "token file")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("token file \(path) cannot be read")
+        }
+        let secret = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard !secret.isEmpty else { throw ValidationError("token file \(path) is empty") }
+        return secret
+    }
+
     /// True when `path` exists (file or directory).
     public static func exists(_ path: String) -> Bool {
         var info = stat()

@@ -115,11 +115,19 @@ import Testing
         var gateways = [gateway, newcomer]
         for _ in 0..<6 { gateways.append(try daemon.connect()) }
         let ninth = try LedgerConnection(host: "127.0.0.1", port: daemon.tcpPort)
-        guard case .error(_, .busy, let message) = try ninth.call(.hello(requestID: 1, token: DaemonProcess.adminToken)) else {
+        guard case .busy(_, let retryAfter, let message) = try ninth.call(.hello(requestID: 1, token: DaemonProcess.adminToken)) else {
             Issue.record("a ninth gateway was let in")
             return
         }
         #expect(message.contains("8 gateway connections are open"))
+        #expect(retryAfter == 1_000)
+        // A version-1 gateway gets the same refusal as an error frame naming the wait.
+        let ninthV1 = try LedgerConnection(host: "127.0.0.1", port: daemon.tcpPort)
+        guard case .error(_, .busy, let textV1) = try ninthV1.call(.hello(requestID: 1, token: DaemonProcess.adminToken, version: 1)) else {
+            Issue.record("a ninth version-1 gateway was let in")
+            return
+        }
+        #expect(textV1 == "8 gateway connections are open; retry after 1000 ms")
         print(
             "gateway deposit round trip µs p50/p99/max: before \(before), with 2,000 junk connections \(during), after they were closed \(after)"
         )
@@ -138,8 +146,11 @@ import Testing
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let (tcp, http) = (freePort(), freePort())
             let path = binDirectory + "/ledgerd"
+            let tokens = directory + ".tokens.toml"
+            FileManager.default.createFile(atPath: tokens, contents: Data(TestTokens.file([TestTokens.admin]).utf8))
+            defer { try? FileManager.default.removeItem(atPath: tokens) }
             let arguments = [
-                path, "--data-dir", directory, "--tcp-port", String(tcp), "--http-port", String(http), "--token", "t:admin",
+                path, "--data-dir", directory, "--tcp-port", String(tcp), "--http-port", String(http), "--tokens-file", tokens,
                 "--no-projector", "--log-level", "error",
             ]
             let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]

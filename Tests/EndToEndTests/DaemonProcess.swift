@@ -77,10 +77,42 @@ func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, ou
     return (exitStatus, output, error)
 }
 
+/// The tests' tokens: secrets here, only their SHA-256 in the daemon's token file.
+enum TestTokens {
+    struct Token {
+        var name: String
+        var secret: String
+        var role: String
+        var accounts: String?
+        var extra = ""
+    }
+
+    static let admin = Token(name: "admin", secret: "test-admin", role: "admin")
+    /// A gateway token: every account.
+    static let trader = Token(name: "gateway", secret: "test-trader", role: "trader", accounts: "\"*\"")
+    static let oracle = Token(name: "oracle", secret: "test-oracle", role: "oracle")
+    static let reader = Token(name: "support", secret: "test-reader", role: "read-only")
+    /// A trader that holds accounts 1, 2 and 100 ... 199 only.
+    static let alice = Token(name: "alice", secret: "test-alice", role: "trader", accounts: "[1, 2, \"100-199\"]")
+    /// Ten requests a second, five at once.
+    static let slow = Token(name: "slow", secret: "test-slow", role: "admin", extra: "rate_per_second = 10\nburst = 5\n")
+
+    static let standard = [admin, trader, oracle, reader, alice, slow]
+
+    static func file(_ tokens: [Token]) -> String {
+        tokens.map { token in
+            var text = "[[token]]\nname = \"\(token.name)\"\nsha256 = \"\(hexString(SHA256.hash(Array(token.secret.utf8))))\"\n"
+            text += "role = \"\(token.role)\"\n"
+            if let accounts = token.accounts { text += "accounts = \(accounts)\n" }
+            return text + token.extra
+        }.joined(separator: "\n")
+    }
+}
+
 /// A real `ledgerd` on free loopback ports with its own data directory.
 final class DaemonProcess: @unchecked Sendable {
-    static let adminToken = "test-admin"
-    static let traderToken = "test-trader"
+    static let adminToken = TestTokens.admin.secret
+    static let traderToken = TestTokens.trader.secret
     let dataDirectory: String
     let tcpPort: Int
     let httpPort: Int
@@ -89,13 +121,29 @@ final class DaemonProcess: @unchecked Sendable {
     private(set) var logPath: String
     private var generation = 0
 
-    init(dataDirectory: String? = nil, extraArguments: [String] = []) {
+    init(dataDirectory: String? = nil, extraArguments: [String] = [], tokens: [TestTokens.Token] = TestTokens.standard) {
         TestProcess.prepared
         self.dataDirectory = dataDirectory ?? (NSTemporaryDirectory() + "ledger-e2e-" + UUID().uuidString)
         tcpPort = freePort()
         httpPort = freePort()
         self.extraArguments = extraArguments
         logPath = self.dataDirectory + ".log0"
+        if !FileManager.default.fileExists(atPath: tokensFile) { writeTokens(tokens) }
+        FileManager.default.createFile(atPath: adminTokenFile, contents: Data((Self.adminToken + "\n").utf8))
+    }
+
+    /// The daemon's token file (beside the data directory; SIGHUP re-reads it).
+    var tokensFile: String { dataDirectory + ".tokens.toml" }
+    /// The admin secret in a file of its own, for `ledger-load --token-file`.
+    var adminTokenFile: String { dataDirectory + ".admin.token" }
+
+    func writeTokens(_ tokens: [TestTokens.Token]) {
+        FileManager.default.createFile(atPath: tokensFile, contents: Data(TestTokens.file(tokens).utf8))
+    }
+
+    /// SIGHUP: the daemon re-reads its token file.
+    func reload() {
+        if let pid { Foundation.kill(pid, SIGHUP) }
     }
 
     var journalDirectory: String { dataDirectory + "/journal" }
@@ -112,7 +160,7 @@ final class DaemonProcess: @unchecked Sendable {
         process.arguments =
             [
                 "--data-dir", dataDirectory, "--tcp-port", String(tcpPort), "--http-port", String(httpPort),
-                "--token", "\(Self.adminToken):admin", "--token", "\(Self.traderToken):trader",
+                "--tokens-file", tokensFile,
             ] + extraArguments
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log
@@ -182,7 +230,9 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// One HTTP request with curl-like simplicity (URLSession is heavy on Linux).
-    func http(_ method: String, _ path: String, body: String? = nil, token: String? = adminToken) throws -> (status: Int, body: String) {
+    func http(_ method: String, _ path: String, body: String? = nil, token: String? = adminToken) throws -> (
+        status: Int, body: String, headers: String
+    ) {
         let connection = try LedgerConnection(host: "127.0.0.1", port: httpPort)
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if let token { request += "Authorization: Bearer \(token)\r\n" }
@@ -193,13 +243,15 @@ final class DaemonProcess: @unchecked Sendable {
         while let chunk = try? connection.receiveRawChunk() { response += chunk }
         let text = String(decoding: response, as: UTF8.self)
         let status = Int(text.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        let payload = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
-        return (status, payload)
+        let parts = text.components(separatedBy: "\r\n\r\n")
+        return (status, parts.dropFirst().joined(separator: "\r\n\r\n"), parts.first ?? "")
     }
 
     func cleanup() {
         kill()
         try? FileManager.default.removeItem(atPath: dataDirectory)
+        try? FileManager.default.removeItem(atPath: tokensFile)
+        try? FileManager.default.removeItem(atPath: adminTokenFile)
         for index in 0...generation { try? FileManager.default.removeItem(atPath: dataDirectory + ".log\(index)") }
     }
 

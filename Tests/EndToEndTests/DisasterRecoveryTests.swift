@@ -15,7 +15,7 @@ import Testing
     }
 
     func loadArguments(_ daemon: DaemonProcess, commands: Int, setup: Bool) -> [String] {
-        ["--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--accounts", "100", "--commands", String(commands)]
+        ["--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--accounts", "100", "--commands", String(commands)]
             + ["--connections", "2", "--window", "500"] + (setup ? ["--setup"] : [])
     }
 

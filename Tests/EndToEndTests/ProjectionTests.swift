@@ -40,7 +40,7 @@ import Testing
         let load = Process()
         load.executableURL = URL(fileURLWithPath: binDirectory + "/ledger-load")
         load.arguments = [
-            "--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "60", "--commands",
+            "--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--setup", "--accounts", "60", "--commands",
             "30000", "--connections", "2", "--window", "200",
         ]
         load.standardOutput = FileHandle.nullDevice

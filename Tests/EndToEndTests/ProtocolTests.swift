@@ -140,7 +140,9 @@ import Testing
         defer { daemon.cleanup() }
         try daemon.start()
         try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
-        func post(_ path: String, _ body: String, token: String = DaemonProcess.adminToken) throws -> (status: Int, body: String) {
+        func post(_ path: String, _ body: String, token: String = DaemonProcess.adminToken) throws -> (
+            status: Int, body: String, headers: String
+        ) {
             try daemon.http("POST", path, body: body, token: token)
         }
         let brackets = "50000:0.004:125,250000:0.005:100,1000000:0.01:50,10000000:0.025:20"
@@ -245,7 +247,10 @@ import Testing
         ("ledger-replay", ["frobnicate"]),
         ("ledger-snapshot", ["prune", "--data-dir", "/nonexistent", "--keep", "0"]),
         ("ledger-snapshot", ["list"]),
-        ("ledger-load", ["--token", "x", "--accounts", "1", "--connections", "2"]),
+        ("ledger-load", ["--token-file", "/nonexistent", "--accounts", "1", "--connections", "2"]),
+        ("ledger-load", ["--accounts", "1"]),
+        ("ledgerd", ["token", "add", "--file", "/tmp/x.toml", "--name", "a b", "--role", "admin"]),
+        ("ledgerd", ["token", "add", "--file", "/tmp/x.toml", "--name", "t", "--role", "trader"]),
         ("ledgerd", ["--frobnicate"]),
         ("ledgerd", ["--tcp-port", "not-a-port"]),
     ])

@@ -79,7 +79,7 @@ import Testing
         let load = try runTool(
             "ledger-load",
             [
-                "--port", String(daemon.tcpPort), "--token", DaemonProcess.adminToken, "--setup", "--accounts", "100", "--commands",
+                "--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--setup", "--accounts", "100", "--commands",
                 "20000", "--connections", "2", "--window", "1000",
             ])
         #expect(load.status == 0, "\(load.error)")

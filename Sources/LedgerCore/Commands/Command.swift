@@ -76,11 +76,44 @@ extension Command {
     }
 }
 
-/// Who may send a command. An admin may send anything.
-public enum Role: UInt8, Sendable, Hashable {
+/// Who may send a command. An admin may send anything; a read-only token sends none
+/// (docs/OPERATIONS.md, "Tokens and roles"). Wire protocol version 2 added `readOnly`.
+public enum Role: UInt8, Sendable, Hashable, CaseIterable {
     case trader = 1
     case oracle = 2
     case admin = 3
+    case readOnly = 4
+
+    /// The name in token files, logs and the API.
+    public var name: String {
+        switch self {
+        case .trader: "trader"
+        case .oracle: "oracle"
+        case .admin: "admin"
+        case .readOnly: "read-only"
+        }
+    }
+
+    public init?(name: String) {
+        guard let role = Self.allCases.first(where: { $0.name == name }) else { return nil }
+        self = role
+    }
+}
+
+extension Command {
+    /// The account a trader command acts for, which a trader token must hold; nil for a
+    /// command no trader may send.
+    public var actingAccount: AccountID? {
+        switch self {
+        case .setLeverage(let account, _, _), .setMarginMode(let account, _, _), .adjustIsolatedMargin(let account, _, _),
+            .cancelAllOrders(let account, _):
+            account
+        case .placeOrder(let order): order.account
+        case .cancelOrder(let cancel): cancel.account
+        case .amendOrder(let amend): amend.account
+        default: nil
+        }
+    }
 }
 
 /// A deposit or withdrawal.

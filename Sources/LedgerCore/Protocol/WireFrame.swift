@@ -1,10 +1,14 @@
-/// The TCP protocol between gateways and `ledgerd`, version 1 (docs/FORMATS.md, "Wire
-/// protocol"). Every frame: u32 little-endian length of what follows (9 ... 4,096), u8
+/// The TCP protocol between gateways and `ledgerd`, versions 1 and 2 (docs/FORMATS.md,
+/// "Wire protocol"). Version 2 adds the read-only role in `welcome` and the `busy` reply
+/// with its retry hint; a server answers each connection in the version of its hello. Every frame: u32 little-endian length of what follows (9 ... 4,096), u8
 /// type, u64 little-endian request id, body. A connection starts with `hello`; then any
 /// number of requests may be in flight, and each gets exactly one reply with its id, in
 /// the order the requests were sent.
 public enum WireFrame: Sendable, Hashable {
-    public static let protocolVersion: UInt64 = 1
+    /// The version this library speaks (and `hello` sends unless told otherwise).
+    public static let protocolVersion: UInt64 = 2
+    /// Versions a server accepts in `hello`.
+    public static let protocolVersions: ClosedRange<UInt64> = 1...2
     /// A request frame (client → server) at most.
     public static let frameBytesMax = 4_096
     /// A reply frame (server → client) at most: a committed reply carries its entry's
@@ -13,9 +17,11 @@ public enum WireFrame: Sendable, Hashable {
     public static let replyBytesMax = Limits.entryPayloadBytesMax + 64
     /// Type byte + request id.
     public static let frameBytesMin = 9
+    /// The longest retry hint a `busy` reply carries: one hour.
+    public static let retryAfterMillisecondsMax: UInt64 = 3_600_000
 
     // Client → server.
-    case hello(requestID: UInt64, token: String)
+    case hello(requestID: UInt64, token: String, version: UInt64 = WireFrame.protocolVersion)
     case command(requestID: UInt64, Command)
     /// The sequence and state hash as of the last durable entry.
     case stateQuery(requestID: UInt64)
@@ -28,11 +34,15 @@ public enum WireFrame: Sendable, Hashable {
     /// The request was not journaled; `code` is a `WireError`.
     case error(requestID: UInt64, code: WireError, message: String)
     case state(requestID: UInt64, sequence: SequenceNumber, stateHash: [UInt8])
+    /// Version 2: the request was refused for load (code BUSY, not journaled); retry after
+    /// `retryAfterMilliseconds`. A version-1 connection gets an `error` BUSY instead, with
+    /// the hint in its message.
+    case busy(requestID: UInt64, retryAfterMilliseconds: UInt64, message: String)
 
     public var requestID: UInt64 {
         switch self {
-        case .hello(let id, _), .command(let id, _), .stateQuery(let id), .welcome(let id, _),
-            .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _):
+        case .hello(let id, _, _), .command(let id, _), .stateQuery(let id), .welcome(let id, _),
+            .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _), .busy(let id, _, _):
             id
         }
     }
@@ -43,10 +53,10 @@ public enum WireFrame: Sendable, Hashable {
         writer.fixed32(0)
         let start = writer.bytes.count
         switch self {
-        case .hello(let id, let token):
+        case .hello(let id, let token, let version):
             writer.u8(0x01)
             writer.fixed64(id)
-            writer.varint(Self.protocolVersion)
+            writer.varint(version)
             writer.string(token)
         case .command(let id, let command):
             writer.u8(0x02)
@@ -73,6 +83,11 @@ public enum WireFrame: Sendable, Hashable {
             writer.fixed64(id)
             writer.varint(sequence)
             writer.raw(hash)
+        case .busy(let id, let retryAfter, let message):
+            writer.u8(0x85)
+            writer.fixed64(id)
+            writer.varint(retryAfter)
+            writer.string(Self.truncated(message, bytesMax: Limits.errorMessageBytesMax))
         }
         Self.patchLength(at: lengthAt, start: start, in: &writer)
     }
@@ -117,8 +132,9 @@ public enum WireFrame: Sendable, Hashable {
         switch type {
         case 0x01:
             let versionOffset = reader.offset
-            guard try reader.varint() == protocolVersion else { throw .outOfRange(field: "protocol version", offset: versionOffset) }
-            frame = .hello(requestID: id, token: try reader.string(maxBytes: Limits.tokenBytesMax))
+            let version = try reader.varint()
+            guard protocolVersions.contains(version) else { throw .outOfRange(field: "protocol version", offset: versionOffset) }
+            frame = .hello(requestID: id, token: try reader.string(maxBytes: Limits.tokenBytesMax), version: version)
         case 0x02: frame = .command(requestID: id, try Command.decode(from: &reader))
         case 0x03: frame = .stateQuery(requestID: id)
         case 0x81:
@@ -142,6 +158,12 @@ public enum WireFrame: Sendable, Hashable {
         case 0x84:
             let sequence = try reader.varint()
             frame = .state(requestID: id, sequence: sequence, stateHash: Array(try reader.raw(count: 32)))
+        case 0x85:
+            let retryOffset = reader.offset
+            let retryAfter = try reader.varint()
+            guard retryAfter <= Self.retryAfterMillisecondsMax else { throw .outOfRange(field: "retry after", offset: retryOffset) }
+            frame = .busy(
+                requestID: id, retryAfterMilliseconds: retryAfter, message: try reader.string(maxBytes: Limits.errorMessageBytesMax))
         default:
             throw .unknownTag(name: "frame type", tag: UInt64(type), offset: 0)
         }
