@@ -32,5 +32,7 @@ func seeds() -> [[UInt8]] {
             "[[token]]\nname = \"g\"\nsha256 = \"\(String(repeating: "ab", count: 32))\"\nrole = \"trader\"\naccounts = [\"1-9\", 12]\n"
                 .utf8),
         Array("data_dir = \"/tmp/x\" # comment\n[journal]\nfsync = \"interval\"\nfsync_interval_ms = 5\n".utf8),
+        // Table headers toml++ 3.4.0 mishandles (TOMLGuard): found by this target.
+        Array("[{".utf8), Array("[[[1]]]".utf8), Array("a = [\n[1],\n]\n[&".utf8), Array("d=[}".utf8),
     ]
 }

@@ -76,7 +76,10 @@ package struct DaemonConfig: Sendable {
     package static func flatten(toml text: String) throws -> [String: ConfigValue] {
         let document: TOMLTable
         do {
+            try TOMLGuard.check(text)
             document = try TOMLTable(string: text)
+        } catch let error as TOMLGuard.Refusal {
+            throw Invalid(description: "config \(error.description)")
         } catch let error as TOMLParseError {
             throw Invalid(description: "config line \(error.source.begin.line): \(error.description)")
         }

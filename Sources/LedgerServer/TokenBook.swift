@@ -293,7 +293,10 @@ package enum TokenFile {
     package static func parse(_ text: String, defaults: Defaults) throws(Invalid) -> [TokenGrant] {
         let document: TOMLTable
         do {
+            try TOMLGuard.check(text)
             document = try TOMLTable(string: text)
+        } catch let error as TOMLGuard.Refusal {
+            throw Invalid(description: error.description)
         } catch let error as TOMLParseError {
             throw Invalid(description: "line \(error.source.begin.line): \(error.description)")
         } catch {

@@ -47,6 +47,12 @@ let processLock = NSLock()
 /// (seen as `--help` failing after 30 s while suites ran in parallel).
 @discardableResult
 func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+    try runProgram(binDirectory + "/" + name, arguments)
+}
+
+/// Runs any program to completion (as `runTool`).
+@discardableResult
+func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
     TestProcess.prepared
     let base = NSTemporaryDirectory() + "ledger-tool-" + UUID().uuidString
     let outPath = base + ".out"
@@ -61,7 +67,6 @@ func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, ou
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    let path = binDirectory + "/" + name
     let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
     var pid: pid_t = 0

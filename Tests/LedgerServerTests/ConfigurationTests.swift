@@ -68,6 +68,17 @@ import Testing
             ("[auth]\nrate_per_second = 0\n", "auth.rate_per_second must be an integer in 1...100000000"),
             ("[tcp]\nport = 1\nport = 2\n", "config line 3"),
             ("data_dir = \n", "config line 1"),
+            // toml++ 3.4.0 aborts the process on these (FuzzConfig; upstream #294, #301):
+            // TOMLGuard refuses them first, with the line.
+            ("[{", "config line 1: a key must be bare (A-Z a-z 0-9 _ -) or quoted"),
+            ("a = 1\n[&\n", "config line 2: a key must be bare"),
+            ("[[[1]]]", "config line 1: a key must be bare"),
+            ("d=[}", "config line 1: unsupported value }"),
+            ("[tcp]\nport = [\n1,\n2 3]\n", "config line 4: expected , or ] in an array"),
+            ("x = \"\"\"\nmulti\n\"\"\"\n", "config line 1: multi-line strings are not used by ledgerd's files"),
+            ("x = { a = 1 }\n", "config line 1: inline tables are not used by ledgerd's files"),
+            ("x = 0x1F\n", "config line 1: unsupported value 0x1F"),
+            ("x = \"a\\qb\"\n", "config line 1: an unknown escape in a string"),
         ]
         for (text, expected) in cases {
             var settings = DaemonConfig()
@@ -130,6 +141,26 @@ import Testing
             }
             #expect(message.contains(expected), "\(text.debugDescription): \(message)")
         }
+    }
+
+    /// What the guard lets through, toml++ reads; arrays may span lines and nest.
+    @Test func theSubsetTheFilesUsePassesTheGuard() throws {
+        let text = #"""
+            # [not a header
+            [ "quoted key" ] # comment
+            x = [
+              [1, 2],   # a comment in an array
+              [ [3] ],
+            ]
+            y = "a \"string\" with \\ escapes \u00e9 and # no comment"
+            z = 'literal \ string'
+            n = [-1_000, +2, 0, 3.5, 6e-3, true, false]
+            [[ array . of . tables ]]
+            a.b = "dotted"
+            """#
+        try TOMLGuard.check(text)
+        #expect(try DaemonConfig.flatten(toml: "[tcp]\nport = 7_400\n")["tcp.port"] == .integer(7_400))
+        #expect(throws: TOMLGuard.Refusal.self) { try TOMLGuard.check(text + "\n[ [x] ]\n") }
     }
 
     /// Seeded random sets against a brute-force membership test.
