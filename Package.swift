@@ -23,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (liblz4-dev, libzstd-dev, libpq-dev).
@@ -72,6 +76,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),
         .executableTarget(
             name: "LedgerDaemon",
@@ -81,6 +91,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
         // The simulated disk (docs/DESIGN.md): engine, journal, snapshots and recovery over
@@ -120,7 +131,7 @@ if ProcessInfo.processInfo.environment["LEDGER_FUZZ"] == "1" {
         ("FuzzWireFrame", ["LedgerCore"]), ("FuzzCommand", ["LedgerCore"]), ("FuzzEntry", ["LedgerCore"]),
         ("FuzzJournalBlock", ["LedgerCore", "Journal"]), ("FuzzSnapshot", ["LedgerCore", "Snapshots"]),
         ("FuzzConfig", ["LedgerServer"]),
-        ("FuzzHTTPRequest", ["LedgerCore", "LedgerServer", .product(name: "NIOHTTP1", package: "swift-nio")]),
+        ("FuzzHTTPRequest", ["LedgerCore", "LedgerServer"]),
     ]
     for (name, dependencies) in fuzzTargets {
         package.targets.append(

@@ -2,7 +2,6 @@ import FuzzSupport
 import FuzzSupportCore
 import LedgerCore
 import LedgerServer
-import NIOHTTP1
 
 /// The HTTP API's request decoding (routing, query and JSON fields, decimals, names, ids)
 /// as `HTTPAPI.handle` runs it, on "METHOD URI\nBODY": never a trap; a command it yields is
@@ -20,8 +19,7 @@ public func fuzzHTTPRequestMain(_ argc: CInt, _ argv: UnsafeMutablePointer<Unsaf
         let line = String(decoding: bytes[..<newline], as: UTF8.self).split(separator: " ", maxSplits: 1)
         guard line.count == 2 else { return }
         let body = Array(bytes[(newline + 1)...])
-        let decoded = HTTPAPI.decode(
-            method: HTTPMethod(rawValue: String(line[0])), uri: String(line[1]), body: body, principal: admin, catalog: catalog)
+        let decoded = HTTPAPI.decode(method: String(line[0]), uri: String(line[1]), body: body, principal: admin, catalog: catalog)
         guard case .command(let command) = decoded, command.domainViolation() == nil else { return }
         var writer = ByteWriter()
         command.encode(to: &writer)

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Projection
+import ServiceLifecycle
 import Snapshots
 import ToolSupport
 
@@ -178,7 +179,9 @@ struct Serve: AsyncParsableCommand {
         let sequencer = Sequencer(
             state: startup.state, journal: journal, queueCapacity: settings.queueCapacity, verifyEntries: settings.verifyEntries,
             worldLimits: settings.worldLimits, logger: logger)
-        let api = HTTPAPI(sequencer: sequencer, tokens: tokens, status: status)
+        let api = HTTPAPI(
+            sequencer: sequencer, tokens: tokens, status: status, bodyBytesMax: settings.httpBodyBytesMax,
+            inFlightMax: settings.httpInFlightMax)
         sequencer.onCatalogChange = { catalog in api.updateCatalog(catalog) }
         sequencer.onFatal = { error in
             status.ready = false
@@ -210,22 +213,41 @@ struct Serve: AsyncParsableCommand {
         // after binding, a client that connected in between was told "shutting down".)
         status.accepting = true
         let tcp: Channel
-        let http: Channel
+        let httpPort: Int
+        // HTTP is Hummingbird's server, run as a service of a group of its own: stopped
+        // gracefully at shutdown (in-flight requests answered).
+        let (listening, listeningContinuation) = AsyncStream.makeStream(of: Int.self)
+        let http = HTTPServer.application(api: api, config: settings, eventLoopGroup: group, logger: Logger(label: "ledgerd.http")) {
+            port in
+            listeningContinuation.yield(port)
+            listeningContinuation.finish()
+        }
+        let httpServices = ServiceGroup(
+            configuration: .init(services: [http], gracefulShutdownSignals: [], logger: Logger(label: "ledgerd.http")))
+        let httpTask = Task {
+            // A server that cannot bind ends the stream, so the wait below ends too.
+            defer { listeningContinuation.finish() }
+            try await httpServices.run()
+        }
         do {
+            // HTTP first: once the gateway port answers, health and metrics do too.
+            var iterator = listening.makeAsyncIterator()
+            guard let port = await iterator.next() else {
+                try await httpTask.value
+                throw CancellationError()
+            }
+            httpPort = port
             tcp = try await TCPServer.bind(
                 host: settings.tcpHost, port: settings.tcpPort, group: group, sequencer: sequencer, config: settings, tokens: tokens,
                 registry: connections
             ) { status.accepting }
-            http = try await HTTPServer.bind(host: settings.httpHost, port: settings.httpPort, group: group, api: api, config: settings)
         } catch {
             logger.critical("cannot listen", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
         status.ready = true
         SystemdNotifier.notify("READY=1\nSTATUS=serving")
-        logger.info(
-            "listening",
-            metadata: ["tcp_port": "\(tcp.localAddress?.port ?? 0)", "http_port": "\(http.localAddress?.port ?? 0)"])
+        logger.info("listening", metadata: ["tcp_port": "\(tcp.localAddress?.port ?? 0)", "http_port": "\(httpPort)"])
 
         await termination.wait()
         logger.info("stopping: draining queued requests")
@@ -233,7 +255,8 @@ struct Serve: AsyncParsableCommand {
         status.accepting = false
         status.ready = false
         try? await tcp.close()
-        try? await http.close()
+        await httpServices.triggerGracefulShutdown()
+        _ = try? await httpTask.value
         sequencer.stopAndDrain()
         // Every reply released by the drain leaves before the connections close.
         await connections.flushAll(timeout: .seconds(5))

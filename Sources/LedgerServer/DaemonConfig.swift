@@ -38,6 +38,8 @@ package struct DaemonConfig: Sendable {
     package var httpHeaderTimeoutMilliseconds: Int64 = 10_000
     /// A kept-alive HTTP connection with no request this long is closed.
     package var httpIdleTimeoutMilliseconds: Int64 = 60_000
+    /// A request body larger than this is answered 413.
+    package var httpBodyBytesMax = 65_536
     /// The token file: SHA-256 digests, roles and accounts (docs/OPERATIONS.md, "Tokens
     /// and roles"); read at start and on SIGHUP.
     package var tokensFile = "/etc/ledgerd/tokens.toml"
@@ -144,6 +146,7 @@ package struct DaemonConfig: Sendable {
         "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
         "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.hello_timeout_ms",
         "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
+        "http.body_bytes_max",
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
         "world.accounts_max", "world.resting_orders_max", "world.conditional_orders_max", "world.positions_per_account_max",
         "auth.tokens_file", "auth.rate_per_second", "auth.burst",
@@ -189,6 +192,7 @@ package struct DaemonConfig: Sendable {
         case "http.in_flight_max": httpInFlightMax = Int(try integer(1...(1 << 24)))
         case "http.header_timeout_ms": httpHeaderTimeoutMilliseconds = try integer(1...600_000)
         case "http.idle_timeout_ms": httpIdleTimeoutMilliseconds = try integer(1...86_400_000)
+        case "http.body_bytes_max": httpBodyBytesMax = Int(try integer(1_024...(16 << 20)))
         case "journal.verify_entries":
             guard case .bool(let flag) = value else { throw Invalid(description: "journal.verify_entries must be true or false") }
             verifyEntries = flag

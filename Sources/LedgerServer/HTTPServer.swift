@@ -1,57 +1,59 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
 import LedgerCore
+import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import ServiceLifecycle
 
-/// A finished HTTP answer.
-struct HTTPAnswer: Sendable {
-    var status: HTTPResponseStatus
-    var body: String
-    var contentType = "application/json"
-    var retryAfterMilliseconds: UInt64?
-}
-
-/// The HTTP/JSON API (docs/API.md): Binance USDⓈ-M conventions, decimals as strings,
-/// bearer tokens with roles. Writes go through the sequencer and answer once durable;
-/// reads run on the engine thread and answer once everything before them is durable.
-///
-/// Connection limits (docs/OPERATIONS.md): between requests a connection is pending in
-/// the listener's gate (the oldest is closed when too many wait) and has a deadline: the
-/// idle timeout until a request's first byte, then the header timeout until its last. A
-/// whole request is admitted within the in-flight limit, else answered 429 BUSY.
-final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+/// Connection limits for HTTP (docs/OPERATIONS.md, "Connection limits"), around
+/// Hummingbird's HTTP/1.1 channel: between requests a connection is pending in the
+/// listener's gate (the oldest is closed when too many wait) and has a deadline — the idle
+/// timeout until a request's first byte, then the header timeout until its last.
+final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
 
     struct Timeouts {
         var header: TimeAmount
         var idle: TimeAmount
     }
 
-    private let api: HTTPAPI
     private let gate: ConnectionGate
     private let timeouts: Timeouts
     // Event-loop confined.
-    private var head: HTTPRequestHead?
-    private var body = ByteBuffer()
-    private var bodyTooLarge = false
     private var receiving = false
     private var processing = false
     private var deadline: Scheduled<Void>?
-    private static let bodyBytesMax = 64 * 1024
 
-    init(api: HTTPAPI, gate: ConnectionGate, timeouts: Timeouts) {
-        self.api = api
+    init(gate: ConnectionGate, timeouts: Timeouts) {
         self.gate = gate
         self.timeouts = timeouts
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arrive(context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
+        arrive(context)
+        context.fireChannelActive()
+    }
+
+    private var arrived = false
+
+    private func arrive(_ context: ChannelHandlerContext) {
+        guard !arrived else { return }
+        arrived = true
         let channel = context.channel
         gate.arrive(ObjectIdentifier(self)) { channel.close(promise: nil) }?()
         setDeadline(timeouts.idle, context.eventLoop, channel)
-        context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -68,114 +70,95 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         setDeadline(timeouts.header, context.eventLoop, context.channel)
     }
 
-    private func setDeadline(_ timeout: TimeAmount, _ loop: EventLoop, _ channel: Channel) {
+    private func setDeadline(_ timeout: TimeAmount, _ loop: any EventLoop, _ channel: any Channel) {
         deadline?.cancel()
         deadline = loop.scheduleTask(in: timeout) { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let requestHead):
-            head = requestHead
-            body.clear()
-            bodyTooLarge = false
-        case .body(var chunk):
-            if body.readableBytes + chunk.readableBytes <= Self.bodyBytesMax {
-                body.writeBuffer(&chunk)
-            } else {
-                bodyTooLarge = true
-            }
-        case .end:
-            guard let head else { return }
-            self.head = nil
+        if case .end = unwrapInboundIn(data) {
+            // A whole request: no deadline while it is answered; out of the pending pool.
             deadline?.cancel()
             deadline = nil
             receiving = false
             processing = true
-            let channel = context.channel
-            let keepAlive = head.isKeepAlive
-            let send: @Sendable (HTTPAnswer) -> Void = { [self] answer in
-                channel.eventLoop.execute { self.respond(answer, head: head, keepAlive: keepAlive, channel: channel) }
-            }
-            if bodyTooLarge {
-                return send(HTTPAPI.Failure(.badRequest, "the body is larger than \(Self.bodyBytesMax) bytes").answer)
-            }
-            guard gate.admit(ObjectIdentifier(self)) else {
-                return send(HTTPAPI.Failure(.busy, "\(gate.admittedMax) HTTP requests are in flight", retryAfterMilliseconds: 100).answer)
-            }
-            api.handle(head: head, body: body.readableBytesView.map { $0 }, send: send)
+            _ = gate.admit(ObjectIdentifier(self))
         }
+        context.fireChannelRead(data)
     }
 
-    /// Writes the answer; then the connection waits for its next request (idle timeout).
-    private func respond(_ answer: HTTPAnswer, head: HTTPRequestHead, keepAlive: Bool, channel: Channel) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: answer.contentType)
-        headers.add(name: "Content-Length", value: String(answer.body.utf8.count))
-        if answer.status == .tooManyRequests {
-            // Whole seconds, rounded up; the body's retryAfterMs is finer.
-            headers.add(name: "Retry-After", value: String(max(1, ((answer.retryAfterMilliseconds ?? 1_000) + 999) / 1_000)))
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            processing = false
+            let channel = context.channel
+            gate.release(ObjectIdentifier(self)) { channel.close(promise: nil) }?()
+            setDeadline(timeouts.idle, context.eventLoop, channel)
         }
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        channel.write(
-            HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: answer.status, headers: headers)), promise: nil)
-        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: answer.body))), promise: nil)
-        let done = channel.writeAndFlush(HTTPServerResponsePart.end(nil))
-        if !keepAlive { done.whenComplete { _ in channel.close(promise: nil) } }
-        processing = false
-        gate.release(ObjectIdentifier(self)) { channel.close(promise: nil) }?()
-        setDeadline(timeouts.idle, channel.eventLoop, channel)
+        context.write(data, promise: promise)
     }
 }
 
-/// Tells the HTTP handler that request bytes arrived, before the decoder has a head: what
-/// starts the header timeout (a slow sender never completes a head).
-final class HTTPBytesWatcher: ChannelInboundHandler, @unchecked Sendable {
+/// Tells the guard that request bytes arrived, before the decoder has a head: what starts
+/// the header timeout (a slow sender never completes a head).
+final class HTTPBytesWatcher: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    private let handler: HTTPHandler
+    private let guardHandler: HTTPConnectionGuard
 
-    init(handler: HTTPHandler) {
-        self.handler = handler
+    init(guardHandler: HTTPConnectionGuard) {
+        self.guardHandler = guardHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        handler.bytesArrived(context)
+        guardHandler.bytesArrived(context)
         context.fireChannelRead(data)
     }
 }
 
-/// A reply sink for one HTTP request.
-final class HTTPReply: ReplySink, @unchecked Sendable {
-    private let render: @Sendable (Response) -> HTTPAnswer
-    private let send: @Sendable (HTTPAnswer) -> Void
+/// Hummingbird's HTTP/1.1 channel with the connection guard: the same pipeline as
+/// `HTTP1Channel`, with the byte watcher before the decoder and the guard after the codec.
+struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
-    init(render: @escaping @Sendable (Response) -> HTTPAnswer, send: @escaping @Sendable (HTTPAnswer) -> Void) {
-        self.render = render
-        self.send = send
+    let responder: HTTPChannelHandler.Responder
+    let gate: ConnectionGate
+    let timeouts: HTTPConnectionGuard.Timeouts
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let guardHandler = HTTPConnectionGuard(gate: gate, timeouts: timeouts)
+            try channel.pipeline.syncOperations.addHandler(HTTPBytesWatcher(guardHandler: guardHandler))
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+            try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try channel.pipeline.syncOperations.addHandler(guardHandler)
+            try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+        }
     }
 
-    func deliver(_ replies: [(requestID: UInt64, response: Response)]) {
-        for reply in replies { send(render(reply.response)) }
+    func handle(value asyncChannel: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: asyncChannel, logger: logger)
     }
 }
 
+/// The HTTP listener as a service (swift-service-lifecycle): Hummingbird's server with the
+/// API's router and the connection guard.
 package enum HTTPServer {
-    package static func bind(host: String, port: Int, group: EventLoopGroup, api: HTTPAPI, config: DaemonConfig) async throws -> Channel {
-        let gate = ConnectionGate(admittedMax: config.httpInFlightMax, pendingMax: config.httpConnectionsMax)
-        let timeouts = HTTPHandler.Timeouts(
+    package static func application(
+        api: HTTPAPI, config: DaemonConfig, eventLoopGroup: any EventLoopGroup, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        // Admission of whole requests is the API's own in-flight limit; the gate keeps the
+        // pool of connections between requests.
+        let gate = ConnectionGate(admittedMax: Int.max, pendingMax: config.httpConnectionsMax)
+        let timeouts = HTTPConnectionGuard.Timeouts(
             header: .milliseconds(config.httpHeaderTimeoutMilliseconds), idle: .milliseconds(config.httpIdleTimeoutMilliseconds))
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = HTTPHandler(api: api, gate: gate, timeouts: timeouts)
-                    try channel.pipeline.syncOperations.addHandler(HTTPBytesWatcher(handler: handler))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-            .bind(host: host, port: port).get()
+        return Application(
+            router: api.router(),
+            server: HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, gate: gate, timeouts: timeouts) },
+            configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "ledgerd"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            eventLoopGroupProvider: .shared(eventLoopGroup), logger: logger)
     }
 }

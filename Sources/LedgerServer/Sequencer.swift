@@ -4,7 +4,7 @@ import LedgerCore
 import Logging
 
 /// What a request gets back.
-enum Response: Sendable {
+enum EngineResponse: Sendable {
     /// The command's entry is durable. The events are a slice of the batch's buffer,
     /// valid during `deliver` only.
     case committed(sequence: SequenceNumber, events: ArraySlice<Event>)
@@ -18,7 +18,7 @@ enum Response: Sendable {
 /// Where replies go: one object per connection. `deliver` is called from the journal
 /// writer's thread with a connection's replies in request order.
 protocol ReplySink: AnyObject, Sendable {
-    func deliver(_ replies: [(requestID: UInt64, response: Response)])
+    func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)])
 }
 
 /// A request for the engine thread.
@@ -46,7 +46,7 @@ package final class Sequencer: @unchecked Sendable {
     /// the range of its events until delivery.
     final class Batch {
         enum Pending {
-            case response(Response)
+            case response(EngineResponse)
             case committed(sequence: SequenceNumber, events: Range<Int>)
             /// A state query or a read: answered by the follower once it has applied this batch.
             case follower(StateFollower.Work)
@@ -157,7 +157,7 @@ package final class Sequencer: @unchecked Sendable {
         let stopping = stopRequested
         lock.unlock()
         for request in refused {
-            let response: Response = stopping ? .error(.unavailable, "shutting down") : .error(.busy, "queue full; retry")
+            let response: EngineResponse = stopping ? .error(.unavailable, "shutting down") : .error(.busy, "queue full; retry")
             request.sink.deliver([(request.requestID, response)])
         }
     }
@@ -338,7 +338,7 @@ package final class Sequencer: @unchecked Sendable {
             return
         }
         if command.isSystemOnly {
-            let refusal = Response.error(.forbidden, "only ledgerd itself (or ledger-replay excise) writes system entries")
+            let refusal = EngineResponse.error(.forbidden, "only ledgerd itself (or ledger-replay excise) writes system entries")
             batch.replies.append((request.sink, request.requestID, .response(refusal)))
             return
         }
@@ -442,7 +442,7 @@ package final class Sequencer: @unchecked Sendable {
             }
             if routed { continue }
             group.sink.deliver(
-                group.items.map { item -> (requestID: UInt64, response: Response) in
+                group.items.map { item -> (requestID: UInt64, response: EngineResponse) in
                     switch item.pending {
                     case .response(let response): (item.requestID, response)
                     case .committed(let sequence, let range): (item.requestID, .committed(sequence: sequence, events: batch.events[range]))

@@ -28,7 +28,7 @@ final class StateFollower: @unchecked Sendable {
 
     /// A reply to deliver, or work to answer from the follower's copy.
     enum Reply {
-        case ready(Response)
+        case ready(EngineResponse)
         case work(Work)
     }
 
@@ -154,9 +154,9 @@ final class StateFollower: @unchecked Sendable {
             for case .entries(let batch) in work { apply(batch) }
             let sequence = state?.lastSequence ?? 0
             condition.withLock { _appliedSequence = sequence }
-            var answer: Response?
+            var answer: EngineResponse?
             for case .replies(let sink, let items) in work {
-                let responses = items.map { item -> (requestID: UInt64, response: Response) in
+                let responses = items.map { item -> (requestID: UInt64, response: EngineResponse) in
                     switch item.reply {
                     case .ready(let response): return (item.requestID, response)
                     case .work(let work):

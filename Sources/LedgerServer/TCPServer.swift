@@ -283,7 +283,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     }
 
     /// Called by the writer thread: encodes the replies and writes them on the loop.
-    func deliver(_ replies: [(requestID: UInt64, response: Response)]) {
+    func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)]) {
         var writer = ByteWriter(capacity: replies.count * 48)
         var ends: [Int] = []
         ends.reserveCapacity(replies.count)

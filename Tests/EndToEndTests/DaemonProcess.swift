@@ -235,13 +235,13 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// One HTTP request with curl-like simplicity (URLSession is heavy on Linux).
-    func http(_ method: String, _ path: String, body: String? = nil, token: String? = adminToken) throws -> (
-        status: Int, body: String, headers: String
-    ) {
+    func http(
+        _ method: String, _ path: String, body: String? = nil, token: String? = adminToken, contentType: String = "application/json"
+    ) throws -> (status: Int, body: String, headers: String) {
         let connection = try LedgerConnection(host: "127.0.0.1", port: httpPort)
         var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         if let token { request += "Authorization: Bearer \(token)\r\n" }
-        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        if let body { request += "Content-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\n" }
         request += "\r\n" + (body ?? "")
         try connection.sendRaw(Array(request.utf8))
         var response: [UInt8] = []
