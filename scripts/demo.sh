@@ -7,7 +7,7 @@ seconds=${DEMO_SECONDS:-60}
 
 if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
 need=""
-for pkg in liblz4-dev libzstd-dev libpq-dev pkg-config postgresql-15 python3 curl systemd; do
+for pkg in liblz4-dev libzstd-dev libpq-dev pkg-config postgresql-15 python3 python3-venv curl systemd; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need="$need $pkg"
 done
 if [ -n "$need" ]; then

@@ -8,6 +8,9 @@ if [ -z "${LEDGER_PG_URL:-}" ]; then
     eval "export $(scripts/pg-throwaway.sh)"
     trap 'scripts/pg-throwaway.sh stop "$LEDGER_PG_DIR"' EXIT
 fi
+# Python tools from PyPI (prometheus_client's parser for the /metrics test), in .venv-tools.
+LEDGER_PYTHON=$(scripts/python-tools.sh)
+export LEDGER_PYTHON
 # Formatting is part of the check (.swift-format; fix with `swift format -i -r Sources Tests`).
 swift format lint --strict -r Sources Tests Package.swift
 # The end-to-end tests start the real executables, so build them first.

@@ -108,44 +108,70 @@ struct Endpoint: Sendable {
 /// request decoding and rendering. Writes go through the sequencer and answer once
 /// durable; reads run on the state follower once everything before them is durable.
 package final class HTTPAPI: @unchecked Sendable {
-    private let sequencer: Sequencer
     private let tokens: TokenBook
     private let status: DaemonStatus
     private let bodyBytesMax: Int
     private let inFlightMax: Int
+    /// `POST /debug/stall` exists (LEDGERD_DEBUG_HOOKS=1; tests only).
+    private let debugHooks: Bool
     private let lock = NSLock()
-    private var catalog: ExchangeCatalog
+    /// nil until recovery is done: until then only health and metrics answer.
+    private var sequencer: Sequencer?
+    private var catalog = ExchangeCatalog(ExchangeState())
     private var inFlight = 0
 
-    package init(sequencer: Sequencer, tokens: TokenBook, status: DaemonStatus, bodyBytesMax: Int, inFlightMax: Int) {
-        self.sequencer = sequencer
+    /// Serves from process start; `attach` hands it the engine once recovered.
+    package init(tokens: TokenBook, status: DaemonStatus, bodyBytesMax: Int, inFlightMax: Int, debugHooks: Bool = false) {
         self.tokens = tokens
         self.status = status
         self.bodyBytesMax = bodyBytesMax
         self.inFlightMax = inFlightMax
-        catalog = sequencer.initialCatalog
+        self.debugHooks = debugHooks
+    }
+
+    package func attach(_ sequencer: Sequencer) {
+        lock.withLock {
+            self.sequencer = sequencer
+            catalog = sequencer.initialCatalog
+        }
     }
 
     package func updateCatalog(_ catalog: ExchangeCatalog) {
         lock.withLock { self.catalog = catalog }
     }
 
-    private var currentCatalog: ExchangeCatalog { lock.withLock { catalog } }
+    private var current: (sequencer: Sequencer?, catalog: ExchangeCatalog) { lock.withLock { (sequencer, catalog) } }
 
     package func router() -> Router<LedgerRequestContext> {
         let router = Router(context: LedgerRequestContext.self)
         router.add(middleware: ErrorMiddleware())
-        router.get("/health/live") { _, _ in Self.json(.ok, JSON.text(["status": "live"])) }
+        // Live while the process runs, recovery included (a liveness probe must not restart
+        // a daemon that is only replaying its journal); ready once recovered and healthy.
+        router.get("/health/live") { [self] _, _ in Self.json(.ok, JSON.text(["status": "live", "phase": status.phase])) }
         router.get("/health/ready") { [self] _, _ in
-            let ready = status.ready && sequencer.isHealthy
-            return Self.json(ready ? .ok : .serviceUnavailable, JSON.text(["status": ready ? "ready" : "not ready"]))
+            let ready = status.ready && (current.sequencer?.isHealthy ?? false)
+            return Self.json(
+                ready ? .ok : .serviceUnavailable, JSON.text(["status": ready ? "ready" : "not ready", "phase": status.phase]))
         }
         router.get("/metrics") { [self] _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(
                 status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: Metrics.render(sequencer: sequencer, status: status))))
+                body: .init(byteBuffer: ByteBuffer(string: Metrics.render(sequencer: current.sequencer, status: status))))
+        }
+        if debugHooks {
+            router.post("/debug/stall") { [self] request, _ in
+                guard let principal = authenticate(request), principal.role == .admin else {
+                    throw HTTPFailure(.forbidden, "the debug hooks need an admin token")
+                }
+                let milliseconds = Int(request.uri.queryParameters["milliseconds"].map(String.init) ?? "") ?? 0
+                guard (1...60_000).contains(milliseconds), let sequencer = current.sequencer else {
+                    throw HTTPFailure(.badRequest, "milliseconds must be 1 ... 60000, once recovered")
+                }
+                sequencer.debugStall(milliseconds: milliseconds)
+                return Self.json(.ok, JSON.text(["stalled": milliseconds]))
+            }
         }
         for endpoint in Self.endpoints {
             router.on(RouterPath(endpoint.path), method: endpoint.method) { [self] request, context in
@@ -176,7 +202,10 @@ package final class HTTPAPI: @unchecked Sendable {
         let body = try await request.collectBody(upTo: bodyBytesMax)
         let parameters = try RequestParameters.parse(
             query: request.uri.query, contentType: request.headers[.contentType], body: Array(body.readableBytesView))
-        let catalog = currentCatalog
+        let (attached, catalog) = current
+        guard let sequencer = attached else {
+            throw HTTPFailure(.unavailable, "recovering: the journal is being replayed (\(status.phase))")
+        }
         let kind = try Self.decode(endpoint, parameters, principal, catalog)
         guard status.accepting else { throw HTTPFailure(.unavailable, "shutting down") }
         let answer = await withCheckedContinuation { (continuation: CheckedContinuation<Response, Never>) in
@@ -332,6 +361,13 @@ package final class DaemonStatus: @unchecked Sendable {
     }
     private var _ready = false
     private var _accepting = false
+    private var _phase = "starting"
+    /// What the daemon is doing, for health: starting, recovering (with the sequence
+    /// replayed), serving, stopping.
+    package var phase: String {
+        get { lock.withLock { _phase } }
+        set { lock.withLock { _phase = newValue } }
+    }
     package var ready: Bool {
         get { lock.withLock { _ready } }
         set { lock.withLock { _ready = newValue } }

@@ -93,6 +93,14 @@ package final class Sequencer: @unchecked Sendable {
     private var spare: [Batch] = [Batch(), Batch()]
     private var engineFinished = false
     private var writerFinished = false
+    /// A stall the debug hook asked for (milliseconds; `LEDGERD_DEBUG_HOOKS=1` only).
+    private var stallRequestMilliseconds = 0
+    /// When the engine loop last went round (monotonic ns): the watchdog's evidence.
+    private var _heartbeatNanos: Int64 = 0
+
+    /// The longest the idle engine sleeps before it goes round again (so that its heartbeat
+    /// stays fresh for the watchdog); nil: until work or a timer comes. Set before `start`.
+    package var heartbeatIntervalNanos: Int64?
 
     /// Read from any thread (metrics, health).
     private let counters = NSLock()
@@ -123,6 +131,20 @@ package final class Sequencer: @unchecked Sendable {
         follower = StateFollower(startingFrom: state, logger: logger)
         _durableSequence = journal.durableSequence
         inbound.reserveCapacity(queueCapacity)
+    }
+
+    /// Nanoseconds since the engine loop last went round; what the watchdog checks.
+    package var engineHeartbeatAgeNanos: Int64 {
+        RateLimiter.monotonicNanos() - lock.withLock { _heartbeatNanos }
+    }
+
+    /// The debug hook (tests only): the engine thread sleeps this long before its next
+    /// round, as a stuck engine would — no heartbeat, no replies.
+    package func debugStall(milliseconds: Int) {
+        lock.withLock {
+            stallRequestMilliseconds = milliseconds
+            lock.wake(.engine)
+        }
     }
 
     package var durableSequence: SequenceNumber { counters.withLock { _durableSequence } }
@@ -202,14 +224,32 @@ package final class Sequencer: @unchecked Sendable {
         }
         while true {
             lock.lock()
-            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested && !state.hasSystemWork {
-                // Nothing to do: sleep until a request comes or the next funding time.
+            _heartbeatNanos = RateLimiter.monotonicNanos()
+            if stallRequestMilliseconds > 0 {
+                let stall = stallRequestMilliseconds
+                stallRequestMilliseconds = 0
+                lock.unlock()
+                usleep(UInt32(stall) * 1_000)
+                continue
+            }
+            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested && !state.hasSystemWork
+                && stallRequestMilliseconds == 0
+            {
+                // Nothing to do: sleep until a request comes, the next funding time, or (with
+                // a watchdog) the next heartbeat.
+                let heartbeat = heartbeatIntervalNanos.map { Self.wallClockNanos() + $0 }
                 guard let due = state.nextFundingTimeNanos, state.isBounded else {
-                    lock.wait(.engine)
+                    if let heartbeat { lock.wait(.engine, untilWallNanos: heartbeat) } else { lock.wait(.engine) }
+                    _heartbeatNanos = RateLimiter.monotonicNanos()
                     continue
                 }
                 if state.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), state.lastTimeNanos)) { break }
-                lock.wait(.engine, untilWallNanos: due)
+                lock.wait(.engine, untilWallNanos: min(due, heartbeat ?? due))
+                _heartbeatNanos = RateLimiter.monotonicNanos()
+            }
+            if stallRequestMilliseconds > 0 {
+                lock.unlock()
+                continue
             }
             swap(&local, &inbound)
             let draining = stopRequested

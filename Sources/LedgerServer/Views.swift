@@ -336,7 +336,12 @@ enum Views {
 
 /// Prometheus text exposition, hand-written (a handful of gauges and counters).
 enum Metrics {
-    static func render(sequencer: Sequencer, status: DaemonStatus) -> String {
+    static func render(sequencer: Sequencer?, status: DaemonStatus) -> String {
+        guard let sequencer else {
+            return [
+                "# HELP ledger_ready 1 when recovered, healthy and accepting.", "# TYPE ledger_ready gauge", "ledger_ready 0",
+            ].joined(separator: "\n") + "\n"
+        }
         let (blocks, bytes) = sequencer.journalStats
         let lines = [
             "# HELP ledger_commands_total Commands executed by the engine.",

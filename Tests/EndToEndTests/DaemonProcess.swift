@@ -122,6 +122,8 @@ final class DaemonProcess: @unchecked Sendable {
     let tcpPort: Int
     let httpPort: Int
     let extraArguments: [String]
+    /// Variables added to the daemon's environment (NOTIFY_SOCKET, WATCHDOG_USEC, …).
+    var environment: [String: String] = [:]
     private var process: Process?
     private(set) var logPath: String
     private var generation = 0
@@ -155,13 +157,16 @@ final class DaemonProcess: @unchecked Sendable {
     /// The running daemon's pid.
     var pid: Int32? { process.map { $0.processIdentifier } }
 
-    /// Starts the daemon and waits until it answers on TCP; throws if it exits first.
-    func start() throws {
+    /// Spawns the daemon and returns at once.
+    func launch() throws {
         generation += 1
         logPath = dataDirectory + ".log\(generation)"
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binDirectory + "/ledgerd")
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.arguments =
             [
                 "--data-dir", dataDirectory, "--tcp-port", String(tcpPort), "--http-port", String(httpPort),
@@ -172,6 +177,12 @@ final class DaemonProcess: @unchecked Sendable {
         process.standardError = log
         try processLock.withLock { try process.run() }
         self.process = process
+    }
+
+    /// Starts the daemon and waits until it answers on TCP; throws if it exits first.
+    func start() throws {
+        try launch()
+        guard let process else { return }
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if !process.isRunning { throw StartFailure(status: process.terminationStatus, log: log_()) }

@@ -57,7 +57,10 @@ import Testing
         }
         // The daemon's unit restarts on failure but never after a refused configuration.
         let daemon = try String(contentsOfFile: "deploy/ledgerd.service", encoding: .utf8)
-        for line in ["RestartPreventExitStatus=2", "ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict", "CapabilityBoundingSet="] {
+        for line in [
+            "RestartPreventExitStatus=2", "ExecReload=/bin/kill -HUP $MAINPID", "ProtectSystem=strict", "CapabilityBoundingSet=",
+            "WatchdogSec=30s",
+        ] {
             #expect(daemon.contains(line + "\n"), "ledgerd.service lacks \(line)")
         }
     }
