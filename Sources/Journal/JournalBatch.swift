@@ -19,6 +19,8 @@ public struct JournalBatch: Sendable {
 
     /// The sequence of the last entry in the batch.
     public var lastSequence: SequenceNumber { firstSequence + SequenceNumber(count) - 1 }
+    /// The time of the last entry appended (ns since 1970).
+    public var lastTimeNanos: Int64 { previousTimeNanos }
 
     /// True when another entry could break a block limit: close the batch first. An entry
     /// of up to `JournalFormat.entryPayloadBytesMax` always fits a batch that is not full.

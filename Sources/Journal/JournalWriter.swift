@@ -217,6 +217,7 @@ public final class JournalWriter {
     /// fdatasync now; everything written becomes durable.
     public func sync() throws(JournalError) {
         guard !failed else { throw .writerFailed }
+        let started = Self.monotonicNanos()
         do {
             try file.dataSync()
         } catch {
@@ -225,7 +226,13 @@ public final class JournalWriter {
         }
         durableSequence = lastSequence
         lastSyncNanos = Self.monotonicNanos()
+        syncs += 1
+        lastSyncDurationNanos = lastSyncNanos - started
     }
+
+    /// fdatasyncs done, and how long the last one took (the fdatasync histogram).
+    public private(set) var syncs = 0
+    public private(set) var lastSyncDurationNanos: UInt64 = 0
 
     private func writeBlock(_ batch: JournalBatch) throws(JournalError) {
         let raw = batch.bytes.bytes

@@ -43,6 +43,7 @@ struct Serve: AsyncParsableCommand {
     @Flag(name: .customLong("no-projector"), help: "Do not project into PostgreSQL.") var noProjector = false
     @Option(name: .customLong("segment-bytes"), help: "Journal segment size before rolling.") var segmentBytes: Int64?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.") var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "text or json (one JSON object a line).") var logFormat: String?
 
     func loadConfig() throws -> DaemonConfig {
         var flags: [(key: String, value: ConfigValue)] = []
@@ -52,6 +53,7 @@ struct Serve: AsyncParsableCommand {
         if let fsync { flags.append(("journal.fsync", .string(fsync))) }
         if let segmentBytes { flags.append(("journal.segment_bytes", .integer(segmentBytes))) }
         if let logLevel { flags.append(("log_level", .string(logLevel))) }
+        if let logFormat { flags.append(("log_format", .string(logFormat))) }
         if let tokensFile { flags.append(("auth.tokens_file", .string(tokensFile))) }
         if let projectorURL { flags += [("projector.url", .string(projectorURL)), ("projector.enabled", .bool(true))] }
         if noProjector { flags.append(("projector.enabled", .bool(false))) }
@@ -68,13 +70,20 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("ledgerd: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let level = settings.logLevel
+        let (level, json) = (settings.logLevel, settings.logFormat == "json")
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "ledgerd")
+        // Every setting as it runs, secrets never (docs/OPERATIONS.md, "Configuration").
+        logger.info("configuration", metadata: settings.summary.mapValues { .string($0) })
         let tokens: TokenBook
         do {
             tokens = TokenBook(grants: try Self.readTokens(settings))
@@ -121,13 +130,18 @@ struct Serve: AsyncParsableCommand {
         // during recovery), the ledger (recovery, engine, TCP, projector), and SIGHUP.
         // SIGTERM or SIGINT shuts them down in reverse order: the ledger drains first while
         // HTTP still answers health; HTTP stops last.
+        let metrics = LedgerMetrics.bootstrap()
+        withExtendedLifetime(metrics) {}
         let status = DaemonStatus()
+        status.snapshotDirectory = settings.snapshotDirectory
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let api = HTTPAPI(
             tokens: tokens, status: status, bodyBytesMax: settings.httpBodyBytesMax, inFlightMax: settings.httpInFlightMax,
             debugHooks: ProcessInfo.processInfo.environment["LEDGERD_DEBUG_HOOKS"] == "1")
         let httpListening = Rendezvous<Int>()
-        let http = HTTPServer.application(api: api, config: settings, eventLoopGroup: group, logger: Logger(label: "ledgerd.http")) {
+        let http = HTTPServer.application(
+            api: api, config: settings, status: status, eventLoopGroup: group, logger: Logger(label: "ledgerd.http")
+        ) {
             port in
             await httpListening.put(port)
         }

@@ -151,6 +151,7 @@ final class LedgerService: Service, @unchecked Sendable {
         }
 
         let connections = ConnectionRegistry()
+        status.tcpConnections = { connections.count }
         // Requests are taken from the moment a listener exists: the engine is running. (Set
         // after binding, a client that connected in between was told "shutting down".)
         status.accepting = true

@@ -55,6 +55,8 @@ package struct DaemonConfig: Sendable {
     package var projectorURL = ""
     package var projectorBatchEntries = 5_000
     package var logLevel: Logger.Level = .info
+    /// `text` (swift-log's stream handler) or `json` (one object a line).
+    package var logFormat = "text"
     /// The limits of the world journaled at genesis (`Command.setWorldLimits`); they take
     /// effect only on a journal that has none yet (docs/OPERATIONS.md, "The world").
     package var worldLimits = WorldLimits.standard
@@ -142,7 +144,7 @@ package struct DaemonConfig: Sendable {
     }
 
     package static let keys = [
-        "data_dir", "log_level", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
+        "data_dir", "log_level", "log_format", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
         "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
         "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.hello_timeout_ms",
         "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
@@ -168,6 +170,10 @@ package struct DaemonConfig: Sendable {
         case "log_level":
             guard let level = Logger.Level(rawValue: try string()) else { throw Invalid(description: "unknown log_level") }
             logLevel = level
+        case "log_format":
+            let format = try string()
+            guard format == "text" || format == "json" else { throw Invalid(description: "log_format must be text or json") }
+            logFormat = format
         case "tcp.host": tcpHost = try string()
         case "tcp.port": tcpPort = Int(try integer(0...65_535))
         case "http.host": httpHost = try string()
@@ -214,6 +220,49 @@ package struct DaemonConfig: Sendable {
         case "auth.burst": tokenBurst = try integer(0...TokenFile.ratePerSecondMax)
         default: throw Invalid(description: "unknown setting \(key)")
         }
+    }
+
+    /// Every setting as ledgerd runs with it, for the start-up log: no secret (the token
+    /// file holds none; a password in the projector URL is replaced by `***`).
+    package var summary: [String: String] {
+        var values: [String: String] = [
+            "data_dir": dataDirectory, "log_level": logLevel.rawValue, "log_format": logFormat, "tcp.host": tcpHost,
+            "tcp.port": "\(tcpPort)", "http.host": httpHost, "http.port": "\(httpPort)", "journal.segment_bytes": "\(segmentBytes)",
+            "journal.ledger_id": "\(ledgerID)", "journal.verify_entries": "\(verifyEntries)", "ingress.queue_capacity": "\(queueCapacity)",
+            "ingress.connection_in_flight_max": "\(connectionInFlightMax)", "tcp.connections_max": "\(tcpConnectionsMax)",
+            "tcp.pending_connections_max": "\(tcpPendingConnectionsMax)", "tcp.hello_timeout_ms": "\(tcpHelloTimeoutMilliseconds)",
+            "tcp.idle_timeout_ms": "\(tcpIdleTimeoutMilliseconds)", "http.connections_max": "\(httpConnectionsMax)",
+            "http.in_flight_max": "\(httpInFlightMax)", "http.header_timeout_ms": "\(httpHeaderTimeoutMilliseconds)",
+            "http.idle_timeout_ms": "\(httpIdleTimeoutMilliseconds)", "http.body_bytes_max": "\(httpBodyBytesMax)",
+            "projector.enabled": "\(projectorEnabled)", "projector.url": Self.redacted(url: projectorURL),
+            "projector.batch_entries": "\(projectorBatchEntries)", "auth.tokens_file": tokensFile,
+            "auth.rate_per_second": "\(tokenRatePerSecond)", "auth.burst": "\(tokenBurst)",
+            "world.accounts_max": "\(worldLimits.accountsMax)", "world.resting_orders_max": "\(worldLimits.restingOrdersMax)",
+            "world.conditional_orders_max": "\(worldLimits.conditionalOrdersMax)",
+            "world.positions_per_account_max": "\(worldLimits.positionsPerAccountMax)",
+        ]
+        switch fsync {
+        case .batch: values["journal.fsync"] = "batch"
+        case .interval(let milliseconds): values["journal.fsync"] = "interval"; values["journal.fsync_interval_ms"] = "\(milliseconds)"
+        case .none: values["journal.fsync"] = "none"
+        }
+        return values
+    }
+
+    /// `postgresql://user:secret@host/db` → `postgresql://user:***@host/db`; a
+    /// `password=` parameter likewise.
+    package static func redacted(url: String) -> String {
+        var text = url
+        if let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@"),
+            let colon = text[scheme.upperBound..<at].firstIndex(of: ":")
+        {
+            text.replaceSubrange(text.index(after: colon)..<at, with: "***")
+        }
+        if let password = text.range(of: "password=") {
+            let end = text[password.upperBound...].firstIndex(where: { $0 == "&" || $0 == " " }) ?? text.endIndex
+            text.replaceSubrange(password.upperBound..<end, with: "***")
+        }
+        return text
     }
 
     /// The defaults a token file's entries fall back on.

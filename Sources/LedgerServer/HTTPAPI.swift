@@ -158,7 +158,9 @@ package final class HTTPAPI: @unchecked Sendable {
             headers[.contentType] = "text/plain; version=0.0.4"
             return Response(
                 status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: Metrics.render(sequencer: current.sequencer, status: status))))
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: Metrics.render(sequencer: current.sequencer, status: status, tokens: tokens, httpInFlight: inFlightNow))))
         }
         if debugHooks {
             router.post("/debug/stall") { [self] request, _ in
@@ -189,6 +191,8 @@ package final class HTTPAPI: @unchecked Sendable {
 
     /// Authenticates, limits, decodes, submits and waits for the answer.
     private func serve(_ endpoint: Endpoint, _ request: Request, _ context: LedgerRequestContext) async throws -> Response {
+        let arrived = RateLimiter.monotonicNanos()
+        defer { LedgerMetrics.current?.httpRequests.recordNanoseconds(RateLimiter.monotonicNanos() - arrived) }
         guard let principal = authenticate(request) else { throw HTTPFailure(.unauthorized, "missing or unknown bearer token") }
         if let wait = principal.limiter.admit(nowNanos: RateLimiter.monotonicNanos()) {
             throw HTTPFailure(
@@ -231,6 +235,8 @@ package final class HTTPAPI: @unchecked Sendable {
     private func leave() {
         lock.withLock { inFlight -= 1 }
     }
+
+    private var inFlightNow: Int { lock.withLock { inFlight } }
 
     /// The role check, before any field is read (a token without the endpoint's role gets
     /// 403 whatever else is wrong), then the decoding, then the command's own check (a
@@ -362,6 +368,23 @@ package final class DaemonStatus: @unchecked Sendable {
     private var _ready = false
     private var _accepting = false
     private var _phase = "starting"
+    private var _tcpConnections: (@Sendable () -> Int)?
+    private var _httpConnections: (@Sendable () -> Int)?
+    /// Open TCP and HTTP connections, for /metrics.
+    package var tcpConnections: (@Sendable () -> Int)? {
+        get { lock.withLock { _tcpConnections } }
+        set { lock.withLock { _tcpConnections = newValue } }
+    }
+    package var httpConnections: (@Sendable () -> Int)? {
+        get { lock.withLock { _httpConnections } }
+        set { lock.withLock { _httpConnections = newValue } }
+    }
+    private var _snapshotDirectory: String?
+    /// Where snapshots are, for the snapshot age in /metrics.
+    package var snapshotDirectory: String? {
+        get { lock.withLock { _snapshotDirectory } }
+        set { lock.withLock { _snapshotDirectory = newValue } }
+    }
     /// What the daemon is doing, for health: starting, recovering (with the sequence
     /// replayed), serving, stopping.
     package var phase: String {

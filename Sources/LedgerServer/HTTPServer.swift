@@ -146,12 +146,16 @@ struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 /// API's router and the connection guard.
 package enum HTTPServer {
     package static func application(
-        api: HTTPAPI, config: DaemonConfig, eventLoopGroup: any EventLoopGroup, logger: Logger,
+        api: HTTPAPI, config: DaemonConfig, status: DaemonStatus, eventLoopGroup: any EventLoopGroup, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         // Admission of whole requests is the API's own in-flight limit; the gate keeps the
         // pool of connections between requests.
         let gate = ConnectionGate(admittedMax: Int.max, pendingMax: config.httpConnectionsMax)
+        status.httpConnections = {
+            let counts = gate.counts
+            return counts.pending + counts.admitted
+        }
         let timeouts = HTTPConnectionGuard.Timeouts(
             header: .milliseconds(config.httpHeaderTimeoutMilliseconds), idle: .milliseconds(config.httpIdleTimeoutMilliseconds))
         return Application(

@@ -73,6 +73,8 @@ package final class Sequencer: @unchecked Sendable {
     private var state: ExchangeState
     /// What `ExchangeState.warm` read (kept so that its reads stay; engine thread only).
     private var warmSink: UInt64 = 0
+    /// Commands by type and rejections by reason in the current batch (engine thread).
+    private var counts = EngineCounts()
     /// Answers state queries from a copy of its own (the hash never runs on this thread).
     private let follower: StateFollower
     private let queueCapacity: Int
@@ -105,6 +107,7 @@ package final class Sequencer: @unchecked Sendable {
     /// Read from any thread (metrics, health).
     private let counters = NSLock()
     private var _durableSequence: SequenceNumber
+    private var _durableTimeNanos: Int64 = 0
     private var _healthy = true
     private var _commandsExecuted: UInt64 = 0
     /// The world's size after the last batch: accounts and resting orders (metrics).
@@ -148,6 +151,8 @@ package final class Sequencer: @unchecked Sendable {
     }
 
     package var durableSequence: SequenceNumber { counters.withLock { _durableSequence } }
+    /// The journal time of the last durable entry (the projector's lag in seconds).
+    package var durableTimeNanos: Int64 { counters.withLock { _durableTimeNanos } }
     package var isHealthy: Bool { counters.withLock { _healthy } }
     package var commandsExecuted: UInt64 { counters.withLock { _commandsExecuted } }
     package var worldSize: (accounts: Int, restingOrders: Int) { counters.withLock { _worldSize } }
@@ -280,8 +285,11 @@ package final class Sequencer: @unchecked Sendable {
                 executeSystem(.tick, into: &current)
                 ticks += 1
             }
+            counts.flush()
             if !local.isEmpty {
-                let executed = UInt64(local.count)
+                // Commands only: reads are counted apart (ledger_reads_total).
+                var executed: UInt64 = 0
+                for request in local { if case .command = request.kind { executed += 1 } }
                 let size = (accounts: state.accounts.count, restingOrders: state.restingOrderCount)
                 counters.withLock {
                     _commandsExecuted += executed
@@ -325,6 +333,11 @@ package final class Sequencer: @unchecked Sendable {
         let first = batch.events.count
         state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
         let range = first..<batch.events.count
+        if case .rejected(let reason, _)? = range.isEmpty ? nil : batch.events[range.upperBound - 1] {
+            counts.count(command, rejectedFor: reason)
+        } else {
+            counts.count(command, rejectedFor: nil)
+        }
         let fits = batch.events.withUnsafeBufferPointer { events in
             batch.journal.tryAppend(sequence: sequence, timeNanos: time) { writer in
                 EntryPayload.encode(command: command, events: events[range], to: &writer)
@@ -364,10 +377,14 @@ package final class Sequencer: @unchecked Sendable {
         case .stateQuery:
             // O(1) here: the follower hashes its copy once this batch is durable.
             batch.replies.append((request.sink, request.requestID, .follower(.stateHash)))
+            counts.stateReads += 1
+            counts.any = true
             return
         case .read(let body):
             // O(1) here too: the follower runs the read on its copy.
             batch.replies.append((request.sink, request.requestID, .follower(.read(body))))
+            counts.viewReads += 1
+            counts.any = true
             return
         }
         // Whatever is journaled must read back (docs/FORMATS.md, "Field domains"): a field
@@ -426,7 +443,12 @@ package final class Sequencer: @unchecked Sendable {
             if !batch.journal.isEmpty {
                 do {
                     if verifyEntries { try batch.journal.verifyRoundTrip() }
+                    let syncsBefore = journal.syncs
                     try journal.append(batch.journal)
+                    if let metrics = LedgerMetrics.current {
+                        metrics.blockEntries.record(batch.journal.count)
+                        if journal.syncs > syncsBefore { metrics.fdatasync.recordNanoseconds(Int64(journal.lastSyncDurationNanos)) }
+                    }
                 } catch {
                     counters.withLock { _healthy = false }
                     logger.critical("journal write failed; stopping without acknowledging", metadata: ["error": "\(error)"])
@@ -436,8 +458,10 @@ package final class Sequencer: @unchecked Sendable {
             }
             let durable = journal.durableSequence
             let (blocks, bytes) = (journal.blocksWritten, journal.bytesWritten)
+            let durableTime = batch.journal.isEmpty ? nil : Optional(batch.journal.lastTimeNanos)
             counters.withLock {
                 _durableSequence = durable
+                if let durableTime, durable == batch.journal.lastSequence { _durableTimeNanos = durableTime }
                 _blocksWritten = blocks
                 _bytesWritten = bytes
             }

@@ -51,6 +51,9 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     /// The protocol version of the hello (1 until one arrives).
     private var version: UInt64 = 1
     private var pending: [EngineRequest] = []
+    /// When each request in the engine arrived (monotonic ns), in order: the latency
+    /// histogram's start; only kept while metrics are on.
+    private var arrivals = CircularBuffer<Int64>(initialCapacity: 64)
     private var inFlight = 0
     private var immediate = ByteWriter(capacity: 256)
     /// Requests handed to the engine, and replies of the engine written, since the start:
@@ -223,6 +226,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         }
         pending.append(request)
         enqueuedTotal += 1
+        if LedgerMetrics.current != nil { arrivals.append(RateLimiter.monotonicNanos()) }
     }
 
     /// BUSY with a retry hint: the `busy` frame in protocol version 2, an error frame
@@ -308,6 +312,10 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         let replyEnds = ends
         channel.eventLoop.execute {
             self.inFlight -= count
+            if let metrics = LedgerMetrics.current, self.arrivals.count >= count {
+                let now = RateLimiter.monotonicNanos()
+                for _ in 0..<count { metrics.tcpRequests.recordNanoseconds(now - self.arrivals.removeFirst()) }
+            }
             var buffer: ByteBuffer
             if self.deferredHead == self.deferred.count {
                 self.answeredTotal += count
@@ -389,6 +397,8 @@ package final class ConnectionRegistry: @unchecked Sendable {
     }
 
     var all: [GatewayConnection] { lock.withLock { Array(connections.values) } }
+
+    package var count: Int { lock.withLock { connections.count } }
 
     /// Waits until every reply delivered so far has reached its socket (at most `timeout`
     /// a connection).

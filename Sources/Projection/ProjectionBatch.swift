@@ -78,6 +78,8 @@ struct LiquidationRow {
 struct ProjectionBatch {
     let firstSequence: SequenceNumber
     private(set) var lastSequence: SequenceNumber = 0
+    /// The journal time of the last entry added (the projector's lag in seconds).
+    private(set) var lastTimeNanos: Int64 = 0
     private(set) var entryCount = 0
     private var trades = CopyRows()
     private var ledgerEntries = CopyRows()
@@ -305,6 +307,7 @@ struct ProjectionBatch {
             if row.isOpen { openOrders[id] = row } else { openOrders.removeValue(forKey: id) }
         }
         lastSequence = sequence
+        lastTimeNanos = entry.timeNanos
         entryCount += 1
     }
 

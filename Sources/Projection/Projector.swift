@@ -37,6 +37,7 @@ public final class Projector: @unchecked Sendable {
     private let log: @Sendable (_ level: String, _ message: String) -> Void
     private let statusLock = NSLock()
     private var _projectedSequence: SequenceNumber = 0
+    private var _projectedTimeNanos: Int64 = 0
     private var _lastError: String?
     private var _stopRequested = false
     private var _finished = false
@@ -58,6 +59,8 @@ public final class Projector: @unchecked Sendable {
 
     /// The last sequence committed to PostgreSQL.
     public var projectedSequence: SequenceNumber { statusLock.withLock { _projectedSequence } }
+    /// The journal time of the last entry projected in this run (0 before the first batch).
+    public var projectedTimeNanos: Int64 { statusLock.withLock { _projectedTimeNanos } }
     public var lastError: String? { statusLock.withLock { _lastError } }
 
     public func start() {
@@ -183,6 +186,9 @@ public final class Projector: @unchecked Sendable {
             _ = try? connection.execute("ROLLBACK")
             throw error
         }
-        statusLock.withLock { _projectedSequence = batch.lastSequence }
+        statusLock.withLock {
+            _projectedSequence = batch.lastSequence
+            _projectedTimeNanos = batch.lastTimeNanos
+        }
     }
 }

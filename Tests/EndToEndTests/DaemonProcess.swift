@@ -279,7 +279,7 @@ final class DaemonProcess: @unchecked Sendable {
 
     /// The value of an unlabelled metric in a `/metrics` body.
     static func metric(_ name: String, in body: String) -> Int? {
-        body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Int($0.split(separator: " ")[1]) }
+        body.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
     }
 
     func stateHash() throws -> (sequence: SequenceNumber, hash: String) {

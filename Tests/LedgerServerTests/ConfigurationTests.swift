@@ -48,6 +48,19 @@ import Testing
         #expect(fromEnvironment.httpPort == 9000 && fromEnvironment.tcpPort == 7400)
     }
 
+    /// The start-up summary names every setting there is, and no secret.
+    @Test func theSummaryCoversEveryKeyAndRedactsPasswords() throws {
+        var settings = DaemonConfig()
+        try settings.set("projector.url", .string("postgresql://ledger:hunter2@db:5432/ledger?password=hunter2&sslmode=require"))
+        try settings.set("journal.fsync", .string("interval"))
+        let summary = settings.summary
+        for key in DaemonConfig.keys { #expect(summary[key] != nil, "the summary lacks \(key)") }
+        #expect(summary.keys.allSatisfy { DaemonConfig.keys.contains($0) }, "\(summary.keys.sorted())")
+        #expect(summary["projector.url"] == "postgresql://ledger:***@db:5432/ledger?password=***&sslmode=require")
+        #expect(!summary.values.contains { $0.contains("hunter2") })
+        #expect(DaemonConfig.redacted(url: "postgresql://127.0.0.1/x") == "postgresql://127.0.0.1/x")
+    }
+
     @Test func theShippedConfigurationParses() throws {
         let text = try String(contentsOfFile: "deploy/ledgerd.toml", encoding: .utf8)
         let settings = try DaemonConfig.layered(toml: text, environment: [:], flags: [])

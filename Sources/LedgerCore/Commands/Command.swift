@@ -66,6 +66,45 @@ public enum Command: Sendable, Hashable {
 }
 
 extension Command {
+    /// The command's type as the dump and the metrics name it (`PLACE_ORDER`), and its
+    /// index in `typeNames` (a counter per type without hashing on the engine's path).
+    public var typeIndex: Int {
+        switch self {
+        case .listAsset: 0
+        case .listSymbol: 1
+        case .deposit: 2
+        case .withdraw: 3
+        case .setLeverage: 4
+        case .placeOrder: 5
+        case .cancelOrder: 6
+        case .setMarkPrice: 7
+        case .setIndexPrice: 8
+        case .setFundingRate: 9
+        case .addPremiumSample: 10
+        case .setMarginMode: 11
+        case .adjustIsolatedMargin: 12
+        case .depositInsuranceFund: 13
+        case .amendOrder: 14
+        case .cancelAllOrders: 15
+        case .setIdempotencyWindow: 16
+        case .entryExcised: 17
+        case .setWorldLimits: 18
+        case .tick: 19
+        case .settleFunding: 20
+        }
+    }
+
+    public static let typeNames = [
+        "LIST_ASSET", "LIST_SYMBOL", "DEPOSIT", "WITHDRAW", "SET_LEVERAGE", "PLACE_ORDER", "CANCEL_ORDER", "SET_MARK_PRICE",
+        "SET_INDEX_PRICE", "SET_FUNDING_RATE", "ADD_PREMIUM_SAMPLE", "SET_MARGIN_MODE", "ADJUST_ISOLATED_MARGIN",
+        "DEPOSIT_INSURANCE_FUND", "AMEND_ORDER", "CANCEL_ALL_ORDERS", "SET_IDEMPOTENCY_WINDOW", "ENTRY_EXCISED",
+        "SET_WORLD_LIMITS", "TICK", "SETTLE_FUNDING",
+    ]
+
+    public var typeName: String { Self.typeNames[typeIndex] }
+}
+
+extension Command {
     /// Written only by ledgerd itself or by `ledger-replay excise`, never accepted from a
     /// gateway, whatever its role.
     public var isSystemOnly: Bool {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Durable end-to-end throughput of two ledgerd builds, alternating, in one run:
+#   Benchmarks/scripts/ab-load.sh BIN_A BIN_B [rounds] [commands]
+# Each round: a fresh data directory, a token file, ledger-load --setup (2,000 accounts),
+# then COMMANDS commands over 4 connections × 4,096 in flight (fsync batch). The client is
+# BIN_B's ledger-load for both, so only the daemon differs. Prints one line per run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+a=$1; b=$2; rounds=${3:-3}; commands=${4:-400000}
+work=$(mktemp -d /tmp/ledger-ab.XXXXXX)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+source Benchmarks/scripts/common.sh
+make_tokens "$b"
+for round in $(seq "$rounds"); do
+    for side in A B; do
+        bin=$a; [ "$side" = B ] && bin=$b
+        rm -rf "$work/data"
+        "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" \
+            --no-projector --log-level error >"$work/ledgerd.log" 2>&1 &
+        pid=$!
+        until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
+        "$b/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration 0 >/dev/null
+        result=$("$b/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts 2000 --commands "$commands" \
+            --connections 4 --window 4096 --json)
+        summary=$(echo "$result" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+l = r["latencyMicros"]
+print("%.0f commands/s p50 %.0f us p99 %.0f us committed %d errors %s" % (r["commandsPerSecond"], l.get("p50", 0), l.get("p99", 0), r["committed"], r["errors"]))')
+        echo "round $round $side $summary"
+        kill -TERM "$pid"; wait "$pid" || true; pid=""
+    done
+done

@@ -1,0 +1,187 @@
+import CoreMetrics
+import Foundation
+import LedgerCore
+import Prometheus
+import Snapshots
+
+/// ledgerd's metrics through swift-metrics, exposed by swift-prometheus
+/// (docs/OPERATIONS.md, "Metrics"). Counters and histograms are fed where things happen:
+/// the engine adds its per-type counts once a batch (plain arrays on its thread, no
+/// hashing per command), the writer times each fdatasync, ingress times each request from
+/// its arrival to its reply. Gauges are read at scrape time.
+package final class LedgerMetrics: @unchecked Sendable {
+    /// Set once by ledgerd at start, after `MetricsSystem.bootstrap`; nil in tests that
+    /// run the server parts without it (everything is then skipped).
+    nonisolated(unsafe) package static var current: LedgerMetrics?
+
+    package let registry: PrometheusCollectorRegistry
+    let commands: [CoreMetrics.Counter]
+    let rejections: [CoreMetrics.Counter?]
+    let stateReads: CoreMetrics.Counter
+    let viewReads: CoreMetrics.Counter
+    let tcpRequests: CoreMetrics.Timer
+    let httpRequests: CoreMetrics.Timer
+    let fdatasync: CoreMetrics.Timer
+    let blockEntries: CoreMetrics.Recorder
+    private let gauges: [String: CoreMetrics.Gauge]
+    private let lock = NSLock()
+    private var totals: [String: (counter: CoreMetrics.Counter, last: Int64)] = [:]
+
+    /// Request latencies: 50 µs to 10 s.
+    static let latencyBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
+        .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(10),
+    ]
+    static let blockEntryBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1_024, 2_048, 4_096, 8_192]
+
+    /// The registry, bootstrapped into swift-metrics, and the metrics made from it.
+    package static func bootstrap() -> LedgerMetrics {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = latencyBuckets
+        factory.valueHistogramBuckets = ["ledger_journal_block_entries": blockEntryBuckets]
+        MetricsSystem.bootstrap(factory)
+        let metrics = LedgerMetrics(registry: registry)
+        current = metrics
+        return metrics
+    }
+
+    private init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        commands = Command.typeNames.map { CoreMetrics.Counter(label: "ledger_commands_total", dimensions: [("type", $0)]) }
+        var byReason = [CoreMetrics.Counter?](repeating: nil, count: Int(UInt16.max) + 1)
+        for reason in RejectReason.allCases {
+            byReason[Int(reason.rawValue)] = CoreMetrics.Counter(label: "ledger_rejections_total", dimensions: [("reason", reason.name)])
+        }
+        rejections = byReason
+        stateReads = CoreMetrics.Counter(label: "ledger_reads_total", dimensions: [("type", "state")])
+        viewReads = CoreMetrics.Counter(label: "ledger_reads_total", dimensions: [("type", "view")])
+        tcpRequests = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("protocol", "tcp")])
+        httpRequests = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("protocol", "http")])
+        fdatasync = CoreMetrics.Timer(label: "ledger_journal_fdatasync_seconds")
+        blockEntries = CoreMetrics.Recorder(label: "ledger_journal_block_entries", aggregate: true)
+        var gauges: [String: CoreMetrics.Gauge] = [:]
+        for name in Self.gaugeNames { gauges[name] = CoreMetrics.Gauge(label: name) }
+        self.gauges = gauges
+    }
+
+    static let gaugeNames = [
+        "ledger_ready", "ledger_durable_sequence", "ledger_accounts", "ledger_resting_orders", "ledger_queue_depth",
+        "ledger_follower_sequence", "ledger_tcp_connections", "ledger_http_connections", "ledger_http_in_flight",
+        "ledger_tokens", "ledger_projector_up", "ledger_projector_sequence", "ledger_projector_lag_entries",
+        "ledger_projector_lag_seconds", "ledger_snapshot_age_seconds", "ledger_snapshot_sequence",
+    ]
+
+    package func set(_ gauge: String, _ value: Double) {
+        gauges[gauge]?.record(value)
+    }
+
+    /// A counter fed from a total kept elsewhere (bytes and blocks written): increments
+    /// it by what the total grew since the last scrape.
+    package func total(_ name: String, _ value: Int64) {
+        lock.withLock {
+            let entry = totals[name] ?? (CoreMetrics.Counter(label: name), 0)
+            if value > entry.last { entry.counter.increment(by: value - entry.last) }
+            totals[name] = (entry.counter, max(value, entry.last))
+        }
+    }
+
+    /// The exposition text.
+    package func render() -> String {
+        registry.emitToString()
+    }
+}
+
+/// What the engine counted in one batch, added to the counters at its end.
+struct EngineCounts {
+    var commands = [Int](repeating: 0, count: Command.typeNames.count)
+    var rejections = [Int](repeating: 0, count: Int(UInt16.max) + 1)
+    var touchedReasons: [UInt16] = []
+    var stateReads = 0
+    var viewReads = 0
+    var any = false
+
+    mutating func count(_ command: Command, rejectedFor reason: RejectReason?) {
+        commands[command.typeIndex] += 1
+        if let reason {
+            if rejections[Int(reason.rawValue)] == 0 { touchedReasons.append(reason.rawValue) }
+            rejections[Int(reason.rawValue)] += 1
+        }
+        any = true
+    }
+
+    mutating func flush() {
+        guard any, let metrics = LedgerMetrics.current else { return }
+        for (index, count) in commands.enumerated() where count > 0 {
+            metrics.commands[index].increment(by: count)
+            commands[index] = 0
+        }
+        for reason in touchedReasons {
+            metrics.rejections[Int(reason)]?.increment(by: rejections[Int(reason)])
+            rejections[Int(reason)] = 0
+        }
+        touchedReasons.removeAll(keepingCapacity: true)
+        if stateReads > 0 { metrics.stateReads.increment(by: stateReads) }
+        if viewReads > 0 { metrics.viewReads.increment(by: viewReads) }
+        stateReads = 0
+        viewReads = 0
+        any = false
+    }
+}
+
+/// /metrics: the gauges read now, then the whole registry in Prometheus text.
+enum Metrics {
+    static func render(sequencer: Sequencer?, status: DaemonStatus, tokens: TokenBook, httpInFlight: Int) -> String {
+        guard let metrics = LedgerMetrics.current else {
+            return "# TYPE ledger_ready gauge\nledger_ready \(status.ready && sequencer != nil ? 1 : 0)\n"
+        }
+        let ready = status.ready && (sequencer?.isHealthy ?? false)
+        metrics.set("ledger_ready", ready ? 1 : 0)
+        metrics.set("ledger_tokens", Double(tokens.grants.count))
+        metrics.set("ledger_http_in_flight", Double(httpInFlight))
+        if let count = status.tcpConnections?() { metrics.set("ledger_tcp_connections", Double(count)) }
+        if let count = status.httpConnections?() { metrics.set("ledger_http_connections", Double(count)) }
+        if let sequencer {
+            let durable = sequencer.durableSequence
+            metrics.set("ledger_durable_sequence", Double(durable))
+            metrics.set("ledger_accounts", Double(sequencer.worldSize.accounts))
+            metrics.set("ledger_resting_orders", Double(sequencer.worldSize.restingOrders))
+            metrics.set("ledger_queue_depth", Double(sequencer.queueDepth))
+            metrics.set("ledger_follower_sequence", Double(sequencer.followerSequence))
+            let (blocks, bytes) = sequencer.journalStats
+            metrics.total("ledger_journal_blocks_total", Int64(blocks))
+            metrics.total("ledger_journal_bytes_total", bytes)
+            metrics.total("ledger_state_hashes_total", Int64(sequencer.stateHashesComputed))
+            if let projector = status.projector {
+                let projected = min(projector.projectedSequence, durable)
+                metrics.set("ledger_projector_up", projector.lastError == nil ? 1 : 0)
+                metrics.set("ledger_projector_sequence", Double(projected))
+                metrics.set("ledger_projector_lag_entries", Double(durable - projected))
+                // Journal time of the last durable entry minus that of the last projected
+                // one: 0 when caught up; before the first batch of this run, unknown (-1).
+                let lag =
+                    projected == durable
+                    ? 0 : projector.projectedTimeNanos == 0 ? -1 : Double(sequencer.durableTimeNanos - projector.projectedTimeNanos) / 1e9
+                metrics.set("ledger_projector_lag_seconds", lag)
+            }
+        }
+        if let directory = status.snapshotDirectory {
+            // The newest snapshot file by its sequence; its age from its modification time
+            // (-1: none). Validity is `ledger-snapshot list`'s job, not a scrape's.
+            let store = SnapshotStore(directory: directory)
+            if let newest = (try? store.names())?.max(by: {
+                (SnapshotFile.sequence(ofFileNamed: $0) ?? 0) < (SnapshotFile.sequence(ofFileNamed: $1) ?? 0)
+            }) {
+                var info = stat()
+                if stat(store.path(newest), &info) == 0 {
+                    metrics.set("ledger_snapshot_age_seconds", Date().timeIntervalSince1970 - Double(info.st_mtim.tv_sec))
+                }
+                metrics.set("ledger_snapshot_sequence", Double(SnapshotFile.sequence(ofFileNamed: newest) ?? 0))
+            } else {
+                metrics.set("ledger_snapshot_age_seconds", -1)
+            }
+        }
+        return metrics.render()
+    }
+}
