@@ -11,7 +11,7 @@ extension HTTPAPI {
         },
         Endpoint(method: .get, path: "/v1/exchangeInfo", role: nil) { parameters, _, catalog in
             _ = try ParameterDecoder.decode(NoParameters.self, from: parameters)
-            return .read { _ in Views.exchangeInfo(catalog) }
+            return .read { _ in .view(Views.exchangeInfo(catalog)) }
         },
         Endpoint(method: .get, path: "/v1/account", role: nil) { parameters, principal, _ in
             let account = try readable(try ParameterDecoder.decode(AccountQuery.self, from: parameters).account, by: principal)
@@ -19,26 +19,26 @@ extension HTTPAPI {
         },
         Endpoint(method: .get, path: "/v1/openOrders", role: nil) { parameters, principal, _ in
             let account = try readable(try ParameterDecoder.decode(AccountQuery.self, from: parameters).account, by: principal)
-            return .read { state in Views.openOrders(state, account) }
+            return .read { state in .view(Views.openOrders(state, account)) }
         },
         Endpoint(method: .get, path: "/v1/depth", role: nil) { parameters, _, catalog in
             let query = try ParameterDecoder.decode(DepthQuery.self, from: parameters)
             let symbol = try Convert.symbol(query.symbol, catalog)
             let limit = query.limit ?? 20
             guard limit >= 1, limit <= 1_000 else { throw HTTPFailure(.badRequest, "limit must be 1 ... 1000") }
-            return .read { state in Views.depth(state, symbol.id, limit: Int(limit)) }
+            return .read { state in .view(Views.depth(state, symbol.id, limit: Int(limit))) }
         },
         Endpoint(method: .get, path: "/v1/premiumIndex", role: nil) { parameters, _, catalog in
             let symbol = try Convert.symbol(try ParameterDecoder.decode(SymbolQuery.self, from: parameters).symbol, catalog)
-            return .read { state in Views.premiumIndex(state, symbol.id) }
+            return .read { state in .view(Views.premiumIndex(state, symbol.id)) }
         },
         Endpoint(method: .get, path: "/v1/leverageBracket", role: nil) { parameters, _, catalog in
             let symbol = try Convert.symbol(try ParameterDecoder.decode(SymbolQuery.self, from: parameters).symbol, catalog)
-            return .read { state in Views.leverageBracket(state, symbol.id) }
+            return .read { state in .view(Views.leverageBracket(state, symbol.id)) }
         },
         Endpoint(method: .get, path: "/v1/insuranceFund", role: nil) { parameters, _, _ in
             _ = try ParameterDecoder.decode(NoParameters.self, from: parameters)
-            return .read { state in Views.insuranceFund(state) }
+            return .read { state in .view(Views.insuranceFund(state)) }
         },
         Endpoint(method: .post, path: "/v1/marginType", role: .trader) { parameters, _, catalog in
             let request = try ParameterDecoder.decode(MarginTypeRequest.self, from: parameters)

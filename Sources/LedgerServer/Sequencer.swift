@@ -28,7 +28,7 @@ struct EngineRequest: Sendable {
         case stateQuery
         /// A read of the state (rendered JSON), run by the state follower on its copy once
         /// the entries before it are durable: never on the engine thread.
-        case read(@Sendable (borrowing ExchangeState) -> String)
+        case read(@Sendable (borrowing ExchangeState) -> EngineResponse)
     }
     var requestID: UInt64
     var kind: Kind

@@ -23,7 +23,7 @@ final class StateFollower: @unchecked Sendable {
     enum Work {
         case stateHash
         /// A read of the state, rendered here (docs/OPERATIONS.md, "State queries and reads").
-        case read(@Sendable (borrowing ExchangeState) -> String)
+        case read(@Sendable (borrowing ExchangeState) -> EngineResponse)
     }
 
     /// A reply to deliver, or work to answer from the follower's copy.
@@ -173,7 +173,7 @@ final class StateFollower: @unchecked Sendable {
                             }
                             return (item.requestID, answer!)
                         case .read(let body):
-                            return (item.requestID, .view(body(state)))
+                            return (item.requestID, body(state))
                         }
                     }
                 }

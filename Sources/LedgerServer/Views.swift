@@ -22,10 +22,10 @@ enum Views {
         ])
     }
 
-    static func account(_ state: borrowing ExchangeState, _ id: AccountID) -> String {
-        guard let index = state.accountIndex(of: id) else {
-            return JSON.text(["code": Int(WireError.notFound.rawValue), "reason": "NOT_FOUND", "message": "no account \(id)"])
-        }
+    /// The account's balances and positions; an account that never received money is
+    /// 404 (it used to be a 200 with a NOT_FOUND body).
+    static func account(_ state: borrowing ExchangeState, _ id: AccountID) -> EngineResponse {
+        guard let index = state.accountIndex(of: id) else { return .error(.notFound, "no account \(id)") }
         let account = state.accounts[index]
         var balances: [[String: Any]] = []
         for asset in state.assets where account.balance(asset.id) != 0 || asset.id == 0 {
@@ -78,7 +78,7 @@ enum Views {
             }
             positions.append(entry)
         }
-        return JSON.text(["account": Int(id), "assets": balances, "positions": positions, "sequence": Int(state.lastSequence)])
+        return .view(JSON.text(["account": Int(id), "assets": balances, "positions": positions, "sequence": Int(state.lastSequence)]))
     }
 
     /// Binance's premiumIndex: mark, index, last and next funding.

@@ -42,6 +42,9 @@ import Testing
         // No such endpoint: 404 naming it; a body of another type: 415.
         let missing = try daemon.http("GET", "/v1/nothing")
         #expect(missing.status == 404 && missing.body.contains("no endpoint GET /v1/nothing"), "\(missing.headers) \(missing.body)")
+        // An account that never received money: 404 (it used to be a 200 with a NOT_FOUND body).
+        let stranger = try daemon.http("GET", "/v1/account?account=999")
+        #expect(stranger.status == 404 && stranger.body.contains("no account 999"), "\(stranger.body)")
         let csv = try daemon.http("POST", "/v1/asset", body: "name,scale", contentType: "text/csv")
         #expect(csv.status == 415, "\(csv.body)")
         #expect(try daemon.stateHash() == before)
