@@ -298,32 +298,42 @@ package final class HTTPAPI: @unchecked Sendable {
             return json(.ok, text)
         case .state(let sequence, let hash):
             return json(.ok, JSON.text(["sequence": Int(sequence), "stateHash": hexString(hash)]))
-        case .committed(let sequence, let events):
+        case .committed(let sequence, let time, let events):
+            // Binance's transactTime: the entry's journal time, ms since 1970.
+            let transactTime = Int(time / 1_000_000)
             if case .rejected(let reason, let detail)? = events.last {
                 var body: [String: Any] = [
-                    "code": Int(reason.rawValue), "reason": reason.name, "sequence": Int(sequence),
+                    "code": Int(reason.rawValue), "reason": reason.name, "sequence": Int(sequence), "transactTime": transactTime,
                     "message": "rejected: \(reason.name.lowercased().replacingOccurrences(of: "_", with: " "))",
                 ]
                 if detail != 0 { body["detail"] = Int(detail) }
                 return json(.badRequest, JSON.text(body))
             }
-            var body: [String: Any] = ["sequence": Int(sequence), "events": events.map { Views.event($0, catalog) }]
+            var body: [String: Any] = [
+                "sequence": Int(sequence), "transactTime": transactTime, "events": events.map { Views.event($0, catalog) },
+            ]
             // Funding settled at this entry's time comes first; the command's own events follow.
             let own = events.drop { if case .fundingSettled = $0 { true } else if case .fundingPaid = $0 { true } else { false } }
             if case .orderAccepted(let id)? = own.first {
                 body["orderId"] = Int(id)
                 var executed: Int64 = 0
+                var symbol: SymbolID?
                 var status = "FILLED"
                 for event in own {
                     switch event {
-                    case .trade(let trade): executed += trade.quantityUnits
+                    case .trade(let trade):
+                        executed += trade.quantityUnits
+                        symbol = trade.symbol
                     case .orderRested: status = executed > 0 ? "PARTIALLY_FILLED" : "NEW"
                     case .orderExpired: status = "EXPIRED"
                     default: break
                     }
                 }
                 body["status"] = status
-                body["executedQtyUnits"] = Int(executed)
+                body["updateTime"] = transactTime
+                // A decimal in the symbol's quantity scale ("0" with no trade).
+                body["executedQty"] =
+                    symbol.map { DecimalText.format(executed, scale: Int(catalog.symbols[Int($0)].quantityScale)) } ?? "0"
             }
             if case .transferReplayed(let original)? = own.first { body["originalSequence"] = Int(original) }
             return json(.ok, JSON.text(body))

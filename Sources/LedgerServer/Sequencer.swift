@@ -7,7 +7,7 @@ import Logging
 enum EngineResponse: Sendable {
     /// The command's entry is durable. The events are a slice of the batch's buffer,
     /// valid during `deliver` only.
-    case committed(sequence: SequenceNumber, events: ArraySlice<Event>)
+    case committed(sequence: SequenceNumber, timeNanos: Int64, events: ArraySlice<Event>)
     /// Not journaled.
     case error(WireError, String)
     case state(sequence: SequenceNumber, stateHash: [UInt8])
@@ -47,7 +47,7 @@ package final class Sequencer: @unchecked Sendable {
     final class Batch {
         enum Pending {
             case response(EngineResponse)
-            case committed(sequence: SequenceNumber, events: Range<Int>)
+            case committed(sequence: SequenceNumber, timeNanos: Int64, events: Range<Int>)
             /// A state query or a read: answered by the follower once it has applied this batch.
             case follower(StateFollower.Work)
         }
@@ -326,7 +326,7 @@ package final class Sequencer: @unchecked Sendable {
 
     /// Executes a command as the next entry of the batch (the next one if this one is
     /// full) and encodes it there; returns its sequence and the range of its events.
-    private func journalEntry(_ command: Command, into batch: inout Batch) -> (SequenceNumber, Range<Int>) {
+    private func journalEntry(_ command: Command, into batch: inout Batch) -> (SequenceNumber, Int64, Range<Int>) {
         if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
         let sequence = state.lastSequence + 1
         let time = max(Self.wallClockNanos(), state.lastTimeNanos)
@@ -343,7 +343,7 @@ package final class Sequencer: @unchecked Sendable {
                 EntryPayload.encode(command: command, events: events[range], to: &writer)
             }
         }
-        if fits { return (sequence, range) }
+        if fits { return (sequence, time, range) }
         // Larger than a shared batch takes (only the engine's own entries can be): close
         // this batch and start the next one with it, and its events.
         let moved = Array(batch.events[range])
@@ -356,7 +356,7 @@ package final class Sequencer: @unchecked Sendable {
         logger.warning(
             "an entry larger than a shared block takes starts a block of its own",
             metadata: ["sequence": "\(sequence)", "events": "\(moved.count)"])
-        return (sequence, start..<batch.events.count)
+        return (sequence, time, start..<batch.events.count)
     }
 
     /// Executes a request: the system entries it must follow (a funding settlement that is
@@ -406,8 +406,8 @@ package final class Sequencer: @unchecked Sendable {
         if case .withdraw(let transfer) = command, state.owesFunding(account: transfer.account) {
             executeSystem(.settleFunding(account: transfer.account), into: &batch)
         }
-        let (sequence, range) = journalEntry(command, into: &batch)
-        batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, events: range)))
+        let (sequence, time, range) = journalEntry(command, into: &batch)
+        batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, timeNanos: time, events: range)))
     }
 
     /// Gives the batch to the writer if it is idle (or, with `waitForWriter`, once it is)
@@ -498,8 +498,8 @@ package final class Sequencer: @unchecked Sendable {
                 group.items.map { item -> (requestID: UInt64, reply: StateFollower.Reply) in
                     switch item.pending {
                     case .response(let response): (item.requestID, .ready(response))
-                    case .committed(let sequence, let range):
-                        (item.requestID, .ready(.committed(sequence: sequence, events: Array(batch.events[range])[...])))
+                    case .committed(let sequence, let time, let range):
+                        (item.requestID, .ready(.committed(sequence: sequence, timeNanos: time, events: Array(batch.events[range])[...])))
                     case .follower(let work): (item.requestID, .work(work))
                     }
                 }
@@ -509,7 +509,8 @@ package final class Sequencer: @unchecked Sendable {
                 group.items.map { item -> (requestID: UInt64, response: EngineResponse) in
                     switch item.pending {
                     case .response(let response): (item.requestID, response)
-                    case .committed(let sequence, let range): (item.requestID, .committed(sequence: sequence, events: batch.events[range]))
+                    case .committed(let sequence, let time, let range):
+                        (item.requestID, .committed(sequence: sequence, timeNanos: time, events: batch.events[range]))
                     case .follower: preconditionFailure("state queries and reads always go through the follower")
                     }
                 })

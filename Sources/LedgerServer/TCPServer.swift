@@ -294,7 +294,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         for (requestID, response) in replies {
             defer { ends.append(writer.bytes.count) }
             switch response {
-            case .committed(let sequence, let events):
+            case .committed(let sequence, _, let events):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
             case .error(.busy, let message) where version >= 2:
                 // The engine's queue was full: a group commit drains it.

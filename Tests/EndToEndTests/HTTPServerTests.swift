@@ -19,6 +19,12 @@ import Testing
             "POST", "/v1/order", body: "account=1&symbol=BTCUSDT&side=BUY&type=LIMIT&price=49000&quantity=0.01&reduceOnly=false",
             token: DaemonProcess.traderToken, contentType: form)
         #expect(order.status == 200 && order.body.contains(#""status":"NEW""#), "\(order.body)")
+        // Binance's times (the entry's journal time, ms) and the executed quantity as a decimal.
+        let placed = try #require(try JSONSerialization.jsonObject(with: Data(order.body.utf8)) as? [String: Any])
+        let transactTime = try #require(placed["transactTime"] as? Int, "\(order.body)")
+        #expect(abs(Double(transactTime) / 1_000 - Date().timeIntervalSince1970) < 60, "\(transactTime)")
+        #expect(placed["updateTime"] as? Int == transactTime)
+        #expect(placed["executedQty"] as? String == "0" && placed["executedQtyUnits"] == nil, "\(order.body)")
         // A JSON true is true (it used to become "1" and be refused).
         let json = try daemon.http(
             "POST", "/v1/order",
