@@ -29,8 +29,16 @@ extension HTTPAPI {
             return .read { state in .view(Views.depth(state, symbol.id, limit: Int(limit))) }
         },
         Endpoint(method: .get, path: "/v1/premiumIndex", role: nil) { parameters, _, catalog in
-            let symbol = try Convert.symbol(try ParameterDecoder.decode(SymbolQuery.self, from: parameters).symbol, catalog)
-            return .read { state in .view(Views.premiumIndex(state, symbol.id)) }
+            let symbol = try ParameterDecoder.decode(OptionalSymbolQuery.self, from: parameters).symbol.map {
+                try Convert.symbol($0, catalog).id
+            }
+            return .read { state in .view(Views.premiumIndex(state, symbol)) }
+        },
+        Endpoint(method: .get, path: "/v1/ticker/price", role: nil) { parameters, _, catalog in
+            let symbol = try ParameterDecoder.decode(OptionalSymbolQuery.self, from: parameters).symbol.map {
+                try Convert.symbol($0, catalog).id
+            }
+            return .read { state in .view(Views.tickerPrice(state, symbol)) }
         },
         Endpoint(method: .get, path: "/v1/leverageBracket", role: nil) { parameters, _, catalog in
             let symbol = try Convert.symbol(try ParameterDecoder.decode(SymbolQuery.self, from: parameters).symbol, catalog)
@@ -182,6 +190,10 @@ struct AccountQuery: Decodable {
 
 struct SymbolQuery: Decodable {
     var symbol: String
+}
+
+struct OptionalSymbolQuery: Decodable {
+    var symbol: String?
 }
 
 struct DepthQuery: Decodable {

@@ -81,11 +81,32 @@ enum Views {
         return .view(JSON.text(["account": Int(id), "assets": balances, "positions": positions, "sequence": Int(state.lastSequence)]))
     }
 
+    /// Binance's premiumIndex for one symbol, or for every symbol (an array) without one.
+    static func premiumIndex(_ state: borrowing ExchangeState, _ symbol: SymbolID?) -> String {
+        if let symbol { return JSON.text(premiumIndexObject(state, symbol)) }
+        return JSON.text((0..<state.symbols.count).map { premiumIndexObject(state, SymbolID($0)) })
+    }
+
+    /// Binance's ticker/price: the last trade price ("0" before the first trade) and the
+    /// state's time (ms), for one symbol or every symbol.
+    static func tickerPrice(_ state: borrowing ExchangeState, _ symbol: SymbolID?) -> String {
+        let time = Int(state.lastTimeNanos / 1_000_000)
+        func object(_ id: Int) -> [String: Any] {
+            let spec = state.symbols[id]
+            return [
+                "symbol": spec.name, "price": DecimalText.format(state.markets[id].lastPriceUnits, scale: Int(spec.priceScale)),
+                "time": time,
+            ]
+        }
+        if let symbol { return JSON.text(object(Int(symbol))) }
+        return JSON.text((0..<state.symbols.count).map(object))
+    }
+
     /// Binance's premiumIndex: mark, index, last and next funding.
-    static func premiumIndex(_ state: borrowing ExchangeState, _ symbol: SymbolID) -> String {
+    static func premiumIndexObject(_ state: borrowing ExchangeState, _ symbol: SymbolID) -> [String: Any] {
         let spec = state.symbols[Int(symbol)]
         let market = state.markets[Int(symbol)]
-        return JSON.text([
+        return [
             "symbol": spec.name,
             "markPrice": DecimalText.format(market.markPriceUnits, scale: Int(spec.priceScale)),
             "indexPrice": DecimalText.format(market.indexPriceUnits, scale: Int(spec.priceScale)),
@@ -93,7 +114,8 @@ enum Views {
             "estimatedFundingRate": DecimalText.format(spec.fundingIntervalSeconds > 0 ? state.fundingRateE8(symbol) : 0, scale: 8),
             "nextFundingTime": Int(market.nextFundingTimeNanos / 1_000_000),
             "premiumSamples": Int(market.premiumSampleCount),
-        ])
+            "time": Int(state.lastTimeNanos / 1_000_000),
+        ]
     }
 
     /// Binance's leverageBracket: floor, cap, maintenance ratio, leverage and cum per bracket.
@@ -113,14 +135,29 @@ enum Views {
         return JSON.text(["symbol": spec.name, "brackets": brackets])
     }
 
+    /// The insurance fund: its balance per asset, and the positions it took over from
+    /// liquidations (size, cost, mark, unrealized PnL), one per symbol where it holds one.
     static func insuranceFund(_ state: borrowing ExchangeState) -> String {
-        JSON.text(
-            state.assets.map { asset -> [String: Any] in
-                [
-                    "asset": asset.name,
-                    "balance": DecimalText.format(state.systemBalance(.insuranceFund, asset: asset.id), scale: Int(asset.scale)),
-                ]
-            })
+        let assets = state.assets.map { asset -> [String: Any] in
+            [
+                "asset": asset.name,
+                "balance": DecimalText.format(state.systemBalance(.insuranceFund, asset: asset.id), scale: Int(asset.scale)),
+            ]
+        }
+        var positions: [[String: Any]] = []
+        for (index, position) in state.insurancePositions.enumerated() where position.sizeQuantityUnits != 0 && index < state.symbols.count
+        {
+            let spec = state.symbols[index]
+            let settleScale = Int(state.assets[Int(spec.settleAsset)].scale)
+            positions.append([
+                "symbol": spec.name,
+                "positionAmt": DecimalText.format(position.sizeQuantityUnits, scale: Int(spec.quantityScale)),
+                "entryCost": DecimalText.format(position.costMinor, scale: settleScale),
+                "markPrice": DecimalText.format(state.markets[index].markPriceUnits, scale: Int(spec.priceScale)),
+                "unRealizedProfit": DecimalText.format(state.unrealizedPnlMinor(position, symbol: spec.id), scale: settleScale),
+            ])
+        }
+        return JSON.text(["assets": assets, "positions": positions, "sequence": Int(state.lastSequence)])
     }
 
     static func openOrders(_ state: borrowing ExchangeState, _ id: AccountID) -> String {

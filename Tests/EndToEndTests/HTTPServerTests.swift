@@ -25,10 +25,24 @@ import Testing
         #expect(abs(Double(transactTime) / 1_000 - Date().timeIntervalSince1970) < 60, "\(transactTime)")
         #expect(placed["updateTime"] as? Int == transactTime)
         #expect(placed["executedQty"] as? String == "0" && placed["executedQtyUnits"] == nil, "\(order.body)")
+        // A sell into that bid: the ticker shows the trade's price; premiumIndex and the
+        // ticker without a symbol list every symbol.
+        #expect(
+            try daemon.http("POST", "/v1/deposit", body: "account=2&asset=USDT&amount=1000&transferId=2", contentType: form).status == 200)
+        let sell = try daemon.http(
+            "POST", "/v1/order", body: #"{"account":2,"symbol":"BTCUSDT","side":"SELL","type":"MARKET","quantity":"0.004"}"#,
+            token: DaemonProcess.traderToken)
+        #expect(sell.body.contains(#""executedQty":"0.004""#) && sell.body.contains(#""status":"FILLED""#), "\(sell.body)")
+        let ticker = try daemon.http("GET", "/v1/ticker/price?symbol=BTCUSDT")
+        #expect(ticker.status == 200 && ticker.body.contains(#""price":"49000.0""#), "\(ticker.body)")
+        let all = try daemon.http("GET", "/v1/premiumIndex")
+        #expect(all.status == 200 && all.body.hasPrefix("[") && all.body.contains(#""symbol":"BTCUSDT""#), "\(all.body)")
+        #expect(try daemon.http("GET", "/v1/ticker/price").body.hasPrefix("[{"))
+        #expect(try daemon.http("GET", "/v1/insuranceFund").body.contains(#""positions":[]"#))
         // A JSON true is true (it used to become "1" and be refused).
         let json = try daemon.http(
             "POST", "/v1/order",
-            body: #"{"account":1,"symbol":"BTCUSDT","side":"SELL","type":"MARKET","quantity":"0.01","reduceOnly":true}"#,
+            body: #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"MARKET","quantity":"0.01","reduceOnly":true}"#,
             token: DaemonProcess.traderToken)
         #expect(json.status == 400 && json.body.contains("REDUCE_ONLY_REJECTED"), "\(json.body)")
         // Every unknown parameter is named, nothing is journaled.

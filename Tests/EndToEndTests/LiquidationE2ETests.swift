@@ -105,6 +105,10 @@ import Testing
                 == .insuranceTakeover(
                     account: 3, symbol: 0, side: .sell, priceUnits: 1_900_000, quantityUnits: 1_000, realizedPnlMinor: -1_000_000_000,
                     fundRealizedPnlMinor: 0))
+        // The fund now holds the long it took over, and says so.
+        let fund = try daemon.http("GET", "/v1/insuranceFund").body
+        #expect(fund.contains(#""positions":[{"entryCost":"#) && fund.contains(#""positionAmt":"1.000""#), "\(fund)")
+        #expect(fund.contains(#""markPrice":"18000.00""#) && fund.contains(#""symbol":"BTCUSDT""#), "\(fund)")
         try Self.auditMatches(daemon)
     }
 
