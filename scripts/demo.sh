@@ -47,7 +47,8 @@ echo "== ledgerd ready (tcp $tcp, http $http); demo load for ${seconds}s"
 "$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration "$seconds" --connections 4 --window 4096
 
 echo "== waiting for the projector to catch up"
-durable=$(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence/ {print $2}')
+# Gauges are Prometheus floats ("1517641.0"); the comparison below wants an integer.
+durable=$(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence / {printf "%d", $2}')
 for _ in $(seq 600); do
     projected=$(psql -qtA "$LEDGER_PG_URL" -c "select coalesce(max(sequence),0) from projector_checkpoint" 2>/dev/null || echo 0)
     [ "$projected" -ge "$durable" ] && break

@@ -37,7 +37,7 @@ stop_daemon() { kill -TERM "$pid"; wait "$pid" || true; pid=""; }
 echo "== first start"
 start_daemon
 "$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts "$accounts" --resting "$resting" --duration 0 >/dev/null
-metric() { curl -s "http://127.0.0.1:$http/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
+metric() { curl -s "http://127.0.0.1:$http/metrics" | awk -v name="$1" '$1 == name {printf "%d", $2}'; }
 echo "after setup: $(metric ledger_accounts) accounts, $(metric ledger_resting_orders) resting orders, RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}')"
 "$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "$accounts" --commands "$commands" --duration 0 \
     --connections 4 --window 4096 >/dev/null

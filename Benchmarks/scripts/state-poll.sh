@@ -26,6 +26,8 @@ cleanup() {
 trap cleanup EXIT
 source Benchmarks/scripts/common.sh
 make_tokens "${here:-$bin}"
+# The bearer header for curl, from a file (a secret on curl's command line shows in ps).
+printf 'Authorization: Bearer %s\n' "$(cat "$work/admin.token")" >"$work/auth.header"
 "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" >"$work/ledgerd.log" 2>&1 &
 pid=$!
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null && break; sleep 0.1; done
@@ -45,7 +47,7 @@ echo "== without polling"
 run 1 | summary
 echo "== with $pollers pollers of GET ${READ:-/v1/state}"
 for i in $(seq "$pollers"); do
-    (n=0; while curl -s -o /dev/null -H "Authorization: Bearer bench-admin" "http://127.0.0.1:$http${READ:-/v1/state}"; do n=$((n+1)); echo $n >"$work/polls.$i"; done) &
+    (n=0; while curl -s -o /dev/null -H @"$work/auth.header" "http://127.0.0.1:$http${READ:-/v1/state}"; do n=$((n+1)); echo $n >"$work/polls.$i"; done) &
     poll_pids+=($!)
 done
 sleep 0.5
@@ -54,12 +56,12 @@ for p in "${poll_pids[@]}"; do kill "$p" 2>/dev/null || true; done
 poll_pids=()
 polls=0
 for i in $(seq "$pollers"); do polls=$((polls + $(cat "$work/polls.$i" 2>/dev/null || echo 0))); done
-echo "polls answered: $polls; state hashes computed: $(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_state_hashes_total/ {print $2}')"
-echo "one GET /v1/state alone: $(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer bench-admin" "http://127.0.0.1:$http/v1/state") s"
+echo "polls answered: $polls; state hashes computed: $(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_state_hashes_total / {printf "%d", $2}')"
+echo "one GET /v1/state alone: $(curl -s -o /dev/null -w '%{time_total}' -H @"$work/auth.header" "http://127.0.0.1:$http/v1/state") s"
 for i in 1 2 3; do
     sleep 1
-    echo "idle GET /v1/state: $(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer bench-admin" "http://127.0.0.1:$http/v1/state") s; $(curl -s "http://127.0.0.1:$http/metrics" | grep -E '^ledger_(follower|durable)_sequence' | tr '\n' ' ')"
+    echo "idle GET /v1/state: $(curl -s -o /dev/null -w '%{time_total}' -H @"$work/auth.header" "http://127.0.0.1:$http/v1/state") s; $(curl -s "http://127.0.0.1:$http/metrics" | grep -E '^ledger_(follower|durable)_sequence' | tr '\n' ' ')"
 done
 echo "== without polling, again"
 run 3 | summary
-echo "RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}'); durable sequence $(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence/ {print $2}')"
+echo "RSS $(ps -o rss= -p "$pid" | awk '{printf "%.0f MiB", $1/1024}'); durable sequence $(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence / {printf "%d", $2}')"
