@@ -130,8 +130,8 @@ struct Serve: AsyncParsableCommand {
         // during recovery), the ledger (recovery, engine, TCP, projector), and SIGHUP.
         // SIGTERM or SIGINT shuts them down in reverse order: the ledger drains first while
         // HTTP still answers health; HTTP stops last.
-        let metrics = LedgerMetrics.bootstrap()
-        withExtendedLifetime(metrics) {}
+        // The registry lives in LedgerMetrics.current from here on.
+        _ = LedgerMetrics.bootstrap()
         let status = DaemonStatus()
         status.snapshotDirectory = settings.snapshotDirectory
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -45,11 +45,8 @@ struct TokenCommand: ParsableCommand {
             switch (role, accounts) {
             case (.trader, nil): throw ValidationError("a trader token needs --accounts (ids, ranges, or *)")
             case (.trader, let given?):
-                let items = given == "*" ? "\"*\"" : "[" + given.split(separator: ",").map { "\"\($0)\"" }.joined(separator: ",") + "]"
                 do {
-                    accountSet = try TokenFile.parse(
-                        "[[token]]\nname=\"x\"\nsha256=\"\(String(repeating: "0", count: 64))\"\nrole=\"trader\"\naccounts=\(items)\n",
-                        defaults: defaults)[0].accounts
+                    accountSet = try TokenFile.accounts(flag: given)
                 } catch {
                     throw ValidationError("--accounts: \(error.description)")
                 }

@@ -50,7 +50,7 @@ package final class LedgerMetrics: @unchecked Sendable {
     private init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         commands = Command.typeNames.map { CoreMetrics.Counter(label: "ledger_commands_total", dimensions: [("type", $0)]) }
-        var byReason = [CoreMetrics.Counter?](repeating: nil, count: Int(UInt16.max) + 1)
+        var byReason = [CoreMetrics.Counter?](repeating: nil, count: RejectReason.indexCount)
         for reason in RejectReason.allCases {
             byReason[Int(reason.rawValue)] = CoreMetrics.Counter(label: "ledger_rejections_total", dimensions: [("reason", reason.name)])
         }
@@ -96,7 +96,7 @@ package final class LedgerMetrics: @unchecked Sendable {
 /// What the engine counted in one batch, added to the counters at its end.
 struct EngineCounts {
     var commands = [Int](repeating: 0, count: Command.typeNames.count)
-    var rejections = [Int](repeating: 0, count: Int(UInt16.max) + 1)
+    var rejections = [Int](repeating: 0, count: RejectReason.indexCount)
     var touchedReasons: [UInt16] = []
     var stateReads = 0
     var viewReads = 0
@@ -184,4 +184,9 @@ enum Metrics {
         }
         return metrics.render()
     }
+}
+
+extension RejectReason {
+    /// Arrays indexed by reason code: one past the largest code (not 65,536 slots).
+    static let indexCount = Int(allCases.map(\.rawValue).max() ?? 0) + 1
 }

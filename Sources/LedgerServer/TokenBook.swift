@@ -375,13 +375,33 @@ package enum TokenFile {
                 guard id >= 0, UInt64(id) <= Limits.idMax else { throw Invalid(description: "account \(id) is outside 0 ... 2^63 - 1") }
                 ranges.append(UInt64(id)...UInt64(id))
             } else if let text = item.string {
-                let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-                guard parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]), low <= high, high <= Limits.idMax else {
-                    throw Invalid(description: "account range \"\(text)\" must be \"low-high\" with low ≤ high ≤ 2^63 - 1")
-                }
-                ranges.append(low...high)
+                ranges.append(try range(text))
             } else {
                 throw Invalid(description: "accounts must hold ids and \"low-high\" ranges")
+            }
+        }
+        return try AccountSet(ranges)
+    }
+
+    /// `"low-high"`, inclusive, within the id domain.
+    static func range(_ text: some StringProtocol) throws(Invalid) -> ClosedRange<UInt64> {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let low = UInt64(parts[0]), let high = UInt64(parts[1]), low <= high, high <= Limits.idMax else {
+            throw Invalid(description: "account range \"\(text)\" must be \"low-high\" with low ≤ high ≤ 2^63 - 1")
+        }
+        return low...high
+    }
+
+    /// `ledgerd token add --accounts`: `*`, or ids and `low-high` ranges separated by commas.
+    package static func accounts(flag text: String) throws(Invalid) -> AccountSet {
+        if text == "*" { return .all }
+        var ranges: [ClosedRange<UInt64>] = []
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            if let id = UInt64(item) {
+                guard id <= Limits.idMax else { throw Invalid(description: "account \(id) is outside 0 ... 2^63 - 1") }
+                ranges.append(id...id)
+            } else {
+                ranges.append(try range(item))
             }
         }
         return try AccountSet(ranges)

@@ -197,6 +197,16 @@ import Testing
         #expect(throws: TokenFile.Invalid.self) { try AccountSet(tooMany) }
     }
 
+    /// `ledgerd token add --accounts 1-1000,5000` (single ids were refused as ranges before).
+    @Test func theAccountsFlagTakesIdsRangesAndAStar() throws {
+        #expect(try TokenFile.accounts(flag: "1-1000,5000").description == "1-1000,5000")
+        #expect(try TokenFile.accounts(flag: "7").description == "7")
+        #expect(try TokenFile.accounts(flag: "*") == .all)
+        #expect(throws: TokenFile.Invalid.self) { try TokenFile.accounts(flag: "9-3") }
+        #expect(throws: TokenFile.Invalid.self) { try TokenFile.accounts(flag: "1,,2") }
+        #expect(throws: TokenFile.Invalid.self) { try TokenFile.accounts(flag: "9223372036854775808") }
+    }
+
     @Test func theRateLimiterAdmitsTheBurstThenTheRate() {
         let limiter = RateLimiter(ratePerSecond: 10, burst: 5)
         let start: Int64 = 1_000_000_000
