@@ -126,7 +126,7 @@ extension HTTPAPI {
                 .amendOrder(
                     AmendOrder(
                         account: try Convert.id(request.account, "account"), orderID: try Convert.id(request.orderId ?? 0, "orderId"),
-                        clientOrderID: try Convert.id(request.clientOrderId ?? 0, "clientOrderId"),
+                        clientOrderID: try Convert.clientOrderID(request.origClientOrderId, "origClientOrderId"),
                         priceUnits: try Convert.decimal(request.price, "price", scale: Int(symbol.priceScale)),
                         quantityUnits: try Convert.decimal(request.quantity, "quantity", scale: Int(symbol.quantityScale)))))
         },
@@ -137,7 +137,7 @@ extension HTTPAPI {
                 .cancelOrder(
                     CancelOrder(
                         account: try Convert.id(request.account, "account"), orderID: try Convert.id(request.orderId ?? 0, "orderId"),
-                        clientOrderID: try Convert.id(request.clientOrderId ?? 0, "clientOrderId"))))
+                        clientOrderID: try Convert.clientOrderID(request.origClientOrderId, "origClientOrderId"))))
         },
         Endpoint(method: .delete, path: "/v1/allOpenOrders", role: .trader) { parameters, _, catalog in
             let request = try ParameterDecoder.decode(AccountSymbolRequest.self, from: parameters)
@@ -262,7 +262,7 @@ struct AmendOrderRequest: Decodable {
     var account: UInt64
     var symbol: String
     var orderId: UInt64?
-    var clientOrderId: UInt64?
+    var origClientOrderId: String?
     var price: String
     var quantity: String
 }
@@ -271,7 +271,7 @@ struct CancelOrderRequest: Decodable {
     var account: UInt64
     var symbol: String?
     var orderId: UInt64?
-    var clientOrderId: UInt64?
+    var origClientOrderId: String?
 }
 
 struct NewOrderRequest: Decodable {
@@ -282,7 +282,7 @@ struct NewOrderRequest: Decodable {
     var timeInForce: String?
     var price: String?
     var quantity: String?
-    var clientOrderId: UInt64?
+    var newClientOrderId: String?
     var stopPrice: String?
     var workingType: String?
     var reduceOnly: Bool?
@@ -342,7 +342,7 @@ struct NewOrderRequest: Decodable {
             priceUnits: type.hasLimitPrice ? try Convert.decimal(try required(price, "price"), "price", scale: priceScale) : 0,
             quantityUnits: close && quantity == nil
                 ? 0 : try Convert.decimal(try required(quantity, "quantity"), "quantity", scale: Int(symbol.quantityScale)),
-            clientOrderID: try Convert.id(clientOrderId ?? 0, "clientOrderId"),
+            clientOrderID: try Convert.clientOrderID(newClientOrderId, "newClientOrderId"),
             stopPriceUnits: try stopPrice.map { try Convert.decimal($0, "stopPrice", scale: priceScale) } ?? 0, workingType: working,
             reduceOnly: reduceOnly ?? false, closePosition: close, selfTradePrevention: prevention,
             // Binance gives the callback rate in percent ("1" = 1%): 10^-6 percent = 10^-8.
@@ -431,6 +431,17 @@ enum Convert {
             throw HTTPFailure(.outOfRange, "\(name) \(value) is outside its domain 0 ... 9223372036854775807 (2^63 - 1)")
         }
         return value
+    }
+
+    /// A client order id: 1 ... 36 characters of `[.A-Z:/a-z0-9_-]` (Binance's), or none
+    /// when the parameter is absent.
+    static func clientOrderID(_ text: String?, _ name: String) throws -> ClientOrderID {
+        guard let text else { return .none }
+        guard !text.isEmpty, let id = ClientOrderID(text: text) else {
+            let shown = DomainViolation.quoted(Array(text.utf8))
+            throw HTTPFailure(.outOfRange, "\(name) \(shown) is outside its domain \(ClientOrderID.domain)")
+        }
+        return id
     }
 
     static func symbol(_ name: String, _ catalog: ExchangeCatalog) throws -> SymbolSpec {

@@ -164,7 +164,7 @@ enum Views {
         var orders = state.openOrders(of: id).map { item -> [String: Any] in
             let spec = state.symbols[Int(item.symbol)]
             return [
-                "orderId": Int(item.order.orderID), "clientOrderId": Int(item.order.clientOrderID), "symbol": spec.name,
+                "orderId": Int(item.order.orderID), "clientOrderId": state.clientOrderID(of: item.order).text, "symbol": spec.name,
                 "side": item.order.side == .buy ? "BUY" : "SELL", "type": "LIMIT", "status": "NEW", "reduceOnly": item.order.reduceOnly,
                 "price": DecimalText.format(item.order.priceUnits, scale: Int(spec.priceScale)),
                 "openQty": DecimalText.format(item.order.openQuantityUnits, scale: Int(spec.quantityScale)),
@@ -180,7 +180,7 @@ enum Views {
                 for conditional in market.conditionalOrders where conditional.accountIndex == UInt32(index) {
                     let order = conditional.order
                     orders.append([
-                        "orderId": Int(conditional.orderID), "clientOrderId": Int(order.clientOrderID), "symbol": spec.name,
+                        "orderId": Int(conditional.orderID), "clientOrderId": order.clientOrderID.text, "symbol": spec.name,
                         "side": order.side == .buy ? "BUY" : "SELL", "type": names[order.type] ?? "", "status": "NEW",
                         "reduceOnly": order.reduceOnly, "closePosition": order.closePosition,
                         "workingType": order.workingType == .markPrice ? "MARK_PRICE" : "CONTRACT_PRICE",

@@ -44,7 +44,7 @@ struct OrderRow {
         else { return nil }
         orderID = id
         self.account = account
-        clientOrderID = row[2].flatMap(ClientOrderID.init) ?? 0
+        clientOrderID = row[2].flatMap { ClientOrderID(text: $0) } ?? .none
         symbol = spec.id
         side = row[4] == "BUY" ? .buy : .sell
         type = row[5] == "MARKET" ? .market : .limit
@@ -388,7 +388,7 @@ struct ProjectionBatch {
             let spec = replica.symbols[Int(row.symbol)]
             orders.field(row.orderID)
             orders.field(row.account)
-            orders.field(row.clientOrderID == 0 ? nil : String(row.clientOrderID))
+            orders.field(row.clientOrderID.isNone ? nil : row.clientOrderID.text)
             orders.field(spec.name)
             orders.field(row.side == .buy ? "BUY" : "SELL")
             orders.field(row.type == .limit ? "LIMIT" : "MARKET")

@@ -150,6 +150,14 @@ public enum Schema {
             );
             """
         ),
+        (
+            3,
+            // Issue 10: client order ids are text, as Binance's `newClientOrderId` is;
+            // the numeric ids of earlier journals become their decimal text.
+            """
+            ALTER TABLE orders ALTER COLUMN client_order_id TYPE text USING client_order_id::text;
+            """
+        ),
     ]
 
     /// Applies the migrations not yet applied; returns the schema version.

@@ -39,7 +39,7 @@ enum EntryJSON {
             sink.string("timeInForce", CaseNames.timeInForce[Int(order.timeInForce.rawValue)])
             sink.int("priceUnits", Int(order.priceUnits))
             sink.int("quantityUnits", Int(order.quantityUnits))
-            sink.int("clientOrderId", Int(order.clientOrderID))
+            sink.string("clientOrderId", order.clientOrderID.text)
             sink.int("stopPriceUnits", Int(order.stopPriceUnits))
             sink.string("workingType", CaseNames.workingType[Int(order.workingType.rawValue)])
             sink.bool("reduceOnly", order.reduceOnly)
@@ -51,7 +51,7 @@ enum EntryJSON {
             sink.string("type", "AMEND_ORDER")
             sink.int("account", Int(amend.account))
             sink.int("orderId", Int(amend.orderID))
-            sink.int("clientOrderId", Int(amend.clientOrderID))
+            sink.string("clientOrderId", amend.clientOrderID.text)
             sink.int("priceUnits", Int(amend.priceUnits))
             sink.int("quantityUnits", Int(amend.quantityUnits))
         case .cancelAllOrders(let account, let symbol):
@@ -66,7 +66,7 @@ enum EntryJSON {
             sink.string("type", "CANCEL_ORDER")
             sink.int("account", Int(cancel.account))
             sink.int("orderId", Int(cancel.orderID))
-            sink.int("clientOrderId", Int(cancel.clientOrderID))
+            sink.string("clientOrderId", cancel.clientOrderID.text)
         case .setMarkPrice(let symbol, let price):
             sink.string("type", "SET_MARK_PRICE")
             sink.int("symbolId", Int(symbol))

@@ -74,7 +74,9 @@ public enum Backup {
     /// The recovered state's hash in the manifest's encoding; nil when this binary cannot
     /// write that encoding.
     public static func stateHash(of state: ExchangeState, for manifest: Manifest) -> String? {
-        guard (2...Int(ExchangeState.encodingVersion)).contains(manifest.stateEncodingVersion) else { return nil }
+        guard (2...Int(ExchangeState.encodingVersion)).contains(manifest.stateEncodingVersion),
+            manifest.stateEncodingVersion >= 6 || !state.hasTextClientOrderIDs
+        else { return nil }
         return hexString(state.stateHash(encodingVersion: UInt8(manifest.stateEncodingVersion)))
     }
 

@@ -119,7 +119,7 @@ import Testing
         let placed = try daemon.http(
             "POST", "/v1/order",
             body:
-                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","clientOrderId":"42"}"#,
+                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","newClientOrderId":"gw-42:a/b"}"#,
             token: DaemonProcess.traderToken)
         #expect(placed.status == 200, "\(placed.body)")
         #expect(placed.body.contains("\"status\":\"NEW\""))
@@ -227,11 +227,11 @@ import Testing
         #expect(try daemon.http("GET", "/v1/openOrders?account=1").body.contains(#""type":"STOP_MARKET""#))
         let bid = try post(
             "/v1/order",
-            #"{"account":2,"symbol":"BTCPERP","side":"BUY","type":"LIMIT","price":"19900.0","quantity":"0.010","clientOrderId":"7"}"#,
+            #"{"account":2,"symbol":"BTCPERP","side":"BUY","type":"LIMIT","price":"19900.0","quantity":"0.010","newClientOrderId":"7"}"#,
             token: trader)
         #expect(bid.status == 200)
         let amended = try daemon.http(
-            "PUT", "/v1/order", body: #"{"account":2,"symbol":"BTCPERP","clientOrderId":"7","price":"19950.0","quantity":"0.010"}"#,
+            "PUT", "/v1/order", body: #"{"account":2,"symbol":"BTCPERP","origClientOrderId":"7","price":"19950.0","quantity":"0.010"}"#,
             token: trader)
         #expect(amended.status == 200 && amended.body.contains("ORDER_AMENDED"), "\(amended.body)")
         let cancelled = try daemon.http("DELETE", "/v1/allOpenOrders?account=1&symbol=BTCPERP", token: trader)

@@ -37,8 +37,13 @@ import Testing
             ("POST", "/v1/deposit", #"{"account":1,"asset":"USDT","amount":"1","transferId":\#(Self.idTooLarge)}"#, "transferId"),
             (
                 "POST", "/v1/order",
-                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","clientOrderId":"18446744073709551615"}"#,
-                "clientOrderId"
+                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","newClientOrderId":"has space"}"#,
+                #"newClientOrderId \"has\\x20space\" (9 bytes) is outside its domain 1 ... 36 characters"#
+            ),
+            (
+                "POST", "/v1/order",
+                #"{"account":1,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"49000.0","quantity":"0.010","newClientOrderId":"\#(String(repeating: "x", count: 37))"}"#,
+                "(37 bytes) is outside its domain 1 ... 36 characters"
             ),
             ("GET", "/v1/account?account=\(Self.idTooLarge)", nil, "account"),
         ]
@@ -58,12 +63,6 @@ import Testing
                 "asset name of 65 bytes is outside its domain 1 ... 16 bytes of printable ASCII at byte 11"
             ),
             (.deposit(Transfer(transferID: 5, account: 1 << 63, asset: 0, amountMinor: 1)), "account 9223372036854775808"),
-            (
-                .placeOrder(
-                    PlaceOrder(
-                        account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 490_000, quantityUnits: 10,
-                        clientOrderID: .max)), "client order id 18446744073709551615"
-            ),
             (.cancelOrder(CancelOrder(account: 1, orderID: 1 << 63)), "order id 9223372036854775808"),
         ]
         for (index, (command, message)) in tcp.enumerated() {

@@ -49,18 +49,20 @@ import Testing
         engine.deposit(1, 100_000_000_000)
         let window = IdempotencyWindow(transferSeconds: 86_400, clientOrderSeconds: 86_400, maxRecords: 3)
         #expect(engine.run(.setIdempotencyWindow(window)) == [.idempotencyWindowSet(window)])
-        for client: ClientOrderID in 1...5 {
+        for client in (1...5).map({ ClientOrderID(UInt64($0)) }) {
             #expect(
                 engine.limit(1, .buy, price: 400_000, quantity: 1, client: client).last
                     == .orderRested(engine.state.nextOrderID - 1, openQuantityUnits: 1))
         }
         // Immediate-or-cancel with nothing to meet: closed at once.
-        for client: ClientOrderID in 11...13 { engine.limit(1, .buy, price: 400_000, quantity: 1, tif: .ioc, client: client) }
+        for client in (11...13).map({ ClientOrderID(UInt64($0)) }) {
+            engine.limit(1, .buy, price: 400_000, quantity: 1, tif: .ioc, client: client)
+        }
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_010))
         let remembered = { (client: ClientOrderID) in engine.state.orderID(account: 1, clientOrderID: client) != nil }
-        #expect((1...5).allSatisfy(remembered), "open orders' ids are never forgotten")
+        #expect((1...5).allSatisfy { remembered(ClientOrderID(UInt64($0))) }, "open orders' ids are never forgotten")
         if bounded {
-            #expect((11...13).allSatisfy(remembered), "3 closed ids within a maximum of 3")
+            #expect((11...13).allSatisfy { remembered(ClientOrderID(UInt64($0))) }, "3 closed ids within a maximum of 3")
             engine.limit(1, .buy, price: 400_000, quantity: 1, tif: .ioc, client: 14)
             engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_020))
             #expect(!remembered(11) && remembered(12) && remembered(13) && remembered(14), "the oldest closed id goes")

@@ -44,7 +44,7 @@ struct OrderFlow {
     var placed: [(account: AccountID, order: OrderID, client: ClientOrderID)] = []
     var nextTransfer: TransferID = 10_000
     var nextOrderGuess: OrderID = 1
-    var nextClient: ClientOrderID = 1
+    var nextClient: UInt64 = 1
 
     init(seed: UInt64, accounts: Int = 40) {
         random = SeededRandom(seed: seed)
@@ -114,7 +114,7 @@ struct OrderFlow {
             var client: ClientOrderID = 0
             if random.next() % 3 == 0 {
                 // Mostly fresh ids, sometimes a reused one (a duplicate).
-                client = random.next() % 20 == 0 ? ClientOrderID(random.next() % nextClient + 1) : nextClient
+                client = ClientOrderID(random.next() % 20 == 0 ? random.next() % nextClient + 1 : nextClient)
                 nextClient += 1
             }
             let quantity = Int64.random(in: 1...400, using: &random)

@@ -28,6 +28,25 @@ struct DomainGenerator {
         }
     }
 
+    static let clientOrderIDEdges: [String] = [
+        "0", "00", "01", "1", "9223372036854775807", "9223372036854775808", "18446744073709551615", "18446744073709551616",
+        String(repeating: "9", count: 36), String(repeating: "z", count: 36), "-", ".", ":", "/", "_", "A", "a-B_c.D:e/9",
+    ]
+    static let clientOrderIDCharacters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.:/_-".utf8)
+
+    /// A client order id (never none): small numbers, numbers at the edges of the numeric
+    /// layout, text of 1 … 36 characters.
+    mutating func clientOrderID() -> ClientOrderID {
+        switch roll(10) {
+        case 0..<4: return ClientOrderID(1 + roll(8))
+        case 4..<6: return ClientOrderID(text: pick(Self.clientOrderIDEdges))!
+        case 6..<7: return ClientOrderID(id())
+        default:
+            let length = Int(1 + roll(36))
+            return ClientOrderID(bytes: (0..<length).map { _ in pick(Self.clientOrderIDCharacters) })!
+        }
+    }
+
     mutating func account() -> AccountID { chance(80) ? 1 + roll(8) : id() }
 
     static let valueEdges: [Int64] = [
@@ -108,7 +127,7 @@ struct DomainGenerator {
         return PlaceOrder(
             account: account(), symbol: symbol(), side: side(), type: type,
             timeInForce: chance(70) ? .gtc : pick(TimeInForce.allCases), priceUnits: type == .market && chance(70) ? 0 : price(),
-            quantityUnits: quantity(), clientOrderID: chance(60) ? 0 : id(),
+            quantityUnits: quantity(), clientOrderID: chance(60) ? .none : clientOrderID(),
             stopPriceUnits: type.isConditional && chance(80) ? price() : (chance(80) ? 0 : value()),
             workingType: pick(WorkingType.allCases), reduceOnly: chance(15), closePosition: chance(5),
             selfTradePrevention: pick(SelfTradePrevention.allCases),
@@ -128,7 +147,8 @@ struct DomainGenerator {
         case 25..<55: return .placeOrder(placeOrder())
         case 55..<63:
             return .cancelOrder(
-                CancelOrder(account: account(), orderID: chance(70) ? roll(300) : id(), clientOrderID: chance(70) ? 0 : id()))
+                CancelOrder(account: account(), orderID: chance(70) ? roll(300) : id(), clientOrderID: chance(70) ? .none : clientOrderID())
+            )
         case 63..<70: return .setMarkPrice(symbol: symbol(), priceUnits: price())
         case 70..<73: return .setIndexPrice(symbol: symbol(), priceUnits: price())
         case 73..<75: return .setFundingRate(symbol: symbol(), rateE8: rate())
@@ -141,7 +161,8 @@ struct DomainGenerator {
         case 85..<92:
             return .amendOrder(
                 AmendOrder(
-                    account: account(), orderID: chance(70) ? roll(300) : id(), clientOrderID: chance(70) ? 0 : id(), priceUnits: price(),
+                    account: account(), orderID: chance(70) ? roll(300) : id(), clientOrderID: chance(70) ? .none : clientOrderID(),
+                    priceUnits: price(),
                     quantityUnits: quantity()))
         case 92..<95: return .cancelAllOrders(account: account(), symbol: symbol())
         case 95..<97: return .tick

@@ -54,8 +54,8 @@ import Testing
 
     @Test func jsonFormAndQueryDecodeToTheSameCommand() {
         let json =
-            #"{"account":7,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":50000.1,"quantity":"1.5","clientOrderId":42,"reduceOnly":true}"#
-        let form = "account=7&symbol=BTCUSDT&side=BUY&type=LIMIT&price=50000.1&quantity=1.5&clientOrderId=42&reduceOnly=true"
+            #"{"account":7,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":50000.1,"quantity":"1.5","newClientOrderId":42,"reduceOnly":true}"#
+        let form = "account=7&symbol=BTCUSDT&side=BUY&type=LIMIT&price=50000.1&quantity=1.5&newClientOrderId=42&reduceOnly=true"
         #expect(decode("POST", "/v1/order", json, type: "application/json") == .command(.placeOrder(Self.order)))
         #expect(decode("POST", "/v1/order", json) == .command(.placeOrder(Self.order)))  // JSON without a content type
         #expect(
@@ -66,7 +66,8 @@ import Testing
         #expect(
             decode(
                 "POST", "/v1/order?account=7&symbol=BTCUSDT",
-                "side=BUY&type=LIMIT&price=50000.1&quantity=1.5&clientOrderId=42&reduceOnly=true", type: "application/x-www-form-urlencoded"
+                "side=BUY&type=LIMIT&price=50000.1&quantity=1.5&newClientOrderId=42&reduceOnly=true",
+                type: "application/x-www-form-urlencoded"
             ) == .command(.placeOrder(Self.order)))
         // Percent escapes and + in a form.
         #expect(

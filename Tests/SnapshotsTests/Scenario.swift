@@ -25,7 +25,7 @@ enum Scenario {
                 .placeOrder(
                     PlaceOrder(
                         account: account, symbol: 0, side: side, type: .limit, timeInForce: step % 9 == 0 ? .ioc : .gtc,
-                        priceUnits: price, quantityUnits: 10 + step % 4 * 25, clientOrderID: UInt64(step + 1))))
+                        priceUnits: price, quantityUnits: 10 + step % 4 * 25, clientOrderID: ClientOrderID(UInt64(step + 1)))))
         }
         commands.append(.cancelOrder(CancelOrder(account: 2, clientOrderID: 2)))
         commands.append(.setLeverage(account: 3, symbol: 0, leverage: 50))

@@ -591,7 +591,7 @@ func stallsReport(accounts: Int) {
             PlaceOrder(
                 account: UInt64($0 + 1), symbol: 0, side: $0 % 2 == 0 ? .buy : .sell, type: .limit, timeInForce: .gtc,
                 priceUnits: $0 % 2 == 0 ? 400_000 - Int64($0 % 1_000) : 600_000 + Int64($0 % 1_000), quantityUnits: 1,
-                clientOrderID: UInt64($0 + 1)))
+                clientOrderID: ClientOrderID(UInt64($0 + 1))))
     }
 }
 

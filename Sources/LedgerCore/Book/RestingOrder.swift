@@ -1,10 +1,9 @@
 /// An order in the book: a slot in its book's pool, linked into its price level's FIFO.
 public struct RestingOrder: Sendable, Hashable {
-    // Widest fields first: 46 bytes, a stride of 48 (docs/BENCHMARKS.md, "Memory").
+    // Widest fields first: 39 bytes, a stride of 40 (docs/BENCHMARKS.md, "Memory").
     public var orderID: OrderID
     public var priceUnits: Int64
     public var openQuantityUnits: Int64
-    public var clientOrderID: ClientOrderID
     /// The owner's dense index in `ExchangeState.accounts`.
     public var accountIndex: UInt32
     /// Neighbours in the level's FIFO, `OrderBook.none` at the ends.
@@ -13,17 +12,20 @@ public struct RestingOrder: Sendable, Hashable {
     public var side: Side
     /// Only reduces the position; shrunk or cancelled when the position shrinks or closes.
     public var reduceOnly: Bool
+    /// The order has a client order id, kept beside the books (`ExchangeState
+    /// .restingClientOrderIDs`) so that an order is 40 bytes whatever its id's length.
+    public var hasClientOrderID: Bool
 
     public init(
         orderID: OrderID, accountIndex: UInt32, side: Side, priceUnits: Int64, openQuantityUnits: Int64,
-        clientOrderID: ClientOrderID, reduceOnly: Bool = false
+        hasClientOrderID: Bool, reduceOnly: Bool = false
     ) {
         self.orderID = orderID
         self.accountIndex = accountIndex
         self.side = side
         self.priceUnits = priceUnits
         self.openQuantityUnits = openQuantityUnits
-        self.clientOrderID = clientOrderID
+        self.hasClientOrderID = hasClientOrderID
         self.reduceOnly = reduceOnly
         self.previousSlot = OrderBook.none
         self.nextSlot = OrderBook.none

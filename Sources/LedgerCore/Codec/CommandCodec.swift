@@ -24,6 +24,10 @@ extension Command {
             writer.varint(account)
             writer.varint(UInt64(symbol))
             writer.varint(UInt64(leverage))
+        case .placeOrder(let order) where !order.clientOrderID.isNumeric:
+            // A text client order id (issue 10): the tag-16 layout with the id as text.
+            writer.u8(24)
+            order.encodeRuleBookLayout(to: &writer)
         case .placeOrder(let order) where order.isPlain:
             writer.u8(6)
             writer.varint(order.account)
@@ -31,28 +35,15 @@ extension Command {
             writer.u8(order.side.rawValue | order.type.rawValue << 1 | order.timeInForce.rawValue << 2)
             writer.zigzag(order.priceUnits)
             writer.zigzag(order.quantityUnits)
-            writer.varint(order.clientOrderID)
+            writer.varint(order.clientOrderID.number ?? 0)
         case .placeOrder(let order):
             writer.u8(16)
-            writer.varint(order.account)
-            writer.varint(UInt64(order.symbol))
-            writer.u8(order.side.rawValue)
-            writer.u8(order.type.rawValue)
-            writer.u8(order.timeInForce.rawValue)
-            writer.u8(order.workingType.rawValue)
-            writer.u8(order.selfTradePrevention.rawValue)
-            writer.u8((order.reduceOnly ? 1 : 0) | (order.closePosition ? 2 : 0))
-            writer.zigzag(order.priceUnits)
-            writer.zigzag(order.quantityUnits)
-            writer.varint(order.clientOrderID)
-            writer.zigzag(order.stopPriceUnits)
-            writer.zigzag(order.callbackRateE8)
-            writer.zigzag(order.activationPriceUnits)
+            order.encodeRuleBookLayout(to: &writer)
         case .cancelOrder(let cancel):
-            writer.u8(7)
+            writer.u8(cancel.clientOrderID.isNumeric ? 7 : 25)
             writer.varint(cancel.account)
             writer.varint(cancel.orderID)
-            writer.varint(cancel.clientOrderID)
+            writer.clientOrderIDField(cancel.clientOrderID)
         case .setMarkPrice(let symbol, let price):
             writer.symbolValue(8, symbol, price)
         case .setIndexPrice(let symbol, let price):
@@ -69,10 +60,10 @@ extension Command {
             writer.u8(15)
             transfer.encode(to: &writer)
         case .amendOrder(let amend):
-            writer.u8(17)
+            writer.u8(amend.clientOrderID.isNumeric ? 17 : 26)
             writer.varint(amend.account)
             writer.varint(amend.orderID)
-            writer.varint(amend.clientOrderID)
+            writer.clientOrderIDField(amend.clientOrderID)
             writer.zigzag(amend.priceUnits)
             writer.zigzag(amend.quantityUnits)
         case .cancelAllOrders(let account, let symbol):
@@ -137,12 +128,12 @@ extension Command {
                 PlaceOrder(
                     account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce,
                     priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag(),
-                    clientOrderID: try reader.id(field: "client order id")))
-        case 7:
+                    clientOrderID: try reader.numericClientOrderID()))
+        case 7, 25:
             return .cancelOrder(
                 CancelOrder(
                     account: try reader.id(field: "account"), orderID: try reader.id(field: "order id"),
-                    clientOrderID: try reader.id(field: "client order id")))
+                    clientOrderID: try reader.clientOrderIDField(text: tag == 25)))
         case 8:
             let (symbol, price) = try reader.symbolValue()
             return .setMarkPrice(symbol: symbol, priceUnits: price)
@@ -167,11 +158,11 @@ extension Command {
             return .adjustIsolatedMargin(account: account, symbol: symbol, amountMinor: amount)
         case 15:
             return .depositInsuranceFund(try Transfer.decode(from: &reader))
-        case 17:
+        case 17, 26:
             return .amendOrder(
                 AmendOrder(
                     account: try reader.id(field: "account"), orderID: try reader.id(field: "order id"),
-                    clientOrderID: try reader.id(field: "client order id"),
+                    clientOrderID: try reader.clientOrderIDField(text: tag == 26),
                     priceUnits: try reader.zigzag(), quantityUnits: try reader.zigzag()))
         case 18:
             return .cancelAllOrders(account: try reader.id(field: "account"), symbol: try reader.varint(as: SymbolID.self, field: "symbol"))
@@ -185,7 +176,7 @@ extension Command {
             return .tick
         case 23:
             return .settleFunding(account: try reader.id(field: "account"))
-        case 16:
+        case 16, 24:
             let account = try reader.id(field: "account")
             let symbol = try reader.varint(as: SymbolID.self, field: "symbol")
             let side = try reader.side()
@@ -203,12 +194,12 @@ extension Command {
             guard flags & ~3 == 0 else { throw .outOfRange(field: "order flags", offset: flagsOffset) }
             let order = PlaceOrder(
                 account: account, symbol: symbol, side: side, type: type, timeInForce: timeInForce, priceUnits: try reader.zigzag(),
-                quantityUnits: try reader.zigzag(), clientOrderID: try reader.id(field: "client order id"),
+                quantityUnits: try reader.zigzag(), clientOrderID: try reader.clientOrderIDField(text: tag == 24),
                 stopPriceUnits: try reader.zigzag(),
                 workingType: workingType, reduceOnly: flags & 1 != 0, closePosition: flags & 2 != 0,
                 selfTradePrevention: prevention, callbackRateE8: try reader.zigzag(), activationPriceUnits: try reader.zigzag())
             // One value, one encoding: an order without rule-book terms is tag 6.
-            guard !order.isPlain else { throw .outOfRange(field: "order layout (no rule-book terms: tag 6)", offset: start) }
+            guard tag == 24 || !order.isPlain else { throw .outOfRange(field: "order layout (no rule-book terms: tag 6)", offset: start) }
             return .placeOrder(order)
         default:
             throw .unknownTag(name: "command", tag: UInt64(tag), offset: start)
@@ -323,5 +314,45 @@ extension IdempotencyWindow {
 
     static func decode(from reader: inout ByteReader) throws(CodecError) -> IdempotencyWindow {
         IdempotencyWindow(transferSeconds: try reader.zigzag(), clientOrderSeconds: try reader.zigzag(), maxRecords: try reader.zigzag())
+    }
+}
+
+extension PlaceOrder {
+    /// The fields of command tags 16 and 24 (docs/FORMATS.md): the client order id as a
+    /// varint when it is numeric (tag 16), as text otherwise (tag 24).
+    func encodeRuleBookLayout(to writer: inout ByteWriter) {
+        writer.varint(account)
+        writer.varint(UInt64(symbol))
+        writer.u8(side.rawValue)
+        writer.u8(type.rawValue)
+        writer.u8(timeInForce.rawValue)
+        writer.u8(workingType.rawValue)
+        writer.u8(selfTradePrevention.rawValue)
+        writer.u8((reduceOnly ? 1 : 0) | (closePosition ? 2 : 0))
+        writer.zigzag(priceUnits)
+        writer.zigzag(quantityUnits)
+        writer.clientOrderIDField(clientOrderID)
+        writer.zigzag(stopPriceUnits)
+        writer.zigzag(callbackRateE8)
+        writer.zigzag(activationPriceUnits)
+    }
+}
+
+extension ByteWriter {
+    /// A command's client order id: the number (0 for none) when it is numeric, else text.
+    mutating func clientOrderIDField(_ id: ClientOrderID) {
+        if id.isNumeric { varint(id.number ?? 0) } else { clientOrderID(id) }
+    }
+}
+
+extension ByteReader {
+    /// A numeric client order id (0 = none), 0 … 2^63 − 1.
+    mutating func numericClientOrderID() throws(CodecError) -> ClientOrderID {
+        ClientOrderID(try id(field: "client order id"))
+    }
+
+    /// The client order id of a command: text for the text tags (24–26), else a number.
+    mutating func clientOrderIDField(text: Bool) throws(CodecError) -> ClientOrderID {
+        text ? try textClientOrderID() : try numericClientOrderID()
     }
 }

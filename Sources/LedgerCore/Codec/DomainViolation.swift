@@ -37,7 +37,7 @@ public struct DomainViolation: Error, Sendable, Hashable, CustomStringConvertibl
     }
 
     /// The first 24 bytes, printable ASCII as is and the rest as \xHH, and the length.
-    static func quoted(_ bytes: [UInt8]) -> String {
+    public static func quoted(_ bytes: [UInt8]) -> String {
         var text = "\""
         for byte in bytes.prefix(24) {
             if byte > 0x20 && byte < 0x7F && byte != 0x22 && byte != 0x5C {
@@ -74,11 +74,11 @@ extension Command {
             .cancelAllOrders(let account, _), .settleFunding(let account):
             return .id("account", account)
         case .placeOrder(let order):
-            return .id("account", order.account) ?? .id("client order id", order.clientOrderID)
+            return .id("account", order.account)
         case .cancelOrder(let cancel):
-            return .id("account", cancel.account) ?? .id("order id", cancel.orderID) ?? .id("client order id", cancel.clientOrderID)
+            return .id("account", cancel.account) ?? .id("order id", cancel.orderID)
         case .amendOrder(let amend):
-            return .id("account", amend.account) ?? .id("order id", amend.orderID) ?? .id("client order id", amend.clientOrderID)
+            return .id("account", amend.account) ?? .id("order id", amend.orderID)
         case .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample, .setIdempotencyWindow, .tick:
             return nil
         case .setWorldLimits(let limits):

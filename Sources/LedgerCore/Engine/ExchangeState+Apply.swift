@@ -262,14 +262,14 @@ extension ExchangeState {
             let location = orderLocations.removeValue(forKey: orderID)!
             let order = markets[Int(location.symbol)].book[location.slot]
             markets[Int(location.symbol)].book.remove(slot: location.slot)
-            if order.clientOrderID != 0 { openClientOrders -= 1 }
+            let clientOrderID = forgetClientOrderID(of: order)
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: -order.openQuantityUnits)
             accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1, reduceOnly: order.reduceOnly)
             incoming = IncomingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, symbol: location.symbol, side: order.side, priceUnits: price,
-                clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
+                clientOrderID: clientOrderID, reduceOnly: order.reduceOnly)
 
         case .orderRested(let orderID, let quantity):
             guard let order = incoming, order.orderID == orderID else {
@@ -277,10 +277,13 @@ extension ExchangeState {
             }
             let resting = RestingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, side: order.side, priceUnits: order.priceUnits,
-                openQuantityUnits: quantity, clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
+                openQuantityUnits: quantity, hasClientOrderID: !order.clientOrderID.isNone, reduceOnly: order.reduceOnly)
             let slot = markets[Int(order.symbol)].book.insert(resting)
             orderLocations[orderID] = OrderLocation(symbol: order.symbol, slot: slot)
-            if order.clientOrderID != 0 { openClientOrders += 1 }
+            if !order.clientOrderID.isNone {
+                openClientOrders += 1
+                restingClientOrderIDs[orderID] = order.clientOrderID
+            }
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: quantity)
@@ -291,12 +294,21 @@ extension ExchangeState {
             let order = markets[Int(location.symbol)].book[location.slot]
             precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
             markets[Int(location.symbol)].book.remove(slot: location.slot)
-            if order.clientOrderID != 0 { openClientOrders -= 1 }
+            forgetClientOrderID(of: order)
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side,
                 priceUnits: order.priceUnits, quantityUnits: -quantity)
             accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1, reduceOnly: order.reduceOnly)
         }
+    }
+
+    /// A resting order left the book: its client order id, no longer open (none if it had
+    /// none).
+    @discardableResult
+    private mutating func forgetClientOrderID(of order: RestingOrder) -> ClientOrderID {
+        guard order.hasClientOrderID else { return .none }
+        openClientOrders -= 1
+        return restingClientOrderIDs.removeValue(forKey: order.orderID)!
     }
 
     /// Applies a trade's fills; returns its two accounts (the maker's found through its
@@ -310,7 +322,7 @@ extension ExchangeState {
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
         if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
             orderLocations.removeValue(forKey: trade.makerOrderID)
-            if maker.clientOrderID != 0 { openClientOrders -= 1 }
+            forgetClientOrderID(of: maker)
             accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: maker.reduceOnly)
         }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits

@@ -12,9 +12,22 @@ extension ExchangeState {
     /// funding epoch and size at a settlement's start, and the world limits.
     /// Version 4 writes each account's positions sparse (symbol, position), only those that
     /// differ from an empty one, instead of one per symbol up to the highest it touched.
-    public static let encodingVersion: UInt8 = 5
+    /// Version 5 adds the ADL rankings in steps. Version 6 (issue 10) writes client order
+    /// ids as text, as Binance's `newClientOrderId` is; versions 2 … 5 write them as numbers
+    /// and so describe only a state whose client ids are all numeric.
+    public static let encodingVersion: UInt8 = 6
 
-    /// Writes the state in the layout of `version` (2 … 5; version 1 is only read).
+    /// Whether a client order id of the state is text (not numeric): such a state has no
+    /// encoding before version 6.
+    public var hasTextClientOrderIDs: Bool {
+        clientOrderQueue.elements.contains { !$0.key.clientOrderID.isNumeric }
+            || markets.contains { market in
+                market.conditionalOrders.contains { !$0.order.clientOrderID.isNumeric }
+                    || Side.allCases.contains { side in market.book.orders(side).contains { !clientOrderID(of: $0).isNumeric } }
+            }
+    }
+
+    /// Writes the state in the layout of `version` (2 … 6; version 1 is only read).
     /// Version 2 exists for the fixtures' hashes, and only describes a state that uses
     /// none of version 3's fields.
     public func encodeCanonical(to writer: inout ByteWriter, version: UInt8 = encodingVersion) {
@@ -38,7 +51,15 @@ extension ExchangeState {
 
     /// `drain` is offered the writer after each order and account, and may empty it.
     private func encodeCanonical(to writer: inout ByteWriter, version: UInt8, drain: (inout ByteWriter) -> Void) {
-        precondition((2...5).contains(version), "state encoding \(version) is read only")
+        precondition((2...6).contains(version), "state encoding \(version) is read only")
+        func clientOrderID(_ id: ClientOrderID) {
+            if version >= 6 {
+                writer.clientOrderID(id)
+            } else {
+                precondition(id.isNumeric, "state encoding \(version) has no text client order ids")
+                writer.varint(id.number ?? 0)
+            }
+        }
         writer.varint(UInt64(assets.count))
         for asset in assets {
             Command.listAsset(asset).encode(to: &writer)
@@ -79,7 +100,7 @@ extension ExchangeState {
                     writer.varint(UInt64(order.accountIndex))
                     writer.zigzag(order.priceUnits)
                     writer.zigzag(order.openQuantityUnits)
-                    writer.varint(order.clientOrderID)
+                    clientOrderID(self.clientOrderID(of: order))
                     writer.u8(order.reduceOnly ? 1 : 0)
                     drain(&writer)
                 }
@@ -126,7 +147,7 @@ extension ExchangeState {
         for record in clientOrderQueue.elements {
             writer.zigzag(record.timeNanos)
             writer.varint(UInt64(record.key.accountIndex))
-            writer.varint(record.key.clientOrderID)
+            clientOrderID(record.key.clientOrderID)
             writer.varint(clientOrders[record.key]!)
         }
         writer.varint(UInt64(transferQueue.count))
@@ -206,7 +227,7 @@ extension ExchangeState {
     public static func decodeCanonical(
         from reader: inout ByteReader, version: UInt8 = encodingVersion, sequence: SequenceNumber, timeNanos: Int64
     ) throws(CodecError) -> ExchangeState {
-        guard (1...5).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
+        guard (1...6).contains(version) else { throw .outOfRange(field: "state encoding version", offset: reader.offset) }
         var state = ExchangeState()
         state.entryTimeNanos = timeNanos
         func flag(_ field: String) throws(CodecError) -> Bool {
@@ -253,7 +274,10 @@ extension ExchangeState {
             }
             state.apply(.symbolListed(spec.id), of: .listSymbol(spec), sequence: 0)
         }
-        var restingOrders: [(SymbolID, RestingOrder)] = []
+        func clientOrderID() throws(CodecError) -> ClientOrderID {
+            version >= 6 ? try reader.clientOrderID() : try reader.numericClientOrderID()
+        }
+        var restingOrders: [(SymbolID, RestingOrder, ClientOrderID)] = []
         for symbol in state.markets.indices {
             let spec = state.symbols[symbol]
             state.markets[symbol].markPriceUnits = try value("mark price", 0...spec.maxPriceUnits)
@@ -288,9 +312,11 @@ extension ExchangeState {
                         orderID: try reader.id(field: "order id"), accountIndex: try reader.varint(as: UInt32.self, field: "account"),
                         side: side, priceUnits: try value("order price", 1...spec.maxPriceUnits),
                         openQuantityUnits: try value("order quantity", 1...spec.maxPositionQuantityUnits),
-                        clientOrderID: try reader.id(field: "client order id"))
+                        hasClientOrderID: false)
+                    let client = try clientOrderID()
+                    order.hasClientOrderID = !client.isNone
                     if version >= 2 { order.reduceOnly = try flag("reduce-only") }
-                    restingOrders.append((SymbolID(symbol), order))
+                    restingOrders.append((SymbolID(symbol), order, client))
                 }
             }
             if version >= 2 {
@@ -398,14 +424,17 @@ extension ExchangeState {
                 try add(max(0, -size), to: &state.markets[symbol].openInterest.shortUnits, "open interest")
             }
         }
-        for (symbol, order) in restingOrders {
+        for (symbol, order, client) in restingOrders {
             guard Int(order.accountIndex) < state.accounts.count, order.priceUnits > 0, order.openQuantityUnits > 0,
                 state.orderLocations[order.orderID] == nil
             else { throw .outOfRange(field: "resting order", offset: reader.offset) }
             let slot = state.markets[Int(symbol)].book.insert(order)
             state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
             state.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
-            if order.clientOrderID != 0 { state.openClientOrders += 1 }
+            if order.hasClientOrderID {
+                state.openClientOrders += 1
+                state.restingClientOrderIDs[order.orderID] = client
+            }
         }
         for symbol in state.markets.indices {
             for conditional in state.markets[symbol].conditionalOrders {
@@ -425,8 +454,8 @@ extension ExchangeState {
         for _ in 0..<(try count("client order count", max: reader.remaining)) {
             let time = version >= 2 ? try reader.zigzag() : timeNanos
             let key = ClientOrderKey(
-                accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try reader.id(field: "client order id"))
-            guard Int(key.accountIndex) < state.accounts.count, state.clientOrders[key] == nil else {
+                accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try clientOrderID())
+            guard Int(key.accountIndex) < state.accounts.count, !key.clientOrderID.isNone, state.clientOrders[key] == nil else {
                 throw .outOfRange(field: "client order id", offset: reader.offset)
             }
             state.clientOrders[key] = try reader.id(field: "order id")

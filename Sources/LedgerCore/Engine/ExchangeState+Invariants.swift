@@ -157,6 +157,7 @@ extension ExchangeState {
         var conditionalCount = 0
         // Open orders with a client order id: what `openClientOrders` keeps.
         var openWithClientIDs = 0
+        var restingWithClientIDs = 0
         for (symbol, market) in markets.enumerated() {
             var previous: OrderID = 0
             for conditional in market.conditionalOrders {
@@ -174,7 +175,13 @@ extension ExchangeState {
             var reducing: [UInt32: Int64] = [:]
             for side in Side.allCases {
                 for order in market.book.orders(side) {
-                    if order.clientOrderID != 0 { openWithClientIDs += 1 }
+                    if order.hasClientOrderID {
+                        openWithClientIDs += 1
+                        restingWithClientIDs += 1
+                        if restingClientOrderIDs[order.orderID]?.isNone ?? true {
+                            return "resting order \(order.orderID) has no client order id beside the books"
+                        }
+                    }
                     guard order.reduceOnly else { continue }
                     let size = accounts[Int(order.accountIndex)].position(SymbolID(symbol)).sizeQuantityUnits
                     if size == 0 || (size > 0) == (side == .buy) { return "reduce-only order \(order.orderID) would not reduce" }
@@ -193,6 +200,9 @@ extension ExchangeState {
         }
         let booked = markets.reduce(0) { $0 + $1.book.orderCount }
         if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
+        if restingWithClientIDs != restingClientOrderIDs.count {
+            return "\(restingClientOrderIDs.count) client order ids beside the books for \(restingWithClientIDs) resting orders with one"
+        }
         if openWithClientIDs != openClientOrders {
             return "\(openClientOrders) open orders with client ids counted, \(openWithClientIDs) in the books and lists"
         }

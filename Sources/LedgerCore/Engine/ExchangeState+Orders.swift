@@ -269,7 +269,7 @@ extension ExchangeState {
         let existing = markets[Int(location.symbol)].book[location.slot]
         let order = PlaceOrder(
             account: amend.account, symbol: location.symbol, side: existing.side, type: .limit, timeInForce: .gtc,
-            priceUnits: amend.priceUnits, quantityUnits: amend.quantityUnits, clientOrderID: existing.clientOrderID,
+            priceUnits: amend.priceUnits, quantityUnits: amend.quantityUnits, clientOrderID: clientOrderID(of: existing),
             reduceOnly: existing.reduceOnly)
         if case .failure(let reason) = validateOrder(order) { return reject(reason) }
         if amend.priceUnits == existing.priceUnits {

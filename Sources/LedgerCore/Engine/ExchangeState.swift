@@ -24,6 +24,9 @@ public struct ExchangeState: Sendable {
     /// Open orders (resting or waiting for their trigger) with a client order id: the
     /// records of `clientOrderQueue` that cannot be forgotten (derived, not encoded).
     var openClientOrders = 0
+    /// The client order id of each resting order that has one (`RestingOrder
+    /// .hasClientOrderID`), by order id; derived from the encoding's orders.
+    var restingClientOrderIDs = IDTable<ClientOrderID>(filler: .none, runBits: 2)
     /// Transfer ids are chosen by clients: full hash, no runs.
     var transfers = IDTable<TransferRecord>(
         filler: TransferRecord(sequence: 0, kind: .deposit, transfer: Transfer(transferID: 0, account: 0, asset: 0, amountMinor: 0)))
@@ -138,6 +141,11 @@ public struct ExchangeState: Sendable {
             }
         }
         return result
+    }
+
+    /// A resting order's client order id; none if it has none.
+    public func clientOrderID(of order: RestingOrder) -> ClientOrderID {
+        order.hasClientOrderID ? restingClientOrderIDs[order.orderID] ?? .none : .none
     }
 
     /// The id of the order an account placed under `clientOrderID`, open or not.

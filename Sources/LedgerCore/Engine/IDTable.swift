@@ -300,9 +300,17 @@ extension ClientOrderKey: TableKey {
         key.accountIndex < .max ? key : nil
     }
 
-    /// Two rounds: the client's id, then the account, so that ids chosen in two accounts
-    /// cannot be planned to meet.
+    /// Rounds keyed by the seed over the client's id (one for ids of up to nine
+    /// characters, four for longer ones), then the account, so that ids chosen in two
+    /// accounts cannot be planned to meet.
     static func hash(_ key: ClientOrderKey, seed: UInt64, runBits: UInt64) -> UInt64 {
-        UInt64.hash(UInt64.hash(key.clientOrderID, seed: seed, runBits: 0) ^ UInt64(key.accountIndex), seed: seed, runBits: 0)
+        let words = key.clientOrderID.words
+        var hash = UInt64.hash(words.0, seed: seed, runBits: 0)
+        if words.1 != 0 {
+            hash = UInt64.hash(hash ^ words.1, seed: seed, runBits: 0)
+            hash = UInt64.hash(hash ^ words.2, seed: seed, runBits: 0)
+            hash = UInt64.hash(hash ^ words.3, seed: seed, runBits: 0)
+        }
+        return UInt64.hash(hash ^ UInt64(key.accountIndex), seed: seed, runBits: 0)
     }
 }

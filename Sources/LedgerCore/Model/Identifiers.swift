@@ -8,8 +8,6 @@ public typealias SymbolID = UInt16
 public typealias OrderID = UInt64
 /// A trade, assigned by the engine in increasing order from 1.
 public typealias TradeID = UInt64
-/// The gateway's own id for an order; 0 means none. Unique per account (docs/RULES.md).
-public typealias ClientOrderID = UInt64
 /// The id of a deposit or withdrawal; the key of its idempotency.
 public typealias TransferID = UInt64
 /// The journal position of an entry, from 1, without gaps.
