@@ -117,7 +117,8 @@ final class LedgerService: Service, @unchecked Sendable {
 
         let sequencer = Sequencer(
             state: startup.state, journal: startup.journal, queueCapacity: settings.queueCapacity,
-            verifyEntries: settings.verifyEntries, worldLimits: settings.worldLimits, logger: logger)
+            verifyEntries: settings.verifyEntries, worldLimits: settings.worldLimits, historyLimits: settings.history,
+            logger: logger)
         let watchdog = Watchdog.fromEnvironment()
         // An idle engine goes round every quarter interval, so its heartbeat is always
         // younger than the half interval the watchdog checks for.

@@ -60,6 +60,8 @@ package struct DaemonConfig: Sendable {
     /// The limits of the world journaled at genesis (`Command.setWorldLimits`); they take
     /// effect only on a journal that has none yet (docs/OPERATIONS.md, "The world").
     package var worldLimits = WorldLimits.standard
+    /// The recent history kept in memory for the history endpoints (`history.*`).
+    package var history = HistoryLimits()
 
     package init() {}
 
@@ -151,7 +153,8 @@ package struct DaemonConfig: Sendable {
         "http.body_bytes_max",
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
         "world.accounts_max", "world.resting_orders_max", "world.conditional_orders_max", "world.positions_per_account_max",
-        "auth.tokens_file", "auth.rate_per_second", "auth.burst",
+        "auth.tokens_file", "auth.rate_per_second", "auth.burst", "history.orders_max", "history.trades_max", "history.income_max",
+        "history.force_orders_max",
     ]
 
     package mutating func set(_ key: String, _ value: ConfigValue) throws {
@@ -218,6 +221,10 @@ package struct DaemonConfig: Sendable {
         case "auth.tokens_file": tokensFile = try string()
         case "auth.rate_per_second": tokenRatePerSecond = try integer(1...TokenFile.ratePerSecondMax)
         case "auth.burst": tokenBurst = try integer(0...TokenFile.ratePerSecondMax)
+        case "history.orders_max": history.ordersMax = Int(try integer(0...HistoryLimits.recordsMax))
+        case "history.trades_max": history.tradesMax = Int(try integer(0...HistoryLimits.recordsMax))
+        case "history.income_max": history.incomeMax = Int(try integer(0...HistoryLimits.recordsMax))
+        case "history.force_orders_max": history.forceOrdersMax = Int(try integer(0...HistoryLimits.recordsMax))
         default: throw Invalid(description: "unknown setting \(key)")
         }
     }
@@ -240,6 +247,8 @@ package struct DaemonConfig: Sendable {
             "world.accounts_max": "\(worldLimits.accountsMax)", "world.resting_orders_max": "\(worldLimits.restingOrdersMax)",
             "world.conditional_orders_max": "\(worldLimits.conditionalOrdersMax)",
             "world.positions_per_account_max": "\(worldLimits.positionsPerAccountMax)",
+            "history.orders_max": "\(history.ordersMax)", "history.trades_max": "\(history.tradesMax)",
+            "history.income_max": "\(history.incomeMax)", "history.force_orders_max": "\(history.forceOrdersMax)",
         ]
         switch fsync {
         case .batch: values["journal.fsync"] = "batch"

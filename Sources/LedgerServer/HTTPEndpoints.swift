@@ -11,42 +11,119 @@ extension HTTPAPI {
         },
         Endpoint(method: .get, path: "/v1/exchangeInfo", role: nil) { parameters, _, catalog in
             _ = try ParameterDecoder.decode(NoParameters.self, from: parameters)
-            return .read { _ in .view(Views.exchangeInfo(catalog)) }
+            return .read { _, _ in .view(Views.exchangeInfo(catalog)) }
         },
         Endpoint(method: .get, path: "/v1/account", role: nil) { parameters, principal, _ in
             let account = try readable(try ParameterDecoder.decode(AccountQuery.self, from: parameters).account, by: principal)
-            return .read { state in Views.account(state, account) }
+            return .read { state, _ in Views.account(state, account) }
         },
-        Endpoint(method: .get, path: "/v1/openOrders", role: nil) { parameters, principal, _ in
-            let account = try readable(try ParameterDecoder.decode(AccountQuery.self, from: parameters).account, by: principal)
-            return .read { state in .view(Views.openOrders(state, account)) }
+        Endpoint(method: .get, path: "/v1/openOrders", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(AccountSymbolQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try query.symbol.map { try Convert.symbol($0, catalog).id }
+            return .read { state, history in .view(HistoryViews.openOrders(state, history, account: account, symbol: symbol)) }
+        },
+        Endpoint(method: .get, path: "/v1/order", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(OrderQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try query.symbol.map { try Convert.symbol($0, catalog).id }
+            let client = try Convert.clientOrderID(query.origClientOrderId, "origClientOrderId")
+            guard query.orderId != nil || !client.isNone else { throw HTTPFailure(.badRequest, "orderId or origClientOrderId is required") }
+            let orderID = try query.orderId.map { try Convert.id($0, "orderId") }
+            return .read { state, history in
+                HistoryViews.order(
+                    state, history, account: account, symbol: symbol, orderID: orderID, clientOrderID: client.isNone ? nil : client)
+            }
+        },
+        Endpoint(method: .get, path: "/v1/allOrders", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(AllOrdersQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try Convert.symbol(query.symbol, catalog).id
+            let window = try Convert.window(query.startTime, query.endTime, query.limit, default: 500, max: 1_000)
+            let from = try query.orderId.map { try Convert.id($0, "orderId") }
+            return .read { state, history in
+                .view(HistoryViews.allOrders(state, history, account: account, symbol: symbol, fromOrderID: from, window: window))
+            }
+        },
+        Endpoint(method: .get, path: "/v1/userTrades", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(UserTradesQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try Convert.symbol(query.symbol, catalog).id
+            let window = try Convert.window(query.startTime, query.endTime, query.limit, default: 500, max: 1_000)
+            let from = try query.fromId.map { try Convert.id($0, "fromId") }
+            return .read { state, history in
+                .view(HistoryViews.userTrades(state, history, account: account, symbol: symbol, fromID: from, window: window))
+            }
+        },
+        Endpoint(method: .get, path: "/v1/income", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(IncomeQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try query.symbol.map { try Convert.symbol($0, catalog).id }
+            let kind = try query.incomeType.map { name in
+                guard let kind = IncomeRecord.Kind(rawValue: name) else {
+                    let names = IncomeRecord.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw HTTPFailure(.badRequest, "incomeType must be one of \(names)")
+                }
+                return kind
+            }
+            let window = try Convert.window(query.startTime, query.endTime, query.limit, default: 100, max: 1_000)
+            return .read { state, history in
+                .view(HistoryViews.income(state, history, account: account, symbol: symbol, kind: kind, window: window))
+            }
+        },
+        Endpoint(method: .get, path: "/v1/forceOrders", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(ForceOrdersQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try query.symbol.map { try Convert.symbol($0, catalog).id }
+            let autoClose = try query.autoCloseType.map { name in
+                guard let kind = OrderRecord.AutoClose(rawValue: name) else {
+                    throw HTTPFailure(.badRequest, "autoCloseType must be LIQUIDATION or ADL")
+                }
+                return kind
+            }
+            let window = try Convert.window(query.startTime, query.endTime, query.limit, default: 50, max: 100)
+            return .read { state, history in
+                .view(HistoryViews.forceOrders(state, history, account: account, symbol: symbol, autoClose: autoClose, window: window))
+            }
+        },
+        Endpoint(method: .get, path: "/v1/positionRisk", role: nil) { parameters, principal, catalog in
+            let query = try ParameterDecoder.decode(AccountSymbolQuery.self, from: parameters)
+            let account = try readable(query.account, by: principal)
+            let symbol = try query.symbol.map { try Convert.symbol($0, catalog).id }
+            return .read { state, _ in HistoryViews.positionRisk(state, account: account, symbol: symbol) }
+        },
+        Endpoint(method: .get, path: "/v1/trades", role: nil) { parameters, _, catalog in
+            let query = try ParameterDecoder.decode(DepthQuery.self, from: parameters)
+            let symbol = try Convert.symbol(query.symbol, catalog).id
+            let limit = try Convert.window(nil, nil, query.limit.map { Int64(clamping: $0) }, default: 500, max: 1_000).limit
+            return .read { state, history in .view(HistoryViews.trades(state, history, symbol: symbol, limit: limit)) }
         },
         Endpoint(method: .get, path: "/v1/depth", role: nil) { parameters, _, catalog in
             let query = try ParameterDecoder.decode(DepthQuery.self, from: parameters)
             let symbol = try Convert.symbol(query.symbol, catalog)
             let limit = query.limit ?? 20
             guard limit >= 1, limit <= 1_000 else { throw HTTPFailure(.badRequest, "limit must be 1 ... 1000") }
-            return .read { state in .view(Views.depth(state, symbol.id, limit: Int(limit))) }
+            return .read { state, _ in .view(Views.depth(state, symbol.id, limit: Int(limit))) }
         },
         Endpoint(method: .get, path: "/v1/premiumIndex", role: nil) { parameters, _, catalog in
             let symbol = try ParameterDecoder.decode(OptionalSymbolQuery.self, from: parameters).symbol.map {
                 try Convert.symbol($0, catalog).id
             }
-            return .read { state in .view(Views.premiumIndex(state, symbol)) }
+            return .read { state, _ in .view(Views.premiumIndex(state, symbol)) }
         },
         Endpoint(method: .get, path: "/v1/ticker/price", role: nil) { parameters, _, catalog in
             let symbol = try ParameterDecoder.decode(OptionalSymbolQuery.self, from: parameters).symbol.map {
                 try Convert.symbol($0, catalog).id
             }
-            return .read { state in .view(Views.tickerPrice(state, symbol)) }
+            return .read { state, _ in .view(Views.tickerPrice(state, symbol)) }
         },
         Endpoint(method: .get, path: "/v1/leverageBracket", role: nil) { parameters, _, catalog in
             let symbol = try Convert.symbol(try ParameterDecoder.decode(SymbolQuery.self, from: parameters).symbol, catalog)
-            return .read { state in .view(Views.leverageBracket(state, symbol.id)) }
+            return .read { state, _ in .view(Views.leverageBracket(state, symbol.id)) }
         },
         Endpoint(method: .get, path: "/v1/insuranceFund", role: nil) { parameters, _, _ in
             _ = try ParameterDecoder.decode(NoParameters.self, from: parameters)
-            return .read { state in .view(Views.insuranceFund(state)) }
+            return .read { state, _ in .view(Views.insuranceFund(state)) }
         },
         Endpoint(method: .post, path: "/v1/marginType", role: .trader) { parameters, _, catalog in
             let request = try ParameterDecoder.decode(MarginTypeRequest.self, from: parameters)
@@ -186,6 +263,54 @@ struct NoParameters: Decodable {}
 
 struct AccountQuery: Decodable {
     var account: UInt64
+}
+
+struct AccountSymbolQuery: Decodable {
+    var account: UInt64
+    var symbol: String?
+}
+
+struct OrderQuery: Decodable {
+    var account: UInt64
+    var symbol: String?
+    var orderId: UInt64?
+    var origClientOrderId: String?
+}
+
+struct AllOrdersQuery: Decodable {
+    var account: UInt64
+    var symbol: String
+    var orderId: UInt64?
+    var startTime: Int64?
+    var endTime: Int64?
+    var limit: Int64?
+}
+
+struct UserTradesQuery: Decodable {
+    var account: UInt64
+    var symbol: String
+    var fromId: UInt64?
+    var startTime: Int64?
+    var endTime: Int64?
+    var limit: Int64?
+}
+
+struct IncomeQuery: Decodable {
+    var account: UInt64
+    var symbol: String?
+    var incomeType: String?
+    var startTime: Int64?
+    var endTime: Int64?
+    var limit: Int64?
+}
+
+struct ForceOrdersQuery: Decodable {
+    var account: UInt64
+    var symbol: String?
+    var autoCloseType: String?
+    var startTime: Int64?
+    var endTime: Int64?
+    var limit: Int64?
 }
 
 struct SymbolQuery: Decodable {
@@ -442,6 +567,24 @@ enum Convert {
             throw HTTPFailure(.outOfRange, "\(name) \(shown) is outside its domain \(ClientOrderID.domain)")
         }
         return id
+    }
+
+    /// startTime and endTime (ms since 1970, 0 … 9,223,372,036,854 so that nanoseconds
+    /// fit) and a limit of 1 … `max`.
+    static func window(_ start: Int64?, _ end: Int64?, _ limit: Int64?, default: Int, max: Int) throws -> HistoryViews.Window {
+        let most: Int64 = Int64.max / 1_000_000
+        for (name, value) in [("startTime", start), ("endTime", end)] {
+            if let value, value < 0 || value > most {
+                throw HTTPFailure(.outOfRange, "\(name) \(value) is outside its domain 0 ... \(most) (ms since 1970)")
+            }
+        }
+        if let start, let end, start > end { throw HTTPFailure(.badRequest, "startTime \(start) is after endTime \(end)") }
+        if let limit, limit < 1 || limit > Int64(max) { throw HTTPFailure(.badRequest, "limit must be 1 ... \(max)") }
+        return HistoryViews.Window(
+            startNanos: start.map { $0 * 1_000_000 },
+            // The end's whole millisecond; at the last one, the last nanosecond there is.
+            endNanos: end.map { ($0 * 1_000_000).addingReportingOverflow(999_999).overflow ? Int64.max : $0 * 1_000_000 + 999_999 },
+            limit: limit.map { Int($0) } ?? `default`)
     }
 
     static func symbol(_ name: String, _ catalog: ExchangeCatalog) throws -> SymbolSpec {

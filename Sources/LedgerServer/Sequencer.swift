@@ -28,7 +28,7 @@ struct EngineRequest: Sendable {
         case stateQuery
         /// A read of the state (rendered JSON), run by the state follower on its copy once
         /// the entries before it are durable: never on the engine thread.
-        case read(@Sendable (borrowing ExchangeState) -> EngineResponse)
+        case read(StateFollower.Read)
     }
     var requestID: UInt64
     var kind: Kind
@@ -122,7 +122,7 @@ package final class Sequencer: @unchecked Sendable {
 
     package init(
         state: ExchangeState, journal: JournalWriter, queueCapacity: Int, verifyEntries: Bool = true,
-        worldLimits: WorldLimits = .standard, logger: Logger
+        worldLimits: WorldLimits = .standard, historyLimits: HistoryLimits = HistoryLimits(), logger: Logger
     ) {
         precondition(state.lastSequence == journal.lastSequence, "state and journal disagree on the last sequence")
         self.state = state
@@ -131,7 +131,7 @@ package final class Sequencer: @unchecked Sendable {
         self.verifyEntries = verifyEntries
         self.worldLimits = worldLimits
         self.logger = logger
-        follower = StateFollower(startingFrom: state, logger: logger)
+        follower = StateFollower(startingFrom: state, historyLimits: historyLimits, logger: logger)
         _durableSequence = journal.durableSequence
         inbound.reserveCapacity(queueCapacity)
     }

@@ -23,8 +23,11 @@ final class StateFollower: @unchecked Sendable {
     enum Work {
         case stateHash
         /// A read of the state, rendered here (docs/OPERATIONS.md, "State queries and reads").
-        case read(@Sendable (borrowing ExchangeState) -> EngineResponse)
+        case read(Read)
     }
+
+    /// A read of the follower's state and recent history, on its thread.
+    typealias Read = @Sendable (borrowing ExchangeState, borrowing RecentHistory) -> EngineResponse
 
     /// A reply to deliver, or work to answer from the follower's copy.
     enum Reply {
@@ -54,13 +57,15 @@ final class StateFollower: @unchecked Sendable {
 
     /// Owned by the follower's thread.
     private var state: ExchangeState?
+    private var history: RecentHistory
     private var initial: (bytes: [UInt8], sequence: SequenceNumber, timeNanos: Int64)?
     private var failure: String?
 
     /// Takes the canonical encoding of the engine's starting state: the follower builds
     /// its own copy from it, so the two share no storage and the engine never pays a
     /// copy-on-write for the follower.
-    init(startingFrom state: borrowing ExchangeState, logger: Logger) {
+    init(startingFrom state: borrowing ExchangeState, historyLimits: HistoryLimits, logger: Logger) {
+        history = RecentHistory(limits: historyLimits, startingAfter: state.lastSequence)
         var writer = ByteWriter(capacity: 1 << 20)
         state.encodeCanonical(to: &writer)
         initial = (writer.bytes, state.lastSequence, state.lastTimeNanos)
@@ -124,6 +129,7 @@ final class StateFollower: @unchecked Sendable {
             do {
                 let copy = try ExchangeState.decodeCanonical(
                     from: &reader, sequence: initial.sequence, timeNanos: initial.timeNanos)
+                history.seed(from: copy)
                 state = copy
                 logger.info(
                     "state follower ready",
@@ -173,7 +179,7 @@ final class StateFollower: @unchecked Sendable {
                             }
                             return (item.requestID, answer!)
                         case .read(let body):
-                            return (item.requestID, body(state))
+                            return (item.requestID, body(state, history))
                         }
                     }
                 }
@@ -201,6 +207,7 @@ final class StateFollower: @unchecked Sendable {
                 }
                 let payload = try entry.decodePayload()
                 current.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
+                history.record(payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: current)
             }
         } catch {
             fail("batch from entry \(batch.firstSequence) does not decode: \(error)")

@@ -52,33 +52,39 @@ enum Views {
             if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0 && position.openSellQuantityUnits == 0 {
                 continue
             }
-            let settleScale = Int(state.assets[Int(spec.settleAsset)].scale)
-            let market = state.markets[Int(spec.id)]
-            var entry: [String: Any] = [
-                "symbol": spec.name,
-                "positionAmt": DecimalText.format(position.sizeQuantityUnits, scale: Int(spec.quantityScale)),
-                "markPrice": DecimalText.format(market.markPriceUnits, scale: Int(spec.priceScale)),
-                "unRealizedProfit": DecimalText.format(state.unrealizedPnlMinor(position, symbol: spec.id), scale: settleScale),
-                "initialMargin": DecimalText.format(state.positionInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
-                "openOrderInitialMargin": DecimalText.format(state.orderInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
-                "leverage": Int(position.leverage == 0 ? spec.defaultLeverage : position.leverage),
-                "entryCost": DecimalText.format(position.costMinor, scale: settleScale),
-                "marginType": position.isIsolated ? "isolated" : "cross",
-                "isolatedMargin": DecimalText.format(position.isolatedMarginMinor, scale: settleScale),
-                "maintMargin": DecimalText.format(state.maintenanceMarginMinor(position, symbol: spec.id), scale: settleScale),
-                "liquidationPrice": state.estimatedLiquidationPriceUnits(account: id, symbol: spec.id).map {
-                    DecimalText.format($0, scale: Int(spec.priceScale))
-                } ?? "0",
-            ]
-            if position.sizeQuantityUnits != 0 {
-                // Display only: cost / (size × factor), 4 places finer than the tick.
-                let finer = Int128(10_000)
-                let price = Int128(position.costMinor) * finer / (Int128(position.sizeQuantityUnits) * Int128(market.notionalFactor))
-                entry["entryPrice"] = DecimalText.format(price, scale: Int(spec.priceScale) + 4)
-            }
-            positions.append(entry)
+            positions.append(positionObject(state, id, spec))
         }
         return .view(JSON.text(["account": Int(id), "assets": balances, "positions": positions, "sequence": Int(state.lastSequence)]))
+    }
+
+    /// One position as `account` shows it.
+    static func positionObject(_ state: borrowing ExchangeState, _ id: AccountID, _ spec: SymbolSpec) -> [String: Any] {
+        let position = state.accountIndex(of: id).map { state.accounts[$0].position(spec.id) } ?? Position()
+        let settleScale = Int(state.assets[Int(spec.settleAsset)].scale)
+        let market = state.markets[Int(spec.id)]
+        var entry: [String: Any] = [
+            "symbol": spec.name,
+            "positionAmt": DecimalText.format(position.sizeQuantityUnits, scale: Int(spec.quantityScale)),
+            "markPrice": DecimalText.format(market.markPriceUnits, scale: Int(spec.priceScale)),
+            "unRealizedProfit": DecimalText.format(state.unrealizedPnlMinor(position, symbol: spec.id), scale: settleScale),
+            "initialMargin": DecimalText.format(state.positionInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
+            "openOrderInitialMargin": DecimalText.format(state.orderInitialMarginMinor(position, symbol: spec.id), scale: settleScale),
+            "leverage": Int(position.leverage == 0 ? spec.defaultLeverage : position.leverage),
+            "entryCost": DecimalText.format(position.costMinor, scale: settleScale),
+            "marginType": position.isIsolated ? "isolated" : "cross",
+            "isolatedMargin": DecimalText.format(position.isolatedMarginMinor, scale: settleScale),
+            "maintMargin": DecimalText.format(state.maintenanceMarginMinor(position, symbol: spec.id), scale: settleScale),
+            "liquidationPrice": state.estimatedLiquidationPriceUnits(account: id, symbol: spec.id).map {
+                DecimalText.format($0, scale: Int(spec.priceScale))
+            } ?? "0",
+        ]
+        if position.sizeQuantityUnits != 0 {
+            // Display only: cost / (size × factor), 4 places finer than the tick.
+            let finer = Int128(10_000)
+            let price = Int128(position.costMinor) * finer / (Int128(position.sizeQuantityUnits) * Int128(market.notionalFactor))
+            entry["entryPrice"] = DecimalText.format(price, scale: Int(spec.priceScale) + 4)
+        }
+        return entry
     }
 
     /// Binance's premiumIndex for one symbol, or for every symbol (an array) without one.
@@ -158,40 +164,6 @@ enum Views {
             ])
         }
         return JSON.text(["assets": assets, "positions": positions, "sequence": Int(state.lastSequence)])
-    }
-
-    static func openOrders(_ state: borrowing ExchangeState, _ id: AccountID) -> String {
-        var orders = state.openOrders(of: id).map { item -> [String: Any] in
-            let spec = state.symbols[Int(item.symbol)]
-            return [
-                "orderId": Int(item.order.orderID), "clientOrderId": state.clientOrderID(of: item.order).text, "symbol": spec.name,
-                "side": item.order.side == .buy ? "BUY" : "SELL", "type": "LIMIT", "status": "NEW", "reduceOnly": item.order.reduceOnly,
-                "price": DecimalText.format(item.order.priceUnits, scale: Int(spec.priceScale)),
-                "openQty": DecimalText.format(item.order.openQuantityUnits, scale: Int(spec.quantityScale)),
-            ]
-        }
-        let names: [OrderType: String] = [
-            .stopMarket: "STOP_MARKET", .stopLimit: "STOP", .takeProfitMarket: "TAKE_PROFIT_MARKET", .takeProfitLimit: "TAKE_PROFIT",
-            .trailingStopMarket: "TRAILING_STOP_MARKET",
-        ]
-        if let index = state.accountIndex(of: id) {
-            for (symbol, market) in state.markets.enumerated() {
-                let spec = state.symbols[symbol]
-                for conditional in market.conditionalOrders where conditional.accountIndex == UInt32(index) {
-                    let order = conditional.order
-                    orders.append([
-                        "orderId": Int(conditional.orderID), "clientOrderId": order.clientOrderID.text, "symbol": spec.name,
-                        "side": order.side == .buy ? "BUY" : "SELL", "type": names[order.type] ?? "", "status": "NEW",
-                        "reduceOnly": order.reduceOnly, "closePosition": order.closePosition,
-                        "workingType": order.workingType == .markPrice ? "MARK_PRICE" : "CONTRACT_PRICE",
-                        "price": DecimalText.format(order.priceUnits, scale: Int(spec.priceScale)),
-                        "stopPrice": DecimalText.format(order.stopPriceUnits, scale: Int(spec.priceScale)),
-                        "origQty": DecimalText.format(order.quantityUnits, scale: Int(spec.quantityScale)),
-                    ])
-                }
-            }
-        }
-        return JSON.text(orders)
     }
 
     static func depth(_ state: borrowing ExchangeState, _ symbol: SymbolID, limit: Int) -> String {

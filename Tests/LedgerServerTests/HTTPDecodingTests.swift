@@ -178,4 +178,28 @@ import Testing
             }
         }
     }
+
+    /// The history endpoints' windows, at the edges of their domains (schemathesis found
+    /// that endTime 9223372036854 overflowed when made nanoseconds and stopped the daemon).
+    @Test func historyWindowsAcceptExactlyTheirDomain() {
+        let base = "/v1/allOrders?account=1&symbol=BTCUSDT"
+        for accepted in ["&endTime=9223372036854", "&startTime=0&endTime=0", "&startTime=9223372036854", "&limit=1", "&limit=1000"] {
+            #expect(decode("GET", base + accepted) == .read, "\(accepted)")
+        }
+        let cases: [(String, String)] = [
+            ("&endTime=9223372036855", "OUT_OF_RANGE: endTime 9223372036855 is outside its domain 0 ... 9223372036854 (ms since 1970)"),
+            ("&startTime=-1", "OUT_OF_RANGE: startTime -1 is outside its domain 0 ... 9223372036854 (ms since 1970)"),
+            ("&startTime=2&endTime=1", "BAD_REQUEST: startTime 2 is after endTime 1"),
+            ("&limit=0", "BAD_REQUEST: limit must be 1 ... 1000"),
+            ("&limit=1001", "BAD_REQUEST: limit must be 1 ... 1000"),
+            ("&endTime=99999999999999999999", "BAD_REQUEST: endTime must be an integer"),
+        ]
+        for (query, expected) in cases {
+            #expect(refusal("GET", base + query) == expected, "\(query)")
+        }
+        #expect(refusal("GET", "/v1/forceOrders?account=1&limit=101") == "BAD_REQUEST: limit must be 1 ... 100")
+        #expect(refusal("GET", "/v1/order?account=1") == "BAD_REQUEST: orderId or origClientOrderId is required")
+        #expect(decode("GET", "/v1/order?account=1&origClientOrderId=x-1") == .read)
+        #expect(decode("GET", "/v1/trades?symbol=BTCUSDT&limit=1000") == .read)
+    }
 }
