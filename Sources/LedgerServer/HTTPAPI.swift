@@ -213,7 +213,10 @@ package final class HTTPAPI: @unchecked Sendable {
         let kind = try Self.decode(endpoint, parameters, principal, catalog)
         guard status.accepting else { throw HTTPFailure(.unavailable, "shutting down") }
         let answer = await withCheckedContinuation { (continuation: CheckedContinuation<Response, Never>) in
-            let sink = HTTPReply { response in continuation.resume(returning: Self.render(response, catalog: catalog)) }
+            let command: Command? = if case .command(let submitted) = kind { submitted } else { nil }
+            let sink = HTTPReply { response in
+                continuation.resume(returning: Self.render(response, catalog: catalog, command: command))
+            }
             sequencer.submit([EngineRequest(requestID: 0, kind: kind, sink: sink)])
         }
         return answer
@@ -290,7 +293,9 @@ package final class HTTPAPI: @unchecked Sendable {
     }
 
     /// Renders what the engine answered.
-    static func render(_ response: EngineResponse, catalog: ExchangeCatalog) -> Response {
+    /// `command` is what was submitted (for the text of a rejection, and the settlement a
+    /// funding rate applies to).
+    static func render(_ response: EngineResponse, catalog: ExchangeCatalog, command: Command? = nil) -> Response {
         switch response {
         case .error(let code, let message):
             return HTTPFailure(code, message).response
@@ -302,9 +307,17 @@ package final class HTTPAPI: @unchecked Sendable {
             // Binance's transactTime: the entry's journal time, ms since 1970.
             let transactTime = Int(time / 1_000_000)
             if case .rejected(let reason, let detail)? = events.last {
+                var message = "rejected: \(reason.name.lowercased().replacingOccurrences(of: "_", with: " "))"
+                // Which field makes a listing invalid: the engine's own rule, run on the
+                // catalog the request was decoded against (the journal keeps detail 0).
+                if reason == .invalidListing, case .listSymbol(let spec)? = command,
+                    let problem = ExchangeState.listingProblem(spec, assets: catalog.assets, symbols: catalog.symbols)
+                {
+                    message += ": " + problem
+                }
                 var body: [String: Any] = [
                     "code": Int(reason.rawValue), "reason": reason.name, "sequence": Int(sequence), "transactTime": transactTime,
-                    "message": "rejected: \(reason.name.lowercased().replacingOccurrences(of: "_", with: " "))",
+                    "message": message,
                 ]
                 if detail != 0 { body["detail"] = Int(detail) }
                 return json(.badRequest, JSON.text(body))
@@ -336,6 +349,16 @@ package final class HTTPAPI: @unchecked Sendable {
                     symbol.map { DecimalText.format(executed, scale: Int(catalog.symbols[Int($0)].quantityScale)) } ?? "0"
             }
             if case .transferReplayed(let original)? = own.first { body["originalSequence"] = Int(original) }
+            // The settlement a funding rate applies to: the next funding time after the
+            // entry (a settlement due at it ran first, as its own entry).
+            if case .fundingRateSet(let symbol, _)? = own.first, Int(symbol) < catalog.symbols.count,
+                catalog.symbols[Int(symbol)].fundingIntervalSeconds > 0
+            {
+                body["fundingTime"] =
+                    Int(
+                        ExchangeState.nextFundingTime(after: time, intervalSeconds: catalog.symbols[Int(symbol)].fundingIntervalSeconds)
+                            / 1_000_000)
+            }
             return json(.ok, JSON.text(body))
         }
     }

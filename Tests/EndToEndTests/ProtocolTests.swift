@@ -146,13 +146,13 @@ import Testing
             try daemon.http("POST", path, body: body, token: token)
         }
         let brackets = "50000:0.004:125,250000:0.005:100,1000000:0.01:50,10000000:0.025:20"
-        let listed = try post(
-            "/v1/symbol",
+        let listing =
             #"{"name":"BTCPERP","settleAsset":"USDT","priceScale":"1","quantityScale":"3","tickSize":"0.1","stepSize":"0.001","#
-                + #""minNotional":"5","maxPrice":"1000000","maxQty":"1000","maxPosition":"10000","maxLeverage":"125","#
-                + #""defaultLeverage":"20","makerFeeRate":"0.0002","takerFeeRate":"0.0005","brackets":"\#(brackets)","#
-                + #""priceBand":"0.05","fundingIntervalSeconds":"28800","fundingInterestRate":"0.0001","fundingClamp":"0.0005","#
-                + #""fundingCap":"0.0075"}"#)
+            + #""minNotional":"5","maxPrice":"1000000","maxQty":"1000","maxPosition":"10000","maxLeverage":"125","#
+            + #""defaultLeverage":"20","makerFeeRate":"0.0002","takerFeeRate":"0.0005","brackets":"\#(brackets)","#
+            + #""priceBand":"0.05","fundingIntervalSeconds":"28800","fundingInterestRate":"0.0001","fundingClamp":"0.0005","#
+            + #""fundingCap":"0.0075"}"#
+        let listed = try post("/v1/symbol", listing)
         #expect(listed.status == 200, "\(listed.body)")
         let table = try daemon.http("GET", "/v1/leverageBracket?symbol=BTCPERP")
         for cum in [#""cum":"0.000000""#, #""cum":"50.000000""#, #""cum":"1300.000000""#, #""cum":"16300.000000""#] {
@@ -160,7 +160,30 @@ import Testing
         }
         #expect(try post("/v1/markPrice", #"{"symbol":"BTCPERP","price":"20000.0"}"#).status == 200)
         #expect(try post("/v1/indexPrice", #"{"symbol":"BTCPERP","price":"19990.5"}"#).status == 200)
-        #expect(try post("/v1/fundingRate", #"{"symbol":"BTCPERP","fundingRate":"0.0001"}"#).status == 200)
+        // The reply names the settlement the rate applies to: the next 8-hour boundary.
+        let rate = try post("/v1/fundingRate", #"{"symbol":"BTCPERP","fundingRate":"0.0001"}"#)
+        let rateReply = try #require(try JSONSerialization.jsonObject(with: Data(rate.body.utf8)) as? [String: Any], "\(rate.body)")
+        let transactTime = try #require(rateReply["transactTime"] as? Int)
+        #expect(rateReply["fundingTime"] as? Int == (transactTime / 28_800_000 + 1) * 28_800_000, "\(rate.body)")
+        // An invalid listing names its field, and changes nothing.
+        let unchanged = try daemon.stateHash()
+        for (change, field) in [
+            (#""tickSize":"0.1""#, #""tickSize":"0""#), (#""defaultLeverage":"20""#, #""defaultLeverage":"200""#),
+            (#""fundingCap":"0.0075""#, #""fundingCap":"0""#), (#""name":"BTCPERP""#, #""name":"BTCPERP""#),
+        ] {
+            // A new name but for the last case, so that the field is the listing's one fault.
+            let renamed = change == field ? listing : listing.replacingOccurrences(of: #""name":"BTCPERP""#, with: #""name":"ETHPERP""#)
+            let body = renamed.replacingOccurrences(of: change, with: field)
+            let refused = try post("/v1/symbol", body)
+            let expected = [
+                #""tickSize":"0""#: "invalid listing: tickSize must be above 0",
+                #""defaultLeverage":"200""#: "invalid listing: defaultLeverage must be 1 ... maxLeverage (125)",
+                #""fundingCap":"0""#: "invalid listing: fundingCap must be above 0 when fundingIntervalSeconds is set",
+                #""name":"BTCPERP""#: "invalid listing: name BTCPERP is listed already",
+            ][field]!
+            #expect(refused.status == 400 && refused.body.contains("INVALID_LISTING") && refused.body.contains(expected), "\(refused.body)")
+        }
+        #expect(try daemon.stateHash().sequence > unchanged.sequence, "rejections are journaled")
         let premium = try daemon.http("GET", "/v1/premiumIndex?symbol=BTCPERP")
         #expect(premium.body.contains(#""indexPrice":"19990.5""#), "\(premium.body)")
         #expect(premium.body.contains(#""estimatedFundingRate":"0.00010000""#), "\(premium.body)")

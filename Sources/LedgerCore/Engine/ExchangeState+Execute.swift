@@ -89,49 +89,89 @@ extension ExchangeState {
     /// asset, exact notionals, positive sizes, leverage and fees within bounds, every
     /// notional within 2^60, and valid rule-book terms. Snapshot loading checks the same.
     static func listingIsValid(_ spec: SymbolSpec, in state: borrowing ExchangeState) -> Bool {
-        guard Limits.isValidName(spec.name), !state.symbols.contains(where: { $0.name == spec.name }),
-            Int(spec.settleAsset) < state.assets.count,
-            let factor = Self.notionalFactor(spec, settleScale: state.assets[Int(spec.settleAsset)].scale),
-            spec.tickSizePriceUnits > 0, spec.lotSizeQuantityUnits > 0, spec.minNotionalMinor >= 0,
-            spec.maxPriceUnits > 0, spec.maxQuantityUnits > 0, spec.maxPositionQuantityUnits >= spec.maxQuantityUnits,
-            spec.defaultLeverage >= 1, spec.defaultLeverage <= spec.maxLeverage, spec.maxLeverage <= Limits.leverageMax,
-            spec.makerFeeRateE8.magnitude <= UInt64(Limits.feeRateE8Max), spec.takerFeeRateE8 >= 0,
-            spec.takerFeeRateE8 <= Limits.feeRateE8Max, spec.makerFeeRateE8 + spec.takerFeeRateE8 >= 0,
-            // Every notional the symbol can produce fits with room to add a few.
-            // (Divided rather than multiplied out: three Int64 factors can overflow Int128.)
-            Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) <= (Int128(1) << 60) / Int128(factor),
-            Self.ruleBookTermsAreValid(spec)
-        else { return false }
-        return true
+        listingProblem(spec, assets: state.assets, symbols: state.symbols) == nil
     }
+
+    /// Why a listing is INVALID_LISTING, naming the field by its HTTP parameter
+    /// (docs/API.md), or nil when it is valid. The journal's rejection is the same as
+    /// before (detail 0): the reply's text names the field, from this same function.
+    public static func listingProblem(
+        _ spec: SymbolSpec, assets: some Collection<Asset>, symbols: some Collection<SymbolSpec>
+    ) -> String? {
+        guard Limits.isValidName(spec.name) else { return "name must be 1 ... 16 bytes of printable ASCII" }
+        guard !symbols.contains(where: { $0.name == spec.name }) else { return "name \(spec.name) is listed already" }
+        let listed = Array(assets)
+        guard Int(spec.settleAsset) < listed.count else { return "settleAsset \(spec.settleAsset) is not listed" }
+        let settle = listed[Int(spec.settleAsset)]
+        guard let factor = Self.notionalFactor(spec, settleScale: settle.scale) else {
+            return "priceScale + quantityScale must be at most the settlement asset's scale (\(settle.scale)), with a contract "
+                + "multiplier above 0 whose factor fits"
+        }
+        if spec.tickSizePriceUnits <= 0 { return "tickSize must be above 0" }
+        if spec.lotSizeQuantityUnits <= 0 { return "stepSize must be above 0" }
+        if spec.minNotionalMinor < 0 { return "minNotional must not be negative" }
+        if spec.maxPriceUnits <= 0 { return "maxPrice must be above 0" }
+        if spec.maxQuantityUnits <= 0 { return "maxQty must be above 0" }
+        if spec.maxPositionQuantityUnits < spec.maxQuantityUnits { return "maxPosition must be at least maxQty" }
+        if spec.defaultLeverage < 1 || spec.defaultLeverage > spec.maxLeverage {
+            return "defaultLeverage must be 1 ... maxLeverage (\(spec.maxLeverage))"
+        }
+        if spec.maxLeverage > Limits.leverageMax { return "maxLeverage must be at most \(Limits.leverageMax)" }
+        if spec.makerFeeRateE8.magnitude > UInt64(Limits.feeRateE8Max) {
+            return "makerFeeRate must be within ±\(DecimalText.format(Limits.feeRateE8Max, scale: 8))"
+        }
+        if spec.takerFeeRateE8 < 0 || spec.takerFeeRateE8 > Limits.feeRateE8Max {
+            return "takerFeeRate must be 0 ... \(DecimalText.format(Limits.feeRateE8Max, scale: 8))"
+        }
+        if spec.makerFeeRateE8 + spec.takerFeeRateE8 < 0 { return "makerFeeRate + takerFeeRate must not be negative" }
+        // Every notional the symbol can produce fits with room to add a few.
+        // (Divided rather than multiplied out: three Int64 factors can overflow Int128.)
+        if Int128(spec.maxPriceUnits) * Int128(spec.maxPositionQuantityUnits) > (Int128(1) << 60) / Int128(factor) {
+            return "maxPrice × maxPosition must stay within 2^60 minor units of the settlement asset"
+        }
+        return ruleBookProblem(spec)
+    }
+
+    static func ruleBookTermsAreValid(_ spec: SymbolSpec) -> Bool { ruleBookProblem(spec) == nil }
 
     /// Brackets ascend in cap and maintenance rate and descend in leverage, the first at the
     /// symbol's maximum, each with initial margin at its leverage above its maintenance
     /// rate; rates within bounds; funding needs a cap.
-    static func ruleBookTermsAreValid(_ spec: SymbolSpec) -> Bool {
+    static func ruleBookProblem(_ spec: SymbolSpec) -> String? {
         let brackets = spec.brackets
-        guard !brackets.isEmpty, brackets.count <= Limits.bracketsMax, brackets[0].maxLeverage == spec.maxLeverage else {
-            return false
-        }
+        guard !brackets.isEmpty, brackets.count <= Limits.bracketsMax else { return "brackets must be 1 ... \(Limits.bracketsMax)" }
+        guard brackets[0].maxLeverage == spec.maxLeverage else { return "brackets: the first bracket's leverage must be maxLeverage" }
         for (index, bracket) in brackets.enumerated() {
             guard bracket.notionalCapMinor > 0, bracket.notionalCapMinor <= Limits.balanceMagnitudeMax,
                 bracket.maintenanceMarginRateE8 >= 0, bracket.maintenanceMarginRateE8 < FixedPoint.rateScale, bracket.maxLeverage >= 1,
                 Int64(bracket.maxLeverage) * bracket.maintenanceMarginRateE8 < FixedPoint.rateScale
-            else { return false }
+            else {
+                return "brackets: bracket \(index + 1) needs a cap above 0, a maintenance rate in [0, 1) and a leverage of at least "
+                    + "1 whose initial margin is above its maintenance rate"
+            }
             if index > 0 {
                 let previous = brackets[index - 1]
                 guard bracket.notionalCapMinor > previous.notionalCapMinor,
                     bracket.maintenanceMarginRateE8 >= previous.maintenanceMarginRateE8,
                     bracket.maxLeverage <= previous.maxLeverage
-                else { return false }
+                else {
+                    return "brackets: bracket \(index + 1) must raise the cap, keep or raise the maintenance rate and keep or "
+                        + "lower the leverage"
+                }
             }
         }
-        let rates = [spec.priceBandRateE8, spec.fundingClampRateE8, spec.fundingCapRateE8, spec.liquidationFeeRateE8]
-        guard rates.allSatisfy({ $0 >= 0 && $0 <= Limits.ruleRateE8Max }),
-            spec.fundingInterestRateE8.magnitude <= UInt64(Limits.ruleRateE8Max)
-        else { return false }
-        if spec.fundingIntervalSeconds == 0 { return true }
-        return spec.fundingIntervalSeconds >= 1 && spec.fundingIntervalSeconds <= 7 * 86_400 && spec.fundingCapRateE8 > 0
+        let rates = [
+            ("priceBand", spec.priceBandRateE8), ("fundingClamp", spec.fundingClampRateE8), ("fundingCap", spec.fundingCapRateE8),
+            ("liquidationFeeRate", spec.liquidationFeeRateE8),
+        ]
+        let most = DecimalText.format(Limits.ruleRateE8Max, scale: 8)
+        for (name, rate) in rates where rate < 0 || rate > Limits.ruleRateE8Max { return "\(name) must be 0 ... \(most)" }
+        if spec.fundingInterestRateE8.magnitude > UInt64(Limits.ruleRateE8Max) { return "fundingInterestRate must be within ±\(most)" }
+        if spec.fundingIntervalSeconds == 0 { return nil }
+        if spec.fundingIntervalSeconds < 1 || spec.fundingIntervalSeconds > 7 * 86_400 {
+            return "fundingIntervalSeconds must be 0 (none) or 1 ... 604800"
+        }
+        return spec.fundingCapRateE8 > 0 ? nil : "fundingCap must be above 0 when fundingIntervalSeconds is set"
     }
 
     private mutating func executeTransfer(

@@ -230,7 +230,7 @@ extension ExchangeState {
     }
 
     /// The first funding time strictly after `timeNanos` for an interval in seconds.
-    static func nextFundingTime(after timeNanos: Int64, intervalSeconds: Int64) -> Int64 {
+    public static func nextFundingTime(after timeNanos: Int64, intervalSeconds: Int64) -> Int64 {
         let interval = intervalSeconds * 1_000_000_000
         return (timeNanos / interval + 1) * interval
     }
