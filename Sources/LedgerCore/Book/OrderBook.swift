@@ -32,6 +32,13 @@ public struct OrderBook: Sendable {
         (side == .buy ? bidLevels : askLevels).reversed()
     }
 
+    /// The open quantity at a price on a side (0 when no order rests there). O(log levels).
+    public func quantity(_ side: Side, atPrice price: Int64) -> Int64 {
+        let levels = side == .buy ? bidLevels : askLevels
+        let (found, position) = Self.levelIndex(levels, side: side, price: price)
+        return found ? levels[position].quantityUnits : 0
+    }
+
     /// The best price of a side, or nil when it is empty.
     public func bestPrice(_ side: Side) -> Int64? {
         (side == .buy ? bidLevels : askLevels).last?.priceUnits
