@@ -35,6 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Directory for journal/ and snapshots/.") var dataDirectory: String?
     @Option(name: .customLong("tcp-port"), help: "Binary protocol port (loopback by default).") var tcpPort: Int?
     @Option(name: .customLong("http-port"), help: "HTTP/JSON port.") var httpPort: Int?
+    @Option(name: .customLong("stream-port"), help: "Live stream (WebSocket) port.") var streamPort: Int?
     @Option(help: "fsync mode: batch, interval or none (tests only).") var fsync: String?
     @Option(name: .customLong("tokens-file"), help: "The token file (SHA-256 digests and roles); re-read on SIGHUP.")
     var tokensFile: String?
@@ -50,6 +51,7 @@ struct Serve: AsyncParsableCommand {
         if let dataDirectory { flags.append(("data_dir", .string(dataDirectory))) }
         if let tcpPort { flags.append(("tcp.port", .integer(Int64(tcpPort)))) }
         if let httpPort { flags.append(("http.port", .integer(Int64(httpPort)))) }
+        if let streamPort { flags.append(("stream.port", .integer(Int64(streamPort)))) }
         if let fsync { flags.append(("journal.fsync", .string(fsync))) }
         if let segmentBytes { flags.append(("journal.segment_bytes", .integer(segmentBytes))) }
         if let logLevel { flags.append(("log_level", .string(logLevel))) }
@@ -145,13 +147,28 @@ struct Serve: AsyncParsableCommand {
             port in
             await httpListening.put(port)
         }
+        let hub = StreamHub(
+            capacity: settings.streamBufferMessages,
+            resumeWindow: .milliseconds(settings.streamResumeWindowMilliseconds), replayHistoryLimits: settings.history)
+        status.streamClients = { (hub.clientCount, hub.cutCount, hub.journalReplays) }
+        var streamSettings = StreamServer.Settings()
+        streamSettings.clientsMax = settings.streamClientsMax
+        streamSettings.journalDirectory = settings.journalDirectory
+        streamSettings.snapshotDirectory = settings.snapshotDirectory
+        let streamLogger = Logger(label: "ledgerd.stream")
+        let stream = StreamServer(hub: hub, tokens: tokens, api: api, settings: streamSettings, logger: streamLogger)
+            .application(host: settings.streamHost, port: settings.streamPort, eventLoopGroup: group) { port in
+                streamLogger.info("stream listening", metadata: ["stream_port": "\(port)"])
+            }
         let ledger = LedgerService(
-            settings: settings, tokens: tokens, status: status, api: api, group: group, httpListening: httpListening, logger: logger)
+            settings: settings, tokens: tokens, status: status, api: api, group: group, httpListening: httpListening, stream: hub,
+            logger: logger)
         let reload = ReloadService(settings: settings, tokens: tokens, logger: logger)
         let services = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: http, failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: stream, failureTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: reload),
                     .init(
                         service: ledger, successTerminationBehavior: .gracefullyShutdownGroup,

@@ -60,6 +60,7 @@ final class LedgerService: Service, @unchecked Sendable {
     let api: HTTPAPI
     let group: any EventLoopGroup
     let httpListening: Rendezvous<Int>
+    let stream: StreamHub?
     let logger: Logger
     private let lock = NSLock()
     private var _exitCode: Int32 = 0
@@ -71,8 +72,9 @@ final class LedgerService: Service, @unchecked Sendable {
 
     init(
         settings: DaemonConfig, tokens: TokenBook, status: DaemonStatus, api: HTTPAPI, group: any EventLoopGroup,
-        httpListening: Rendezvous<Int>, logger: Logger
+        httpListening: Rendezvous<Int>, stream: StreamHub? = nil, logger: Logger
     ) {
+        self.stream = stream
         self.settings = settings
         self.tokens = tokens
         self.status = status
@@ -118,7 +120,7 @@ final class LedgerService: Service, @unchecked Sendable {
         let sequencer = Sequencer(
             state: startup.state, journal: startup.journal, queueCapacity: settings.queueCapacity,
             verifyEntries: settings.verifyEntries, worldLimits: settings.worldLimits, historyLimits: settings.history,
-            logger: logger)
+            stream: stream, logger: logger)
         let watchdog = Watchdog.fromEnvironment()
         // An idle engine goes round every quarter interval, so its heartbeat is always
         // younger than the half interval the watchdog checks for.

@@ -62,6 +62,12 @@ package struct DaemonConfig: Sendable {
     package var worldLimits = WorldLimits.standard
     /// The recent history kept in memory for the history endpoints (`history.*`).
     package var history = HistoryLimits()
+    /// The live stream's listener and bounds (`stream.*`).
+    package var streamHost = "127.0.0.1"
+    package var streamPort = 7481
+    package var streamClientsMax = 1_024
+    package var streamBufferMessages = 200_000
+    package var streamResumeWindowMilliseconds: Int64 = 60_000
 
     package init() {}
 
@@ -154,7 +160,8 @@ package struct DaemonConfig: Sendable {
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries",
         "world.accounts_max", "world.resting_orders_max", "world.conditional_orders_max", "world.positions_per_account_max",
         "auth.tokens_file", "auth.rate_per_second", "auth.burst", "history.orders_max", "history.trades_max", "history.income_max",
-        "history.force_orders_max",
+        "history.force_orders_max", "stream.host", "stream.port", "stream.clients_max", "stream.buffer_messages",
+        "stream.resume_window_ms",
     ]
 
     package mutating func set(_ key: String, _ value: ConfigValue) throws {
@@ -221,6 +228,11 @@ package struct DaemonConfig: Sendable {
         case "auth.tokens_file": tokensFile = try string()
         case "auth.rate_per_second": tokenRatePerSecond = try integer(1...TokenFile.ratePerSecondMax)
         case "auth.burst": tokenBurst = try integer(0...TokenFile.ratePerSecondMax)
+        case "stream.host": streamHost = try string()
+        case "stream.port": streamPort = Int(try integer(0...65_535))
+        case "stream.clients_max": streamClientsMax = Int(try integer(1...65_536))
+        case "stream.buffer_messages": streamBufferMessages = Int(try integer(1_000...100_000_000))
+        case "stream.resume_window_ms": streamResumeWindowMilliseconds = try integer(0...86_400_000)
         case "history.orders_max": history.ordersMax = Int(try integer(0...HistoryLimits.recordsMax))
         case "history.trades_max": history.tradesMax = Int(try integer(0...HistoryLimits.recordsMax))
         case "history.income_max": history.incomeMax = Int(try integer(0...HistoryLimits.recordsMax))
@@ -249,6 +261,9 @@ package struct DaemonConfig: Sendable {
             "world.positions_per_account_max": "\(worldLimits.positionsPerAccountMax)",
             "history.orders_max": "\(history.ordersMax)", "history.trades_max": "\(history.tradesMax)",
             "history.income_max": "\(history.incomeMax)", "history.force_orders_max": "\(history.forceOrdersMax)",
+            "stream.host": streamHost, "stream.port": "\(streamPort)", "stream.clients_max": "\(streamClientsMax)",
+            "stream.buffer_messages": "\(streamBufferMessages)",
+            "stream.resume_window_ms": "\(streamResumeWindowMilliseconds)",
         ]
         switch fsync {
         case .batch: values["journal.fsync"] = "batch"

@@ -142,6 +142,9 @@ package final class HTTPAPI: @unchecked Sendable {
 
     private var current: (sequencer: Sequencer?, catalog: ExchangeCatalog) { lock.withLock { (sequencer, catalog) } }
 
+    /// The catalog once recovered (nil before).
+    var attachedCatalog: ExchangeCatalog? { lock.withLock { sequencer == nil ? nil : catalog } }
+
     package func router() -> Router<LedgerRequestContext> {
         let router = Router(context: LedgerRequestContext.self)
         router.add(middleware: ErrorMiddleware())
@@ -403,6 +406,12 @@ package final class DaemonStatus: @unchecked Sendable {
     private var _phase = "starting"
     private var _tcpConnections: (@Sendable () -> Int)?
     private var _httpConnections: (@Sendable () -> Int)?
+    private var _streamClients: (@Sendable () -> (Int, Int, Int))?
+    /// Stream clients connected, cut off so far, and journal replays so far, for /metrics.
+    package var streamClients: (@Sendable () -> (Int, Int, Int))? {
+        get { lock.withLock { _streamClients } }
+        set { lock.withLock { _streamClients = newValue } }
+    }
     /// Open TCP and HTTP connections, for /metrics.
     package var tcpConnections: (@Sendable () -> Int)? {
         get { lock.withLock { _tcpConnections } }

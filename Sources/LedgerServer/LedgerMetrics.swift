@@ -70,7 +70,7 @@ package final class LedgerMetrics: @unchecked Sendable {
         "ledger_ready", "ledger_durable_sequence", "ledger_accounts", "ledger_resting_orders", "ledger_queue_depth",
         "ledger_follower_sequence", "ledger_tcp_connections", "ledger_http_connections", "ledger_http_in_flight",
         "ledger_tokens", "ledger_projector_up", "ledger_projector_sequence", "ledger_projector_lag_entries",
-        "ledger_projector_lag_seconds", "ledger_snapshot_age_seconds", "ledger_snapshot_sequence",
+        "ledger_projector_lag_seconds", "ledger_snapshot_age_seconds", "ledger_snapshot_sequence", "ledger_stream_clients",
     ]
 
     package func set(_ gauge: String, _ value: Double) {
@@ -142,6 +142,11 @@ enum Metrics {
         metrics.set("ledger_http_in_flight", Double(httpInFlight))
         if let count = status.tcpConnections?() { metrics.set("ledger_tcp_connections", Double(count)) }
         if let count = status.httpConnections?() { metrics.set("ledger_http_connections", Double(count)) }
+        if let (clients, cut, replays) = status.streamClients?() {
+            metrics.set("ledger_stream_clients", Double(clients))
+            metrics.total("ledger_stream_clients_cut_total", Int64(cut))
+            metrics.total("ledger_stream_journal_replays_total", Int64(replays))
+        }
         if let sequencer {
             let durable = sequencer.durableSequence
             metrics.set("ledger_durable_sequence", Double(durable))

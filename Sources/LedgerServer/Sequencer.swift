@@ -122,7 +122,7 @@ package final class Sequencer: @unchecked Sendable {
 
     package init(
         state: ExchangeState, journal: JournalWriter, queueCapacity: Int, verifyEntries: Bool = true,
-        worldLimits: WorldLimits = .standard, historyLimits: HistoryLimits = HistoryLimits(), logger: Logger
+        worldLimits: WorldLimits = .standard, historyLimits: HistoryLimits = HistoryLimits(), stream: StreamHub? = nil, logger: Logger
     ) {
         precondition(state.lastSequence == journal.lastSequence, "state and journal disagree on the last sequence")
         self.state = state
@@ -132,6 +132,7 @@ package final class Sequencer: @unchecked Sendable {
         self.worldLimits = worldLimits
         self.logger = logger
         follower = StateFollower(startingFrom: state, historyLimits: historyLimits, logger: logger)
+        follower.stream = stream
         _durableSequence = journal.durableSequence
         inbound.reserveCapacity(queueCapacity)
     }

@@ -37,6 +37,8 @@ final class StateFollower: @unchecked Sendable {
 
     private enum Item {
         case entries(JournalBatch)
+        /// The stream's watched channels changed.
+        case poke
         case replies(sink: any ReplySink, items: [(requestID: UInt64, reply: Reply)])
     }
 
@@ -58,6 +60,13 @@ final class StateFollower: @unchecked Sendable {
     /// Owned by the follower's thread.
     private var state: ExchangeState?
     private var history: RecentHistory
+    private var feed = StreamFeed()
+    private var streamMessages: [StreamMessage] = []
+    /// The live stream's memory, fed with the messages of the watched channels (set
+    /// before `start`).
+    var stream: StreamHub? {
+        didSet { stream?.onWatch = { [weak self] in self?.poke() } }
+    }
     private var initial: (bytes: [UInt8], sequence: SequenceNumber, timeNanos: Int64)?
     private var failure: String?
 
@@ -91,6 +100,15 @@ final class StateFollower: @unchecked Sendable {
         queue.append(.entries(batch))
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// The stream's watched channels changed: the follower says from which entry it renders
+    /// them, even while no entry comes.
+    func poke() {
+        condition.withLock {
+            queue.append(.poke)
+            condition.broadcast()
+        }
     }
 
     /// Delivers a connection's replies from one batch, or queues them behind the
@@ -157,8 +175,16 @@ final class StateFollower: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
 
-            for case .entries(let batch) in work { apply(batch) }
+            var poked = false
+            for item in work {
+                switch item {
+                case .entries(let batch): apply(batch)
+                case .poke: poked = true
+                case .replies: break
+                }
+            }
             let sequence = state?.lastSequence ?? 0
+            if poked, let stream { stream.publish([], renderedFrom: sequence + 1, rendered: stream.watched()) }
             condition.withLock { _appliedSequence = sequence }
             var answer: EngineResponse?
             for case .replies(let sink, let items) in work {
@@ -198,16 +224,30 @@ final class StateFollower: @unchecked Sendable {
         guard failure == nil, var current = state else { return }
         state = nil  // keep the copy unique while it changes
         defer { state = current }
+        // The stream's channels, once a batch; nothing is rendered while nobody watches.
+        let watched = stream?.watched() ?? []
+        let depth = watched.contains { if case .depth = $0 { true } else { false } }
+        streamMessages.removeAll(keepingCapacity: true)
+        defer { stream?.publish(streamMessages, renderedFrom: batch.firstSequence, rendered: watched) }
         do {
             let entries = try EntryFraming.entries(in: batch.bytes.bytes, firstSequence: batch.firstSequence, count: batch.count)
+            var touched = Set<StreamFeed.Level>()
             for entry in entries {
                 guard entry.sequence == current.lastSequence + 1 else {
                     fail("entry \(entry.sequence) follows \(current.lastSequence)")
                     return
                 }
                 let payload = try entry.decodePayload()
+                touched.removeAll(keepingCapacity: true)
+                if depth { StreamFeed.touchedLevels(payload.events, state: current, into: &touched) }
                 current.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
                 history.record(payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: current)
+                if !watched.isEmpty {
+                    if depth { StreamFeed.touchedLevels(payload.events, state: current, into: &touched) }
+                    feed.messages(
+                        payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, touched: touched,
+                        state: current, history: history, wants: { watched.contains($0) }, into: &streamMessages)
+                }
             }
         } catch {
             fail("batch from entry \(batch.firstSequence) does not decode: \(error)")

@@ -99,12 +99,14 @@ struct StreamFeed {
     /// in `history`; `touched` from `touchedLevels` before and after.
     mutating func messages(
         _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, touched: Set<Level>,
-        state: borrowing ExchangeState, history: borrowing RecentHistory, into messages: inout [StreamMessage]
+        state: borrowing ExchangeState, history: borrowing RecentHistory, wants: (StreamChannel) -> Bool = { _ in true },
+        into messages: inout [StreamMessage]
     ) {
         let time = Self.milliseconds(timeNanos)
         let symbols = Array(state.symbols)
-        func emit(_ channel: StreamChannel, _ event: String, _ fields: [String: Any]) {
-            var object = fields
+        func emit(_ channel: StreamChannel, _ event: String, _ fields: @autoclosure () -> [String: Any]) {
+            guard wants(channel) else { return }
+            var object = fields()
             object["stream"] = channel.name(symbols)
             object["e"] = event
             object["E"] = time
@@ -218,7 +220,7 @@ struct StreamFeed {
         // Depth: each touched level's quantity after the entry (0: gone), per symbol.
         var bySymbol: [SymbolID: [Level]] = [:]
         for level in touched { bySymbol[level.symbol, default: []].append(level) }
-        for symbol in bySymbol.keys.sorted() {
+        for symbol in bySymbol.keys.sorted() where wants(.depth(symbol)) {
             let book = state.markets[Int(symbol)].book
             let levels = bySymbol[symbol]!.sorted { ($0.side.rawValue, $0.priceUnits) < ($1.side.rawValue, $1.priceUnits) }
             func side(_ side: Side) -> [[String]] {
@@ -236,13 +238,13 @@ struct StreamFeed {
         }
         // The accounts' own channels: their orders, fills, balances and positions.
         for id in orderOrder {
-            guard let record = history.order(id), Int(record.symbol) < symbols.count else { continue }
+            guard let record = history.order(id), Int(record.symbol) < symbols.count, wants(.account(record.account)) else { continue }
             accounts[record.account] = accounts[record.account] ?? "ORDER"
             var object = HistoryViews.order(record, state)
             object["x"] = orders[id]
             emit(.account(record.account), "ORDER_TRADE_UPDATE", ["o": object])
         }
-        for account in accounts.keys.sorted() {
+        for account in accounts.keys.sorted() where wants(.account(account)) {
             guard let index = state.accountIndex(of: account) else { continue }
             var balances: [[String: Any]] = []
             for asset in state.assets where state.accounts[index].balance(asset.id) != 0 {

@@ -121,6 +121,7 @@ final class DaemonProcess: @unchecked Sendable {
     let dataDirectory: String
     let tcpPort: Int
     let httpPort: Int
+    let streamPort: Int
     let extraArguments: [String]
     /// Variables added to the daemon's environment (NOTIFY_SOCKET, WATCHDOG_USEC, …).
     var environment: [String: String] = [:]
@@ -133,6 +134,7 @@ final class DaemonProcess: @unchecked Sendable {
         self.dataDirectory = dataDirectory ?? (NSTemporaryDirectory() + "ledger-e2e-" + UUID().uuidString)
         tcpPort = freePort()
         httpPort = freePort()
+        streamPort = freePort()
         self.extraArguments = extraArguments
         logPath = self.dataDirectory + ".log0"
         if !FileManager.default.fileExists(atPath: tokensFile) { writeTokens(tokens) }
@@ -170,7 +172,7 @@ final class DaemonProcess: @unchecked Sendable {
         process.arguments =
             [
                 "--data-dir", dataDirectory, "--tcp-port", String(tcpPort), "--http-port", String(httpPort),
-                "--tokens-file", tokensFile,
+                "--stream-port", String(streamPort), "--tokens-file", tokensFile,
             ] + extraArguments
         let log = FileHandle(forWritingAtPath: logPath)!
         process.standardOutput = log

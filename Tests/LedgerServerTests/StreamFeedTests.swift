@@ -118,8 +118,8 @@ import Testing
         #expect(lastUpdate.count == placed.count)
     }
 
-    @Test func theHubCutsAReaderThatFallsBehindAndKeepsTheRest() async {
-        let hub = StreamHub(capacity: 8, lagMax: 5)
+    @Test func theHubCutsAReaderWhoseMessagesItOverwroteAndKeepsTheRest() async {
+        let hub = StreamHub(capacity: 8)
         func message(_ sequence: SequenceNumber, _ symbol: SymbolID) -> StreamMessage {
             StreamMessage(sequence: sequence, channel: .trades(symbol), text: "{\"sequence\":\(sequence)}")
         }
@@ -130,28 +130,45 @@ import Testing
         }
         #expect(first.map(\.sequence) == [1, 2] && next == 3)
         #expect(hub.position(from: 2) == 2 && hub.position(from: 3) == 3)
-        hub.publish((3...5).map { message($0, 0) })
-        // 6 behind with a lag maximum of 5: cut, with the figure.
-        guard case .cut(let reason) = hub.read(from: 0, channels: [.trades(0)], limit: 10) else {
-            Issue.record("a reader 6 behind was not cut")
-            return
-        }
-        #expect(reason == "slow consumer: 6 messages behind (stream.client_lag_max 5)")
-        hub.publish((6...9).map { message($0, 0) })
-        #expect(hub.window == (2, 10))
+        // A registered reader at 0 that never reads: cut, once, when the ring overwrites it.
+        let cut = CutLog()
+        let stalled = hub.register(cursor: 0) { cut.append($0) }
+        let reading = hub.register(cursor: 3) { cut.append("reading: " + $0) }
+        hub.publish((3...7).map { message($0, 0) })
+        #expect(cut.reasons.isEmpty && hub.advance(reading, to: 8))
+        hub.publish([message(8, 0)])
+        #expect(cut.reasons == ["slow consumer: 9 messages behind, more than the stream keeps (stream.buffer_messages 8)"])
+        #expect(!hub.advance(stalled, to: 1) && hub.advance(reading, to: 9) && hub.cutCount == 1 && hub.clientCount == 1)
+        hub.publish((9...10).map { message($0, 0) })
+        #expect(hub.window == (3, 11))
         guard case .cut(let dropped) = hub.read(from: 1, channels: [.trades(0)], limit: 10) else {
             Issue.record("a reader before the kept window was not cut")
             return
         }
-        #expect(dropped == "slow consumer: the stream dropped messages from position 1 (it keeps 8)")
+        #expect(dropped == "slow consumer: 10 messages behind, more than the stream keeps (stream.buffer_messages 8)")
         #expect(hub.position(from: 1) == nil, "older than kept: from the journal")
-        #expect(hub.position(from: 2) == nil, "sequence 2 is the oldest kept, but part of its entry may have gone")
-        #expect(hub.position(from: 3) == 3 && hub.position(from: 4) == 4)
+        #expect(hub.position(from: 3) == nil, "sequence 3 is the oldest kept, but part of its entry may have gone")
+        #expect(hub.position(from: 4) == 4)
+        // Resuming: memory only for channels rendered since the asked sequence.
+        #expect(hub.resume(from: 5, channels: [.trades(0)]) == .notReady)
+        hub.publish([], renderedFrom: 6, rendered: [.trades(0)])
+        #expect(hub.resume(from: 5, channels: [.trades(0)]) == .journal(through: 5))
+        #expect(hub.resume(from: 6, channels: [.trades(0)]) == .memory(6))
+        #expect(hub.resume(from: 2, channels: [.trades(0)]) == .journal(through: 5))
         // A waiting reader wakes when the next entry is published.
-        async let woken: Void = hub.wait(beyond: 10)
-        hub.publish([message(10, 0)])
+        async let woken: Void = hub.wait(beyond: 11)
+        hub.publish([message(11, 0)])
         await woken
-        #expect(hub.window.end == 11)
+        #expect(hub.window.end == 12)
+        hub.unregister(reading)
+        #expect(hub.clientCount == 0)
+    }
+
+    final class CutLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [String] = []
+        func append(_ reason: String) { lock.withLock { stored.append(reason) } }
+        var reasons: [String] { lock.withLock { stored } }
     }
 
     @Test func channelNamesParseBackAndRefuseWithTheirFacts() {
