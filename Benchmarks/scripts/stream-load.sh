@@ -53,8 +53,13 @@ for round in $(seq "$rounds"); do
         result=$("$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts 2000 --commands "$commands" \
             --connections 4 --window 4096 --json)
         rate=$(echo "$result" | python3 -c 'import json, sys; r = json.load(sys.stdin); print("%.0f commands/s, errors %s" % (r["commandsPerSecond"], r["errors"]))')
+        # The follower renders after the journal: wait for it before asking for the cut.
+        lag=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence / {d=$2} /^ledger_follower_sequence / {f=$2} END {printf "%d", d-f}')
+        waited=$(date +%s.%N)
+        until curl -sf "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence / {d=$2} /^ledger_follower_sequence / {f=$2} END {exit !(f>=d)}'; do sleep 0.1; done
+        waited=$(python3 -c "import time; print('%.1f' % (time.time() - $waited))")
         cut=$(curl -sf "http://127.0.0.1:$http/metrics" | awk '/^ledger_stream_clients_cut_total/ {printf "%d", $2}')
-        echo "round $round $side $rate, stream clients cut ${cut:-0}"
+        echo "round $round $side $rate, follower behind by $lag entries at the end (caught up in $waited s), stream clients cut ${cut:-0}"
         [ -n "$client" ] && { kill "$client" 2>/dev/null || true; wait "$client" 2>/dev/null || true; client=""; }
         kill -TERM "$pid"; wait "$pid" || true; pid=""
     done

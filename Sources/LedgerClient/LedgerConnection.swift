@@ -32,9 +32,14 @@ public final class LedgerConnection: @unchecked Sendable {
     private var readOffset = 0
 
     /// Connects to an IPv4 address.
-    public init(host: String, port: Int) throws(Failure) {
+    /// `receiveBufferBytes`: the socket's receive buffer (SO_RCVBUF, set before connecting;
+    /// tests use a small one to be a client whose socket fills at once).
+    public init(host: String, port: Int, receiveBufferBytes: Int? = nil) throws(Failure) {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .io("socket", errno) }
+        if var bytes = receiveBufferBytes.map(Int32.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -14,7 +14,7 @@ enum StreamChannel: Hashable, Sendable {
 
     /// `BTCUSDT@trade`, `BTCUSDT@depth`, `BTCUSDT@markPrice`, `BTCUSDT@funding`,
     /// `BTCUSDT@forceOrder`, `account@7`.
-    func name(_ symbols: [SymbolSpec]) -> String {
+    func name<Symbols: RandomAccessCollection<SymbolSpec>>(_ symbols: Symbols) -> String where Symbols.Index == Int {
         func symbol(_ id: SymbolID) -> String { Int(id) < symbols.count ? symbols[Int(id)].name : "\(id)" }
         switch self {
         case .trades(let id): return symbol(id) + "@trade"
@@ -103,7 +103,7 @@ struct StreamFeed {
         into messages: inout [StreamMessage]
     ) {
         let time = Self.milliseconds(timeNanos)
-        let symbols = Array(state.symbols)
+        let symbols = state.symbols
         func emit(_ channel: StreamChannel, _ event: String, _ fields: @autoclosure () -> [String: Any]) {
             guard wants(channel) else { return }
             var object = fields()
@@ -111,7 +111,19 @@ struct StreamFeed {
             object["e"] = event
             object["E"] = time
             object["sequence"] = Int(sequence)
-            messages.append(StreamMessage(sequence: sequence, channel: channel, text: JSON.text(object)))
+            messages.append(StreamMessage(sequence: sequence, channel: channel, text: StreamJSON.text(object)))
+        }
+        // The hot messages (every trade and every book change of a watched symbol) are
+        // written straight into their text; the rest go through a dictionary.
+        func emitLine(_ channel: StreamChannel, _ event: String, _ fields: (inout JSONLine) -> Void) {
+            guard wants(channel) else { return }
+            var line = JSONLine()
+            line.string("stream", channel.name(symbols))
+            line.string("e", event)
+            line.int("E", time)
+            line.int("sequence", Int(sequence))
+            fields(&line)
+            messages.append(StreamMessage(sequence: sequence, channel: channel, text: line.finished))
         }
         func price(_ symbol: SymbolID, _ units: Int64) -> String { DecimalText.format(units, scale: Int(symbols[Int(symbol)].priceScale)) }
         func quantity(_ symbol: SymbolID, _ units: Int64) -> String {
@@ -129,16 +141,18 @@ struct StreamFeed {
             switch event {
             case .trade(let trade):
                 let symbol = trade.symbol
-                emit(
-                    .trades(symbol), "trade",
-                    [
-                        "s": symbols[Int(symbol)].name, "t": Int(trade.tradeID), "p": price(symbol, trade.priceUnits),
-                        "q": quantity(symbol, trade.quantityUnits), "T": time, "m": trade.takerSide == .sell,
-                    ])
-                touch(trade.makerOrderID, "TRADE")
-                touch(trade.takerOrderID, "TRADE")
-                let settle = state.assets[Int(symbols[Int(symbol)].settleAsset)]
-                for (account, isMaker) in [(trade.makerAccount, true), (trade.takerAccount, false)] {
+                emitLine(.trades(symbol), "trade") { line in
+                    line.string("s", symbols[Int(symbol)].name)
+                    line.int("t", Int(trade.tradeID))
+                    line.string("p", price(symbol, trade.priceUnits))
+                    line.string("q", quantity(symbol, trade.quantityUnits))
+                    line.int("T", time)
+                    line.bool("m", trade.takerSide == .sell)
+                }
+                // The accounts' own channels only when watched: this runs for every trade.
+                for (account, isMaker) in [(trade.makerAccount, true), (trade.takerAccount, false)] where wants(.account(account)) {
+                    touch(isMaker ? trade.makerOrderID : trade.takerOrderID, "TRADE")
+                    let settle = state.assets[Int(symbols[Int(symbol)].settleAsset)]
                     accounts[account] = "ORDER"
                     fills[account, default: []].append([
                         "t": Int(trade.tradeID), "s": symbols[Int(symbol)].name,
@@ -223,17 +237,24 @@ struct StreamFeed {
         for symbol in bySymbol.keys.sorted() where wants(.depth(symbol)) {
             let book = state.markets[Int(symbol)].book
             let levels = bySymbol[symbol]!.sorted { ($0.side.rawValue, $0.priceUnits) < ($1.side.rawValue, $1.priceUnits) }
-            func side(_ side: Side) -> [[String]] {
-                levels.filter { $0.side == side }.map {
-                    [price(symbol, $0.priceUnits), quantity(symbol, book.quantity(side, atPrice: $0.priceUnits))]
+            func side(_ side: Side) -> String {
+                var text = "["
+                for level in levels where level.side == side {
+                    if text.utf8.count > 1 { text += "," }
+                    text +=
+                        "[\"" + price(symbol, level.priceUnits) + "\",\""
+                        + quantity(symbol, book.quantity(side, atPrice: level.priceUnits)) + "\"]"
                 }
+                return text + "]"
             }
-            emit(
-                .depth(symbol), "depthUpdate",
-                [
-                    "s": symbols[Int(symbol)].name, "U": Int(sequence), "u": Int(sequence),
-                    "pu": Int(lastDepthSequence[symbol] ?? 0), "b": side(.buy), "a": side(.sell),
-                ])
+            emitLine(.depth(symbol), "depthUpdate") { line in
+                line.string("s", symbols[Int(symbol)].name)
+                line.int("U", Int(sequence))
+                line.int("u", Int(sequence))
+                line.int("pu", Int(lastDepthSequence[symbol] ?? 0))
+                line.raw("b", side(.buy))
+                line.raw("a", side(.sell))
+            }
             lastDepthSequence[symbol] = sequence
         }
         // The accounts' own channels: their orders, fills, balances and positions.
@@ -263,4 +284,97 @@ struct StreamFeed {
             emit(.account(account), "ACCOUNT_UPDATE", fields)
         }
     }
+}
+
+/// JSON text of the values the stream renders (strings, integers, booleans, arrays and
+/// objects of them), written directly: Foundation's JSONSerialization bridges every value
+/// to an NSObject on Linux, several times slower, and the follower renders every watched
+/// entry. Keys are sorted, as `JSON.text` sorts them.
+enum StreamJSON {
+    static func text(_ value: Any) -> String {
+        var output = ""
+        output.reserveCapacity(256)
+        write(value, to: &output)
+        return output
+    }
+
+    static func write(_ value: Any, to output: inout String) {
+        switch value {
+        case let text as String: string(text, to: &output)
+        case let number as Int: output += String(number)
+        case let flag as Bool: output += flag ? "true" : "false"
+        case let object as [String: Any]:
+            output += "{"
+            for (index, key) in object.keys.sorted().enumerated() {
+                if index > 0 { output += "," }
+                string(key, to: &output)
+                output += ":"
+                write(object[key]!, to: &output)
+            }
+            output += "}"
+        case let array as [Any]:
+            output += "["
+            for (index, element) in array.enumerated() {
+                if index > 0 { output += "," }
+                write(element, to: &output)
+            }
+            output += "]"
+        default:
+            output += "null"
+        }
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped.
+    static func string(_ text: String, to output: inout String) {
+        output += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        output += "\""
+    }
+}
+
+/// One JSON object written as it is built, keys in the order given.
+struct JSONLine {
+    private var text = "{"
+
+    init() { text.reserveCapacity(192) }
+
+    private mutating func key(_ key: String) {
+        if text.utf8.count > 1 { text += "," }
+        text += "\"" + key + "\":"
+    }
+
+    mutating func string(_ key: String, _ value: String) {
+        self.key(key)
+        StreamJSON.string(value, to: &text)
+    }
+
+    mutating func int(_ key: String, _ value: Int) {
+        self.key(key)
+        text += String(value)
+    }
+
+    mutating func bool(_ key: String, _ value: Bool) {
+        self.key(key)
+        text += value ? "true" : "false"
+    }
+
+    /// A value already JSON.
+    mutating func raw(_ key: String, _ json: String) {
+        self.key(key)
+        text += json
+    }
+
+    var finished: String { text + "}" }
 }

@@ -118,6 +118,10 @@ package final class StreamServer: Sendable {
             server: .http1WebSocketUpgrade(configuration: .init(ws: .init(maxFrameSize: 1 << 16))) { [self] request, channel, _ in
                 switch subscription(request) {
                 case .success(let subscription):
+                    // A fixed send buffer (no autotuning to megabytes): a client that does not
+                    // read holds this much of the kernel's memory, and the ring's cursor shows
+                    // its lag at once.
+                    _ = try? await channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: Self.socketSendBufferBytes).get()
                     return .upgrade([:]) { [self] inbound, outbound, _ in
                         await serve(subscription, inbound: inbound, outbound: outbound, channel: channel)
                     }
@@ -134,6 +138,9 @@ package final class StreamServer: Sendable {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: .shared(eventLoopGroup), logger: logger)
     }
+
+    /// Each stream connection's socket send buffer (SO_SNDBUF).
+    static let socketSendBufferBytes: SocketOptionValue = 256 << 10
 
     /// A close frame's reason: at most 123 bytes of UTF-8, cut at a character.
     static func closeReason(_ text: String) -> String {
