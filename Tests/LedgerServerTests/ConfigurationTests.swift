@@ -66,11 +66,15 @@ import Testing
         let settings = try DaemonConfig.layered(toml: text, environment: [:], flags: [])
         #expect(settings.tokensFile == "/etc/ledgerd/tokens.toml")
         #expect(settings.segmentBytes == 67_108_864)
+        #expect(settings.streamPort == 7481 && settings.streamBufferMessages == 200_000 && settings.history.tradesMax == 500_000)
     }
 
     @Test func everyBadSettingIsRefusedByName() {
         let cases: [(String, String)] = [
             ("[tcp]\nportt = 1\n", "unknown setting tcp.portt"),
+            ("[stream]\nbuffer_messages = 10\n", "stream.buffer_messages must be an integer in 1000...100000000"),
+            ("[stream]\nclients_max = 0\n", "stream.clients_max must be an integer in 1...65536"),
+            ("[history]\norders_max = -1\n", "history.orders_max must be an integer in 0...100000000"),
             ("[tcp]\nport = 70000\n", "tcp.port must be an integer in 0...65535"),
             ("[tcp]\nport = \"7400\"\n", "tcp.port must be an integer in 0...65535"),
             ("[journal]\nfsync = \"sometimes\"\n", "journal.fsync must be batch, interval or none"),
