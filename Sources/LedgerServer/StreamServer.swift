@@ -159,7 +159,9 @@ package final class StreamServer: Sendable {
     {
         hub.watch(subscription.channels)
         defer { hub.unwatch(subscription.channels) }
-        let reader = hub.register(cursor: hub.window.end) { [logger] reason in
+        // Not yet reading the ring (a resume may read the journal first, for as long as it
+        // takes): no cursor to cut it by until it has one.
+        let reader = hub.register(cursor: Int.max) { [logger] reason in
             logger.notice("stream client cut off", metadata: ["reason": "\(reason)"])
             channel.close(promise: nil)
         }
@@ -214,11 +216,11 @@ package final class StreamServer: Sendable {
                         }
                         for message in messages { try await outbound.write(.text(message.text)) }
                         next = after
-                        if !hub.advance(reader, to: hub.window.end) { return "slow consumer: cut while replaying the journal" }
                     }
                 }
             }
         }
+        guard hub.advance(reader, to: cursor) else { return "slow consumer" }
         var generation = tokens.generation
         while !Task.isCancelled {
             if tokens.generation != generation {
