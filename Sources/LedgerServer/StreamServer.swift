@@ -176,7 +176,14 @@ package final class StreamServer: Sendable {
                     if let reason = try await send(subscription, reader: reader, outbound: outbound) {
                         try await outbound.close(.policyViolation, reason: Self.closeReason(reason))
                     }
-                } catch {}
+                } catch let failure as HTTPFailure {
+                    // A resume the journal cannot serve: said as the refusals are.
+                    let code = WebSocketErrorCode(codeNumber: 4_000 + Int(failure.status.code))
+                    try? await outbound.close(code, reason: Self.closeReason(failure.message))
+                } catch is CancellationError {
+                } catch {
+                    try? await outbound.close(.unexpectedServerError, reason: Self.closeReason("\(error)"))
+                }
             }
             await group.next()
             group.cancelAll()
