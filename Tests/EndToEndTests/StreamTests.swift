@@ -225,6 +225,45 @@ final class StreamClient: @unchecked Sendable {
         reader.close()
     }
 
+    /// A trader's own account channel and public channels, live: each message of the entry
+    /// that caused it, with its sequence.
+    @Test func anAccountChannelCarriesItsOrdersFillsAndBalances() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try Self.setUp(daemon)
+        let client = try StreamClient(
+            port: daemon.streamPort, path: "/v1/stream?streams=account@1,BTCUSDT@markPrice,BTCUSDT@depth", token: TestTokens.alice.secret)
+        #expect(client.upgraded, "\(client.head)")
+        let ask = #"{"account":1,"symbol":"BTCUSDT","side":"SELL","type":"LIMIT","price":"50000.0","quantity":"0.010","newClientOrderId":"ask:1"}"#
+        let placed = try daemon.http("POST", "/v1/order", body: ask, token: TestTokens.alice.secret)
+        let sequence = Self.json(placed.body)["sequence"] as? Int ?? -1
+        let bid = #"{"account":2,"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","price":"50000.0","quantity":"0.004"}"#
+        let filled = Self.json(try daemon.http("POST", "/v1/order", body: bid, token: DaemonProcess.traderToken).body)["sequence"] as? Int ?? -1
+        #expect(try daemon.http("POST", "/v1/markPrice", body: #"{"symbol":"BTCUSDT","price":"50100.0"}"#).status == 200)
+        var messages: [[String: Any]] = []
+        // (Entries the follower renders after the client came, the genesis's mark among them
+        // if it was still behind: only those from the order on are this test's.)
+        while (messages.last?["sequence"] as? Int ?? 0) <= filled, let text = try client.next() {
+            let message = Self.json(text)
+            if message["sequence"] as? Int ?? 0 >= sequence { messages.append(message) }
+        }
+        let kinds = messages.map { "\($0["stream"] as? String ?? "")/\($0["e"] as? String ?? "")/\($0["sequence"] as? Int ?? 0)" }
+        #expect(
+            kinds == [
+                "BTCUSDT@depth/depthUpdate/\(sequence)", "account@1/ORDER_TRADE_UPDATE/\(sequence)", "account@1/ACCOUNT_UPDATE/\(sequence)",
+                "BTCUSDT@depth/depthUpdate/\(filled)", "account@1/ORDER_TRADE_UPDATE/\(filled)", "account@1/ACCOUNT_UPDATE/\(filled)",
+                "BTCUSDT@markPrice/markPriceUpdate/\(filled + 1)",
+            ], "\(kinds)")
+        let order = messages[4]["o"] as? [String: Any] ?? [:]
+        #expect(order["clientOrderId"] as? String == "ask:1" && order["status"] as? String == "PARTIALLY_FILLED" && order["x"] as? String == "TRADE")
+        #expect(order["executedQty"] as? String == "0.004", "\(order)")
+        let fills = messages[5]["fills"] as? [[String: Any]] ?? []
+        #expect(fills.count == 1 && fills[0]["m"] as? Bool == true && fills[0]["q"] as? String == "0.004", "\(messages[5])")
+        #expect((messages[3]["a"] as? [[String]])?.first == ["50000.0", "0.006"], "\(messages[3])")
+        #expect(messages[6]["p"] as? String == "50100.0")
+        client.close()
+    }
+
     @Test func refusalsAreTheAPIsJSON() throws {
         let daemon = DaemonProcess()
         defer { daemon.cleanup() }
