@@ -30,6 +30,10 @@ struct LedgerLoad: ParsableCommand {
     var seconds: Double { duration ?? (commands > 0 ? 0 : 10) }
     @Option(help: "TCP connections.") var connections = 4
     @Option(help: "Requests in flight per connection.") var window = 4_096
+    @Option(
+        help:
+            "Commands a second over all connections, each at its time (open loop; latency counts from that time). 0: as fast as the window allows."
+    ) var rate: Double = 0
     @Option var seed: UInt64 = 42
     @Flag(help: "Print a JSON summary instead of text.") var json = false
     @Option(
@@ -38,6 +42,7 @@ struct LedgerLoad: ParsableCommand {
     var ackLog: String?
 
     func validate() throws {
+        guard rate >= 0, rate <= 100_000_000 else { throw ValidationError("--rate must be 0 ... 100000000 commands a second") }
         guard accounts >= connections, connections >= 1, window >= 1 else {
             throw ValidationError("need accounts ≥ connections ≥ 1 and window ≥ 1")
         }
@@ -121,7 +126,8 @@ struct LedgerLoad: ParsableCommand {
             workers.append(
                 LoadWorker(
                     connection: connection, generator: OrderFlowGenerator(seed: seed &+ UInt64(index) &* 7_919, accounts: ids),
-                    window: window, deadlineNanos: deadline, quota: quota, ackLog: try ackLog.map { try AckLog(path: "\($0).\(index)") }))
+                    window: window, deadlineNanos: deadline, quota: quota, ratePerSecond: rate / Double(connections),
+                    ackLog: try ackLog.map { try AckLog(path: "\($0).\(index)") }))
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let group = DispatchGroup()

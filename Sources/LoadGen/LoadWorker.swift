@@ -10,6 +10,10 @@ final class LoadWorker: @unchecked Sendable {
     private let window: Int
     private let deadlineNanos: UInt64
     private let quota: Int
+    /// With `--rate`: nanoseconds between this connection's commands (open loop: each
+    /// command has its time, and its latency counts from that time, not from when a full
+    /// window let it go: no coordinated omission). nil: as fast as the window allows.
+    private let intervalNanos: Double?
     private let condition = NSCondition()
     // Guarded by `condition`.
     private var inFlight = 0
@@ -34,8 +38,9 @@ final class LoadWorker: @unchecked Sendable {
 
     init(
         connection: LedgerConnection, generator: OrderFlowGenerator, window: Int, deadlineNanos: UInt64, quota: Int,
-        ackLog: AckLog? = nil
+        ratePerSecond: Double = 0, ackLog: AckLog? = nil
     ) {
+        intervalNanos = ratePerSecond > 0 ? 1e9 / ratePerSecond : nil
         self.ackLog = ackLog
         commandOfRequest = ackLog == nil ? [] : Array(repeating: [], count: window * 2)
         self.connection = connection
@@ -76,7 +81,15 @@ final class LoadWorker: @unchecked Sendable {
         var requestID: UInt64 = 0
         var sent = 0
         var writer = ByteWriter(capacity: 64 * 1024)
+        let started = DispatchTime.now().uptimeNanoseconds
+        /// When the `index`-th command (from 0) is due.
+        func due(_ index: Int) -> UInt64 { started + UInt64(Double(index) * (intervalNanos ?? 0)) }
         while sent < quota && DispatchTime.now().uptimeNanoseconds < deadlineNanos {
+            if intervalNanos != nil {
+                let next = due(sent)
+                let now = DispatchTime.now().uptimeNanoseconds
+                if next > now { usleep(UInt32(min((next - now) / 1_000, 1_000_000))) }
+            }
             condition.lock()
             // The receiver gone means the connection is: nothing more will be answered.
             while inFlight >= window && failure == nil && !receiverFinished { condition.wait() }
@@ -84,18 +97,23 @@ final class LoadWorker: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            let room = min(window - inFlight, 512, quota - sent)
+            var room = min(window - inFlight, 512, quota - sent)
+            if let intervalNanos {
+                // The commands due by now (at least the next one, which the wait above made due).
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started)
+                room = max(1, min(room, Int(elapsed / intervalNanos) + 1 - sent))
+            }
             for (account, order) in rested { generator.noteRested(account: account, order: order) }
             rested.removeAll(keepingCapacity: true)
             inFlight += room
             condition.unlock()
             writer.reset()
             let now = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<room {
+            for offset in 0..<room {
                 requestID += 1
                 let command = generator.next()
                 let slot = Int(requestID % UInt64(slots))
-                sendTimes[slot] = now
+                sendTimes[slot] = intervalNanos == nil ? now : min(now, due(sent + offset))
                 if case .placeOrder(let order) = command { accountOfRequest[slot] = order.account }
                 let start = writer.bytes.count
                 WireFrame.command(requestID: requestID, command).encode(to: &writer)

@@ -272,6 +272,7 @@ import Testing
         ("ledger-snapshot", ["list"]),
         ("ledger-load", ["--token-file", "/nonexistent", "--accounts", "1", "--connections", "2"]),
         ("ledger-load", ["--accounts", "1"]),
+        ("ledger-load", ["--rate", "-5", "--accounts", "4"]),
         ("ledgerd", ["token", "add", "--file", "/tmp/x.toml", "--name", "a b", "--role", "admin"]),
         ("ledgerd", ["token", "add", "--file", "/tmp/x.toml", "--name", "t", "--role", "trader"]),
         ("ledgerd", ["--frobnicate"]),
@@ -325,5 +326,25 @@ import Testing
     @Test func helpExitsZero() throws {
         #expect(try runTool("ledger-replay", ["--help"]).status == 0)
         #expect(try runTool("ledger-snapshot", ["--help"]).status == 0)
+    }
+}
+
+/// `ledger-load --rate` (issue 11 measures lag at a steady rate with it): open loop, each
+/// command at its time, so a run cannot be faster than commands / rate; a busy machine only
+/// makes it slower, which this does not check.
+@Suite struct LoadRateTests {
+    @Test func aRateRunTakesAtLeastItsSchedule() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        let common = ["--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--accounts", "100"]
+        #expect(try runTool("ledger-load", common + ["--setup", "--duration", "0"]).status == 0)
+        let result = try runTool("ledger-load", common + ["--commands", "3000", "--rate", "2000", "--connections", "2", "--json"])
+        #expect(result.status == 0, "\(result.error)")
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data((result.output.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
+        #expect(report["committed"] as? Int == 3_000, "\(report)")
+        // 3,000 commands at 2,000 a second: the last is due 1.5 s after the first.
+        #expect((report["elapsedSeconds"] as? Double ?? 0) >= 1.45, "\(report)")
     }
 }
