@@ -39,16 +39,6 @@ final class Handover<Value>: @unchecked Sendable {
     }
 }
 
-/// Runs blocking work (recovery reads and replays the whole journal) on a thread of its
-/// own, not on one of the few threads Swift concurrency shares with HTTP.
-func onThread<T: Sendable>(_ name: String, _ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: work()) }
-        thread.name = name
-        thread.start()
-    }
-}
-
 /// The ledger: recovery, the engine and its journal, TCP ingress, the projector and the
 /// watchdog, as one service. Its run recovers, serves until the group shuts down
 /// gracefully (SIGTERM, SIGINT), then drains: every accepted request answered and

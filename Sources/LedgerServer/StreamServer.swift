@@ -211,16 +211,18 @@ package final class StreamServer: Sendable {
                     defer { replays.release() }
                     if replayer == nil {
                         let start = next
-                        replayer = try await onReplayThread { [settings, hub] in
-                            try StreamReplayer(
-                                from: start, channels: channels, journalDirectory: settings.journalDirectory,
-                                snapshotDirectory: settings.snapshotDirectory, limits: hub.replayHistoryLimits)
-                        }
+                        replayer = try await onThread("ledger-stream-replay") { [settings, hub] in
+                            Result {
+                                try StreamReplayer(
+                                    from: start, channels: channels, journalDirectory: settings.journalDirectory,
+                                    snapshotDirectory: settings.snapshotDirectory, limits: hub.replayHistoryLimits)
+                            }
+                        }.get()
                     }
                     while next <= through {
-                        let (messages, after) = try await onReplayThread { [replayer] in
-                            try replayer!.messages(through: through, entriesMax: 4_096)
-                        }
+                        let (messages, after) = try await onThread("ledger-stream-replay") { [replayer] in
+                            Result { try replayer!.messages(through: through, entriesMax: 4_096) }
+                        }.get()
                         for message in messages { try await outbound.write(.text(message.text)) }
                         next = after
                     }
@@ -250,15 +252,6 @@ package final class StreamServer: Sendable {
             }
         }
         return nil
-    }
-
-    /// Runs blocking journal work on a thread of its own, off the cooperative pool.
-    private func onReplayThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.name = "ledger-stream-replay"
-            thread.start()
-        }
     }
 }
 
@@ -353,5 +346,15 @@ final class StreamReplayer: @unchecked Sendable {
             processed += 1
         }
         return (messages, next)
+    }
+}
+
+/// Runs blocking work (recovery reads and replays the whole journal) on a thread of its
+/// own, not on one of the few threads Swift concurrency shares with HTTP.
+package func onThread<T: Sendable>(_ name: String, _ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        let thread = Thread { continuation.resume(returning: work()) }
+        thread.name = name
+        thread.start()
     }
 }
