@@ -3,15 +3,6 @@ import LedgerCore
 /// The history endpoints (docs/API.md, "History"), shaped as Binance USDⓈ-M answers them,
 /// from `RecentHistory` and the follower's state.
 enum HistoryViews {
-    static let orderTypeNames: [OrderType: String] = [
-        .limit: "LIMIT", .market: "MARKET", .stopMarket: "STOP_MARKET", .stopLimit: "STOP", .takeProfitMarket: "TAKE_PROFIT_MARKET",
-        .takeProfitLimit: "TAKE_PROFIT", .trailingStopMarket: "TRAILING_STOP_MARKET",
-    ]
-    static let timeInForceNames: [TimeInForce: String] = [.gtc: "GTC", .ioc: "IOC", .fok: "FOK", .gtx: "GTX"]
-    static let preventionNames: [SelfTradePrevention: String] = [
-        .expireTaker: "EXPIRE_TAKER", .expireMaker: "EXPIRE_MAKER", .expireBoth: "EXPIRE_BOTH",
-    ]
-
     static func milliseconds(_ nanos: Int64) -> Int { Int(nanos / 1_000_000) }
 
     /// Binance's order object.
@@ -31,12 +22,12 @@ enum HistoryViews {
             "executedQty": DecimalText.format(record.executedQuantityUnits, scale: quantityScale),
             // Σ price × quantity, exact (price and quantity scales added).
             "cumQuote": DecimalText.format(record.executedPriceQuantity, scale: priceScale + quantityScale),
-            "timeInForce": timeInForceNames[record.timeInForce] ?? "GTC", "type": orderTypeNames[record.type] ?? "LIMIT",
-            "origType": orderTypeNames[record.type] ?? "LIMIT", "reduceOnly": record.reduceOnly, "closePosition": record.closePosition,
-            "side": record.side == .buy ? "BUY" : "SELL", "positionSide": "BOTH",
+            "timeInForce": record.timeInForce.apiName, "type": record.type.apiName,
+            "origType": record.type.apiName, "reduceOnly": record.reduceOnly, "closePosition": record.closePosition,
+            "side": record.side.apiName, "positionSide": "BOTH",
             "stopPrice": DecimalText.format(record.stopPriceUnits, scale: priceScale),
-            "workingType": record.workingType == .markPrice ? "MARK_PRICE" : "CONTRACT_PRICE",
-            "selfTradePreventionMode": preventionNames[record.selfTradePrevention] ?? "EXPIRE_TAKER",
+            "workingType": record.workingType.apiName,
+            "selfTradePreventionMode": record.selfTradePrevention.apiName,
             "time": milliseconds(record.timeNanos), "updateTime": milliseconds(record.updateNanos),
         ]
         if record.type == .trailingStopMarket {

@@ -18,55 +18,6 @@ package struct HistoryLimits: Sendable, Hashable {
     package init() {}
 }
 
-/// Binance's order status.
-enum OrderStatus: String, Sendable {
-    case new = "NEW"
-    case partiallyFilled = "PARTIALLY_FILLED"
-    case filled = "FILLED"
-    case canceled = "CANCELED"
-    case expired = "EXPIRED"
-    /// Expired by self-trade prevention.
-    case expiredInMatch = "EXPIRED_IN_MATCH"
-}
-
-/// An order as `GET /v1/order` shows it, kept from its acceptance to its end.
-struct OrderRecord: Sendable {
-    enum AutoClose: String, Sendable {
-        case liquidation = "LIQUIDATION"
-        case adl = "ADL"
-    }
-    var orderID: OrderID
-    var account: AccountID
-    var symbol: SymbolID
-    var side: Side
-    var type: OrderType
-    var timeInForce: TimeInForce
-    var workingType: WorkingType
-    var selfTradePrevention: SelfTradePrevention
-    var reduceOnly: Bool
-    var closePosition: Bool
-    var clientOrderID: ClientOrderID
-    var priceUnits: Int64
-    var stopPriceUnits: Int64
-    var callbackRateE8: Int64
-    var activationPriceUnits: Int64
-    /// What was asked: executed plus open, after amendments.
-    var originalQuantityUnits: Int64
-    var executedQuantityUnits: Int64 = 0
-    /// Σ price × quantity of the fills, in price units × quantity units.
-    var executedPriceQuantity: Int128 = 0
-    var openQuantityUnits: Int64 = 0
-    var status: OrderStatus = .new
-    /// In the book or waiting for its trigger.
-    var isOpen = false
-    /// A conditional order whose trigger fired.
-    var triggered = false
-    var autoClose: AutoClose?
-    var timeNanos: Int64
-    var updateNanos: Int64
-    var sequence: SequenceNumber
-}
-
 /// A trade as `userTrades` and `trades` show it.
 struct TradeRecord: Sendable {
     var trade: Trade
@@ -157,9 +108,10 @@ struct PositionList {
 /// its thread (docs/API.md, "History"): every open order, the last closed orders,
 /// trades, income and liquidation orders, each within `HistoryLimits`. An order placed
 /// before the daemon's last start is known from the state (`seed`), without its time.
-struct RecentHistory {
+/// Orders are reduced by `OrderLifecycle`, the projector's reducer too.
+struct RecentHistory: OrderLifecycleObserver {
     let limits: HistoryLimits
-    private(set) var open: [OrderID: OrderRecord] = [:]
+    private var lifecycle = OrderLifecycle()
     private var openByAccount: [AccountID: Set<OrderID>] = [:]
     private(set) var closed: RecordRing<OrderRecord>
     private var closedByID: [OrderID: Int] = [:]
@@ -171,19 +123,10 @@ struct RecentHistory {
     private var incomeByAccount: [AccountID: PositionList] = [:]
     private(set) var forceOrders: RecordRing<OrderRecord>
     private var forceByAccount: [AccountID: PositionList] = [:]
-    /// The liquidation order of (account, symbol) a takeover or an ADL adds to: open, or
-    /// at a position in `forceOrders`.
-    private var liquidations: [LiquidationKey: Int] = [:]
-    private var openLiquidations: [LiquidationKey: OrderID] = [:]
-    /// Orders the entry being recorded took as taker; closed at its end unless they rested.
-    private var working: [OrderID] = []
+    /// Where each kept liquidation order is in `forceOrders`, by id.
+    private var forceByID: [OrderID: Int] = [:]
     /// The first entry whose history is complete here (the one after the state at start).
     private(set) var completeFromSequence: SequenceNumber
-
-    struct LiquidationKey: Hashable {
-        var account: AccountID
-        var symbol: SymbolID
-    }
 
     init(limits: HistoryLimits, startingAfter sequence: SequenceNumber) {
         self.limits = limits
@@ -196,14 +139,16 @@ struct RecentHistory {
 
     // MARK: Reads
 
+    var open: [OrderID: OrderRecord] { lifecycle.open }
+
     func order(_ id: OrderID) -> OrderRecord? {
-        if let record = open[id] { return record }
+        if let record = lifecycle.open[id] { return record }
         return closedByID[id].flatMap { closed[$0] }
     }
 
     /// The account's open orders, by id.
     func openOrders(of account: AccountID) -> [OrderRecord] {
-        (openByAccount[account] ?? []).sorted().compactMap { open[$0] }
+        (openByAccount[account] ?? []).sorted().compactMap { lifecycle.open[$0] }
     }
 
     /// The account's orders kept here, open and closed, by id.
@@ -235,40 +180,10 @@ struct RecentHistory {
     /// The orders open in the state the follower starts from: their terms and open
     /// quantity are known, their time and earlier fills are not (time 0).
     mutating func seed(from state: borrowing ExchangeState) {
-        for account in state.accounts {
-            for (symbol, order) in state.openOrders(of: account.id) {
-                var record = OrderRecord(
-                    orderID: order.orderID, account: account.id, symbol: symbol, side: order.side, type: .limit, timeInForce: .gtc,
-                    workingType: .contractPrice, selfTradePrevention: .expireTaker, reduceOnly: order.reduceOnly, closePosition: false,
-                    clientOrderID: state.clientOrderID(of: order), priceUnits: order.priceUnits, stopPriceUnits: 0, callbackRateE8: 0,
-                    activationPriceUnits: 0, originalQuantityUnits: order.openQuantityUnits, timeNanos: 0, updateNanos: 0, sequence: 0)
-                record.openQuantityUnits = order.openQuantityUnits
-                record.isOpen = true
-                insertOpen(record)
-            }
+        for record in OrderLifecycle.records(openIn: state) {
+            lifecycle.seed(record)
+            orderOpened(record)
         }
-        for market in state.markets {
-            for conditional in market.conditionalOrders {
-                var record = Self.record(
-                    conditional.order, id: conditional.orderID, account: conditional.order.account, sequence: 0, time: 0)
-                record.isOpen = true
-                insertOpen(record)
-            }
-        }
-    }
-
-    static func record(_ order: PlaceOrder, id: OrderID, account: AccountID, sequence: SequenceNumber, time: Int64) -> OrderRecord {
-        OrderRecord(
-            orderID: id, account: account, symbol: order.symbol, side: order.side, type: order.type, timeInForce: order.timeInForce,
-            workingType: order.workingType, selfTradePrevention: order.selfTradePrevention, reduceOnly: order.reduceOnly,
-            closePosition: order.closePosition, clientOrderID: order.clientOrderID, priceUnits: order.priceUnits,
-            stopPriceUnits: order.stopPriceUnits, callbackRateE8: order.callbackRateE8, activationPriceUnits: order.activationPriceUnits,
-            originalQuantityUnits: order.quantityUnits, timeNanos: time, updateNanos: time, sequence: sequence)
-    }
-
-    private mutating func insertOpen(_ record: OrderRecord) {
-        open[record.orderID] = record
-        openByAccount[record.account, default: []].insert(record.orderID)
     }
 
     /// Records one durable entry; `state` is the follower's state after it (for the
@@ -276,68 +191,17 @@ struct RecentHistory {
     mutating func record(
         _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState
     ) {
-        working.removeAll(keepingCapacity: true)
+        var orders = OrderLifecycle()
+        swap(&orders, &lifecycle)
+        orders.record(command, events, sequence: sequence, timeNanos: timeNanos, state: state, observer: &self)
+        swap(&orders, &lifecycle)
         for event in events {
             switch event {
-            case .orderAccepted(let id):
-                guard case .placeOrder(let order) = command else { continue }
-                insertOpen(Self.record(order, id: id, account: order.account, sequence: sequence, time: timeNanos))
-                working.append(id)
-            case .conditionalOrderPlaced(let id):
-                guard case .placeOrder(let order) = command else { continue }
-                var record = Self.record(order, id: id, account: order.account, sequence: sequence, time: timeNanos)
-                record.isOpen = true
-                insertOpen(record)
-            case .conditionalOrderTriggered(let id, _):
-                update(id, timeNanos) {
-                    $0.triggered = true
-                    $0.isOpen = false
-                }
-                working.append(id)
-            case .triggeredOrderRejected(let id, _):
-                close(id, .expired, timeNanos)
-            case .conditionalOrderCancelled(let id), .orderCancelled(let id, _):
-                close(id, .canceled, timeNanos)
-            case .orderExpired(let id, _, let reason), .restingOrderExpired(let id, _, let reason):
-                close(id, reason == .selfTrade ? .expiredInMatch : .expired, timeNanos)
-            case .orderRested(let id, let quantity):
-                update(id, timeNanos) {
-                    $0.openQuantityUnits = quantity
-                    $0.isOpen = true
-                    $0.originalQuantityUnits = $0.executedQuantityUnits + quantity
-                    $0.status = $0.executedQuantityUnits == 0 ? .new : .partiallyFilled
-                }
-            case .orderReduced(let id, let quantity):
-                update(id, timeNanos) {
-                    $0.openQuantityUnits -= quantity
-                    $0.originalQuantityUnits -= quantity
-                }
-            case .orderAmended(let id, let price, let quantity):
-                update(id, timeNanos) {
-                    $0.priceUnits = price
-                    $0.isOpen = false
-                    $0.openQuantityUnits = 0
-                    $0.originalQuantityUnits = $0.executedQuantityUnits + quantity
-                }
-                working.append(id)
             case .trade(let trade):
                 recordTrade(trade, sequence: sequence, timeNanos: timeNanos, state: state)
-            case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
-                var record = OrderRecord(
-                    orderID: id, account: account, symbol: symbol, side: side, type: .limit, timeInForce: .ioc,
-                    workingType: .markPrice, selfTradePrevention: .expireTaker, reduceOnly: true, closePosition: false,
-                    clientOrderID: ClientOrderID(text: "autoclose-\(sequence)") ?? .none, priceUnits: price, stopPriceUnits: 0,
-                    callbackRateE8: 0, activationPriceUnits: 0, originalQuantityUnits: quantity, timeNanos: timeNanos,
-                    updateNanos: timeNanos, sequence: sequence)
-                record.autoClose = .liquidation
-                insertOpen(record)
-                working.append(id)
-                openLiquidations[LiquidationKey(account: account, symbol: symbol)] = id
-            case .insuranceTakeover(let account, let symbol, _, let price, let quantity, let pnl, _):
-                addToLiquidation(LiquidationKey(account: account, symbol: symbol), price: price, quantity: quantity, timeNanos)
+            case .insuranceTakeover(let account, let symbol, _, _, _, let pnl, _):
                 addIncome(account, .realizedPnl, symbol: symbol, pnl, state: state, sequence: sequence, timeNanos: timeNanos)
             case .autoDeleveraged(let account, let counterparty, let symbol, let side, let price, let quantity, let pnl, let theirs):
-                addToLiquidation(LiquidationKey(account: account, symbol: symbol), price: price, quantity: quantity, timeNanos)
                 addIncome(account, .realizedPnl, symbol: symbol, pnl, state: state, sequence: sequence, timeNanos: timeNanos)
                 addIncome(counterparty, .realizedPnl, symbol: symbol, theirs, state: state, sequence: sequence, timeNanos: timeNanos)
                 // The counterparty's position closed by ADL: a force order of its own.
@@ -346,7 +210,7 @@ struct RecentHistory {
                     workingType: .markPrice, selfTradePrevention: .expireTaker, reduceOnly: true, closePosition: false,
                     clientOrderID: ClientOrderID(text: "adl_autoclose-\(sequence)") ?? .none, priceUnits: price, stopPriceUnits: 0,
                     callbackRateE8: 0, activationPriceUnits: 0, originalQuantityUnits: quantity, timeNanos: timeNanos,
-                    updateNanos: timeNanos, sequence: sequence)
+                    sequence: sequence)
                 adl.executedQuantityUnits = quantity
                 adl.executedPriceQuantity = Int128(price) * Int128(quantity)
                 adl.status = .filled
@@ -367,32 +231,18 @@ struct RecentHistory {
                 break
             }
         }
-        // A taker that neither rested nor expired was filled (or, with no fill, ended).
-        for id in working {
-            guard let record = open[id], !record.isOpen else { continue }
-            close(id, record.executedQuantityUnits > 0 ? .filled : .expired, timeNanos)
-        }
-        for (key, id) in openLiquidations where open[id] == nil {
-            openLiquidations[key] = nil
-        }
     }
 
-    private mutating func update(_ id: OrderID, _ timeNanos: Int64, _ change: (inout OrderRecord) -> Void) {
-        guard var record = open[id] else { return }
-        change(&record)
-        record.updateNanos = timeNanos
-        open[id] = record
+    // MARK: OrderLifecycleObserver
+
+    mutating func orderOpened(_ record: OrderRecord) {
+        openByAccount[record.account, default: []].insert(record.orderID)
     }
 
-    private mutating func close(_ id: OrderID, _ status: OrderStatus, _ timeNanos: Int64) {
-        guard var record = open.removeValue(forKey: id) else { return }
+    mutating func orderClosed(_ record: OrderRecord) {
+        let id = record.orderID
         openByAccount[record.account]?.remove(id)
         if openByAccount[record.account]?.isEmpty == true { openByAccount[record.account] = nil }
-        record.status = status
-        record.isOpen = false
-        record.openQuantityUnits = 0
-        if status == .filled { record.originalQuantityUnits = record.executedQuantityUnits }
-        record.updateNanos = timeNanos
         let position = closed.end
         if let evicted = closed.append(record) {
             closedByID[evicted.orderID] = nil
@@ -403,11 +253,13 @@ struct RecentHistory {
             closedByID[id] = position
             closedByAccount[record.account, default: PositionList()].append(position)
         }
-        if record.autoClose == .liquidation {
-            let key = LiquidationKey(account: record.account, symbol: record.symbol)
-            openLiquidations[key] = nil
-            if let position = appendForceOrder(record) { liquidations[key] = position }
-        }
+        if record.autoClose == .liquidation, let position = appendForceOrder(record) { forceByID[id] = position }
+    }
+
+    /// A later entry's takeover or ADL fills of a closed liquidation order.
+    mutating func liquidationExtended(_ record: OrderRecord) {
+        if let position = forceByID[record.orderID], forceOrders[position] != nil { forceOrders[position] = record }
+        if let kept = closedByID[record.orderID], closed[kept] != nil { closed[kept] = record }
     }
 
     @discardableResult
@@ -417,49 +269,15 @@ struct RecentHistory {
         if let evicted = forceOrders.append(record) {
             forceByAccount[evicted.account]?.drop(before: forceOrders.first)
             if forceByAccount[evicted.account]?.isEmpty == true { forceByAccount[evicted.account] = nil }
-            let key = LiquidationKey(account: evicted.account, symbol: evicted.symbol)
-            if let kept = liquidations[key], kept < forceOrders.first { liquidations[key] = nil }
+            if evicted.autoClose == .liquidation, forceByID[evicted.orderID] ?? -1 < forceOrders.first {
+                forceByID[evicted.orderID] = nil
+            }
         }
         forceByAccount[record.account, default: PositionList()].append(position)
         return position
     }
 
-    /// A takeover or an ADL fill closes part of a liquidated position: it counts toward
-    /// the liquidation order's execution (open in this entry, or kept).
-    private mutating func addToLiquidation(_ key: LiquidationKey, price: Int64, quantity: Int64, _ timeNanos: Int64) {
-        func add(_ record: inout OrderRecord) {
-            record.executedQuantityUnits += quantity
-            record.executedPriceQuantity += Int128(price) * Int128(quantity)
-            record.originalQuantityUnits = max(record.originalQuantityUnits, record.executedQuantityUnits)
-            record.updateNanos = timeNanos
-        }
-        if let id = openLiquidations[key], var record = open[id] {
-            add(&record)
-            open[id] = record
-        } else if let position = liquidations[key], var record = forceOrders[position] {
-            add(&record)
-            record.status = .filled
-            forceOrders[position] = record
-            if let kept = closedByID[record.orderID], var order = closed[kept] {
-                add(&order)
-                order.status = .filled
-                closed[kept] = order
-            }
-        }
-    }
-
     private mutating func recordTrade(_ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState) {
-        for (id, isMaker) in [(trade.makerOrderID, true), (trade.takerOrderID, false)] {
-            update(id, timeNanos) {
-                $0.executedQuantityUnits += trade.quantityUnits
-                $0.executedPriceQuantity += Int128(trade.priceUnits) * Int128(trade.quantityUnits)
-                if isMaker {
-                    $0.openQuantityUnits -= trade.quantityUnits
-                    $0.status = .partiallyFilled
-                }
-            }
-            if isMaker, let record = open[id], record.openQuantityUnits == 0 { close(id, .filled, timeNanos) }
-        }
         let record = TradeRecord(trade: trade, sequence: sequence, timeNanos: timeNanos)
         if limits.tradesMax > 0 {
             let position = trades.end

@@ -1,0 +1,396 @@
+/// Binance's order status.
+public enum OrderStatus: String, Sendable, CaseIterable {
+    case new = "NEW"
+    case partiallyFilled = "PARTIALLY_FILLED"
+    case filled = "FILLED"
+    case canceled = "CANCELED"
+    case expired = "EXPIRED"
+    /// Expired by self-trade prevention.
+    case expiredInMatch = "EXPIRED_IN_MATCH"
+}
+
+/// An order as `GET /v1/order` and the `orders` read model show it, from its acceptance
+/// to its end, reduced from the journal's events by `OrderLifecycle`.
+public struct OrderRecord: Sendable, Hashable {
+    /// The engine's own orders that close a position.
+    public enum AutoClose: String, Sendable, CaseIterable {
+        case liquidation = "LIQUIDATION"
+        case adl = "ADL"
+    }
+    public var orderID: OrderID
+    public var account: AccountID
+    public var symbol: SymbolID
+    public var side: Side
+    public var type: OrderType
+    public var timeInForce: TimeInForce
+    public var workingType: WorkingType
+    public var selfTradePrevention: SelfTradePrevention
+    public var reduceOnly: Bool
+    public var closePosition: Bool
+    public var clientOrderID: ClientOrderID
+    public var priceUnits: Int64
+    public var stopPriceUnits: Int64
+    public var callbackRateE8: Int64
+    public var activationPriceUnits: Int64
+    /// What was asked: executed plus open, after amendments.
+    public var originalQuantityUnits: Int64
+    public var executedQuantityUnits: Int64 = 0
+    /// Σ price × quantity of the fills, in price units × quantity units.
+    public var executedPriceQuantity: Int128 = 0
+    public var openQuantityUnits: Int64 = 0
+    public var status: OrderStatus = .new
+    /// In the book or waiting for its trigger.
+    public var isOpen = false
+    /// A conditional order whose trigger fired.
+    public var triggered = false
+    /// Amended at least once (a new price or quantity, or a reduced quantity).
+    public var amended = false
+    public var autoClose: AutoClose?
+    public var timeNanos: Int64
+    public var updateNanos: Int64
+    /// The entry that accepted it, and the last entry that changed it.
+    public var sequence: SequenceNumber
+    public var updateSequence: SequenceNumber
+
+    public init(
+        orderID: OrderID, account: AccountID, symbol: SymbolID, side: Side, type: OrderType, timeInForce: TimeInForce,
+        workingType: WorkingType, selfTradePrevention: SelfTradePrevention, reduceOnly: Bool, closePosition: Bool,
+        clientOrderID: ClientOrderID, priceUnits: Int64, stopPriceUnits: Int64, callbackRateE8: Int64, activationPriceUnits: Int64,
+        originalQuantityUnits: Int64, timeNanos: Int64, sequence: SequenceNumber
+    ) {
+        self.orderID = orderID
+        self.account = account
+        self.symbol = symbol
+        self.side = side
+        self.type = type
+        self.timeInForce = timeInForce
+        self.workingType = workingType
+        self.selfTradePrevention = selfTradePrevention
+        self.reduceOnly = reduceOnly
+        self.closePosition = closePosition
+        self.clientOrderID = clientOrderID
+        self.priceUnits = priceUnits
+        self.stopPriceUnits = stopPriceUnits
+        self.callbackRateE8 = callbackRateE8
+        self.activationPriceUnits = activationPriceUnits
+        self.originalQuantityUnits = originalQuantityUnits
+        self.timeNanos = timeNanos
+        self.updateNanos = timeNanos
+        self.sequence = sequence
+        self.updateSequence = sequence
+    }
+
+    /// An order as the command placed it.
+    public init(_ order: PlaceOrder, id: OrderID, sequence: SequenceNumber, timeNanos: Int64) {
+        self.init(
+            orderID: id, account: order.account, symbol: order.symbol, side: order.side, type: order.type,
+            timeInForce: order.timeInForce, workingType: order.workingType, selfTradePrevention: order.selfTradePrevention,
+            reduceOnly: order.reduceOnly, closePosition: order.closePosition, clientOrderID: order.clientOrderID,
+            priceUnits: order.priceUnits, stopPriceUnits: order.stopPriceUnits, callbackRateE8: order.callbackRateE8,
+            activationPriceUnits: order.activationPriceUnits, originalQuantityUnits: order.quantityUnits, timeNanos: timeNanos,
+            sequence: sequence)
+    }
+
+    /// The engine's order that closes a liquidated position (IOC at the bankruptcy price).
+    public static func liquidation(
+        _ id: OrderID, account: AccountID, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64,
+        sequence: SequenceNumber, timeNanos: Int64
+    ) -> OrderRecord {
+        var record = OrderRecord(
+            orderID: id, account: account, symbol: symbol, side: side, type: .limit, timeInForce: .ioc, workingType: .markPrice,
+            selfTradePrevention: .expireTaker, reduceOnly: true, closePosition: false,
+            clientOrderID: ClientOrderID(text: "autoclose-\(sequence)") ?? .none, priceUnits: priceUnits, stopPriceUnits: 0,
+            callbackRateE8: 0, activationPriceUnits: 0, originalQuantityUnits: quantityUnits, timeNanos: timeNanos, sequence: sequence)
+        record.autoClose = .liquidation
+        return record
+    }
+}
+
+/// One change to one order, in the journal's order: a row of `order_events`.
+public struct OrderEvent: Sendable, Hashable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// Accepted (a conditional order: waiting for its trigger); price and quantity asked.
+        case new = "NEW"
+        /// Its trigger fired at `priceUnits`.
+        case triggered = "TRIGGERED"
+        /// Triggered, but could not be placed: `reason` names the rule.
+        case rejected = "REJECTED"
+        case trade = "TRADE"
+        /// Its rest went into the book: `quantityUnits` open.
+        case rested = "RESTED"
+        /// Its open quantity shrank by `quantityUnits`, keeping its priority.
+        case reduced = "REDUCED"
+        /// It left the book to come back at `priceUnits` with `quantityUnits`.
+        case amended = "AMENDED"
+        case canceled = "CANCELED"
+        /// `quantityUnits` expired; `reason` says why.
+        case expired = "EXPIRED"
+        /// A liquidation order: the insurance fund took over `quantityUnits`.
+        case takeover = "TAKEOVER"
+        /// A liquidation order: `quantityUnits` closed against an opposing position.
+        case adl = "ADL"
+    }
+    public var orderID: OrderID
+    public var kind: Kind
+    /// The index of the journal event in its entry.
+    public var line: Int
+    public var priceUnits: Int64 = 0
+    public var quantityUnits: Int64 = 0
+    public var tradeID: TradeID = 0
+    public var reason: String?
+}
+
+/// Receives what `OrderLifecycle` reduces from an entry.
+public protocol OrderLifecycleObserver {
+    /// The order entered the open set (accepted, placed to wait for its trigger, or a
+    /// liquidation order).
+    mutating func orderOpened(_ record: OrderRecord)
+    /// It left the open set with its final status.
+    mutating func orderClosed(_ record: OrderRecord)
+    /// A closed liquidation order gained the takeover or ADL fills of a later entry.
+    mutating func liquidationExtended(_ record: OrderRecord)
+    mutating func orderEvent(_ event: OrderEvent)
+}
+
+extension OrderLifecycleObserver {
+    public mutating func orderOpened(_ record: OrderRecord) {}
+    public mutating func orderClosed(_ record: OrderRecord) {}
+    public mutating func liquidationExtended(_ record: OrderRecord) {}
+    public mutating func orderEvent(_ event: OrderEvent) {}
+}
+
+/// The orders as the journal's events make them: every open order with its Binance
+/// status, executed quantity and Σ price × quantity, closed with FILLED, CANCELED, EXPIRED
+/// or EXPIRED_IN_MATCH. One reducer for the daemon's history (`GET /v1/order`, the stream)
+/// and for the projector's `orders` and `order_events`, so the two cannot disagree.
+///
+/// Bounded by the engine: the open set holds the engine's open orders (resting and
+/// conditional), and `continuing` one liquidation order per deleveraging still in progress.
+public struct OrderLifecycle: Sendable {
+    public struct LiquidationKey: Hashable, Sendable {
+        public var account: AccountID
+        public var symbol: SymbolID
+        public init(account: AccountID, symbol: SymbolID) {
+            self.account = account
+            self.symbol = symbol
+        }
+    }
+
+    public private(set) var open: [OrderID: OrderRecord] = [:]
+    /// Liquidation orders open in the entry being reduced, by position.
+    private var openLiquidations: [LiquidationKey: OrderID] = [:]
+    /// Closed liquidation orders whose position is still deleveraged in later ticks
+    /// (`ExchangeState.deleveragings`): their fills are added as they come.
+    public private(set) var continuing: [LiquidationKey: OrderRecord] = [:]
+    /// Orders the entry took as taker; closed at its end unless they rested.
+    private var working: [OrderID] = []
+
+    public init() {}
+
+    /// An order known from elsewhere (the state at start, a read model): open, or a
+    /// liquidation order whose deleveraging continues.
+    public mutating func seed(_ record: OrderRecord) {
+        if record.isOpen {
+            open[record.orderID] = record
+        } else if record.autoClose == .liquidation {
+            continuing[LiquidationKey(account: record.account, symbol: record.symbol)] = record
+        }
+    }
+
+    /// The orders open in `state` (a snapshot's): their terms and open quantity are known,
+    /// their time and earlier fills are not (time 0, sequence 0).
+    public static func records(openIn state: borrowing ExchangeState) -> [OrderRecord] {
+        var records: [OrderRecord] = []
+        for account in state.accounts {
+            for (symbol, order) in state.openOrders(of: account.id) {
+                var record = OrderRecord(
+                    orderID: order.orderID, account: account.id, symbol: symbol, side: order.side, type: .limit, timeInForce: .gtc,
+                    workingType: .contractPrice, selfTradePrevention: .expireTaker, reduceOnly: order.reduceOnly, closePosition: false,
+                    clientOrderID: state.clientOrderID(of: order), priceUnits: order.priceUnits, stopPriceUnits: 0, callbackRateE8: 0,
+                    activationPriceUnits: 0, originalQuantityUnits: order.openQuantityUnits, timeNanos: 0, sequence: 0)
+                record.openQuantityUnits = order.openQuantityUnits
+                record.isOpen = true
+                records.append(record)
+            }
+        }
+        for market in state.markets {
+            for conditional in market.conditionalOrders {
+                var record = OrderRecord(conditional.order, id: conditional.orderID, sequence: 0, timeNanos: 0)
+                record.isOpen = true
+                records.append(record)
+            }
+        }
+        return records
+    }
+
+    /// Reduces one durable entry; `state` is the state after it.
+    public mutating func record<Observer: OrderLifecycleObserver>(
+        _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState,
+        observer: inout Observer
+    ) {
+        working.removeAll(keepingCapacity: true)
+        var line = -1
+        func note(_ id: OrderID, _ kind: OrderEvent.Kind, price: Int64 = 0, quantity: Int64 = 0, trade: TradeID = 0, reason: String? = nil)
+        {
+            observer.orderEvent(
+                OrderEvent(orderID: id, kind: kind, line: line, priceUnits: price, quantityUnits: quantity, tradeID: trade, reason: reason))
+        }
+        for event in events {
+            line += 1
+            switch event {
+            case .orderAccepted(let id):
+                guard case .placeOrder(let order) = command else { continue }
+                let record = OrderRecord(order, id: id, sequence: sequence, timeNanos: timeNanos)
+                open[id] = record
+                observer.orderOpened(record)
+                note(id, .new, price: order.priceUnits, quantity: order.quantityUnits)
+                working.append(id)
+            case .conditionalOrderPlaced(let id):
+                guard case .placeOrder(let order) = command else { continue }
+                var record = OrderRecord(order, id: id, sequence: sequence, timeNanos: timeNanos)
+                record.isOpen = true
+                open[id] = record
+                observer.orderOpened(record)
+                note(id, .new, price: order.priceUnits, quantity: order.quantityUnits)
+            case .conditionalOrderTriggered(let id, let price):
+                update(id, sequence, timeNanos) {
+                    $0.triggered = true
+                    $0.isOpen = false
+                }
+                note(id, .triggered, price: price)
+                working.append(id)
+            case .triggeredOrderRejected(let id, let reason):
+                note(id, .rejected, reason: reason.name)
+                close(id, .expired, sequence, timeNanos, &observer)
+            case .conditionalOrderCancelled(let id):
+                note(id, .canceled)
+                close(id, .canceled, sequence, timeNanos, &observer)
+            case .orderCancelled(let id, let quantity):
+                note(id, .canceled, quantity: quantity)
+                close(id, .canceled, sequence, timeNanos, &observer)
+            case .orderExpired(let id, let quantity, let reason), .restingOrderExpired(let id, let quantity, let reason):
+                note(id, .expired, quantity: quantity, reason: reason.apiName)
+                close(id, reason == .selfTrade ? .expiredInMatch : .expired, sequence, timeNanos, &observer)
+            case .orderRested(let id, let quantity):
+                update(id, sequence, timeNanos) {
+                    $0.openQuantityUnits = quantity
+                    $0.isOpen = true
+                    $0.originalQuantityUnits = $0.executedQuantityUnits + quantity
+                    $0.status = $0.executedQuantityUnits == 0 ? .new : .partiallyFilled
+                }
+                note(id, .rested, quantity: quantity)
+            case .orderReduced(let id, let quantity):
+                update(id, sequence, timeNanos) {
+                    $0.openQuantityUnits -= quantity
+                    $0.originalQuantityUnits -= quantity
+                    $0.amended = true
+                }
+                note(id, .reduced, quantity: quantity)
+            case .orderAmended(let id, let price, let quantity):
+                update(id, sequence, timeNanos) {
+                    $0.priceUnits = price
+                    $0.isOpen = false
+                    $0.openQuantityUnits = 0
+                    $0.originalQuantityUnits = $0.executedQuantityUnits + quantity
+                    $0.amended = true
+                }
+                note(id, .amended, price: price, quantity: quantity)
+                working.append(id)
+            case .trade(let trade):
+                for (id, isMaker) in [(trade.makerOrderID, true), (trade.takerOrderID, false)] {
+                    update(id, sequence, timeNanos) {
+                        $0.executedQuantityUnits += trade.quantityUnits
+                        $0.executedPriceQuantity += Int128(trade.priceUnits) * Int128(trade.quantityUnits)
+                        if isMaker {
+                            $0.openQuantityUnits -= trade.quantityUnits
+                            $0.status = .partiallyFilled
+                        }
+                    }
+                    if open[id] != nil { note(id, .trade, price: trade.priceUnits, quantity: trade.quantityUnits, trade: trade.tradeID) }
+                    if isMaker, let record = open[id], record.openQuantityUnits == 0 { close(id, .filled, sequence, timeNanos, &observer) }
+                }
+            case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
+                let record = OrderRecord.liquidation(
+                    id, account: account, symbol: symbol, side: side, priceUnits: price, quantityUnits: quantity, sequence: sequence,
+                    timeNanos: timeNanos)
+                open[id] = record
+                observer.orderOpened(record)
+                note(id, .new, price: price, quantity: quantity)
+                working.append(id)
+                openLiquidations[LiquidationKey(account: account, symbol: symbol)] = id
+            case .insuranceTakeover(let account, let symbol, _, let price, let quantity, _, _):
+                addToLiquidation(
+                    LiquidationKey(account: account, symbol: symbol), .takeover, price, quantity, line, sequence, timeNanos, &observer)
+            case .autoDeleveraged(let account, _, let symbol, _, let price, let quantity, _, _):
+                addToLiquidation(
+                    LiquidationKey(account: account, symbol: symbol), .adl, price, quantity, line, sequence, timeNanos, &observer)
+            default:
+                break
+            }
+        }
+        // A taker that neither rested nor expired was filled (or, with no fill, ended).
+        for id in working {
+            guard let record = open[id], !record.isOpen else { continue }
+            close(id, record.executedQuantityUnits > 0 ? .filled : .expired, sequence, timeNanos, &observer)
+        }
+        openLiquidations.removeAll(keepingCapacity: true)
+        // A liquidation order stays extendable while its position is deleveraged in steps.
+        if !continuing.isEmpty {
+            var waiting = Set<LiquidationKey>()
+            for deleveraging in state.deleveragings where Int(deleveraging.accountIndex) < state.accounts.count {
+                waiting.insert(LiquidationKey(account: state.accounts[Int(deleveraging.accountIndex)].id, symbol: deleveraging.symbol))
+            }
+            for key in continuing.keys where !waiting.contains(key) { continuing[key] = nil }
+        }
+    }
+
+    private mutating func update(_ id: OrderID, _ sequence: SequenceNumber, _ timeNanos: Int64, _ change: (inout OrderRecord) -> Void) {
+        guard var record = open[id] else { return }
+        change(&record)
+        record.updateNanos = timeNanos
+        record.updateSequence = sequence
+        open[id] = record
+    }
+
+    private mutating func close<Observer: OrderLifecycleObserver>(
+        _ id: OrderID, _ status: OrderStatus, _ sequence: SequenceNumber, _ timeNanos: Int64, _ observer: inout Observer
+    ) {
+        guard var record = open.removeValue(forKey: id) else { return }
+        record.status = status
+        record.isOpen = false
+        record.openQuantityUnits = 0
+        if status == .filled { record.originalQuantityUnits = record.executedQuantityUnits }
+        record.updateNanos = timeNanos
+        record.updateSequence = sequence
+        if record.autoClose == .liquidation {
+            continuing[LiquidationKey(account: record.account, symbol: record.symbol)] = record
+        }
+        observer.orderClosed(record)
+    }
+
+    /// A takeover or an ADL fill closes part of a liquidated position: it counts toward
+    /// the liquidation order's execution (open in this entry, or continuing).
+    private mutating func addToLiquidation<Observer: OrderLifecycleObserver>(
+        _ key: LiquidationKey, _ kind: OrderEvent.Kind, _ price: Int64, _ quantity: Int64, _ line: Int, _ sequence: SequenceNumber,
+        _ timeNanos: Int64, _ observer: inout Observer
+    ) {
+        func add(_ record: inout OrderRecord) {
+            record.executedQuantityUnits += quantity
+            record.executedPriceQuantity += Int128(price) * Int128(quantity)
+            record.originalQuantityUnits = max(record.originalQuantityUnits, record.executedQuantityUnits)
+            record.updateNanos = timeNanos
+            record.updateSequence = sequence
+        }
+        if let id = openLiquidations[key], var record = open[id] {
+            add(&record)
+            open[id] = record
+            observer.orderEvent(OrderEvent(orderID: id, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
+        } else if var record = continuing[key] {
+            add(&record)
+            record.status = .filled
+            continuing[key] = record
+            observer.orderEvent(OrderEvent(orderID: record.orderID, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
+            observer.liquidationExtended(record)
+        }
+    }
+}
