@@ -62,10 +62,11 @@ public final class PostgresConnection {
         return Int(String(cString: PQcmdTuples(result))) ?? 0
     }
 
-    /// COPY ... FROM STDIN in text format; `data` holds the rows (tab-separated, one a line).
-    public func copy(into table: String, columns: [String], data: [UInt8]) throws(PostgresError) {
+    /// COPY ... FROM STDIN; `data` holds the rows in `format` (text: tab-separated, one a
+    /// line; binary: `BinaryCopy`'s stream).
+    public func copy(into table: String, columns: [String], data: [UInt8], format: String = "text") throws(PostgresError) {
         if data.isEmpty { return }
-        guard let start = PQexec(connection, "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN") else {
+        guard let start = PQexec(connection, "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN (FORMAT \(format))") else {
             throw error("copy")
         }
         let status = PQresultStatus(start)
@@ -135,5 +136,17 @@ struct CopyRows {
         bytes.removeAll(keepingCapacity: true)
         count = 0
         fieldStarted = false
+    }
+}
+
+extension PostgresConnection {
+    /// `"name"`, with quotes doubled: an identifier from configuration in SQL text.
+    public static func quote(identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `'text'`, with quotes doubled (standard_conforming_strings, PostgreSQL's default).
+    public static func quote(literal: String) -> String {
+        "'" + literal.replacingOccurrences(of: "'", with: "''") + "'"
     }
 }

@@ -1,101 +1,41 @@
 import Journal
 import LedgerCore
 
-/// An order as the `orders` table shows it.
-struct OrderRow {
-    var orderID: OrderID
-    var account: AccountID
-    var clientOrderID: ClientOrderID
-    var symbol: SymbolID
-    var side: Side
-    var type: OrderType
-    var timeInForce: TimeInForce
-    var priceUnits: Int64
-    var quantityUnits: Int64
-    var filledUnits: Int64 = 0
-    var status = "NEW"
-    var createdSequence: SequenceNumber
-    var updatedSequence: SequenceNumber
-
-    var isOpen: Bool { status == "NEW" || status == "PARTIALLY_FILLED" }
-
-    init(orderID: OrderID, order: PlaceOrder, sequence: SequenceNumber) {
-        self.orderID = orderID
-        account = order.account
-        clientOrderID = order.clientOrderID
-        symbol = order.symbol
-        side = order.side
-        type = order.type
-        timeInForce = order.timeInForce
-        priceUnits = order.priceUnits
-        quantityUnits = order.quantityUnits
-        createdSequence = sequence
-        updatedSequence = sequence
-    }
-
-    /// From `SELECT order_id, account_id, client_order_id, symbol, side, type,
-    /// time_in_force, price, quantity, filled_quantity, status, created_sequence`.
-    init?(databaseRow row: [String?], catalog state: ExchangeState) {
-        guard row.count == 12, let id = row[0].flatMap(OrderID.init), let account = row[1].flatMap(AccountID.init),
-            let spec = state.symbols.first(where: { $0.name == row[3] }),
-            let quantity = try? DecimalText.parse(row[8] ?? "", scale: Int(spec.quantityScale)),
-            let filled = try? DecimalText.parse(row[9] ?? "", scale: Int(spec.quantityScale)),
-            let created = row[11].flatMap(SequenceNumber.init)
-        else { return nil }
-        orderID = id
-        self.account = account
-        clientOrderID = row[2].flatMap { ClientOrderID(text: $0) } ?? .none
-        symbol = spec.id
-        side = row[4] == "BUY" ? .buy : .sell
-        type = row[5] == "MARKET" ? .market : .limit
-        timeInForce = TimeInForce.allCases.first { "\($0)".uppercased() == row[6] } ?? .gtc
-        priceUnits = row[7].flatMap { try? DecimalText.parse($0, scale: Int(spec.priceScale)) } ?? 0
-        quantityUnits = quantity
-        filledUnits = filled
-        status = row[10] ?? "NEW"
-        createdSequence = created
-        updatedSequence = created
-    }
-}
-
-/// One liquidated position, as the `liquidations` table shows it.
-struct LiquidationRow {
-    var orderID: OrderID
-    var account: AccountID
-    var symbol: SymbolID
-    var side: Side
-    var bankruptcyPriceUnits: Int64
-    var quantityUnits: Int64
-    var filledUnits: Int64 = 0
-    var feeMinor: Int64 = 0
-    /// Fee included.
-    var surplusMinor: Int64 = 0
-    var takenOverUnits: Int64 = 0
-    var deleveragedUnits: Int64 = 0
-}
-
-/// The rows one transaction writes.
-struct ProjectionBatch {
+/// The rows one transaction writes (docs/FORMATS.md, "Read models"): append-only rows
+/// as PostgreSQL's binary COPY, mutable rows (accounts, balances, positions, orders,
+/// liquidations, candles) collapsed per batch to one row per key and upserted once.
+struct ProjectionBatch: OrderLifecycleObserver {
     let firstSequence: SequenceNumber
     private(set) var lastSequence: SequenceNumber = 0
     /// The journal time of the last entry added (the projector's lag in seconds).
     private(set) var lastTimeNanos: Int64 = 0
     private(set) var entryCount = 0
-    private var trades = CopyRows()
-    private var ledgerEntries = CopyRows()
-    private var accounts = CopyRows()
-    private var balances = CopyRows()
-    private var positions = CopyRows()
-    private var orders = CopyRows()
-    private var markPrices = CopyRows()
-    private var fundingPayments = CopyRows()
-    private var liquidations = CopyRows()
-    private var adlFills = CopyRows()
-    private var insuranceHistory = CopyRows()
+    /// The UTC days (since 1970) the batch's entries fall on: their partitions must exist.
+    private(set) var days: Set<Int64> = []
+
+    private var trades = BinaryCopy(columns: Columns.trades.count)
+    private var postings = BinaryCopy(columns: Columns.postings.count)
+    private var markPrices = BinaryCopy(columns: Columns.markPrices.count)
+    private var fundingPayments = BinaryCopy(columns: Columns.fundingPayments.count)
+    private var adlFills = BinaryCopy(columns: Columns.adlFills.count)
+    private var insuranceHistory = BinaryCopy(columns: Columns.insuranceHistory.count)
+    private var orderEvents = BinaryCopy(columns: Columns.orderEvents.count)
+    private var accounts = BinaryCopy(columns: Columns.accounts.count)
+
     /// Keys touched in the batch; their final values are written once.
     private var touchedBalances: Set<BalanceKey> = []
     private var touchedPositions: [PositionKey: (realizedMinor: Int64, feesMinor: Int64)] = [:]
-    private var touchedOrders: [OrderID: OrderRow] = [:]
+    private var touchedOrders: [OrderID: OrderRecord] = [:]
+    private var liquidations: [OrderID: LiquidationRow] = [:]
+    private var candles: [CandleKey: Candle] = [:]
+    private var candleOrder: [CandleKey] = []
+
+    /// The entry being added: its order events wait for the entry's end to know their
+    /// order's symbol.
+    private var entryOrderEvents: [OrderEvent] = []
+    /// Names as UTF-8, by id (symbols and assets are only ever added).
+    private var symbolNames: [[UInt8]] = []
+    private var assetNames: [[UInt8]] = []
 
     struct BalanceKey: Hashable {
         var account: AccountID
@@ -107,383 +47,512 @@ struct ProjectionBatch {
         var symbol: SymbolID
     }
 
+    struct CandleKey: Hashable {
+        var symbol: SymbolID
+        /// Minutes since 1970.
+        var minute: Int64
+    }
+
+    struct Candle {
+        var open: Int64
+        var high: Int64
+        var low: Int64
+        var close: Int64
+        var volume: Int128 = 0
+        var quoteVolume: Int128 = 0
+        var count: Int64 = 0
+        var firstTradeID: TradeID
+        var lastTradeID: TradeID
+    }
+
+    /// One liquidated position, as the `liquidations` table shows it; a row for a later
+    /// entry's fills of an earlier liquidation carries only what they add.
+    struct LiquidationRow {
+        var sequence: SequenceNumber
+        var timeNanos: Int64
+        var orderID: OrderID
+        var account: AccountID
+        var symbol: SymbolID
+        var side: Side
+        var bankruptcyPriceUnits: Int64
+        var quantityUnits: Int64
+        var filledUnits: Int64 = 0
+        var feeMinor: Int64 = 0
+        /// Fee included.
+        var surplusMinor: Int64 = 0
+        var takenOverUnits: Int64 = 0
+        var deleveragedUnits: Int64 = 0
+    }
+
+    /// The columns of each COPY, in the order the batch writes their fields.
+    enum Columns {
+        static let trades = [
+            "trade_id", "sequence", "time", "symbol", "maker_order_id", "taker_order_id", "maker_account", "taker_account", "taker_side",
+            "price", "quantity", "maker_fee", "taker_fee", "maker_realized_pnl", "taker_realized_pnl",
+        ]
+        static let postings = [
+            "sequence", "line", "time", "from_account", "from_system", "to_account", "to_system", "asset", "amount", "kind", "reference",
+        ]
+        static let markPrices = ["symbol", "sequence", "time", "mark_price"]
+        static let fundingPayments = [
+            "sequence", "line", "time", "symbol", "account_id", "insurance_fund", "funding_rate", "mark_price", "amount",
+        ]
+        static let adlFills = [
+            "sequence", "line", "time", "liquidated_account_id", "counterparty_account_id", "symbol", "price", "quantity",
+            "counterparty_realized_pnl",
+        ]
+        static let insuranceHistory = ["sequence", "line", "time", "asset", "amount", "balance", "kind"]
+        static let orderEvents = ["order_id", "sequence", "line", "time", "kind", "price", "quantity", "trade_id", "reason"]
+        static let accounts = ["account_id", "first_sequence"]
+        static let balances = ["account_id", "asset", "wallet", "updated_sequence"]
+        static let positions = [
+            "account_id", "symbol", "size", "entry_cost", "entry_price", "leverage", "realized_pnl", "fees_paid", "updated_sequence",
+        ]
+        /// Every column of `orders`, in the table's order (its staging table is `LIKE orders`).
+        static let orders = [
+            "order_id", "account_id", "client_order_id", "symbol", "side", "type", "time_in_force", "price", "quantity", "filled_quantity",
+            "status", "created_sequence", "updated_sequence", "working_type", "self_trade_prevention", "reduce_only", "close_position",
+            "stop_price", "activation_price", "callback_rate", "open_quantity", "cum_quote", "triggered", "amended", "auto_close", "time",
+            "update_time",
+        ]
+        static let liquidations = [
+            "sequence", "order_id", "time", "account_id", "symbol", "side", "bankruptcy_price", "quantity", "filled_quantity",
+            "liquidation_fee", "surplus", "taken_over_quantity", "deleveraged_quantity",
+        ]
+        static let candles = [
+            "symbol", "open_time", "open", "high", "low", "close", "volume", "quote_volume", "trade_count", "first_trade_id",
+            "last_trade_id",
+        ]
+    }
+
     init(firstSequence: SequenceNumber) {
         self.firstSequence = firstSequence
     }
 
-    /// Adds one entry's rows and applies it to the replica.
-    mutating func add(entry: JournalEntryLike, payload: EntryPayload, replica: inout ExchangeState, openOrders: inout [OrderID: OrderRow]) {
+    /// Every row the batch writes, counted (the projector's rows/s).
+    var rowCount: Int {
+        trades.count + postings.count + markPrices.count + fundingPayments.count + adlFills.count + insuranceHistory.count
+            + orderEvents.count + accounts.count + touchedBalances.count + touchedPositions.count + touchedOrders.count
+            + liquidations.count + candles.count
+    }
+
+    private mutating func symbolName(_ id: SymbolID, _ replica: borrowing ExchangeState) -> [UInt8] {
+        if Int(id) >= symbolNames.count { symbolNames = replica.symbols.map { Array($0.name.utf8) } }
+        return symbolNames[Int(id)]
+    }
+
+    private mutating func assetName(_ id: AssetID, _ replica: borrowing ExchangeState) -> [UInt8] {
+        if Int(id) >= assetNames.count { assetNames = replica.assets.map { Array($0.name.utf8) } }
+        return assetNames[Int(id)]
+    }
+
+    /// Adds one entry's rows and applies it to the replica; `orders` reduces its order
+    /// events (the projector keeps it from batch to batch).
+    mutating func add(
+        entry: JournalEntryLike, payload: EntryPayload, replica: inout ExchangeState, orders lifecycle: inout OrderLifecycle
+    ) {
         let sequence = entry.sequence
-        let time = Timestamp.text(nanos: entry.timeNanos)
+        let nanos = entry.timeNanos
+        days.insert(nanos >= 0 ? nanos / 86_400_000_000_000 : (nanos + 1) / 86_400_000_000_000 - 1)
         var line = 0
-        var ordersTouched: [OrderID] = []
         var eventLine = 0
         // The insurance fund's balance per asset, carried through the entry's postings.
         var fund = replica.assets.indices.map { replica.systemBalance(.insuranceFund, asset: AssetID($0)) }
         // The terms of the settlements this entry starts; a tick that only pays takes them
         // from the settlement in progress (bounded rules).
         var funding: [SymbolID: (rate: Int64, mark: Int64)] = [:]
-        func terms(_ symbol: SymbolID) -> (rate: Int64, mark: Int64) {
+        func terms(_ symbol: SymbolID, _ replica: borrowing ExchangeState) -> (rate: Int64, mark: Int64) {
             if let started = funding[symbol] { return started }
             guard let settlement = replica.markets[Int(symbol)].fundingSettlement else { return (0, 0) }
             return (settlement.rateE8, settlement.markPriceUnits)
         }
-        var liquidation: LiquidationRow?
-        func flushLiquidation() {
-            guard let row = liquidation else { return }
-            let spec = replica.symbols[Int(row.symbol)]
-            let money = Int(replica.assets[Int(spec.settleAsset)].scale)
-            let quantity = Int(spec.quantityScale)
-            liquidations.field(sequence)
-            liquidations.field(row.orderID)
-            liquidations.field(time)
-            liquidations.field(row.account)
-            liquidations.field(spec.name)
-            liquidations.field(row.side == .buy ? "BUY" : "SELL")
-            liquidations.field(DecimalText.format(row.bankruptcyPriceUnits, scale: Int(spec.priceScale)))
-            for (value, scale) in [
-                (row.quantityUnits, quantity), (row.filledUnits, quantity), (row.feeMinor, money), (row.surplusMinor, money),
-                (row.takenOverUnits, quantity), (row.deleveragedUnits, quantity),
-            ] {
-                liquidations.field(DecimalText.format(value, scale: scale))
+        let reference: UInt64? =
+            switch payload.command {
+            case .deposit(let transfer), .withdraw(let transfer): transfer.transferID
+            default: nil
             }
-            liquidations.endRow()
-            liquidation = nil
-        }
         for event in payload.events {
             eventLine += 1
             event.forEachPosting(settleAsset: { replica.symbols[Int($0)].settleAsset }) { posting in
                 let scale = Int(replica.assets[Int(posting.asset)].scale)
-                let reference: UInt64? =
-                    switch event {
-                    case .trade(let trade): trade.tradeID
-                    case .deposited, .withdrawn:
-                        if case .deposit(let transfer) = payload.command {
-                            transfer.transferID
-                        } else if case .withdraw(let transfer) = payload.command {
-                            transfer.transferID
-                        } else {
-                            nil
-                        }
-                    default: nil
-                    }
-                for (account, sign) in [(posting.from, Int64(-1)), (posting.to, Int64(1))] {
-                    ledgerEntries.field(sequence)
-                    ledgerEntries.field(Int64(line))
-                    ledgerEntries.field(time)
-                    switch account {
+                postings.beginRow()
+                postings.int8(sequence)
+                postings.int4(line)
+                postings.timestamp(nanos: nanos)
+                for side in [posting.from, posting.to] {
+                    switch side {
                     case .user(let id):
-                        ledgerEntries.field(id)
-                        ledgerEntries.field(nil)
+                        postings.int8(id)
+                        postings.null()
                         touchedBalances.insert(BalanceKey(account: id, asset: posting.asset))
                     case .system(let system):
-                        ledgerEntries.field(nil)
-                        ledgerEntries.field(system.name)
-                        if system == .insuranceFund {
-                            fund[Int(posting.asset)] += sign * posting.amountMinor
-                            insuranceHistory.field(sequence)
-                            insuranceHistory.field(Int64(line))
-                            insuranceHistory.field(time)
-                            insuranceHistory.field(replica.assets[Int(posting.asset)].name)
-                            insuranceHistory.field(DecimalText.format(sign * posting.amountMinor, scale: scale))
-                            insuranceHistory.field(DecimalText.format(fund[Int(posting.asset)], scale: scale))
-                            insuranceHistory.field(Self.kindName(posting.kind))
-                            insuranceHistory.endRow()
-                        }
+                        postings.null()
+                        postings.text(system.name)
                     }
-                    ledgerEntries.field(replica.assets[Int(posting.asset)].name)
-                    ledgerEntries.field(DecimalText.format(sign * posting.amountMinor, scale: scale))
-                    ledgerEntries.field(Self.kindName(posting.kind))
-                    ledgerEntries.field(reference.map { String($0) })
-                    ledgerEntries.endRow()
-                    line += 1
                 }
+                postings.text(assetName(posting.asset, replica))
+                postings.numeric(posting.amountMinor, scale: scale)
+                postings.text(posting.kind.apiName)
+                switch event {
+                case .trade(let trade): postings.int8(trade.tradeID)
+                case .deposited, .withdrawn: postings.int8(reference)
+                default: postings.null()
+                }
+                for (side, sign) in [(posting.from, Int64(-1)), (posting.to, Int64(1))] where side == .system(.insuranceFund) {
+                    fund[Int(posting.asset)] += sign * posting.amountMinor
+                    insuranceHistory.beginRow()
+                    insuranceHistory.int8(sequence)
+                    insuranceHistory.int4(line)
+                    insuranceHistory.timestamp(nanos: nanos)
+                    insuranceHistory.text(assetName(posting.asset, replica))
+                    insuranceHistory.numeric(sign * posting.amountMinor, scale: scale)
+                    insuranceHistory.numeric(fund[Int(posting.asset)], scale: scale)
+                    insuranceHistory.text(posting.kind.apiName)
+                }
+                line += 1
             }
             switch event {
             case .deposited(let account, _, _) where replica.account(account) == nil:
-                accounts.field(account)
-                accounts.field(sequence)
-                accounts.endRow()
-            case .orderAccepted(let id):
-                if case .placeOrder(let order) = payload.command {
-                    touchedOrders[id] = OrderRow(orderID: id, order: order, sequence: sequence)
-                    ordersTouched.append(id)
-                }
+                accounts.beginRow()
+                accounts.int8(account)
+                accounts.int8(sequence)
             case .trade(let trade):
-                addTrade(trade, sequence: sequence, time: time, replica: replica)
-                for (orderID, account, fee, pnl) in [
-                    (trade.makerOrderID, trade.makerAccount, trade.makerFeeMinor, trade.makerRealizedPnlMinor),
-                    (trade.takerOrderID, trade.takerAccount, trade.takerFeeMinor, trade.takerRealizedPnlMinor),
+                addTrade(trade, sequence: sequence, nanos: nanos, replica: replica)
+                for (account, fee, pnl) in [
+                    (trade.makerAccount, trade.makerFeeMinor, trade.makerRealizedPnlMinor),
+                    (trade.takerAccount, trade.takerFeeMinor, trade.takerRealizedPnlMinor),
                 ] {
                     let key = PositionKey(account: account, symbol: trade.symbol)
                     let sums = touchedPositions[key] ?? (0, 0)
                     touchedPositions[key] = (sums.realizedMinor + pnl, sums.feesMinor + fee)
-                    if var row = touchedOrders[orderID] ?? openOrders[orderID] {
-                        row.filledUnits += trade.quantityUnits
-                        row.status = row.filledUnits == row.quantityUnits ? "FILLED" : "PARTIALLY_FILLED"
-                        row.updatedSequence = sequence
-                        touchedOrders[orderID] = row
-                        ordersTouched.append(orderID)
-                    }
-                }
-            case .orderRested(let id, _):
-                touchedOrders[id]?.updatedSequence = sequence
-            case .orderExpired(let id, _, _):
-                touchedOrders[id]?.status = "EXPIRED"
-            case .orderCancelled(let id, _):
-                if var row = touchedOrders[id] ?? openOrders[id] {
-                    row.status = "CANCELED"
-                    row.updatedSequence = sequence
-                    touchedOrders[id] = row
-                    ordersTouched.append(id)
                 }
             case .leverageSet(let account, let symbol, _), .marginModeSet(let account, let symbol, _),
                 .isolatedMarginAdjusted(let account, let symbol, _):
                 let key = PositionKey(account: account, symbol: symbol)
                 if touchedPositions[key] == nil { touchedPositions[key] = (0, 0) }
             case .markPriceSet(let symbol, let price):
-                markPrices.field(replica.symbols[Int(symbol)].name)
-                markPrices.field(sequence)
-                markPrices.field(time)
-                markPrices.field(DecimalText.format(price, scale: Int(replica.symbols[Int(symbol)].priceScale)))
-                markPrices.endRow()
+                markPrices.beginRow()
+                markPrices.text(symbolName(symbol, replica))
+                markPrices.int8(sequence)
+                markPrices.timestamp(nanos: nanos)
+                markPrices.numeric(price, scale: Int(replica.symbols[Int(symbol)].priceScale))
             case .fundingSettled(let symbol, let rate, let mark):
                 funding[symbol] = (rate, mark)
             case .fundingPaid(let account, let symbol, let amount):
-                addFunding(sequence, eventLine, time, symbol, account, amount, terms(symbol), replica)
+                addFunding(sequence, eventLine, nanos, symbol, account, amount, terms(symbol, replica), replica)
             case .fundFundingPaid(let symbol, let amount):
-                addFunding(sequence, eventLine, time, symbol, nil, amount, terms(symbol), replica)
+                addFunding(sequence, eventLine, nanos, symbol, nil, amount, terms(symbol, replica), replica)
             case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
-                flushLiquidation()
-                liquidation = LiquidationRow(
-                    orderID: id, account: account, symbol: symbol, side: side, bankruptcyPriceUnits: price, quantityUnits: quantity)
-            case .liquidationSettled(_, _, let filled, let fee, let surplus):
-                liquidation?.filledUnits = filled
-                liquidation?.feeMinor = fee
-                liquidation?.surplusMinor = fee + surplus
-            case .insuranceTakeover(let account, let symbol, _, _, let quantity, let pnl, _):
-                liquidation?.takenOverUnits += quantity
+                liquidations[id] = LiquidationRow(
+                    sequence: sequence, timeNanos: nanos, orderID: id, account: account, symbol: symbol, side: side,
+                    bankruptcyPriceUnits: price, quantityUnits: quantity)
+            case .liquidationSettled(let account, let symbol, let filled, let fee, let surplus):
+                if let id = liquidations.first(where: {
+                    $0.value.account == account && $0.value.symbol == symbol && $0.value.sequence == sequence
+                })?.key {
+                    liquidations[id]?.filledUnits = filled
+                    liquidations[id]?.feeMinor = fee
+                    liquidations[id]?.surplusMinor = fee + surplus
+                }
+            case .insuranceTakeover(let account, let symbol, _, _, _, let pnl, _):
                 let key = PositionKey(account: account, symbol: symbol)
                 touchedPositions[key] = ((touchedPositions[key]?.realizedMinor ?? 0) + pnl, touchedPositions[key]?.feesMinor ?? 0)
             case .autoDeleveraged(let account, let counterparty, let symbol, _, let price, let quantity, let pnl, let otherPnl):
-                liquidation?.deleveragedUnits += quantity
                 for (who, realized) in [(account, pnl), (counterparty, otherPnl)] {
                     let key = PositionKey(account: who, symbol: symbol)
                     touchedPositions[key] = ((touchedPositions[key]?.realizedMinor ?? 0) + realized, touchedPositions[key]?.feesMinor ?? 0)
                 }
                 let spec = replica.symbols[Int(symbol)]
-                adlFills.field(sequence)
-                adlFills.field(Int64(eventLine))
-                adlFills.field(time)
-                adlFills.field(account)
-                adlFills.field(counterparty)
-                adlFills.field(spec.name)
-                adlFills.field(DecimalText.format(price, scale: Int(spec.priceScale)))
-                adlFills.field(DecimalText.format(quantity, scale: Int(spec.quantityScale)))
-                adlFills.field(DecimalText.format(otherPnl, scale: Int(replica.assets[Int(spec.settleAsset)].scale)))
-                adlFills.endRow()
-            case .restingOrderExpired(let id, _, _):
-                if var row = touchedOrders[id] ?? openOrders[id] {
-                    row.status = "EXPIRED"
-                    row.updatedSequence = sequence
-                    touchedOrders[id] = row
-                    ordersTouched.append(id)
-                }
-            case .conditionalOrderCancelled(let id):
-                if var row = touchedOrders[id] ?? openOrders[id] {
-                    row.status = "CANCELED"
-                    row.updatedSequence = sequence
-                    touchedOrders[id] = row
-                    ordersTouched.append(id)
-                }
+                adlFills.beginRow()
+                adlFills.int8(sequence)
+                adlFills.int4(eventLine)
+                adlFills.timestamp(nanos: nanos)
+                adlFills.int8(account)
+                adlFills.int8(counterparty)
+                adlFills.text(symbolName(symbol, replica))
+                adlFills.numeric(price, scale: Int(spec.priceScale))
+                adlFills.numeric(quantity, scale: Int(spec.quantityScale))
+                adlFills.numeric(otherPnl, scale: Int(replica.assets[Int(spec.settleAsset)].scale))
             default:
                 break
             }
         }
-        flushLiquidation()
-        replica.apply(payload.events, of: payload.command, sequence: sequence, timeNanos: entry.timeNanos)
-        for id in ordersTouched {
-            guard let row = touchedOrders[id] else { continue }
-            if row.isOpen { openOrders[id] = row } else { openOrders.removeValue(forKey: id) }
+        replica.apply(payload.events, of: payload.command, sequence: sequence, timeNanos: nanos)
+
+        // Orders: the shared reducer, then each order the entry touched at its state after it.
+        entryOrderEvents.removeAll(keepingCapacity: true)
+        lifecycle.record(payload.command, payload.events, sequence: sequence, timeNanos: nanos, state: replica, observer: &self)
+        for event in entryOrderEvents {
+            if let record = lifecycle.open[event.orderID] { touchedOrders[event.orderID] = record }
+            guard let record = touchedOrders[event.orderID] else { continue }
+            if event.kind == .takeover || event.kind == .adl { addLiquidationFill(event, record) }
+            let spec = replica.symbols[Int(record.symbol)]
+            orderEvents.beginRow()
+            orderEvents.int8(event.orderID)
+            orderEvents.int8(sequence)
+            orderEvents.int4(event.line)
+            orderEvents.timestamp(nanos: nanos)
+            orderEvents.text(event.kind.rawValue)
+            orderEvents.numeric(event.priceUnits == 0 ? nil : event.priceUnits, scale: Int(spec.priceScale))
+            orderEvents.numeric(event.quantityUnits == 0 ? nil : event.quantityUnits, scale: Int(spec.quantityScale))
+            orderEvents.int8(event.tradeID == 0 ? nil : event.tradeID)
+            orderEvents.text(event.reason)
         }
         lastSequence = sequence
-        lastTimeNanos = entry.timeNanos
+        lastTimeNanos = nanos
         entryCount += 1
     }
 
+    // MARK: OrderLifecycleObserver
+
+    mutating func orderOpened(_ record: OrderRecord) { touchedOrders[record.orderID] = record }
+
+    mutating func orderClosed(_ record: OrderRecord) { touchedOrders[record.orderID] = record }
+
+    mutating func orderEvent(_ event: OrderEvent) { entryOrderEvents.append(event) }
+
+    /// A later entry's takeover or ADL fills of an earlier liquidation order: its row and
+    /// the liquidation's quantities.
+    mutating func liquidationExtended(_ record: OrderRecord) {
+        touchedOrders[record.orderID] = record
+    }
+
+    /// A takeover or an ADL fill of a liquidation order: in its own entry's row, or (a
+    /// deleveraging in steps) in a row that only adds to the one already written.
+    private mutating func addLiquidationFill(_ event: OrderEvent, _ record: OrderRecord) {
+        var row =
+            liquidations[record.orderID]
+            ?? LiquidationRow(
+                sequence: record.sequence, timeNanos: record.timeNanos, orderID: record.orderID, account: record.account,
+                symbol: record.symbol, side: record.side, bankruptcyPriceUnits: record.priceUnits, quantityUnits: 0)
+        if event.kind == .takeover { row.takenOverUnits += event.quantityUnits } else { row.deleveragedUnits += event.quantityUnits }
+        liquidations[record.orderID] = row
+    }
+
     private mutating func addFunding(
-        _ sequence: SequenceNumber, _ line: Int, _ time: String, _ symbol: SymbolID, _ account: AccountID?, _ amount: Int64,
-        _ funding: (rate: Int64, mark: Int64), _ replica: ExchangeState
+        _ sequence: SequenceNumber, _ line: Int, _ nanos: Int64, _ symbol: SymbolID, _ account: AccountID?, _ amount: Int64,
+        _ funding: (rate: Int64, mark: Int64), _ replica: borrowing ExchangeState
     ) {
         let spec = replica.symbols[Int(symbol)]
-        fundingPayments.field(sequence)
-        fundingPayments.field(Int64(line))
-        fundingPayments.field(time)
-        fundingPayments.field(spec.name)
-        fundingPayments.field(account.map { String($0) })
-        fundingPayments.field(account == nil ? "true" : "false")
-        fundingPayments.field(DecimalText.format(funding.rate, scale: 8))
-        fundingPayments.field(DecimalText.format(funding.mark, scale: Int(spec.priceScale)))
+        fundingPayments.beginRow()
+        fundingPayments.int8(sequence)
+        fundingPayments.int4(line)
+        fundingPayments.timestamp(nanos: nanos)
+        fundingPayments.text(symbolName(symbol, replica))
+        fundingPayments.int8(account)
+        fundingPayments.bool(account == nil)
+        fundingPayments.numeric(funding.rate, scale: 8)
+        fundingPayments.numeric(funding.mark, scale: Int(spec.priceScale))
         // Positive: paid by the position, as in the event.
-        fundingPayments.field(DecimalText.format(amount, scale: Int(replica.assets[Int(spec.settleAsset)].scale)))
-        fundingPayments.endRow()
+        fundingPayments.numeric(amount, scale: Int(replica.assets[Int(spec.settleAsset)].scale))
     }
 
-    private mutating func addTrade(_ trade: Trade, sequence: SequenceNumber, time: String, replica: ExchangeState) {
+    private mutating func addTrade(_ trade: Trade, sequence: SequenceNumber, nanos: Int64, replica: borrowing ExchangeState) {
         let spec = replica.symbols[Int(trade.symbol)]
         let money = Int(replica.assets[Int(spec.settleAsset)].scale)
-        trades.field(trade.tradeID)
-        trades.field(sequence)
-        trades.field(time)
-        trades.field(spec.name)
-        trades.field(trade.makerOrderID)
-        trades.field(trade.takerOrderID)
-        trades.field(trade.makerAccount)
-        trades.field(trade.takerAccount)
-        trades.field(trade.takerSide == .buy ? "BUY" : "SELL")
-        trades.field(DecimalText.format(trade.priceUnits, scale: Int(spec.priceScale)))
-        trades.field(DecimalText.format(trade.quantityUnits, scale: Int(spec.quantityScale)))
-        for value in [trade.makerFeeMinor, trade.takerFeeMinor, trade.makerRealizedPnlMinor, trade.takerRealizedPnlMinor] {
-            trades.field(DecimalText.format(value, scale: money))
-        }
-        trades.endRow()
+        trades.beginRow()
+        trades.int8(trade.tradeID)
+        trades.int8(sequence)
+        trades.timestamp(nanos: nanos)
+        trades.text(symbolName(trade.symbol, replica))
+        trades.int8(trade.makerOrderID)
+        trades.int8(trade.takerOrderID)
+        trades.int8(trade.makerAccount)
+        trades.int8(trade.takerAccount)
+        trades.text(trade.takerSide.apiName)
+        trades.numeric(trade.priceUnits, scale: Int(spec.priceScale))
+        trades.numeric(trade.quantityUnits, scale: Int(spec.quantityScale))
+        trades.numeric(trade.makerFeeMinor, scale: money)
+        trades.numeric(trade.takerFeeMinor, scale: money)
+        trades.numeric(trade.makerRealizedPnlMinor, scale: money)
+        trades.numeric(trade.takerRealizedPnlMinor, scale: money)
+
+        let key = CandleKey(symbol: trade.symbol, minute: nanos >= 0 ? nanos / 60_000_000_000 : (nanos + 1) / 60_000_000_000 - 1)
+        var candle =
+            candles[key]
+            ?? {
+                candleOrder.append(key)
+                return Candle(
+                    open: trade.priceUnits, high: trade.priceUnits, low: trade.priceUnits, close: trade.priceUnits,
+                    firstTradeID: trade.tradeID, lastTradeID: trade.tradeID)
+            }()
+        candle.high = max(candle.high, trade.priceUnits)
+        candle.low = min(candle.low, trade.priceUnits)
+        candle.close = trade.priceUnits
+        candle.volume += Int128(trade.quantityUnits)
+        candle.quoteVolume += Int128(trade.priceUnits) * Int128(trade.quantityUnits)
+        candle.count += 1
+        candle.lastTradeID = trade.tradeID
+        candles[key] = candle
     }
 
-    /// Renders the mutable rows from the replica's final state.
-    mutating func finish(replica: ExchangeState) {
+    /// Renders the mutable rows from the replica's final state and writes the batch.
+    func write(to connection: PostgresConnection, replica: borrowing ExchangeState) throws(PostgresError) {
+        try connection.copy(into: "trades", columns: Columns.trades, rows: trades)
+        try connection.copy(into: "postings", columns: Columns.postings, rows: postings)
+        try connection.copy(into: "mark_prices", columns: Columns.markPrices, rows: markPrices)
+        try connection.copy(into: "funding_payments", columns: Columns.fundingPayments, rows: fundingPayments)
+        try connection.copy(into: "adl_fills", columns: Columns.adlFills, rows: adlFills)
+        try connection.copy(into: "insurance_fund_history", columns: Columns.insuranceHistory, rows: insuranceHistory)
+        try connection.copy(into: "order_events", columns: Columns.orderEvents, rows: orderEvents)
+        try connection.copy(into: "stage_accounts", columns: Columns.accounts, rows: accounts)
+        try connection.copy(into: "stage_balances", columns: Columns.balances, rows: balanceRows(replica))
+        try connection.copy(into: "stage_positions", columns: Columns.positions, rows: positionRows(replica))
+        try connection.copy(into: "stage_orders", columns: Columns.orders, rows: orderRows(replica))
+        try connection.copy(into: "stage_liquidations", columns: Columns.liquidations, rows: liquidationRows(replica))
+        try connection.copy(into: "stage_candles", columns: Columns.candles, rows: candleRows(replica))
+        try connection.execute(Self.upserts)
+    }
+
+    static let upserts = """
+        INSERT INTO accounts SELECT * FROM stage_accounts ON CONFLICT (account_id) DO NOTHING;
+        INSERT INTO balances SELECT * FROM stage_balances ON CONFLICT (account_id, asset)
+            DO UPDATE SET wallet = EXCLUDED.wallet, updated_sequence = EXCLUDED.updated_sequence;
+        INSERT INTO positions SELECT * FROM stage_positions ON CONFLICT (account_id, symbol)
+            DO UPDATE SET size = EXCLUDED.size, entry_cost = EXCLUDED.entry_cost, entry_price = EXCLUDED.entry_price,
+                leverage = EXCLUDED.leverage, realized_pnl = positions.realized_pnl + EXCLUDED.realized_pnl,
+                fees_paid = positions.fees_paid + EXCLUDED.fees_paid, updated_sequence = EXCLUDED.updated_sequence;
+        INSERT INTO orders SELECT * FROM stage_orders ON CONFLICT (order_id)
+            DO UPDATE SET price = EXCLUDED.price, quantity = EXCLUDED.quantity, filled_quantity = EXCLUDED.filled_quantity,
+                status = EXCLUDED.status, updated_sequence = EXCLUDED.updated_sequence, open_quantity = EXCLUDED.open_quantity,
+                cum_quote = EXCLUDED.cum_quote, triggered = EXCLUDED.triggered, amended = EXCLUDED.amended,
+                update_time = EXCLUDED.update_time;
+        INSERT INTO liquidations SELECT * FROM stage_liquidations ON CONFLICT (order_id)
+            DO UPDATE SET taken_over_quantity = liquidations.taken_over_quantity + EXCLUDED.taken_over_quantity,
+                deleveraged_quantity = liquidations.deleveraged_quantity + EXCLUDED.deleveraged_quantity;
+        INSERT INTO candles_1m SELECT * FROM stage_candles ON CONFLICT (symbol, open_time)
+            DO UPDATE SET high = greatest(candles_1m.high, EXCLUDED.high), low = least(candles_1m.low, EXCLUDED.low),
+                close = EXCLUDED.close, volume = candles_1m.volume + EXCLUDED.volume,
+                quote_volume = candles_1m.quote_volume + EXCLUDED.quote_volume,
+                trade_count = candles_1m.trade_count + EXCLUDED.trade_count, last_trade_id = EXCLUDED.last_trade_id;
+        """
+
+    private func balanceRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
+        var rows = BinaryCopy(columns: Columns.balances.count)
         for key in touchedBalances.sorted(by: { ($0.account, $0.asset) < ($1.account, $1.asset) }) {
             guard let account = replica.account(key.account) else { continue }
             let asset = replica.assets[Int(key.asset)]
-            balances.field(key.account)
-            balances.field(asset.name)
-            balances.field(DecimalText.format(account.balance(key.asset), scale: Int(asset.scale)))
-            balances.field(lastSequence)
-            balances.endRow()
+            rows.beginRow()
+            rows.int8(key.account)
+            rows.text(asset.name)
+            rows.numeric(account.balance(key.asset), scale: Int(asset.scale))
+            rows.int8(lastSequence)
         }
+        return rows
+    }
+
+    private func positionRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
+        var rows = BinaryCopy(columns: Columns.positions.count)
         for (key, sums) in touchedPositions.sorted(by: { ($0.key.account, $0.key.symbol) < ($1.key.account, $1.key.symbol) }) {
             guard let account = replica.account(key.account) else { continue }
             let spec = replica.symbols[Int(key.symbol)]
             let money = Int(replica.assets[Int(spec.settleAsset)].scale)
             let position = account.position(key.symbol)
-            positions.field(key.account)
-            positions.field(spec.name)
-            positions.field(DecimalText.format(position.sizeQuantityUnits, scale: Int(spec.quantityScale)))
-            positions.field(DecimalText.format(position.costMinor, scale: money))
+            rows.beginRow()
+            rows.int8(key.account)
+            rows.text(spec.name)
+            rows.numeric(position.sizeQuantityUnits, scale: Int(spec.quantityScale))
+            rows.numeric(position.costMinor, scale: money)
             if position.sizeQuantityUnits == 0 {
-                positions.field(nil)
+                rows.null()
             } else {
                 let finer = Int128(100_000_000)
                 let price =
                     Int128(position.costMinor) * finer
                     / (Int128(position.sizeQuantityUnits) * Int128(replica.markets[Int(key.symbol)].notionalFactor))
-                positions.field(DecimalText.format(price, scale: Int(spec.priceScale) + 8))
+                rows.numeric(price, scale: Int(spec.priceScale) + 8)
             }
-            positions.field(Int64(position.leverage == 0 ? spec.defaultLeverage : position.leverage))
-            positions.field(DecimalText.format(sums.realizedMinor, scale: money))
-            positions.field(DecimalText.format(sums.feesMinor, scale: money))
-            positions.field(lastSequence)
-            positions.endRow()
+            rows.int4(Int(position.leverage == 0 ? spec.defaultLeverage : position.leverage))
+            rows.numeric(sums.realizedMinor, scale: money)
+            rows.numeric(sums.feesMinor, scale: money)
+            rows.int8(lastSequence)
         }
-        for (_, row) in touchedOrders.sorted(by: { $0.key < $1.key }) {
+        return rows
+    }
+
+    private func orderRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
+        var rows = BinaryCopy(columns: Columns.orders.count)
+        for (_, record) in touchedOrders.sorted(by: { $0.key < $1.key }) {
+            let spec = replica.symbols[Int(record.symbol)]
+            let priceScale = Int(spec.priceScale)
+            let quantityScale = Int(spec.quantityScale)
+            rows.beginRow()
+            rows.int8(record.orderID)
+            rows.int8(record.account)
+            rows.text(record.clientOrderID.isNone ? nil : record.clientOrderID.text)
+            rows.text(spec.name)
+            rows.text(record.side.apiName)
+            rows.text(record.type.apiName)
+            rows.text(record.timeInForce.apiName)
+            rows.numeric(record.type.hasLimitPrice ? record.priceUnits : nil, scale: priceScale)
+            rows.numeric(record.originalQuantityUnits, scale: quantityScale)
+            rows.numeric(record.executedQuantityUnits, scale: quantityScale)
+            rows.text(record.status.rawValue)
+            rows.int8(record.sequence)
+            rows.int8(record.updateSequence)
+            rows.text(record.workingType.apiName)
+            rows.text(record.selfTradePrevention.apiName)
+            rows.bool(record.reduceOnly)
+            rows.bool(record.closePosition)
+            rows.numeric(record.type.isConditional && record.type != .trailingStopMarket ? record.stopPriceUnits : nil, scale: priceScale)
+            rows.numeric(record.type == .trailingStopMarket ? record.activationPriceUnits : nil, scale: priceScale)
+            // The callback rate in percent, as the API gives it.
+            rows.numeric(record.type == .trailingStopMarket ? record.callbackRateE8 : nil, scale: 6)
+            rows.numeric(record.openQuantityUnits, scale: quantityScale)
+            rows.numeric(record.executedPriceQuantity, scale: priceScale + quantityScale)
+            rows.bool(record.triggered)
+            rows.bool(record.amended)
+            rows.text(record.autoClose?.rawValue)
+            if record.sequence == 0 { rows.null() } else { rows.timestamp(nanos: record.timeNanos) }
+            if record.updateSequence == 0 { rows.null() } else { rows.timestamp(nanos: record.updateNanos) }
+        }
+        return rows
+    }
+
+    private func liquidationRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
+        var rows = BinaryCopy(columns: Columns.liquidations.count)
+        for (_, row) in liquidations.sorted(by: { $0.key < $1.key }) {
             let spec = replica.symbols[Int(row.symbol)]
-            orders.field(row.orderID)
-            orders.field(row.account)
-            orders.field(row.clientOrderID.isNone ? nil : row.clientOrderID.text)
-            orders.field(spec.name)
-            orders.field(row.side == .buy ? "BUY" : "SELL")
-            orders.field(row.type == .limit ? "LIMIT" : "MARKET")
-            orders.field("\(row.timeInForce)".uppercased())
-            orders.field(row.type == .limit ? DecimalText.format(row.priceUnits, scale: Int(spec.priceScale)) : nil)
-            orders.field(DecimalText.format(row.quantityUnits, scale: Int(spec.quantityScale)))
-            orders.field(DecimalText.format(row.filledUnits, scale: Int(spec.quantityScale)))
-            orders.field(row.status)
-            orders.field(row.createdSequence)
-            orders.field(row.updatedSequence)
-            orders.endRow()
+            let money = Int(replica.assets[Int(spec.settleAsset)].scale)
+            let quantity = Int(spec.quantityScale)
+            rows.beginRow()
+            rows.int8(row.sequence)
+            rows.int8(row.orderID)
+            rows.timestamp(nanos: row.timeNanos)
+            rows.int8(row.account)
+            rows.text(spec.name)
+            rows.text(row.side.apiName)
+            rows.numeric(row.bankruptcyPriceUnits, scale: Int(spec.priceScale))
+            for (value, scale) in [
+                (row.quantityUnits, quantity), (row.filledUnits, quantity), (row.feeMinor, money), (row.surplusMinor, money),
+                (row.takenOverUnits, quantity), (row.deleveragedUnits, quantity),
+            ] {
+                rows.numeric(value, scale: scale)
+            }
         }
+        return rows
     }
 
-    func write(to connection: PostgresConnection) throws(PostgresError) {
-        // Append-only tables take their rows directly; the mutable ones go through staging
-        // tables and are upserted below.
-        let copies: [(table: String, columns: [String], rows: CopyRows)] = [
-            (
-                "trades",
-                [
-                    "trade_id", "sequence", "time", "symbol", "maker_order_id", "taker_order_id", "maker_account", "taker_account",
-                    "taker_side", "price", "quantity", "maker_fee", "taker_fee", "maker_realized_pnl", "taker_realized_pnl",
-                ], trades
-            ),
-            (
-                "ledger_entries", ["sequence", "line", "time", "account_id", "system_account", "asset", "amount", "kind", "reference"],
-                ledgerEntries
-            ),
-            ("mark_prices", ["symbol", "sequence", "time", "mark_price"], markPrices),
-            (
-                "funding_payments",
-                ["sequence", "line", "time", "symbol", "account_id", "insurance_fund", "funding_rate", "mark_price", "amount"],
-                fundingPayments
-            ),
-            (
-                "liquidations",
-                [
-                    "sequence", "order_id", "time", "account_id", "symbol", "side", "bankruptcy_price", "quantity", "filled_quantity",
-                    "liquidation_fee", "surplus", "taken_over_quantity", "deleveraged_quantity",
-                ], liquidations
-            ),
-            (
-                "adl_fills",
-                [
-                    "sequence", "line", "time", "liquidated_account_id", "counterparty_account_id", "symbol", "price", "quantity",
-                    "counterparty_realized_pnl",
-                ], adlFills
-            ),
-            ("insurance_fund_history", ["sequence", "line", "time", "asset", "amount", "balance", "kind"], insuranceHistory),
-            ("stage_accounts", ["account_id", "first_sequence"], accounts),
-            ("stage_balances", ["account_id", "asset", "wallet", "updated_sequence"], balances),
-            (
-                "stage_positions",
-                ["account_id", "symbol", "size", "entry_cost", "entry_price", "leverage", "realized_pnl", "fees_paid", "updated_sequence"],
-                positions
-            ),
-            (
-                "stage_orders",
-                [
-                    "order_id", "account_id", "client_order_id", "symbol", "side", "type", "time_in_force", "price", "quantity",
-                    "filled_quantity", "status", "created_sequence", "updated_sequence",
-                ], orders
-            ),
-        ]
-        for copy in copies {
-            try connection.copy(into: copy.table, columns: copy.columns, data: copy.rows.bytes)
+    private func candleRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
+        var rows = BinaryCopy(columns: Columns.candles.count)
+        for key in candleOrder {
+            guard let candle = candles[key] else { continue }
+            let spec = replica.symbols[Int(key.symbol)]
+            let priceScale = Int(spec.priceScale)
+            rows.beginRow()
+            rows.text(spec.name)
+            rows.timestamp(nanos: key.minute * 60_000_000_000)
+            rows.numeric(candle.open, scale: priceScale)
+            rows.numeric(candle.high, scale: priceScale)
+            rows.numeric(candle.low, scale: priceScale)
+            rows.numeric(candle.close, scale: priceScale)
+            rows.numeric(candle.volume, scale: Int(spec.quantityScale))
+            rows.numeric(candle.quoteVolume, scale: priceScale + Int(spec.quantityScale))
+            rows.int8(candle.count)
+            rows.int8(candle.firstTradeID)
+            rows.int8(candle.lastTradeID)
         }
-        try connection.execute(
-            """
-            INSERT INTO accounts SELECT * FROM stage_accounts ON CONFLICT (account_id) DO NOTHING;
-            INSERT INTO balances SELECT * FROM stage_balances ON CONFLICT (account_id, asset)
-                DO UPDATE SET wallet = EXCLUDED.wallet, updated_sequence = EXCLUDED.updated_sequence;
-            INSERT INTO positions SELECT * FROM stage_positions ON CONFLICT (account_id, symbol)
-                DO UPDATE SET size = EXCLUDED.size, entry_cost = EXCLUDED.entry_cost, entry_price = EXCLUDED.entry_price,
-                    leverage = EXCLUDED.leverage, realized_pnl = positions.realized_pnl + EXCLUDED.realized_pnl,
-                    fees_paid = positions.fees_paid + EXCLUDED.fees_paid, updated_sequence = EXCLUDED.updated_sequence;
-            INSERT INTO orders SELECT * FROM stage_orders ON CONFLICT (order_id)
-                DO UPDATE SET filled_quantity = EXCLUDED.filled_quantity, status = EXCLUDED.status,
-                    updated_sequence = EXCLUDED.updated_sequence;
-            """)
-    }
-
-    static func kindName(_ kind: PostingKind) -> String {
-        switch kind {
-        case .deposit: "deposit"
-        case .withdrawal: "withdrawal"
-        case .fee: "fee"
-        case .realizedPnl: "realized_pnl"
-        case .funding: "funding"
-        case .insuranceDeposit: "insurance_deposit"
-        case .liquidationFee: "liquidation_fee"
-        case .liquidationSurplus: "liquidation_surplus"
-        case .badDebt: "bad_debt"
-        }
+        return rows
     }
 }
 
@@ -493,36 +562,4 @@ protocol JournalEntryLike {
     var timeNanos: Int64 { get }
 }
 
-/// UTC timestamps for PostgreSQL, from nanoseconds since 1970, to the microsecond.
-enum Timestamp {
-    static func text(nanos: Int64) -> String {
-        let micros = nanos / 1_000
-        var seconds = micros / 1_000_000
-        var fraction = micros % 1_000_000
-        if fraction < 0 {
-            fraction += 1_000_000
-            seconds -= 1
-        }
-        var days = seconds / 86_400
-        var rest = seconds % 86_400
-        if rest < 0 {
-            rest += 86_400
-            days -= 1
-        }
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let micro = String(fraction)
-        return
-            "\(year)-\(two(month))-\(two(day)) \(two(rest / 3_600)):\(two(rest / 60 % 60)):\(two(rest % 60)).\(String(repeating: "0", count: 6 - micro.count))\(micro)+00"
-    }
-}
 extension JournalEntry: JournalEntryLike {}

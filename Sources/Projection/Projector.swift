@@ -20,15 +20,19 @@ public final class Projector: @unchecked Sendable {
         /// Whole blocks are added to a batch until it holds at least this many entries.
         public var batchEntries: Int
         public var backoffMaxMillis: Int
+        /// The PostgreSQL schema the read models live in (created when missing).
+        public var schema: String
 
         public init(
-            url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000
+            url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000,
+            schema: String = "public"
         ) {
             self.url = url
             self.journalDirectory = journalDirectory
             self.snapshotDirectory = snapshotDirectory
             self.batchEntries = batchEntries
             self.backoffMaxMillis = backoffMaxMillis
+            self.schema = schema
         }
     }
 
@@ -45,8 +49,11 @@ public final class Projector: @unchecked Sendable {
     private var connection: PostgresConnection?
     private var replica = ExchangeState()
     private var reader: JournalReader?
-    private var openOrders: [OrderID: OrderRow] = [:]
+    private var orders = OrderLifecycle()
     private var pending: ProjectionBatch?
+    /// Days whose partitions this connection made sure of.
+    private var partitionedDays: Set<Int64> = []
+    private var _rowsWritten = 0
 
     public init(
         options: Options, durableSequence: @escaping @Sendable () -> SequenceNumber,
@@ -62,6 +69,8 @@ public final class Projector: @unchecked Sendable {
     /// The journal time of the last entry projected in this run (0 before the first batch).
     public var projectedTimeNanos: Int64 { statusLock.withLock { _projectedTimeNanos } }
     public var lastError: String? { statusLock.withLock { _lastError } }
+    /// Rows written by this projector's committed batches.
+    public var rowsWritten: Int { statusLock.withLock { _rowsWritten } }
 
     public func start() {
         let thread = Thread { [self] in run() }
@@ -108,13 +117,14 @@ public final class Projector: @unchecked Sendable {
 
     /// Connects, migrates, and lines the replica up with the checkpoint.
     private func connect() throws {
-        let connection = try PostgresConnection(url: options.url)
-        try Schema.migrate(connection)
+        let connection = try Self.open(url: options.url, schema: options.schema)
         for (table, like) in [
             ("stage_balances", "balances"), ("stage_positions", "positions"), ("stage_orders", "orders"), ("stage_accounts", "accounts"),
+            ("stage_liquidations", "liquidations"), ("stage_candles", "candles_1m"),
         ] {
             try connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(table) (LIKE \(like)) ON COMMIT DELETE ROWS")
         }
+        partitionedDays = []
         let checkpoint = try Self.checkpoint(connection)
         if let batch = pending {
             if checkpoint == batch.lastSequence {
@@ -132,7 +142,19 @@ public final class Projector: @unchecked Sendable {
             _projectedSequence = checkpoint
             _lastError = nil
         }
-        log("info", "projector connected at checkpoint \(checkpoint)")
+        log("info", "projector connected at checkpoint \(checkpoint) (schema \(options.schema))")
+    }
+
+    /// A session on the read models' schema, migrated. Its commits need not wait for the
+    /// WAL flush (`synchronous_commit = off`): a batch lost in a server crash is lost with
+    /// its checkpoint, and projected again.
+    static func open(url: String, schema: String) throws -> PostgresConnection {
+        let connection = try PostgresConnection(url: url)
+        let quoted = PostgresConnection.quote(identifier: schema)
+        try connection.execute("CREATE SCHEMA IF NOT EXISTS \(quoted)")
+        try connection.execute("SET search_path TO \(quoted); SET synchronous_commit TO off; SET TimeZone TO 'UTC'")
+        try Schema.migrate(connection)
+        return connection
     }
 
     private static func checkpoint(_ connection: PostgresConnection) throws -> SequenceNumber {
@@ -147,11 +169,21 @@ public final class Projector: @unchecked Sendable {
             throw PostgresError(message: "the read models are at \(checkpoint) but the journal ends at \(restored.state.lastSequence)")
         }
         replica = restored.state
-        openOrders = [:]
-        for row in try connection.execute(
-            "SELECT order_id, account_id, client_order_id, symbol, side, type, time_in_force, price, quantity, filled_quantity, status, created_sequence FROM orders WHERE status IN ('NEW', 'PARTIALLY_FILLED')"
-        ) {
-            if let order = OrderRow(databaseRow: row, catalog: replica) { openOrders[order.orderID] = order }
+        orders = OrderLifecycle()
+        // Open orders, and the liquidation orders whose deleveraging goes on in steps.
+        var condition = "status IN ('NEW', 'PARTIALLY_FILLED')"
+        for deleveraging in replica.deleveragings where Int(deleveraging.accountIndex) < replica.accounts.count {
+            let account = replica.accounts[Int(deleveraging.accountIndex)].id
+            let symbol = PostgresConnection.quote(literal: replica.symbols[Int(deleveraging.symbol)].name)
+            condition +=
+                " OR order_id = (SELECT max(order_id) FROM orders WHERE auto_close = 'LIQUIDATION' AND account_id = \(account) AND symbol = \(symbol))"
+        }
+        for row in try connection.execute("SELECT \(ProjectionBatch.Columns.orders.joined(separator: ", ")) FROM orders WHERE \(condition)")
+        {
+            guard let record = OrderRecord(databaseRow: row, catalog: replica) else {
+                throw PostgresError(message: "orders: a row the projector cannot read back: \(row)")
+            }
+            orders.seed(record)
         }
     }
 
@@ -164,19 +196,25 @@ public final class Projector: @unchecked Sendable {
         while batch.entryCount < options.batchEntries, let block = try reader.nextBlock(upTo: durable) {
             for entry in block.entries {
                 let payload = try entry.decodePayload()
-                batch.add(entry: entry, payload: payload, replica: &replica, openOrders: &openOrders)
+                batch.add(entry: entry, payload: payload, replica: &replica, orders: &orders)
             }
         }
         guard batch.entryCount > 0 else { return nil }
-        batch.finish(replica: replica)
         return batch
     }
 
     private func commit(_ batch: ProjectionBatch) throws {
         guard let connection else { throw PostgresError(message: "not connected") }
+        // Partitions first, in their own transactions: their lock on the parent is not
+        // held for the batch's length.
+        for day in batch.days.sorted() where !partitionedDays.contains(day) {
+            try connection.execute(
+                "SELECT ledger_day_partitions(DATE '1970-01-01' + \(day)), ledger_day_partitions(DATE '1970-01-01' + \(day + 1))")
+            partitionedDays.insert(day)
+        }
         try connection.execute("BEGIN")
         do {
-            try batch.write(to: connection)
+            try batch.write(to: connection, replica: replica)
             let moved = try connection.executeCount(
                 "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)"
             )
@@ -189,6 +227,7 @@ public final class Projector: @unchecked Sendable {
         statusLock.withLock {
             _projectedSequence = batch.lastSequence
             _projectedTimeNanos = batch.lastTimeNanos
+            _rowsWritten += batch.rowCount
         }
     }
 }

@@ -158,7 +158,147 @@ public enum Schema {
             ALTER TABLE orders ALTER COLUMN client_order_id TYPE text USING client_order_id::text;
             """
         ),
+        (4, migration4),
     ]
+
+    /// The read models' time series partitioned by day (their parents; a day's partitions
+    /// come from `ledger_day_partitions`).
+    public static let partitionedTables = ["trades", "postings", "mark_prices", "funding_payments", "order_events"]
+
+    /// Issue 11: orders with every term and an `order_events` history; one ledger row per
+    /// posting (`postings`; `ledger_entries` becomes a view with the old two rows each);
+    /// trades, postings, mark prices, funding payments and order events partitioned by
+    /// day; 1-minute candles. Rows already projected move into the new tables.
+    static let migration4 = """
+        ALTER TABLE orders
+            ADD COLUMN working_type text NOT NULL DEFAULT 'CONTRACT_PRICE',
+            ADD COLUMN self_trade_prevention text NOT NULL DEFAULT 'EXPIRE_TAKER',
+            ADD COLUMN reduce_only boolean NOT NULL DEFAULT false,
+            ADD COLUMN close_position boolean NOT NULL DEFAULT false,
+            ADD COLUMN stop_price numeric,
+            ADD COLUMN activation_price numeric,
+            ADD COLUMN callback_rate numeric,
+            ADD COLUMN open_quantity numeric,
+            ADD COLUMN cum_quote numeric,
+            ADD COLUMN triggered boolean NOT NULL DEFAULT false,
+            ADD COLUMN amended boolean NOT NULL DEFAULT false,
+            ADD COLUMN auto_close text,
+            ADD COLUMN time timestamptz,
+            ADD COLUMN update_time timestamptz;
+        UPDATE orders SET open_quantity = CASE WHEN status IN ('NEW', 'PARTIALLY_FILLED') THEN quantity - filled_quantity ELSE 0 END;
+        ALTER TABLE orders ALTER COLUMN open_quantity SET NOT NULL;
+        DROP INDEX orders_account;
+        CREATE INDEX orders_account ON orders (account_id, order_id);
+
+        ALTER TABLE trades RENAME TO trades_v3;
+        ALTER TABLE mark_prices RENAME TO mark_prices_v3;
+        ALTER TABLE funding_payments RENAME TO funding_payments_v3;
+        CREATE TABLE trades (LIKE trades_v3) PARTITION BY RANGE (time);
+        CREATE TABLE mark_prices (LIKE mark_prices_v3) PARTITION BY RANGE (time);
+        CREATE TABLE funding_payments (LIKE funding_payments_v3) PARTITION BY RANGE (time);
+        CREATE TABLE postings (
+            sequence bigint NOT NULL,
+            line int NOT NULL,
+            time timestamptz NOT NULL,
+            from_account bigint,
+            from_system text,
+            to_account bigint,
+            to_system text,
+            asset text NOT NULL,
+            amount numeric NOT NULL CHECK (amount > 0),
+            kind text NOT NULL,
+            reference bigint,
+            CHECK ((from_account IS NULL) <> (from_system IS NULL)),
+            CHECK ((to_account IS NULL) <> (to_system IS NULL))
+        ) PARTITION BY RANGE (time);
+        CREATE TABLE order_events (
+            order_id bigint NOT NULL,
+            sequence bigint NOT NULL,
+            line int NOT NULL,
+            time timestamptz NOT NULL,
+            kind text NOT NULL,
+            price numeric,
+            quantity numeric,
+            trade_id bigint,
+            reason text
+        ) PARTITION BY RANGE (time);
+
+        CREATE FUNCTION ledger_day_partitions(day date) RETURNS void LANGUAGE plpgsql AS $f$
+        DECLARE
+            parent text;
+        BEGIN
+            FOREACH parent IN ARRAY ARRAY['trades', 'postings', 'mark_prices', 'funding_payments', 'order_events'] LOOP
+                EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                    parent || '_' || to_char(day, 'YYYYMMDD'), parent,
+                    day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+            END LOOP;
+        END
+        $f$;
+
+        DO $d$
+        DECLARE
+            day date;
+        BEGIN
+            FOR day IN
+                SELECT DISTINCT (time AT TIME ZONE 'UTC')::date FROM trades_v3
+                UNION SELECT DISTINCT (time AT TIME ZONE 'UTC')::date FROM ledger_entries
+                UNION SELECT DISTINCT (time AT TIME ZONE 'UTC')::date FROM mark_prices_v3
+                UNION SELECT DISTINCT (time AT TIME ZONE 'UTC')::date FROM funding_payments_v3
+            LOOP
+                PERFORM ledger_day_partitions(day);
+            END LOOP;
+        END
+        $d$;
+        INSERT INTO trades SELECT * FROM trades_v3;
+        INSERT INTO mark_prices SELECT * FROM mark_prices_v3;
+        INSERT INTO funding_payments SELECT * FROM funding_payments_v3;
+        -- Each posting was two rows: the payer's (line 2p, negative) and the payee's (2p + 1).
+        INSERT INTO postings
+            SELECT f.sequence, f.line / 2, f.time, f.account_id, f.system_account, t.account_id, t.system_account, f.asset,
+                t.amount, f.kind, f.reference
+            FROM ledger_entries f JOIN ledger_entries t ON t.sequence = f.sequence AND t.line = f.line + 1
+            WHERE f.line % 2 = 0;
+        DROP TABLE trades_v3, mark_prices_v3, funding_payments_v3, ledger_entries;
+
+        CREATE INDEX trades_symbol_time ON trades (symbol, time);
+        CREATE INDEX trades_maker_account ON trades (maker_account, time);
+        CREATE INDEX trades_taker_account ON trades (taker_account, time);
+        CREATE INDEX postings_from_account ON postings (from_account, time) WHERE from_account IS NOT NULL;
+        CREATE INDEX postings_to_account ON postings (to_account, time) WHERE to_account IS NOT NULL;
+        CREATE INDEX mark_prices_symbol_time ON mark_prices (symbol, time);
+        CREATE INDEX funding_payments_account ON funding_payments (account_id, time);
+        CREATE INDEX order_events_order ON order_events (order_id);
+
+        -- The ledger as rows per account: each posting is the payer's row (negative) and
+        -- the payee's (positive), as migrations 1-3 stored it.
+        CREATE VIEW ledger_entries AS
+            SELECT sequence, line * 2 AS line, time, from_account AS account_id, from_system AS system_account, asset,
+                -amount AS amount, kind, reference
+            FROM postings
+            UNION ALL
+            SELECT sequence, line * 2 + 1, time, to_account, to_system, asset, amount, kind, reference
+            FROM postings;
+
+        CREATE TABLE candles_1m (
+            symbol text NOT NULL,
+            open_time timestamptz NOT NULL,
+            open numeric NOT NULL,
+            high numeric NOT NULL,
+            low numeric NOT NULL,
+            close numeric NOT NULL,
+            volume numeric NOT NULL,
+            quote_volume numeric NOT NULL,
+            trade_count bigint NOT NULL,
+            first_trade_id bigint NOT NULL,
+            last_trade_id bigint NOT NULL,
+            PRIMARY KEY (symbol, open_time)
+        );
+        INSERT INTO candles_1m
+            SELECT symbol, date_trunc('minute', time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', (array_agg(price ORDER BY trade_id))[1], max(price), min(price),
+                (array_agg(price ORDER BY trade_id DESC))[1], sum(quantity), sum(price * quantity), count(*), min(trade_id),
+                max(trade_id)
+            FROM trades GROUP BY 1, 2;
+        """
 
     /// Applies the migrations not yet applied; returns the schema version.
     @discardableResult
