@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "Replay",
             dependencies: [
-                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "ToolSupport",
+                "LedgerCore", "LedgerDigest", "Journal", "Snapshots", "Projection", "ToolSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(

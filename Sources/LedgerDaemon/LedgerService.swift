@@ -133,7 +133,8 @@ final class LedgerService: Service, @unchecked Sendable {
             let started = Projector(
                 options: .init(
                     url: settings.projectorURL, journalDirectory: settings.journalDirectory,
-                    snapshotDirectory: settings.snapshotDirectory, batchEntries: settings.projectorBatchEntries),
+                    snapshotDirectory: settings.snapshotDirectory, batchEntries: settings.projectorBatchEntries,
+                    schema: settings.projectorSchema),
                 durableSequence: { sequencer.durableSequence },
                 log: { level, message in
                     if level == "info" { projectorLogger.info("\(message)") } else { projectorLogger.warning("\(message)") }

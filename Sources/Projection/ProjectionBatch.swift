@@ -23,8 +23,10 @@ struct ProjectionBatch: OrderLifecycleObserver {
     private var accounts = BinaryCopy(columns: Columns.accounts.count)
 
     /// Keys touched in the batch; their final values are written once.
-    private var touchedBalances: Set<BalanceKey> = []
-    private var touchedPositions: [PositionKey: (realizedMinor: Int64, feesMinor: Int64)] = [:]
+    /// With the last entry that changed each (`updated_sequence`: the same whatever the
+    /// batches).
+    private var touchedBalances: [BalanceKey: SequenceNumber] = [:]
+    private var touchedPositions: [PositionKey: PositionSums] = [:]
     private var touchedOrders: [OrderID: OrderRecord] = [:]
     private var liquidations: [OrderID: LiquidationRow] = [:]
     private var candles: [CandleKey: Candle] = [:]
@@ -45,6 +47,13 @@ struct ProjectionBatch: OrderLifecycleObserver {
     struct PositionKey: Hashable {
         var account: AccountID
         var symbol: SymbolID
+    }
+
+    /// What a batch adds to a position's running sums, and the last entry that changed it.
+    struct PositionSums {
+        var realizedMinor: Int64 = 0
+        var feesMinor: Int64 = 0
+        var sequence: SequenceNumber = 0
     }
 
     struct CandleKey: Hashable {
@@ -184,7 +193,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
                     case .user(let id):
                         postings.int8(id)
                         postings.null()
-                        touchedBalances.insert(BalanceKey(account: id, asset: posting.asset))
+                        touchedBalances[BalanceKey(account: id, asset: posting.asset)] = sequence
                     case .system(let system):
                         postings.null()
                         postings.text(system.name)
@@ -218,18 +227,11 @@ struct ProjectionBatch: OrderLifecycleObserver {
                 accounts.int8(sequence)
             case .trade(let trade):
                 addTrade(trade, sequence: sequence, nanos: nanos, replica: replica)
-                for (account, fee, pnl) in [
-                    (trade.makerAccount, trade.makerFeeMinor, trade.makerRealizedPnlMinor),
-                    (trade.takerAccount, trade.takerFeeMinor, trade.takerRealizedPnlMinor),
-                ] {
-                    let key = PositionKey(account: account, symbol: trade.symbol)
-                    let sums = touchedPositions[key] ?? (0, 0)
-                    touchedPositions[key] = (sums.realizedMinor + pnl, sums.feesMinor + fee)
-                }
+                touchPosition(trade.makerAccount, trade.symbol, sequence, realized: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor)
+                touchPosition(trade.takerAccount, trade.symbol, sequence, realized: trade.takerRealizedPnlMinor, fee: trade.takerFeeMinor)
             case .leverageSet(let account, let symbol, _), .marginModeSet(let account, let symbol, _),
                 .isolatedMarginAdjusted(let account, let symbol, _):
-                let key = PositionKey(account: account, symbol: symbol)
-                if touchedPositions[key] == nil { touchedPositions[key] = (0, 0) }
+                touchPosition(account, symbol, sequence)
             case .markPriceSet(let symbol, let price):
                 markPrices.beginRow()
                 markPrices.text(symbolName(symbol, replica))
@@ -255,13 +257,10 @@ struct ProjectionBatch: OrderLifecycleObserver {
                     liquidations[id]?.surplusMinor = fee + surplus
                 }
             case .insuranceTakeover(let account, let symbol, _, _, _, let pnl, _):
-                let key = PositionKey(account: account, symbol: symbol)
-                touchedPositions[key] = ((touchedPositions[key]?.realizedMinor ?? 0) + pnl, touchedPositions[key]?.feesMinor ?? 0)
+                touchPosition(account, symbol, sequence, realized: pnl)
             case .autoDeleveraged(let account, let counterparty, let symbol, _, let price, let quantity, let pnl, let otherPnl):
-                for (who, realized) in [(account, pnl), (counterparty, otherPnl)] {
-                    let key = PositionKey(account: who, symbol: symbol)
-                    touchedPositions[key] = ((touchedPositions[key]?.realizedMinor ?? 0) + realized, touchedPositions[key]?.feesMinor ?? 0)
-                }
+                touchPosition(account, symbol, sequence, realized: pnl)
+                touchPosition(counterparty, symbol, sequence, realized: otherPnl)
                 let spec = replica.symbols[Int(symbol)]
                 adlFills.beginRow()
                 adlFills.int8(sequence)
@@ -301,6 +300,41 @@ struct ProjectionBatch: OrderLifecycleObserver {
         lastSequence = sequence
         lastTimeNanos = nanos
         entryCount += 1
+    }
+
+    /// The read models of `state` (a snapshot's) as one batch: every account, its balances
+    /// and positions, and the open orders (their earlier history is not in a snapshot:
+    /// realized PnL and fees start at 0, orders have no time). Its checkpoint is the
+    /// snapshot's sequence.
+    mutating func seed(from state: borrowing ExchangeState, orders lifecycle: inout OrderLifecycle) {
+        for account in state.accounts {
+            accounts.beginRow()
+            accounts.int8(account.id)
+            accounts.int8(UInt64(0))
+            for asset in state.assets where account.balance(asset.id) != 0 {
+                touchedBalances[BalanceKey(account: account.id, asset: asset.id)] = state.lastSequence
+            }
+            for spec in state.symbols where account.position(spec.id) != Position() {
+                touchedPositions[PositionKey(account: account.id, symbol: spec.id)] = PositionSums(sequence: state.lastSequence)
+            }
+        }
+        for record in OrderLifecycle.records(openIn: state) {
+            lifecycle.seed(record)
+            touchedOrders[record.orderID] = record
+        }
+        lastSequence = state.lastSequence
+        entryCount = 0
+    }
+
+    private mutating func touchPosition(
+        _ account: AccountID, _ symbol: SymbolID, _ sequence: SequenceNumber, realized: Int64 = 0, fee: Int64 = 0
+    ) {
+        let key = PositionKey(account: account, symbol: symbol)
+        var sums = touchedPositions[key] ?? PositionSums()
+        sums.realizedMinor += realized
+        sums.feesMinor += fee
+        sums.sequence = sequence
+        touchedPositions[key] = sums
     }
 
     // MARK: OrderLifecycleObserver
@@ -429,14 +463,14 @@ struct ProjectionBatch: OrderLifecycleObserver {
 
     private func balanceRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
         var rows = BinaryCopy(columns: Columns.balances.count)
-        for key in touchedBalances.sorted(by: { ($0.account, $0.asset) < ($1.account, $1.asset) }) {
+        for (key, sequence) in touchedBalances.sorted(by: { ($0.key.account, $0.key.asset) < ($1.key.account, $1.key.asset) }) {
             guard let account = replica.account(key.account) else { continue }
             let asset = replica.assets[Int(key.asset)]
             rows.beginRow()
             rows.int8(key.account)
             rows.text(asset.name)
             rows.numeric(account.balance(key.asset), scale: Int(asset.scale))
-            rows.int8(lastSequence)
+            rows.int8(sequence)
         }
         return rows
     }
@@ -465,7 +499,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
             rows.int4(Int(position.leverage == 0 ? spec.defaultLeverage : position.leverage))
             rows.numeric(sums.realizedMinor, scale: money)
             rows.numeric(sums.feesMinor, scale: money)
-            rows.int8(lastSequence)
+            rows.int8(sums.sequence)
         }
         return rows
     }

@@ -86,6 +86,51 @@ public final class Projector: @unchecked Sendable {
 
     private var stopRequested: Bool { statusLock.withLock { _stopRequested } }
 
+    /// What `catchUp` did.
+    public struct CatchUp: Sendable {
+        /// The checkpoint it started from and the one it reached.
+        public var fromSequence: SequenceNumber
+        public var checkpoint: SequenceNumber
+        public var entries: Int
+        public var rows: Int
+        /// The snapshot the read models start from when they were empty and one was asked for.
+        public var snapshot: String?
+    }
+
+    /// Projects on the calling thread every entry of the journal after the schema's
+    /// checkpoint, through `limit` or the journal's last whole block, and returns; any
+    /// error is thrown, not retried (`ledger-replay project`). With `fromSnapshot` and
+    /// empty read models, they start from the newest valid snapshot: its accounts,
+    /// balances, positions and open orders, then the journal after it.
+    public func catchUp(
+        through limit: SequenceNumber = .max, fromSnapshot: Bool = false, progress: (SequenceNumber, Int, Int) -> Void = { _, _, _ in }
+    ) throws -> CatchUp {
+        if connection == nil { try connect() }
+        var result = CatchUp(fromSequence: projectedSequence, checkpoint: projectedSequence, entries: 0, rows: 0)
+        if fromSnapshot, result.fromSequence == 0, let directory = options.snapshotDirectory {
+            let found = try Recovery.newestSnapshot(
+                journalDirectory: options.journalDirectory, snapshotDirectory: directory, atOrBefore: limit)
+            if let loaded = found.loaded {
+                replica = loaded.state
+                orders = OrderLifecycle()
+                var batch = ProjectionBatch(firstSequence: 1)
+                batch.seed(from: replica, orders: &orders)
+                try commit(batch)
+                reader = JournalReader(directory: options.journalDirectory, from: replica.lastSequence + 1)
+                result.snapshot = loaded.info.name
+                result.rows += batch.rowCount
+            }
+        }
+        while let batch = try nextBatch(limit: limit) {
+            try commit(batch)
+            result.entries += batch.entryCount
+            result.rows += batch.rowCount
+            progress(batch.lastSequence, result.entries, result.rows)
+        }
+        result.checkpoint = projectedSequence
+        return result
+    }
+
     private func run() {
         var backoffMillis = 50
         while !stopRequested {
@@ -188,9 +233,9 @@ public final class Projector: @unchecked Sendable {
     }
 
     /// Reads whole durable blocks and turns them into rows, advancing the replica.
-    private func nextBatch() throws -> ProjectionBatch? {
+    private func nextBatch(limit: SequenceNumber = .max) throws -> ProjectionBatch? {
         guard let reader else { return nil }
-        let durable = durableSequence()
+        let durable = min(durableSequence(), limit)
         guard replica.lastSequence < durable else { return nil }
         var batch = ProjectionBatch(firstSequence: replica.lastSequence + 1)
         while batch.entryCount < options.batchEntries, let block = try reader.nextBlock(upTo: durable) {

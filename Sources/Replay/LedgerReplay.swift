@@ -14,8 +14,8 @@ struct LedgerReplay: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger-replay",
         abstract:
-            "Verify, audit, dump, rebuild to a point in time and drill the recovery of an ExchangeLedger journal; excise entries as an operator's last resort.",
-        subcommands: [Verify.self, Audit.self, Dump.self, Rebuild.self, Drill.self, Excise.self, Acks.self])
+            "Verify, audit, dump, rebuild to a point in time, project into PostgreSQL and drill the recovery of an ExchangeLedger journal; excise entries as an operator's last resort.",
+        subcommands: [Verify.self, Audit.self, Dump.self, Rebuild.self, Project.self, Drill.self, Excise.self, Acks.self])
 }
 
 struct Location: ParsableArguments {
