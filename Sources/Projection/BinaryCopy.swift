@@ -95,7 +95,7 @@ struct BinaryCopy {
     /// Nanoseconds since 1970 as a timestamptz, truncated to the microsecond (toward
     /// −∞, as `Timestamp.text` does).
     mutating func timestamp(nanos: Int64) {
-        let micros = nanos >= 0 ? nanos / 1_000 : (nanos - 999) / 1_000
+        let micros = nanos / 1_000 - (nanos % 1_000 < 0 ? 1 : 0)
         int8(micros - Self.postgresEpochMicros)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Journal
 import LedgerCore
 
@@ -21,6 +22,15 @@ struct ProjectionBatch: OrderLifecycleObserver {
     private var insuranceHistory = BinaryCopy(columns: Columns.insuranceHistory.count)
     private var orderEvents = BinaryCopy(columns: Columns.orderEvents.count)
     private var accounts = BinaryCopy(columns: Columns.accounts.count)
+    /// Rendered by `finish` from the replica's state after the batch.
+    private var balances = BinaryCopy(columns: Columns.balances.count)
+    private var positions = BinaryCopy(columns: Columns.positions.count)
+    private var newOrders = BinaryCopy(columns: Columns.orders.count)
+    private var changedOrders = BinaryCopy(columns: Columns.orders.count)
+    private var liquidationCopy = BinaryCopy(columns: Columns.liquidations.count)
+    private var candleCopy = BinaryCopy(columns: Columns.candles.count)
+    /// A snapshot's state (`seed`): every order in it is new to the read models.
+    private var isSeed = false
 
     /// Keys touched in the batch; their final values are written once.
     /// With the last entry that changed each (`updated_sequence`: the same whatever the
@@ -35,6 +45,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
     /// The entry being added: its order events wait for the entry's end to know their
     /// order's symbol.
     private var entryOrderEvents: [OrderEvent] = []
+    private var acceptedUntraded: Set<OrderID> = []
     /// Names as UTF-8, by id (symbols and assets are only ever added).
     private var symbolNames: [[UInt8]] = []
     private var assetNames: [[UInt8]] = []
@@ -281,10 +292,22 @@ struct ProjectionBatch: OrderLifecycleObserver {
         // Orders: the shared reducer, then each order the entry touched at its state after it.
         entryOrderEvents.removeAll(keepingCapacity: true)
         lifecycle.record(payload.command, payload.events, sequence: sequence, timeNanos: nanos, state: replica, observer: &self)
+        // `order_events` leaves out what other rows say: fills (in `trades`; the view
+        // `order_history` has both) and the RESTED of an order that went into the book as
+        // it came (its NEW says so).
+        acceptedUntraded.removeAll(keepingCapacity: true)
         for event in entryOrderEvents {
             if let record = lifecycle.open[event.orderID] { touchedOrders[event.orderID] = record }
             guard let record = touchedOrders[event.orderID] else { continue }
             if event.kind == .takeover || event.kind == .adl { addLiquidationFill(event, record) }
+            switch event.kind {
+            case .new: acceptedUntraded.insert(event.orderID)
+            case .trade:
+                acceptedUntraded.remove(event.orderID)
+                continue
+            case .rested where acceptedUntraded.contains(event.orderID): continue
+            default: break
+            }
             let spec = replica.symbols[Int(record.symbol)]
             orderEvents.beginRow()
             orderEvents.int8(event.orderID)
@@ -324,6 +347,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
         }
         lastSequence = state.lastSequence
         entryCount = 0
+        isSeed = true
     }
 
     private mutating func touchPosition(
@@ -421,7 +445,20 @@ struct ProjectionBatch: OrderLifecycleObserver {
     }
 
     /// Renders the mutable rows from the replica's final state and writes the batch.
-    func write(to connection: PostgresConnection, replica: borrowing ExchangeState) throws(PostgresError) {
+
+    /// Renders the mutable rows from the replica's state after the batch's last entry;
+    /// then the batch holds everything `write` sends.
+    mutating func finish(replica: borrowing ExchangeState) {
+        balances = balanceRows(replica)
+        positions = positionRows(replica)
+        (newOrders, changedOrders) = orderRows(replica)
+        liquidationCopy = liquidationRows(replica)
+        candleCopy = candleRows(replica)
+    }
+
+    /// Sends the batch: COPY of the append-only rows and of the orders it created, the
+    /// rest through staging tables and one upsert (or update) per table.
+    func write(to connection: PostgresConnection) throws(PostgresError) {
         try connection.copy(into: "trades", columns: Columns.trades, rows: trades)
         try connection.copy(into: "postings", columns: Columns.postings, rows: postings)
         try connection.copy(into: "mark_prices", columns: Columns.markPrices, rows: markPrices)
@@ -429,12 +466,13 @@ struct ProjectionBatch: OrderLifecycleObserver {
         try connection.copy(into: "adl_fills", columns: Columns.adlFills, rows: adlFills)
         try connection.copy(into: "insurance_fund_history", columns: Columns.insuranceHistory, rows: insuranceHistory)
         try connection.copy(into: "order_events", columns: Columns.orderEvents, rows: orderEvents)
+        try connection.copy(into: "orders", columns: Columns.orders, rows: newOrders)
         try connection.copy(into: "stage_accounts", columns: Columns.accounts, rows: accounts)
-        try connection.copy(into: "stage_balances", columns: Columns.balances, rows: balanceRows(replica))
-        try connection.copy(into: "stage_positions", columns: Columns.positions, rows: positionRows(replica))
-        try connection.copy(into: "stage_orders", columns: Columns.orders, rows: orderRows(replica))
-        try connection.copy(into: "stage_liquidations", columns: Columns.liquidations, rows: liquidationRows(replica))
-        try connection.copy(into: "stage_candles", columns: Columns.candles, rows: candleRows(replica))
+        try connection.copy(into: "stage_balances", columns: Columns.balances, rows: balances)
+        try connection.copy(into: "stage_positions", columns: Columns.positions, rows: positions)
+        try connection.copy(into: "stage_orders", columns: Columns.orders, rows: changedOrders)
+        try connection.copy(into: "stage_liquidations", columns: Columns.liquidations, rows: liquidationCopy)
+        try connection.copy(into: "stage_candles", columns: Columns.candles, rows: candleCopy)
         try connection.execute(Self.upserts)
     }
 
@@ -446,11 +484,10 @@ struct ProjectionBatch: OrderLifecycleObserver {
             DO UPDATE SET size = EXCLUDED.size, entry_cost = EXCLUDED.entry_cost, entry_price = EXCLUDED.entry_price,
                 leverage = EXCLUDED.leverage, realized_pnl = positions.realized_pnl + EXCLUDED.realized_pnl,
                 fees_paid = positions.fees_paid + EXCLUDED.fees_paid, updated_sequence = EXCLUDED.updated_sequence;
-        INSERT INTO orders SELECT * FROM stage_orders ON CONFLICT (order_id)
-            DO UPDATE SET price = EXCLUDED.price, quantity = EXCLUDED.quantity, filled_quantity = EXCLUDED.filled_quantity,
-                status = EXCLUDED.status, updated_sequence = EXCLUDED.updated_sequence, open_quantity = EXCLUDED.open_quantity,
-                cum_quote = EXCLUDED.cum_quote, triggered = EXCLUDED.triggered, amended = EXCLUDED.amended,
-                update_time = EXCLUDED.update_time;
+        UPDATE orders o SET price = s.price, quantity = s.quantity, filled_quantity = s.filled_quantity, status = s.status,
+                updated_sequence = s.updated_sequence, open_quantity = s.open_quantity, cum_quote = s.cum_quote,
+                triggered = s.triggered, amended = s.amended, update_time = s.update_time
+            FROM stage_orders s WHERE o.order_id = s.order_id;
         INSERT INTO liquidations SELECT * FROM stage_liquidations ON CONFLICT (order_id)
             DO UPDATE SET taken_over_quantity = liquidations.taken_over_quantity + EXCLUDED.taken_over_quantity,
                 deleveraged_quantity = liquidations.deleveraged_quantity + EXCLUDED.deleveraged_quantity;
@@ -504,43 +541,51 @@ struct ProjectionBatch: OrderLifecycleObserver {
         return rows
     }
 
-    private func orderRows(_ replica: borrowing ExchangeState) -> BinaryCopy {
-        var rows = BinaryCopy(columns: Columns.orders.count)
+    /// The orders the batch created (COPY into `orders`) and those it changed that were
+    /// there before (through `stage_orders`).
+    private func orderRows(_ replica: borrowing ExchangeState) -> (created: BinaryCopy, changed: BinaryCopy) {
+        var created = BinaryCopy(columns: Columns.orders.count)
+        var changed = BinaryCopy(columns: Columns.orders.count)
         for (_, record) in touchedOrders.sorted(by: { $0.key < $1.key }) {
             let spec = replica.symbols[Int(record.symbol)]
             let priceScale = Int(spec.priceScale)
             let quantityScale = Int(spec.quantityScale)
-            rows.beginRow()
-            rows.int8(record.orderID)
-            rows.int8(record.account)
-            rows.text(record.clientOrderID.isNone ? nil : record.clientOrderID.text)
-            rows.text(spec.name)
-            rows.text(record.side.apiName)
-            rows.text(record.type.apiName)
-            rows.text(record.timeInForce.apiName)
-            rows.numeric(record.type.hasLimitPrice ? record.priceUnits : nil, scale: priceScale)
-            rows.numeric(record.originalQuantityUnits, scale: quantityScale)
-            rows.numeric(record.executedQuantityUnits, scale: quantityScale)
-            rows.text(record.status.rawValue)
-            rows.int8(record.sequence)
-            rows.int8(record.updateSequence)
-            rows.text(record.workingType.apiName)
-            rows.text(record.selfTradePrevention.apiName)
-            rows.bool(record.reduceOnly)
-            rows.bool(record.closePosition)
-            rows.numeric(record.type.isConditional && record.type != .trailingStopMarket ? record.stopPriceUnits : nil, scale: priceScale)
-            rows.numeric(record.type == .trailingStopMarket ? record.activationPriceUnits : nil, scale: priceScale)
-            // The callback rate in percent, as the API gives it.
-            rows.numeric(record.type == .trailingStopMarket ? record.callbackRateE8 : nil, scale: 6)
-            rows.numeric(record.openQuantityUnits, scale: quantityScale)
-            rows.numeric(record.executedPriceQuantity, scale: priceScale + quantityScale)
-            rows.bool(record.triggered)
-            rows.bool(record.amended)
-            rows.text(record.autoClose?.rawValue)
-            if record.sequence == 0 { rows.null() } else { rows.timestamp(nanos: record.timeNanos) }
-            if record.updateSequence == 0 { rows.null() } else { rows.timestamp(nanos: record.updateNanos) }
+            let isNew = isSeed || record.sequence >= firstSequence
+            func rendered(_ rows: inout BinaryCopy) {
+                rows.beginRow()
+                rows.int8(record.orderID)
+                rows.int8(record.account)
+                rows.text(record.clientOrderID.isNone ? nil : record.clientOrderID.text)
+                rows.text(spec.name)
+                rows.text(record.side.apiName)
+                rows.text(record.type.apiName)
+                rows.text(record.timeInForce.apiName)
+                rows.numeric(record.type.hasLimitPrice ? record.priceUnits : nil, scale: priceScale)
+                rows.numeric(record.originalQuantityUnits, scale: quantityScale)
+                rows.numeric(record.executedQuantityUnits, scale: quantityScale)
+                rows.text(record.status.rawValue)
+                rows.int8(record.sequence)
+                rows.int8(record.updateSequence)
+                rows.text(record.workingType.apiName)
+                rows.text(record.selfTradePrevention.apiName)
+                rows.bool(record.reduceOnly)
+                rows.bool(record.closePosition)
+                rows.numeric(
+                    record.type.isConditional && record.type != .trailingStopMarket ? record.stopPriceUnits : nil, scale: priceScale)
+                rows.numeric(record.type == .trailingStopMarket ? record.activationPriceUnits : nil, scale: priceScale)
+                // The callback rate in percent, as the API gives it.
+                rows.numeric(record.type == .trailingStopMarket ? record.callbackRateE8 : nil, scale: 6)
+                rows.numeric(record.openQuantityUnits, scale: quantityScale)
+                rows.numeric(record.executedPriceQuantity, scale: priceScale + quantityScale)
+                rows.bool(record.triggered)
+                rows.bool(record.amended)
+                rows.text(record.autoClose?.rawValue)
+                if record.sequence == 0 { rows.null() } else { rows.timestamp(nanos: record.timeNanos) }
+                if record.updateSequence == 0 { rows.null() } else { rows.timestamp(nanos: record.updateNanos) }
+            }
+            if isNew { rendered(&created) } else { rendered(&changed) }
         }
-        return rows
+        return (created, changed)
     }
 
     private func liquidationRows(_ replica: borrowing ExchangeState) -> BinaryCopy {

@@ -50,7 +50,10 @@ public final class Projector: @unchecked Sendable {
     private var replica = ExchangeState()
     private var reader: JournalReader?
     private var orders = OrderLifecycle()
-    private var pending: ProjectionBatch?
+    /// Batches built (the replica is past them) and not known to be committed, in order.
+    private var pending: [ProjectionBatch] = []
+    /// Builds the next batch while the current one commits.
+    private let builder = DispatchQueue(label: "ledger-projector-builder")
     /// Days whose partitions this connection made sure of.
     private var partitionedDays: Set<Int64> = []
     private var _rowsWritten = 0
@@ -103,10 +106,15 @@ public final class Projector: @unchecked Sendable {
     /// empty read models, they start from the newest valid snapshot: its accounts,
     /// balances, positions and open orders, then the journal after it.
     public func catchUp(
-        through limit: SequenceNumber = .max, fromSnapshot: Bool = false, progress: (SequenceNumber, Int, Int) -> Void = { _, _, _ in }
+        through limit: SequenceNumber = .max, fromSnapshot: Bool = false, deferIndexes: Bool = false,
+        progress: (SequenceNumber, Int, Int) -> Void = { _, _, _ in }
     ) throws -> CatchUp {
         if connection == nil { try connect() }
         var result = CatchUp(fromSequence: projectedSequence, checkpoint: projectedSequence, entries: 0, rows: 0)
+        // A bulk load builds each index once, at its end, instead of row by row.
+        if deferIndexes, let connection {
+            for index in Schema.secondaryIndexes { try connection.execute("DROP INDEX IF EXISTS \(index.name)") }
+        }
         if fromSnapshot, result.fromSequence == 0, let directory = options.snapshotDirectory {
             let found = try Recovery.newestSnapshot(
                 journalDirectory: options.journalDirectory, snapshotDirectory: directory, atOrBefore: limit)
@@ -115,17 +123,21 @@ public final class Projector: @unchecked Sendable {
                 orders = OrderLifecycle()
                 var batch = ProjectionBatch(firstSequence: 1)
                 batch.seed(from: replica, orders: &orders)
+                batch.finish(replica: replica)
                 try commit(batch)
                 reader = JournalReader(directory: options.journalDirectory, from: replica.lastSequence + 1)
                 result.snapshot = loaded.info.name
                 result.rows += batch.rowCount
             }
         }
-        while let batch = try nextBatch(limit: limit) {
-            try commit(batch)
+        _ = try drain(limit: limit) { batch in
             result.entries += batch.entryCount
             result.rows += batch.rowCount
             progress(batch.lastSequence, result.entries, result.rows)
+            return true
+        }
+        if deferIndexes, let connection {
+            for index in Schema.secondaryIndexes { try connection.execute("CREATE INDEX IF NOT EXISTS \(index.name) ON \(index.definition)") }
         }
         result.checkpoint = projectedSequence
         return result
@@ -136,19 +148,8 @@ public final class Projector: @unchecked Sendable {
         while !stopRequested {
             do {
                 if connection == nil { try connect() }
-                if let batch = pending {
-                    try commit(batch)
-                    pending = nil
-                    continue
-                }
-                guard let batch = try nextBatch() else {
-                    usleep(2_000)
-                    continue
-                }
-                pending = batch
-                try commit(batch)
-                pending = nil
-                backoffMillis = 50
+                let committed = try drain(limit: .max) { _ in !self.stopRequested }
+                if committed == 0 { usleep(2_000) } else { backoffMillis = 50 }
             } catch {
                 statusLock.withLock { _lastError = "\(error)" }
                 log("warning", "projector: \(error); retrying in \(backoffMillis) ms")
@@ -158,6 +159,49 @@ public final class Projector: @unchecked Sendable {
             }
         }
         statusLock.withLock { _finished = true }
+    }
+
+    /// Commits the pending batches, then builds and commits batches through `limit` until
+    /// none is left or `proceed` says stop; the next batch is built (journal read, replica
+    /// advanced, rows rendered) while the one before it commits. On an error every batch
+    /// built and not committed stays pending for the reconnect. Returns how many batches
+    /// it committed.
+    private func drain(limit: SequenceNumber, _ proceed: (ProjectionBatch) -> Bool) throws -> Int {
+        var committed = 0
+        while let first = pending.first {
+            try commit(first)
+            pending.removeFirst()
+            committed += 1
+            guard proceed(first) else { return committed }
+        }
+        guard var next = try nextBatch(limit: limit) else { return committed }
+        while true {
+            pending.append(next)
+            let group = DispatchGroup()
+            nonisolated(unsafe) var built: Result<ProjectionBatch?, any Error> = .success(nil)
+            group.enter()
+            builder.async {
+                built = Result { try self.nextBatch(limit: limit) }
+                group.leave()
+            }
+            do {
+                try commit(next)
+            } catch {
+                group.wait()
+                if case .success(let batch?) = built { pending.append(batch) }
+                throw error
+            }
+            pending.removeFirst()
+            committed += 1
+            group.wait()
+            let keepGoing = proceed(next)
+            guard let following = try built.get() else { return committed }
+            guard keepGoing else {
+                pending.append(following)
+                return committed
+            }
+            next = following
+        }
     }
 
     /// Connects, migrates, and lines the replica up with the checkpoint.
@@ -171,17 +215,15 @@ public final class Projector: @unchecked Sendable {
         }
         partitionedDays = []
         let checkpoint = try Self.checkpoint(connection)
-        if let batch = pending {
-            if checkpoint == batch.lastSequence {
-                pending = nil  // it did commit; the acknowledgement was lost (the replica is already past it)
-            } else if checkpoint != batch.firstSequence - 1 {
-                pending = nil
-            }
-        }
-        if pending == nil && replica.lastSequence != checkpoint {
+        // A batch that did commit (its acknowledgement was lost) is done; pending batches
+        // that do not follow the checkpoint (a swap, a restored database) are dropped and
+        // the replica is rebuilt at it.
+        if let index = pending.firstIndex(where: { $0.lastSequence == checkpoint }) { pending.removeFirst(index + 1) }
+        if let first = pending.first, first.firstSequence != checkpoint + 1 { pending = [] }
+        if pending.isEmpty && replica.lastSequence != checkpoint {
             try rebuildReplica(through: checkpoint, connection: connection)
         }
-        reader = JournalReader(directory: options.journalDirectory, from: (pending?.lastSequence ?? replica.lastSequence) + 1)
+        reader = JournalReader(directory: options.journalDirectory, from: replica.lastSequence + 1)
         self.connection = connection
         statusLock.withLock {
             _projectedSequence = checkpoint
@@ -245,6 +287,7 @@ public final class Projector: @unchecked Sendable {
             }
         }
         guard batch.entryCount > 0 else { return nil }
+        batch.finish(replica: replica)
         return batch
     }
 
@@ -259,7 +302,7 @@ public final class Projector: @unchecked Sendable {
         }
         try connection.execute("BEGIN")
         do {
-            try batch.write(to: connection, replica: replica)
+            try batch.write(to: connection)
             let moved = try connection.executeCount(
                 "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)"
             )

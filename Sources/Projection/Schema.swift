@@ -165,6 +165,22 @@ public enum Schema {
     /// come from `ledger_day_partitions`).
     public static let partitionedTables = ["trades", "postings", "mark_prices", "funding_payments", "order_events"]
 
+    /// The indexes the read models' queries need and the projector does not
+    /// (docs/QUERIES.md): `ledger-replay project` drops them for its bulk load and builds
+    /// them once at its end. Append-only series are found by time through BRIN indexes,
+    /// which cost next to nothing to keep; accounts through B-trees.
+    public static let secondaryIndexes: [(name: String, definition: String)] = [
+        ("orders_account", "orders (account_id, order_id)"),
+        ("trades_time", "trades USING brin (time, sequence)"),
+        ("trades_maker_account", "trades (maker_account, time)"),
+        ("trades_taker_account", "trades (taker_account, time)"),
+        ("postings_from_account", "postings (from_account, time) WHERE from_account IS NOT NULL"),
+        ("postings_to_account", "postings (to_account, time) WHERE to_account IS NOT NULL"),
+        ("mark_prices_symbol_time", "mark_prices (symbol, time)"),
+        ("funding_payments_account", "funding_payments (account_id, time)"),
+        ("order_events_sequence", "order_events USING brin (sequence)"),
+    ]
+
     /// Issue 11: orders with every term and an `order_events` history; one ledger row per
     /// posting (`postings`; `ledger_entries` becomes a view with the old two rows each);
     /// trades, postings, mark prices, funding payments and order events partitioned by
@@ -188,7 +204,6 @@ public enum Schema {
         UPDATE orders SET open_quantity = CASE WHEN status IN ('NEW', 'PARTIALLY_FILLED') THEN quantity - filled_quantity ELSE 0 END;
         ALTER TABLE orders ALTER COLUMN open_quantity SET NOT NULL;
         DROP INDEX orders_account;
-        CREATE INDEX orders_account ON orders (account_id, order_id);
 
         ALTER TABLE trades RENAME TO trades_v3;
         ALTER TABLE mark_prices RENAME TO mark_prices_v3;
@@ -260,14 +275,7 @@ public enum Schema {
             WHERE f.line % 2 = 0;
         DROP TABLE trades_v3, mark_prices_v3, funding_payments_v3, ledger_entries;
 
-        CREATE INDEX trades_symbol_time ON trades (symbol, time);
-        CREATE INDEX trades_maker_account ON trades (maker_account, time);
-        CREATE INDEX trades_taker_account ON trades (taker_account, time);
-        CREATE INDEX postings_from_account ON postings (from_account, time) WHERE from_account IS NOT NULL;
-        CREATE INDEX postings_to_account ON postings (to_account, time) WHERE to_account IS NOT NULL;
-        CREATE INDEX mark_prices_symbol_time ON mark_prices (symbol, time);
-        CREATE INDEX funding_payments_account ON funding_payments (account_id, time);
-        CREATE INDEX order_events_order ON order_events (order_id);
+        \(secondaryIndexes.map { "CREATE INDEX \($0.name) ON \($0.definition);" }.joined(separator: "\n"))
 
         -- The ledger as rows per account: each posting is the payer's row (negative) and
         -- the payee's (positive), as migrations 1-3 stored it.
@@ -278,6 +286,14 @@ public enum Schema {
             UNION ALL
             SELECT sequence, line * 2 + 1, time, to_account, to_system, asset, amount, kind, reference
             FROM postings;
+
+        -- Everything that happened to an order: its events and its fills.
+        CREATE VIEW order_history AS
+            SELECT order_id, sequence, line, time, kind, price, quantity, trade_id, reason FROM order_events
+            UNION ALL
+            SELECT maker_order_id, sequence, NULL, time, 'TRADE', price, quantity, trade_id, NULL FROM trades
+            UNION ALL
+            SELECT taker_order_id, sequence, NULL, time, 'TRADE', price, quantity, trade_id, NULL FROM trades;
 
         CREATE TABLE candles_1m (
             symbol text NOT NULL,

@@ -19,6 +19,10 @@ struct Project: ParsableCommand {
     var fromSnapshot = false
     @Option(help: "Stop after this sequence (not with --swap).") var through: UInt64?
     @Option(name: .customLong("batch-entries"), help: "Entries per transaction (at least).") var batchEntries = 20_000
+    @Flag(
+        name: .customLong("keep-indexes"),
+        help: "Keep the indexes up row by row, as the live projector does, instead of building them at the end (to measure it).")
+    var keepIndexes = false
     @Flag(help: "Swap the rebuilt schema in for the live one, atomically; the live projector continues on it.") var swap = false
     @Flag(help: "Print a JSON summary.") var json = false
 
@@ -58,7 +62,7 @@ struct Project: ParsableCommand {
         }
         var summary: Projector.CatchUp
         do {
-            summary = try projector.catchUp(through: through ?? .max, fromSnapshot: fromSnapshot, progress: report)
+            summary = try projector.catchUp(through: through ?? .max, fromSnapshot: fromSnapshot, deferIndexes: !keepIndexes, progress: report)
         } catch {
             progress.clear()
             throw fail("rebuilding into schema \(target): \(error)")
