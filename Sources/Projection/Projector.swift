@@ -137,7 +137,9 @@ public final class Projector: @unchecked Sendable {
             return true
         }
         if deferIndexes, let connection {
-            for index in Schema.secondaryIndexes { try connection.execute("CREATE INDEX IF NOT EXISTS \(index.name) ON \(index.definition)") }
+            for index in Schema.secondaryIndexes {
+                try connection.execute("CREATE INDEX IF NOT EXISTS \(index.name) ON \(index.definition)")
+            }
         }
         result.checkpoint = projectedSequence
         return result

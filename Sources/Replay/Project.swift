@@ -62,7 +62,8 @@ struct Project: ParsableCommand {
         }
         var summary: Projector.CatchUp
         do {
-            summary = try projector.catchUp(through: through ?? .max, fromSnapshot: fromSnapshot, deferIndexes: !keepIndexes, progress: report)
+            summary = try projector.catchUp(
+                through: through ?? .max, fromSnapshot: fromSnapshot, deferIndexes: !keepIndexes, progress: report)
         } catch {
             progress.clear()
             throw fail("rebuilding into schema \(target): \(error)")

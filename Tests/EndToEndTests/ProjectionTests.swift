@@ -28,79 +28,137 @@ import Testing
         try connection.execute(sql).first?.first.flatMap { $0 } ?? "NULL"
     }
 
-    @Test func readModelsEqualTheDaemonAcrossAPostgresRestart() throws {
+    /// One order of the scenario below (BTCUSDT unless `symbol`: price units of 0.1, lots of 0.001).
+    static func order(
+        _ account: AccountID, _ side: Side, _ type: OrderType, price: Int64 = 0, quantity: Int64, tif: TimeInForce = .gtc,
+        stop: Int64 = 0, reduceOnly: Bool = false, closePosition: Bool = false, stp: SelfTradePrevention = .expireTaker,
+        callback: Int64 = 0, client: ClientOrderID = 0, symbol: SymbolID = 0
+    ) -> Command {
+        .placeOrder(
+            PlaceOrder(
+                account: account, symbol: symbol, side: side, type: type, timeInForce: type == .market ? .ioc : tif, priceUnits: price,
+                quantityUnits: quantity, clientOrderID: client, stopPriceUnits: stop,
+                workingType: type.isConditional ? .markPrice : .contractPrice, reduceOnly: reduceOnly, closePosition: closePosition,
+                selfTradePrevention: stp, callbackRateE8: callback))
+    }
+
+    /// Every order type and time in force, amendments up and down, self-trade prevention of
+    /// each mode, reduce-only upkeep, stops, take-profits and a trailing stop that trigger
+    /// (and one refused at its trigger), a close-position order, cancels and a cancel-all,
+    /// on accounts 101-106 beside the load's.
+    static let scenario: [Command] = {
+        var commands: [Command] = (101...106 as ClosedRange<UInt64>).map {
+            .deposit(Transfer(transferID: 9_000 + $0, account: $0, asset: 0, amountMinor: 100_000_000_000))
+        }
+        commands += [
+            order(101, .sell, .limit, price: 501_000, quantity: 10, client: ClientOrderID(text: "s-1")!),
+            order(102, .buy, .limit, price: 501_000, quantity: 4, tif: .ioc),
+            order(102, .buy, .limit, price: 501_000, quantity: 100, tif: .fok),
+            order(102, .buy, .limit, price: 501_000, quantity: 2, tif: .gtx),
+            .amendOrder(AmendOrder(account: 101, clientOrderID: ClientOrderID(text: "s-1")!, priceUnits: 502_000, quantityUnits: 6)),
+            .amendOrder(AmendOrder(account: 101, clientOrderID: ClientOrderID(text: "s-1")!, priceUnits: 502_000, quantityUnits: 3)),
+            order(101, .buy, .limit, price: 502_000, quantity: 1, stp: .expireTaker),
+            order(101, .buy, .limit, price: 502_000, quantity: 1, stp: .expireMaker),
+            order(103, .sell, .limit, price: 503_000, quantity: 5),
+            order(103, .buy, .limit, price: 503_000, quantity: 2, stp: .expireBoth),
+            order(103, .sell, .market, quantity: 2),
+            order(105, .sell, .limit, price: 500_000, quantity: 20),
+            order(104, .buy, .market, quantity: 10),
+            order(104, .sell, .limit, price: 550_000, quantity: 10, reduceOnly: true),
+            order(106, .buy, .limit, price: 499_000, quantity: 30),
+            order(104, .sell, .market, quantity: 6),
+            order(104, .sell, .stopMarket, quantity: 2, stop: 490_000, reduceOnly: true),
+            order(104, .sell, .stopLimit, price: 489_000, quantity: 1, stop: 490_000),
+            order(104, .sell, .takeProfitMarket, quantity: 0, stop: 520_000, closePosition: true),
+            order(104, .sell, .takeProfitLimit, price: 521_000, quantity: 1, stop: 520_000),
+            order(104, .sell, .trailingStopMarket, quantity: 1, reduceOnly: true, callback: 1_000_000),
+            order(104, .buy, .stopMarket, quantity: 1, stop: 530_000, client: ClientOrderID(text: "gone")!),
+            .cancelOrder(CancelOrder(account: 104, clientOrderID: ClientOrderID(text: "gone")!)),
+            .setMarkPrice(symbol: 0, priceUnits: 489_500),
+            .setMarkPrice(symbol: 0, priceUnits: 521_000),
+            .cancelAllOrders(account: 104, symbol: 0),
+            .setMarkPrice(symbol: 0, priceUnits: 500_000),
+            order(105, .sell, .limit, price: 300_000, quantity: 100, symbol: 1),
+            order(106, .buy, .market, quantity: 50, symbol: 1),
+        ]
+        return commands
+    }()
+
+    static let symbols = [(name: "BTCUSDT", priceScale: 1, quantityScale: 3), (name: "ETHUSDT", priceScale: 2, quantityScale: 3)]
+
+    /// Runs `ledger-load` for `commands` commands in the background.
+    func startLoad(_ daemon: DaemonProcess, commands: Int, setup: Bool = false) throws -> Process {
+        let load = Process()
+        load.executableURL = URL(fileURLWithPath: binDirectory + "/ledger-load")
+        load.arguments =
+            ["--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--accounts", "60"]
+            + (setup ? ["--setup", "--duration", "0"] : ["--commands", String(commands), "--connections", "2", "--window", "200"])
+        load.standardOutput = FileHandle.nullDevice
+        try processLock.withLock { try load.run() }
+        return load
+    }
+
+    @Test func everyOrderKindProjectsAsTheDaemonReportsItAcrossAPostgresRestart() throws {
         let url = try freshDatabase()
         let pgDirectory = try #require(ProcessInfo.processInfo.environment["LEDGER_PG_DIR"], "LEDGER_PG_DIR is not set")
         let daemon = DaemonProcess(extraArguments: ["--projector-url", url])
         defer { daemon.cleanup() }
         try daemon.start()
+        let setup = try startLoad(daemon, commands: 0, setup: true)
+        setup.waitUntilExit()
+        #expect(setup.terminationStatus == 0)
+        let replies = try E2EExchange.run(Self.scenario, on: try daemon.connect())
+        for (index, reply) in replies.enumerated() {
+            guard case .committed = reply else {
+                Issue.record("scenario command \(index) (\(Self.scenario[index])) answered \(reply)")
+                continue
+            }
+        }
+        let database = try PostgresConnection(url: url)
+        let compare = ReadModelComparison(daemon: daemon, database: database, symbols: Self.symbols)
+        let scenarioEnd = try daemon.stateHash().sequence
 
-        // Load in the background; restart PostgreSQL while it runs. (One Foundation
-        // Process at a time: the restart goes through system(3).)
-        let load = Process()
-        load.executableURL = URL(fileURLWithPath: binDirectory + "/ledger-load")
-        load.arguments = [
-            "--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--setup", "--accounts", "60", "--commands",
-            "30000", "--connections", "2", "--window", "200",
-        ]
-        load.standardOutput = FileHandle.nullDevice
-        try processLock.withLock { try load.run() }
-        usleep(700_000)
+        // The load (sized by its count); PostgreSQL restarts once the projector has passed
+        // the scenario by 2,000 entries, while the load goes on.
+        let load = try startLoad(daemon, commands: 20_000)
+        try compare.waitForCheckpoint(scenarioEnd + 2_000)
         #expect(system("'\(repository)/scripts/pg-throwaway.sh' restart '\(pgDirectory)'") == 0)
         load.waitUntilExit()
         #expect(load.terminationStatus == 0)
-
-        // Wait for the projector to reach the durable end.
         let durable = try daemon.stateHash().sequence
-        let connection = try PostgresConnection(url: url)
-        let deadline = Date().addingTimeInterval(180)
-        while try number(connection, "SELECT sequence FROM projector_checkpoint") != String(durable), Date() < deadline {
-            usleep(100_000)
-        }
-        #expect(try number(connection, "SELECT sequence FROM projector_checkpoint") == String(durable))
+        let restarted = try PostgresConnection(url: url)
+        let after = ReadModelComparison(daemon: daemon, database: restarted, symbols: Self.symbols)
+        try after.waitForCheckpoint(durable)
         #expect(daemon.log_().contains("projector: "), "the restart should have been noticed and retried")
 
-        // Counts and sums against the journal: nothing lost, nothing twice.
-        var trades = 0
-        var tradedUnits: Int64 = 0
-        var postingRows = 0
-        try JournalReader(directory: daemon.journalDirectory).forEach(upTo: durable) { entry in
-            var reader = ByteReader(Array(entry.payload))
-            for event in try EntryPayload.decode(from: &reader).events {
-                if case .trade(let trade) = event {
-                    trades += 1
-                    tradedUnits += trade.quantityUnits
-                }
-                event.forEachPosting(settleAsset: { _ in 0 }) { _ in postingRows += 2 }
-            }
-        }
-        #expect(trades > 1_000)
-        #expect(try number(connection, "SELECT count(*) FROM trades") == String(trades))
-        #expect(try number(connection, "SELECT count(DISTINCT trade_id) FROM trades") == String(trades))
-        #expect(try number(connection, "SELECT sum(quantity) FROM trades") == DecimalText.format(tradedUnits, scale: 3))
-        #expect(try number(connection, "SELECT count(*) FROM ledger_entries") == String(postingRows))
-        #expect(try number(connection, "SELECT sum(amount) FROM ledger_entries") == "0.000000")
-
-        // Balances and positions equal what the daemon holds in memory.
-        for account in 1...60 {
-            let view = try daemon.http("GET", "/v1/account?account=\(account)")
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(view.body.utf8)) as? [String: Any])
-            let wallet = ((object["assets"] as? [[String: Any]])?.first?["walletBalance"] as? String) ?? "?"
-            #expect(
-                try number(connection, "SELECT wallet FROM balances WHERE account_id = \(account) AND asset = 'USDT'") == wallet,
-                "account \(account)")
-            for position in object["positions"] as? [[String: Any]] ?? [] {
-                let symbol = position["symbol"] as? String ?? "?"
-                let size = try number(connection, "SELECT size FROM positions WHERE account_id = \(account) AND symbol = '\(symbol)'")
-                #expect(size == position["positionAmt"] as? String, "account \(account) \(symbol)")
-            }
-        }
-        // Each account's ledger entries add up to its balance.
-        let mismatched = try number(
-            connection,
-            "SELECT count(*) FROM balances b WHERE wallet <> (SELECT coalesce(sum(amount), 0) FROM ledger_entries e WHERE e.account_id = b.account_id AND e.asset = b.asset)"
+        // What the scenario must have produced, as the read models show it.
+        func names(_ sql: String) throws -> Set<String> { Set(try restarted.execute(sql).compactMap { $0[0] ?? nil }) }
+        #expect(try names("SELECT DISTINCT type FROM orders") == Set(OrderType.allCases.map(\.apiName)))
+        #expect(try names("SELECT DISTINCT time_in_force FROM orders") == Set(TimeInForce.allCases.map(\.apiName)))
+        #expect(try names("SELECT DISTINCT status FROM orders") == Set(OrderStatus.allCases.map(\.rawValue)))
+        let kinds = try names("SELECT DISTINCT kind FROM order_events")
+        #expect(kinds.isSuperset(of: ["NEW", "TRIGGERED", "REJECTED", "RESTED", "REDUCED", "AMENDED", "CANCELED", "EXPIRED"]), "\(kinds)")
+        #expect(
+            try names("SELECT DISTINCT reason FROM order_events WHERE kind = 'EXPIRED'").isSuperset(of: ["IOC", "FOK", "GTX", "SELF_TRADE"])
         )
-        #expect(mismatched == "0")
+        #expect(
+            try after.value(
+                "SELECT count(*) FILTER (WHERE triggered) > 0 AND count(*) FILTER (WHERE amended) > 0 AND count(*) FILTER (WHERE close_position) > 0 AND count(*) FILTER (WHERE reduce_only) > 0 FROM orders"
+            ) == "t")
+
+        // Every order as the daemon reports it, balances and positions, counts and sums.
+        let accounts = Array(1...60 as ClosedRange<AccountID>) + Array(101...106 as ClosedRange<AccountID>)
+        let compared = try after.compareOrders(accounts: accounts)
+        #expect(compared == Int(try after.value("SELECT count(*) FROM orders")) ?? -1)
+        try after.compareAccounts(accounts)
+        try after.compareWithJournal(through: durable)
+
+        // The live projection, restart and all, equals a rebuild from the journal.
+        let rebuilt = try runTool(
+            "ledger-replay", ["project", "--data-dir", daemon.dataDirectory, "--url", url, "--into", "fresh", "--json"])
+        #expect(rebuilt.status == 0, "\(rebuilt.output)\(rebuilt.error)")
+        #expect(rebuilt.output.contains("\"checkpoint\":\(durable)"), "\(rebuilt.output)")
+        try after.compareSchemas("public", "fresh")
     }
 
     /// The rule book's read models: a liquidation that ends in ADL, a funding settlement

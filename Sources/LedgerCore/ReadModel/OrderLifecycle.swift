@@ -246,12 +246,8 @@ public struct OrderLifecycle: Sendable {
                 note(id, .new, price: order.priceUnits, quantity: order.quantityUnits)
                 working.append(id)
             case .conditionalOrderPlaced(let id):
-                guard case .placeOrder(let order) = command else { continue }
-                var record = OrderRecord(order, id: id, sequence: sequence, timeNanos: timeNanos)
-                record.isOpen = true
-                open[id] = record
-                observer.orderOpened(record)
-                note(id, .new, price: order.priceUnits, quantity: order.quantityUnits)
+                // After its `orderAccepted`: it waits for its trigger.
+                update(id, sequence, timeNanos) { $0.isOpen = true }
             case .conditionalOrderTriggered(let id, let price):
                 update(id, sequence, timeNanos) {
                     $0.triggered = true
