@@ -308,7 +308,10 @@ public final class Projector: @unchecked Sendable {
             let moved = try connection.executeCount(
                 "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)"
             )
-            guard moved == 1 else { throw PostgresError(message: "checkpoint moved underneath the projector") }
+            guard moved == 1 else {
+                throw PostgresError(
+                    message: "the read models' checkpoint is not at \(batch.firstSequence - 1) (swapped or restored?): reconnecting")
+            }
             try connection.execute("COMMIT")
         } catch {
             _ = try? connection.execute("ROLLBACK")

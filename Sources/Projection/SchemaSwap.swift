@@ -26,8 +26,10 @@ public enum SchemaSwap {
     /// waits), runs `finish` (the rebuild catches up to the journal's end meanwhile),
     /// gives the rebuilt schema the read privileges the live one grants, and renames
     /// `live` to `live_retired_<suffix>` and `rebuilt` to `live`. A query sees the old
-    /// schema or the new one, never a half-built one; the live projector finds the new
-    /// checkpoint on its next commit and continues from it.
+    /// schema or the new one, never a half-built one. The live projector's next commit
+    /// goes to the new schema: where its checkpoint is the one the live projector had, it
+    /// simply continues; elsewhere the commit's checkpoint guard fails, and the projector
+    /// reconnects and continues from the new checkpoint.
     public static func swap(
         url: String, live: String, rebuilt: String, suffix: String, finish: () throws -> Void
     ) throws -> Result {

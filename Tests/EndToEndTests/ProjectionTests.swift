@@ -161,6 +161,88 @@ import Testing
         try after.compareSchemas("public", "fresh")
     }
 
+    /// `ledger-replay project --swap` while a load runs: a reader that queries the live
+    /// schema throughout never sees the trades go back (a half-built schema would show
+    /// fewer), the live projector continues on the swapped-in schema from its checkpoint,
+    /// and what it then holds equals a fresh projection of the same journal.
+    @Test func aRebuildSwapsInWhileTheLoadAndTheLiveProjectorRun() throws {
+        let url = try freshDatabase()
+        let daemon = DaemonProcess(extraArguments: ["--projector-url", url])
+        defer { daemon.cleanup() }
+        try daemon.start()
+        let setup = try startLoad(daemon, commands: 0, setup: true)
+        setup.waitUntilExit()
+        let first = try startLoad(daemon, commands: 6_000)
+        first.waitUntilExit()
+        let compare = ReadModelComparison(daemon: daemon, database: try PostgresConnection(url: url), symbols: Self.symbols)
+        try compare.waitForCheckpoint(try daemon.stateHash().sequence)
+
+        // A reader on its own connection: one statement, one snapshot, each time.
+        final class Reader: @unchecked Sendable {
+            let lock = NSLock()
+            var stop = false
+            var reads = 0
+            var problems: [String] = []
+        }
+        let reader = Reader()
+        let thread = Thread {
+            guard let readerConnection = try? PostgresConnection(url: url) else {
+                reader.lock.withLock { reader.problems.append("the reader could not connect") }
+                return
+            }
+            var last = (trades: 0, checkpoint: 0)
+            while !reader.lock.withLock({ reader.stop }) {
+                guard
+                    let row = try? readerConnection.execute(
+                        "SELECT (SELECT count(*) FROM trades), (SELECT sequence FROM projector_checkpoint), (SELECT count(*) FROM trades t WHERE t.sequence > (SELECT sequence FROM projector_checkpoint))"
+                    ).first,
+                    let trades = row[0].flatMap(Int.init), let checkpoint = row[1].flatMap(Int.init)
+                else { continue }
+                reader.lock.withLock {
+                    reader.reads += 1
+                    if trades < last.trades || checkpoint < last.checkpoint {
+                        reader.problems.append("went back: \(last) to \((trades, checkpoint))")
+                    }
+                    if row[2] != "0" { reader.problems.append("trades past the checkpoint \(checkpoint): \(row[2] ?? "?")") }
+                }
+                last = (trades, checkpoint)
+            }
+        }
+        thread.start()
+
+        let load = try startLoad(daemon, commands: 12_000)
+        let swapped = try runTool("ledger-replay", ["project", "--data-dir", daemon.dataDirectory, "--url", url, "--swap", "--json"])
+        #expect(swapped.status == 0, "\(swapped.output)\(swapped.error)")
+        #expect(
+            swapped.output.contains("\"swapped\":true") && swapped.output.contains("\"retired\":\"public_retired_"), "\(swapped.output)")
+        load.waitUntilExit()
+        #expect(load.terminationStatus == 0)
+        // More after the swap, whenever it happened: the live projector must continue on
+        // the swapped-in schema.
+        let after = try startLoad(daemon, commands: 2_000)
+        after.waitUntilExit()
+        let durable = try daemon.stateHash().sequence
+        try compare.waitForCheckpoint(durable)
+        reader.lock.withLock { reader.stop = true }
+        while !thread.isFinished { usleep(10_000) }
+        reader.lock.withLock {
+            #expect(reader.reads > 0)
+            let clean = reader.problems.isEmpty
+            #expect(clean, "\(reader.problems.count) problems, first: \(Array(reader.problems.prefix(5)))")
+        }
+
+        // The swapped-in schema, continued by the live projector, equals a fresh projection.
+        let fresh = try runTool(
+            "ledger-replay", ["project", "--data-dir", daemon.dataDirectory, "--url", url, "--into", "fresh", "--json"])
+        #expect(fresh.status == 0, "\(fresh.output)\(fresh.error)")
+        try compare.compareSchemas("public", "fresh")
+        try compare.compareWithJournal(through: durable)
+        // The old schema stopped where the swap left it; the live projector went on in the new one.
+        let retired = try compare.value("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'public_retired_%'")
+        let retiredCheckpoint = SequenceNumber(try compare.value("SELECT sequence FROM \(retired).projector_checkpoint")) ?? .max
+        #expect(retiredCheckpoint < durable, "retired schema \(retired) at \(retiredCheckpoint), durable \(durable)")
+    }
+
     /// The rule book's read models: a liquidation that ends in ADL, a funding settlement
     /// (1-second interval), mark prices and the insurance fund's history, against the
     /// daemon's own views.
