@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerDigest", "LedgerClient"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LedgerClient", "LedgerCore", "LedgerDigest", "Journal", "Projection", "LedgerTestSupport"]),
+            dependencies: ["LedgerClient", "LedgerCore", "LedgerDigest", "Journal", "Projection", "Snapshots", "LedgerTestSupport"]),
         .testTarget(name: "DiskSimulationTests", dependencies: ["DiskSimulation", "Journal", "Snapshots", "LedgerCore", "LedgerDigest"]),
         .testTarget(
             name: "SnapshotsTests",

@@ -5,6 +5,7 @@ import LedgerCore
 import LedgerDigest
 import LedgerTestSupport
 import Projection
+import Snapshots
 import Testing
 
 /// The PostgreSQL read models against the daemon and the journal. Needs a real server:
@@ -115,7 +116,8 @@ import Testing
             }
         }
         let database = try PostgresConnection(url: url)
-        let compare = ReadModelComparison(daemon: daemon, database: database, symbols: Self.symbols)
+        let compare = ReadModelComparison(
+            daemon: daemon, journalDirectory: daemon.journalDirectory, database: database, symbols: Self.symbols)
         let scenarioEnd = try daemon.stateHash().sequence
 
         // The load (sized by its count); PostgreSQL restarts once the projector has passed
@@ -127,7 +129,8 @@ import Testing
         #expect(load.terminationStatus == 0)
         let durable = try daemon.stateHash().sequence
         let restarted = try PostgresConnection(url: url)
-        let after = ReadModelComparison(daemon: daemon, database: restarted, symbols: Self.symbols)
+        let after = ReadModelComparison(
+            daemon: daemon, journalDirectory: daemon.journalDirectory, database: restarted, symbols: Self.symbols)
         try after.waitForCheckpoint(durable)
         #expect(daemon.log_().contains("projector: "), "the restart should have been noticed and retried")
 
@@ -161,6 +164,48 @@ import Testing
         try after.compareSchemas("public", "fresh")
     }
 
+    /// Every fixture journal (every command and event version, the rule book, bounded
+    /// steps, ADL continued over ticks and ranked in steps, text client ids) projects with
+    /// `ledger-replay project`: counts and sums equal the journal, balances and positions
+    /// equal the state the journal leaves, and every liquidated quantity is in its order.
+    @Test(arguments: [
+        "journal-v1", "journal-v2", "journal-rulebook", "journal-bounded", "journal-deleveraging", "journal-adl-ranking",
+        "journal-text-client-ids", "journal-excised",
+    ])
+    func everyFixtureJournalProjects(_ fixture: String) throws {
+        let url = try freshDatabase()
+        let directory = repository + "/Fixtures/" + fixture
+        let projected = try runTool("ledger-replay", ["project", "--journal", directory, "--url", url, "--into", "fixture", "--json"])
+        #expect(projected.status == 0, "\(projected.output)\(projected.error)")
+        let state = try Recovery.restore(journalDirectory: directory, snapshotDirectory: nil).state
+        #expect(projected.output.contains("\"checkpoint\":\(state.lastSequence)"), "\(projected.output)")
+        let database = try PostgresConnection(url: url)
+        try database.execute("SET search_path TO fixture")
+        let compare = ReadModelComparison(
+            journalDirectory: directory, database: database,
+            symbols: state.symbols.map { ($0.name, Int($0.priceScale), Int($0.quantityScale)) })
+        try compare.compareWithJournal(through: state.lastSequence)
+        var differences: [String] = []
+        for account in state.accounts {
+            for asset in state.assets {
+                let wallet = try compare.value("SELECT wallet FROM balances WHERE account_id = \(account.id) AND asset = '\(asset.name)'")
+                let expected = account.balance(asset.id)
+                if (wallet == "NULL" ? Int128(0) : ReadModelComparison.units(wallet, Int(asset.scale))) != Int128(expected) {
+                    differences.append("account \(account.id) \(asset.name): \(wallet), state \(expected)")
+                }
+            }
+            for spec in state.symbols {
+                let size = try compare.value("SELECT size FROM positions WHERE account_id = \(account.id) AND symbol = '\(spec.name)'")
+                let expected = account.position(spec.id).sizeQuantityUnits
+                if (size == "NULL" ? Int128(0) : ReadModelComparison.units(size, Int(spec.quantityScale))) != Int128(expected) {
+                    differences.append("account \(account.id) \(spec.name): size \(size), state \(expected)")
+                }
+            }
+        }
+        let agree = differences.isEmpty
+        #expect(agree, "\(fixture): \(differences.count) differences, first: \(Array(differences.prefix(5)))")
+    }
+
     /// `ledger-replay project --swap` while a load runs: a reader that queries the live
     /// schema throughout never sees the trades go back (a half-built schema would show
     /// fewer), the live projector continues on the swapped-in schema from its checkpoint,
@@ -174,7 +219,8 @@ import Testing
         setup.waitUntilExit()
         let first = try startLoad(daemon, commands: 6_000)
         first.waitUntilExit()
-        let compare = ReadModelComparison(daemon: daemon, database: try PostgresConnection(url: url), symbols: Self.symbols)
+        let compare = ReadModelComparison(
+            daemon: daemon, journalDirectory: daemon.journalDirectory, database: try PostgresConnection(url: url), symbols: Self.symbols)
         try compare.waitForCheckpoint(try daemon.stateHash().sequence)
 
         // A reader on its own connection: one statement, one snapshot, each time.
@@ -293,6 +339,34 @@ import Testing
         let fund = try daemon.http("GET", "/v1/insuranceFund").body
         let history = try number(database, "SELECT balance FROM insurance_fund_history ORDER BY sequence DESC, line DESC LIMIT 1")
         #expect(fund.contains("\"balance\":\"\(history)\""), "fund \(fund) vs history \(history)")
+
+        // A second victim whose position the (now funded) insurance fund takes over.
+        let takeover = try E2EExchange.run(
+            [
+                .depositInsuranceFund(Transfer(transferID: 901, account: 0, asset: 0, amountMinor: 5_000_000_000)),
+                LiquidationE2ETests.deposit(6, 1_000), .setLeverage(account: 6, symbol: 0, leverage: 50),
+                LiquidationE2ETests.deposit(7, 100_000), LiquidationE2ETests.limit(7, .sell, 1_820_000, 1_000),
+                LiquidationE2ETests.limit(6, .buy, 1_820_000, 1_000), .setMarkPrice(symbol: 0, priceUnits: 1_725_000),
+            ], on: connection, firstID: 5_000_000)
+        for reply in takeover {
+            guard case .committed = reply else { throw LiquidationE2ETests.Failure(message: "\(takeover)") }
+        }
+        let taken = try daemon.stateHash().sequence
+        let compare = ReadModelComparison(
+            daemon: daemon, journalDirectory: daemon.journalDirectory, database: database, symbols: [("BTCUSDT", 2, 3)])
+        try compare.waitForCheckpoint(taken)
+        #expect(try number(database, "SELECT count(*) FROM liquidations") == "2")
+        #expect(try number(database, "SELECT taken_over_quantity FROM liquidations WHERE account_id = 6") == "1.000")
+        #expect(try number(database, "SELECT count(*) FROM order_events WHERE kind = 'TAKEOVER'") == "1")
+        #expect(try number(database, "SELECT count(*) FROM order_events WHERE kind = 'ADL'") == "2")
+        #expect(
+            try number(
+                database,
+                "SELECT string_agg(status || ' ' || filled_quantity, ',' ORDER BY order_id) FROM orders WHERE auto_close = 'LIQUIDATION'")
+                == "FILLED 1.000,FILLED 1.000")
+        // Liquidation orders and every other order as the daemon reports them.
+        #expect(try compare.compareOrders(accounts: [2, 3, 5, 6, 7]) == Int(try number(database, "SELECT count(*) FROM orders")))
+        try compare.compareAccounts([2, 3, 5, 6, 7])
 
         // A settlement a second, each in ticks of ledgerd's own (the timer journals them
         // without traffic). Stopped, the read model holds every payment the journal holds

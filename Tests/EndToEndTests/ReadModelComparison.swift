@@ -7,7 +7,9 @@ import Testing
 
 /// The read models against what the daemon reports and what the journal holds.
 struct ReadModelComparison {
-    let daemon: DaemonProcess
+    /// The daemon whose views the read models must equal (`compareOrders`, `compareAccounts`).
+    var daemon: DaemonProcess!
+    let journalDirectory: String
     let database: PostgresConnection
     /// (name, price scale, quantity scale) of each listed symbol.
     let symbols: [(name: String, priceScale: Int, quantityScale: Int)]
@@ -148,15 +150,23 @@ struct ReadModelComparison {
         var postings = 0
         var accepted = Set<OrderID>()
         let names = symbols.map(\.name)
-        try JournalReader(directory: daemon.journalDirectory).forEach(upTo: sequence) { entry in
+        var liquidationOrders = Set<OrderID>()
+        var liquidatedUnits: Int64 = 0
+        try JournalReader(directory: journalDirectory).forEach(upTo: sequence) { entry in
             let payload = try entry.decodePayload()
             for event in payload.events {
                 switch event {
                 case .trade(let trade):
                     trades += 1
                     tradedUnits[names[Int(trade.symbol)], default: 0] += trade.quantityUnits
-                case .orderAccepted(let id), .conditionalOrderPlaced(let id), .liquidationOrderPlaced(let id, _, _, _, _, _):
+                    if liquidationOrders.contains(trade.takerOrderID) { liquidatedUnits += trade.quantityUnits }
+                case .insuranceTakeover(_, _, _, _, let quantity, _, _), .autoDeleveraged(_, _, _, _, _, let quantity, _, _):
+                    liquidatedUnits += quantity
+                case .orderAccepted(let id), .conditionalOrderPlaced(let id):
                     accepted.insert(id)
+                case .liquidationOrderPlaced(let id, _, _, _, _, _):
+                    accepted.insert(id)
+                    liquidationOrders.insert(id)
                 default: break
                 }
                 event.forEachPosting(settleAsset: { _ in 0 }) { _ in postings += 1 }
@@ -191,6 +201,16 @@ struct ReadModelComparison {
         #expect(try value("SELECT count(*) FROM (SELECT * FROM candles_1m EXCEPT \(recomputed)) x") == "0")
         #expect(try value("SELECT count(*) FROM (\(recomputed) EXCEPT SELECT * FROM candles_1m) x") == "0")
         #expect(try value("SELECT coalesce(sum(trade_count), 0) FROM candles_1m") == String(trades))
+        // What closed liquidated positions (their orders' fills, takeovers and ADL, in later
+        // entries too) is what the liquidation orders and the liquidations rows say.
+        let quantityScale = symbols.first?.quantityScale ?? 3
+        let closed = DecimalText.format(liquidatedUnits, scale: quantityScale)
+        #expect(
+            try value("SELECT coalesce(sum(filled_quantity), 0) FROM orders WHERE auto_close = 'LIQUIDATION'")
+                == (liquidatedUnits == 0 ? "0" : closed))
+        #expect(
+            try value("SELECT coalesce(sum(filled_quantity + taken_over_quantity + deleveraged_quantity), 0) FROM liquidations")
+                == (liquidatedUnits == 0 ? "0" : closed))
     }
 
     /// Every table of schema `left` holds exactly the rows of schema `right`.
