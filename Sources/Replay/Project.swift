@@ -32,8 +32,11 @@ struct Project: ParsableCommand {
         guard target != schema else { throw ValidationError("--into must differ from --schema (\(schema)): that is the live schema") }
         if swap && through != nil { throw ValidationError("--swap needs the whole journal: leave out --through") }
         guard (1...1_000_000).contains(batchEntries) else { throw ValidationError("--batch-entries must be 1…1000000") }
-        for name in [schema, target] where name.isEmpty || name.utf8.count > 40 {
-            throw ValidationError("schema name \"\(name)\" must have 1…40 bytes")
+        for name in [schema, target]
+        where name.isEmpty || name.utf8.count > 40
+            || !name.utf8.allSatisfy({ $0 == 0x5F || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) })
+        {
+            throw ValidationError("schema name \"\(name)\" must be 1…40 characters of [a-z0-9_]")
         }
     }
 

@@ -156,6 +156,16 @@ import Testing
         try after.compareAccounts(accounts)
         try after.compareWithJournal(through: durable)
 
+        // Partitions by day, the next made ahead; a day's range reads that day's only.
+        let day = try after.value("SELECT (min(time) AT TIME ZONE 'UTC')::date FROM trades")
+        let next = try after.value("SELECT to_char(DATE '\(day)' + 1, 'YYYYMMDD')")
+        let name = day.replacingOccurrences(of: "-", with: "")
+        #expect(try after.value("SELECT count(*) FROM pg_class WHERE relname IN ('trades_\(name)', 'trades_\(next)')") == "2")
+        let plan = try restarted.execute(
+            "EXPLAIN (COSTS OFF) SELECT count(*) FROM trades WHERE time >= '\(day) 00:00+00' AND time < timestamptz '\(day) 00:00+00' + interval '1 day'"
+        ).compactMap { $0[0] }.joined(separator: "\n")
+        #expect(plan.contains("trades_\(name)") && !plan.contains("trades_\(next)"), "\(plan)")
+
         // The live projection, restart and all, equals a rebuild from the journal.
         let rebuilt = try runTool(
             "ledger-replay", ["project", "--data-dir", daemon.dataDirectory, "--url", url, "--into", "fresh", "--json"])
