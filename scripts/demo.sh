@@ -49,11 +49,21 @@ echo "== ledgerd ready (tcp $tcp, http $http); demo load for ${seconds}s"
 echo "== waiting for the projector to catch up"
 # Gauges are Prometheus floats ("1517641.0"); the comparison below wants an integer.
 durable=$(curl -s "http://127.0.0.1:$http/metrics" | awk '/^ledger_durable_sequence / {printf "%d", $2}')
-for _ in $(seq 600); do
+projected=0
+start=$(date +%s)
+while :; do
     projected=$(psql -qtA "$LEDGER_PG_URL" -c "select coalesce(max(sequence),0) from projector_checkpoint" 2>/dev/null || echo 0)
+    elapsed=$(($(date +%s) - start))
+    printf '\rprojected %d of %d durable entries (%d%%)   ' "$projected" "$durable" "$((durable > 0 ? projected * 100 / durable : 100))"
     [ "$projected" -ge "$durable" ] && break
-    sleep 0.1
+    if [ "$elapsed" -ge "${DEMO_PROJECTOR_WAIT:-600}" ]; then
+        echo
+        echo "the read models are $((durable - projected)) entries behind the journal after ${elapsed}s: the query below shows them as of sequence $projected"
+        break
+    fi
+    sleep 1
 done
+echo
 echo "projected through sequence $projected of $durable"
 
 echo "== top accounts by realized PnL (PostgreSQL read models)"
