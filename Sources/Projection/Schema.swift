@@ -168,16 +168,16 @@ public enum Schema {
     /// The indexes the read models' queries need and the projector does not
     /// (docs/QUERIES.md): `ledger-replay project` drops them for its bulk load and builds
     /// them once at its end. Append-only series are found by time through BRIN indexes,
-    /// which cost next to nothing to keep, and by account through hash indexes within the
-    /// day partitions a time range keeps (cheaper to keep than B-trees on (account, time):
-    /// 66k against 56-61k entries/s projected, docs/BENCHMARKS.md).
+    /// which cost next to nothing to keep, and by account through one-column B-trees (their
+    /// duplicates deduplicated) within the day partitions a time range keeps: cheaper to
+    /// keep than B-trees on (account, time) (docs/BENCHMARKS.md, "Projector").
     public static let secondaryIndexes: [(name: String, definition: String)] = [
-        ("orders_account", "orders USING hash (account_id)"),
+        ("orders_account", "orders (account_id)"),
         ("trades_time", "trades USING brin (time, sequence)"),
-        ("trades_maker_account", "trades USING hash (maker_account)"),
-        ("trades_taker_account", "trades USING hash (taker_account)"),
-        ("postings_from_account", "postings USING hash (from_account) WHERE from_account IS NOT NULL"),
-        ("postings_to_account", "postings USING hash (to_account) WHERE to_account IS NOT NULL"),
+        ("trades_maker_account", "trades (maker_account)"),
+        ("trades_taker_account", "trades (taker_account)"),
+        ("postings_from_account", "postings (from_account) WHERE from_account IS NOT NULL"),
+        ("postings_to_account", "postings (to_account) WHERE to_account IS NOT NULL"),
         ("mark_prices_symbol_time", "mark_prices (symbol, time)"),
         ("funding_payments_account", "funding_payments (account_id, time)"),
         ("order_events_sequence", "order_events USING brin (sequence)"),
@@ -206,6 +206,11 @@ public enum Schema {
         UPDATE orders SET open_quantity = CASE WHEN status IN ('NEW', 'PARTIALLY_FILLED') THEN quantity - filled_quantity ELSE 0 END;
         ALTER TABLE orders ALTER COLUMN open_quantity SET NOT NULL;
         DROP INDEX orders_account;
+        -- Room in each page for a row's next version: its updates stay on the page (HOT)
+        -- and touch no index (balances and positions change every batch).
+        ALTER TABLE orders SET (fillfactor = 80);
+        ALTER TABLE balances SET (fillfactor = 50);
+        ALTER TABLE positions SET (fillfactor = 50);
 
         ALTER TABLE trades RENAME TO trades_v3;
         ALTER TABLE mark_prices RENAME TO mark_prices_v3;
