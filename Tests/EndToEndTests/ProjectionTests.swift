@@ -416,7 +416,7 @@ import Testing
         guard case .committed(_, let last, let fundingEvents) = settled[0] else { throw LiquidationE2ETests.Failure(message: "\(settled)") }
         #expect(!fundingEvents.contains { if case .fundingPaid = $0 { true } else { false } }, "\(fundingEvents)")
 
-        let database = try PostgresConnection(url: url)
+        var database = try PostgresConnection(url: url)
         let deadline = Date().addingTimeInterval(60)
         // ledgerd's own funding ticks journal entries after `last`: wait until it is passed.
         while try SequenceNumber(number(database, "SELECT sequence FROM projector_checkpoint")) ?? 0 < last, Date() < deadline {
@@ -431,7 +431,11 @@ import Testing
         let history = try number(database, "SELECT balance FROM insurance_fund_history ORDER BY sequence DESC, line DESC LIMIT 1")
         #expect(fund.contains("\"balance\":\"\(history)\""), "fund \(fund) vs history \(history)")
 
-        // A second victim whose position the (now funded) insurance fund takes over.
+        // PostgreSQL restarts; then a second victim whose position the (now funded)
+        // insurance fund takes over.
+        let pgDirectory = try #require(ProcessInfo.processInfo.environment["LEDGER_PG_DIR"], "LEDGER_PG_DIR is not set")
+        #expect(system("'\(repository)/scripts/pg-throwaway.sh' restart '\(pgDirectory)'") == 0)
+        database = try PostgresConnection(url: url)
         let takeover = try E2EExchange.run(
             [
                 .depositInsuranceFund(Transfer(transferID: 901, account: 0, asset: 0, amountMinor: 5_000_000_000)),
@@ -458,6 +462,7 @@ import Testing
         // Liquidation orders and every other order as the daemon reports them.
         #expect(try compare.compareOrders(accounts: [2, 3, 5, 6, 7]) == Int(try number(database, "SELECT count(*) FROM orders")))
         try compare.compareAccounts([2, 3, 5, 6, 7])
+        #expect(daemon.log_().contains("projector: "), "the restart should have been noticed and retried")
 
         // A settlement a second, each in ticks of ledgerd's own (the timer journals them
         // without traffic). Stopped, the read model holds every payment the journal holds
