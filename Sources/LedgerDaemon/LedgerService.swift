@@ -134,7 +134,7 @@ final class LedgerService: Service, @unchecked Sendable {
                 options: .init(
                     url: settings.projectorURL, journalDirectory: settings.journalDirectory,
                     snapshotDirectory: settings.snapshotDirectory, batchEntries: settings.projectorBatchEntries,
-                    schema: settings.projectorSchema),
+                    schema: settings.projectorSchema, niceness: Int32(settings.projectorNiceness)),
                 durableSequence: { sequencer.durableSequence },
                 log: { level, message in
                     if level == "info" { projectorLogger.info("\(message)") } else { projectorLogger.warning("\(message)") }

@@ -56,6 +56,8 @@ package struct DaemonConfig: Sendable {
     package var projectorBatchEntries = 5_000
     /// The PostgreSQL schema of the read models (`ledger-replay project --swap` renames into it).
     package var projectorSchema = "public"
+    /// The nice value of the projector's threads (0: as the engine's).
+    package var projectorNiceness = 10
     package var logLevel: Logger.Level = .info
     /// `text` (swift-log's stream handler) or `json` (one object a line).
     package var logFormat = "text"
@@ -160,6 +162,7 @@ package struct DaemonConfig: Sendable {
         "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
         "http.body_bytes_max",
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries", "projector.schema",
+        "projector.niceness",
         "world.accounts_max", "world.resting_orders_max", "world.conditional_orders_max", "world.positions_per_account_max",
         "auth.tokens_file", "auth.rate_per_second", "auth.burst", "history.orders_max", "history.trades_max", "history.income_max",
         "history.force_orders_max", "stream.host", "stream.port", "stream.clients_max", "stream.buffer_messages",
@@ -221,6 +224,7 @@ package struct DaemonConfig: Sendable {
             projectorEnabled = flag
         case "projector.url": projectorURL = try string()
         case "projector.batch_entries": projectorBatchEntries = Int(try integer(1...1_000_000))
+        case "projector.niceness": projectorNiceness = Int(try integer(0...19))
         case "projector.schema":
             let name = try string()
             guard (1...40).contains(name.utf8.count),
@@ -262,7 +266,8 @@ package struct DaemonConfig: Sendable {
             "http.in_flight_max": "\(httpInFlightMax)", "http.header_timeout_ms": "\(httpHeaderTimeoutMilliseconds)",
             "http.idle_timeout_ms": "\(httpIdleTimeoutMilliseconds)", "http.body_bytes_max": "\(httpBodyBytesMax)",
             "projector.enabled": "\(projectorEnabled)", "projector.url": Self.redacted(url: projectorURL),
-            "projector.batch_entries": "\(projectorBatchEntries)", "projector.schema": projectorSchema, "auth.tokens_file": tokensFile,
+            "projector.batch_entries": "\(projectorBatchEntries)", "projector.schema": projectorSchema,
+            "projector.niceness": "\(projectorNiceness)", "auth.tokens_file": tokensFile,
             "auth.rate_per_second": "\(tokenRatePerSecond)", "auth.burst": "\(tokenBurst)",
             "world.accounts_max": "\(worldLimits.accountsMax)", "world.resting_orders_max": "\(worldLimits.restingOrdersMax)",
             "world.conditional_orders_max": "\(worldLimits.conditionalOrdersMax)",

@@ -22,10 +22,12 @@ public final class Projector: @unchecked Sendable {
         public var backoffMaxMillis: Int
         /// The PostgreSQL schema the read models live in (created when missing).
         public var schema: String
+        /// The nice value of the daemon's projector threads (the loop and the batch builder).
+        public var niceness: Int32
 
         public init(
             url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000,
-            schema: String = "public"
+            schema: String = "public", niceness: Int32 = 10
         ) {
             self.url = url
             self.journalDirectory = journalDirectory
@@ -33,6 +35,7 @@ public final class Projector: @unchecked Sendable {
             self.batchEntries = batchEntries
             self.backoffMaxMillis = backoffMaxMillis
             self.schema = schema
+            self.niceness = niceness
         }
     }
 
@@ -75,7 +78,11 @@ public final class Projector: @unchecked Sendable {
     /// Rows written by this projector's committed batches.
     public var rowsWritten: Int { statusLock.withLock { _rowsWritten } }
 
+    /// True for the daemon's projector (`start`), false for `catchUp` (a tool at full speed).
+    private var isLive = false
+
     public func start() {
+        isLive = true
         let thread = Thread { [self] in run() }
         thread.name = "ledger-projector"
         thread.start()
@@ -146,6 +153,10 @@ public final class Projector: @unchecked Sendable {
     }
 
     private func run() {
+        // Background work: on a machine with few cores the engine, the writer and ingress
+        // come first and the read models lag instead (`projector.niceness`). Linux keeps a
+        // nice value per thread; 0 names the calling one (man 2 setpriority).
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, options.niceness)
         var backoffMillis = 50
         while !stopRequested {
             do {
@@ -183,6 +194,7 @@ public final class Projector: @unchecked Sendable {
             nonisolated(unsafe) var built: Result<ProjectionBatch?, any Error> = .success(nil)
             group.enter()
             builder.async {
+                if self.isLive { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, self.options.niceness) }
                 built = Result { try self.nextBatch(limit: limit) }
                 group.leave()
             }

@@ -76,6 +76,7 @@ import Testing
             ("[stream]\nclients_max = 0\n", "stream.clients_max must be an integer in 1...65536"),
             ("[history]\norders_max = -1\n", "history.orders_max must be an integer in 0...100000000"),
             ("[tcp]\nport = 70000\n", "tcp.port must be an integer in 0...65535"),
+            ("[projector]\nniceness = 20\n", "projector.niceness must be an integer in 0...19"),
             ("[projector]\nschema = \"Public\"\n", "projector.schema must be 1…40 characters of [a-z0-9_]"),
             ("[projector]\nschema = \"\"\n", "projector.schema must be 1…40 characters of [a-z0-9_]"),
             ("[projector]\nschema = \"a;drop\"\n", "projector.schema must be 1…40 characters of [a-z0-9_]"),
