@@ -53,7 +53,7 @@ package struct DaemonConfig: Sendable {
     package var verifyEntries = true
     package var projectorEnabled = false
     package var projectorURL = ""
-    package var projectorBatchEntries = 5_000
+    package var projectorBatchEntries = 20_000
     /// The PostgreSQL schema of the read models (`ledger-replay project --swap` renames into it).
     package var projectorSchema = "public"
     /// The nice value of the projector's threads (0: as the engine's).

@@ -26,7 +26,7 @@ public final class Projector: @unchecked Sendable {
         public var niceness: Int32
 
         public init(
-            url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 5_000, backoffMaxMillis: Int = 2_000,
+            url: String, journalDirectory: String, snapshotDirectory: String?, batchEntries: Int = 20_000, backoffMaxMillis: Int = 2_000,
             schema: String = "public", niceness: Int32 = 10
         ) {
             self.url = url
