@@ -87,13 +87,22 @@ import Testing
 
     static let symbols = [(name: "BTCUSDT", priceScale: 1, quantityScale: 3), (name: "ETHUSDT", priceScale: 2, quantityScale: 3)]
 
+    /// What `ledger-load --setup --accounts 60` sends (the listings, the marks, a deposit
+    /// for each account), run to the end.
+    func setUp(_ daemon: DaemonProcess) throws {
+        for reply in try E2EExchange.run(DemoExchange.setupCommands(accounts: 60), on: try daemon.connect()) {
+            guard case .committed = reply else { throw LiquidationE2ETests.Failure(message: "setup: \(reply)") }
+        }
+    }
+
     /// Runs `ledger-load` for `commands` commands in the background.
-    func startLoad(_ daemon: DaemonProcess, commands: Int, setup: Bool = false) throws -> Process {
+    func startLoad(_ daemon: DaemonProcess, commands: Int) throws -> Process {
         let load = Process()
         load.executableURL = URL(fileURLWithPath: binDirectory + "/ledger-load")
-        load.arguments =
-            ["--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--accounts", "60"]
-            + (setup ? ["--setup", "--duration", "0"] : ["--commands", String(commands), "--connections", "2", "--window", "200"])
+        load.arguments = [
+            "--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--accounts", "60", "--commands", String(commands),
+            "--connections", "2", "--window", "200",
+        ]
         load.standardOutput = FileHandle.nullDevice
         try processLock.withLock { try load.run() }
         return load
@@ -105,9 +114,7 @@ import Testing
         let daemon = DaemonProcess(extraArguments: ["--projector-url", url])
         defer { daemon.cleanup() }
         try daemon.start()
-        let setup = try startLoad(daemon, commands: 0, setup: true)
-        setup.waitUntilExit()
-        #expect(setup.terminationStatus == 0)
+        try setUp(daemon)
         let replies = try E2EExchange.run(Self.scenario, on: try daemon.connect())
         for (index, reply) in replies.enumerated() {
             guard case .committed = reply else {
@@ -306,8 +313,7 @@ import Testing
         let daemon = DaemonProcess(extraArguments: ["--projector-url", url])
         defer { daemon.cleanup() }
         try daemon.start()
-        let setup = try startLoad(daemon, commands: 0, setup: true)
-        setup.waitUntilExit()
+        try setUp(daemon)
         let first = try startLoad(daemon, commands: 6_000)
         first.waitUntilExit()
         let compare = ReadModelComparison(
