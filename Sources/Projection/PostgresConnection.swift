@@ -99,46 +99,6 @@ extension String {
     }
 }
 
-/// Builds COPY text rows: fields tab-separated, `\N` for NULL, text escaped.
-struct CopyRows {
-    var bytes: [UInt8] = []
-    var count = 0
-    private var fieldStarted = false
-
-    mutating func field(_ value: String?) {
-        if fieldStarted { bytes.append(0x09) }
-        fieldStarted = true
-        guard let value else {
-            bytes += [0x5C, 0x4E]
-            return
-        }
-        for byte in value.utf8 {
-            switch byte {
-            case 0x5C: bytes += [0x5C, 0x5C]
-            case 0x09: bytes += [0x5C, 0x74]
-            case 0x0A: bytes += [0x5C, 0x6E]
-            case 0x0D: bytes += [0x5C, 0x72]
-            default: bytes.append(byte)
-            }
-        }
-    }
-
-    mutating func field(_ value: Int64) { field(String(value)) }
-    mutating func field(_ value: UInt64) { field(String(value)) }
-
-    mutating func endRow() {
-        bytes.append(0x0A)
-        fieldStarted = false
-        count += 1
-    }
-
-    mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        count = 0
-        fieldStarted = false
-    }
-}
-
 extension PostgresConnection {
     /// `"name"`, with quotes doubled: an identifier from configuration in SQL text.
     public static func quote(identifier: String) -> String {
