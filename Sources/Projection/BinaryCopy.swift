@@ -5,7 +5,8 @@ import LedgerCore
 /// format none. Fields must be written in the column order the COPY names, with the
 /// column's type: int8, int4, bool, text, timestamptz, numeric.
 struct BinaryCopy {
-    private(set) var bytes: [UInt8] = []
+    /// The header, then the rows so far.
+    private(set) var bytes: [UInt8] = Self.header
     private(set) var count = 0
     let columns: Int
     private var fieldsInRow = 0
@@ -21,9 +22,6 @@ struct BinaryCopy {
     }
 
     var isEmpty: Bool { count == 0 }
-
-    /// The whole COPY stream: header, rows, trailer.
-    var stream: [UInt8] { Self.header + bytes + Self.trailer }
 
     mutating func beginRow() {
         precondition(fieldsInRow == 0 || fieldsInRow == columns, "row ended with \(fieldsInRow) of \(columns) fields")
@@ -42,8 +40,7 @@ struct BinaryCopy {
     }
 
     private mutating func put64(_ value: Int64) {
-        let bits = UInt64(bitPattern: value)
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: bits >> UInt64(shift))) }
+        withUnsafeBytes(of: UInt64(bitPattern: value).bigEndian) { bytes.append(contentsOf: $0) }
     }
 
     private mutating func put16(_ value: Int) {
@@ -86,7 +83,12 @@ struct BinaryCopy {
         fieldsInRow += 1
     }
 
-    mutating func text(_ value: String) { text(Array(value.utf8)) }
+    mutating func text(_ value: String) {
+        let utf8 = value.utf8
+        put32(Int32(utf8.count))
+        bytes.append(contentsOf: utf8)
+        fieldsInRow += 1
+    }
 
     mutating func text(_ value: String?) {
         if let value { text(value) } else { null() }
@@ -107,28 +109,56 @@ struct BinaryCopy {
         precondition(scale >= 0 && scale <= 40, "numeric scale \(scale)")
         // Base-10000 digits aligned on the decimal point: pad the scale to a multiple of 4.
         let pad = (4 - scale % 4) % 4
-        var magnitude = units.magnitude
-        for _ in 0..<pad { magnitude *= 10 }
         let fractionGroups = (scale + pad) / 4
-        var groups: [UInt16] = []  // least significant first
-        while magnitude > 0 {
-            groups.append(UInt16(magnitude % 10_000))
-            magnitude /= 10_000
+        // Least significant first; |Int128| × 1000 < 10^42 needs at most 11 groups.
+        var groups: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let count = withUnsafeMutableBytes(of: &groups) { raw in
+            let digits = raw.bindMemory(to: UInt64.self)
+            var count = 0
+            var magnitude = units.magnitude
+            let scaleUp: UInt128 = pad == 0 ? 1 : pad == 1 ? 10 : pad == 2 ? 100 : 1_000
+            if magnitude <= UInt128(UInt64.max / 1_000) {
+                // The common case, in 64-bit arithmetic.
+                var small = UInt64(magnitude) * UInt64(scaleUp)
+                while small > 0 {
+                    digits[count] = small % 10_000
+                    small /= 10_000
+                    count += 1
+                }
+            } else {
+                // One group of up to four digits may not fit after scaling: split first.
+                let (high, low) = magnitude.quotientAndRemainder(dividingBy: 10_000)
+                var carry = low * scaleUp  // < 10^7
+                magnitude = high * scaleUp + carry / 10_000
+                carry %= 10_000
+                digits[count] = UInt64(carry)
+                count += 1
+                while magnitude > 0 {
+                    digits[count] = UInt64(magnitude % 10_000)
+                    magnitude /= 10_000
+                    count += 1
+                }
+            }
+            return count
         }
-        // Trailing zero groups (least significant) are not stored; the weight stays.
-        var low = 0
-        while low < groups.count && groups[low] == 0 { low += 1 }
-        let stored = groups.count - low
-        let weight = stored == 0 ? 0 : groups.count - 1 - fractionGroups
-        put32(Int32(8 + 2 * stored))
-        put16(stored)
-        put16(weight)
-        put16(units < 0 ? 0x4000 : 0)
-        put16(scale)
-        var index = groups.count - 1
-        while index >= low {
-            put16(Int(groups[index]))
-            index -= 1
+        withUnsafeBytes(of: &groups) { raw in
+            let digits = raw.bindMemory(to: UInt64.self)
+            // Trailing zero groups (least significant) are not stored; the weight stays.
+            var low = 0
+            while low < count && digits[low] == 0 { low += 1 }
+            let stored = count - low
+            let weight = stored == 0 ? 0 : count - 1 - fractionGroups
+            put32(Int32(8 + 2 * stored))
+            put16(stored)
+            put16(weight)
+            put16(units < 0 ? 0x4000 : 0)
+            put16(scale)
+            var index = count - 1
+            while index >= low {
+                put16(Int(digits[index]))
+                index -= 1
+            }
         }
         fieldsInRow += 1
     }
@@ -143,6 +173,6 @@ extension PostgresConnection {
     func copy(into table: String, columns: [String], rows: BinaryCopy) throws(PostgresError) {
         if rows.isEmpty { return }
         precondition(rows.columns == columns.count, "\(table): \(rows.columns) fields a row for \(columns.count) columns")
-        try copy(into: table, columns: columns, data: rows.stream, format: "binary")
+        try copy(into: table, columns: columns, chunks: [rows.bytes, BinaryCopy.trailer], format: "binary")
     }
 }

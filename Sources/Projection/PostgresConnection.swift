@@ -65,17 +65,25 @@ public final class PostgresConnection {
     /// COPY ... FROM STDIN; `data` holds the rows in `format` (text: tab-separated, one a
     /// line; binary: `BinaryCopy`'s stream).
     public func copy(into table: String, columns: [String], data: [UInt8], format: String = "text") throws(PostgresError) {
-        if data.isEmpty { return }
+        try copy(into: table, columns: columns, chunks: [data], format: format)
+    }
+
+    /// COPY ... FROM STDIN of `chunks`, sent one after another (one stream).
+    public func copy(into table: String, columns: [String], chunks: [[UInt8]], format: String = "text") throws(PostgresError) {
+        if chunks.allSatisfy(\.isEmpty) { return }
         guard let start = PQexec(connection, "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN (FORMAT \(format))") else {
             throw error("copy")
         }
         let status = PQresultStatus(start)
         PQclear(start)
         guard status == PGRES_COPY_IN else { throw error("copy \(table)") }
-        let sent = data.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(connection, $0.baseAddress, Int32($0.count)) }
+        for data in chunks where !data.isEmpty {
+            let sent = data.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(connection, $0.baseAddress, Int32($0.count)) }
+            }
+            guard sent == 1 else { throw error("copy \(table)") }
         }
-        guard sent == 1, PQputCopyEnd(connection, nil) == 1 else { throw error("copy \(table)") }
+        guard PQputCopyEnd(connection, nil) == 1 else { throw error("copy \(table)") }
         var failure: PostgresError?
         while let result = PQgetResult(connection) {
             if PQresultStatus(result) != PGRES_COMMAND_OK {

@@ -49,6 +49,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
     /// Names as UTF-8, by id (symbols and assets are only ever added).
     private var symbolNames: [[UInt8]] = []
     private var assetNames: [[UInt8]] = []
+    private var insuranceFund: [Int64] = []
 
     struct BalanceKey: Hashable {
         var account: AccountID
@@ -176,8 +177,18 @@ struct ProjectionBatch: OrderLifecycleObserver {
         days.insert(nanos >= 0 ? nanos / 86_400_000_000_000 : (nanos + 1) / 86_400_000_000_000 - 1)
         var line = 0
         var eventLine = 0
-        // The insurance fund's balance per asset, carried through the entry's postings.
-        var fund = replica.assets.indices.map { replica.systemBalance(.insuranceFund, asset: AssetID($0)) }
+        // The insurance fund's balance per asset, carried through the postings (every
+        // change to it is one); read from the replica when the batch starts or an asset is
+        // listed.
+        if insuranceFund.count != replica.assets.count {
+            insuranceFund = replica.assets.indices.map { replica.systemBalance(.insuranceFund, asset: AssetID($0)) }
+        }
+        // What the postings need of the replica, taken out of it: a closure that captured
+        // `replica` itself would copy the whole state for every posting.
+        let assetList = replica.assets
+        let symbolList = replica.symbols
+        if assetNames.count < assetList.count { assetNames = assetList.map { Array($0.name.utf8) } }
+        let names = assetNames
         // The terms of the settlements this entry starts; a tick that only pays takes them
         // from the settlement in progress (bounded rules).
         var funding: [SymbolID: (rate: Int64, mark: Int64)] = [:]
@@ -193,13 +204,14 @@ struct ProjectionBatch: OrderLifecycleObserver {
             }
         for event in payload.events {
             eventLine += 1
-            event.forEachPosting(settleAsset: { replica.symbols[Int($0)].settleAsset }) { posting in
-                let scale = Int(replica.assets[Int(posting.asset)].scale)
+            event.forEachPosting(settleAsset: { symbolList[Int($0)].settleAsset }) { posting in
+                let scale = Int(assetList[Int(posting.asset)].scale)
+                let assetName = names[Int(posting.asset)]
                 postings.beginRow()
                 postings.int8(sequence)
                 postings.int4(line)
                 postings.timestamp(nanos: nanos)
-                for side in [posting.from, posting.to] {
+                func party(_ side: LedgerAccount) {
                     switch side {
                     case .user(let id):
                         postings.int8(id)
@@ -210,7 +222,9 @@ struct ProjectionBatch: OrderLifecycleObserver {
                         postings.text(system.name)
                     }
                 }
-                postings.text(assetName(posting.asset, replica))
+                party(posting.from)
+                party(posting.to)
+                postings.text(assetName)
                 postings.numeric(posting.amountMinor, scale: scale)
                 postings.text(posting.kind.apiName)
                 switch event {
@@ -218,17 +232,19 @@ struct ProjectionBatch: OrderLifecycleObserver {
                 case .deposited, .withdrawn: postings.int8(reference)
                 default: postings.null()
                 }
-                for (side, sign) in [(posting.from, Int64(-1)), (posting.to, Int64(1))] where side == .system(.insuranceFund) {
-                    fund[Int(posting.asset)] += sign * posting.amountMinor
+                func fundMoved(_ sign: Int64) {
+                    insuranceFund[Int(posting.asset)] += sign * posting.amountMinor
                     insuranceHistory.beginRow()
                     insuranceHistory.int8(sequence)
                     insuranceHistory.int4(line)
                     insuranceHistory.timestamp(nanos: nanos)
-                    insuranceHistory.text(assetName(posting.asset, replica))
+                    insuranceHistory.text(assetName)
                     insuranceHistory.numeric(sign * posting.amountMinor, scale: scale)
-                    insuranceHistory.numeric(fund[Int(posting.asset)], scale: scale)
+                    insuranceHistory.numeric(insuranceFund[Int(posting.asset)], scale: scale)
                     insuranceHistory.text(posting.kind.apiName)
                 }
+                if posting.from == .system(.insuranceFund) { fundMoved(-1) }
+                if posting.to == .system(.insuranceFund) { fundMoved(1) }
                 line += 1
             }
             switch event {
@@ -288,6 +304,10 @@ struct ProjectionBatch: OrderLifecycleObserver {
             }
         }
         replica.apply(payload.events, of: payload.command, sequence: sequence, timeNanos: nanos)
+        assert(
+            insuranceFund.count != replica.assets.count
+                || insuranceFund == replica.assets.indices.map { replica.systemBalance(.insuranceFund, asset: AssetID($0)) },
+            "the insurance fund moved other than by a posting at \(sequence)")
 
         // Orders: the shared reducer, then each order the entry touched at its state after it.
         entryOrderEvents.removeAll(keepingCapacity: true)
@@ -459,24 +479,37 @@ struct ProjectionBatch: OrderLifecycleObserver {
     /// Sends the batch: COPY of the append-only rows and of the orders it created, the
     /// rest through staging tables and one upsert (or update) per table.
     func write(to connection: PostgresConnection) throws(PostgresError) {
+        try writeLedger(to: connection)
+        try writeOrders(to: connection)
+    }
+
+    /// The ledger lane: trades, postings, the other time series, accounts, balances,
+    /// positions and candles.
+    func writeLedger(to connection: PostgresConnection) throws(PostgresError) {
         try connection.copy(into: "trades", columns: Columns.trades, rows: trades)
         try connection.copy(into: "postings", columns: Columns.postings, rows: postings)
         try connection.copy(into: "mark_prices", columns: Columns.markPrices, rows: markPrices)
         try connection.copy(into: "funding_payments", columns: Columns.fundingPayments, rows: fundingPayments)
         try connection.copy(into: "adl_fills", columns: Columns.adlFills, rows: adlFills)
         try connection.copy(into: "insurance_fund_history", columns: Columns.insuranceHistory, rows: insuranceHistory)
-        try connection.copy(into: "order_events", columns: Columns.orderEvents, rows: orderEvents)
-        try connection.copy(into: "orders", columns: Columns.orders, rows: newOrders)
         try connection.copy(into: "stage_accounts", columns: Columns.accounts, rows: accounts)
         try connection.copy(into: "stage_balances", columns: Columns.balances, rows: balances)
         try connection.copy(into: "stage_positions", columns: Columns.positions, rows: positions)
-        try connection.copy(into: "stage_orders", columns: Columns.orders, rows: changedOrders)
-        try connection.copy(into: "stage_liquidations", columns: Columns.liquidations, rows: liquidationCopy)
         try connection.copy(into: "stage_candles", columns: Columns.candles, rows: candleCopy)
-        try connection.execute(Self.upserts)
+        try connection.execute(Self.ledgerUpserts)
     }
 
-    static let upserts = """
+    /// The orders lane: order events, orders and liquidations. It touches no table of the
+    /// ledger lane, so the two can go on two connections at once (a rebuild's lanes).
+    func writeOrders(to connection: PostgresConnection) throws(PostgresError) {
+        try connection.copy(into: "order_events", columns: Columns.orderEvents, rows: orderEvents)
+        try connection.copy(into: "orders", columns: Columns.orders, rows: newOrders)
+        try connection.copy(into: "stage_orders", columns: Columns.orders, rows: changedOrders)
+        try connection.copy(into: "stage_liquidations", columns: Columns.liquidations, rows: liquidationCopy)
+        try connection.execute(Self.orderUpserts)
+    }
+
+    static let ledgerUpserts = """
         INSERT INTO accounts SELECT * FROM stage_accounts ON CONFLICT (account_id) DO NOTHING;
         INSERT INTO balances SELECT * FROM stage_balances ON CONFLICT (account_id, asset)
             DO UPDATE SET wallet = EXCLUDED.wallet, updated_sequence = EXCLUDED.updated_sequence;
@@ -484,6 +517,14 @@ struct ProjectionBatch: OrderLifecycleObserver {
             DO UPDATE SET size = EXCLUDED.size, entry_cost = EXCLUDED.entry_cost, entry_price = EXCLUDED.entry_price,
                 leverage = EXCLUDED.leverage, realized_pnl = positions.realized_pnl + EXCLUDED.realized_pnl,
                 fees_paid = positions.fees_paid + EXCLUDED.fees_paid, updated_sequence = EXCLUDED.updated_sequence;
+        INSERT INTO candles_1m SELECT * FROM stage_candles ON CONFLICT (symbol, open_time)
+            DO UPDATE SET high = greatest(candles_1m.high, EXCLUDED.high), low = least(candles_1m.low, EXCLUDED.low),
+                close = EXCLUDED.close, volume = candles_1m.volume + EXCLUDED.volume,
+                quote_volume = candles_1m.quote_volume + EXCLUDED.quote_volume,
+                trade_count = candles_1m.trade_count + EXCLUDED.trade_count, last_trade_id = EXCLUDED.last_trade_id;
+        """
+
+    static let orderUpserts = """
         UPDATE orders o SET price = s.price, quantity = s.quantity, filled_quantity = s.filled_quantity, status = s.status,
                 updated_sequence = s.updated_sequence, open_quantity = s.open_quantity, cum_quote = s.cum_quote,
                 triggered = s.triggered, amended = s.amended, update_time = s.update_time
@@ -491,11 +532,6 @@ struct ProjectionBatch: OrderLifecycleObserver {
         INSERT INTO liquidations SELECT * FROM stage_liquidations ON CONFLICT (order_id)
             DO UPDATE SET taken_over_quantity = liquidations.taken_over_quantity + EXCLUDED.taken_over_quantity,
                 deleveraged_quantity = liquidations.deleveraged_quantity + EXCLUDED.deleveraged_quantity;
-        INSERT INTO candles_1m SELECT * FROM stage_candles ON CONFLICT (symbol, open_time)
-            DO UPDATE SET high = greatest(candles_1m.high, EXCLUDED.high), low = least(candles_1m.low, EXCLUDED.low),
-                close = EXCLUDED.close, volume = candles_1m.volume + EXCLUDED.volume,
-                quote_volume = candles_1m.quote_volume + EXCLUDED.quote_volume,
-                trade_count = candles_1m.trade_count + EXCLUDED.trade_count, last_trade_id = EXCLUDED.last_trade_id;
         """
 
     private func balanceRows(_ replica: borrowing ExchangeState) -> BinaryCopy {

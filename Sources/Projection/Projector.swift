@@ -50,6 +50,10 @@ public final class Projector: @unchecked Sendable {
     private var _finished = false
 
     private var connection: PostgresConnection?
+    /// A rebuild's second lane (`catchUp(lanes: 2)`): the orders' tables on a connection
+    /// of their own, so that two PostgreSQL backends share the load.
+    private var ordersLane: PostgresConnection?
+    private let laneQueue = DispatchQueue(label: "ledger-projector-lane")
     private var replica = ExchangeState()
     private var reader: JournalReader?
     private var orders = OrderLifecycle()
@@ -112,11 +116,24 @@ public final class Projector: @unchecked Sendable {
     /// error is thrown, not retried (`ledger-replay project`). With `fromSnapshot` and
     /// empty read models, they start from the newest valid snapshot: its accounts,
     /// balances, positions and open orders, then the journal after it.
+    ///
+    /// With `lanes: 2` each batch's orders, order events and liquidations go on a second
+    /// connection at the same time as the ledger's tables on the first. The second lane
+    /// commits a batch just before the first commits it with the checkpoint, so the schema
+    /// is whole once this returns; if it throws, a batch may be half in and the schema is
+    /// to be dropped, not projected on (it is fit for a rebuild into a fresh schema, never
+    /// for the live one).
     public func catchUp(
-        through limit: SequenceNumber = .max, fromSnapshot: Bool = false, deferIndexes: Bool = false,
+        through limit: SequenceNumber = .max, fromSnapshot: Bool = false, deferIndexes: Bool = false, lanes: Int = 1,
         progress: (SequenceNumber, Int, Int) -> Void = { _, _, _ in }
     ) throws -> CatchUp {
+        precondition((1...2).contains(lanes), "a projector has one or two lanes")
         if connection == nil { try connect() }
+        if lanes == 2 {
+            if ordersLane == nil { ordersLane = try Self.openLane(url: options.url, schema: options.schema) }
+        } else {
+            ordersLane = nil
+        }
         var result = CatchUp(fromSequence: projectedSequence, checkpoint: projectedSequence, entries: 0, rows: 0)
         // A bulk load builds each index once, at its end, instead of row by row.
         if deferIndexes, let connection {
@@ -143,13 +160,45 @@ public final class Projector: @unchecked Sendable {
             progress(batch.lastSequence, result.entries, result.rows)
             return true
         }
-        if deferIndexes, let connection {
-            for index in Schema.secondaryIndexes {
-                try connection.execute("CREATE INDEX IF NOT EXISTS \(index.name) ON \(index.definition)")
-            }
-        }
+        if deferIndexes, let connection { try buildIndexes(connection) }
         result.checkpoint = projectedSequence
         return result
+    }
+
+    /// Builds the secondary indexes a bulk load dropped, the B-trees of `trades` and the
+    /// orders' tables on the second lane at the same time as the rest on the first, each
+    /// session with room to sort in memory.
+    private func buildIndexes(_ connection: PostgresConnection) throws {
+        @Sendable func build(_ indexes: ArraySlice<(name: String, definition: String)>, on connection: PostgresConnection)
+            throws(PostgresError)
+        {
+            try connection.execute("SET maintenance_work_mem TO '256MB'")
+            for index in indexes { try connection.execute("CREATE INDEX IF NOT EXISTS \(index.name) ON \(index.definition)") }
+            try connection.execute("RESET maintenance_work_mem")
+        }
+        let all = Schema.secondaryIndexes
+        guard let laneConnection = ordersLane else { return try build(all[...], on: connection) }
+        nonisolated(unsafe) let ordersLane = laneConnection
+        let second = all.filter {
+            $0.definition.hasPrefix("orders") || $0.definition.hasPrefix("order_events")
+                || $0.name.hasPrefix("trades_") && !$0.definition.contains("brin")
+        }
+        let first = all.filter { index in !second.contains { $0.name == index.name } }
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outcome: Result<Void, PostgresError> = .success(())
+        group.enter()
+        laneQueue.async {
+            outcome = Result { () throws(PostgresError) in try build(second[...], on: ordersLane) }
+            group.leave()
+        }
+        do {
+            try build(first[...], on: connection)
+        } catch {
+            group.wait()
+            throw error
+        }
+        group.wait()
+        try outcome.get()
     }
 
     private func run() {
@@ -220,13 +269,7 @@ public final class Projector: @unchecked Sendable {
 
     /// Connects, migrates, and lines the replica up with the checkpoint.
     private func connect() throws {
-        let connection = try Self.open(url: options.url, schema: options.schema)
-        for (table, like) in [
-            ("stage_balances", "balances"), ("stage_positions", "positions"), ("stage_orders", "orders"), ("stage_accounts", "accounts"),
-            ("stage_liquidations", "liquidations"), ("stage_candles", "candles_1m"),
-        ] {
-            try connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(table) (LIKE \(like)) ON COMMIT DELETE ROWS")
-        }
+        let connection = try Self.openLane(url: options.url, schema: options.schema)
         partitionedDays = []
         let checkpoint = try Self.checkpoint(connection)
         // A batch that did commit (its acknowledgement was lost) is done; pending batches
@@ -255,6 +298,20 @@ public final class Projector: @unchecked Sendable {
         try connection.execute("CREATE SCHEMA IF NOT EXISTS \(quoted)")
         try connection.execute("SET search_path TO \(quoted); SET synchronous_commit TO off; SET TimeZone TO 'UTC'")
         try Schema.migrate(connection)
+        return connection
+    }
+
+    static let stagingTables = [
+        ("stage_balances", "balances"), ("stage_positions", "positions"), ("stage_orders", "orders"), ("stage_accounts", "accounts"),
+        ("stage_liquidations", "liquidations"), ("stage_candles", "candles_1m"),
+    ]
+
+    /// A session for a rebuild's second lane, with its staging tables.
+    static func openLane(url: String, schema: String) throws -> PostgresConnection {
+        let connection = try open(url: url, schema: schema)
+        for (table, like) in stagingTables {
+            try connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(table) (LIKE \(like)) ON COMMIT DELETE ROWS")
+        }
         return connection
     }
 
@@ -315,8 +372,40 @@ public final class Projector: @unchecked Sendable {
             partitionedDays.insert(day)
         }
         try connection.execute("BEGIN")
+        // The orders lane, when there is one, runs beside the ledger lane and commits first.
+        let lane = ordersLane.map { laneConnection in
+            nonisolated(unsafe) let ordersLane = laneConnection
+            let group = DispatchGroup()
+            nonisolated(unsafe) var outcome: Result<Void, PostgresError> = .success(())
+            group.enter()
+            laneQueue.async {
+                outcome = Result { () throws(PostgresError) in
+                    try ordersLane.execute("BEGIN")
+                    do throws(PostgresError) {
+                        try batch.writeOrders(to: ordersLane)
+                        try ordersLane.execute("COMMIT")
+                    } catch {
+                        _ = try? ordersLane.execute("ROLLBACK")
+                        throw error
+                    }
+                }
+                group.leave()
+            }
+            return (group, { outcome })
+        }
         do {
-            try batch.write(to: connection)
+            if let lane {
+                do {
+                    try batch.writeLedger(to: connection)
+                } catch {
+                    lane.0.wait()
+                    throw error
+                }
+                lane.0.wait()
+                try lane.1().get()
+            } else {
+                try batch.write(to: connection)
+            }
             let moved = try connection.executeCount(
                 "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)"
             )

@@ -23,6 +23,11 @@ struct Project: ParsableCommand {
         name: .customLong("keep-indexes"),
         help: "Keep the indexes up row by row, as the live projector does, instead of building them at the end (to measure it).")
     var keepIndexes = false
+    @Option(
+        help:
+            "PostgreSQL connections to load over: 1, or 2 (the orders' tables on the second, each batch committed on both before the next)."
+    )
+    var lanes = 2
     @Flag(help: "Swap the rebuilt schema in for the live one, atomically; the live projector continues on it.") var swap = false
     @Flag(help: "Print a JSON summary.") var json = false
 
@@ -31,6 +36,7 @@ struct Project: ParsableCommand {
     func validate() throws {
         guard target != schema else { throw ValidationError("--into must differ from --schema (\(schema)): that is the live schema") }
         if swap && through != nil { throw ValidationError("--swap needs the whole journal: leave out --through") }
+        guard (1...2).contains(lanes) else { throw ValidationError("--lanes must be 1 or 2") }
         guard (1...1_000_000).contains(batchEntries) else { throw ValidationError("--batch-entries must be 1…1000000") }
         for name in [schema, target]
         where name.isEmpty || name.utf8.count > 40
@@ -66,7 +72,8 @@ struct Project: ParsableCommand {
         var summary: Projector.CatchUp
         do {
             summary = try projector.catchUp(
-                through: through ?? .max, fromSnapshot: fromSnapshot, deferIndexes: !keepIndexes, progress: report)
+                through: through ?? .max, fromSnapshot: fromSnapshot, deferIndexes: !keepIndexes, lanes: lanes,
+                progress: report)
         } catch {
             progress.clear()
             throw fail("rebuilding into schema \(target): \(error)")

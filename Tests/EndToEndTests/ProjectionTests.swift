@@ -221,6 +221,14 @@ import Testing
         }
         let agree = differences.isEmpty
         #expect(agree, "\(fixture): \(differences.count) differences, first: \(Array(differences.prefix(5)))")
+
+        // One lane and batches of 7 entries give the same tables as two lanes and one batch.
+        let serial = try runTool(
+            "ledger-replay",
+            ["project", "--journal", directory, "--url", url, "--into", "serial", "--lanes", "1", "--batch-entries", "7", "--json"])
+        #expect(serial.status == 0, "\(serial.output)\(serial.error)")
+        #expect(serial.output.contains("\"checkpoint\":\(state.lastSequence)"), "\(serial.output)")
+        try compare.compareSchemas("fixture", "serial")
     }
 
     /// The fixture of read-model version 3 (`Fixtures/readmodels-v3/`: the journal the
