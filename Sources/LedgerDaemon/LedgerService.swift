@@ -142,6 +142,12 @@ final class LedgerService: Service, @unchecked Sendable {
             started.start()
             projector = started
             status.projector = started
+        } else {
+            // A configuration that names a database but leaves the projector off is easy
+            // to write and silent otherwise: say that nothing goes to PostgreSQL.
+            logger.notice(
+                "projector off (projector.enabled = false): the PostgreSQL read models are not kept; set it to true or pass --projector-url"
+            )
         }
 
         let connections = ConnectionRegistry()

@@ -95,6 +95,8 @@ import Testing
         #expect(created.status == 0, "\(created.error)")
         try daemon.start()
         #expect(daemon.log_().contains("snapshot=snap-"))
+        // No projector here: the log says that nothing goes to PostgreSQL.
+        #expect(daemon.log_().contains("projector off (projector.enabled = false)"), "\(daemon.log_().suffix(2_000))")
         #expect(try daemon.stateHash().hash == reported.hash)
         #expect(daemon.terminate() == 0)
     }
