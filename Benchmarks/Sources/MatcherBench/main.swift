@@ -1,0 +1,245 @@
+import CMatcher
+import Foundation
+import LedgerClient
+import LedgerCore
+
+// The engine beside a pure matcher (issue 12), in one process and one run:
+//
+//     swift build -c release --product MatcherBench
+//     .build/release/MatcherBench contest [PASSES] [MESSAGES]   (defaults 20, 36000)
+//     .build/release/MatcherBench book [PASSES]                 (default 3)
+//
+// `contest`: a seeded feed shaped as a matching contest's: one symbol, 10 traders, half
+// limit orders over 48 ticks (sizes 100 … 100,000 lots, mean ~1,100), half cancels by
+// order id of an earlier order picked at random (most of them already filled).
+// `book`: Liquibook's growing book: 1,000,000 alternating limit orders of 10 traders, buys
+// over 10 ticks and sells over 10 overlapping by 6, sizes 100 … 1,000, no cancels; ns an
+// order at 30,000 / 300,000 / 1,000,000.
+//
+// Each feed goes through `ExchangeState.execute` (the whole ledger: margin, fees,
+// positions, the journal's events) and through CMatcher (price-time, no accounts, the
+// engine's self-trade prevention), passes alternating; the fastest pass of each counts
+// (the machine is shared: what another process takes only adds). Both must agree on
+// every count — trades, traded quantity, cancels that found an order, self-trade expiries
+// — or the run stops: a ratio between two matchers that disagree would mean nothing.
+
+struct Message {
+    var isCancel: Bool
+    var trader: UInt32
+    var buy: Bool
+    var tick: Int32
+    var quantity: UInt32
+    /// Cancels: the index (among the feed's orders) of the order it names.
+    var target: Int
+}
+
+struct Counts: Equatable, CustomStringConvertible {
+    var trades = 0
+    var tradedQuantity: Int64 = 0
+    var cancelled = 0
+    var selfTradeExpiries = 0
+    var description: String {
+        "trades \(trades), traded quantity \(tradedQuantity), cancels that found an order \(cancelled), self-trade expiries \(selfTradeExpiries)"
+    }
+}
+
+func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// The contest-shaped feed.
+func contestFeed(messages: Int, seed: UInt64) -> [Message] {
+    var random = SeededRandom(seed: seed)
+    var feed: [Message] = []
+    feed.reserveCapacity(messages)
+    var orders: [UInt32] = []  // trader of each order so far
+    while feed.count < messages {
+        if !orders.isEmpty && random.next() % 2 == 0 {
+            let target = Int(random.next() % UInt64(orders.count))
+            feed.append(Message(isCancel: true, trader: orders[target], buy: false, tick: 0, quantity: 0, target: target))
+        } else {
+            let trader = UInt32(random.next() % 10)
+            let buy = random.next() % 2 == 0
+            // Buys over ticks 0 ..< 32, sells over 16 ..< 48: they cross over 16.
+            let tick = Int32(random.next() % 32) + (buy ? 0 : 16)
+            // Mostly 100 … 1,600 lots; one in 200 from 1,600 to 100,000.
+            let quantity =
+                random.next() % 200 == 0 ? UInt32(1_600 + random.next() % 98_401) : UInt32(100 + random.next() % 1_501)
+            feed.append(Message(isCancel: false, trader: trader, buy: buy, tick: tick, quantity: quantity, target: orders.count))
+            orders.append(trader)
+        }
+    }
+    return feed
+}
+
+/// Liquibook's growing book.
+func growingBook(orders: Int, seed: UInt64) -> [Message] {
+    var random = SeededRandom(seed: seed)
+    return (0..<orders).map { index in
+        let buy = index % 2 == 0
+        // Buys over ticks 0 ..< 10, sells over 4 ..< 14: they overlap by 6.
+        let tick = Int32(random.next() % 10) + (buy ? 0 : 4)
+        return Message(
+            isCancel: false, trader: UInt32(index % 10), buy: buy, tick: tick, quantity: UInt32(100 + random.next() % 901),
+            target: index)
+    }
+}
+
+/// The engine's world: USDT, one symbol with room for the whole feed, ten funded traders.
+struct EngineRun {
+    static let basePrice: Int64 = 499_976
+    var state = ExchangeState()
+    var sequence: SequenceNumber = 0
+    var events: [Event] = []
+    var orderIDs: [OrderID] = []
+    var counts = Counts()
+
+    init(orders: Int) {
+        guard case .listSymbol(var spec) = DemoExchange.listings[2] else { preconditionFailure("listings moved") }
+        spec.id = 0
+        spec.maxPositionQuantityUnits = 1_000_000_000
+        spec.maxQuantityUnits = 1_000_000
+        run(DemoExchange.listings[0])
+        run(.listSymbol(spec))
+        for account in 1...10 as ClosedRange<UInt64> {
+            run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1 << 55)))
+        }
+        run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        state.prepareToExecute()
+        orderIDs = Array(repeating: 0, count: orders)
+        events.reserveCapacity(256)
+        counts = Counts()
+    }
+
+    @inline(__always)
+    mutating func run(_ command: Command) {
+        events.removeAll(keepingCapacity: true)
+        sequence += 1
+        state.execute(command, sequence: sequence, timeNanos: 1_780_000_000_000_000_000 + Int64(sequence) * 1_000, into: &events)
+    }
+
+    /// Executes `feed[range]`; the events are counted after each command.
+    mutating func execute(_ feed: [Message], _ range: Range<Int>) {
+        var orderIndex = feed[range.lowerBound].target
+        for index in range {
+            let message = feed[index]
+            if message.isCancel {
+                run(.cancelOrder(CancelOrder(account: AccountID(message.trader + 1), orderID: orderIDs[message.target])))
+            } else {
+                run(
+                    .placeOrder(
+                        PlaceOrder(
+                            account: AccountID(message.trader + 1), symbol: 0, side: message.buy ? .buy : .sell, type: .limit,
+                            timeInForce: .gtc, priceUnits: Self.basePrice + Int64(message.tick),
+                            quantityUnits: Int64(message.quantity))))
+                orderIndex = message.target
+            }
+            for event in events {
+                switch event {
+                case .orderAccepted(let id): orderIDs[orderIndex] = id
+                case .trade(let trade):
+                    counts.trades += 1
+                    counts.tradedQuantity += trade.quantityUnits
+                case .orderCancelled: counts.cancelled += 1
+                case .orderExpired(_, _, .selfTrade): counts.selfTradeExpiries += 1
+                case .rejected(let reason, _) where reason != .unknownOrder: preconditionFailure("refused: \(reason)")
+                default: break
+                }
+            }
+        }
+    }
+}
+
+/// The same feed through CMatcher.
+struct CRun {
+    let book: OpaquePointer
+    init(orders: Int) { book = cm_create(0, 63, UInt32(orders))! }
+
+    func execute(_ feed: [Message], _ range: Range<Int>) {
+        for index in range {
+            let message = feed[index]
+            if message.isCancel {
+                _ = cm_cancel(book, UInt32(message.target))
+            } else {
+                _ = cm_limit(book, UInt32(message.target), message.trader, message.buy ? 0 : 1, message.tick, message.quantity)
+            }
+        }
+    }
+
+    var counts: Counts {
+        let totals = cm_get_totals(book)
+        return Counts(
+            trades: Int(totals.trades), tradedQuantity: Int64(totals.traded_quantity), cancelled: Int(totals.cancelled),
+            selfTradeExpiries: Int(totals.self_trade_expiries))
+    }
+
+    func destroy() { cm_destroy(book) }
+}
+
+/// Runs `feed` through both `passes` times, alternating; per stretch (the ranges of
+/// `stops`), the fastest ns a message of each.
+func compare(_ feed: [Message], stops: [Int], passes: Int) -> (engine: [Double], matcher: [Double], counts: Counts) {
+    let orders = feed.filter { !$0.isCancel }.count
+    var engineBest = Array(repeating: Double.infinity, count: stops.count)
+    var matcherBest = engineBest
+    var agreed: Counts?
+    for _ in 0..<passes {
+        var engine = EngineRun(orders: orders)
+        var start = 0
+        for (index, stop) in stops.enumerated() {
+            let began = nanos()
+            engine.execute(feed, start..<stop)
+            engineBest[index] = min(engineBest[index], Double(nanos() - began) / Double(stop - start))
+            start = stop
+        }
+        let matcher = CRun(orders: orders)
+        start = 0
+        for (index, stop) in stops.enumerated() {
+            let began = nanos()
+            matcher.execute(feed, start..<stop)
+            matcherBest[index] = min(matcherBest[index], Double(nanos() - began) / Double(stop - start))
+            start = stop
+        }
+        let counts = matcher.counts
+        matcher.destroy()
+        guard engine.counts == counts else {
+            print("the engine and CMatcher disagree:\n  engine:   \(engine.counts)\n  CMatcher: \(counts)")
+            exit(1)
+        }
+        agreed = counts
+    }
+    return (engineBest, matcherBest, agreed!)
+}
+
+func format(_ value: Double) -> String { String(format: value < 100 ? "%.1f" : "%.0f", value) }
+
+let arguments = CommandLine.arguments
+switch arguments.count > 1 ? arguments[1] : "" {
+case "contest":
+    let passes = arguments.count > 2 ? Int(arguments[2])! : 20
+    let messages = arguments.count > 3 ? Int(arguments[3])! : 36_000
+    let feed = contestFeed(messages: messages, seed: 12)
+    let result = compare(feed, stops: [feed.count], passes: passes)
+    let cancels = feed.filter(\.isCancel).count
+    print(
+        "contest feed: \(feed.count) messages (\(feed.count - cancels) orders, \(cancels) cancels), fastest of \(passes) passes: "
+            + "engine \(format(result.engine[0])) ns a message, CMatcher \(format(result.matcher[0])) ns: "
+            + "ratio \(String(format: "%.1f", result.engine[0] / result.matcher[0]))")
+    print(
+        "agreed: \(result.counts); mean order \(feed.filter { !$0.isCancel }.map { Int($0.quantity) }.reduce(0, +) / (feed.count - cancels)) lots"
+    )
+case "book":
+    let passes = arguments.count > 2 ? Int(arguments[2])! : 3
+    let feed = growingBook(orders: 1_000_000, seed: 5)
+    let stops = [30_000, 300_000, 1_000_000]
+    let result = compare(feed, stops: stops, passes: passes)
+    var line = "growing book, ns an order (fastest of \(passes) passes):"
+    for (index, stop) in stops.enumerated() {
+        let from = index == 0 ? 1 : stops[index - 1] + 1
+        line +=
+            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index]));"
+    }
+    print(line)
+    print("agreed: \(result.counts)")
+default:
+    print("usage: MatcherBench contest [PASSES] [MESSAGES] | book [PASSES]")
+    exit(2)
+}
