@@ -482,19 +482,20 @@ extension ExchangeState {
     /// `known`: accounts the caller has already found, by id (each a miss in the id table
     /// saved at a million accounts).
     private mutating func post(_ event: Event, known: KnownAccounts = KnownAccounts()) {
-        event.forEachPosting(settleAsset: { symbols[Int($0)].settleAsset }) { posting in
-            credit(ledgerRef(posting.to, known), asset: posting.asset, amountMinor: posting.amountMinor)
-            credit(ledgerRef(posting.from, known), asset: posting.asset, amountMinor: -posting.amountMinor)
+        // A local function reads the state in place; a method (`self.ledgerRef`) called
+        // from here was passed a copy of the whole state, twice a posting.
+        func ledgerRef(_ account: LedgerAccount) -> LedgerRef {
+            switch account {
+            case .user(let id):
+                if known.first.index >= 0, id == known.first.id { return .user(known.first.index) }
+                if known.second.index >= 0, id == known.second.id { return .user(known.second.index) }
+                return .user(Int(accountIndexByID[id]!))
+            case .system(let system): return .system(system)
+            }
         }
-    }
-
-    private func ledgerRef(_ account: LedgerAccount, _ known: KnownAccounts) -> LedgerRef {
-        switch account {
-        case .user(let id):
-            if known.first.index >= 0, id == known.first.id { return .user(known.first.index) }
-            if known.second.index >= 0, id == known.second.id { return .user(known.second.index) }
-            return .user(Int(accountIndexByID[id]!))
-        case .system(let system): return .system(system)
+        event.forEachPosting(settleAsset: { symbols[Int($0)].settleAsset }) { posting in
+            credit(ledgerRef(posting.to), asset: posting.asset, amountMinor: posting.amountMinor)
+            credit(ledgerRef(posting.from), asset: posting.asset, amountMinor: -posting.amountMinor)
         }
     }
 

@@ -2,7 +2,7 @@
 /// an asset shares the account's wallet balance in that asset.
 extension ExchangeState {
     /// The leverage in force for a position.
-    @inlinable
+    @inline(__always)
     func effectiveLeverage(_ position: Position, symbol: SymbolID) -> Int64 {
         Int64(position.leverage == 0 ? symbols[Int(symbol)].defaultLeverage : position.leverage)
     }
@@ -105,6 +105,7 @@ extension ExchangeState {
     /// available balance of `asset` non-negative, or does not lower it. `after` is the
     /// available balance with the change; the balance without it is computed only when
     /// `after` is negative (most changes pass on the first test).
+    @inline(__always)
     func marginAllows(accountIndex: Int, asset: AssetID, after: Int128) -> Bool {
         after >= 0 || after >= availableMinor(accountIndex: accountIndex, asset: asset)
     }

@@ -170,7 +170,9 @@ extension ExchangeState {
         {
             return events.append(.rejected(.duplicateClientOrderID, detail: existing))
         }
-        if let reason = worldLimitRefusal(order, accountIndex: accountIndex) { return events.append(.rejected(reason, detail: 0)) }
+        if worldLimits != nil, let reason = worldLimitRefusal(order, accountIndex: accountIndex) {
+            return events.append(.rejected(reason, detail: 0))
+        }
         if order.type.isConditional {
             guard !wouldTriggerAtOnce(order) else { return events.append(.rejected(.wouldTriggerImmediately, detail: 0)) }
             let orderID = nextOrderID

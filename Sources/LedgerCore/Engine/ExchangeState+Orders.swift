@@ -124,6 +124,8 @@ extension ExchangeState {
     private mutating func triggerConditionalOrders(
         symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
+        // Most symbols have no conditional order: no call (each copies the whole state).
+        if markets[Int(symbol)].conditionalOrders.isEmpty { return }
         while let next = firstTriggeredOrder(symbol: symbol) {
             triggerOne(next, symbol: symbol, command, sequence, &events)
         }
