@@ -11,13 +11,23 @@ extension ExchangeState {
     /// copying a whole `Market` or `SymbolSpec` on these paths costs more than the math.)
     @inline(__always)
     func markNotionalMinor(quantityUnits: Int64, symbol: SymbolID) -> Int128 {
+        Self.markNotionalMinor(quantityUnits: quantityUnits, symbol: symbol, markets)
+    }
+
+    @inline(__always)
+    static func markNotionalMinor(quantityUnits: Int64, symbol: SymbolID, _ markets: ContiguousArray<Market>) -> Int128 {
         Int128(quantityUnits) * Int128(markets[Int(symbol)].markPriceUnits) * Int128(markets[Int(symbol)].notionalFactor)
     }
 
     /// Unrealized PnL at the mark price: mark notional − entry cost.
     @inline(__always)
     public func unrealizedPnlMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol) - Int128(position.costMinor)
+        Self.unrealizedPnlMinor(position, symbol: symbol, markets)
+    }
+
+    @inline(__always)
+    static func unrealizedPnlMinor(_ position: Position, symbol: SymbolID, _ markets: ContiguousArray<Market>) -> Int128 {
+        markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets) - Int128(position.costMinor)
     }
 
     /// Initial margin of a position: |mark notional| / leverage, rounded up.
@@ -114,8 +124,15 @@ extension ExchangeState {
     /// minus the bracket's maintenance amount.
     @inline(__always)
     public func maintenanceMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol).magnitude
-        return Self.maintenanceMarginMinor(
+        Self.maintenanceMarginMinor(position, symbol: symbol, symbols, markets)
+    }
+
+    @inline(__always)
+    static func maintenanceMarginMinor(
+        _ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> Int128 {
+        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets).magnitude
+        return maintenanceMarginMinor(
             notionalMinor: Int128(notional), brackets: symbols[Int(symbol)].brackets,
             amounts: markets[Int(symbol)].maintenanceAmountsMinor)
     }
@@ -145,29 +162,44 @@ extension ExchangeState {
     /// cross unrealized PnL) and the Σ of cross maintenance margins in the asset.
     @inline(__always)
     public func marginHealth(accountIndex: Int, symbol: SymbolID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
-        let account = accounts[accountIndex]
-        let position = account.position(symbol)
+        Self.marginHealth(accountIndex: accountIndex, symbol: symbol, accounts, symbols, markets)
+    }
+
+    /// The same over the three tables it reads: called from a mutating method, a method
+    /// of the state would be passed a copy of the whole state (1 KB) at every call; these
+    /// take three references.
+    static func marginHealth(
+        accountIndex: Int, symbol: SymbolID, _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>,
+        _ markets: ContiguousArray<Market>
+    ) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
+        let position = accounts[accountIndex].position(symbol)
         if position.isIsolated {
             return (
-                Int128(position.isolatedMarginMinor) + unrealizedPnlMinor(position, symbol: symbol),
-                maintenanceMarginMinor(position, symbol: symbol)
+                Int128(position.isolatedMarginMinor) + unrealizedPnlMinor(position, symbol: symbol, markets),
+                maintenanceMarginMinor(position, symbol: symbol, symbols, markets)
             )
         }
-        return crossHealth(accountIndex: accountIndex, asset: symbols[Int(symbol)].settleAsset)
+        return crossHealth(accountIndex: accountIndex, asset: symbols[Int(symbol)].settleAsset, accounts, symbols, markets)
     }
 
     /// Cross margin balance and cross maintenance margin of an account in one asset.
     @inline(__always)
     public func crossHealth(accountIndex: Int, asset: AssetID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
-        let account = accounts[accountIndex]
-        var balance = Int128(account.balance(asset))
+        Self.crossHealth(accountIndex: accountIndex, asset: asset, accounts, symbols, markets)
+    }
+
+    static func crossHealth(
+        accountIndex: Int, asset: AssetID, _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>,
+        _ markets: ContiguousArray<Market>
+    ) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
+        var balance = Int128(accounts[accountIndex].balance(asset))
         var maintenance = Int128(0)
-        for (index, position) in account.positions.entries where symbols[index].settleAsset == asset {
+        for (index, position) in accounts[accountIndex].positions.entries where symbols[index].settleAsset == asset {
             if position.isIsolated {
                 balance -= Int128(position.isolatedMarginMinor)
             } else if position.sizeQuantityUnits != 0 {
-                balance += unrealizedPnlMinor(position, symbol: SymbolID(index))
-                maintenance += maintenanceMarginMinor(position, symbol: SymbolID(index))
+                balance += unrealizedPnlMinor(position, symbol: SymbolID(index), markets)
+                maintenance += maintenanceMarginMinor(position, symbol: SymbolID(index), symbols, markets)
             }
         }
         return (balance, maintenance)

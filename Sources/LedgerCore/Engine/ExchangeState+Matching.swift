@@ -52,7 +52,9 @@ extension ExchangeState {
     func planFills(_ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder? = nil) -> FillPlan {
         let takerFeeRateE8 = symbols[Int(order.symbol)].takerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
-        let book = markets[Int(order.symbol)].book
+        // The book is read in place: a `let` copy of it retained and released each of its
+        // arrays on every order.
+        let symbol = Int(order.symbol)
         var plan = FillPlan(position: accounts[Int(accountIndex)].position(order.symbol))
         if let amending {
             plan.position.addOpenOrder(
@@ -61,18 +63,18 @@ extension ExchangeState {
         }
         let leverage = effectiveLeverage(plan.position, symbol: order.symbol)
         var remaining = order.quantityUnits
-        var next = book.bestSlot(order.side.opposite)
+        var next = markets[symbol].book.bestSlot(order.side.opposite)
         var met = 0
         let metMax = makersPerOrderMax
         while remaining > 0, let slot = next {
-            let maker = book[slot]
+            let maker = markets[symbol].book[slot]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             if met == metMax {
                 plan.hitMatchLimit = true
                 break
             }
             met += 1
-            next = book.slotAfter(slot)
+            next = markets[symbol].book.slotAfter(slot)
             if maker.accountIndex == accountIndex {
                 let action = Self.ownOrderAction(order.selfTradePrevention)
                 if action != .stop {

@@ -83,7 +83,7 @@ extension ExchangeState {
             where position.sizeQuantityUnits != 0 && symbols[symbol].settleAsset == AssetID(asset) {
                 let allowance = dangerAllowanceMinor(symbol: symbol)
                 if position.isIsolated {
-                    let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
+                    let health = Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), accounts, symbols, markets)
                     isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
                     addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: slack)
@@ -93,7 +93,7 @@ extension ExchangeState {
                 }
             }
             if crossCount == 0 { continue }
-            let health = crossHealth(accountIndex: index, asset: AssetID(asset))
+            let health = Self.crossHealth(accountIndex: index, asset: AssetID(asset), accounts, symbols, markets)
             isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
             let share = slack < 0 ? slack : slack / crossCount
