@@ -12,6 +12,38 @@ import Testing
         #expect(FixedPoint.divideRoundingDown(-7, 2) == -4)
     }
 
+    /// The 64-bit fast path gives what 128-bit division gives, on both sides of the 64-bit
+    /// edge and for every sign, with divisors from 1 to beyond 64 bits.
+    @Test func divisionIsTheSameInsideAndBeyondSixtyFourBits() {
+        func reference(_ a: Int128, _ b: Int128) -> (up: Int128, down: Int128) {
+            let (q, r) = a.quotientAndRemainder(dividingBy: b)
+            return (r > 0 ? q + 1 : q, r < 0 ? q - 1 : q)
+        }
+        let edges: [Int128] = [
+            0, 1, 2, 3, 7, 99_999_999, 100_000_000, 100_000_001, Int128(Int64.max) - 1, Int128(Int64.max), Int128(Int64.max) + 1,
+            Int128(Int64.max) * 3, Int128(Int64.min) + 1, Int128(Int64.min), Int128(Int64.min) - 1, Int128.max, Int128.min + 1,
+        ]
+        var dividends = edges.flatMap { [$0, -$0] }.filter { $0 != Int128.min }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            let bits = Int.random(in: 1...126, using: &random)
+            let magnitude = Int128(UInt64.random(in: 0...UInt64.max, using: &random)) << (bits > 64 ? bits - 64 : 0)
+            dividends.append((magnitude >> (bits > 64 ? 0 : 64 - bits)) * (Bool.random(using: &random) ? 1 : -1))
+        }
+        let divisors: [Int128] = [1, 2, 3, 10, 100_000_000, 999_999_937, Int128(Int64.max), Int128(Int64.max) + 1, Int128.max]
+        var mismatches: [String] = []
+        for a in dividends {
+            for b in divisors {
+                let expected = reference(a, b)
+                let up = FixedPoint.divideRoundingUp(a, b)
+                let down = FixedPoint.divideRoundingDown(a, b)
+                if up != expected.up || down != expected.down { mismatches.append("\(a) / \(b): \(up), \(down), expected \(expected)") }
+            }
+        }
+        let none = mismatches.isEmpty
+        #expect(none, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
+    }
+
     @Test func feesRoundAgainstTheUser() {
         // 0.05% of 1,000.000001 USDT = 0.5000000005 → 0.500001 charged.
         #expect(FixedPoint.charge(notional: 1_000_000_001, rateE8: 50_000) == 500_001)

@@ -11,6 +11,13 @@ public enum FixedPoint {
     @inlinable
     public static func divideRoundingUp(_ a: Int128, _ b: Int128) -> Int128 {
         precondition(b > 0, "divisor must be positive")
+        // Most operands fit 64 bits, where the division is a machine instruction instead
+        // of a call to the 128-bit routine; the result is the same (b ≥ 2 keeps q + 1 in
+        // range).
+        if let a64 = Int64(exactly: a), let b64 = Int64(exactly: b) {
+            let (q, r) = a64.quotientAndRemainder(dividingBy: b64)
+            return Int128(r > 0 ? q + 1 : q)
+        }
         let (q, r) = a.quotientAndRemainder(dividingBy: b)
         return r > 0 ? q + 1 : q
     }
@@ -19,6 +26,10 @@ public enum FixedPoint {
     @inlinable
     public static func divideRoundingDown(_ a: Int128, _ b: Int128) -> Int128 {
         precondition(b > 0, "divisor must be positive")
+        if let a64 = Int64(exactly: a), let b64 = Int64(exactly: b) {
+            let (q, r) = a64.quotientAndRemainder(dividingBy: b64)
+            return Int128(r < 0 ? q - 1 : q)
+        }
         let (q, r) = a.quotientAndRemainder(dividingBy: b)
         return r < 0 ? q - 1 : q
     }
