@@ -39,14 +39,18 @@ public struct OrderBook: Sendable {
         return found ? levels[position].quantityUnits : 0
     }
 
-    /// The best price of a side, or nil when it is empty.
+    /// The best price of a side, or nil when it is empty. (Inlined, and without choosing
+    /// an array first: called on a book inside the state, a method that is not inlined is
+    /// passed a copy of the book, which retains and releases each of its arrays.)
+    @inline(__always)
     public func bestPrice(_ side: Side) -> Int64? {
-        (side == .buy ? bidLevels : askLevels).last?.priceUnits
+        side == .buy ? bidLevels.last?.priceUnits : askLevels.last?.priceUnits
     }
 
     /// The oldest order at the best price of `side`.
+    @inline(__always)
     public func bestSlot(_ side: Side) -> Int32? {
-        (side == .buy ? bidLevels : askLevels).last?.headSlot
+        side == .buy ? bidLevels.last?.headSlot : askLevels.last?.headSlot
     }
 
     /// The order after `slot` in time priority on the same side: the next in its level,
@@ -171,8 +175,9 @@ public struct OrderBook: Sendable {
     }
 
     /// True when the best bid is below the best ask, or a side is empty.
+    @inline(__always)
     public var isUncrossed: Bool {
-        guard let bid = bestPrice(.buy), let ask = bestPrice(.sell) else { return true }
+        guard let bid = bidLevels.last?.priceUnits, let ask = askLevels.last?.priceUnits else { return true }
         return bid < ask
     }
 
