@@ -33,8 +33,21 @@ extension ExchangeState {
     /// Initial margin of a position: |mark notional| / leverage, rounded up.
     @inline(__always)
     public func positionInitialMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol).magnitude
-        return FixedPoint.divideRoundingUp(Int128(notional), Int128(effectiveLeverage(position, symbol: symbol)))
+        Self.positionInitialMarginMinor(position, symbol: symbol, symbols, markets)
+    }
+
+    @inline(__always)
+    static func positionInitialMarginMinor(
+        _ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> Int128 {
+        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets).magnitude
+        return FixedPoint.divideRoundingUp(Int128(notional), Int128(leverage(position, symbol: symbol, symbols)))
+    }
+
+    /// The leverage in force for a position, from the symbol table alone.
+    @inline(__always)
+    static func leverage(_ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>) -> Int64 {
+        Int64(position.leverage == 0 ? symbols[Int(symbol)].defaultLeverage : position.leverage)
     }
 
     /// Initial margin of open orders: each side's quantity beyond what would only close
@@ -42,7 +55,12 @@ extension ExchangeState {
     /// larger side counts (both sides cannot open a position at once).
     @inline(__always)
     public func orderInitialMarginMinor(_ position: Position, symbol: SymbolID) -> Int128 {
-        let leverage = Int128(effectiveLeverage(position, symbol: symbol))
+        Self.orderInitialMarginMinor(position, symbol: symbol, symbols)
+    }
+
+    @inline(__always)
+    static func orderInitialMarginMinor(_ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>) -> Int128 {
+        let leverage = Int128(leverage(position, symbol: symbol, symbols))
         func sideMargin(quantity: Int64, notional: Int64, closing: Int64) -> Int128 {
             let excess = quantity - min(quantity, max(0, closing))
             if excess == 0 { return 0 }
@@ -66,6 +84,17 @@ extension ExchangeState {
         accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)? = nil,
         walletChangeMinor: Int64 = 0
     ) -> Int128 {
+        Self.availableMinor(
+            accountIndex: accountIndex, asset: asset, replacing: replacing, walletChangeMinor: walletChangeMinor, accounts, symbols,
+            markets)
+    }
+
+    /// The same over the three tables it reads (its local function, capturing the state,
+    /// was passed a copy of all of it for every position).
+    static func availableMinor(
+        accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)?, walletChangeMinor: Int64,
+        _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> Int128 {
         let account = accounts[accountIndex]
         var total = Int128(account.balance(asset)) + Int128(walletChangeMinor)
         func add(_ position: Position, _ symbol: SymbolID) {
@@ -77,10 +106,10 @@ extension ExchangeState {
             if position.isIsolated {
                 total -= Int128(position.isolatedMarginMinor)
             } else {
-                total += unrealizedPnlMinor(position, symbol: symbol)
-                total -= positionInitialMarginMinor(position, symbol: symbol)
+                total += unrealizedPnlMinor(position, symbol: symbol, markets)
+                total -= positionInitialMarginMinor(position, symbol: symbol, symbols, markets)
             }
-            total -= orderInitialMarginMinor(position, symbol: symbol)
+            total -= orderInitialMarginMinor(position, symbol: symbol, symbols)
         }
         // A sum: the order of the positions does not matter.
         var replaced = false

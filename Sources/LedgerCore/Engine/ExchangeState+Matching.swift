@@ -48,8 +48,13 @@ extension ExchangeState {
 
     /// `amending`: the account's resting order that this one replaces (its open quantity no
     /// longer counts).
-    @inline(__always)
-    func planFills(_ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder? = nil) -> FillPlan {
+    ///
+    /// Static, over the three tables it reads: a method of the state, called from `submit`,
+    /// was passed a copy of the whole state (1 KB) for every order.
+    static func planFills(
+        _ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder?, makersMax metMax: Int,
+        _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> FillPlan {
         let takerFeeRateE8 = symbols[Int(order.symbol)].takerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
         // The book is read in place: a `let` copy of it retained and released each of its
@@ -61,11 +66,10 @@ extension ExchangeState {
                 side: amending.side, quantityUnits: -amending.openQuantityUnits,
                 notionalMinor: -amending.priceUnits * amending.openQuantityUnits * factor)
         }
-        let leverage = effectiveLeverage(plan.position, symbol: order.symbol)
+        let leverage = Int64(plan.position.leverage == 0 ? symbols[symbol].defaultLeverage : plan.position.leverage)
         var remaining = order.quantityUnits
         var next = markets[symbol].book.bestSlot(order.side.opposite)
         var met = 0
-        let metMax = makersPerOrderMax
         while remaining > 0, let slot = next {
             let maker = markets[symbol].book[slot]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
@@ -172,7 +176,11 @@ extension ExchangeState {
         {
             return events.append(.rejected(.duplicateClientOrderID, detail: existing))
         }
-        if worldLimits != nil, let reason = worldLimitRefusal(order, accountIndex: accountIndex) {
+        if worldLimits != nil,
+            let reason = Self.worldLimitRefusal(
+                order, accountIndex: accountIndex, worldLimits, accounts, conditionalOrders: conditionalLocations.count,
+                restingOrders: orderLocations.count)
+        {
             return events.append(.rejected(reason, detail: 0))
         }
         if order.type.isConditional {
@@ -192,17 +200,21 @@ extension ExchangeState {
     /// hold their maximum, or an order in a symbol where the account has neither a position
     /// nor resting orders while it has them in its maximum of symbols (docs/RULES.md,
     /// "Limits of the world").
-    @inline(__always)
-    func worldLimitRefusal(_ order: PlaceOrder, accountIndex: UInt32) -> RejectReason? {
+    /// Static, from what it reads: a method of the state, called from a mutating one, was
+    /// passed a copy of the whole state for every order under world limits.
+    static func worldLimitRefusal(
+        _ order: PlaceOrder, accountIndex: UInt32, _ worldLimits: WorldLimits?, _ accounts: ContiguousArray<Account>,
+        conditionalOrders: Int, restingOrders: Int
+    ) -> RejectReason? {
         guard let limits = worldLimits else { return nil }
         // One look at the account's slot in the symbol (no copy of its table: a retain of
         // cold memory on every order).
         let slot = accounts[Int(accountIndex)].positions.slot(order.symbol)
         if order.type.isConditional {
-            if Int64(conditionalLocations.count) >= limits.conditionalOrdersMax { return .conditionalOrderLimit }
+            if Int64(conditionalOrders) >= limits.conditionalOrdersMax { return .conditionalOrderLimit }
             if slot?.conditionalOrders ?? 0 >= Limits.conditionalOrdersPerAccountSymbolMax { return .accountOrderLimit }
         } else if order.type == .limit && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
-            if Int64(orderLocations.count) >= limits.restingOrdersMax { return .orderLimit }
+            if Int64(restingOrders) >= limits.restingOrdersMax { return .orderLimit }
             if slot?.restingOrders ?? 0 >= Limits.restingOrdersPerAccountSymbolMax { return .accountOrderLimit }
             if order.reduceOnly || order.closePosition, slot?.reduceOnlyOrders ?? 0 >= Limits.reduceOnlyOrdersPerAccountSymbolMax {
                 return .accountOrderLimit
@@ -244,7 +256,8 @@ extension ExchangeState {
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .postOnly), command, sequence, &events)
             return nil
         }
-        let plan = planFills(order, accountIndex: accountIndex, amending: amending)
+        let plan = Self.planFills(
+            order, accountIndex: accountIndex, amending: amending, makersMax: makersPerOrderMax, accounts, symbols, markets)
         if order.timeInForce == .fok, plan.filledQuantityUnits < order.quantityUnits {
             accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .fillOrKill), command, sequence, &events)

@@ -192,7 +192,12 @@ extension ExchangeState {
         let position = accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
         let order = Self.triggeredOrder(conditional, position: position)
         if order.quantityUnits == 0 { return .reduceOnlyRejected }
-        if let reason = worldLimitRefusal(order, accountIndex: conditional.accountIndex) { return reason }
+        if let reason = Self.worldLimitRefusal(
+            order, accountIndex: conditional.accountIndex, worldLimits, accounts, conditionalOrders: conditionalLocations.count,
+            restingOrders: orderLocations.count)
+        {
+            return reason
+        }
         if order.type == .limit,
             !Self.withinBand(
                 priceUnits: order.priceUnits, markPriceUnits: markets[Int(order.symbol)].markPriceUnits, bandE8: spec.priceBandRateE8)
