@@ -19,6 +19,12 @@ extension ExchangeState {
         Int128(quantityUnits) * Int128(markets[Int(symbol)].markPriceUnits) * Int128(markets[Int(symbol)].notionalFactor)
     }
 
+    /// A position's size valued at the mark, unsigned.
+    @inline(__always)
+    static func markExposureMinor(_ position: Position, symbol: SymbolID, _ markets: ContiguousArray<Market>) -> Int128 {
+        Int128(markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets).magnitude)
+    }
+
     /// Unrealized PnL at the mark price: mark notional − entry cost.
     @inline(__always)
     public func unrealizedPnlMinor(_ position: Position, symbol: SymbolID) -> Int128 {
@@ -40,8 +46,8 @@ extension ExchangeState {
     static func positionInitialMarginMinor(
         _ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
     ) -> Int128 {
-        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets).magnitude
-        return FixedPoint.divideRoundingUp(Int128(notional), Int128(leverage(position, symbol: symbol, symbols)))
+        FixedPoint.divideRoundingUp(
+            markExposureMinor(position, symbol: symbol, markets), Int128(leverage(position, symbol: symbol, symbols)))
     }
 
     /// The leverage in force for a position, from the symbol table alone.
@@ -160,9 +166,8 @@ extension ExchangeState {
     static func maintenanceMarginMinor(
         _ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
     ) -> Int128 {
-        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets).magnitude
-        return maintenanceMarginMinor(
-            notionalMinor: Int128(notional), brackets: symbols[Int(symbol)].brackets,
+        maintenanceMarginMinor(
+            notionalMinor: markExposureMinor(position, symbol: symbol, markets), brackets: symbols[Int(symbol)].brackets,
             amounts: markets[Int(symbol)].maintenanceAmountsMinor)
     }
 
