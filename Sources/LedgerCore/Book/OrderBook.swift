@@ -187,6 +187,12 @@ public struct OrderBook: Sendable {
     ) {
         // Bids ascend, asks descend; normalise so the search always sees ascending keys.
         let key = side == .buy ? price : -price
+        // Most prices asked for are at the best level or better (matching walks from the
+        // top; new orders rest near it): no search then.
+        if let best = levels.last {
+            if best.priceUnits == price { return (true, levels.count - 1) }
+            if (side == .buy ? best.priceUnits : -best.priceUnits) < key { return (false, levels.count) }
+        }
         var low = 0
         var high = levels.count
         while low < high {
