@@ -162,9 +162,10 @@ struct ProjectionBatch: OrderLifecycleObserver {
         return symbolNames[Int(id)]
     }
 
-    private mutating func assetName(_ id: AssetID, _ replica: borrowing ExchangeState) -> [UInt8] {
-        if Int(id) >= assetNames.count { assetNames = replica.assets.map { Array($0.name.utf8) } }
-        return assetNames[Int(id)]
+    /// The assets' names by id, as UTF-8, with any asset listed since the last call.
+    private mutating func assetNameTable(_ replica: borrowing ExchangeState) -> [[UInt8]] {
+        if assetNames.count < replica.assets.count { assetNames = replica.assets.map { Array($0.name.utf8) } }
+        return assetNames
     }
 
     /// Adds one entry's rows and applies it to the replica; `orders` reduces its order
@@ -187,8 +188,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
         // `replica` itself would copy the whole state for every posting.
         let assetList = replica.assets
         let symbolList = replica.symbols
-        if assetNames.count < assetList.count { assetNames = assetList.map { Array($0.name.utf8) } }
-        let names = assetNames
+        let names = assetNameTable(replica)
         // The terms of the settlements this entry starts; a tick that only pays takes them
         // from the settlement in progress (bounded rules).
         var funding: [SymbolID: (rate: Int64, mark: Int64)] = [:]

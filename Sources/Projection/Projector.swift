@@ -130,7 +130,7 @@ public final class Projector: @unchecked Sendable {
         precondition((1...2).contains(lanes), "a projector has one or two lanes")
         if connection == nil { try connect() }
         if lanes == 2 {
-            if ordersLane == nil { ordersLane = try Self.openLane(url: options.url, schema: options.schema) }
+            if ordersLane == nil { ordersLane = try Self.openWithStaging(url: options.url, schema: options.schema) }
         } else {
             ordersLane = nil
         }
@@ -177,22 +177,33 @@ public final class Projector: @unchecked Sendable {
             try connection.execute("RESET maintenance_work_mem")
         }
         let all = Schema.secondaryIndexes
-        guard let laneConnection = ordersLane else { return try build(all[...], on: connection) }
-        nonisolated(unsafe) let ordersLane = laneConnection
+        guard ordersLane != nil else { return try build(all[...], on: connection) }
         let second = all.filter {
             $0.definition.hasPrefix("orders") || $0.definition.hasPrefix("order_events")
                 || $0.name.hasPrefix("trades_") && !$0.definition.contains("brin")
         }
         let first = all.filter { index in !second.contains { $0.name == index.name } }
+        try alongside({ () throws(PostgresError) in try build(first[...], on: connection) }) { lane throws(PostgresError) in
+            try build(second[...], on: lane)
+        }
+    }
+
+    /// Runs `onLane` on the orders lane's connection while `here` runs on the calling
+    /// thread, waits for both, and throws the first error of the two (this side's first).
+    private func alongside(
+        _ here: () throws(PostgresError) -> Void, onLane work: @escaping @Sendable (PostgresConnection) throws(PostgresError) -> Void
+    ) throws(PostgresError) {
+        guard let laneConnection = ordersLane else { preconditionFailure("no orders lane") }
+        nonisolated(unsafe) let lane = laneConnection
         let group = DispatchGroup()
         nonisolated(unsafe) var outcome: Result<Void, PostgresError> = .success(())
         group.enter()
         laneQueue.async {
-            outcome = Result { () throws(PostgresError) in try build(second[...], on: ordersLane) }
+            outcome = Result { () throws(PostgresError) in try work(lane) }
             group.leave()
         }
         do {
-            try build(first[...], on: connection)
+            try here()
         } catch {
             group.wait()
             throw error
@@ -269,7 +280,7 @@ public final class Projector: @unchecked Sendable {
 
     /// Connects, migrates, and lines the replica up with the checkpoint.
     private func connect() throws {
-        let connection = try Self.openLane(url: options.url, schema: options.schema)
+        let connection = try Self.openWithStaging(url: options.url, schema: options.schema)
         partitionedDays = []
         let checkpoint = try Self.checkpoint(connection)
         // A batch that did commit (its acknowledgement was lost) is done; pending batches
@@ -306,8 +317,9 @@ public final class Projector: @unchecked Sendable {
         ("stage_liquidations", "liquidations"), ("stage_candles", "candles_1m"),
     ]
 
-    /// A session for a rebuild's second lane, with its staging tables.
-    static func openLane(url: String, schema: String) throws -> PostgresConnection {
+    /// A session with the staging tables of the upserts (the projector's, and a rebuild's
+    /// second lane).
+    static func openWithStaging(url: String, schema: String) throws -> PostgresConnection {
         let connection = try open(url: url, schema: schema)
         for (table, like) in stagingTables {
             try connection.execute("CREATE TEMP TABLE IF NOT EXISTS \(table) (LIKE \(like)) ON COMMIT DELETE ROWS")
@@ -372,39 +384,21 @@ public final class Projector: @unchecked Sendable {
             partitionedDays.insert(day)
         }
         try connection.execute("BEGIN")
-        // The orders lane, when there is one, runs beside the ledger lane and commits first.
-        let lane = ordersLane.map { laneConnection in
-            nonisolated(unsafe) let ordersLane = laneConnection
-            let group = DispatchGroup()
-            nonisolated(unsafe) var outcome: Result<Void, PostgresError> = .success(())
-            group.enter()
-            laneQueue.async {
-                outcome = Result { () throws(PostgresError) in
-                    try ordersLane.execute("BEGIN")
+        do {
+            if ordersLane == nil {
+                try batch.write(to: connection)
+            } else {
+                // The orders lane runs beside the ledger lane and commits first.
+                try alongside({ () throws(PostgresError) in try batch.writeLedger(to: connection) }) { lane throws(PostgresError) in
+                    try lane.execute("BEGIN")
                     do throws(PostgresError) {
-                        try batch.writeOrders(to: ordersLane)
-                        try ordersLane.execute("COMMIT")
+                        try batch.writeOrders(to: lane)
+                        try lane.execute("COMMIT")
                     } catch {
-                        _ = try? ordersLane.execute("ROLLBACK")
+                        _ = try? lane.execute("ROLLBACK")
                         throw error
                     }
                 }
-                group.leave()
-            }
-            return (group, { outcome })
-        }
-        do {
-            if let lane {
-                do {
-                    try batch.writeLedger(to: connection)
-                } catch {
-                    lane.0.wait()
-                    throw error
-                }
-                lane.0.wait()
-                try lane.1().get()
-            } else {
-                try batch.write(to: connection)
             }
             let moved = try connection.executeCount(
                 "UPDATE projector_checkpoint SET sequence = \(batch.lastSequence), updated_at = now() WHERE id = 1 AND sequence = \(batch.firstSequence - 1)"

@@ -4,7 +4,7 @@ extension ExchangeState {
     /// The leverage in force for a position.
     @inline(__always)
     func effectiveLeverage(_ position: Position, symbol: SymbolID) -> Int64 {
-        Int64(position.leverage == 0 ? symbols[Int(symbol)].defaultLeverage : position.leverage)
+        Self.leverage(position, symbol: symbol, symbols)
     }
 
     /// A signed quantity valued at the mark, exact. (The market's fields are read in place:

@@ -66,7 +66,7 @@ extension ExchangeState {
                 side: amending.side, quantityUnits: -amending.openQuantityUnits,
                 notionalMinor: -amending.priceUnits * amending.openQuantityUnits * factor)
         }
-        let leverage = Int64(plan.position.leverage == 0 ? symbols[symbol].defaultLeverage : plan.position.leverage)
+        let leverage = Self.leverage(plan.position, symbol: order.symbol, symbols)
         var remaining = order.quantityUnits
         var next = markets[symbol].book.bestSlot(order.side.opposite)
         var met = 0
@@ -176,10 +176,9 @@ extension ExchangeState {
         {
             return events.append(.rejected(.duplicateClientOrderID, detail: existing))
         }
-        if worldLimits != nil,
-            let reason = Self.worldLimitRefusal(
-                order, accountIndex: accountIndex, worldLimits, accounts, conditionalOrders: conditionalLocations.count,
-                restingOrders: orderLocations.count)
+        if let reason = Self.worldLimitRefusal(
+            order, accountIndex: accountIndex, worldLimits, accounts, conditionalOrders: conditionalLocations.count,
+            restingOrders: orderLocations.count)
         {
             return events.append(.rejected(reason, detail: 0))
         }
