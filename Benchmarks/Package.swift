@@ -41,10 +41,12 @@ let package = Package(
             dependencies: ["Workloads", .product(name: "LedgerCore", package: root)]),
         // A plain price-time matcher in C, the yardstick of MatcherBench (issue 12).
         .target(name: "CMatcher"),
+        // Counts heap allocations (malloc and its kin, interposed) for MatcherBench.
+        .target(name: "AllocCount"),
         // The engine beside CMatcher on the contest-shaped feed and the growing book.
         .executableTarget(
             name: "MatcherBench",
-            dependencies: ["CMatcher", .product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root)]),
+            dependencies: ["CMatcher", "AllocCount", .product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root)]),
         // The engine at exchange scale beside the small world (issue 8; docs/BENCHMARKS.md).
         .executableTarget(
             name: "ScaleProfile",

@@ -1,3 +1,4 @@
+import AllocCount
 import CMatcher
 import Foundation
 import LedgerClient
@@ -176,18 +177,24 @@ struct CRun {
 
 /// Runs `feed` through both `passes` times, alternating; per stretch (the ranges of
 /// `stops`), the fastest ns a message of each.
-func compare(_ feed: [Message], stops: [Int], passes: Int) -> (engine: [Double], matcher: [Double], counts: Counts) {
+func compare(_ feed: [Message], stops: [Int], passes: Int) -> (
+    engine: [Double], matcher: [Double], allocations: [Double], counts: Counts
+) {
     let orders = feed.filter { !$0.isCancel }.count
     var engineBest = Array(repeating: Double.infinity, count: stops.count)
     var matcherBest = engineBest
+    var allocationsLeast = engineBest
     var agreed: Counts?
     for _ in 0..<passes {
         var engine = EngineRun(orders: orders)
         var start = 0
         for (index, stop) in stops.enumerated() {
+            let allocationsBefore = ac_allocations()
             let began = nanos()
             engine.execute(feed, start..<stop)
             engineBest[index] = min(engineBest[index], Double(nanos() - began) / Double(stop - start))
+            allocationsLeast[index] = min(
+                allocationsLeast[index], Double(ac_allocations() - allocationsBefore) * 1_000 / Double(stop - start))
             start = stop
         }
         let matcher = CRun(orders: orders)
@@ -206,7 +213,7 @@ func compare(_ feed: [Message], stops: [Int], passes: Int) -> (engine: [Double],
         }
         agreed = counts
     }
-    return (engineBest, matcherBest, agreed!)
+    return (engineBest, matcherBest, allocationsLeast, agreed!)
 }
 
 func format(_ value: Double) -> String { String(format: value < 100 ? "%.1f" : "%.0f", value) }
@@ -222,7 +229,8 @@ case "contest":
     print(
         "contest feed: \(feed.count) messages (\(feed.count - cancels) orders, \(cancels) cancels), fastest of \(passes) passes: "
             + "engine \(format(result.engine[0])) ns a message, CMatcher \(format(result.matcher[0])) ns: "
-            + "ratio \(String(format: "%.1f", result.engine[0] / result.matcher[0]))")
+            + "ratio \(String(format: "%.1f", result.engine[0] / result.matcher[0])); "
+            + "engine heap allocations \(format(result.allocations[0])) per 1,000 messages")
     print(
         "agreed: \(result.counts); mean order \(feed.filter { !$0.isCancel }.map { Int($0.quantity) }.reduce(0, +) / (feed.count - cancels)) lots"
     )
@@ -235,7 +243,7 @@ case "book":
     for (index, stop) in stops.enumerated() {
         let from = index == 0 ? 1 : stops[index - 1] + 1
         line +=
-            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index]));"
+            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index])), allocations \(format(result.allocations[index])) per 1,000;"
     }
     print(line)
     print("agreed: \(result.counts)")

@@ -42,6 +42,15 @@ public struct PositionTable: Sendable, Hashable {
 
     /// Every slot, in increasing symbol order.
     public var slots: Slots { Slots(head: head, tail: tail) }
+    /// Calls `body` with every slot, in increasing symbol order, where it lies (iterating
+    /// `slots` copies the table: a retain and a release of its array).
+    @inline(__always)
+    func forEachSlot(_ body: (borrowing Slot) -> Void) {
+        guard head.symbol != Self.noSymbol else { return }
+        body(head)
+        for index in 0..<tail.count { body(tail[index]) }
+    }
+
     /// How many slots the account has.
     public var count: Int { head.symbol == Self.noSymbol ? 0 : tail.count + 1 }
 
@@ -73,16 +82,18 @@ public struct PositionTable: Sendable, Hashable {
     @inline(__always)
     var middleWord: Int64 { head.position.openBuyNotionalMinor }
 
-    /// The slot at `index` (0 is the inline one), to change in place.
+    /// The slot at `index` (0 is the inline one).
     private subscript(slotAt index: Int) -> Slot {
         @inline(__always) get { index == 0 ? head : tail[index - 1] }
-        @inline(__always) _modify {
-            if index == 0 {
-                yield &head
-            } else {
-                yield &tail[index - 1]
-            }
-        }
+    }
+
+    /// Changes the slot at `index` in place. A function, not a `_modify` accessor: an
+    /// accessor that is not inlined is a coroutine whose frame did not fit the caller's
+    /// buffer, so every change of a position allocated it on the heap (two mallocs a
+    /// command in the contest feed, issue 12).
+    @inline(__always)
+    private mutating func withSlot<Result>(at index: Int, _ body: (inout Slot) -> Result) -> Result {
+        index == 0 ? body(&head) : body(&tail[index - 1])
     }
 
     /// How many slots hold a position or resting orders.
@@ -98,10 +109,18 @@ public struct PositionTable: Sendable, Hashable {
             guard let index = slotIndex(SymbolID(symbol)) else { return Position() }
             return self[slotAt: index].position
         }
-        _modify {
+        @inline(__always) set {
             let index = touch(SymbolID(symbol))
-            yield &self[slotAt: index].position
+            withSlot(at: index) { $0.position = newValue }
         }
+    }
+
+    /// Changes the position in `symbol` in place, creating it if missing (see `withSlot`
+    /// for why this is not a `_modify` accessor).
+    @inline(__always)
+    mutating func update<Result>(_ symbol: SymbolID, _ body: (inout Position) -> Result) -> Result {
+        let index = touch(symbol)
+        return withSlot(at: index) { body(&$0.position) }
     }
 
     /// The account's resting and conditional orders in `symbol`.
@@ -123,14 +142,23 @@ public struct PositionTable: Sendable, Hashable {
     /// resting reduce-only order counts in both its totals.
     mutating func countOrders(_ symbol: SymbolID, resting: Int = 0, conditional: Int = 0, reduceOnly: Bool = false) {
         let index = touch(symbol)
-        self[slotAt: index].restingOrders = UInt16(Int(self[slotAt: index].restingOrders) + resting)
-        self[slotAt: index].conditionalOrders = UInt16(Int(self[slotAt: index].conditionalOrders) + conditional)
-        if reduceOnly { self[slotAt: index].reduceOnlyOrders = UInt16(Int(self[slotAt: index].reduceOnlyOrders) + resting) }
+        withSlot(at: index) { slot in
+            slot.restingOrders = UInt16(Int(slot.restingOrders) + resting)
+            slot.conditionalOrders = UInt16(Int(slot.conditionalOrders) + conditional)
+            if reduceOnly { slot.reduceOnlyOrders = UInt16(Int(slot.reduceOnlyOrders) + resting) }
+        }
     }
 
     /// The slot of `symbol`, created empty if missing; returns its index.
     @discardableResult
+    @inline(__always)
     mutating func touch(_ symbol: SymbolID) -> Int {
+        if head.symbol == symbol { return 0 }
+        return open(symbol)
+    }
+
+    /// `touch` past the inline slot: finds the slot or inserts it.
+    private mutating func open(_ symbol: SymbolID) -> Int {
         precondition(symbol != Self.noSymbol, "symbol \(symbol) is out of range")
         if let index = slotIndex(symbol) { return index }
         span = max(span, symbol + 1)

@@ -53,6 +53,17 @@ public struct OrderBook: Sendable {
         side == .buy ? bidLevels.last?.headSlot : askLevels.last?.headSlot
     }
 
+    /// The oldest order at the best price of `side`. `mutating` though it changes
+    /// nothing: a method of the state reaches a book through `markets[symbol].book`, and a
+    /// read through the array's getter copies the whole book, retaining and releasing its
+    /// four arrays (atomically) for one order, while a mutating access works on it where it
+    /// lies (issue 12; closures over an unsafe buffer were not inlined and copied it too).
+    @inline(__always)
+    public mutating func peekBest(_ side: Side) -> RestingOrder? {
+        guard let slot = side == .buy ? bidLevels.last?.headSlot : askLevels.last?.headSlot else { return nil }
+        return slots[slot]
+    }
+
     /// The order after `slot` in time priority on the same side: the next in its level,
     /// else the first of the next-best level.
     public func slotAfter(_ slot: Int32) -> Int32? {

@@ -503,10 +503,10 @@ extension ExchangeState {
     private mutating func adjustOpenOrders(
         accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64
     ) {
-        accounts[accountIndex].ensure(symbol: symbol)
-        accounts[accountIndex].positions[Int(symbol)].addOpenOrder(
-            side: side, quantityUnits: quantityUnits,
-            notionalMinor: notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits))
+        let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
+        accounts[accountIndex].positions.update(symbol) {
+            $0.addOpenOrder(side: side, quantityUnits: quantityUnits, notionalMinor: notional)
+        }
     }
 
     private mutating func openAccount(_ id: AccountID) -> Int {

@@ -17,9 +17,17 @@ extension ExchangeState {
     /// Checks the noted accounts, lowest index first, until none is left. Accounts noted
     /// during the sweep join it in order (one below the next in line goes first).
     mutating func sweepLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        guard !liquidationCandidates.isEmpty else { return }
+        // The two arrays trade buffers (a copy and `removeAll(keepingCapacity:)` would
+        // allocate a new one for every entry with a fill).
+        var batch: [UInt32] = []
+        defer {
+            batch.removeAll(keepingCapacity: true)
+            swap(&batch, &liquidationCandidates)
+        }
         while !liquidationCandidates.isEmpty {
-            var batch = liquidationCandidates
-            liquidationCandidates.removeAll(keepingCapacity: true)
+            batch.removeAll(keepingCapacity: true)
+            swap(&batch, &liquidationCandidates)
             batch.sort()
             var position = 0
             var previous: UInt32? = nil

@@ -101,8 +101,9 @@ extension ExchangeState {
         accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)?, walletChangeMinor: Int64,
         _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
     ) -> Int128 {
-        let account = accounts[accountIndex]
-        var total = Int128(account.balance(asset)) + Int128(walletChangeMinor)
+        // The account's fields are read in one chain each: an account bound to a name is a
+        // copy, which retained and released its arrays on every order.
+        var total = Int128(accounts[accountIndex].balance(asset)) + Int128(walletChangeMinor)
         func add(_ position: Position, _ symbol: SymbolID) {
             if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0
                 && position.openSellQuantityUnits == 0 && position.isolatedMarginMinor == 0
@@ -119,7 +120,8 @@ extension ExchangeState {
         }
         // A sum: the order of the positions does not matter.
         var replaced = false
-        for slot in account.positions.slots where symbols[Int(slot.symbol)].settleAsset == asset {
+        accounts[accountIndex].positions.forEachSlot { slot in
+            guard symbols[Int(slot.symbol)].settleAsset == asset else { return }
             if let replacing, replacing.symbol == slot.symbol {
                 replaced = true
                 add(replacing.position, slot.symbol)

@@ -247,7 +247,7 @@ extension ExchangeState {
         {
             return .reduceOnlyRejected
         }
-        let bestOpposite = markets[Int(order.symbol)].book.bestPrice(order.side.opposite)
+        let bestOpposite = markets[Int(order.symbol)].book.peekBest(order.side.opposite)?.priceUnits
         if order.type == .limit, order.timeInForce == .gtx,
             let bestOpposite, Self.crosses(order, makerPriceUnits: bestOpposite)
         {
@@ -311,8 +311,7 @@ extension ExchangeState {
         var remaining = order.quantityUnits
         var met = 0
         let metMax = makersPerOrderMax
-        while remaining > 0, met < metMax, let slot = markets[Int(order.symbol)].book.bestSlot(order.side.opposite) {
-            let maker = markets[Int(order.symbol)].book[slot]
+        while remaining > 0, met < metMax, let maker = markets[Int(order.symbol)].book.peekBest(order.side.opposite) {
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             met += 1
             if maker.accountIndex == accountIndex {
