@@ -38,7 +38,9 @@ let package = Package(
         // The engine over the same workload in a process of its own, for perf or valgrind.
         .executableTarget(
             name: "EngineProfile",
-            dependencies: ["Workloads", .product(name: "LedgerCore", package: root)]),
+            dependencies: [
+                "Workloads", "AllocCount", .product(name: "LedgerCore", package: root), .product(name: "Journal", package: root),
+            ]),
         // A plain price-time matcher in C, the yardstick of MatcherBench (issue 12).
         .target(name: "CMatcher"),
         // Counts heap allocations (malloc and its kin, interposed) for MatcherBench.

@@ -98,11 +98,12 @@ public struct JournalBatch: Sendable {
             throw .entryDoesNotRoundTrip(sequence: firstSequence, reason: "batch framing: \(error)")
         }
         var writer = ByteWriter(capacity: 512)
+        var events: [Event] = []
         for entry in entries {
             do {
-                let payload = try entry.decodePayload()
+                let command = try entry.decodePayload(events: &events)
                 writer.reset()
-                EntryPayload.encode(command: payload.command, events: payload.events, to: &writer)
+                EntryPayload.encode(command: command, events: events, to: &writer)
             } catch {
                 throw .entryDoesNotRoundTrip(sequence: entry.sequence, reason: "\(error)")
             }
@@ -110,6 +111,11 @@ public struct JournalBatch: Sendable {
                 throw .entryDoesNotRoundTrip(sequence: entry.sequence, reason: "re-encodes to other bytes")
             }
         }
+    }
+
+    /// The batch's entries, as a block read back gives them.
+    public func entries() throws(CodecError) -> [JournalEntry] {
+        try EntryFraming.entries(in: bytes.bytes, firstSequence: firstSequence, count: count)
     }
 
     /// Empties the batch, keeping its buffers.
@@ -135,10 +141,19 @@ public struct JournalEntry: Sendable, Hashable {
     /// The command and events, all of the payload: the one way every reader (recovery,
     /// audit, dump, projector, tools) decodes an entry.
     public func decodePayload() throws(CodecError) -> EntryPayload {
-        var reader = ByteReader(Array(payload))
+        var reader = ByteReader(payload)
         let decoded = try EntryPayload.decode(from: &reader)
         try reader.expectEnd()
         return decoded
+    }
+
+    /// The command, with the events decoded into `events` (emptied first, its room kept):
+    /// `decodePayload` for a reader that goes through many entries without an array each.
+    public func decodePayload(events: inout [Event]) throws(CodecError) -> Command {
+        var reader = ByteReader(payload)
+        let command = try EntryPayload.decode(from: &reader, events: &events)
+        try reader.expectEnd()
+        return command
     }
 }
 

@@ -59,9 +59,13 @@ final class StateFollower: @unchecked Sendable {
 
     /// Owned by the follower's thread.
     private var state: ExchangeState?
+    /// `state?.lastSequence`, kept apart: reading it through the optional copied the state.
+    private var appliedThrough: SequenceNumber = 0
     private var history: RecentHistory
     private var feed = StreamFeed()
     private var streamMessages: [StreamMessage] = []
+    /// The events of the entry being applied (its room kept from entry to entry).
+    private var decodedEvents: [Event] = []
     /// The live stream's memory, fed with the messages of the watched channels (set
     /// before `start`).
     var stream: StreamHub? {
@@ -149,6 +153,7 @@ final class StateFollower: @unchecked Sendable {
                     from: &reader, sequence: initial.sequence, timeNanos: initial.timeNanos)
                 history.seed(from: copy)
                 state = copy
+                appliedThrough = copy.lastSequence
                 logger.info(
                     "state follower ready",
                     metadata: [
@@ -183,7 +188,7 @@ final class StateFollower: @unchecked Sendable {
                 case .replies: break
                 }
             }
-            let sequence = state?.lastSequence ?? 0
+            let sequence = appliedThrough
             if poked, let stream { stream.publish([], renderedFrom: sequence + 1, rendered: stream.watched()) }
             condition.withLock { _appliedSequence = sequence }
             var answer: EngineResponse?
@@ -221,9 +226,15 @@ final class StateFollower: @unchecked Sendable {
     }
 
     private func apply(_ batch: JournalBatch) {
-        guard failure == nil, var current = state else { return }
-        state = nil  // keep the copy unique while it changes
-        defer { state = current }
+        // Moved out (not copied: a copy retained and released its ~40 arrays each batch),
+        // and so unique while it changes.
+        guard failure == nil, var current = state.take() else { return }
+        apply(batch, to: &current)
+        appliedThrough = current.lastSequence
+        state = consume current
+    }
+
+    private func apply(_ batch: JournalBatch, to current: inout ExchangeState) {
         // The stream's channels, once a batch; nothing is rendered while nobody watches.
         let watched = stream?.watched() ?? []
         let depth = watched.contains { if case .depth = $0 { true } else { false } }
@@ -232,20 +243,22 @@ final class StateFollower: @unchecked Sendable {
         do {
             let entries = try EntryFraming.entries(in: batch.bytes.bytes, firstSequence: batch.firstSequence, count: batch.count)
             var touched = Set<StreamFeed.Level>()
+            var events = decodedEvents
+            defer { decodedEvents = events }
             for entry in entries {
                 guard entry.sequence == current.lastSequence + 1 else {
                     fail("entry \(entry.sequence) follows \(current.lastSequence)")
                     return
                 }
-                let payload = try entry.decodePayload()
+                let command = try entry.decodePayload(events: &events)
                 touched.removeAll(keepingCapacity: true)
-                if depth { StreamFeed.touchedLevels(payload.events, state: current, into: &touched) }
-                current.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
-                history.record(payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: current)
+                if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
+                current.apply(events, of: command, sequence: entry.sequence, timeNanos: entry.timeNanos)
+                history.record(command, events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: current)
                 if !watched.isEmpty {
-                    if depth { StreamFeed.touchedLevels(payload.events, state: current, into: &touched) }
+                    if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
                     feed.messages(
-                        payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, touched: touched,
+                        command, events, sequence: entry.sequence, timeNanos: entry.timeNanos, touched: touched,
                         state: current, history: history, wants: { watched.contains($0) }, into: &streamMessages)
                 }
             }

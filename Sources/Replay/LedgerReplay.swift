@@ -224,17 +224,18 @@ struct Audit: ParsableCommand {
         let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1)
         let limit = through ?? .max
         var events: [Event] = []
+        var journaled: [Event] = []
         var entries: UInt64 = 0
         var mismatches = 0
         do {
             try reader.forEach(upTo: limit) { entry in
-                let payload = try entry.decodePayload()
+                let command = try entry.decodePayload(events: &journaled)
                 events.removeAll(keepingCapacity: true)
-                state.execute(payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
-                if events != payload.events {
+                state.execute(command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
+                if events != journaled {
                     mismatches += 1
                     if mismatches <= 10 {
-                        findings.append("entry \(entry.sequence): re-execution gives \(events), journal has \(payload.events)")
+                        findings.append("entry \(entry.sequence): re-execution gives \(events), journal has \(journaled)")
                     }
                 }
                 entries += 1

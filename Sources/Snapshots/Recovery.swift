@@ -88,19 +88,20 @@ public enum Recovery {
     ) throws(Failure) -> UInt64 {
         var applied: UInt64 = 0
         let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1, storage: storage)
+        var events: [Event] = []
         do {
             while let block = try reader.nextBlock(upTo: limit) {
                 for entry in block.entries where entry.sequence <= limit {
-                    let payload: EntryPayload
+                    let command: Command
                     do {
-                        payload = try entry.decodePayload()
+                        command = try entry.decodePayload(events: &events)
                     } catch {
                         throw Failure.undecodable(sequence: entry.sequence, reason: "\(error)")
                     }
                     guard entry.sequence == state.lastSequence + 1 else {
                         throw Failure.entry(sequence: entry.sequence, reason: "expected sequence \(state.lastSequence + 1)")
                     }
-                    state.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
+                    state.apply(events, of: command, sequence: entry.sequence, timeNanos: entry.timeNanos)
                     applied += 1
                     try afterEach(entry.sequence, applied)
                 }

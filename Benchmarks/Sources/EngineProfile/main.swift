@@ -1,4 +1,6 @@
+import AllocCount
 import Foundation
+import Journal
 import LedgerCore
 import Workloads
 
@@ -9,29 +11,117 @@ import Workloads
 //     perf record -e cpu-clock .build/release/EngineProfile plain 20
 //
 // Arguments: `plain` or `rulebook`, then the number of passes over the 200,000 commands.
-// Prints the mean wall time per command over all passes (each from the genesis state).
+// Prints the mean wall time per command over all passes (each from the genesis state), and
+// the heap allocations `execute` made per 1,000 commands: over each whole pass, and over
+// its second half, once the world has grown.
 
 let arguments = CommandLine.arguments
 let ruleBook = arguments.count > 1 && arguments[1] == "rulebook"
-guard arguments.count <= 1 || ["plain", "rulebook"].contains(arguments[1]),
+guard arguments.count <= 1 || ["plain", "rulebook", "codec"].contains(arguments[1]),
     arguments.count <= 2 || Int(arguments[2]).map({ $0 > 0 }) == true
 else {
-    print("usage: EngineProfile [plain|rulebook] [passes]")
+    print("usage: EngineProfile [plain|rulebook|codec] [passes]")
     exit(2)
 }
 let passes = arguments.count > 2 ? Int(arguments[2])! : 10
 let workload = Workload.make(count: 200_000, ruleBook: ruleBook)
+
+/// The journal's side of the durable path over the plain mix's recorded entries: encoding
+/// each entry into group-commit batches (what the engine thread does), the writer's check
+/// that each batch decodes and re-encodes to its bytes (`journal.verify_entries`), and
+/// decoding every entry (recovery, audit, the projector). ns an entry, fastest pass; heap
+/// allocations per 1,000 entries.
+func profileCodec() {
+    var batch = JournalBatch()
+    var best = (encode: Double.infinity, verify: Double.infinity, decode: Double.infinity)
+    var allocations = (encode: 0.0, verify: 0.0, decode: 0.0)
+    var blocks: [JournalBatch] = []
+    for pass in 0..<passes {
+        var encodeNanos: UInt64 = 0
+        var verifyNanos: UInt64 = 0
+        var encodeAllocations: UInt64 = 0
+        var verifyAllocations: UInt64 = 0
+        var index = 0
+        while index < workload.commands.count {
+            batch.reset()
+            let allocationsBefore = ac_allocations()
+            let start = DispatchTime.now().uptimeNanoseconds
+            while index < workload.commands.count, !batch.isFull, batch.count < 1_000 {
+                workload.events[index].withUnsafeBufferPointer { events in
+                    batch.append(sequence: SequenceNumber(index + 1), timeNanos: Workload.time(SequenceNumber(index + 1))) { writer in
+                        EntryPayload.encode(command: workload.commands[index], events: events, to: &writer)
+                    }
+                }
+                index += 1
+            }
+            let encoded = DispatchTime.now().uptimeNanoseconds
+            let allocationsEncoded = ac_allocations()
+            encodeAllocations += allocationsEncoded - allocationsBefore
+            try! batch.verifyRoundTrip()
+            verifyNanos += DispatchTime.now().uptimeNanoseconds - encoded
+            verifyAllocations += ac_allocations() - allocationsEncoded
+            encodeNanos += encoded - start
+            if pass == 0 { blocks.append(batch) }
+        }
+        let entries = Double(workload.commands.count)
+        best.encode = min(best.encode, Double(encodeNanos) / entries)
+        best.verify = min(best.verify, Double(verifyNanos) / entries)
+        allocations.encode = Double(encodeAllocations) * 1_000 / entries
+        allocations.verify = Double(verifyAllocations) * 1_000 / entries
+        let allocationsBefore = ac_allocations()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var events = 0
+        var decoded: [Event] = []
+        for block in blocks {
+            for entry in try! block.entries() {
+                _ = try! entry.decodePayload(events: &decoded)
+                events += decoded.count
+            }
+        }
+        best.decode = min(best.decode, Double(DispatchTime.now().uptimeNanoseconds - start) / entries)
+        allocations.decode = Double(ac_allocations() - allocationsBefore) * 1_000 / entries
+        precondition(events == workload.events.reduce(0) { $0 + $1.count })
+    }
+    func line(_ name: String, _ nanos: Double, _ allocations: Double) -> String {
+        "\(name) \(String(format: "%.0f", nanos)) ns an entry, \(String(format: "%.0f", allocations)) allocations per 1,000"
+    }
+    print(
+        "codec over the plain mix (\(workload.commands.count) entries, fastest of \(passes) passes): "
+            + [
+                line("encode", best.encode, allocations.encode), line("verify", best.verify, allocations.verify),
+                line("decode", best.decode, allocations.decode),
+            ].joined(separator: "; "))
+}
+
+if arguments.count > 1 && arguments[1] == "codec" {
+    profileCodec()
+    exit(0)
+}
 var events: [Event] = []
 events.reserveCapacity(64)
 var elapsedNanos: UInt64 = 0
+var allocations: UInt64 = 0
+/// Allocations in the second half of each pass: by then the world has grown (accounts'
+/// first positions in a symbol, the books' pages, the tables) and what is left is per command.
+var lateAllocations: UInt64 = 0
+var lateAllocationsBefore: UInt64 = 0
 for _ in 0..<passes {
     var state = workload.genesis
+    let allocationsBefore = ac_allocations()
     let start = DispatchTime.now().uptimeNanoseconds
-    for command in workload.commands {
+    for (index, command) in workload.commands.enumerated() {
+        if index == workload.commands.count / 2 { lateAllocationsBefore = ac_allocations() }
         events.removeAll(keepingCapacity: true)
         state.execute(command, sequence: state.lastSequence + 1, timeNanos: Workload.time(state.lastSequence + 1), into: &events)
     }
     elapsedNanos += DispatchTime.now().uptimeNanoseconds - start
+    allocations += ac_allocations() - allocationsBefore
+    lateAllocations += ac_allocations() - lateAllocationsBefore
 }
 let perCommand = Double(elapsedNanos) / Double(passes * workload.commands.count)
-print("\(ruleBook ? "rule book" : "plain") mix: \(passes) passes, \(Int(perCommand.rounded())) ns a command")
+let allocationsPerThousand = Double(allocations) * 1_000 / Double(passes * workload.commands.count)
+let lateAllocationsPerThousand = Double(lateAllocations) * 1_000 / Double(passes * (workload.commands.count - workload.commands.count / 2))
+print(
+    "\(ruleBook ? "rule book" : "plain") mix: \(passes) passes, \(Int(perCommand.rounded())) ns a command, "
+        + "\(String(format: "%.1f", allocationsPerThousand)) heap allocations per 1,000 commands "
+        + "(\(String(format: "%.2f", lateAllocationsPerThousand)) in the second half of each pass)")

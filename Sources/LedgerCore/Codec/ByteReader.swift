@@ -26,36 +26,74 @@ public enum CodecError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Reads what `ByteWriter` wrote, checking every bound.
+///
+/// Offsets (`offset`, `end`, and those in errors) count from the start of the array or
+/// slice the reader was given: an entry's payload read in place from its block reports
+/// offsets within the payload, as it did when it was copied out first.
 public struct ByteReader: Sendable {
-    public let bytes: [UInt8]
-    public private(set) var offset: Int
+    /// The bytes; `bytes[origin + offset]` is the next one.
+    @usableFromInline let bytes: ArraySlice<UInt8>
+    @usableFromInline let origin: Int
+    /// Where the next read starts (stored under another name so that the inlined reads
+    /// may move it while other modules only read it).
+    @usableFromInline var position: Int
+    public var offset: Int { position }
     public let end: Int
 
     public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
-        self.bytes = bytes
+        self.bytes = bytes[...]
+        origin = 0
         let range = range ?? 0..<bytes.count
         precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count)
-        offset = range.lowerBound
+        position = range.lowerBound
         end = range.upperBound
+    }
+
+    /// Reads a slice where it lies (no copy); offsets count from its first byte.
+    public init(_ slice: ArraySlice<UInt8>) {
+        bytes = slice
+        origin = slice.startIndex
+        position = 0
+        end = slice.count
     }
 
     public var isAtEnd: Bool { offset == end }
     public var remaining: Int { end - offset }
 
-    public mutating func u8() throws(CodecError) -> UInt8 {
-        guard offset < end else { throw .truncated(offset: offset) }
-        defer { offset += 1 }
-        return bytes[offset]
+    /// The bytes from `offset` to `offset + count` (checked by the caller).
+    @inline(__always)
+    private func span(_ offset: Int, _ count: Int) -> ArraySlice<UInt8> {
+        bytes[origin + offset..<origin + offset + count]
     }
 
+    public mutating func u8() throws(CodecError) -> UInt8 {
+        guard offset < end else { throw .truncated(offset: offset) }
+        defer { position += 1 }
+        return bytes[origin + offset]
+    }
+
+    /// Inlined for its one-byte case (most fields); longer ones go to `longVarint`.
+    @inlinable
     public mutating func varint() throws(CodecError) -> UInt64 {
+        if offset < end {
+            let byte = bytes[origin + offset]
+            if byte < 0x80 {
+                position += 1
+                return UInt64(byte)
+            }
+        }
+        return try longVarint()
+    }
+
+    @usableFromInline
+    mutating func longVarint() throws(CodecError) -> UInt64 {
         let start = offset
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
             guard offset < end else { throw .truncated(offset: offset) }
-            let byte = bytes[offset]
-            offset += 1
+            let byte = bytes[origin + offset]
+            position += 1
             if shift == 63 && byte > 1 { throw .badVarint(offset: start) }
             result |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 {
@@ -68,6 +106,7 @@ public struct ByteReader: Sendable {
         }
     }
 
+    @inlinable
     public mutating func zigzag() throws(CodecError) -> Int64 {
         let raw = try varint()
         return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
@@ -76,16 +115,16 @@ public struct ByteReader: Sendable {
     public mutating func fixed32() throws(CodecError) -> UInt32 {
         guard remaining >= 4 else { throw .truncated(offset: offset) }
         var value: UInt32 = 0
-        for index in 0..<4 { value |= UInt32(bytes[offset + index]) << (8 * index) }
-        offset += 4
+        for index in 0..<4 { value |= UInt32(bytes[origin + offset + index]) << (8 * index) }
+        position += 4
         return value
     }
 
     public mutating func fixed64() throws(CodecError) -> UInt64 {
         guard remaining >= 8 else { throw .truncated(offset: offset) }
         var value: UInt64 = 0
-        for index in 0..<8 { value |= UInt64(bytes[offset + index]) << (8 * index) }
-        offset += 8
+        for index in 0..<8 { value |= UInt64(bytes[origin + offset + index]) << (8 * index) }
+        position += 8
         return value
     }
 
@@ -115,11 +154,11 @@ public struct ByteReader: Sendable {
                 DomainViolation(field: field, value: "of \(count) bytes", domain: DomainViolation.nameDomain), offset: start)
         }
         guard remaining >= Int(count) else { throw .truncated(offset: offset) }
-        let bytes = self.bytes[offset..<offset + Int(count)]
+        let bytes = span(offset, Int(count))
         guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .outOfDomain(DomainViolation.name(field, bytes: Array(bytes)), offset: start)
         }
-        offset += Int(count)
+        position += Int(count)
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -130,17 +169,17 @@ public struct ByteReader: Sendable {
         let count = try varint()
         guard count <= UInt64(maxBytes) else { throw .outOfRange(field: "string length", offset: start) }
         guard remaining >= Int(count) else { throw .truncated(offset: offset) }
-        guard let text = String(validating: bytes[offset..<offset + Int(count)], as: UTF8.self) else {
+        guard let text = String(validating: span(offset, Int(count)), as: UTF8.self) else {
             throw .outOfRange(field: "UTF-8 text", offset: start)
         }
-        offset += Int(count)
+        position += Int(count)
         return text
     }
 
     public mutating func raw(count: Int) throws(CodecError) -> ArraySlice<UInt8> {
         guard count >= 0, remaining >= count else { throw .truncated(offset: offset) }
-        defer { offset += count }
-        return bytes[offset..<offset + count]
+        defer { position += count }
+        return span(offset, count)
     }
 
     /// Throws unless everything was read.

@@ -306,7 +306,7 @@ extension SymbolSpec {
 }
 
 extension IdempotencyWindow {
-    func encode(to writer: inout ByteWriter) {
+    func encode(to writer: inout some ByteSink) {
         writer.zigzag(transferSeconds)
         writer.zigzag(clientOrderSeconds)
         writer.zigzag(maxRecords)

@@ -1,7 +1,17 @@
 /// Binary encoding of events (docs/FORMATS.md, "Event"), used in journal entries and in
 /// the TCP protocol's reply frames.
 extension Event {
+    /// The bound on an event's bytes: a tag and at most 16 fields of at most 10 bytes. The
+    /// widest, a trade, takes 115 (`EventCodecTests` encodes each kind at its widest).
+    public static let encodedBytesMax = 1 + 16 * 10
+
     public func encode(to writer: inout ByteWriter) {
+        writer.staged(maxBytes: Self.encodedBytesMax) { encodeFields(to: &$0) }
+    }
+
+    /// The encoding, into any sink (`encode` stages it on the stack).
+    @inline(__always)
+    func encodeFields(to writer: inout some ByteSink) {
         switch self {
         case .assetListed(let id):
             writer.u8(1)
@@ -342,6 +352,9 @@ public struct EntryPayload: Sendable, Hashable {
     }
 
     /// Encodes a command and its events (the events need not be in an array of their own).
+    /// Inlinable, so that each caller's kind of collection is specialized: unspecialized,
+    /// every event went through the collection's witness table and was copied out.
+    @inlinable
     public static func encode(command: Command, events: some Collection<Event>, to writer: inout ByteWriter) {
         command.encode(to: &writer)
         writer.varint(UInt64(events.count))
@@ -349,14 +362,22 @@ public struct EntryPayload: Sendable, Hashable {
     }
 
     public static func decode(from reader: inout ByteReader) throws(CodecError) -> EntryPayload {
+        var events: [Event] = []
+        let command = try decode(from: &reader, events: &events)
+        return EntryPayload(command: command, events: events)
+    }
+
+    /// Decodes a payload's command, and its events into `events` (emptied first; its room
+    /// is kept, so that a reader going through a journal allocates no array per entry).
+    public static func decode(from reader: inout ByteReader, events: inout [Event]) throws(CodecError) -> Command {
         let command = try Command.decode(from: &reader)
         let countOffset = reader.offset
         let count = try reader.varint()
         // Every event takes at least two bytes, which bounds a forged count.
         guard count <= UInt64(reader.remaining / 2) else { throw .outOfRange(field: "event count", offset: countOffset) }
-        var events: [Event] = []
+        events.removeAll(keepingCapacity: true)
         events.reserveCapacity(Int(count))
         for _ in 0..<count { events.append(try Event.decode(from: &reader)) }
-        return EntryPayload(command: command, events: events)
+        return command
     }
 }

@@ -1,7 +1,7 @@
 /// The field shapes many commands and events share, written and read in one place:
 /// a symbol with a signed value (prices, rates), an account, a symbol and a signed value
 /// or a flag, and an account, an asset and a signed amount.
-extension ByteWriter {
+extension ByteSink {
     mutating func symbolValue(_ tag: UInt8, _ symbol: SymbolID, _ value: Int64) {
         u8(tag)
         varint(UInt64(symbol))

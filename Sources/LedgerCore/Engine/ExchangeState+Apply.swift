@@ -2,8 +2,21 @@
 /// a rebuild calls it for each journaled event. Events are trusted here (they passed
 /// validation when they were decided); preconditions catch a journal that disagrees.
 extension ExchangeState {
+    /// Applies the events of one journal entry, in an array: what recovery, the follower
+    /// and the tools pass. Not generic, so that a caller in another module does not go
+    /// through the collection's witness table (and a copy) for each event.
+    public mutating func apply(_ events: [Event], of command: Command, sequence: SequenceNumber, timeNanos: Int64) {
+        applyEntry(events, of: command, sequence: sequence, timeNanos: timeNanos)
+    }
+
     /// Applies the events of one journal entry.
     public mutating func apply(
+        _ events: some Collection<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64
+    ) {
+        applyEntry(events, of: command, sequence: sequence, timeNanos: timeNanos)
+    }
+
+    private mutating func applyEntry(
         _ events: some Collection<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64
     ) {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")

@@ -42,7 +42,7 @@ public struct WorldLimits: Sendable, Hashable {
     }
 
     /// Four zigzag integers (any value encodes; the decoder refuses what is not valid).
-    func encode(to writer: inout ByteWriter) {
+    func encode(to writer: inout some ByteSink) {
         writer.zigzag(accountsMax)
         writer.zigzag(restingOrdersMax)
         writer.zigzag(conditionalOrdersMax)
