@@ -210,41 +210,40 @@ struct Audit: ParsableCommand {
             if startedFrom == "genesis" { notes.append("no valid snapshot of this journal: audited from genesis") }
         }
         var progress = ProgressLine(json: json)
-        let verified: JournalVerifier.Report
-        do {
-            verified = try JournalVerifier.verify(directory: journalDirectory, base: base) { partial in
-                progress.show("verifying: \(partial.entries) entries")
-            }
-        } catch {
-            progress.clear()
-            throw fail("\(error)")
+        // The verify pass (CRCs, the hash chain) runs beside the replay, on the core the
+        // replay's decoding leaves (`DecodingReader`); its findings come first, as before.
+        let verification = BackgroundResult { [base] in
+            try JournalVerifier.verify(directory: journalDirectory, base: base) { _ in }
         }
-        findings += verified.damage.map { "journal: \($0)" }
         let started = ToolIO.monotonicSeconds()
-        let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1)
-        let limit = through ?? .max
+        // Reading and decoding run a few blocks ahead on a second thread (`DecodingReader`).
+        let reader = DecodingReader(directory: journalDirectory, from: state.lastSequence + 1, upTo: through ?? .max)
         var events: [Event] = []
-        var journaled: [Event] = []
+        var replayFindings: [String] = []
         var entries: UInt64 = 0
         var mismatches = 0
         do {
-            try reader.forEach(upTo: limit) { entry in
-                let command = try entry.decodePayload(events: &journaled)
+            try reader.forEach { sequence, timeNanos, command, journaled in
                 events.removeAll(keepingCapacity: true)
-                state.execute(command, sequence: entry.sequence, timeNanos: entry.timeNanos, into: &events)
-                if events != journaled {
+                state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
+                if !events.elementsEqual(journaled) {
                     mismatches += 1
                     if mismatches <= 10 {
-                        findings.append("entry \(entry.sequence): re-execution gives \(events), journal has \(journaled)")
+                        replayFindings.append("entry \(sequence): re-execution gives \(events), journal has \(Array(journaled))")
                     }
                 }
                 entries += 1
-                if entries % 65_536 == 0 { progress.show("audited \(entries) entries, sequence \(entry.sequence)") }
+                if entries % 65_536 == 0 { progress.show("audited \(entries) entries, sequence \(sequence)") }
             }
         } catch {
-            findings.append("reading the journal: \(error)")
+            replayFindings.append("reading the journal: \(error)")
         }
         progress.clear()
+        switch verification.wait() {
+        case .success(let verified): findings += verified.damage.map { "journal: \($0)" }
+        case .failure(let error): throw fail("\(error)")
+        }
+        findings += replayFindings
         if let through, state.lastSequence < through {
             findings.append("--through \(through) is past the journal's end (\(state.lastSequence))")
         }
@@ -266,5 +265,29 @@ struct Audit: ParsableCommand {
             print(findings.isEmpty ? "OK: events match the journal, balances sum to zero, books uncrossed" : "FAILED")
         }
         if !findings.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Runs `work` on a thread of its own; `wait` returns its result.
+final class BackgroundResult<Value: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var result: Result<Value, any Error>?
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        let thread = Thread { [self] in
+            let outcome = Result { try work() }
+            condition.withLock {
+                result = outcome
+                condition.broadcast()
+            }
+        }
+        thread.start()
+    }
+
+    func wait() -> Result<Value, any Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        while result == nil { condition.wait() }
+        return result!
     }
 }

@@ -87,31 +87,27 @@ public enum Recovery {
         storage: any Storage = PosixStorage(), afterEach: (_ sequence: SequenceNumber, _ applied: UInt64) throws -> Void = { _, _ in }
     ) throws(Failure) -> UInt64 {
         var applied: UInt64 = 0
-        let reader = JournalReader(directory: journalDirectory, from: state.lastSequence + 1, storage: storage)
-        var events: [Event] = []
+        // Reading and decoding run a few blocks ahead on a second thread (`DecodingReader`).
+        let reader = DecodingReader(directory: journalDirectory, from: state.lastSequence + 1, upTo: limit, storage: storage)
+        var expected = state.lastSequence + 1
         do {
-            while let block = try reader.nextBlock(upTo: limit) {
-                for entry in block.entries where entry.sequence <= limit {
-                    let command: Command
-                    do {
-                        command = try entry.decodePayload(events: &events)
-                    } catch {
-                        throw Failure.undecodable(sequence: entry.sequence, reason: "\(error)")
-                    }
-                    guard entry.sequence == state.lastSequence + 1 else {
-                        throw Failure.entry(sequence: entry.sequence, reason: "expected sequence \(state.lastSequence + 1)")
-                    }
-                    state.apply(events, of: command, sequence: entry.sequence, timeNanos: entry.timeNanos)
-                    applied += 1
-                    try afterEach(entry.sequence, applied)
+            try reader.forEach { sequence, timeNanos, command, events in
+                guard sequence == state.lastSequence + 1 else {
+                    throw Failure.entry(sequence: sequence, reason: "expected sequence \(state.lastSequence + 1)")
                 }
+                state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
+                applied += 1
+                expected = sequence + 1
+                try afterEach(sequence, applied)
             }
         } catch let error as Failure {
             throw error
+        } catch let error as UndecodableEntry {
+            throw .undecodable(sequence: error.sequence, reason: "\(error.error)")
         } catch let error as JournalError {
             throw .journal(error)
         } catch {
-            throw .entry(sequence: reader.nextSequence, reason: "\(error)")
+            throw .entry(sequence: expected, reason: "\(error)")
         }
         return applied
     }

@@ -9,6 +9,11 @@ extension ExchangeState {
         applyEntry(events, of: command, sequence: sequence, timeNanos: timeNanos)
     }
 
+    /// The same, for events in a slice of a larger array (`DecodingReader`'s blocks).
+    public mutating func apply(_ events: ArraySlice<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64) {
+        applyEntry(events, of: command, sequence: sequence, timeNanos: timeNanos)
+    }
+
     /// Applies the events of one journal entry.
     public mutating func apply(
         _ events: some Collection<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64

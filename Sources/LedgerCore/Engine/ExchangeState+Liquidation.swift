@@ -50,7 +50,14 @@ extension ExchangeState {
     mutating func queueDueCandidates() {
         var candidates: [UInt32] = []
         swap(&candidates, &liquidationCandidates)
-        for candidate in candidates where !pendingLiquidations.contains(candidate) {
+        // Once per account: a taker that met five makers was noted five times, and its
+        // marks were computed five times over the same state (the last set wins; the
+        // others only left stale entries in the heaps).
+        if candidates.count > 1 { candidates.sort() }
+        var previous: UInt32? = nil
+        for candidate in candidates where candidate != previous {
+            previous = candidate
+            if pendingLiquidations.contains(candidate) { continue }
             if recordDangerMarks(accountIndex: Int(candidate)) { pendingLiquidations.insert(candidate) }
         }
         candidates.removeAll(keepingCapacity: true)

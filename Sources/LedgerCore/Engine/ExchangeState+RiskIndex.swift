@@ -96,7 +96,9 @@ extension ExchangeState {
             let health = Self.crossHealth(accountIndex: index, asset: AssetID(asset), accounts, symbols, markets)
             isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
-            let share = slack < 0 ? slack : slack / crossCount
+            // Both non-negative: rounding down is the truncation `/` gave, in 64 bits when
+            // the operands fit.
+            let share = slack < 0 ? slack : FixedPoint.divideRoundingDown(slack, crossCount)
             for (symbol, position) in positions.entries
             where position.sizeQuantityUnits != 0 && !position.isIsolated && symbols[symbol].settleAsset == AssetID(asset) {
                 addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: share)
@@ -123,7 +125,7 @@ extension ExchangeState {
         } else {
             let perPriceUnit =
                 Int128(position.sizeQuantityUnits.magnitude) * Int128(markets[symbol].notionalFactor) * (isLong ? 1 : 2)
-            let move = shareMinor / perPriceUnit
+            let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
             danger = isLong ? mark - move - 1 : mark + move + 1
         }
         riskIndex.add(

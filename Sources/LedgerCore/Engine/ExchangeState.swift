@@ -5,11 +5,14 @@
 /// events; so executing a command and applying its events give the same state. Nothing in
 /// here reads a clock, a random source or a `Dictionary`'s iteration order.
 ///
-/// Performance note: the struct is about 300 bytes, and a call from a mutating method to a
-/// non-mutating one that is not inlined copies all of `self` into a temporary. The margin
-/// helpers used while executing are therefore `@inline(__always)`, and hot paths read a
-/// symbol's or market's fields in place rather than binding a copy of the whole
-/// `SymbolSpec` or `Market`.
+/// Performance notes (docs/BENCHMARKS.md, issue 12): the struct is 1,072 bytes with ~40
+/// arrays inside. A call from a mutating method to a non-mutating one that is not inlined
+/// copies all of `self` (the hot helpers are static functions over the tables they read);
+/// a call on a state held in a class's stored property, into another module, copies it
+/// too (the sequencer reaches it through an `inout` access); and a read through an array's
+/// getter copies the element (`markets[i].book` retains the book's arrays: the order path
+/// reads books through mutating accessors, and never binds an account or a market to a
+/// name).
 public struct ExchangeState: Sendable {
     public internal(set) var assets: ContiguousArray<Asset> = []
     public internal(set) var symbols: ContiguousArray<SymbolSpec> = []

@@ -146,7 +146,7 @@ struct HashTable<Key: TableKey, Value: Sendable>: Sendable {
             }
         }
         entries[place.index] = Entry(key: key, value: value)
-        advanceGrowth()
+        if growTarget != 0 || !old.isEmpty { advanceGrowth() }
     }
 
     /// Removes `key` and returns its value, if it was there.
@@ -165,7 +165,7 @@ struct HashTable<Key: TableKey, Value: Sendable>: Sendable {
             return nil
         }
         count -= 1
-        advanceGrowth()
+        if growTarget != 0 || !old.isEmpty { advanceGrowth() }
         return value
     }
 

@@ -1,0 +1,115 @@
+import Foundation
+import Journal
+import LedgerCore
+import Testing
+
+/// `DecodingReader` (reading and decoding on a thread of its own) gives what
+/// `JournalReader` and `decodePayload` give in one thread: the same entries, and the same
+/// error after the same entries.
+@Suite struct DecodingReaderTests {
+    /// 40 blocks of 25 decodable entries in small segments: entry n sets symbol n % 7's mark
+    /// to n, with one event, or two for every third entry.
+    static func writeJournal(_ directory: String) throws {
+        let writer = try JournalWriter.open(.init(directory: directory, segmentBytesTarget: 2_048))
+        var batch = JournalBatch()
+        for _ in 0..<40 {
+            batch.reset()
+            for _ in 0..<25 {
+                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
+                let symbol = SymbolID(sequence % 7)
+                var events: [Event] = [.markPriceSet(symbol: symbol, priceUnits: Int64(sequence))]
+                if sequence % 3 == 0 { events.append(.premiumSampled(symbol: symbol, premiumE8: -Int64(sequence))) }
+                batch.append(sequence: sequence, timeNanos: Int64(sequence) * 1_000) { writer in
+                    EntryPayload.encode(command: .setMarkPrice(symbol: symbol, priceUnits: Int64(sequence)), events: events, to: &writer)
+                }
+            }
+            try writer.append(batch)
+        }
+    }
+
+    struct Read: Equatable {
+        var sequence: SequenceNumber
+        var timeNanos: Int64
+        var command: Command
+        var events: [Event]
+    }
+
+    /// In one thread, as before `DecodingReader`.
+    static func serial(_ directory: String, from: SequenceNumber, upTo limit: SequenceNumber) -> (entries: [Read], error: String?) {
+        var entries: [Read] = []
+        do {
+            try JournalReader(directory: directory, from: from).forEach(upTo: limit) { entry in
+                let payload = try entry.decodePayload()
+                entries.append(Read(sequence: entry.sequence, timeNanos: entry.timeNanos, command: payload.command, events: payload.events))
+            }
+        } catch {
+            return (entries, "\(error)")
+        }
+        return (entries, nil)
+    }
+
+    static func prefetched(_ directory: String, from: SequenceNumber, upTo limit: SequenceNumber) -> (entries: [Read], error: String?) {
+        var entries: [Read] = []
+        do {
+            try DecodingReader(directory: directory, from: from, upTo: limit).forEach { sequence, time, command, events in
+                entries.append(Read(sequence: sequence, timeNanos: time, command: command, events: Array(events)))
+            }
+        } catch {
+            return (entries, "\(error)")
+        }
+        return (entries, nil)
+    }
+
+    @Test func givesTheEntriesTheSerialReaderGives() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        try Self.writeJournal(directory.path)
+        #expect(segmentFiles(directory.path).count > 3)
+        let whole = Self.prefetched(directory.path, from: 1, upTo: .max)
+        #expect(whole.error == nil)
+        #expect(whole.entries.map(\.sequence) == Array(1...1_000))
+        #expect(whole.entries == Self.serial(directory.path, from: 1, upTo: .max).entries)
+        #expect(whole.entries[2].events == [.markPriceSet(symbol: 3, priceUnits: 3), .premiumSampled(symbol: 3, premiumE8: -3)])
+        // Starting and stopping inside blocks.
+        let middle = Self.prefetched(directory.path, from: 333, upTo: 777)
+        #expect(middle.error == nil)
+        #expect(middle.entries.map(\.sequence) == Array(333...777))
+        #expect(middle.entries == Self.serial(directory.path, from: 333, upTo: 777).entries)
+        // Past the end: nothing, no error.
+        let after = Self.prefetched(directory.path, from: 1_001, upTo: .max)
+        #expect(after.entries.isEmpty && after.error == nil)
+    }
+
+    /// A damaged block: the entries before it, then the same error (segment and offset).
+    @Test func aDamagedBlockEndsTheStreamWhereTheSerialReaderStops() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        try Self.writeJournal(directory.path)
+        let damaged = segmentFiles(directory.path)[2]
+        try flipByte(directory.path + "/" + damaged, at: 150)
+        let serial = Self.serial(directory.path, from: 1, upTo: .max)
+        let prefetched = Self.prefetched(directory.path, from: 1, upTo: .max)
+        #expect(serial.error != nil)
+        #expect(prefetched.error == serial.error)
+        #expect(prefetched.error?.contains(damaged) == true, "\(prefetched.error ?? "no error")")
+        #expect(prefetched.entries == serial.entries)
+        #expect(!prefetched.entries.isEmpty && prefetched.entries.count < 1_000)
+    }
+
+    struct Stop: Error, Equatable { var at: SequenceNumber }
+
+    /// An error of the caller's stops the reading at once and comes back as it is.
+    @Test func anErrorOfTheCallerStopsTheReading() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        try Self.writeJournal(directory.path)
+        var seen: [SequenceNumber] = []
+        #expect(throws: Stop(at: 100)) {
+            try DecodingReader(directory: directory.path, from: 1).forEach { sequence, _, _, _ in
+                seen.append(sequence)
+                if sequence == 100 { throw Stop(at: 100) }
+            }
+        }
+        #expect(seen == Array(1...100))
+    }
+}
