@@ -45,6 +45,8 @@ public final class DecodingReader: @unchecked Sendable {
     private var ready: [Block] = []
     private var free: [Block] = []
     private var cancelled = false
+    /// `forEach` ran (the caller's thread only).
+    private var started = false
 
     /// Reads from `sequence` through `limit` (as `JournalReader.forEach`).
     public init(directory: String, from sequence: SequenceNumber, upTo limit: SequenceNumber = .max, storage: any Storage = PosixStorage())
@@ -60,6 +62,8 @@ public final class DecodingReader: @unchecked Sendable {
     public func forEach(
         _ body: (_ sequence: SequenceNumber, _ timeNanos: Int64, _ command: Command, _ events: ArraySlice<Event>) throws -> Void
     ) throws {
+        precondition(!started, "a DecodingReader reads its journal once")
+        started = true
         let producer = Thread { [self] in produce() }
         producer.name = "journal-decoder"
         producer.start()
