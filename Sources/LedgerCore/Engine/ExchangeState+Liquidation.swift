@@ -165,7 +165,7 @@ extension ExchangeState {
             let position = accounts[index].position(SymbolID(symbol))
             if position.openBuyQuantityUnits != 0 || position.openSellQuantityUnits != 0 {
                 for side in Side.allCases {
-                    for order in markets[symbol].book.orders(side) where order.accountIndex == UInt32(index) {
+                    for order in markets[symbol].book.orders(side, of: UInt32(index)) {
                         emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                     }
                 }

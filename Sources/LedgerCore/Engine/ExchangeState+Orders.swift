@@ -231,7 +231,7 @@ extension ExchangeState {
         let size = accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
         var closing: [RestingOrder] = []
         for side in Side.allCases {
-            for order in markets[Int(check.symbol)].book.orders(side) where order.accountIndex == check.accountIndex && order.reduceOnly {
+            for order in markets[Int(check.symbol)].book.orders(side, of: check.accountIndex) where order.reduceOnly {
                 if size == 0 || (size > 0) == (order.side == .buy) {
                     emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 } else {
@@ -299,7 +299,7 @@ extension ExchangeState {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
         var count: UInt64 = 0
         for side in Side.allCases {
-            for order in markets[Int(symbol)].book.orders(side) where order.accountIndex == index {
+            for order in markets[Int(symbol)].book.orders(side, of: index) {
                 emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 count += 1
             }

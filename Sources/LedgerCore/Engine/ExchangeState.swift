@@ -138,7 +138,7 @@ public struct ExchangeState: Sendable {
         var result: [(SymbolID, RestingOrder)] = []
         for symbol in markets.indices {
             for side in Side.allCases {
-                for order in markets[symbol].book.orders(side) where order.accountIndex == index {
+                for order in markets[symbol].book.orders(side, of: index) {
                     result.append((SymbolID(symbol), order))
                 }
             }
