@@ -93,7 +93,7 @@ public struct JournalBatch: Sendable {
     public func verifyRoundTrip() throws(JournalError) {
         let entries: [JournalEntry]
         do {
-            entries = try EntryFraming.entries(in: bytes.bytes, firstSequence: firstSequence, count: count)
+            entries = try self.entries()
         } catch {
             throw .entryDoesNotRoundTrip(sequence: firstSequence, reason: "batch framing: \(error)")
         }

@@ -241,10 +241,13 @@ final class StateFollower: @unchecked Sendable {
         streamMessages.removeAll(keepingCapacity: true)
         defer { stream?.publish(streamMessages, renderedFrom: batch.firstSequence, rendered: watched) }
         do {
-            let entries = try EntryFraming.entries(in: batch.bytes.bytes, firstSequence: batch.firstSequence, count: batch.count)
+            let entries = try batch.entries()
             var touched = Set<StreamFeed.Level>()
-            var events = decodedEvents
-            defer { decodedEvents = events }
+            // Swapped out and back: a copy would share the buffer, and the decoder would
+            // then allocate a new one each batch.
+            var events: [Event] = []
+            swap(&events, &decodedEvents)
+            defer { swap(&events, &decodedEvents) }
             for entry in entries {
                 guard entry.sequence == current.lastSequence + 1 else {
                     fail("entry \(entry.sequence) follows \(current.lastSequence)")

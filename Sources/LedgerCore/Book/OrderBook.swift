@@ -60,8 +60,7 @@ public struct OrderBook: Sendable {
     /// lies (issue 12; closures over an unsafe buffer were not inlined and copied it too).
     @inline(__always)
     public mutating func peekBest(_ side: Side) -> RestingOrder? {
-        guard let slot = side == .buy ? bidLevels.last?.headSlot : askLevels.last?.headSlot else { return nil }
-        return slots[slot]
+        bestSlot(side).map { slots[$0] }
     }
 
     /// The order after `slot` in time priority on the same side: the next in its level,

@@ -29,28 +29,11 @@ public struct ByteWriter: Sendable {
         }
     }
 
-    /// A varint of two bytes or more, built in a register and appended at once (a byte at
-    /// a time checked the array's room and uniqueness for each byte).
+    /// A varint of two bytes or more, staged and appended at once (a byte at a time checked
+    /// the array's room and uniqueness for each byte).
     @usableFromInline
     mutating func longVarint(_ value: UInt64) {
-        var value = value
-        var packed: (UInt64, UInt64) = (0, 0)
-        let count = withUnsafeMutableBytes(of: &packed) { raw in
-            var count = 0
-            while value >= 0x80 {
-                raw[count] = UInt8(truncatingIfNeeded: value) | 0x80
-                value >>= 7
-                count += 1
-            }
-            raw[count] = UInt8(value)
-            return count + 1
-        }
-        withUnsafeBytes(of: &packed) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-    }
-
-    @inlinable
-    public mutating func zigzag(_ value: Int64) {
-        varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+        staged(maxBytes: 10) { $0.varint(value) }
     }
 
     @inlinable
