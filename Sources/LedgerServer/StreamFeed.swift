@@ -235,7 +235,7 @@ struct StreamFeed {
         var bySymbol: [SymbolID: [Level]] = [:]
         for level in touched { bySymbol[level.symbol, default: []].append(level) }
         for symbol in bySymbol.keys.sorted() where wants(.depth(symbol)) {
-            let book = state.markets[Int(symbol)].book
+            let book = state.books.bySymbol[Int(symbol)]
             let levels = bySymbol[symbol]!.sorted { ($0.side.rawValue, $0.priceUnits) < ($1.side.rawValue, $1.priceUnits) }
             func side(_ side: Side) -> String {
                 var text = "["

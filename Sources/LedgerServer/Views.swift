@@ -112,14 +112,15 @@ enum Views {
     static func premiumIndexObject(_ state: borrowing ExchangeState, _ symbol: SymbolID) -> [String: Any] {
         let spec = state.symbols[Int(symbol)]
         let market = state.markets[Int(symbol)]
+        let funding = state.funding.bySymbol[Int(symbol)]
         return [
             "symbol": spec.name,
             "markPrice": DecimalText.format(market.markPriceUnits, scale: Int(spec.priceScale)),
             "indexPrice": DecimalText.format(market.indexPriceUnits, scale: Int(spec.priceScale)),
-            "lastFundingRate": DecimalText.format(market.lastFundingRateE8, scale: 8),
+            "lastFundingRate": DecimalText.format(funding.lastFundingRateE8, scale: 8),
             "estimatedFundingRate": DecimalText.format(spec.fundingIntervalSeconds > 0 ? state.fundingRateE8(symbol) : 0, scale: 8),
-            "nextFundingTime": Int(market.nextFundingTimeNanos / 1_000_000),
-            "premiumSamples": Int(market.premiumSampleCount),
+            "nextFundingTime": Int(funding.nextFundingTimeNanos / 1_000_000),
+            "premiumSamples": Int(funding.premiumSampleCount),
             "time": Int(state.lastTimeNanos / 1_000_000),
         ]
     }
@@ -151,8 +152,8 @@ enum Views {
             ]
         }
         var positions: [[String: Any]] = []
-        for (index, position) in state.insurancePositions.enumerated() where position.sizeQuantityUnits != 0 && index < state.symbols.count
-        {
+        for (index, position) in state.ledger.insurancePositions.enumerated()
+        where position.sizeQuantityUnits != 0 && index < state.symbols.count {
             let spec = state.symbols[index]
             let settleScale = Int(state.assets[Int(spec.settleAsset)].scale)
             positions.append([
@@ -168,7 +169,7 @@ enum Views {
 
     static func depth(_ state: borrowing ExchangeState, _ symbol: SymbolID, limit: Int) -> String {
         let spec = state.symbols[Int(symbol)]
-        let book = state.markets[Int(symbol)].book
+        let book = state.books.bySymbol[Int(symbol)]
         func side(_ side: Side) -> [[String]] {
             book.levels(side).prefix(limit).map {
                 [

@@ -194,7 +194,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
         var funding: [SymbolID: (rate: Int64, mark: Int64)] = [:]
         func terms(_ symbol: SymbolID, _ replica: borrowing ExchangeState) -> (rate: Int64, mark: Int64) {
             if let started = funding[symbol] { return started }
-            guard let settlement = replica.markets[Int(symbol)].fundingSettlement else { return (0, 0) }
+            guard let settlement = replica.funding.bySymbol[Int(symbol)].fundingSettlement else { return (0, 0) }
             return (settlement.rateE8, settlement.markPriceUnits)
         }
         let reference: UInt64? =

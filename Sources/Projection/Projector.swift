@@ -342,7 +342,7 @@ public final class Projector: @unchecked Sendable {
         orders = OrderLifecycle()
         // Open orders, and the liquidation orders whose deleveraging goes on in steps.
         var condition = "status IN ('NEW', 'PARTIALLY_FILLED')"
-        for deleveraging in replica.deleveragings where Int(deleveraging.accountIndex) < replica.accounts.count {
+        for deleveraging in replica.risk.deleveragings where Int(deleveraging.accountIndex) < replica.accounts.count {
             let account = replica.accounts[Int(deleveraging.accountIndex)].id
             let symbol = PostgresConnection.quote(literal: replica.symbols[Int(deleveraging.symbol)].name)
             condition +=

@@ -61,16 +61,16 @@ import Testing
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 400_000))
         let before = engine.state
         let first = engine.journal.count
-        let whaleIndex = Int(try #require(engine.state.accountIndexByID[Self.whale]))
+        let whaleIndex = Int(try #require(engine.state.ledger.accountIndexByID[Self.whale]))
         let expected = engine.state.adlRanking(symbol: 0, closingSide: .sell, excluding: whaleIndex).map { engine.state.accounts[$0].id }
         #expect(expected.count == Int(bought))
 
         // Up to the ranking's first step, then to the first meeting.
-        var run = Self.tick(&engine) { !$0.adlRankings.isEmpty }
+        var run = Self.tick(&engine) { !$0.risk.adlRankings.isEmpty }
         let building = engine.state
-        #expect(building.adlRankings.count == 1 && building.adlRankings[0].isComplete == false)
-        #expect(building.adlRankings[0].count == Limits.adlScoresPerEntryMax)
-        let rest1 = Self.tick(&engine) { $0.adlRankings.first?.isComplete == true }
+        #expect(building.risk.adlRankings.count == 1 && building.risk.adlRankings[0].isComplete == false)
+        #expect(building.risk.adlRankings[0].count == Limits.adlScoresPerEntryMax)
+        let rest1 = Self.tick(&engine) { $0.risk.adlRankings.first?.isComplete == true }
         let meeting = engine.state
         let rest2 = Self.tick(&engine)
         for part in [rest1, rest2] {
@@ -84,7 +84,7 @@ import Testing
         #expect(run.met.count == Int(bought))
         #expect(run.met == Array(expected.prefix(run.met.count)), "the shorts were not met in rank order")
         #expect(engine.state.account(Self.whale)?.position(0).sizeQuantityUnits == 0)
-        #expect(engine.state.deleveragings.isEmpty && engine.state.adlRankings.isEmpty)
+        #expect(engine.state.risk.deleveragings.isEmpty && engine.state.risk.adlRankings.isEmpty)
         for index in first..<engine.journal.count {
             var payload = ByteWriter()
             EntryPayload.encode(command: engine.journal[index].command, events: engine.journal[index].events, to: &payload)
@@ -97,7 +97,7 @@ import Testing
             middle.encodeCanonical(to: &writer)
             var reader = ByteReader(writer.bytes)
             var restored = try ExchangeState.decodeCanonical(from: &reader, sequence: middle.lastSequence, timeNanos: middle.lastTimeNanos)
-            #expect(restored.adlRankings == middle.adlRankings && !restored.adlRankings.isEmpty, "\(name)")
+            #expect(restored.risk.adlRankings == middle.risk.adlRankings && !restored.risk.adlRankings.isEmpty, "\(name)")
             #expect(restored.stateHash() == middle.stateHash(), "\(name)")
             // The journal's entry i has sequence i + 1.
             for index in Int(middle.lastSequence)..<engine.journal.count {
@@ -110,7 +110,7 @@ import Testing
         }
         // Applying the journaled events, as recovery does, gives the same state.
         let rebuilt = Self.replay(engine, from: before, first: first)
-        #expect(rebuilt.adlRankings == engine.state.adlRankings)
+        #expect(rebuilt.risk.adlRankings == engine.state.risk.adlRankings)
         #expect(rebuilt.stateHash() == engine.state.stateHash())
     }
 
@@ -129,7 +129,7 @@ import Testing
         let before = engine.state
         let first = engine.journal.count
         // The first step scores the lowest accounts: the first short is among them.
-        var run = Self.tick(&engine) { !$0.adlRankings.isEmpty }
+        var run = Self.tick(&engine) { !$0.risk.adlRankings.isEmpty }
         // It buys its lot back from a new account (which is now short, above the cursor).
         let late: AccountID = 900_000_001
         engine.deposit(late, 10_000_000_000)
@@ -137,7 +137,7 @@ import Testing
         engine.market(firstShort, .buy, quantity: 1)
         #expect(engine.state.account(firstShort)?.position(0).sizeQuantityUnits == 0)
         #expect(engine.state.account(late)?.position(0).sizeQuantityUnits == -1)
-        let part1 = Self.tick(&engine) { $0.adlRankings.first?.isComplete == true }
+        let part1 = Self.tick(&engine) { $0.risk.adlRankings.first?.isComplete == true }
         // After the ranking is complete: the short ranked last of those the whale bought
         // from (equal scores rank by account) closes, and the seller goes short.
         let secondShort = firstShort + AccountID(bought) - 1
@@ -156,7 +156,7 @@ import Testing
         #expect(run.completed.count == 2, "rankings completed: \(run.completed)")
         #expect(Set(run.met).count == run.met.count)
         #expect(engine.state.account(Self.whale)?.position(0).sizeQuantityUnits == 0)
-        #expect(engine.state.deleveragings.isEmpty && engine.state.adlRankings.isEmpty)
+        #expect(engine.state.risk.deleveragings.isEmpty && engine.state.risk.adlRankings.isEmpty)
         let rebuilt = Self.replay(engine, from: before, first: first)
         #expect(rebuilt.stateHash() == engine.state.stateHash())
     }

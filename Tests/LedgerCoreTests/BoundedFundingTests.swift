@@ -52,7 +52,7 @@ import Testing
         let first = engine.run(.tick, at: time)
         #expect(first.first == .fundingSettled(symbol: 0, rateE8: Self.rateE8, markPriceUnits: 5_000_000))
         #expect(engine.state.hasSystemWork)
-        #expect(engine.state.markets[0].fundingSettlement != nil)
+        #expect(engine.state.funding.bySymbol[0].fundingSettlement != nil)
         #expect(!engine.state.fundingSettlementDue(atTimeNanos: time))
 
         // Between ticks: account 3 (long 1 lot, not yet paid) sells its lot: it still owes

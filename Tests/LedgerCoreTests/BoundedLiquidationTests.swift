@@ -98,7 +98,7 @@ import Testing
                     PlaceOrder(account: account, symbol: 0, side: .buy, type: .market, timeInForce: .ioc, priceUnits: 0, quantityUnits: 10))
             )
         }
-        #expect(pair.engine.state.markets[0].holders.count == holders + 1)
+        #expect(pair.engine.state.ledger.holders[0].count == holders + 1)
         #expect(pair.engine.state.invariantViolation() == nil)
         let ticksBefore = pair.ticks
 
@@ -119,12 +119,12 @@ import Testing
             // The same ledger (the transfers' sequences differ by the genesis entry).
             let (bounded, reference) = (pair.engine.state, legacy.state)
             #expect(bounded.accounts == reference.accounts)
-            #expect(bounded.systemBalancesMinor == reference.systemBalancesMinor)
-            #expect(bounded.insurancePositions == reference.insurancePositions)
+            #expect(bounded.ledger.systemBalancesMinor == reference.ledger.systemBalancesMinor)
+            #expect(bounded.ledger.insurancePositions == reference.ledger.insurancePositions)
             for side in Side.allCases {
-                #expect(bounded.markets[0].book.orders(side) == reference.markets[0].book.orders(side))
+                #expect(bounded.books.bySymbol[0].orders(side) == reference.books.bySymbol[0].orders(side))
             }
-            #expect(bounded.markets[0].openInterest == reference.markets[0].openInterest)
+            #expect(bounded.ledger.openInterest[0] == reference.ledger.openInterest[0])
         }
         #expect(!pair.engine.state.hasSystemWork)
         #expect(pair.engine.state.invariantViolation() == nil)

@@ -52,7 +52,7 @@ import Testing
         for client in (1...5).map({ ClientOrderID(UInt64($0)) }) {
             #expect(
                 engine.limit(1, .buy, price: 400_000, quantity: 1, client: client).last
-                    == .orderRested(engine.state.nextOrderID - 1, openQuantityUnits: 1))
+                    == .orderRested(engine.state.books.nextOrderID - 1, openQuantityUnits: 1))
         }
         // Immediate-or-cancel with nothing to meet: closed at once.
         for client in (11...13).map({ ClientOrderID(UInt64($0)) }) {
@@ -83,7 +83,7 @@ import Testing
         let limit = bounded.limit(1_000, .buy, price: 500_100, quantity: 50)
         #expect(limit.count { if case .trade = $0 { true } else { false } } == 32)
         #expect(limit.last == .orderExpired(102, quantityUnits: 18, reason: .matchLimit))
-        #expect(bounded.state.markets[0].book.isUncrossed)
+        #expect(bounded.state.books.bySymbol[0].isUncrossed)
         let resting = bounded.limit(1_000, .buy, price: 500_070, quantity: 10)
         #expect(resting.count { if case .trade = $0 { true } else { false } } == 6)
         #expect(resting.last == .orderRested(103, openQuantityUnits: 4))

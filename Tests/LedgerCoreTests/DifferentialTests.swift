@@ -364,7 +364,7 @@ struct OrderFlow {
         }
         for symbol in state.symbols.indices {
             for side in Side.allCases {
-                let engineBook = state.markets[symbol].book.orders(side).map {
+                let engineBook = state.books.bySymbol[symbol].orders(side).map {
                     [$0.orderID, UInt64($0.openQuantityUnits), UInt64($0.priceUnits)]
                 }
                 let modelBook = model.bookSide(SymbolID(symbol), side).map { [$0.id, UInt64($0.open), UInt64($0.price)] }

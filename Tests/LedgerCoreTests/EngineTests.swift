@@ -58,7 +58,7 @@ import Testing
         let makers = events.compactMap { if case .trade(let t) = $0 { t.makerOrderID } else { nil } }
         #expect(makers == [2, 3, 1])
         #expect(engine.state.openOrder(1)?.order.openQuantityUnits == 50)
-        #expect(engine.state.markets[0].book.isUncrossed)
+        #expect(engine.state.books.bySymbol[0].isUncrossed)
     }
 
     @Test func timeInForceAndSelfTradePrevention() {

@@ -223,7 +223,7 @@ import Testing
         for index in 0..<1_000 {
             engine.limit(AccountID(index % 30 + 1), .buy, price: 400_000 + Int64(index % 5), quantity: 2)
         }
-        let book = engine.state.markets[0].book
+        let book = engine.state.books.bySymbol[0]
         #expect(book.orderCount == 3_000)
         let bids = book.orders(.buy)
         #expect(bids.count == 3_000)
@@ -259,7 +259,7 @@ import Testing
         for step in 0..<6_000 {
             let holder = AccountID(random.next() % UInt64(holders) + 1)
             engine.deposit(holder, 1_000, transfer: 10_000_000 + UInt64(step))
-            largest = max(largest, engine.state.riskIndex.longs[0].count)
+            largest = max(largest, engine.state.risk.riskIndex.longs[0].count)
         }
         #expect(largest <= 2 * holders + 64, "the longs' heap reached \(largest) entries for \(holders) holders")
         #expect(largest >= holders)
@@ -274,7 +274,7 @@ import Testing
         engine.run(.deposit(Transfer(transferID: 1, account: 5, asset: 1, amountMinor: 123_456_789)))
         engine.deposit(6, 42)
         engine.run(.deposit(Transfer(transferID: 2, account: 6, asset: 1, amountMinor: 7)))
-        let five = engine.state.accounts[Int(engine.state.accountIndexByID[5]!)]
+        let five = engine.state.accounts[Int(engine.state.ledger.accountIndexByID[5]!)]
         #expect(five.balanceCount == 2)
         #expect(five.balance(0) == 0)
         #expect(five.balance(1) == 123_456_789)
@@ -282,7 +282,7 @@ import Testing
         var bytes = ByteWriter()
         engine.state.encodeCanonical(to: &bytes)
         let decoded = try Self.decode(bytes.bytes, like: engine.state)
-        let six = decoded.accounts[Int(decoded.accountIndexByID[6]!)]
+        let six = decoded.accounts[Int(decoded.ledger.accountIndexByID[6]!)]
         #expect((six.balance(0), six.balance(1)) == (42, 7))
         var again = ByteWriter()
         decoded.encodeCanonical(to: &again)
@@ -295,24 +295,24 @@ import Testing
     /// settlement starts at its time, not before.
     @Test func theFundingScheduleFollowsTheMarkets() throws {
         var engine = BoundedFundingTests.world(holders: 600)
-        let due = engine.state.earliestFundingDueNanos
-        #expect(due == engine.state.markets[0].nextFundingTimeNanos && due != Int64.max)
+        let due = engine.state.funding.earliestFundingDueNanos
+        #expect(due == engine.state.funding.bySymbol[0].nextFundingTimeNanos && due != Int64.max)
         #expect(!engine.state.fundingSettlementDue(atTimeNanos: due - 1))
         #expect(engine.state.fundingSettlementDue(atTimeNanos: due))
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_000_000), at: due - 1)
-        #expect(engine.state.markets[0].fundingSettlement == nil)
+        #expect(engine.state.funding.bySymbol[0].fundingSettlement == nil)
         // The funding time: the settlement opens, and no other is due until it is done.
         engine.run(.tick, at: due)
-        #expect(engine.state.fundingSettlementsOpen == 1)
-        #expect(engine.state.earliestFundingDueNanos == Int64.max)
+        #expect(engine.state.funding.fundingSettlementsOpen == 1)
+        #expect(engine.state.funding.earliestFundingDueNanos == Int64.max)
         #expect(engine.state.hasSystemWork)
         #expect(engine.state.invariantViolation() == nil)
         // Half done, through a decode: the cache is rebuilt from the markets.
         var bytes = ByteWriter()
         engine.state.encodeCanonical(to: &bytes)
         let decoded = try Self.decode(bytes.bytes, like: engine.state)
-        #expect(decoded.fundingSettlementsOpen == 1)
-        #expect(decoded.earliestFundingDueNanos == Int64.max)
+        #expect(decoded.funding.fundingSettlementsOpen == 1)
+        #expect(decoded.funding.earliestFundingDueNanos == Int64.max)
         var ticks = 0
         while engine.state.hasSystemWork && ticks < 100 {
             engine.run(.tick, at: due + Int64(ticks + 1))
@@ -320,9 +320,9 @@ import Testing
             #expect(engine.state.invariantViolation() == nil, "after tick \(ticks)")
         }
         #expect(ticks > 1)
-        #expect(engine.state.fundingSettlementsOpen == 0)
-        #expect(engine.state.earliestFundingDueNanos == engine.state.markets[0].nextFundingTimeNanos)
-        #expect(engine.state.earliestFundingDueNanos > due)
+        #expect(engine.state.funding.fundingSettlementsOpen == 0)
+        #expect(engine.state.funding.earliestFundingDueNanos == engine.state.funding.bySymbol[0].nextFundingTimeNanos)
+        #expect(engine.state.funding.earliestFundingDueNanos > due)
     }
 
     /// Warming reads only: the same commands executed with a warm-up of each group of
@@ -356,7 +356,7 @@ import Testing
                 }
             }
         }
-        #expect(warmed.state.markets[0].book.orderCount > 0)
+        #expect(warmed.state.books.bySymbol[0].orderCount > 0)
         #expect(warmed.state.stateHash() == plain.state.stateHash())
         #expect(sink != 0)
     }

@@ -58,7 +58,7 @@ import Testing
                 if case .deleveragingContinues = event { continuations += 1 }
             }
             if let problem = engine.state.invariantViolation() { Issue.record("after tick \(ticks): \(problem)") }
-            if halfway == nil, !engine.state.deleveragings.isEmpty, ticks >= 2 { halfway = engine.state }
+            if halfway == nil, !engine.state.risk.deleveragings.isEmpty, ticks >= 2 { halfway = engine.state }
         }
         #expect(deleveraged == Int(bought), "\(deleveraged) ADL fills for \(bought) lots")
         // One stop (the liquidation's own tick says what is left); then ticks until done.
@@ -66,7 +66,7 @@ import Testing
         #expect(ticks >= Int(bought) / Limits.deleveragingEventsPerEntrySoftMax, "\(ticks) ticks")
         #expect(largest.bytes <= Limits.entryPayloadBytesMax, "largest tick: \(largest.events) events, \(largest.bytes) bytes")
         #expect(engine.state.account(Self.whale)?.position(0).sizeQuantityUnits == 0)
-        #expect(engine.state.deleveragings.isEmpty)
+        #expect(engine.state.risk.deleveragings.isEmpty)
         print(
             "LargeLiquidationTests: \(ticks) ticks, largest \(largest.events) events / \(largest.bytes) bytes, \(continuations) continuations"
         )
@@ -77,7 +77,7 @@ import Testing
         middle.encodeCanonical(to: &writer)
         var reader = ByteReader(writer.bytes)
         var restored = try ExchangeState.decodeCanonical(from: &reader, sequence: middle.lastSequence, timeNanos: middle.lastTimeNanos)
-        #expect(restored.deleveragings == middle.deleveragings && !restored.deleveragings.isEmpty)
+        #expect(restored.risk.deleveragings == middle.risk.deleveragings && !restored.risk.deleveragings.isEmpty)
         for expected in rest {
             var events: [Event] = []
             restored.execute(.tick, sequence: restored.lastSequence + 1, timeNanos: restored.lastTimeNanos + 1_000, into: &events)

@@ -30,7 +30,7 @@ import Testing
         engine.limit(4, .buy, price: 1_890_000, quantity: 400)  // worse: the IOC does not reach it
         // At 19,090 the victim's equity is 1,000 − 910 = 90 ≤ 0.5% × 19,090 = 95.45.
         let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 1_909_000))
-        let liquidationOrder = engine.state.nextOrderID - 1
+        let liquidationOrder = engine.state.books.nextOrderID - 1
         #expect(
             events == [
                 .markPriceSet(symbol: 0, priceUnits: 1_909_000),
@@ -53,8 +53,8 @@ import Testing
         #expect(engine.state.account(3)!.position(0).sizeQuantityUnits == 0)
         #expect(engine.state.openOrders(of: 3).isEmpty)
         #expect(engine.state.systemBalance(.insuranceFund, asset: 0) == 20_000_000)
-        #expect(engine.state.insurancePositions[0].sizeQuantityUnits == 600)
-        #expect(engine.state.insurancePositions[0].costMinor == 11_400_000_000)  // 0.6 × 19,000
+        #expect(engine.state.ledger.insurancePositions[0].sizeQuantityUnits == 600)
+        #expect(engine.state.ledger.insurancePositions[0].costMinor == 11_400_000_000)  // 0.6 × 19,000
         #expect(engine.state.invariantViolation() == nil)
     }
 
@@ -64,7 +64,7 @@ import Testing
         // above account 2's (10,800 / 101,200), so account 5 is deleveraged first.
         var engine = Self.victimLong(sellers: [(2, 0, 600), (5, 2_000_000_000, 400)])
         let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 1_800_000))  // a gap below bankruptcy
-        let order = engine.state.nextOrderID - 1
+        let order = engine.state.books.nextOrderID - 1
         #expect(
             events == [
                 .markPriceSet(symbol: 0, priceUnits: 1_800_000),
@@ -82,7 +82,7 @@ import Testing
         #expect(engine.state.adlRanking(symbol: 0, closingSide: .sell, excluding: -1).isEmpty)  // everyone is flat now
         #expect(engine.state.account(3)!.balance(0) == 0)
         #expect(engine.state.account(5)!.balance(0) == 2_400_000_000)
-        #expect(engine.state.insurancePositions[0].sizeQuantityUnits == 0)
+        #expect(engine.state.ledger.insurancePositions[0].sizeQuantityUnits == 0)
         #expect(engine.state.invariantViolation() == nil)
     }
 

@@ -37,10 +37,10 @@ import Testing
     @Test func aStopMarketOnMarkPriceFiresWhenTheMarkFalls() {
         var engine = Self.longPosition()
         let placed = engine.run(Self.order(1, .sell, .stopMarket, quantity: 1_000, stop: 4_900_000, working: .markPrice, reduceOnly: true))
-        let stopID = engine.state.nextOrderID - 1
+        let stopID = engine.state.books.nextOrderID - 1
         #expect(placed == [.orderAccepted(stopID), .conditionalOrderPlaced(stopID)])
         engine.limit(3, .buy, price: 4_880_000, quantity: 1_000)
-        let bid = engine.state.nextOrderID - 1
+        let bid = engine.state.books.nextOrderID - 1
         #expect(engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_900_100)) == [.markPriceSet(symbol: 0, priceUnits: 4_900_100)])
         let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_900_000))
         #expect(
@@ -53,14 +53,14 @@ import Testing
         }
         #expect(trade.takerOrderID == stopID && trade.makerOrderID == bid && trade.quantityUnits == 1_000)
         #expect(engine.state.account(1)!.position(0).sizeQuantityUnits == 0)
-        #expect(engine.state.markets[0].conditionalOrders.isEmpty)
+        #expect(engine.state.books.conditionalBySymbol[0].isEmpty)
         #expect(engine.state.invariantViolation() == nil)
     }
 
     @Test func aTakeProfitLimitOnLastPriceRestsWhenTriggered() {
         var engine = Self.longPosition()
         engine.run(Self.order(1, .sell, .takeProfitLimit, price: 5_100_000, quantity: 500, stop: 5_100_000))
-        let takeProfit = engine.state.nextOrderID - 1
+        let takeProfit = engine.state.books.nextOrderID - 1
         // A trade at 51,000 between accounts 2 and 3 moves the last price to the trigger.
         engine.limit(2, .sell, price: 5_100_000, quantity: 100)
         let events = engine.limit(3, .buy, price: 5_100_000, quantity: 100)
@@ -76,9 +76,9 @@ import Testing
         engine.limit(3, .buy, price: 4_000_000, quantity: 1_000)  // far below: the stop's market order fills here
         // Sell 1 BTC when the mark falls 1% from its best since placement.
         engine.run(Self.order(1, .sell, .trailingStopMarket, quantity: 1_000, working: .markPrice, reduceOnly: true, callback: 1_000_000))
-        let trailing = engine.state.nextOrderID - 1
+        let trailing = engine.state.books.nextOrderID - 1
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_200_000))  // the best rises to 52,000
-        #expect(engine.state.markets[0].conditionalOrders.first?.trailingExtremeUnits == 5_200_000)
+        #expect(engine.state.books.conditionalBySymbol[0].first?.trailingExtremeUnits == 5_200_000)
         // 51,480.01 is less than 1% below 52,000: nothing; 51,480.00 is exactly 1%: fires.
         #expect(engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_148_001)).count == 1)
         let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_148_000))
@@ -92,11 +92,11 @@ import Testing
             Self.order(
                 1, .sell, .trailingStopMarket, quantity: 1_000, working: .markPrice, reduceOnly: true, callback: 500_000,
                 activation: 5_300_000))
-        #expect(engine.state.markets[0].conditionalOrders.first?.trailingExtremeUnits == 0)
+        #expect(engine.state.books.conditionalBySymbol[0].first?.trailingExtremeUnits == 0)
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_000_000))  // a fall before activation does nothing
-        #expect(engine.state.markets[0].conditionalOrders.count == 1)
+        #expect(engine.state.books.conditionalBySymbol[0].count == 1)
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_300_000))
-        #expect(engine.state.markets[0].conditionalOrders.first?.trailingExtremeUnits == 5_300_000)
+        #expect(engine.state.books.conditionalBySymbol[0].first?.trailingExtremeUnits == 5_300_000)
     }
 
     @Test func closePositionTakesTheWholePositionAtTheTrigger() {
@@ -115,9 +115,9 @@ import Testing
         var engine = Self.longPosition()
         engine.limit(3, .buy, price: 4_800_000, quantity: 5_000)
         engine.run(Self.order(1, .sell, .stopMarket, quantity: 200, stop: 4_900_000, working: .markPrice))
-        let first = engine.state.nextOrderID - 1
+        let first = engine.state.books.nextOrderID - 1
         engine.run(Self.order(1, .sell, .stopMarket, quantity: 300, stop: 4_950_000, working: .markPrice))
-        let second = engine.state.nextOrderID - 1
+        let second = engine.state.books.nextOrderID - 1
         let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_850_000))
         let triggered = events.compactMap { event -> OrderID? in
             if case .conditionalOrderTriggered(let id, _) = event { id } else { nil }
@@ -128,9 +128,9 @@ import Testing
     @Test func reduceOnlyOrdersShrinkWithThePositionAndGoWhenItCloses() {
         var engine = Self.longPosition()
         engine.run(Self.order(1, .sell, .limit, price: 5_100_000, quantity: 600, reduceOnly: true))
-        let first = engine.state.nextOrderID - 1
+        let first = engine.state.books.nextOrderID - 1
         engine.run(Self.order(1, .sell, .limit, price: 5_200_000, quantity: 400, reduceOnly: true))
-        let second = engine.state.nextOrderID - 1
+        let second = engine.state.books.nextOrderID - 1
         // Selling 0.5 BTC elsewhere leaves 0.5: the newest reduce-only order shrinks first.
         engine.limit(3, .buy, price: 4_990_000, quantity: 500)
         let events = engine.run(Self.order(1, .sell, .market, quantity: 500))
@@ -148,13 +148,13 @@ import Testing
         func run(_ mode: SelfTradePrevention) -> (events: [Event], ownOrder: OrderID, engine: EngineHarness) {
             var engine = Self.engine()
             engine.limit(1, .sell, price: 5_000_000, quantity: 100)
-            let own = engine.state.nextOrderID - 1
+            let own = engine.state.books.nextOrderID - 1
             engine.limit(2, .sell, price: 5_001_000, quantity: 100)
             let events = engine.run(Self.order(1, .buy, .limit, price: 5_001_000, quantity: 200, stp: mode, tif: .ioc))
             return (events, own, engine)
         }
         let taker = run(.expireTaker)
-        #expect(taker.events.last == .orderExpired(taker.engine.state.nextOrderID - 1, quantityUnits: 200, reason: .selfTrade))
+        #expect(taker.events.last == .orderExpired(taker.engine.state.books.nextOrderID - 1, quantityUnits: 200, reason: .selfTrade))
         #expect(taker.engine.state.openOrder(taker.ownOrder) != nil)
         let maker = run(.expireMaker)
         #expect(maker.events.contains(.restingOrderExpired(maker.ownOrder, quantityUnits: 100, reason: .selfTrade)))
@@ -162,25 +162,25 @@ import Testing
         let both = run(.expireBoth)
         #expect(both.events.contains(.restingOrderExpired(both.ownOrder, quantityUnits: 100, reason: .selfTrade)))
         #expect(!both.events.contains { if case .trade = $0 { true } else { false } })
-        #expect(both.events.last == .orderExpired(both.engine.state.nextOrderID - 1, quantityUnits: 200, reason: .selfTrade))
+        #expect(both.events.last == .orderExpired(both.engine.state.books.nextOrderID - 1, quantityUnits: 200, reason: .selfTrade))
     }
 
     @Test func amendKeepsPriorityOnlyWhenShrinkingAtTheSamePrice() {
         var engine = Self.engine()
         engine.limit(1, .buy, price: 4_990_000, quantity: 300)
-        let first = engine.state.nextOrderID - 1
+        let first = engine.state.books.nextOrderID - 1
         engine.limit(2, .buy, price: 4_990_000, quantity: 300)
-        let second = engine.state.nextOrderID - 1
+        let second = engine.state.books.nextOrderID - 1
         #expect(
             engine.run(.amendOrder(AmendOrder(account: 1, orderID: first, priceUnits: 4_990_000, quantityUnits: 200))) == [
                 .orderReduced(first, quantityUnits: 100)
             ])
-        #expect(engine.state.markets[0].book.orders(.buy).map(\.orderID) == [first, second])
+        #expect(engine.state.books.bySymbol[0].orders(.buy).map(\.orderID) == [first, second])
         // Growing the quantity sends it to the back of the level.
         #expect(
             engine.run(.amendOrder(AmendOrder(account: 1, orderID: first, priceUnits: 4_990_000, quantityUnits: 400)))
                 == [.orderAmended(first, priceUnits: 4_990_000, quantityUnits: 400), .orderRested(first, openQuantityUnits: 400)])
-        #expect(engine.state.markets[0].book.orders(.buy).map(\.orderID) == [second, first])
+        #expect(engine.state.books.bySymbol[0].orders(.buy).map(\.orderID) == [second, first])
         // A new price that crosses trades at once.
         engine.limit(3, .sell, price: 5_000_000, quantity: 100)
         let events = engine.run(.amendOrder(AmendOrder(account: 1, orderID: first, priceUnits: 5_000_000, quantityUnits: 400)))
@@ -197,7 +197,7 @@ import Testing
         let events = engine.run(.cancelAllOrders(account: 1, symbol: 0))
         #expect(events.count == 4)
         #expect(events.last == .allOrdersCancelled(account: 1, symbol: 0, count: 3))
-        #expect(engine.state.openOrders(of: 1).isEmpty && engine.state.markets[0].conditionalOrders.isEmpty)
+        #expect(engine.state.openOrders(of: 1).isEmpty && engine.state.books.conditionalBySymbol[0].isEmpty)
     }
 
     static let badInput: [(String, Command, RejectReason)] = [

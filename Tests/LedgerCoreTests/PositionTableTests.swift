@@ -25,13 +25,13 @@ import Testing
 
     @Test func anAccountKeepsOnlyTheSymbolsItTouched() throws {
         let engine = Self.world()
-        let seven = engine.state.accounts[Int(engine.state.accountIndexByID[7]!)]
+        let seven = engine.state.ledger.accounts[Int(engine.state.ledger.accountIndexByID[7]!)]
         #expect(seven.positions.slots.map(\.symbol) == [1])
         #expect(seven.positions.orderCounts(1) == (1, 0))
         #expect(seven.positions.span == 2)  // the dense layouts wrote symbols 0 and 1
         #expect(seven.position(0) == Position())
         #expect(seven.position(1).openBuyQuantityUnits == 5)
-        let eight = engine.state.accounts[Int(engine.state.accountIndexByID[8]!)]
+        let eight = engine.state.ledger.accounts[Int(engine.state.ledger.accountIndexByID[8]!)]
         #expect(eight.positions.slots.map(\.symbol) == [0, 1])
         #expect(eight.position(0).sizeQuantityUnits == 123)
         #expect(eight.position(1).sizeQuantityUnits == 678)
@@ -63,7 +63,7 @@ import Testing
 
     /// Account 8's two positions in the v4 bytes: the offset of their count and each slot's bytes.
     static func slots(in bytes: [UInt8], of state: ExchangeState) throws -> (count: Int, first: [UInt8], second: [UInt8]) {
-        let eight = state.accounts[Int(state.accountIndexByID[8]!)]
+        let eight = state.ledger.accounts[Int(state.ledger.accountIndexByID[8]!)]
         var first = ByteWriter()
         first.varint(0)
         ExchangeState.encode(eight.position(0), version: 4, to: &first)
@@ -117,33 +117,33 @@ import Testing
     @Test func theSweepFindsBrokenTotalsHoldersAndOpenInterest() throws {
         let engine = Self.world()
         #expect(engine.state.invariantViolation() == nil)
-        let seven = Int(engine.state.accountIndexByID[7]!)
-        let eight = Int(engine.state.accountIndexByID[8]!)
+        let seven = Int(engine.state.ledger.accountIndexByID[7]!)
+        let eight = Int(engine.state.ledger.accountIndexByID[8]!)
 
         var totals = engine.state
-        totals.accounts[seven].positions[1].openBuyQuantityUnits += 1
+        totals.ledger.accounts[seven].positions[1].openBuyQuantityUnits += 1
         #expect(totals.invariantViolation() == "open-order totals of account 7 in ETHUSDT differ from the book")
 
         // Account 7's order in ETHUSDT with its table emptied: the book holds an order of an
         // account without a position there.
         var orphan = engine.state
-        orphan.accounts[seven].positions = PositionTable()
+        orphan.ledger.accounts[seven].positions = PositionTable()
         #expect(orphan.invariantViolation() == "open-order totals of account 7 in ETHUSDT differ from the book")
 
         var counted = engine.state
-        counted.accounts[seven].positions.countOrders(1, resting: 1)
+        counted.ledger.accounts[seven].positions.countOrders(1, resting: 1)
         #expect(counted.invariantViolation() == "order counts of account 7 in ETHUSDT differ from the books")
 
         var holders = engine.state
-        holders.markets[0].holders.insert(seven)
+        holders.ledger.holders[0].insert(seven)
         #expect(holders.invariantViolation() == "holder count of BTCUSDT is off")
         var missing = engine.state
-        missing.markets[1].holders.remove(eight)
+        missing.ledger.holders[1].remove(eight)
         #expect(missing.invariantViolation() == "holders of ETHUSDT differ at account 8")
 
         var interest = engine.state
-        interest.accounts[eight].positions[0].sizeQuantityUnits += 1
-        interest.markets[0].holders.insert(eight)
+        interest.ledger.accounts[eight].positions[0].sizeQuantityUnits += 1
+        interest.ledger.holders[0].insert(eight)
         #expect(interest.invariantViolation()?.hasPrefix("open interest of BTCUSDT: long 124 ≠ short 123") == true)
     }
 
@@ -158,14 +158,14 @@ import Testing
                         account: 8, symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1,
                         stopPriceUnits: stop, workingType: .markPrice)))
         }
-        let ids = engine.state.markets[0].conditionalOrders.map(\.orderID)
+        let ids = engine.state.books.conditionalBySymbol[0].map(\.orderID)
         #expect(ids.count == 3 && ids == ids.sorted())
         // The middle one is cancelled (found by binary search); the others stay in order.
         engine.run(.cancelOrder(CancelOrder(account: 8, orderID: ids[1], clientOrderID: 0)))
-        #expect(engine.state.markets[0].conditionalOrders.map(\.orderID) == [ids[0], ids[2]])
+        #expect(engine.state.books.conditionalBySymbol[0].map(\.orderID) == [ids[0], ids[2]])
         #expect(engine.state.invariantViolation() == nil)
         var swapped = engine.state
-        swapped.markets[0].conditionalOrders.swapAt(0, 1)
+        swapped.books.conditionalBySymbol[0].swapAt(0, 1)
         #expect(swapped.invariantViolation() == "conditional orders of BTCUSDT are not in id order at \(ids[0])")
     }
     /// The first slot lives inside the account and the rest in an array: whatever order

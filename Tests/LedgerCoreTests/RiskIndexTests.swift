@@ -72,7 +72,7 @@ import Testing
     /// arithmetic alone.
     static func dueAccount(_ state: ExchangeState) -> AccountID? {
         for account in state.accounts {
-            let index = Int(state.accountIndexByID[account.id]!)
+            let index = Int(state.ledger.accountIndexByID[account.id]!)
             for symbol in account.positions.symbols where account.positions[symbol].sizeQuantityUnits != 0 {
                 let health = state.marginHealth(accountIndex: index, symbol: SymbolID(symbol))
                 if health.marginBalanceMinor <= health.maintenanceMinor { return account.id }
@@ -99,10 +99,10 @@ import Testing
                 for entry in engine.journal {
                     state.apply(entry.events, of: entry.command, sequence: state.lastSequence + 1, timeNanos: 0)
                 }
-                #expect(state.riskIndex.isStale)
+                #expect(state.risk.riskIndex.isStale)
                 if seed % 2 == 0 {
                     state.prepareToExecute()  // as ledgerd does after recovery; otherwise execute does it
-                    #expect(!state.riskIndex.isStale)
+                    #expect(!state.risk.riskIndex.isStale)
                 }
                 rebuilt = state
             }
@@ -117,7 +117,7 @@ import Testing
                 let price = random.next() % 2 == 0 ? mark + move : max(tick, mark - move)
                 commands = [.setMarkPrice(symbol: symbol, priceUnits: price)]
                 holdersAtMarks += engine.state.accounts.count { $0.position(symbol).sizeQuantityUnits != 0 }
-                var index = engine.state.riskIndex
+                var index = engine.state.risk.riskIndex
                 var accounts = engine.state.accounts
                 var taken: [UInt32] = []
                 index.takeEndangered(symbol: Int(symbol), markPriceUnits: price, &accounts, into: &taken)
@@ -168,25 +168,25 @@ import Testing
         engine.limit(3, .buy, price: 5_000_000, quantity: 1_000)
         let state = engine.state
         #expect(state.account(3)!.position(0).sizeQuantityUnits == 1_000)
-        #expect(state.crossHealth(accountIndex: Int(state.accountIndexByID[3]!), asset: 0) == (6_000_000_000, 200_000_000))
-        var index = state.riskIndex
+        #expect(state.crossHealth(accountIndex: Int(state.ledger.accountIndexByID[3]!), asset: 0) == (6_000_000_000, 200_000_000))
+        var index = state.risk.riskIndex
         var accounts = state.accounts
         var taken: [UInt32] = []
         index.takeEndangered(symbol: 0, markPriceUnits: 4_420_001, &accounts, into: &taken)
         #expect(taken.isEmpty)
         index.takeEndangered(symbol: 0, markPriceUnits: 4_420_000, &accounts, into: &taken)
-        #expect(taken == [state.accountIndexByID[3]!])
+        #expect(taken == [state.ledger.accountIndexByID[3]!])
         index.takeEndangered(symbol: 0, markPriceUnits: 9_989_999, &accounts, into: &taken)
         #expect(taken.count == 1)
         index.takeEndangered(symbol: 0, markPriceUnits: 9_990_000, &accounts, into: &taken)
-        #expect(taken == [state.accountIndexByID[3]!, state.accountIndexByID[1]!])
+        #expect(taken == [state.ledger.accountIndexByID[3]!, state.ledger.accountIndexByID[1]!])
         // The bound holds: at the danger marks both are still above maintenance.
         var atDanger = engine
         atDanger.run(.setMarkPrice(symbol: 0, priceUnits: 4_420_000))
-        let long = atDanger.state.crossHealth(accountIndex: Int(state.accountIndexByID[3]!), asset: 0)
+        let long = atDanger.state.crossHealth(accountIndex: Int(state.ledger.accountIndexByID[3]!), asset: 0)
         #expect(long.marginBalanceMinor > long.maintenanceMinor)
         atDanger.run(.setMarkPrice(symbol: 0, priceUnits: 9_990_000))
-        let short = atDanger.state.crossHealth(accountIndex: Int(state.accountIndexByID[1]!), asset: 0)
+        let short = atDanger.state.crossHealth(accountIndex: Int(state.ledger.accountIndexByID[1]!), asset: 0)
         #expect(short.marginBalanceMinor > short.maintenanceMinor)
     }
 

@@ -150,7 +150,7 @@ import Testing
     @Test func fundingOfThePublishedExample() {
         var engine = Self.exchange(Self.btcusdt(fundingInterval: 28_800))
         let fundingTime = Self.listingTime + 28_800 * 1_000_000_000
-        #expect(engine.state.markets[0].nextFundingTimeNanos == fundingTime)
+        #expect(engine.state.funding.bySymbol[0].nextFundingTimeNanos == fundingTime)
         engine.limit(2, .sell, price: 5_000_000, quantity: 2_000)
         engine.limit(1, .buy, price: 5_000_000, quantity: 2_000)
         #expect(engine.run(.setFundingRate(symbol: 0, rateE8: 10_000)) == [.fundingRateSet(symbol: 0, rateE8: 10_000)])
@@ -167,8 +167,8 @@ import Testing
         #expect(engine.state.account(1)!.balance(0) == 100_000_000_000 - 10_000_000)
         #expect(engine.state.account(2)!.balance(0) == 100_000_000_000 + 10_000_000)
         #expect(engine.state.systemBalance(.fundingClearing, asset: 0) == 0)
-        #expect(engine.state.markets[0].nextFundingTimeNanos == fundingTime + 28_800 * 1_000_000_000)
-        #expect(engine.state.markets[0].fundingRateOverrideE8 == nil)
+        #expect(engine.state.funding.bySymbol[0].nextFundingTimeNanos == fundingTime + 28_800 * 1_000_000_000)
+        #expect(engine.state.funding.bySymbol[0].fundingRateOverrideE8 == nil)
         #expect(engine.state.invariantViolation() == nil)
     }
 
@@ -297,14 +297,14 @@ import Testing
                 account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 4_990_000, quantityUnits: 10,
                 clientOrderID: 5))
         engine.run(order, at: start)
-        let id = engine.state.nextOrderID - 1
+        let id = engine.state.books.nextOrderID - 1
         // Two days later the order is still open: the id is still taken.
         #expect(engine.run(order, at: start + 2 * Self.day) == [.rejected(.duplicateClientOrderID, detail: id)])
         engine.run(.cancelOrder(CancelOrder(account: 1, clientOrderID: 5)), at: start + 2 * Self.day)
         #expect(engine.run(order, at: start + 2 * Self.day + 1) == [.rejected(.duplicateClientOrderID, detail: id)])
         // A day after the last look (it was re-timed while open), it is free again.
         let later = start + 3 * Self.day + 2
-        let next = engine.state.nextOrderID
+        let next = engine.state.books.nextOrderID
         #expect(engine.run(order, at: later).first == .orderAccepted(next))
     }
 

@@ -63,7 +63,7 @@ import Testing
         var engine = Self.world(limits)
         engine.limit(1, .sell, price: 501_000, quantity: 10)
         engine.limit(1, .sell, price: 502_000, quantity: 10)
-        #expect(engine.state.orderLocations.count == 2)
+        #expect(engine.state.books.orderLocations.count == 2)
         Self.refuses(
             &engine,
             .placeOrder(
@@ -114,7 +114,7 @@ import Testing
         while engine.state.hasSystemWork { events += engine.run(.tick) }
         #expect(events.contains(.conditionalOrderTriggered(3, priceUnits: 489_000)))
         #expect(events.contains(.triggeredOrderRejected(3, reason: .orderLimit)))
-        #expect(engine.state.orderLocations.count == 2)
+        #expect(engine.state.books.orderLocations.count == 2)
         #expect(engine.state.invariantViolation() == nil)
     }
 

@@ -96,7 +96,7 @@ import Testing
         let spec = run.state.symbols[0]
         for side in [Side.buy, .sell] {
             var expected: [String: String] = [:]
-            for level in run.state.markets[0].book.levels(side) {
+            for level in run.state.books.bySymbol[0].levels(side) {
                 expected[DecimalText.format(level.priceUnits, scale: Int(spec.priceScale))] =
                     DecimalText.format(level.quantityUnits, scale: Int(spec.quantityScale))
             }

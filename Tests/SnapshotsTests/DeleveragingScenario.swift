@@ -21,7 +21,7 @@ enum DeleveragingScenario {
     /// sequencer does), 1 ms apart. Returns the final state, chain, and the sequence of the
     /// first entry after which a continuation waits (where the v4 snapshot is taken).
     static func run(journalDirectory: String) throws -> (state: ExchangeState, chain: [UInt8], halfway: SequenceNumber) {
-        try run(journalDirectory: journalDirectory, commands: commands) { !$0.deleveragings.isEmpty }
+        try run(journalDirectory: journalDirectory, commands: commands) { !$0.risk.deleveragings.isEmpty }
     }
 
     /// The same for ADL against more shorts than one entry may score (state encoding 5,
@@ -33,7 +33,7 @@ enum DeleveragingScenario {
             [.setWorldLimits(.standard)] + DemoExchange.listings.prefix(2) + [.setMarkPrice(symbol: 0, priceUnits: 500_000)]
             + DemoExchange.whaleCommands(shorts: rankingShorts, whale: whale, firstShort: firstShort)
             + [.setMarkPrice(symbol: 0, priceUnits: 400_000)]
-        return try run(journalDirectory: journalDirectory, commands: commands) { $0.adlRankings.contains { !$0.isComplete } }
+        return try run(journalDirectory: journalDirectory, commands: commands) { $0.risk.adlRankings.contains { !$0.isComplete } }
     }
 
     static func run(

@@ -212,7 +212,7 @@ import Testing
         #expect(String(loaded.info.sequence) == expected["snapshot.sequence"])
         #expect(hexString(loaded.info.stateHash) == expected["snapshot.stateHash"])
         #expect(hexString(loaded.state.stateHash(encodingVersion: 3)) == expected["snapshot.stateHash"])
-        #expect(loaded.state.markets[0].fundingSettlement != nil)
+        #expect(loaded.state.funding.bySymbol[0].fundingSettlement != nil)
         #expect(loaded.state.accounts.contains { $0.positions[0].fundingFrozen })
         let (restored, report) = try Recovery.restore(journalDirectory: Self.journalBounded, snapshotDirectory: Self.snapshotV3)
         #expect(report.snapshot?.name == name)
@@ -298,7 +298,7 @@ import Testing
         #expect(hexString(state.stateHash(encodingVersion: 4)) == expected["deleveraging.hash"])
         let name = try #require(expected["deleveraging.snapshot.name"])
         let loaded = try SnapshotFile.load(path: Self.snapshotDeleveraging + "/" + name)
-        #expect(!loaded.state.deleveragings.isEmpty, "the halfway snapshot holds no continuation")
+        #expect(!loaded.state.risk.deleveragings.isEmpty, "the halfway snapshot holds no continuation")
         #expect(hexString(loaded.info.stateHash) == expected["deleveraging.snapshot.stateHash"])
         // Recovery from the halfway snapshot gives the same end.
         let (restored, report) = try Recovery.restore(
@@ -352,8 +352,8 @@ import Testing
         #expect(hexString(state.stateHash(encodingVersion: 5)) == expected["adl.hash"])
         let name = try #require(expected["adl.snapshot.name"])
         let loaded = try SnapshotFile.load(path: Self.snapshotV5 + "/" + name)
-        #expect(loaded.state.adlRankings.count == 1 && loaded.state.adlRankings[0].isComplete == false)
-        #expect(loaded.state.adlRankings.first?.count == Limits.adlScoresPerEntryMax)
+        #expect(loaded.state.risk.adlRankings.count == 1 && loaded.state.risk.adlRankings[0].isComplete == false)
+        #expect(loaded.state.risk.adlRankings.first?.count == Limits.adlScoresPerEntryMax)
         #expect(hexString(loaded.info.stateHash) == expected["adl.snapshot.stateHash"])
         // Recovery from the snapshot taken while ranking gives the same end.
         let (restored, report) = try Recovery.restore(journalDirectory: Self.journalAdlRanking, snapshotDirectory: Self.snapshotV5)

@@ -116,7 +116,7 @@ enum TextClientOrderIDScenario {
         #expect(loaded.state.orderID(account: 1, clientOrderID: ClientOrderID(text: "alpha-1")!) != nil)
         #expect(loaded.state.orderID(account: 3, clientOrderID: ClientOrderID(text: "0042")!) != nil)
         #expect(loaded.state.orderID(account: 3, clientOrderID: ClientOrderID(text: "42")!) == nil)
-        #expect(loaded.state.markets[0].conditionalOrders.map(\.order.clientOrderID.text) == ["stop:1/a.b_c"])
+        #expect(loaded.state.books.conditionalBySymbol[0].map(\.order.clientOrderID.text) == ["stop:1/a.b_c"])
         let (restored, report) = try Recovery.restore(journalDirectory: Self.journal, snapshotDirectory: Self.snapshotV6)
         #expect(report.snapshot?.name == name)
         #expect(hexString(restored.stateHash(encodingVersion: 6)) == expected["text.hash"])

@@ -18,11 +18,12 @@ import LedgerCore
 // order at 30,000 / 300,000 / 1,000,000.
 //
 // Each feed goes through `ExchangeState.execute` (the whole ledger: margin, fees,
-// positions, the journal's events) and through CMatcher (price-time, no accounts, the
+// positions, the journal's events), through the engine's books room alone (`RoomRun`: the
+// same books and fills, no ledger) and through CMatcher (price-time, no accounts, the
 // engine's self-trade prevention), passes alternating; the fastest pass of each counts
-// (the machine is shared: what another process takes only adds). Both must agree on
+// (the machine is shared: what another process takes only adds). All three must agree on
 // every count — trades, traded quantity, cancels that found an order, self-trade expiries
-// — or the run stops: a ratio between two matchers that disagree would mean nothing.
+// — or the run stops: a ratio between matchers that disagree would mean nothing.
 
 struct Message {
     var isCancel: Bool
@@ -149,6 +150,63 @@ struct EngineRun {
     }
 }
 
+/// The same feed through the books room alone (`BookRoom`, docs/ARCHITECTURE.md): the
+/// engine's books, order ids and fills, with the matching loop written here (price-time,
+/// the engine's self-trade prevention) and no accounts, margin, events or journal. What the
+/// engine costs beyond this is the ledger around the book.
+struct RoomRun {
+    var books = BookRoom()
+    var orderIDs: [OrderID]
+    var counts = Counts()
+
+    init(orders: Int) {
+        books.listSymbol()
+        orderIDs = Array(repeating: 0, count: orders)
+    }
+
+    mutating func execute(_ feed: [Message], _ range: Range<Int>) {
+        for index in range {
+            let message = feed[index]
+            if message.isCancel {
+                let id = orderIDs[message.target]
+                if books.isOpen(id) {
+                    _ = books.removeResting(id)
+                    counts.cancelled += 1
+                }
+                continue
+            }
+            let id = books.nextOrderID
+            books.takeOrderID(id)
+            orderIDs[message.target] = id
+            let side: Side = message.buy ? .buy : .sell
+            let price = EngineRun.basePrice + Int64(message.tick)
+            var remaining = Int64(message.quantity)
+            while remaining > 0, let maker = books.peekBest(0, side.opposite) {
+                if message.buy ? maker.priceUnits > price : maker.priceUnits < price { break }
+                if maker.accountIndex == message.trader {
+                    // Expire the taker: its remainder neither trades nor rests.
+                    counts.selfTradeExpiries += 1
+                    remaining = 0
+                    break
+                }
+                let quantity = min(remaining, maker.openQuantityUnits)
+                books.takeTradeID(books.nextTradeID)
+                _ = books.fill(maker.orderID, by: quantity)
+                counts.trades += 1
+                counts.tradedQuantity += quantity
+                remaining -= quantity
+            }
+            if remaining > 0 {
+                books.rest(
+                    RestingOrder(
+                        orderID: id, accountIndex: message.trader, side: side, priceUnits: price, openQuantityUnits: remaining,
+                        hasClientOrderID: false),
+                    symbol: 0, clientOrderID: .none)
+            }
+        }
+    }
+}
+
 /// The same feed through CMatcher.
 struct CRun {
     let book: OpaquePointer
@@ -175,13 +233,14 @@ struct CRun {
     func destroy() { cm_destroy(book) }
 }
 
-/// Runs `feed` through both `passes` times, alternating; per stretch (the ranges of
+/// Runs `feed` through the three `passes` times, alternating; per stretch (the ranges of
 /// `stops`), the fastest ns a message of each.
 func compare(_ feed: [Message], stops: [Int], passes: Int) -> (
-    engine: [Double], matcher: [Double], allocations: [Double], counts: Counts
+    engine: [Double], room: [Double], matcher: [Double], allocations: [Double], counts: Counts
 ) {
     let orders = feed.filter { !$0.isCancel }.count
     var engineBest = Array(repeating: Double.infinity, count: stops.count)
+    var roomBest = engineBest
     var matcherBest = engineBest
     var allocationsLeast = engineBest
     var agreed: Counts?
@@ -197,6 +256,16 @@ func compare(_ feed: [Message], stops: [Int], passes: Int) -> (
                 allocationsLeast[index], Double(ac_allocations() - allocationsBefore) * 1_000 / Double(stop - start))
             start = stop
         }
+        var room = RoomRun(orders: orders)
+        start = 0
+        // MATCHERBENCH_NO_ROOM=1 leaves the room's pass out (engine and CMatcher only, as
+        // before the rooms), to compare the engine with binaries that had no room pass.
+        for (index, stop) in stops.enumerated() where !skipRoom {
+            let began = nanos()
+            room.execute(feed, start..<stop)
+            roomBest[index] = min(roomBest[index], Double(nanos() - began) / Double(stop - start))
+            start = stop
+        }
         let matcher = CRun(orders: orders)
         start = 0
         for (index, stop) in stops.enumerated() {
@@ -207,14 +276,18 @@ func compare(_ feed: [Message], stops: [Int], passes: Int) -> (
         }
         let counts = matcher.counts
         matcher.destroy()
-        guard engine.counts == counts else {
-            print("the engine and CMatcher disagree:\n  engine:   \(engine.counts)\n  CMatcher: \(counts)")
+        guard engine.counts == counts, skipRoom || room.counts == counts else {
+            print(
+                "the engine, the books room and CMatcher disagree:\n  engine:   \(engine.counts)\n  room:     \(room.counts)\n"
+                    + "  CMatcher: \(counts)")
             exit(1)
         }
         agreed = counts
     }
-    return (engineBest, matcherBest, allocationsLeast, agreed!)
+    return (engineBest, roomBest, matcherBest, allocationsLeast, agreed!)
 }
+
+let skipRoom = ProcessInfo.processInfo.environment["MATCHERBENCH_NO_ROOM"] == "1"
 
 func format(_ value: Double) -> String { String(format: value < 100 ? "%.1f" : "%.0f", value) }
 
@@ -230,7 +303,8 @@ case "contest":
         "contest feed: \(feed.count) messages (\(feed.count - cancels) orders, \(cancels) cancels), fastest of \(passes) passes: "
             + "engine \(format(result.engine[0])) ns a message, CMatcher \(format(result.matcher[0])) ns: "
             + "ratio \(String(format: "%.1f", result.engine[0] / result.matcher[0])); "
-            + "engine heap allocations \(format(result.allocations[0])) per 1,000 messages")
+            + "engine heap allocations \(format(result.allocations[0])) per 1,000 messages; "
+            + "books room alone \(format(result.room[0])) ns: ratio \(String(format: "%.1f", result.room[0] / result.matcher[0]))")
     print(
         "agreed: \(result.counts); mean order \(feed.filter { !$0.isCancel }.map { Int($0.quantity) }.reduce(0, +) / (feed.count - cancels)) lots"
     )
@@ -243,7 +317,7 @@ case "book":
     for (index, stop) in stops.enumerated() {
         let from = index == 0 ? 1 : stops[index - 1] + 1
         line +=
-            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index])), allocations \(format(result.allocations[index])) per 1,000;"
+            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index])), books room \(format(result.room[index])), allocations \(format(result.allocations[index])) per 1,000;"
     }
     print(line)
     print("agreed: \(result.counts)")

@@ -54,7 +54,7 @@ public struct OrderBook: Sendable {
     }
 
     /// The oldest order at the best price of `side`. `mutating` though it changes
-    /// nothing: a method of the state reaches a book through `markets[symbol].book`, and a
+    /// nothing: a method of the state reaches a book through `books.bySymbol[symbol]`, and a
     /// read through the array's getter copies the whole book, retaining and releasing its
     /// four arrays (atomically) for one order, while a mutating access works on it where it
     /// lies (issue 12; closures over an unsafe buffer were not inlined and copied it too).

@@ -4,7 +4,7 @@ public struct RestingOrder: Sendable, Hashable {
     public var orderID: OrderID
     public var priceUnits: Int64
     public var openQuantityUnits: Int64
-    /// The owner's dense index in `ExchangeState.accounts`.
+    /// The owner's dense index in `LedgerRoom.accounts`.
     public var accountIndex: UInt32
     /// Neighbours in the level's FIFO, `OrderBook.none` at the ends.
     var previousSlot: Int32
@@ -12,7 +12,7 @@ public struct RestingOrder: Sendable, Hashable {
     public var side: Side
     /// Only reduces the position; shrunk or cancelled when the position shrinks or closes.
     public var reduceOnly: Bool
-    /// The order has a client order id, kept beside the books (`ExchangeState
+    /// The order has a client order id, kept beside the books (`BookRoom
     /// .restingClientOrderIDs`) so that an order is 40 bytes whatever its id's length.
     public var hasClientOrderID: Bool
 

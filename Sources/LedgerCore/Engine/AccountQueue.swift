@@ -70,7 +70,7 @@ struct BinaryHeap<Element: HeapOrdered>: Sendable {
 /// that keeps each index in it once. O(log n) insert and pop, O(1) membership.
 ///
 /// The bounded rules keep the accounts waiting for their liquidation check here
-/// (`ExchangeState.pendingLiquidations`).
+/// (`RiskRoom.pendingLiquidations`).
 struct AccountQueue: Sendable {
     private var heap = BinaryHeap<UInt32>()
     private var members = HolderSet()

@@ -30,7 +30,7 @@ extension ExchangeState {
         for event in events {
             apply(event, of: command, sequence: sequence)
         }
-        riskIndex.invalidate(&accounts)
+        risk.riskIndex.invalidate(&ledger.accounts)
         finishEntry(sequence: sequence, timeNanos: timeNanos)
     }
 
@@ -40,25 +40,21 @@ extension ExchangeState {
         case .assetListed(let id):
             guard case .listAsset(let asset) = command, asset.id == id else { preconditionFailure("event without its command") }
             assets.append(asset)
-            systemBalancesMinor.append(contentsOf: repeatElement(0, count: SystemAccount.allCases.count))
-            positionCostTotalMinor.append(0)
-            entryNetMinor.append(0)
+            ledger.listAsset()
 
         case .symbolListed(let id):
             guard case .listSymbol(let spec) = command, spec.id == id else { preconditionFailure("event without its command") }
             symbols.append(spec)
-            var market = Market(
-                notionalFactor: Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale)!,
-                maintenanceAmountsMinor: spec.maintenanceAmountsMinor)
-            if spec.fundingIntervalSeconds > 0 {
-                market.nextFundingTimeNanos = Self.nextFundingTime(after: entryTimeNanos, intervalSeconds: spec.fundingIntervalSeconds)
-            }
-            markets.append(market)
-            insurancePositions.append(Position())
-            refreshFundingSchedule()
+            markets.append(
+                Market(
+                    notionalFactor: Self.notionalFactor(spec, settleScale: assets[Int(spec.settleAsset)].scale)!,
+                    maintenanceAmountsMinor: spec.maintenanceAmountsMinor))
+            books.listSymbol()
+            ledger.listSymbol()
+            funding.listSymbol(timeNanos: entryTimeNanos, intervalSeconds: spec.fundingIntervalSeconds)
 
         case .deposited(let accountID, _, _):
-            _ = openAccount(accountID)
+            _ = ledger.open(accountID)
             post(event)
             recordTransfer(command, sequence: sequence)
 
@@ -70,9 +66,9 @@ extension ExchangeState {
             break
 
         case .leverageSet(let accountID, let symbol, let leverage):
-            let index = Int(accountIndexByID[accountID]!)
-            accounts[index].ensure(symbol: symbol)
-            accounts[index].positions[Int(symbol)].leverage = leverage
+            let index = Int(ledger.accountIndexByID[accountID]!)
+            ledger.accounts[index].ensure(symbol: symbol)
+            ledger.accounts[index].positions[Int(symbol)].leverage = leverage
 
         case .markPriceSet(let symbol, let price):
             markets[Int(symbol)].markPriceUnits = price
@@ -82,74 +78,59 @@ extension ExchangeState {
             markets[Int(symbol)].indexPriceUnits = price
 
         case .fundingRateSet(let symbol, let rate):
-            markets[Int(symbol)].fundingRateOverrideE8 = rate
+            funding.bySymbol[Int(symbol)].fundingRateOverrideE8 = rate
 
         case .premiumSampled(let symbol, let premium):
-            markets[Int(symbol)].premiumSampleSumE8 += premium
-            markets[Int(symbol)].premiumSampleCount += 1
+            funding.bySymbol[Int(symbol)].premiumSampleSumE8 += premium
+            funding.bySymbol[Int(symbol)].premiumSampleCount += 1
 
         case .fundingSettled(let symbol, let rate, let markPrice):
-            let interval = symbols[Int(symbol)].fundingIntervalSeconds
-            markets[Int(symbol)].lastFundingRateE8 = rate
-            markets[Int(symbol)].fundingRateOverrideE8 = nil
-            markets[Int(symbol)].premiumSampleSumE8 = 0
-            markets[Int(symbol)].premiumSampleCount = 0
-            markets[Int(symbol)].nextFundingTimeNanos = Self.nextFundingTime(after: entryTimeNanos, intervalSeconds: interval)
-            if isBounded {
-                // The holders as of now owe it (their epoch is now behind); see `fill`.
-                precondition(markets[Int(symbol)].fundingSettlement == nil, "a settlement of symbol \(symbol) is in progress")
-                markets[Int(symbol)].fundingEpoch &+= 1
-                markets[Int(symbol)].fundingSettlement = FundingSettlement(
-                    rateE8: rate, markPriceUnits: markPrice, cursorAccountIndex: 0,
-                    fundSizeQuantityUnits: insurancePositions[Int(symbol)].sizeQuantityUnits, positionsSettled: 0)
-            }
-            refreshFundingSchedule()
+            funding.settled(
+                Int(symbol), rateE8: rate, markPriceUnits: markPrice, timeNanos: entryTimeNanos,
+                intervalSeconds: symbols[Int(symbol)].fundingIntervalSeconds, bounded: isBounded,
+                fundSizeQuantityUnits: ledger.insurancePositions[Int(symbol)].sizeQuantityUnits)
 
         case .fundingSettlementAdvanced(let symbol, let accountID):
-            let index = accountIndexByID[accountID]!
-            precondition(markets[Int(symbol)].fundingSettlement != nil, "no settlement of symbol \(symbol) in progress")
-            markets[Int(symbol)].fundingSettlement!.cursorAccountIndex = index + 1
+            let index = ledger.accountIndexByID[accountID]!
+            precondition(funding.bySymbol[Int(symbol)].fundingSettlement != nil, "no settlement of symbol \(symbol) in progress")
+            funding.bySymbol[Int(symbol)].fundingSettlement!.cursorAccountIndex = index + 1
 
         case .fundingSettlementCompleted(let symbol, let positions):
-            if let settlement = markets[Int(symbol)].fundingSettlement {
-                precondition(settlement.positionsSettled == positions, "settlement of symbol \(symbol): \(positions) positions journaled")
-            }
-            markets[Int(symbol)].fundingSettlement = nil
-            refreshFundingSchedule()
+            funding.completed(Int(symbol), positions: positions)
 
         case .worldLimitsSet(let limits):
             precondition(worldLimits == nil, "world limits set twice")
             worldLimits = limits
-            reserveAccounts()
+            ledger.reserveAccounts(limits.accountsMax)
 
         case .fundingPaid(let accountID, let symbol, let amount):
-            let index = Int(accountIndexByID[accountID]!)
-            accounts[index].ensure(symbol: symbol)
-            let position = accounts[index].positions[Int(symbol)]
+            let index = Int(ledger.accountIndexByID[accountID]!)
+            ledger.accounts[index].ensure(symbol: symbol)
+            let position = ledger.accounts[index].positions[Int(symbol)]
             // A position closed since its settlement started pays from the wallet.
             if position.isIsolated && position.sizeQuantityUnits != 0 {
-                accounts[index].positions[Int(symbol)].isolatedMarginMinor -= amount
+                ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor -= amount
             }
-            if markets[Int(symbol)].fundingSettlement != nil {
+            if funding.bySymbol[Int(symbol)].fundingSettlement != nil {
                 precondition(owesFunding(position, symbol: Int(symbol)), "account \(accountID) paid funding it did not owe")
-                accounts[index].positions[Int(symbol)].fundingEpoch = markets[Int(symbol)].fundingEpoch
-                accounts[index].positions[Int(symbol)].fundingFrozen = false
-                accounts[index].positions[Int(symbol)].fundingFrozenSizeQuantityUnits = 0
-                markets[Int(symbol)].fundingSettlement!.positionsSettled += 1
-                if position.sizeQuantityUnits == 0 { markets[Int(symbol)].holders.remove(index) }
+                ledger.accounts[index].positions[Int(symbol)].fundingEpoch = funding.bySymbol[Int(symbol)].fundingEpoch
+                ledger.accounts[index].positions[Int(symbol)].fundingFrozen = false
+                ledger.accounts[index].positions[Int(symbol)].fundingFrozenSizeQuantityUnits = 0
+                funding.bySymbol[Int(symbol)].fundingSettlement!.positionsSettled += 1
+                if position.sizeQuantityUnits == 0 { ledger.noteHolding(index, symbol: symbol, Position()) }
             }
             post(event)
 
         case .marginModeSet(let accountID, let symbol, let isolated):
-            let index = Int(accountIndexByID[accountID]!)
-            accounts[index].ensure(symbol: symbol)
-            precondition(accounts[index].positions[Int(symbol)].isolatedMarginMinor == 0, "margin mode change with margin held")
-            accounts[index].positions[Int(symbol)].isIsolated = isolated
+            let index = Int(ledger.accountIndexByID[accountID]!)
+            ledger.accounts[index].ensure(symbol: symbol)
+            precondition(ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor == 0, "margin mode change with margin held")
+            ledger.accounts[index].positions[Int(symbol)].isIsolated = isolated
 
         case .isolatedMarginAdjusted(let accountID, let symbol, let amount):
-            let index = Int(accountIndexByID[accountID]!)
-            accounts[index].positions[Int(symbol)].isolatedMarginMinor += amount
-            riskIndex.markDirty(index, &accounts)
+            let index = Int(ledger.accountIndexByID[accountID]!)
+            ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor += amount
+            risk.riskIndex.markDirty(index, &ledger.accounts)
 
         case .insuranceFundDeposited:
             post(event)
@@ -159,58 +140,54 @@ extension ExchangeState {
             break
 
         case .liquidationOrderPlaced(let orderID, let accountID, let symbol, let side, let price, _):
-            precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
-            nextOrderID += 1
-            incoming = IncomingOrder(
-                orderID: orderID, accountIndex: accountIndexByID[accountID]!, symbol: symbol, side: side, priceUnits: price,
+            books.takeOrderID(orderID)
+            books.incoming = IncomingOrder(
+                orderID: orderID, accountIndex: ledger.accountIndexByID[accountID]!, symbol: symbol, side: side, priceUnits: price,
                 clientOrderID: 0, reduceOnly: true)
 
         case .liquidationSettled(let accountID, let symbol, _, let fee, let surplus):
-            let index = Int(accountIndexByID[accountID]!)
-            let position = accounts[index].positions[Int(symbol)]
+            let index = Int(ledger.accountIndexByID[accountID]!)
+            let position = ledger.accounts[index].positions[Int(symbol)]
             if position.isIsolated && position.sizeQuantityUnits != 0 {
-                accounts[index].positions[Int(symbol)].isolatedMarginMinor -= fee + surplus
+                ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor -= fee + surplus
             }
             post(event)
 
         case .insuranceTakeover(let accountID, let symbol, let side, let price, let quantity, let pnl, let fundPnl):
-            let index = accountIndexByID[accountID]!
+            let index = ledger.accountIndexByID[accountID]!
             fill(
                 accountIndex: Int(index), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
                 realizedPnlMinor: pnl, feeMinor: 0)
             fundFill(symbol: symbol, side: side.opposite, quantityUnits: quantity, priceUnits: price, realizedPnlMinor: fundPnl)
-            if !deleveragings.isEmpty { deleveraged(index, symbol, quantity) }
+            if !risk.deleveragings.isEmpty { risk.deleveraged(index, symbol, quantity) }
             post(event)
 
         case .autoDeleveraged(let accountID, let counterparty, let symbol, let side, let price, let quantity, let pnl, let otherPnl):
             fill(
-                accountIndex: Int(accountIndexByID[accountID]!), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
+                accountIndex: Int(ledger.accountIndexByID[accountID]!), symbol: symbol, side: side, quantityUnits: quantity,
+                priceUnits: price,
                 realizedPnlMinor: pnl, feeMinor: 0)
             fill(
-                accountIndex: Int(accountIndexByID[counterparty]!), symbol: symbol, side: side.opposite, quantityUnits: quantity,
+                accountIndex: Int(ledger.accountIndexByID[counterparty]!), symbol: symbol, side: side.opposite, quantityUnits: quantity,
                 priceUnits: price, realizedPnlMinor: otherPnl, feeMinor: 0)
-            if !deleveragings.isEmpty { deleveraged(accountIndexByID[accountID]!, symbol, quantity) }
+            if !risk.deleveragings.isEmpty { risk.deleveraged(ledger.accountIndexByID[accountID]!, symbol, quantity) }
             post(event)
 
         case .deleveragingContinues(let accountID, let symbol, let side, let price, let remaining):
-            let index = accountIndexByID[accountID]!
-            deleveragings.removeAll { $0.accountIndex == index && $0.symbol == symbol }
-            if remaining > 0 {
-                deleveragings.append(
-                    Deleveraging(
-                        accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: price, remainingQuantityUnits: remaining))
-            }
-            dropIdleAdlRankings()
+            risk.deleveragingContinues(
+                Deleveraging(
+                    accountIndex: ledger.accountIndexByID[accountID]!, symbol: symbol, side: side, bankruptcyPriceUnits: price,
+                    remainingQuantityUnits: remaining))
 
         case .adlRankingAdvanced(let symbol, let side, let accountID):
-            advanceAdlRanking(symbol: symbol, side: side, through: Int(accountIndexByID[accountID]!))
+            advanceAdlRanking(symbol: symbol, side: side, through: Int(ledger.accountIndexByID[accountID]!))
 
         case .adlRankingCompleted(let symbol, let side, let positions):
-            guard let slot = adlRankingIndex(symbol: symbol, side: side) else {
+            guard let slot = risk.adlRankingIndex(symbol: symbol, side: side) else {
                 preconditionFailure("no ADL ranking of symbol \(symbol) \(side) in progress")
             }
-            precondition(adlRankings[slot].count == positions, "ADL ranking of symbol \(symbol): \(positions) positions journaled")
-            adlRankings[slot].isComplete = true
+            precondition(risk.adlRankings[slot].count == positions, "ADL ranking of symbol \(symbol): \(positions) positions journaled")
+            risk.adlRankings[slot].isComplete = true
             pruneAdlRankings(symbol)
 
         case .badDebtCovered:
@@ -221,15 +198,13 @@ extension ExchangeState {
 
         case .orderAccepted(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
-            precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
-            nextOrderID += 1
-            let index = accountIndexByID[order.account]!
+            books.takeOrderID(orderID)
+            let index = ledger.accountIndexByID[order.account]!
             if order.clientOrderID != 0 {
-                let key = ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID)
-                clientOrders[key] = orderID
-                clientOrderQueue.append(IdempotencyRecord(timeNanos: entryTimeNanos, key: key))
+                idempotency.rememberClientOrder(
+                    ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID), orderID: orderID, timeNanos: entryTimeNanos)
             }
-            incoming = IncomingOrder(
+            books.incoming = IncomingOrder(
                 orderID: orderID, accountIndex: index, symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
 
@@ -240,21 +215,20 @@ extension ExchangeState {
 
         case .conditionalOrderPlaced(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
-            let index = accountIndexByID[order.account]!
+            let index = ledger.accountIndexByID[order.account]!
             var conditional = ConditionalOrder(orderID: orderID, accountIndex: index, order: order, trailingExtremeUnits: 0)
             if order.type == .trailingStopMarket && order.activationPriceUnits == 0 {
                 conditional.trailingExtremeUnits = workingPriceUnits(symbol: order.symbol, order.workingType)
             }
-            markets[Int(order.symbol)].conditionalOrders.append(conditional)
-            conditionalLocations[orderID] = order.symbol
-            if order.clientOrderID != 0 { openClientOrders += 1 }
-            accounts[Int(index)].positions.countOrders(order.symbol, conditional: 1)
+            books.addConditional(conditional)
+            if order.clientOrderID != 0 { idempotency.openClientOrders += 1 }
+            ledger.accounts[Int(index)].positions.countOrders(order.symbol, conditional: 1)
 
         case .conditionalOrderTriggered(let orderID, _):
             let conditional = removeConditional(orderID)
-            let position = accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
+            let position = ledger.accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
             let order = Self.triggeredOrder(conditional, position: position)
-            incoming = IncomingOrder(
+            books.incoming = IncomingOrder(
                 orderID: orderID, accountIndex: conditional.accountIndex, symbol: order.symbol, side: order.side,
                 priceUnits: order.priceUnits, clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
 
@@ -265,91 +239,71 @@ extension ExchangeState {
             break
 
         case .idempotencyWindowSet(let window):
-            idempotency = window
+            idempotency.window = window
 
         case .orderReduced(let orderID, let quantity):
-            let location = orderLocations[orderID]!
-            let order = markets[Int(location.symbol)].book[location.slot]
+            let location = books.orderLocations[orderID]!
+            let order = books.bySymbol[Int(location.symbol)][location.slot]
             precondition(quantity > 0 && quantity < order.openQuantityUnits, "reduction must leave the order open")
-            markets[Int(location.symbol)].book.reduce(slot: location.slot, by: quantity)
+            books.bySymbol[Int(location.symbol)].reduce(slot: location.slot, by: quantity)
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: -quantity)
 
         case .orderAmended(let orderID, let price, _):
-            let location = orderLocations.removeValue(forKey: orderID)!
-            let order = markets[Int(location.symbol)].book[location.slot]
-            markets[Int(location.symbol)].book.remove(slot: location.slot)
-            let clientOrderID = forgetClientOrderID(of: order)
+            let (symbol, order, clientOrderID) = books.removeResting(orderID)
+            if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
             adjustOpenOrders(
-                accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
+                accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: -order.openQuantityUnits)
-            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1, reduceOnly: order.reduceOnly)
-            incoming = IncomingOrder(
-                orderID: orderID, accountIndex: order.accountIndex, symbol: location.symbol, side: order.side, priceUnits: price,
+            ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: order.reduceOnly)
+            books.incoming = IncomingOrder(
+                orderID: orderID, accountIndex: order.accountIndex, symbol: symbol, side: order.side, priceUnits: price,
                 clientOrderID: clientOrderID, reduceOnly: order.reduceOnly)
 
         case .orderRested(let orderID, let quantity):
-            guard let order = incoming, order.orderID == orderID else {
+            guard let order = books.incoming, order.orderID == orderID else {
                 preconditionFailure("rested order \(orderID) is not the incoming one")
             }
             let resting = RestingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, side: order.side, priceUnits: order.priceUnits,
                 openQuantityUnits: quantity, hasClientOrderID: !order.clientOrderID.isNone, reduceOnly: order.reduceOnly)
-            let slot = markets[Int(order.symbol)].book.insert(resting)
-            orderLocations[orderID] = OrderLocation(symbol: order.symbol, slot: slot)
-            if !order.clientOrderID.isNone {
-                openClientOrders += 1
-                restingClientOrderIDs[orderID] = order.clientOrderID
-            }
+            books.rest(resting, symbol: order.symbol, clientOrderID: order.clientOrderID)
+            if !order.clientOrderID.isNone { idempotency.openClientOrders += 1 }
             adjustOpenOrders(
                 accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
                 quantityUnits: quantity)
-            accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1, reduceOnly: order.reduceOnly)
+            ledger.accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1, reduceOnly: order.reduceOnly)
 
         case .orderCancelled(let orderID, let quantity), .restingOrderExpired(let orderID, let quantity, _):
-            let location = orderLocations.removeValue(forKey: orderID)!
-            let order = markets[Int(location.symbol)].book[location.slot]
+            let (symbol, order, _) = books.removeResting(orderID)
             precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
-            markets[Int(location.symbol)].book.remove(slot: location.slot)
-            forgetClientOrderID(of: order)
+            if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
             adjustOpenOrders(
-                accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side,
-                priceUnits: order.priceUnits, quantityUnits: -quantity)
-            accounts[Int(order.accountIndex)].positions.countOrders(location.symbol, resting: -1, reduceOnly: order.reduceOnly)
+                accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
+                quantityUnits: -quantity)
+            ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: order.reduceOnly)
         }
-    }
-
-    /// A resting order left the book: its client order id, no longer open (none if it had
-    /// none).
-    @discardableResult
-    private mutating func forgetClientOrderID(of order: RestingOrder) -> ClientOrderID {
-        guard order.hasClientOrderID else { return .none }
-        openClientOrders -= 1
-        return restingClientOrderIDs.removeValue(forKey: order.orderID)!
     }
 
     /// Applies a trade's fills; returns its two accounts (the maker's found through its
     /// order, the taker's by id), so that posting its money need not look them up again.
     private mutating func applyTrade(_ trade: Trade) -> KnownAccounts {
-        precondition(trade.tradeID == nextTradeID, "trade id \(trade.tradeID), expected \(nextTradeID)")
-        nextTradeID += 1
+        books.takeTradeID(trade.tradeID)
         let symbol = trade.symbol
-        let location = orderLocations[trade.makerOrderID]!
-        let maker = markets[Int(symbol)].book[location.slot]
+        let (maker, closed) = books.fill(trade.makerOrderID, by: trade.quantityUnits)
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
-        if markets[Int(symbol)].book.reduce(slot: location.slot, by: trade.quantityUnits) {
-            orderLocations.removeValue(forKey: trade.makerOrderID)
-            forgetClientOrderID(of: maker)
-            accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: maker.reduceOnly)
+        if closed {
+            if maker.hasClientOrderID { idempotency.openClientOrders -= 1 }
+            ledger.accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: maker.reduceOnly)
         }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits
         let makerIndex = Int(maker.accountIndex)
         adjustOpenOrders(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, priceUnits: maker.priceUnits,
             quantityUnits: -trade.quantityUnits)
-        let takerIndex = Int(accountIndexByID[trade.takerAccount]!)
-        precondition(accounts[makerIndex].id == trade.makerAccount)
+        let takerIndex = Int(ledger.accountIndexByID[trade.takerAccount]!)
+        precondition(ledger.accounts[makerIndex].id == trade.makerAccount)
         fill(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, quantityUnits: trade.quantityUnits,
             priceUnits: trade.priceUnits, realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
@@ -364,8 +318,8 @@ extension ExchangeState {
         accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
         feeMinor: Int64
     ) {
-        accounts[accountIndex].ensure(symbol: symbol)
-        let before = accounts[accountIndex].positions[Int(symbol)]
+        ledger.accounts[accountIndex].ensure(symbol: symbol)
+        let before = ledger.accounts[accountIndex].positions[Int(symbol)]
         var after = before.filled(
             side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
             feeMinor: feeMinor, leverage: effectiveLeverage(before, symbol: symbol))
@@ -374,27 +328,18 @@ extension ExchangeState {
         // position is square with the latest settlement; one that owes the settlement in
         // progress keeps its size at the start for it (docs/RULES.md).
         if before.sizeQuantityUnits == 0 && !before.fundingFrozen {
-            after.position.fundingEpoch = markets[Int(symbol)].fundingEpoch
+            after.position.fundingEpoch = funding.bySymbol[Int(symbol)].fundingEpoch
         } else if !before.fundingFrozen && owesFunding(before, symbol: Int(symbol)) {
             after.position.fundingFrozen = true
             after.position.fundingFrozenSizeQuantityUnits = before.sizeQuantityUnits
         }
-        if after.position.sizeQuantityUnits != 0 || after.position.fundingFrozen {
-            markets[Int(symbol)].holders.insert(accountIndex)
-        } else {
-            markets[Int(symbol)].holders.remove(accountIndex)
-        }
-        if after.position.sizeQuantityUnits < 0 {
-            markets[Int(symbol)].shortHolders.insert(accountIndex)
-        } else {
-            markets[Int(symbol)].shortHolders.remove(accountIndex)
-        }
-        accounts[accountIndex].positions[Int(symbol)] = after.position
-        riskIndex.markDirty(accountIndex, &accounts)
+        ledger.noteHolding(accountIndex, symbol: symbol, after.position)
+        ledger.accounts[accountIndex].positions[Int(symbol)] = after.position
+        risk.riskIndex.markDirty(accountIndex, &ledger.accounts)
         let asset = symbols[Int(symbol)].settleAsset
-        positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
-        moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
-        if !adlRankings.isEmpty { pruneAdlRankings(symbol) }
+        ledger.positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
+        ledger.moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+        if !risk.adlRankings.isEmpty { pruneAdlRankings(symbol) }
     }
 
     /// Keeps the first position of each complete ADL ranking of `symbol` one that still
@@ -402,21 +347,13 @@ extension ExchangeState {
     /// top as they reach it (every removal follows a journaled event, so a rebuild from
     /// the journal removes the same ones).
     mutating func pruneAdlRankings(_ symbol: SymbolID) {
-        for slot in adlRankings.indices where adlRankings[slot].symbol == symbol && adlRankings[slot].isComplete {
-            let side = adlRankings[slot].side
-            while let first = adlRankings[slot].first,
-                !Self.meetsBankrupt(accounts[Int(first.accountIndex)].position(symbol), closingSide: side)
+        for slot in risk.adlRankings.indices where risk.adlRankings[slot].symbol == symbol && risk.adlRankings[slot].isComplete {
+            let side = risk.adlRankings[slot].side
+            while let first = risk.adlRankings[slot].first,
+                !Self.meetsBankrupt(ledger.accounts[Int(first.accountIndex)].position(symbol), closingSide: side)
             {
-                adlRankings[slot].removeFirst()
+                risk.adlRankings[slot].removeFirst()
             }
-        }
-    }
-
-    /// Drops the ADL rankings whose side has no deleveraging waiting any more.
-    private mutating func dropIdleAdlRankings() {
-        guard !adlRankings.isEmpty else { return }
-        adlRankings.removeAll { ranking in
-            !deleveragings.contains { $0.symbol == ranking.symbol && $0.side == ranking.side }
         }
     }
 
@@ -424,76 +361,45 @@ extension ExchangeState {
     /// opposing positions from its cursor through account index `through`. A side with
     /// no ranking, or only a complete one, starts a new one.
     private mutating func advanceAdlRanking(symbol: SymbolID, side: Side, through: Int) {
-        adlRankings.removeAll { $0.symbol == symbol && $0.side == side && $0.isComplete }
+        risk.adlRankings.removeAll { $0.symbol == symbol && $0.side == side && $0.isComplete }
         let slot: Int
-        if let existing = adlRankingIndex(symbol: symbol, side: side) {
+        if let existing = risk.adlRankingIndex(symbol: symbol, side: side) {
             slot = existing
         } else {
-            adlRankings.append(AdlRanking(symbol: symbol, side: side))
-            slot = adlRankings.count - 1
+            risk.adlRankings.append(AdlRanking(symbol: symbol, side: side))
+            slot = risk.adlRankings.count - 1
         }
         let market = Int(symbol)
-        var cursor = Int(adlRankings[slot].cursorAccountIndex)
-        while let index = markets[market].firstHolder(atOrAfter: cursor, meeting: side), index <= through {
-            if Self.meetsBankrupt(accounts[index].position(symbol), closingSide: side) {
-                adlRankings[slot].insert(AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
+        var cursor = Int(risk.adlRankings[slot].cursorAccountIndex)
+        while let index = ledger.firstHolder(market, atOrAfter: cursor, meeting: side), index <= through {
+            if Self.meetsBankrupt(ledger.accounts[index].position(symbol), closingSide: side) {
+                risk.adlRankings[slot].insert(
+                    AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
             }
             cursor = index + 1
         }
-        adlRankings[slot].cursorAccountIndex = UInt32(through + 1)
-    }
-
-    /// A position of `symbol` changed size: its open interest follows, and the count of
-    /// symbols out of balance with it.
-    private mutating func moveOpenInterest(_ symbol: SymbolID, from before: Int64, to after: Int64) {
-        let wasBalanced = markets[Int(symbol)].openInterest.isBalanced
-        markets[Int(symbol)].openInterest.move(from: before, to: after)
-        let isBalanced = markets[Int(symbol)].openInterest.isBalanced
-        if wasBalanced != isBalanced { unbalancedOpenInterest += isBalanced ? -1 : 1 }
-    }
-
-    /// A continued liquidation closed `quantity` more: what is left of it shrinks.
-    private mutating func deleveraged(_ accountIndex: UInt32, _ symbol: SymbolID, _ quantity: Int64) {
-        guard let slot = deleveragings.firstIndex(where: { $0.accountIndex == accountIndex && $0.symbol == symbol }) else { return }
-        deleveragings[slot].remainingQuantityUnits -= quantity
-        if deleveragings[slot].remainingQuantityUnits <= 0 {
-            deleveragings.remove(at: slot)
-            dropIdleAdlRankings()
-        }
-    }
-
-    /// Where `orderID` is in a list of conditional orders, which is in id order (orders join
-    /// it with new, increasing ids; the decoder and the sweep check it): a binary search.
-    static func slot(of orderID: OrderID, in list: borrowing [ConditionalOrder]) -> Int {
-        var (low, high) = (0, list.count)
-        while low < high {
-            let middle = (low + high) / 2
-            if list[middle].orderID < orderID { low = middle + 1 } else { high = middle }
-        }
-        precondition(low < list.count && list[low].orderID == orderID, "conditional order \(orderID) is not in its list")
-        return low
+        risk.adlRankings[slot].cursorAccountIndex = UInt32(through + 1)
     }
 
     /// Takes a conditional order out of its list.
     private mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
-        let symbol = conditionalLocations.removeValue(forKey: orderID)!
-        let slot = Self.slot(of: orderID, in: markets[Int(symbol)].conditionalOrders)
-        let conditional = markets[Int(symbol)].conditionalOrders.remove(at: slot)
-        if conditional.order.clientOrderID != 0 { openClientOrders -= 1 }
-        accounts[Int(conditional.accountIndex)].positions.countOrders(symbol, conditional: -1)
+        let conditional = books.removeConditional(orderID)
+        let symbol = conditional.order.symbol
+        if conditional.order.clientOrderID != 0 { idempotency.openClientOrders -= 1 }
+        ledger.accounts[Int(conditional.accountIndex)].positions.countOrders(symbol, conditional: -1)
         return conditional
     }
 
     /// The insurance fund's side of a takeover.
     private mutating func fundFill(symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64) {
-        let before = insurancePositions[Int(symbol)]
+        let before = ledger.insurancePositions[Int(symbol)]
         let after = before.filled(
             side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
             feeMinor: 0, leverage: 1)
         precondition(after.realizedPnlMinor == realizedPnlMinor, "fund realized PnL differs from the journal")
-        insurancePositions[Int(symbol)] = after.position
-        positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += after.position.costMinor - before.costMinor
-        moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+        ledger.insurancePositions[Int(symbol)] = after.position
+        ledger.positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += after.position.costMinor - before.costMinor
+        ledger.moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
     }
 
     /// Moves the money an event stands for, posting by posting.
@@ -507,7 +413,7 @@ extension ExchangeState {
             case .user(let id):
                 if known.first.index >= 0, id == known.first.id { return .user(known.first.index) }
                 if known.second.index >= 0, id == known.second.id { return .user(known.second.index) }
-                return .user(Int(accountIndexByID[id]!))
+                return .user(Int(ledger.accountIndexByID[id]!))
             case .system(let system): return .system(system)
             }
         }
@@ -522,17 +428,9 @@ extension ExchangeState {
         accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64
     ) {
         let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
-        accounts[accountIndex].positions.update(symbol) {
+        ledger.accounts[accountIndex].positions.update(symbol) {
             $0.addOpenOrder(side: side, quantityUnits: quantityUnits, notionalMinor: notional)
         }
-    }
-
-    private mutating func openAccount(_ id: AccountID) -> Int {
-        if let index = accountIndexByID[id] { return Int(index) }
-        precondition(accounts.count < Int(UInt32.max))
-        accountIndexByID[id] = UInt32(accounts.count)
-        accounts.append(Account(id: id))
-        return accounts.count - 1
     }
 
     private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {
@@ -543,38 +441,21 @@ extension ExchangeState {
         case .depositInsuranceFund(let t): (transfer, kind) = (t, .insuranceDeposit)
         default: preconditionFailure("event without its command")
         }
-        transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: kind, transfer: transfer)
-        transferQueue.append(IdempotencyRecord(timeNanos: entryTimeNanos, key: transfer.transferID))
+        idempotency.rememberTransfer(TransferRecord(sequence: sequence, kind: kind, transfer: transfer), timeNanos: entryTimeNanos)
     }
 
-    /// One side of the double entry. Every call is paired by `post`; the entry's net per
-    /// asset is checked to be zero when the entry ends.
+    /// One side of the double entry, in the ledger; a user account changed is one the risk
+    /// room checks afresh when the entry ends.
+    @inline(__always)
     private mutating func credit(_ account: LedgerRef, asset: AssetID, amountMinor: Int64) {
-        switch account {
-        case .user(let index):
-            accounts[index].ensure(asset: asset)
-            accounts[index].addBalance(asset, amountMinor)
-            riskIndex.markDirty(index, &accounts)
-        case .system(let system):
-            systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
-        }
-        entryNetMinor[Int(asset)] += amountMinor
+        ledger.credit(account, asset: asset, amountMinor: amountMinor)
+        if case .user(let index) = account { risk.riskIndex.markDirty(index, &ledger.accounts) }
     }
 
-    /// Closes an entry: advances the sequence and checks the invariants that are cheap
-    /// enough to check every time.
+    /// Closes an entry: checks the ledger's per-entry invariants and advances the
+    /// sequence.
     mutating func finishEntry(sequence: SequenceNumber, timeNanos: Int64) {
-        for asset in entryNetMinor.indices {
-            precondition(entryNetMinor[asset] == 0, "entry \(sequence) does not balance in asset \(asset)")
-            let clearing = systemBalancesMinor[asset * SystemAccount.allCases.count + Int(SystemAccount.pnlClearing.rawValue)]
-            precondition(
-                clearing + positionCostTotalMinor[asset] == 0,
-                "entry \(sequence): PnL clearing does not mirror open positions in asset \(asset)")
-        }
-        if unbalancedOpenInterest != 0 {
-            let market = markets.firstIndex { !$0.openInterest.isBalanced }
-            preconditionFailure("entry \(sequence): open interest of symbol \(market ?? -1) is not long = short")
-        }
+        if !ledger.entryBalances() { preconditionFailure(ledger.entryViolation(sequence: sequence) ?? "entry \(sequence)") }
         lastSequence = sequence
         lastTimeNanos = timeNanos
     }
@@ -599,19 +480,4 @@ enum LedgerRef {
 struct KnownAccounts {
     var first: (id: AccountID, index: Int) = (0, -1)
     var second: (id: AccountID, index: Int) = (0, -1)
-}
-
-extension ExchangeState {
-    /// Accounts whose room is reserved at once when the world's limits are set.
-    static let accountsReservedMax = 1 << 24
-
-    /// Reserves the accounts array for as many accounts as the limits allow (at most
-    /// `accountsReservedMax`: 640 MiB of address space, which the kernel backs only as
-    /// accounts come). Grown by doubling instead, the array copied every account in the one
-    /// deposit that opened the 1,048,577th (5.8 ms; docs/BENCHMARKS.md, "Growth in bounded
-    /// steps"). Changes no outcome.
-    mutating func reserveAccounts() {
-        guard let limits = worldLimits else { return }
-        accounts.reserveCapacity(Int(min(limits.accountsMax, Int64(Self.accountsReservedMax))))
-    }
 }

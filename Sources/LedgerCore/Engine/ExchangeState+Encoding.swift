@@ -20,10 +20,10 @@ extension ExchangeState {
     /// Whether a client order id of the state is text (not numeric): such a state has no
     /// encoding before version 6.
     public var hasTextClientOrderIDs: Bool {
-        clientOrderQueue.elements.contains { !$0.key.clientOrderID.isNumeric }
-            || markets.contains { market in
-                market.conditionalOrders.contains { !$0.order.clientOrderID.isNumeric }
-                    || Side.allCases.contains { side in market.book.orders(side).contains { !clientOrderID(of: $0).isNumeric } }
+        idempotency.clientOrderQueue.elements.contains { !$0.key.clientOrderID.isNumeric }
+            || books.conditionalBySymbol.contains { list in list.contains { !$0.order.clientOrderID.isNumeric } }
+            || books.bySymbol.contains { book in
+                Side.allCases.contains { side in book.orders(side).contains { !clientOrderID(of: $0).isNumeric } }
             }
     }
 
@@ -69,19 +69,20 @@ extension ExchangeState {
             spec.encode(to: &writer)
             spec.encodeRuleBookTerms(to: &writer)
         }
-        for market in markets {
+        for (symbol, market) in markets.enumerated() {
+            let symbolFunding = funding.bySymbol[symbol]
             writer.zigzag(market.markPriceUnits)
             writer.zigzag(market.lastPriceUnits)
             writer.zigzag(market.indexPriceUnits)
-            writer.zigzag(market.nextFundingTimeNanos)
-            writer.u8(market.fundingRateOverrideE8 == nil ? 0 : 1)
-            writer.zigzag(market.fundingRateOverrideE8 ?? 0)
-            writer.zigzag(market.premiumSampleSumE8)
-            writer.zigzag(market.premiumSampleCount)
-            writer.zigzag(market.lastFundingRateE8)
+            writer.zigzag(symbolFunding.nextFundingTimeNanos)
+            writer.u8(symbolFunding.fundingRateOverrideE8 == nil ? 0 : 1)
+            writer.zigzag(symbolFunding.fundingRateOverrideE8 ?? 0)
+            writer.zigzag(symbolFunding.premiumSampleSumE8)
+            writer.zigzag(symbolFunding.premiumSampleCount)
+            writer.zigzag(symbolFunding.lastFundingRateE8)
             if version >= 3 {
-                writer.varint(UInt64(market.fundingEpoch))
-                if let settlement = market.fundingSettlement {
+                writer.varint(UInt64(symbolFunding.fundingEpoch))
+                if let settlement = symbolFunding.fundingSettlement {
                     writer.u8(1)
                     writer.zigzag(settlement.rateE8)
                     writer.zigzag(settlement.markPriceUnits)
@@ -93,7 +94,7 @@ extension ExchangeState {
                 }
             }
             for side in Side.allCases {
-                let orders = market.book.orders(side)
+                let orders = books.bySymbol[symbol].orders(side)
                 writer.varint(UInt64(orders.count))
                 for order in orders {
                     writer.varint(order.orderID)
@@ -105,8 +106,8 @@ extension ExchangeState {
                     drain(&writer)
                 }
             }
-            writer.varint(UInt64(market.conditionalOrders.count))
-            for conditional in market.conditionalOrders {
+            writer.varint(UInt64(books.conditionalBySymbol[symbol].count))
+            for conditional in books.conditionalBySymbol[symbol] {
                 writer.varint(conditional.orderID)
                 writer.varint(UInt64(conditional.accountIndex))
                 Command.placeOrder(conditional.order).encode(to: &writer)
@@ -114,8 +115,8 @@ extension ExchangeState {
                 drain(&writer)
             }
         }
-        writer.varint(UInt64(accounts.count))
-        for account in accounts {
+        writer.varint(UInt64(ledger.accounts.count))
+        for account in ledger.accounts {
             writer.varint(account.id)
             writer.varint(UInt64(account.balanceCount))
             for asset in 0..<account.balanceCount { writer.zigzag(account.balance(asset)) }
@@ -136,30 +137,30 @@ extension ExchangeState {
             }
             drain(&writer)
         }
-        for balance in systemBalancesMinor { writer.zigzag(balance) }
-        for position in insurancePositions {
+        for balance in ledger.systemBalancesMinor { writer.zigzag(balance) }
+        for position in ledger.insurancePositions {
             writer.zigzag(position.sizeQuantityUnits)
             writer.zigzag(position.costMinor)
         }
         // Remembered ids in the order they will be forgotten (v1: sorted, without times).
-        idempotency.encode(to: &writer)
-        writer.varint(UInt64(clientOrderQueue.count))
-        for record in clientOrderQueue.elements {
+        idempotency.window.encode(to: &writer)
+        writer.varint(UInt64(idempotency.clientOrderQueue.count))
+        for record in idempotency.clientOrderQueue.elements {
             writer.zigzag(record.timeNanos)
             writer.varint(UInt64(record.key.accountIndex))
             clientOrderID(record.key.clientOrderID)
-            writer.varint(clientOrders[record.key]!)
+            writer.varint(idempotency.clientOrders[record.key]!)
         }
-        writer.varint(UInt64(transferQueue.count))
-        for queued in transferQueue.elements {
-            let record = transfers[queued.key]!
+        writer.varint(UInt64(idempotency.transferQueue.count))
+        for queued in idempotency.transferQueue.elements {
+            let record = idempotency.transfers[queued.key]!
             writer.zigzag(queued.timeNanos)
             writer.varint(record.sequence)
             writer.u8(record.kind.rawValue)
             record.transfer.encode(to: &writer)
         }
-        writer.varint(nextOrderID)
-        writer.varint(nextTradeID)
+        writer.varint(books.nextOrderID)
+        writer.varint(books.nextTradeID)
         if version >= 3 {
             if let limits = worldLimits {
                 writer.u8(1)
@@ -170,8 +171,8 @@ extension ExchangeState {
         }
         if version >= 4 {
             // Liquidations whose ADL continues in ticks, in the order they stopped.
-            writer.varint(UInt64(deleveragings.count))
-            for record in deleveragings {
+            writer.varint(UInt64(risk.deleveragings.count))
+            for record in risk.deleveragings {
                 writer.varint(UInt64(record.accountIndex))
                 writer.varint(UInt64(record.symbol))
                 writer.u8(record.side.rawValue)
@@ -179,13 +180,13 @@ extension ExchangeState {
                 writer.zigzag(record.remainingQuantityUnits)
             }
         } else {
-            precondition(deleveragings.isEmpty, "state encoding \(version) has no deleveragings")
+            precondition(risk.deleveragings.isEmpty, "state encoding \(version) has no deleveragings")
         }
         if version >= 5 {
             // ADL rankings in bounded steps, in the order they started; each one's scored
             // positions best first.
-            writer.varint(UInt64(adlRankings.count))
-            for ranking in adlRankings {
+            writer.varint(UInt64(risk.adlRankings.count))
+            for ranking in risk.adlRankings {
                 writer.varint(UInt64(ranking.symbol))
                 writer.u8(ranking.side.rawValue)
                 writer.varint(UInt64(ranking.cursorAccountIndex))
@@ -199,7 +200,7 @@ extension ExchangeState {
                 }
             }
         } else {
-            precondition(adlRankings.isEmpty, "state encoding \(version) has no ADL rankings")
+            precondition(risk.adlRankings.isEmpty, "state encoding \(version) has no ADL rankings")
         }
     }
 
@@ -284,21 +285,22 @@ extension ExchangeState {
             state.markets[symbol].lastPriceUnits = try value("last price", 0...spec.maxPriceUnits)
             if version >= 2 {
                 state.markets[symbol].indexPriceUnits = try value("index price", 0...magnitude)
-                state.markets[symbol].nextFundingTimeNanos = try value("next funding time", 0...magnitude)
+                state.funding.bySymbol[symbol].nextFundingTimeNanos = try value("next funding time", 0...magnitude)
                 let hasOverride = try flag("funding override")
                 let overrideOffset = reader.offset
                 let override = try value("funding override", -FixedPoint.rateScale...FixedPoint.rateScale)
                 // No override is written as 0: one state, one encoding.
                 guard hasOverride || override == 0 else { throw .outOfRange(field: "funding override", offset: overrideOffset) }
-                state.markets[symbol].fundingRateOverrideE8 = hasOverride ? override : nil
-                state.markets[symbol].premiumSampleSumE8 = try value("premium sum", -magnitude...magnitude)
-                state.markets[symbol].premiumSampleCount = try value("premium count", 0...Limits.premiumSamplesMax)
-                state.markets[symbol].lastFundingRateE8 = try value("last funding rate", -FixedPoint.rateScale...FixedPoint.rateScale)
+                state.funding.bySymbol[symbol].fundingRateOverrideE8 = hasOverride ? override : nil
+                state.funding.bySymbol[symbol].premiumSampleSumE8 = try value("premium sum", -magnitude...magnitude)
+                state.funding.bySymbol[symbol].premiumSampleCount = try value("premium count", 0...Limits.premiumSamplesMax)
+                state.funding.bySymbol[symbol].lastFundingRateE8 = try value(
+                    "last funding rate", -FixedPoint.rateScale...FixedPoint.rateScale)
             }
             if version >= 3 {
-                state.markets[symbol].fundingEpoch = try reader.varint(as: UInt32.self, field: "funding epoch")
+                state.funding.bySymbol[symbol].fundingEpoch = try reader.varint(as: UInt32.self, field: "funding epoch")
                 if try flag("funding settlement") {
-                    state.markets[symbol].fundingSettlement = FundingSettlement(
+                    state.funding.bySymbol[symbol].fundingSettlement = FundingSettlement(
                         rateE8: try value("settlement rate", -FixedPoint.rateScale...FixedPoint.rateScale),
                         markPriceUnits: try value("settlement mark price", 1...spec.maxPriceUnits),
                         cursorAccountIndex: try reader.varint(as: UInt32.self, field: "settlement cursor"),
@@ -325,13 +327,13 @@ extension ExchangeState {
                     let accountIndex = try reader.varint(as: UInt32.self, field: "account")
                     let offset = reader.offset
                     guard case .placeOrder(let order) = try Command.decode(from: &reader), order.type.isConditional,
-                        Int(order.symbol) == symbol, state.conditionalLocations[id] == nil
+                        Int(order.symbol) == symbol, state.books.conditionalLocations[id] == nil
                     else { throw .outOfRange(field: "conditional order", offset: offset) }
-                    state.markets[symbol].conditionalOrders.append(
+                    state.books.conditionalBySymbol[symbol].append(
                         ConditionalOrder(
                             orderID: id, accountIndex: accountIndex, order: order,
                             trailingExtremeUnits: try value("trailing extreme", 0...magnitude)))
-                    state.conditionalLocations[id] = SymbolID(symbol)
+                    state.books.conditionalLocations[id] = SymbolID(symbol)
                 }
             }
         }
@@ -391,75 +393,74 @@ extension ExchangeState {
                 }
             }
             if version < 4 { account.positions.extendSpan(to: UInt16(positionCount)) }
-            guard account.balanceCount <= state.assets.count, state.accountIndexByID[account.id] == nil
+            guard account.balanceCount <= state.assets.count, state.ledger.accountIndexByID[account.id] == nil
             else { throw .outOfRange(field: "account", offset: reader.offset) }
-            state.accountIndexByID[account.id] = UInt32(state.accounts.count)
+            state.ledger.accountIndexByID[account.id] = UInt32(state.ledger.accounts.count)
             for (index, position) in account.positions.entries {
                 if position.sizeQuantityUnits != 0 || position.fundingFrozen {
-                    state.markets[index].holders.insert(state.accounts.count)
+                    state.ledger.holders[index].insert(state.ledger.accounts.count)
                 }
-                if position.sizeQuantityUnits < 0 { state.markets[index].shortHolders.insert(state.accounts.count) }
-                try add(position.costMinor, to: &state.positionCostTotalMinor[Int(state.symbols[index].settleAsset)], "position cost total")
-                try add(max(0, position.sizeQuantityUnits), to: &state.markets[index].openInterest.longUnits, "open interest")
-                try add(max(0, -position.sizeQuantityUnits), to: &state.markets[index].openInterest.shortUnits, "open interest")
+                if position.sizeQuantityUnits < 0 { state.ledger.shortHolders[index].insert(state.ledger.accounts.count) }
+                try add(
+                    position.costMinor, to: &state.ledger.positionCostTotalMinor[Int(state.symbols[index].settleAsset)],
+                    "position cost total")
+                try add(max(0, position.sizeQuantityUnits), to: &state.ledger.openInterest[index].longUnits, "open interest")
+                try add(max(0, -position.sizeQuantityUnits), to: &state.ledger.openInterest[index].shortUnits, "open interest")
             }
-            state.accounts.append(account)
+            state.ledger.accounts.append(account)
         }
         // v1 kept three system accounts per asset (external, fees, PnL clearing).
         let systemCount = version >= 2 ? SystemAccount.allCases.count : 3
         for asset in state.assets.indices {
             for system in 0..<systemCount {
-                state.systemBalancesMinor[asset * SystemAccount.allCases.count + system] = try reader.zigzag()
+                state.ledger.systemBalancesMinor[asset * SystemAccount.allCases.count + system] = try reader.zigzag()
             }
         }
         if version >= 2 {
-            for symbol in state.insurancePositions.indices {
+            for symbol in state.ledger.insurancePositions.indices {
                 let size = try value("insurance fund position", -magnitude...magnitude)
-                state.insurancePositions[symbol].sizeQuantityUnits = size
-                state.insurancePositions[symbol].costMinor = try value("insurance fund cost", -magnitude...magnitude)
+                state.ledger.insurancePositions[symbol].sizeQuantityUnits = size
+                state.ledger.insurancePositions[symbol].costMinor = try value("insurance fund cost", -magnitude...magnitude)
                 try add(
-                    state.insurancePositions[symbol].costMinor, to: &state.positionCostTotalMinor[Int(state.symbols[symbol].settleAsset)],
+                    state.ledger.insurancePositions[symbol].costMinor,
+                    to: &state.ledger.positionCostTotalMinor[Int(state.symbols[symbol].settleAsset)],
                     "position cost total")
-                try add(max(0, size), to: &state.markets[symbol].openInterest.longUnits, "open interest")
-                try add(max(0, -size), to: &state.markets[symbol].openInterest.shortUnits, "open interest")
+                try add(max(0, size), to: &state.ledger.openInterest[symbol].longUnits, "open interest")
+                try add(max(0, -size), to: &state.ledger.openInterest[symbol].shortUnits, "open interest")
             }
         }
         for (symbol, order, client) in restingOrders {
-            guard Int(order.accountIndex) < state.accounts.count, order.priceUnits > 0, order.openQuantityUnits > 0,
-                state.orderLocations[order.orderID] == nil
+            guard Int(order.accountIndex) < state.ledger.accounts.count, order.priceUnits > 0, order.openQuantityUnits > 0,
+                state.books.orderLocations[order.orderID] == nil
             else { throw .outOfRange(field: "resting order", offset: reader.offset) }
-            let slot = state.markets[Int(symbol)].book.insert(order)
-            state.orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
-            state.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
-            if order.hasClientOrderID {
-                state.openClientOrders += 1
-                state.restingClientOrderIDs[order.orderID] = client
-            }
+            state.books.rest(order, symbol: symbol, clientOrderID: client)
+            state.ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
+            if order.hasClientOrderID { state.idempotency.openClientOrders += 1 }
         }
         for symbol in state.markets.indices {
-            for conditional in state.markets[symbol].conditionalOrders {
-                guard Int(conditional.accountIndex) < state.accounts.count else {
+            for conditional in state.books.conditionalBySymbol[symbol] {
+                guard Int(conditional.accountIndex) < state.ledger.accounts.count else {
                     throw .outOfRange(field: "conditional order account", offset: reader.offset)
                 }
-                if conditional.order.clientOrderID != 0 { state.openClientOrders += 1 }
-                state.accounts[Int(conditional.accountIndex)].positions.countOrders(SymbolID(symbol), conditional: 1)
+                if conditional.order.clientOrderID != 0 { state.idempotency.openClientOrders += 1 }
+                state.ledger.accounts[Int(conditional.accountIndex)].positions.countOrders(SymbolID(symbol), conditional: 1)
             }
         }
         // v1 kept ids sorted and without times: they count as recorded at the snapshot.
         if version >= 2 {
             let offset = reader.offset
-            state.idempotency = try IdempotencyWindow.decode(from: &reader)
-            guard state.idempotency.isValid else { throw .outOfRange(field: "idempotency window", offset: offset) }
+            state.idempotency.window = try IdempotencyWindow.decode(from: &reader)
+            guard state.idempotency.window.isValid else { throw .outOfRange(field: "idempotency window", offset: offset) }
         }
         for _ in 0..<(try count("client order count", max: reader.remaining)) {
             let time = version >= 2 ? try reader.zigzag() : timeNanos
             let key = ClientOrderKey(
                 accountIndex: try reader.varint(as: UInt32.self, field: "account"), clientOrderID: try clientOrderID())
-            guard Int(key.accountIndex) < state.accounts.count, !key.clientOrderID.isNone, state.clientOrders[key] == nil else {
+            guard Int(key.accountIndex) < state.ledger.accounts.count, !key.clientOrderID.isNone, state.idempotency.clientOrders[key] == nil
+            else {
                 throw .outOfRange(field: "client order id", offset: reader.offset)
             }
-            state.clientOrders[key] = try reader.id(field: "order id")
-            state.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
+            state.idempotency.rememberClientOrder(key, orderID: try reader.id(field: "order id"), timeNanos: time)
         }
         for _ in 0..<(try count("transfer count", max: reader.remaining)) {
             let time = version >= 2 ? try reader.zigzag() : timeNanos
@@ -467,15 +468,16 @@ extension ExchangeState {
             let kindOffset = reader.offset
             guard let kind = TransferKind(rawValue: try reader.u8()) else { throw .outOfRange(field: "transfer kind", offset: kindOffset) }
             let transfer = try Transfer.decode(from: &reader)
-            guard state.transfers[transfer.transferID] == nil else { throw .outOfRange(field: "transfer id", offset: reader.offset) }
-            state.transfers[transfer.transferID] = TransferRecord(sequence: sequence, kind: kind, transfer: transfer)
-            state.transferQueue.append(IdempotencyRecord(timeNanos: time, key: transfer.transferID))
+            guard state.idempotency.transfers[transfer.transferID] == nil else {
+                throw .outOfRange(field: "transfer id", offset: reader.offset)
+            }
+            state.idempotency.rememberTransfer(TransferRecord(sequence: sequence, kind: kind, transfer: transfer), timeNanos: time)
         }
-        state.nextOrderID = try reader.id(field: "next order id")
-        state.nextTradeID = try reader.id(field: "next trade id")
+        state.books.nextOrderID = try reader.id(field: "next order id")
+        state.books.nextTradeID = try reader.id(field: "next trade id")
         if version >= 3, try flag("world limits") {
             state.worldLimits = try WorldLimits.decode(from: &reader, validating: true)
-            state.reserveAccounts()
+            if let limits = state.worldLimits { state.ledger.reserveAccounts(limits.accountsMax) }
         }
         if version >= 4 {
             for _ in 0..<(try count("deleveraging count", max: Limits.symbolsMax * 64)) {
@@ -485,11 +487,11 @@ extension ExchangeState {
                 let side = try reader.side()
                 let price = try reader.zigzag()
                 let remaining = try reader.zigzag()
-                guard state.isBounded, Int(accountIndex) < state.accounts.count, Int(symbol) < state.symbols.count, price > 0,
+                guard state.isBounded, Int(accountIndex) < state.ledger.accounts.count, Int(symbol) < state.symbols.count, price > 0,
                     price <= state.symbols[Int(symbol)].maxPriceUnits * 4, remaining > 0,
-                    !state.deleveragings.contains(where: { $0.accountIndex == accountIndex && $0.symbol == symbol })
+                    !state.risk.deleveragings.contains(where: { $0.accountIndex == accountIndex && $0.symbol == symbol })
                 else { throw .outOfRange(field: "deleveraging", offset: offset) }
-                state.deleveragings.append(
+                state.risk.deleveragings.append(
                     Deleveraging(
                         accountIndex: accountIndex, symbol: symbol, side: side, bankruptcyPriceUnits: price,
                         remainingQuantityUnits: remaining))
@@ -503,31 +505,31 @@ extension ExchangeState {
                 let cursor = try reader.varint(as: UInt32.self, field: "ADL ranking cursor")
                 let complete = try flag("ADL ranking complete")
                 // A side waiting for a ranking has a deleveraging; one ranking a side.
-                guard state.isBounded, Int(symbol) < state.symbols.count, Int(cursor) <= state.accounts.count,
-                    state.deleveragings.contains(where: { $0.symbol == symbol && $0.side == side }),
-                    !state.adlRankings.contains(where: { $0.symbol == symbol && $0.side == side })
+                guard state.isBounded, Int(symbol) < state.symbols.count, Int(cursor) <= state.ledger.accounts.count,
+                    state.risk.deleveragings.contains(where: { $0.symbol == symbol && $0.side == side }),
+                    !state.risk.adlRankings.contains(where: { $0.symbol == symbol && $0.side == side })
                 else { throw .outOfRange(field: "ADL ranking", offset: offset) }
                 var ranks: [AdlRanking.Rank] = []
                 var seen = Set<UInt32>()
-                for _ in 0..<(try count("ADL ranking positions", max: state.accounts.count)) {
+                for _ in 0..<(try count("ADL ranking positions", max: state.ledger.accounts.count)) {
                     let rankOffset = reader.offset
                     let accountIndex = try reader.varint(as: UInt32.self, field: "ADL ranking account")
                     let high = try reader.zigzag()
                     let low = try reader.varint()
                     let rank = AdlRanking.Rank(score: Int128(high) << 64 | Int128(low), accountIndex: accountIndex)
                     // Best first, each account once: strictly in rank order.
-                    guard Int(accountIndex) < state.accounts.count, ranks.last.map({ $0.precedes(rank) }) ?? true,
+                    guard Int(accountIndex) < state.ledger.accounts.count, ranks.last.map({ $0.precedes(rank) }) ?? true,
                         seen.insert(accountIndex).inserted
                     else { throw .outOfRange(field: "ADL ranking position", offset: rankOffset) }
                     ranks.append(rank)
                 }
-                state.adlRankings.append(
+                state.risk.adlRankings.append(
                     AdlRanking(symbol: symbol, side: side, cursorAccountIndex: cursor, isComplete: complete, ranks: ranks))
             }
         }
         state.lastSequence = sequence
         state.lastTimeNanos = timeNanos
-        state.refreshFundingSchedule()
+        state.funding.refreshSchedule()
         if let problem = state.invariantViolation() {
             throw .outOfRange(field: "state (\(problem))", offset: reader.offset)
         }

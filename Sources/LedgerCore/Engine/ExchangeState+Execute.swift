@@ -12,7 +12,7 @@ extension ExchangeState {
         precondition(sequence == lastSequence + 1, "sequence \(sequence) after \(lastSequence)")
         let first = events.count
         entryFirstEvent = first
-        adlScoresLeft = Limits.adlScoresPerEntryMax
+        risk.adlScoresLeft = Limits.adlScoresPerEntryMax
         prepareToExecute()
         entryTimeNanos = timeNanos
         expireIdempotency(now: timeNanos)
@@ -178,7 +178,7 @@ extension ExchangeState {
         _ transfer: Transfer, isWithdrawal: Bool, _ command: Command, _ sequence: SequenceNumber,
         _ events: inout [Event]
     ) {
-        if let record = transfers[transfer.transferID] {
+        if let record = idempotency.transfers[transfer.transferID] {
             if record.transfer == transfer && record.kind == (isWithdrawal ? .withdrawal : .deposit) {
                 return events.append(.transferReplayed(originalSequence: record.sequence))
             }
@@ -188,13 +188,13 @@ extension ExchangeState {
         guard transfer.amountMinor > 0, transfer.amountMinor <= Limits.balanceMagnitudeMax else {
             return events.append(.rejected(.invalidAmount, detail: 0))
         }
-        let index = accountIndexByID[transfer.account]
+        let index = ledger.accountIndexByID[transfer.account]
         if isWithdrawal {
             guard let index else { return events.append(.rejected(.unknownAccount, detail: 0)) }
             // Funding owed in a settlement in progress is settled before money leaves
             // (the sequencer journals `settleFunding` first).
             if isBounded, owesFunding(accountIndex: Int(index)) { return events.append(.rejected(.fundingInProgress, detail: 0)) }
-            let wallet = accounts[Int(index)].balance(transfer.asset)
+            let wallet = ledger.accounts[Int(index)].balance(transfer.asset)
             let available = availableMinor(accountIndex: Int(index), asset: transfer.asset)
             guard Int128(transfer.amountMinor) <= min(Int128(wallet), available) else {
                 return events.append(.rejected(.insufficientBalance, detail: 0))
@@ -203,8 +203,8 @@ extension ExchangeState {
                 .withdrawn(account: transfer.account, asset: transfer.asset, amountMinor: transfer.amountMinor),
                 command, sequence, &events)
         } else {
-            let wallet = index.map { accounts[Int($0)].balance(transfer.asset) } ?? 0
-            if index == nil, let limits = worldLimits, Int64(accounts.count) >= limits.accountsMax {
+            let wallet = index.map { ledger.accounts[Int($0)].balance(transfer.asset) } ?? 0
+            if index == nil, let limits = worldLimits, Int64(ledger.accounts.count) >= limits.accountsMax {
                 return events.append(.rejected(.accountLimit, detail: UInt64(limits.accountsMax)))
             }
             // Both sides stay within ±2^62: the account, and the external account, which
@@ -231,7 +231,7 @@ extension ExchangeState {
             return events.append(.rejected(.invalidLeverage, detail: 0))
         }
         let asset = symbols[Int(symbol)].settleAsset
-        var position = accounts[Int(index)].position(symbol)
+        var position = ledger.accounts[Int(index)].position(symbol)
         guard bracketAllows(position, symbol: symbol, leverage: Int64(leverage)) else {
             return events.append(.rejected(.leverageAboveBracket, detail: 0))
         }
@@ -250,7 +250,7 @@ extension ExchangeState {
         let reason: RejectReason
         if Int(symbol) >= symbols.count {
             reason = .unknownSymbol
-        } else if let index = accountIndexByID[account] {
+        } else if let index = ledger.accountIndexByID[account] {
             return .success(index)
         } else {
             reason = .unknownAccount
@@ -264,7 +264,7 @@ extension ExchangeState {
         _ events: inout [Event]
     ) {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
-        let position = accounts[Int(index)].position(symbol)
+        let position = ledger.accounts[Int(index)].position(symbol)
         guard position.sizeQuantityUnits == 0, position.openBuyQuantityUnits == 0, position.openSellQuantityUnits == 0 else {
             return events.append(.rejected(.marginModeLocked, detail: 0))
         }
@@ -278,7 +278,7 @@ extension ExchangeState {
         _ events: inout [Event]
     ) {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
-        let position = accounts[Int(index)].position(symbol)
+        let position = ledger.accounts[Int(index)].position(symbol)
         guard position.isIsolated, position.sizeQuantityUnits != 0 else { return events.append(.rejected(.notIsolated, detail: 0)) }
         guard amount != 0, amount.magnitude <= UInt64(Limits.balanceMagnitudeMax) else {
             return events.append(.rejected(.invalidAmount, detail: 0))
@@ -312,20 +312,20 @@ extension ExchangeState {
     private mutating func executeCancel(
         _ cancel: CancelOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        guard let index = accountIndexByID[cancel.account] else {
+        guard let index = ledger.accountIndexByID[cancel.account] else {
             return events.append(.rejected(.unknownAccount, detail: 0))
         }
         if let (orderID, location) = ownRestingOrder(accountIndex: index, orderID: cancel.orderID, clientOrderID: cancel.clientOrderID) {
-            let order = markets[Int(location.symbol)].book[location.slot]
+            let order = books.bySymbol[Int(location.symbol)][location.slot]
             return emit(.orderCancelled(orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
         }
         // A conditional order, by id or client id.
         var orderID = cancel.orderID
         if orderID == 0, cancel.clientOrderID != 0 {
-            orderID = clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: cancel.clientOrderID)] ?? 0
+            orderID = idempotency.clientOrders[ClientOrderKey(accountIndex: index, clientOrderID: cancel.clientOrderID)] ?? 0
         }
-        guard let symbol = conditionalLocations[orderID],
-            markets[Int(symbol)].conditionalOrders.contains(where: { $0.orderID == orderID && $0.accountIndex == index })
+        guard let symbol = books.conditionalLocations[orderID],
+            books.conditionalBySymbol[Int(symbol)].contains(where: { $0.orderID == orderID && $0.accountIndex == index })
         else { return events.append(.rejected(.unknownOrder, detail: 0)) }
         emit(.conditionalOrderCancelled(orderID), command, sequence, &events)
     }

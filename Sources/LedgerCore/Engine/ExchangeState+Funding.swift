@@ -9,30 +9,30 @@ extension ExchangeState {
     /// a journal written before the bounded rules, whole, inside this entry; under the
     /// bounded rules, only starts each settlement (ticks pay it: `continueFundingSettlements`).
     mutating func settleDueFunding(timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        if timeNanos < earliestFundingDueNanos { return }
+        if timeNanos < funding.earliestFundingDueNanos { return }
         if isBounded { return startDueFundingSettlements(timeNanos: timeNanos, command, sequence, &events) }
         for symbol in markets.indices {
-            let due = markets[symbol].nextFundingTimeNanos
+            let due = funding.bySymbol[symbol].nextFundingTimeNanos
             guard due != 0, timeNanos >= due else { continue }
             let id = SymbolID(symbol)
             let mark = markets[symbol].markPriceUnits
             emit(.fundingSettled(symbol: id, rateE8: fundingRateE8(id), markPriceUnits: mark), command, sequence, &events)
-            let rate = markets[symbol].lastFundingRateE8
+            let rate = funding.bySymbol[symbol].lastFundingRateE8
             guard rate != 0, mark > 0 else { continue }
             // Holders in account order: the accounts with a position, as a scan of every
             // account would find them.
-            var next = markets[symbol].holders.first(atOrAfter: 0)
+            var next = ledger.holders[symbol].first(atOrAfter: 0)
             while let index = next {
-                next = markets[symbol].holders.first(atOrAfter: index + 1)
-                let size = accounts[index].position(id).sizeQuantityUnits
+                next = ledger.holders[symbol].first(atOrAfter: index + 1)
+                let size = ledger.accounts[index].position(id).sizeQuantityUnits
                 if size == 0 { continue }
                 let amount = Self.fundingPaymentMinor(
                     sizeQuantityUnits: size, markPriceUnits: mark, notionalFactor: markets[symbol].notionalFactor, rateE8: rate)
                 if amount == 0 { continue }
-                emit(.fundingPaid(account: accounts[index].id, symbol: id, amountMinor: amount), command, sequence, &events)
+                emit(.fundingPaid(account: ledger.accounts[index].id, symbol: id, amountMinor: amount), command, sequence, &events)
                 noteLiquidationCandidate(UInt32(index))
             }
-            let fundSize = insurancePositions[symbol].sizeQuantityUnits
+            let fundSize = ledger.insurancePositions[symbol].sizeQuantityUnits
             if fundSize != 0 {
                 let amount = Self.fundingPaymentMinor(
                     sizeQuantityUnits: fundSize, markPriceUnits: mark, notionalFactor: markets[symbol].notionalFactor, rateE8: rate)
@@ -50,8 +50,8 @@ extension ExchangeState {
         timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         for symbol in markets.indices {
-            let due = markets[symbol].nextFundingTimeNanos
-            guard due != 0, timeNanos >= due, markets[symbol].fundingSettlement == nil else { continue }
+            let due = funding.bySymbol[symbol].nextFundingTimeNanos
+            guard due != 0, timeNanos >= due, funding.bySymbol[symbol].fundingSettlement == nil else { continue }
             let id = SymbolID(symbol)
             let mark = markets[symbol].markPriceUnits
             let rate = fundingRateE8(id)
@@ -65,57 +65,36 @@ extension ExchangeState {
     /// True when an entry stamped `timeNanos` would start a funding settlement (bounded
     /// rules): the sequencer journals a tick first, so that no user command carries it.
     public func fundingSettlementDue(atTimeNanos timeNanos: Int64) -> Bool {
-        isBounded && timeNanos >= earliestFundingDueNanos
-    }
-
-    /// Recomputes `earliestFundingDueNanos` and `fundingSettlementsOpen` after a funding
-    /// time or a settlement changed (a listing, a settlement's start or end, a decode).
-    mutating func refreshFundingSchedule() {
-        var earliest = Int64.max
-        var open = 0
-        // Fields read in place: a copy of each Market would retain its book.
-        for symbol in markets.indices {
-            if markets[symbol].fundingSettlement != nil {
-                open += 1
-                continue
-            }
-            let due = markets[symbol].nextFundingTimeNanos
-            if due != 0 { earliest = min(earliest, due) }
-        }
-        earliestFundingDueNanos = earliest
-        fundingSettlementsOpen = open
+        isBounded && timeNanos >= funding.earliestFundingDueNanos
     }
 
     /// True while some work of the engine's own is in progress (bounded rules): a tick
     /// would carry it on.
     public var hasSystemWork: Bool {
         isBounded
-            && (!deleveragings.isEmpty || !pendingLiquidations.isEmpty || !pendingTriggers.isEmpty
-                || fundingSettlementsOpen > 0)
+            && (!risk.deleveragings.isEmpty || !risk.pendingLiquidations.isEmpty || !pendingTriggers.isEmpty
+                || funding.fundingSettlementsOpen > 0)
     }
 
     /// The earliest funding time still to come (journal time), if any symbol has funding:
     /// when the sequencer must journal a tick even without traffic.
-    public var nextFundingTimeNanos: Int64? {
-        markets.lazy.map(\.nextFundingTimeNanos).filter { $0 != 0 }.min()
-    }
+    public var nextFundingTimeNanos: Int64? { funding.nextFundingTimeNanos }
 
     /// True when the position owes the settlement in progress in its symbol.
     @inline(__always)
     func owesFunding(_ position: Position, symbol: Int) -> Bool {
-        markets[symbol].fundingSettlement != nil && position.fundingEpoch != markets[symbol].fundingEpoch
-            && (position.sizeQuantityUnits != 0 || position.fundingFrozen)
+        funding.owes(position, symbol: symbol)
     }
 
     /// True when the account owes or is owed funding in a settlement in progress (bounded
     /// rules): a withdrawal of its waits for `settleFunding`.
     public func owesFunding(account: AccountID) -> Bool {
-        guard isBounded, let index = accountIndexByID[account] else { return false }
+        guard isBounded, let index = ledger.accountIndexByID[account] else { return false }
         return owesFunding(accountIndex: Int(index))
     }
 
     func owesFunding(accountIndex index: Int) -> Bool {
-        for (symbol, position) in accounts[index].positions.entries where owesFunding(position, symbol: symbol) {
+        for (symbol, position) in ledger.accounts[index].positions.entries where owesFunding(position, symbol: symbol) {
             return true
         }
         return false
@@ -125,18 +104,18 @@ extension ExchangeState {
     private mutating func payFunding(
         accountIndex index: Int, symbol: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        let settlement = markets[symbol].fundingSettlement!
+        let settlement = funding.bySymbol[symbol].fundingSettlement!
         let amount = Self.fundingPaymentMinor(
-            sizeQuantityUnits: accounts[index].positions[symbol].fundingSizeQuantityUnits, markPriceUnits: settlement.markPriceUnits,
+            sizeQuantityUnits: ledger.accounts[index].positions[symbol].fundingSizeQuantityUnits, markPriceUnits: settlement.markPriceUnits,
             notionalFactor: markets[symbol].notionalFactor, rateE8: settlement.rateE8)
-        emit(.fundingPaid(account: accounts[index].id, symbol: SymbolID(symbol), amountMinor: amount), command, sequence, &events)
+        emit(.fundingPaid(account: ledger.accounts[index].id, symbol: SymbolID(symbol), amountMinor: amount), command, sequence, &events)
         noteLiquidationCandidate(UInt32(index))
     }
 
     /// Settles everything the account owes in settlements in progress, symbol order
     /// (before its withdrawal, or before it is liquidated).
     mutating func settleOwedFunding(accountIndex index: Int, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        for symbol in accounts[index].positions.symbols where owesFunding(accounts[index].positions[symbol], symbol: symbol) {
+        for symbol in ledger.accounts[index].positions.symbols where owesFunding(ledger.accounts[index].positions[symbol], symbol: symbol) {
             payFunding(accountIndex: index, symbol: symbol, command, sequence, &events)
         }
     }
@@ -149,32 +128,32 @@ extension ExchangeState {
     mutating func continueFundingSettlements(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         var payments = Limits.fundingPaymentsPerEntryMax
         for symbol in markets.indices where payments > 0 {
-            guard let settlement = markets[symbol].fundingSettlement else { continue }
+            guard let settlement = funding.bySymbol[symbol].fundingSettlement else { continue }
             let id = SymbolID(symbol)
             var scanned = 0
             var cursor = Int(settlement.cursorAccountIndex)
             var last: Int? = nil
             while payments > 0, scanned < Limits.fundingHoldersScannedPerEntryMax,
-                let index = markets[symbol].holders.first(atOrAfter: cursor)
+                let index = ledger.holders[symbol].first(atOrAfter: cursor)
             {
                 scanned += 1
                 cursor = index + 1
                 last = index
-                if owesFunding(accounts[index].positions[symbol], symbol: symbol) {
+                if owesFunding(ledger.accounts[index].positions[symbol], symbol: symbol) {
                     payFunding(accountIndex: index, symbol: symbol, command, sequence, &events)
                     payments -= 1
                 }
             }
-            if markets[symbol].holders.first(atOrAfter: cursor) == nil {
+            if ledger.holders[symbol].first(atOrAfter: cursor) == nil {
                 let fundSize = settlement.fundSizeQuantityUnits
                 let amount = Self.fundingPaymentMinor(
                     sizeQuantityUnits: fundSize, markPriceUnits: settlement.markPriceUnits,
                     notionalFactor: markets[symbol].notionalFactor, rateE8: settlement.rateE8)
                 if amount != 0 { emit(.fundFundingPaid(symbol: id, amountMinor: amount), command, sequence, &events) }
-                let settled = markets[symbol].fundingSettlement!.positionsSettled
+                let settled = funding.bySymbol[symbol].fundingSettlement!.positionsSettled
                 emit(.fundingSettlementCompleted(symbol: id, positions: settled), command, sequence, &events)
             } else if let last {
-                emit(.fundingSettlementAdvanced(symbol: id, throughAccount: accounts[last].id), command, sequence, &events)
+                emit(.fundingSettlementAdvanced(symbol: id, throughAccount: ledger.accounts[last].id), command, sequence, &events)
             }
         }
     }
@@ -189,7 +168,7 @@ extension ExchangeState {
     }
 
     mutating func executeSettleFunding(_ account: AccountID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        guard isBounded, let index = accountIndexByID[account], owesFunding(accountIndex: Int(index)) else {
+        guard isBounded, let index = ledger.accountIndexByID[account], owesFunding(accountIndex: Int(index)) else {
             return events.append(.rejected(.noSystemWork, detail: 0))
         }
         settleOwedFunding(accountIndex: Int(index), command, sequence, &events)
@@ -210,29 +189,21 @@ extension ExchangeState {
     /// otherwise premium + clamp(interest − premium, ±clamp) over the mean of the premium
     /// samples (0 without samples), capped at ±cap.
     public func fundingRateE8(_ symbol: SymbolID) -> Int64 {
-        let market = markets[Int(symbol)]
-        if let rate = market.fundingRateOverrideE8 { return rate }
-        let spec = symbols[Int(symbol)]
-        return Self.premiumFundingRateE8(
-            premiumSumE8: market.premiumSampleSumE8, samples: market.premiumSampleCount,
-            interestE8: spec.fundingInterestRateE8, clampE8: spec.fundingClampRateE8, capE8: spec.fundingCapRateE8)
+        funding.rateE8(Int(symbol), symbols[Int(symbol)])
     }
 
-    /// The premium formula: the mean premium (rounded toward zero) plus the clamped
-    /// difference to the interest rate, capped.
+    /// The premium formula (`FundingRoom.premiumFundingRateE8`).
     @inlinable
     public static func premiumFundingRateE8(premiumSumE8: Int64, samples: Int64, interestE8: Int64, clampE8: Int64, capE8: Int64)
         -> Int64
     {
-        let premium = samples > 0 ? premiumSumE8 / samples : 0
-        let rate = premium + min(max(interestE8 - premium, -clampE8), clampE8)
-        return min(max(rate, -capE8), capE8)
+        FundingRoom.premiumFundingRateE8(
+            premiumSumE8: premiumSumE8, samples: samples, interestE8: interestE8, clampE8: clampE8, capE8: capE8)
     }
 
     /// The first funding time strictly after `timeNanos` for an interval in seconds.
     public static func nextFundingTime(after timeNanos: Int64, intervalSeconds: Int64) -> Int64 {
-        let interval = intervalSeconds * 1_000_000_000
-        return (timeNanos / interval + 1) * interval
+        FundingRoom.nextFundingTime(after: timeNanos, intervalSeconds: intervalSeconds)
     }
 
     mutating func executeOracle(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
@@ -258,14 +229,14 @@ extension ExchangeState {
         default:
             // A premium beyond ±100% is not a premium; the sum of a day's samples stays small.
             guard spec.fundingIntervalSeconds > 0, value.magnitude <= UInt64(FixedPoint.rateScale),
-                markets[Int(symbol)].premiumSampleCount < Limits.premiumSamplesMax
+                funding.bySymbol[Int(symbol)].premiumSampleCount < Limits.premiumSamplesMax
             else { return events.append(.rejected(.invalidRate, detail: 0)) }
             emit(.premiumSampled(symbol: symbol, premiumE8: value), command, sequence, &events)
         }
     }
 
     mutating func executeInsuranceDeposit(_ transfer: Transfer, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        if let record = transfers[transfer.transferID] {
+        if let record = idempotency.transfers[transfer.transferID] {
             if record.kind == .insuranceDeposit, record.transfer == transfer {
                 return events.append(.transferReplayed(originalSequence: record.sequence))
             }

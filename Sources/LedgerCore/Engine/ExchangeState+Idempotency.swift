@@ -7,38 +7,10 @@ extension ExchangeState {
     /// Forgets what has left the windows by `now` (the entry's journal time).
     /// Under the bounded rules at most `Limits.idempotencyExpiriesPerEntryMax` records of
     /// each kind are looked at per entry; the rest wait for the next entries.
+    @inline(__always)
     mutating func expireIdempotency(now: Int64) {
-        let budget = isBounded ? Limits.idempotencyExpiriesPerEntryMax : Int.max
-        var forgotten = 0
-        let transferHorizon = now - idempotency.transferSeconds * 1_000_000_000
-        while forgotten < budget, let first = transferQueue.first,
-            first.timeNanos < transferHorizon || transferQueue.count > Int(idempotency.maxRecords)
-        {
-            forgotten += 1
-            transferQueue.removeFirst()
-            transfers.removeValue(forKey: first.key)
-        }
-        let orderHorizon = now - idempotency.clientOrderSeconds * 1_000_000_000
-        // An id whose order is still open goes to the back with the current time; each
-        // record is looked at once per entry at most.
-        var looked = 0
-        let total = min(clientOrderQueue.count, budget)
-        // Under the bounded rules the ids of open orders do not count toward the maximum:
-        // with more open orders than the maximum, every entry would re-queue `budget` of
-        // them, forever (docs/RULES.md, "Idempotency").
-        let unforgettable = isBounded ? openClientOrders : 0
-        while looked < total, let first = clientOrderQueue.first,
-            first.timeNanos < orderHorizon || clientOrderQueue.count - unforgettable > Int(idempotency.maxRecords)
-        {
-            looked += 1
-            clientOrderQueue.removeFirst()
-            let orderID = clientOrders[first.key]!
-            if orderLocations[orderID] != nil || conditionalLocations[orderID] != nil {
-                clientOrderQueue.append(IdempotencyRecord(timeNanos: now, key: first.key))
-            } else {
-                clientOrders.removeValue(forKey: first.key)
-            }
-        }
+        idempotency.expire(
+            now: now, budget: isBounded ? Limits.idempotencyExpiriesPerEntryMax : Int.max, bounded: isBounded, books: books)
     }
 
     mutating func executeSetIdempotencyWindow(
@@ -55,14 +27,16 @@ extension ExchangeState {
     /// replay this way.
     func withIdempotencyTimes(_ time: Int64) -> ExchangeState {
         var copy = self
-        copy.clientOrderQueue = FIFO()
-        let keys = clientOrderQueue.elements.map(\.key)
+        copy.idempotency.clientOrderQueue = FIFO()
+        let keys = idempotency.clientOrderQueue.elements.map(\.key)
         for key in keys.sorted(by: { ($0.accountIndex, $0.clientOrderID) < ($1.accountIndex, $1.clientOrderID) }) {
-            copy.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
+            copy.idempotency.clientOrderQueue.append(IdempotencyRecord(timeNanos: time, key: key))
         }
-        copy.transferQueue = FIFO()
+        copy.idempotency.transferQueue = FIFO()
         // (The queue holds every remembered id once: the table itself is never iterated.)
-        for id in transferQueue.elements.map(\.key).sorted() { copy.transferQueue.append(IdempotencyRecord(timeNanos: time, key: id)) }
+        for id in idempotency.transferQueue.elements.map(\.key).sorted() {
+            copy.idempotency.transferQueue.append(IdempotencyRecord(timeNanos: time, key: id))
+        }
         return copy
     }
 }

@@ -1,7 +1,7 @@
 /// The full invariant sweep: O(state).
 ///
 /// Under the bounded rules an account may end an entry at or below maintenance margin
-/// while it waits in `pendingLiquidations` for its tick; the sweep checks that it does. The engine checks the cheap per-entry invariants
+/// while it waits in `risk.pendingLiquidations` for its tick; the sweep checks that it does. The engine checks the cheap per-entry invariants
 /// itself (`finishEntry`); audits, snapshot loads and tests run this one too.
 extension ExchangeState {
     /// A description of the first invariant that does not hold, or nil.
@@ -9,61 +9,52 @@ extension ExchangeState {
         let systemCount = SystemAccount.allCases.count
         for asset in assets.indices {
             var total = Int128(0)
-            for account in accounts { total += Int128(account.balance(AssetID(asset))) }
-            for system in 0..<systemCount { total += Int128(systemBalancesMinor[asset * systemCount + system]) }
+            for account in ledger.accounts { total += Int128(account.balance(AssetID(asset))) }
+            for system in 0..<systemCount { total += Int128(ledger.systemBalancesMinor[asset * systemCount + system]) }
             if total != 0 { return "balances of asset \(assets[asset].name) sum to \(total), not 0" }
             var cost = Int128(0)
-            for (symbol, position) in insurancePositions.enumerated() where symbols[symbol].settleAsset == AssetID(asset) {
+            for (symbol, position) in ledger.insurancePositions.enumerated() where symbols[symbol].settleAsset == AssetID(asset) {
                 cost += Int128(position.costMinor)
             }
-            for account in accounts {
+            for account in ledger.accounts {
                 for (symbol, position) in account.positions.entries
                 where symbols[symbol].settleAsset == AssetID(asset) {
                     cost += Int128(position.costMinor)
                 }
             }
-            let clearing = systemBalancesMinor[asset * systemCount + Int(SystemAccount.pnlClearing.rawValue)]
+            let clearing = ledger.systemBalancesMinor[asset * systemCount + Int(SystemAccount.pnlClearing.rawValue)]
             if cost + Int128(clearing) != 0 { return "PnL clearing \(clearing) does not mirror position cost \(cost)" }
         }
         // Funding in bounded steps: a settlement only under the bounded rules; a size kept
         // for a settlement only while it is owed; the holder sets match the positions.
-        for (symbol, market) in markets.enumerated() {
-            if let settlement = market.fundingSettlement {
-                if !isBounded { return "a funding settlement of \(symbols[symbol].name) is in progress without the bounded rules" }
-                if Int(settlement.cursorAccountIndex) > accounts.count {
-                    return "settlement cursor of \(symbols[symbol].name) is past the accounts"
-                }
-            }
-        }
-        var schedule = self
-        schedule.refreshFundingSchedule()
-        if schedule.earliestFundingDueNanos != earliestFundingDueNanos || schedule.fundingSettlementsOpen != fundingSettlementsOpen {
-            return "the funding schedule says \(earliestFundingDueNanos) with \(fundingSettlementsOpen) settlements open; "
-                + "the markets say \(schedule.earliestFundingDueNanos) with \(schedule.fundingSettlementsOpen)"
+        if let violation = funding.consistencyViolation(bounded: isBounded, accountCount: ledger.accounts.count, symbols) {
+            return violation
         }
         // One pass over the positions each account holds (its table has only the symbols it
         // touched): holders, funding sizes and epochs, open interest.
         var holderCounts = [Int](repeating: 0, count: markets.count)
         var shortCounts = [Int](repeating: 0, count: markets.count)
-        var longs = insurancePositions.map { Int128(max(0, $0.sizeQuantityUnits)) }
-        var shorts = insurancePositions.map { Int128(max(0, -$0.sizeQuantityUnits)) }
-        for (index, account) in accounts.enumerated() {
+        var longs = ledger.insurancePositions.map { Int128(max(0, $0.sizeQuantityUnits)) }
+        var shorts = ledger.insurancePositions.map { Int128(max(0, -$0.sizeQuantityUnits)) }
+        for (index, account) in ledger.accounts.enumerated() {
             for slot in account.positions.slots {
                 let symbol = Int(slot.symbol)
                 let position = slot.position
                 let holds = position.sizeQuantityUnits != 0 || position.fundingFrozen
                 if holds { holderCounts[symbol] += 1 }
-                if holds != markets[symbol].holders.contains(index) {
+                if holds != ledger.holders[symbol].contains(index) {
                     return "holders of \(symbols[symbol].name) differ at account \(account.id)"
                 }
                 if position.sizeQuantityUnits < 0 { shortCounts[symbol] += 1 }
-                if (position.sizeQuantityUnits < 0) != markets[symbol].shortHolders.contains(index) {
+                if (position.sizeQuantityUnits < 0) != ledger.shortHolders[symbol].contains(index) {
                     return "short holders of \(symbols[symbol].name) differ at account \(account.id)"
                 }
                 if position.fundingFrozen && !owesFunding(position, symbol: symbol) {
                     return "account \(account.id) keeps a funding size in \(symbols[symbol].name) it does not owe"
                 }
-                if position.fundingEpoch > markets[symbol].fundingEpoch { return "account \(account.id) is ahead of the funding epoch" }
+                if position.fundingEpoch > funding.bySymbol[symbol].fundingEpoch {
+                    return "account \(account.id) is ahead of the funding epoch"
+                }
                 let size = position.sizeQuantityUnits
                 if size > 0 { longs[symbol] += Int128(size) } else { shorts[symbol] -= Int128(size) }
             }
@@ -71,33 +62,34 @@ extension ExchangeState {
         // Each account's open-order totals equal what its orders in the books add up to.
         var expected = [Int: Position]()  // account index << 16 | symbol
         var counts = [Int: (resting: Int, conditional: Int, reduceOnly: Int)]()
-        if unbalancedOpenInterest != 0 { return "\(unbalancedOpenInterest) symbols counted out of balance between entries" }
-        for (symbol, market) in markets.enumerated() {
+        if ledger.unbalancedOpenInterest != 0 { return "\(ledger.unbalancedOpenInterest) symbols counted out of balance between entries" }
+        for symbol in markets.indices {
             // Every holder has a position (the pass above found each one in the set).
-            if holderCounts[symbol] != market.holders.count { return "holder count of \(symbols[symbol].name) is off" }
-            if shortCounts[symbol] != market.shortHolders.count { return "short holder count of \(symbols[symbol].name) is off" }
-            if !market.book.isUncrossed { return "book \(symbols[symbol].name) is crossed" }
+            if holderCounts[symbol] != ledger.holders[symbol].count { return "holder count of \(symbols[symbol].name) is off" }
+            if shortCounts[symbol] != ledger.shortHolders[symbol].count { return "short holder count of \(symbols[symbol].name) is off" }
+            if !books.bySymbol[symbol].isUncrossed { return "book \(symbols[symbol].name) is crossed" }
             if longs[symbol] != shorts[symbol] {
                 return "open interest of \(symbols[symbol].name): long \(longs[symbol]) ≠ short \(shorts[symbol])"
             }
-            if Int128(market.openInterest.longUnits) != longs[symbol] || Int128(market.openInterest.shortUnits) != shorts[symbol] {
+            let openInterest = ledger.openInterest[symbol]
+            if Int128(openInterest.longUnits) != longs[symbol] || Int128(openInterest.shortUnits) != shorts[symbol] {
                 return "open interest counters of \(symbols[symbol].name) differ from the positions"
             }
             for side in Side.allCases {
-                for order in market.book.orders(side) {
+                for order in books.bySymbol[symbol].orders(side) {
                     counts[Int(order.accountIndex) << 16 | symbol, default: (0, 0, 0)].resting += 1
                     if order.reduceOnly { counts[Int(order.accountIndex) << 16 | symbol, default: (0, 0, 0)].reduceOnly += 1 }
                     expected[Int(order.accountIndex) << 16 | symbol, default: Position()].addOpenOrder(
                         side: side, quantityUnits: order.openQuantityUnits,
-                        notionalMinor: order.priceUnits * order.openQuantityUnits * market.notionalFactor)
-                    if orderLocations[order.orderID]?.symbol != SymbolID(symbol) {
+                        notionalMinor: order.priceUnits * order.openQuantityUnits * markets[symbol].notionalFactor)
+                    if books.orderLocations[order.orderID]?.symbol != SymbolID(symbol) {
                         return "order \(order.orderID) is in the book but not in the id table"
                     }
                 }
             }
         }
-        for (symbol, market) in markets.enumerated() {
-            for conditional in market.conditionalOrders {
+        for symbol in markets.indices {
+            for conditional in books.conditionalBySymbol[symbol] {
                 counts[Int(conditional.accountIndex) << 16 | symbol, default: (0, 0, 0)].conditional += 1
             }
         }
@@ -106,7 +98,7 @@ extension ExchangeState {
                 && position.openSellQuantityUnits == totals.openSellQuantityUnits
                 && position.openSellNotionalMinor == totals.openSellNotionalMinor
         }
-        for (index, account) in accounts.enumerated() {
+        for (index, account) in ledger.accounts.enumerated() {
             for slot in account.positions.slots {
                 let totals = expected.removeValue(forKey: index << 16 | Int(slot.symbol)) ?? Position()
                 if !sameOpenOrders(slot.position, totals) {
@@ -121,17 +113,17 @@ extension ExchangeState {
             }
         }
         if let (key, _) = expected.min(by: { $0.key < $1.key }) {
-            let account = key >> 16 < accounts.count ? "\(accounts[key >> 16].id)" : "index \(key >> 16)"
+            let account = key >> 16 < ledger.accounts.count ? "\(ledger.accounts[key >> 16].id)" : "index \(key >> 16)"
             return "open-order totals of account \(account) in \(symbols[key & 0xFFFF].name) differ from the book"
         }
         // Orders of an account without a slot in their symbol.
         if let (key, _) = counts.min(by: { $0.key < $1.key }) {
-            let account = key >> 16 < accounts.count ? "\(accounts[key >> 16].id)" : "index \(key >> 16)"
+            let account = key >> 16 < ledger.accounts.count ? "\(ledger.accounts[key >> 16].id)" : "index \(key >> 16)"
             return "order counts of account \(account) in \(symbols[key & 0xFFFF].name) differ from the books"
         }
         // Every position is margined: isolated margin only on open isolated positions, and
         // no account left at or below maintenance after an entry (the sweep liquidated it).
-        for (index, account) in accounts.enumerated() {
+        for (index, account) in ledger.accounts.enumerated() {
             for (symbol, position) in account.positions.entries {
                 if position.isolatedMarginMinor != 0 && (!position.isIsolated || position.sizeQuantityUnits == 0) {
                     return "account \(account.id) holds isolated margin without an isolated position in \(symbols[symbol].name)"
@@ -152,72 +144,51 @@ extension ExchangeState {
                 }
             }
         }
-        // Conditional orders: each listed once, owned by a known account; resting
-        // reduce-only orders close at most the position, on its closing side.
-        var conditionalCount = 0
-        // Open orders with a client order id: what `openClientOrders` keeps.
+        // Each room's own consistency: the books against their id tables, the idempotency
+        // queues against theirs.
+        if let violation = books.consistencyViolation(symbols) { return violation }
+        if let violation = idempotency.consistencyViolation() { return violation }
+        // Across rooms: conditional orders owned by known accounts; resting reduce-only
+        // orders close at most the position, on its closing side; the open orders with a
+        // client order id are what `openClientOrders` counts.
         var openWithClientIDs = 0
-        var restingWithClientIDs = 0
-        for (symbol, market) in markets.enumerated() {
-            var previous: OrderID = 0
-            for conditional in market.conditionalOrders {
-                conditionalCount += 1
+        for symbol in books.bySymbol.indices {
+            for conditional in books.conditionalBySymbol[symbol] {
                 if conditional.order.clientOrderID != 0 { openWithClientIDs += 1 }
-                if conditionalLocations[conditional.orderID] != SymbolID(symbol) || Int(conditional.accountIndex) >= accounts.count {
-                    return "conditional order \(conditional.orderID) is not where the id table says"
+                if Int(conditional.accountIndex) >= ledger.accounts.count {
+                    return "conditional order \(conditional.orderID) belongs to no account"
                 }
-                // In id order: removal finds an order by binary search.
-                if conditional.orderID <= previous {
-                    return "conditional orders of \(symbols[symbol].name) are not in id order at \(conditional.orderID)"
-                }
-                previous = conditional.orderID
             }
             var reducing: [UInt32: Int64] = [:]
             for side in Side.allCases {
-                for order in market.book.orders(side) {
-                    if order.hasClientOrderID {
-                        openWithClientIDs += 1
-                        restingWithClientIDs += 1
-                        if restingClientOrderIDs[order.orderID]?.isNone ?? true {
-                            return "resting order \(order.orderID) has no client order id beside the books"
-                        }
-                    }
+                for order in books.bySymbol[symbol].orders(side) {
+                    if order.hasClientOrderID { openWithClientIDs += 1 }
+                    if Int(order.accountIndex) >= ledger.accounts.count { return "resting order \(order.orderID) belongs to no account" }
                     guard order.reduceOnly else { continue }
-                    let size = accounts[Int(order.accountIndex)].position(SymbolID(symbol)).sizeQuantityUnits
+                    let size = ledger.accounts[Int(order.accountIndex)].position(SymbolID(symbol)).sizeQuantityUnits
                     if size == 0 || (size > 0) == (side == .buy) { return "reduce-only order \(order.orderID) would not reduce" }
                     reducing[order.accountIndex, default: 0] += order.openQuantityUnits
                 }
             }
-            for (index, total) in reducing where total > abs(accounts[Int(index)].position(SymbolID(symbol)).sizeQuantityUnits) {
-                return "reduce-only orders of account \(accounts[Int(index)].id) exceed its position"
+            for (index, total) in reducing where total > abs(ledger.accounts[Int(index)].position(SymbolID(symbol)).sizeQuantityUnits) {
+                return "reduce-only orders of account \(ledger.accounts[Int(index)].id) exceed its position"
             }
         }
-        if conditionalCount != conditionalLocations.count {
-            return "\(conditionalLocations.count) conditional ids for \(conditionalCount) orders"
+        if openWithClientIDs != idempotency.openClientOrders {
+            return "\(idempotency.openClientOrders) open orders with client ids counted, \(openWithClientIDs) in the books and lists"
         }
-        if clientOrderQueue.count != clientOrders.count || transferQueue.count != transfers.count {
-            return "idempotency queues (\(clientOrderQueue.count), \(transferQueue.count)) differ from their tables"
-        }
-        let booked = markets.reduce(0) { $0 + $1.book.orderCount }
-        if booked != orderLocations.count { return "\(orderLocations.count) order ids for \(booked) resting orders" }
-        if restingWithClientIDs != restingClientOrderIDs.count {
-            return "\(restingClientOrderIDs.count) client order ids beside the books for \(restingWithClientIDs) resting orders with one"
-        }
-        if openWithClientIDs != openClientOrders {
-            return "\(openClientOrders) open orders with client ids counted, \(openWithClientIDs) in the books and lists"
-        }
-        for ranking in adlRankings {
+        for ranking in risk.adlRankings {
             let name = "ADL ranking of \(symbols[Int(ranking.symbol)].name) \(ranking.side)"
-            if !deleveragings.contains(where: { $0.symbol == ranking.symbol && $0.side == ranking.side }) {
+            if !risk.deleveragings.contains(where: { $0.symbol == ranking.symbol && $0.side == ranking.side }) {
                 return "\(name) kept with no deleveraging of its side"
             }
-            if adlRankings.count(where: { $0.symbol == ranking.symbol && $0.side == ranking.side }) != 1 {
+            if risk.adlRankings.count(where: { $0.symbol == ranking.symbol && $0.side == ranking.side }) != 1 {
                 return "\(name) kept twice"
             }
             if let first = ranking.first, ranking.isComplete,
-                !Self.meetsBankrupt(accounts[Int(first.accountIndex)].position(ranking.symbol), closingSide: ranking.side)
+                !Self.meetsBankrupt(ledger.accounts[Int(first.accountIndex)].position(ranking.symbol), closingSide: ranking.side)
             {
-                return "\(name) starts with account \(accounts[Int(first.accountIndex)].id), which no longer meets its side"
+                return "\(name) starts with account \(ledger.accounts[Int(first.accountIndex)].id), which no longer meets its side"
             }
         }
         return nil
@@ -228,7 +199,7 @@ extension ExchangeState {
     /// next command: every due account waits then).
     func waitsForLiquidation(_ index: Int) -> Bool {
         isBounded
-            && (riskIndex.isStale || pendingLiquidations.contains(UInt32(index))
-                || deleveragings.contains { $0.accountIndex == UInt32(index) })
+            && (risk.riskIndex.isStale || risk.pendingLiquidations.contains(UInt32(index))
+                || risk.deleveragings.contains { $0.accountIndex == UInt32(index) })
     }
 }

@@ -11,23 +11,23 @@ extension ExchangeState {
     /// Notes an account for the end-of-entry liquidation check.
     @inline(__always)
     mutating func noteLiquidationCandidate(_ accountIndex: UInt32) {
-        liquidationCandidates.append(accountIndex)
+        risk.liquidationCandidates.append(accountIndex)
     }
 
     /// Checks the noted accounts, lowest index first, until none is left. Accounts noted
     /// during the sweep join it in order (one below the next in line goes first).
     mutating func sweepLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        guard !liquidationCandidates.isEmpty else { return }
+        guard !risk.liquidationCandidates.isEmpty else { return }
         // The two arrays trade buffers (a copy and `removeAll(keepingCapacity:)` would
         // allocate a new one for every entry with a fill).
         var batch: [UInt32] = []
         defer {
             batch.removeAll(keepingCapacity: true)
-            swap(&batch, &liquidationCandidates)
+            swap(&batch, &risk.liquidationCandidates)
         }
-        while !liquidationCandidates.isEmpty {
+        while !risk.liquidationCandidates.isEmpty {
             batch.removeAll(keepingCapacity: true)
-            swap(&batch, &liquidationCandidates)
+            swap(&batch, &risk.liquidationCandidates)
             batch.sort()
             var position = 0
             var previous: UInt32? = nil
@@ -37,9 +37,9 @@ extension ExchangeState {
                 if candidate == previous { continue }
                 previous = candidate
                 liquidateIfDue(accountIndex: Int(candidate), command, sequence, &events)
-                if !liquidationCandidates.isEmpty {
+                if !risk.liquidationCandidates.isEmpty {
                     // New candidates: merge them with the rest of the batch and start over.
-                    liquidationCandidates.append(contentsOf: batch[position...])
+                    risk.liquidationCandidates.append(contentsOf: batch[position...])
                     break
                 }
             }
@@ -49,7 +49,7 @@ extension ExchangeState {
     /// Bounded rules: checks the noted accounts and queues those that are due for a tick.
     mutating func queueDueCandidates() {
         var candidates: [UInt32] = []
-        swap(&candidates, &liquidationCandidates)
+        swap(&candidates, &risk.liquidationCandidates)
         // Once per account: a taker that met five makers was noted five times, and its
         // marks were computed five times over the same state (the last set wins; the
         // others only left stale entries in the heaps).
@@ -57,11 +57,11 @@ extension ExchangeState {
         var previous: UInt32? = nil
         for candidate in candidates where candidate != previous {
             previous = candidate
-            if pendingLiquidations.contains(candidate) { continue }
-            if recordDangerMarks(accountIndex: Int(candidate)) { pendingLiquidations.insert(candidate) }
+            if risk.pendingLiquidations.contains(candidate) { continue }
+            if recordDangerMarks(accountIndex: Int(candidate)) { risk.pendingLiquidations.insert(candidate) }
         }
         candidates.removeAll(keepingCapacity: true)
-        swap(&candidates, &liquidationCandidates)
+        swap(&candidates, &risk.liquidationCandidates)
     }
 
     /// Bounded rules: one step of the liquidations waiting, lowest account first, each
@@ -74,7 +74,7 @@ extension ExchangeState {
         let first = events.count
         var liquidated = 0
         while liquidated < Limits.liquidationsPerEntryMax, events.count - first < Limits.liquidationEventsPerEntrySoftMax,
-            let next = pendingLiquidations.popFirst()
+            let next = risk.pendingLiquidations.popFirst()
         {
             if liquidateIfDue(accountIndex: Int(next), command, sequence, &events) { liquidated += 1 }
             settleEntry(command, sequence, &events)
@@ -97,14 +97,14 @@ extension ExchangeState {
         // Most checks find nothing due; the same pass records the account's danger marks.
         guard recordDangerMarks(accountIndex: index) else { return false }
         // A liquidation whose ADL continues in ticks is not started again.
-        if deleveragings.contains(where: { $0.accountIndex == UInt32(index) }) { return false }
+        if risk.deleveragings.contains(where: { $0.accountIndex == UInt32(index) }) { return false }
         // Funding it owes in a settlement in progress comes first: the liquidation then
         // closes what is really left (bounded rules).
         if isBounded { settleOwedFunding(accountIndex: index, command, sequence, &events) }
-        let id = accounts[index].id
+        let id = ledger.accounts[index].id
         var liquidated = false
-        for symbol in Array(accounts[index].positions.symbols) {
-            let position = accounts[index].positions[symbol]
+        for symbol in Array(ledger.accounts[index].positions.symbols) {
+            let position = ledger.accounts[index].positions[symbol]
             guard position.isIsolated, position.sizeQuantityUnits != 0 else { continue }
             let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
             guard Self.isLiquidatable(health) else { continue }
@@ -119,7 +119,7 @@ extension ExchangeState {
             closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
         }
         for asset in assets.indices {
-            let crossSymbols = accounts[index].positions.slots.filter {
+            let crossSymbols = ledger.accounts[index].positions.slots.filter {
                 symbols[Int($0.symbol)].settleAsset == AssetID(asset) && !$0.position.isIsolated
                     && $0.position.sizeQuantityUnits != 0
             }.map { Int($0.symbol) }
@@ -133,7 +133,7 @@ extension ExchangeState {
                     marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
                     maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
                 command, sequence, &events)
-            let crossInAsset = accounts[index].positions.slots.filter {
+            let crossInAsset = ledger.accounts[index].positions.slots.filter {
                 symbols[Int($0.symbol)].settleAsset == AssetID(asset) && !$0.position.isIsolated
             }.map { Int($0.symbol) }
             cancelOrders(accountIndex: index, symbols: crossInAsset, command, sequence, &events)
@@ -144,9 +144,9 @@ extension ExchangeState {
         // A gap past bankruptcy can leave the cross wallet below zero: the fund pays it.
         guard liquidated else { return false }
         for asset in assets.indices {
-            let hasCross = accounts[index].positions.symbols.contains {
-                symbols[$0].settleAsset == AssetID(asset) && !accounts[index].positions[$0].isIsolated
-                    && accounts[index].positions[$0].sizeQuantityUnits != 0
+            let hasCross = ledger.accounts[index].positions.symbols.contains {
+                symbols[$0].settleAsset == AssetID(asset) && !ledger.accounts[index].positions[$0].isIsolated
+                    && ledger.accounts[index].positions[$0].sizeQuantityUnits != 0
             }
             let wallet = crossHealth(accountIndex: index, asset: AssetID(asset)).marginBalanceMinor
             if !hasCross, wallet < 0 {
@@ -162,10 +162,10 @@ extension ExchangeState {
         accountIndex index: Int, symbols list: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         for symbol in list {
-            let position = accounts[index].position(SymbolID(symbol))
+            let position = ledger.accounts[index].position(SymbolID(symbol))
             if position.openBuyQuantityUnits != 0 || position.openSellQuantityUnits != 0 {
                 for side in Side.allCases {
-                    for order in markets[symbol].book.orders(side, of: UInt32(index)) {
+                    for order in books.bySymbol[symbol].orders(side, of: UInt32(index)) {
                         emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                     }
                 }
@@ -180,7 +180,7 @@ extension ExchangeState {
     /// long and down for a short (the closing order never gives more than that equity),
     /// and kept within one tick … 4 × the maximum price.
     func bankruptcyPriceUnits(accountIndex index: Int, symbol: SymbolID) -> Int64 {
-        let position = accounts[index].position(symbol)
+        let position = ledger.accounts[index].position(symbol)
         let spec = symbols[Int(symbol)]
         var equity: Int128
         if position.isIsolated {
@@ -206,15 +206,15 @@ extension ExchangeState {
     private mutating func closeBankruptPosition(
         accountIndex index: Int, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        let position = accounts[index].position(symbol)
+        let position = ledger.accounts[index].position(symbol)
         let size = position.sizeQuantityUnits
         guard size != 0 else { return }
-        let id = accounts[index].id
+        let id = ledger.accounts[index].id
         let spec = symbols[Int(symbol)]
         let side: Side = size > 0 ? .sell : .buy
         let bankruptcy = bankruptcyPriceUnits(accountIndex: index, symbol: symbol)
         let quantity = abs(size)
-        let orderID = nextOrderID
+        let orderID = books.nextOrderID
         emit(
             .liquidationOrderPlaced(
                 orderID, account: id, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: quantity),
@@ -230,7 +230,7 @@ extension ExchangeState {
             guard case .trade(let trade) = event else { continue }
             notional += trade.priceUnits * trade.quantityUnits * factor
             surplus += side.sign * (bankruptcy - trade.priceUnits) * trade.quantityUnits * factor
-            noteLiquidationCandidate(accountIndexByID[trade.makerAccount]!)
+            noteLiquidationCandidate(ledger.accountIndexByID[trade.makerAccount]!)
         }
         let fee = min(FixedPoint.charge(notional: notional, rateE8: spec.liquidationFeeRateE8), surplus)
         emit(
@@ -271,13 +271,13 @@ extension ExchangeState {
         _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         let factor = markets[Int(symbol)].notionalFactor
-        let fund = insurancePositions[Int(symbol)].filled(
+        let fund = ledger.insurancePositions[Int(symbol)].filled(
             side: side.opposite, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: factor, feeMinor: 0, leverage: 1)
-        let own = accounts[index].position(symbol).filled(
+        let own = ledger.accounts[index].position(symbol).filled(
             side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: factor, feeMinor: 0, leverage: leverage)
         emit(
             .insuranceTakeover(
-                account: accounts[index].id, symbol: symbol, side: side, priceUnits: priceUnits, quantityUnits: quantityUnits,
+                account: ledger.accounts[index].id, symbol: symbol, side: side, priceUnits: priceUnits, quantityUnits: quantityUnits,
                 realizedPnlMinor: own.realizedPnlMinor, fundRealizedPnlMinor: fund.realizedPnlMinor),
             command, sequence, &events)
     }
@@ -289,9 +289,9 @@ extension ExchangeState {
         accountIndex index: Int, symbol: SymbolID, side: Side, bankruptcyPriceUnits bankruptcy: Int64, quantityUnits quantity: Int64,
         counterparties: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
-        let id = accounts[index].id
+        let id = ledger.accounts[index].id
         let factor = markets[Int(symbol)].notionalFactor
-        let position = accounts[index].position(symbol)
+        let position = ledger.accounts[index].position(symbol)
         var left = quantity
         for counterparty in counterparties where left > 0 {
             if isBounded && events.count - entryFirstEvent >= Limits.deleveragingEventsPerEntrySoftMax { break }
@@ -311,18 +311,18 @@ extension ExchangeState {
         quantityUnits quantity: Int64, factor: Int64, id: AccountID, _ command: Command, _ sequence: SequenceNumber,
         _ events: inout [Event]
     ) -> Int64 {
-        let other = accounts[counterparty].position(symbol)
+        let other = ledger.accounts[counterparty].position(symbol)
         let take = min(quantity, abs(other.sizeQuantityUnits))
         cancelOrders(accountIndex: counterparty, symbols: [Int(symbol)], command, sequence, &events)
-        let own = accounts[index].position(symbol).filled(
+        let own = ledger.accounts[index].position(symbol).filled(
             side: side, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
             leverage: effectiveLeverage(position, symbol: symbol))
-        let theirs = accounts[counterparty].position(symbol).filled(
+        let theirs = ledger.accounts[counterparty].position(symbol).filled(
             side: side.opposite, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
             leverage: effectiveLeverage(other, symbol: symbol))
         emit(
             .autoDeleveraged(
-                account: id, counterparty: accounts[counterparty].id, symbol: symbol, side: side, priceUnits: bankruptcy,
+                account: id, counterparty: ledger.accounts[counterparty].id, symbol: symbol, side: side, priceUnits: bankruptcy,
                 quantityUnits: take, realizedPnlMinor: own.realizedPnlMinor, counterpartyRealizedPnlMinor: theirs.realizedPnlMinor),
             command, sequence, &events)
         noteLiquidationCandidate(UInt32(counterparty))
@@ -345,24 +345,24 @@ extension ExchangeState {
         func ranking() -> Int? { adlRankingIndex(symbol: symbol, side: side) }
         if ranking() == nil {
             let count = opposingHolderCount(symbol: symbol, closingSide: side)
-            if count <= adlScoresLeft {
-                adlScoresLeft -= count
+            if count <= risk.adlScoresLeft {
+                risk.adlScoresLeft -= count
                 return deleverage(
                     accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: quantity,
                     counterparties: adlRanking(symbol: symbol, closingSide: side, excluding: index), command, sequence, &events)
             }
         }
-        let id = accounts[index].id
+        let id = ledger.accounts[index].id
         let factor = markets[Int(symbol)].notionalFactor
-        let position = accounts[index].position(symbol)
+        let position = ledger.accounts[index].position(symbol)
         var left = quantity
         while left > 0 && events.count - entryFirstEvent < Limits.deleveragingEventsPerEntrySoftMax {
-            if let slot = ranking(), adlRankings[slot].isComplete {
-                if let first = adlRankings[slot].first {
+            if let slot = ranking(), risk.adlRankings[slot].isComplete {
+                if let first = risk.adlRankings[slot].first {
                     // The fill's apply takes a position that is closed off the top, so the
                     // first always meets the side (`pruneAdlRankings`).
                     precondition(
-                        Self.meetsBankrupt(accounts[Int(first.accountIndex)].position(symbol), closingSide: side),
+                        Self.meetsBankrupt(ledger.accounts[Int(first.accountIndex)].position(symbol), closingSide: side),
                         "ADL ranking of symbol \(symbol) starts with a position that does not meet it")
                     left -= meet(
                         counterparty: Int(first.accountIndex), accountIndex: index, position: position, symbol: symbol, side: side,
@@ -374,9 +374,9 @@ extension ExchangeState {
             } else if !building {
                 break
             }
-            guard adlScoresLeft > 0 else { break }
+            guard risk.adlScoresLeft > 0 else { break }
             stepAdlRanking(symbol: symbol, closingSide: side, command, sequence, &events)
-            guard let slot = ranking(), adlRankings[slot].isComplete else { break }
+            guard let slot = ranking(), risk.adlRankings[slot].isComplete else { break }
         }
         return left
     }
@@ -391,24 +391,24 @@ extension ExchangeState {
         let market = Int(symbol)
         // A ranking in progress goes on where it stopped; otherwise a new one starts.
         var cursor = 0
-        if let slot = adlRankingIndex(symbol: symbol, side: side), !adlRankings[slot].isComplete {
-            cursor = Int(adlRankings[slot].cursorAccountIndex)
+        if let slot = adlRankingIndex(symbol: symbol, side: side), !risk.adlRankings[slot].isComplete {
+            cursor = Int(risk.adlRankings[slot].cursorAccountIndex)
         }
         var last: Int? = nil
-        while adlScoresLeft > 0,
-            let index = markets[market].firstHolder(atOrAfter: cursor, meeting: side)
+        while risk.adlScoresLeft > 0,
+            let index = ledger.firstHolder(market, atOrAfter: cursor, meeting: side)
         {
-            adlScoresLeft -= 1
+            risk.adlScoresLeft -= 1
             last = index
             cursor = index + 1
         }
         if let last {
-            emit(.adlRankingAdvanced(symbol: symbol, side: side, throughAccount: accounts[last].id), command, sequence, &events)
+            emit(.adlRankingAdvanced(symbol: symbol, side: side, throughAccount: ledger.accounts[last].id), command, sequence, &events)
         }
-        let done = markets[market].firstHolder(atOrAfter: cursor, meeting: side) == nil
-        if done, let slot = adlRankingIndex(symbol: symbol, side: side), !adlRankings[slot].isComplete {
+        let done = ledger.firstHolder(market, atOrAfter: cursor, meeting: side) == nil
+        if done, let slot = adlRankingIndex(symbol: symbol, side: side), !risk.adlRankings[slot].isComplete {
             emit(
-                .adlRankingCompleted(symbol: symbol, side: side, positions: UInt64(adlRankings[slot].count)), command, sequence,
+                .adlRankingCompleted(symbol: symbol, side: side, positions: UInt64(risk.adlRankings[slot].count)), command, sequence,
                 &events)
         }
     }
@@ -423,16 +423,16 @@ extension ExchangeState {
     /// True when some account holds a position that meets a bankrupt one closed by `side`
     /// (open interest on that side beyond the insurance fund's).
     func hasOpposingPositions(symbol: SymbolID, closingSide side: Side) -> Bool {
-        let fund = insurancePositions[Int(symbol)].sizeQuantityUnits
-        let interest = markets[Int(symbol)].openInterest
+        let fund = ledger.insurancePositions[Int(symbol)].sizeQuantityUnits
+        let interest = ledger.openInterest[Int(symbol)]
         return side == .sell ? interest.shortUnits - max(0, -fund) > 0 : interest.longUnits - max(0, fund) > 0
     }
 
     /// How many holders a ranking of that side looks at: the shorts, or the other holders
     /// (with those of size 0 that still owe a funding settlement).
     func opposingHolderCount(symbol: SymbolID, closingSide side: Side) -> Int {
-        let market = markets[Int(symbol)]
-        return side == .sell ? market.shortHolders.count : market.holders.count - market.shortHolders.count
+        let shorts = ledger.shortHolders[Int(symbol)].count
+        return side == .sell ? shorts : ledger.holders[Int(symbol)].count - shorts
     }
 
     /// Bounded rules: continues liquidations whose ADL reached an entry's budget, oldest
@@ -440,12 +440,12 @@ extension ExchangeState {
     /// opposing positions ranked now, at its bankruptcy price; to the fund when none is
     /// left. One whose position is gone (or turned) meanwhile ends with no fill.
     mutating func continueDeleveragings(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        while let record = deleveragings.first,
+        while let record = risk.deleveragings.first,
             events.count - entryFirstEvent < Limits.deleveragingEventsPerEntrySoftMax
         {
             let index = Int(record.accountIndex)
-            let id = accounts[index].id
-            let size = accounts[index].position(record.symbol).sizeQuantityUnits
+            let id = ledger.accounts[index].id
+            let size = ledger.accounts[index].position(record.symbol).sizeQuantityUnits
             let open = record.side == .sell ? size : -size
             guard open > 0 else {
                 emit(
@@ -458,7 +458,8 @@ extension ExchangeState {
             if !hasOpposingPositions(symbol: record.symbol, closingSide: record.side) {
                 fundTakesOver(
                     accountIndex: index, symbol: record.symbol, side: record.side, priceUnits: record.bankruptcyPriceUnits,
-                    quantityUnits: quantity, leverage: effectiveLeverage(accounts[index].position(record.symbol), symbol: record.symbol),
+                    quantityUnits: quantity,
+                    leverage: effectiveLeverage(ledger.accounts[index].position(record.symbol), symbol: record.symbol),
                     command, sequence, &events)
             } else {
                 _ = deleverageInSteps(
@@ -466,8 +467,8 @@ extension ExchangeState {
                     quantityUnits: quantity, building: true, command, sequence, &events)
             }
             // What the fills left of it: a record whose position is closed ends here.
-            if let rest = deleveragings.first(where: { $0.accountIndex == record.accountIndex && $0.symbol == record.symbol }),
-                accounts[index].position(record.symbol).sizeQuantityUnits == 0
+            if let rest = risk.deleveragings.first(where: { $0.accountIndex == record.accountIndex && $0.symbol == record.symbol }),
+                ledger.accounts[index].position(record.symbol).sizeQuantityUnits == 0
             {
                 emit(
                     .deleveragingContinues(
@@ -475,7 +476,7 @@ extension ExchangeState {
                         remainingQuantityUnits: 0), command, sequence, &events)
             }
             settleEntry(command, sequence, &events)
-            if deleveragings.first == record { break }  // the budget stopped it: the next tick goes on
+            if risk.deleveragings.first == record { break }  // the budget stopped it: the next tick goes on
         }
     }
 
@@ -484,8 +485,8 @@ extension ExchangeState {
     func fundCanTakeOver(symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64) -> Bool {
         let asset = symbols[Int(symbol)].settleAsset
         var equity = Int128(systemBalance(.insuranceFund, asset: asset))
-        for other in insurancePositions.indices where symbols[other].settleAsset == asset {
-            var position = insurancePositions[other]
+        for other in ledger.insurancePositions.indices where symbols[other].settleAsset == asset {
+            var position = ledger.insurancePositions[other]
             if other == Int(symbol) {
                 let after = position.filled(
                     side: side, quantityUnits: quantityUnits, priceUnits: priceUnits,
@@ -507,12 +508,12 @@ extension ExchangeState {
         var ranked: [AdlRanking.Rank] = []
         // Only the side that meets the bankrupt position (the order of the visit does not
         // matter: the ranking sorts, by the order a ranking in steps keeps).
-        var next = markets[Int(symbol)].firstHolder(atOrAfter: 0, meeting: closingSide)
+        var next = ledger.firstHolder(Int(symbol), atOrAfter: 0, meeting: closingSide)
         while let index = next {
-            next = markets[Int(symbol)].firstHolder(atOrAfter: index + 1, meeting: closingSide)
+            next = ledger.firstHolder(Int(symbol), atOrAfter: index + 1, meeting: closingSide)
             if index == excluding { continue }
             // A long being closed meets shorts, and a short longs.
-            guard Self.meetsBankrupt(accounts[index].position(symbol), closingSide: closingSide) else { continue }
+            guard Self.meetsBankrupt(ledger.accounts[index].position(symbol), closingSide: closingSide) else { continue }
             ranked.append(AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
         }
         ranked.sort { $0.precedes($1) }
@@ -521,7 +522,7 @@ extension ExchangeState {
 
     /// Where the ADL ranking in steps of (symbol, closing side) is kept, if there is one.
     func adlRankingIndex(symbol: SymbolID, side: Side) -> Int? {
-        adlRankings.firstIndex { $0.symbol == symbol && $0.side == side }
+        risk.adlRankings.firstIndex { $0.symbol == symbol && $0.side == side }
     }
 
     /// A position's ADL score (see `adlRanking`): PnL% × effective leverage when in profit,
@@ -529,7 +530,7 @@ extension ExchangeState {
     func adlScore(accountIndex index: Int, symbol: SymbolID) -> Int128 {
         let bound = Int128(100_000_000_000_000)
         let scale = Int128(FixedPoint.rateScale)
-        let position = accounts[index].position(symbol)
+        let position = ledger.accounts[index].position(symbol)
         let pnl = unrealizedPnlMinor(position, symbol: symbol)
         let percent = min(max(pnl * scale / max(1, Int128(position.costMinor.magnitude)), -bound), bound)
         let market = markets[Int(symbol)]

@@ -91,7 +91,7 @@ extension ExchangeState {
         walletChangeMinor: Int64 = 0
     ) -> Int128 {
         Self.availableMinor(
-            accountIndex: accountIndex, asset: asset, replacing: replacing, walletChangeMinor: walletChangeMinor, accounts, symbols,
+            accountIndex: accountIndex, asset: asset, replacing: replacing, walletChangeMinor: walletChangeMinor, ledger.accounts, symbols,
             markets)
     }
 
@@ -137,14 +137,14 @@ extension ExchangeState {
 
     /// Available balance of an account by id (0 for an unknown account).
     public func availableMinor(account id: AccountID, asset: AssetID) -> Int128 {
-        guard let index = accountIndexByID[id] else { return 0 }
+        guard let index = ledger.accountIndexByID[id] else { return 0 }
         return availableMinor(accountIndex: Int(index), asset: asset)
     }
 
     /// What an account may withdraw in `asset`: the smaller of wallet and available.
     public func withdrawableMinor(_ id: AccountID, asset: AssetID) -> Int64 {
-        guard let index = accountIndexByID[id] else { return 0 }
-        let wallet = Int128(accounts[Int(index)].balance(asset))
+        guard let index = ledger.accountIndexByID[id] else { return 0 }
+        let wallet = Int128(ledger.accounts[Int(index)].balance(asset))
         return Int64(max(0, min(wallet, availableMinor(accountIndex: Int(index), asset: asset))))
     }
 
@@ -198,7 +198,7 @@ extension ExchangeState {
     /// cross unrealized PnL) and the Σ of cross maintenance margins in the asset.
     @inline(__always)
     public func marginHealth(accountIndex: Int, symbol: SymbolID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
-        Self.marginHealth(accountIndex: accountIndex, symbol: symbol, accounts, symbols, markets)
+        Self.marginHealth(accountIndex: accountIndex, symbol: symbol, ledger.accounts, symbols, markets)
     }
 
     /// The same over the three tables it reads: called from a mutating method, a method
@@ -221,7 +221,7 @@ extension ExchangeState {
     /// Cross margin balance and cross maintenance margin of an account in one asset.
     @inline(__always)
     public func crossHealth(accountIndex: Int, asset: AssetID) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
-        Self.crossHealth(accountIndex: accountIndex, asset: asset, accounts, symbols, markets)
+        Self.crossHealth(accountIndex: accountIndex, asset: asset, ledger.accounts, symbols, markets)
     }
 
     static func crossHealth(
@@ -264,8 +264,8 @@ extension ExchangeState {
     /// is taken (else the bracket at mark). Rounded toward the mark (up for a long, down
     /// for a short); nil without a position or when P ≤ 0.
     public func estimatedLiquidationPriceUnits(account id: AccountID, symbol: SymbolID) -> Int64? {
-        guard let index = accountIndexByID[id] else { return nil }
-        let account = accounts[Int(index)]
+        guard let index = ledger.accountIndexByID[id] else { return nil }
+        let account = ledger.accounts[Int(index)]
         let position = account.position(symbol)
         let size = Int128(position.sizeQuantityUnits)
         guard size != 0 else { return nil }

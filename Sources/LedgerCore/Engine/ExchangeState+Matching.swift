@@ -53,7 +53,8 @@ extension ExchangeState {
     /// was passed a copy of the whole state (1 KB) for every order.
     static func planFills(
         _ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder?, makersMax metMax: Int,
-        _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+        _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>,
+        _ books: ContiguousArray<OrderBook>
     ) -> FillPlan {
         let takerFeeRateE8 = symbols[Int(order.symbol)].takerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
@@ -68,17 +69,17 @@ extension ExchangeState {
         }
         let leverage = Self.leverage(plan.position, symbol: order.symbol, symbols)
         var remaining = order.quantityUnits
-        var next = markets[symbol].book.bestSlot(order.side.opposite)
+        var next = books[symbol].bestSlot(order.side.opposite)
         var met = 0
         while remaining > 0, let slot = next {
-            let maker = markets[symbol].book[slot]
+            let maker = books[symbol][slot]
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             if met == metMax {
                 plan.hitMatchLimit = true
                 break
             }
             met += 1
-            next = markets[symbol].book.slotAfter(slot)
+            next = books[symbol].slotAfter(slot)
             if maker.accountIndex == accountIndex {
                 let action = Self.ownOrderAction(order.selfTradePrevention)
                 if action != .stop {
@@ -110,7 +111,7 @@ extension ExchangeState {
     @inline(__always)
     func validateOrder(_ order: PlaceOrder) -> Result<UInt32, RejectReason> {
         guard Int(order.symbol) < symbols.count else { return .failure(.unknownSymbol) }
-        guard let accountIndex = accountIndexByID[order.account] else { return .failure(.unknownAccount) }
+        guard let accountIndex = ledger.accountIndexByID[order.account] else { return .failure(.unknownAccount) }
         // Fields are read in place: a copy of the whole spec costs more than this check.
         let symbol = Int(order.symbol)
         if order.closePosition {
@@ -172,24 +173,24 @@ extension ExchangeState {
         case .success(let index): accountIndex = index
         }
         if order.clientOrderID != 0,
-            let existing = clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: order.clientOrderID)]
+            let existing = idempotency.clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: order.clientOrderID)]
         {
             return events.append(.rejected(.duplicateClientOrderID, detail: existing))
         }
         if let reason = Self.worldLimitRefusal(
-            order, accountIndex: accountIndex, worldLimits, accounts, conditionalOrders: conditionalLocations.count,
-            restingOrders: orderLocations.count)
+            order, accountIndex: accountIndex, worldLimits, ledger.accounts, conditionalOrders: books.conditionalLocations.count,
+            restingOrders: books.orderLocations.count)
         {
             return events.append(.rejected(reason, detail: 0))
         }
         if order.type.isConditional {
             guard !wouldTriggerAtOnce(order) else { return events.append(.rejected(.wouldTriggerImmediately, detail: 0)) }
-            let orderID = nextOrderID
+            let orderID = books.nextOrderID
             emit(.orderAccepted(orderID), command, sequence, &events)
             emit(.conditionalOrderPlaced(orderID), command, sequence, &events)
             return
         }
-        if let reason = submit(order, orderID: nextOrderID, accountIndex: accountIndex, accepted: false, command, sequence, &events) {
+        if let reason = submit(order, orderID: books.nextOrderID, accountIndex: accountIndex, accepted: false, command, sequence, &events) {
             events.append(.rejected(reason, detail: 0))
         }
     }
@@ -241,13 +242,13 @@ extension ExchangeState {
                 emit(.orderAccepted(orderID), command, sequence, &events)
             }
         }
-        let current = accounts[Int(accountIndex)].position(order.symbol)
+        let current = ledger.accounts[Int(accountIndex)].position(order.symbol)
         if order.reduceOnly,
             current.closingQuantity(side: order.side, quantityUnits: order.quantityUnits) < order.quantityUnits
         {
             return .reduceOnlyRejected
         }
-        let bestOpposite = markets[Int(order.symbol)].book.peekBest(order.side.opposite)?.priceUnits
+        let bestOpposite = books.bySymbol[Int(order.symbol)].peekBest(order.side.opposite)?.priceUnits
         if order.type == .limit, order.timeInForce == .gtx,
             let bestOpposite, Self.crosses(order, makerPriceUnits: bestOpposite)
         {
@@ -256,7 +257,8 @@ extension ExchangeState {
             return nil
         }
         let plan = Self.planFills(
-            order, accountIndex: accountIndex, amending: amending, makersMax: makersPerOrderMax, accounts, symbols, markets)
+            order, accountIndex: accountIndex, amending: amending, makersMax: makersPerOrderMax, ledger.accounts, symbols, markets,
+            books.bySymbol)
         if order.timeInForce == .fok, plan.filledQuantityUnits < order.quantityUnits {
             accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .fillOrKill), command, sequence, &events)
@@ -287,7 +289,7 @@ extension ExchangeState {
             order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: symbols[Int(order.symbol)].takerFeeRateE8, command,
             sequence, &events)
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
-        precondition(markets[Int(order.symbol)].book.isUncrossed, "book crossed after matching")
+        precondition(books.bySymbol[Int(order.symbol)].isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {
             emit(.orderRested(orderID, openQuantityUnits: restingQuantity), command, sequence, &events)
             // Reduce-only orders together may not exceed the position: the newest shrinks.
@@ -311,7 +313,7 @@ extension ExchangeState {
         var remaining = order.quantityUnits
         var met = 0
         let metMax = makersPerOrderMax
-        while remaining > 0, met < metMax, let maker = markets[Int(order.symbol)].book.peekBest(order.side.opposite) {
+        while remaining > 0, met < metMax, let maker = books.bySymbol[Int(order.symbol)].peekBest(order.side.opposite) {
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             met += 1
             if maker.accountIndex == accountIndex {
@@ -325,8 +327,8 @@ extension ExchangeState {
             }
             let quantity = min(remaining, maker.openQuantityUnits)
             let notional = maker.priceUnits * quantity * factor
-            let makerPosition = accounts[Int(maker.accountIndex)].position(order.symbol)
-            let takerPosition = accounts[Int(accountIndex)].position(order.symbol)
+            let makerPosition = ledger.accounts[Int(maker.accountIndex)].position(order.symbol)
+            let takerPosition = ledger.accounts[Int(accountIndex)].position(order.symbol)
             let makerAfter = Position.afterFill(
                 sizeQuantityUnits: makerPosition.sizeQuantityUnits, costMinor: makerPosition.costMinor,
                 side: maker.side, quantityUnits: quantity, priceUnits: maker.priceUnits, notionalFactor: factor)
@@ -334,8 +336,8 @@ extension ExchangeState {
                 sizeQuantityUnits: takerPosition.sizeQuantityUnits, costMinor: takerPosition.costMinor,
                 side: order.side, quantityUnits: quantity, priceUnits: maker.priceUnits, notionalFactor: factor)
             let trade = Trade(
-                tradeID: nextTradeID, symbol: order.symbol, makerOrderID: maker.orderID, takerOrderID: orderID,
-                makerAccount: accounts[Int(maker.accountIndex)].id, takerAccount: order.account,
+                tradeID: books.nextTradeID, symbol: order.symbol, makerOrderID: maker.orderID, takerOrderID: orderID,
+                makerAccount: ledger.accounts[Int(maker.accountIndex)].id, takerAccount: order.account,
                 takerSide: order.side, priceUnits: maker.priceUnits, quantityUnits: quantity,
                 makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: makerFeeRateE8),
                 takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),

@@ -8,8 +8,8 @@ extension ExchangeState {
     /// notes its own check.
     @inline(__always)
     mutating func noteReduceOnlyCheck(_ accountIndex: UInt32, _ symbol: SymbolID) {
-        guard markets[Int(symbol)].book.reduceOnlyCount > 0,
-            accounts[Int(accountIndex)].positions.reduceOnlyOrders(symbol) > 0
+        guard books.bySymbol[Int(symbol)].reduceOnlyCount > 0,
+            ledger.accounts[Int(accountIndex)].positions.reduceOnlyOrders(symbol) > 0
         else { return }
         reduceOnlyChecks.append(ReduceOnlyCheck(accountIndex: accountIndex, symbol: symbol))
     }
@@ -24,12 +24,12 @@ extension ExchangeState {
     /// symbol first), then the triggers of the lowest symbol whose price moved.
     ///
     /// Under the bounded rules liquidations wait for ticks: the noted accounts are checked
-    /// here, and those at or below maintenance join `pendingLiquidations`.
+    /// here, and those at or below maintenance join `risk.pendingLiquidations`.
     mutating func settleEntry(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         while true {
-            if isBounded && !liquidationCandidates.isEmpty {
+            if isBounded && !risk.liquidationCandidates.isEmpty {
                 queueDueCandidates()
-            } else if !liquidationCandidates.isEmpty {
+            } else if !risk.liquidationCandidates.isEmpty {
                 sweepLiquidations(command, sequence, &events)
             } else if !reduceOnlyChecks.isEmpty {
                 let check = reduceOnlyChecks.min()!
@@ -102,10 +102,10 @@ extension ExchangeState {
     /// `markPriceSet` and `trade`.
     mutating func followTrailingStops(symbol: SymbolID, _ type: WorkingType) {
         let index = Int(symbol)
-        guard markets[index].conditionalOrders.contains(where: { $0.order.type == .trailingStopMarket }) else { return }
+        guard books.conditionalBySymbol[index].contains(where: { $0.order.type == .trailingStopMarket }) else { return }
         let price = workingPriceUnits(symbol: symbol, type)
-        for slot in markets[index].conditionalOrders.indices {
-            let conditional = markets[index].conditionalOrders[slot]
+        for slot in books.conditionalBySymbol[index].indices {
+            let conditional = books.conditionalBySymbol[index][slot]
             guard conditional.order.type == .trailingStopMarket, conditional.order.workingType == type else { continue }
             let sell = conditional.order.side == .sell
             var extreme = conditional.trailingExtremeUnits
@@ -115,7 +115,7 @@ extension ExchangeState {
             } else {
                 extreme = sell ? max(extreme, price) : min(extreme, price)
             }
-            markets[index].conditionalOrders[slot].trailingExtremeUnits = extreme
+            books.conditionalBySymbol[index][slot].trailingExtremeUnits = extreme
         }
     }
 
@@ -125,7 +125,7 @@ extension ExchangeState {
         symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         // Most symbols have no conditional order: no call (each copies the whole state).
-        if markets[Int(symbol)].conditionalOrders.isEmpty { return }
+        if books.conditionalBySymbol[Int(symbol)].isEmpty { return }
         while let next = firstTriggeredOrder(symbol: symbol) {
             triggerOne(next, symbol: symbol, command, sequence, &events)
         }
@@ -144,7 +144,7 @@ extension ExchangeState {
 
     /// The conditional order of `symbol` with the lowest id whose trigger is reached.
     func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
-        markets[Int(symbol)].conditionalOrders.first {
+        books.conditionalBySymbol[Int(symbol)].first {
             Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
         }
     }
@@ -189,12 +189,13 @@ extension ExchangeState {
         _ conditional: ConditionalOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> RejectReason? {
         let spec = symbols[Int(conditional.order.symbol)]
-        let position = accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
+        let position = ledger.accounts[Int(conditional.accountIndex)].position(conditional.order.symbol)
         let order = Self.triggeredOrder(conditional, position: position)
         if order.quantityUnits == 0 { return .reduceOnlyRejected }
         if let reason = Self.worldLimitRefusal(
-            order, accountIndex: conditional.accountIndex, worldLimits, accounts, conditionalOrders: conditionalLocations.count,
-            restingOrders: orderLocations.count)
+            order, accountIndex: conditional.accountIndex, worldLimits, ledger.accounts,
+            conditionalOrders: books.conditionalLocations.count,
+            restingOrders: books.orderLocations.count)
         {
             return reason
         }
@@ -213,7 +214,7 @@ extension ExchangeState {
         accountIndex: UInt32, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> UInt64 {
         var count: UInt64 = 0
-        for conditional in markets[Int(symbol)].conditionalOrders where conditional.accountIndex == accountIndex {
+        for conditional in books.conditionalBySymbol[Int(symbol)] where conditional.accountIndex == accountIndex {
             emit(.conditionalOrderCancelled(conditional.orderID), command, sequence, &events)
             count += 1
         }
@@ -228,10 +229,10 @@ extension ExchangeState {
     private mutating func enforceReduceOnly(
         _ check: ReduceOnlyCheck, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
-        let size = accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
+        let size = ledger.accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
         var closing: [RestingOrder] = []
         for side in Side.allCases {
-            for order in markets[Int(check.symbol)].book.orders(side, of: check.accountIndex) where order.reduceOnly {
+            for order in books.bySymbol[Int(check.symbol)].orders(side, of: check.accountIndex) where order.reduceOnly {
                 if size == 0 || (size > 0) == (order.side == .buy) {
                     emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 } else {
@@ -259,21 +260,21 @@ extension ExchangeState {
     func ownRestingOrder(accountIndex: UInt32, orderID: OrderID, clientOrderID: ClientOrderID) -> (OrderID, OrderLocation)? {
         var id = orderID
         if id == 0, clientOrderID != 0 {
-            id = clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: clientOrderID)] ?? 0
+            id = idempotency.clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: clientOrderID)] ?? 0
         }
-        guard let location = orderLocations[id], markets[Int(location.symbol)].book[location.slot].accountIndex == accountIndex
+        guard let location = books.orderLocations[id], books.bySymbol[Int(location.symbol)][location.slot].accountIndex == accountIndex
         else { return nil }
         return (id, location)
     }
 
     mutating func executeAmend(_ amend: AmendOrder, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         func reject(_ reason: RejectReason) { events.append(.rejected(reason, detail: 0)) }
-        guard let accountIndex = accountIndexByID[amend.account] else { return reject(.unknownAccount) }
+        guard let accountIndex = ledger.accountIndexByID[amend.account] else { return reject(.unknownAccount) }
         guard
             let (orderID, location) = ownRestingOrder(
                 accountIndex: accountIndex, orderID: amend.orderID, clientOrderID: amend.clientOrderID)
         else { return reject(.unknownOrder) }
-        let existing = markets[Int(location.symbol)].book[location.slot]
+        let existing = books.bySymbol[Int(location.symbol)][location.slot]
         let order = PlaceOrder(
             account: amend.account, symbol: location.symbol, side: existing.side, type: .limit, timeInForce: .gtc,
             priceUnits: amend.priceUnits, quantityUnits: amend.quantityUnits, clientOrderID: clientOrderID(of: existing),
@@ -299,7 +300,7 @@ extension ExchangeState {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
         var count: UInt64 = 0
         for side in Side.allCases {
-            for order in markets[Int(symbol)].book.orders(side, of: index) {
+            for order in books.bySymbol[Int(symbol)].orders(side, of: index) {
                 emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 count += 1
             }

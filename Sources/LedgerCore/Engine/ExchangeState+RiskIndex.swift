@@ -20,20 +20,20 @@ extension ExchangeState {
     /// Notes for the sweep every account whose danger mark in `symbol` the current mark
     /// has reached.
     mutating func noteEndangeredHolders(of symbol: SymbolID) {
-        riskIndex.takeEndangered(
-            symbol: Int(symbol), markPriceUnits: markets[Int(symbol)].markPriceUnits, &accounts, into: &liquidationCandidates)
+        risk.riskIndex.takeEndangered(
+            symbol: Int(symbol), markPriceUnits: markets[Int(symbol)].markPriceUnits, &ledger.accounts, into: &risk.liquidationCandidates)
     }
 
     /// Replaces the danger marks of every account changed since its last check.
     mutating func refreshDangerMarks() {
-        if riskIndex.dirty.isEmpty { return }
+        if risk.riskIndex.dirty.isEmpty { return }
         var dirty: [UInt32] = []
-        swap(&dirty, &riskIndex.dirty)
-        for index in dirty where RiskIndex.isDirty(accounts[Int(index)]) {
+        swap(&dirty, &risk.riskIndex.dirty)
+        for index in dirty where RiskIndex.isDirty(ledger.accounts[Int(index)]) {
             _ = recordDangerMarks(accountIndex: Int(index))
         }
         dirty.removeAll(keepingCapacity: true)
-        swap(&dirty, &riskIndex.dirty)
+        swap(&dirty, &risk.riskIndex.dirty)
     }
 
     /// Builds what executing needs and a rebuild from events or a snapshot does not keep
@@ -41,7 +41,7 @@ extension ExchangeState {
     /// first command; a daemon calls it during recovery so that the first command after
     /// "ready" does not pay for it.
     public mutating func prepareToExecute() {
-        if riskIndex.isStale { rebuildRiskIndex() }
+        if risk.riskIndex.isStale { rebuildRiskIndex() }
     }
 
     /// Recomputes every account's danger marks (after events were applied without being
@@ -49,11 +49,11 @@ extension ExchangeState {
     ///
     /// Under the bounded rules the accounts found due wait for their liquidation tick.
     mutating func rebuildRiskIndex() {
-        riskIndex = RiskIndex()
-        riskIndex.isStale = false
-        pendingLiquidations.removeAll()
-        for index in accounts.indices where recordDangerMarks(accountIndex: index) && isBounded {
-            pendingLiquidations.insert(UInt32(index))
+        risk.riskIndex = RiskIndex()
+        risk.riskIndex.isStale = false
+        risk.pendingLiquidations.removeAll()
+        for index in ledger.accounts.indices where recordDangerMarks(accountIndex: index) && isBounded {
+            risk.pendingLiquidations.insert(UInt32(index))
         }
         pendingTriggers = isBounded ? markets.indices.map { SymbolID($0) }.filter { hasTriggeredOrder(symbol: $0) } : []
     }
@@ -65,15 +65,15 @@ extension ExchangeState {
     /// checked again when the entry ends). The liquidation sweep's check of an account is
     /// this same pass.
     mutating func recordDangerMarks(accountIndex index: Int) -> Bool {
-        RiskIndex.retire(index, &accounts)
-        let positions = accounts[index].positions
+        RiskIndex.retire(index, &ledger.accounts)
+        let positions = ledger.accounts[index].positions
         // Every account an entry changed passes here after its last change: the cheap part
         // of "every position is margined" is checked on it (the rest is the check below).
         for slot in positions.slots {
             let position = slot.position
             precondition(
                 position.isolatedMarginMinor == 0 || (position.isIsolated && position.sizeQuantityUnits != 0),
-                "account \(accounts[index].id) holds isolated margin without an open isolated position")
+                "account \(ledger.accounts[index].id) holds isolated margin without an open isolated position")
         }
         var isDue = false
         for asset in assets.indices {
@@ -83,7 +83,7 @@ extension ExchangeState {
             where position.sizeQuantityUnits != 0 && symbols[symbol].settleAsset == AssetID(asset) {
                 let allowance = dangerAllowanceMinor(symbol: symbol)
                 if position.isIsolated {
-                    let health = Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), accounts, symbols, markets)
+                    let health = Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), ledger.accounts, symbols, markets)
                     isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
                     addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: slack)
@@ -93,7 +93,7 @@ extension ExchangeState {
                 }
             }
             if crossCount == 0 { continue }
-            let health = Self.crossHealth(accountIndex: index, asset: AssetID(asset), accounts, symbols, markets)
+            let health = Self.crossHealth(accountIndex: index, asset: AssetID(asset), ledger.accounts, symbols, markets)
             isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
             // Both non-negative: rounding down is the truncation `/` gave, in 64 bits when
@@ -128,20 +128,21 @@ extension ExchangeState {
             let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
             danger = isLong ? mark - move - 1 : mark + move + 1
         }
-        riskIndex.add(
+        risk.riskIndex.add(
             accountIndex: index, symbol: symbol, isLong: isLong,
-            dangerPriceUnits: Int64(clamping: danger), maxPriceUnits: symbols[symbol].maxPriceUnits, accounts)
+            dangerPriceUnits: Int64(clamping: danger), maxPriceUnits: symbols[symbol].maxPriceUnits, ledger.accounts)
     }
 
     /// The first account that holds `symbol` and is at or below maintenance margin in any
     /// of its scopes, if any: after a mark price has been swept there is none (checked in
     /// debug builds, so that a danger mark that missed an account cannot go unnoticed).
-    /// Under the bounded rules a due holder must wait in `pendingLiquidations` instead.
+    /// Under the bounded rules a due holder must wait in `risk.pendingLiquidations` instead.
     func dueHolder(of symbol: SymbolID) -> AccountID? {
-        for index in accounts.indices where accounts[index].position(symbol).sizeQuantityUnits != 0 && !waitsForLiquidation(index) {
-            for (other, position) in accounts[index].positions.entries where position.sizeQuantityUnits != 0 {
+        for index in ledger.accounts.indices
+        where ledger.accounts[index].position(symbol).sizeQuantityUnits != 0 && !waitsForLiquidation(index) {
+            for (other, position) in ledger.accounts[index].positions.entries where position.sizeQuantityUnits != 0 {
                 if Self.isLiquidatable(marginHealth(accountIndex: index, symbol: SymbolID(other))) {
-                    return accounts[index].id
+                    return ledger.accounts[index].id
                 }
             }
         }

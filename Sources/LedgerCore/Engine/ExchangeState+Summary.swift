@@ -40,7 +40,7 @@ extension ExchangeState {
         var users = [Int128](repeating: 0, count: assets.count)
         var positions = [Int](repeating: 0, count: symbols.count)
         var withPositions = 0
-        for account in accounts {
+        for account in ledger.accounts {
             for asset in assets.indices { users[asset] += Int128(account.balance(AssetID(asset))) }
             var any = false
             for slot in account.positions.slots where slot.position.sizeQuantityUnits != 0 {
@@ -57,13 +57,13 @@ extension ExchangeState {
         let symbolTotals = symbols.indices.map { index in
             let market = markets[index]
             return StateSummary.SymbolTotals(
-                symbol: symbols[index], openInterestUnits: market.openInterest.longUnits, positions: positions[index],
-                restingOrders: market.book.orderCount, conditionalOrders: market.conditionalOrders.count,
-                insuranceSizeUnits: index < insurancePositions.count ? insurancePositions[index].sizeQuantityUnits : 0,
+                symbol: symbols[index], openInterestUnits: ledger.openInterest[index].longUnits, positions: positions[index],
+                restingOrders: books.bySymbol[index].orderCount, conditionalOrders: books.conditionalBySymbol[index].count,
+                insuranceSizeUnits: index < ledger.insurancePositions.count ? ledger.insurancePositions[index].sizeQuantityUnits : 0,
                 markPriceUnits: market.markPriceUnits)
         }
         return StateSummary(
-            sequence: lastSequence, timeNanos: lastTimeNanos, accounts: accounts.count, accountsWithPositions: withPositions,
+            sequence: lastSequence, timeNanos: lastTimeNanos, accounts: ledger.accounts.count, accountsWithPositions: withPositions,
             assets: assetTotals, symbols: symbolTotals)
     }
 }

@@ -24,7 +24,7 @@ extension ExchangeState {
         return withUnsafeTemporaryAllocation(of: WarmItem.self, capacity: Self.warmGroup) { items in
             var sink: UInt64 = 0
             var count = 0
-            var nextOrderID = self.nextOrderID
+            var nextOrderID = self.books.nextOrderID
             // Stage 0: what each command names; for an order, the id it will take and the
             // makers it would meet first (from the head of the opposite best level), whose
             // accounts its fills read. Nothing here should miss: a miss in this loop is paid
@@ -46,16 +46,16 @@ extension ExchangeState {
                         let symbol = Int(order.symbol)
                         // Only the makers it would meet: a passive order meets none, and
                         // each line warmed in vain takes a place among the misses in flight.
-                        var maker = markets[symbol].book.bestSlot(order.side.opposite)
+                        var maker = books.bySymbol[symbol].bestSlot(order.side.opposite)
                         var met: Int64 = 0
                         for place in 0..<Self.warmMakers {
                             guard let slot = maker, met < order.quantityUnits else { break }
-                            let resting = markets[symbol].book[slot]
+                            let resting = books.bySymbol[symbol][slot]
                             guard Self.crosses(order, makerPriceUnits: resting.priceUnits) else { break }
                             item.makers[place] = Int(resting.accountIndex)
                             item.makerOrders[place] = Int(resting.orderID)
                             met &+= resting.openQuantityUnits
-                            maker = markets[symbol].book.slotAfter(slot)
+                            maker = books.bySymbol[symbol].slotAfter(slot)
                         }
                     }
                 case .cancelOrder(let cancel):
@@ -89,34 +89,34 @@ extension ExchangeState {
             withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.warmGroup * (Self.warmMakers + 2)) { homes in
                 var accountHomes = 0
                 for index in 0..<count where items[index].accountID != 0 {
-                    homes[accountHomes] = accountIndexByID.homeIndex(items[index].accountID)
+                    homes[accountHomes] = ledger.accountIndexByID.homeIndex(items[index].accountID)
                     accountHomes += 1
                 }
                 var orderHomes = accountHomes
                 for index in 0..<count {
                     if items[index].orderID != 0 {
-                        homes[orderHomes] = orderLocations.homeIndex(items[index].orderID)
+                        homes[orderHomes] = books.orderLocations.homeIndex(items[index].orderID)
                         orderHomes += 1
                     }
                     if items[index].newOrderID != 0 {
-                        homes[orderHomes] = orderLocations.homeIndex(items[index].newOrderID)
+                        homes[orderHomes] = books.orderLocations.homeIndex(items[index].newOrderID)
                         orderHomes += 1
                     }
                     for place in 0..<Self.warmMakers where items[index].makerOrders[place] >= 0 {
-                        homes[orderHomes] = orderLocations.homeIndex(UInt64(items[index].makerOrders[place]))
+                        homes[orderHomes] = books.orderLocations.homeIndex(UInt64(items[index].makerOrders[place]))
                         orderHomes += 1
                     }
                 }
-                for place in 0..<accountHomes { sink &+= accountIndexByID.keyAt(homes[place]) }
-                for place in accountHomes..<orderHomes { sink &+= orderLocations.keyAt(homes[place]) }
+                for place in 0..<accountHomes { sink &+= ledger.accountIndexByID.keyAt(homes[place]) }
+                for place in accountHomes..<orderHomes { sink &+= books.orderLocations.keyAt(homes[place]) }
             }
             // Stage 1b: the lookups whose results the next stages need, on warm lines (the
             // makers' entries need none: their homes are read).
             for index in 0..<count {
-                if items[index].accountID != 0, let found = accountIndexByID[items[index].accountID] {
+                if items[index].accountID != 0, let found = ledger.accountIndexByID[items[index].accountID] {
                     items[index].accountIndex = Int(found)
                 }
-                if items[index].orderID != 0, let location = orderLocations[items[index].orderID] {
+                if items[index].orderID != 0, let location = books.orderLocations[items[index].orderID] {
                     // (A cancel names no symbol: its order's is the one whose slot it reads.)
                     items[index].symbol = location.symbol
                     items[index].orderSymbol = Int(location.symbol)
@@ -140,37 +140,37 @@ extension ExchangeState {
                     }
                 }
                 for place in 0..<accountsTouched {
-                    sink &+= accounts[touched[place]].warmLines
+                    sink &+= ledger.accounts[touched[place]].warmLines
                 }
             }
             for index in 0..<count where items[index].makers[0] >= 0 {
                 // Holder words only for an order that meets makers: only a fill reads them.
                 // (The set read in place: a copy would retain its words.)
                 let symbol = Int(items[index].symbol)
-                if items[index].accountIndex >= 0, markets[symbol].holders.contains(items[index].accountIndex) { sink &+= 1 }
+                if items[index].accountIndex >= 0, ledger.holders[symbol].contains(items[index].accountIndex) { sink &+= 1 }
                 for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
-                    if markets[symbol].holders.contains(items[index].makers[place]) { sink &+= 1 }
+                    if ledger.holders[symbol].contains(items[index].makers[place]) { sink &+= 1 }
                 }
             }
             for index in 0..<count where items[index].orderSymbol >= 0 {
-                sink &+= UInt64(markets[items[index].orderSymbol].book[items[index].orderSlot].accountIndex)
+                sink &+= UInt64(books.bySymbol[items[index].orderSymbol][items[index].orderSlot].accountIndex)
             }
             // Stage 3: each account's slot in the command's symbol; the makers' slots (both
             // ends of each: a slot spans two cache lines); the neighbours in its level of an
             // order to cancel (unlinking it rewrites their links). (A tight loop over the
             // tables' headers first, as in stages 1a and 2, measured no better.)
             func readSlot(_ account: Int, _ symbol: SymbolID) -> UInt64 {
-                guard let slot = accounts[account].positions.slot(symbol) else { return 0 }
+                guard let slot = ledger.accounts[account].positions.slot(symbol) else { return 0 }
                 return UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
             }
             for index in 0..<count {
                 if items[index].orderSymbol >= 0 {
-                    let order = markets[items[index].orderSymbol].book[items[index].orderSlot]
+                    let order = books.bySymbol[items[index].orderSymbol][items[index].orderSlot]
                     if order.previousSlot >= 0 {
-                        sink &+= UInt64(bitPattern: Int64(markets[items[index].orderSymbol].book[order.previousSlot].nextSlot))
+                        sink &+= UInt64(bitPattern: Int64(books.bySymbol[items[index].orderSymbol][order.previousSlot].nextSlot))
                     }
                     if order.nextSlot >= 0 {
-                        sink &+= UInt64(bitPattern: Int64(markets[items[index].orderSymbol].book[order.nextSlot].previousSlot))
+                        sink &+= UInt64(bitPattern: Int64(books.bySymbol[items[index].orderSymbol][order.nextSlot].previousSlot))
                     }
                 }
                 if items[index].accountIndex >= 0 { sink &+= readSlot(items[index].accountIndex, items[index].symbol) }

@@ -1,38 +1,13 @@
-/// The live state of one symbol: its book and its prices.
+/// The prices of one symbol and the constants its money is computed with (the
+/// coordinator's: its book is in `BookRoom`, its funding in `FundingRoom`, its holders and
+/// open interest in `LedgerRoom`).
 public struct Market: Sendable {
-    public internal(set) var book = OrderBook()
     /// The oracle's mark price in price units; 0 until the first `setMarkPrice`.
     public internal(set) var markPriceUnits: Int64 = 0
     /// The price of the last trade, 0 before the first.
     public internal(set) var lastPriceUnits: Int64 = 0
     /// The oracle's index price (spot), 0 until the first `setIndexPrice`.
     public internal(set) var indexPriceUnits: Int64 = 0
-    /// Journal time of the next funding settlement; 0 when the symbol has no funding.
-    public internal(set) var nextFundingTimeNanos: Int64 = 0
-    /// A rate the oracle fixed for the coming settlement; it wins over the premium samples.
-    public internal(set) var fundingRateOverrideE8: Int64? = nil
-    /// Premium-index samples since the last settlement: their sum and count.
-    public internal(set) var premiumSampleSumE8: Int64 = 0
-    public internal(set) var premiumSampleCount: Int64 = 0
-    /// The rate of the last settlement.
-    public internal(set) var lastFundingRateE8: Int64 = 0
-    /// Bounded rules: settlements started so far; a position square with the latest
-    /// carries this number (`Position.fundingEpoch`).
-    public internal(set) var fundingEpoch: UInt32 = 0
-    /// Bounded rules: the settlement in progress, paid in bounded steps by ticks.
-    public internal(set) var fundingSettlement: FundingSettlement? = nil
-    /// The accounts (dense indexes) with a position here, or one that still owes a
-    /// settlement in progress: derived from the positions, never journaled.
-    var holders = HolderSet()
-    /// Of the holders, those short (size < 0): ADL ranks only the side that meets a
-    /// bankrupt position, so closing a long visits the shorts alone and closing a short
-    /// the holders outside this set. Derived like `holders`.
-    var shortHolders = HolderSet()
-    /// Σ long and Σ short position sizes (the insurance fund's included): equal after every
-    /// entry, checked in `finishEntry`.
-    public internal(set) var openInterest = OpenInterest()
-    /// Orders waiting for their trigger, in order id order.
-    public internal(set) var conditionalOrders: [ConditionalOrder] = []
     /// The maintenance amount of each of the symbol's brackets (`SymbolSpec.maintenanceAmountsMinor`).
     public let maintenanceAmountsMinor: [Int64]
     /// Settlement minor units per (price unit × quantity unit): the exact factor from
@@ -119,15 +94,5 @@ public struct OpenInterest: Sendable, Hashable {
     mutating func move(from before: Int64, to after: Int64) {
         longUnits += max(0, after) - max(0, before)
         shortUnits += max(0, -after) - max(0, -before)
-    }
-}
-
-extension Market {
-    /// The lowest holder at or after account index `start` on the side that meets a
-    /// bankrupt position closed by `closingSide`: a short for a long closed by selling, else
-    /// a holder that is not short (those of size 0 that still owe funding included).
-    @inline(__always)
-    func firstHolder(atOrAfter start: Int, meeting closingSide: Side) -> Int? {
-        holders.first(atOrAfter: start, shorts: closingSide == .sell, of: shortHolders)
     }
 }

@@ -180,7 +180,7 @@ public struct OrderLifecycle: Sendable {
     /// Liquidation orders open in the entry being reduced, by position.
     private var openLiquidations: [LiquidationKey: OrderID] = [:]
     /// Closed liquidation orders whose position is still deleveraged in later ticks
-    /// (`ExchangeState.deleveragings`): their fills are added as they come.
+    /// (`RiskRoom.deleveragings`): their fills are added as they come.
     public private(set) var continuing: [LiquidationKey: OrderRecord] = [:]
     /// Orders the entry took as taker; closed at its end unless they rested.
     private var working: [OrderID] = []
@@ -201,7 +201,7 @@ public struct OrderLifecycle: Sendable {
     /// their time and earlier fills are not (time 0, sequence 0).
     public static func records(openIn state: borrowing ExchangeState) -> [OrderRecord] {
         var records: [OrderRecord] = []
-        for account in state.accounts {
+        for account in state.ledger.accounts {
             for (symbol, order) in state.openOrders(of: account.id) {
                 var record = OrderRecord(
                     orderID: order.orderID, account: account.id, symbol: symbol, side: order.side, type: .limit, timeInForce: .gtc,
@@ -213,8 +213,8 @@ public struct OrderLifecycle: Sendable {
                 records.append(record)
             }
         }
-        for market in state.markets {
-            for conditional in market.conditionalOrders {
+        for list in state.books.conditionalBySymbol {
+            for conditional in list {
                 var record = OrderRecord(conditional.order, id: conditional.orderID, sequence: 0, timeNanos: 0)
                 record.isOpen = true
                 records.append(record)
@@ -333,8 +333,9 @@ public struct OrderLifecycle: Sendable {
         // A liquidation order stays extendable while its position is deleveraged in steps.
         if !continuing.isEmpty {
             var waiting = Set<LiquidationKey>()
-            for deleveraging in state.deleveragings where Int(deleveraging.accountIndex) < state.accounts.count {
-                waiting.insert(LiquidationKey(account: state.accounts[Int(deleveraging.accountIndex)].id, symbol: deleveraging.symbol))
+            for deleveraging in state.risk.deleveragings where Int(deleveraging.accountIndex) < state.ledger.accounts.count {
+                waiting.insert(
+                    LiquidationKey(account: state.ledger.accounts[Int(deleveraging.accountIndex)].id, symbol: deleveraging.symbol))
             }
             for key in continuing.keys where !waiting.contains(key) { continuing[key] = nil }
         }

@@ -1,0 +1,196 @@
+/// The books room (docs/ARCHITECTURE.md): every symbol's order book and its conditional
+/// orders, where each open order is, and the order and trade ids handed out.
+///
+/// It knows orders, not money: it never reads an account, a position or a price. The
+/// coordinator (`ExchangeState`) decides what rests and what fills; this room keeps the
+/// books consistent with `orderLocations` and `conditionalLocations`
+/// (`consistencyViolation`).
+public struct BookRoom: Sendable {
+    /// Per symbol, the limit order book.
+    public internal(set) var bySymbol: ContiguousArray<OrderBook> = []
+    /// Per symbol, the orders waiting for their trigger, in order id order.
+    public internal(set) var conditionalBySymbol: ContiguousArray<[ConditionalOrder]> = []
+    /// Order ids are handed out in sequence: runs of 4 keep a new order's entry in the
+    /// line of the orders placed just before it.
+    var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0), runBits: 2)
+    /// Where each conditional order waits.
+    var conditionalLocations = IDTable<SymbolID>(filler: 0)
+    /// The client order id of each resting order that has one (`RestingOrder
+    /// .hasClientOrderID`), by order id; derived from the encoding's orders.
+    var restingClientOrderIDs = IDTable<ClientOrderID>(filler: .none, runBits: 2)
+    public internal(set) var nextOrderID: OrderID = 1
+    public internal(set) var nextTradeID: TradeID = 1
+    /// The order the events being applied belong to (scratch: set by `orderAccepted`,
+    /// `conditionalOrderTriggered`, `orderAmended` and `liquidationOrderPlaced`; read by
+    /// `orderRested`).
+    var incoming: IncomingOrder?
+
+    public init() {}
+
+    /// A symbol was listed: an empty book and no conditional orders.
+    public mutating func listSymbol() {
+        bySymbol.append(OrderBook())
+        conditionalBySymbol.append([])
+    }
+
+    /// How many orders rest in the books.
+    public var restingOrderCount: Int { orderLocations.count }
+
+    /// True while the order rests in a book or waits for its trigger.
+    @inline(__always)
+    public func isOpen(_ orderID: OrderID) -> Bool {
+        orderLocations[orderID] != nil || conditionalLocations[orderID] != nil
+    }
+
+    /// Takes the next order id; `orderID` must be it (the journal says which).
+    @inline(__always)
+    public mutating func takeOrderID(_ orderID: OrderID) {
+        precondition(orderID == nextOrderID, "order id \(orderID), expected \(nextOrderID)")
+        nextOrderID += 1
+    }
+
+    /// Takes the next trade id; `tradeID` must be it.
+    @inline(__always)
+    public mutating func takeTradeID(_ tradeID: TradeID) {
+        precondition(tradeID == nextTradeID, "trade id \(tradeID), expected \(nextTradeID)")
+        nextTradeID += 1
+    }
+
+    /// Rests an order in its symbol's book, with its client order id if it has one.
+    @inline(__always)
+    public mutating func rest(_ order: RestingOrder, symbol: SymbolID, clientOrderID: ClientOrderID) {
+        let slot = bySymbol[Int(symbol)].insert(order)
+        orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
+        if !clientOrderID.isNone { restingClientOrderIDs[order.orderID] = clientOrderID }
+    }
+
+    /// Takes a resting order out of its book: where it was, the order, and its client
+    /// order id (none if it had none).
+    @inline(__always)
+    public mutating func removeResting(_ orderID: OrderID) -> (symbol: SymbolID, order: RestingOrder, clientOrderID: ClientOrderID) {
+        let location = orderLocations.removeValue(forKey: orderID)!
+        let order = bySymbol[Int(location.symbol)][location.slot]
+        bySymbol[Int(location.symbol)].remove(slot: location.slot)
+        return (location.symbol, order, forgetClientOrderID(of: order))
+    }
+
+    /// Fills `quantity` of the resting order `orderID`: the order as it was, and whether
+    /// that closed it (it is then out of the book, and its client order id forgotten).
+    @inline(__always)
+    public mutating func fill(_ orderID: OrderID, by quantity: Int64) -> (order: RestingOrder, closed: Bool) {
+        let location = orderLocations[orderID]!
+        let order = bySymbol[Int(location.symbol)][location.slot]
+        guard bySymbol[Int(location.symbol)].reduce(slot: location.slot, by: quantity) else { return (order, false) }
+        orderLocations.removeValue(forKey: orderID)
+        forgetClientOrderID(of: order)
+        return (order, true)
+    }
+
+    /// The oldest order at the best price of `side` in `symbol`'s book (`mutating`: the
+    /// book is read in place, `OrderBook.peekBest`).
+    @inline(__always)
+    public mutating func peekBest(_ symbol: SymbolID, _ side: Side) -> RestingOrder? {
+        bySymbol[Int(symbol)].peekBest(side)
+    }
+
+    /// A resting order that left its book: its client order id, forgotten (none if it had
+    /// none).
+    @inline(__always)
+    @discardableResult
+    mutating func forgetClientOrderID(of order: RestingOrder) -> ClientOrderID {
+        guard order.hasClientOrderID else { return .none }
+        return restingClientOrderIDs.removeValue(forKey: order.orderID)!
+    }
+
+    /// A resting order's client order id; none if it has none.
+    func clientOrderID(of order: RestingOrder) -> ClientOrderID {
+        order.hasClientOrderID ? restingClientOrderIDs[order.orderID] ?? .none : .none
+    }
+
+    /// Adds a conditional order to its symbol's list (its id is above every id there).
+    mutating func addConditional(_ conditional: ConditionalOrder) {
+        let symbol = conditional.order.symbol
+        precondition(
+            conditionalBySymbol[Int(symbol)].last.map { $0.orderID < conditional.orderID } ?? true,
+            "conditional order \(conditional.orderID) is not the newest of its symbol")
+        conditionalBySymbol[Int(symbol)].append(conditional)
+        conditionalLocations[conditional.orderID] = symbol
+    }
+
+    /// Takes a conditional order out of its list.
+    mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
+        let symbol = conditionalLocations.removeValue(forKey: orderID)!
+        let slot = Self.slot(of: orderID, in: conditionalBySymbol[Int(symbol)])
+        return conditionalBySymbol[Int(symbol)].remove(at: slot)
+    }
+
+    /// Where `orderID` is in a list of conditional orders, which is in id order (orders join
+    /// it with new, increasing ids; the decoder and the sweep check it): a binary search.
+    static func slot(of orderID: OrderID, in list: borrowing [ConditionalOrder]) -> Int {
+        var (low, high) = (0, list.count)
+        while low < high {
+            let middle = (low + high) / 2
+            if list[middle].orderID < orderID { low = middle + 1 } else { high = middle }
+        }
+        precondition(low < list.count && list[low].orderID == orderID, "conditional order \(orderID) is not in its list")
+        return low
+    }
+
+    /// The resting order with this id, if it is open.
+    public func openOrder(_ id: OrderID) -> (symbol: SymbolID, order: RestingOrder)? {
+        guard let location = orderLocations[id] else { return nil }
+        return (location.symbol, bySymbol[Int(location.symbol)][location.slot])
+    }
+
+    /// The open orders of the account with dense index `accountIndex`, by symbol and then
+    /// book priority.
+    func openOrders(ofAccountIndex accountIndex: UInt32) -> [(symbol: SymbolID, order: RestingOrder)] {
+        var result: [(SymbolID, RestingOrder)] = []
+        for symbol in bySymbol.indices {
+            for side in Side.allCases {
+                for order in bySymbol[symbol].orders(side, of: accountIndex) {
+                    result.append((SymbolID(symbol), order))
+                }
+            }
+        }
+        return result
+    }
+
+    /// The first way the books and the order tables disagree, or nil: every resting order
+    /// is where its location says, every conditional order is in its symbol's list in id
+    /// order, the counts match, and no id is at or past the next one. O(orders). Symbols are
+    /// named from `symbols`.
+    func consistencyViolation(_ symbols: ContiguousArray<SymbolSpec>) -> String? {
+        var booked = 0
+        for (symbol, book) in bySymbol.enumerated() {
+            guard book.isUncrossed else { return "book \(symbols[symbol].name) is crossed" }
+            booked += book.orderCount
+            for side in Side.allCases {
+                for order in book.orders(side) {
+                    guard let location = orderLocations[order.orderID], location.symbol == SymbolID(symbol),
+                        book[location.slot].orderID == order.orderID
+                    else { return "resting order \(order.orderID) of \(symbols[symbol].name) is not where its location says" }
+                    if order.orderID >= nextOrderID { return "resting order \(order.orderID) is at or past the next id \(nextOrderID)" }
+                    if order.hasClientOrderID != (restingClientOrderIDs[order.orderID] != nil) {
+                        return "resting order \(order.orderID)'s client order id is not recorded as it says"
+                    }
+                }
+            }
+        }
+        if booked != orderLocations.count { return "\(booked) orders in the books, \(orderLocations.count) located" }
+        var waiting = 0
+        for (symbol, list) in conditionalBySymbol.enumerated() {
+            waiting += list.count
+            for (position, conditional) in list.enumerated() {
+                if position > 0, list[position - 1].orderID >= conditional.orderID {
+                    return "conditional orders of \(symbols[symbol].name) are not in id order at \(conditional.orderID)"
+                }
+                if conditionalLocations[conditional.orderID] != SymbolID(symbol) {
+                    return "conditional order \(conditional.orderID) is not where its location says"
+                }
+            }
+        }
+        if waiting != conditionalLocations.count { return "\(waiting) conditional orders listed, \(conditionalLocations.count) located" }
+        return nil
+    }
+}

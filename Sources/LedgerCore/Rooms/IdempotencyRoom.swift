@@ -1,0 +1,101 @@
+/// The idempotency room (docs/ARCHITECTURE.md, docs/RULES.md "Idempotency"): the
+/// transfer ids and client order ids remembered, in the window of journal time and the
+/// number of records the ledger keeps, oldest first.
+///
+/// It reads one thing outside itself: whether an order is still open (`BookRoom`), since
+/// a client order id is kept while its order is.
+public struct IdempotencyRoom: Sendable {
+    /// How long, and how many, ids are remembered.
+    public internal(set) var window = IdempotencyWindow.standard
+    /// Transfer ids are chosen by clients: full hash, no runs.
+    var transfers = IDTable<TransferRecord>(
+        filler: TransferRecord(sequence: 0, kind: .deposit, transfer: Transfer(transferID: 0, account: 0, asset: 0, amountMinor: 0)))
+    var clientOrders = HashTable<ClientOrderKey, OrderID>(filler: 0)
+    /// The queues of remembered ids, oldest first (part of the snapshot).
+    var transferQueue = FIFO<IdempotencyRecord<TransferID>>()
+    var clientOrderQueue = FIFO<IdempotencyRecord<ClientOrderKey>>()
+    /// Open orders (resting or waiting for their trigger) with a client order id: the
+    /// records of `clientOrderQueue` that cannot be forgotten (derived, not encoded).
+    var openClientOrders = 0
+
+    public init() {}
+
+    /// The record of a completed transfer.
+    public func transfer(_ id: TransferID) -> TransferRecord? {
+        transfers[id]
+    }
+
+    /// The id of the order an account placed under a client order id, open or not.
+    @inline(__always)
+    func orderID(_ key: ClientOrderKey) -> OrderID? {
+        clientOrders[key]
+    }
+
+    /// Remembers a completed transfer, recorded at `timeNanos`.
+    mutating func rememberTransfer(_ record: TransferRecord, timeNanos: Int64) {
+        transfers[record.transfer.transferID] = record
+        transferQueue.append(IdempotencyRecord(timeNanos: timeNanos, key: record.transfer.transferID))
+    }
+
+    /// Remembers the order an account placed under a client order id, at `timeNanos`.
+    mutating func rememberClientOrder(_ key: ClientOrderKey, orderID: OrderID, timeNanos: Int64) {
+        clientOrders[key] = orderID
+        clientOrderQueue.append(IdempotencyRecord(timeNanos: timeNanos, key: key))
+    }
+
+    /// Forgets what has left the windows by `now` (the entry's journal time). At most
+    /// `budget` records of each kind are looked at; the rest wait for the next entries.
+    /// An id whose order is still open (`books`) goes to the back with the current time.
+    /// Under the bounded rules (`bounded`) the ids of open orders do not count toward the
+    /// maximum: with more open orders than the maximum, every entry would re-queue `budget`
+    /// of them, forever (docs/RULES.md, "Idempotency").
+    @inline(__always)
+    mutating func expire(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
+        // Most entries forget nothing: two comparisons a queue, inline.
+        let transfersDue =
+            transferQueue.first.map {
+                $0.timeNanos < now - window.transferSeconds * 1_000_000_000 || transferQueue.count > Int(window.maxRecords)
+            } ?? false
+        let ordersDue =
+            clientOrderQueue.first.map {
+                $0.timeNanos < now - window.clientOrderSeconds * 1_000_000_000 || clientOrderQueue.count > Int(window.maxRecords)
+            } ?? false
+        if transfersDue || ordersDue { forget(now: now, budget: budget, bounded: bounded, books: books) }
+    }
+
+    private mutating func forget(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
+        var forgotten = 0
+        let transferHorizon = now - window.transferSeconds * 1_000_000_000
+        while forgotten < budget, let first = transferQueue.first,
+            first.timeNanos < transferHorizon || transferQueue.count > Int(window.maxRecords)
+        {
+            forgotten += 1
+            transferQueue.removeFirst()
+            transfers.removeValue(forKey: first.key)
+        }
+        let orderHorizon = now - window.clientOrderSeconds * 1_000_000_000
+        // Each record is looked at once per entry at most.
+        var looked = 0
+        let total = min(clientOrderQueue.count, budget)
+        let unforgettable = bounded ? openClientOrders : 0
+        while looked < total, let first = clientOrderQueue.first,
+            first.timeNanos < orderHorizon || clientOrderQueue.count - unforgettable > Int(window.maxRecords)
+        {
+            looked += 1
+            clientOrderQueue.removeFirst()
+            if books.isOpen(clientOrders[first.key]!) {
+                clientOrderQueue.append(IdempotencyRecord(timeNanos: now, key: first.key))
+            } else {
+                clientOrders.removeValue(forKey: first.key)
+            }
+        }
+    }
+
+    /// The first way the queues and the tables disagree, or nil.
+    func consistencyViolation() -> String? {
+        if clientOrderQueue.count != clientOrders.count || transferQueue.count != transfers.count {
+            return "idempotency queues (\(clientOrderQueue.count), \(transferQueue.count)) differ from their tables"
+        }
+        return nil
+    }
+}

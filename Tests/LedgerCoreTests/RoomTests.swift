@@ -1,0 +1,327 @@
+import Testing
+
+@testable import LedgerCore
+
+/// Each room of the engine (docs/ARCHITECTURE.md) on its own, without the coordinator:
+/// what it keeps, what it refuses, and the violations its consistency check names.
+@Suite struct BookRoomTests {
+    /// Two symbols' books with their names, as the coordinator lists them.
+    static let symbols: ContiguousArray<SymbolSpec> = ContiguousArray(
+        TestExchange.genesis.compactMap { if case .listSymbol(let spec) = $0 { spec } else { nil } })
+
+    static func books() -> BookRoom {
+        var books = BookRoom()
+        books.listSymbol()
+        books.listSymbol()
+        return books
+    }
+
+    static func order(_ id: OrderID, account: UInt32, _ side: Side, price: Int64, quantity: Int64, client: Bool = false)
+        -> RestingOrder
+    {
+        RestingOrder(
+            orderID: id, accountIndex: account, side: side, priceUnits: price, openQuantityUnits: quantity, hasClientOrderID: client)
+    }
+
+    @Test func restLocateAndRemove() throws {
+        var books = Self.books()
+        for id: OrderID in 1...3 { books.takeOrderID(id) }
+        books.rest(Self.order(1, account: 0, .buy, price: 100, quantity: 5), symbol: 0, clientOrderID: .none)
+        books.rest(Self.order(2, account: 1, .sell, price: 110, quantity: 7, client: true), symbol: 0, clientOrderID: ClientOrderID(42))
+        books.rest(Self.order(3, account: 0, .sell, price: 2_000, quantity: 1), symbol: 1, clientOrderID: .none)
+        #expect(books.restingOrderCount == 3)
+        #expect(books.consistencyViolation(Self.symbols) == nil)
+        let found = try #require(books.openOrder(2))
+        #expect(found.symbol == 0 && found.order.priceUnits == 110 && found.order.openQuantityUnits == 7)
+        #expect(books.clientOrderID(of: found.order) == ClientOrderID(42))
+        #expect(books.isOpen(3))
+        // Account 0's orders by symbol, then priority.
+        #expect(books.openOrders(ofAccountIndex: 0).map(\.order.orderID) == [1, 3])
+
+        let removed = books.removeResting(2)
+        #expect(removed.symbol == 0 && removed.order.orderID == 2 && removed.clientOrderID == ClientOrderID(42))
+        #expect(books.openOrder(2) == nil && !books.isOpen(2))
+        #expect(books.restingClientOrderIDs[2] == nil)
+        #expect(books.restingOrderCount == 2)
+        #expect(books.bySymbol[0].bestPrice(.sell) == nil)
+        #expect(books.consistencyViolation(Self.symbols) == nil)
+    }
+
+    @Test func fillsLeaveOrCloseAnOrder() throws {
+        var books = Self.books()
+        books.takeOrderID(1)
+        let maker = Self.order(1, account: 3, .sell, price: 100, quantity: 10, client: true)
+        books.rest(maker, symbol: 0, clientOrderID: ClientOrderID(9))
+        #expect(books.orderLocations[1] != nil)
+        let closedEarly = books.fill(1, by: 4).closed
+        #expect(!closedEarly)
+        #expect(books.openOrder(1)?.order.openQuantityUnits == 6)
+        #expect(books.restingClientOrderIDs[1] == ClientOrderID(9))
+        let (filled, closed) = books.fill(1, by: 6)
+        #expect(filled.openQuantityUnits == 6)
+        #expect(closed)
+        #expect(books.openOrder(1) == nil)
+        #expect(books.restingClientOrderIDs[1] == nil)
+        #expect(books.bySymbol[0].orderCount == 0)
+        #expect(books.consistencyViolation(Self.symbols) == nil)
+    }
+
+    @Test func conditionalOrdersByIdAndSymbol() {
+        var books = Self.books()
+        func conditional(_ id: OrderID, symbol: SymbolID) -> ConditionalOrder {
+            ConditionalOrder(
+                orderID: id, accountIndex: 0,
+                order: PlaceOrder(
+                    account: 1, symbol: symbol, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1),
+                trailingExtremeUnits: 0)
+        }
+        for id: OrderID in 1...4 { books.takeOrderID(id) }
+        books.addConditional(conditional(1, symbol: 1))
+        books.addConditional(conditional(2, symbol: 0))
+        books.addConditional(conditional(4, symbol: 1))
+        #expect(books.conditionalBySymbol[1].map(\.orderID) == [1, 4])
+        #expect(books.isOpen(4) && !books.isOpen(3))
+        #expect(books.consistencyViolation(Self.symbols) == nil)
+        #expect(books.removeConditional(4).orderID == 4)
+        #expect(books.conditionalBySymbol[1].map(\.orderID) == [1])
+        #expect(BookRoom.slot(of: 1, in: books.conditionalBySymbol[1]) == 0)
+
+        var swapped = books
+        swapped.addConditional(conditional(5, symbol: 1))
+        swapped.conditionalBySymbol[1].swapAt(0, 1)
+        #expect(swapped.consistencyViolation(Self.symbols) == "conditional orders of ETHUSDT are not in id order at 1")
+        var lost = books
+        lost.conditionalLocations[1] = 0
+        #expect(lost.consistencyViolation(Self.symbols) == "conditional order 1 is not where its location says")
+    }
+
+    @Test func consistencyNamesTheOrderOutOfPlace() {
+        var books = Self.books()
+        for id: OrderID in 1...2 { books.takeOrderID(id) }
+        books.rest(Self.order(1, account: 0, .buy, price: 100, quantity: 5), symbol: 1, clientOrderID: .none)
+        books.rest(Self.order(2, account: 0, .buy, price: 99, quantity: 5), symbol: 1, clientOrderID: .none)
+        var moved = books
+        moved.orderLocations[2] = OrderLocation(symbol: 0, slot: 1)
+        #expect(moved.consistencyViolation(Self.symbols) == "resting order 2 of ETHUSDT is not where its location says")
+        var extra = books
+        extra.orderLocations[7] = OrderLocation(symbol: 1, slot: 0)
+        #expect(extra.consistencyViolation(Self.symbols) == "2 orders in the books, 3 located")
+        var ahead = books
+        ahead.nextOrderID = 2
+        #expect(ahead.consistencyViolation(Self.symbols) == "resting order 2 is at or past the next id 2")
+        var unnamed = books
+        unnamed.restingClientOrderIDs[1] = ClientOrderID(5)
+        #expect(unnamed.consistencyViolation(Self.symbols) == "resting order 1's client order id is not recorded as it says")
+    }
+}
+
+@Suite struct LedgerRoomTests {
+    static func ledger() -> LedgerRoom {
+        var ledger = LedgerRoom()
+        ledger.listAsset()
+        ledger.listAsset()
+        ledger.listSymbol()
+        return ledger
+    }
+
+    @Test func accountsOpenInOrderOfFirstSight() {
+        var ledger = Self.ledger()
+        #expect(ledger.open(900) == 0)
+        #expect(ledger.open(7) == 1)
+        #expect(ledger.open(900) == 0)
+        #expect(ledger.accounts.map(\.id) == [900, 7])
+        #expect(ledger.accountIndexByID[7] == 1)
+    }
+
+    @Test func everyEntryMustBalance() {
+        var ledger = Self.ledger()
+        let user = ledger.open(5)
+        ledger.credit(.user(user), asset: 1, amountMinor: 250)
+        ledger.credit(.system(.external), asset: 1, amountMinor: -250)
+        #expect(ledger.entryViolation(sequence: 3) == nil)
+        #expect(ledger.accounts[user].balance(1) == 250)
+        #expect(ledger.systemBalance(.external, asset: 1) == -250)
+        // A credit without its other side.
+        var unpaired = ledger
+        unpaired.credit(.user(user), asset: 1, amountMinor: 1)
+        #expect(unpaired.entryViolation(sequence: 4) == "entry 4 does not balance in asset 1")
+        // Position cost not mirrored by PnL clearing.
+        var unmirrored = ledger
+        unmirrored.positionCostTotalMinor[0] = 10
+        #expect(unmirrored.entryViolation(sequence: 5) == "entry 5: PnL clearing does not mirror open positions in asset 0")
+    }
+
+    @Test func openInterestAndHolders() {
+        var ledger = Self.ledger()
+        let long = ledger.open(1)
+        let short = ledger.open(2)
+        ledger.moveOpenInterest(0, from: 0, to: 5)
+        #expect(ledger.entryViolation(sequence: 9) == "entry 9: open interest of symbol 0 is not long = short")
+        ledger.moveOpenInterest(0, from: 0, to: -5)
+        #expect(ledger.entryViolation(sequence: 9) == nil)
+        #expect(ledger.openInterest[0].longUnits == 5 && ledger.openInterest[0].shortUnits == 5)
+
+        var longPosition = Position()
+        longPosition.sizeQuantityUnits = 5
+        var shortPosition = Position()
+        shortPosition.sizeQuantityUnits = -5
+        ledger.noteHolding(long, symbol: 0, longPosition)
+        ledger.noteHolding(short, symbol: 0, shortPosition)
+        // Closing a long (selling) meets the shorts; closing a short meets the rest.
+        #expect(ledger.firstHolder(0, atOrAfter: 0, meeting: .sell) == short)
+        #expect(ledger.firstHolder(0, atOrAfter: 0, meeting: .buy) == long)
+        #expect(ledger.firstHolder(0, atOrAfter: long + 1, meeting: .buy) == nil)
+        // A closed position that still owes a settlement stays a holder, not a short.
+        var owing = Position()
+        owing.fundingFrozen = true
+        owing.fundingFrozenSizeQuantityUnits = -5
+        ledger.noteHolding(short, symbol: 0, owing)
+        #expect(ledger.holders[0].contains(short) && !ledger.shortHolders[0].contains(short))
+        ledger.noteHolding(short, symbol: 0, Position())
+        #expect(!ledger.holders[0].contains(short))
+    }
+}
+
+@Suite struct IdempotencyRoomTests {
+    static let second: Int64 = 1_000_000_000
+
+    static func transfer(_ id: TransferID) -> TransferRecord {
+        TransferRecord(sequence: id, kind: .deposit, transfer: Transfer(transferID: id, account: 1, asset: 0, amountMinor: 1))
+    }
+
+    @Test func transfersLeaveTheWindowByTimeThenByCount() {
+        var room = IdempotencyRoom()
+        room.window = IdempotencyWindow(transferSeconds: 10, clientOrderSeconds: 10, maxRecords: 2)
+        let books = BookRoom()
+        room.rememberTransfer(Self.transfer(1), timeNanos: 0)
+        room.rememberTransfer(Self.transfer(2), timeNanos: 5 * Self.second)
+        room.expire(now: 10 * Self.second, budget: .max, bounded: false, books: books)
+        #expect(room.transfer(1) != nil)
+        room.expire(now: 10 * Self.second + 1, budget: .max, bounded: false, books: books)
+        #expect(room.transfer(1) == nil && room.transfer(2)?.sequence == 2)
+        // Beyond the maximum the oldest goes, whatever its age; at most `budget` a call.
+        room.rememberTransfer(Self.transfer(3), timeNanos: 11 * Self.second)
+        room.rememberTransfer(Self.transfer(4), timeNanos: 11 * Self.second)
+        room.rememberTransfer(Self.transfer(5), timeNanos: 11 * Self.second)
+        room.expire(now: 11 * Self.second, budget: 1, bounded: false, books: books)
+        #expect(room.transfer(2) == nil && room.transfer(3) != nil)
+        room.expire(now: 11 * Self.second, budget: 1, bounded: false, books: books)
+        #expect(room.transfer(3) == nil && room.transfer(4) != nil && room.transfer(5) != nil)
+        #expect(room.consistencyViolation() == nil)
+    }
+
+    @Test func aClientOrderIDStaysWhileItsOrderIsOpen() {
+        var room = IdempotencyRoom()
+        room.window = IdempotencyWindow(transferSeconds: 10, clientOrderSeconds: 10, maxRecords: 100)
+        var books = BookRoom()
+        books.listSymbol()
+        for id: OrderID in 1...2 { books.takeOrderID(id) }
+        books.rest(BookRoomTests.order(1, account: 0, .buy, price: 1, quantity: 1, client: true), symbol: 0, clientOrderID: 11)
+        let open = ClientOrderKey(accountIndex: 0, clientOrderID: 11)
+        let closed = ClientOrderKey(accountIndex: 0, clientOrderID: 12)
+        room.rememberClientOrder(open, orderID: 1, timeNanos: 0)
+        room.rememberClientOrder(closed, orderID: 2, timeNanos: 0)
+        room.expire(now: 20 * Self.second, budget: .max, bounded: false, books: books)
+        #expect(room.orderID(open) == 1)
+        #expect(room.orderID(closed) == nil)
+        // Re-queued at the time it was looked at: it stays until the window passes again.
+        #expect(room.clientOrderQueue.first?.timeNanos == 20 * Self.second)
+        _ = books.removeResting(1)
+        room.expire(now: 30 * Self.second, budget: .max, bounded: false, books: books)
+        #expect(room.orderID(open) == 1)
+        room.expire(now: 30 * Self.second + 1, budget: .max, bounded: false, books: books)
+        #expect(room.orderID(open) == nil)
+        #expect(room.consistencyViolation() == nil)
+
+        var broken = room
+        broken.rememberTransfer(Self.transfer(8), timeNanos: 0)
+        broken.transferQueue.removeFirst()
+        #expect(broken.consistencyViolation() == "idempotency queues (0, 0) differ from their tables")
+    }
+}
+
+@Suite struct FundingRoomTests {
+    static let hour: Int64 = 3_600 * 1_000_000_000
+
+    @Test func scheduleFollowsListingsAndSettlements() {
+        var funding = FundingRoom()
+        funding.listSymbol(timeNanos: 90 * 60 * 1_000_000_000, intervalSeconds: 8 * 3_600)
+        funding.listSymbol(timeNanos: 0, intervalSeconds: 0)
+        funding.listSymbol(timeNanos: 5 * Self.hour, intervalSeconds: 3_600)
+        #expect(funding.bySymbol.map(\.nextFundingTimeNanos) == [8 * Self.hour, 0, 6 * Self.hour])
+        #expect(funding.earliestFundingDueNanos == 6 * Self.hour)
+        #expect(funding.nextFundingTimeNanos == 6 * Self.hour)
+
+        // Under the bounded rules a settlement opens: its symbol leaves the schedule.
+        funding.settled(
+            2, rateE8: 10_000, markPriceUnits: 500, timeNanos: 6 * Self.hour, intervalSeconds: 3_600, bounded: true,
+            fundSizeQuantityUnits: -3)
+        #expect(funding.bySymbol[2].fundingEpoch == 1)
+        #expect(funding.bySymbol[2].fundingSettlement?.fundSizeQuantityUnits == -3)
+        #expect(funding.bySymbol[2].nextFundingTimeNanos == 7 * Self.hour)
+        #expect(funding.fundingSettlementsOpen == 1 && funding.earliestFundingDueNanos == 8 * Self.hour)
+
+        var position = Position()
+        position.sizeQuantityUnits = 2
+        #expect(funding.owes(position, symbol: 2))
+        position.fundingEpoch = 1
+        #expect(!funding.owes(position, symbol: 2))
+        #expect(!funding.owes(Position(), symbol: 2))
+        #expect(funding.consistencyViolation(bounded: true, accountCount: 0, BookRoomTests.symbols + BookRoomTests.symbols) == nil)
+
+        funding.completed(2, positions: 0)
+        #expect(funding.fundingSettlementsOpen == 0 && funding.earliestFundingDueNanos == 7 * Self.hour)
+        var stale = funding
+        stale.earliestFundingDueNanos = 1
+        #expect(
+            stale.consistencyViolation(bounded: true, accountCount: 0, BookRoomTests.symbols + BookRoomTests.symbols)
+                == "the funding schedule says 1 with 0 settlements open; the symbols say \(7 * Self.hour) with 0")
+    }
+
+    @Test func theOraclesRateWinsOverThePremium() throws {
+        let spec = BookRoomTests.symbols[0]
+        var funding = FundingRoom()
+        funding.listSymbol(timeNanos: 0, intervalSeconds: 8 * 3_600)
+        funding.bySymbol[0].premiumSampleSumE8 = 3 * 20_000
+        funding.bySymbol[0].premiumSampleCount = 3
+        #expect(
+            funding.rateE8(0, spec)
+                == FundingRoom.premiumFundingRateE8(
+                    premiumSumE8: 60_000, samples: 3, interestE8: spec.fundingInterestRateE8, clampE8: spec.fundingClampRateE8,
+                    capE8: spec.fundingCapRateE8))
+        funding.bySymbol[0].fundingRateOverrideE8 = -7
+        #expect(funding.rateE8(0, spec) == -7)
+        funding.settled(
+            0, rateE8: -7, markPriceUnits: 1, timeNanos: 8 * Self.hour, intervalSeconds: 8 * 3_600, bounded: false, fundSizeQuantityUnits: 0
+        )
+        #expect(funding.bySymbol[0].fundingRateOverrideE8 == nil && funding.bySymbol[0].premiumSampleCount == 0)
+        #expect(funding.bySymbol[0].lastFundingRateE8 == -7 && funding.bySymbol[0].fundingSettlement == nil)
+    }
+}
+
+@Suite struct RiskRoomTests {
+    @Test func deleveragingsShrinkAndTakeTheirRankingsAlong() {
+        var risk = RiskRoom()
+        risk.deleveragingContinues(
+            Deleveraging(accountIndex: 4, symbol: 0, side: .sell, bankruptcyPriceUnits: 90, remainingQuantityUnits: 10))
+        risk.deleveragingContinues(
+            Deleveraging(accountIndex: 6, symbol: 1, side: .buy, bankruptcyPriceUnits: 20, remainingQuantityUnits: 3))
+        risk.adlRankings.append(AdlRanking(symbol: 0, side: .sell))
+        risk.adlRankings.append(AdlRanking(symbol: 1, side: .buy))
+        #expect(risk.adlRankingIndex(symbol: 1, side: .buy) == 1)
+        #expect(risk.adlRankingIndex(symbol: 1, side: .sell) == nil)
+
+        risk.deleveraged(4, 0, 4)
+        #expect(risk.deleveragings.first?.remainingQuantityUnits == 6)
+        // Another account's fill in the symbol changes nothing.
+        risk.deleveraged(5, 0, 6)
+        #expect(risk.deleveragings.count == 2)
+        risk.deleveraged(4, 0, 6)
+        #expect(risk.deleveragings.map(\.accountIndex) == [6])
+        #expect(risk.adlRankings.map(\.symbol) == [1])
+        // A continuation with nothing left ends it.
+        risk.deleveragingContinues(
+            Deleveraging(accountIndex: 6, symbol: 1, side: .buy, bankruptcyPriceUnits: 20, remainingQuantityUnits: 0))
+        #expect(risk.deleveragings.isEmpty && risk.adlRankings.isEmpty)
+    }
+}
