@@ -108,7 +108,7 @@ extension ExchangeState {
                     }
                 }
                 for place in 0..<accountHomes { sink &+= ledger.accountIndexByID.keyAt(homes[place]) }
-                for place in accountHomes..<orderHomes { sink &+= books.orderLocations.keyAt(homes[place]) }
+                for place in accountHomes..<orderHomes { sink &+= books.orderLocations.wordAt(homes[place]) }
             }
             // Stage 1b: the lookups whose results the next stages need, on warm lines (the
             // makers' entries need none: their homes are read).

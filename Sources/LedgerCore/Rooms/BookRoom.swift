@@ -10,9 +10,9 @@ public struct BookRoom: Sendable {
     public internal(set) var bySymbol: ContiguousArray<OrderBook> = []
     /// Per symbol, the orders waiting for their trigger, in order id order.
     public internal(set) var conditionalBySymbol: ContiguousArray<[ConditionalOrder]> = []
-    /// Order ids are handed out in sequence: runs of 4 keep a new order's entry in the
-    /// line of the orders placed just before it.
-    var orderLocations = IDTable<OrderLocation>(filler: OrderLocation(symbol: 0, slot: 0), runBits: 2)
+    /// Where each resting order is: order ids are handed out in sequence, so the recent ones
+    /// index a direct table (`OrderSlotTable`).
+    var orderLocations = OrderSlotTable()
     /// Where each conditional order waits.
     var conditionalLocations = IDTable<SymbolID>(filler: 0)
     /// The client order id of each resting order that has one (`RestingOrder
@@ -60,7 +60,7 @@ public struct BookRoom: Sendable {
     @inline(__always)
     public mutating func rest(_ order: RestingOrder, symbol: SymbolID, clientOrderID: ClientOrderID) {
         let slot = bySymbol[Int(symbol)].insert(order)
-        orderLocations[order.orderID] = OrderLocation(symbol: symbol, slot: slot)
+        orderLocations.insert(order.orderID, OrderLocation(symbol: symbol, slot: slot))
         if !clientOrderID.isNone { restingClientOrderIDs[order.orderID] = clientOrderID }
     }
 
