@@ -303,8 +303,10 @@ case "contest":
         "contest feed: \(feed.count) messages (\(feed.count - cancels) orders, \(cancels) cancels), fastest of \(passes) passes: "
             + "engine \(format(result.engine[0])) ns a message, CMatcher \(format(result.matcher[0])) ns: "
             + "ratio \(String(format: "%.1f", result.engine[0] / result.matcher[0])); "
-            + "engine heap allocations \(format(result.allocations[0])) per 1,000 messages; "
-            + "books room alone \(format(result.room[0])) ns: ratio \(String(format: "%.1f", result.room[0] / result.matcher[0]))")
+            + "engine heap allocations \(format(result.allocations[0])) per 1,000 messages"
+            + (skipRoom
+                ? ""
+                : "; books room alone \(format(result.room[0])) ns: ratio \(String(format: "%.1f", result.room[0] / result.matcher[0]))"))
     print(
         "agreed: \(result.counts); mean order \(feed.filter { !$0.isCancel }.map { Int($0.quantity) }.reduce(0, +) / (feed.count - cancels)) lots"
     )
@@ -317,7 +319,7 @@ case "book":
     for (index, stop) in stops.enumerated() {
         let from = index == 0 ? 1 : stops[index - 1] + 1
         line +=
-            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index])), books room \(format(result.room[index])), allocations \(format(result.allocations[index])) per 1,000;"
+            " orders \(from) … \(stop): engine \(format(result.engine[index])), CMatcher \(format(result.matcher[index])), ratio \(String(format: "%.1f", result.engine[index] / result.matcher[index])), \(skipRoom ? "" : "books room \(format(result.room[index])), ")allocations \(format(result.allocations[index])) per 1,000;"
     }
     print(line)
     print("agreed: \(result.counts)")
