@@ -49,6 +49,10 @@ let package = Package(
         .executableTarget(
             name: "MatcherBench",
             dependencies: ["CMatcher", "AllocCount", .product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root)]),
+        // The engine's rooms one at a time, at a venue's size (issue 12; docs/ARCHITECTURE.md).
+        .executableTarget(
+            name: "RoomBench",
+            dependencies: ["AllocCount", .product(name: "LedgerCore", package: root), .product(name: "LedgerClient", package: root)]),
         // The engine at exchange scale beside the small world (issue 8; docs/BENCHMARKS.md).
         .executableTarget(
             name: "ScaleProfile",

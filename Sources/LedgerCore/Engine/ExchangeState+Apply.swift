@@ -470,8 +470,8 @@ extension ExchangeState {
     }
 }
 
-/// An internal reference to a balance holder: a dense user index or a system account.
-enum LedgerRef {
+/// A balance holder in the ledger room: a dense user index or a system account.
+public enum LedgerRef: Sendable {
     case user(Int)
     case system(SystemAccount)
 }

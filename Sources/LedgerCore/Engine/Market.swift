@@ -50,6 +50,12 @@ public struct TransferRecord: Sendable, Hashable {
     public var sequence: SequenceNumber
     public var kind: TransferKind
     public var transfer: Transfer
+
+    public init(sequence: SequenceNumber, kind: TransferKind, transfer: Transfer) {
+        self.sequence = sequence
+        self.kind = kind
+        self.transfer = transfer
+    }
 }
 
 /// Which command a transfer id was used by (the snapshot keeps the raw value; v1 wrote

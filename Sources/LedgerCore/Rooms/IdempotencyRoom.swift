@@ -20,6 +20,12 @@ public struct IdempotencyRoom: Sendable {
 
     public init() {}
 
+    /// A room that remembers ids for `window` (a standalone room, as `RoomBench` drives one;
+    /// the engine's changes its window by `idempotencyWindowSet`).
+    public init(window: IdempotencyWindow) {
+        self.window = window
+    }
+
     /// The record of a completed transfer.
     public func transfer(_ id: TransferID) -> TransferRecord? {
         transfers[id]
@@ -32,7 +38,7 @@ public struct IdempotencyRoom: Sendable {
     }
 
     /// Remembers a completed transfer, recorded at `timeNanos`.
-    mutating func rememberTransfer(_ record: TransferRecord, timeNanos: Int64) {
+    public mutating func rememberTransfer(_ record: TransferRecord, timeNanos: Int64) {
         transfers[record.transfer.transferID] = record
         transferQueue.append(IdempotencyRecord(timeNanos: timeNanos, key: record.transfer.transferID))
     }
@@ -50,7 +56,7 @@ public struct IdempotencyRoom: Sendable {
     /// maximum: with more open orders than the maximum, every entry would re-queue `budget`
     /// of them, forever (docs/RULES.md, "Idempotency").
     @inline(__always)
-    mutating func expire(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
+    public mutating func expire(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
         // Most entries forget nothing: two comparisons a queue, inline.
         let transfersDue =
             transferQueue.first.map {
@@ -92,7 +98,7 @@ public struct IdempotencyRoom: Sendable {
     }
 
     /// The first way the queues and the tables disagree, or nil.
-    func consistencyViolation() -> String? {
+    public func consistencyViolation() -> String? {
         if clientOrderQueue.count != clientOrders.count || transferQueue.count != transfers.count {
             return "idempotency queues (\(clientOrderQueue.count), \(transferQueue.count)) differ from their tables"
         }

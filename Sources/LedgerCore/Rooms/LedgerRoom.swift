@@ -38,14 +38,14 @@ public struct LedgerRoom: Sendable {
     static let accountsReservedMax = 1 << 24
 
     /// An asset was listed: its system balances and sums start at zero.
-    mutating func listAsset() {
+    public mutating func listAsset() {
         systemBalancesMinor.append(contentsOf: repeatElement(0, count: SystemAccount.allCases.count))
         positionCostTotalMinor.append(0)
         entryNetMinor.append(0)
     }
 
     /// A symbol was listed: no holder, no open interest, an empty fund position.
-    mutating func listSymbol() {
+    public mutating func listSymbol() {
         insurancePositions.append(Position())
         holders.append(HolderSet())
         shortHolders.append(HolderSet())
@@ -57,12 +57,12 @@ public struct LedgerRoom: Sendable {
     /// accounts come). Grown by doubling instead, the array copied every account in the one
     /// deposit that opened the 1,048,577th (5.8 ms; docs/BENCHMARKS.md, "Growth in bounded
     /// steps"). Changes no outcome.
-    mutating func reserveAccounts(_ accountsMax: Int64) {
+    public mutating func reserveAccounts(_ accountsMax: Int64) {
         accounts.reserveCapacity(Int(min(accountsMax, Int64(Self.accountsReservedMax))))
     }
 
     /// The dense index of the account with this id, opening it (at the end) if it is new.
-    mutating func open(_ id: AccountID) -> Int {
+    public mutating func open(_ id: AccountID) -> Int {
         if let index = accountIndexByID[id] { return Int(index) }
         precondition(accounts.count < Int(UInt32.max))
         accountIndexByID[id] = UInt32(accounts.count)
@@ -71,7 +71,7 @@ public struct LedgerRoom: Sendable {
     }
 
     /// The balance of a system account in `asset`.
-    func systemBalance(_ account: SystemAccount, asset: AssetID) -> Int64 {
+    public func systemBalance(_ account: SystemAccount, asset: AssetID) -> Int64 {
         let index = Int(asset) * SystemAccount.allCases.count + Int(account.rawValue)
         return index < systemBalancesMinor.count ? systemBalancesMinor[index] : 0
     }
@@ -80,7 +80,7 @@ public struct LedgerRoom: Sendable {
     /// account's balance. Every call is paired (`ExchangeState.post`); the entry's net per
     /// asset must be zero when the entry ends.
     @inline(__always)
-    mutating func credit(_ account: LedgerRef, asset: AssetID, amountMinor: Int64) {
+    public mutating func credit(_ account: LedgerRef, asset: AssetID, amountMinor: Int64) {
         switch account {
         case .user(let index):
             accounts[index].ensure(asset: asset)
@@ -129,7 +129,7 @@ public struct LedgerRoom: Sendable {
     /// True when the entry balances (`entryViolation` is nil): the check every entry's end
     /// makes, without building a message.
     @inline(__always)
-    func entryBalances() -> Bool {
+    public func entryBalances() -> Bool {
         if unbalancedOpenInterest != 0 { return false }
         let stride = SystemAccount.allCases.count
         let clearing = Int(SystemAccount.pnlClearing.rawValue)
@@ -143,7 +143,7 @@ public struct LedgerRoom: Sendable {
     /// What an entry's end checks of the ledger, cheaply: every asset's balance changes net
     /// to zero, PnL clearing mirrors the cost of the open positions, every symbol's open
     /// interest is long = short. The first that fails, or nil.
-    func entryViolation(sequence: SequenceNumber) -> String? {
+    public func entryViolation(sequence: SequenceNumber) -> String? {
         for asset in entryNetMinor.indices {
             if entryNetMinor[asset] != 0 { return "entry \(sequence) does not balance in asset \(asset)" }
             let clearing = systemBalancesMinor[asset * SystemAccount.allCases.count + Int(SystemAccount.pnlClearing.rawValue)]
