@@ -47,6 +47,28 @@ import Testing
         #expect(books.consistencyViolation(Self.symbols) == nil)
     }
 
+    @Test func anAccountsOrdersStopAtItsOpenQuantity() {
+        var books = Self.books()
+        // Account 7's two bids among others', at two prices; account 8 deeper.
+        let orders = [
+            Self.order(1, account: 7, .buy, price: 100, quantity: 3), Self.order(2, account: 8, .buy, price: 100, quantity: 4),
+            Self.order(3, account: 7, .buy, price: 99, quantity: 5), Self.order(4, account: 9, .buy, price: 98, quantity: 1),
+            Self.order(5, account: 8, .buy, price: 97, quantity: 2),
+        ]
+        for order in orders {
+            books.takeOrderID(order.orderID)
+            books.rest(order, symbol: 0, clientOrderID: .none)
+        }
+        let book = books.bySymbol[0]
+        #expect(book.orders(.buy, of: 7).map(\.orderID) == [1, 3])
+        #expect(book.orders(.buy, of: 7, openQuantityUnits: 8).map(\.orderID) == [1, 3])
+        #expect(book.orders(.buy, of: 8, openQuantityUnits: 6).map(\.orderID) == [2, 5])
+        // The walk stops at the quantity it was told of, and does not start at 0.
+        #expect(book.orders(.buy, of: 7, openQuantityUnits: 3).map(\.orderID) == [1])
+        #expect(book.orders(.buy, of: 7, openQuantityUnits: 0).isEmpty)
+        #expect(book.orders(.sell, of: 7, openQuantityUnits: 0).isEmpty)
+    }
+
     @Test func fillsLeaveOrCloseAnOrder() throws {
         var books = Self.books()
         books.takeOrderID(1)

@@ -91,13 +91,24 @@ public struct OrderBook: Sendable {
     /// it lies and only that account's orders are copied out: a liquidation, a cancel-all
     /// or a reduce-only check filtered `orders(side)`, which copied every order of the
     /// side (4 MB at 10^5 resting orders) to find a few.
-    public func orders(_ side: Side, of accountIndex: UInt32) -> [RestingOrder] {
+    ///
+    /// `openQuantityUnits`, when given, is the account's whole open quantity on the side
+    /// (its position's `openBuyQuantityUnits` or `openSellQuantityUnits`): the walk stops
+    /// once it has found that much, and does not start when it is 0. The worst case is
+    /// still the whole side: the account's last order may rest at its back.
+    public func orders(_ side: Side, of accountIndex: UInt32, openQuantityUnits: Int64? = nil) -> [RestingOrder] {
         var result: [RestingOrder] = []
+        var left = openQuantityUnits ?? .max
+        if left <= 0 { return result }
         for level in levels(side) {
             var slot = level.headSlot
             while slot != Self.none {
                 let order = slots[slot]
-                if order.accountIndex == accountIndex { result.append(order) }
+                if order.accountIndex == accountIndex {
+                    result.append(order)
+                    left -= order.openQuantityUnits
+                    if left <= 0 { return result }
+                }
                 slot = order.nextSlot
             }
         }

@@ -165,7 +165,8 @@ extension ExchangeState {
             let position = ledger.accounts[index].position(SymbolID(symbol))
             if position.openBuyQuantityUnits != 0 || position.openSellQuantityUnits != 0 {
                 for side in Side.allCases {
-                    for order in books.bySymbol[symbol].orders(side, of: UInt32(index)) {
+                    let open = position.openQuantityUnits(side)
+                    for order in books.bySymbol[symbol].orders(side, of: UInt32(index), openQuantityUnits: open) {
                         emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                     }
                 }

@@ -232,7 +232,9 @@ extension ExchangeState {
         let size = ledger.accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
         var closing: [RestingOrder] = []
         for side in Side.allCases {
-            for order in books.bySymbol[Int(check.symbol)].orders(side, of: check.accountIndex) where order.reduceOnly {
+            let open = ledger.accounts[Int(check.accountIndex)].position(check.symbol).openQuantityUnits(side)
+            for order in books.bySymbol[Int(check.symbol)].orders(side, of: check.accountIndex, openQuantityUnits: open)
+            where order.reduceOnly {
                 if size == 0 || (size > 0) == (order.side == .buy) {
                     emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 } else {
@@ -300,7 +302,8 @@ extension ExchangeState {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
         var count: UInt64 = 0
         for side in Side.allCases {
-            for order in books.bySymbol[Int(symbol)].orders(side, of: index) {
+            let open = ledger.accounts[Int(index)].position(symbol).openQuantityUnits(side)
+            for order in books.bySymbol[Int(symbol)].orders(side, of: index, openQuantityUnits: open) {
                 emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 count += 1
             }
