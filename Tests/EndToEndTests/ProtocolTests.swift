@@ -90,6 +90,44 @@ import Testing
         #expect(try daemon.stateHash().hash == before.hash)
     }
 
+    /// The connection splits the byte stream into frames itself: a frame that arrives in
+    /// pieces (its length prefix cut in two), and several frames in one write with the
+    /// next one cut, are each answered once, in order.
+    @Test func framesInPiecesAndTogetherAreEachAnsweredInOrder() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        try daemon.start()
+        let admin = try daemon.connect()
+        var bytes = ByteWriter()
+        for (index, command) in E2EExchange.genesis.enumerated() {
+            WireFrame.command(requestID: UInt64(index + 1), command).encode(to: &bytes)
+        }
+        let stream = bytes.bytes
+        // Cuts: inside the first length prefix, inside the first body, then the rest of
+        // the first frame with the second whole and the third's first 3 bytes, then the
+        // rest. Each piece is its own write, apart in time, so the daemon reads them apart.
+        func frameEnd(at start: Int) -> Int {
+            start + 4 + (Int(stream[start]) | Int(stream[start + 1]) << 8 | Int(stream[start + 2]) << 16)
+        }
+        let secondEnd = frameEnd(at: frameEnd(at: 0))
+        #expect(frameEnd(at: secondEnd) == stream.count)
+        let cuts = [0, 2, 7, secondEnd + 3, stream.count]
+        for (from, to) in zip(cuts, cuts.dropFirst()) {
+            try admin.sendRaw(Array(stream[from..<to]))
+            usleep(50_000)
+        }
+        var sequences: [SequenceNumber] = []
+        for expected in 1...UInt64(E2EExchange.genesis.count) {
+            guard case .committed(let id, let sequence, _) = try admin.receive(), id == expected else {
+                Issue.record("reply \(expected) is not a commit of request \(expected)")
+                return
+            }
+            sequences.append(sequence)
+        }
+        #expect(sequences == sequences.sorted() && Set(sequences).count == sequences.count)
+        #expect(try daemon.stateHash().sequence == sequences.last)
+    }
+
     @Test func httpAPIUsesDecimalStringsAndBinanceNames() throws {
         let daemon = DaemonProcess()
         defer { daemon.cleanup() }

@@ -121,8 +121,14 @@ public enum WireFrame: Sendable, Hashable {
 
     /// Decodes one frame body (what follows the length prefix).
     public static func decode(body: [UInt8]) throws(CodecError) -> WireFrame {
+        try decode(body: body[...])
+    }
+
+    /// Decodes one frame body where it lies, in a slice of a larger buffer (a connection's
+    /// input); offsets in errors count from the body's first byte.
+    public static func decode(body: ArraySlice<UInt8>) throws(CodecError) -> WireFrame {
         // Requests (types below 0x80) to 4,096 bytes; replies to `replyBytesMax`.
-        guard body.count >= frameBytesMin, body.count <= (body[0] >= 0x80 ? replyBytesMax : frameBytesMax) else {
+        guard body.count >= frameBytesMin, body.count <= (body[body.startIndex] >= 0x80 ? replyBytesMax : frameBytesMax) else {
             throw .outOfRange(field: "frame length", offset: 0)
         }
         var reader = ByteReader(body)
@@ -188,8 +194,13 @@ public enum WireFrame: Sendable, Hashable {
     /// Reads the request id of a frame body that may not decode, so an error reply can
     /// still name it (0 when even that is missing).
     public static func requestID(ofBody body: [UInt8]) -> UInt64 {
+        requestID(ofBody: body[...])
+    }
+
+    /// The same, for a body in a slice.
+    public static func requestID(ofBody body: ArraySlice<UInt8>) -> UInt64 {
         guard body.count >= frameBytesMin else { return 0 }
-        var reader = ByteReader(body, range: 1..<9)
+        var reader = ByteReader(body[(body.startIndex + 1)..<(body.startIndex + 9)])
         return (try? reader.fixed64()) ?? 0
     }
 }
