@@ -28,8 +28,8 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     private var version: UInt64 = 1
     /// Input not yet split into frames: the connection splits the byte stream itself and
     /// decodes each frame body where it lies here (issue 12: a decoder handler in front
-    /// of it made an array and a boxed message of every frame, ~a quarter of ledgerd's
-    /// time at 100 k commands/s). At most one read plus a partial frame
+    /// of it made an array and a boxed message of every frame; docs/BENCHMARKS.md,
+    /// "Frames split in the connection"). At most one read plus a partial frame
     /// (4 + `WireFrame.frameBytesMax` bytes).
     private var inbox: [UInt8] = []
     /// A frame length outside 9 ... 4,096 was read: it cannot be resynchronised, so the

@@ -67,7 +67,6 @@ extension ExchangeState {
             // Every holder has a position (the pass above found each one in the set).
             if holderCounts[symbol] != ledger.holders[symbol].count { return "holder count of \(symbols[symbol].name) is off" }
             if shortCounts[symbol] != ledger.shortHolders[symbol].count { return "short holder count of \(symbols[symbol].name) is off" }
-            if !books.bySymbol[symbol].isUncrossed { return "book \(symbols[symbol].name) is crossed" }
             if longs[symbol] != shorts[symbol] {
                 return "open interest of \(symbols[symbol].name): long \(longs[symbol]) ≠ short \(shorts[symbol])"
             }
@@ -82,9 +81,6 @@ extension ExchangeState {
                     expected[Int(order.accountIndex) << 16 | symbol, default: Position()].addOpenOrder(
                         side: side, quantityUnits: order.openQuantityUnits,
                         notionalMinor: order.priceUnits * order.openQuantityUnits * markets[symbol].notionalFactor)
-                    if books.orderLocations[order.orderID]?.symbol != SymbolID(symbol) {
-                        return "order \(order.orderID) is in the book but not in the id table"
-                    }
                 }
             }
         }

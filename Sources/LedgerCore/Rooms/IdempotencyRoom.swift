@@ -57,36 +57,41 @@ public struct IdempotencyRoom: Sendable {
     /// of them, forever (docs/RULES.md, "Idempotency").
     @inline(__always)
     public mutating func expire(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
-        // Most entries forget nothing: two comparisons a queue, inline.
-        let transfersDue =
-            transferQueue.first.map {
-                $0.timeNanos < now - window.transferSeconds * 1_000_000_000 || transferQueue.count > Int(window.maxRecords)
-            } ?? false
-        let ordersDue =
-            clientOrderQueue.first.map {
-                $0.timeNanos < now - window.clientOrderSeconds * 1_000_000_000 || clientOrderQueue.count > Int(window.maxRecords)
-            } ?? false
-        if transfersDue || ordersDue { forget(now: now, budget: budget, bounded: bounded, books: books) }
+        // Most entries forget nothing: two comparisons a queue, inline. (Open orders'
+        // ids are counted here, so this is due whenever `forget` would find work.)
+        if let first = transferQueue.first, transferIsDue(first, now: now) {
+            forget(now: now, budget: budget, bounded: bounded, books: books)
+        } else if let first = clientOrderQueue.first, clientOrderIsDue(first, now: now, unforgettable: 0) {
+            forget(now: now, budget: budget, bounded: bounded, books: books)
+        }
+    }
+
+    /// The oldest transfer id has left the window by `now`, by time or by count.
+    @inline(__always)
+    private func transferIsDue(_ record: IdempotencyRecord<TransferID>, now: Int64) -> Bool {
+        record.timeNanos < now - window.transferSeconds * 1_000_000_000 || transferQueue.count > Int(window.maxRecords)
+    }
+
+    /// The oldest client order id has left the window by `now`, by time or by count (the
+    /// `unforgettable` ids of open orders not counted).
+    @inline(__always)
+    private func clientOrderIsDue(_ record: IdempotencyRecord<ClientOrderKey>, now: Int64, unforgettable: Int) -> Bool {
+        record.timeNanos < now - window.clientOrderSeconds * 1_000_000_000
+            || clientOrderQueue.count - unforgettable > Int(window.maxRecords)
     }
 
     private mutating func forget(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
         var forgotten = 0
-        let transferHorizon = now - window.transferSeconds * 1_000_000_000
-        while forgotten < budget, let first = transferQueue.first,
-            first.timeNanos < transferHorizon || transferQueue.count > Int(window.maxRecords)
-        {
+        while forgotten < budget, let first = transferQueue.first, transferIsDue(first, now: now) {
             forgotten += 1
             transferQueue.removeFirst()
             transfers.removeValue(forKey: first.key)
         }
-        let orderHorizon = now - window.clientOrderSeconds * 1_000_000_000
         // Each record is looked at once per entry at most.
         var looked = 0
         let total = min(clientOrderQueue.count, budget)
         let unforgettable = bounded ? openClientOrders : 0
-        while looked < total, let first = clientOrderQueue.first,
-            first.timeNanos < orderHorizon || clientOrderQueue.count - unforgettable > Int(window.maxRecords)
-        {
+        while looked < total, let first = clientOrderQueue.first, clientOrderIsDue(first, now: now, unforgettable: unforgettable) {
             looked += 1
             clientOrderQueue.removeFirst()
             if books.isOpen(clientOrders[first.key]!) {
