@@ -82,8 +82,11 @@ public struct PositionTable: Sendable, Hashable {
     @inline(__always)
     var middleWord: Int64 { head.position.openBuyNotionalMinor }
 
-    /// The slot at `index` (0 is the inline one).
-    private subscript(slotAt index: Int) -> Slot {
+    /// The slot at `index` (0 is the inline one; `index < count`), in symbol order. The
+    /// hot walks over an account's slots index them through the account in place
+    /// (`accounts[i].positions[slotAt: s]`): iterating `slots` or `entries` went through
+    /// unspecialized iterator witnesses and copied the table (issue 12's contest profile).
+    subscript(slotAt index: Int) -> Slot {
         @inline(__always) get { index == 0 ? head : tail[index - 1] }
     }
 

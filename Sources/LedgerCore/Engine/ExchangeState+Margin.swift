@@ -104,35 +104,45 @@ extension ExchangeState {
         // The account's fields are read in one chain each: an account bound to a name is a
         // copy, which retained and released its arrays on every order.
         var total = Int128(accounts[accountIndex].balance(asset)) + Int128(walletChangeMinor)
-        func add(_ position: Position, _ symbol: SymbolID) {
-            if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0
-                && position.openSellQuantityUnits == 0 && position.isolatedMarginMinor == 0
-            {
-                return
-            }
-            if position.isIsolated {
-                total -= Int128(position.isolatedMarginMinor)
-            } else {
-                total += unrealizedPnlMinor(position, symbol: symbol, markets)
-                total -= positionInitialMarginMinor(position, symbol: symbol, symbols, markets)
-            }
-            total -= orderInitialMarginMinor(position, symbol: symbol, symbols)
-        }
-        // A sum: the order of the positions does not matter.
+        // A sum: the order of the positions does not matter. The slots are read in place by
+        // index; a local function adding into `total` from a closure made `total` a box
+        // with a dynamic exclusivity check on every access.
         var replaced = false
-        accounts[accountIndex].positions.forEachSlot { slot in
-            guard symbols[Int(slot.symbol)].settleAsset == asset else { return }
+        for slotIndex in 0..<accounts[accountIndex].positions.count {
+            let slot = accounts[accountIndex].positions[slotAt: slotIndex]
+            guard symbols[Int(slot.symbol)].settleAsset == asset else { continue }
             if let replacing, replacing.symbol == slot.symbol {
                 replaced = true
-                add(replacing.position, slot.symbol)
+                total += availableChangeMinor(replacing.position, slot.symbol, symbols, markets)
             } else {
-                add(slot.position, slot.symbol)
+                total += availableChangeMinor(slot.position, slot.symbol, symbols, markets)
             }
         }
         if let replacing, !replaced, symbols[Int(replacing.symbol)].settleAsset == asset {
-            add(replacing.position, replacing.symbol)
+            total += availableChangeMinor(replacing.position, replacing.symbol, symbols, markets)
         }
         return total
+    }
+
+    /// What one position adds to its asset's available balance: unrealized PnL less
+    /// position margin (cross) or less its isolated margin, less its orders' margin.
+    @inline(__always)
+    static func availableChangeMinor(
+        _ position: Position, _ symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> Int128 {
+        if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0 && position.openSellQuantityUnits == 0
+            && position.isolatedMarginMinor == 0
+        {
+            return 0
+        }
+        var change: Int128
+        if position.isIsolated {
+            change = -Int128(position.isolatedMarginMinor)
+        } else {
+            change = unrealizedPnlMinor(position, symbol: symbol, markets)
+            change -= positionInitialMarginMinor(position, symbol: symbol, symbols, markets)
+        }
+        return change - orderInitialMarginMinor(position, symbol: symbol, symbols)
     }
 
     /// Available balance of an account by id (0 for an unknown account).
@@ -230,12 +240,14 @@ extension ExchangeState {
     ) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
         var balance = Int128(accounts[accountIndex].balance(asset))
         var maintenance = Int128(0)
-        for (index, position) in accounts[accountIndex].positions.entries where symbols[index].settleAsset == asset {
-            if position.isIsolated {
-                balance -= Int128(position.isolatedMarginMinor)
-            } else if position.sizeQuantityUnits != 0 {
-                balance += unrealizedPnlMinor(position, symbol: SymbolID(index), markets)
-                maintenance += maintenanceMarginMinor(position, symbol: SymbolID(index), symbols, markets)
+        for slotIndex in 0..<accounts[accountIndex].positions.count {
+            let slot = accounts[accountIndex].positions[slotAt: slotIndex]
+            guard symbols[Int(slot.symbol)].settleAsset == asset else { continue }
+            if slot.position.isIsolated {
+                balance -= Int128(slot.position.isolatedMarginMinor)
+            } else if slot.position.sizeQuantityUnits != 0 {
+                balance += unrealizedPnlMinor(slot.position, symbol: slot.symbol, markets)
+                maintenance += maintenanceMarginMinor(slot.position, symbol: slot.symbol, symbols, markets)
             }
         }
         return (balance, maintenance)

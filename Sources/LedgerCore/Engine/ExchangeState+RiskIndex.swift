@@ -66,11 +66,13 @@ extension ExchangeState {
     /// this same pass.
     mutating func recordDangerMarks(accountIndex index: Int) -> Bool {
         RiskIndex.retire(index, &ledger.accounts)
-        let positions = ledger.accounts[index].positions
+        // The slots are read in place, by index (a copy of the table or an iterator over it
+        // cost a retain, a release and witness calls for every account an entry changed).
+        let slotCount = ledger.accounts[index].positions.count
         // Every account an entry changed passes here after its last change: the cheap part
         // of "every position is margined" is checked on it (the rest is the check below).
-        for slot in positions.slots {
-            let position = slot.position
+        for slotIndex in 0..<slotCount {
+            let position = ledger.accounts[index].positions[slotAt: slotIndex].position
             precondition(
                 position.isolatedMarginMinor == 0 || (position.isIsolated && position.sizeQuantityUnits != 0),
                 "account \(ledger.accounts[index].id) holds isolated margin without an open isolated position")
@@ -79,14 +81,16 @@ extension ExchangeState {
         for asset in assets.indices {
             var crossCount: Int128 = 0
             var crossAllowance: Int128 = 0
-            for (symbol, position) in positions.entries
-            where position.sizeQuantityUnits != 0 && symbols[symbol].settleAsset == AssetID(asset) {
+            for slotIndex in 0..<slotCount {
+                let slot = ledger.accounts[index].positions[slotAt: slotIndex]
+                let symbol = Int(slot.symbol)
+                guard slot.position.sizeQuantityUnits != 0, symbols[symbol].settleAsset == AssetID(asset) else { continue }
                 let allowance = dangerAllowanceMinor(symbol: symbol)
-                if position.isIsolated {
-                    let health = Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), ledger.accounts, symbols, markets)
+                if slot.position.isIsolated {
+                    let health = Self.marginHealth(accountIndex: index, symbol: slot.symbol, ledger.accounts, symbols, markets)
                     isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
-                    addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: slack)
+                    addDangerMark(accountIndex: index, symbol: symbol, slot.position, shareMinor: slack)
                 } else {
                     crossCount += 1
                     crossAllowance += allowance
@@ -99,9 +103,12 @@ extension ExchangeState {
             // Both non-negative: rounding down is the truncation `/` gave, in 64 bits when
             // the operands fit.
             let share = slack < 0 ? slack : FixedPoint.divideRoundingDown(slack, crossCount)
-            for (symbol, position) in positions.entries
-            where position.sizeQuantityUnits != 0 && !position.isIsolated && symbols[symbol].settleAsset == AssetID(asset) {
-                addDangerMark(accountIndex: index, symbol: symbol, position, shareMinor: share)
+            for slotIndex in 0..<slotCount {
+                let slot = ledger.accounts[index].positions[slotAt: slotIndex]
+                let symbol = Int(slot.symbol)
+                guard slot.position.sizeQuantityUnits != 0, !slot.position.isIsolated, symbols[symbol].settleAsset == AssetID(asset)
+                else { continue }
+                addDangerMark(accountIndex: index, symbol: symbol, slot.position, shareMinor: share)
             }
         }
         return isDue
