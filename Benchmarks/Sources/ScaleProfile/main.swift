@@ -652,6 +652,61 @@ func adlReport(holders: Int) {
             + "; refused in the build: \(world.rejected)")
 }
 
+/// What a trade and a conditional order's cancel cost while STOPS stop orders wait in the
+/// symbol, none of them near its trigger: the trigger checks after a trade, the trailing
+/// stops' upkeep and the cancel's lookup must not grow with the orders waiting.
+func stopsReport(stops: [Int], trades: Int) {
+    for count in stops {
+        var world = oneSymbolWorld()
+        // Two traders who trade with each other, and one account per waiting stop order.
+        for trader: AccountID in [1, 2] {
+            world.run(.deposit(Transfer(transferID: trader, account: trader, asset: 0, amountMinor: 1 << 55)))
+        }
+        var stopIDs: [(AccountID, OrderID)] = []
+        for index in 0..<count {
+            let account = AccountID(1_000 + index)
+            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+            // Half stop-market sells far below the mark, half take-profit buys far below it
+            // (both trigger only on a fall of more than 40%), on both working prices.
+            world.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: index % 2 == 0 ? .sell : .buy,
+                        type: index % 2 == 0 ? .stopMarket : .takeProfitMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1,
+                        stopPriceUnits: 250_000 + Int64(index % 50_000), workingType: index % 4 < 2 ? .markPrice : .contractPrice)))
+            if case .orderAccepted(let id) = world.events.first { stopIDs.append((account, id)) }
+        }
+        precondition(world.state.books.conditionalBySymbol[0].count == count, "\(world.rejected)")
+        /// The p50 of the commands `timedIf` picks.
+        func timed(_ commands: Int, timedIf: (Int) -> Bool = { _ in true }, _ command: (Int) -> Command) -> UInt64 {
+            var times: [UInt64] = []
+            for index in 0..<commands {
+                let command = command(index)
+                let start = nanos()
+                world.run(command)
+                if timedIf(index) { times.append(nanos() - start) }
+            }
+            return Sweep.percentile(times, 0.5)
+        }
+        // Each trade: trader 1 rests a lot, trader 2 takes it (the taker's command timed).
+        let trade = timed(2 * trades, timedIf: { $0 % 2 == 1 }) { index in
+            .placeOrder(
+                PlaceOrder(
+                    account: index % 2 == 0 ? 1 : 2, symbol: 0, side: index % 2 == 0 ? .sell : .buy, type: .limit,
+                    timeInForce: index % 2 == 0 ? .gtc : .ioc, priceUnits: 500_000 + Int64(index / 2 % 10), quantityUnits: 1))
+        }
+        let cancels = min(count, trades)
+        let cancel = timed(cancels) { index in
+            let (account, id) = stopIDs[index * max(1, count / max(1, cancels)) % max(1, count)]
+            return .cancelOrder(CancelOrder(account: account, orderID: id, clientOrderID: 0))
+        }
+        precondition(world.state.books.conditionalBySymbol[0].count == count - cancels, "cancels refused: \(world.rejected)")
+        print(
+            "\(count) stop orders waiting: the taker's command of a trade p50 \(trade) ns (\(trades) trades), "
+                + "a stop order's cancel p50 \(count == 0 ? "-" : "\(cancel) ns") (\(cancels) cancels)")
+    }
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "world":
@@ -664,9 +719,11 @@ case "stalls":
     stallsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 2_100_000)
 case "adl":
     for holders in arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000] { adlReport(holders: holders) }
+case "stops":
+    stopsReport(stops: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
-    print("usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS]")
+    print("usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...]")
     exit(2)
 }

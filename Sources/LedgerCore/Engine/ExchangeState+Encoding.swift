@@ -329,11 +329,10 @@ extension ExchangeState {
                     guard case .placeOrder(let order) = try Command.decode(from: &reader), order.type.isConditional,
                         Int(order.symbol) == symbol, state.books.conditionalLocations[id] == nil
                     else { throw .outOfRange(field: "conditional order", offset: offset) }
-                    state.books.conditionalBySymbol[symbol].append(
+                    state.books.appendConditional(
                         ConditionalOrder(
                             orderID: id, accountIndex: accountIndex, order: order,
                             trailingExtremeUnits: try value("trailing extreme", 0...magnitude)))
-                    state.books.conditionalLocations[id] = SymbolID(symbol)
                 }
             }
         }

@@ -102,7 +102,8 @@ extension ExchangeState {
     /// `markPriceSet` and `trade`.
     mutating func followTrailingStops(symbol: SymbolID, _ type: WorkingType) {
         let index = Int(symbol)
-        guard books.conditionalBySymbol[index].contains(where: { $0.order.type == .trailingStopMarket }) else { return }
+        // Counted, not searched for: a walk over every waiting order on every trade.
+        guard books.triggers[index].trailingStops > 0 else { return }
         let price = workingPriceUnits(symbol: symbol, type)
         for slot in books.conditionalBySymbol[index].indices {
             let conditional = books.conditionalBySymbol[index][slot]
@@ -142,15 +143,23 @@ extension ExchangeState {
         }
     }
 
-    /// The conditional order of `symbol` with the lowest id whose trigger is reached.
-    func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
-        books.conditionalBySymbol[Int(symbol)].first {
+    /// The conditional order of `symbol` with the lowest id whose trigger is reached. The
+    /// trigger index answers "none" without a walk (`BookRoom.mayHaveTriggered`); the walk
+    /// over the symbol's orders, in id order, runs only when some trigger is reached or a
+    /// trailing stop waits.
+    mutating func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
+        guard
+            books.mayHaveTriggered(
+                symbol, markPriceUnits: workingPriceUnits(symbol: symbol, .markPrice),
+                contractPriceUnits: workingPriceUnits(symbol: symbol, .contractPrice))
+        else { return nil }
+        return books.conditionalBySymbol[Int(symbol)].first {
             Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
         }
     }
 
     /// True when some conditional order of `symbol` has its trigger reached.
-    func hasTriggeredOrder(symbol: SymbolID) -> Bool { firstTriggeredOrder(symbol: symbol) != nil }
+    mutating func hasTriggeredOrder(symbol: SymbolID) -> Bool { firstTriggeredOrder(symbol: symbol) != nil }
 
     /// Bounded rules: one step of the triggers waiting, lowest symbol first and, in it,
     /// lowest order id first, each followed by what it sets off (its trades move the

@@ -55,7 +55,10 @@ extension ExchangeState {
         for index in ledger.accounts.indices where recordDangerMarks(accountIndex: index) && isBounded {
             risk.pendingLiquidations.insert(UInt32(index))
         }
-        pendingTriggers = isBounded ? markets.indices.map { SymbolID($0) }.filter { hasTriggeredOrder(symbol: $0) } : []
+        pendingTriggers = []
+        if isBounded {
+            for symbol in markets.indices where hasTriggeredOrder(symbol: SymbolID(symbol)) { pendingTriggers.append(SymbolID(symbol)) }
+        }
     }
 
     /// Checks every scope of an account (its isolated positions, its cross positions per

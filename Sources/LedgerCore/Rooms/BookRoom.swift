@@ -15,6 +15,10 @@ public struct BookRoom: Sendable {
     var orderLocations = OrderSlotTable()
     /// Where each conditional order waits.
     var conditionalLocations = IDTable<SymbolID>(filler: 0)
+    /// Per symbol, the waiting orders by trigger price (derived from
+    /// `conditionalBySymbol`, not encoded): whether a price reaches any trigger, without
+    /// a walk over the orders.
+    var triggers: ContiguousArray<TriggerIndex> = []
     /// The client order id of each resting order that has one (`RestingOrder
     /// .hasClientOrderID`), by order id; derived from the encoding's orders.
     var restingClientOrderIDs = IDTable<ClientOrderID>(filler: .none, runBits: 2)
@@ -31,6 +35,7 @@ public struct BookRoom: Sendable {
     public mutating func listSymbol() {
         bySymbol.append(OrderBook())
         conditionalBySymbol.append([])
+        triggers.append(TriggerIndex())
     }
 
     /// How many orders rest in the books.
@@ -113,15 +118,50 @@ public struct BookRoom: Sendable {
         precondition(
             conditionalBySymbol[Int(symbol)].last.map { $0.orderID < conditional.orderID } ?? true,
             "conditional order \(conditional.orderID) is not the newest of its symbol")
-        conditionalBySymbol[Int(symbol)].append(conditional)
-        conditionalLocations[conditional.orderID] = symbol
+        appendConditional(conditional)
+    }
+
+    /// Adds a conditional order at the end of its symbol's list, unchecked (a snapshot's
+    /// decoder: the sweep after it refuses a list out of id order).
+    mutating func appendConditional(_ conditional: ConditionalOrder) {
+        let symbol = Int(conditional.order.symbol)
+        conditionalBySymbol[symbol].append(conditional)
+        conditionalLocations[conditional.orderID] = SymbolID(symbol)
+        triggers[symbol].add(conditional)
     }
 
     /// Takes a conditional order out of its list.
     mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
-        let symbol = conditionalLocations.removeValue(forKey: orderID)!
-        let slot = Self.slot(of: orderID, in: conditionalBySymbol[Int(symbol)])
-        return conditionalBySymbol[Int(symbol)].remove(at: slot)
+        let symbol = Int(conditionalLocations.removeValue(forKey: orderID)!)
+        let slot = Self.slot(of: orderID, in: conditionalBySymbol[symbol])
+        let conditional = conditionalBySymbol[symbol].remove(at: slot)
+        if let heap = triggers[symbol].noteRemoved(conditional) {
+            let kept = triggers[symbol].heaps[heap].filter { conditionalLocations[$0.orderID] != nil }
+            triggers[symbol].rebuild(heap, keeping: kept)
+        }
+        return conditional
+    }
+
+    /// The waiting conditional order `orderID` of `symbol`, if there is one (a binary
+    /// search of the symbol's list).
+    func waitingConditional(_ orderID: OrderID) -> ConditionalOrder? {
+        guard let symbol = conditionalLocations[orderID] else { return nil }
+        return conditionalBySymbol[Int(symbol)][Self.slot(of: orderID, in: conditionalBySymbol[Int(symbol)])]
+    }
+
+    /// False when no conditional order of `symbol` can have its trigger reached at these
+    /// working prices: no stop or take-profit order's trigger is, and no trailing stop
+    /// waits (their triggers move with the price and are not indexed). True tells the
+    /// caller to look for the order that goes first. Stale entries met are dropped.
+    @inline(__always)
+    mutating func mayHaveTriggered(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> Bool {
+        let index = Int(symbol)
+        if triggers[index].trailingStops > 0 { return true }
+        while let top = triggers[index].reachedTop(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) {
+            if conditionalLocations[top.orderID] != nil { return true }
+            triggers[index].pop(top.heap)
+        }
+        return false
     }
 
     /// Where `orderID` is in a list of conditional orders, which is in id order (orders join
@@ -191,6 +231,11 @@ public struct BookRoom: Sendable {
             }
         }
         if waiting != conditionalLocations.count { return "\(waiting) conditional orders listed, \(conditionalLocations.count) located" }
+        for (symbol, list) in conditionalBySymbol.enumerated() {
+            if let violation = triggers[symbol].violation(list, isWaiting: { conditionalLocations[$0] != nil }) {
+                return "\(symbols[symbol].name): \(violation)"
+            }
+        }
         return nil
     }
 }

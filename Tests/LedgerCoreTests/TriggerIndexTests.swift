@@ -1,0 +1,136 @@
+import LedgerClient
+import Testing
+
+@testable import LedgerCore
+
+/// The trigger index (`TriggerIndex`, `BookRoom.mayHaveTriggered`): it may answer "some
+/// trigger is reached" when none is only while a trailing stop waits, and must never answer
+/// "none" when one is. Checked against the walk it replaces, over random orders, removals
+/// and prices.
+@Suite struct TriggerIndexTests {
+    static let types: [OrderType] = [.stopMarket, .stopLimit, .takeProfitMarket, .takeProfitLimit, .trailingStopMarket]
+
+    /// The walk: does some waiting order of symbol 0 have its trigger reached?
+    static func walkFindsOne(_ books: BookRoom, mark: Int64, contract: Int64) -> Bool {
+        books.conditionalBySymbol[0].contains {
+            ExchangeState.isTriggered($0, at: $0.order.workingType == .markPrice ? mark : contract)
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func theIndexNeverMissesWhatTheWalkFinds(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var books = BookRoom()
+        books.listSymbol()
+        var waiting: [OrderID] = []
+        var nextID: OrderID = 1
+        var answeredNone = 0
+        var answeredSome = 0
+        var largestHeap = 0
+        for step in 0..<20_000 {
+            // Phases of up to 8 and up to 1,000 orders waiting: adds while fewer wait than
+            // the phase's size, removals once as many do. The heaps fill, go stale and are
+            // rebuilt; with few orders waiting, often no trigger is reached.
+            let phaseSize = step / 2_000 % 2 == 0 ? 8 : 1_000
+            if waiting.isEmpty || Int.random(in: 0..<phaseSize, using: &random) >= waiting.count {
+                let type = Self.types[Int.random(in: 0..<(step % 7 == 0 ? 5 : 4), using: &random)]
+                let side: Side = Bool.random(using: &random) ? .buy : .sell
+                // Triggers that wait for a rise are above 1,000, those for a fall below (as
+                // stops and take-profits usually are); one in ten anywhere.
+                let rises =
+                    TriggerIndex.heap(
+                        of: PlaceOrder(
+                            account: 1, symbol: 0, side: side, type: type == .trailingStopMarket ? .stopMarket : type,
+                            timeInForce: .gtc, priceUnits: 0, quantityUnits: 1))! % 2 == 0
+                let stop =
+                    Int.random(in: 0..<10, using: &random) == 0
+                    ? Int64.random(in: 1...2_000, using: &random)
+                    : rises ? Int64.random(in: 1_000...2_000, using: &random) : Int64.random(in: 1...1_000, using: &random)
+                let order = PlaceOrder(
+                    account: 1, symbol: 0, side: side, type: type, timeInForce: .gtc,
+                    priceUnits: type.hasLimitPrice ? 1_000 : 0, quantityUnits: 1,
+                    stopPriceUnits: type == .trailingStopMarket ? 0 : stop,
+                    workingType: Bool.random(using: &random) ? .markPrice : .contractPrice,
+                    callbackRateE8: type == .trailingStopMarket ? 1_000_000 : 0)
+                books.takeOrderID(nextID)
+                books.addConditional(
+                    ConditionalOrder(
+                        orderID: nextID, accountIndex: 0, order: order,
+                        trailingExtremeUnits: type == .trailingStopMarket ? Int64.random(in: 0...2_000, using: &random) : 0))
+                waiting.append(nextID)
+                nextID += 1
+            } else {
+                let id = waiting.remove(at: Int.random(in: 0..<waiting.count, using: &random))
+                #expect(books.removeConditional(id).orderID == id)
+            }
+            let mark = Int64.random(in: 1...2_000, using: &random)
+            let contract = Int64.random(in: 1...2_000, using: &random)
+            let walk = Self.walkFindsOne(books, mark: mark, contract: contract)
+            let index = books.mayHaveTriggered(0, markPriceUnits: mark, contractPriceUnits: contract)
+            if walk && !index {
+                Issue.record("seed \(seed), step \(step): the walk finds a trigger reached at \(mark)/\(contract), the index none")
+                return
+            }
+            // Without a trailing stop waiting the index is exact.
+            if books.triggers[0].trailingStops == 0 && index != walk {
+                Issue.record("seed \(seed), step \(step): the index says \(index), the walk \(walk), no trailing stop waiting")
+                return
+            }
+            if index { answeredSome += 1 } else { answeredNone += 1 }
+            largestHeap = max(largestHeap, books.triggers[0].heaps.map(\.count).max() ?? 0)
+            if step % 1_000 == 999, let violation = books.consistencyViolation(BookRoomTests.symbols) {
+                Issue.record("seed \(seed), step \(step): \(violation)")
+                return
+            }
+        }
+        // Both answers were exercised, and no heap grew past twice what could wait.
+        #expect(answeredNone > 1_000 && answeredSome > 1_000, "\(answeredNone) none, \(answeredSome) some")
+        #expect(largestHeap <= 2 * 1_000 + 33, "largest heap \(largestHeap)")
+    }
+
+    /// The sweep names an index that lost an order.
+    @Test func theSweepNamesAnIndexThatDisagrees() {
+        var books = BookRoom()
+        books.listSymbol()
+        books.listSymbol()
+        books.takeOrderID(1)
+        let order = PlaceOrder(
+            account: 1, symbol: 1, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1, stopPriceUnits: 900)
+        books.addConditional(ConditionalOrder(orderID: 1, accountIndex: 0, order: order, trailingExtremeUnits: 0))
+        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        // A sell stop on the contract price (the default): reached at or below 900.
+        let reached = books.mayHaveTriggered(1, markPriceUnits: 2_000, contractPriceUnits: 900)
+        let notReached = books.mayHaveTriggered(1, markPriceUnits: 1, contractPriceUnits: 901)
+        #expect(reached && !notReached)
+        var lost = books
+        lost.triggers[1] = TriggerIndex()
+        #expect(
+            lost.consistencyViolation(BookRoomTests.symbols)
+                == "ETHUSDT: trigger index counts [0, 0, 0, 0] and 0 trailing, the list [0, 0, 0, 1] and 0")
+    }
+
+    /// At the engine: a stop order far from the price does not trigger on a trade, one
+    /// whose trigger a trade reaches does, in the same entry (unbounded rules).
+    @Test func aTradeTriggersOnlyTheStopItReaches() throws {
+        var engine = EngineHarness()
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        for account: AccountID in [1, 2, 3, 4] { engine.deposit(account, 10_000_000_000) }
+        for (account, stop) in [(3, 400_000), (4, 499_000)] as [(AccountID, Int64)] {
+            engine.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0,
+                        quantityUnits: 1, stopPriceUnits: stop, workingType: .contractPrice)))
+        }
+        #expect(engine.state.books.conditionalBySymbol[0].count == 2)
+        engine.limit(1, .buy, price: 498_000, quantity: 5)
+        let events = engine.limit(2, .sell, price: 498_000, quantity: 1)
+        // The trade at 498,000 reached 499,000 (a sell stop: price ≤ stop), not 400,000.
+        let triggered = events.compactMap { event -> OrderID? in
+            if case .conditionalOrderTriggered(let id, _) = event { return id } else { return nil }
+        }
+        #expect(triggered.count == 1)
+        #expect(engine.state.books.conditionalBySymbol[0].map(\.order.stopPriceUnits) == [400_000])
+        #expect(engine.state.invariantViolation() == nil)
+    }
+}
