@@ -165,7 +165,8 @@ import Testing
         #expect(engine.state.books.conditionalBySymbol[0].map(\.orderID) == [ids[0], ids[2]])
         #expect(engine.state.invariantViolation() == nil)
         var swapped = engine.state
-        swapped.books.conditionalBySymbol[0].swapAt(0, 1)
+        let first = swapped.books.conditionalBySymbol[0].startIndex
+        swapped.books.conditionalBySymbol[0].swapAt(first, swapped.books.conditionalBySymbol[0].index(after: first))
         #expect(swapped.invariantViolation() == "conditional orders of BTCUSDT are not in id order at \(ids[0])")
     }
     /// The first slot lives inside the account and the rest in an array: whatever order

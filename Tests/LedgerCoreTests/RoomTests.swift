@@ -106,11 +106,13 @@ import Testing
         #expect(books.consistencyViolation(Self.symbols) == nil)
         #expect(books.removeConditional(4).orderID == 4)
         #expect(books.conditionalBySymbol[1].map(\.orderID) == [1])
-        #expect(BookRoom.slot(of: 1, in: books.conditionalBySymbol[1]) == 0)
+        #expect(books.conditionalBySymbol[1].position(of: 1) == books.conditionalBySymbol[1].startIndex)
+        #expect(books.conditionalBySymbol[1].position(of: 4) == nil && books.waitingConditional(1)?.orderID == 1)
 
         var swapped = books
         swapped.addConditional(conditional(5, symbol: 1))
-        swapped.conditionalBySymbol[1].swapAt(0, 1)
+        let first = swapped.conditionalBySymbol[1].startIndex
+        swapped.conditionalBySymbol[1].swapAt(first, swapped.conditionalBySymbol[1].index(after: first))
         #expect(swapped.consistencyViolation(Self.symbols) == "conditional orders of ETHUSDT are not in id order at 1")
         var lost = books
         lost.conditionalLocations[1] = 0

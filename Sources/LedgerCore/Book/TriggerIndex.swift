@@ -95,7 +95,7 @@ struct TriggerIndex: Sendable {
     }
 
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.
-    func violation(_ list: [ConditionalOrder], isWaiting: (OrderID) -> Bool) -> String? {
+    func violation(_ list: ConditionalList, isWaiting: (OrderID) -> Bool) -> String? {
         var expected = [0, 0, 0, 0]
         var trailing = 0
         for conditional in list {

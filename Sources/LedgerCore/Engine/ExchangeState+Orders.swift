@@ -105,7 +105,11 @@ extension ExchangeState {
         // Counted, not searched for: a walk over every waiting order on every trade.
         guard books.triggers[index].trailingStops > 0 else { return }
         let price = workingPriceUnits(symbol: symbol, type)
-        for slot in books.conditionalBySymbol[index].indices {
+        // Walked by index in place (`indices` would hold a copy of the list, and each write
+        // below would then copy a page).
+        var slot = books.conditionalBySymbol[index].startIndex
+        while slot != books.conditionalBySymbol[index].endIndex {
+            defer { slot = books.conditionalBySymbol[index].index(after: slot) }
             let conditional = books.conditionalBySymbol[index][slot]
             guard conditional.order.type == .trailingStopMarket, conditional.order.workingType == type else { continue }
             let sell = conditional.order.side == .sell

@@ -9,7 +9,7 @@ public struct BookRoom: Sendable {
     /// Per symbol, the limit order book.
     public internal(set) var bySymbol: ContiguousArray<OrderBook> = []
     /// Per symbol, the orders waiting for their trigger, in order id order.
-    public internal(set) var conditionalBySymbol: ContiguousArray<[ConditionalOrder]> = []
+    public internal(set) var conditionalBySymbol: ContiguousArray<ConditionalList> = []
     /// Where each resting order is: order ids are handed out in sequence, so the recent ones
     /// index a direct table (`OrderSlotTable`).
     var orderLocations = OrderSlotTable()
@@ -34,7 +34,7 @@ public struct BookRoom: Sendable {
     /// A symbol was listed: an empty book and no conditional orders.
     public mutating func listSymbol() {
         bySymbol.append(OrderBook())
-        conditionalBySymbol.append([])
+        conditionalBySymbol.append(ConditionalList())
         triggers.append(TriggerIndex())
     }
 
@@ -133,8 +133,10 @@ public struct BookRoom: Sendable {
     /// Takes a conditional order out of its list.
     mutating func removeConditional(_ orderID: OrderID) -> ConditionalOrder {
         let symbol = Int(conditionalLocations.removeValue(forKey: orderID)!)
-        let slot = Self.slot(of: orderID, in: conditionalBySymbol[symbol])
-        let conditional = conditionalBySymbol[symbol].remove(at: slot)
+        guard let position = conditionalBySymbol[symbol].position(of: orderID) else {
+            preconditionFailure("conditional order \(orderID) is not in its list")
+        }
+        let conditional = conditionalBySymbol[symbol].remove(at: position)
         if let heap = triggers[symbol].noteRemoved(conditional) {
             let kept = triggers[symbol].heaps[heap].filter { conditionalLocations[$0.orderID] != nil }
             triggers[symbol].rebuild(heap, keeping: kept)
@@ -142,11 +144,12 @@ public struct BookRoom: Sendable {
         return conditional
     }
 
-    /// The waiting conditional order `orderID` of `symbol`, if there is one (a binary
-    /// search of the symbol's list).
+    /// The waiting conditional order `orderID`, if there is one (its location, then a
+    /// binary search of its symbol's list).
     func waitingConditional(_ orderID: OrderID) -> ConditionalOrder? {
-        guard let symbol = conditionalLocations[orderID] else { return nil }
-        return conditionalBySymbol[Int(symbol)][Self.slot(of: orderID, in: conditionalBySymbol[Int(symbol)])]
+        guard let symbol = conditionalLocations[orderID], let position = conditionalBySymbol[Int(symbol)].position(of: orderID)
+        else { return nil }
+        return conditionalBySymbol[Int(symbol)][position]
     }
 
     /// False when no conditional order of `symbol` can have its trigger reached at these
@@ -162,18 +165,6 @@ public struct BookRoom: Sendable {
             triggers[index].pop(top.heap)
         }
         return false
-    }
-
-    /// Where `orderID` is in a list of conditional orders, which is in id order (orders join
-    /// it with new, increasing ids; the decoder and the sweep check it): a binary search.
-    static func slot(of orderID: OrderID, in list: borrowing [ConditionalOrder]) -> Int {
-        var (low, high) = (0, list.count)
-        while low < high {
-            let middle = (low + high) / 2
-            if list[middle].orderID < orderID { low = middle + 1 } else { high = middle }
-        }
-        precondition(low < list.count && list[low].orderID == orderID, "conditional order \(orderID) is not in its list")
-        return low
     }
 
     /// The resting order with this id, if it is open.
@@ -221,10 +212,12 @@ public struct BookRoom: Sendable {
         var waiting = 0
         for (symbol, list) in conditionalBySymbol.enumerated() {
             waiting += list.count
-            for (position, conditional) in list.enumerated() {
-                if position > 0, list[position - 1].orderID >= conditional.orderID {
+            var previous: OrderID? = nil
+            for conditional in list {
+                if let previous, previous >= conditional.orderID {
                     return "conditional orders of \(symbols[symbol].name) are not in id order at \(conditional.orderID)"
                 }
+                previous = conditional.orderID
                 if conditionalLocations[conditional.orderID] != SymbolID(symbol) {
                     return "conditional order \(conditional.orderID) is not where its location says"
                 }
