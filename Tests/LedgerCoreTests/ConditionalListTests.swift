@@ -62,3 +62,64 @@ import Testing
         #expect(mostPages >= 5, "the pages were exercised: at most \(mostPages)")
     }
 }
+
+/// Each account's chain of conditional orders per symbol (`BookRoom.accountChains`) against
+/// a filter of the symbol's list, over random orders and removals; and the sweep's message
+/// for a broken chain.
+@Suite struct AccountChainTests {
+    @Test(arguments: [1, 2] as [UInt64])
+    func chainsHoldEachAccountsOrdersInIdOrder(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var books = BookRoomTests.books()
+        var waiting: [OrderID] = []
+        for step in 0..<6_000 {
+            if waiting.isEmpty || Int.random(in: 0..<400, using: &random) >= waiting.count {
+                let id = books.nextOrderID
+                books.takeOrderID(id)
+                let symbol = SymbolID.random(in: 0...1, using: &random)
+                var order = ConditionalListTests.conditional(id)
+                order.accountIndex = UInt32.random(in: 0..<12, using: &random)
+                order.order.symbol = symbol
+                books.addConditional(order)
+                waiting.append(id)
+            } else {
+                let id = waiting.remove(at: Int.random(in: 0..<waiting.count, using: &random))
+                _ = books.removeConditional(id)
+            }
+            let account = UInt32.random(in: 0..<12, using: &random)
+            let symbol = SymbolID.random(in: 0...1, using: &random)
+            let expected = books.conditionalBySymbol[Int(symbol)].filter { $0.accountIndex == account }.map(\.orderID)
+            let chained = books.conditionalOrderIDs(ofAccountIndex: account, symbol: symbol)
+            if chained != expected {
+                Issue.record("seed \(seed), step \(step): account \(account) chains \(chained), the list has \(expected)")
+                return
+            }
+            if step % 500 == 0, let violation = books.consistencyViolation(BookRoomTests.symbols) {
+                Issue.record("seed \(seed), step \(step): \(violation)")
+                return
+            }
+        }
+        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+    }
+
+    @Test func theSweepNamesABrokenChain() {
+        var books = BookRoomTests.books()
+        for id: OrderID in 1...3 {
+            books.takeOrderID(id)
+            books.addConditional(ConditionalListTests.conditional(id))  // accounts 1, 2, 3 (id % 7)
+        }
+        books.takeOrderID(4)
+        var fourth = ConditionalListTests.conditional(4)
+        fourth.accountIndex = 1
+        books.addConditional(fourth)
+        #expect(books.conditionalOrderIDs(ofAccountIndex: 1, symbol: 0) == [1, 4])
+        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        var broken = books
+        let first = broken.conditionalBySymbol[0].startIndex
+        broken.conditionalBySymbol[0][first].nextOfAccount = 0
+        #expect(broken.consistencyViolation(BookRoomTests.symbols) == "conditional order 1's chain skips 4")
+        _ = books.removeConditional(1)
+        #expect(books.conditionalOrderIDs(ofAccountIndex: 1, symbol: 0) == [4])
+        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+    }
+}

@@ -695,15 +695,23 @@ func stopsReport(stops: [Int], trades: Int) {
                     account: index % 2 == 0 ? 1 : 2, symbol: 0, side: index % 2 == 0 ? .sell : .buy, type: .limit,
                     timeInForce: index % 2 == 0 ? .gtc : .ioc, priceUnits: 500_000 + Int64(index / 2 % 10), quantityUnits: 1))
         }
-        let cancels = min(count, trades)
+        // Cancels from the first half of the orders, cancel-alls from the second.
+        let cancels = min(count / 2, trades)
         let cancel = timed(cancels) { index in
-            let (account, id) = stopIDs[index * max(1, count / max(1, cancels)) % max(1, count)]
+            let (account, id) = stopIDs[index * max(1, count / 2 / max(1, cancels))]
             return .cancelOrder(CancelOrder(account: account, orderID: id, clientOrderID: 0))
         }
         precondition(world.state.books.conditionalBySymbol[0].count == count - cancels, "cancels refused: \(world.rejected)")
+        // Cancel-all by accounts whose one stop order still waits (the last ones placed).
+        let cancelAlls = min(count / 2, 1_000)
+        let cancelAll = timed(cancelAlls) { index in
+            .cancelAllOrders(account: stopIDs[count - 1 - index].0, symbol: 0)
+        }
+        precondition(world.state.books.conditionalBySymbol[0].count == count - cancels - cancelAlls, "\(world.rejected)")
         print(
             "\(count) stop orders waiting: the taker's command of a trade p50 \(trade) ns (\(trades) trades), "
-                + "a stop order's cancel p50 \(count == 0 ? "-" : "\(cancel) ns") (\(cancels) cancels)")
+                + "a stop order's cancel p50 \(count == 0 ? "-" : "\(cancel) ns") (\(cancels) cancels), "
+                + "a cancel-all of an account with one p50 \(cancelAlls == 0 ? "-" : "\(cancelAll) ns") (\(cancelAlls))")
     }
 }
 

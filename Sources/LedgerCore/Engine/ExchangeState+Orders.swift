@@ -226,12 +226,10 @@ extension ExchangeState {
     mutating func cancelConditionalOrders(
         accountIndex: UInt32, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> UInt64 {
-        var count: UInt64 = 0
-        for conditional in books.conditionalBySymbol[Int(symbol)] where conditional.accountIndex == accountIndex {
-            emit(.conditionalOrderCancelled(conditional.orderID), command, sequence, &events)
-            count += 1
-        }
-        return count
+        // The account's own chain, not a walk over every order waiting in the symbol.
+        let ids = books.conditionalOrderIDs(ofAccountIndex: accountIndex, symbol: symbol)
+        for id in ids { emit(.conditionalOrderCancelled(id), command, sequence, &events) }
+        return UInt64(ids.count)
     }
 
     // MARK: Reduce-only upkeep

@@ -74,6 +74,9 @@ public struct ConditionalOrder: Sendable, Hashable {
     /// Trailing stops: the best working price since activation (highest for a sell,
     /// lowest for a buy); 0 before activation.
     public var trailingExtremeUnits: Int64
+    /// The account's next conditional order in the symbol, by id (0: none): the chain
+    /// `BookRoom` keeps per account and symbol (derived, not encoded).
+    var nextOfAccount: OrderID = 0
 }
 
 /// The order the events being applied belong to: set by `orderAccepted`,

@@ -19,6 +19,11 @@ public struct BookRoom: Sendable {
     /// `conditionalBySymbol`, not encoded): whether a price reaches any trigger, without
     /// a walk over the orders.
     var triggers: ContiguousArray<TriggerIndex> = []
+    /// Per account and symbol (`chainKey`), the first and last of its conditional orders,
+    /// chained through `ConditionalOrder.nextOfAccount` in id order (derived, not encoded):
+    /// a cancel-all or a liquidation finds one account's few orders without a walk over
+    /// every order of the symbol.
+    var accountChains = IDTable<AccountChain>(filler: AccountChain(head: 0, tail: 0))
     /// The client order id of each resting order that has one (`RestingOrder
     /// .hasClientOrderID`), by order id; derived from the encoding's orders.
     var restingClientOrderIDs = IDTable<ClientOrderID>(filler: .none, runBits: 2)
@@ -125,9 +130,79 @@ public struct BookRoom: Sendable {
     /// decoder: the sweep after it refuses a list out of id order).
     mutating func appendConditional(_ conditional: ConditionalOrder) {
         let symbol = Int(conditional.order.symbol)
-        conditionalBySymbol[symbol].append(conditional)
+        var added = conditional
+        added.nextOfAccount = 0
+        let key = Self.chainKey(conditional.accountIndex, conditional.order.symbol)
+        if var chain = accountChains[key] {
+            setNextOfAccount(chain.tail, symbol: symbol, to: conditional.orderID)
+            chain.tail = conditional.orderID
+            accountChains[key] = chain
+        } else {
+            accountChains[key] = AccountChain(head: conditional.orderID, tail: conditional.orderID)
+        }
+        conditionalBySymbol[symbol].append(added)
         conditionalLocations[conditional.orderID] = SymbolID(symbol)
         triggers[symbol].add(conditional)
+    }
+
+    /// The key of an account's chain in a symbol: its index above the symbol's bits.
+    @inline(__always)
+    static func chainKey(_ accountIndex: UInt32, _ symbol: SymbolID) -> UInt64 {
+        UInt64(accountIndex) << 16 | UInt64(symbol)
+    }
+
+    /// Points the waiting order `orderID` of `symbol` at the next of its account's chain.
+    private mutating func setNextOfAccount(_ orderID: OrderID, symbol: Int, to next: OrderID) {
+        guard let position = conditionalBySymbol[symbol].position(of: orderID) else {
+            preconditionFailure("conditional order \(orderID) of an account's chain is not in its list")
+        }
+        conditionalBySymbol[symbol][position].nextOfAccount = next
+    }
+
+    /// Takes a removed order out of its account's chain: at most
+    /// `Limits.conditionalOrdersPerAccountSymbolMax` steps from the head.
+    private mutating func unchain(_ removed: ConditionalOrder) {
+        let symbol = Int(removed.order.symbol)
+        let key = Self.chainKey(removed.accountIndex, removed.order.symbol)
+        guard var chain = accountChains[key] else { preconditionFailure("conditional order \(removed.orderID) has no chain") }
+        if chain.head == removed.orderID {
+            if removed.nextOfAccount == 0 {
+                accountChains.removeValue(forKey: key)
+            } else {
+                chain.head = removed.nextOfAccount
+                accountChains[key] = chain
+            }
+            return
+        }
+        var previous = chain.head
+        while true {
+            guard let position = conditionalBySymbol[symbol].position(of: previous) else {
+                preconditionFailure("conditional order \(previous) of an account's chain is not in its list")
+            }
+            let next = conditionalBySymbol[symbol][position].nextOfAccount
+            if next == removed.orderID {
+                conditionalBySymbol[symbol][position].nextOfAccount = removed.nextOfAccount
+                if chain.tail == removed.orderID {
+                    chain.tail = previous
+                    accountChains[key] = chain
+                }
+                return
+            }
+            precondition(next != 0, "conditional order \(removed.orderID) is not in its account's chain")
+            previous = next
+        }
+    }
+
+    /// An account's waiting conditional orders in a symbol, in id order.
+    func conditionalOrderIDs(ofAccountIndex accountIndex: UInt32, symbol: SymbolID) -> [OrderID] {
+        guard let chain = accountChains[Self.chainKey(accountIndex, symbol)] else { return [] }
+        var ids: [OrderID] = []
+        var next = chain.head
+        while next != 0, let position = conditionalBySymbol[Int(symbol)].position(of: next) {
+            ids.append(next)
+            next = conditionalBySymbol[Int(symbol)][position].nextOfAccount
+        }
+        return ids
     }
 
     /// Takes a conditional order out of its list.
@@ -137,6 +212,7 @@ public struct BookRoom: Sendable {
             preconditionFailure("conditional order \(orderID) is not in its list")
         }
         let conditional = conditionalBySymbol[symbol].remove(at: position)
+        unchain(conditional)
         if let heap = triggers[symbol].noteRemoved(conditional) {
             let kept = triggers[symbol].heaps[heap].filter { conditionalLocations[$0.orderID] != nil }
             triggers[symbol].rebuild(heap, keeping: kept)
@@ -221,9 +297,34 @@ public struct BookRoom: Sendable {
                 if conditionalLocations[conditional.orderID] != SymbolID(symbol) {
                     return "conditional order \(conditional.orderID) is not where its location says"
                 }
+
             }
         }
         if waiting != conditionalLocations.count { return "\(waiting) conditional orders listed, \(conditionalLocations.count) located" }
+        // Each account's chain links its orders of the symbol in id order, head to tail.
+        var chains = 0
+        for (symbol, list) in conditionalBySymbol.enumerated() {
+            var last: [UInt32: ConditionalOrder] = [:]
+            for conditional in list {
+                let chain = accountChains[Self.chainKey(conditional.accountIndex, SymbolID(symbol))]
+                if let previous = last[conditional.accountIndex] {
+                    if previous.nextOfAccount != conditional.orderID {
+                        return "conditional order \(previous.orderID)'s chain skips \(conditional.orderID)"
+                    }
+                } else if chain?.head != conditional.orderID {
+                    return "conditional order \(conditional.orderID) does not head its account's chain"
+                }
+                last[conditional.accountIndex] = conditional
+            }
+            for (accountIndex, conditional) in last
+            where conditional.nextOfAccount != 0
+                || accountChains[Self.chainKey(accountIndex, SymbolID(symbol))]?.tail != conditional.orderID
+            {
+                return "conditional order \(conditional.orderID) does not end its account's chain"
+            }
+            chains += last.count
+        }
+        if chains != accountChains.count { return "\(accountChains.count) account chains for \(chains) accounts' orders" }
         for (symbol, list) in conditionalBySymbol.enumerated() {
             if let violation = triggers[symbol].violation(list, isWaiting: { conditionalLocations[$0] != nil }) {
                 return "\(symbols[symbol].name): \(violation)"
@@ -231,4 +332,11 @@ public struct BookRoom: Sendable {
         }
         return nil
     }
+}
+
+/// The first and last of one account's conditional orders in one symbol (`BookRoom
+/// .accountChains`).
+struct AccountChain: Sendable, Equatable {
+    var head: OrderID
+    var tail: OrderID
 }
