@@ -3,17 +3,19 @@ import Testing
 
 @testable import LedgerCore
 
-/// The trigger index (`TriggerIndex`, `BookRoom.mayHaveTriggered`): it may answer "some
-/// trigger is reached" when none is only while a trailing stop waits, and must never answer
-/// "none" when one is. Checked against the walk it replaces, over random orders, removals
-/// and prices.
+/// The trigger index (`TriggerIndex`, `BookRoom.indexedTriggerReached`): whether a stop or
+/// take-profit order's trigger is reached, exactly as the walk it replaces says, over
+/// random orders (trailing stops among them), removals and prices; and the engine's first
+/// triggered order, as the walk in id order finds it.
 @Suite struct TriggerIndexTests {
     static let types: [OrderType] = [.stopMarket, .stopLimit, .takeProfitMarket, .takeProfitLimit, .trailingStopMarket]
 
-    /// The walk: does some waiting order of symbol 0 have its trigger reached?
-    static func walkFindsOne(_ books: BookRoom, mark: Int64, contract: Int64) -> Bool {
+    /// The walk: does some waiting order of symbol 0 (a trailing stop only if `trailing`)
+    /// have its trigger reached?
+    static func walkFindsOne(_ books: BookRoom, mark: Int64, contract: Int64, trailing: Bool) -> Bool {
         books.conditionalBySymbol[0].contains {
-            ExchangeState.isTriggered($0, at: $0.order.workingType == .markPrice ? mark : contract)
+            (trailing || $0.order.type != .trailingStopMarket)
+                && ExchangeState.isTriggered($0, at: $0.order.workingType == .markPrice ? mark : contract)
         }
     }
 
@@ -65,15 +67,10 @@ import Testing
             }
             let mark = Int64.random(in: 1...2_000, using: &random)
             let contract = Int64.random(in: 1...2_000, using: &random)
-            let walk = Self.walkFindsOne(books, mark: mark, contract: contract)
-            let index = books.mayHaveTriggered(0, markPriceUnits: mark, contractPriceUnits: contract)
-            if walk && !index {
-                Issue.record("seed \(seed), step \(step): the walk finds a trigger reached at \(mark)/\(contract), the index none")
-                return
-            }
-            // Without a trailing stop waiting the index is exact.
-            if books.triggers[0].trailingStops == 0 && index != walk {
-                Issue.record("seed \(seed), step \(step): the index says \(index), the walk \(walk), no trailing stop waiting")
+            let walk = Self.walkFindsOne(books, mark: mark, contract: contract, trailing: false)
+            let index = books.indexedTriggerReached(0, markPriceUnits: mark, contractPriceUnits: contract)
+            if index != walk {
+                Issue.record("seed \(seed), step \(step): at \(mark)/\(contract) the index says \(index), the walk \(walk)")
                 return
             }
             if index { answeredSome += 1 } else { answeredNone += 1 }
@@ -99,14 +96,65 @@ import Testing
         books.addConditional(ConditionalOrder(orderID: 1, accountIndex: 0, order: order, trailingExtremeUnits: 0))
         #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
         // A sell stop on the contract price (the default): reached at or below 900.
-        let reached = books.mayHaveTriggered(1, markPriceUnits: 2_000, contractPriceUnits: 900)
-        let notReached = books.mayHaveTriggered(1, markPriceUnits: 1, contractPriceUnits: 901)
+        let reached = books.indexedTriggerReached(1, markPriceUnits: 2_000, contractPriceUnits: 900)
+        let notReached = books.indexedTriggerReached(1, markPriceUnits: 1, contractPriceUnits: 901)
         #expect(reached && !notReached)
         var lost = books
         lost.triggers[1] = TriggerIndex()
         #expect(
             lost.consistencyViolation(BookRoomTests.symbols)
                 == "ETHUSDT: trigger index counts [0, 0, 0, 0] and 0 trailing, the list [0, 0, 0, 1] and 0")
+    }
+
+    /// The engine's first triggered order (the index, then the trailing stops alone) is the
+    /// walk's: the lowest id whose trigger is reached, over random orders of every kind and
+    /// random mark and last prices set in place.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func theFirstTriggeredOrderIsTheWalks(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var engine = EngineHarness()
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
+        engine.deposit(5, 10_000_000_000)
+        var placed = 0
+        for step in 0..<400 {
+            let type = Self.types[Int.random(in: 0..<5, using: &random)]
+            let side: Side = Bool.random(using: &random) ? .buy : .sell
+            let order = PlaceOrder(
+                account: 5, symbol: 0, side: side, type: type, timeInForce: .gtc, priceUnits: type.hasLimitPrice ? 500_000 : 0,
+                quantityUnits: 1, stopPriceUnits: type == .trailingStopMarket ? 0 : Int64.random(in: 1...10_000, using: &random) * 100,
+                workingType: Bool.random(using: &random) ? .markPrice : .contractPrice,
+                callbackRateE8: type == .trailingStopMarket ? 1_000_000 : 0)
+            // Placed only while not reached at the current prices (or refused), then the
+            // prices move in place: many orders end up reached at once.
+            let events = engine.run(.placeOrder(order))
+            if case .conditionalOrderPlaced = events.last { placed += 1 }
+            if step % 4 == 3 {
+                engine.state.markets[0].markPriceUnits = Int64.random(in: 1...10_000, using: &random) * 100
+                engine.state.markets[0].lastPriceUnits = Int64.random(in: 0...10_000, using: &random) * 100
+                var slot = engine.state.books.conditionalBySymbol[0].startIndex
+                while slot != engine.state.books.conditionalBySymbol[0].endIndex {
+                    if engine.state.books.conditionalBySymbol[0][slot].order.type == .trailingStopMarket {
+                        engine.state.books.conditionalBySymbol[0][slot].trailingExtremeUnits =
+                            Int64.random(in: 0...10_000, using: &random) * 100
+                    }
+                    slot = engine.state.books.conditionalBySymbol[0].index(after: slot)
+                }
+                let walk = engine.state.books.conditionalBySymbol[0].first {
+                    ExchangeState.isTriggered($0, at: engine.state.workingPriceUnits(symbol: 0, $0.order.workingType))
+                }
+                let found = engine.state.firstTriggeredOrder(symbol: 0)
+                if found?.orderID != walk?.orderID {
+                    Issue.record(
+                        "seed \(seed), step \(step): the engine finds \(String(describing: found?.orderID)), the walk \(String(describing: walk?.orderID))"
+                    )
+                    return
+                }
+                // Back to where the next placements are judged.
+                engine.state.markets[0].markPriceUnits = 500_000
+                engine.state.markets[0].lastPriceUnits = 0
+            }
+        }
+        #expect(placed > 100, "\(placed) conditional orders placed")
     }
 
     /// At the engine: a stop order far from the price does not trigger on a trade, one

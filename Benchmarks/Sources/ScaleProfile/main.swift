@@ -676,7 +676,18 @@ func stopsReport(stops: [Int], trades: Int) {
                         stopPriceUnits: 250_000 + Int64(index % 50_000), workingType: index % 4 < 2 ? .markPrice : .contractPrice)))
             if case .orderAccepted(let id) = world.events.first { stopIDs.append((account, id)) }
         }
-        precondition(world.state.books.conditionalBySymbol[0].count == count, "\(world.rejected)")
+        // STOPS_TRAILING=K: K trailing stops (sells, 1% callback) wait besides.
+        let trailing = Int(ProcessInfo.processInfo.environment["STOPS_TRAILING"] ?? "") ?? 0
+        for index in 0..<trailing {
+            let account = AccountID(900 - index)
+            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+            world.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: .sell, type: .trailingStopMarket, timeInForce: .gtc, priceUnits: 0,
+                        quantityUnits: 1, callbackRateE8: 1_000_000)))
+        }
+        precondition(world.state.books.conditionalBySymbol[0].count == count + trailing, "\(world.rejected)")
         /// The p50 of the commands `timedIf` picks.
         func timed(_ commands: Int, timedIf: (Int) -> Bool = { _ in true }, _ command: (Int) -> Command) -> UInt64 {
             var times: [UInt64] = []
@@ -701,15 +712,15 @@ func stopsReport(stops: [Int], trades: Int) {
             let (account, id) = stopIDs[index * max(1, count / 2 / max(1, cancels))]
             return .cancelOrder(CancelOrder(account: account, orderID: id, clientOrderID: 0))
         }
-        precondition(world.state.books.conditionalBySymbol[0].count == count - cancels, "cancels refused: \(world.rejected)")
+        precondition(world.state.books.conditionalBySymbol[0].count == count + trailing - cancels, "cancels refused: \(world.rejected)")
         // Cancel-all by accounts whose one stop order still waits (the last ones placed).
         let cancelAlls = min(count / 2, 1_000)
         let cancelAll = timed(cancelAlls) { index in
             .cancelAllOrders(account: stopIDs[count - 1 - index].0, symbol: 0)
         }
-        precondition(world.state.books.conditionalBySymbol[0].count == count - cancels - cancelAlls, "\(world.rejected)")
+        precondition(world.state.books.conditionalBySymbol[0].count == count + trailing - cancels - cancelAlls, "\(world.rejected)")
         print(
-            "\(count) stop orders waiting: the taker's command of a trade p50 \(trade) ns (\(trades) trades), "
+            "\(count) stop orders\(trailing > 0 ? " and \(trailing) trailing" : "") waiting: the taker's command of a trade p50 \(trade) ns (\(trades) trades), "
                 + "a stop order's cancel p50 \(count == 0 ? "-" : "\(cancel) ns") (\(cancels) cancels), "
                 + "a cancel-all of an account with one p50 \(cancelAlls == 0 ? "-" : "\(cancelAll) ns") (\(cancelAlls))")
     }

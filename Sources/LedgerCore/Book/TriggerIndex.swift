@@ -16,7 +16,8 @@
 /// Some order's trigger is reached exactly when the top of one of the four is. Which order
 /// goes first (the lowest id among those reached) is still found by the walk, which now
 /// runs only when an order does trigger. Trailing stops move their trigger with the price:
-/// they are only counted (`trailingStops`), and while one waits the walk runs as before.
+/// their ids are kept apart in id order (`trailingStops`), so that their upkeep on a trade
+/// and the look for one reached visit them alone.
 ///
 /// Entries leave lazily: a cancelled or triggered order's entry stays until it comes to
 /// the top reached (an order id is never reused, so an entry whose id no longer waits is
@@ -34,8 +35,8 @@ struct TriggerIndex: Sendable {
     private(set) var heaps: [[Entry]] = [[], [], [], []]
     /// Entries of orders that still wait, per heap.
     private(set) var live = [0, 0, 0, 0]
-    /// Trailing stops waiting in the symbol.
-    private(set) var trailingStops = 0
+    /// The trailing stops waiting in the symbol, in id order.
+    private(set) var trailingStops: [OrderID] = []
 
     /// Which heap an order's trigger goes in, or nil for a trailing stop.
     @inline(__always)
@@ -52,7 +53,8 @@ struct TriggerIndex: Sendable {
     /// An order starts to wait.
     mutating func add(_ conditional: ConditionalOrder) {
         guard let heap = Self.heap(of: conditional.order) else {
-            trailingStops += 1
+            // Ids join in increasing order (the list's order; the sweep checks both).
+            trailingStops.append(conditional.orderID)
             return
         }
         let price = conditional.order.stopPriceUnits
@@ -65,7 +67,15 @@ struct TriggerIndex: Sendable {
     /// rebuilds it from the entries that still wait (`rebuild`).
     mutating func noteRemoved(_ conditional: ConditionalOrder) -> Int? {
         guard let heap = Self.heap(of: conditional.order) else {
-            trailingStops -= 1
+            var (low, high) = (0, trailingStops.count)
+            while low < high {
+                let middle = (low + high) / 2
+                if trailingStops[middle] < conditional.orderID { low = middle + 1 } else { high = middle }
+            }
+            precondition(
+                low < trailingStops.count && trailingStops[low] == conditional.orderID,
+                "trailing stop \(conditional.orderID) is not in the trigger index")
+            trailingStops.remove(at: low)
             return nil
         }
         live[heap] -= 1
@@ -97,12 +107,12 @@ struct TriggerIndex: Sendable {
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.
     func violation(_ list: ConditionalList, isWaiting: (OrderID) -> Bool) -> String? {
         var expected = [0, 0, 0, 0]
-        var trailing = 0
+        var trailing: [OrderID] = []
         for conditional in list {
-            if let heap = Self.heap(of: conditional.order) { expected[heap] += 1 } else { trailing += 1 }
+            if let heap = Self.heap(of: conditional.order) { expected[heap] += 1 } else { trailing.append(conditional.orderID) }
         }
         if expected != live || trailing != trailingStops {
-            return "trigger index counts \(live) and \(trailingStops) trailing, the list \(expected) and \(trailing)"
+            return "trigger index counts \(live) and \(trailingStops.count) trailing, the list \(expected) and \(trailing.count)"
         }
         for heap in 0..<4 where heaps[heap].filter({ isWaiting($0.orderID) }).count != live[heap] {
             return "trigger heap \(heap) holds other orders than the \(live[heap]) that wait"

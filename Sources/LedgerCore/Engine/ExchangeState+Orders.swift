@@ -102,16 +102,16 @@ extension ExchangeState {
     /// `markPriceSet` and `trade`.
     mutating func followTrailingStops(symbol: SymbolID, _ type: WorkingType) {
         let index = Int(symbol)
-        // Counted, not searched for: a walk over every waiting order on every trade.
-        guard books.triggers[index].trailingStops > 0 else { return }
+        // The trailing stops alone (kept apart by the trigger index), each found by a
+        // binary search: not a walk over every waiting order on every trade.
+        if books.triggers[index].trailingStops.isEmpty { return }
         let price = workingPriceUnits(symbol: symbol, type)
-        // Walked by index in place (`indices` would hold a copy of the list, and each write
-        // below would then copy a page).
-        var slot = books.conditionalBySymbol[index].startIndex
-        while slot != books.conditionalBySymbol[index].endIndex {
-            defer { slot = books.conditionalBySymbol[index].index(after: slot) }
+        for orderID in books.triggers[index].trailingStops {
+            guard let slot = books.conditionalBySymbol[index].position(of: orderID) else {
+                preconditionFailure("trailing stop \(orderID) is not in its list")
+            }
             let conditional = books.conditionalBySymbol[index][slot]
-            guard conditional.order.type == .trailingStopMarket, conditional.order.workingType == type else { continue }
+            guard conditional.order.workingType == type else { continue }
             let sell = conditional.order.side == .sell
             var extreme = conditional.trailingExtremeUnits
             if extreme == 0 {
@@ -148,18 +148,31 @@ extension ExchangeState {
     }
 
     /// The conditional order of `symbol` with the lowest id whose trigger is reached. The
-    /// trigger index answers "none" without a walk (`BookRoom.mayHaveTriggered`); the walk
-    /// over the symbol's orders, in id order, runs only when some trigger is reached or a
-    /// trailing stop waits.
+    /// trigger index answers "no stop or take-profit order is reached" without a walk
+    /// (`BookRoom.indexedTriggerReached`); the walk over the symbol's orders, in id order,
+    /// runs only when one is, and otherwise only the trailing stops are looked at.
     mutating func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
-        guard
-            books.mayHaveTriggered(
-                symbol, markPriceUnits: workingPriceUnits(symbol: symbol, .markPrice),
-                contractPriceUnits: workingPriceUnits(symbol: symbol, .contractPrice))
-        else { return nil }
-        return books.conditionalBySymbol[Int(symbol)].first {
-            Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
+        let index = Int(symbol)
+        if books.indexedTriggerReached(
+            symbol, markPriceUnits: workingPriceUnits(symbol: symbol, .markPrice),
+            contractPriceUnits: workingPriceUnits(symbol: symbol, .contractPrice))
+        {
+            return books.conditionalBySymbol[index].first {
+                Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
+            }
         }
+        // No stop or take-profit order is reached: the first reached, if any, is a
+        // trailing stop, and they are kept apart in id order.
+        for orderID in books.triggers[index].trailingStops {
+            guard let slot = books.conditionalBySymbol[index].position(of: orderID) else {
+                preconditionFailure("trailing stop \(orderID) is not in its list")
+            }
+            let conditional = books.conditionalBySymbol[index][slot]
+            if Self.isTriggered(conditional, at: workingPriceUnits(symbol: symbol, conditional.order.workingType)) {
+                return conditional
+            }
+        }
+        return nil
     }
 
     /// True when some conditional order of `symbol` has its trigger reached.

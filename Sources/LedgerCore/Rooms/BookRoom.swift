@@ -228,14 +228,12 @@ public struct BookRoom: Sendable {
         return conditionalBySymbol[Int(symbol)][position]
     }
 
-    /// False when no conditional order of `symbol` can have its trigger reached at these
-    /// working prices: no stop or take-profit order's trigger is, and no trailing stop
-    /// waits (their triggers move with the price and are not indexed). True tells the
-    /// caller to look for the order that goes first. Stale entries met are dropped.
+    /// True when some waiting stop or take-profit order of `symbol` (not a trailing stop:
+    /// their triggers move with the price) has its trigger reached at these working
+    /// prices. Stale entries met are dropped.
     @inline(__always)
-    mutating func mayHaveTriggered(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> Bool {
+    mutating func indexedTriggerReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> Bool {
         let index = Int(symbol)
-        if triggers[index].trailingStops > 0 { return true }
         while let top = triggers[index].reachedTop(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) {
             if conditionalLocations[top.orderID] != nil { return true }
             triggers[index].pop(top.heap)
