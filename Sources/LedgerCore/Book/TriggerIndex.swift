@@ -104,6 +104,25 @@ struct TriggerIndex: Sendable {
         return nil
     }
 
+    /// The order ids of every entry reached at these prices, stale ones among them: a walk
+    /// down each heap that stops at the first key not reached on each branch (below it,
+    /// none is), so it costs the entries reached, not the entries held.
+    func reachedOrderIDs(markPriceUnits: Int64, contractPriceUnits: Int64) -> [OrderID] {
+        var found: [OrderID] = []
+        var stack: [Int] = []
+        for heap in 0..<4 where !heaps[heap].isEmpty {
+            let price = heap < 2 ? markPriceUnits : contractPriceUnits
+            stack.append(0)
+            while let node = stack.popLast() {
+                let entry = heaps[heap][node]
+                guard heap % 2 == 0 ? price >= entry.key : price <= -entry.key else { continue }
+                found.append(entry.orderID)
+                for child in [2 * node + 1, 2 * node + 2] where child < heaps[heap].count { stack.append(child) }
+            }
+        }
+        return found
+    }
+
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.
     func violation(_ list: ConditionalList, isWaiting: (OrderID) -> Bool) -> String? {
         var expected = [0, 0, 0, 0]

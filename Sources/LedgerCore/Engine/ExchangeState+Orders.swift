@@ -147,23 +147,24 @@ extension ExchangeState {
         }
     }
 
-    /// The conditional order of `symbol` with the lowest id whose trigger is reached. The
-    /// trigger index answers "no stop or take-profit order is reached" without a walk
-    /// (`BookRoom.indexedTriggerReached`); the walk over the symbol's orders, in id order,
-    /// runs only when one is, and otherwise only the trailing stops are looked at.
+    /// The conditional order of `symbol` with the lowest id whose trigger is reached: the
+    /// lowest of the stop and take-profit orders reached (`BookRoom.indexedTriggerReached`
+    /// answers "none" from the heaps' tops; when some is, the walk down the heaps finds
+    /// those reached) and of the trailing stops reached (kept apart, in id order). No walk
+    /// over every order waiting in the symbol.
     mutating func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
         let index = Int(symbol)
-        if books.indexedTriggerReached(
-            symbol, markPriceUnits: workingPriceUnits(symbol: symbol, .markPrice),
-            contractPriceUnits: workingPriceUnits(symbol: symbol, .contractPrice))
-        {
-            return books.conditionalBySymbol[index].first {
-                Self.isTriggered($0, at: workingPriceUnits(symbol: symbol, $0.order.workingType))
-            }
+        let mark = workingPriceUnits(symbol: symbol, .markPrice)
+        let contract = workingPriceUnits(symbol: symbol, .contractPrice)
+        // The lowest stop or take-profit reached, from the heaps (the walk down them costs
+        // what is reached); none in the common case, read from their tops.
+        var first: OrderID? = nil
+        if books.indexedTriggerReached(symbol, markPriceUnits: mark, contractPriceUnits: contract) {
+            first = books.lowestIndexedReached(symbol, markPriceUnits: mark, contractPriceUnits: contract)
         }
-        // No stop or take-profit order is reached: the first reached, if any, is a
-        // trailing stop, and they are kept apart in id order.
+        // The trailing stops, kept apart in id order: the first reached below it, if any.
         for orderID in books.triggers[index].trailingStops {
+            if let first, orderID > first { break }
             guard let slot = books.conditionalBySymbol[index].position(of: orderID) else {
                 preconditionFailure("trailing stop \(orderID) is not in its list")
             }
@@ -172,7 +173,7 @@ extension ExchangeState {
                 return conditional
             }
         }
-        return nil
+        return first.flatMap { books.waitingConditional($0) }
     }
 
     /// True when some conditional order of `symbol` has its trigger reached.

@@ -241,6 +241,14 @@ public struct BookRoom: Sendable {
         return false
     }
 
+    /// The lowest id among the waiting stop and take-profit orders of `symbol` whose
+    /// trigger is reached at these prices, or nil (`TriggerIndex.reachedOrderIDs`, the
+    /// stale entries left out).
+    func lowestIndexedReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
+        triggers[Int(symbol)].reachedOrderIDs(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+            .filter { conditionalLocations[$0] != nil }.min()
+    }
+
     /// The resting order with this id, if it is open.
     public func openOrder(_ id: OrderID) -> (symbol: SymbolID, order: RestingOrder)? {
         guard let location = orderLocations[id] else { return nil }
