@@ -133,7 +133,7 @@ import Testing
         try compare.waitForCheckpoint(scenarioEnd + 2_000)
         #expect(system("'\(repository)/scripts/pg-throwaway.sh' restart '\(pgDirectory)'") == 0)
         load.waitUntilExit()
-        #expect(load.terminationStatus == 0)
+        #expect(load.terminationStatus == 0, "ledgerd's log ends: \(daemon.log_().suffix(2_000))")
         let durable = try daemon.stateHash().sequence
         let restarted = try PostgresConnection(url: url)
         let after = ReadModelComparison(
@@ -272,7 +272,7 @@ import Testing
                 == v3Sums)
         let load = try startLoad(daemon, commands: 3_000)
         load.waitUntilExit()
-        #expect(load.terminationStatus == 0)
+        #expect(load.terminationStatus == 0, "ledgerd's log ends: \(daemon.log_().suffix(2_000))")
         let durable = try daemon.stateHash().sequence
         try compare.waitForCheckpoint(durable)
         let live = ReadModelComparison(daemon: daemon, journalDirectory: daemon.journalDirectory, database: database, symbols: Self.symbols)
