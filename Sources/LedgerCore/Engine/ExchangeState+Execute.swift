@@ -326,7 +326,8 @@ extension ExchangeState {
         }
         // Found by its location and a binary search of its symbol's list (a walk over the
         // list was 0.2 ms a cancel with 10^5 orders waiting).
-        guard let waiting = books.waitingConditional(orderID), waiting.accountIndex == index else {
+        // (Most cancels that reach here name an order that is gone: one lookup, inline.)
+        guard books.conditionalLocations[orderID] != nil, books.waitingConditional(orderID)?.accountIndex == index else {
             return events.append(.rejected(.unknownOrder, detail: 0))
         }
         emit(.conditionalOrderCancelled(orderID), command, sequence, &events)
