@@ -117,7 +117,8 @@ struct TriggerIndex: Sendable {
                 let entry = heaps[heap][node]
                 guard heap % 2 == 0 ? price >= entry.key : price <= -entry.key else { continue }
                 found.append(entry.orderID)
-                for child in [2 * node + 1, 2 * node + 2] where child < heaps[heap].count { stack.append(child) }
+                if 2 * node + 1 < heaps[heap].count { stack.append(2 * node + 1) }
+                if 2 * node + 2 < heaps[heap].count { stack.append(2 * node + 2) }
             }
         }
         return found

@@ -303,7 +303,6 @@ public struct BookRoom: Sendable {
                 if conditionalLocations[conditional.orderID] != SymbolID(symbol) {
                     return "conditional order \(conditional.orderID) is not where its location says"
                 }
-
             }
         }
         if waiting != conditionalLocations.count { return "\(waiting) conditional orders listed, \(conditionalLocations.count) located" }
