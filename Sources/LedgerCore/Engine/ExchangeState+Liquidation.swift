@@ -162,13 +162,9 @@ extension ExchangeState {
         accountIndex index: Int, symbols list: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         for symbol in list {
-            let position = ledger.accounts[index].position(SymbolID(symbol))
-            if position.openBuyQuantityUnits != 0 || position.openSellQuantityUnits != 0 {
-                for side in Side.allCases {
-                    let open = position.openQuantityUnits(side)
-                    for order in books.bySymbol[symbol].orders(side, of: UInt32(index), openQuantityUnits: open) {
-                        emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
-                    }
+            for side in Side.allCases {
+                for order in restingOrders(ofAccountIndex: UInt32(index), symbol: SymbolID(symbol), side) {
+                    emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 }
             }
             _ = cancelConditionalOrders(accountIndex: UInt32(index), symbol: SymbolID(symbol), command, sequence, &events)

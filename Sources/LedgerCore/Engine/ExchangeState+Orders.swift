@@ -107,9 +107,7 @@ extension ExchangeState {
         if books.triggers[index].trailingStops.isEmpty { return }
         let price = workingPriceUnits(symbol: symbol, type)
         for orderID in books.triggers[index].trailingStops {
-            guard let slot = books.conditionalBySymbol[index].position(of: orderID) else {
-                preconditionFailure("trailing stop \(orderID) is not in its list")
-            }
+            let slot = books.trailingStopPosition(orderID, symbol: index)
             let conditional = books.conditionalBySymbol[index][slot]
             guard conditional.order.workingType == type else { continue }
             let sell = conditional.order.side == .sell
@@ -165,10 +163,7 @@ extension ExchangeState {
         // The trailing stops, kept apart in id order: the first reached below it, if any.
         for orderID in books.triggers[index].trailingStops {
             if let first, orderID > first { break }
-            guard let slot = books.conditionalBySymbol[index].position(of: orderID) else {
-                preconditionFailure("trailing stop \(orderID) is not in its list")
-            }
-            let conditional = books.conditionalBySymbol[index][slot]
+            let conditional = books.conditionalBySymbol[index][books.trailingStopPosition(orderID, symbol: index)]
             if Self.isTriggered(conditional, at: workingPriceUnits(symbol: symbol, conditional.order.workingType)) {
                 return conditional
             }
@@ -246,6 +241,15 @@ extension ExchangeState {
         return UInt64(ids.count)
     }
 
+    /// One account's resting orders on a side of a symbol's book, in priority order; the
+    /// walk stops once it has found the account's open quantity there (its position holds
+    /// it), and does not start when that is 0.
+    @inline(__always)
+    func restingOrders(ofAccountIndex index: UInt32, symbol: SymbolID, _ side: Side) -> [RestingOrder] {
+        let open = ledger.accounts[Int(index)].position(symbol).openQuantityUnits(side)
+        return books.bySymbol[Int(symbol)].orders(side, of: index, openQuantityUnits: open)
+    }
+
     // MARK: Reduce-only upkeep
 
     /// A resting reduce-only order may only close: when the position is gone or has turned
@@ -257,9 +261,7 @@ extension ExchangeState {
         let size = ledger.accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
         var closing: [RestingOrder] = []
         for side in Side.allCases {
-            let open = ledger.accounts[Int(check.accountIndex)].position(check.symbol).openQuantityUnits(side)
-            for order in books.bySymbol[Int(check.symbol)].orders(side, of: check.accountIndex, openQuantityUnits: open)
-            where order.reduceOnly {
+            for order in restingOrders(ofAccountIndex: check.accountIndex, symbol: check.symbol, side) where order.reduceOnly {
                 if size == 0 || (size > 0) == (order.side == .buy) {
                     emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 } else {
@@ -327,8 +329,7 @@ extension ExchangeState {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
         var count: UInt64 = 0
         for side in Side.allCases {
-            let open = ledger.accounts[Int(index)].position(symbol).openQuantityUnits(side)
-            for order in books.bySymbol[Int(symbol)].orders(side, of: index, openQuantityUnits: open) {
+            for order in restingOrders(ofAccountIndex: index, symbol: symbol, side) {
                 emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 count += 1
             }

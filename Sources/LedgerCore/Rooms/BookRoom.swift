@@ -228,6 +228,16 @@ public struct BookRoom: Sendable {
         return conditionalBySymbol[Int(symbol)][position]
     }
 
+    /// Where the waiting trailing stop `orderID` of `symbol` is in its list (the trigger
+    /// index keeps their ids; each must be in the list).
+    @inline(__always)
+    func trailingStopPosition(_ orderID: OrderID, symbol: Int) -> ConditionalList.Index {
+        guard let position = conditionalBySymbol[symbol].position(of: orderID) else {
+            preconditionFailure("trailing stop \(orderID) is not in its list")
+        }
+        return position
+    }
+
     /// True when some waiting stop or take-profit order of `symbol` (not a trailing stop:
     /// their triggers move with the price) has its trigger reached at these working
     /// prices. Stale entries met are dropped.
@@ -306,7 +316,8 @@ public struct BookRoom: Sendable {
             }
         }
         if waiting != conditionalLocations.count { return "\(waiting) conditional orders listed, \(conditionalLocations.count) located" }
-        // Each account's chain links its orders of the symbol in id order, head to tail.
+        // Each account's chain links its orders of the symbol in id order, head to tail;
+        // the trigger index holds what the list holds.
         var chains = 0
         for (symbol, list) in conditionalBySymbol.enumerated() {
             var last: [UInt32: ConditionalOrder] = [:]
@@ -328,13 +339,11 @@ public struct BookRoom: Sendable {
                 return "conditional order \(conditional.orderID) does not end its account's chain"
             }
             chains += last.count
-        }
-        if chains != accountChains.count { return "\(accountChains.count) account chains for \(chains) accounts' orders" }
-        for (symbol, list) in conditionalBySymbol.enumerated() {
             if let violation = triggers[symbol].violation(list, isWaiting: { conditionalLocations[$0] != nil }) {
                 return "\(symbols[symbol].name): \(violation)"
             }
         }
+        if chains != accountChains.count { return "\(accountChains.count) account chains for \(chains) accounts' orders" }
         return nil
     }
 }
