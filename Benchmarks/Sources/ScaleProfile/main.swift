@@ -745,6 +745,75 @@ func stopsReport(stops: [Int], trades: Int) {
     }
 }
 
+/// One account's resting orders found at the size of a venue: COUNT sell orders rest in one
+/// symbol (one account each, over 1,000 ticks above the mark); then
+/// - a trader with a long position and a reduce-only sell resting at the back of the asks
+///   buys again, TRADES times (its command timed: each fill checks its reduce-only orders
+///   against its position);
+/// - accounts whose one order rests at the back of the asks cancel all their orders (timed).
+func restingReport(counts: [Int], trades: Int) {
+    for count in counts {
+        var world = oneSymbolWorld()
+        for trader: AccountID in [1, 2] {
+            world.run(.deposit(Transfer(transferID: trader, account: trader, asset: 0, amountMinor: 1 << 55)))
+        }
+        func sell(_ account: AccountID, price: Int64, quantity: Int64 = 1, reduceOnly: Bool = false) {
+            world.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: .sell, type: .limit, timeInForce: .gtc, priceUnits: price,
+                        quantityUnits: quantity, reduceOnly: reduceOnly)))
+        }
+        for index in 0..<count {
+            let account = AccountID(1_000 + index)
+            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+            sell(account, price: 500_010 + Int64(index % 1_000))
+        }
+        // Trader 2 buys 100 lots from trader 1, then rests a reduce-only sell behind every ask.
+        sell(1, price: 500_000, quantity: 100)
+        world.run(
+            .placeOrder(
+                PlaceOrder(account: 2, symbol: 0, side: .buy, type: .limit, timeInForce: .ioc, priceUnits: 500_000, quantityUnits: 100)))
+        sell(2, price: 501_010, reduceOnly: true)
+        // Accounts whose one order rests behind everything, for the cancel-alls.
+        let cancelAlls = 1_000
+        for index in 0..<cancelAlls {
+            let account = AccountID(900_000 + index)
+            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+            sell(account, price: 501_020)
+        }
+        precondition(world.state.books.bySymbol[0].orderCount == count + 1 + cancelAlls, "\(world.rejected)")
+        /// The p50 of the commands `timedIf` picks.
+        func timed(_ commands: Int, timedIf: (Int) -> Bool = { _ in true }, _ command: (Int) -> Command) -> UInt64 {
+            var times: [UInt64] = []
+            for index in 0..<commands {
+                let command = command(index)
+                let start = nanos()
+                world.run(command)
+                if timedIf(index) { times.append(nanos() - start) }
+            }
+            return Sweep.percentile(times, 0.5)
+        }
+        // Each trade: trader 1 rests a lot at the mark, trader 2 takes it.
+        let trade = timed(2 * trades, timedIf: { $0 % 2 == 1 }) { index in
+            .placeOrder(
+                PlaceOrder(
+                    account: index % 2 == 0 ? 1 : 2, symbol: 0, side: index % 2 == 0 ? .sell : .buy, type: .limit,
+                    timeInForce: index % 2 == 0 ? .gtc : .ioc, priceUnits: 500_000, quantityUnits: 1))
+        }
+        let cancelAll = timed(cancelAlls) { index in .cancelAllOrders(account: AccountID(900_000 + index), symbol: 0) }
+        // Every trade filled, trader 2's reduce-only order still rests, the cancel-alls
+        // took their orders.
+        precondition(
+            world.state.books.bySymbol[0].orderCount == count + 1
+                && world.state.account(2)!.position(0).sizeQuantityUnits == Int64(100 + trades),
+            "\(world.rejected)")
+        print(
+            "\(count) orders resting: the command of a trade by an account with a reduce-only order at the back p50 \(trade) ns "
+                + "(\(trades) trades), a cancel-all of an account with one order at the back p50 \(cancelAll) ns (\(cancelAlls))")
+    }
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "world":
@@ -759,9 +828,12 @@ case "adl":
     for holders in arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000] { adlReport(holders: holders) }
 case "stops":
     stopsReport(stops: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
+case "resting":
+    restingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
-    print("usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...]")
+    print(
+        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...]")
     exit(2)
 }
