@@ -1,3 +1,4 @@
+import LedgerClient
 import Testing
 
 @testable import LedgerCore
@@ -47,26 +48,102 @@ import Testing
         #expect(books.consistencyViolation(Self.symbols) == nil)
     }
 
-    @Test func anAccountsOrdersStopAtItsOpenQuantity() {
+    @Test func anAccountsOrdersComeInBookPriorityFromItsLinks() {
         var books = Self.books()
-        // Account 7's two bids among others', at two prices; account 8 deeper.
+        // Account 7 rests at 99, then at 100, then at 99 again, among others' orders: its
+        // links hold them in that order, the book's priority is 100 first, then 99 in the
+        // level's order.
         let orders = [
-            Self.order(1, account: 7, .buy, price: 100, quantity: 3), Self.order(2, account: 8, .buy, price: 100, quantity: 4),
-            Self.order(3, account: 7, .buy, price: 99, quantity: 5), Self.order(4, account: 9, .buy, price: 98, quantity: 1),
-            Self.order(5, account: 8, .buy, price: 97, quantity: 2),
+            Self.order(1, account: 7, .buy, price: 99, quantity: 3), Self.order(2, account: 8, .buy, price: 100, quantity: 4),
+            Self.order(3, account: 7, .buy, price: 100, quantity: 5), Self.order(4, account: 9, .buy, price: 99, quantity: 1),
+            Self.order(5, account: 7, .buy, price: 99, quantity: 2), Self.order(6, account: 7, .sell, price: 120, quantity: 2),
         ]
         for order in orders {
             books.takeOrderID(order.orderID)
             books.rest(order, symbol: 0, clientOrderID: .none)
         }
-        let book = books.bySymbol[0]
-        #expect(book.orders(.buy, of: 7).map(\.orderID) == [1, 3])
-        #expect(book.orders(.buy, of: 7, openQuantityUnits: 8).map(\.orderID) == [1, 3])
-        #expect(book.orders(.buy, of: 8, openQuantityUnits: 6).map(\.orderID) == [2, 5])
-        // The walk stops at the quantity it was told of, and does not start at 0.
-        #expect(book.orders(.buy, of: 7, openQuantityUnits: 3).map(\.orderID) == [1])
-        #expect(book.orders(.buy, of: 7, openQuantityUnits: 0).isEmpty)
-        #expect(book.orders(.sell, of: 7, openQuantityUnits: 0).isEmpty)
+        #expect(books.bySymbol[0].orders(.buy, of: 7).map(\.orderID) == [3, 1, 5])
+        #expect(books.bySymbol[0].orders(.sell, of: 7).map(\.orderID) == [6])
+        #expect(books.bySymbol[0].orders(.buy, of: 8).map(\.orderID) == [2])
+        #expect(books.bySymbol[0].orders(.sell, of: 8).isEmpty)
+        #expect(books.bySymbol[1].orders(.buy, of: 7).isEmpty)
+        #expect(books.consistencyViolation(Self.symbols) == nil)
+        // The middle, the head and the tail leave; a fill that closes an order too.
+        _ = books.removeResting(1)
+        #expect(books.bySymbol[0].orders(.buy, of: 7).map(\.orderID) == [3, 5])
+        _ = books.removeResting(3)
+        #expect(books.bySymbol[0].orders(.buy, of: 7).map(\.orderID) == [5])
+        #expect(books.fill(5, by: 2).closed)
+        #expect(books.bySymbol[0].orders(.buy, of: 7).isEmpty)
+        #expect(books.consistencyViolation(Self.symbols) == nil)
+    }
+
+    /// The sweep names an account whose ring lost its head.
+    @Test func theSweepNamesBrokenAccountLinks() {
+        var books = Self.books()
+        books.takeOrderID(1)
+        books.rest(Self.order(1, account: 7, .buy, price: 99, quantity: 3), symbol: 0, clientOrderID: .none)
+        books.bySymbol[0].accountHeads.removeValue(forKey: 7 << 1)
+        #expect(
+            books.consistencyViolation(Self.symbols)
+                == "book \(Self.symbols[0].name): resting order 1 is marked first of its account's orders, the head table names none")
+    }
+
+    /// An account's orders read from its links are the walk of the whole side filtered to
+    /// the account, over random rests, fills, cancels and re-rests (an amend's new place at
+    /// the back of its level), and the sweep finds nothing amiss.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func theLinksAgreeWithTheWalk(seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var books = Self.books()
+        var open: [OrderID] = []
+        for step in 0..<6_000 {
+            let choice = Int.random(in: 0..<10, using: &random)
+            if open.count < 20 || choice < 5 {
+                let id = books.nextOrderID
+                books.takeOrderID(id)
+                let side: Side = Bool.random(using: &random) ? .buy : .sell
+                // Bids at 90 ... 99, asks at 100 ... 109: the book never crosses.
+                let price = (side == .buy ? 90 : 100) + Int64.random(in: 0..<10, using: &random)
+                books.rest(
+                    Self.order(
+                        id, account: UInt32.random(in: 0..<6, using: &random), side, price: price,
+                        quantity: Int64.random(in: 1...5, using: &random)),
+                    symbol: 0, clientOrderID: .none)
+                open.append(id)
+            } else {
+                let id = open.remove(at: Int.random(in: 0..<open.count, using: &random))
+                switch choice {
+                case 5, 6: _ = books.removeResting(id)
+                case 7, 8:
+                    let quantity = books.openOrder(id)!.order.openQuantityUnits
+                    if !books.fill(id, by: Int64.random(in: 1...quantity, using: &random)).closed { open.append(id) }
+                default:
+                    // Out and back in at the back of its level, as an amend does.
+                    var (symbol, order, _) = books.removeResting(id)
+                    order.priceUnits += order.side == .buy ? (order.priceUnits > 90 ? -1 : 1) : (order.priceUnits < 109 ? 1 : -1)
+                    books.rest(order, symbol: symbol, clientOrderID: .none)
+                    open.append(id)
+                }
+            }
+            if step % 50 == 0 {
+                for side in Side.allCases {
+                    let whole = books.bySymbol[0].orders(side)
+                    for account: UInt32 in 0..<6 {
+                        let linked = books.bySymbol[0].orders(side, of: account).map(\.orderID)
+                        let walked = whole.filter { $0.accountIndex == account }.map(\.orderID)
+                        if linked != walked {
+                            Issue.record("seed \(seed), step \(step), account \(account) \(side): \(linked) != \(walked)")
+                            return
+                        }
+                    }
+                }
+                if let violation = books.consistencyViolation(Self.symbols) {
+                    Issue.record("seed \(seed), step \(step): \(violation)")
+                    return
+                }
+            }
+        }
     }
 
     @Test func fillsLeaveOrCloseAnOrder() throws {

@@ -50,10 +50,6 @@ public struct Position: Sendable, Hashable {
     @inlinable
     public var fundingSizeQuantityUnits: Int64 { fundingFrozen ? fundingFrozenSizeQuantityUnits : sizeQuantityUnits }
 
-    /// The open quantity of the position's resting orders on `side`.
-    @inline(__always)
-    public func openQuantityUnits(_ side: Side) -> Int64 { side == .buy ? openBuyQuantityUnits : openSellQuantityUnits }
-
     /// Adds (negative: removes) open-order quantity and notional on one side.
     @inlinable
     public mutating func addOpenOrder(side: Side, quantityUnits: Int64, notionalMinor: Int64) {

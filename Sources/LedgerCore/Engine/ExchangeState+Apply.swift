@@ -302,7 +302,14 @@ extension ExchangeState {
         adjustOpenOrders(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, priceUnits: maker.priceUnits,
             quantityUnits: -trade.quantityUnits)
-        let takerIndex = Int(ledger.accountIndexByID[trade.takerAccount]!)
+        // The taker is the incoming order's account, found when the order came in: no
+        // second lookup of its id (checked against the account's own id).
+        let takerIndex: Int
+        if let incoming = books.incoming, ledger.accounts[Int(incoming.accountIndex)].id == trade.takerAccount {
+            takerIndex = Int(incoming.accountIndex)
+        } else {
+            takerIndex = Int(ledger.accountIndexByID[trade.takerAccount]!)
+        }
         precondition(ledger.accounts[makerIndex].id == trade.makerAccount)
         fill(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, quantityUnits: trade.quantityUnits,

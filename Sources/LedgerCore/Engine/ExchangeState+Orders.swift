@@ -241,13 +241,11 @@ extension ExchangeState {
         return UInt64(ids.count)
     }
 
-    /// One account's resting orders on a side of a symbol's book, in priority order; the
-    /// walk stops once it has found the account's open quantity there (its position holds
-    /// it), and does not start when that is 0.
+    /// One account's resting orders on a side of a symbol's book, in priority order (from
+    /// the account's links in the book: as many steps as it has orders there).
     @inline(__always)
     func restingOrders(ofAccountIndex index: UInt32, symbol: SymbolID, _ side: Side) -> [RestingOrder] {
-        let open = ledger.accounts[Int(index)].position(symbol).openQuantityUnits(side)
-        return books.bySymbol[Int(symbol)].orders(side, of: index, openQuantityUnits: open)
+        books.bySymbol[Int(symbol)].orders(side, of: index)
     }
 
     // MARK: Reduce-only upkeep

@@ -287,6 +287,7 @@ public struct BookRoom: Sendable {
         var booked = 0
         for (symbol, book) in bySymbol.enumerated() {
             guard book.isUncrossed else { return "book \(symbols[symbol].name) is crossed" }
+            if let violation = book.accountLinksViolation() { return "book \(symbols[symbol].name): \(violation)" }
             booked += book.orderCount
             for side in Side.allCases {
                 for order in book.orders(side) {
