@@ -97,6 +97,7 @@ import Testing
         var random = SeededRandom(seed: seed)
         var books = Self.books()
         var open: [OrderID] = []
+        var most = 0
         for step in 0..<6_000 {
             let choice = Int.random(in: 0..<10, using: &random)
             if open.count < 20 || choice < 5 {
@@ -131,6 +132,7 @@ import Testing
                     let whole = books.bySymbol[0].orders(side)
                     for account: UInt32 in 0..<6 {
                         let linked = books.bySymbol[0].orders(side, of: account).map(\.orderID)
+                        most = max(most, linked.count)
                         let walked = whole.filter { $0.accountIndex == account }.map(\.orderID)
                         if linked != walked {
                             Issue.record("seed \(seed), step \(step), account \(account) \(side): \(linked) != \(walked)")
@@ -144,6 +146,8 @@ import Testing
                 }
             }
         }
+        // Both sorts ran: an account's few orders sorted in place, and more than 32.
+        #expect(most > 32, "seed \(seed): at most \(most) orders of one account on a side")
     }
 
     @Test func fillsLeaveOrCloseAnOrder() throws {

@@ -110,14 +110,25 @@ public struct OrderBook: Sendable {
             linked.append(slots[slot])
             slot = slots[slot].accountNextSlot
         } while slot != head
-        if linked.count < 2 { return linked }
+        // Best price first (a higher bid, a lower ask), ties kept in link order.
+        let key: (RestingOrder) -> Int64 = side == .buy ? { -$0.priceUnits } : { $0.priceUnits }
+        if linked.count <= 32 {
+            // An insertion sort in place (stable, and no array besides: an account's few
+            // orders are the common case).
+            for place in linked.indices.dropFirst() {
+                let order = linked[place]
+                var hole = place
+                while hole > 0, key(linked[hole - 1]) > key(order) {
+                    linked[hole] = linked[hole - 1]
+                    hole -= 1
+                }
+                linked[hole] = order
+            }
+            return linked
+        }
         // The place in the links breaks ties: the result does not rest on the sort's
         // stability.
-        let better: (Int, Int) -> Bool =
-            side == .buy
-            ? { linked[$0].priceUnits > linked[$1].priceUnits || (linked[$0].priceUnits == linked[$1].priceUnits && $0 < $1) }
-            : { linked[$0].priceUnits < linked[$1].priceUnits || (linked[$0].priceUnits == linked[$1].priceUnits && $0 < $1) }
-        return linked.indices.sorted(by: better).map { linked[$0] }
+        return linked.indices.sorted { (key(linked[$0]), $0) < (key(linked[$1]), $1) }.map { linked[$0] }
     }
 
     /// The key of an account's links on a side.

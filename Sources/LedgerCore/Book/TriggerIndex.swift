@@ -104,24 +104,45 @@ struct TriggerIndex: Sendable {
         return nil
     }
 
-    /// The order ids of every entry reached at these prices, stale ones among them: a walk
-    /// down each heap that stops at the first key not reached on each branch (below it,
-    /// none is), so it costs the entries reached, not the entries held.
-    func reachedOrderIDs(markPriceUnits: Int64, contractPriceUnits: Int64) -> [OrderID] {
-        var found: [OrderID] = []
-        var stack: [Int] = []
-        for heap in 0..<4 where !heaps[heap].isEmpty {
-            let price = heap < 2 ? markPriceUnits : contractPriceUnits
-            stack.append(0)
-            while let node = stack.popLast() {
-                let entry = heaps[heap][node]
-                guard heap % 2 == 0 ? price >= entry.key : price <= -entry.key else { continue }
-                found.append(entry.orderID)
-                if 2 * node + 1 < heaps[heap].count { stack.append(2 * node + 1) }
-                if 2 * node + 2 < heaps[heap].count { stack.append(2 * node + 2) }
+    /// The lowest order id among the entries reached at these prices that still wait (in
+    /// `locations`: stale entries left out), or nil. A walk down each heap that stops at
+    /// the first key not reached on each branch (below it, none is), so it costs the
+    /// entries reached, not the entries held. Its stack is on the machine's stack (a rule
+    /// book mix made three allocations each time a trigger was reached), and the locations
+    /// are borrowed (a closure over them copied the whole books room).
+    func lowestReached(markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>) -> OrderID? {
+        var lowest: OrderID? = nil
+        // A walk that pushes both children holds at most one pending sibling a level, and a
+        // heap of fewer than 2^63 entries is under 64 levels deep.
+        let stackMax = 128
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: stackMax) { stack in
+            for heap in 0..<4 where !heaps[heap].isEmpty {
+                let price = heap < 2 ? markPriceUnits : contractPriceUnits
+                let rises = heap % 2 == 0
+                heaps[heap].withUnsafeBufferPointer { entries in
+                    stack[0] = 0
+                    var top = 1
+                    while top > 0 {
+                        top -= 1
+                        let node = stack[top]
+                        let entry = entries[node]
+                        guard rises ? price >= entry.key : price <= -entry.key else { continue }
+                        if lowest.map({ entry.orderID < $0 }) ?? true, locations[entry.orderID] != nil { lowest = entry.orderID }
+                        let left = 2 * node + 1
+                        precondition(top + 2 <= stackMax, "trigger heap walk deeper than \(stackMax)")
+                        if left + 1 < entries.count {
+                            stack[top] = left + 1
+                            top += 1
+                        }
+                        if left < entries.count {
+                            stack[top] = left
+                            top += 1
+                        }
+                    }
+                }
             }
         }
-        return found
+        return lowest
     }
 
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.

@@ -326,8 +326,11 @@ extension ExchangeState {
         }
         // Found by its location and a binary search of its symbol's list (a walk over the
         // list was 0.2 ms a cancel with 10^5 orders waiting).
-        // (Most cancels that reach here name an order that is gone: one lookup, inline.)
-        guard books.conditionalLocations[orderID] != nil, books.waitingConditional(orderID)?.accountIndex == index else {
+        // (Most cancels that reach here name an order that is gone: one lookup, inline, and
+        // none while no conditional order waits anywhere.)
+        guard books.conditionalLocations.count != 0, books.conditionalLocations[orderID] != nil,
+            books.waitingConditional(orderID)?.accountIndex == index
+        else {
             return events.append(.rejected(.unknownOrder, detail: 0))
         }
         emit(.conditionalOrderCancelled(orderID), command, sequence, &events)

@@ -252,11 +252,11 @@ public struct BookRoom: Sendable {
     }
 
     /// The lowest id among the waiting stop and take-profit orders of `symbol` whose
-    /// trigger is reached at these prices, or nil (`TriggerIndex.reachedOrderIDs`, the
+    /// trigger is reached at these prices, or nil (`TriggerIndex.lowestReached`, the
     /// stale entries left out).
     func lowestIndexedReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
-        triggers[Int(symbol)].reachedOrderIDs(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
-            .filter { conditionalLocations[$0] != nil }.min()
+        triggers[Int(symbol)].lowestReached(
+            markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations)
     }
 
     /// The resting order with this id, if it is open.
