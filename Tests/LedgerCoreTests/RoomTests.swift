@@ -78,15 +78,15 @@ import Testing
         #expect(books.consistencyViolation(Self.symbols) == nil)
     }
 
-    /// The sweep names an account whose ring lost its head.
+    /// The sweep names an account whose links lost their ends.
     @Test func theSweepNamesBrokenAccountLinks() {
         var books = Self.books()
         books.takeOrderID(1)
         books.rest(Self.order(1, account: 7, .buy, price: 99, quantity: 3), symbol: 0, clientOrderID: .none)
-        books.bySymbol[0].accountHeads.removeValue(forKey: 7 << 1)
+        books.bySymbol[0].accountEnds.removeValue(forKey: 7 << 1)
         #expect(
             books.consistencyViolation(Self.symbols)
-                == "book \(Self.symbols[0].name): resting order 1 is marked first of its account's orders, the head table names none")
+                == "book \(Self.symbols[0].name): resting order 1 is not first of its account's orders")
     }
 
     /// An account's orders read from its links are the walk of the whole side filtered to

@@ -8,10 +8,10 @@
 /// emptied best level are O(1); a level deeper in the book costs a binary search and a
 /// move of the levels above it. Within a level, orders form a doubly linked FIFO.
 ///
-/// Each account's orders on a side are also linked, in a ring in the order they joined
-/// their levels (`accountHeads`): a cancel-all, a liquidation or the reduce-only upkeep
-/// reads the account's own orders instead of walking the side, which at 10^5 resting
-/// orders cost a millisecond for an order at the back.
+/// Each account's orders on a side are also linked, in the order they joined their levels
+/// (`accountEnds`): a cancel-all, a liquidation or the reduce-only upkeep reads the
+/// account's own orders instead of walking the side, which at 10^5 resting orders cost a
+/// millisecond for an order at the back.
 public struct OrderBook: Sendable {
     /// The end-of-list marker for slot links.
     public static let none: Int32 = -1
@@ -25,11 +25,13 @@ public struct OrderBook: Sendable {
     public private(set) var orderCount: Int = 0
     /// How many of them are reduce-only (so that their upkeep costs nothing without any).
     public private(set) var reduceOnlyCount: Int = 0
-    /// Per account and side (`accountKey`), the slot of the first of its orders in the
-    /// order they joined their levels; the rest follow it in a ring
-    /// (`RestingOrder.accountNextSlot`), the last before it. A rest reads it, and only the
-    /// first order's leaving writes it. (Internal so that a test can break it.)
-    var accountHeads = IDTable<Int32>(filler: Self.none)
+    /// Per account and side (`accountKey`), the slots of the first and the last of its
+    /// orders in the order they joined their levels, linked through
+    /// `RestingOrder.accountNextSlot` and `.accountPreviousSlot`. A rest links the new order
+    /// after the last (a line just written) and changes the entry in one probe; the first,
+    /// often the oldest and coldest, is read only by the walks. (Internal so that a test
+    /// can break it.)
+    var accountEnds = IDTable<AccountOrderEnds>(filler: AccountOrderEnds(first: Self.none, last: Self.none))
 
     public init() {}
 
@@ -103,13 +105,13 @@ public struct OrderBook: Sendable {
     /// their levels, which within one level is the level's order, so a sort by price that
     /// keeps ties in link order gives book priority.
     public func orders(_ side: Side, of accountIndex: UInt32) -> [RestingOrder] {
-        guard let head = accountHeads[Self.accountKey(accountIndex, side)] else { return [] }
+        guard let ends = accountEnds[Self.accountKey(accountIndex, side)] else { return [] }
         var linked: [RestingOrder] = []
-        var slot = head
-        repeat {
+        var slot = ends.first
+        while slot != Self.none {
             linked.append(slots[slot])
             slot = slots[slot].accountNextSlot
-        } while slot != head
+        }
         // Best price first (a higher bid, a lower ask), ties kept in link order.
         let key: (RestingOrder) -> Int64 = side == .buy ? { -$0.priceUnits } : { $0.priceUnits }
         if linked.count <= 32 {
@@ -137,22 +139,25 @@ public struct OrderBook: Sendable {
         UInt64(accountIndex) << 1 | (side == .buy ? 0 : 1)
     }
 
-    /// Takes the order in `slot` out of its account's ring; the head table is written only
-    /// when the first order leaves.
+    /// Takes the order in `slot` out of its account's links; the ends' entry is changed
+    /// only when it was first or last.
     @inline(__always)
     private mutating func unlinkAccount(slot: Int32, _ order: RestingOrder) {
+        let previous = order.accountPreviousSlot
         let next = order.accountNextSlot
-        if next == slot {
-            accountHeads.removeValue(forKey: Self.accountKey(order.accountIndex, order.side))
+        if previous != Self.none { slots[previous].accountNextSlot = next }
+        if next != Self.none { slots[next].accountPreviousSlot = previous }
+        if previous != Self.none && next != Self.none { return }
+        let key = Self.accountKey(order.accountIndex, order.side)
+        if previous == Self.none && next == Self.none {
+            accountEnds.removeValue(forKey: key)
             return
         }
-        let previous = order.accountPreviousSlot
-        slots[previous].accountNextSlot = next
-        slots[next].accountPreviousSlot = previous
-        if order.headsAccountRing {
-            slots[next].headsAccountRing = true
-            accountHeads.insert(Self.accountKey(order.accountIndex, order.side), next)
+        let changed = accountEnds.modifyValue(forKey: key) { ends in
+            if previous == Self.none { ends.first = next }
+            if next == Self.none { ends.last = previous }
         }
+        precondition(changed, "resting order in slot \(slot) has no account links")
     }
 
     /// Adds an order at the back of its price level and returns its slot.
@@ -165,27 +170,20 @@ public struct OrderBook: Sendable {
         // a uniqueness check of the pages and of the page); its neighbours' after.
         var placed = order
         let key = Self.accountKey(order.accountIndex, order.side)
-        let head = accountHeads[key]
-        if let head {
-            placed.accountPreviousSlot = slots[head].accountPreviousSlot
-            placed.accountNextSlot = head
-            placed.headsAccountRing = false
-        } else {
-            placed.accountPreviousSlot = slot
-            placed.accountNextSlot = slot
-            placed.headsAccountRing = true
+        var last = Self.none
+        let linked = accountEnds.modifyValue(forKey: key) { ends in
+            last = ends.last
+            ends.last = slot
         }
+        if !linked { accountEnds.insert(key, AccountOrderEnds(first: slot, last: slot)) }
+        placed.accountPreviousSlot = last
+        placed.accountNextSlot = Self.none
         if order.side == .buy {
             Self.link(&placed, slot: slot, isFree: free != nil, levels: &bidLevels, slots: &slots)
         } else {
             Self.link(&placed, slot: slot, isFree: free != nil, levels: &askLevels, slots: &slots)
         }
-        if let head {
-            slots[placed.accountPreviousSlot].accountNextSlot = slot
-            slots[head].accountPreviousSlot = slot
-        } else {
-            accountHeads.insert(key, slot)
-        }
+        if last != Self.none { slots[last].accountNextSlot = slot }
         orderCount += 1
         if order.reduceOnly { reduceOnlyCount += 1 }
         return slot
@@ -280,13 +278,13 @@ public struct OrderBook: Sendable {
         levels[found.position].quantityUnits += quantityUnits
     }
 
-    /// The first way the account rings disagree with the levels, or nil: each order is in
-    /// a ring of its account's orders on its side, the one the head table names, whose
-    /// first is the only one marked first, and an account's orders at one price follow
-    /// each other in their level's order. O(orders), for the sweep.
+    /// The first way the account links disagree with the levels, or nil: each order is
+    /// linked among its account's orders on its side, the ends' entry names its first and
+    /// last, and an account's orders at one price are linked in their level's order.
+    /// O(orders), for the sweep.
     func accountLinksViolation() -> String? {
         var place: [Int32: Int] = [:]
-        var heads: [Int32] = []
+        var firsts: [Int32] = []
         for side in Side.allCases {
             for level in levels(side) {
                 var slot = level.headSlot
@@ -299,37 +297,42 @@ public struct OrderBook: Sendable {
                 var slot = level.headSlot
                 while slot != Self.none {
                     let order = slots[slot]
-                    let next = order.accountNextSlot
-                    guard place[next] != nil, slots[next].accountPreviousSlot == slot, slots[next].accountIndex == order.accountIndex,
-                        slots[next].side == side
-                    else { return "resting order \(order.orderID)'s account links are broken" }
-                    let head = accountHeads[Self.accountKey(order.accountIndex, side)]
-                    if order.headsAccountRing != (head == slot) {
-                        return "resting order \(order.orderID) \(order.headsAccountRing ? "is marked" : "is not marked") "
-                            + "first of its account's orders, the head table names \(head.map { "slot \($0)" } ?? "none")"
+                    let ends = accountEnds[Self.accountKey(order.accountIndex, side)]
+                    for (neighbour, back) in [
+                        (order.accountPreviousSlot, { (other: RestingOrder) in other.accountNextSlot }),
+                        (order.accountNextSlot, { (other: RestingOrder) in other.accountPreviousSlot }),
+                    ] where neighbour != Self.none {
+                        guard place[neighbour] != nil, back(slots[neighbour]) == slot, slots[neighbour].accountIndex == order.accountIndex,
+                            slots[neighbour].side == side
+                        else { return "resting order \(order.orderID)'s account links are broken" }
                     }
-                    if order.headsAccountRing { heads.append(slot) }
+                    if order.accountPreviousSlot == Self.none {
+                        guard ends?.first == slot else { return "resting order \(order.orderID) is not first of its account's orders" }
+                        firsts.append(slot)
+                    }
+                    if order.accountNextSlot == Self.none, ends?.last != slot {
+                        return "resting order \(order.orderID) is not last of its account's orders"
+                    }
                     slot = order.nextSlot
                 }
             }
         }
-        if heads.count != accountHeads.count { return "\(accountHeads.count) account heads for \(heads.count) accounts' orders" }
-        var ringed = 0
-        for head in heads {
-            var last: [Int64: Int] = [:]
-            var slot = head
-            repeat {
+        if firsts.count != accountEnds.count { return "\(accountEnds.count) account links for \(firsts.count) accounts' orders" }
+        var linked = 0
+        for first in firsts {
+            var seen: [Int64: Int] = [:]
+            var slot = first
+            while slot != Self.none && linked <= orderCount {
                 let order = slots[slot]
-                if slot != head && order.headsAccountRing { return "resting order \(order.orderID)'s ring has two first orders" }
-                if let before = last[order.priceUnits], before > place[slot]! {
+                if let before = seen[order.priceUnits], before > place[slot]! {
                     return "resting order \(order.orderID) is linked out of its level's order"
                 }
-                last[order.priceUnits] = place[slot]!
-                ringed += 1
+                seen[order.priceUnits] = place[slot]!
+                linked += 1
                 slot = order.accountNextSlot
-            } while slot != head && ringed <= orderCount
+            }
         }
-        if ringed != orderCount { return "\(ringed) orders in account rings, \(orderCount) resting" }
+        if linked != orderCount { return "\(linked) orders in account links, \(orderCount) resting" }
         return nil
     }
 
@@ -393,4 +396,10 @@ struct OrderPool: Sendable {
         count += 1
         return Int32(count - 1)
     }
+}
+
+/// The first and last slot of an account's orders on one side of a book.
+struct AccountOrderEnds: Sendable {
+    var first: Int32
+    var last: Int32
 }

@@ -1,7 +1,7 @@
 /// An order in the book: a slot in its book's pool, linked into its price level's FIFO and
 /// among its account's orders on its side.
 public struct RestingOrder: Sendable, Hashable {
-    // Widest fields first: 48 bytes, a stride of 48 (docs/BENCHMARKS.md, "Memory"; 40
+    // Widest fields first: 47 bytes, a stride of 48 (docs/BENCHMARKS.md, "Memory"; 40
     // before the account links).
     public var orderID: OrderID
     public var priceUnits: Int64
@@ -11,8 +11,8 @@ public struct RestingOrder: Sendable, Hashable {
     /// Neighbours in the level's FIFO, `OrderBook.none` at the ends.
     var previousSlot: Int32
     var nextSlot: Int32
-    /// Neighbours among the account's orders on this side, in a ring in the order they
-    /// joined their levels (`OrderBook.accountHeads`): the first's previous is the last.
+    /// Neighbours among the account's orders on this side, in the order they joined their
+    /// levels (`OrderBook.accountEnds`), `OrderBook.none` at the ends.
     var accountPreviousSlot: Int32
     var accountNextSlot: Int32
     public var side: Side
@@ -21,8 +21,6 @@ public struct RestingOrder: Sendable, Hashable {
     /// The order has a client order id, kept beside the books (`BookRoom
     /// .restingClientOrderIDs`) so that an order is 48 bytes whatever its id's length.
     public var hasClientOrderID: Bool
-    /// The first of its account's ring (the one `OrderBook.accountHeads` names).
-    var headsAccountRing: Bool
 
     public init(
         orderID: OrderID, accountIndex: UInt32, side: Side, priceUnits: Int64, openQuantityUnits: Int64,
@@ -39,7 +37,6 @@ public struct RestingOrder: Sendable, Hashable {
         self.nextSlot = OrderBook.none
         self.accountPreviousSlot = OrderBook.none
         self.accountNextSlot = OrderBook.none
-        self.headsAccountRing = false
     }
 
     /// Two orders are the same order when their terms are: the links are where the book

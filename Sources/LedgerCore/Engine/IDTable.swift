@@ -149,6 +149,24 @@ struct HashTable<Key: TableKey, Value: Sendable>: Sendable {
         if growTarget != 0 || !old.isEmpty { advanceGrowth() }
     }
 
+    /// Changes the value of `key` in place, if it is there, and returns true; false (and
+    /// nothing called) when it is not. One probe in the common case, where a lookup and an
+    /// insert are two.
+    @inline(__always)
+    mutating func modifyValue(forKey key: Key, _ body: (inout Value) -> Void) -> Bool {
+        guard let stored = Key.stored(key) else { return false }
+        let place = find(stored)
+        if place.found {
+            body(&entries[place.index].value)
+            return true
+        }
+        // While a doubling moves entries, it may be in the old table: moved with the change.
+        guard var value = self[key] else { return false }
+        body(&value)
+        insert(key, value)
+        return true
+    }
+
     /// Removes `key` and returns its value, if it was there.
     @discardableResult
     mutating func removeValue(forKey key: Key) -> Value? {
