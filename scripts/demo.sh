@@ -31,17 +31,42 @@ cleanup() {
 trap cleanup EXIT
 echo "== PostgreSQL at $LEDGER_PG_URL"
 
-tcp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-http=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Tokens: the daemon keeps only their SHA-256 (docs/OPERATIONS.md, "Tokens and roles");
 # each secret is printed once, into a file of its own that only the load and curl read.
 umask 077
 "$bin/ledgerd" token add --file "$work/tokens.toml" --name demo-admin --role admin >"$work/admin.token"
 "$bin/ledgerd" token add --file "$work/tokens.toml" --name demo-reader --role read-only >"$work/reader.token"
-"$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" \
-    --tokens-file "$work/tokens.toml" --projector-url "$LEDGER_PG_URL" >"$work/ledgerd.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null && break; sleep 0.1; done
+# A free port can be taken by another process between the probe and the daemon's bind: a
+# daemon that exits before it is ready is started again on new ports (three tries); one
+# that is neither ready within 60 s nor gone stops the demo, with its log.
+ready=""
+for attempt in 1 2 3; do
+    tcp=$(free_port)
+    http=$(free_port)
+    "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" \
+        --tokens-file "$work/tokens.toml" --projector-url "$LEDGER_PG_URL" >"$work/ledgerd.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do
+        if curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; then
+            ready=yes
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$ready" ] && break
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "ledgerd is not ready after 60 s; its log:" >&2
+        cat "$work/ledgerd.log" >&2
+        exit 1
+    fi
+    wait "$pid" 2>/dev/null || true
+    pid=""
+    echo "== ledgerd exited before it was ready (try $attempt); its log:" >&2
+    cat "$work/ledgerd.log" >&2
+done
+[ -n "$ready" ] || { echo "ledgerd did not start" >&2; exit 1; }
 echo "== ledgerd ready (tcp $tcp, http $http); demo load for ${seconds}s"
 
 "$bin/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration "$seconds" --connections 4 --window 4096
