@@ -306,13 +306,17 @@ public struct OrderBook: Sendable {
                 while slot != Self.none {
                     let order = slots[slot]
                     let ends = accountEnds[Self.accountKey(order.accountIndex, side)]
-                    for (neighbour, back) in [
-                        (order.accountPreviousSlot, { (other: RestingOrder) in other.accountNextSlot }),
-                        (order.accountNextSlot, { (other: RestingOrder) in other.accountPreviousSlot }),
-                    ] where neighbour != Self.none {
-                        guard place[neighbour] != nil, back(slots[neighbour]) == slot, slots[neighbour].accountIndex == order.accountIndex,
-                            slots[neighbour].side == side
-                        else { return "resting order \(order.orderID)'s account links are broken" }
+                    // Each neighbour rests on this side, is the account's, and links back (the
+                    // one after links back through its previous, the one before through its next).
+                    func linksBack(_ neighbour: Int32, isAfter: Bool) -> Bool {
+                        if neighbour == Self.none { return true }
+                        guard place[neighbour] != nil else { return false }
+                        let other = slots[neighbour]
+                        return (isAfter ? other.accountPreviousSlot : other.accountNextSlot) == slot
+                            && other.accountIndex == order.accountIndex && other.side == side
+                    }
+                    guard linksBack(order.accountPreviousSlot, isAfter: false), linksBack(order.accountNextSlot, isAfter: true) else {
+                        return "resting order \(order.orderID)'s account links are broken"
                     }
                     if order.accountPreviousSlot == Self.none {
                         guard ends?.first == slot else { return "resting order \(order.orderID) is not first of its account's orders" }
