@@ -139,14 +139,6 @@ public struct OrderBook: Sendable {
         UInt64(accountIndex) << 1 | (side == .buy ? 0 : 1)
     }
 
-    /// A word of the entry where the ends of an account's orders on a side are looked up
-    /// first: arithmetic, then one read, for `ExchangeState.warm` (a rest or a removal
-    /// changes that entry, a miss at a million accounts).
-    @inline(__always)
-    func accountEndsWord(_ accountIndex: UInt32, _ side: Side) -> UInt64 {
-        accountEnds.keyAt(accountEnds.homeIndex(Self.accountKey(accountIndex, side)))
-    }
-
     /// Takes the order in `slot` out of its account's links; the ends' entry is changed
     /// only when it was first or last.
     @inline(__always)

@@ -35,7 +35,6 @@ extension ExchangeState {
                 case .placeOrder(let order):
                     item.accountID = order.account
                     item.symbol = order.symbol
-                    item.side = order.side
                     // The entry its id takes only if it can rest (a market, IOC or FOK order
                     // never does).
                     if order.type != .market && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
@@ -156,17 +155,6 @@ extension ExchangeState {
             for index in 0..<count where items[index].orderSymbol >= 0 {
                 sink &+= UInt64(books.bySymbol[items[index].orderSymbol][items[index].orderSlot].accountIndex)
             }
-            // The entries that keep the ends of each account's orders on the side: a rest or
-            // the removal of an account's first or last order changes it (an order that can
-            // rest: its own side; a cancel: its order's, read just above).
-            for index in 0..<count {
-                if items[index].newOrderID != 0, items[index].accountIndex >= 0, Int(items[index].symbol) < books.bySymbol.count {
-                    sink &+= books.bySymbol[Int(items[index].symbol)].accountEndsWord(UInt32(items[index].accountIndex), items[index].side)
-                } else if items[index].orderSymbol >= 0 {
-                    let order = books.bySymbol[items[index].orderSymbol][items[index].orderSlot]
-                    sink &+= books.bySymbol[items[index].orderSymbol].accountEndsWord(order.accountIndex, order.side)
-                }
-            }
             // Stage 3: each account's slot in the command's symbol; the makers' slots (both
             // ends of each: a slot spans two cache lines); the neighbours in its level of an
             // order to cancel (unlinking it rewrites their links). (A tight loop over the
@@ -203,8 +191,6 @@ private struct WarmItem {
     /// The id a new order takes if it can rest (0: not an order, or one that cannot rest).
     var newOrderID: OrderID = 0
     var symbol: SymbolID = 0
-    /// An order's side.
-    var side: Side = .buy
     var accountIndex = -1
     /// The accounts of the first `ExchangeState.warmMakers` orders the order would meet.
     var makers = FixedMakers()
