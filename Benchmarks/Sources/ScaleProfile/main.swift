@@ -72,6 +72,21 @@ struct World {
 
 func nanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
+extension World {
+    /// Runs `commands` commands (`command(index)`) and returns the p50 time of those
+    /// `timedIf` picks.
+    mutating func timed(_ commands: Int, timedIf: (Int) -> Bool = { _ in true }, _ command: (Int) -> Command) -> UInt64 {
+        var times: [UInt64] = []
+        for index in 0..<commands {
+            let next = command(index)
+            let start = nanos()
+            run(next)
+            if timedIf(index) { times.append(nanos() - start) }
+        }
+        return Sweep.percentile(times, 0.5)
+    }
+}
+
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
         let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
@@ -688,19 +703,8 @@ func stopsReport(stops: [Int], trades: Int) {
                         quantityUnits: 1, callbackRateE8: 1_000_000)))
         }
         precondition(world.state.books.conditionalBySymbol[0].count == count + trailing, "\(world.rejected)")
-        /// The p50 of the commands `timedIf` picks.
-        func timed(_ commands: Int, timedIf: (Int) -> Bool = { _ in true }, _ command: (Int) -> Command) -> UInt64 {
-            var times: [UInt64] = []
-            for index in 0..<commands {
-                let command = command(index)
-                let start = nanos()
-                world.run(command)
-                if timedIf(index) { times.append(nanos() - start) }
-            }
-            return Sweep.percentile(times, 0.5)
-        }
         // Each trade: trader 1 rests a lot, trader 2 takes it (the taker's command timed).
-        let trade = timed(2 * trades, timedIf: { $0 % 2 == 1 }) { index in
+        let trade = world.timed(2 * trades, timedIf: { $0 % 2 == 1 }) { index in
             .placeOrder(
                 PlaceOrder(
                     account: index % 2 == 0 ? 1 : 2, symbol: 0, side: index % 2 == 0 ? .sell : .buy, type: .limit,
@@ -720,7 +724,7 @@ func stopsReport(stops: [Int], trades: Int) {
         // Cancels from the first half of the orders, cancel-alls from the second.
         let cancels = min(count / 2, trades)
         let refusedBefore = world.rejected[.unknownOrder, default: 0]
-        let cancel = timed(cancels) { index in
+        let cancel = world.timed(cancels) { index in
             let (account, id) = stopIDs[index * max(1, count / 2 / max(1, cancels))]
             return .cancelOrder(CancelOrder(account: account, orderID: id, clientOrderID: 0))
         }
@@ -730,7 +734,7 @@ func stopsReport(stops: [Int], trades: Int) {
         precondition(refused <= triggered && waitingNow == count + trailing - triggered - (cancels - refused), "\(world.rejected)")
         // Cancel-all by accounts whose one stop order still waits (the last ones placed).
         let cancelAlls = min(count / 2, 1_000)
-        let cancelAll = timed(cancelAlls) { index in
+        let cancelAll = world.timed(cancelAlls) { index in
             .cancelAllOrders(account: stopIDs[count - 1 - index].0, symbol: 0)
         }
         let removedByAll = waitingNow - world.state.books.conditionalBySymbol[0].count
@@ -783,25 +787,14 @@ func restingReport(counts: [Int], trades: Int) {
             sell(account, price: 501_020)
         }
         precondition(world.state.books.bySymbol[0].orderCount == count + 1 + cancelAlls, "\(world.rejected)")
-        /// The p50 of the commands `timedIf` picks.
-        func timed(_ commands: Int, timedIf: (Int) -> Bool = { _ in true }, _ command: (Int) -> Command) -> UInt64 {
-            var times: [UInt64] = []
-            for index in 0..<commands {
-                let command = command(index)
-                let start = nanos()
-                world.run(command)
-                if timedIf(index) { times.append(nanos() - start) }
-            }
-            return Sweep.percentile(times, 0.5)
-        }
         // Each trade: trader 1 rests a lot at the mark, trader 2 takes it.
-        let trade = timed(2 * trades, timedIf: { $0 % 2 == 1 }) { index in
+        let trade = world.timed(2 * trades, timedIf: { $0 % 2 == 1 }) { index in
             .placeOrder(
                 PlaceOrder(
                     account: index % 2 == 0 ? 1 : 2, symbol: 0, side: index % 2 == 0 ? .sell : .buy, type: .limit,
                     timeInForce: index % 2 == 0 ? .gtc : .ioc, priceUnits: 500_000, quantityUnits: 1))
         }
-        let cancelAll = timed(cancelAlls) { index in .cancelAllOrders(account: AccountID(900_000 + index), symbol: 0) }
+        let cancelAll = world.timed(cancelAlls) { index in .cancelAllOrders(account: AccountID(900_000 + index), symbol: 0) }
         // Every trade filled, trader 2's reduce-only order still rests, the cancel-alls
         // took their orders.
         precondition(
