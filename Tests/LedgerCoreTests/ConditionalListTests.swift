@@ -13,7 +13,7 @@ import Testing
             order: PlaceOrder(
                 account: 1, symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1,
                 stopPriceUnits: Int64(id)),
-            trailingExtremeUnits: 0)
+            joinedTrailingExtremeUnits: 0)
     }
 
     @Test(arguments: [1, 2, 3] as [UInt64])

@@ -78,7 +78,7 @@ import Testing
         engine.run(Self.order(1, .sell, .trailingStopMarket, quantity: 1_000, working: .markPrice, reduceOnly: true, callback: 1_000_000))
         let trailing = engine.state.books.nextOrderID - 1
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_200_000))  // the best rises to 52,000
-        #expect(engine.state.books.conditionalBySymbol[0].first?.trailingExtremeUnits == 5_200_000)
+        #expect(engine.state.books.conditionalBySymbol[0].first.map(engine.state.books.trailingExtremeUnits(of:)) == 5_200_000)
         // 51,480.01 is less than 1% below 52,000: nothing; 51,480.00 is exactly 1%: fires.
         #expect(engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_148_001)).count == 1)
         let events = engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_148_000))
@@ -92,11 +92,11 @@ import Testing
             Self.order(
                 1, .sell, .trailingStopMarket, quantity: 1_000, working: .markPrice, reduceOnly: true, callback: 500_000,
                 activation: 5_300_000))
-        #expect(engine.state.books.conditionalBySymbol[0].first?.trailingExtremeUnits == 0)
+        #expect(engine.state.books.conditionalBySymbol[0].first.map(engine.state.books.trailingExtremeUnits(of:)) == 0)
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_000_000))  // a fall before activation does nothing
         #expect(engine.state.books.conditionalBySymbol[0].count == 1)
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_300_000))
-        #expect(engine.state.books.conditionalBySymbol[0].first?.trailingExtremeUnits == 5_300_000)
+        #expect(engine.state.books.conditionalBySymbol[0].first.map(engine.state.books.trailingExtremeUnits(of:)) == 5_300_000)
     }
 
     @Test func closePositionTakesTheWholePositionAtTheTrigger() {

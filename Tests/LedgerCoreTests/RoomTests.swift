@@ -176,7 +176,7 @@ import Testing
                 orderID: id, accountIndex: 0,
                 order: PlaceOrder(
                     account: 1, symbol: symbol, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1),
-                trailingExtremeUnits: 0)
+                joinedTrailingExtremeUnits: 0)
         }
         for id: OrderID in 1...4 { books.takeOrderID(id) }
         books.addConditional(conditional(1, symbol: 1))

@@ -15,7 +15,9 @@ import Testing
     static func walkFindsOne(_ books: BookRoom, mark: Int64, contract: Int64, trailing: Bool) -> Bool {
         books.conditionalBySymbol[0].contains {
             (trailing || $0.order.type != .trailingStopMarket)
-                && ExchangeState.isTriggered($0, at: $0.order.workingType == .markPrice ? mark : contract)
+                && ExchangeState.isTriggered(
+                    $0, at: $0.order.workingType == .markPrice ? mark : contract,
+                    trailingExtremeUnits: books.trailingExtremeUnits(of: $0))
         }
     }
 
@@ -58,7 +60,7 @@ import Testing
                 books.addConditional(
                     ConditionalOrder(
                         orderID: nextID, accountIndex: 0, order: order,
-                        trailingExtremeUnits: type == .trailingStopMarket ? Int64.random(in: 0...2_000, using: &random) : 0))
+                        joinedTrailingExtremeUnits: type == .trailingStopMarket ? Int64.random(in: 0...2_000, using: &random) : 0))
                 waiting.append(nextID)
                 nextID += 1
             } else {
@@ -93,7 +95,7 @@ import Testing
         books.takeOrderID(1)
         let order = PlaceOrder(
             account: 1, symbol: 1, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1, stopPriceUnits: 900)
-        books.addConditional(ConditionalOrder(orderID: 1, accountIndex: 0, order: order, trailingExtremeUnits: 0))
+        books.addConditional(ConditionalOrder(orderID: 1, accountIndex: 0, order: order, joinedTrailingExtremeUnits: 0))
         #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
         // A sell stop on the contract price (the default): reached at or below 900.
         let reached = books.indexedTriggerReached(1, markPriceUnits: 2_000, contractPriceUnits: 900)
@@ -116,6 +118,7 @@ import Testing
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
         engine.deposit(5, 10_000_000_000)
         var placed = 0
+        var cascadeListed = 0
         for step in 0..<400 {
             let type = Self.types[Int.random(in: 0..<5, using: &random)]
             let side: Side = Bool.random(using: &random) ? .buy : .sell
@@ -131,16 +134,14 @@ import Testing
             if step % 4 == 3 {
                 engine.state.markets[0].markPriceUnits = Int64.random(in: 1...10_000, using: &random) * 100
                 engine.state.markets[0].lastPriceUnits = Int64.random(in: 0...10_000, using: &random) * 100
-                var slot = engine.state.books.conditionalBySymbol[0].startIndex
-                while slot != engine.state.books.conditionalBySymbol[0].endIndex {
-                    if engine.state.books.conditionalBySymbol[0][slot].order.type == .trailingStopMarket {
-                        engine.state.books.conditionalBySymbol[0][slot].trailingExtremeUnits =
-                            Int64.random(in: 0...10_000, using: &random) * 100
-                    }
-                    slot = engine.state.books.conditionalBySymbol[0].index(after: slot)
+                let trailing = engine.state.books.conditionalBySymbol[0].filter { $0.order.type == .trailingStopMarket }
+                for conditional in trailing {
+                    engine.state.books.setTrailingExtreme(conditional.orderID, to: Int64.random(in: 0...10_000, using: &random) * 100)
                 }
                 let walk = engine.state.books.conditionalBySymbol[0].first {
-                    ExchangeState.isTriggered($0, at: engine.state.workingPriceUnits(symbol: 0, $0.order.workingType))
+                    ExchangeState.isTriggered(
+                        $0, at: engine.state.workingPriceUnits(symbol: 0, $0.order.workingType),
+                        trailingExtremeUnits: engine.state.books.trailingExtremeUnits(of: $0))
                 }
                 let found = engine.state.firstTriggeredOrder(symbol: 0)
                 if found?.orderID != walk?.orderID {
@@ -149,12 +150,33 @@ import Testing
                     )
                     return
                 }
+                // A cascade at these prices, on a copy: the orders reached leave one by one,
+                // and each next one the engine finds (from its list, after the second look)
+                // is the next the walk finds.
+                var cascade = engine.state
+                let reached = cascade.books.conditionalBySymbol[0].filter {
+                    ExchangeState.isTriggered(
+                        $0, at: cascade.workingPriceUnits(symbol: 0, $0.order.workingType),
+                        trailingExtremeUnits: cascade.books.trailingExtremeUnits(of: $0))
+                }.map(\.orderID)
+                for (place, id) in reached.enumerated() {
+                    let next = cascade.firstTriggeredOrder(symbol: 0)?.orderID
+                    if next != id {
+                        Issue.record(
+                            "seed \(seed), step \(step): cascade place \(place): the engine finds \(String(describing: next)), the walk \(id)"
+                        )
+                        return
+                    }
+                    _ = cascade.books.removeConditional(id)
+                    if place >= 2 { cascadeListed += 1 }
+                }
+                #expect(cascade.firstTriggeredOrder(symbol: 0) == nil)
                 // Back to where the next placements are judged.
                 engine.state.markets[0].markPriceUnits = 500_000
                 engine.state.markets[0].lastPriceUnits = 0
             }
         }
-        #expect(placed > 100, "\(placed) conditional orders placed")
+        #expect(placed > 100 && cascadeListed > 100, "\(placed) conditional orders placed, \(cascadeListed) found from a cascade's list")
     }
 
     /// At the engine: a stop order far from the price does not trigger on a trade, one

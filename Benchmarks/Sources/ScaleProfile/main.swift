@@ -85,6 +85,20 @@ extension World {
         }
         return Sweep.percentile(times, 0.5)
     }
+
+    /// Sets symbol 0's mark to `priceUnits`, then ticks while system work is left: the
+    /// conditional orders triggered and the time taken, together.
+    mutating func markFall(to priceUnits: Int64) -> (triggered: Int, nanos: UInt64) {
+        var triggered = 0
+        let start = nanos()
+        run(.setMarkPrice(symbol: 0, priceUnits: priceUnits))
+        repeat {
+            triggered += events.filter { if case .conditionalOrderTriggered = $0 { true } else { false } }.count
+            if !state.hasSystemWork { break }
+            run(.tick)
+        } while true
+        return (triggered, nanos() - start)
+    }
 }
 
 func residentBytes() -> Int {
@@ -694,7 +708,7 @@ func stopsReport(stops: [Int], trades: Int) {
         // STOPS_TRAILING=K: K trailing stops (sells, 1% callback) wait besides.
         let trailing = Int(ProcessInfo.processInfo.environment["STOPS_TRAILING"] ?? "") ?? 0
         for index in 0..<trailing {
-            let account = AccountID(900 - index)
+            let account = AccountID(1_000_000 + index)
             world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
             world.run(
                 .placeOrder(
@@ -712,15 +726,7 @@ func stopsReport(stops: [Int], trades: Int) {
         }
         // A fall of the mark that reaches the highest 0.8% of the mark-price triggers (about
         // 0.4% of the orders waiting); the ticks that trigger them, timed together.
-        var triggered = 0
-        let fallStart = nanos()
-        world.run(.setMarkPrice(symbol: 0, priceUnits: 250_000 + Int64(min(count, 50_000) * 992 / 1_000)))
-        repeat {
-            triggered += world.events.filter { if case .conditionalOrderTriggered = $0 { true } else { false } }.count
-            if !world.state.hasSystemWork { break }
-            world.run(.tick)
-        } while true
-        let fallNanos = nanos() - fallStart
+        let (triggered, fallNanos) = world.markFall(to: 250_000 + Int64(min(count, 50_000) * 992 / 1_000))
         // Cancels from the first half of the orders, cancel-alls from the second.
         let cancels = min(count / 2, trades)
         let refusedBefore = world.rejected[.unknownOrder, default: 0]
@@ -807,6 +813,43 @@ func restingReport(counts: [Int], trades: Int) {
     }
 }
 
+/// Trailing stops at the size of a venue: COUNT trailing sells on the mark price (1%
+/// callback), one account each, each placed at a mark of its own (falling one unit at a
+/// time from 500,000), so that no two share an extreme; then, timed:
+/// - marks just below them all (none passed, none reached);
+/// - one mark above them all, which passes every one (alone: the largest step);
+/// - marks just under that (none passed, none reached);
+/// - a fall of 1%, which reaches every one: the ticks that trigger them, per trigger.
+func trailingReport(counts: [Int], marks: Int) {
+    for count in counts {
+        var world = oneSymbolWorld()
+        for index in 0..<count {
+            let account = AccountID(1_000 + index)
+            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
+            world.run(.setMarkPrice(symbol: 0, priceUnits: 500_000 - Int64(index)))
+            world.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: .sell, type: .trailingStopMarket, timeInForce: .gtc, priceUnits: 0,
+                        quantityUnits: 1, workingType: .markPrice, callbackRateE8: 1_000_000)))
+        }
+        precondition(world.state.books.conditionalBySymbol[0].count == count, "\(world.rejected)")
+        let low = 500_000 - Int64(count)
+        let below = world.timed(marks) { .setMarkPrice(symbol: 0, priceUnits: low - Int64($0 % 10)) }
+        let jumpStart = nanos()
+        world.run(.setMarkPrice(symbol: 0, priceUnits: 600_000))
+        let jump = nanos() - jumpStart
+        let above = world.timed(marks) { .setMarkPrice(symbol: 0, priceUnits: 600_000 - Int64($0 % 10)) }
+        precondition(world.state.books.conditionalBySymbol[0].count == count, "\(world.rejected)")
+        let (triggered, fall) = world.markFall(to: 594_000)
+        precondition(triggered == count && world.state.books.conditionalBySymbol[0].isEmpty, "\(triggered) \(world.rejected)")
+        print(
+            "\(count) trailing stops, each its own extreme: a mark below them p50 \(below) ns, the mark that passes them all "
+                + "\(jump / 1_000) µs, a mark after it p50 \(above) ns (\(marks) each); a 1% fall triggered \(triggered) in "
+                + "\(fall / 1_000) µs (\(count == 0 ? 0 : fall / UInt64(count)) ns a trigger)")
+    }
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "world":
@@ -823,10 +866,13 @@ case "stops":
     stopsReport(stops: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
 case "resting":
     restingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
+case "trailing":
+    trailingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000], marks: 2_000)
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
     print(
-        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...]")
+        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...] | trailing [STOPS ...]"
+    )
     exit(2)
 }

@@ -16,8 +16,8 @@
 /// Some order's trigger is reached exactly when the top of one of the four is. Which order
 /// goes first (the lowest id among those reached) is still found by the walk, which now
 /// runs only when an order does trigger. Trailing stops move their trigger with the price:
-/// their ids are kept apart in id order (`trailingStops`), so that their upkeep on a trade
-/// and the look for one reached visit them alone.
+/// they are kept apart in `trailing` (`TrailingStops`: grouped by extreme, per working
+/// price and side).
 ///
 /// Entries leave lazily: a cancelled or triggered order's entry stays until it comes to
 /// the top reached (an order id is never reused, so an entry whose id no longer waits is
@@ -35,8 +35,11 @@ struct TriggerIndex: Sendable {
     private(set) var heaps: [[Entry]] = [[], [], [], []]
     /// Entries of orders that still wait, per heap.
     private(set) var live = [0, 0, 0, 0]
-    /// The trailing stops waiting in the symbol, in id order.
-    private(set) var trailingStops: [OrderID] = []
+    /// The trailing stops waiting in the symbol, by working price and side: [mark sells,
+    /// mark buys, contract sells, contract buys] (`trailingSide(of:)`).
+    var trailing = [
+        TrailingStops(sells: true), TrailingStops(sells: false), TrailingStops(sells: true), TrailingStops(sells: false),
+    ]
 
     /// Which heap an order's trigger goes in, or nil for a trailing stop.
     @inline(__always)
@@ -50,11 +53,19 @@ struct TriggerIndex: Sendable {
         return (order.workingType == .markPrice ? 0 : 2) + (rises ? 0 : 1)
     }
 
+    /// Which of `trailing` a trailing stop is in.
+    @inline(__always)
+    static func trailingSide(of order: PlaceOrder) -> Int {
+        (order.workingType == .markPrice ? 0 : 2) + (order.side == .sell ? 0 : 1)
+    }
+
     /// An order starts to wait.
     mutating func add(_ conditional: ConditionalOrder) {
         guard let heap = Self.heap(of: conditional.order) else {
-            // Ids join in increasing order (the list's order; the sweep checks both).
-            trailingStops.append(conditional.orderID)
+            let order = conditional.order
+            trailing[Self.trailingSide(of: order)].add(
+                orderID: conditional.orderID, callbackRateE8: order.callbackRateE8, activationPriceUnits: order.activationPriceUnits,
+                extremeUnits: conditional.joinedTrailingExtremeUnits)
             return
         }
         let price = conditional.order.stopPriceUnits
@@ -67,15 +78,7 @@ struct TriggerIndex: Sendable {
     /// rebuilds it from the entries that still wait (`rebuild`).
     mutating func noteRemoved(_ conditional: ConditionalOrder) -> Int? {
         guard let heap = Self.heap(of: conditional.order) else {
-            var (low, high) = (0, trailingStops.count)
-            while low < high {
-                let middle = (low + high) / 2
-                if trailingStops[middle] < conditional.orderID { low = middle + 1 } else { high = middle }
-            }
-            precondition(
-                low < trailingStops.count && trailingStops[low] == conditional.orderID,
-                "trailing stop \(conditional.orderID) is not in the trigger index")
-            trailingStops.remove(at: low)
+            trailing[Self.trailingSide(of: conditional.order)].remove(conditional.orderID)
             return nil
         }
         live[heap] -= 1
@@ -106,54 +109,59 @@ struct TriggerIndex: Sendable {
 
     /// The lowest order id among the entries reached at these prices that still wait (in
     /// `locations`: stale entries left out), or nil. A walk down each heap that stops at
-    /// the first key not reached on each branch (below it, none is), so it costs the
-    /// entries reached, not the entries held. Its stack is on the machine's stack (a rule
-    /// book mix made three allocations each time a trigger was reached), and the locations
-    /// are borrowed (a closure over them copied the whole books room).
+    /// the first key not reached on each branch (`walkHeap`), so it costs the entries
+    /// reached, not the entries held. The locations are borrowed (a closure over them copied
+    /// the whole books room).
     func lowestReached(markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>) -> OrderID? {
         var lowest: OrderID? = nil
-        // A walk that pushes both children holds at most one pending sibling a level, and a
-        // heap of fewer than 2^63 entries is under 64 levels deep.
-        let stackMax = 128
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: stackMax) { stack in
-            for heap in 0..<4 where !heaps[heap].isEmpty {
-                let price = heap < 2 ? markPriceUnits : contractPriceUnits
-                let rises = heap % 2 == 0
-                heaps[heap].withUnsafeBufferPointer { entries in
-                    stack[0] = 0
-                    var top = 1
-                    while top > 0 {
-                        top -= 1
-                        let node = stack[top]
-                        let entry = entries[node]
-                        guard rises ? price >= entry.key : price <= -entry.key else { continue }
-                        if lowest.map({ entry.orderID < $0 }) ?? true, locations[entry.orderID] != nil { lowest = entry.orderID }
-                        let left = 2 * node + 1
-                        precondition(top + 2 <= stackMax, "trigger heap walk deeper than \(stackMax)")
-                        if left + 1 < entries.count {
-                            stack[top] = left + 1
-                            top += 1
-                        }
-                        if left < entries.count {
-                            stack[top] = left
-                            top += 1
-                        }
-                    }
-                }
-            }
+        forEachReached(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) { orderID in
+            if lowest.map({ orderID < $0 }) ?? true, locations[orderID] != nil { lowest = orderID }
         }
         return lowest
+    }
+
+    /// Appends the ids of the entries reached at these prices that still wait, in no
+    /// order (a cascade's list: `BookRoom.lowestConditionalReached`).
+    func appendReached(
+        markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>, to ids: inout [OrderID]
+    ) {
+        forEachReached(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) { orderID in
+            if locations[orderID] != nil { ids.append(orderID) }
+        }
+    }
+
+    /// Calls `body` with the id of each entry reached at these prices, stale ones too.
+    @inline(__always)
+    private func forEachReached(markPriceUnits: Int64, contractPriceUnits: Int64, _ body: (OrderID) -> Void) {
+        for heap in 0..<4 where !heaps[heap].isEmpty {
+            let price = heap < 2 ? markPriceUnits : contractPriceUnits
+            let rises = heap % 2 == 0
+            heaps[heap].withUnsafeBufferPointer { entries in
+                walkHeap(entries, reaches: { rises ? price >= $0.key : price <= -$0.key }, visit: { body($0.orderID) })
+            }
+        }
     }
 
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.
     func violation(_ list: ConditionalList, isWaiting: (OrderID) -> Bool) -> String? {
         var expected = [0, 0, 0, 0]
-        var trailing: [OrderID] = []
+        var waitingTrailing: [[OrderID]] = [[], [], [], []]
         for conditional in list {
-            if let heap = Self.heap(of: conditional.order) { expected[heap] += 1 } else { trailing.append(conditional.orderID) }
+            if let heap = Self.heap(of: conditional.order) {
+                expected[heap] += 1
+            } else {
+                waitingTrailing[Self.trailingSide(of: conditional.order)].append(conditional.orderID)
+            }
         }
-        if expected != live || trailing != trailingStops {
-            return "trigger index counts \(live) and \(trailingStops.count) trailing, the list \(expected) and \(trailing.count)"
+        let indexedTrailing = trailing.reduce(0) { $0 + $1.count }
+        let listedTrailing = waitingTrailing.reduce(0) { $0 + $1.count }
+        if expected != live || indexedTrailing != listedTrailing {
+            return "trigger index counts \(live) and \(indexedTrailing) trailing, the list \(expected) and \(listedTrailing)"
+        }
+        for side in 0..<4 {
+            if let violation = trailing[side].violation(waitingTrailing[side]) {
+                return "\(side < 2 ? "mark" : "contract") price: \(violation)"
+            }
         }
         for heap in 0..<4 where heaps[heap].filter({ isWaiting($0.orderID) }).count != live[heap] {
             return "trigger heap \(heap) holds other orders than the \(live[heap]) that wait"

@@ -47,22 +47,80 @@ struct BinaryHeap<Element: HeapOrdered>: Sendable {
         let last = elements.removeLast()
         if !elements.isEmpty {
             elements[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                if left >= elements.count { break }
-                let right = left + 1
-                let child = right < elements.count && elements[right].precedes(elements[left]) ? right : left
-                guard elements[child].precedes(elements[parent]) else { break }
-                elements.swapAt(child, parent)
-                parent = child
-            }
+            siftDown(0)
         }
         return top
     }
 
     mutating func removeAll() {
         elements.removeAll(keepingCapacity: true)
+    }
+
+    /// A heap of `unordered`: O(n).
+    init(unordered: some Sequence<Element>) {
+        elements = ContiguousArray(unordered)
+        var node = elements.count / 2
+        while node > 0 {
+            node -= 1
+            siftDown(node)
+        }
+    }
+
+    /// Takes out the elements `shouldRemove` picks: O(n).
+    mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+        elements.removeAll(where: shouldRemove)
+        self = BinaryHeap(unordered: elements)
+    }
+
+    /// True when no element precedes its parent (the sweeps' check).
+    var isHeap: Bool {
+        elements.indices.dropFirst().allSatisfy { !elements[$0].precedes(elements[($0 - 1) / 2]) }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var parent = start
+        while true {
+            let left = 2 * parent + 1
+            if left >= elements.count { return }
+            let right = left + 1
+            let child = right < elements.count && elements[right].precedes(elements[left]) ? right : left
+            guard elements[child].precedes(elements[parent]) else { return }
+            elements.swapAt(child, parent)
+            parent = child
+        }
+    }
+}
+
+/// Visits the entries of a heap laid out in an array (children of `i` at 2i + 1 and
+/// 2i + 2) for which `reaches` holds: below an entry for which it does not, the heap's
+/// order makes it false for every descendant, so the walk costs what it visits, not the
+/// heap. Its stack is on the machine's stack: a walk that pushes both children holds at
+/// most one pending sibling a level, and a heap of fewer than 2^63 entries is under 64
+/// levels deep.
+@inline(__always)
+func walkHeap<Element>(_ entries: UnsafeBufferPointer<Element>, reaches: (Element) -> Bool, visit: (Element) -> Void) {
+    guard !entries.isEmpty else { return }
+    let stackMax = 128
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: stackMax) { stack in
+        stack[0] = 0
+        var top = 1
+        while top > 0 {
+            top -= 1
+            let node = stack[top]
+            let entry = entries[node]
+            guard reaches(entry) else { continue }
+            visit(entry)
+            precondition(top + 2 <= stackMax, "heap walk deeper than \(stackMax)")
+            let left = 2 * node + 1
+            if left + 1 < entries.count {
+                stack[top] = left + 1
+                top += 1
+            }
+            if left < entries.count {
+                stack[top] = left
+                top += 1
+            }
+        }
     }
 }
 

@@ -216,9 +216,9 @@ extension ExchangeState {
         case .conditionalOrderPlaced(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
             let index = ledger.accountIndexByID[order.account]!
-            var conditional = ConditionalOrder(orderID: orderID, accountIndex: index, order: order, trailingExtremeUnits: 0)
+            var conditional = ConditionalOrder(orderID: orderID, accountIndex: index, order: order, joinedTrailingExtremeUnits: 0)
             if order.type == .trailingStopMarket && order.activationPriceUnits == 0 {
-                conditional.trailingExtremeUnits = workingPriceUnits(symbol: order.symbol, order.workingType)
+                conditional.joinedTrailingExtremeUnits = workingPriceUnits(symbol: order.symbol, order.workingType)
             }
             books.addConditional(conditional)
             if order.clientOrderID != 0 { idempotency.openClientOrders += 1 }

@@ -111,7 +111,7 @@ extension ExchangeState {
                 writer.varint(conditional.orderID)
                 writer.varint(UInt64(conditional.accountIndex))
                 Command.placeOrder(conditional.order).encode(to: &writer)
-                writer.zigzag(conditional.trailingExtremeUnits)
+                writer.zigzag(books.trailingExtremeUnits(of: conditional))
                 drain(&writer)
             }
         }
@@ -332,7 +332,7 @@ extension ExchangeState {
                     state.books.appendConditional(
                         ConditionalOrder(
                             orderID: id, accountIndex: accountIndex, order: order,
-                            trailingExtremeUnits: try value("trailing extreme", 0...magnitude)))
+                            joinedTrailingExtremeUnits: try value("trailing extreme", 0...magnitude)))
                 }
             }
         }

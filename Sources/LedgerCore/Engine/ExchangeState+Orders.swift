@@ -78,20 +78,18 @@ extension ExchangeState {
         }
     }
 
-    /// True when a conditional order's trigger holds at `price`.
-    static func isTriggered(_ conditional: ConditionalOrder, at price: Int64) -> Bool {
+    /// True when a conditional order's trigger holds at `price`; a trailing stop's at its
+    /// extreme `trailingExtremeUnits` (`BookRoom.trailingExtremeUnits(of:)`).
+    static func isTriggered(_ conditional: ConditionalOrder, at price: Int64, trailingExtremeUnits: Int64) -> Bool {
         let order = conditional.order
         switch order.type {
         case .stopMarket, .stopLimit: return order.side == .buy ? price >= order.stopPriceUnits : price <= order.stopPriceUnits
         case .takeProfitMarket, .takeProfitLimit:
             return order.side == .buy ? price <= order.stopPriceUnits : price >= order.stopPriceUnits
         case .trailingStopMarket:
-            let extreme = Int128(conditional.trailingExtremeUnits)
-            guard extreme > 0 else { return false }
-            let scale = Int128(FixedPoint.rateScale)
-            let callback = Int128(order.callbackRateE8)
-            return order.side == .sell
-                ? Int128(price) * scale <= extreme * (scale - callback) : Int128(price) * scale >= extreme * (scale + callback)
+            return TrailingStops.isReached(
+                sells: order.side == .sell, extremeUnits: trailingExtremeUnits, callbackRateE8: order.callbackRateE8,
+                priceUnits: price)
         case .limit, .market: return false
         }
     }
@@ -99,27 +97,12 @@ extension ExchangeState {
     /// Moves trailing stops that watch `type` in `symbol` to the new working price: an
     /// inactive one activates when the price reaches its activation price; an active one
     /// keeps the best price seen (highest for a sell, lowest for a buy). Part of applying
-    /// `markPriceSet` and `trade`.
+    /// `markPriceSet` and `trade`. The trigger index moves them by groups that share an
+    /// extreme (`TrailingStops`), not one by one.
+    @inline(__always)
     mutating func followTrailingStops(symbol: SymbolID, _ type: WorkingType) {
-        let index = Int(symbol)
-        // The trailing stops alone (kept apart by the trigger index), each found by a
-        // binary search: not a walk over every waiting order on every trade.
-        if books.triggers[index].trailingStops.isEmpty { return }
-        let price = workingPriceUnits(symbol: symbol, type)
-        for orderID in books.triggers[index].trailingStops {
-            let slot = books.trailingStopPosition(orderID, symbol: index)
-            let conditional = books.conditionalBySymbol[index][slot]
-            guard conditional.order.workingType == type else { continue }
-            let sell = conditional.order.side == .sell
-            var extreme = conditional.trailingExtremeUnits
-            if extreme == 0 {
-                let activation = conditional.order.activationPriceUnits
-                if activation == 0 || (sell ? price >= activation : price <= activation) { extreme = price }
-            } else {
-                extreme = sell ? max(extreme, price) : min(extreme, price)
-            }
-            books.conditionalBySymbol[index][slot].trailingExtremeUnits = extreme
-        }
+        if !books.hasTrailingStops(symbol, type) { return }
+        books.followTrailingStops(symbol, type, priceUnits: workingPriceUnits(symbol: symbol, type))
     }
 
     /// Triggers the symbol's conditional orders whose trigger holds, lowest order id first,
@@ -145,30 +128,16 @@ extension ExchangeState {
         }
     }
 
-    /// The conditional order of `symbol` with the lowest id whose trigger is reached: the
-    /// lowest of the stop and take-profit orders reached (`BookRoom.indexedTriggerReached`
-    /// answers "none" from the heaps' tops; when some is, the walk down the heaps finds
-    /// those reached) and of the trailing stops reached (kept apart, in id order). No walk
-    /// over every order waiting in the symbol.
+    /// The conditional order of `symbol` with the lowest id whose trigger is reached at the
+    /// working prices, from the stop heaps and the trailing stops' groups
+    /// (`BookRoom.lowestConditionalReached`): no walk over every order waiting in the
+    /// symbol, and none over every order reached for each of a cascade's triggers.
     mutating func firstTriggeredOrder(symbol: SymbolID) -> ConditionalOrder? {
-        let index = Int(symbol)
         let mark = workingPriceUnits(symbol: symbol, .markPrice)
         let contract = workingPriceUnits(symbol: symbol, .contractPrice)
-        // The lowest stop or take-profit reached, from the heaps (the walk down them costs
-        // what is reached); none in the common case, read from their tops.
-        var first: OrderID? = nil
-        if books.indexedTriggerReached(symbol, markPriceUnits: mark, contractPriceUnits: contract) {
-            first = books.lowestIndexedReached(symbol, markPriceUnits: mark, contractPriceUnits: contract)
+        return books.lowestConditionalReached(symbol, markPriceUnits: mark, contractPriceUnits: contract).flatMap {
+            books.waitingConditional($0)
         }
-        // The trailing stops, kept apart in id order: the first reached below it, if any.
-        for orderID in books.triggers[index].trailingStops {
-            if let first, orderID > first { break }
-            let conditional = books.conditionalBySymbol[index][books.trailingStopPosition(orderID, symbol: index)]
-            if Self.isTriggered(conditional, at: workingPriceUnits(symbol: symbol, conditional.order.workingType)) {
-                return conditional
-            }
-        }
-        return first.flatMap { books.waitingConditional($0) }
     }
 
     /// True when some conditional order of `symbol` has its trigger reached.

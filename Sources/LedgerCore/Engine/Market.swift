@@ -72,8 +72,10 @@ public struct ConditionalOrder: Sendable, Hashable {
     public var accountIndex: UInt32
     public var order: PlaceOrder
     /// Trailing stops: the best working price since activation (highest for a sell,
-    /// lowest for a buy); 0 before activation.
-    public var trailingExtremeUnits: Int64
+    /// lowest for a buy; 0 before activation) when the order joined the books, placed or
+    /// read from a snapshot. While it waits, its extreme moves in the trigger index, which
+    /// keeps it per group of stops: `BookRoom.trailingExtremeUnits(of:)`, not this.
+    public var joinedTrailingExtremeUnits: Int64
     /// The account's next conditional order in the symbol, by id (0: none): the chain
     /// `BookRoom` keeps per account and symbol (derived, not encoded).
     var nextOfAccount: OrderID = 0

@@ -29,6 +29,12 @@ public struct BookRoom: Sendable {
     var restingClientOrderIDs = IDTable<ClientOrderID>(filler: .none, runBits: 2)
     public internal(set) var nextOrderID: OrderID = 1
     public internal(set) var nextTradeID: TradeID = 1
+    /// Counts what can add to the conditional orders reached at given prices: an order
+    /// that starts to wait, trailing stops that follow a price (derived, not encoded).
+    var conditionalVersion: UInt64 = 0
+    /// The conditional orders reached in one symbol at one set of prices, lowest id first,
+    /// while a cascade triggers them (`lowestConditionalReached`; scratch, not encoded).
+    var reachedCascade = ReachedCascade()
     /// The order the events being applied belong to (scratch: set by `orderAccepted`,
     /// `conditionalOrderTriggered`, `orderAmended` and `liquidationOrderPlaced`; read by
     /// `orderRested`).
@@ -143,6 +149,7 @@ public struct BookRoom: Sendable {
         conditionalBySymbol[symbol].append(added)
         conditionalLocations[conditional.orderID] = SymbolID(symbol)
         triggers[symbol].add(conditional)
+        conditionalVersion &+= 1
     }
 
     /// The key of an account's chain in a symbol: its index above the symbol's bits.
@@ -228,14 +235,112 @@ public struct BookRoom: Sendable {
         return conditionalBySymbol[Int(symbol)][position]
     }
 
-    /// Where the waiting trailing stop `orderID` of `symbol` is in its list (the trigger
-    /// index keeps their ids; each must be in the list).
+    /// A waiting conditional order's trailing extreme: a trailing stop's from the trigger
+    /// index (0 before activation); another order's as it joined (0).
+    func trailingExtremeUnits(of conditional: ConditionalOrder) -> Int64 {
+        guard conditional.order.type == .trailingStopMarket else { return conditional.joinedTrailingExtremeUnits }
+        return triggers[Int(conditional.order.symbol)].trailing[TriggerIndex.trailingSide(of: conditional.order)]
+            .extremeUnits(of: conditional.orderID)
+    }
+
+    /// True when trailing stops of `symbol` watch the working price `type`.
     @inline(__always)
-    func trailingStopPosition(_ orderID: OrderID, symbol: Int) -> ConditionalList.Index {
-        guard let position = conditionalBySymbol[symbol].position(of: orderID) else {
-            preconditionFailure("trailing stop \(orderID) is not in its list")
+    func hasTrailingStops(_ symbol: SymbolID, _ type: WorkingType) -> Bool {
+        let first: Int = type == .markPrice ? 0 : 2
+        let sells: Int = triggers[Int(symbol)].trailing[first].count
+        let buys: Int = triggers[Int(symbol)].trailing[first + 1].count
+        return sells + buys > 0
+    }
+
+    /// The working price `type` of `symbol` is now `priceUnits`: its trailing stops follow
+    /// it (`TrailingStops.follow`).
+    mutating func followTrailingStops(_ symbol: SymbolID, _ type: WorkingType, priceUnits: Int64) {
+        let first = type == .markPrice ? 0 : 2
+        triggers[Int(symbol)].trailing[first].follow(priceUnits)
+        triggers[Int(symbol)].trailing[first + 1].follow(priceUnits)
+        conditionalVersion &+= 1
+    }
+
+    /// The lowest id among the conditional orders of `symbol` whose trigger is reached at
+    /// these working prices, or nil.
+    ///
+    /// In the common case nothing is reached, and the tops of the stop heaps and of the
+    /// trailing stops' bounds say so. When something is, a walk down them finds the lowest
+    /// (its cost is what is reached). A fall that reaches k orders at once triggers them one
+    /// by one, each found again: k walks over what is still reached, O(k^2), 5 ms a trigger
+    /// with 10^5 trailing stops reached (docs/BENCHMARKS.md, "Trailing stops at the size of
+    /// a venue"). So when it is asked again at the same prices, with no order added and no
+    /// trailing stop moved since (`conditionalVersion`), the orders reached can only have
+    /// left: every id reached is listed once, lowest first (`reachedCascade`), and each
+    /// later answer is the next one still waiting.
+    mutating func lowestConditionalReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
+        let again =
+            reachedCascade.symbol == symbol && reachedCascade.markPriceUnits == markPriceUnits
+            && reachedCascade.contractPriceUnits == contractPriceUnits && reachedCascade.version == conditionalVersion
+        if again, reachedCascade.isListed {
+            while reachedCascade.next < reachedCascade.ids.count {
+                let id = reachedCascade.ids[reachedCascade.next]
+                if conditionalLocations[id] != nil { return id }
+                reachedCascade.next += 1
+            }
+            return nil
         }
-        return position
+        let index = Int(symbol)
+        let stops = indexedTriggerReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+        var trailingSides = 0
+        for side in 0..<4 where triggers[index].trailing[side].count > 0 {
+            if triggers[index].trailing[side].anyReached(side < 2 ? markPriceUnits : contractPriceUnits) { trailingSides |= 1 << side }
+        }
+        guard stops || trailingSides != 0 else { return nil }
+        reachedCascade.symbol = symbol
+        reachedCascade.markPriceUnits = markPriceUnits
+        reachedCascade.contractPriceUnits = contractPriceUnits
+        reachedCascade.version = conditionalVersion
+        reachedCascade.isListed = again
+        var lowest: OrderID? = nil
+        if again {
+            // The second look at these prices: list them all, once.
+            reachedCascade.ids.removeAll(keepingCapacity: true)
+            reachedCascade.next = 0
+            if stops {
+                triggers[index].appendReached(
+                    markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations,
+                    to: &reachedCascade.ids)
+            }
+            for side in 0..<4 where trailingSides & 1 << side != 0 {
+                triggers[index].trailing[side].appendReached(
+                    side < 2 ? markPriceUnits : contractPriceUnits, to: &reachedCascade.ids)
+            }
+            reachedCascade.ids.sort()
+            return reachedCascade.ids.first
+        }
+        if stops {
+            lowest = triggers[index].lowestReached(
+                markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations)
+        }
+        for side in 0..<4 where trailingSides & 1 << side != 0 {
+            if let found = triggers[index].trailing[side].lowestReached(side < 2 ? markPriceUnits : contractPriceUnits),
+                lowest.map({ found < $0 }) ?? true
+            {
+                lowest = found
+            }
+        }
+        return lowest
+    }
+
+    /// Test support: sets a waiting trailing stop's extreme in place (0: back to waiting
+    /// for its activation price), as though the prices had taken it there.
+    mutating func setTrailingExtreme(_ orderID: OrderID, to extremeUnits: Int64) {
+        guard let conditional = waitingConditional(orderID), conditional.order.type == .trailingStopMarket else {
+            preconditionFailure("\(orderID) is not a waiting trailing stop")
+        }
+        let order = conditional.order
+        let side = TriggerIndex.trailingSide(of: order)
+        triggers[Int(order.symbol)].trailing[side].remove(orderID)
+        triggers[Int(order.symbol)].trailing[side].add(
+            orderID: orderID, callbackRateE8: order.callbackRateE8, activationPriceUnits: order.activationPriceUnits,
+            extremeUnits: extremeUnits)
+        conditionalVersion &+= 1
     }
 
     /// True when some waiting stop or take-profit order of `symbol` (not a trailing stop:
@@ -354,4 +459,17 @@ public struct BookRoom: Sendable {
 struct AccountChain: Sendable, Equatable {
     var head: OrderID
     var tail: OrderID
+}
+
+/// What `BookRoom.lowestConditionalReached` last looked at, and, from its second look at
+/// the same prices and version, every id reached then, lowest first.
+struct ReachedCascade: Sendable {
+    var symbol: SymbolID = 0
+    var markPriceUnits: Int64 = -1
+    var contractPriceUnits: Int64 = -1
+    var version: UInt64 = 0
+    var isListed = false
+    var ids: [OrderID] = []
+    /// The first of `ids` that may still wait.
+    var next = 0
 }

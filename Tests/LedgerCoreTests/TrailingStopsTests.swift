@@ -1,0 +1,135 @@
+import LedgerClient
+import Testing
+
+@testable import LedgerCore
+
+/// The trailing stops' groups (`TrailingStops`) against one extreme kept per stop, as the
+/// engine kept them before: over random stops that join (active, waiting for an activation
+/// price, or at any extreme, as from a snapshot) and leave, prices that climb, fall and
+/// turn, and random prices asked about, the index gives each stop's extreme, whether any
+/// triggers and the lowest id that does, exactly as the walk over every stop does.
+@Suite struct TrailingStopsTests {
+    /// A stop as the walk keeps it.
+    struct Stop {
+        var callbackRateE8: Int64
+        var activationPriceUnits: Int64
+        var extremeUnits: Int64
+    }
+
+    /// The walk: every stop follows the price by itself.
+    static func follow(_ stops: inout [OrderID: Stop], sells: Bool, price: Int64) {
+        for id in stops.keys {
+            var stop = stops[id]!
+            if stop.extremeUnits == 0 {
+                let activation = stop.activationPriceUnits
+                if activation == 0 || (sells ? price >= activation : price <= activation) { stop.extremeUnits = price }
+            } else {
+                stop.extremeUnits = sells ? max(stop.extremeUnits, price) : min(stop.extremeUnits, price)
+            }
+            stops[id] = stop
+        }
+    }
+
+    static func lowestReached(_ stops: [OrderID: Stop], sells: Bool, price: Int64) -> OrderID? {
+        stops.filter {
+            TrailingStops.isReached(
+                sells: sells, extremeUnits: $0.value.extremeUnits, callbackRateE8: $0.value.callbackRateE8, priceUnits: price)
+        }.keys.min()
+    }
+
+    @Test(arguments: [(true, 1), (false, 2), (true, 3), (false, 4)] as [(Bool, UInt64)])
+    func theGroupsAgreeWithTheWalk(sells: Bool, seed: UInt64) {
+        var random = SeededRandom(seed: seed)
+        var index = TrailingStops(sells: sells)
+        var walk: [OrderID: Stop] = [:]
+        var nextID: OrderID = 1
+        var price: Int64 = 100_000
+        var trend: Int64 = 1
+        var (reachedAnswers, noneAnswers, largestGroupCount, outOfOrderJoins) = (0, 0, 0, 0)
+        for step in 0..<12_000 {
+            // Phases of up to 16 and up to 600 stops: joins while fewer wait, leaves once
+            // as many do.
+            let phaseSize = step / 1_500 % 2 == 0 ? 16 : 600
+            let roll = Int.random(in: 0..<100, using: &random)
+            if walk.isEmpty || (roll < 45 && walk.count < phaseSize) {
+                let rate = Int64.random(in: Limits.callbackRateE8Min...Limits.callbackRateE8Max, using: &random)
+                let kind = Int.random(in: 0..<10, using: &random)
+                // Most join at the price (placed without an activation price), some wait for
+                // one a little away, some come with any extreme (a snapshot's stops).
+                let activation: Int64 = kind < 6 ? 0 : price + Int64.random(in: -2_000...2_000, using: &random)
+                let extreme: Int64 =
+                    kind < 6 ? price : kind < 8 ? 0 : max(0, Int64.random(in: price - 3_000...price + 3_000, using: &random))
+                if kind >= 8, let top = index.stack.last, index.groups[Int(top)].extremeUnits != extreme { outOfOrderJoins += 1 }
+                index.add(orderID: nextID, callbackRateE8: rate, activationPriceUnits: max(activation, 0), extremeUnits: extreme)
+                walk[nextID] = Stop(callbackRateE8: rate, activationPriceUnits: max(activation, 0), extremeUnits: extreme)
+                nextID += 1
+            } else if roll < 70 {
+                let id = walk.keys.sorted()[Int.random(in: 0..<walk.count, using: &random)]
+                index.remove(id)
+                walk[id] = nil
+            } else {
+                // Runs up or down of a few steps, turning one time in eight.
+                if Int.random(in: 0..<8, using: &random) == 0 { trend = -trend }
+                price = max(1, price + trend * Int64.random(in: 0...400, using: &random))
+                index.follow(price)
+                Self.follow(&walk, sells: sells, price: price)
+            }
+            // A price anywhere near: what the index answers is what the walk finds.
+            let asked = max(1, price + Int64.random(in: -8_000...8_000, using: &random))
+            let expected = Self.lowestReached(walk, sells: sells, price: asked)
+            let any = index.anyReached(asked)
+            let lowest = any ? index.lowestReached(asked) : nil
+            if any != (expected != nil) || lowest != expected {
+                Issue.record(
+                    "seed \(seed), step \(step): at \(asked) the index says \(any), \(String(describing: lowest)); the walk \(String(describing: expected))"
+                )
+                return
+            }
+            if expected != nil { reachedAnswers += 1 } else { noneAnswers += 1 }
+            for (id, stop) in walk where index.extremeUnits(of: id) != stop.extremeUnits {
+                Issue.record(
+                    "seed \(seed), step \(step): stop \(id) has extreme \(index.extremeUnits(of: id)), the walk \(stop.extremeUnits)")
+                return
+            }
+            largestGroupCount = max(largestGroupCount, index.stack.count)
+            if step % 500 == 499, let violation = index.violation(walk.keys.sorted()) {
+                Issue.record("seed \(seed), step \(step): \(violation)")
+                return
+            }
+        }
+        // Both answers came often; stops shared groups and joined out of order.
+        #expect(reachedAnswers > 1_000 && noneAnswers > 1_000, "\(reachedAnswers) reached, \(noneAnswers) none")
+        #expect(largestGroupCount > 20 && outOfOrderJoins > 100, "\(largestGroupCount) groups at most, \(outOfOrderJoins) out of order")
+    }
+
+    /// A new high takes every sell stop below it into one group: one group however many
+    /// stops follow, and the bounds' heap does not grow with the prices.
+    @Test func aRiseMergesTheGroupsItPasses() {
+        var index = TrailingStops(sells: true)
+        for id in 1...1_000 as ClosedRange<OrderID> {
+            index.add(orderID: id, callbackRateE8: 1_000_000, activationPriceUnits: 0, extremeUnits: 10_000 - Int64(id))
+        }
+        #expect(index.stack.count == 1_000)
+        index.follow(10_000)
+        #expect(index.stack.count == 1)
+        #expect(index.extremeUnits(of: 1) == 10_000 && index.extremeUnits(of: 1_000) == 10_000)
+        for price in 10_001...20_000 as ClosedRange<Int64> { index.follow(price) }
+        #expect(index.stack.count == 1 && index.thresholds.count <= 2 * 1 + 32 + 1, "\(index.thresholds.count) bounds")
+        // 1% below 20,000 is 19,800: not at 19,801, at 19,800 every stop (lowest id 1).
+        let (above, at) = (index.anyReached(19_801), index.anyReached(19_800))
+        #expect(!above && at && index.lowestReached(19_800) == 1)
+        #expect(index.violation(Array(1...1_000)) == nil)
+    }
+
+    /// The sweep names a stop the index lost, and one it holds in a group without stops.
+    @Test func theSweepNamesWhatDisagrees() {
+        var index = TrailingStops(sells: false)
+        index.add(orderID: 7, callbackRateE8: 500_000, activationPriceUnits: 0, extremeUnits: 9_000)
+        index.add(orderID: 8, callbackRateE8: 500_000, activationPriceUnits: 8_000, extremeUnits: 0)
+        #expect(index.violation([7, 8]) == nil)
+        #expect(index.violation([7, 8, 9]) == "2 trailing buy stops indexed, 3 wait")
+        var lost = index
+        lost.remove(8)
+        #expect(lost.violation([9]) == "trailing stop 9 is not indexed")
+    }
+}
