@@ -47,6 +47,9 @@ struct TrailingStops: Sendable {
         var members = BinaryHeap<Member>()
         /// The group's stops that wait (its members that have not left).
         var live = 0
+        /// The last walk of `appendReached` that took the group's stops (a group with two
+        /// current bounds is taken once).
+        var walked: UInt64 = 0
     }
 
     /// A group's trigger bound when the entry was pushed: current while it equals
@@ -88,9 +91,11 @@ struct TrailingStops: Sendable {
     private(set) var activations = BinaryHeap<Activation>()
     private var inactiveCount = 0
     /// Each waiting stop's group slot, or `inactive`.
-    private var groupOf = IDTable<UInt32>(filler: 0)
+    private var groupOf = IDTable<UInt32>(filler: 0, runBits: 2)
     /// The stops that wait.
     private(set) var count = 0
+    /// Walks `appendReached` has made.
+    private var walks: UInt64 = 0
 
     init(sells: Bool) { self.sells = sells }
 
@@ -183,9 +188,10 @@ struct TrailingStops: Sendable {
             emptiedInStack += 1
             if emptiedInStack > stack.count / 2 + 16 { compactStack() }
         } else if groups[group].members.elements[0].orderID == orderID {
-            // The lowest rate left: a new bound.
+            // The lowest rate left: a new bound, unless the next has the same rate.
+            let bound = key(of: group)
             dropLeftTops(group)
-            pushThreshold(group)
+            if key(of: group) != bound { pushThreshold(group) }
         } else if groups[group].members.count > 2 * groups[group].live + 16 {
             groups[group].members.removeAll { groupOf[$0.orderID] != slot }
         }
@@ -241,32 +247,20 @@ struct TrailingStops: Sendable {
         return false
     }
 
-    /// The lowest id among the stops that trigger at `priceUnits`, or nil: a walk down the
-    /// thresholds that reach the price, and in each current group's heap down the members
-    /// that trigger (`walkHeap`). It costs what is reached, not what waits.
-    func lowestReached(_ priceUnits: Int64) -> OrderID? {
-        var lowest: OrderID? = nil
-        forEachReached(priceUnits) { orderID in
-            if lowest.map({ orderID < $0 }) ?? true { lowest = orderID }
-        }
-        return lowest
-    }
-
-    /// Appends the ids of the stops that trigger at `priceUnits`, in no order (a
-    /// cascade's list: `BookRoom.lowestConditionalReached`).
-    func appendReached(_ priceUnits: Int64, to ids: inout [OrderID]) {
-        forEachReached(priceUnits) { ids.append($0) }
-    }
-
-    /// Calls `body` with the id of each stop that waits and triggers at `priceUnits` (a
-    /// group met twice, through two current entries, twice).
-    @inline(__always)
-    private func forEachReached(_ priceUnits: Int64, _ body: (OrderID) -> Void) {
+    /// Appends the ids of the stops that trigger at `priceUnits`, in no order: a walk down
+    /// the thresholds that reach the price, and in each current group's heap (once per
+    /// group) down the members that trigger (`walkHeap`). It costs what is reached, not
+    /// what waits. For `BookRoom.lowestConditionalReached`.
+    mutating func appendReached(_ priceUnits: Int64, to ids: inout [OrderID]) {
         let target = target(priceUnits)
-        thresholds.elements.withUnsafeBufferPointer { entries in
+        walks &+= 1
+        let walk = walks
+        let bounds = thresholds.elements
+        bounds.withUnsafeBufferPointer { entries in
             walkHeap(entries, reaches: { $0.key >= target }) { entry in
-                guard isCurrent(entry) else { return }
                 let group = Int(entry.group)
+                guard isCurrent(entry), groups[group].walked != walk else { return }
+                groups[group].walked = walk
                 let extreme = groups[group].extremeUnits
                 groups[group].members.elements.withUnsafeBufferPointer { members in
                     // Higher rates trigger later: below a member that does not, none does.
@@ -275,7 +269,7 @@ struct TrailingStops: Sendable {
                         reaches: {
                             Self.isReached(sells: sells, extremeUnits: extreme, callbackRateE8: $0.callbackRateE8, priceUnits: priceUnits)
                         },
-                        visit: { member in if groupOf[member.orderID] == UInt32(group) { body(member.orderID) } })
+                        visit: { member in if groupOf[member.orderID] == UInt32(group) { ids.append(member.orderID) } })
                 }
             }
         }
@@ -304,11 +298,13 @@ struct TrailingStops: Sendable {
         freeGroups.append(UInt32(group))
     }
 
-    /// Adds a stop to a group; a new lowest rate is a new bound.
+    /// Adds a stop to a group; a new lowest rate is a new bound (an emptied group's
+    /// members are gone, so its top is the new stop).
     private mutating func join(_ group: Int, _ member: Member) {
+        let bound = groups[group].live > 0 ? key(of: group) : nil
         groups[group].members.insert(member)
         groups[group].live += 1
-        if groups[group].members.elements[0].orderID == member.orderID { pushThreshold(group) }
+        if key(of: group) != bound { pushThreshold(group) }
     }
 
     /// Drops members that left from the top of the group's heap (it has a stop).

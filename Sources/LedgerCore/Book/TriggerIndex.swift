@@ -107,37 +107,21 @@ struct TriggerIndex: Sendable {
         return nil
     }
 
-    /// The lowest order id among the entries reached at these prices that still wait (in
-    /// `locations`: stale entries left out), or nil. A walk down each heap that stops at
-    /// the first key not reached on each branch (`walkHeap`), so it costs the entries
-    /// reached, not the entries held. The locations are borrowed (a closure over them copied
-    /// the whole books room).
-    func lowestReached(markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>) -> OrderID? {
-        var lowest: OrderID? = nil
-        forEachReached(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) { orderID in
-            if lowest.map({ orderID < $0 }) ?? true, locations[orderID] != nil { lowest = orderID }
-        }
-        return lowest
-    }
-
-    /// Appends the ids of the entries reached at these prices that still wait, in no
-    /// order (a cascade's list: `BookRoom.lowestConditionalReached`).
+    /// Appends the ids of the entries reached at these prices that still wait (in
+    /// `locations`: stale entries left out), in no order: a walk down each heap that stops
+    /// at the first key not reached on each branch (`walkHeap`), so it costs the entries
+    /// reached, not the entries held. The locations are borrowed (a closure over them
+    /// copied the whole books room). For `BookRoom.lowestConditionalReached`.
     func appendReached(
         markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>, to ids: inout [OrderID]
     ) {
-        forEachReached(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) { orderID in
-            if locations[orderID] != nil { ids.append(orderID) }
-        }
-    }
-
-    /// Calls `body` with the id of each entry reached at these prices, stale ones too.
-    @inline(__always)
-    private func forEachReached(markPriceUnits: Int64, contractPriceUnits: Int64, _ body: (OrderID) -> Void) {
         for heap in 0..<4 where !heaps[heap].isEmpty {
             let price = heap < 2 ? markPriceUnits : contractPriceUnits
             let rises = heap % 2 == 0
             heaps[heap].withUnsafeBufferPointer { entries in
-                walkHeap(entries, reaches: { rises ? price >= $0.key : price <= -$0.key }, visit: { body($0.orderID) })
+                walkHeap(entries, reaches: { rises ? price >= $0.key : price <= -$0.key }) { entry in
+                    if locations[entry.orderID] != nil { ids.append(entry.orderID) }
+                }
             }
         }
     }

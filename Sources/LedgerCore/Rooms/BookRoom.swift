@@ -265,19 +265,17 @@ public struct BookRoom: Sendable {
     /// these working prices, or nil.
     ///
     /// In the common case nothing is reached, and the tops of the stop heaps and of the
-    /// trailing stops' bounds say so. When something is, a walk down them finds the lowest
-    /// (its cost is what is reached). A fall that reaches k orders at once triggers them one
-    /// by one, each found again: k walks over what is still reached, O(k^2), 5 ms a trigger
-    /// with 10^5 trailing stops reached (docs/BENCHMARKS.md, "Trailing stops at the size of
-    /// a venue"). So when it is asked again at the same prices, with no order added and no
-    /// trailing stop moved since (`conditionalVersion`), the orders reached can only have
-    /// left: every id reached is listed once, lowest first (`reachedCascade`), and each
-    /// later answer is the next one still waiting.
+    /// trailing stops' bounds say so. A fall that reaches k orders triggers them one by one;
+    /// a walk for the lowest each time costs k walks over what is still reached, O(k^2)
+    /// (docs/BENCHMARKS.md, "Trailing stops at the size of a venue"). So when something is
+    /// reached, every id reached is listed once, lowest first (`reachedCascade`; a walk down
+    /// the heaps costs what is reached). Asked again at the same prices with no order added
+    /// and no trailing stop moved since (`conditionalVersion`), the orders reached can only
+    /// have left: the answer is the next listed that still waits.
     mutating func lowestConditionalReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
-        let again =
-            reachedCascade.symbol == symbol && reachedCascade.markPriceUnits == markPriceUnits
+        if reachedCascade.symbol == symbol && reachedCascade.markPriceUnits == markPriceUnits
             && reachedCascade.contractPriceUnits == contractPriceUnits && reachedCascade.version == conditionalVersion
-        if again, reachedCascade.isListed {
+        {
             while reachedCascade.next < reachedCascade.ids.count {
                 let id = reachedCascade.ids[reachedCascade.next]
                 if conditionalLocations[id] != nil { return id }
@@ -296,36 +294,18 @@ public struct BookRoom: Sendable {
         reachedCascade.markPriceUnits = markPriceUnits
         reachedCascade.contractPriceUnits = contractPriceUnits
         reachedCascade.version = conditionalVersion
-        reachedCascade.isListed = again
-        var lowest: OrderID? = nil
-        if again {
-            // The second look at these prices: list them all, once.
-            reachedCascade.ids.removeAll(keepingCapacity: true)
-            reachedCascade.next = 0
-            if stops {
-                triggers[index].appendReached(
-                    markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations,
-                    to: &reachedCascade.ids)
-            }
-            for side in 0..<4 where trailingSides & 1 << side != 0 {
-                triggers[index].trailing[side].appendReached(
-                    side < 2 ? markPriceUnits : contractPriceUnits, to: &reachedCascade.ids)
-            }
-            reachedCascade.ids.sort()
-            return reachedCascade.ids.first
-        }
+        reachedCascade.ids.removeAll(keepingCapacity: true)
+        reachedCascade.next = 0
         if stops {
-            lowest = triggers[index].lowestReached(
-                markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations)
+            triggers[index].appendReached(
+                markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations,
+                to: &reachedCascade.ids)
         }
         for side in 0..<4 where trailingSides & 1 << side != 0 {
-            if let found = triggers[index].trailing[side].lowestReached(side < 2 ? markPriceUnits : contractPriceUnits),
-                lowest.map({ found < $0 }) ?? true
-            {
-                lowest = found
-            }
+            triggers[index].trailing[side].appendReached(side < 2 ? markPriceUnits : contractPriceUnits, to: &reachedCascade.ids)
         }
-        return lowest
+        reachedCascade.ids.sort()
+        return reachedCascade.ids.first
     }
 
     /// Test support: sets a waiting trailing stop's extreme in place (0: back to waiting
@@ -354,14 +334,6 @@ public struct BookRoom: Sendable {
             triggers[index].pop(top.heap)
         }
         return false
-    }
-
-    /// The lowest id among the waiting stop and take-profit orders of `symbol` whose
-    /// trigger is reached at these prices, or nil (`TriggerIndex.lowestReached`, the
-    /// stale entries left out).
-    func lowestIndexedReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
-        triggers[Int(symbol)].lowestReached(
-            markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations)
     }
 
     /// The resting order with this id, if it is open.
@@ -461,14 +433,13 @@ struct AccountChain: Sendable, Equatable {
     var tail: OrderID
 }
 
-/// What `BookRoom.lowestConditionalReached` last looked at, and, from its second look at
-/// the same prices and version, every id reached then, lowest first.
+/// The prices and version at which `BookRoom.lowestConditionalReached` last found orders
+/// reached, and every id it found then, lowest first.
 struct ReachedCascade: Sendable {
     var symbol: SymbolID = 0
     var markPriceUnits: Int64 = -1
     var contractPriceUnits: Int64 = -1
     var version: UInt64 = 0
-    var isListed = false
     var ids: [OrderID] = []
     /// The first of `ids` that may still wait.
     var next = 0
