@@ -135,4 +135,46 @@ import Testing
         lost.remove(8)
         #expect(lost.violation([9]) == "trailing stop 9 is not indexed")
     }
+
+    /// Trailing stops on the contract price placed at different marks before any trade join
+    /// out of order of extreme, and so do a snapshot's. Recovery puts them in order; the
+    /// live state does at the first price that moves them; both then agree to the byte.
+    @Test func aSnapshotsTrailingStopsArePutInOrderInRecovery() throws {
+        var engine = OrderTypeTests.engine()
+        engine.deposit(1, 100_000_000_000)
+        engine.deposit(2, 100_000_000_000)
+        let marks: [Int64] = [5_000_000, 5_100_000, 4_900_000, 5_200_000]
+        for mark in marks {
+            engine.run(.setMarkPrice(symbol: 0, priceUnits: mark))
+            // A 5% callback: none of these marks reaches one placed before it.
+            engine.run(OrderTypeTests.order(1, .sell, .trailingStopMarket, quantity: 1, callback: 5_000_000))
+        }
+        let contractSells = 2
+        #expect(engine.state.books.triggers[0].trailing[contractSells].count == marks.count)
+        #expect(!engine.state.books.triggers[0].trailing[contractSells].isSorted)
+        var writer = ByteWriter()
+        engine.state.encodeCanonical(to: &writer)
+        var reader = ByteReader(writer.bytes)
+        let restored = try ExchangeState.decodeCanonical(
+            from: &reader, sequence: engine.state.lastSequence, timeNanos: engine.state.lastTimeNanos)
+        #expect(restored.books.triggers[0].trailing[contractSells].isSorted)
+        #expect(restored.books.conditionalBySymbol[0].map(restored.books.trailingExtremeUnits(of:)) == marks)
+        // A trade at 51,500 between accounts 2 and 3, in both: the stops below it follow.
+        var restoredEngine = engine
+        restoredEngine.state = restored
+        engine.limit(2, .sell, price: 5_150_000, quantity: 1)
+        engine.limit(3, .buy, price: 5_150_000, quantity: 1)
+        restoredEngine.limit(2, .sell, price: 5_150_000, quantity: 1)
+        restoredEngine.limit(3, .buy, price: 5_150_000, quantity: 1)
+        #expect(engine.state.books.triggers[0].trailing[contractSells].isSorted)
+        #expect(
+            engine.state.books.conditionalBySymbol[0].map(engine.state.books.trailingExtremeUnits(of:))
+                == [5_150_000, 5_150_000, 5_150_000, 5_200_000])
+        var live = ByteWriter()
+        engine.state.encodeCanonical(to: &live)
+        var recovered = ByteWriter()
+        restoredEngine.state.encodeCanonical(to: &recovered)
+        #expect(live.bytes == recovered.bytes)
+        #expect(engine.state.invariantViolation() == nil && restoredEngine.state.invariantViolation() == nil)
+    }
 }

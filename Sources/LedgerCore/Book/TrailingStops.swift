@@ -86,6 +86,8 @@ struct TrailingStops: Sendable {
     /// stop on the contract price placed at the mark before any trade): sorted before the
     /// next price moves the groups.
     private var stackSorted = true
+    /// True while the groups are in order of extreme (`stackSorted`).
+    var isSorted: Bool { stackSorted }
     private var emptiedInStack = 0
     private(set) var thresholds = BinaryHeap<Threshold>()
     private(set) var activations = BinaryHeap<Activation>()
@@ -199,13 +201,19 @@ struct TrailingStops: Sendable {
 
     // MARK: A new price
 
+    /// Puts the groups in order of extreme if a stop joined out of order: the next
+    /// `follow` does otherwise.
+    mutating func sortIfNeeded() {
+        if !stackSorted { sortStack() }
+    }
+
     /// The working price these stops watch is now `priceUnits` (> 0): the groups it passes
     /// become one with it as their extreme, and the stops whose activation price it
     /// reaches join that group.
     mutating func follow(_ priceUnits: Int64) {
         if count == 0 { return }
         precondition(priceUnits > 0, "trailing stops follow a price of \(priceUnits)")
-        if !stackSorted { sortStack() }
+        sortIfNeeded()
         var survivor: Int? = nil
         while let top = stack.last, groups[Int(top)].live == 0 || !isBeyond(groups[Int(top)].extremeUnits, priceUnits) {
             stack.removeLast()

@@ -336,6 +336,9 @@ extension ExchangeState {
                 }
             }
         }
+        // A snapshot's trailing stops join in id order, not by extreme: their groups are put
+        // in order here, in recovery, not at the first price that moves them.
+        state.books.sortTrailingStops()
         let accountCount = try count("account count", max: reader.remaining)
         for _ in 0..<accountCount {
             var account = Account(id: try reader.id(field: "account"))

@@ -261,6 +261,14 @@ public struct BookRoom: Sendable {
         conditionalVersion &+= 1
     }
 
+    /// Puts every symbol's trailing stop groups in order of extreme (`TrailingStops
+    /// .sortIfNeeded`): after a snapshot's orders have joined.
+    mutating func sortTrailingStops() {
+        for symbol in triggers.indices {
+            for side in 0..<4 { triggers[symbol].trailing[side].sortIfNeeded() }
+        }
+    }
+
     /// The lowest id among the conditional orders of `symbol` whose trigger is reached at
     /// these working prices, or nil.
     ///
