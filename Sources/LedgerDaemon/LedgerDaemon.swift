@@ -136,7 +136,14 @@ struct Serve: AsyncParsableCommand {
         _ = LedgerMetrics.bootstrap()
         let status = DaemonStatus()
         status.snapshotDirectory = settings.snapshotDirectory
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One event loop thread, NIO's process-wide group, never shut down. Hummingbird ends
+        // a server's graceful shutdown in a task of its own that its run does not wait for;
+        // a group of ours shut down after the services returned was sometimes gone when
+        // that task read its future: "Cannot schedule tasks on an EventLoop that has already
+        // shut down", which SwiftNIO says will become a crash (SWIFTNIO_STRICT=1 makes it
+        // one; a SIGTERM as soon as the daemon listens, under load, showed it).
+        NIOSingletons.groupLoopCountSuggestion = 1
+        let group = MultiThreadedEventLoopGroup.singleton
         let api = HTTPAPI(
             tokens: tokens, status: status, bodyBytesMax: settings.httpBodyBytesMax, inFlightMax: settings.httpInFlightMax,
             debugHooks: ProcessInfo.processInfo.environment["LEDGERD_DEBUG_HOOKS"] == "1")
@@ -185,7 +192,6 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        try? await group.shutdownGracefully()
         if ledger.exitCode != 0 { throw ExitCode(ledger.exitCode) }
     }
 

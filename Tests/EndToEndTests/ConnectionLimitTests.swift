@@ -155,8 +155,15 @@ import Testing
             ]
             let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { for pointer in argv { free(pointer) } }
+            // SwiftNIO's strict mode: a task scheduled on an event loop already shut down
+            // is a crash, not a line on stderr (a group shut down under Hummingbird's
+            // shutdown task did that here, under load).
+            var environment = ProcessInfo.processInfo.environment
+            environment["SWIFTNIO_STRICT"] = "1"
+            let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            defer { for pointer in envp { free(pointer) } }
             var pid: pid_t = 0
-            guard posix_spawn(&pid, path, nil, nil, argv, environ) == 0 else {
+            guard posix_spawn(&pid, path, nil, nil, argv, envp) == 0 else {
                 Issue.record("cannot spawn ledgerd")
                 return
             }
