@@ -56,8 +56,12 @@ struct TriggerIndex: Sendable {
     /// Which of `trailing` a trailing stop is in.
     @inline(__always)
     static func trailingSide(of order: PlaceOrder) -> Int {
-        (order.workingType == .markPrice ? 0 : 2) + (order.side == .sell ? 0 : 1)
+        firstTrailingSide(order.workingType) + (order.side == .sell ? 0 : 1)
     }
+
+    /// The first of the two sides of `trailing` that watch `type` (sells, then buys).
+    @inline(__always)
+    static func firstTrailingSide(_ type: WorkingType) -> Int { type == .markPrice ? 0 : 2 }
 
     /// An order starts to wait.
     mutating func add(_ conditional: ConditionalOrder) {

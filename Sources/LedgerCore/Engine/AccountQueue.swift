@@ -59,17 +59,22 @@ struct BinaryHeap<Element: HeapOrdered>: Sendable {
     /// A heap of `unordered`: O(n).
     init(unordered: some Sequence<Element>) {
         elements = ContiguousArray(unordered)
+        heapify()
+    }
+
+    /// Takes out the elements `shouldRemove` picks, in place: O(n).
+    mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+        elements.removeAll(where: shouldRemove)
+        heapify()
+    }
+
+    /// Puts `elements` in heap order.
+    private mutating func heapify() {
         var node = elements.count / 2
         while node > 0 {
             node -= 1
             siftDown(node)
         }
-    }
-
-    /// Takes out the elements `shouldRemove` picks: O(n).
-    mutating func removeAll(where shouldRemove: (Element) -> Bool) {
-        elements.removeAll(where: shouldRemove)
-        self = BinaryHeap(unordered: elements)
     }
 
     /// True when no element precedes its parent (the sweeps' check).

@@ -246,7 +246,7 @@ public struct BookRoom: Sendable {
     /// True when trailing stops of `symbol` watch the working price `type`.
     @inline(__always)
     func hasTrailingStops(_ symbol: SymbolID, _ type: WorkingType) -> Bool {
-        let first: Int = type == .markPrice ? 0 : 2
+        let first = TriggerIndex.firstTrailingSide(type)
         let sells: Int = triggers[Int(symbol)].trailing[first].count
         let buys: Int = triggers[Int(symbol)].trailing[first + 1].count
         return sells + buys > 0
@@ -255,7 +255,7 @@ public struct BookRoom: Sendable {
     /// The working price `type` of `symbol` is now `priceUnits`: its trailing stops follow
     /// it (`TrailingStops.follow`).
     mutating func followTrailingStops(_ symbol: SymbolID, _ type: WorkingType, priceUnits: Int64) {
-        let first = type == .markPrice ? 0 : 2
+        let first = TriggerIndex.firstTrailingSide(type)
         triggers[Int(symbol)].trailing[first].follow(priceUnits)
         triggers[Int(symbol)].trailing[first + 1].follow(priceUnits)
         conditionalVersion &+= 1
@@ -293,9 +293,11 @@ public struct BookRoom: Sendable {
         }
         let index = Int(symbol)
         let stops = indexedTriggerReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+        // Each side's working price: mark for the first two, contract for the last two.
+        func price(_ side: Int) -> Int64 { side < 2 ? markPriceUnits : contractPriceUnits }
         var trailingSides = 0
         for side in 0..<4 where triggers[index].trailing[side].count > 0 {
-            if triggers[index].trailing[side].anyReached(side < 2 ? markPriceUnits : contractPriceUnits) { trailingSides |= 1 << side }
+            if triggers[index].trailing[side].anyReached(price(side)) { trailingSides |= 1 << side }
         }
         guard stops || trailingSides != 0 else { return nil }
         reachedCascade.symbol = symbol
@@ -310,7 +312,7 @@ public struct BookRoom: Sendable {
                 to: &reachedCascade.ids)
         }
         for side in 0..<4 where trailingSides & 1 << side != 0 {
-            triggers[index].trailing[side].appendReached(side < 2 ? markPriceUnits : contractPriceUnits, to: &reachedCascade.ids)
+            triggers[index].trailing[side].appendReached(price(side), to: &reachedCascade.ids)
         }
         reachedCascade.ids.sort()
         return reachedCascade.ids.first
