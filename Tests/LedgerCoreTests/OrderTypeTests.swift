@@ -99,6 +99,42 @@ import Testing
         #expect(engine.state.books.conditionalBySymbol[0].first.map(engine.state.books.trailingExtremeUnits(of:)) == 5_300_000)
     }
 
+    /// CONTRACT_PRICE watches the mark until the symbol's first trade (docs/RULES.md), so a
+    /// trailing stop on it keeps the best mark until then, and the last trade price after.
+    @Test func aContractPriceTrailingStopFollowsTheMarkUntilTheFirstTrade() {
+        var engine = Self.engine()  // mark 50,000.00, no trade yet
+        func extreme(_ id: OrderID) -> Int64? {
+            engine.state.books.waitingConditional(id).map(engine.state.books.trailingExtremeUnits(of:))
+        }
+        engine.run(Self.order(1, .sell, .trailingStopMarket, quantity: 100, callback: 1_000_000))
+        let sell = engine.state.books.nextOrderID - 1
+        engine.run(Self.order(2, .buy, .trailingStopMarket, quantity: 100, callback: 1_000_000, activation: 4_900_000))
+        let buy = engine.state.books.nextOrderID - 1
+        #expect(extreme(sell) == 5_000_000 && extreme(buy) == 0)
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_200_000))
+        #expect(extreme(sell) == 5_200_000 && extreme(buy) == 0)
+        // 51,480.01 is less than 1% below 52,000: nothing; 51,480.00 is exactly 1%: fires.
+        #expect(engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_148_001)) == [.markPriceSet(symbol: 0, priceUnits: 5_148_001)])
+        #expect(engine.state.invariantViolation() == nil)
+        let fired = engine.run(.setMarkPrice(symbol: 0, priceUnits: 5_148_000))
+        #expect(
+            fired.prefix(2) == [.markPriceSet(symbol: 0, priceUnits: 5_148_000), .conditionalOrderTriggered(sell, priceUnits: 5_148_000)])
+        // The buy activates at its activation price on the mark, then keeps the lowest mark.
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_900_000))
+        #expect(extreme(buy) == 4_900_000)
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_800_000))
+        #expect(extreme(buy) == 4_800_000)
+        #expect(engine.state.invariantViolation() == nil)
+        // After the first trade (at 48,000.00) the contract price is the last trade: the mark
+        // no longer moves the stop.
+        engine.limit(3, .sell, price: 4_800_000, quantity: 10)
+        engine.limit(1, .buy, price: 4_800_000, quantity: 10)
+        #expect(engine.state.markets[0].lastPriceUnits == 4_800_000)
+        engine.run(.setMarkPrice(symbol: 0, priceUnits: 4_700_000))
+        #expect(extreme(buy) == 4_800_000)
+        #expect(engine.state.invariantViolation() == nil)
+    }
+
     @Test func closePositionTakesTheWholePositionAtTheTrigger() {
         var engine = Self.longPosition()
         engine.limit(3, .buy, price: 4_800_000, quantity: 5_000)

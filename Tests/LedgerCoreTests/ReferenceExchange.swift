@@ -354,6 +354,7 @@ struct ReferenceExchange {
             if price <= 0 || price > specs[Int(symbol)].maxPriceUnits { return [.rejected(.invalidPrice, detail: 0)] }
             marks[symbol] = price
             follow(symbol, .markPrice)
+            if (lastPrices[symbol] ?? 0) == 0 { follow(symbol, .contractPrice) }  // the mark is the contract price until a trade
             return [.markPriceSet(symbol: symbol, priceUnits: price)]
 
         case .cancelOrder(let cancel):

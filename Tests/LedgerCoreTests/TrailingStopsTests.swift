@@ -136,9 +136,69 @@ import Testing
         #expect(lost.violation([9]) == "trailing stop 9 is not indexed")
     }
 
-    /// Trailing stops on the contract price placed at different marks before any trade join
-    /// out of order of extreme, and so do a snapshot's. Recovery puts them in order; the
-    /// live state does at the first price that moves them; both then agree to the byte.
+    /// The snapshot decoder takes a trailing extreme only where the engine could have left
+    /// it (`ExchangeState.trailingExtremeProblem`: the invariant sweep asks the same), and
+    /// refuses anything else at the extreme's offset.
+    @Test func aSnapshotsTrailingExtremesAreCheckedAgainstTheirPrices() throws {
+        var engine = OrderTypeTests.engine()  // mark 50,000.00, no trade yet
+        engine.run(OrderTypeTests.order(1, .sell, .stopMarket, quantity: 100, stop: 4_900_000))
+        engine.run(OrderTypeTests.order(1, .sell, .trailingStopMarket, quantity: 100, callback: 1_000_000))
+        engine.run(OrderTypeTests.order(2, .buy, .trailingStopMarket, quantity: 100, callback: 1_000_000, activation: 4_900_000))
+        let state = engine.state
+        #expect(state.books.conditionalBySymbol[0].map(state.books.trailingExtremeUnits(of:)) == [0, 5_000_000, 0])
+        var writer = ByteWriter()
+        state.encodeCanonical(to: &writer)
+        let bytes = writer.bytes
+        // Each conditional order's extreme follows its placeOrder body (docs/FORMATS.md).
+        let offsets = state.books.conditionalBySymbol[0].map { conditional in
+            var body = ByteWriter()
+            Command.placeOrder(conditional.order).encode(to: &body)
+            let found = (0...(bytes.count - body.bytes.count)).filter { bytes[$0..<($0 + body.bytes.count)].elementsEqual(body.bytes) }
+            #expect(found.count == 1)
+            return (found.first ?? 0) + body.bytes.count
+        }
+        func decoded(_ index: Int, extreme: Int64) -> Result<ExchangeState, CodecError> {
+            var old = ByteReader(Array(bytes[offsets[index]...]))
+            _ = try? old.zigzag()
+            var value = ByteWriter()
+            value.zigzag(extreme)
+            var reader = ByteReader(Array(bytes[..<offsets[index]]) + value.bytes + bytes[(offsets[index] + old.offset)...])
+            return Result { () throws(CodecError) in
+                try ExchangeState.decodeCanonical(from: &reader, sequence: state.lastSequence, timeNanos: state.lastTimeNanos)
+            }
+        }
+        func refused(_ index: Int, extreme: Int64) -> Bool {
+            guard case .failure(let error) = decoded(index, extreme: extreme) else { return false }
+            return error == .outOfRange(field: "trailing extreme", offset: offsets[index])
+        }
+        func accepted(_ index: Int, extreme: Int64) -> Bool {
+            guard case .success(let restored) = decoded(index, extreme: extreme) else { return false }
+            return Array(restored.books.conditionalBySymbol[0]).map(restored.books.trailingExtremeUnits(of:))[index] == extreme
+                && restored.invariantViolation() == nil
+        }
+        // As written: the same bytes again.
+        var reader = ByteReader(bytes)
+        var again = ByteWriter()
+        try ExchangeState.decodeCanonical(from: &reader, sequence: state.lastSequence, timeNanos: state.lastTimeNanos)
+            .encodeCanonical(to: &again)
+        #expect(again.bytes == bytes)
+        // A stop market has no extreme.
+        #expect(refused(0, extreme: 1) && refused(0, extreme: 5_000_000))
+        // The active sell: at or above the mark, within the symbol's prices.
+        #expect(accepted(1, extreme: 5_000_000) && accepted(1, extreme: 5_000_010) && accepted(1, extreme: 100_000_000))
+        #expect(refused(1, extreme: 4_999_990) && refused(1, extreme: 0) && refused(1, extreme: 100_000_001))
+        #expect(refused(1, extreme: -5_000_000) && refused(1, extreme: Int64.max))
+        // The buy waiting for 49,000.00: inactive, or active at or below its activation price.
+        #expect(accepted(2, extreme: 0) && accepted(2, extreme: 4_900_000) && accepted(2, extreme: 4_800_000))
+        #expect(refused(2, extreme: 4_900_010) && refused(2, extreme: 5_000_000))
+    }
+
+    /// A snapshot's trailing stops join in id order. The engine of this version keeps each
+    /// side's extremes in id order (a stop that joins later saw no higher price for a sell),
+    /// but one before it let a stop on the contract price keep the mark it was placed at
+    /// until the symbol's first trade, so its snapshots can hold them out of order.
+    /// Recovery puts them in order; the live state does at the first price that moves
+    /// them; both then agree to the byte.
     @Test func aSnapshotsTrailingStopsArePutInOrderInRecovery() throws {
         var engine = OrderTypeTests.engine()
         engine.deposit(1, 100_000_000_000)
@@ -146,12 +206,21 @@ import Testing
         let marks: [Int64] = [5_000_000, 5_100_000, 4_900_000, 5_200_000]
         for mark in marks {
             engine.run(.setMarkPrice(symbol: 0, priceUnits: mark))
-            // A 5% callback: none of these marks reaches one placed before it.
-            engine.run(OrderTypeTests.order(1, .sell, .trailingStopMarket, quantity: 1, callback: 5_000_000))
+            // A 10% callback: none of these prices reaches one placed before it.
+            engine.run(OrderTypeTests.order(1, .sell, .trailingStopMarket, quantity: 1, callback: 10_000_000))
         }
+        // The first trade, at 48,000: below every extreme, above every trigger.
+        engine.limit(2, .sell, price: 4_800_000, quantity: 1)
+        engine.limit(3, .buy, price: 4_800_000, quantity: 1)
         let contractSells = 2
+        #expect(engine.state.books.triggers[0].trailing[contractSells].isSorted)
+        // The extremes the older engine left: each stop's mark at placement.
+        for (id, mark) in zip(engine.state.books.conditionalBySymbol[0].map(\.orderID), marks) {
+            engine.state.books.setTrailingExtreme(id, to: mark)
+        }
         #expect(engine.state.books.triggers[0].trailing[contractSells].count == marks.count)
         #expect(!engine.state.books.triggers[0].trailing[contractSells].isSorted)
+        #expect(engine.state.invariantViolation() == nil)
         var writer = ByteWriter()
         engine.state.encodeCanonical(to: &writer)
         var reader = ByteReader(writer.bytes)

@@ -73,6 +73,9 @@ extension ExchangeState {
         case .markPriceSet(let symbol, let price):
             markets[Int(symbol)].markPriceUnits = price
             followTrailingStops(symbol: symbol, .markPrice)
+            // Before the symbol's first trade the contract price is the mark
+            // (`workingPriceUnits`): the stops that watch it follow the mark too.
+            if markets[Int(symbol)].lastPriceUnits == 0 { followTrailingStops(symbol: symbol, .contractPrice) }
 
         case .indexPriceSet(let symbol, let price):
             markets[Int(symbol)].indexPriceUnits = price

@@ -329,10 +329,14 @@ extension ExchangeState {
                     guard case .placeOrder(let order) = try Command.decode(from: &reader), order.type.isConditional,
                         Int(order.symbol) == symbol, state.books.conditionalLocations[id] == nil
                     else { throw .outOfRange(field: "conditional order", offset: offset) }
+                    let extremeOffset = reader.offset
+                    let extreme = try value("trailing extreme", 0...spec.maxPriceUnits)
+                    let working = state.workingPriceUnits(symbol: SymbolID(symbol), order.workingType)
+                    guard Self.trailingExtremeProblem(order, extremeUnits: extreme, workingPriceUnits: working) == nil else {
+                        throw .outOfRange(field: "trailing extreme", offset: extremeOffset)
+                    }
                     state.books.appendConditional(
-                        ConditionalOrder(
-                            orderID: id, accountIndex: accountIndex, order: order,
-                            joinedTrailingExtremeUnits: try value("trailing extreme", 0...magnitude)))
+                        ConditionalOrder(orderID: id, accountIndex: accountIndex, order: order, joinedTrailingExtremeUnits: extreme))
                 }
             }
         }

@@ -87,6 +87,12 @@ extension ExchangeState {
         for symbol in markets.indices {
             for conditional in books.conditionalBySymbol[symbol] {
                 counts[Int(conditional.accountIndex) << 16 | symbol, default: (0, 0, 0)].conditional += 1
+                if let problem = Self.trailingExtremeProblem(
+                    conditional.order, extremeUnits: books.trailingExtremeUnits(of: conditional),
+                    workingPriceUnits: workingPriceUnits(symbol: SymbolID(symbol), conditional.order.workingType))
+                {
+                    return "conditional order \(conditional.orderID) in \(symbols[symbol].name): \(problem)"
+                }
             }
         }
         func sameOpenOrders(_ position: Position, _ totals: Position) -> Bool {

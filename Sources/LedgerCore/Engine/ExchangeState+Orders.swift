@@ -94,6 +94,37 @@ extension ExchangeState {
         }
     }
 
+    /// Why a waiting conditional order's trailing extreme cannot be one the engine keeps at
+    /// the working price `workingPriceUnits`, or nil. Every price a trailing stop watches
+    /// moves it as it is applied (`followTrailingStops`), so between entries an active
+    /// stop's extreme is at or beyond the working price (a sell's at or above, a buy's at or
+    /// below) and at or beyond its activation price; one still waiting for activation has
+    /// not reached it, and one without an activation price waits only while there is no
+    /// price at all. Other conditional orders have no extreme (0). The snapshot decoder and
+    /// the invariant sweep both ask.
+    static func trailingExtremeProblem(_ order: PlaceOrder, extremeUnits: Int64, workingPriceUnits: Int64) -> String? {
+        guard order.type == .trailingStopMarket else {
+            return extremeUnits == 0 ? nil : "a \(order.type) with a trailing extreme of \(extremeUnits)"
+        }
+        let sells = order.side == .sell
+        let activation = order.activationPriceUnits
+        func beyond(_ price: Int64, _ other: Int64) -> Bool { sells ? price > other : price < other }
+        if extremeUnits == 0 {
+            if workingPriceUnits == 0 { return nil }
+            if activation == 0 { return "an inactive trailing stop without an activation price at a price of \(workingPriceUnits)" }
+            return beyond(activation, workingPriceUnits)
+                ? nil : "an inactive trailing stop whose activation price \(activation) the price \(workingPriceUnits) reached"
+        }
+        if workingPriceUnits == 0 { return "a trailing extreme of \(extremeUnits) with no price" }
+        if beyond(workingPriceUnits, extremeUnits) {
+            return "a trailing extreme of \(extremeUnits) behind the price \(workingPriceUnits)"
+        }
+        if activation != 0 && beyond(activation, extremeUnits) {
+            return "a trailing extreme of \(extremeUnits) short of its activation price \(activation)"
+        }
+        return nil
+    }
+
     /// Moves trailing stops that watch `type` in `symbol` to the new working price: an
     /// inactive one activates when the price reaches its activation price; an active one
     /// keeps the best price seen (highest for a sell, lowest for a buy). Part of applying
