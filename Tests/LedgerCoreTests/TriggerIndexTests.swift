@@ -3,22 +3,22 @@ import Testing
 
 @testable import LedgerCore
 
-/// The trigger index (`TriggerIndex`, `BookRoom.indexedTriggerReached`): whether a stop or
-/// take-profit order's trigger is reached, exactly as the walk it replaces says, over
-/// random orders (trailing stops among them), removals and prices; and the engine's first
-/// triggered order, as the walk in id order finds it.
+/// The trigger index (`TriggerIndex`, `BookRoom.lowestIndexedReached`): the lowest stop or
+/// take-profit order whose trigger is reached, exactly as the walk it replaces says, over
+/// random orders (trailing stops among them), removals and prices that move both ways; and
+/// the engine's first triggered order, as the walk in id order finds it.
 @Suite struct TriggerIndexTests {
     static let types: [OrderType] = [.stopMarket, .stopLimit, .takeProfitMarket, .takeProfitLimit, .trailingStopMarket]
 
-    /// The walk: does some waiting order of symbol 0 (a trailing stop only if `trailing`)
-    /// have its trigger reached?
-    static func walkFindsOne(_ books: BookRoom, mark: Int64, contract: Int64, trailing: Bool) -> Bool {
-        books.conditionalBySymbol[0].contains {
+    /// The walk: the lowest waiting order of symbol 0 (a trailing stop only if `trailing`)
+    /// whose trigger is reached, if any.
+    static func walkFindsOne(_ books: BookRoom, mark: Int64, contract: Int64, trailing: Bool) -> OrderID? {
+        books.conditionalBySymbol[0].first {
             (trailing || $0.order.type != .trailingStopMarket)
                 && ExchangeState.isTriggered(
                     $0, at: $0.order.workingType == .markPrice ? mark : contract,
                     trailingExtremeUnits: books.trailingExtremeUnits(of: $0))
-        }
+        }?.orderID
     }
 
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
@@ -31,6 +31,9 @@ import Testing
         var answeredNone = 0
         var answeredSome = 0
         var largestHeap = 0
+        var largestReached = 0
+        var mark: Int64 = 1_000
+        var contract: Int64 = 1_000
         for step in 0..<20_000 {
             // Phases of up to 8 and up to 1,000 orders waiting: adds while fewer wait than
             // the phase's size, removals once as many do. The heaps fill, go stale and are
@@ -67,23 +70,33 @@ import Testing
                 let id = waiting.remove(at: Int.random(in: 0..<waiting.count, using: &random))
                 #expect(books.removeConditional(id).orderID == id)
             }
-            let mark = Int64.random(in: 1...2_000, using: &random)
-            let contract = Int64.random(in: 1...2_000, using: &random)
+            // Prices jump anywhere, or (one step in two) move a little from the last:
+            // entries found reached stay so or go back to their heaps.
+            if step % 2 == 0 {
+                mark = Int64.random(in: 1...2_000, using: &random)
+                contract = Int64.random(in: 1...2_000, using: &random)
+            } else {
+                mark = min(2_000, max(1, mark + Int64.random(in: -20...20, using: &random)))
+                contract = min(2_000, max(1, contract + Int64.random(in: -20...20, using: &random)))
+            }
             let walk = Self.walkFindsOne(books, mark: mark, contract: contract, trailing: false)
-            let index = books.indexedTriggerReached(0, markPriceUnits: mark, contractPriceUnits: contract)
+            let index = books.lowestIndexedReached(0, markPriceUnits: mark, contractPriceUnits: contract)
             if index != walk {
-                Issue.record("seed \(seed), step \(step): at \(mark)/\(contract) the index says \(index), the walk \(walk)")
+                Issue.record("seed \(seed), step \(step): at \(mark)/\(contract) the index says \(index as Any), the walk \(walk as Any)")
                 return
             }
-            if index { answeredSome += 1 } else { answeredNone += 1 }
-            largestHeap = max(largestHeap, books.triggers[0].heaps.map(\.count).max() ?? 0)
-            if step % 1_000 == 999, let violation = books.consistencyViolation(BookRoomTests.symbols) {
+            if index == nil { answeredNone += 1 } else { answeredSome += 1 }
+            largestReached = max(largestReached, books.triggers[0].reached.count)
+            largestHeap = max(largestHeap, (0..<4).map { books.triggers[0].entries($0).count }.max() ?? 0)
+            if step % 100 == 99, let violation = books.consistencyViolation(BookRoomTests.symbols) {
                 Issue.record("seed \(seed), step \(step): \(violation)")
                 return
             }
         }
-        // Both answers were exercised, and no heap grew past twice what could wait.
+        // Both answers were exercised, entries were found reached in numbers, and no heap
+        // (with its entries found reached) grew past twice what could wait.
         #expect(answeredNone > 1_000 && answeredSome > 1_000, "\(answeredNone) none, \(answeredSome) some")
+        #expect(largestReached > 100, "at most \(largestReached) entries found reached at once")
         #expect(largestHeap <= 2 * 1_000 + 33, "largest heap \(largestHeap)")
     }
 
@@ -98,9 +111,10 @@ import Testing
         books.addConditional(ConditionalOrder(orderID: 1, accountIndex: 0, order: order, joinedTrailingExtremeUnits: 0))
         #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
         // A sell stop on the contract price (the default): reached at or below 900.
-        let reached = books.indexedTriggerReached(1, markPriceUnits: 2_000, contractPriceUnits: 900)
-        let notReached = books.indexedTriggerReached(1, markPriceUnits: 1, contractPriceUnits: 901)
-        #expect(reached && !notReached)
+        let reached = books.lowestIndexedReached(1, markPriceUnits: 2_000, contractPriceUnits: 900)
+        let notReached = books.lowestIndexedReached(1, markPriceUnits: 1, contractPriceUnits: 901)
+        #expect(reached == 1 && notReached == nil)
+        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
         var lost = books
         lost.triggers[1] = TriggerIndex()
         #expect(

@@ -86,6 +86,12 @@ extension World {
         return Sweep.percentile(times, 0.5)
     }
 
+    /// Funds a new account with 10^12 minor units and places `order` for it.
+    mutating func placeFunded(_ order: PlaceOrder) {
+        run(.deposit(Transfer(transferID: order.account, account: order.account, asset: 0, amountMinor: 1_000_000_000_000)))
+        run(.placeOrder(order))
+    }
+
     /// Sets symbol 0's mark to `priceUnits`, then ticks while system work is left: the
     /// conditional orders triggered and the time taken, together.
     mutating func markFall(to priceUnits: Int64) -> (triggered: Int, nanos: UInt64) {
@@ -708,13 +714,10 @@ func stopsReport(stops: [Int], trades: Int) {
         // STOPS_TRAILING=K: K trailing stops (sells, 1% callback) wait besides.
         let trailing = Int(ProcessInfo.processInfo.environment["STOPS_TRAILING"] ?? "") ?? 0
         for index in 0..<trailing {
-            let account = AccountID(1_000_000 + index)
-            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1_000_000_000_000)))
-            world.run(
-                .placeOrder(
-                    PlaceOrder(
-                        account: account, symbol: 0, side: .sell, type: .trailingStopMarket, timeInForce: .gtc, priceUnits: 0,
-                        quantityUnits: 1, callbackRateE8: 1_000_000)))
+            world.placeFunded(
+                PlaceOrder(
+                    account: AccountID(1_000_000 + index), symbol: 0, side: .sell, type: .trailingStopMarket, timeInForce: .gtc,
+                    priceUnits: 0, quantityUnits: 1, callbackRateE8: 1_000_000))
         }
         precondition(world.state.books.conditionalBySymbol[0].count == count + trailing, "\(world.rejected)")
         // Each trade: trader 1 rests a lot, trader 2 takes it (the taker's command timed).
@@ -854,6 +857,56 @@ func trailingReport(counts: [Int], marks: Int) {
     }
 }
 
+/// A cascade on the contract price at the size of a venue: COUNT stop-market sells on the
+/// contract price, one account each, all with their stop at 499,999; bids of 1 lot rest at
+/// every price from 499,999 down (makers of 100 orders each). One trade at 499,999 reaches
+/// every stop; each triggered stop sells 1 lot into the next bid, so each trigger moves the
+/// contract price one unit down and every stop still waiting stays reached. The ticks that
+/// trigger them all are timed: the total, per trigger, and the slowest tick.
+func cascadeReport(counts: [Int]) {
+    for count in counts {
+        var world = oneSymbolWorld()
+        let makers = count / 100 + 2
+        for maker in 0..<makers {
+            let account = AccountID(10 + maker)
+            world.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 1 << 50)))
+            for level in 0..<100 {
+                world.run(
+                    .placeOrder(
+                        PlaceOrder(
+                            account: account, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc,
+                            priceUnits: 499_999 - Int64(maker * 100 + level), quantityUnits: 1)))
+            }
+        }
+        world.run(.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 1 << 50)))
+        for index in 0..<count {
+            world.placeFunded(
+                PlaceOrder(
+                    account: AccountID(1_000_000 + index), symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc,
+                    priceUnits: 0, quantityUnits: 1, stopPriceUnits: 499_999, workingType: .contractPrice))
+        }
+        precondition(world.state.books.conditionalBySymbol[0].count == count, "\(world.rejected)")
+        let start = nanos()
+        world.run(
+            .placeOrder(
+                PlaceOrder(account: 1, symbol: 0, side: .sell, type: .limit, timeInForce: .ioc, priceUnits: 499_999, quantityUnits: 1)))
+        var ticks = 0
+        var slowest: UInt64 = 0
+        while world.state.hasSystemWork {
+            let began = nanos()
+            world.run(.tick)
+            slowest = max(slowest, nanos() - began)
+            ticks += 1
+        }
+        let total = nanos() - start
+        precondition(world.state.books.conditionalBySymbol[0].isEmpty, "\(world.rejected)")
+        precondition(world.state.markets[0].lastPriceUnits == 499_999 - Int64(count), "\(world.state.markets[0].lastPriceUnits)")
+        print(
+            "\(count) stops reached at once on the contract price, each trigger moving it: \(ticks) ticks in \(total / 1_000) µs "
+                + "(\(total / UInt64(count)) ns a trigger), the slowest tick \(slowest / 1_000) µs")
+    }
+}
+
 let arguments = CommandLine.arguments
 switch arguments.count > 1 ? arguments[1] : "" {
 case "world":
@@ -870,13 +923,15 @@ case "stops":
     stopsReport(stops: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
 case "resting":
     restingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
+case "cascade":
+    cascadeReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000])
 case "trailing":
     trailingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000], marks: 2_000)
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
     print(
-        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...] | trailing [STOPS ...]"
+        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...] | trailing [STOPS ...] | cascade [STOPS ...]"
     )
     exit(2)
 }

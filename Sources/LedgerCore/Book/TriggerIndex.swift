@@ -19,11 +19,19 @@
 /// they are kept apart in `trailing` (`TrailingStops`: grouped by extreme, per working
 /// price and side).
 ///
+/// Which order goes first among those reached is the lowest id. An entry whose trigger is
+/// found reached leaves its heap for `reached`, a heap by order id, and stays there while
+/// the price does not move back past it: a cascade that reaches k orders and triggers them
+/// one at a time moves each entry once, even when every trigger's trades move the price
+/// (listing what was reached again at each new price cost O(k) a trigger, O(k^2) in all:
+/// docs/BENCHMARKS.md, "A cascade on the contract price"). A move back puts what it
+/// un-reaches back in its heap; `reachedKeyMax` says when one may.
+///
 /// Entries leave lazily: a cancelled or triggered order's entry stays until it comes to
 /// the top reached (an order id is never reused, so an entry whose id no longer waits is
-/// stale), and a heap whose stale entries outnumber its live ones is rebuilt from the live
-/// ones, so it holds at most about twice the orders that wait. `BookRoom` does both, as
-/// it knows which ids wait.
+/// stale), and a heap whose stale entries (in it and in `reached`) outnumber its live ones
+/// is rebuilt from the live ones, so it holds at most about twice the orders that wait.
+/// `BookRoom` does both, as it knows which ids wait.
 struct TriggerIndex: Sendable {
     struct Entry: Sendable, Equatable {
         /// The trigger price, negated in a `falls` heap.
@@ -31,10 +39,26 @@ struct TriggerIndex: Sendable {
         var orderID: OrderID
     }
 
+    /// An entry of `heaps[heap]` taken out because its trigger was reached, in `reached`.
+    struct ReachedEntry: HeapOrdered {
+        var orderID: OrderID
+        var key: Int64
+        var heap: Int
+        @inline(__always)
+        func precedes(_ other: ReachedEntry) -> Bool { orderID < other.orderID }
+    }
+
     /// [mark rises, mark falls, contract rises, contract falls].
     private(set) var heaps: [[Entry]] = [[], [], [], []]
-    /// Entries of orders that still wait, per heap.
+    /// Orders that still wait, per heap (their entries in the heap or in `reached`).
     private(set) var live = [0, 0, 0, 0]
+    /// Entries found reached at the prices last asked about, lowest order id first (some
+    /// stale: their orders left since).
+    private(set) var reached = BinaryHeap<ReachedEntry>()
+    /// Per heap: its entries in `reached`, and at least the highest key among them (the
+    /// first a move of the price back un-reaches).
+    private(set) var reachedCounts = [0, 0, 0, 0]
+    private(set) var reachedKeyMax: [Int64] = [.min, .min, .min, .min]
     /// The trailing stops waiting in the symbol, by working price and side: [mark sells,
     /// mark buys, contract sells, contract buys] (`trailingSide(of:)`).
     var trailing = [
@@ -86,48 +110,26 @@ struct TriggerIndex: Sendable {
             return nil
         }
         live[heap] -= 1
-        return heaps[heap].count > 2 * live[heap] + 32 ? heap : nil
+        return heaps[heap].count + reachedCounts[heap] > 2 * live[heap] + 32 ? heap : nil
     }
 
-    /// Replaces a heap's entries with `kept` (those that still wait).
+    /// A heap's entries, with those of it in `reached` (for `rebuild`).
+    func entries(_ heap: Int) -> [Entry] {
+        heaps[heap] + reached.elements.lazy.filter { $0.heap == heap }.map { Entry(key: $0.key, orderID: $0.orderID) }
+    }
+
+    /// Replaces a heap's entries, and its entries in `reached`, with `kept` (those of
+    /// `entries(heap)` that still wait).
     mutating func rebuild(_ heap: Int, keeping kept: [Entry]) {
         precondition(kept.count == live[heap], "trigger heap \(heap) rebuilt with \(kept.count) entries, \(live[heap]) wait")
+        if reachedCounts[heap] > 0 {
+            reached.removeAll { $0.heap == heap }
+            reachedCounts[heap] = 0
+            reachedKeyMax[heap] = .min
+        }
         heaps[heap] = []
         heaps[heap].reserveCapacity(kept.count)
         for entry in kept { push(entry, into: heap) }
-    }
-
-    /// The first heap (in index order) whose top entry is reached at these prices, with
-    /// that entry's order: either the order waits and its trigger is reached, or the entry
-    /// is stale (the caller pops it and asks again). When no top is reached, no entry is:
-    /// each top is its heap's lowest key.
-    @inline(__always)
-    func reachedTop(markPriceUnits: Int64, contractPriceUnits: Int64) -> (heap: Int, orderID: OrderID)? {
-        for heap in 0..<4 {
-            guard let top = heaps[heap].first else { continue }
-            let price = heap < 2 ? markPriceUnits : contractPriceUnits
-            if heap % 2 == 0 ? price >= top.key : price <= -top.key { return (heap, top.orderID) }
-        }
-        return nil
-    }
-
-    /// Appends the ids of the entries reached at these prices that still wait (in
-    /// `locations`: stale entries left out), in no order: a walk down each heap that stops
-    /// at the first key not reached on each branch (`walkHeap`), so it costs the entries
-    /// reached, not the entries held. The locations are borrowed (a closure over them
-    /// copied the whole books room). For `BookRoom.lowestConditionalReached`.
-    func appendReached(
-        markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>, to ids: inout [OrderID]
-    ) {
-        for heap in 0..<4 where !heaps[heap].isEmpty {
-            let price = heap < 2 ? markPriceUnits : contractPriceUnits
-            let rises = heap % 2 == 0
-            heaps[heap].withUnsafeBufferPointer { entries in
-                walkHeap(entries, reaches: { rises ? price >= $0.key : price <= -$0.key }) { entry in
-                    if locations[entry.orderID] != nil { ids.append(entry.orderID) }
-                }
-            }
-        }
     }
 
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.
@@ -151,8 +153,16 @@ struct TriggerIndex: Sendable {
                 return "\(side < 2 ? "mark" : "contract") price: \(violation)"
             }
         }
-        for heap in 0..<4 where heaps[heap].filter({ isWaiting($0.orderID) }).count != live[heap] {
+        for heap in 0..<4 where entries(heap).filter({ isWaiting($0.orderID) }).count != live[heap] {
             return "trigger heap \(heap) holds other orders than the \(live[heap]) that wait"
+        }
+        if !reached.isHeap { return "reached triggers out of order" }
+        for heap in 0..<4 {
+            let held = reached.elements.filter { $0.heap == heap }
+            if held.count != reachedCounts[heap] || held.contains(where: { $0.key > reachedKeyMax[heap] }) {
+                return
+                    "reached triggers of heap \(heap): \(held.count) held, counted \(reachedCounts[heap]) up to key \(reachedKeyMax[heap])"
+            }
         }
         return nil
     }
@@ -166,6 +176,75 @@ struct TriggerIndex: Sendable {
             heaps[heap].swapAt(parent, child)
             child = parent
         }
+    }
+
+    /// A heap's working price as its keys compare: an entry is reached when its key is at
+    /// or below it.
+    @inline(__always)
+    private static func score(_ heap: Int, markPriceUnits: Int64, contractPriceUnits: Int64) -> Int64 {
+        let price = heap < 2 ? markPriceUnits : contractPriceUnits
+        return heap % 2 == 0 ? price : -price
+    }
+
+    /// The lowest id among the waiting orders (in `locations`) whose trigger is reached at
+    /// these prices, or nil. Entries of `reached` that these prices no longer reach go back
+    /// to their heaps (only after a move back); entries reached at the tops of the heaps
+    /// move to `reached`; stale entries met on the way are dropped. In the common case
+    /// nothing is reached and this reads the four tops.
+    @inline(__always)
+    mutating func lowestReached(
+        markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>
+    ) -> OrderID? {
+        if !reached.isEmpty {
+            for heap in 0..<4
+            where reachedCounts[heap] > 0
+                && reachedKeyMax[heap] > Self.score(heap, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+            {
+                putBackUnreached(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: locations)
+                break
+            }
+        }
+        for heap in 0..<4 {
+            let score = Self.score(heap, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+            while let top = heaps[heap].first, top.key <= score {
+                pop(heap)
+                guard locations[top.orderID] != nil else { continue }
+                reached.insert(ReachedEntry(orderID: top.orderID, key: top.key, heap: heap))
+                reachedCounts[heap] += 1
+                reachedKeyMax[heap] = max(reachedKeyMax[heap], top.key)
+            }
+        }
+        while let first = reached.first {
+            if locations[first.orderID] != nil { return first.orderID }
+            _ = reached.popFirst()
+            reachedCounts[first.heap] -= 1
+        }
+        return nil
+    }
+
+    /// After a move back: the entries of `reached` these prices do not reach go back to
+    /// their heaps, and stale ones go. O(entries in `reached`).
+    private mutating func putBackUnreached(
+        markPriceUnits: Int64, contractPriceUnits: Int64, waiting locations: borrowing IDTable<SymbolID>
+    ) {
+        // Taken out whole and put back: filtered in place, with no copy and no allocation.
+        var pool = reached
+        reached = BinaryHeap()
+        for heap in 0..<4 {
+            reachedCounts[heap] = 0
+            reachedKeyMax[heap] = .min
+        }
+        pool.removeAll { entry in
+            if locations[entry.orderID] == nil { return true }
+            if entry.key > Self.score(entry.heap, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) {
+                push(Entry(key: entry.key, orderID: entry.orderID), into: entry.heap)
+                return true
+            }
+            reachedCounts[entry.heap] += 1
+            reachedKeyMax[entry.heap] = max(reachedKeyMax[entry.heap], entry.key)
+            return false
+        }
+        reached = pool
     }
 
     /// Drops the top entry of `heap` (a stale one).

@@ -221,7 +221,7 @@ public struct BookRoom: Sendable {
         let conditional = conditionalBySymbol[symbol].remove(at: position)
         unchain(conditional)
         if let heap = triggers[symbol].noteRemoved(conditional) {
-            let kept = triggers[symbol].heaps[heap].filter { conditionalLocations[$0.orderID] != nil }
+            let kept = triggers[symbol].entries(heap).filter { conditionalLocations[$0.orderID] != nil }
             triggers[symbol].rebuild(heap, keeping: kept)
         }
         return conditional
@@ -270,17 +270,28 @@ public struct BookRoom: Sendable {
     }
 
     /// The lowest id among the conditional orders of `symbol` whose trigger is reached at
-    /// these working prices, or nil.
+    /// these working prices, or nil: the lower of the stop and take-profit orders' (from
+    /// the trigger index, `lowestIndexedReached`) and the trailing stops'.
     ///
     /// In the common case nothing is reached, and the tops of the stop heaps and of the
     /// trailing stops' bounds say so. A fall that reaches k orders triggers them one by one;
     /// a walk for the lowest each time costs k walks over what is still reached, O(k^2)
-    /// (docs/BENCHMARKS.md, "Trailing stops at the size of a venue"). So when something is
-    /// reached, every id reached is listed once, lowest first (`reachedCascade`; a walk down
-    /// the heaps costs what is reached). Asked again at the same prices with no order added
-    /// and no trailing stop moved since (`conditionalVersion`), the orders reached can only
-    /// have left: the answer is the next listed that still waits.
+    /// (docs/BENCHMARKS.md, "Trailing stops at the size of a venue"). The trigger index
+    /// moves each stop order reached once, to a heap by id. For the trailing stops, every
+    /// id reached is listed once, lowest first (`reachedCascade`; a walk down the groups
+    /// costs what is reached). Asked again at the same prices with no order added and no
+    /// trailing stop moved since (`conditionalVersion`), the trailing stops reached can
+    /// only have left: the answer is the next listed that still waits.
     mutating func lowestConditionalReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
+        let stop = lowestIndexedReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+        let trailing = lowestTrailingReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
+        guard let stop else { return trailing }
+        guard let trailing else { return stop }
+        return min(stop, trailing)
+    }
+
+    /// The lowest id among the trailing stops of `symbol` reached at these prices, or nil.
+    private mutating func lowestTrailingReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
         if reachedCascade.symbol == symbol && reachedCascade.markPriceUnits == markPriceUnits
             && reachedCascade.contractPriceUnits == contractPriceUnits && reachedCascade.version == conditionalVersion
         {
@@ -292,25 +303,19 @@ public struct BookRoom: Sendable {
             return nil
         }
         let index = Int(symbol)
-        let stops = indexedTriggerReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
         // Each side's working price: mark for the first two, contract for the last two.
         func price(_ side: Int) -> Int64 { side < 2 ? markPriceUnits : contractPriceUnits }
         var trailingSides = 0
         for side in 0..<4 where triggers[index].trailing[side].count > 0 {
             if triggers[index].trailing[side].anyReached(price(side)) { trailingSides |= 1 << side }
         }
-        guard stops || trailingSides != 0 else { return nil }
+        guard trailingSides != 0 else { return nil }
         reachedCascade.symbol = symbol
         reachedCascade.markPriceUnits = markPriceUnits
         reachedCascade.contractPriceUnits = contractPriceUnits
         reachedCascade.version = conditionalVersion
         reachedCascade.ids.removeAll(keepingCapacity: true)
         reachedCascade.next = 0
-        if stops {
-            triggers[index].appendReached(
-                markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations,
-                to: &reachedCascade.ids)
-        }
         for side in 0..<4 where trailingSides & 1 << side != 0 {
             triggers[index].trailing[side].appendReached(price(side), to: &reachedCascade.ids)
         }
@@ -333,17 +338,13 @@ public struct BookRoom: Sendable {
         conditionalVersion &+= 1
     }
 
-    /// True when some waiting stop or take-profit order of `symbol` (not a trailing stop:
-    /// their triggers move with the price) has its trigger reached at these working
-    /// prices. Stale entries met are dropped.
+    /// The lowest id among the waiting stop and take-profit orders of `symbol` (not the
+    /// trailing stops: their triggers move with the price) whose trigger is reached at
+    /// these working prices, or nil (`TriggerIndex.lowestReached`).
     @inline(__always)
-    mutating func indexedTriggerReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> Bool {
-        let index = Int(symbol)
-        while let top = triggers[index].reachedTop(markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) {
-            if conditionalLocations[top.orderID] != nil { return true }
-            triggers[index].pop(top.heap)
-        }
-        return false
+    mutating func lowestIndexedReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
+        triggers[Int(symbol)].lowestReached(
+            markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits, waiting: conditionalLocations)
     }
 
     /// The resting order with this id, if it is open.
