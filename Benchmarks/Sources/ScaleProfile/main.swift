@@ -857,13 +857,16 @@ func trailingReport(counts: [Int], marks: Int) {
     }
 }
 
-/// A cascade on the contract price at the size of a venue: COUNT stop-market sells on the
-/// contract price, one account each, all with their stop at 499,999; bids of 1 lot rest at
-/// every price from 499,999 down (makers of 100 orders each). One trade at 499,999 reaches
-/// every stop; each triggered stop sells 1 lot into the next bid, so each trigger moves the
-/// contract price one unit down and every stop still waiting stays reached. The ticks that
-/// trigger them all are timed: the total, per trigger, and the slowest tick.
-func cascadeReport(counts: [Int]) {
+/// A cascade on the contract price at the size of a venue: COUNT sells on the contract
+/// price, one account each, all reached by one trade; bids of 1 lot rest at every price
+/// from that trade's down (makers of 100 orders each), so each triggered sell sells 1 lot
+/// into the next bid and moves the contract price one unit down, and every sell still
+/// waiting stays reached. Stop-market sells with their stop at 499,999 and a first trade at
+/// 499,999; or (`trailing`) trailing sells with a 1% callback placed at the mark of 500,000
+/// before any trade, and a first trade at 495,000. The ticks that trigger them all are
+/// timed: the total, per trigger, and the slowest tick.
+func cascadeReport(counts: [Int], trailing: Bool) {
+    let top: Int64 = trailing ? 495_000 : 499_999
     for count in counts {
         var world = oneSymbolWorld()
         let makers = count / 100 + 2
@@ -875,21 +878,22 @@ func cascadeReport(counts: [Int]) {
                     .placeOrder(
                         PlaceOrder(
                             account: account, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc,
-                            priceUnits: 499_999 - Int64(maker * 100 + level), quantityUnits: 1)))
+                            priceUnits: top - Int64(maker * 100 + level), quantityUnits: 1)))
             }
         }
         world.run(.deposit(Transfer(transferID: 1, account: 1, asset: 0, amountMinor: 1 << 50)))
         for index in 0..<count {
             world.placeFunded(
                 PlaceOrder(
-                    account: AccountID(1_000_000 + index), symbol: 0, side: .sell, type: .stopMarket, timeInForce: .gtc,
-                    priceUnits: 0, quantityUnits: 1, stopPriceUnits: 499_999, workingType: .contractPrice))
+                    account: AccountID(1_000_000 + index), symbol: 0, side: .sell, type: trailing ? .trailingStopMarket : .stopMarket,
+                    timeInForce: .gtc, priceUnits: 0, quantityUnits: 1, stopPriceUnits: trailing ? 0 : 499_999,
+                    workingType: .contractPrice, callbackRateE8: trailing ? 1_000_000 : 0))
         }
         precondition(world.state.books.conditionalBySymbol[0].count == count, "\(world.rejected)")
         let start = nanos()
         world.run(
             .placeOrder(
-                PlaceOrder(account: 1, symbol: 0, side: .sell, type: .limit, timeInForce: .ioc, priceUnits: 499_999, quantityUnits: 1)))
+                PlaceOrder(account: 1, symbol: 0, side: .sell, type: .limit, timeInForce: .ioc, priceUnits: top, quantityUnits: 1)))
         var ticks = 0
         var slowest: UInt64 = 0
         while world.state.hasSystemWork {
@@ -900,10 +904,10 @@ func cascadeReport(counts: [Int]) {
         }
         let total = nanos() - start
         precondition(world.state.books.conditionalBySymbol[0].isEmpty, "\(world.rejected)")
-        precondition(world.state.markets[0].lastPriceUnits == 499_999 - Int64(count), "\(world.state.markets[0].lastPriceUnits)")
+        precondition(world.state.markets[0].lastPriceUnits == top - Int64(count), "\(world.state.markets[0].lastPriceUnits)")
         print(
-            "\(count) stops reached at once on the contract price, each trigger moving it: \(ticks) ticks in \(total / 1_000) µs "
-                + "(\(total / UInt64(count)) ns a trigger), the slowest tick \(slowest / 1_000) µs")
+            "\(count) \(trailing ? "trailing stops" : "stops") reached at once on the contract price, each trigger moving it: "
+                + "\(ticks) ticks in \(total / 1_000) µs (\(total / UInt64(count)) ns a trigger), the slowest tick \(slowest / 1_000) µs")
     }
 }
 
@@ -923,15 +927,16 @@ case "stops":
     stopsReport(stops: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
 case "resting":
     restingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [0, 1_000, 10_000, 100_000], trades: 20_000)
-case "cascade":
-    cascadeReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000])
+case "cascade", "cascade-trailing":
+    cascadeReport(
+        counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000], trailing: arguments[1] != "cascade")
 case "trailing":
     trailingReport(counts: arguments.count > 2 ? arguments[2...].map { Int($0)! } : [1_000, 10_000, 100_000], marks: 2_000)
 case "accounts":
     accountsReport(accounts: arguments.count > 2 ? Int(arguments[2])! : 1_000_000)
 default:
     print(
-        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...] | trailing [STOPS ...] | cascade [STOPS ...]"
+        "usage: ScaleProfile world [ACCOUNTS] [HOLDERS] [RESTING] | book | accounts [ACCOUNTS] | stops [STOPS ...] | resting [ORDERS ...] | trailing [STOPS ...] | cascade [STOPS ...] | cascade-trailing [STOPS ...]"
     )
     exit(2)
 }
