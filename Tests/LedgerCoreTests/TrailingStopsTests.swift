@@ -7,7 +7,8 @@ import Testing
 /// engine kept them before: over random stops that join (active, waiting for an activation
 /// price, or at any extreme, as from a snapshot) and leave, prices that climb, fall and
 /// turn, and random prices asked about, the index gives each stop's extreme, whether any
-/// triggers and which do (each once), exactly as the walk over every stop does.
+/// triggers, the lowest that does and which do (each once), exactly as the walk over every
+/// stop does.
 @Suite struct TrailingStopsTests {
     /// A stop as the walk keeps it.
     struct Stop {
@@ -46,7 +47,7 @@ import Testing
         var nextID: OrderID = 1
         var price: Int64 = 100_000
         var trend: Int64 = 1
-        var (reachedAnswers, noneAnswers, largestGroupCount, outOfOrderJoins) = (0, 0, 0, 0)
+        var (reachedAnswers, noneAnswers, largestGroupCount, outOfOrderJoins, largestPooled) = (0, 0, 0, 0, 0)
         for step in 0..<12_000 {
             // Phases of up to 16 and up to 600 stops: joins while fewer wait, leaves once
             // as many do.
@@ -75,15 +76,22 @@ import Testing
                 index.follow(price)
                 Self.follow(&walk, sells: sells, price: price)
             }
-            // A price anywhere near: what the index answers is what the walk finds.
-            let asked = max(1, price + Int64.random(in: -8_000...8_000, using: &random))
+            // A price anywhere near, or (one step in two) the price itself less a little, so
+            // that stops found reached stay so for a while: what the index answers is what
+            // the walk finds.
+            let asked =
+                step % 2 == 0
+                ? max(1, price + Int64.random(in: -8_000...8_000, using: &random))
+                : max(1, price + (sells ? -1 : 1) * Int64.random(in: 0...3_000, using: &random))
             let expected = Self.reached(walk, sells: sells, price: asked)
+            let lowest = index.lowestReached(asked)
             let any = index.anyReached(asked)
             var found: [OrderID] = []
             index.appendReached(asked, to: &found)
-            if any != !expected.isEmpty || Set(found) != expected || found.count != expected.count {
-                Issue.record(
-                    "seed \(seed), step \(step): at \(asked) the index says \(any), \(found.sorted()); the walk \(expected.sorted())")
+            largestPooled = max(largestPooled, index.pooledCount)
+            if any != !expected.isEmpty || lowest != expected.min() || Set(found) != expected || found.count != expected.count {
+                let says = "the index says \(any), lowest \(lowest as Any), \(found.sorted())"
+                Issue.record("seed \(seed), step \(step): at \(asked) \(says); the walk \(expected.sorted())")
                 return
             }
             if !expected.isEmpty { reachedAnswers += 1 } else { noneAnswers += 1 }
@@ -93,7 +101,7 @@ import Testing
                 return
             }
             largestGroupCount = max(largestGroupCount, index.stack.count)
-            if step % 500 == 499, let violation = index.violation(walk.keys.sorted()) {
+            if step % 100 == 99, let violation = index.violation(walk.keys.sorted()) {
                 Issue.record("seed \(seed), step \(step): \(violation)")
                 return
             }
@@ -101,6 +109,7 @@ import Testing
         // Both answers came often; stops shared groups and joined out of order.
         #expect(reachedAnswers > 1_000 && noneAnswers > 1_000, "\(reachedAnswers) reached, \(noneAnswers) none")
         #expect(largestGroupCount > 20 && outOfOrderJoins > 100, "\(largestGroupCount) groups at most, \(outOfOrderJoins) out of order")
+        #expect(largestPooled > 50, "at most \(largestPooled) stops found reached at once")
     }
 
     /// A new high takes every sell stop below it into one group: one group however many

@@ -25,6 +25,15 @@
 /// goes stale when its group changes: a new one is pushed for the group, and a stale entry
 /// is dropped when it comes to the top or when stale ones outnumber the groups.
 ///
+/// A stop found reached (`lowestReached`) leaves its group's heap for `reached`, a heap by
+/// order id, and is flagged so in `groupOf`; it stays in its group (its extreme is the
+/// group's) while the price does not move back past it. A cascade that reaches k stops
+/// and triggers them one at a time takes each out once, even when every trigger's trades
+/// move the price (listing what was reached again at each new price cost O(k) a trigger:
+/// docs/BENCHMARKS.md, "A cascade on the contract price"). A move back puts what it
+/// un-reaches back in the heaps; a price that passes a group with such stops puts them all
+/// back before the groups merge.
+///
 /// A stop that waits for its activation price is an entry of `activations`, a heap by the
 /// price that activates it. Entries of stops that left are stale (order ids are never
 /// reused); stale ones are dropped when they come to the top, or all at once when they
@@ -45,8 +54,11 @@ struct TrailingStops: Sendable {
         /// A heap by rate; its top is a stop of the group (not one that left) while the
         /// group has one.
         var members = BinaryHeap<Member>()
-        /// The group's stops that wait (its members that have not left).
+        /// The group's stops that wait (its members that have not left), in its heap or
+        /// in `reached`.
         var live = 0
+        /// Those of them in `reached`.
+        var pooled = 0
         /// The last walk of `appendReached` that took the group's stops (a group with two
         /// current bounds is taken once).
         var walked: UInt64 = 0
@@ -71,8 +83,18 @@ struct TrailingStops: Sendable {
         func precedes(_ other: Activation) -> Bool { (key, orderID) < (other.key, other.orderID) }
     }
 
+    /// A stop found reached, out of its group's heap (`reached`).
+    struct ReachedMember: HeapOrdered {
+        var orderID: OrderID
+        var callbackRateE8: Int64
+        @inline(__always)
+        func precedes(_ other: ReachedMember) -> Bool { orderID < other.orderID }
+    }
+
     /// `groupOf`'s value for a stop that waits for its activation price.
     static let inactive = UInt32.max
+    /// `groupOf`'s flag for a stop in `reached` (with its group's slot below it).
+    static let pooledFlag: UInt32 = 1 << 31
     /// True for trailing sells (extremes rise), false for buys (they fall).
     let sells: Bool
     /// The groups by slot; a freed slot is in `freeGroups` until it is used again.
@@ -82,9 +104,9 @@ struct TrailingStops: Sendable {
     /// the next) while `stackSorted`. Emptied groups stay until they come to the top or
     /// the stack is compacted.
     private(set) var stack: [UInt32] = []
-    /// False after a stop joined with an extreme out of order (a snapshot's stops, or a
-    /// stop on the contract price placed at the mark before any trade): sorted before the
-    /// next price moves the groups.
+    /// False after a stop joined with an extreme out of order (a snapshot's stops, written
+    /// by an engine before 2026-12-05: docs/RULES.md): sorted before the next price moves
+    /// the groups.
     private var stackSorted = true
     /// True while the groups are in order of extreme (`stackSorted`).
     var isSorted: Bool { stackSorted }
@@ -98,6 +120,13 @@ struct TrailingStops: Sendable {
     private(set) var count = 0
     /// Walks `appendReached` has made.
     private var walks: UInt64 = 0
+    /// Stops found reached at the prices last asked about, lowest order id first (some
+    /// stale: they left since, or went back to their group).
+    private(set) var reached = BinaryHeap<ReachedMember>()
+    /// The stops of `reached` still flagged so, and at most the lowest trigger bound among
+    /// them (a move of the price past it may un-reach one).
+    private(set) var pooledCount = 0
+    private var pooledKeyMin = Int128.max
 
     init(sells: Bool) { self.sells = sells }
 
@@ -121,14 +150,23 @@ struct TrailingStops: Sendable {
         return sells ? price : -price
     }
 
-    /// The group's trigger bound: the extreme times (1 − lowest rate) for sells, minus the
-    /// extreme times (1 + lowest rate) for buys, so that higher triggers first in both.
+    /// The trigger bound of a stop with this rate in this group: the extreme times
+    /// (1 − rate) for sells, minus the extreme times (1 + rate) for buys, so that higher
+    /// triggers first in both.
     @inline(__always)
-    private func key(of group: Int) -> Int128 {
+    private func key(of group: Int, rate callbackRateE8: Int64) -> Int128 {
         let scale = Int128(FixedPoint.rateScale)
-        let rate = Int128(groups[group].members.elements[0].callbackRateE8)
+        let rate = Int128(callbackRateE8)
         let extreme = Int128(groups[group].extremeUnits)
         return sells ? extreme * (scale - rate) : -(extreme * (scale + rate))
+    }
+
+    /// The group's trigger bound (its lowest rate in its heap), or nil when its heap holds
+    /// none of its stops.
+    @inline(__always)
+    private func bound(of group: Int) -> Int128? {
+        guard let top = groups[group].members.first else { return nil }
+        return key(of: group, rate: top.callbackRateE8)
     }
 
     /// True when `extreme` is strictly beyond `other` (higher for sells, lower for buys).
@@ -140,7 +178,7 @@ struct TrailingStops: Sendable {
     /// The stop's extreme: 0 while it waits for its activation price.
     func extremeUnits(of orderID: OrderID) -> Int64 {
         guard let group = groupOf[orderID] else { preconditionFailure("trailing stop \(orderID) is not in its index") }
-        return group == Self.inactive ? 0 : groups[Int(group)].extremeUnits
+        return group == Self.inactive ? 0 : groups[Int(group & ~Self.pooledFlag)].extremeUnits
     }
 
     // MARK: Stops join and leave
@@ -183,18 +221,29 @@ struct TrailingStops: Sendable {
             }
             return
         }
-        let group = Int(slot)
+        let group = Int(slot & ~Self.pooledFlag)
         groups[group].live -= 1
+        if slot & Self.pooledFlag != 0 {
+            // Its entry in `reached` is stale now.
+            groups[group].pooled -= 1
+            pooledCount -= 1
+            if reached.count > 2 * pooledCount + 32 { reached.removeAll { groupOf[$0.orderID].map { $0 & Self.pooledFlag == 0 } ?? true } }
+        }
         if groups[group].live == 0 {
             groups[group].members.removeAll()
             emptiedInStack += 1
             if emptiedInStack > stack.count / 2 + 16 { compactStack() }
+        } else if slot & Self.pooledFlag != 0 {
+            return
+        } else if groups[group].live == groups[group].pooled {
+            // Its heap holds none of its stops now.
+            groups[group].members.removeAll()
         } else if groups[group].members.elements[0].orderID == orderID {
             // The lowest rate left: a new bound, unless the next has the same rate.
-            let bound = key(of: group)
+            let old = bound(of: group)
             dropLeftTops(group)
-            if key(of: group) != bound { pushThreshold(group) }
-        } else if groups[group].members.count > 2 * groups[group].live + 16 {
+            if let new = bound(of: group), new != old { pushThreshold(group) }
+        } else if groups[group].members.count > 2 * (groups[group].live - groups[group].pooled) + 16 {
             groups[group].members.removeAll { groupOf[$0.orderID] != slot }
         }
     }
@@ -204,7 +253,9 @@ struct TrailingStops: Sendable {
     /// Puts the groups in order of extreme if a stop joined out of order: the next
     /// `follow` does otherwise.
     mutating func sortIfNeeded() {
-        if !stackSorted { sortStack() }
+        if stackSorted { return }
+        putBackAll()
+        sortStack()
     }
 
     /// The working price these stops watch is now `priceUnits` (> 0): the groups it passes
@@ -214,6 +265,18 @@ struct TrailingStops: Sendable {
         if count == 0 { return }
         precondition(priceUnits > 0, "trailing stops follow a price of \(priceUnits)")
         sortIfNeeded()
+        if pooledCount > 0 {
+            // The groups this price passes merge: their stops in `reached` are not reached
+            // at it (it is beyond their extreme), so they go back to their heaps first.
+            for slot in stack.reversed() {
+                let group = Int(slot)
+                if groups[group].live > 0 && isBeyond(groups[group].extremeUnits, priceUnits) { break }
+                if groups[group].pooled > 0 {
+                    putBackAll()
+                    break
+                }
+            }
+        }
         var survivor: Int? = nil
         while let top = stack.last, groups[Int(top)].live == 0 || !isBeyond(groups[Int(top)].extremeUnits, priceUnits) {
             stack.removeLast()
@@ -244,23 +307,111 @@ struct TrailingStops: Sendable {
 
     // MARK: Triggers
 
-    /// True when some stop triggers at `priceUnits`: read from the top of `thresholds`
-    /// (stale tops dropped).
-    mutating func anyReached(_ priceUnits: Int64) -> Bool {
+    /// True when some stop triggers at `priceUnits` (`lowestReached`).
+    mutating func anyReached(_ priceUnits: Int64) -> Bool { lowestReached(priceUnits) != nil }
+
+    /// The lowest id among the stops that trigger at `priceUnits`, or nil. Stops of
+    /// `reached` that this price no longer reaches go back to their heaps (only after a move
+    /// back); the stops reached at the tops of the groups' heaps, group by group from the
+    /// top of `thresholds`, move to `reached`; stale entries met on the way are dropped. In
+    /// the common case nothing is reached and this reads the top of `thresholds`.
+    mutating func lowestReached(_ priceUnits: Int64) -> OrderID? {
         let target = target(priceUnits)
+        if pooledCount > 0 && pooledKeyMin < target { putBackUnreached(target) }
         while let top = thresholds.first {
-            if isCurrent(top) { return top.key >= target }
+            guard isCurrent(top) else {
+                _ = thresholds.popFirst()
+                continue
+            }
+            if top.key < target { break }
             _ = thresholds.popFirst()
+            takeReached(Int(top.group), target)
         }
-        return false
+        while let first = reached.first {
+            if let slot = groupOf[first.orderID], slot != Self.inactive, slot & Self.pooledFlag != 0 { return first.orderID }
+            _ = reached.popFirst()
+        }
+        return nil
     }
 
-    /// Appends the ids of the stops that trigger at `priceUnits`, in no order: a walk down
-    /// the thresholds that reach the price, and in each current group's heap (once per
-    /// group) down the members that trigger (`walkHeap`). It costs what is reached, not
-    /// what waits. For `BookRoom.lowestConditionalReached`.
+    /// Moves the stops of `group`'s heap that trigger at `target` to `reached`, lowest rate
+    /// first; pushes the group's new bound if it keeps some in its heap.
+    private mutating func takeReached(_ group: Int, _ target: Int128) {
+        let slot = UInt32(group)
+        while let member = groups[group].members.first {
+            guard groupOf[member.orderID] == slot else {
+                _ = groups[group].members.popFirst()
+                continue
+            }
+            let key = key(of: group, rate: member.callbackRateE8)
+            if key < target {
+                pushThreshold(group)
+                return
+            }
+            _ = groups[group].members.popFirst()
+            _ = groupOf.modifyValue(forKey: member.orderID) { $0 = slot | Self.pooledFlag }
+            groups[group].pooled += 1
+            pooledCount += 1
+            pooledKeyMin = min(pooledKeyMin, key)
+            reached.insert(ReachedMember(orderID: member.orderID, callbackRateE8: member.callbackRateE8))
+        }
+    }
+
+    /// Back to its group's heap: a stop of `reached` (still flagged so).
+    private mutating func putBack(_ member: ReachedMember, slot: UInt32) {
+        let group = Int(slot & ~Self.pooledFlag)
+        _ = groupOf.modifyValue(forKey: member.orderID) { $0 = slot & ~Self.pooledFlag }
+        groups[group].pooled -= 1
+        pooledCount -= 1
+        let old = bound(of: group)
+        groups[group].members.insert(Member(callbackRateE8: member.callbackRateE8, orderID: member.orderID))
+        if bound(of: group) != old { pushThreshold(group) }
+    }
+
+    /// After a move back: the stops of `reached` that `target` does not reach go back to
+    /// their heaps, and stale entries go. O(stops in `reached`).
+    private mutating func putBackUnreached(_ target: Int128) {
+        // Taken out whole and put back: filtered in place, with no copy.
+        var pool = reached
+        reached = BinaryHeap()
+        pooledKeyMin = .max
+        pool.removeAll { member in
+            guard let slot = groupOf[member.orderID], slot != Self.inactive, slot & Self.pooledFlag != 0 else { return true }
+            let key = key(of: Int(slot & ~Self.pooledFlag), rate: member.callbackRateE8)
+            if key < target {
+                putBack(member, slot: slot)
+                return true
+            }
+            pooledKeyMin = min(pooledKeyMin, key)
+            return false
+        }
+        reached = pool
+    }
+
+    /// Every stop of `reached` goes back to its heap (before groups merge or sort).
+    private mutating func putBackAll() {
+        if reached.isEmpty { return }
+        let pool = reached
+        reached = BinaryHeap()
+        for member in pool.elements {
+            guard let slot = groupOf[member.orderID], slot != Self.inactive, slot & Self.pooledFlag != 0 else { continue }
+            putBack(member, slot: slot)
+        }
+        precondition(pooledCount == 0, "\(pooledCount) trailing stops left out of their heaps")
+        pooledKeyMin = .max
+    }
+
+    /// Appends the ids of the stops that trigger at `priceUnits`, in no order: those of
+    /// `reached` that it reaches, then a walk down the thresholds that reach the price, and
+    /// in each current group's heap (once per group) down the members that trigger
+    /// (`walkHeap`). It costs what is reached, not what waits. For the tests, against the
+    /// walk over every stop.
     mutating func appendReached(_ priceUnits: Int64, to ids: inout [OrderID]) {
         let target = target(priceUnits)
+        for member in reached.elements {
+            guard let slot = groupOf[member.orderID], slot != Self.inactive, slot & Self.pooledFlag != 0 else { continue }
+            if key(of: Int(slot & ~Self.pooledFlag), rate: member.callbackRateE8) >= target { ids.append(member.orderID) }
+        }
         walks &+= 1
         let walk = walks
         let bounds = thresholds.elements
@@ -290,7 +441,7 @@ struct TrailingStops: Sendable {
     /// second copy of that group's bound: harmless.
     @inline(__always)
     private func isCurrent(_ entry: Threshold) -> Bool {
-        groups[Int(entry.group)].live > 0 && key(of: Int(entry.group)) == entry.key
+        groups[Int(entry.group)].live > 0 && bound(of: Int(entry.group)) == entry.key
     }
 
     private mutating func newGroup() -> Int {
@@ -300,6 +451,7 @@ struct TrailingStops: Sendable {
     }
 
     private mutating func freeGroup(_ group: Int) {
+        precondition(groups[group].pooled == 0, "trailing group \(group) freed with stops in reached")
         groups[group].members.removeAll()
         groups[group].live = 0
         groups[group].extremeUnits = 0
@@ -309,13 +461,13 @@ struct TrailingStops: Sendable {
     /// Adds a stop to a group; a new lowest rate is a new bound (an emptied group's
     /// members are gone, so its top is the new stop).
     private mutating func join(_ group: Int, _ member: Member) {
-        let bound = groups[group].live > 0 ? key(of: group) : nil
+        let old = bound(of: group)
         groups[group].members.insert(member)
         groups[group].live += 1
-        if key(of: group) != bound { pushThreshold(group) }
+        if bound(of: group) != old { pushThreshold(group) }
     }
 
-    /// Drops members that left from the top of the group's heap (it has a stop).
+    /// Drops members that left from the top of the group's heap (it has a stop there).
     private mutating func dropLeftTops(_ group: Int) {
         while groupOf[groups[group].members.elements[0].orderID] != UInt32(group) { _ = groups[group].members.popFirst() }
     }
@@ -323,6 +475,7 @@ struct TrailingStops: Sendable {
     /// One group of two (each with stops): the smaller's stops move into the larger.
     /// Returns the larger; the smaller is freed. The caller sets the extreme and the bound.
     private mutating func merge(_ first: Int, _ second: Int) -> Int {
+        precondition(groups[first].pooled == 0 && groups[second].pooled == 0, "trailing groups merged with stops in reached")
         let (into, from) = groups[first].members.count >= groups[second].members.count ? (first, second) : (second, first)
         let moving = groups[from].members.elements
         for member in moving where groupOf[member.orderID] == UInt32(from) {
@@ -337,11 +490,14 @@ struct TrailingStops: Sendable {
     /// Pushes the group's bound; rebuilds the heap from the groups when stale entries
     /// outnumber them.
     private mutating func pushThreshold(_ group: Int) {
-        thresholds.insert(Threshold(key: key(of: group), group: UInt32(group)))
+        guard let key = bound(of: group) else { return }
+        thresholds.insert(Threshold(key: key, group: UInt32(group)))
         if thresholds.count > 2 * (stack.count - emptiedInStack) + 32 {
             var bounds: [Threshold] = []
             bounds.reserveCapacity(stack.count - emptiedInStack)
-            for slot in stack where groups[Int(slot)].live > 0 { bounds.append(Threshold(key: key(of: Int(slot)), group: slot)) }
+            for slot in stack where groups[Int(slot)].live > 0 {
+                if let key = bound(of: Int(slot)) { bounds.append(Threshold(key: key, group: slot)) }
+            }
             thresholds = BinaryHeap(unordered: bounds)
         }
     }
@@ -388,26 +544,43 @@ struct TrailingStops: Sendable {
         var inactive = 0
         for orderID in waiting {
             guard let slot = groupOf[orderID] else { return "trailing stop \(orderID) is not indexed" }
+            let group = slot & ~Self.pooledFlag
             if slot == Self.inactive {
                 inactive += 1
-            } else if Int(slot) >= groups.count || groups[Int(slot)].live == 0 || !inStack.contains(slot) {
-                return "trailing stop \(orderID) is in group \(slot), which has no stops"
+            } else if Int(group) >= groups.count || groups[Int(group)].live == 0 || !inStack.contains(group) {
+                return "trailing stop \(orderID) is in group \(group), which has no stops"
             }
         }
         if inactive != inactiveCount { return "\(inactiveCount) trailing \(side) stops inactive, \(inactive) indexed so" }
         if activations.elements.filter({ groupOf[$0.orderID] == Self.inactive }).count != inactive {
             return "trailing \(side) activations hold other stops than the \(inactive) inactive"
         }
+        // The stops in `reached`, once each, by group.
+        var pooledByGroup: [UInt32: Int] = [:]
+        var pooledIDs = Set<OrderID>()
+        for member in reached.elements {
+            guard let slot = groupOf[member.orderID], slot != Self.inactive, slot & Self.pooledFlag != 0 else { continue }
+            if !pooledIDs.insert(member.orderID).inserted { return "trailing stop \(member.orderID) is twice in reached" }
+            pooledByGroup[slot & ~Self.pooledFlag, default: 0] += 1
+            if key(of: Int(slot & ~Self.pooledFlag), rate: member.callbackRateE8) < pooledKeyMin {
+                return "trailing \(side) stop \(member.orderID) in reached is below its key bound"
+            }
+        }
+        if pooledIDs.count != pooledCount { return "trailing \(side) reached holds \(pooledIDs.count) stops, counts \(pooledCount)" }
+        if !reached.isHeap { return "trailing \(side) reached out of order" }
         var inGroups = 0
         for (place, slot) in stack.enumerated() {
             let group = groups[Int(slot)]
             let members = group.members.elements.filter { groupOf[$0.orderID] == slot }.count
-            if members != group.live { return "trailing \(side) group \(slot) counts \(group.live) stops, holds \(members)" }
+            if members + group.pooled != group.live || pooledByGroup[slot, default: 0] != group.pooled {
+                return
+                    "trailing \(side) group \(slot) counts \(group.live) stops (\(group.pooled) reached), holds \(members) and \(pooledByGroup[slot, default: 0])"
+            }
             inGroups += group.live
-            guard group.live > 0 else { continue }
+            guard group.live > group.pooled else { continue }
             if !group.members.isHeap { return "trailing \(side) group \(slot)'s members are not a heap" }
             if groupOf[group.members.elements[0].orderID] != slot { return "trailing \(side) group \(slot)'s top has left" }
-            if !bounds.contains(Threshold(key: key(of: Int(slot)), group: slot)) {
+            if let key = bound(of: Int(slot)), !bounds.contains(Threshold(key: key, group: slot)) {
                 return "trailing \(side) group \(slot) has no current bound"
             }
             if stackSorted, place > 0, groups[Int(stack[place - 1])].live > 0,

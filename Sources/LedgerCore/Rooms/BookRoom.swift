@@ -29,12 +29,6 @@ public struct BookRoom: Sendable {
     var restingClientOrderIDs = IDTable<ClientOrderID>(filler: .none, runBits: 2)
     public internal(set) var nextOrderID: OrderID = 1
     public internal(set) var nextTradeID: TradeID = 1
-    /// Counts what can add to the conditional orders reached at given prices: an order
-    /// that starts to wait, trailing stops that follow a price (derived, not encoded).
-    var conditionalVersion: UInt64 = 0
-    /// The conditional orders reached in one symbol at one set of prices, lowest id first,
-    /// while a cascade triggers them (`lowestConditionalReached`; scratch, not encoded).
-    var reachedCascade = ReachedCascade()
     /// The order the events being applied belong to (scratch: set by `orderAccepted`,
     /// `conditionalOrderTriggered`, `orderAmended` and `liquidationOrderPlaced`; read by
     /// `orderRested`).
@@ -149,7 +143,6 @@ public struct BookRoom: Sendable {
         conditionalBySymbol[symbol].append(added)
         conditionalLocations[conditional.orderID] = SymbolID(symbol)
         triggers[symbol].add(conditional)
-        conditionalVersion &+= 1
     }
 
     /// The key of an account's chain in a symbol: its index above the symbol's bits.
@@ -258,7 +251,6 @@ public struct BookRoom: Sendable {
         let first = TriggerIndex.firstTrailingSide(type)
         triggers[Int(symbol)].trailing[first].follow(priceUnits)
         triggers[Int(symbol)].trailing[first + 1].follow(priceUnits)
-        conditionalVersion &+= 1
     }
 
     /// Puts every symbol's trailing stop groups in order of extreme (`TrailingStops
@@ -270,57 +262,25 @@ public struct BookRoom: Sendable {
     }
 
     /// The lowest id among the conditional orders of `symbol` whose trigger is reached at
-    /// these working prices, or nil: the lower of the stop and take-profit orders' (from
-    /// the trigger index, `lowestIndexedReached`) and the trailing stops'.
+    /// these working prices, or nil: the lower of the stop and take-profit orders' (the
+    /// trigger index's heaps, `lowestIndexedReached`) and the trailing stops' (their groups,
+    /// `TrailingStops.lowestReached`).
     ///
     /// In the common case nothing is reached, and the tops of the stop heaps and of the
     /// trailing stops' bounds say so. A fall that reaches k orders triggers them one by one;
-    /// a walk for the lowest each time costs k walks over what is still reached, O(k^2)
-    /// (docs/BENCHMARKS.md, "Trailing stops at the size of a venue"). The trigger index
-    /// moves each stop order reached once, to a heap by id. For the trailing stops, every
-    /// id reached is listed once, lowest first (`reachedCascade`; a walk down the groups
-    /// costs what is reached). Asked again at the same prices with no order added and no
-    /// trailing stop moved since (`conditionalVersion`), the trailing stops reached can
-    /// only have left: the answer is the next listed that still waits.
+    /// a walk for the lowest each time cost k walks over what is still reached, O(k^2)
+    /// (docs/BENCHMARKS.md, "Trailing stops at the size of a venue", "A cascade on the
+    /// contract price"). Both indexes take an order found reached out to a heap by id, once,
+    /// and keep it there while the price does not move back past it.
     mutating func lowestConditionalReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
-        let stop = lowestIndexedReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
-        let trailing = lowestTrailingReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
-        guard let stop else { return trailing }
-        guard let trailing else { return stop }
-        return min(stop, trailing)
-    }
-
-    /// The lowest id among the trailing stops of `symbol` reached at these prices, or nil.
-    private mutating func lowestTrailingReached(_ symbol: SymbolID, markPriceUnits: Int64, contractPriceUnits: Int64) -> OrderID? {
-        if reachedCascade.symbol == symbol && reachedCascade.markPriceUnits == markPriceUnits
-            && reachedCascade.contractPriceUnits == contractPriceUnits && reachedCascade.version == conditionalVersion
-        {
-            while reachedCascade.next < reachedCascade.ids.count {
-                let id = reachedCascade.ids[reachedCascade.next]
-                if conditionalLocations[id] != nil { return id }
-                reachedCascade.next += 1
-            }
-            return nil
-        }
         let index = Int(symbol)
-        // Each side's working price: mark for the first two, contract for the last two.
-        func price(_ side: Int) -> Int64 { side < 2 ? markPriceUnits : contractPriceUnits }
-        var trailingSides = 0
+        var lowest = lowestIndexedReached(symbol, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
         for side in 0..<4 where triggers[index].trailing[side].count > 0 {
-            if triggers[index].trailing[side].anyReached(price(side)) { trailingSides |= 1 << side }
+            // Each side's working price: mark for the first two, contract for the last two.
+            let price = side < 2 ? markPriceUnits : contractPriceUnits
+            if let id = triggers[index].trailing[side].lowestReached(price), id < lowest ?? .max { lowest = id }
         }
-        guard trailingSides != 0 else { return nil }
-        reachedCascade.symbol = symbol
-        reachedCascade.markPriceUnits = markPriceUnits
-        reachedCascade.contractPriceUnits = contractPriceUnits
-        reachedCascade.version = conditionalVersion
-        reachedCascade.ids.removeAll(keepingCapacity: true)
-        reachedCascade.next = 0
-        for side in 0..<4 where trailingSides & 1 << side != 0 {
-            triggers[index].trailing[side].appendReached(price(side), to: &reachedCascade.ids)
-        }
-        reachedCascade.ids.sort()
-        return reachedCascade.ids.first
+        return lowest
     }
 
     /// Test support: sets a waiting trailing stop's extreme in place (0: back to waiting
@@ -335,7 +295,6 @@ public struct BookRoom: Sendable {
         triggers[Int(order.symbol)].trailing[side].add(
             orderID: orderID, callbackRateE8: order.callbackRateE8, activationPriceUnits: order.activationPriceUnits,
             extremeUnits: extremeUnits)
-        conditionalVersion &+= 1
     }
 
     /// The lowest id among the waiting stop and take-profit orders of `symbol` (not the
@@ -442,16 +401,4 @@ public struct BookRoom: Sendable {
 struct AccountChain: Sendable, Equatable {
     var head: OrderID
     var tail: OrderID
-}
-
-/// The prices and version at which `BookRoom.lowestConditionalReached` last found orders
-/// reached, and every id it found then, lowest first.
-struct ReachedCascade: Sendable {
-    var symbol: SymbolID = 0
-    var markPriceUnits: Int64 = -1
-    var contractPriceUnits: Int64 = -1
-    var version: UInt64 = 0
-    var ids: [OrderID] = []
-    /// The first of `ids` that may still wait.
-    var next = 0
 }
