@@ -132,7 +132,7 @@ import Testing
         engine.run(.setMarkPrice(symbol: 0, priceUnits: 500_000))
         engine.deposit(5, 10_000_000_000)
         var placed = 0
-        var cascadeListed = 0
+        var cascadeAnswers = 0
         for step in 0..<400 {
             let type = Self.types[Int.random(in: 0..<5, using: &random)]
             let side: Side = Bool.random(using: &random) ? .buy : .sell
@@ -165,8 +165,8 @@ import Testing
                     return
                 }
                 // A cascade at these prices, on a copy: the orders reached leave one by one,
-                // and each next one the engine finds (from its list, after the second look)
-                // is the next the walk finds.
+                // and each next one the engine finds (from the heaps by id of what was found
+                // reached, after the first look) is the next the walk finds.
                 var cascade = engine.state
                 let reached = cascade.books.conditionalBySymbol[0].filter {
                     ExchangeState.isTriggered(
@@ -182,7 +182,7 @@ import Testing
                         return
                     }
                     _ = cascade.books.removeConditional(id)
-                    if place >= 2 { cascadeListed += 1 }
+                    if place >= 2 { cascadeAnswers += 1 }
                 }
                 #expect(cascade.firstTriggeredOrder(symbol: 0) == nil)
                 // Back to where the next placements are judged.
@@ -190,7 +190,7 @@ import Testing
                 engine.state.markets[0].lastPriceUnits = 0
             }
         }
-        #expect(placed > 100 && cascadeListed > 100, "\(placed) conditional orders placed, \(cascadeListed) found from a cascade's list")
+        #expect(placed > 100 && cascadeAnswers > 100, "\(placed) conditional orders placed, \(cascadeAnswers) found from what a cascade found reached")
     }
 
     /// At the engine: a stop order far from the price does not trigger on a trade, one
