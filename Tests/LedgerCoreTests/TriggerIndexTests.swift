@@ -190,7 +190,9 @@ import Testing
                 engine.state.markets[0].lastPriceUnits = 0
             }
         }
-        #expect(placed > 100 && cascadeAnswers > 100, "\(placed) conditional orders placed, \(cascadeAnswers) found from what a cascade found reached")
+        #expect(
+            placed > 100 && cascadeAnswers > 100,
+            "\(placed) conditional orders placed, \(cascadeAnswers) found from what a cascade found reached")
     }
 
     /// At the engine: a stop order far from the price does not trigger on a trade, one
