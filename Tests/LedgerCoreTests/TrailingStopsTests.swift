@@ -85,7 +85,7 @@ import Testing
                 : max(1, price + (sells ? -1 : 1) * Int64.random(in: 0...3_000, using: &random))
             let expected = Self.reached(walk, sells: sells, price: asked)
             let lowest = index.lowestReached(asked)
-            let any = index.anyReached(asked)
+            let any = index.lowestReached(asked) != nil
             var found: [OrderID] = []
             index.appendReached(asked, to: &found)
             largestPooled = max(largestPooled, index.pooledCount)
@@ -126,7 +126,7 @@ import Testing
         for price in 10_001...20_000 as ClosedRange<Int64> { index.follow(price) }
         #expect(index.stack.count == 1 && index.thresholds.count <= 2 * 1 + 32 + 1, "\(index.thresholds.count) bounds")
         // 1% below 20,000 is 19,800: not at 19,801, at 19,800 every stop.
-        let (above, at) = (index.anyReached(19_801), index.anyReached(19_800))
+        let (above, at) = (index.lowestReached(19_801) != nil, index.lowestReached(19_800) != nil)
         var reached: [OrderID] = []
         index.appendReached(19_800, to: &reached)
         #expect(!above && at && reached.sorted() == Array(1...1_000))

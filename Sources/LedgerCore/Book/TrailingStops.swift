@@ -307,9 +307,6 @@ struct TrailingStops: Sendable {
 
     // MARK: Triggers
 
-    /// True when some stop triggers at `priceUnits` (`lowestReached`).
-    mutating func anyReached(_ priceUnits: Int64) -> Bool { lowestReached(priceUnits) != nil }
-
     /// The lowest id among the stops that trigger at `priceUnits`, or nil. Stops of
     /// `reached` that this price no longer reaches go back to their heaps (only after a move
     /// back); the stops reached at the tops of the groups' heaps, group by group from the

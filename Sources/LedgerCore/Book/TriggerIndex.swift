@@ -247,8 +247,8 @@ struct TriggerIndex: Sendable {
         reached = pool
     }
 
-    /// Drops the top entry of `heap` (a stale one).
-    mutating func pop(_ heap: Int) {
+    /// Drops the top entry of `heap`.
+    private mutating func pop(_ heap: Int) {
         let last = heaps[heap].removeLast()
         if heaps[heap].isEmpty { return }
         heaps[heap][0] = last
