@@ -33,10 +33,13 @@
 /// is rebuilt from the live ones, so it holds at most about twice the orders that wait.
 /// `BookRoom` does both, as it knows which ids wait.
 struct TriggerIndex: Sendable {
-    struct Entry: Sendable, Equatable {
+    struct Entry: HeapOrdered {
         /// The trigger price, negated in a `falls` heap.
         var key: Int64
         var orderID: OrderID
+        /// The lowest key first (ties by id, so that the order is total).
+        @inline(__always)
+        func precedes(_ other: Entry) -> Bool { (key, orderID) < (other.key, other.orderID) }
     }
 
     /// An entry of `heaps[heap]` taken out because its trigger was reached, in `reached`.
@@ -49,7 +52,7 @@ struct TriggerIndex: Sendable {
     }
 
     /// [mark rises, mark falls, contract rises, contract falls].
-    private(set) var heaps: [[Entry]] = [[], [], [], []]
+    private(set) var heaps = [BinaryHeap<Entry>(), BinaryHeap<Entry>(), BinaryHeap<Entry>(), BinaryHeap<Entry>()]
     /// Orders that still wait, per heap (their entries in the heap or in `reached`).
     private(set) var live = [0, 0, 0, 0]
     /// Entries found reached at the prices last asked about, lowest order id first (some
@@ -97,7 +100,7 @@ struct TriggerIndex: Sendable {
             return
         }
         let price = conditional.order.stopPriceUnits
-        push(Entry(key: heap % 2 == 0 ? price : -price, orderID: conditional.orderID), into: heap)
+        heaps[heap].insert(Entry(key: heap % 2 == 0 ? price : -price, orderID: conditional.orderID))
         live[heap] += 1
     }
 
@@ -115,7 +118,7 @@ struct TriggerIndex: Sendable {
 
     /// A heap's entries, with those of it in `reached` (for `rebuild`).
     func entries(_ heap: Int) -> [Entry] {
-        heaps[heap] + reached.elements.lazy.filter { $0.heap == heap }.map { Entry(key: $0.key, orderID: $0.orderID) }
+        Array(heaps[heap].elements) + reached.elements.lazy.filter { $0.heap == heap }.map { Entry(key: $0.key, orderID: $0.orderID) }
     }
 
     /// Replaces a heap's entries, and its entries in `reached`, with `kept` (those of
@@ -127,9 +130,7 @@ struct TriggerIndex: Sendable {
             reachedCounts[heap] = 0
             reachedKeyMax[heap] = .min
         }
-        heaps[heap] = []
-        heaps[heap].reserveCapacity(kept.count)
-        for entry in kept { push(entry, into: heap) }
+        heaps[heap] = BinaryHeap(unordered: kept)
     }
 
     /// The first way the index disagrees with the symbol's list of waiting orders, or nil.
@@ -167,17 +168,6 @@ struct TriggerIndex: Sendable {
         return nil
     }
 
-    private mutating func push(_ entry: Entry, into heap: Int) {
-        heaps[heap].append(entry)
-        var child = heaps[heap].count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if heaps[heap][parent].key <= heaps[heap][child].key { break }
-            heaps[heap].swapAt(parent, child)
-            child = parent
-        }
-    }
-
     /// A heap's working price as its keys compare: an entry is reached when its key is at
     /// or below it.
     @inline(__always)
@@ -207,7 +197,7 @@ struct TriggerIndex: Sendable {
         for heap in 0..<4 {
             let score = Self.score(heap, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits)
             while let top = heaps[heap].first, top.key <= score {
-                pop(heap)
+                _ = heaps[heap].popFirst()
                 guard locations[top.orderID] != nil else { continue }
                 reached.insert(ReachedEntry(orderID: top.orderID, key: top.key, heap: heap))
                 reachedCounts[heap] += 1
@@ -237,7 +227,7 @@ struct TriggerIndex: Sendable {
         pool.removeAll { entry in
             if locations[entry.orderID] == nil { return true }
             if entry.key > Self.score(entry.heap, markPriceUnits: markPriceUnits, contractPriceUnits: contractPriceUnits) {
-                push(Entry(key: entry.key, orderID: entry.orderID), into: entry.heap)
+                heaps[entry.heap].insert(Entry(key: entry.key, orderID: entry.orderID))
                 return true
             }
             reachedCounts[entry.heap] += 1
@@ -245,23 +235,5 @@ struct TriggerIndex: Sendable {
             return false
         }
         reached = pool
-    }
-
-    /// Drops the top entry of `heap`.
-    private mutating func pop(_ heap: Int) {
-        let last = heaps[heap].removeLast()
-        if heaps[heap].isEmpty { return }
-        heaps[heap][0] = last
-        var parent = 0
-        let count = heaps[heap].count
-        while true {
-            let left = 2 * parent + 1
-            if left >= count { break }
-            let right = left + 1
-            let smaller = right < count && heaps[heap][right].key < heaps[heap][left].key ? right : left
-            if heaps[heap][parent].key <= heaps[heap][smaller].key { break }
-            heaps[heap].swapAt(parent, smaller)
-            parent = smaller
-        }
     }
 }
