@@ -48,17 +48,27 @@ struct IncomeRecord: Sendable {
 }
 
 /// The last `capacity` records, oldest first, each at an absolute position that never
-/// changes while it is kept.
+/// changes while it is kept. Each record has `linkCount` links: the position of the next
+/// record of the same account (−1: none yet), so that an account's records are a chain
+/// through the ring (`Chain`) and no list of positions is kept per account.
 struct RecordRing<Record> {
     let capacity: Int
+    let linkCount: Int
     private var slots: [Record?] = []
+    private var links: [Int] = []
     /// The absolute position of the oldest record kept, and of the next one.
     private(set) var first = 0
     private(set) var end = 0
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int, linkCount: Int = 0) {
+        self.capacity = capacity
+        self.linkCount = linkCount
+    }
 
-    /// Appends; returns the record that had to leave, if one did.
+    /// The position the next append evicts, if the ring is full.
+    var evictee: Int? { capacity > 0 && end - first == capacity ? first : nil }
+
+    /// Appends (its links −1); returns the record that had to leave, if one did.
     mutating func append(_ record: Record) -> Record? {
         guard capacity > 0 else { return record }
         var evicted: Record?
@@ -68,8 +78,10 @@ struct RecordRing<Record> {
         }
         if slots.count < capacity {
             slots.append(record)
+            for _ in 0..<linkCount { links.append(-1) }
         } else {
             slots[end % capacity] = record
+            for link in 0..<linkCount { links[(end % capacity) * linkCount + link] = -1 }
         }
         end += 1
         return evicted
@@ -82,25 +94,50 @@ struct RecordRing<Record> {
             slots[position % capacity] = newValue
         }
     }
+
+    /// The kept record's link `which`.
+    func link(_ position: Int, _ which: Int) -> Int {
+        precondition(position >= first && position < end && which < linkCount, "no link \(which) at \(position)")
+        return links[(position % capacity) * linkCount + which]
+    }
+
+    mutating func setLink(_ position: Int, _ which: Int, to next: Int) {
+        precondition(position >= first && position < end && which < linkCount, "no link \(which) at \(position)")
+        links[(position % capacity) * linkCount + which] = next
+    }
 }
 
-/// The absolute positions of one key's records, oldest first.
-struct PositionList {
-    private var items: [Int] = []
-    private var start = 0
+/// One account's records of one kind in a `RecordRing`: the oldest and the newest kept
+/// (−1 when none), linked oldest to newest. The ring evicts its oldest record first, so an
+/// evicted record is always the head of each of its accounts' chains.
+struct Chain {
+    var head = -1
+    var tail = -1
+    var isEmpty: Bool { head < 0 }
 
-    var positions: ArraySlice<Int> { items[start...] }
-    var isEmpty: Bool { start == items.count }
+    /// Links the record just appended at `position` after the tail, whose link `tailLink`
+    /// is this account's.
+    mutating func append<Record>(_ position: Int, in ring: inout RecordRing<Record>, tailLink: Int) {
+        if tail >= 0 { ring.setLink(tail, tailLink, to: position) } else { head = position }
+        tail = position
+    }
 
-    mutating func append(_ position: Int) { items.append(position) }
+    /// The head at `position` leaves the ring; its link `link` is this account's.
+    mutating func dropHead<Record>(_ position: Int, in ring: RecordRing<Record>, link: Int) {
+        precondition(head == position, "the record evicted at \(position) is not its account's oldest (\(head))")
+        let next = ring.link(position, link)
+        if next < 0 { self = Chain() } else { head = next }
+    }
 
-    /// Drops the positions before `first` (they left the ring).
-    mutating func drop(before first: Int) {
-        while start < items.count && items[start] < first { start += 1 }
-        if start > 64 && start * 2 > items.count {
-            items.removeFirst(start)
-            start = 0
+    /// The records, oldest first; `link(record)` is the link of the account's.
+    func records<Record>(in ring: RecordRing<Record>, link: (Record) -> Int) -> [Record] {
+        var result: [Record] = []
+        var position = head
+        while position >= 0, let record = ring[position] {
+            result.append(record)
+            position = ring.link(position, link(record))
         }
+        return result
     }
 }
 
@@ -109,32 +146,87 @@ struct PositionList {
 /// trades, income and liquidation orders, each within `HistoryLimits`. An order placed
 /// before the daemon's last start is known from the state (`seed`), without its time.
 /// Orders are reduced by `OrderLifecycle`, the projector's reducer too.
+///
+/// The follower records every durable entry here, so at the daemon's full rate this was a
+/// quarter of its time (docs/BENCHMARKS.md, "The state follower's history"): a Swift
+/// dictionary per kind and account, looked up for each record added and each evicted, and
+/// two sets allocated per trade. Now an account's records are chains through the rings
+/// (`Chain`), its chains and open orders sit in one slot of `lists`, found once per account
+/// and record by an `IDTable`, and a slot is freed when it holds nothing.
 struct RecentHistory: OrderLifecycleObserver {
+    /// An account's open orders and its chains of each kind.
+    struct AccountLists {
+        var account: AccountID = 0
+        var open: Set<OrderID> = []
+        var closed = Chain()
+        var trades = Chain()
+        var income = Chain()
+        var force = Chain()
+        var isUnused: Bool { open.isEmpty && closed.isEmpty && trades.isEmpty && income.isEmpty && force.isEmpty }
+    }
+
     let limits: HistoryLimits
     private var lifecycle = OrderLifecycle()
-    private var openByAccount: [AccountID: Set<OrderID>] = [:]
+    /// Each account's slot in `lists`, while it has open orders or records kept.
+    private var slotOf = IDIndex()
+    private var lists: [AccountLists] = []
+    private var freeSlots: [UInt32] = []
     private(set) var closed: RecordRing<OrderRecord>
-    private var closedByID: [OrderID: Int] = [:]
-    private var closedByAccount: [AccountID: PositionList] = [:]
+    private var closedByID = IDIndex()
+    /// Two links a trade: the maker's, then the taker's (one when they are one account).
     private(set) var trades: RecordRing<TradeRecord>
-    private var tradesByAccount: [AccountID: PositionList] = [:]
-    private(set) var publicTrades: [SymbolID: RecordRing<TradeRecord>] = [:]
+    /// By symbol id; each allocated with its first trade.
+    private var publicTradeRings: [RecordRing<TradeRecord>] = []
     private(set) var income: RecordRing<IncomeRecord>
-    private var incomeByAccount: [AccountID: PositionList] = [:]
     private(set) var forceOrders: RecordRing<OrderRecord>
-    private var forceByAccount: [AccountID: PositionList] = [:]
     /// Where each kept liquidation order is in `forceOrders`, by id.
-    private var forceByID: [OrderID: Int] = [:]
+    private var forceByID = IDIndex()
     /// The first entry whose history is complete here (the one after the state at start).
     private(set) var completeFromSequence: SequenceNumber
 
     init(limits: HistoryLimits, startingAfter sequence: SequenceNumber) {
         self.limits = limits
-        closed = RecordRing(capacity: limits.ordersMax)
-        trades = RecordRing(capacity: limits.tradesMax)
-        income = RecordRing(capacity: limits.incomeMax)
-        forceOrders = RecordRing(capacity: limits.forceOrdersMax)
+        closed = RecordRing(capacity: limits.ordersMax, linkCount: 1)
+        trades = RecordRing(capacity: limits.tradesMax, linkCount: 2)
+        income = RecordRing(capacity: limits.incomeMax, linkCount: 1)
+        forceOrders = RecordRing(capacity: limits.forceOrdersMax, linkCount: 1)
         completeFromSequence = sequence + 1
+    }
+
+    /// Accounts with a slot (open orders or records kept). For tests.
+    var accountsKept: Int { slotOf.count }
+    /// Ids indexed: closed orders, liquidation orders. For tests (an id left indexed
+    /// after its record leaves the ring would hold memory forever).
+    var idsIndexed: (closed: Int, force: Int) { (closedByID.count, forceByID.count) }
+
+    // MARK: Account slots
+
+    /// The account's slot, made if it has none.
+    private mutating func slot(_ account: AccountID) -> Int {
+        if let slot = slotOf[account] { return Int(slot) }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = Int(free)
+        } else {
+            slot = lists.count
+            lists.append(AccountLists())
+        }
+        lists[slot].account = account
+        slotOf.insert(account, slot)
+        return slot
+    }
+
+    /// Frees the slot if it holds nothing now.
+    private mutating func releaseIfUnused(_ slot: Int) {
+        guard lists[slot].isUnused else { return }
+        slotOf.removeValue(forKey: lists[slot].account)
+        lists[slot] = AccountLists()
+        freeSlots.append(UInt32(slot))
+    }
+
+    private func existingSlot(_ account: AccountID) -> Int {
+        guard let slot = slotOf[account] else { preconditionFailure("account \(account) has records kept but no slot") }
+        return Int(slot)
     }
 
     // MARK: Reads
@@ -146,32 +238,37 @@ struct RecentHistory: OrderLifecycleObserver {
         return closedByID[id].flatMap { closed[$0] }
     }
 
+    private func lists(of account: AccountID) -> AccountLists? {
+        slotOf[account].map { lists[Int($0)] }
+    }
+
     /// The account's open orders, by id.
     func openOrders(of account: AccountID) -> [OrderRecord] {
-        (openByAccount[account] ?? []).sorted().compactMap { lifecycle.open[$0] }
+        (lists(of: account)?.open ?? []).sorted().compactMap { lifecycle.open[$0] }
     }
 
     /// The account's orders kept here, open and closed, by id.
     func orders(of account: AccountID) -> [OrderRecord] {
-        var result = (closedByAccount[account]?.positions ?? []).compactMap { closed[$0] }
+        var result = lists(of: account)?.closed.records(in: closed) { _ in 0 } ?? []
         result += openOrders(of: account)
         return result.sorted { $0.orderID < $1.orderID }
     }
 
     func trades(of account: AccountID) -> [TradeRecord] {
-        (tradesByAccount[account]?.positions ?? []).compactMap { trades[$0] }
+        lists(of: account)?.trades.records(in: trades) { $0.trade.makerAccount == account ? 0 : 1 } ?? []
     }
 
     func income(of account: AccountID) -> [IncomeRecord] {
-        (incomeByAccount[account]?.positions ?? []).compactMap { income[$0] }
+        lists(of: account)?.income.records(in: income) { _ in 0 } ?? []
     }
 
     func forceOrders(of account: AccountID) -> [OrderRecord] {
-        (forceByAccount[account]?.positions ?? []).compactMap { forceOrders[$0] }
+        lists(of: account)?.force.records(in: forceOrders) { _ in 0 } ?? []
     }
 
     func publicTrades(_ symbol: SymbolID) -> [TradeRecord] {
-        guard let ring = publicTrades[symbol] else { return [] }
+        guard Int(symbol) < publicTradeRings.count else { return [] }
+        let ring = publicTradeRings[Int(symbol)]
         return (ring.first..<ring.end).compactMap { ring[$0] }
     }
 
@@ -236,24 +333,29 @@ struct RecentHistory: OrderLifecycleObserver {
     // MARK: OrderLifecycleObserver
 
     mutating func orderOpened(_ record: OrderRecord) {
-        openByAccount[record.account, default: []].insert(record.orderID)
+        let slot = slot(record.account)
+        lists[slot].open.insert(record.orderID)
     }
 
     mutating func orderClosed(_ record: OrderRecord) {
         let id = record.orderID
-        openByAccount[record.account]?.remove(id)
-        if openByAccount[record.account]?.isEmpty == true { openByAccount[record.account] = nil }
-        let position = closed.end
-        if let evicted = closed.append(record) {
-            closedByID[evicted.orderID] = nil
-            closedByAccount[evicted.account]?.drop(before: closed.first)
-            if closedByAccount[evicted.account]?.isEmpty == true { closedByAccount[evicted.account] = nil }
+        let slot = slot(record.account)
+        lists[slot].open.remove(id)
+        if closed.capacity > 0 {
+            if let evictee = closed.evictee, let evicted = closed[evictee] {
+                let evictedSlot = existingSlot(evicted.account)
+                lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
+                if closedByID[evicted.orderID] == evictee { closedByID.removeValue(forKey: evicted.orderID) }
+                if evictedSlot != slot { releaseIfUnused(evictedSlot) }
+            }
+            let position = closed.end
+            _ = closed.append(record)
+            lists[slot].closed.append(position, in: &closed, tailLink: 0)
+            closedByID.insert(id, position)
         }
-        if limits.ordersMax > 0 {
-            closedByID[id] = position
-            closedByAccount[record.account, default: PositionList()].append(position)
-        }
-        if record.autoClose == .liquidation, let position = appendForceOrder(record) { forceByID[id] = position }
+        if record.autoClose == .liquidation, let position = appendForceOrder(record) { forceByID.insert(id, position) }
+        // (Looked up again: the force order's eviction may have freed and remade it.)
+        if let kept = slotOf[record.account] { releaseIfUnused(Int(kept)) }
     }
 
     /// A later entry's takeover or ADL fills of a closed liquidation order.
@@ -265,44 +367,68 @@ struct RecentHistory: OrderLifecycleObserver {
     @discardableResult
     private mutating func appendForceOrder(_ record: OrderRecord) -> Int? {
         guard limits.forceOrdersMax > 0 else { return nil }
-        let position = forceOrders.end
-        if let evicted = forceOrders.append(record) {
-            forceByAccount[evicted.account]?.drop(before: forceOrders.first)
-            if forceByAccount[evicted.account]?.isEmpty == true { forceByAccount[evicted.account] = nil }
-            if evicted.autoClose == .liquidation, forceByID[evicted.orderID] ?? -1 < forceOrders.first {
-                forceByID[evicted.orderID] = nil
-            }
+        if let evictee = forceOrders.evictee, let evicted = forceOrders[evictee] {
+            let evictedSlot = existingSlot(evicted.account)
+            lists[evictedSlot].force.dropHead(evictee, in: forceOrders, link: 0)
+            if evicted.autoClose == .liquidation, forceByID[evicted.orderID] == evictee { forceByID.removeValue(forKey: evicted.orderID) }
+            releaseIfUnused(evictedSlot)
         }
-        forceByAccount[record.account, default: PositionList()].append(position)
+        let position = forceOrders.end
+        _ = forceOrders.append(record)
+        let slot = slot(record.account)
+        lists[slot].force.append(position, in: &forceOrders, tailLink: 0)
         return position
     }
 
     private mutating func recordTrade(_ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState) {
         let record = TradeRecord(trade: trade, sequence: sequence, timeNanos: timeNanos)
         if limits.tradesMax > 0 {
-            let position = trades.end
-            if let evicted = trades.append(record) {
-                for account in Set([evicted.trade.makerAccount, evicted.trade.takerAccount]) {
-                    tradesByAccount[account]?.drop(before: trades.first)
-                    if tradesByAccount[account]?.isEmpty == true { tradesByAccount[account] = nil }
+            if let evictee = trades.evictee, let evicted = trades[evictee] {
+                let makerSlot = existingSlot(evicted.trade.makerAccount)
+                lists[makerSlot].trades.dropHead(evictee, in: trades, link: 0)
+                if evicted.trade.takerAccount != evicted.trade.makerAccount {
+                    let takerSlot = existingSlot(evicted.trade.takerAccount)
+                    lists[takerSlot].trades.dropHead(evictee, in: trades, link: 1)
+                    releaseIfUnused(takerSlot)
                 }
+                releaseIfUnused(makerSlot)
             }
-            for account in Set([trade.makerAccount, trade.takerAccount]) {
-                tradesByAccount[account, default: PositionList()].append(position)
-            }
+            let position = trades.end
+            _ = trades.append(record)
+            appendTradeLink(position, account: trade.makerAccount)
+            if trade.takerAccount != trade.makerAccount { appendTradeLink(position, account: trade.takerAccount) }
         }
-        _ = publicTrades[trade.symbol, default: RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)].append(record)
-        for (account, fee, pnl) in [
-            (trade.makerAccount, trade.makerFeeMinor, trade.makerRealizedPnlMinor),
-            (trade.takerAccount, trade.takerFeeMinor, trade.takerRealizedPnlMinor),
-        ] {
-            addIncome(
-                account, .realizedPnl, symbol: trade.symbol, pnl, state: state, tradeID: trade.tradeID, sequence: sequence,
-                timeNanos: timeNanos)
-            addIncome(
-                account, .commission, symbol: trade.symbol, -fee, state: state, tradeID: trade.tradeID, sequence: sequence,
-                timeNanos: timeNanos)
-        }
+        let symbol = Int(trade.symbol)
+        while publicTradeRings.count <= symbol { publicTradeRings.append(RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)) }
+        _ = publicTradeRings[symbol].append(record)
+        addTradeIncome(
+            trade, trade.makerAccount, pnl: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor, state: state, sequence: sequence,
+            timeNanos: timeNanos)
+        addTradeIncome(
+            trade, trade.takerAccount, pnl: trade.takerRealizedPnlMinor, fee: trade.takerFeeMinor, state: state, sequence: sequence,
+            timeNanos: timeNanos)
+    }
+
+    /// One side's realized PnL and commission of a trade.
+    private mutating func addTradeIncome(
+        _ trade: Trade, _ account: AccountID, pnl: Int64, fee: Int64, state: borrowing ExchangeState, sequence: SequenceNumber,
+        timeNanos: Int64
+    ) {
+        addIncome(
+            account, .realizedPnl, symbol: trade.symbol, pnl, state: state, tradeID: trade.tradeID, sequence: sequence, timeNanos: timeNanos
+        )
+        addIncome(
+            account, .commission, symbol: trade.symbol, -fee, state: state, tradeID: trade.tradeID, sequence: sequence, timeNanos: timeNanos
+        )
+    }
+
+    /// Links the trade at `position` into the account's chain: the link of the account's
+    /// newest trade is the maker's (0) when it made that trade, else the taker's (1).
+    private mutating func appendTradeLink(_ position: Int, account: AccountID) {
+        let slot = slot(account)
+        let tail = lists[slot].trades.tail
+        let tailLink = tail >= 0 && trades[tail]?.trade.makerAccount != account ? 1 : 0
+        lists[slot].trades.append(position, in: &trades, tailLink: tailLink)
     }
 
     private mutating func addIncome(
@@ -320,15 +446,17 @@ struct RecentHistory: OrderLifecycleObserver {
         tradeID: TradeID = 0, sequence: SequenceNumber, timeNanos: Int64
     ) {
         guard amount != 0, limits.incomeMax > 0 else { return }
+        if let evictee = income.evictee, let evicted = income[evictee] {
+            let evictedSlot = existingSlot(evicted.account)
+            lists[evictedSlot].income.dropHead(evictee, in: income, link: 0)
+            releaseIfUnused(evictedSlot)
+        }
         let position = income.end
-        if let evicted = income.append(
+        _ = income.append(
             IncomeRecord(
                 account: account, kind: kind, asset: asset, symbol: symbol, amountMinor: amount, tradeID: tradeID, sequence: sequence,
                 timeNanos: timeNanos))
-        {
-            incomeByAccount[evicted.account]?.drop(before: income.first)
-            if incomeByAccount[evicted.account]?.isEmpty == true { incomeByAccount[evicted.account] = nil }
-        }
-        incomeByAccount[account, default: PositionList()].append(position)
+        let slot = slot(account)
+        lists[slot].income.append(position, in: &income, tailLink: 0)
     }
 }

@@ -192,11 +192,17 @@ package final class Sequencer: @unchecked Sendable {
 
     package func start() {
         follower.start()
-        let engine = Thread { [self] in engineLoop() }
+        let engine = Thread { [self] in
+            nameThisThread("ledger-engine")
+            engineLoop()
+        }
         engine.name = "ledger-engine"
         engine.qualityOfService = .userInteractive
         engine.start()
-        let writer = Thread { [self] in writerLoop() }
+        let writer = Thread { [self] in
+            nameThisThread("ledger-writer")
+            writerLoop()
+        }
         writer.name = "ledger-writer"
         writer.start()
     }
@@ -560,4 +566,15 @@ package struct ExchangeCatalog: Sendable {
 
     func symbol(named name: String) -> SymbolSpec? { symbols.first { $0.name == name } }
     func asset(named name: String) -> Asset? { assets.first { $0.name == name } }
+}
+
+/// Names the calling thread for the system (`top -H`, `ps -L`, perf, /proc/PID/task/*/comm):
+/// Foundation's `Thread.name` names it for Foundation only. At most 15 bytes.
+func nameThisThread(_ name: String) {
+    precondition(name.utf8.count <= 15, "thread name \(name) is longer than 15 bytes")
+    // Linux's own way for the calling thread (pthread_setname_np is not in Swift's Glibc).
+    let file = open("/proc/thread-self/comm", O_WRONLY)
+    guard file >= 0 else { return }
+    defer { close(file) }
+    _ = Array(name.utf8).withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
 }

@@ -91,7 +91,10 @@ final class StateFollower: @unchecked Sendable {
     var hashesComputed: Int { condition.withLock { _hashesComputed } }
 
     func start() {
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in
+            nameThisThread("ledger-follower")
+            run()
+        }
         thread.name = "ledger-follower"
         thread.start()
     }

@@ -13,6 +13,12 @@ import Testing
         defer { daemon.cleanup() }
         try daemon.start()
         try E2EExchange.run(E2EExchange.genesis, on: try daemon.connect())
+        // The daemon's own threads carry their names for the system (`top -H`, perf).
+        let tasks = "/proc/\(daemon.pid!)/task"
+        let names = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap {
+            try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(Set(["ledger-engine", "ledger-writer", "ledger-follower"]).isSubset(of: Set(names)), "threads: \(names.sorted())")
 
         // A second connection floods queries meanwhile: one hash answers many of them.
         let poller = try daemon.connect()

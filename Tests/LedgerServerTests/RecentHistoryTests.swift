@@ -66,6 +66,8 @@ import Testing
         #expect(run.history.income(of: 1).count + run.history.income(of: 2).count == 6)
         #expect(run.history.publicTrades(0).count == 12, "public trades keep 1,000 a symbol apart")
         #expect(run.history.open.isEmpty)
+        // Accounts 3 and 4 lost their last record (a deposit) and with it their slots.
+        #expect(run.history.accountsKept == 2)
     }
 
     @Test func openOrdersAreAlwaysKnownAndFollowTheirFills() {
@@ -88,18 +90,131 @@ import Testing
     }
 
     @Test func theRingKeepsPositionsStable() {
-        var ring = RecordRing<Int>(capacity: 3)
+        var ring = RecordRing<Int>(capacity: 3, linkCount: 1)
         var evicted: [Int] = []
-        for value in 0..<10 { if let out = ring.append(value) { evicted.append(out) } }
+        for value in 0..<10 {
+            #expect(ring.evictee == (value >= 3 ? value - 3 : nil))
+            if let out = ring.append(value) { evicted.append(out) }
+            #expect(ring.link(value, 0) == -1, "a new record links nowhere")
+        }
         #expect(evicted == Array(0..<7))
         #expect((ring.first, ring.end) == (7, 10))
         #expect(ring[6] == nil && ring[7] == 7 && ring[9] == 9 && ring[10] == nil)
-        var list = PositionList()
-        for position in 0..<200 { list.append(position) }
-        list.drop(before: 150)
-        #expect(Array(list.positions) == Array(150..<200))
+        // A chain through the ring: 7 → 9, then 7 leaves.
+        var chain = Chain()
+        chain.append(7, in: &ring, tailLink: 0)
+        chain.append(9, in: &ring, tailLink: 0)
+        #expect(chain.records(in: ring) { _ in 0 } == [7, 9] && ring.link(7, 0) == 9)
+        // The evictee leaves its chain before the append that evicts it.
+        #expect(ring.evictee == 7)
+        chain.dropHead(7, in: ring, link: 0)
+        _ = ring.append(10)
+        #expect((chain.head, chain.tail) == (9, 9) && chain.records(in: ring) { _ in 0 } == [9])
+        _ = ring.append(11)
+        #expect(ring.evictee == 9)
+        chain.dropHead(9, in: ring, link: 0)
+        _ = ring.append(12)
+        #expect(chain.isEmpty && chain.records(in: ring) { _ in 0 }.isEmpty)
         var empty = RecordRing<Int>(capacity: 0)
-        #expect(empty.append(1) == 1 && empty[0] == nil)
+        #expect(empty.evictee == nil && empty.append(1) == 1 && empty[0] == nil)
+    }
+
+    /// Random orders, cancels and mark moves over ten thin accounts (liquidations, the
+    /// insurance fund's takeovers and ADL among them), with every kind's maximum small so
+    /// that records leave all the time: after every entry, each account's lists (walked
+    /// along its chains) are exactly its records in the rings, in order, and a slot is kept
+    /// for exactly the accounts with open orders or records.
+    @Test func eachAccountsChainsHoldExactlyItsRecordsInTheRings() {
+        var limits = HistoryLimits()
+        (limits.ordersMax, limits.tradesMax, limits.incomeMax, limits.forceOrdersMax) = (7, 5, 9, 2)
+        var run = Run(limits: limits)
+        for command in E2EWorld.genesis { run.run(command) }
+        let accounts = 1...10 as ClosedRange<UInt64>
+        for account in accounts {
+            run.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 4_000_000_000)))
+        }
+        var random = SeededRandom(seed: 33)
+        var mark: Int64 = 500_000
+        var transferID: UInt64 = 100
+        var liquidations = 0
+        var slotsFreed = 0
+        for step in 0..<3_000 {
+            let slotsBefore = run.history.accountsKept
+            let roll = random.next() % 100
+            let account = accounts.randomElement(using: &random)!
+            if roll < 70 {
+                let offset = Int64(random.next() % 41) - 20
+                run.run(
+                    .placeOrder(
+                        PlaceOrder(
+                            account: account, symbol: 0, side: random.next() % 2 == 0 ? .buy : .sell, type: .limit,
+                            timeInForce: random.next() % 4 == 0 ? .ioc : .gtc, priceUnits: mark + offset * 10,
+                            quantityUnits: Int64(1 + random.next() % 400))))
+            } else if roll < 85 {
+                run.run(.cancelOrder(CancelOrder(account: account, orderID: 1 + random.next() % UInt64(step + 1))))
+            } else if roll < 95 {
+                // Up to 8% either way, pulled back toward 50,000.
+                let move = Int64(random.next() % 8_001) - 4_000 - (mark - 500_000) / 20
+                mark = min(max(mark + mark * move / 100_000, 300_000), 700_000)
+                run.run(.setMarkPrice(symbol: 0, priceUnits: mark))
+            } else {
+                transferID += 1
+                run.run(.deposit(Transfer(transferID: transferID, account: account, asset: 0, amountMinor: 500_000_000)))
+            }
+            liquidations += run.events.filter { if case .liquidationTriggered = $0 { true } else { false } }.count
+            if run.history.accountsKept < slotsBefore { slotsFreed += 1 }
+            if let problem = Self.disagreement(run.history, accounts: 0...11) {
+                Issue.record("after entry \(run.state.lastSequence) (step \(step)): \(problem)")
+                return
+            }
+        }
+        // Every kind evicted, and liquidation orders were kept and left.
+        #expect(run.history.closed.first > 0 && run.history.trades.first > 0 && run.history.income.first > 0)
+        #expect(liquidations > 0 && run.history.forceOrders.first > 0, "\(liquidations) liquidations")
+        #expect(slotsFreed > 0, "no account lost its last record")
+    }
+
+    /// The first difference between the lists and a filter of the rings, or nil.
+    static func disagreement(_ history: RecentHistory, accounts: ClosedRange<UInt64>) -> String? {
+        func kept<Record>(_ ring: RecordRing<Record>) -> [Record] { (ring.first..<ring.end).compactMap { ring[$0] } }
+        var withRecords = 0
+        for account in accounts {
+            let trades = kept(history.trades).filter { $0.trade.makerAccount == account || $0.trade.takerAccount == account }
+            let income = kept(history.income).filter { $0.account == account }
+            let closed = kept(history.closed).filter { $0.account == account }
+            let force = kept(history.forceOrders).filter { $0.account == account }
+            let open = history.open.values.filter { $0.account == account }.map(\.orderID).sorted()
+            if history.trades(of: account).map(\.trade.tradeID) != trades.map(\.trade.tradeID) {
+                return
+                    "account \(account)'s trades \(history.trades(of: account).map(\.trade.tradeID)), ring \(trades.map(\.trade.tradeID))"
+            }
+            let incomeKeys = { (records: [IncomeRecord]) in records.map { "\($0.sequence)/\($0.kind)/\($0.amountMinor)" } }
+            if incomeKeys(history.income(of: account)) != incomeKeys(income) {
+                return "account \(account)'s income \(incomeKeys(history.income(of: account))), ring \(incomeKeys(income))"
+            }
+            let orderIDs = history.orders(of: account).map(\.orderID)
+            if orderIDs != (closed.map(\.orderID) + open).sorted() {
+                return "account \(account)'s orders \(orderIDs), ring \(closed.map(\.orderID)) and open \(open)"
+            }
+            if history.openOrders(of: account).map(\.orderID) != open {
+                return "account \(account)'s open orders \(history.openOrders(of: account).map(\.orderID)), open \(open)"
+            }
+            let forceKeys = { (records: [OrderRecord]) in records.map { "\($0.orderID)@\($0.sequence)" } }
+            if forceKeys(history.forceOrders(of: account)) != forceKeys(force) {
+                return "account \(account)'s force orders \(forceKeys(history.forceOrders(of: account))), ring \(forceKeys(force))"
+            }
+            for record in closed where history.order(record.orderID)?.sequence != record.sequence {
+                return "closed order \(record.orderID) is not found by its id"
+            }
+            if !(trades.isEmpty && income.isEmpty && closed.isEmpty && force.isEmpty && open.isEmpty) { withRecords += 1 }
+        }
+        let liquidationIDs = Set(kept(history.forceOrders).filter { $0.autoClose == .liquidation }.map(\.orderID))
+        if history.idsIndexed != (Set(kept(history.closed).map(\.orderID)).count, liquidationIDs.count) {
+            return
+                "ids indexed \(history.idsIndexed), kept \(kept(history.closed).count) closed and \(liquidationIDs.count) liquidation orders"
+        }
+        if history.accountsKept != withRecords { return "\(history.accountsKept) account slots kept, \(withRecords) accounts have records" }
+        return nil
     }
 }
 

@@ -332,3 +332,18 @@ extension ClientOrderKey: TableKey {
         return UInt64.hash(hash ^ UInt64(key.accountIndex), seed: seed, runBits: 0)
     }
 }
+
+/// An `IDTable` from an id to an `Int`, for the other modules (the daemon's recent history):
+/// concrete, so that it is specialized here. The generic table called from another module
+/// runs unspecialized and looks its type metadata up on every call (6% of the state
+/// follower's time when the recent history used it so).
+package struct IDIndex: Sendable {
+    private var table = IDTable<Int>(filler: 0)
+    package init() {}
+    /// Ids indexed.
+    package var count: Int { table.count }
+    package subscript(id: UInt64) -> Int? { table[id] }
+    package mutating func insert(_ id: UInt64, _ value: Int) { table.insert(id, value) }
+    @discardableResult
+    package mutating func removeValue(forKey id: UInt64) -> Int? { table.removeValue(forKey: id) }
+}
