@@ -345,7 +345,8 @@ struct RecentHistory: OrderLifecycleObserver {
             if let evictee = closed.evictee, let evicted = closed[evictee] {
                 let evictedSlot = existingSlot(evicted.account)
                 lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
-                if closedByID[evicted.orderID] == evictee { closedByID.removeValue(forKey: evicted.orderID) }
+                // (An order closes once, so its id points here; put back if it did not.)
+                if let kept = closedByID.removeValue(forKey: evicted.orderID), kept != evictee { closedByID.insert(evicted.orderID, kept) }
                 if evictedSlot != slot { releaseIfUnused(evictedSlot) }
             }
             let position = closed.end
@@ -353,9 +354,13 @@ struct RecentHistory: OrderLifecycleObserver {
             lists[slot].closed.append(position, in: &closed, tailLink: 0)
             closedByID.insert(id, position)
         }
-        if record.autoClose == .liquidation, let position = appendForceOrder(record) { forceByID.insert(id, position) }
-        // (Looked up again: the force order's eviction may have freed and remade it.)
-        if let kept = slotOf[record.account] { releaseIfUnused(Int(kept)) }
+        if record.autoClose != .liquidation {
+            releaseIfUnused(slot)
+        } else {
+            if let position = appendForceOrder(record) { forceByID.insert(id, position) }
+            // (Looked up again: the force order's eviction may have freed and remade it.)
+            if let kept = slotOf[record.account] { releaseIfUnused(Int(kept)) }
+        }
     }
 
     /// A later entry's takeover or ADL fills of a closed liquidation order.
