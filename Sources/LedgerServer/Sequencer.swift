@@ -59,17 +59,44 @@ package final class Sequencer: @unchecked Sendable {
         @exclusivity(unchecked) var journal = JournalBatch()
         @exclusivity(unchecked) var events: [Event] = []
         @exclusivity(unchecked) var replies: [(sink: any ReplySink, requestID: UInt64, pending: Pending)] = []
+        /// Each entry's command, time and the end of its events in `events`, in journal
+        /// order: what the follower applies once the batch is durable (it decoded the
+        /// journal's bytes again before).
+        @exclusivity(unchecked) var commands: [Command] = []
+        @exclusivity(unchecked) var times: [Int64] = []
+        @exclusivity(unchecked) var eventEnds: [Int] = []
         var isEmpty: Bool { journal.isEmpty && replies.isEmpty }
 
         init() {
             events.reserveCapacity(1 << 14)
             replies.reserveCapacity(1 << 13)
+            commands.reserveCapacity(1 << 12)
+            times.reserveCapacity(1 << 12)
+            eventEnds.reserveCapacity(1 << 12)
         }
 
         func reset() {
             journal.reset()
             events.removeAll(keepingCapacity: true)
             replies.removeAll(keepingCapacity: true)
+            commands.removeAll(keepingCapacity: true)
+            times.removeAll(keepingCapacity: true)
+            eventEnds.removeAll(keepingCapacity: true)
+        }
+
+        /// Notes the entry just journaled, whose events end the buffer.
+        func noteEntry(_ command: Command, timeNanos: Int64) {
+            commands.append(command)
+            times.append(timeNanos)
+            eventEnds.append(events.count)
+        }
+
+        /// The batch's entries for the follower: copies of their parts (the batch's buffers
+        /// go back to the engine).
+        var durableEntries: StateFollower.Entries {
+            StateFollower.Entries(
+                firstSequence: journal.firstSequence, commands: Array(commands), times: Array(times), eventEnds: Array(eventEnds),
+                events: Array(events))
         }
     }
 
@@ -372,7 +399,10 @@ package final class Sequencer: @unchecked Sendable {
                 EntryPayload.encode(command: command, events: events[range], to: &writer)
             }
         }
-        if fits { return (sequence, time, range) }
+        if fits {
+            batch.noteEntry(command, timeNanos: time)
+            return (sequence, time, range)
+        }
         // Larger than a shared batch takes (only the engine's own entries can be): close
         // this batch and start the next one with it, and its events.
         let moved = Array(batch.events[range])
@@ -382,6 +412,7 @@ package final class Sequencer: @unchecked Sendable {
         let start = batch.events.count
         batch.events.append(contentsOf: moved)
         batch.journal.appendKept(sequence: sequence, timeNanos: time, from: kept)
+        batch.noteEntry(command, timeNanos: time)
         logger.warning(
             "an entry larger than a shared block takes starts a block of its own",
             metadata: ["sequence": "\(sequence)", "events": "\(moved.count)"])
@@ -494,7 +525,7 @@ package final class Sequencer: @unchecked Sendable {
                 _blocksWritten = blocks
                 _bytesWritten = bytes
             }
-            if !batch.journal.isEmpty { follower.append(batch.journal) }
+            if !batch.journal.isEmpty { follower.append(batch.durableEntries) }
             deliver(batch)
             batch.reset()
 
