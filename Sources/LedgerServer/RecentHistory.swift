@@ -203,7 +203,7 @@ struct RecentHistory: OrderLifecycleObserver {
 
     /// The account's slot, made if it has none.
     private mutating func slot(_ account: AccountID) -> Int {
-        if let slot = slotOf[account] { return Int(slot) }
+        if let slot = slotOf[account] { return slot }
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = Int(free)
@@ -226,7 +226,7 @@ struct RecentHistory: OrderLifecycleObserver {
 
     private func existingSlot(_ account: AccountID) -> Int {
         guard let slot = slotOf[account] else { preconditionFailure("account \(account) has records kept but no slot") }
-        return Int(slot)
+        return slot
     }
 
     // MARK: Reads
@@ -239,7 +239,7 @@ struct RecentHistory: OrderLifecycleObserver {
     }
 
     private func lists(of account: AccountID) -> AccountLists? {
-        slotOf[account].map { lists[Int($0)] }
+        slotOf[account].map { lists[$0] }
     }
 
     /// The account's open orders, by id.
@@ -359,7 +359,7 @@ struct RecentHistory: OrderLifecycleObserver {
         } else {
             if let position = appendForceOrder(record) { forceByID.insert(id, position) }
             // (Looked up again: the force order's eviction may have freed and remade it.)
-            if let kept = slotOf[record.account] { releaseIfUnused(Int(kept)) }
+            if let kept = slotOf[record.account] { releaseIfUnused(kept) }
         }
     }
 

@@ -94,7 +94,8 @@ package final class Sequencer: @unchecked Sendable {
         /// The batch's entries for the follower: copies of their parts (the batch's buffers
         /// go back to the engine).
         var durableEntries: StateFollower.Entries {
-            StateFollower.Entries(
+            precondition(commands.count == journal.count, "\(journal.count) entries journaled, \(commands.count) noted for the follower")
+            return StateFollower.Entries(
                 firstSequence: journal.firstSequence, commands: Array(commands), times: Array(times), eventEnds: Array(eventEnds),
                 events: Array(events))
         }
