@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The durable path's threads: ledgerd builds alternating under one load, with the daemon's
+# cores and each of its threads' CPU (issue 12; docs/BENCHMARKS.md, "The durable path's
+# threads"):
+#   Benchmarks/scripts/threads-load.sh RATE COMMANDS WINDOW ROUNDS BIN [BIN ...]
+# Each run: a fresh data directory, ledger-load --setup (2,000 accounts), then COMMANDS
+# commands over 4 connections × WINDOW in flight at RATE commands/s (0: as fast as the
+# window allows). The client is the last BIN's ledger-load for all. Prints per run the
+# daemon's cores over the load (/proc/PID/stat), ledger-load's summary, and each named
+# thread's CPU ticks (1/100 s; setup included) from /proc/PID/task/*/stat: ledger-engine,
+# ledger-writer, ledger-follower, NIO-SGLTN-… (the network). The machine's speed drifts, so
+# compare runs of one round, and each thread against the engine thread of its run.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rate=$1; commands=$2; window=$3; rounds=$4; shift 4
+bins=("$@")
+client=${bins[-1]}
+work=$(mktemp -d /tmp/ledger-threads.XXXXXX)
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+source Benchmarks/scripts/common.sh
+make_tokens "$client"
+hz=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+for round in $(seq "$rounds"); do
+    for bin in "${bins[@]}"; do
+        rm -rf "$work/data"
+        "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" \
+            --no-projector --log-level error >"$work/ledgerd.log" 2>&1 &
+        pid=$!
+        until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
+        "$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration 0 >/dev/null
+        before=$(cpu)
+        started=$(date +%s.%N)
+        summary=$("$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts 2000 --rate "$rate" \
+            --commands "$commands" --connections 4 --window "$window" | grep -E 'commands/s|p99' | tr '\n' ' ' | cut -c1-200)
+        cores=$(echo "($(cpu) - $before) / $hz / ($(date +%s.%N) - $started)" | bc -l)
+        threads=$(for task in /proc/$pid/task/*; do
+            name=$(cat "$task/comm")
+            case $name in ledger-* | NIO-*) echo "$name $(awk '{print $14 + $15}' "$task/stat")" ;; esac
+        done | sort | tr '\n' ' ')
+        printf 'round %s %s: cores %.3f; %s; ticks: %s\n' "$round" "$bin" "$cores" "$summary" "$threads"
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+        pid=""
+    done
+done
