@@ -15,12 +15,7 @@ make_tokens "$b"
 for round in $(seq "$rounds"); do
     for side in A B; do
         bin=$a; [ "$side" = B ] && bin=$b
-        rm -rf "$work/data"
-        "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" \
-            --no-projector --log-level error >"$work/ledgerd.log" 2>&1 &
-        pid=$!
-        until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
-        "$b/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration 0 >/dev/null
+        start_fresh_ledgerd "$bin" "$b"
         result=$("$b/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts 2000 --commands "$commands" \
             --connections 4 --window 4096 --json)
         summary=$(echo "$result" | python3 -c '

@@ -7,3 +7,13 @@ http=$(free_port)
 make_tokens() {
     (umask 077 && "$1/ledgerd" token add --file "$work/tokens.toml" --name bench-admin --role admin >"$work/admin.token")
 }
+# A fresh ledgerd of build $1 on an empty $work/data (no projector), ready, with the 2,000
+# accounts of ledger-load --setup (client build $2); its pid in $pid.
+start_fresh_ledgerd() {
+    rm -rf "$work/data"
+    "$1/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" \
+        --no-projector --log-level error >"$work/ledgerd.log" 2>&1 &
+    pid=$!
+    until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
+    "$2/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration 0 >/dev/null
+}

@@ -24,12 +24,7 @@ hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 for round in $(seq "$rounds"); do
     for bin in "${bins[@]}"; do
-        rm -rf "$work/data"
-        "$bin/ledgerd" --data-dir "$work/data" --tcp-port "$tcp" --http-port "$http" --tokens-file "$work/tokens.toml" \
-            --no-projector --log-level error >"$work/ledgerd.log" 2>&1 &
-        pid=$!
-        until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
-        "$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration 0 >/dev/null
+        start_fresh_ledgerd "$bin" "$client"
         before=$(cpu)
         started=$(date +%s.%N)
         summary=$("$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts 2000 --rate "$rate" \

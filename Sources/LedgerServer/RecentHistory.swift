@@ -148,11 +148,11 @@ struct Chain {
 /// Orders are reduced by `OrderLifecycle`, the projector's reducer too.
 ///
 /// The follower records every durable entry here, so at the daemon's full rate this was a
-/// quarter of its time (docs/BENCHMARKS.md, "The state follower's history"): a Swift
+/// quarter of its time (docs/BENCHMARKS.md, "The durable path's threads"): a Swift
 /// dictionary per kind and account, looked up for each record added and each evicted, and
 /// two sets allocated per trade. Now an account's records are chains through the rings
 /// (`Chain`), its chains and open orders sit in one slot of `lists`, found once per account
-/// and record by an `IDTable`, and a slot is freed when it holds nothing.
+/// and record by an `IDIndex`, and a slot is freed when it holds nothing.
 struct RecentHistory: OrderLifecycleObserver {
     /// An account's open orders and its chains of each kind.
     struct AccountLists {

@@ -335,8 +335,8 @@ extension ClientOrderKey: TableKey {
 
 /// An `IDTable` from an id to an `Int`, for the other modules (the daemon's recent history):
 /// concrete, so that it is specialized here. The generic table called from another module
-/// runs unspecialized and looks its type metadata up on every call (6% of the state
-/// follower's time when the recent history used it so).
+/// runs unspecialized and looks its type metadata up on every call (6% of ledgerd's
+/// samples at full rate when the recent history used it so).
 package struct IDIndex: Sendable {
     private var table = IDTable<Int>(filler: 0)
     package init() {}

@@ -298,15 +298,15 @@ public struct OrderLifecycle: Sendable {
                 for side in 0..<2 {
                     let isMaker = side == 0
                     let id = isMaker ? trade.makerOrderID : trade.takerOrderID
-                    guard let index = open.index(forKey: id) else { continue }
-                    open.values[index].executedQuantityUnits += trade.quantityUnits
-                    open.values[index].executedPriceQuantity += Int128(trade.priceUnits) * Int128(trade.quantityUnits)
-                    if isMaker {
-                        open.values[index].openQuantityUnits -= trade.quantityUnits
-                        open.values[index].status = .partiallyFilled
+                    let changed = update(id, sequence, timeNanos) {
+                        $0.executedQuantityUnits += trade.quantityUnits
+                        $0.executedPriceQuantity += Int128(trade.priceUnits) * Int128(trade.quantityUnits)
+                        if isMaker {
+                            $0.openQuantityUnits -= trade.quantityUnits
+                            $0.status = .partiallyFilled
+                        }
                     }
-                    open.values[index].updateNanos = timeNanos
-                    open.values[index].updateSequence = sequence
+                    guard let index = changed else { continue }
                     note(id, .trade, price: trade.priceUnits, quantity: trade.quantityUnits, trade: trade.tradeID)
                     if isMaker && open.values[index].openQuantityUnits == 0 { close(id, .filled, sequence, timeNanos, &observer) }
                 }
@@ -346,12 +346,17 @@ public struct OrderLifecycle: Sendable {
         }
     }
 
-    /// Changes the open order's record in place (found once, not copied out and back).
-    private mutating func update(_ id: OrderID, _ sequence: SequenceNumber, _ timeNanos: Int64, _ change: (inout OrderRecord) -> Void) {
-        guard let index = open.index(forKey: id) else { return }
+    /// Changes the open order's record in place (found once, not copied out and back);
+    /// returns where it is, or nil when the order is not open.
+    @discardableResult
+    private mutating func update(
+        _ id: OrderID, _ sequence: SequenceNumber, _ timeNanos: Int64, _ change: (inout OrderRecord) -> Void
+    ) -> Dictionary<OrderID, OrderRecord>.Index? {
+        guard let index = open.index(forKey: id) else { return nil }
         change(&open.values[index])
         open.values[index].updateNanos = timeNanos
         open.values[index].updateSequence = sequence
+        return index
     }
 
     private mutating func close<Observer: OrderLifecycleObserver>(
