@@ -60,7 +60,7 @@ enum HistoryViews {
     static func openOrders(
         _ state: borrowing ExchangeState, _ history: borrowing RecentHistory, account: AccountID, symbol: SymbolID?
     ) -> String {
-        let records = history.openOrders(of: account).filter { symbol == nil || $0.symbol == symbol }
+        let records = history.openOrders(of: account, in: state).filter { symbol == nil || $0.symbol == symbol }
         return JSON.text(records.map { order($0, state) })
     }
 
@@ -84,7 +84,7 @@ enum HistoryViews {
         _ state: borrowing ExchangeState, _ history: borrowing RecentHistory, account: AccountID, symbol: SymbolID, fromOrderID: OrderID?,
         window: Window
     ) -> String {
-        let records = history.orders(of: account).filter {
+        let records = history.orders(of: account, in: state).filter {
             $0.symbol == symbol && window.contains($0.timeNanos) && $0.orderID >= (fromOrderID ?? 0)
         }
         // From an order id: the first `limit` from it, as Binance.

@@ -154,20 +154,23 @@ struct Chain {
 /// (`Chain`), its chains and open orders sit in one slot of `lists`, found once per account
 /// and record by an `IDIndex`, and a slot is freed when it holds nothing.
 struct RecentHistory: OrderLifecycleObserver {
-    /// An account's open orders and its chains of each kind.
+    /// An account's chains of each kind. (Its open orders are the state's: see
+    /// `openOrders(of:in:)`.)
     struct AccountLists {
         var account: AccountID = 0
-        var open: Set<OrderID> = []
         var closed = Chain()
         var trades = Chain()
         var income = Chain()
         var force = Chain()
-        var isUnused: Bool { open.isEmpty && closed.isEmpty && trades.isEmpty && income.isEmpty && force.isEmpty }
+        var isUnused: Bool { closed.isEmpty && trades.isEmpty && income.isEmpty && force.isEmpty }
     }
 
     let limits: HistoryLimits
-    private var lifecycle = OrderLifecycle()
-    /// Each account's slot in `lists`, while it has open orders or records kept.
+    /// The reducer; nil only while it reduces an entry, with this history as its observer
+    /// (moved out, so that it and `self` are not changed through one access).
+    private var reducer: OrderLifecycle? = OrderLifecycle()
+    private var lifecycle: OrderLifecycle { reducer! }
+    /// Each account's slot in `lists`, while it has records kept.
     private var slotOf = IDIndex()
     private var lists: [AccountLists] = []
     private var freeSlots: [UInt32] = []
@@ -193,7 +196,7 @@ struct RecentHistory: OrderLifecycleObserver {
         completeFromSequence = sequence + 1
     }
 
-    /// Accounts with a slot (open orders or records kept). For tests.
+    /// Accounts with a slot (records kept). For tests.
     var accountsKept: Int { slotOf.count }
     /// Ids indexed: closed orders, liquidation orders. For tests (an id left indexed
     /// after its record leaves the ring would hold memory forever).
@@ -231,7 +234,7 @@ struct RecentHistory: OrderLifecycleObserver {
 
     // MARK: Reads
 
-    var open: [OrderID: OrderRecord] { lifecycle.open }
+    var open: OpenOrders { lifecycle.open }
 
     func order(_ id: OrderID) -> OrderRecord? {
         if let record = lifecycle.open[id] { return record }
@@ -242,15 +245,21 @@ struct RecentHistory: OrderLifecycleObserver {
         slotOf[account].map { lists[$0] }
     }
 
-    /// The account's open orders, by id.
-    func openOrders(of account: AccountID) -> [OrderRecord] {
-        (lists(of: account)?.open ?? []).sorted().compactMap { lifecycle.open[$0] }
+    /// The account's open orders, by id. `state` is the follower's, after the entries
+    /// recorded here: the orders the reducer holds open are the ones open in it, resting or
+    /// waiting for their trigger, so the state's lists of them are the account's (a set
+    /// of ids per account, kept here as well, cost two hashed changes an order).
+    func openOrders(of account: AccountID, in state: borrowing ExchangeState) -> [OrderRecord] {
+        state.openOrderIDs(of: account).map { id in
+            guard let record = lifecycle.open[id] else { preconditionFailure("order \(id) is open in the state, not in the history") }
+            return record
+        }
     }
 
     /// The account's orders kept here, open and closed, by id.
-    func orders(of account: AccountID) -> [OrderRecord] {
+    func orders(of account: AccountID, in state: borrowing ExchangeState) -> [OrderRecord] {
         var result = lists(of: account)?.closed.records(in: closed) { _ in 0 } ?? []
-        result += openOrders(of: account)
+        result += openOrders(of: account, in: state)
         return result.sorted { $0.orderID < $1.orderID }
     }
 
@@ -278,7 +287,7 @@ struct RecentHistory: OrderLifecycleObserver {
     /// quantity are known, their time and earlier fills are not (time 0).
     mutating func seed(from state: borrowing ExchangeState) {
         for record in OrderLifecycle.records(openIn: state) {
-            lifecycle.seed(record)
+            reducer!.seed(record)
             orderOpened(record)
         }
     }
@@ -288,10 +297,12 @@ struct RecentHistory: OrderLifecycleObserver {
     mutating func record(
         _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState
     ) {
-        var orders = OrderLifecycle()
-        swap(&orders, &lifecycle)
-        orders.record(command, events, sequence: sequence, timeNanos: timeNanos, state: state, observer: &self)
-        swap(&orders, &lifecycle)
+        // (Not swapped with a new reducer: that made a new id index, with a random seed
+        // from getrandom(2), every entry.)
+        var orders: OrderLifecycle? = nil
+        swap(&orders, &reducer)
+        orders!.record(command, events, sequence: sequence, timeNanos: timeNanos, state: state, observer: &self)
+        swap(&orders, &reducer)
         for event in events {
             switch event {
             case .trade(let trade):
@@ -332,31 +343,22 @@ struct RecentHistory: OrderLifecycleObserver {
 
     // MARK: OrderLifecycleObserver
 
-    mutating func orderOpened(_ record: OrderRecord) {
-        let slot = slot(record.account)
-        lists[slot].open.insert(record.orderID)
-    }
-
     mutating func orderClosed(_ record: OrderRecord) {
         let id = record.orderID
-        let slot = slot(record.account)
-        lists[slot].open.remove(id)
         if closed.capacity > 0 {
             if let evictee = closed.evictee, let evicted = closed[evictee] {
                 let evictedSlot = existingSlot(evicted.account)
                 lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
                 // (An order closes once, so its id points here; put back if it did not.)
                 if let kept = closedByID.removeValue(forKey: evicted.orderID), kept != evictee { closedByID.insert(evicted.orderID, kept) }
-                if evictedSlot != slot { releaseIfUnused(evictedSlot) }
+                releaseIfUnused(evictedSlot)
             }
             let position = closed.end
             _ = closed.append(record)
-            lists[slot].closed.append(position, in: &closed, tailLink: 0)
+            lists[slot(record.account)].closed.append(position, in: &closed, tailLink: 0)
             closedByID.insert(id, position)
         }
-        if record.autoClose != .liquidation {
-            releaseIfUnused(slot)
-        } else {
+        if record.autoClose == .liquidation {
             if let position = appendForceOrder(record) { forceByID.insert(id, position) }
             // (Looked up again: the force order's eviction may have freed and remade it.)
             if let kept = slotOf[record.account] { releaseIfUnused(kept) }

@@ -55,8 +55,8 @@ import Testing
         #expect(run.history.trades.end - run.history.trades.first == 4)
         #expect(run.history.income.end - run.history.income.first == 6)
         // The newest kept: the last trade's two orders among the closed ones.
-        let orders1 = run.history.orders(of: 1)
-        let orders2 = run.history.orders(of: 2)
+        let orders1 = run.history.orders(of: 1, in: run.state)
+        let orders2 = run.history.orders(of: 2, in: run.state)
         #expect(orders1.count + orders2.count == 5)
         #expect(orders1.last?.clientOrderID == ClientOrderID(12) && orders1.allSatisfy { $0.status == .filled })
         #expect(run.history.order(1) == nil, "the first order left the ring")
@@ -76,7 +76,7 @@ import Testing
         var run = Self.world(limits)
         run.order(1, .sell, price: 500_000, quantity: 30, client: ClientOrderID(text: "ask-1")!)
         run.order(2, .buy, price: 500_000, quantity: 10)
-        let open = run.history.openOrders(of: 1)
+        let open = run.history.openOrders(of: 1, in: run.state)
         #expect(open.count == 1 && open[0].status == .partiallyFilled && open[0].executedQuantityUnits == 10)
         #expect(open[0].openQuantityUnits == 20 && open[0].originalQuantityUnits == 30)
         #expect(open[0].clientOrderID.text == "ask-1")
@@ -85,7 +85,7 @@ import Testing
         // A follower starting from this state knows the open order without its time.
         var seeded = RecentHistory(limits: limits, startingAfter: run.state.lastSequence)
         seeded.seed(from: run.state)
-        let known = seeded.openOrders(of: 1)
+        let known = seeded.openOrders(of: 1, in: run.state)
         #expect(known.count == 1 && known[0].openQuantityUnits == 20 && known[0].clientOrderID.text == "ask-1" && known[0].timeNanos == 0)
     }
 
@@ -119,11 +119,12 @@ import Testing
         #expect(empty.evictee == nil && empty.append(1) == 1 && empty[0] == nil)
     }
 
-    /// Random orders, cancels and mark moves over ten thin accounts (liquidations, the
-    /// insurance fund's takeovers and ADL among them), with every kind's maximum small so
-    /// that records leave all the time: after every entry, each account's lists (walked
-    /// along its chains) are exactly its records in the rings, in order, and a slot is kept
-    /// for exactly the accounts with open orders or records.
+    /// Random orders (stop orders among them), cancels and mark moves over ten thin accounts
+    /// (liquidations, the insurance fund's takeovers and ADL among them), with every kind's
+    /// maximum small so that records leave all the time: after every entry, each account's
+    /// lists (walked along its chains) are exactly its records in the rings, in order, its
+    /// open orders in the state are exactly the reducer's, and a slot is kept for exactly
+    /// the accounts with records.
     @Test func eachAccountsChainsHoldExactlyItsRecordsInTheRings() {
         var limits = HistoryLimits()
         (limits.ordersMax, limits.tradesMax, limits.incomeMax, limits.forceOrdersMax) = (7, 5, 9, 2)
@@ -138,11 +139,24 @@ import Testing
         var transferID: UInt64 = 100
         var liquidations = 0
         var slotsFreed = 0
+        var conditionalPlaced = 0
+        var conditionalOpenSeen = false
         for step in 0..<3_000 {
             let slotsBefore = run.history.accountsKept
             let roll = random.next() % 100
             let account = accounts.randomElement(using: &random)!
-            if roll < 70 {
+            if roll < 6 {
+                // A stop order: it waits in the state until the mark reaches it.
+                let side: Side = random.next() % 2 == 0 ? .buy : .sell
+                let distance = Int64(1 + random.next() % 40) * 1_000
+                run.run(
+                    .placeOrder(
+                        PlaceOrder(
+                            account: account, symbol: 0, side: side, type: .stopMarket, timeInForce: .gtc, priceUnits: 0,
+                            quantityUnits: Int64(1 + random.next() % 100),
+                            stopPriceUnits: side == .buy ? mark + distance : mark - distance, workingType: .markPrice)))
+                conditionalPlaced += run.events.filter { if case .conditionalOrderPlaced = $0 { true } else { false } }.count
+            } else if roll < 70 {
                 let offset = Int64(random.next() % 41) - 20
                 run.run(
                     .placeOrder(
@@ -163,7 +177,8 @@ import Testing
             }
             liquidations += run.events.filter { if case .liquidationTriggered = $0 { true } else { false } }.count
             if run.history.accountsKept < slotsBefore { slotsFreed += 1 }
-            if let problem = Self.disagreement(run.history, accounts: 0...11) {
+            conditionalOpenSeen = conditionalOpenSeen || run.state.books.conditionalBySymbol.contains { !$0.isEmpty }
+            if let problem = Self.disagreement(run.history, run.state, accounts: 0...11) {
                 Issue.record("after entry \(run.state.lastSequence) (step \(step)): \(problem)")
                 return
             }
@@ -172,10 +187,11 @@ import Testing
         #expect(run.history.closed.first > 0 && run.history.trades.first > 0 && run.history.income.first > 0)
         #expect(liquidations > 0 && run.history.forceOrders.first > 0, "\(liquidations) liquidations")
         #expect(slotsFreed > 0, "no account lost its last record")
+        #expect(conditionalPlaced > 0 && conditionalOpenSeen, "\(conditionalPlaced) stop orders placed")
     }
 
     /// The first difference between the lists and a filter of the rings, or nil.
-    static func disagreement(_ history: RecentHistory, accounts: ClosedRange<UInt64>) -> String? {
+    static func disagreement(_ history: RecentHistory, _ state: ExchangeState, accounts: ClosedRange<UInt64>) -> String? {
         func kept<Record>(_ ring: RecordRing<Record>) -> [Record] { (ring.first..<ring.end).compactMap { ring[$0] } }
         var withRecords = 0
         for account in accounts {
@@ -192,12 +208,12 @@ import Testing
             if incomeKeys(history.income(of: account)) != incomeKeys(income) {
                 return "account \(account)'s income \(incomeKeys(history.income(of: account))), ring \(incomeKeys(income))"
             }
-            let orderIDs = history.orders(of: account).map(\.orderID)
+            let orderIDs = history.orders(of: account, in: state).map(\.orderID)
             if orderIDs != (closed.map(\.orderID) + open).sorted() {
                 return "account \(account)'s orders \(orderIDs), ring \(closed.map(\.orderID)) and open \(open)"
             }
-            if history.openOrders(of: account).map(\.orderID) != open {
-                return "account \(account)'s open orders \(history.openOrders(of: account).map(\.orderID)), open \(open)"
+            if history.openOrders(of: account, in: state).map(\.orderID) != open {
+                return "account \(account)'s open orders \(history.openOrders(of: account, in: state).map(\.orderID)), open \(open)"
             }
             let forceKeys = { (records: [OrderRecord]) in records.map { "\($0.orderID)@\($0.sequence)" } }
             if forceKeys(history.forceOrders(of: account)) != forceKeys(force) {
@@ -206,7 +222,7 @@ import Testing
             for record in closed where history.order(record.orderID)?.sequence != record.sequence {
                 return "closed order \(record.orderID) is not found by its id"
             }
-            if !(trades.isEmpty && income.isEmpty && closed.isEmpty && force.isEmpty && open.isEmpty) { withRecords += 1 }
+            if !(trades.isEmpty && income.isEmpty && closed.isEmpty && force.isEmpty) { withRecords += 1 }
         }
         let liquidationIDs = Set(kept(history.forceOrders).filter { $0.autoClose == .liquidation }.map(\.orderID))
         if history.idsIndexed != (Set(kept(history.closed).map(\.orderID)).count, liquidationIDs.count) {

@@ -99,6 +99,17 @@ public struct ExchangeState: Sendable {
         return books.openOrders(ofAccountIndex: index)
     }
 
+    /// The ids of an account's open orders, resting and waiting for their trigger, in id
+    /// order.
+    public func openOrderIDs(of id: AccountID) -> [OrderID] {
+        guard let index = ledger.accountIndexByID[id] else { return [] }
+        var ids = books.openOrders(ofAccountIndex: index).map(\.order.orderID)
+        for symbol in books.conditionalBySymbol.indices where !books.conditionalBySymbol[symbol].isEmpty {
+            ids += books.conditionalOrderIDs(ofAccountIndex: index, symbol: SymbolID(symbol))
+        }
+        return ids.sorted()
+    }
+
     /// A resting order's client order id; none if it has none.
     public func clientOrderID(of order: RestingOrder) -> ClientOrderID {
         books.clientOrderID(of: order)

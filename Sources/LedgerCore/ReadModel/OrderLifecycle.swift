@@ -176,7 +176,7 @@ public struct OrderLifecycle: Sendable {
         }
     }
 
-    public private(set) var open: [OrderID: OrderRecord] = [:]
+    public private(set) var open = OpenOrders()
     /// Liquidation orders open in the entry being reduced, by position.
     private var openLiquidations: [LiquidationKey: OrderID] = [:]
     /// Closed liquidation orders whose position is still deleveraged in later ticks
@@ -191,7 +191,7 @@ public struct OrderLifecycle: Sendable {
     /// liquidation order whose deleveraging continues.
     public mutating func seed(_ record: OrderRecord) {
         if record.isOpen {
-            open[record.orderID] = record
+            open.insert(record)
         } else if record.autoClose == .liquidation {
             continuing[LiquidationKey(account: record.account, symbol: record.symbol)] = record
         }
@@ -241,7 +241,7 @@ public struct OrderLifecycle: Sendable {
             case .orderAccepted(let id):
                 guard case .placeOrder(let order) = command else { continue }
                 let record = OrderRecord(order, id: id, sequence: sequence, timeNanos: timeNanos)
-                open[id] = record
+                open.insert(record)
                 observer.orderOpened(record)
                 note(id, .new, price: order.priceUnits, quantity: order.quantityUnits)
                 working.append(id)
@@ -306,15 +306,15 @@ public struct OrderLifecycle: Sendable {
                             $0.status = .partiallyFilled
                         }
                     }
-                    guard let index = changed else { continue }
+                    guard let slot = changed else { continue }
                     note(id, .trade, price: trade.priceUnits, quantity: trade.quantityUnits, trade: trade.tradeID)
-                    if isMaker && open.values[index].openQuantityUnits == 0 { close(id, .filled, sequence, timeNanos, &observer) }
+                    if isMaker && open[slot: slot].openQuantityUnits == 0 { close(id, .filled, sequence, timeNanos, &observer) }
                 }
             case .liquidationOrderPlaced(let id, let account, let symbol, let side, let price, let quantity):
                 let record = OrderRecord.liquidation(
                     id, account: account, symbol: symbol, side: side, priceUnits: price, quantityUnits: quantity, sequence: sequence,
                     timeNanos: timeNanos)
-                open[id] = record
+                open.insert(record)
                 observer.orderOpened(record)
                 note(id, .new, price: price, quantity: quantity)
                 working.append(id)
@@ -331,8 +331,8 @@ public struct OrderLifecycle: Sendable {
         }
         // A taker that neither rested nor expired was filled (or, with no fill, ended).
         for id in working {
-            guard let record = open[id], !record.isOpen else { continue }
-            close(id, record.executedQuantityUnits > 0 ? .filled : .expired, sequence, timeNanos, &observer)
+            guard let slot = open.slot(of: id), !open[slot: slot].isOpen else { continue }
+            close(id, open[slot: slot].executedQuantityUnits > 0 ? .filled : .expired, sequence, timeNanos, &observer)
         }
         openLiquidations.removeAll(keepingCapacity: true)
         // A liquidation order stays extendable while its position is deleveraged in steps.
@@ -351,18 +351,18 @@ public struct OrderLifecycle: Sendable {
     @discardableResult
     private mutating func update(
         _ id: OrderID, _ sequence: SequenceNumber, _ timeNanos: Int64, _ change: (inout OrderRecord) -> Void
-    ) -> Dictionary<OrderID, OrderRecord>.Index? {
-        guard let index = open.index(forKey: id) else { return nil }
-        change(&open.values[index])
-        open.values[index].updateNanos = timeNanos
-        open.values[index].updateSequence = sequence
-        return index
+    ) -> Int? {
+        guard let slot = open.slot(of: id) else { return nil }
+        change(&open[slot: slot])
+        open[slot: slot].updateNanos = timeNanos
+        open[slot: slot].updateSequence = sequence
+        return slot
     }
 
     private mutating func close<Observer: OrderLifecycleObserver>(
         _ id: OrderID, _ status: OrderStatus, _ sequence: SequenceNumber, _ timeNanos: Int64, _ observer: inout Observer
     ) {
-        guard var record = open.removeValue(forKey: id) else { return }
+        guard var record = open.remove(id) else { return }
         record.status = status
         record.isOpen = false
         record.openQuantityUnits = 0
@@ -388,9 +388,8 @@ public struct OrderLifecycle: Sendable {
             record.updateNanos = timeNanos
             record.updateSequence = sequence
         }
-        if let id = openLiquidations[key], var record = open[id] {
-            add(&record)
-            open[id] = record
+        if let id = openLiquidations[key], let slot = open.slot(of: id) {
+            add(&open[slot: slot])
             observer.orderEvent(OrderEvent(orderID: id, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
         } else if var record = continuing[key] {
             add(&record)
@@ -399,5 +398,62 @@ public struct OrderLifecycle: Sendable {
             observer.orderEvent(OrderEvent(orderID: record.orderID, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
             observer.liquidationExtended(record)
         }
+    }
+}
+
+/// The open orders of `OrderLifecycle`, by id: records in a table of slots, a slot found by
+/// an `IDIndex` and reused once free. (A Swift dictionary of records hashed each id with
+/// SipHash on every change, several times an order, on the state follower's thread at the
+/// daemon's full rate: docs/BENCHMARKS.md, "The follower's open orders".)
+public struct OpenOrders: Sendable {
+    /// By slot; a free slot's record is stale (its id is not indexed).
+    private var records: [OrderRecord] = []
+    private var slots = IDIndex()
+    private var freeSlots: [Int] = []
+
+    public init() {}
+
+    /// The orders open.
+    public var count: Int { slots.count }
+    public var isEmpty: Bool { slots.count == 0 }
+
+    public subscript(id: OrderID) -> OrderRecord? {
+        slots[id].map { records[$0] }
+    }
+
+    /// The open records, in no particular order.
+    public var values: [OrderRecord] {
+        records.indices.filter { slots[records[$0].orderID] == $0 }.map { records[$0] }
+    }
+
+    /// Where the open order `id` is in `records`.
+    @inline(__always)
+    package func slot(of id: OrderID) -> Int? { slots[id] }
+
+    /// The record in place (by `slot(of:)`).
+    @inline(__always)
+    package subscript(slot slot: Int) -> OrderRecord {
+        get { records[slot] }
+        _modify { yield &records[slot] }
+    }
+
+    /// Opens an order, or replaces the record of one open under its id.
+    package mutating func insert(_ record: OrderRecord) {
+        if let slot = slots[record.orderID] {
+            records[slot] = record
+        } else if let slot = freeSlots.popLast() {
+            records[slot] = record
+            slots.insert(record.orderID, slot)
+        } else {
+            slots.insert(record.orderID, records.count)
+            records.append(record)
+        }
+    }
+
+    /// Closes an order: its record, or nil if it was not open.
+    package mutating func remove(_ id: OrderID) -> OrderRecord? {
+        guard let slot = slots.removeValue(forKey: id) else { return nil }
+        freeSlots.append(slot)
+        return records[slot]
     }
 }
