@@ -113,13 +113,17 @@ struct RecordRing<Record> {
 struct Chain {
     var head = -1
     var tail = -1
+    /// Which of the tail record's links is this account's (a trade has two). Kept here, so
+    /// that appending does not read the tail record, long out of the cache.
+    var tailLink = 0
     var isEmpty: Bool { head < 0 }
 
-    /// Links the record just appended at `position` after the tail, whose link `tailLink`
-    /// is this account's.
-    mutating func append<Record>(_ position: Int, in ring: inout RecordRing<Record>, tailLink: Int) {
+    /// Links the record just appended at `position` after the tail; its link `link` is
+    /// this account's.
+    mutating func append<Record>(_ position: Int, in ring: inout RecordRing<Record>, link: Int) {
         if tail >= 0 { ring.setLink(tail, tailLink, to: position) } else { head = position }
         tail = position
+        tailLink = link
     }
 
     /// The head at `position` leaves the ring; its link `link` is this account's.
@@ -174,8 +178,10 @@ struct RecentHistory: OrderLifecycleObserver {
     private var slotOf = IDIndex()
     private var lists: [AccountLists] = []
     private var freeSlots: [UInt32] = []
+    /// The account whose slot `slot(_:)` found last (slot −1: none).
+    private var lastSlot: (account: AccountID, slot: Int) = (0, -1)
     private(set) var closed: RecordRing<OrderRecord>
-    private var closedByID = IDIndex()
+    private var closedByID = IDIndex(engineAssigned: true)
     /// Two links a trade: the maker's, then the taker's (one when they are one account).
     private(set) var trades: RecordRing<TradeRecord>
     /// By symbol id; each allocated with its first trade.
@@ -202,11 +208,38 @@ struct RecentHistory: OrderLifecycleObserver {
     /// after its record leaves the ring would hold memory forever).
     var idsIndexed: (closed: Int, force: Int) { (closedByID.count, forceByID.count) }
 
+    /// The first way the account slots disagree, or nil: a slot in use is its account's
+    /// by the index, a free one holds nothing, and the last slot found is one in use. For
+    /// tests.
+    var slotsDisagreement: String? {
+        let free = Set(freeSlots.map(Int.init))
+        for slot in lists.indices {
+            if free.contains(slot) {
+                if !lists[slot].isUnused || lists[slot].account != 0 {
+                    return "free slot \(slot) holds account \(lists[slot].account)'s records"
+                }
+            } else if slotOf[lists[slot].account] != slot {
+                return "slot \(slot) of account \(lists[slot].account) is not indexed as its"
+            }
+        }
+        if lists.count - free.count != slotOf.count { return "\(slotOf.count) accounts indexed, \(lists.count - free.count) slots in use" }
+        if lastSlot.slot >= 0 && (free.contains(lastSlot.slot) || lists[lastSlot.slot].account != lastSlot.account) {
+            return "the last slot found (\(lastSlot.slot), account \(lastSlot.account)) is not that account's"
+        }
+        return nil
+    }
+
     // MARK: Account slots
 
     /// The account's slot, made if it has none.
     private mutating func slot(_ account: AccountID) -> Int {
-        if let slot = slotOf[account] { return slot }
+        // An entry records several things of one account in a row (a trade's side: its
+        // link, its PnL, its commission, the order it closed).
+        if lastSlot.slot >= 0 && lastSlot.account == account { return lastSlot.slot }
+        if let slot = slotOf[account] {
+            lastSlot = (account, slot)
+            return slot
+        }
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = Int(free)
@@ -216,6 +249,7 @@ struct RecentHistory: OrderLifecycleObserver {
         }
         lists[slot].account = account
         slotOf.insert(account, slot)
+        lastSlot = (account, slot)
         return slot
     }
 
@@ -223,6 +257,7 @@ struct RecentHistory: OrderLifecycleObserver {
     private mutating func releaseIfUnused(_ slot: Int) {
         guard lists[slot].isUnused else { return }
         slotOf.removeValue(forKey: lists[slot].account)
+        if lastSlot.slot == slot { lastSlot = (0, -1) }
         lists[slot] = AccountLists()
         freeSlots.append(UInt32(slot))
     }
@@ -355,7 +390,7 @@ struct RecentHistory: OrderLifecycleObserver {
             }
             let position = closed.end
             _ = closed.append(record)
-            lists[slot(record.account)].closed.append(position, in: &closed, tailLink: 0)
+            lists[slot(record.account)].closed.append(position, in: &closed, link: 0)
             closedByID.insert(id, position)
         }
         if record.autoClose == .liquidation {
@@ -383,7 +418,7 @@ struct RecentHistory: OrderLifecycleObserver {
         let position = forceOrders.end
         _ = forceOrders.append(record)
         let slot = slot(record.account)
-        lists[slot].force.append(position, in: &forceOrders, tailLink: 0)
+        lists[slot].force.append(position, in: &forceOrders, link: 0)
         return position
     }
 
@@ -402,8 +437,8 @@ struct RecentHistory: OrderLifecycleObserver {
             }
             let position = trades.end
             _ = trades.append(record)
-            appendTradeLink(position, account: trade.makerAccount)
-            if trade.takerAccount != trade.makerAccount { appendTradeLink(position, account: trade.takerAccount) }
+            lists[slot(trade.makerAccount)].trades.append(position, in: &trades, link: 0)
+            if trade.takerAccount != trade.makerAccount { lists[slot(trade.takerAccount)].trades.append(position, in: &trades, link: 1) }
         }
         let symbol = Int(trade.symbol)
         while publicTradeRings.count <= symbol { publicTradeRings.append(RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)) }
@@ -427,15 +462,6 @@ struct RecentHistory: OrderLifecycleObserver {
         addIncome(
             account, .commission, symbol: trade.symbol, -fee, state: state, tradeID: trade.tradeID, sequence: sequence, timeNanos: timeNanos
         )
-    }
-
-    /// Links the trade at `position` into the account's chain: the link of the account's
-    /// newest trade is the maker's (0) when it made that trade, else the taker's (1).
-    private mutating func appendTradeLink(_ position: Int, account: AccountID) {
-        let slot = slot(account)
-        let tail = lists[slot].trades.tail
-        let tailLink = tail >= 0 && trades[tail]?.trade.makerAccount != account ? 1 : 0
-        lists[slot].trades.append(position, in: &trades, tailLink: tailLink)
     }
 
     private mutating func addIncome(
@@ -464,6 +490,6 @@ struct RecentHistory: OrderLifecycleObserver {
                 account: account, kind: kind, asset: asset, symbol: symbol, amountMinor: amount, tradeID: tradeID, sequence: sequence,
                 timeNanos: timeNanos))
         let slot = slot(account)
-        lists[slot].income.append(position, in: &income, tailLink: 0)
+        lists[slot].income.append(position, in: &income, link: 0)
     }
 }

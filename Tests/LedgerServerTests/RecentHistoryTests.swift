@@ -89,6 +89,26 @@ import Testing
         #expect(known.count == 1 && known[0].openQuantityUnits == 20 && known[0].clientOrderID.text == "ask-1" && known[0].timeNanos == 0)
     }
 
+    /// One closed order kept: each order account 1 closes evicts its previous one, its only
+    /// record, so its slot is freed and made again in the same step.
+    @Test func anAccountsOnlyRecordLeavingForItsNextOneKeepsTheNextOne() {
+        var limits = HistoryLimits()
+        (limits.ordersMax, limits.tradesMax, limits.incomeMax, limits.forceOrdersMax) = (1, 0, 0, 0)
+        var run = Self.world(limits)
+        for _ in 0..<3 {
+            run.order(1, .sell, price: 600_000, quantity: 10)
+            guard let open = run.history.openOrders(of: 1, in: run.state).last else {
+                Issue.record("account 1's order is not open")
+                return
+            }
+            run.run(.cancelOrder(CancelOrder(account: 1, orderID: open.orderID)))
+            #expect(run.history.orders(of: 1, in: run.state).map(\.orderID) == [open.orderID])
+            #expect(run.history.order(open.orderID)?.status == .canceled)
+            #expect(run.history.accountsKept == 1)
+            if let problem = run.history.slotsDisagreement { Issue.record("after cancelling order \(open.orderID): \(problem)") }
+        }
+    }
+
     @Test func theRingKeepsPositionsStable() {
         var ring = RecordRing<Int>(capacity: 3, linkCount: 1)
         var evicted: [Int] = []
@@ -102,8 +122,8 @@ import Testing
         #expect(ring[6] == nil && ring[7] == 7 && ring[9] == 9 && ring[10] == nil)
         // A chain through the ring: 7 → 9, then 7 leaves.
         var chain = Chain()
-        chain.append(7, in: &ring, tailLink: 0)
-        chain.append(9, in: &ring, tailLink: 0)
+        chain.append(7, in: &ring, link: 0)
+        chain.append(9, in: &ring, link: 0)
         #expect(chain.records(in: ring) { _ in 0 } == [7, 9] && ring.link(7, 0) == 9)
         // The evictee leaves its chain before the append that evicts it.
         #expect(ring.evictee == 7)
@@ -230,7 +250,7 @@ import Testing
                 "ids indexed \(history.idsIndexed), kept \(kept(history.closed).count) closed and \(liquidationIDs.count) liquidation orders"
         }
         if history.accountsKept != withRecords { return "\(history.accountsKept) account slots kept, \(withRecords) accounts have records" }
-        return nil
+        return history.slotsDisagreement
     }
 }
 

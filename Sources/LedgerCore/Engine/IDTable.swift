@@ -338,8 +338,11 @@ extension ClientOrderKey: TableKey {
 /// runs unspecialized and looks its type metadata up on every call (6% of ledgerd's
 /// samples at full rate when the recent history used it so).
 package struct IDIndex: Sendable {
-    private var table = IDTable<Int>(filler: 0)
-    package init() {}
+    private var table: IDTable<Int>
+    /// `engineAssigned`: the ids are ones the engine hands out in sequence (order ids), so
+    /// runs of four neighbouring ids share a cache line (`HashTable.init(filler:runBits:)`);
+    /// never for ids a client chooses.
+    package init(engineAssigned: Bool = false) { table = IDTable<Int>(filler: 0, runBits: engineAssigned ? 2 : 0) }
     /// Ids indexed.
     package var count: Int { table.count }
     package subscript(id: UInt64) -> Int? { table[id] }

@@ -401,14 +401,16 @@ public struct OrderLifecycle: Sendable {
     }
 }
 
-/// The open orders of `OrderLifecycle`, by id: records in a table of slots, a slot found by
-/// an `IDIndex` and reused once free. (A Swift dictionary of records hashed each id with
-/// SipHash on every change, several times an order, on the state follower's thread at the
-/// daemon's full rate: docs/BENCHMARKS.md, "The follower's open orders".)
+/// The open orders of `OrderLifecycle`, by id: records in a table of slots, reused once
+/// free, each found by the books' own `OrderSlotTable` (its location's slot is the
+/// record's; its symbol unused). Most open orders have recent ids, which that table finds
+/// without hashing. (A Swift dictionary of records hashed each id with SipHash on every
+/// change, several times an order, on the state follower's thread at the daemon's full
+/// rate: docs/BENCHMARKS.md, "The follower's open orders".)
 public struct OpenOrders: Sendable {
     /// By slot; a free slot's record is stale (its id is not indexed).
     private var records: [OrderRecord] = []
-    private var slots = IDIndex()
+    private var slots = OrderSlotTable()
     private var freeSlots: [Int] = []
 
     public init() {}
@@ -418,17 +420,17 @@ public struct OpenOrders: Sendable {
     public var isEmpty: Bool { slots.count == 0 }
 
     public subscript(id: OrderID) -> OrderRecord? {
-        slots[id].map { records[$0] }
+        slots[id].map { records[Int($0.slot)] }
     }
 
     /// The open records, in no particular order.
     public var values: [OrderRecord] {
-        records.indices.filter { slots[records[$0].orderID] == $0 }.map { records[$0] }
+        records.indices.filter { slots[records[$0].orderID]?.slot == Int32($0) }.map { records[$0] }
     }
 
     /// Where the open order `id` is in `records`.
     @inline(__always)
-    package func slot(of id: OrderID) -> Int? { slots[id] }
+    package func slot(of id: OrderID) -> Int? { slots[id].map { Int($0.slot) } }
 
     /// The record in place (by `slot(of:)`).
     @inline(__always)
@@ -439,21 +441,22 @@ public struct OpenOrders: Sendable {
 
     /// Opens an order, or replaces the record of one open under its id.
     package mutating func insert(_ record: OrderRecord) {
-        if let slot = slots[record.orderID] {
+        if let slot = slot(of: record.orderID) {
             records[slot] = record
         } else if let slot = freeSlots.popLast() {
             records[slot] = record
-            slots.insert(record.orderID, slot)
+            slots.insert(record.orderID, OrderLocation(symbol: 0, slot: Int32(slot)))
         } else {
-            slots.insert(record.orderID, records.count)
+            precondition(records.count < Int(Int32.max), "more open orders than a slot table holds")
+            slots.insert(record.orderID, OrderLocation(symbol: 0, slot: Int32(records.count)))
             records.append(record)
         }
     }
 
     /// Closes an order: its record, or nil if it was not open.
     package mutating func remove(_ id: OrderID) -> OrderRecord? {
-        guard let slot = slots.removeValue(forKey: id) else { return nil }
-        freeSlots.append(slot)
-        return records[slot]
+        guard let location = slots.removeValue(forKey: id) else { return nil }
+        freeSlots.append(Int(location.slot))
+        return records[Int(location.slot)]
     }
 }
