@@ -306,7 +306,7 @@ package final class HTTPAPI: @unchecked Sendable {
             return json(.ok, text)
         case .state(let sequence, let hash):
             return json(.ok, JSON.text(["sequence": Int(sequence), "stateHash": hexString(hash)]))
-        case .committed(let sequence, let time, let events):
+        case .committed(let sequence, let time, let events, _):
             // Binance's transactTime: the entry's journal time, ms since 1970.
             let transactTime = Int(time / 1_000_000)
             if case .rejected(let reason, let detail)? = events.last {

@@ -6,8 +6,9 @@ import Logging
 /// What a request gets back.
 enum EngineResponse: Sendable {
     /// The command's entry is durable. The events are a slice of the batch's buffer,
-    /// valid during `deliver` only.
-    case committed(sequence: SequenceNumber, timeNanos: Int64, events: ArraySlice<Event>)
+    /// valid during `deliver` only; `encodedEvents`, when given, their count and encoding as
+    /// the journal's block holds them (a TCP reply copies them), valid as long.
+    case committed(sequence: SequenceNumber, timeNanos: Int64, events: ArraySlice<Event>, encodedEvents: ArraySlice<UInt8>?)
     /// Not journaled.
     case error(WireError, String)
     case state(sequence: SequenceNumber, stateHash: [UInt8])
@@ -47,7 +48,8 @@ package final class Sequencer: @unchecked Sendable {
     final class Batch {
         enum Pending {
             case response(EngineResponse)
-            case committed(sequence: SequenceNumber, timeNanos: Int64, events: Range<Int>)
+            /// `eventBytes`: where the entry's events are encoded in `journal.bytes`.
+            case committed(sequence: SequenceNumber, timeNanos: Int64, events: Range<Int>, eventBytes: Range<Int>)
             /// A state query or a read: answered by the follower once it has applied this batch.
             case follower(StateFollower.Work)
         }
@@ -382,8 +384,9 @@ package final class Sequencer: @unchecked Sendable {
     }
 
     /// Executes a command as the next entry of the batch (the next one if this one is
-    /// full) and encodes it there; returns its sequence and the range of its events.
-    private func journalEntry(_ command: Command, into batch: inout Batch) -> (SequenceNumber, Int64, Range<Int>) {
+    /// full) and encodes it there; returns its sequence, the range of its events, and where
+    /// they are encoded in the batch's journal bytes.
+    private func journalEntry(_ command: Command, into batch: inout Batch) -> (SequenceNumber, Int64, Range<Int>, Range<Int>) {
         if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
         let sequence = state.lastSequence + 1
         let time = max(Self.wallClockNanos(), state.lastTimeNanos)
@@ -395,14 +398,18 @@ package final class Sequencer: @unchecked Sendable {
         } else {
             counts.count(command, rejectedFor: nil)
         }
+        // The payload ends the block's bytes so far: its events' part is its last bytes.
+        var eventBytesCount = 0
         let fits = batch.events.withUnsafeBufferPointer { events in
             batch.journal.tryAppend(sequence: sequence, timeNanos: time) { writer in
-                EntryPayload.encode(command: command, events: events[range], to: &writer)
+                let eventsStart = EntryPayload.encode(command: command, events: events[range], to: &writer)
+                eventBytesCount = writer.bytes.count - eventsStart
             }
         }
         if fits {
             batch.noteEntry(command, timeNanos: time)
-            return (sequence, time, range)
+            let end = batch.journal.bytes.bytes.count
+            return (sequence, time, range, end - eventBytesCount..<end)
         }
         // Larger than a shared batch takes (only the engine's own entries can be): close
         // this batch and start the next one with it, and its events.
@@ -414,10 +421,11 @@ package final class Sequencer: @unchecked Sendable {
         batch.events.append(contentsOf: moved)
         batch.journal.appendKept(sequence: sequence, timeNanos: time, from: kept)
         batch.noteEntry(command, timeNanos: time)
+        let end = batch.journal.bytes.bytes.count
         logger.warning(
             "an entry larger than a shared block takes starts a block of its own",
             metadata: ["sequence": "\(sequence)", "events": "\(moved.count)"])
-        return (sequence, time, start..<batch.events.count)
+        return (sequence, time, start..<batch.events.count, end - eventBytesCount..<end)
     }
 
     /// Executes a request: the system entries it must follow (a funding settlement that is
@@ -467,8 +475,9 @@ package final class Sequencer: @unchecked Sendable {
         if case .withdraw(let transfer) = command, inPlace({ $0.owesFunding(account: transfer.account) }) {
             executeSystem(.settleFunding(account: transfer.account), into: &batch)
         }
-        let (sequence, time, range) = journalEntry(command, into: &batch)
-        batch.replies.append((request.sink, request.requestID, .committed(sequence: sequence, timeNanos: time, events: range)))
+        let (sequence, time, range, eventBytes) = journalEntry(command, into: &batch)
+        batch.replies.append(
+            (request.sink, request.requestID, .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes)))
     }
 
     /// Gives the batch to the writer if it is idle (or, with `waitForWriter`, once it is)
@@ -559,8 +568,13 @@ package final class Sequencer: @unchecked Sendable {
                 group.items.map { item -> (requestID: UInt64, reply: StateFollower.Reply) in
                     switch item.pending {
                     case .response(let response): (item.requestID, .ready(response))
-                    case .committed(let sequence, let time, let range):
-                        (item.requestID, .ready(.committed(sequence: sequence, timeNanos: time, events: Array(batch.events[range])[...])))
+                    case .committed(let sequence, let time, let range, _):
+                        (
+                            item.requestID,
+                            .ready(
+                                .committed(sequence: sequence, timeNanos: time, events: Array(batch.events[range])[...], encodedEvents: nil)
+                            )
+                        )
                     case .follower(let work): (item.requestID, .work(work))
                     }
                 }
@@ -570,8 +584,13 @@ package final class Sequencer: @unchecked Sendable {
                 group.items.map { item -> (requestID: UInt64, response: EngineResponse) in
                     switch item.pending {
                     case .response(let response): (item.requestID, response)
-                    case .committed(let sequence, let time, let range):
-                        (item.requestID, .committed(sequence: sequence, timeNanos: time, events: batch.events[range]))
+                    case .committed(let sequence, let time, let range, let eventBytes):
+                        (
+                            item.requestID,
+                            .committed(
+                                sequence: sequence, timeNanos: time, events: batch.events[range],
+                                encodedEvents: batch.journal.bytes.bytes[eventBytes])
+                        )
                     case .follower: preconditionFailure("state queries and reads always go through the follower")
                     }
                 })

@@ -303,7 +303,11 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         for (requestID, response) in replies {
             defer { ends.append(writer.bytes.count) }
             switch response {
-            case .committed(let sequence, _, let events):
+            case .committed(let sequence, _, _, let encodedEvents?):
+                // The bytes the journal's block holds (issue 12: encoding every event again
+                // was a tenth of the writer thread).
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
+            case .committed(let sequence, _, let events, nil):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
             case .error(.busy, let message) where version >= 2:
                 // The engine's queue was full: a group commit drains it.

@@ -97,7 +97,16 @@ import Testing
             executed += 1
 
             var payload = ByteWriter()
-            EntryPayload.encode(command: command, events: events, to: &payload)
+            let eventsStart = EntryPayload.encode(command: command, events: events, to: &payload)
+            // The daemon's reply copies the payload's events part: the same bytes as the
+            // events encoded for the reply.
+            var encodedReply = ByteWriter()
+            WireFrame.encodeCommitted(requestID: UInt64(index), sequence: sequence, events: events, to: &encodedReply)
+            var copiedReply = ByteWriter()
+            WireFrame.encodeCommitted(
+                requestID: UInt64(index), sequence: sequence, encodedEvents: payload.bytes[eventsStart...], to: &copiedReply)
+            let sameReply = copiedReply.bytes == encodedReply.bytes
+            #expect(sameReply, "seed \(seed) entry \(sequence): the reply from the payload's bytes differs")
             var reader = ByteReader(payload.bytes)
             let decoded = try EntryPayload.decode(from: &reader)
             try reader.expectEnd()

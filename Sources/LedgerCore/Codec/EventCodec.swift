@@ -354,11 +354,15 @@ public struct EntryPayload: Sendable, Hashable {
     /// Encodes a command and its events (the events need not be in an array of their own).
     /// Inlinable, so that each caller's kind of collection is specialized: unspecialized,
     /// every event went through the collection's witness table and was copied out.
-    @inlinable
-    public static func encode(command: Command, events: some Collection<Event>, to writer: inout ByteWriter) {
+    /// Returns where the events' part begins in `writer`: their count and the events, the
+    /// same bytes a `committed` reply carries (`WireFrame.encodeCommitted(requestID:sequence:encodedEvents:to:)`).
+    @inlinable @discardableResult
+    public static func encode(command: Command, events: some Collection<Event>, to writer: inout ByteWriter) -> Int {
         command.encode(to: &writer)
+        let eventsStart = writer.bytes.count
         writer.varint(UInt64(events.count))
         for event in events { event.encode(to: &writer) }
+        return eventsStart
     }
 
     public static func decode(from reader: inout ByteReader) throws(CodecError) -> EntryPayload {

@@ -106,6 +106,23 @@ public enum WireFrame: Sendable, Hashable {
         patchLength(at: lengthAt, start: start, in: &writer)
     }
 
+    /// A whole `committed` frame whose events are already encoded: `encodedEvents` is their
+    /// count and the events, as a journal entry's payload ends (`EntryPayload.encode`
+    /// returns where that part begins). The daemon's writer copies them from the block it
+    /// has just made durable instead of encoding every event again.
+    public static func encodeCommitted(
+        requestID: UInt64, sequence: SequenceNumber, encodedEvents: ArraySlice<UInt8>, to writer: inout ByteWriter
+    ) {
+        let lengthAt = writer.bytes.count
+        writer.fixed32(0)
+        let start = writer.bytes.count
+        writer.u8(0x82)
+        writer.fixed64(requestID)
+        writer.varint(sequence)
+        writer.bytes.append(contentsOf: encodedEvents)
+        patchLength(at: lengthAt, start: start, in: &writer)
+    }
+
     static func encodeCommittedBody(sequence: SequenceNumber, events: some Collection<Event>, to writer: inout ByteWriter) {
         writer.varint(sequence)
         writer.varint(UInt64(events.count))
