@@ -304,10 +304,12 @@ package final class Sequencer: @unchecked Sendable {
 
             // Each group of commands is warmed before it executes: at a million accounts
             // their first reads would miss the cache one after another (ExchangeState.warm).
+            // A small world stays in the caches, where warming is only work.
+            let warming = inPlace { $0.warmsAhead }
             var upcoming: [Command] = []
             upcoming.reserveCapacity(ExchangeState.warmGroup)
             for (position, request) in local.enumerated() {
-                if position % ExchangeState.warmGroup == 0 {
+                if warming && position % ExchangeState.warmGroup == 0 {
                     upcoming.removeAll(keepingCapacity: true)
                     for next in local[position..<min(position + ExchangeState.warmGroup, local.count)] {
                         if case .command(let command) = next.kind { upcoming.append(command) }
