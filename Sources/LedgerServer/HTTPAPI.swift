@@ -195,7 +195,7 @@ package final class HTTPAPI: @unchecked Sendable {
     /// Authenticates, limits, decodes, submits and waits for the answer.
     private func serve(_ endpoint: Endpoint, _ request: Request, _ context: LedgerRequestContext) async throws -> Response {
         let arrived = RateLimiter.monotonicNanos()
-        defer { LedgerMetrics.current?.httpRequests.recordNanoseconds(RateLimiter.monotonicNanos() - arrived) }
+        defer { LedgerMetrics.current?.requests.record(RateLimiter.monotonicNanos() - arrived, .http) }
         guard let principal = authenticate(request) else { throw HTTPFailure(.unauthorized, "missing or unknown bearer token") }
         if let wait = principal.limiter.admit(nowNanos: RateLimiter.monotonicNanos()) {
             throw HTTPFailure(

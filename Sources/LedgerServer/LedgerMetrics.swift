@@ -19,8 +19,8 @@ package final class LedgerMetrics: @unchecked Sendable {
     let rejections: [CoreMetrics.Counter?]
     let stateReads: CoreMetrics.Counter
     let viewReads: CoreMetrics.Counter
-    let tcpRequests: CoreMetrics.Timer
-    let httpRequests: CoreMetrics.Timer
+    /// `ledger_request_duration_seconds`, both protocols: kept here, not in the registry.
+    let requests = RequestDurations()
     let fdatasync: CoreMetrics.Timer
     let blockEntries: CoreMetrics.Recorder
     private let gauges: [String: CoreMetrics.Gauge]
@@ -57,8 +57,6 @@ package final class LedgerMetrics: @unchecked Sendable {
         rejections = byReason
         stateReads = CoreMetrics.Counter(label: "ledger_reads_total", dimensions: [("type", "state")])
         viewReads = CoreMetrics.Counter(label: "ledger_reads_total", dimensions: [("type", "view")])
-        tcpRequests = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("protocol", "tcp")])
-        httpRequests = CoreMetrics.Timer(label: "ledger_request_duration_seconds", dimensions: [("protocol", "http")])
         fdatasync = CoreMetrics.Timer(label: "ledger_journal_fdatasync_seconds")
         blockEntries = CoreMetrics.Recorder(label: "ledger_journal_block_entries", aggregate: true)
         var gauges: [String: CoreMetrics.Gauge] = [:]
@@ -89,7 +87,96 @@ package final class LedgerMetrics: @unchecked Sendable {
 
     /// The exposition text.
     package func render() -> String {
-        registry.emitToString()
+        registry.emitToString() + requests.render()
+    }
+}
+
+/// `ledger_request_duration_seconds{protocol}`: each request from its arrival to its
+/// answer, in `LedgerMetrics.latencyBuckets`, rendered as swift-prometheus renders a
+/// duration histogram (the same `le` labels, the sum in seconds).
+///
+/// Not a swift-metrics `Timer`: through it every TCP reply took the registry histogram's
+/// lock and compared its duration with each bucket's as `Duration`s, a call each (a tenth
+/// of the network thread at the daemon's full rate; docs/BENCHMARKS.md, "The follower's
+/// open orders, the writer's replies"). A connection counts its replies' durations in a
+/// `Tally` of its own, on its event loop, and adds a delivery's at once.
+final class RequestDurations: @unchecked Sendable {
+    enum Kind: Int, CaseIterable {
+        case tcp = 0
+        case http = 1
+        var label: String { self == .tcp ? "tcp" : "http" }
+    }
+
+    /// The buckets' upper bounds in nanoseconds, ascending.
+    static let boundsNanos: [Int64] = LedgerMetrics.latencyBuckets.map {
+        $0.components.seconds * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000
+    }
+    static let boundLabels: [String] = LedgerMetrics.latencyBuckets.map(\.bucketRepresentation)
+
+    /// Durations counted by bucket (not cumulative; the last, above every bound, is +Inf's
+    /// own), their sum and their number.
+    struct Tally {
+        var counts = [Int](repeating: 0, count: RequestDurations.boundsNanos.count + 1)
+        var sumNanos: Int64 = 0
+        var count = 0
+
+        /// Counts one duration (a negative one as 0: the clock is monotonic).
+        @inline(__always)
+        mutating func add(_ nanos: Int64) {
+            let nanos = max(0, nanos)
+            var bucket = 0
+            // Most requests fall in the first buckets; a scan of Int64s beats a search.
+            while bucket < RequestDurations.boundsNanos.count && nanos > RequestDurations.boundsNanos[bucket] { bucket += 1 }
+            counts[bucket] += 1
+            sumNanos &+= nanos
+            count += 1
+        }
+    }
+
+    private let lock = NSLock()
+    private var totals = Kind.allCases.map { _ in Tally() }
+
+    /// Adds `tally` to the protocol's totals and empties it.
+    func merge(_ tally: inout Tally, _ kind: Kind) {
+        guard tally.count > 0 else { return }
+        lock.withLock {
+            for bucket in tally.counts.indices { totals[kind.rawValue].counts[bucket] += tally.counts[bucket] }
+            totals[kind.rawValue].sumNanos &+= tally.sumNanos
+            totals[kind.rawValue].count += tally.count
+        }
+        for bucket in tally.counts.indices { tally.counts[bucket] = 0 }
+        tally.sumNanos = 0
+        tally.count = 0
+    }
+
+    /// One request.
+    func record(_ nanos: Int64, _ kind: Kind) {
+        var tally = Tally()
+        tally.add(nanos)
+        merge(&tally, kind)
+    }
+
+    /// What each protocol counted so far (for tests).
+    func totals(_ kind: Kind) -> Tally { lock.withLock { totals[kind.rawValue] } }
+
+    /// The family in Prometheus text: one TYPE line, then each protocol's cumulative
+    /// buckets, +Inf, sum and count.
+    func render() -> String {
+        let snapshot = lock.withLock { totals }
+        var text = "# TYPE ledger_request_duration_seconds histogram\n"
+        for kind in Kind.allCases {
+            let tally = snapshot[kind.rawValue]
+            let labels = "protocol=\"\(kind.label)\""
+            var cumulative = 0
+            for (bucket, label) in Self.boundLabels.enumerated() {
+                cumulative += tally.counts[bucket]
+                text += "ledger_request_duration_seconds_bucket{\(labels),le=\"\(label)\"} \(cumulative)\n"
+            }
+            text += "ledger_request_duration_seconds_bucket{\(labels),le=\"+Inf\"} \(tally.count)\n"
+            text += "ledger_request_duration_seconds_sum{\(labels)} \(Duration.nanoseconds(tally.sumNanos).bucketRepresentation)\n"
+            text += "ledger_request_duration_seconds_count{\(labels)} \(tally.count)\n"
+        }
+        return text
     }
 }
 

@@ -39,6 +39,8 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     /// When each request in the engine arrived (monotonic ns), in order: the latency
     /// histogram's start; only kept while metrics are on.
     private var arrivals = CircularBuffer<Int64>(initialCapacity: 64)
+    /// Its replies' durations, added to the metric a delivery at a time (event loop only).
+    private var durations = RequestDurations.Tally()
     private var inFlight = 0
     private var immediate = ByteWriter(capacity: 256)
     /// Requests handed to the engine, and replies of the engine written, since the start:
@@ -327,7 +329,8 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
             self.inFlight -= count
             if let metrics = LedgerMetrics.current, self.arrivals.count >= count {
                 let now = RateLimiter.monotonicNanos()
-                for _ in 0..<count { metrics.tcpRequests.recordNanoseconds(now - self.arrivals.removeFirst()) }
+                for _ in 0..<count { self.durations.add(now - self.arrivals.removeFirst()) }
+                metrics.requests.merge(&self.durations, .tcp)
             }
             var buffer: ByteBuffer
             if self.deferredHead == self.deferred.count {
