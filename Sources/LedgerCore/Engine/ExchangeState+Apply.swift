@@ -66,7 +66,7 @@ extension ExchangeState {
             break
 
         case .leverageSet(let accountID, let symbol, let leverage):
-            let index = Int(ledger.accountIndexByID[accountID]!)
+            let index = Int(ledger.index(of: accountID)!)
             ledger.accounts[index].ensure(symbol: symbol)
             ledger.accounts[index].positions[Int(symbol)].leverage = leverage
 
@@ -94,7 +94,7 @@ extension ExchangeState {
                 fundSizeQuantityUnits: ledger.insurancePositions[Int(symbol)].sizeQuantityUnits)
 
         case .fundingSettlementAdvanced(let symbol, let accountID):
-            let index = ledger.accountIndexByID[accountID]!
+            let index = ledger.index(of: accountID)!
             precondition(funding.bySymbol[Int(symbol)].fundingSettlement != nil, "no settlement of symbol \(symbol) in progress")
             funding.bySymbol[Int(symbol)].fundingSettlement!.cursorAccountIndex = index + 1
 
@@ -107,7 +107,7 @@ extension ExchangeState {
             ledger.reserveAccounts(limits.accountsMax)
 
         case .fundingPaid(let accountID, let symbol, let amount):
-            let index = Int(ledger.accountIndexByID[accountID]!)
+            let index = Int(ledger.index(of: accountID)!)
             ledger.accounts[index].ensure(symbol: symbol)
             let position = ledger.accounts[index].positions[Int(symbol)]
             // A position closed since its settlement started pays from the wallet.
@@ -125,13 +125,13 @@ extension ExchangeState {
             post(event)
 
         case .marginModeSet(let accountID, let symbol, let isolated):
-            let index = Int(ledger.accountIndexByID[accountID]!)
+            let index = Int(ledger.index(of: accountID)!)
             ledger.accounts[index].ensure(symbol: symbol)
             precondition(ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor == 0, "margin mode change with margin held")
             ledger.accounts[index].positions[Int(symbol)].isIsolated = isolated
 
         case .isolatedMarginAdjusted(let accountID, let symbol, let amount):
-            let index = Int(ledger.accountIndexByID[accountID]!)
+            let index = Int(ledger.index(of: accountID)!)
             ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor += amount
             risk.riskIndex.markDirty(index, &ledger.accounts)
 
@@ -145,11 +145,11 @@ extension ExchangeState {
         case .liquidationOrderPlaced(let orderID, let accountID, let symbol, let side, let price, _):
             books.takeOrderID(orderID)
             books.incoming = IncomingOrder(
-                orderID: orderID, accountIndex: ledger.accountIndexByID[accountID]!, symbol: symbol, side: side, priceUnits: price,
+                orderID: orderID, accountIndex: ledger.index(of: accountID)!, symbol: symbol, side: side, priceUnits: price,
                 clientOrderID: 0, reduceOnly: true)
 
         case .liquidationSettled(let accountID, let symbol, _, let fee, let surplus):
-            let index = Int(ledger.accountIndexByID[accountID]!)
+            let index = Int(ledger.index(of: accountID)!)
             let position = ledger.accounts[index].positions[Int(symbol)]
             if position.isIsolated && position.sizeQuantityUnits != 0 {
                 ledger.accounts[index].positions[Int(symbol)].isolatedMarginMinor -= fee + surplus
@@ -157,7 +157,7 @@ extension ExchangeState {
             post(event)
 
         case .insuranceTakeover(let accountID, let symbol, let side, let price, let quantity, let pnl, let fundPnl):
-            let index = ledger.accountIndexByID[accountID]!
+            let index = ledger.index(of: accountID)!
             fill(
                 accountIndex: Int(index), symbol: symbol, side: side, quantityUnits: quantity, priceUnits: price,
                 realizedPnlMinor: pnl, feeMinor: 0)
@@ -167,23 +167,23 @@ extension ExchangeState {
 
         case .autoDeleveraged(let accountID, let counterparty, let symbol, let side, let price, let quantity, let pnl, let otherPnl):
             fill(
-                accountIndex: Int(ledger.accountIndexByID[accountID]!), symbol: symbol, side: side, quantityUnits: quantity,
+                accountIndex: Int(ledger.index(of: accountID)!), symbol: symbol, side: side, quantityUnits: quantity,
                 priceUnits: price,
                 realizedPnlMinor: pnl, feeMinor: 0)
             fill(
-                accountIndex: Int(ledger.accountIndexByID[counterparty]!), symbol: symbol, side: side.opposite, quantityUnits: quantity,
+                accountIndex: Int(ledger.index(of: counterparty)!), symbol: symbol, side: side.opposite, quantityUnits: quantity,
                 priceUnits: price, realizedPnlMinor: otherPnl, feeMinor: 0)
-            if !risk.deleveragings.isEmpty { risk.deleveraged(ledger.accountIndexByID[accountID]!, symbol, quantity) }
+            if !risk.deleveragings.isEmpty { risk.deleveraged(ledger.index(of: accountID)!, symbol, quantity) }
             post(event)
 
         case .deleveragingContinues(let accountID, let symbol, let side, let price, let remaining):
             risk.deleveragingContinues(
                 Deleveraging(
-                    accountIndex: ledger.accountIndexByID[accountID]!, symbol: symbol, side: side, bankruptcyPriceUnits: price,
+                    accountIndex: ledger.index(of: accountID)!, symbol: symbol, side: side, bankruptcyPriceUnits: price,
                     remainingQuantityUnits: remaining))
 
         case .adlRankingAdvanced(let symbol, let side, let accountID):
-            advanceAdlRanking(symbol: symbol, side: side, through: Int(ledger.accountIndexByID[accountID]!))
+            advanceAdlRanking(symbol: symbol, side: side, through: Int(ledger.index(of: accountID)!))
 
         case .adlRankingCompleted(let symbol, let side, let positions):
             guard let slot = risk.adlRankingIndex(symbol: symbol, side: side) else {
@@ -202,7 +202,7 @@ extension ExchangeState {
         case .orderAccepted(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
             books.takeOrderID(orderID)
-            let index = ledger.accountIndexByID[order.account]!
+            let index = ledger.index(of: order.account)!
             if order.clientOrderID != 0 {
                 idempotency.rememberClientOrder(
                     ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID), orderID: orderID, timeNanos: entryTimeNanos)
@@ -218,7 +218,7 @@ extension ExchangeState {
 
         case .conditionalOrderPlaced(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
-            let index = ledger.accountIndexByID[order.account]!
+            let index = ledger.index(of: order.account)!
             var conditional = ConditionalOrder(orderID: orderID, accountIndex: index, order: order, joinedTrailingExtremeUnits: 0)
             if order.type == .trailingStopMarket && order.activationPriceUnits == 0 {
                 conditional.joinedTrailingExtremeUnits = workingPriceUnits(symbol: order.symbol, order.workingType)
@@ -311,7 +311,7 @@ extension ExchangeState {
         if let incoming = books.incoming, ledger.accounts[Int(incoming.accountIndex)].id == trade.takerAccount {
             takerIndex = Int(incoming.accountIndex)
         } else {
-            takerIndex = Int(ledger.accountIndexByID[trade.takerAccount]!)
+            takerIndex = Int(ledger.index(of: trade.takerAccount)!)
         }
         precondition(ledger.accounts[makerIndex].id == trade.makerAccount)
         fill(
@@ -423,7 +423,7 @@ extension ExchangeState {
             case .user(let id):
                 if known.first.index >= 0, id == known.first.id { return .user(known.first.index) }
                 if known.second.index >= 0, id == known.second.id { return .user(known.second.index) }
-                return .user(Int(ledger.accountIndexByID[id]!))
+                return .user(Int(ledger.index(of: id)!))
             case .system(let system): return .system(system)
             }
         }

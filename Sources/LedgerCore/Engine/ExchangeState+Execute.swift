@@ -189,6 +189,7 @@ extension ExchangeState {
             return events.append(.rejected(.invalidAmount, detail: 0))
         }
         let index = ledger.accountIndexByID[transfer.account]
+        if let index { ledger.resolved = (transfer.account, index) }
         if isWithdrawal {
             guard let index else { return events.append(.rejected(.unknownAccount, detail: 0)) }
             // Funding owed in a settlement in progress is settled before money leaves

@@ -172,6 +172,7 @@ extension ExchangeState {
         case .failure(let reason): return events.append(.rejected(reason, detail: 0))
         case .success(let index): accountIndex = index
         }
+        ledger.resolved = (order.account, accountIndex)
         if order.clientOrderID != 0,
             let existing = idempotency.clientOrders[ClientOrderKey(accountIndex: accountIndex, clientOrderID: order.clientOrderID)]
         {

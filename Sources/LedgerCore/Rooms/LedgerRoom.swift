@@ -10,6 +10,17 @@ public struct LedgerRoom: Sendable {
     /// In order of first deposit; `accountIndexByID` finds one.
     public internal(set) var accounts: ContiguousArray<Account> = []
     var accountIndexByID = IDTable<UInt32>(filler: 0)
+    /// The account the entry's command named, as `execute` resolved it (index `.max`:
+    /// none yet), so that applying the entry's events finds it without hashing its id
+    /// again (issue 12: "the account index resolved once … and carried"). Scratch, not
+    /// state: an id's index never changes, so the pair stays true whatever runs after.
+    var resolved: (id: AccountID, index: UInt32) = (0, .max)
+
+    /// The index of an account by id: the one resolved for this entry, or the table's.
+    @inline(__always)
+    func index(of id: AccountID) -> UInt32? {
+        resolved.index != .max && resolved.id == id ? resolved.index : accountIndexByID[id]
+    }
     /// Balances of the system accounts: `[asset × SystemAccount.allCases.count + account]`.
     var systemBalancesMinor: ContiguousArray<Int64> = []
     /// Per asset, the sum of `costMinor` over every position settled in it.
