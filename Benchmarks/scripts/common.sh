@@ -15,5 +15,5 @@ start_fresh_ledgerd() {
         --no-projector --log-level error >"$work/ledgerd.log" 2>&1 &
     pid=$!
     until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
-    "$2/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts 2000 --duration 0 >/dev/null
+    "$2/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts "${LOAD_ACCOUNTS:-2000}" --duration 0 >/dev/null
 }

@@ -3,7 +3,7 @@
 # cores and each of its threads' CPU (issue 12; docs/BENCHMARKS.md, "The durable path's
 # threads"):
 #   Benchmarks/scripts/threads-load.sh RATE COMMANDS WINDOW ROUNDS BIN [BIN ...]
-# Each run: a fresh data directory, ledger-load --setup (2,000 accounts), then COMMANDS
+# Each run: a fresh data directory, ledger-load --setup (LOAD_ACCOUNTS accounts, 2,000 unless set), then COMMANDS
 # commands over 4 connections × WINDOW in flight at RATE commands/s (0: as fast as the
 # window allows). The client is the last BIN's ledger-load for all. Prints per run the
 # daemon's cores over the load (/proc/PID/stat), ledger-load's summary, and each named
@@ -27,7 +27,7 @@ for round in $(seq "$rounds"); do
         start_fresh_ledgerd "$bin" "$client"
         before=$(cpu)
         started=$(date +%s.%N)
-        summary=$("$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts 2000 --rate "$rate" \
+        summary=$("$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "${LOAD_ACCOUNTS:-2000}" --rate "$rate" \
             --commands "$commands" --connections 4 --window "$window" | grep -E 'commands/s|p99' | tr '\n' ' ' | cut -c1-200)
         cores=$(echo "($(cpu) - $before) / $hz / ($(date +%s.%N) - $started)" | bc -l)
         threads=$(for task in /proc/$pid/task/*; do
