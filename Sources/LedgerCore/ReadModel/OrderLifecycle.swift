@@ -406,7 +406,7 @@ public struct OrderLifecycle: Sendable {
 /// record's; its symbol unused). Most open orders have recent ids, which that table finds
 /// without hashing. (A Swift dictionary of records hashed each id with SipHash on every
 /// change, several times an order, on the state follower's thread at the daemon's full
-/// rate: docs/BENCHMARKS.md, "The follower's open orders".)
+/// rate: docs/BENCHMARKS.md, "The follower's open orders, the writer's replies".)
 public struct OpenOrders: Sendable {
     /// By slot; a free slot's record is stale (its id is not indexed).
     private var records: [OrderRecord] = []
