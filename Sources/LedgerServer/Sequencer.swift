@@ -376,8 +376,9 @@ package final class Sequencer: @unchecked Sendable {
 
     /// A funding settlement is due at the time the next entry would take.
     @inline(__always)
-    private func fundingSettlementDue() -> Bool {
-        inPlace { $0.fundingSettlementDue(atTimeNanos: max(Self.wallClockNanos(), $0.lastTimeNanos)) }
+    private func fundingSettlementDue(clock: Int64? = nil) -> Bool {
+        let clock = clock ?? Self.wallClockNanos()
+        return inPlace { $0.fundingSettlementDue(atTimeNanos: max(clock, $0.lastTimeNanos)) }
     }
 
     /// Journals one entry of the engine's own (no reply waits for it).
@@ -387,11 +388,14 @@ package final class Sequencer: @unchecked Sendable {
 
     /// Executes a command as the next entry of the batch (the next one if this one is
     /// full) and encodes it there; returns its sequence, the range of its events, and where
-    /// they are encoded in the batch's journal bytes.
-    private func journalEntry(_ command: Command, into batch: inout Batch) -> (SequenceNumber, Int64, Range<Int>, Range<Int>) {
+    /// they are encoded in the batch's journal bytes. `clock`: the wall clock already read
+    /// for this command (one read a command, not two), or nil to read it.
+    private func journalEntry(
+        _ command: Command, into batch: inout Batch, clock: Int64? = nil
+    ) -> (SequenceNumber, Int64, Range<Int>, Range<Int>) {
         if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
         let sequence = state.lastSequence + 1
-        let time = max(Self.wallClockNanos(), state.lastTimeNanos)
+        let time = max(clock ?? Self.wallClockNanos(), state.lastTimeNanos)
         let first = batch.events.count
         state.execute(command, sequence: sequence, timeNanos: time, into: &batch.events)
         let range = first..<batch.events.count
@@ -471,13 +475,15 @@ package final class Sequencer: @unchecked Sendable {
             return
         }
         // The system entries this command must follow, so that it carries none of them.
-        if fundingSettlementDue() {
+        // The clock is read once: the funding check and the entry's time agree.
+        let clock = Self.wallClockNanos()
+        if fundingSettlementDue(clock: clock) {
             executeSystem(.tick, into: &batch)
         }
         if case .withdraw(let transfer) = command, inPlace({ $0.owesFunding(account: transfer.account) }) {
             executeSystem(.settleFunding(account: transfer.account), into: &batch)
         }
-        let (sequence, time, range, eventBytes) = journalEntry(command, into: &batch)
+        let (sequence, time, range, eventBytes) = journalEntry(command, into: &batch, clock: clock)
         batch.replies.append(
             (request.sink, request.requestID, .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes)))
     }

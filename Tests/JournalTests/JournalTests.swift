@@ -76,6 +76,33 @@ import Testing
         #expect(read.count == 3 && read[0].2 == small && read[1].2 == large && read[2].2 == Array(large.reversed()))
     }
 
+    /// `tryAppend` encodes in place, with room for a two-byte length that a shorter or a
+    /// longer length makes it move the payload for: every length at the varint's edges
+    /// frames exactly as the scratch path (`append`) does, and reads back.
+    @Test func payloadsEncodedInPlaceFrameAsTheScratchPathAtEveryLengthEdge() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let lengths = [0, 1, 127, 128, 129, 16_383, 16_384, 16_385, JournalFormat.entryPayloadBytesMax]
+        var inPlace = JournalBatch()
+        var scratch = JournalBatch()
+        var payloads: [[UInt8]] = []
+        for (index, length) in lengths.enumerated() {
+            let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ index) }
+            payloads.append(payload)
+            let sequence = SequenceNumber(index + 1)
+            let time = 1_000 + Int64(index) * 977
+            #expect(inPlace.tryAppend(sequence: sequence, timeNanos: time) { $0.raw(payload) }, "length \(length) refused")
+            scratch.append(sequence: sequence, timeNanos: time, payload: payload)
+            #expect(inPlace.bytes.bytes == scratch.bytes.bytes, "the framing differs after the entry of \(length) bytes")
+        }
+        #expect(try inPlace.entries().map { Array($0.payload) } == payloads)
+        let writer = try JournalWriter.open(.init(directory: directory.path))
+        try writer.append(inPlace)
+        var read: [[UInt8]] = []
+        try JournalReader(directory: directory.path).forEach { read.append(Array($0.payload)) }
+        #expect(read == payloads)
+    }
+
     @Test func appendsRollsSegmentsAndReadsBack() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }

@@ -47,11 +47,12 @@ func profileCodec() {
             let allocationsBefore = ac_allocations()
             let start = DispatchTime.now().uptimeNanoseconds
             while index < workload.commands.count, !batch.isFull, batch.count < 1_000 {
-                workload.events[index].withUnsafeBufferPointer { events in
-                    batch.append(sequence: SequenceNumber(index + 1), timeNanos: Workload.time(SequenceNumber(index + 1))) { writer in
+                let fits = workload.events[index].withUnsafeBufferPointer { events in
+                    batch.tryAppend(sequence: SequenceNumber(index + 1), timeNanos: Workload.time(SequenceNumber(index + 1))) { writer in
                         EntryPayload.encode(command: workload.commands[index], events: events, to: &writer)
                     }
                 }
+                precondition(fits, "entry \(index + 1) did not fit")
                 index += 1
             }
             let encoded = DispatchTime.now().uptimeNanoseconds
