@@ -155,8 +155,9 @@ struct Chain {
 /// quarter of its time (docs/BENCHMARKS.md, "The durable path's threads"): a Swift
 /// dictionary per kind and account, looked up for each record added and each evicted, and
 /// two sets allocated per trade. Now an account's records are chains through the rings
-/// (`Chain`), its chains and open orders sit in one slot of `lists`, found once per account
-/// and record by an `IDIndex`, and a slot is freed when it holds nothing.
+/// (`Chain`), its chains sit in one slot of `lists`, found by an `IDIndex` (the last one
+/// found is kept for the next record), and a slot is freed when it holds nothing. Open
+/// orders are the reducer's (`OpenOrders`), listed per account from the follower's state.
 struct RecentHistory: OrderLifecycleObserver {
     /// An account's chains of each kind. (Its open orders are the state's: see
     /// `openOrders(of:in:)`.)
