@@ -149,11 +149,9 @@ final class RequestDurations: @unchecked Sendable {
         tally.count = 0
     }
 
-    /// One request.
+    /// One request (an HTTP request: counted in place, without a tally of its own).
     func record(_ nanos: Int64, _ kind: Kind) {
-        var tally = Tally()
-        tally.add(nanos)
-        merge(&tally, kind)
+        lock.withLock { totals[kind.rawValue].add(nanos) }
     }
 
     /// What each protocol counted so far (for tests).
