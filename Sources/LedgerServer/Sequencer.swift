@@ -113,7 +113,8 @@ package final class Sequencer: @unchecked Sendable {
     /// Answers state queries from a copy of its own (the hash never runs on this thread).
     private let follower: StateFollower
     private let queueCapacity: Int
-    /// Decode and re-encode every entry before its block is written (`journal.verify_entries`).
+    /// Decode every entry and compare it with what the engine made before its block is
+    /// written (`journal.verify_entries`).
     private let verifyEntries: Bool
     /// Journaled as the first entry when the state has no world limits yet (genesis, or the
     /// first start on a journal written before the bounded rules).
@@ -520,7 +521,10 @@ package final class Sequencer: @unchecked Sendable {
 
             if !batch.journal.isEmpty {
                 do {
-                    if verifyEntries { try batch.journal.verifyRoundTrip() }
+                    if verifyEntries {
+                        try batch.journal.verifyReadsBack(
+                            commands: batch.commands, times: batch.times, events: batch.events, eventEnds: batch.eventEnds)
+                    }
                     let syncsBefore = journal.syncs
                     try journal.append(batch.journal)
                     if let metrics = LedgerMetrics.current {

@@ -306,6 +306,117 @@ import Testing
             }
         }
     }
+
+    /// What the engine made, as the sequencer's batch holds it beside the bytes.
+    struct Made {
+        var commands: [Command] = []
+        var times: [Int64] = []
+        var events: [Event] = []
+        var eventEnds: [Int] = []
+        var batch = JournalBatch()
+
+        mutating func add(sequence: SequenceNumber, time: Int64, _ command: Command, _ entryEvents: [Event], bytes: [UInt8]? = nil) {
+            batch.append(sequence: sequence, timeNanos: time, payload: bytes ?? RoundTripCheckTests.payload(command, entryEvents))
+            commands.append(command)
+            times.append(time)
+            events.append(contentsOf: entryEvents)
+            eventEnds.append(events.count)
+        }
+
+        func verify() throws(JournalError) {
+            try batch.verifyReadsBack(commands: commands, times: times, events: events, eventEnds: eventEnds)
+        }
+    }
+
+    static let trade = Trade(
+        tradeID: 3, symbol: 0, makerOrderID: 1, takerOrderID: 2, makerAccount: 10, takerAccount: 11, takerSide: .buy,
+        priceUnits: 500, quantityUnits: 7, makerFeeMinor: 1, takerFeeMinor: 2, makerRealizedPnlMinor: 0, takerRealizedPnlMinor: -4)
+
+    static func madeBatch() -> Made {
+        var made = Made()
+        made.add(sequence: 41, time: 1_000, .setMarkPrice(symbol: 0, priceUnits: 5), [.markPriceSet(symbol: 0, priceUnits: 5)])
+        made.add(
+            sequence: 42, time: 1_000,
+            .placeOrder(
+                PlaceOrder(account: 11, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500, quantityUnits: 7)),
+            [.orderAccepted(2), .trade(trade)])
+        made.add(sequence: 43, time: 999, .setMarkPrice(symbol: 1, priceUnits: 5), [.rejected(.unknownSymbol, detail: 0)])
+        return made
+    }
+
+    /// The sequencer's check (journal.verify_entries): bytes that decode to exactly the
+    /// engine's values pass, time going back included (the framing's delta is signed).
+    @Test func anEntryThatReadsBackAsTheEngineMadeItPasses() throws {
+        try Self.madeBatch().verify()
+        var empty = Made()
+        try empty.verify()
+        empty.add(sequence: 1, time: 0, .setMarkPrice(symbol: 0, priceUnits: 1), [])
+        try empty.verify()
+    }
+
+    /// Each way the bytes can disagree with what the engine holds (and the follower will
+    /// apply) is named by the entry's sequence and says what differs: bytes that decode to
+    /// another command, another event, fewer events, another time; values that do not
+    /// match the batch's count; bytes that do not decode at all.
+    @Test func anEntryThatReadsBackAsOtherValuesIsNamedBySequence() throws {
+        func failure(_ change: (inout Made) -> Void) -> (SequenceNumber, String)? {
+            var made = Self.madeBatch()
+            change(&made)
+            do {
+                try made.verify()
+                return nil
+            } catch {
+                guard case .entryDoesNotRoundTrip(let sequence, let reason) = error else { return (0, "\(error)") }
+                #expect(error.description.contains("entry \(sequence) would not read back as written"))
+                return (sequence, reason)
+            }
+        }
+        // The engine holds another price than its bytes say.
+        let command = failure { $0.commands[0] = .setMarkPrice(symbol: 0, priceUnits: 6) }
+        #expect(command?.0 == 41)
+        #expect(
+            command?.1.contains("its command reads back as setMarkPrice(symbol: 0, priceUnits: 5)") == true,
+            "\(String(describing: command))")
+        #expect(command?.1.contains("priceUnits: 6") == true)
+        // The trade's taker fee differs in the second event of entry 42.
+        let event = failure {
+            var changed = Self.trade
+            changed.takerFeeMinor = 3
+            $0.events[2] = .trade(changed)
+        }
+        #expect(event?.0 == 42)
+        #expect(event?.1.contains("its event 1 reads back as trade(") == true, "\(String(describing: event))")
+        #expect(event?.1.contains("takerFeeMinor: 2") == true && event?.1.contains("takerFeeMinor: 3") == true)
+        // Entry 42 ends one event early (the trade counted with entry 43).
+        let count = failure { $0.eventEnds[1] = 2 }
+        #expect(count?.0 == 42)
+        #expect(count?.1 == "it reads back with 2 events, the engine's has 1")
+        let time = failure { $0.times[2] = 1_001 }
+        #expect(time?.0 == 43)
+        #expect(time?.1 == "its time reads back as 999, the engine's is 1001")
+        let short = failure { $0.commands.removeLast() }
+        #expect(short?.0 == 41)
+        #expect(short?.1 == "the batch holds 3 entries but 2 commands, 3 times and 3 event ends")
+        let beyond = failure { $0.eventEnds[2] = 9 }
+        #expect(beyond?.0 == 41)
+        // Bytes that do not decode at all: a varint padded to two bytes in entry 43.
+        var bad = Made()
+        bad.add(sequence: 42, time: 1, .setMarkPrice(symbol: 0, priceUnits: 5), [.markPriceSet(symbol: 0, priceUnits: 5)])
+        var overlong = Self.payload(.setMarkPrice(symbol: 0, priceUnits: 0), [.markPriceSet(symbol: 0, priceUnits: 0)])
+        overlong.replaceSubrange(2..<3, with: [0x80, 0x00])
+        bad.add(
+            sequence: 43, time: 2, .setMarkPrice(symbol: 0, priceUnits: 0), [.markPriceSet(symbol: 0, priceUnits: 0)], bytes: overlong)
+        do {
+            try bad.verify()
+            Issue.record("an overlong varint was accepted")
+        } catch {
+            guard case .entryDoesNotRoundTrip(43, let reason) = error else {
+                Issue.record("\(error)")
+                return
+            }
+            #expect(reason.contains("malformed varint"), "\(reason)")
+        }
+    }
 }
 
 /// FuzzJournalBlock: a block header whose first sequence is near 2^64 made the last
