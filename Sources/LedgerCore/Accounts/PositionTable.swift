@@ -90,6 +90,16 @@ public struct PositionTable: Sendable, Hashable {
         @inline(__always) get { index == 0 ? head : tail[index - 1] }
     }
 
+    /// Reads the slot at `index` where it lies (`index < count`). `self[slotAt:]` returns a
+    /// copy, and choosing between the inline slot and the array made that copy an 80-byte
+    /// move through the stack, its last 16 bytes overlapping the 16 before: reading it back
+    /// waited for the store buffer (a quarter of `recordDangerMarks`, issue 12). The body
+    /// reads the fields it needs from either place.
+    @inline(__always)
+    func readSlot<Result>(at index: Int, _ body: (borrowing Slot) -> Result) -> Result {
+        index == 0 ? body(head) : body(tail[index - 1])
+    }
+
     /// Changes the slot at `index` in place. A function, not a `_modify` accessor: an
     /// accessor that is not inlined is a coroutine whose frame did not fit the caller's
     /// buffer, so every change of a position allocated it on the heap (two mallocs a

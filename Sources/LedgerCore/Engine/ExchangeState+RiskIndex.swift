@@ -74,26 +74,27 @@ extension ExchangeState {
         let slotCount = ledger.accounts[index].positions.count
         // Every account an entry changed passes here after its last change: the cheap part
         // of "every position is margined" is checked on it (the rest is the check below).
+        // (Each slot's fields are read where they lie, `readSlot`: a copy of the slot
+        // stalled on the store buffer.)
         for slotIndex in 0..<slotCount {
-            let position = ledger.accounts[index].positions[slotAt: slotIndex].position
-            precondition(
-                position.isolatedMarginMinor == 0 || (position.isIsolated && position.sizeQuantityUnits != 0),
-                "account \(ledger.accounts[index].id) holds isolated margin without an open isolated position")
+            let margined = ledger.accounts[index].positions.readSlot(at: slotIndex) { slot in
+                slot.position.isolatedMarginMinor == 0 || (slot.position.isIsolated && slot.position.sizeQuantityUnits != 0)
+            }
+            precondition(margined, "account \(ledger.accounts[index].id) holds isolated margin without an open isolated position")
         }
         var isDue = false
         for asset in assets.indices {
             var crossCount: Int128 = 0
             var crossAllowance: Int128 = 0
             for slotIndex in 0..<slotCount {
-                let slot = ledger.accounts[index].positions[slotAt: slotIndex]
-                let symbol = Int(slot.symbol)
-                guard slot.position.sizeQuantityUnits != 0, symbols[symbol].settleAsset == AssetID(asset) else { continue }
+                let (symbol, size, isIsolated) = Self.sizeAndMode(index, slotIndex, ledger.accounts)
+                guard size != 0, symbols[symbol].settleAsset == AssetID(asset) else { continue }
                 let allowance = dangerAllowanceMinor(symbol: symbol)
-                if slot.position.isIsolated {
-                    let health = Self.marginHealth(accountIndex: index, symbol: slot.symbol, ledger.accounts, symbols, markets)
+                if isIsolated {
+                    let health = Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), ledger.accounts, symbols, markets)
                     isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
-                    addDangerMark(accountIndex: index, symbol: symbol, slot.position, shareMinor: slack)
+                    addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: slack)
                 } else {
                     crossCount += 1
                     crossAllowance += allowance
@@ -107,14 +108,22 @@ extension ExchangeState {
             // the operands fit.
             let share = slack < 0 ? slack : FixedPoint.divideRoundingDown(slack, crossCount)
             for slotIndex in 0..<slotCount {
-                let slot = ledger.accounts[index].positions[slotAt: slotIndex]
-                let symbol = Int(slot.symbol)
-                guard slot.position.sizeQuantityUnits != 0, !slot.position.isIsolated, symbols[symbol].settleAsset == AssetID(asset)
-                else { continue }
-                addDangerMark(accountIndex: index, symbol: symbol, slot.position, shareMinor: share)
+                let (symbol, size, isIsolated) = Self.sizeAndMode(index, slotIndex, ledger.accounts)
+                guard size != 0, !isIsolated, symbols[symbol].settleAsset == AssetID(asset) else { continue }
+                addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: share)
             }
         }
         return isDue
+    }
+
+    /// The symbol, size and margin mode of an account's slot, read in place.
+    @inline(__always)
+    private static func sizeAndMode(
+        _ accountIndex: Int, _ slotIndex: Int, _ accounts: ContiguousArray<Account>
+    ) -> (symbol: Int, size: Int64, isIsolated: Bool) {
+        accounts[accountIndex].positions.readSlot(at: slotIndex) { slot in
+            (Int(slot.symbol), slot.position.sizeQuantityUnits, slot.position.isIsolated)
+        }
     }
 
     /// What rounding can take from a position's slack on any move: a unit for the rounded
@@ -126,15 +135,15 @@ extension ExchangeState {
 
     /// Records the danger mark of one position given its share of the slack; a negative
     /// share (the scope is already at or below maintenance) makes any mark dangerous.
-    private mutating func addDangerMark(accountIndex index: Int, symbol: Int, _ position: Position, shareMinor: Int128) {
-        let isLong = position.sizeQuantityUnits > 0
+    private mutating func addDangerMark(accountIndex index: Int, symbol: Int, sizeQuantityUnits: Int64, shareMinor: Int128) {
+        let isLong = sizeQuantityUnits > 0
         let mark = Int128(markets[symbol].markPriceUnits)
         let danger: Int128
         if shareMinor < 0 {
             danger = isLong ? Int128(Int64.max) : 1
         } else {
             let perPriceUnit =
-                Int128(position.sizeQuantityUnits.magnitude) * Int128(markets[symbol].notionalFactor) * (isLong ? 1 : 2)
+                Int128(sizeQuantityUnits.magnitude) * Int128(markets[symbol].notionalFactor) * (isLong ? 1 : 2)
             let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
             danger = isLong ? mark - move - 1 : mark + move + 1
         }
