@@ -34,6 +34,11 @@ struct LedgerLoad: ParsableCommand {
         help:
             "Commands a second over all connections, each at its time (open loop; latency counts from that time). 0: as fast as the window allows."
     ) var rate: Double = 0
+    @Option(
+        name: .customLong("tick-us"),
+        help:
+            "With --rate: microseconds between a connection's writes; what is due by then goes in one write (latency still counts from each command's own time). 0: a write a command."
+    ) var tickMicros: UInt64 = 200
     @Option var seed: UInt64 = 42
     @Flag(help: "Print a JSON summary instead of text.") var json = false
     @Option(
@@ -43,6 +48,7 @@ struct LedgerLoad: ParsableCommand {
 
     func validate() throws {
         guard rate >= 0, rate <= 100_000_000 else { throw ValidationError("--rate must be 0 ... 100000000 commands a second") }
+        guard tickMicros <= 1_000_000 else { throw ValidationError("--tick-us must be 0 ... 1000000 microseconds") }
         guard accounts >= connections, connections >= 1, window >= 1 else {
             throw ValidationError("need accounts ≥ connections ≥ 1 and window ≥ 1")
         }
@@ -127,6 +133,7 @@ struct LedgerLoad: ParsableCommand {
                 LoadWorker(
                     connection: connection, generator: OrderFlowGenerator(seed: seed &+ UInt64(index) &* 7_919, accounts: ids),
                     window: window, deadlineNanos: deadline, quota: quota, ratePerSecond: rate / Double(connections),
+                    tickNanos: tickMicros * 1_000,
                     ackLog: try ackLog.map { try AckLog(path: "\($0).\(index)") }))
         }
         let started = DispatchTime.now().uptimeNanoseconds

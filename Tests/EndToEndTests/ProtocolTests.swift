@@ -311,6 +311,7 @@ import Testing
         ("ledger-load", ["--token-file", "/nonexistent", "--accounts", "1", "--connections", "2"]),
         ("ledger-load", ["--accounts", "1"]),
         ("ledger-load", ["--rate", "-5", "--accounts", "4"]),
+        ("ledger-load", ["--rate", "1000", "--tick-us", "1000001", "--accounts", "4"]),
         ("ledgerd", ["token", "add", "--file", "/tmp/x.toml", "--name", "a b", "--role", "admin"]),
         ("ledgerd", ["token", "add", "--file", "/tmp/x.toml", "--name", "t", "--role", "trader"]),
         ("ledgerd", ["--frobnicate"]),
@@ -371,18 +372,35 @@ import Testing
 /// command at its time, so a run cannot be faster than commands / rate; a busy machine only
 /// makes it slower, which this does not check.
 @Suite struct LoadRateTests {
-    @Test func aRateRunTakesAtLeastItsSchedule() throws {
+    /// 3,000 commands at 2,000 a second over 2 connections against a fresh daemon, with
+    /// `extra` arguments: the JSON report, after checking that every command committed and
+    /// that the run took its schedule (the last command is due 1.5 s after the first).
+    static func rateRun(_ extra: [String] = []) throws -> [String: Any] {
         let daemon = DaemonProcess()
         defer { daemon.cleanup() }
         try daemon.start()
         let common = ["--port", String(daemon.tcpPort), "--token-file", daemon.adminTokenFile, "--accounts", "100"]
         let result = try runTool(
-            "ledger-load", common + ["--setup", "--commands", "3000", "--rate", "2000", "--connections", "2", "--json"])
+            "ledger-load", common + ["--setup", "--commands", "3000", "--rate", "2000", "--connections", "2", "--json"] + extra)
         #expect(result.status == 0, "\(result.error)")
         let report = try #require(
             try JSONSerialization.jsonObject(with: Data((result.output.split(separator: "\n").last ?? "").utf8)) as? [String: Any])
         #expect(report["committed"] as? Int == 3_000, "\(report)")
-        // 3,000 commands at 2,000 a second: the last is due 1.5 s after the first.
         #expect((report["elapsedSeconds"] as? Double ?? 0) >= 1.45, "\(report)")
+        return report
+    }
+
+    @Test func aRateRunTakesAtLeastItsSchedule() throws {
+        _ = try Self.rateRun()
+    }
+
+    /// `--tick-us`: a connection writes what is due once a tick, and each command's latency
+    /// still counts from its own due time. With 50 ms ticks at 1,000 commands a second a
+    /// connection, the commands of a write waited 0 … 50 ms in the client, 25 ms on average:
+    /// the median latency carries that wait (it would be a few ms counted from the write).
+    @Test func aTickBatchesWritesAndChargesTheWaitToTheLatency() throws {
+        let report = try Self.rateRun(["--tick-us", "50000"])
+        let latency = try #require(report["latencyMicros"] as? [String: Double], "\(report)")
+        #expect((latency["p50"] ?? 0) >= 20_000, "\(latency)")
     }
 }
