@@ -7,10 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 a=$1; b=$2; rounds=${3:-3}; commands=${4:-400000}
-work=$(mktemp -d /tmp/ledger-ab.XXXXXX)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 source Benchmarks/scripts/common.sh
+bench_work ab
 make_tokens "$b"
 for round in $(seq "$rounds"); do
     for side in A B; do

@@ -11,10 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 server=$1; rate=$2; commands=$3; window=$4; rounds=$5; shift 5
 clients=("$@")
-work=$(mktemp -d /tmp/ledger-clients.XXXXXX)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 source Benchmarks/scripts/common.sh
+bench_work clients
 make_tokens "$server"
 for round in $(seq "$rounds"); do
     for client in "${clients[@]}"; do
@@ -25,13 +23,8 @@ for round in $(seq "$rounds"); do
             --accounts "${LOAD_ACCOUNTS:-2000}" --rate "$rate" --commands "$commands" --connections 4 --window "$window" ${LOAD_ARGS:-}; } 2>&1 |
             grep -E 'commands/s|p99|client CPU' | tr '\n' ' ')
         after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-        threads=$(for task in /proc/$pid/task/*; do
-            name=$(cat "$task/comm")
-            case $name in ledger-* | NIO-*) echo "$name $(awk '{print $14 + $15}' "$task/stat")" ;; esac
-        done | sort | tr '\n' ' ')
+        threads=$(thread_ticks)
         printf 'round %s %s: %s; daemon ticks %s; %s\n' "$round" "$client" "$summary" "$((after - before))" "$threads"
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
-        pid=""
+        stop_ledgerd
     done
 done

@@ -17,3 +17,23 @@ start_fresh_ledgerd() {
     until curl -sf "http://127.0.0.1:$http/health/ready" >/dev/null; do sleep 0.05; done
     "$2/ledger-load" --port "$tcp" --token-file "$work/admin.token" --setup --accounts "${LOAD_ACCOUNTS:-2000}" --duration 0 >/dev/null
 }
+# Each named thread of the ledgerd in $pid with its CPU ticks (1/100 s), on one line.
+thread_ticks() {
+    for task in /proc/"$pid"/task/*; do
+        name=$(cat "$task/comm")
+        case $name in ledger-* | NIO-*) echo "$name $(awk '{print $14 + $15}' "$task/stat")" ;; esac
+    done | sort | tr '\n' ' '
+}
+# Stops the ledgerd in $pid.
+stop_ledgerd() {
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    pid=""
+}
+# The run's directory in $work, removed at exit with the ledgerd in $pid stopped (for the
+# scripts that need no other cleanup): bench_work NAME.
+bench_work() {
+    work=$(mktemp -d "/tmp/ledger-$1.XXXXXX")
+    pid=""
+    trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+}

@@ -15,10 +15,8 @@ cd "$(dirname "$0")/../.."
 rate=$1; commands=$2; window=$3; rounds=$4; shift 4
 bins=("$@")
 client=${bins[-1]}
-work=$(mktemp -d /tmp/ledger-threads.XXXXXX)
-pid=""
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 source Benchmarks/scripts/common.sh
+bench_work threads
 make_tokens "$client"
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
@@ -30,13 +28,8 @@ for round in $(seq "$rounds"); do
         summary=$("$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "${LOAD_ACCOUNTS:-2000}" --rate "$rate" \
             --commands "$commands" --connections 4 --window "$window" | grep -E 'commands/s|p99' | tr '\n' ' ' | cut -c1-200)
         cores=$(echo "($(cpu) - $before) / $hz / ($(date +%s.%N) - $started)" | bc -l)
-        threads=$(for task in /proc/$pid/task/*; do
-            name=$(cat "$task/comm")
-            case $name in ledger-* | NIO-*) echo "$name $(awk '{print $14 + $15}' "$task/stat")" ;; esac
-        done | sort | tr '\n' ' ')
+        threads=$(thread_ticks)
         printf 'round %s %s: cores %.3f; %s; ticks: %s\n' "$round" "$bin" "$cores" "$summary" "$threads"
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
-        pid=""
+        stop_ledgerd
     done
 done
