@@ -107,6 +107,8 @@ import Testing
         let before = try first.stateHash()
 
         let second = DaemonProcess(dataDirectory: first.dataDirectory)
+        // (Its own logs too: the first's cleanup counts only the first's starts.)
+        defer { second.cleanup() }
         let refused = try second.startExpectingFailure()
         #expect(refused.status == 1)
         #expect(refused.log.contains("LOCK is locked by pid \(first.pid!) ledgerd"), "\(refused.log)")
@@ -125,7 +127,6 @@ import Testing
         first.kill()
         try second.start()
         #expect(try second.stateHash() == reported)
-        second.kill()
     }
 
     @Test func snapshotWritersTakeTheirDirectorysLockAndClearStaleTemporaryFiles() throws {
