@@ -1,6 +1,13 @@
 /// Binary encoding of commands (docs/FORMATS.md, "Command"), used in journal entries and
 /// in the TCP protocol's request frames.
 extension Command {
+    /// The most bytes a fixed-shape command takes: a tag, six varints and a byte.
+    static let stagedBytesMax = 64
+
+    /// The fixed-shape commands (all of the order path's) are written through a cursor on
+    /// the stack and appended at once, as events are (`ByteWriter.staged`): field by field
+    /// into the array, a placed order cost seven appends, each checking the array's
+    /// uniqueness and room. The others (names, specs, text ids) go field by field.
     public func encode(to writer: inout ByteWriter) {
         switch self {
         case .listAsset(let asset):
@@ -14,62 +21,90 @@ extension Command {
             spec.encode(to: &writer)
             if !spec.hasLegacyTerms { spec.encodeRuleBookTerms(to: &writer) }
         case .deposit(let transfer):
-            writer.u8(3)
-            transfer.encode(to: &writer)
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(3)
+                transfer.encode(to: &$0)
+            }
         case .withdraw(let transfer):
-            writer.u8(4)
-            transfer.encode(to: &writer)
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(4)
+                transfer.encode(to: &$0)
+            }
         case .setLeverage(let account, let symbol, let leverage):
-            writer.u8(5)
-            writer.varint(account)
-            writer.varint(UInt64(symbol))
-            writer.varint(UInt64(leverage))
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(5)
+                $0.varint(account)
+                $0.varint(UInt64(symbol))
+                $0.varint(UInt64(leverage))
+            }
         case .placeOrder(let order) where !order.clientOrderID.isNumeric:
             // A text client order id (issue 10): the tag-16 layout with the id as text.
             writer.u8(24)
             order.encodeRuleBookLayout(to: &writer)
         case .placeOrder(let order) where order.isPlain:
-            writer.u8(6)
-            writer.varint(order.account)
-            writer.varint(UInt64(order.symbol))
-            writer.u8(order.side.rawValue | order.type.rawValue << 1 | order.timeInForce.rawValue << 2)
-            writer.zigzag(order.priceUnits)
-            writer.zigzag(order.quantityUnits)
-            writer.varint(order.clientOrderID.number ?? 0)
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(6)
+                $0.varint(order.account)
+                $0.varint(UInt64(order.symbol))
+                $0.u8(order.side.rawValue | order.type.rawValue << 1 | order.timeInForce.rawValue << 2)
+                $0.zigzag(order.priceUnits)
+                $0.zigzag(order.quantityUnits)
+                $0.varint(order.clientOrderID.number ?? 0)
+            }
         case .placeOrder(let order):
             writer.u8(16)
             order.encodeRuleBookLayout(to: &writer)
+        case .cancelOrder(let cancel) where cancel.clientOrderID.isNumeric:
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(7)
+                $0.varint(cancel.account)
+                $0.varint(cancel.orderID)
+                $0.varint(cancel.clientOrderID.number ?? 0)
+            }
         case .cancelOrder(let cancel):
-            writer.u8(cancel.clientOrderID.isNumeric ? 7 : 25)
+            writer.u8(25)
             writer.varint(cancel.account)
             writer.varint(cancel.orderID)
             writer.clientOrderIDField(cancel.clientOrderID)
         case .setMarkPrice(let symbol, let price):
-            writer.symbolValue(8, symbol, price)
+            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(8, symbol, price) }
         case .setIndexPrice(let symbol, let price):
-            writer.symbolValue(10, symbol, price)
+            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(10, symbol, price) }
         case .setFundingRate(let symbol, let rate):
-            writer.symbolValue(11, symbol, rate)
+            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(11, symbol, rate) }
         case .addPremiumSample(let symbol, let premium):
-            writer.symbolValue(12, symbol, premium)
+            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(12, symbol, premium) }
         case .setMarginMode(let account, let symbol, let isolated):
-            writer.accountSymbolFlag(13, account, symbol, isolated)
+            writer.staged(maxBytes: Self.stagedBytesMax) { $0.accountSymbolFlag(13, account, symbol, isolated) }
         case .adjustIsolatedMargin(let account, let symbol, let amount):
-            writer.accountSymbolValue(14, account, symbol, amount)
+            writer.staged(maxBytes: Self.stagedBytesMax) { $0.accountSymbolValue(14, account, symbol, amount) }
         case .depositInsuranceFund(let transfer):
-            writer.u8(15)
-            transfer.encode(to: &writer)
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(15)
+                transfer.encode(to: &$0)
+            }
+        case .amendOrder(let amend) where amend.clientOrderID.isNumeric:
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(17)
+                $0.varint(amend.account)
+                $0.varint(amend.orderID)
+                $0.varint(amend.clientOrderID.number ?? 0)
+                $0.zigzag(amend.priceUnits)
+                $0.zigzag(amend.quantityUnits)
+            }
         case .amendOrder(let amend):
-            writer.u8(amend.clientOrderID.isNumeric ? 17 : 26)
+            writer.u8(26)
             writer.varint(amend.account)
             writer.varint(amend.orderID)
             writer.clientOrderIDField(amend.clientOrderID)
             writer.zigzag(amend.priceUnits)
             writer.zigzag(amend.quantityUnits)
         case .cancelAllOrders(let account, let symbol):
-            writer.u8(18)
-            writer.varint(account)
-            writer.varint(UInt64(symbol))
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(18)
+                $0.varint(account)
+                $0.varint(UInt64(symbol))
+            }
         case .setIdempotencyWindow(let window):
             writer.u8(19)
             window.encode(to: &writer)
@@ -82,8 +117,10 @@ extension Command {
         case .tick:
             writer.u8(22)
         case .settleFunding(let account):
-            writer.u8(23)
-            writer.varint(account)
+            writer.staged(maxBytes: Self.stagedBytesMax) {
+                $0.u8(23)
+                $0.varint(account)
+            }
         }
     }
 
@@ -208,7 +245,7 @@ extension Command {
 }
 
 extension Transfer {
-    func encode(to writer: inout ByteWriter) {
+    func encode(to writer: inout some ByteSink) {
         writer.varint(transferID)
         writer.varint(account)
         writer.varint(UInt64(asset))
