@@ -56,10 +56,7 @@ extension Command {
             order.encodeRuleBookLayout(to: &writer)
         case .cancelOrder(let cancel) where cancel.clientOrderID.isNumeric:
             writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(7)
-                $0.varint(cancel.account)
-                $0.varint(cancel.orderID)
-                $0.varint(cancel.clientOrderID.number ?? 0)
+                $0.accountOrderClientNumber(7, cancel.account, cancel.orderID, cancel.clientOrderID)
             }
         case .cancelOrder(let cancel):
             writer.u8(25)
@@ -85,10 +82,7 @@ extension Command {
             }
         case .amendOrder(let amend) where amend.clientOrderID.isNumeric:
             writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(17)
-                $0.varint(amend.account)
-                $0.varint(amend.orderID)
-                $0.varint(amend.clientOrderID.number ?? 0)
+                $0.accountOrderClientNumber(17, amend.account, amend.orderID, amend.clientOrderID)
                 $0.zigzag(amend.priceUnits)
                 $0.zigzag(amend.quantityUnits)
             }

@@ -28,6 +28,15 @@ extension ByteSink {
         varint(UInt64(symbol))
         u8(flag ? 1 : 0)
     }
+
+    /// A cancel's or an amend's target: the account, the order and a numeric client order
+    /// id (0 for none).
+    mutating func accountOrderClientNumber(_ tag: UInt8, _ account: AccountID, _ orderID: OrderID, _ clientOrderID: ClientOrderID) {
+        u8(tag)
+        varint(account)
+        varint(orderID)
+        varint(clientOrderID.number ?? 0)
+    }
 }
 
 extension ByteReader {
