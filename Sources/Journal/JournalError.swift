@@ -17,7 +17,8 @@ public enum JournalError: Error, Sendable, Hashable, CustomStringConvertible {
     case writerFailed
     case notFound(path: String)
     /// The engine produced an entry that would not read back as written (the decoder
-    /// refuses it or re-encodes it differently). Nothing of its batch is written.
+    /// refuses it, or it decodes to other values than the engine's, or re-encodes
+    /// differently). Nothing of its batch is written.
     case entryDoesNotRoundTrip(sequence: SequenceNumber, reason: String)
 
     public var description: String {

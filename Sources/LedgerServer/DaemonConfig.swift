@@ -47,9 +47,10 @@ package struct DaemonConfig: Sendable {
     package var tokenRatePerSecond: Int64 = 1_000_000
     /// Requests a token may send at once above its rate; 0: one second's worth.
     package var tokenBurst: Int64 = 0
-    /// Decode and re-encode every entry on the writer thread before its block is written
-    /// (docs/OPERATIONS.md): an entry that would not read back stops the daemon without
-    /// acknowledging it, instead of poisoning the journal.
+    /// Decode every entry on the writer thread and compare it with what the engine made
+    /// before its block is written (docs/OPERATIONS.md): an entry that would not read back
+    /// as written stops the daemon without acknowledging it, instead of poisoning the
+    /// journal.
     package var verifyEntries = true
     package var projectorEnabled = false
     package var projectorURL = ""
