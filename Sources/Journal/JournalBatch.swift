@@ -167,7 +167,7 @@ public struct JournalBatch: Sendable {
             throw .entryDoesNotRoundTrip(
                 sequence: firstSequence,
                 reason:
-                    "the batch holds \(count) entries but \(commands.count) commands, \(times.count) times and \(eventEnds.count) event ends"
+                    "the batch holds \(count) entries but \(commands.count) commands, \(times.count) times and \(eventEnds.count) event ends (the last \(eventEnds.last ?? 0), of \(events.count) events)"
             )
         }
         var reader = ByteReader(bytes.bytes)

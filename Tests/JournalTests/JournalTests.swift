@@ -396,9 +396,10 @@ import Testing
         #expect(time?.1 == "its time reads back as 999, the engine's is 1001")
         let short = failure { $0.commands.removeLast() }
         #expect(short?.0 == 41)
-        #expect(short?.1 == "the batch holds 3 entries but 2 commands, 3 times and 3 event ends")
+        #expect(short?.1 == "the batch holds 3 entries but 2 commands, 3 times and 3 event ends (the last 4, of 4 events)")
         let beyond = failure { $0.eventEnds[2] = 9 }
         #expect(beyond?.0 == 41)
+        #expect(beyond?.1.hasSuffix("(the last 9, of 4 events)") == true, "\(String(describing: beyond))")
         // Bytes that do not decode at all: a varint padded to two bytes in entry 43.
         var bad = Made()
         bad.add(sequence: 42, time: 1, .setMarkPrice(symbol: 0, priceUnits: 5), [.markPriceSet(symbol: 0, priceUnits: 5)])
