@@ -9,6 +9,7 @@ import LedgerCore
 //     swift build -c release --product MatcherBench
 //     .build/release/MatcherBench contest [PASSES] [MESSAGES]   (defaults 20, 36000)
 //     .build/release/MatcherBench book [PASSES]                 (default 3)
+//     .build/release/MatcherBench kinds [PASSES] [COUNT]        (defaults 20, 10000)
 //
 // `contest`: a seeded feed shaped as a matching contest's: one symbol, 10 traders, half
 // limit orders over 48 ticks (sizes 100 … 100,000 lots, mean ~1,100), half cancels by
@@ -16,6 +17,10 @@ import LedgerCore
 // `book`: Liquibook's growing book: 1,000,000 alternating limit orders of 10 traders, buys
 // over 10 ticks and sells over 10 overlapping by 6, sizes 100 … 1,000, no cancels; ns an
 // order at 30,000 / 300,000 / 1,000,000.
+// `kinds`: each kind of the contest's messages on its own, COUNT of each (default 10,000),
+// fastest of PASSES: a cancel of an order that is not there (the least an entry costs), a
+// limit order that rests without crossing, the cancel of a resting order, a limit order
+// filled by one maker. KIND=prefix runs one kind alone (for a profiler), with its set-up.
 //
 // Each feed goes through `ExchangeState.execute` (the whole ledger: margin, fees,
 // positions, the journal's events), through the engine's books room alone (`RoomRun`: the
@@ -323,7 +328,68 @@ case "book":
     }
     print(line)
     print("agreed: \(result.counts)")
+case "kinds":
+    let passes = arguments.count > 2 ? Int(arguments[2])! : 20
+    let count = arguments.count > 3 ? Int(arguments[3])! : 10_000
+    let only = ProcessInfo.processInfo.environment["KIND"]
+    let names = ["cancel, unknown order", "order that rests", "cancel of a resting order", "order filled by one maker"]
+    func selected(_ kind: Int) -> Bool { only.map { names[kind].hasPrefix($0) } ?? true }
+    var best: [String: Double] = [:]
+    for _ in 0..<passes {
+        var engine = EngineRun(orders: 1)
+        /// Runs `body` for kind `kind` (or, when only another kind is selected and this one
+        /// is not its set-up, nothing), timed; each body checks that every message did what
+        /// its kind says.
+        func timed(_ kind: Int, setUpFor later: Int? = nil, _ body: (inout EngineRun) -> Void) {
+            guard selected(kind) || later.map(selected) == true else { return }
+            let began = nanos()
+            body(&engine)
+            best[names[kind]] = min(best[names[kind]] ?? .infinity, Double(nanos() - began) / Double(count))
+        }
+        func place(_ trader: UInt64, _ side: Side, _ tick: Int64) -> Command {
+            .placeOrder(
+                PlaceOrder(
+                    account: trader, symbol: 0, side: side, type: .limit, timeInForce: .gtc,
+                    priceUnits: EngineRun.basePrice + tick, quantityUnits: 100))
+        }
+        timed(0) { engine in
+            for index in 0..<count {
+                engine.run(.cancelOrder(CancelOrder(account: 1, orderID: OrderID(1 << 40 + index))))
+                guard case .rejected(.unknownOrder, _) = engine.events.last else { preconditionFailure("not refused") }
+            }
+        }
+        // Buys of the ten traders over 16 ticks, with nothing to cross.
+        var rested: [OrderID] = []
+        rested.reserveCapacity(count)
+        timed(1, setUpFor: 2) { engine in
+            for index in 0..<count {
+                engine.run(place(UInt64(1 + index % 10), .buy, Int64(index % 16)))
+                guard case .orderAccepted(let id) = engine.events.first, case .orderRested = engine.events.last else {
+                    preconditionFailure("did not rest: \(engine.events)")
+                }
+                rested.append(id)
+            }
+        }
+        timed(2) { engine in
+            for (index, id) in rested.enumerated() {
+                engine.run(.cancelOrder(CancelOrder(account: UInt64(1 + index % 10), orderID: id)))
+                guard case .orderCancelled = engine.events.last else { preconditionFailure("not cancelled: \(engine.events)") }
+            }
+        }
+        // Makers of trader 1 at one price (not timed), then takers of trader 2 that fill one
+        // each.
+        if selected(3) { for _ in 0..<count { engine.run(place(1, .sell, 40)) } }
+        timed(3) { engine in
+            var trades = 0
+            for _ in 0..<count {
+                engine.run(place(2, .buy, 40))
+                for event in engine.events { if case .trade = event { trades += 1 } }
+            }
+            precondition(trades == count, "\(trades) trades for \(count) takers")
+        }
+    }
+    for name in names where best[name] != nil { print("\(name): \(format(best[name]!)) ns") }
 default:
-    print("usage: MatcherBench contest [PASSES] [MESSAGES] | book [PASSES]")
+    print("usage: MatcherBench contest [PASSES] [MESSAGES] | book [PASSES] | kinds [PASSES] [COUNT]")
     exit(2)
 }

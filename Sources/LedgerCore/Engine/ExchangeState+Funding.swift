@@ -8,8 +8,14 @@ extension ExchangeState {
     /// Settles every symbol whose funding time has come by `timeNanos`: under the rules of
     /// a journal written before the bounded rules, whole, inside this entry; under the
     /// bounded rules, only starts each settlement (ticks pay it: `continueFundingSettlements`).
+    @inline(__always)
     mutating func settleDueFunding(timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
-        if timeNanos < funding.earliestFundingDueNanos { return }
+        // Most entries find nothing due: one comparison in the caller, no call.
+        if timeNanos >= funding.earliestFundingDueNanos { settleFundingDue(timeNanos: timeNanos, command, sequence, &events) }
+    }
+
+    @inline(never)
+    private mutating func settleFundingDue(timeNanos: Int64, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         if isBounded { return startDueFundingSettlements(timeNanos: timeNanos, command, sequence, &events) }
         for symbol in markets.indices {
             let due = funding.bySymbol[symbol].nextFundingTimeNanos

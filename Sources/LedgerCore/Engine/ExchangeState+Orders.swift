@@ -25,7 +25,15 @@ extension ExchangeState {
     ///
     /// Under the bounded rules liquidations wait for ticks: the noted accounts are checked
     /// here, and those at or below maintenance join `risk.pendingLiquidations`.
+    @inline(__always)
     mutating func settleEntry(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
+        // Most entries set off nothing: three counts read in the caller, no call.
+        if risk.liquidationCandidates.isEmpty && reduceOnlyChecks.isEmpty && movedPrices.isEmpty { return }
+        settleEntryWork(command, sequence, &events)
+    }
+
+    @inline(never)
+    private mutating func settleEntryWork(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         while true {
             if isBounded && !risk.liquidationCandidates.isEmpty {
                 queueDueCandidates()

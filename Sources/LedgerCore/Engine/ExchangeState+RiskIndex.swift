@@ -25,8 +25,13 @@ extension ExchangeState {
     }
 
     /// Replaces the danger marks of every account changed since its last check.
+    @inline(__always)
     mutating func refreshDangerMarks() {
-        if risk.riskIndex.dirty.isEmpty { return }
+        if !risk.riskIndex.dirty.isEmpty { refreshDirtyDangerMarks() }
+    }
+
+    @inline(never)
+    private mutating func refreshDirtyDangerMarks() {
         var dirty: [UInt32] = []
         swap(&dirty, &risk.riskIndex.dirty)
         for index in dirty where RiskIndex.isDirty(ledger.accounts[Int(index)]) {
