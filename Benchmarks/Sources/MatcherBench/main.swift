@@ -116,6 +116,14 @@ struct EngineRun {
         counts = Counts()
     }
 
+    /// A limit order of 100 lots, GTC, `tick` ticks above the base price.
+    static func place(_ trader: UInt64, _ side: Side, _ tick: Int64) -> Command {
+        .placeOrder(
+            PlaceOrder(
+                account: trader, symbol: 0, side: side, type: .limit, timeInForce: .gtc, priceUnits: basePrice + tick,
+                quantityUnits: 100))
+    }
+
     @inline(__always)
     mutating func run(_ command: Command) {
         events.removeAll(keepingCapacity: true)
@@ -292,6 +300,52 @@ func compare(_ feed: [Message], stops: [Int], passes: Int) -> (
     return (engineBest, roomBest, matcherBest, allocationsLeast, agreed!)
 }
 
+// The kinds of `kinds`, each a function of its own (not inlined) so that a profiler can
+// count what is inside one: `valgrind --tool=callgrind --toggle-collect='*kindFills*'`
+// (Benchmarks/scripts/kinds-instructions.sh). Each checks that every message did what its
+// kind says.
+
+/// Cancels of order ids that were never given: each refused as an unknown order.
+@inline(never)
+func kindUnknownCancels(_ engine: inout EngineRun, _ count: Int) {
+    for index in 0..<count {
+        engine.run(.cancelOrder(CancelOrder(account: 1, orderID: OrderID(1 << 40 + index))))
+        guard case .rejected(.unknownOrder, _) = engine.events.last else { preconditionFailure("not refused") }
+    }
+}
+
+/// Buys of the ten traders over 16 ticks, with nothing to cross: each rests.
+@inline(never)
+func kindRests(_ engine: inout EngineRun, _ count: Int, into rested: inout [OrderID]) {
+    for index in 0..<count {
+        engine.run(EngineRun.place(UInt64(1 + index % 10), .buy, Int64(index % 16)))
+        guard case .orderAccepted(let id) = engine.events.first, case .orderRested = engine.events.last else {
+            preconditionFailure("did not rest: \(engine.events)")
+        }
+        rested.append(id)
+    }
+}
+
+/// Cancels of the resting orders `rested`, in the order they rested.
+@inline(never)
+func kindRestingCancels(_ engine: inout EngineRun, _ rested: [OrderID]) {
+    for (index, id) in rested.enumerated() {
+        engine.run(.cancelOrder(CancelOrder(account: UInt64(1 + index % 10), orderID: id)))
+        guard case .orderCancelled = engine.events.last else { preconditionFailure("not cancelled: \(engine.events)") }
+    }
+}
+
+/// Buys of trader 2 against as many sells of trader 1 at one price: one trade each.
+@inline(never)
+func kindFills(_ engine: inout EngineRun, _ count: Int) {
+    var trades = 0
+    for _ in 0..<count {
+        engine.run(EngineRun.place(2, .buy, 40))
+        for event in engine.events { if case .trade = event { trades += 1 } }
+    }
+    precondition(trades == count, "\(trades) trades for \(count) takers")
+}
+
 let skipRoom = ProcessInfo.processInfo.environment["MATCHERBENCH_NO_ROOM"] == "1"
 
 func format(_ value: Double) -> String { String(format: value < 100 ? "%.1f" : "%.0f", value) }
@@ -338,55 +392,21 @@ case "kinds":
     for _ in 0..<passes {
         var engine = EngineRun(orders: 1)
         /// Runs `body` for kind `kind` (or, when only another kind is selected and this one
-        /// is not its set-up, nothing), timed; each body checks that every message did what
-        /// its kind says.
+        /// is not its set-up, nothing), timed.
         func timed(_ kind: Int, setUpFor later: Int? = nil, _ body: (inout EngineRun) -> Void) {
             guard selected(kind) || later.map(selected) == true else { return }
             let began = nanos()
             body(&engine)
             best[names[kind]] = min(best[names[kind]] ?? .infinity, Double(nanos() - began) / Double(count))
         }
-        func place(_ trader: UInt64, _ side: Side, _ tick: Int64) -> Command {
-            .placeOrder(
-                PlaceOrder(
-                    account: trader, symbol: 0, side: side, type: .limit, timeInForce: .gtc,
-                    priceUnits: EngineRun.basePrice + tick, quantityUnits: 100))
-        }
-        timed(0) { engine in
-            for index in 0..<count {
-                engine.run(.cancelOrder(CancelOrder(account: 1, orderID: OrderID(1 << 40 + index))))
-                guard case .rejected(.unknownOrder, _) = engine.events.last else { preconditionFailure("not refused") }
-            }
-        }
-        // Buys of the ten traders over 16 ticks, with nothing to cross.
+        timed(0) { kindUnknownCancels(&$0, count) }
         var rested: [OrderID] = []
         rested.reserveCapacity(count)
-        timed(1, setUpFor: 2) { engine in
-            for index in 0..<count {
-                engine.run(place(UInt64(1 + index % 10), .buy, Int64(index % 16)))
-                guard case .orderAccepted(let id) = engine.events.first, case .orderRested = engine.events.last else {
-                    preconditionFailure("did not rest: \(engine.events)")
-                }
-                rested.append(id)
-            }
-        }
-        timed(2) { engine in
-            for (index, id) in rested.enumerated() {
-                engine.run(.cancelOrder(CancelOrder(account: UInt64(1 + index % 10), orderID: id)))
-                guard case .orderCancelled = engine.events.last else { preconditionFailure("not cancelled: \(engine.events)") }
-            }
-        }
-        // Makers of trader 1 at one price (not timed), then takers of trader 2 that fill one
-        // each.
-        if selected(3) { for _ in 0..<count { engine.run(place(1, .sell, 40)) } }
-        timed(3) { engine in
-            var trades = 0
-            for _ in 0..<count {
-                engine.run(place(2, .buy, 40))
-                for event in engine.events { if case .trade = event { trades += 1 } }
-            }
-            precondition(trades == count, "\(trades) trades for \(count) takers")
-        }
+        timed(1, setUpFor: 2) { kindRests(&$0, count, into: &rested) }
+        timed(2) { kindRestingCancels(&$0, rested) }
+        // The makers (not timed) of the fills.
+        if selected(3) { for _ in 0..<count { engine.run(EngineRun.place(1, .sell, 40)) } }
+        timed(3) { kindFills(&$0, count) }
     }
     for name in names where best[name] != nil { print("\(name): \(format(best[name]!)) ns") }
 default:
