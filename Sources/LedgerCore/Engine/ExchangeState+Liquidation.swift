@@ -18,15 +18,15 @@ extension ExchangeState {
     /// during the sweep join it in order (one below the next in line goes first).
     mutating func sweepLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         guard !risk.liquidationCandidates.isEmpty else { return }
-        // The two arrays trade buffers (a copy and `removeAll(keepingCapacity:)` would
-        // allocate a new one for every entry with a fill).
-        var batch: [UInt32] = []
+        // The two lists trade buffers (a copy would allocate a new one for every entry with
+        // a fill).
+        var batch = ScratchList<UInt32>()
         defer {
-            batch.removeAll(keepingCapacity: true)
+            batch.removeAll()
             swap(&batch, &risk.liquidationCandidates)
         }
         while !risk.liquidationCandidates.isEmpty {
-            batch.removeAll(keepingCapacity: true)
+            batch.removeAll()
             swap(&batch, &risk.liquidationCandidates)
             batch.sort()
             var position = 0
@@ -39,7 +39,7 @@ extension ExchangeState {
                 liquidateIfDue(accountIndex: Int(candidate), command, sequence, &events)
                 if !risk.liquidationCandidates.isEmpty {
                     // New candidates: merge them with the rest of the batch and start over.
-                    risk.liquidationCandidates.append(contentsOf: batch[position...])
+                    risk.liquidationCandidates.append(contentsOf: batch, from: position)
                     break
                 }
             }
@@ -48,7 +48,7 @@ extension ExchangeState {
 
     /// Bounded rules: checks the noted accounts and queues those that are due for a tick.
     mutating func queueDueCandidates() {
-        var candidates: [UInt32] = []
+        var candidates = ScratchList<UInt32>()
         swap(&candidates, &risk.liquidationCandidates)
         // Once per account: a taker that met five makers was noted five times, and its
         // marks were computed five times over the same state (the last set wins; the
@@ -60,7 +60,7 @@ extension ExchangeState {
             if risk.pendingLiquidations.contains(candidate) { continue }
             if recordDangerMarks(accountIndex: Int(candidate)) { risk.pendingLiquidations.insert(candidate) }
         }
-        candidates.removeAll(keepingCapacity: true)
+        candidates.removeAll()
         swap(&candidates, &risk.liquidationCandidates)
     }
 

@@ -49,7 +49,7 @@ extension ExchangeState {
                     pendingTriggers.append(symbol)
                 }
                 pendingTriggers.sort()
-                movedPrices.removeAll(keepingCapacity: true)
+                movedPrices.removeAll()
             } else if !movedPrices.isEmpty {
                 let symbol = movedPrices.min()!
                 movedPrices.removeAll { $0 == symbol }

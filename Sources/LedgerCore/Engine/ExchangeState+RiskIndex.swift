@@ -32,12 +32,12 @@ extension ExchangeState {
 
     @inline(never)
     private mutating func refreshDirtyDangerMarks() {
-        var dirty: [UInt32] = []
+        var dirty = ScratchList<UInt32>()
         swap(&dirty, &risk.riskIndex.dirty)
         for index in dirty where RiskIndex.isDirty(ledger.accounts[Int(index)]) {
             _ = recordDangerMarks(accountIndex: Int(index))
         }
-        dirty.removeAll(keepingCapacity: true)
+        dirty.removeAll()
         swap(&dirty, &risk.riskIndex.dirty)
     }
 

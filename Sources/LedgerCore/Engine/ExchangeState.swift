@@ -40,7 +40,7 @@ public struct ExchangeState: Sendable {
     /// (account, symbol) whose resting reduce-only orders to check (scratch).
     var reduceOnlyChecks: [ReduceOnlyCheck] = []
     /// Symbols whose mark or last price moved in this entry (scratch).
-    var movedPrices: [SymbolID] = []
+    var movedPrices = ScratchList<SymbolID>()
     /// Bounded rules: symbols whose price moved where a conditional order's trigger holds,
     /// waiting for ticks to trigger them (ascending). Derived like
     /// `RiskRoom.pendingLiquidations`: a rebuild finds the same symbols.

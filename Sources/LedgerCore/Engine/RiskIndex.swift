@@ -25,7 +25,7 @@ struct RiskIndex: Sendable {
     static let dirtyBit: UInt32 = 1 << 31
     /// Accounts to check afresh when the entry ends; those whose `isDirty` was cleared by
     /// a check in the meantime are skipped (an account may be listed more than once).
-    var dirty: [UInt32] = []
+    var dirty = ScratchList<UInt32>()
     /// True when the entries do not describe the state (after events were applied without
     /// executing): `ExchangeState.execute` rebuilds it first.
     var isStale = true
@@ -43,7 +43,7 @@ struct RiskIndex: Sendable {
     /// Drops the dirty marks and declares the entries stale: the next execute rebuilds.
     mutating func invalidate(_ accounts: inout ContiguousArray<Account>) {
         for index in dirty { accounts[Int(index)].riskState &= ~Self.dirtyBit }
-        dirty.removeAll(keepingCapacity: true)
+        dirty.removeAll()
         isStale = true
     }
 
@@ -79,7 +79,7 @@ struct RiskIndex: Sendable {
     /// Appends to `candidates` each account whose live danger mark in `symbol` the new
     /// mark reached, and marks it dirty (its fresh check replaces the entries taken out).
     mutating func takeEndangered(
-        symbol: Int, markPriceUnits: Int64, _ accounts: inout ContiguousArray<Account>, into candidates: inout [UInt32]
+        symbol: Int, markPriceUnits: Int64, _ accounts: inout ContiguousArray<Account>, into candidates: inout ScratchList<UInt32>
     ) {
         guard symbol < longs.count else { return }
         while let entry = longs[symbol].popIfKey(atMost: -markPriceUnits) {
@@ -91,7 +91,7 @@ struct RiskIndex: Sendable {
     }
 
     private mutating func endangered(
-        _ entry: DangerHeap.Entry, _ accounts: inout ContiguousArray<Account>, _ candidates: inout [UInt32]
+        _ entry: DangerHeap.Entry, _ accounts: inout ContiguousArray<Account>, _ candidates: inout ScratchList<UInt32>
     ) {
         guard entry.generation == accounts[Int(entry.accountIndex)].riskState & ~Self.dirtyBit else { return }
         candidates.append(entry.accountIndex)

@@ -10,7 +10,7 @@ public struct RiskRoom: Sendable {
     /// Which holders a mark price must check for liquidation (derived, not state).
     var riskIndex = RiskIndex()
     /// Accounts to check for liquidation before the entry ends (scratch, not state).
-    var liquidationCandidates: [UInt32] = []
+    var liquidationCandidates = ScratchList<UInt32>()
     /// Bounded rules: the accounts found at or below maintenance margin at the end of an
     /// entry, waiting for a tick to liquidate them, lowest first. Derived, not encoded: a
     /// rebuild finds the same accounts due (`rebuildRiskIndex`), and one no longer due

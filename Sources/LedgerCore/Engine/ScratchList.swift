@@ -1,0 +1,66 @@
+/// A list the engine fills and empties within one entry (the accounts to check for
+/// liquidation, the accounts whose danger marks changed, the symbols whose price moved):
+/// its elements are the first `count` of a buffer that keeps its room, so emptying it is
+/// one store.
+///
+/// An `Array` emptied with `removeAll(keepingCapacity:)` goes through
+/// `replaceSubrange` with an empty collection: ~100 instructions for two elements
+/// (`valgrind --tool=callgrind`), and a fill emptied five of them every entry
+/// (docs/BENCHMARKS.md, "Instructions a message").
+///
+/// Scratch, never state: not encoded, not compared; the elements past `count` are
+/// leftovers that nothing reads.
+struct ScratchList<Element: BitwiseCopyable & Sendable>: Sendable, RandomAccessCollection {
+    private var storage: ContiguousArray<Element> = []
+    private(set) var count = 0
+
+    init() {}
+
+    @inline(__always) var startIndex: Int { 0 }
+    @inline(__always) var endIndex: Int { count }
+    @inline(__always) var isEmpty: Bool { count == 0 }
+
+    @inline(__always)
+    subscript(position: Int) -> Element {
+        precondition(position >= 0 && position < count, "scratch list index out of range")
+        return storage[position]
+    }
+
+    @inline(__always)
+    mutating func append(_ element: Element) {
+        if count < storage.count {
+            storage[count] = element
+        } else {
+            storage.append(element)
+        }
+        count += 1
+    }
+
+    /// Appends the elements of `other` from `start` on.
+    mutating func append(contentsOf other: ScratchList, from start: Int) {
+        for position in start..<other.count { append(other[position]) }
+    }
+
+    /// Empties the list; the room stays.
+    @inline(__always)
+    mutating func removeAll() { count = 0 }
+
+    /// Removes the elements that satisfy `shouldBeRemoved`, keeping the others in order.
+    mutating func removeAll(where shouldBeRemoved: (Element) -> Bool) {
+        var kept = 0
+        for position in 0..<count where !shouldBeRemoved(storage[position]) {
+            storage[kept] = storage[position]
+            kept += 1
+        }
+        count = kept
+    }
+
+    /// Sorts the elements in place (ascending).
+    mutating func sort() where Element: Comparable {
+        let count = count
+        storage.withUnsafeMutableBufferPointer { buffer in
+            var live = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+            live.sort()
+        }
+    }
+}
