@@ -13,7 +13,8 @@ import Testing
     }
 
     /// The 64-bit fast path gives what 128-bit division gives, on both sides of the 64-bit
-    /// edge and for every sign, with divisors from 1 to beyond 64 bits.
+    /// edge and for every sign, with divisors from 1 to beyond 64 bits; so does the
+    /// division by the rate scale.
     @Test func divisionIsTheSameInsideAndBeyondSixtyFourBits() {
         func reference(_ a: Int128, _ b: Int128) -> (up: Int128, down: Int128) {
             let (q, r) = a.quotientAndRemainder(dividingBy: b)
@@ -39,6 +40,10 @@ import Testing
                 let down = FixedPoint.divideRoundingDown(a, b)
                 if up != expected.up || down != expected.down { mismatches.append("\(a) / \(b): \(up), \(down), expected \(expected)") }
             }
+            // The division by the rate scale, whose 64-bit path divides by a constant.
+            let byRateScale = FixedPoint.divideByRateScaleRoundingUp(a)
+            let expected = reference(a, Int128(FixedPoint.rateScale)).up
+            if byRateScale != expected { mismatches.append("\(a) / rate scale: \(byRateScale), expected \(expected)") }
         }
         let none = mismatches.isEmpty
         #expect(none, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")

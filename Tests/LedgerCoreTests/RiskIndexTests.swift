@@ -119,7 +119,7 @@ import Testing
                 holdersAtMarks += engine.state.accounts.count { $0.position(symbol).sizeQuantityUnits != 0 }
                 var index = engine.state.risk.riskIndex
                 var accounts = engine.state.accounts
-                var taken: [UInt32] = []
+                var taken = ScratchList<UInt32>()
                 index.takeEndangered(symbol: Int(symbol), markPriceUnits: price, &accounts, into: &taken)
                 checkedAtMarks += taken.count
             } else if roll < 90 {
@@ -171,15 +171,15 @@ import Testing
         #expect(state.crossHealth(accountIndex: Int(state.ledger.accountIndexByID[3]!), asset: 0) == (6_000_000_000, 200_000_000))
         var index = state.risk.riskIndex
         var accounts = state.accounts
-        var taken: [UInt32] = []
+        var taken = ScratchList<UInt32>()
         index.takeEndangered(symbol: 0, markPriceUnits: 4_420_001, &accounts, into: &taken)
         #expect(taken.isEmpty)
         index.takeEndangered(symbol: 0, markPriceUnits: 4_420_000, &accounts, into: &taken)
-        #expect(taken == [state.ledger.accountIndexByID[3]!])
+        #expect(Array(taken) == [state.ledger.accountIndexByID[3]!])
         index.takeEndangered(symbol: 0, markPriceUnits: 9_989_999, &accounts, into: &taken)
         #expect(taken.count == 1)
         index.takeEndangered(symbol: 0, markPriceUnits: 9_990_000, &accounts, into: &taken)
-        #expect(taken == [state.ledger.accountIndexByID[3]!, state.ledger.accountIndexByID[1]!])
+        #expect(Array(taken) == [state.ledger.accountIndexByID[3]!, state.ledger.accountIndexByID[1]!])
         // The bound holds: at the danger marks both are still above maintenance.
         var atDanger = engine
         atDanger.run(.setMarkPrice(symbol: 0, priceUnits: 4_420_000))
@@ -223,7 +223,7 @@ import Testing
             }
         }
         #expect(index.longs[0].count <= 2 * 50 + 64 + 1)
-        var taken: [UInt32] = []
+        var taken = ScratchList<UInt32>()
         index.takeEndangered(symbol: 0, markPriceUnits: 1, &accounts, into: &taken)
         #expect(taken.count == 50 && Set(taken) == Set((0..<50).map(UInt32.init)))
     }

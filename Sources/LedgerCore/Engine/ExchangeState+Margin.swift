@@ -196,8 +196,7 @@ extension ExchangeState {
         if notionalMinor == 0 { return 0 }
         let bracket = MarginBracket.index(in: brackets, notionalMinor: notionalMinor)
         let margin =
-            FixedPoint.divideRoundingUp(
-                notionalMinor * Int128(brackets[bracket].maintenanceMarginRateE8), Int128(FixedPoint.rateScale))
+            FixedPoint.divideByRateScaleRoundingUp(notionalMinor * Int128(brackets[bracket].maintenanceMarginRateE8))
             - Int128(amounts[bracket])
         return max(0, margin)
     }

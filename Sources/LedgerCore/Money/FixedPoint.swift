@@ -38,8 +38,22 @@ public enum FixedPoint {
     /// larger amount, or receives the smaller rebate when the rate is negative.
     @inlinable
     public static func charge(notional: Int64, rateE8: Int64) -> Int64 {
-        let fee = divideRoundingUp(Int128(notional) * Int128(rateE8), Int128(rateScale))
+        let fee = divideByRateScaleRoundingUp(Int128(notional) * Int128(rateE8))
         return Int64(fee)  // |rate| ≤ 1 keeps |fee| ≤ |notional|
+    }
+
+    /// `a / rateScale` rounded toward +∞: a product with a rate (a fee, a maintenance
+    /// margin) brought back to minor units. The same as `divideRoundingUp(a, rateScale)`;
+    /// in 64 bits the divisor is a constant, so the quotient is a multiply and shifts
+    /// instead of a divide instruction (tens of cycles, on every fee and every
+    /// maintenance margin).
+    @inlinable @inline(__always)
+    public static func divideByRateScaleRoundingUp(_ a: Int128) -> Int128 {
+        if let a64 = Int64(exactly: a) {
+            let quotient = a64 / 100_000_000
+            return Int128(a64 - quotient * 100_000_000 > 0 ? quotient + 1 : quotient)
+        }
+        return divideRoundingUp(a, Int128(rateScale))
     }
 
     /// 10^exponent for 0 ≤ exponent ≤ 18.

@@ -1,0 +1,34 @@
+import Testing
+
+@testable import LedgerCore
+
+/// The engine's per-entry lists: emptying keeps the room but no element, and sorting,
+/// filtering and appending see only the live elements.
+@Suite struct ScratchListTests {
+    @Test func onlyTheLiveElementsAreSeen() {
+        var list = ScratchList<UInt32>()
+        for value: UInt32 in [9, 3, 7, 1] { list.append(value) }
+        #expect(Array(list) == [9, 3, 7, 1])
+        list.removeAll()
+        #expect(list.isEmpty && Array(list).isEmpty)
+        // The room is reused: the old values do not come back.
+        list.append(5)
+        list.append(2)
+        #expect(Array(list) == [5, 2])
+        list.sort()
+        #expect(Array(list) == [2, 5])
+        list.append(4)
+        list.append(8)
+        list.append(6)
+        list.removeAll { $0 % 4 == 0 }
+        #expect(Array(list) == [2, 5, 6])
+        // Past the room it grows.
+        for value: UInt32 in 10..<20 { list.append(value) }
+        #expect(list.count == 13 && list[12] == 19)
+        var other = ScratchList<UInt32>()
+        other.append(1)
+        other.append(contentsOf: list, from: 11)
+        #expect(Array(other) == [1, 18, 19])
+        #expect(other.min() == 1 && other.contains(19) && !other.contains(2))
+    }
+}
