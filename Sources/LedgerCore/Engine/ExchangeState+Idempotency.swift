@@ -9,6 +9,9 @@ extension ExchangeState {
     /// each kind are looked at per entry; the rest wait for the next entries.
     @inline(__always)
     mutating func expireIdempotency(now: Int64) {
+        // Checked here first: the call with the books beside the room copied the room
+        // (545 bytes) out of the state and back on every entry.
+        guard idempotency.hasDue(now: now) else { return }
         idempotency.expire(
             now: now, budget: isBounded ? Limits.idempotencyExpiriesPerEntryMax : Int.max, bounded: isBounded, books: books)
     }

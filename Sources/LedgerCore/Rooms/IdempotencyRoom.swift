@@ -57,13 +57,17 @@ public struct IdempotencyRoom: Sendable {
     /// of them, forever (docs/RULES.md, "Idempotency").
     @inline(__always)
     public mutating func expire(now: Int64, budget: Int, bounded: Bool, books: borrowing BookRoom) {
-        // Most entries forget nothing: two comparisons a queue, inline. (Open orders'
-        // ids are counted here, so this is due whenever `forget` would find work.)
-        if let first = transferQueue.first, transferIsDue(first, now: now) {
-            forget(now: now, budget: budget, bounded: bounded, books: books)
-        } else if let first = clientOrderQueue.first, clientOrderIsDue(first, now: now, unforgettable: 0) {
-            forget(now: now, budget: budget, bounded: bounded, books: books)
-        }
+        if hasDue(now: now) { forget(now: now, budget: budget, bounded: bounded, books: books) }
+    }
+
+    /// True when `expire` has work at `now`: the oldest record of a kind has left its
+    /// window. Most entries forget nothing: two comparisons a queue, inline. (Open orders'
+    /// ids are counted here, so this is true whenever `forget` would find work.)
+    @inline(__always)
+    func hasDue(now: Int64) -> Bool {
+        if let first = transferQueue.first, transferIsDue(first, now: now) { return true }
+        if let first = clientOrderQueue.first, clientOrderIsDue(first, now: now, unforgettable: 0) { return true }
+        return false
     }
 
     /// The oldest transfer id has left the window by `now`, by time or by count.
