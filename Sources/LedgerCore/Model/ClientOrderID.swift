@@ -13,12 +13,23 @@ public struct ClientOrderID: Sendable, Hashable, Comparable, CustomStringConvert
 
     @usableFromInline var words: (UInt64, UInt64, UInt64, UInt64)
 
+    @usableFromInline
     init(words: (UInt64, UInt64, UInt64, UInt64)) { self.words = words }
 
-    /// The decimal text of `number`; none for 0.
+    /// The decimal text of `number`; none for 0 (inline: the engine compares ids with the
+    /// literal 0 and builds commands with it as a default, a call each time otherwise).
+    @inlinable @inline(__always)
     public init(_ number: UInt64) {
+        if number == 0 {
+            self.init(words: (0, 0, 0, 0))
+        } else {
+            self.init(decimal: number)
+        }
+    }
+
+    @usableFromInline
+    init(decimal number: UInt64) {
         self = .none
-        guard number != 0 else { return }
         var digits: [UInt8] = []
         var rest = number
         while rest > 0 {
@@ -28,6 +39,7 @@ public struct ClientOrderID: Sendable, Hashable, Comparable, CustomStringConvert
         for (index, digit) in digits.reversed().enumerated() { set(digit, at: index) }
     }
 
+    @inlinable @inline(__always)
     public init(integerLiteral value: UInt64) { self.init(value) }
 
     /// Text in the domain, or nil; the empty text is none.
