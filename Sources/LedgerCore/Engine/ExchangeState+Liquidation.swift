@@ -55,7 +55,9 @@ extension ExchangeState {
         // others only left stale entries in the heaps).
         if candidates.count > 1 { candidates.sort() }
         var previous: UInt32? = nil
-        for candidate in candidates where candidate != previous {
+        // By position: an iterator holds a copy of the list (a retain and a release).
+        for position in 0..<candidates.count where candidates[position] != previous {
+            let candidate = candidates[position]
             previous = candidate
             if risk.pendingLiquidations.contains(candidate) { continue }
             if recordDangerMarks(accountIndex: Int(candidate)) { risk.pendingLiquidations.insert(candidate) }

@@ -34,8 +34,9 @@ extension ExchangeState {
     private mutating func refreshDirtyDangerMarks() {
         var dirty = ScratchList<UInt32>()
         swap(&dirty, &risk.riskIndex.dirty)
-        for index in dirty where RiskIndex.isDirty(ledger.accounts[Int(index)]) {
-            _ = recordDangerMarks(accountIndex: Int(index))
+        // By position: an iterator holds a copy of the list (a retain and a release).
+        for position in 0..<dirty.count where RiskIndex.isDirty(ledger.accounts[Int(dirty[position])]) {
+            _ = recordDangerMarks(accountIndex: Int(dirty[position]))
         }
         dirty.removeAll()
         swap(&dirty, &risk.riskIndex.dirty)
