@@ -249,9 +249,9 @@ extension ExchangeState {
         {
             return .reduceOnlyRejected
         }
-        let bestOpposite = books.bySymbol[Int(order.symbol)].peekBest(order.side.opposite)?.priceUnits
         if order.type == .limit, order.timeInForce == .gtx,
-            let bestOpposite, Self.crosses(order, makerPriceUnits: bestOpposite)
+            let bestOpposite = books.bySymbol[Int(order.symbol)].bestPrice(order.side.opposite),
+            Self.crosses(order, makerPriceUnits: bestOpposite)
         {
             accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .postOnly), command, sequence, &events)
