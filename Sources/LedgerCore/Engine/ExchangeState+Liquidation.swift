@@ -19,11 +19,12 @@ extension ExchangeState {
     mutating func sweepLiquidations(_ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]) {
         guard !risk.liquidationCandidates.isEmpty else { return }
         // The two lists trade buffers (a copy would allocate a new one for every entry with
-        // a fill).
+        // a fill); the second is kept in the room between entries.
         var batch = ScratchList<UInt32>()
+        swap(&batch, &risk.sweepBatch)
         defer {
             batch.removeAll()
-            swap(&batch, &risk.liquidationCandidates)
+            swap(&batch, &risk.sweepBatch)
         }
         while !risk.liquidationCandidates.isEmpty {
             batch.removeAll()

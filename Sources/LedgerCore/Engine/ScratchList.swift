@@ -38,6 +38,8 @@ struct ScratchList<Element: BitwiseCopyable & Sendable>: Sendable, RandomAccessC
 
     /// Appends the elements of `other` from `start` on.
     mutating func append(contentsOf other: ScratchList, from start: Int) {
+        let needed = count + other.count - start
+        if needed > storage.count { storage.reserveCapacity(needed) }
         for position in start..<other.count { append(other[position]) }
     }
 

@@ -11,6 +11,10 @@ public struct RiskRoom: Sendable {
     var riskIndex = RiskIndex()
     /// Accounts to check for liquidation before the entry ends (scratch, not state).
     var liquidationCandidates = ScratchList<UInt32>()
+    /// The sweep's second list, kept with its room between entries (scratch): the sweep
+    /// trades it with `liquidationCandidates`, so the accounts a liquidation notes go into
+    /// room that is already there.
+    var sweepBatch = ScratchList<UInt32>()
     /// Bounded rules: the accounts found at or below maintenance margin at the end of an
     /// entry, waiting for a tick to liquidate them, lowest first. Derived, not encoded: a
     /// rebuild finds the same accounts due (`rebuildRiskIndex`), and one no longer due
