@@ -5,8 +5,8 @@
 ///
 /// An `Array` emptied with `removeAll(keepingCapacity:)` goes through
 /// `replaceSubrange` with an empty collection: ~100 instructions for two elements
-/// (`valgrind --tool=callgrind`), and a fill emptied five of them every entry
-/// (docs/BENCHMARKS.md, "Instructions a message").
+/// (`valgrind --tool=callgrind`), three times in an entry with a fill (docs/BENCHMARKS.md,
+/// "Instructions a message").
 ///
 /// Scratch, never state: not encoded, not compared; the elements past `count` are
 /// leftovers that nothing reads.
