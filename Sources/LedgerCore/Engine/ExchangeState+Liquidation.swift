@@ -106,42 +106,43 @@ extension ExchangeState {
         if isBounded { settleOwedFunding(accountIndex: index, command, sequence, &events) }
         let id = ledger.accounts[index].id
         var liquidated = false
-        for symbol in Array(ledger.accounts[index].positions.symbols) {
-            let position = ledger.accounts[index].positions[symbol]
-            guard position.isIsolated, position.sizeQuantityUnits != 0 else { continue }
-            let health = marginHealth(accountIndex: index, symbol: SymbolID(symbol))
-            guard Self.isLiquidatable(health) else { continue }
-            liquidated = true
-            emit(
-                .liquidationTriggered(
-                    account: id, asset: symbols[symbol].settleAsset, isolatedSymbol: SymbolID(symbol),
-                    marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
-                    maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
-                command, sequence, &events)
-            cancelOrders(accountIndex: index, symbols: [symbol], command, sequence, &events)
-            closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
+        // The account's symbols are copied before the steps that change the account (into
+        // room on the stack: arrays made for them were five allocations a liquidation).
+        withAccountSymbols(index, .all) { state, list in
+            for symbol in list.map(Int.init) {
+                let position = state.ledger.accounts[index].positions[symbol]
+                guard position.isIsolated, position.sizeQuantityUnits != 0 else { continue }
+                let health = state.marginHealth(accountIndex: index, symbol: SymbolID(symbol))
+                guard Self.isLiquidatable(health) else { continue }
+                liquidated = true
+                state.emit(
+                    .liquidationTriggered(
+                        account: id, asset: state.symbols[symbol].settleAsset, isolatedSymbol: SymbolID(symbol),
+                        marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
+                        maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
+                    command, sequence, &events)
+                state.cancelOrders(accountIndex: index, symbols: CollectionOfOne(SymbolID(symbol)), command, sequence, &events)
+                state.closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
+            }
         }
         for asset in assets.indices {
-            let crossSymbols = ledger.accounts[index].positions.slots.filter {
-                symbols[Int($0.symbol)].settleAsset == AssetID(asset) && !$0.position.isIsolated
-                    && $0.position.sizeQuantityUnits != 0
-            }.map { Int($0.symbol) }
-            if crossSymbols.isEmpty { continue }
-            let health = crossHealth(accountIndex: index, asset: AssetID(asset))
-            guard Self.isLiquidatable(health) else { continue }
-            liquidated = true
-            emit(
-                .liquidationTriggered(
-                    account: id, asset: AssetID(asset), isolatedSymbol: nil,
-                    marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
-                    maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
-                command, sequence, &events)
-            let crossInAsset = ledger.accounts[index].positions.slots.filter {
-                symbols[Int($0.symbol)].settleAsset == AssetID(asset) && !$0.position.isIsolated
-            }.map { Int($0.symbol) }
-            cancelOrders(accountIndex: index, symbols: crossInAsset, command, sequence, &events)
-            for symbol in crossSymbols {
-                closeBankruptPosition(accountIndex: index, symbol: SymbolID(symbol), command, sequence, &events)
+            withAccountSymbols(index, .crossOpen(AssetID(asset))) { state, crossSymbols in
+                if crossSymbols.isEmpty { return }
+                let health = state.crossHealth(accountIndex: index, asset: AssetID(asset))
+                guard Self.isLiquidatable(health) else { return }
+                liquidated = true
+                state.emit(
+                    .liquidationTriggered(
+                        account: id, asset: AssetID(asset), isolatedSymbol: nil,
+                        marginBalanceMinor: Int64(clamping: health.marginBalanceMinor),
+                        maintenanceMinor: Int64(clamping: health.maintenanceMinor)),
+                    command, sequence, &events)
+                state.withAccountSymbols(index, .cross(AssetID(asset))) { state, crossInAsset in
+                    state.cancelOrders(accountIndex: index, symbols: crossInAsset, command, sequence, &events)
+                }
+                for symbol in crossSymbols {
+                    state.closeBankruptPosition(accountIndex: index, symbol: symbol, command, sequence, &events)
+                }
             }
         }
         // A gap past bankruptcy can leave the cross wallet below zero: the fund pays it.
@@ -162,15 +163,53 @@ extension ExchangeState {
     /// Cancels the account's open orders in `symbols` (ascending), in book priority, then
     /// its conditional orders there.
     private mutating func cancelOrders(
-        accountIndex index: Int, symbols list: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+        accountIndex index: Int, symbols list: some Collection<SymbolID>, _ command: Command, _ sequence: SequenceNumber,
+        _ events: inout [Event]
     ) {
         for symbol in list {
             for side in Side.allCases {
-                for order in restingOrders(ofAccountIndex: UInt32(index), symbol: SymbolID(symbol), side) {
+                for order in restingOrders(ofAccountIndex: UInt32(index), symbol: symbol, side) {
                     emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
                 }
             }
-            _ = cancelConditionalOrders(accountIndex: UInt32(index), symbol: SymbolID(symbol), command, sequence, &events)
+            _ = cancelConditionalOrders(accountIndex: UInt32(index), symbol: symbol, command, sequence, &events)
+        }
+    }
+
+    /// Which of an account's symbols `withAccountSymbols` copies: all of them, those of its
+    /// open cross positions settled in an asset, or those of its cross slots in an asset.
+    private enum AccountSymbols {
+        case all
+        case crossOpen(AssetID)
+        case cross(AssetID)
+    }
+
+    /// Calls `body` with the symbols of the account's slots that `choice` takes, in symbol
+    /// order, copied into room of their own (on the stack for an account's usual few), so
+    /// that `body` may change the account while it walks them.
+    private mutating func withAccountSymbols(
+        _ index: Int, _ choice: AccountSymbols, _ body: (inout ExchangeState, UnsafeBufferPointer<SymbolID>) -> Void
+    ) {
+        let slotCount = ledger.accounts[index].positions.count
+        withUnsafeTemporaryAllocation(of: SymbolID.self, capacity: slotCount) { room in
+            var count = 0
+            for slotIndex in 0..<slotCount {
+                let slot = ledger.accounts[index].positions[slotAt: slotIndex]
+                let taken: Bool
+                switch choice {
+                case .all: taken = true
+                case .crossOpen(let asset):
+                    taken =
+                        symbols[Int(slot.symbol)].settleAsset == asset && !slot.position.isIsolated
+                        && slot.position.sizeQuantityUnits != 0
+                case .cross(let asset): taken = symbols[Int(slot.symbol)].settleAsset == asset && !slot.position.isIsolated
+                }
+                if taken {
+                    room[count] = slot.symbol
+                    count += 1
+                }
+            }
+            body(&self, UnsafeBufferPointer(rebasing: room[0..<count]))
         }
     }
 
@@ -313,7 +352,7 @@ extension ExchangeState {
     ) -> Int64 {
         let other = ledger.accounts[counterparty].position(symbol)
         let take = min(quantity, abs(other.sizeQuantityUnits))
-        cancelOrders(accountIndex: counterparty, symbols: [Int(symbol)], command, sequence, &events)
+        cancelOrders(accountIndex: counterparty, symbols: CollectionOfOne(symbol), command, sequence, &events)
         let own = ledger.accounts[index].position(symbol).filled(
             side: side, quantityUnits: take, priceUnits: bankruptcy, notionalFactor: factor, feeMinor: 0,
             leverage: effectiveLeverage(position, symbol: symbol))
