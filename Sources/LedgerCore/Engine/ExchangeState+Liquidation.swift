@@ -109,7 +109,8 @@ extension ExchangeState {
         // The account's symbols are copied before the steps that change the account (into
         // room on the stack: arrays made for them were five allocations a liquidation).
         withAccountSymbols(index, .all) { state, list in
-            for symbol in list.map(Int.init) {
+            for listed in list {
+                let symbol = Int(listed)
                 let position = state.ledger.accounts[index].positions[symbol]
                 guard position.isIsolated, position.sizeQuantityUnits != 0 else { continue }
                 let health = state.marginHealth(accountIndex: index, symbol: SymbolID(symbol))
