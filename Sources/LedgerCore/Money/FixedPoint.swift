@@ -50,8 +50,8 @@ public enum FixedPoint {
     @inlinable @inline(__always)
     public static func divideByRateScaleRoundingUp(_ a: Int128) -> Int128 {
         if let a64 = Int64(exactly: a) {
-            let quotient = a64 / 100_000_000
-            return Int128(a64 - quotient * 100_000_000 > 0 ? quotient + 1 : quotient)
+            let quotient = a64 / rateScale
+            return Int128(a64 - quotient * rateScale > 0 ? quotient + 1 : quotient)
         }
         return divideRoundingUp(a, Int128(rateScale))
     }
