@@ -201,20 +201,10 @@ extension ExchangeState {
 
         case .orderAccepted(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
-            books.takeOrderID(orderID)
-            let index = ledger.index(of: order.account)!
-            if order.clientOrderID != 0 {
-                idempotency.rememberClientOrder(
-                    ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID), orderID: orderID, timeNanos: entryTimeNanos)
-            }
-            books.incoming = IncomingOrder(
-                orderID: orderID, accountIndex: index, symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
-                clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
+            applyOrderAccepted(orderID, order)
 
         case .trade(let trade):
-            let parties = applyTrade(trade)
-            post(event, known: parties)
-            followTrailingStops(symbol: trade.symbol, .contractPrice)
+            applyTradeEvent(trade)
 
         case .conditionalOrderPlaced(let orderID):
             guard case .placeOrder(let order) = command else { preconditionFailure("event without its command") }
@@ -265,33 +255,90 @@ extension ExchangeState {
                 clientOrderID: clientOrderID, reduceOnly: order.reduceOnly)
 
         case .orderRested(let orderID, let quantity):
-            guard let order = books.incoming, order.orderID == orderID else {
-                preconditionFailure("rested order \(orderID) is not the incoming one")
-            }
-            let resting = RestingOrder(
-                orderID: orderID, accountIndex: order.accountIndex, side: order.side, priceUnits: order.priceUnits,
-                openQuantityUnits: quantity, hasClientOrderID: !order.clientOrderID.isNone, reduceOnly: order.reduceOnly)
-            books.rest(resting, symbol: order.symbol, clientOrderID: order.clientOrderID)
-            if !order.clientOrderID.isNone { idempotency.openClientOrders += 1 }
-            adjustOpenOrders(
-                accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
-                quantityUnits: quantity)
-            ledger.accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1, reduceOnly: order.reduceOnly)
+            applyOrderRested(orderID, quantity)
 
         case .orderCancelled(let orderID, let quantity), .restingOrderExpired(let orderID, let quantity, _):
-            let (symbol, order, _) = books.removeResting(orderID)
-            precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
-            if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
-            adjustOpenOrders(
-                accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
-                quantityUnits: -quantity)
-            ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: order.reduceOnly)
+            applyOrderRemoved(orderID, quantity)
         }
     }
 
-    /// Applies a trade's fills; returns its two accounts (the maker's found through its
-    /// order, the taker's by id), so that posting its money need not look them up again.
-    private mutating func applyTrade(_ trade: Trade) -> KnownAccounts {
+    // The events of every order (accepted, rested, traded, cancelled) are applied by
+    // functions of their own, which `execute` calls directly (`emitOrderAccepted` …): the
+    // switch above, over every kind of event, costs a large frame and a copy of the event
+    // each time, and its size kept the compiler from inlining the arrays' accessors here.
+
+    @inline(never)
+    mutating func applyOrderAccepted(_ orderID: OrderID, _ order: PlaceOrder) {
+        books.takeOrderID(orderID)
+        let index = ledger.index(of: order.account)!
+        if order.clientOrderID != 0 {
+            idempotency.rememberClientOrder(
+                ClientOrderKey(accountIndex: index, clientOrderID: order.clientOrderID), orderID: orderID, timeNanos: entryTimeNanos)
+        }
+        books.incoming = IncomingOrder(
+            orderID: orderID, accountIndex: index, symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
+            clientOrderID: order.clientOrderID, reduceOnly: order.reduceOnly)
+    }
+
+    @inline(never)
+    mutating func applyOrderRested(_ orderID: OrderID, _ quantity: Int64) {
+        guard let order = books.incoming, order.orderID == orderID else {
+            preconditionFailure("rested order \(orderID) is not the incoming one")
+        }
+        let resting = RestingOrder(
+            orderID: orderID, accountIndex: order.accountIndex, side: order.side, priceUnits: order.priceUnits,
+            openQuantityUnits: quantity, hasClientOrderID: !order.clientOrderID.isNone, reduceOnly: order.reduceOnly)
+        books.rest(resting, symbol: order.symbol, clientOrderID: order.clientOrderID)
+        if !order.clientOrderID.isNone { idempotency.openClientOrders += 1 }
+        adjustOpenOrders(
+            accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
+            quantityUnits: quantity)
+        ledger.accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1, reduceOnly: order.reduceOnly)
+    }
+
+    /// A resting order leaves the book whole (`orderCancelled`, `restingOrderExpired`).
+    @inline(never)
+    mutating func applyOrderRemoved(_ orderID: OrderID, _ quantity: Int64) {
+        let (symbol, order, _) = books.removeResting(orderID)
+        precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
+        if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
+        adjustOpenOrders(
+            accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
+            quantityUnits: -quantity)
+        ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: order.reduceOnly)
+    }
+
+    @inline(never)
+    mutating func applyTradeEvent(_ trade: Trade) {
+        let parties = applyTrade(trade)
+        // The trade's postings (`Event.forEachPosting`: maker, then taker; each its
+        // realized PnL, then its fee), credited directly: each balance moves by the same
+        // amounts as through the postings, without building them.
+        let asset = symbols[Int(trade.symbol)].settleAsset
+        postTradeSide(parties.maker, asset: asset, pnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
+        postTradeSide(parties.taker, asset: asset, pnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
+        followTrailingStops(symbol: trade.symbol, .contractPrice)
+    }
+
+    /// One side of a trade's postings: realized PnL from the PnL clearing account, the fee
+    /// to the fees account (either may be negative: a loss, a rebate; a zero moves nothing,
+    /// as a zero posting is not made).
+    @inline(__always)
+    private mutating func postTradeSide(_ index: Int, asset: AssetID, pnlMinor: Int64, feeMinor: Int64) {
+        if pnlMinor != 0 {
+            credit(.user(index), asset: asset, amountMinor: pnlMinor)
+            credit(.system(.pnlClearing), asset: asset, amountMinor: -pnlMinor)
+        }
+        if feeMinor != 0 {
+            credit(.user(index), asset: asset, amountMinor: -feeMinor)
+            credit(.system(.fees), asset: asset, amountMinor: feeMinor)
+        }
+    }
+
+    /// Applies a trade's fills; returns its two accounts' indexes (the maker's found
+    /// through its order, the taker's as the incoming order's), so that posting its money
+    /// need not look them up again.
+    private mutating func applyTrade(_ trade: Trade) -> (maker: Int, taker: Int) {
         books.takeTradeID(trade.tradeID)
         let symbol = trade.symbol
         let (maker, closed) = books.fill(trade.makerOrderID, by: trade.quantityUnits)
@@ -320,7 +367,7 @@ extension ExchangeState {
         fill(
             accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, quantityUnits: trade.quantityUnits,
             priceUnits: trade.priceUnits, realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
-        return KnownAccounts(first: (trade.makerAccount, makerIndex), second: (trade.takerAccount, takerIndex))
+        return (makerIndex, takerIndex)
     }
 
     /// Moves one side of a fill into its position (the money moves by `post`).
@@ -412,17 +459,14 @@ extension ExchangeState {
         ledger.moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
     }
 
-    /// Moves the money an event stands for, posting by posting.
-    /// `known`: accounts the caller has already found, by id (each a miss in the id table
-    /// saved at a million accounts).
-    private mutating func post(_ event: Event, known: KnownAccounts = KnownAccounts()) {
+    /// Moves the money an event stands for, posting by posting (a trade's moves in
+    /// `applyTradeEvent`, by the accounts' indexes).
+    private mutating func post(_ event: Event) {
         // A local function reads the state in place; a method (`self.ledgerRef`) called
         // from here was passed a copy of the whole state, twice a posting.
         func ledgerRef(_ account: LedgerAccount) -> LedgerRef {
             switch account {
             case .user(let id):
-                if known.first.index >= 0, id == known.first.id { return .user(known.first.index) }
-                if known.second.index >= 0, id == known.second.id { return .user(known.second.index) }
                 return .user(Int(ledger.index(of: id)!))
             case .system(let system): return .system(system)
             }
@@ -484,10 +528,4 @@ extension ExchangeState {
 public enum LedgerRef: Sendable {
     case user(Int)
     case system(SystemAccount)
-}
-
-/// Up to two accounts already found: (id, index), index −1 for none.
-struct KnownAccounts {
-    var first: (id: AccountID, index: Int) = (0, -1)
-    var second: (id: AccountID, index: Int) = (0, -1)
 }

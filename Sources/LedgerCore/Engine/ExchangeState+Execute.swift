@@ -60,6 +60,31 @@ extension ExchangeState {
         apply(event, of: command, sequence: sequence)
     }
 
+    // The events of every order, emitted and applied without the switch over all events
+    // (`apply(_:of:sequence:)` reaches the same functions).
+
+    /// `order` is the command's own order (what a rebuild takes from the command).
+    mutating func emitOrderAccepted(_ orderID: OrderID, _ order: PlaceOrder, _ command: Command, _ events: inout [Event]) {
+        assert(command == .placeOrder(order), "an accepted order other than the command's")
+        events.append(.orderAccepted(orderID))
+        applyOrderAccepted(orderID, order)
+    }
+
+    mutating func emitOrderRested(_ orderID: OrderID, _ quantity: Int64, _ events: inout [Event]) {
+        events.append(.orderRested(orderID, openQuantityUnits: quantity))
+        applyOrderRested(orderID, quantity)
+    }
+
+    mutating func emitOrderCancelled(_ orderID: OrderID, _ quantity: Int64, _ events: inout [Event]) {
+        events.append(.orderCancelled(orderID, quantityUnits: quantity))
+        applyOrderRemoved(orderID, quantity)
+    }
+
+    mutating func emitTrade(_ trade: Trade, _ events: inout [Event]) {
+        events.append(.trade(trade))
+        applyTradeEvent(trade)
+    }
+
     private mutating func executeSetWorldLimits(
         _ limits: WorldLimits, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
@@ -318,7 +343,7 @@ extension ExchangeState {
         }
         if let (orderID, location) = ownRestingOrder(accountIndex: index, orderID: cancel.orderID, clientOrderID: cancel.clientOrderID) {
             let order = books.bySymbol[Int(location.symbol)][location.slot]
-            return emit(.orderCancelled(orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+            return emitOrderCancelled(orderID, order.openQuantityUnits, &events)
         }
         // A conditional order, by id or client id.
         var orderID = cancel.orderID

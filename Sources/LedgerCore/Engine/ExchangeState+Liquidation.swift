@@ -170,7 +170,7 @@ extension ExchangeState {
         for symbol in list {
             for side in Side.allCases {
                 for order in restingOrders(ofAccountIndex: UInt32(index), symbol: symbol, side) {
-                    emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                    emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
                 }
             }
             _ = cancelConditionalOrders(accountIndex: UInt32(index), symbol: symbol, command, sequence, &events)

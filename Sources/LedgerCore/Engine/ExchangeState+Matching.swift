@@ -187,7 +187,7 @@ extension ExchangeState {
         if order.type.isConditional {
             guard !wouldTriggerAtOnce(order) else { return events.append(.rejected(.wouldTriggerImmediately, detail: 0)) }
             let orderID = books.nextOrderID
-            emit(.orderAccepted(orderID), command, sequence, &events)
+            emitOrderAccepted(orderID, order, command, &events)
             emit(.conditionalOrderPlaced(orderID), command, sequence, &events)
             return
         }
@@ -240,12 +240,12 @@ extension ExchangeState {
             if amending != nil {
                 emit(.orderAmended(orderID, priceUnits: order.priceUnits, quantityUnits: order.quantityUnits), command, sequence, &events)
             } else if !accepted {
-                emit(.orderAccepted(orderID), command, sequence, &events)
+                emitOrderAccepted(orderID, order, command, &events)
             }
         }
-        let current = ledger.accounts[Int(accountIndex)].position(order.symbol)
         if order.reduceOnly,
-            current.closingQuantity(side: order.side, quantityUnits: order.quantityUnits) < order.quantityUnits
+            ledger.accounts[Int(accountIndex)].position(order.symbol).closingQuantity(
+                side: order.side, quantityUnits: order.quantityUnits) < order.quantityUnits
         {
             return .reduceOnlyRejected
         }
@@ -292,7 +292,7 @@ extension ExchangeState {
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
         precondition(books.bySymbol[Int(order.symbol)].isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {
-            emit(.orderRested(orderID, openQuantityUnits: restingQuantity), command, sequence, &events)
+            emitOrderRested(orderID, restingQuantity, &events)
             // Reduce-only orders together may not exceed the position: the newest shrinks.
             if order.reduceOnly { noteReduceOnlyCheck(accountIndex, order.symbol) }
         } else if remaining > 0 {
@@ -343,7 +343,7 @@ extension ExchangeState {
                 makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: makerFeeRateE8),
                 takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),
                 makerRealizedPnlMinor: makerAfter.realizedPnlMinor, takerRealizedPnlMinor: takerAfter.realizedPnlMinor)
-            emit(.trade(trade), command, sequence, &events)
+            emitTrade(trade, &events)
             noteLiquidationCandidate(maker.accountIndex)
             noteLiquidationCandidate(accountIndex)
             noteReduceOnlyCheck(maker.accountIndex, order.symbol)

@@ -269,7 +269,7 @@ extension ExchangeState {
         for side in Side.allCases {
             for order in restingOrders(ofAccountIndex: check.accountIndex, symbol: check.symbol, side) where order.reduceOnly {
                 if size == 0 || (size > 0) == (order.side == .buy) {
-                    emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                    emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
                 } else {
                     closing.append(order)
                 }
@@ -279,7 +279,7 @@ extension ExchangeState {
         for order in closing.sorted(by: { $0.orderID > $1.orderID }) where excess > 0 {
             let cut = min(excess, order.openQuantityUnits)
             if cut == order.openQuantityUnits {
-                emit(.orderCancelled(order.orderID, quantityUnits: cut), command, sequence, &events)
+                emitOrderCancelled(order.orderID, cut, &events)
             } else {
                 emit(.orderReduced(order.orderID, quantityUnits: cut), command, sequence, &events)
             }
@@ -336,7 +336,7 @@ extension ExchangeState {
         var count: UInt64 = 0
         for side in Side.allCases {
             for order in restingOrders(ofAccountIndex: index, symbol: symbol, side) {
-                emit(.orderCancelled(order.orderID, quantityUnits: order.openQuantityUnits), command, sequence, &events)
+                emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
                 count += 1
             }
         }
