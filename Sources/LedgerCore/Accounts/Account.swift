@@ -50,7 +50,10 @@ public struct Account: Sendable, Hashable {
         return asset < balanceCount ? otherBalancesMinor[Int(asset) - 1] : 0
     }
 
-    /// The position in `symbol` (empty if the account never traded it).
+    /// The position in `symbol` (empty if the account never traded it). Inlined, so that
+    /// `accounts[i].position(s)` reads the slot in place rather than the account copied
+    /// to the stack for a call (submit, match, planFills: issue 12).
+    @inline(__always)
     public func position(_ symbol: SymbolID) -> Position {
         positions[Int(symbol)]
     }

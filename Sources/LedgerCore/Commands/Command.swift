@@ -188,9 +188,15 @@ public enum OrderType: UInt8, Sendable, Hashable, CaseIterable {
     case trailingStopMarket = 6
 
     /// Waits in the conditional list until its trigger.
-    public var isConditional: Bool { rawValue >= 2 }
-    /// Carries a limit price (when it reaches the book).
-    public var hasLimitPrice: Bool { self == .limit || self == .stopLimit || self == .takeProfitLimit }
+    @inlinable public var isConditional: Bool { rawValue >= 2 }
+    /// Carries a limit price (when it reaches the book). A switch, inlined: the `==`s were
+    /// a call on every order's checks (issue 12).
+    @inlinable public var hasLimitPrice: Bool {
+        switch self {
+        case .limit, .stopLimit, .takeProfitLimit: true
+        case .market, .stopMarket, .takeProfitMarket, .trailingStopMarket: false
+        }
+    }
 }
 
 /// Which price a conditional order watches (Binance's `workingType`).

@@ -106,15 +106,15 @@ public struct LedgerRoom: Sendable {
     /// (a holder has a size, or a size kept for a settlement it still owes).
     @inline(__always)
     mutating func noteHolding(_ index: Int, symbol: SymbolID, _ position: Position) {
-        if position.sizeQuantityUnits != 0 || position.fundingFrozen {
-            holders[Int(symbol)].insert(index)
-        } else {
-            holders[Int(symbol)].remove(index)
+        // Read first, write only on a change: most fills leave a holder a holder on the
+        // same side, and a read needs no uniqueness check of the sets' arrays.
+        let holds = position.sizeQuantityUnits != 0 || position.fundingFrozen
+        if holders[Int(symbol)].contains(index) != holds {
+            if holds { holders[Int(symbol)].insert(index) } else { holders[Int(symbol)].remove(index) }
         }
-        if position.sizeQuantityUnits < 0 {
-            shortHolders[Int(symbol)].insert(index)
-        } else {
-            shortHolders[Int(symbol)].remove(index)
+        let isShort = position.sizeQuantityUnits < 0
+        if shortHolders[Int(symbol)].contains(index) != isShort {
+            if isShort { shortHolders[Int(symbol)].insert(index) } else { shortHolders[Int(symbol)].remove(index) }
         }
     }
 
