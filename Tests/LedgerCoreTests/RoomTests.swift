@@ -138,6 +138,21 @@ import Testing
                             Issue.record("seed \(seed), step \(step), account \(account) \(side): \(linked) != \(walked)")
                             return
                         }
+                        // What a cancel copies, after what the list already holds: the
+                        // same orders in the same order, with their prices and quantities.
+                        var copied = ScratchList<OrderToCancel>()
+                        copied.append(OrderToCancel(orderID: 0, priceUnits: 1_000, openQuantityUnits: 1))
+                        books.bySymbol[0].appendOrders(side, of: account, to: &copied)
+                        let expected =
+                            [(0, 1_000, 1)]
+                            + whole.filter { $0.accountIndex == account }.map {
+                                (Int($0.orderID), Int($0.priceUnits), Int($0.openQuantityUnits))
+                            }
+                        let got = copied.map { (Int($0.orderID), Int($0.priceUnits), Int($0.openQuantityUnits)) }
+                        if !got.elementsEqual(expected, by: ==) {
+                            Issue.record("seed \(seed), step \(step), account \(account) \(side): copied \(got) != \(expected)")
+                            return
+                        }
                     }
                 }
                 if let violation = books.consistencyViolation(Self.symbols) {

@@ -1,3 +1,4 @@
+import LedgerClient
 import Testing
 
 @testable import LedgerCore
@@ -30,5 +31,28 @@ import Testing
         other.append(contentsOf: list, from: 11)
         #expect(Array(other) == [1, 18, 19])
         #expect(other.min() == 1 && other.contains(19) && !other.contains(2))
+    }
+
+    /// `sortStably` sorts only from its start, keeps equal keys in their order, and gives
+    /// the standard library's stable order both in place (≤ 32) and past it.
+    @Test(arguments: [0, 1, 2, 5, 32, 33, 200])
+    func theStableSortAgreesWithTheLibrarys(count: Int) {
+        var random = SeededRandom(seed: UInt64(count) + 11)
+        var list = ScratchList<UInt64>()
+        // Three elements before the start, which stay where they are.
+        for value: UInt64 in [900, 100, 500] { list.append(value) }
+        // Each element: a key 0 ..< 8 in the high bits, its place in the low ones.
+        var appended: [UInt64] = []
+        for place in 0..<count {
+            let value = UInt64.random(in: 0..<8, using: &random) << 32 | UInt64(place)
+            appended.append(value)
+            list.append(value)
+        }
+        list.sortStably(from: 3) { Int64($0 >> 32) }
+        let expected =
+            [900, 100, 500]
+            + appended.enumerated().sorted { ($0.element >> 32, $0.offset) < ($1.element >> 32, $1.offset) }
+            .map(\.element)
+        #expect(Array(list) == expected)
     }
 }

@@ -133,6 +133,26 @@ public struct OrderBook: Sendable {
         return linked.indices.sorted { (key(linked[$0]), $0) < (key(linked[$1]), $1) }.map { linked[$0] }
     }
 
+    /// Appends what a cancel needs of the account's orders on `side` to `list`, in the
+    /// priority order of `orders(_:of:)`, without an array of its own (a liquidation
+    /// cancels every order of the account).
+    func appendOrders(_ side: Side, of accountIndex: UInt32, to list: inout ScratchList<OrderToCancel>) {
+        guard let ends = accountEnds[Self.accountKey(accountIndex, side)] else { return }
+        let start = list.count
+        var slot = ends.first
+        while slot != Self.none {
+            let order = slots[slot]
+            list.append(OrderToCancel(orderID: order.orderID, priceUnits: order.priceUnits, openQuantityUnits: order.openQuantityUnits))
+            slot = order.accountNextSlot
+        }
+        // Best price first (a higher bid, a lower ask), ties kept in link order.
+        if side == .buy {
+            list.sortStably(from: start) { -$0.priceUnits }
+        } else {
+            list.sortStably(from: start) { $0.priceUnits }
+        }
+    }
+
     /// The key of an account's links on a side.
     @inline(__always)
     private static func accountKey(_ accountIndex: UInt32, _ side: Side) -> UInt64 {

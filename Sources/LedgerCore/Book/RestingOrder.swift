@@ -66,3 +66,11 @@ public struct PriceLevel: Sendable, Hashable {
     var headSlot: Int32
     var tailSlot: Int32
 }
+
+/// What cancelling a resting order takes of it, copied out of the book before the
+/// cancels change it (`OrderBook.appendOrders`).
+struct OrderToCancel: Sendable {
+    var orderID: OrderID
+    var priceUnits: Int64
+    var openQuantityUnits: Int64
+}

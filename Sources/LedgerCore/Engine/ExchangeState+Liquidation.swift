@@ -168,11 +168,7 @@ extension ExchangeState {
         _ events: inout [Event]
     ) {
         for symbol in list {
-            for side in Side.allCases {
-                for order in restingOrders(ofAccountIndex: UInt32(index), symbol: symbol, side) {
-                    emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
-                }
-            }
+            _ = cancelRestingOrders(accountIndex: UInt32(index), symbol: symbol, &events)
             _ = cancelConditionalOrders(accountIndex: UInt32(index), symbol: symbol, command, sequence, &events)
         }
     }

@@ -243,10 +243,37 @@ extension ExchangeState {
     mutating func cancelConditionalOrders(
         accountIndex: UInt32, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> UInt64 {
-        // The account's own chain, not a walk over every order waiting in the symbol.
-        let ids = books.conditionalOrderIDs(ofAccountIndex: accountIndex, symbol: symbol)
-        for id in ids { emit(.conditionalOrderCancelled(id), command, sequence, &events) }
-        return UInt64(ids.count)
+        // The account's own chain, not a walk over every order waiting in the symbol; the
+        // ids go into the books' scratch room (taken out while the cancels change them).
+        var ids = ScratchList<OrderID>()
+        swap(&ids, &books.cancelIDScratch)
+        ids.removeAll()
+        books.appendConditionalOrderIDs(ofAccountIndex: accountIndex, symbol: symbol, to: &ids)
+        for position in 0..<ids.count { emit(.conditionalOrderCancelled(ids[position]), command, sequence, &events) }
+        let count = ids.count
+        ids.removeAll()
+        swap(&ids, &books.cancelIDScratch)
+        return UInt64(count)
+    }
+
+    /// Cancels the account's resting orders in `symbol`, bids then asks, each side in book
+    /// priority; returns how many. What the cancels need is copied into the books' scratch
+    /// room first (taken out while the cancels change the books): no array a call.
+    mutating func cancelRestingOrders(accountIndex: UInt32, symbol: SymbolID, _ events: inout [Event]) -> UInt64 {
+        var orders = ScratchList<OrderToCancel>()
+        swap(&orders, &books.cancelScratch)
+        var count: UInt64 = 0
+        for side in Side.allCases {
+            orders.removeAll()
+            books.bySymbol[Int(symbol)].appendOrders(side, of: accountIndex, to: &orders)
+            for position in 0..<orders.count {
+                emitOrderCancelled(orders[position].orderID, orders[position].openQuantityUnits, &events)
+            }
+            count += UInt64(orders.count)
+        }
+        orders.removeAll()
+        swap(&orders, &books.cancelScratch)
+        return count
     }
 
     /// One account's resting orders on a side of a symbol's book, in priority order (from
@@ -333,13 +360,7 @@ extension ExchangeState {
         _ account: AccountID, _ symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         guard case .success(let index) = accountIndex(account, trading: symbol, &events) else { return }
-        var count: UInt64 = 0
-        for side in Side.allCases {
-            for order in restingOrders(ofAccountIndex: index, symbol: symbol, side) {
-                emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
-                count += 1
-            }
-        }
+        var count = cancelRestingOrders(accountIndex: index, symbol: symbol, &events)
         count += cancelConditionalOrders(accountIndex: index, symbol: symbol, command, sequence, &events)
         emit(.allOrdersCancelled(account: account, symbol: symbol, count: count), command, sequence, &events)
     }

@@ -57,6 +57,31 @@ struct ScratchList<Element: BitwiseCopyable & Sendable>: Sendable, RandomAccessC
         count = kept
     }
 
+    /// Sorts the elements from `start` on by `key`, ascending, equal keys kept in their
+    /// order: an insertion sort in place for the few an account usually has (no array
+    /// besides); past 32, a sort of (key, place) pairs, written back.
+    mutating func sortStably(from start: Int, by key: (Element) -> Int64) {
+        let end = count
+        guard end - start > 1 else { return }
+        storage.withUnsafeMutableBufferPointer { buffer in
+            if end - start <= 32 {
+                for place in (start + 1)..<end {
+                    let element = buffer[place]
+                    let elementKey = key(element)
+                    var hole = place
+                    while hole > start, key(buffer[hole - 1]) > elementKey {
+                        buffer[hole] = buffer[hole - 1]
+                        hole -= 1
+                    }
+                    buffer[hole] = element
+                }
+                return
+            }
+            let sorted = (start..<end).map { (key(buffer[$0]), $0, buffer[$0]) }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+            for (offset, entry) in sorted.enumerated() { buffer[start + offset] = entry.2 }
+        }
+    }
+
     /// Sorts the elements in place (ascending).
     mutating func sort() where Element: Comparable {
         let count = count

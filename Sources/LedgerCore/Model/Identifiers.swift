@@ -18,6 +18,11 @@ public enum Side: UInt8, Sendable, Hashable, CaseIterable {
     case buy = 0
     case sell = 1
 
+    /// Both sides, made once: the synthesized `allCases` builds a new array at each use
+    /// where the optimizer does not fold it, an allocation in a loop over the sides of a
+    /// liquidation's cancels (issue 12).
+    public static let allCases: [Side] = [.buy, .sell]
+
     /// The side an order of this side trades against.
     @inlinable public var opposite: Side { self == .buy ? .sell : .buy }
     /// +1 for buy, −1 for sell: the sign of the position change a fill causes.

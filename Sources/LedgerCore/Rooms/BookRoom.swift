@@ -33,6 +33,12 @@ public struct BookRoom: Sendable {
     /// `conditionalOrderTriggered`, `orderAmended` and `liquidationOrderPlaced`; read by
     /// `orderRested`).
     var incoming: IncomingOrder?
+    /// Room for the orders a cancel of many takes (scratch, neither encoded nor compared:
+    /// `ExchangeState.cancelOrders` and `executeCancelAll` take it out, fill it and put it
+    /// back, so that a liquidation's cancels make no array).
+    var cancelScratch = ScratchList<OrderToCancel>()
+    /// The same for the conditional orders' ids.
+    var cancelIDScratch = ScratchList<OrderID>()
 
     public init() {}
 
@@ -195,14 +201,20 @@ public struct BookRoom: Sendable {
 
     /// An account's waiting conditional orders in a symbol, in id order.
     func conditionalOrderIDs(ofAccountIndex accountIndex: UInt32, symbol: SymbolID) -> [OrderID] {
-        guard let chain = accountChains[Self.chainKey(accountIndex, symbol)] else { return [] }
-        var ids: [OrderID] = []
+        var ids = ScratchList<OrderID>()
+        appendConditionalOrderIDs(ofAccountIndex: accountIndex, symbol: symbol, to: &ids)
+        return Array(ids)
+    }
+
+    /// Appends the ids of the account's conditional orders in `symbol` to `list`, in id
+    /// order.
+    func appendConditionalOrderIDs(ofAccountIndex accountIndex: UInt32, symbol: SymbolID, to list: inout ScratchList<OrderID>) {
+        guard let chain = accountChains[Self.chainKey(accountIndex, symbol)] else { return }
         var next = chain.head
         while next != 0, let position = conditionalBySymbol[Int(symbol)].position(of: next) {
-            ids.append(next)
+            list.append(next)
             next = conditionalBySymbol[Int(symbol)][position].nextOfAccount
         }
-        return ids
     }
 
     /// Takes a conditional order out of its list.
