@@ -88,6 +88,20 @@ extension ExchangeState {
             }
             precondition(margined, "account \(ledger.accounts[index].id) holds isolated margin without an open isolated position")
         }
+        // One slot (most accounts): its scope is its own (isolated) or its asset's cross
+        // scope with no other position; the same marks as the walk below, in one pass.
+        if slotCount == 1 {
+            let (symbol, size, isIsolated) = Self.sizeAndMode(index, 0, ledger.accounts)
+            guard size != 0 else { return false }
+            let health =
+                isIsolated
+                ? Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), ledger.accounts, symbols, markets)
+                : Self.crossHealth(accountIndex: index, asset: symbols[symbol].settleAsset, ledger.accounts, symbols, markets)
+            // A share of one is the whole slack (`divideRoundingDown(slack, 1)`).
+            let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - dangerAllowanceMinor(symbol: symbol)
+            addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: slack)
+            return Self.isLiquidatable(health)
+        }
         var isDue = false
         for asset in assets.indices {
             var crossCount: Int128 = 0
