@@ -162,6 +162,25 @@ public struct PositionTable: Sendable, Hashable {
         }
     }
 
+    /// A resting order's change in `symbol`, in one look at the slot: its open quantity
+    /// and notional on `side` (negative when it leaves or fills), and the count of resting
+    /// orders (`count`: +1 joins, −1 leaves, 0 stays; a reduce-only order counts in both
+    /// totals). The same as `update { addOpenOrder }` and `countOrders`, one touch instead
+    /// of two.
+    @inline(__always)
+    mutating func changeRestingOrder(
+        _ symbol: SymbolID, side: Side, quantityUnits: Int64, notionalMinor: Int64, count: Int, reduceOnly: Bool
+    ) {
+        let index = touch(symbol)
+        withSlot(at: index) { slot in
+            slot.position.addOpenOrder(side: side, quantityUnits: quantityUnits, notionalMinor: notionalMinor)
+            if count != 0 {
+                slot.restingOrders = UInt16(Int(slot.restingOrders) + count)
+                if reduceOnly { slot.reduceOnlyOrders = UInt16(Int(slot.reduceOnlyOrders) + count) }
+            }
+        }
+    }
+
     /// The slot of `symbol`, created empty if missing; returns its index.
     @discardableResult
     @inline(__always)

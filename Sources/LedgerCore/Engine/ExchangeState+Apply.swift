@@ -290,10 +290,9 @@ extension ExchangeState {
             openQuantityUnits: quantity, hasClientOrderID: !order.clientOrderID.isNone, reduceOnly: order.reduceOnly)
         books.rest(resting, symbol: order.symbol, clientOrderID: order.clientOrderID)
         if !order.clientOrderID.isNone { idempotency.openClientOrders += 1 }
-        adjustOpenOrders(
+        restingOrderChanged(
             accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
-            quantityUnits: quantity)
-        ledger.accounts[Int(order.accountIndex)].positions.countOrders(order.symbol, resting: 1, reduceOnly: order.reduceOnly)
+            quantityUnits: quantity, count: 1, reduceOnly: order.reduceOnly)
     }
 
     /// A resting order leaves the book whole (`orderCancelled`, `restingOrderExpired`).
@@ -302,10 +301,9 @@ extension ExchangeState {
         let (symbol, order, _) = books.removeResting(orderID)
         precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
         if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
-        adjustOpenOrders(
+        restingOrderChanged(
             accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
-            quantityUnits: -quantity)
-        ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: order.reduceOnly)
+            quantityUnits: -quantity, count: -1, reduceOnly: order.reduceOnly)
     }
 
     @inline(never)
@@ -343,15 +341,12 @@ extension ExchangeState {
         let symbol = trade.symbol
         let (maker, closed) = books.fill(trade.makerOrderID, by: trade.quantityUnits)
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
-        if closed {
-            if maker.hasClientOrderID { idempotency.openClientOrders -= 1 }
-            ledger.accounts[Int(maker.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: maker.reduceOnly)
-        }
+        if closed, maker.hasClientOrderID { idempotency.openClientOrders -= 1 }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits
         let makerIndex = Int(maker.accountIndex)
-        adjustOpenOrders(
+        restingOrderChanged(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, priceUnits: maker.priceUnits,
-            quantityUnits: -trade.quantityUnits)
+            quantityUnits: -trade.quantityUnits, count: closed ? -1 : 0, reduceOnly: maker.reduceOnly)
         // The taker is the incoming order's account, found when the order came in: no
         // second lookup of its id (checked against the account's own id).
         let takerIndex: Int
@@ -375,7 +370,8 @@ extension ExchangeState {
         accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
         feeMinor: Int64
     ) {
-        ledger.accounts[accountIndex].ensure(symbol: symbol)
+        // Read where it lies (an empty position when the account has no slot in the
+        // symbol); the write below makes the slot.
         let before = ledger.accounts[accountIndex].positions[Int(symbol)]
         var after = before.filled(
             side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
@@ -475,6 +471,18 @@ extension ExchangeState {
             credit(ledgerRef(posting.to), asset: posting.asset, amountMinor: posting.amountMinor)
             credit(ledgerRef(posting.from), asset: posting.asset, amountMinor: -posting.amountMinor)
         }
+    }
+
+    /// A resting order joins, fills or leaves: its open quantity and notional (negative
+    /// quantity: taken off) and, for `count` ±1, the account's count of resting orders in
+    /// the symbol, in one change of the account's slot.
+    @inline(__always)
+    private mutating func restingOrderChanged(
+        accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64, count: Int, reduceOnly: Bool
+    ) {
+        let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
+        ledger.accounts[accountIndex].positions.changeRestingOrder(
+            symbol, side: side, quantityUnits: quantityUnits, notionalMinor: notional, count: count, reduceOnly: reduceOnly)
     }
 
     /// Adds (or with a negative quantity removes) open-order quantity and notional.
