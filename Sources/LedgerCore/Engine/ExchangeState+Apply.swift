@@ -262,10 +262,11 @@ extension ExchangeState {
         }
     }
 
-    // The events of every order (accepted, rested, traded, cancelled) are applied by
-    // functions of their own, which `execute` calls directly (`emitOrderAccepted` …): the
-    // switch above, over every kind of event, costs a large frame and a copy of the event
-    // each time, and its size kept the compiler from inlining the arrays' accessors here.
+    // The events of every order (accepted, rested, traded, cancelled or expired while
+    // resting) are applied by functions of their own, which `execute` calls directly
+    // (`emitOrderAccepted` …): the switch above, over every kind of event, costs a large
+    // frame and a copy of the event each time, and inside it, being large, the arrays'
+    // accessors stayed calls.
 
     @inline(never)
     mutating func applyOrderAccepted(_ orderID: OrderID, _ order: PlaceOrder) {
@@ -334,8 +335,8 @@ extension ExchangeState {
     }
 
     /// Applies a trade's fills; returns its two accounts' indexes (the maker's found
-    /// through its order, the taker's as the incoming order's), so that posting its money
-    /// need not look them up again.
+    /// through its order, the taker's as the incoming order's, else by id), so that
+    /// posting its money need not look them up again.
     private mutating func applyTrade(_ trade: Trade) -> (maker: Int, taker: Int) {
         books.takeTradeID(trade.tradeID)
         let symbol = trade.symbol
@@ -365,7 +366,8 @@ extension ExchangeState {
         return (makerIndex, takerIndex)
     }
 
-    /// Moves one side of a fill into its position (the money moves by `post`).
+    /// Moves one side of a fill into its position (the money moves by the event's postings:
+    /// `postTradeSide` for a trade, `post` for a takeover or an ADL fill).
     private mutating func fill(
         accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
         feeMinor: Int64

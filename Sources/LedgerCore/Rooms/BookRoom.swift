@@ -34,8 +34,8 @@ public struct BookRoom: Sendable {
     /// `orderRested`).
     var incoming: IncomingOrder?
     /// Room for the orders a cancel of many takes (scratch, neither encoded nor compared:
-    /// `ExchangeState.cancelOrders` and `executeCancelAll` take it out, fill it and put it
-    /// back, so that a liquidation's cancels make no array).
+    /// `ExchangeState.cancelRestingOrders`, for a liquidation or a cancel-all, takes it
+    /// out, fills it and puts it back, so that those cancels make no array).
     var cancelScratch = ScratchList<OrderToCancel>()
     /// The same for the conditional orders' ids.
     var cancelIDScratch = ScratchList<OrderID>()
