@@ -140,8 +140,11 @@ import Testing
                         }
                         // What a cancel copies, after what the list already holds: the
                         // same orders in the same order, with their prices and quantities.
-                        var copied = ScratchList<OrderToCancel>()
-                        copied.append(OrderToCancel(orderID: 0, priceUnits: 1_000, openQuantityUnits: 1))
+                        var copied = ScratchList<RestingOrder>()
+                        copied.append(
+                            RestingOrder(
+                                orderID: 0, accountIndex: 99, side: side, priceUnits: 1_000, openQuantityUnits: 1,
+                                hasClientOrderID: false))
                         books.bySymbol[0].appendOrders(side, of: account, to: &copied)
                         let expected =
                             [(0, 1_000, 1)]

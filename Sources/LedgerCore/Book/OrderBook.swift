@@ -100,50 +100,26 @@ public struct OrderBook: Sendable {
     }
 
     /// The orders of one account on a side, in priority order: best price first, then the
-    /// level's own order. Read from the account's links (as many steps as it has orders),
-    /// not from a walk of the side: the links keep the order in which the orders joined
-    /// their levels, which within one level is the level's order, so a sort by price that
-    /// keeps ties in link order gives book priority.
+    /// level's own order (`appendOrders`).
     public func orders(_ side: Side, of accountIndex: UInt32) -> [RestingOrder] {
-        guard let ends = accountEnds[Self.accountKey(accountIndex, side)] else { return [] }
-        var linked: [RestingOrder] = []
-        var slot = ends.first
-        while slot != Self.none {
-            linked.append(slots[slot])
-            slot = slots[slot].accountNextSlot
-        }
-        // Best price first (a higher bid, a lower ask), ties kept in link order.
-        let key: (RestingOrder) -> Int64 = side == .buy ? { -$0.priceUnits } : { $0.priceUnits }
-        if linked.count <= 32 {
-            // An insertion sort in place (stable, and no array besides: an account's few
-            // orders are the common case).
-            for place in linked.indices.dropFirst() {
-                let order = linked[place]
-                var hole = place
-                while hole > 0, key(linked[hole - 1]) > key(order) {
-                    linked[hole] = linked[hole - 1]
-                    hole -= 1
-                }
-                linked[hole] = order
-            }
-            return linked
-        }
-        // The place in the links breaks ties: the result does not rest on the sort's
-        // stability.
-        return linked.indices.sorted { (key(linked[$0]), $0) < (key(linked[$1]), $1) }.map { linked[$0] }
+        var list = ScratchList<RestingOrder>()
+        appendOrders(side, of: accountIndex, to: &list)
+        return Array(list)
     }
 
-    /// Appends what a cancel needs of the account's orders on `side` to `list`, in the
-    /// priority order of `orders(_:of:)`, without an array of its own (a liquidation
-    /// cancels every order of the account).
-    func appendOrders(_ side: Side, of accountIndex: UInt32, to list: inout ScratchList<OrderToCancel>) {
+    /// Appends the account's orders on `side` to `list`, in priority order: best price
+    /// first, then the level's own order. Read from the account's links (as many steps as
+    /// it has orders), not from a walk of the side: the links keep the order in which the
+    /// orders joined their levels, which within one level is the level's order, so a sort
+    /// by price that keeps ties in link order gives book priority. Into a list the caller
+    /// keeps, so that a liquidation's cancels make no array.
+    func appendOrders(_ side: Side, of accountIndex: UInt32, to list: inout ScratchList<RestingOrder>) {
         guard let ends = accountEnds[Self.accountKey(accountIndex, side)] else { return }
         let start = list.count
         var slot = ends.first
         while slot != Self.none {
-            let order = slots[slot]
-            list.append(OrderToCancel(orderID: order.orderID, priceUnits: order.priceUnits, openQuantityUnits: order.openQuantityUnits))
-            slot = order.accountNextSlot
+            list.append(slots[slot])
+            slot = slots[slot].accountNextSlot
         }
         // Best price first (a higher bid, a lower ask), ties kept in link order.
         if side == .buy {

@@ -1,6 +1,6 @@
 /// An order in the book: a slot in its book's pool, linked into its price level's FIFO and
 /// among its account's orders on its side.
-public struct RestingOrder: Sendable, Hashable {
+public struct RestingOrder: Sendable, Hashable, BitwiseCopyable {
     // Widest fields first: 47 bytes, a stride of 48 (docs/BENCHMARKS.md, "Memory"; 40
     // before the account links).
     public var orderID: OrderID
@@ -65,12 +65,4 @@ public struct PriceLevel: Sendable, Hashable {
     public var orderCount: Int32
     var headSlot: Int32
     var tailSlot: Int32
-}
-
-/// What cancelling a resting order takes of it, copied out of the book before the
-/// cancels change it (`OrderBook.appendOrders`).
-struct OrderToCancel: Sendable {
-    var orderID: OrderID
-    var priceUnits: Int64
-    var openQuantityUnits: Int64
 }

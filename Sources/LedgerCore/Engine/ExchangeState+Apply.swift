@@ -239,17 +239,16 @@ extension ExchangeState {
             let order = books.bySymbol[Int(location.symbol)][location.slot]
             precondition(quantity > 0 && quantity < order.openQuantityUnits, "reduction must leave the order open")
             books.bySymbol[Int(location.symbol)].reduce(slot: location.slot, by: quantity)
-            adjustOpenOrders(
+            restingOrderChanged(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
-                quantityUnits: -quantity)
+                quantityUnits: -quantity, count: 0, reduceOnly: order.reduceOnly)
 
         case .orderAmended(let orderID, let price, _):
             let (symbol, order, clientOrderID) = books.removeResting(orderID)
             if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
-            adjustOpenOrders(
+            restingOrderChanged(
                 accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
-                quantityUnits: -order.openQuantityUnits)
-            ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: -1, reduceOnly: order.reduceOnly)
+                quantityUnits: -order.openQuantityUnits, count: -1, reduceOnly: order.reduceOnly)
             books.incoming = IncomingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, symbol: symbol, side: order.side, priceUnits: price,
                 clientOrderID: clientOrderID, reduceOnly: order.reduceOnly)
@@ -485,16 +484,6 @@ extension ExchangeState {
         let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
         ledger.accounts[accountIndex].positions.changeRestingOrder(
             symbol, side: side, quantityUnits: quantityUnits, notionalMinor: notional, count: count, reduceOnly: reduceOnly)
-    }
-
-    /// Adds (or with a negative quantity removes) open-order quantity and notional.
-    private mutating func adjustOpenOrders(
-        accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64
-    ) {
-        let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
-        ledger.accounts[accountIndex].positions.update(symbol) {
-            $0.addOpenOrder(side: side, quantityUnits: quantityUnits, notionalMinor: notional)
-        }
     }
 
     private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {

@@ -260,7 +260,7 @@ extension ExchangeState {
     /// priority; returns how many. What the cancels need is copied into the books' scratch
     /// room first (taken out while the cancels change the books): no array a call.
     mutating func cancelRestingOrders(accountIndex: UInt32, symbol: SymbolID, _ events: inout [Event]) -> UInt64 {
-        var orders = ScratchList<OrderToCancel>()
+        var orders = ScratchList<RestingOrder>()
         swap(&orders, &books.cancelScratch)
         var count: UInt64 = 0
         for side in Side.allCases {

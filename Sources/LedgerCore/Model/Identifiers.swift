@@ -14,7 +14,7 @@ public typealias TransferID = UInt64
 public typealias SequenceNumber = UInt64
 
 /// Which way an order trades.
-public enum Side: UInt8, Sendable, Hashable, CaseIterable {
+public enum Side: UInt8, Sendable, Hashable, CaseIterable, BitwiseCopyable {
     case buy = 0
     case sell = 1
 

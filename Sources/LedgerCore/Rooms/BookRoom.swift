@@ -36,7 +36,7 @@ public struct BookRoom: Sendable {
     /// Room for the orders a cancel of many takes (scratch, neither encoded nor compared:
     /// `ExchangeState.cancelRestingOrders`, for a liquidation or a cancel-all, takes it
     /// out, fills it and puts it back, so that those cancels make no array).
-    var cancelScratch = ScratchList<OrderToCancel>()
+    var cancelScratch = ScratchList<RestingOrder>()
     /// The same for the conditional orders' ids.
     var cancelIDScratch = ScratchList<OrderID>()
 
