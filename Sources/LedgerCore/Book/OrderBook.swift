@@ -347,22 +347,32 @@ public struct OrderBook: Sendable {
     private static func levelIndex(_ levels: ContiguousArray<PriceLevel>, side: Side, price: Int64) -> (
         found: Bool, position: Int
     ) {
-        // Bids ascend, asks descend; normalise so the search always sees ascending keys.
-        let key = side == .buy ? price : -price
-        // Most prices asked for are at the best level or better (matching walks from the
-        // top; new orders rest near it): no search then.
-        if let best = levels.last {
-            if best.priceUnits == price { return (true, levels.count - 1) }
-            if (side == .buy ? best.priceUnits : -best.priceUnits) < key { return (false, levels.count) }
+        // Bids ascend, asks descend; keys times the side's sign always ascend (prices are
+        // positive and at most `Limits`' price maximum: no product overflows).
+        let sign: Int64 = side == .buy ? 1 : -1
+        let key = price &* sign
+        return levels.withUnsafeBufferPointer { levels in
+            let count = levels.count
+            guard count > 0 else { return (false, 0) }
+            // Most prices asked for are at the best level or better (matching walks from
+            // the top; new orders rest near it): no search then.
+            let best = levels[count - 1].priceUnits
+            if best == price { return (true, count - 1) }
+            if best &* sign < key { return (false, count) }
+            // The first level whose key is not below `key`, by halving a window whose
+            // choice is a conditional move rather than a branch (a search through levels
+            // at random depths mispredicted about half of its branches): as many steps
+            // as the count has bits, each the same few instructions.
+            var base = 0
+            var length = count
+            while length > 1 {
+                let half = length >> 1
+                base = levels[base + half].priceUnits &* sign < key ? base + half : base
+                length -= half
+            }
+            let position = base + (levels[base].priceUnits &* sign < key ? 1 : 0)
+            return (position < count && levels[position].priceUnits == price, position)
         }
-        var low = 0
-        var high = levels.count
-        while low < high {
-            let middle = (low + high) / 2
-            let middleKey = side == .buy ? levels[middle].priceUnits : -levels[middle].priceUnits
-            if middleKey < key { low = middle + 1 } else { high = middle }
-        }
-        return (low < levels.count && levels[low].priceUnits == price, low)
     }
 
 }

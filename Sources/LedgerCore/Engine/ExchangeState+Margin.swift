@@ -97,9 +97,16 @@ extension ExchangeState {
 
     /// The same over the three tables it reads (its local function, capturing the state,
     /// was passed a copy of all of it for every position).
+    ///
+    /// `lowerBound`: a bound at or below the balance, without a division. Each margin
+    /// ⌈x / leverage⌉ is taken as ⌈x / 2^k⌉ with 2^k the largest power of two at or below
+    /// the leverage (a shift), and an order side's margin as its whole notional's (it is
+    /// never more). When the bound is non-negative the balance is too, so an order's margin
+    /// check needs the exact balance only for an account near its limit.
     static func availableMinor(
         accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)?, walletChangeMinor: Int64,
-        _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+        lowerBound: Bool = false, _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>,
+        _ markets: ContiguousArray<Market>
     ) -> Int128 {
         // The account's fields are read in one chain each: an account bound to a name is a
         // copy, which retained and released its arrays on every order.
@@ -113,28 +120,31 @@ extension ExchangeState {
             guard symbols[Int(slot.symbol)].settleAsset == asset else { continue }
             if let replacing, replacing.symbol == slot.symbol {
                 replaced = true
-                total += availableChangeMinor(replacing.position, slot.symbol, symbols, markets)
+                total += availableChangeMinor(replacing.position, slot.symbol, symbols, markets, lowerBound: lowerBound)
             } else {
-                total += availableChangeMinor(slot.position, slot.symbol, symbols, markets)
+                total += availableChangeMinor(slot.position, slot.symbol, symbols, markets, lowerBound: lowerBound)
             }
         }
         if let replacing, !replaced, symbols[Int(replacing.symbol)].settleAsset == asset {
-            total += availableChangeMinor(replacing.position, replacing.symbol, symbols, markets)
+            total += availableChangeMinor(replacing.position, replacing.symbol, symbols, markets, lowerBound: lowerBound)
         }
         return total
     }
 
     /// What one position adds to its asset's available balance: unrealized PnL less
     /// position margin (cross) or less its isolated margin, less its orders' margin.
+    /// `lowerBound`: at most that, each margin bounded as `availableMinor` says of `lowerBound`.
     @inline(__always)
     static func availableChangeMinor(
-        _ position: Position, _ symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+        _ position: Position, _ symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>,
+        lowerBound: Bool = false
     ) -> Int128 {
         if position.sizeQuantityUnits == 0 && position.openBuyQuantityUnits == 0 && position.openSellQuantityUnits == 0
             && position.isolatedMarginMinor == 0
         {
             return 0
         }
+        if lowerBound { return availableChangeLowerBoundMinor(position, symbol, symbols, markets) }
         var change: Int128
         if position.isIsolated {
             change = -Int128(position.isolatedMarginMinor)
@@ -143,6 +153,40 @@ extension ExchangeState {
             change -= positionInitialMarginMinor(position, symbol: symbol, symbols, markets)
         }
         return change - orderInitialMarginMinor(position, symbol: symbol, symbols)
+    }
+
+    /// `availableChangeMinor` or less, with shifts for divisions.
+    @inline(__always)
+    private static func availableChangeLowerBoundMinor(
+        _ position: Position, _ symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> Int128 {
+        let leverage = leverage(position, symbol: symbol, symbols)
+        precondition(leverage > 0, "leverage must be positive")
+        // 2^shift ≤ leverage: ⌈x / 2^shift⌉ ≥ ⌈x / leverage⌉ for every x ≥ 0.
+        let shift = Int64.bitWidth - 1 - leverage.leadingZeroBitCount
+        @inline(__always) func marginBound(_ amount: Int128) -> Int128 {
+            -((-amount) >> shift)  // ⌈amount / 2^shift⌉: an arithmetic shift rounds toward −∞
+        }
+        var change: Int128
+        if position.isIsolated {
+            change = -Int128(position.isolatedMarginMinor)
+        } else {
+            change = unrealizedPnlMinor(position, symbol: symbol, markets)
+            change -= marginBound(markExposureMinor(position, symbol: symbol, markets))
+        }
+        // A side's margin is its notional × excess / quantity over leverage, with excess ≤
+        // quantity: the whole notional bounds it (none when nothing is in excess).
+        // (A notional below zero, which valid prices never give, would make a margin of at
+        // most zero.)
+        @inline(__always) func sideBound(quantity: Int64, notional: Int64, closing: Int64) -> Int128 {
+            if quantity == 0 || quantity <= closing || notional <= 0 { return 0 }
+            return marginBound(Int128(notional))
+        }
+        let buy = sideBound(
+            quantity: position.openBuyQuantityUnits, notional: position.openBuyNotionalMinor, closing: -position.sizeQuantityUnits)
+        let sell = sideBound(
+            quantity: position.openSellQuantityUnits, notional: position.openSellNotionalMinor, closing: position.sizeQuantityUnits)
+        return change - max(buy, sell)
     }
 
     /// Available balance of an account by id (0 for an unknown account).

@@ -280,10 +280,19 @@ extension ExchangeState {
                 return .leverageAboveBracket
             }
         }
-        let after = availableMinor(
-            accountIndex: Int(accountIndex), asset: settleAsset, replacing: (order.symbol, position),
-            walletChangeMinor: plan.realizedPnlMinor - plan.feeMinor)
-        guard marginAllows(accountIndex: Int(accountIndex), asset: settleAsset, after: after) else { return .insufficientMargin }
+        // The bound without divisions decides for most accounts; only one near its limit
+        // needs the exact balance (the same answer either way).
+        let walletChange = plan.realizedPnlMinor - plan.feeMinor
+        guard
+            Self.availableMinor(
+                accountIndex: Int(accountIndex), asset: settleAsset, replacing: (order.symbol, position),
+                walletChangeMinor: walletChange, lowerBound: true, ledger.accounts, symbols, markets) >= 0
+                || marginAllows(
+                    accountIndex: Int(accountIndex), asset: settleAsset,
+                    after: availableMinor(
+                        accountIndex: Int(accountIndex), asset: settleAsset, replacing: (order.symbol, position),
+                        walletChangeMinor: walletChange))
+        else { return .insufficientMargin }
 
         accept()
         let filled = match(
