@@ -55,4 +55,34 @@ import Testing
             .map(\.element)
         #expect(Array(list) == expected)
     }
+
+    /// The sort in place (insertion up to 20, a heap sort beyond) against the standard
+    /// library's, from 0 to 200 elements: with many equal values (ascending), and by a
+    /// total order on pairs, descending (as the ADL ranking and the reduce-only upkeep
+    /// use it). Leftovers past the count, from a longer list emptied first, stay unread.
+    @Test(arguments: Array(0...40) + [63, 64, 65, 100, 127, 128, 129, 200])
+    func theSortAgreesWithTheLibrarys(count: Int) {
+        var random = SeededRandom(seed: UInt64(count) + 29)
+        var list = ScratchList<UInt32>()
+        for _ in 0..<(count + 7) { list.append(UInt32.random(in: 0..<1_000, using: &random)) }
+        list.removeAll()
+        var values: [UInt32] = []
+        for _ in 0..<count {
+            let value = UInt32.random(in: 0..<UInt32(count / 4 + 2), using: &random)
+            values.append(value)
+            list.append(value)
+        }
+        list.sort()
+        #expect(Array(list) == values.sorted())
+
+        var pairs = ScratchList<UInt64>()
+        var expected: [UInt64] = []
+        for place in 0..<count {
+            let value = UInt64.random(in: 0..<5, using: &random) << 32 | UInt64(place)
+            expected.append(value)
+            pairs.append(value)
+        }
+        pairs.sort { $0 > $1 }
+        #expect(Array(pairs) == expected.sorted(by: >))
+    }
 }

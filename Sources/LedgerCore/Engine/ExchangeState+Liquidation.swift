@@ -274,10 +274,9 @@ extension ExchangeState {
             command, sequence, &events)
         let remaining = quantity - filled
         if remaining == 0 { return }
-        // Under the bounded rules the choice needs no ranking: a side with any position has
-        // counterparties (the bankrupt account is on the other side), and ADL ranks in steps.
-        let counterparties = isBounded ? [] : adlRanking(symbol: symbol, closingSide: side, excluding: index)
-        let hasCounterparties = isBounded ? hasOpposingPositions(symbol: symbol, closingSide: side) : !counterparties.isEmpty
+        // The choice needs no ranking: a side with any position has counterparties (the
+        // bankrupt account is on the other side). The ranking is made only for an ADL.
+        let hasCounterparties = hasOpposingPositions(symbol: symbol, closingSide: side)
         if !hasCounterparties || fundCanTakeOver(symbol: symbol, side: side.opposite, priceUnits: bankruptcy, quantityUnits: remaining) {
             fundTakesOver(
                 accountIndex: index, symbol: symbol, side: side, priceUnits: bankruptcy, quantityUnits: remaining,
@@ -289,9 +288,9 @@ extension ExchangeState {
             ? deleverageInSteps(
                 accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: remaining,
                 building: false, command, sequence, &events)
-            : deleverage(
+            : deleverageRanked(
                 accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: remaining,
-                counterparties: counterparties, command, sequence, &events)
+                command, sequence, &events)
         if left > 0 {
             precondition(isBounded, "open interest does not balance")
             emit(
@@ -318,21 +317,31 @@ extension ExchangeState {
             command, sequence, &events)
     }
 
-    /// Closes up to `quantity` of the bankrupt position against `counterparties` in rank
-    /// order; under the bounded rules it takes no further counterparty once the entry
-    /// holds `Limits.deleveragingEventsPerEntrySoftMax` events. Returns what is left.
-    private mutating func deleverage(
+    /// Ranks the opposing positions (`rankForAdl`) and closes up to `quantity` of the
+    /// bankrupt position against them in rank order; under the bounded rules it takes no
+    /// further counterparty once the entry holds `Limits.deleveragingEventsPerEntrySoftMax`
+    /// events. Returns what is left. The ranking goes into the risk room's scratch list,
+    /// taken out while the fills change the state.
+    private mutating func deleverageRanked(
         accountIndex index: Int, symbol: SymbolID, side: Side, bankruptcyPriceUnits bankruptcy: Int64, quantityUnits quantity: Int64,
-        counterparties: [Int], _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+        _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
+        var ranked = ScratchList<AdlRanking.Rank>()
+        swap(&ranked, &risk.adlRankScratch)
+        defer {
+            ranked.removeAll()
+            swap(&ranked, &risk.adlRankScratch)
+        }
+        rankForAdl(symbol: symbol, closingSide: side, excluding: index, into: &ranked)
         let id = ledger.accounts[index].id
         let factor = markets[Int(symbol)].notionalFactor
         let position = ledger.accounts[index].position(symbol)
         var left = quantity
-        for counterparty in counterparties where left > 0 {
+        // By position: an iterator holds a copy of the list (a retain and a release).
+        for place in 0..<ranked.count where left > 0 {
             if isBounded && events.count - entryFirstEvent >= Limits.deleveragingEventsPerEntrySoftMax { break }
             left -= meet(
-                counterparty: counterparty, accountIndex: index, position: position, symbol: symbol, side: side,
+                counterparty: Int(ranked[place].accountIndex), accountIndex: index, position: position, symbol: symbol, side: side,
                 bankruptcyPriceUnits: bankruptcy, quantityUnits: left, factor: factor, id: id, command, sequence, &events)
         }
         return left
@@ -383,9 +392,9 @@ extension ExchangeState {
             let count = opposingHolderCount(symbol: symbol, closingSide: side)
             if count <= risk.adlScoresLeft {
                 risk.adlScoresLeft -= count
-                return deleverage(
+                return deleverageRanked(
                     accountIndex: index, symbol: symbol, side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: quantity,
-                    counterparties: adlRanking(symbol: symbol, closingSide: side, excluding: index), command, sequence, &events)
+                    command, sequence, &events)
             }
         }
         let id = ledger.accounts[index].id
@@ -540,8 +549,10 @@ extension ExchangeState {
     /// before any losing one); ties by account order. PnL% = unrealized PnL / |cost| and
     /// effective leverage = |notional at mark| / margin balance, each in units of 10^-8 and
     /// bounded to ±10^14 (a margin balance ≤ 0 counts as the bound).
-    func adlRanking(symbol: SymbolID, closingSide: Side, excluding: Int) -> [Int] {
-        var ranked: [AdlRanking.Rank] = []
+    ///
+    /// Into `ranked` (emptied first), kept by the caller: no array is made.
+    func rankForAdl(symbol: SymbolID, closingSide: Side, excluding: Int, into ranked: inout ScratchList<AdlRanking.Rank>) {
+        ranked.removeAll()
         // Only the side that meets the bankrupt position (the order of the visit does not
         // matter: the ranking sorts, by the order a ranking in steps keeps).
         var next = ledger.firstHolder(Int(symbol), atOrAfter: 0, meeting: closingSide)
@@ -552,7 +563,14 @@ extension ExchangeState {
             guard Self.meetsBankrupt(ledger.accounts[index].position(symbol), closingSide: closingSide) else { continue }
             ranked.append(AdlRanking.Rank(score: adlScore(accountIndex: index, symbol: symbol), accountIndex: UInt32(index)))
         }
+        // `precedes` is a total order (ties by account): the sort need not be stable.
         ranked.sort { $0.precedes($1) }
+    }
+
+    /// The same as account indexes, in an array (for tests and inspection).
+    func adlRanking(symbol: SymbolID, closingSide: Side, excluding: Int) -> [Int] {
+        var ranked = ScratchList<AdlRanking.Rank>()
+        rankForAdl(symbol: symbol, closingSide: closingSide, excluding: excluding, into: &ranked)
         return ranked.map { Int($0.accountIndex) }
     }
 

@@ -276,13 +276,6 @@ extension ExchangeState {
         return count
     }
 
-    /// One account's resting orders on a side of a symbol's book, in priority order (from
-    /// the account's links in the book: as many steps as it has orders there).
-    @inline(__always)
-    func restingOrders(ofAccountIndex index: UInt32, symbol: SymbolID, _ side: Side) -> [RestingOrder] {
-        books.bySymbol[Int(symbol)].orders(side, of: index)
-    }
-
     // MARK: Reduce-only upkeep
 
     /// A resting reduce-only order may only close: when the position is gone or has turned
@@ -292,18 +285,34 @@ extension ExchangeState {
         _ check: ReduceOnlyCheck, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) {
         let size = ledger.accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
-        var closing: [RestingOrder] = []
-        for side in Side.allCases {
-            for order in restingOrders(ofAccountIndex: check.accountIndex, symbol: check.symbol, side) where order.reduceOnly {
-                if size == 0 || (size > 0) == (order.side == .buy) {
-                    emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
-                } else {
-                    closing.append(order)
-                }
-            }
+        // The account's orders, bids then asks in book priority, go into the books' scratch
+        // room (taken out while the cancels change the books): no array a check.
+        var orders = ScratchList<RestingOrder>()
+        swap(&orders, &books.cancelScratch)
+        defer {
+            orders.removeAll()
+            swap(&orders, &books.cancelScratch)
         }
-        var excess = closing.reduce(0) { $0 + $1.openQuantityUnits } - abs(size)
-        for order in closing.sorted(by: { $0.orderID > $1.orderID }) where excess > 0 {
+        orders.removeAll()
+        for side in Side.allCases { books.bySymbol[Int(check.symbol)].appendOrders(side, of: check.accountIndex, to: &orders) }
+        // Those that would open (or face no position) are cancelled in that order; what is
+        // left are the closing reduce-only orders.
+        var closingQuantity: Int64 = 0
+        orders.removeAll { order in
+            guard order.reduceOnly else { return true }
+            if size == 0 || (size > 0) == (order.side == .buy) {
+                emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
+                return true
+            }
+            closingQuantity += order.openQuantityUnits
+            return false
+        }
+        var excess = closingQuantity - abs(size)
+        guard excess > 0 else { return }
+        // The newest first (ids are unique: the order is total).
+        orders.sort { $0.orderID > $1.orderID }
+        for position in 0..<orders.count where excess > 0 {
+            let order = orders[position]
             let cut = min(excess, order.openQuantityUnits)
             if cut == order.openQuantityUnits {
                 emitOrderCancelled(order.orderID, cut, &events)

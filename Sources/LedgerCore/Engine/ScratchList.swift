@@ -84,10 +84,50 @@ struct ScratchList<Element: BitwiseCopyable & Sendable>: Sendable, RandomAccessC
 
     /// Sorts the elements in place (ascending).
     mutating func sort() where Element: Comparable {
+        sort(by: <)
+    }
+
+    /// Sorts the elements in place by `areInIncreasingOrder`, which must be a strict weak
+    /// order; equal elements may change places (every caller's order is total, or its
+    /// equal elements are the same value). Nothing is allocated: an insertion sort for up
+    /// to 20, a heap sort beyond (the standard library's sort is stable and allocates
+    /// its merge buffer and its list of runs past 20, once for every liquidation sweep
+    /// and ADL ranking of that size).
+    mutating func sort(by areInIncreasingOrder: (Element, Element) -> Bool) {
         let count = count
+        guard count > 1 else { return }
         storage.withUnsafeMutableBufferPointer { buffer in
-            var live = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
-            live.sort()
+            if count <= 20 {
+                for place in 1..<count {
+                    let element = buffer[place]
+                    var hole = place
+                    while hole > 0, areInIncreasingOrder(element, buffer[hole - 1]) {
+                        buffer[hole] = buffer[hole - 1]
+                        hole -= 1
+                    }
+                    buffer[hole] = element
+                }
+                return
+            }
+            // A max-heap over 0..<end, its largest moved to the back each round.
+            func siftDown(_ start: Int, _ end: Int) {
+                var parent = start
+                let element = buffer[parent]
+                while true {
+                    var child = 2 * parent + 1
+                    if child >= end { break }
+                    if child + 1 < end, areInIncreasingOrder(buffer[child], buffer[child + 1]) { child += 1 }
+                    if !areInIncreasingOrder(element, buffer[child]) { break }
+                    buffer[parent] = buffer[child]
+                    parent = child
+                }
+                buffer[parent] = element
+            }
+            for start in stride(from: count / 2 - 1, through: 0, by: -1) { siftDown(start, count) }
+            for end in stride(from: count - 1, to: 0, by: -1) {
+                buffer.swapAt(0, end)
+                siftDown(0, end)
+            }
         }
     }
 }

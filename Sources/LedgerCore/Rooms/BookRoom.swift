@@ -34,8 +34,9 @@ public struct BookRoom: Sendable {
     /// `orderRested`).
     var incoming: IncomingOrder?
     /// Room for the orders a cancel of many takes (scratch, neither encoded nor compared:
-    /// `ExchangeState.cancelRestingOrders`, for a liquidation or a cancel-all, takes it
-    /// out, fills it and puts it back, so that those cancels make no array).
+    /// `ExchangeState.cancelRestingOrders`, for a liquidation or a cancel-all, and
+    /// `enforceReduceOnly` take it out, fill it and put it back, so that those cancels
+    /// make no array).
     var cancelScratch = ScratchList<RestingOrder>()
     /// The same for the conditional orders' ids.
     var cancelIDScratch = ScratchList<OrderID>()

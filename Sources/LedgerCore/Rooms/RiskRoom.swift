@@ -30,6 +30,9 @@ public struct RiskRoom: Sendable {
     /// Bounded rules: opposing positions the current entry may still score for ADL
     /// (scratch; `Limits.adlScoresPerEntryMax` at each entry's start).
     var adlScoresLeft = 0
+    /// The ranking of an ADL in one entry (`deleverageRanked`), kept with its room between
+    /// entries (scratch).
+    var adlRankScratch = ScratchList<AdlRanking.Rank>()
 
     public init() {}
 
