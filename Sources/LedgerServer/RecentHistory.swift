@@ -51,14 +51,23 @@ struct IncomeRecord: Sendable {
 /// changes while it is kept. Each record has `linkCount` links: the position of the next
 /// record of the same account (−1: none yet), so that an account's records are a chain
 /// through the ring (`Chain`) and no list of positions is kept per account.
+///
+/// A position's place in the storage is found from the oldest one's, kept as records come
+/// and go, not by dividing by the capacity: a division by a value known only at run time
+/// is tens of cycles, and a trade took some twenty (its record, its two chains, four
+/// income records and what each evicts), on the state follower's thread at the daemon's
+/// full rate. A record is read in place (`[kept:]`), not copied out.
 struct RecordRing<Record> {
     let capacity: Int
     let linkCount: Int
-    private var slots: [Record?] = []
+    /// The kept records in storage order (full once `capacity` were appended).
+    private var slots: [Record] = []
     private var links: [Int] = []
     /// The absolute position of the oldest record kept, and of the next one.
     private(set) var first = 0
     private(set) var end = 0
+    /// Where `first` is in `slots`.
+    private var firstPlace = 0
 
     init(capacity: Int, linkCount: Int = 0) {
         self.capacity = capacity
@@ -68,42 +77,61 @@ struct RecordRing<Record> {
     /// The position the next append evicts, if the ring is full.
     var evictee: Int? { capacity > 0 && end - first == capacity ? first : nil }
 
-    /// Appends (its links −1); returns the record that had to leave, if one did.
-    mutating func append(_ record: Record) -> Record? {
-        guard capacity > 0 else { return record }
-        var evicted: Record?
+    /// Where a kept position (`first ..< end`) is in `slots`.
+    @inline(__always)
+    private func place(_ position: Int) -> Int {
+        let place = firstPlace + (position - first)
+        return place >= capacity ? place - capacity : place
+    }
+
+    @inline(__always)
+    private func isKept(_ position: Int) -> Bool { position >= first && position < end }
+
+    /// Appends (its links −1), evicting the oldest record when the ring is full (read it
+    /// first, at `evictee`, if it matters).
+    mutating func append(_ record: Record) {
+        guard capacity > 0 else { return }
         if end - first == capacity {
-            evicted = slots[first % capacity]
             first += 1
+            firstPlace = firstPlace + 1 == capacity ? 0 : firstPlace + 1
         }
         if slots.count < capacity {
+            // Nothing evicted yet: the next place is the next slot.
             slots.append(record)
             for _ in 0..<linkCount { links.append(-1) }
         } else {
-            slots[end % capacity] = record
-            for link in 0..<linkCount { links[(end % capacity) * linkCount + link] = -1 }
+            let place = place(end)
+            slots[place] = record
+            for link in 0..<linkCount { links[place * linkCount + link] = -1 }
         }
         end += 1
-        return evicted
     }
 
     subscript(position: Int) -> Record? {
-        get { position >= first && position < end ? slots[position % capacity] : nil }
+        get { isKept(position) ? slots[place(position)] : nil }
         set {
-            guard position >= first && position < end, let newValue else { return }
-            slots[position % capacity] = newValue
+            guard isKept(position), let newValue else { return }
+            slots[place(position)] = newValue
+        }
+    }
+
+    /// A kept record, read where it lies.
+    subscript(kept position: Int) -> Record {
+        _read {
+            precondition(isKept(position), "no record kept at \(position)")
+            yield slots[place(position)]
         }
     }
 
     /// The kept record's link `which`.
     func link(_ position: Int, _ which: Int) -> Int {
-        precondition(position >= first && position < end && which < linkCount, "no link \(which) at \(position)")
-        return links[(position % capacity) * linkCount + which]
+        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
+        return links[place(position) * linkCount + which]
     }
 
     mutating func setLink(_ position: Int, _ which: Int, to next: Int) {
-        precondition(position >= first && position < end && which < linkCount, "no link \(which) at \(position)")
-        links[(position % capacity) * linkCount + which] = next
+        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
+        links[place(position) * linkCount + which] = next
     }
 }
 
@@ -382,15 +410,16 @@ struct RecentHistory: OrderLifecycleObserver {
     mutating func orderClosed(_ record: OrderRecord) {
         let id = record.orderID
         if closed.capacity > 0 {
-            if let evictee = closed.evictee, let evicted = closed[evictee] {
-                let evictedSlot = existingSlot(evicted.account)
+            if let evictee = closed.evictee {
+                let (account, evictedID) = (closed[kept: evictee].account, closed[kept: evictee].orderID)
+                let evictedSlot = existingSlot(account)
                 lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
                 // (An order closes once, so its id points here; put back if it did not.)
-                if let kept = closedByID.removeValue(forKey: evicted.orderID), kept != evictee { closedByID.insert(evicted.orderID, kept) }
+                if let kept = closedByID.removeValue(forKey: evictedID), kept != evictee { closedByID.insert(evictedID, kept) }
                 releaseIfUnused(evictedSlot)
             }
             let position = closed.end
-            _ = closed.append(record)
+            closed.append(record)
             lists[slot(record.account)].closed.append(position, in: &closed, link: 0)
             closedByID.insert(id, position)
         }
@@ -410,14 +439,17 @@ struct RecentHistory: OrderLifecycleObserver {
     @discardableResult
     private mutating func appendForceOrder(_ record: OrderRecord) -> Int? {
         guard limits.forceOrdersMax > 0 else { return nil }
-        if let evictee = forceOrders.evictee, let evicted = forceOrders[evictee] {
-            let evictedSlot = existingSlot(evicted.account)
+        if let evictee = forceOrders.evictee {
+            let (account, evictedID) = (forceOrders[kept: evictee].account, forceOrders[kept: evictee].orderID)
+            let evictedSlot = existingSlot(account)
             lists[evictedSlot].force.dropHead(evictee, in: forceOrders, link: 0)
-            if evicted.autoClose == .liquidation, forceByID[evicted.orderID] == evictee { forceByID.removeValue(forKey: evicted.orderID) }
+            if forceOrders[kept: evictee].autoClose == .liquidation, forceByID[evictedID] == evictee {
+                forceByID.removeValue(forKey: evictedID)
+            }
             releaseIfUnused(evictedSlot)
         }
         let position = forceOrders.end
-        _ = forceOrders.append(record)
+        forceOrders.append(record)
         let slot = slot(record.account)
         lists[slot].force.append(position, in: &forceOrders, link: 0)
         return position
@@ -426,24 +458,25 @@ struct RecentHistory: OrderLifecycleObserver {
     private mutating func recordTrade(_ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState) {
         let record = TradeRecord(trade: trade, sequence: sequence, timeNanos: timeNanos)
         if limits.tradesMax > 0 {
-            if let evictee = trades.evictee, let evicted = trades[evictee] {
-                let makerSlot = existingSlot(evicted.trade.makerAccount)
+            if let evictee = trades.evictee {
+                let (maker, taker) = (trades[kept: evictee].trade.makerAccount, trades[kept: evictee].trade.takerAccount)
+                let makerSlot = existingSlot(maker)
                 lists[makerSlot].trades.dropHead(evictee, in: trades, link: 0)
-                if evicted.trade.takerAccount != evicted.trade.makerAccount {
-                    let takerSlot = existingSlot(evicted.trade.takerAccount)
+                if taker != maker {
+                    let takerSlot = existingSlot(taker)
                     lists[takerSlot].trades.dropHead(evictee, in: trades, link: 1)
                     releaseIfUnused(takerSlot)
                 }
                 releaseIfUnused(makerSlot)
             }
             let position = trades.end
-            _ = trades.append(record)
+            trades.append(record)
             lists[slot(trade.makerAccount)].trades.append(position, in: &trades, link: 0)
             if trade.takerAccount != trade.makerAccount { lists[slot(trade.takerAccount)].trades.append(position, in: &trades, link: 1) }
         }
         let symbol = Int(trade.symbol)
         while publicTradeRings.count <= symbol { publicTradeRings.append(RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)) }
-        _ = publicTradeRings[symbol].append(record)
+        publicTradeRings[symbol].append(record)
         addTradeIncome(
             trade, trade.makerAccount, pnl: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor, state: state, sequence: sequence,
             timeNanos: timeNanos)
@@ -480,13 +513,13 @@ struct RecentHistory: OrderLifecycleObserver {
         tradeID: TradeID = 0, sequence: SequenceNumber, timeNanos: Int64
     ) {
         guard amount != 0, limits.incomeMax > 0 else { return }
-        if let evictee = income.evictee, let evicted = income[evictee] {
-            let evictedSlot = existingSlot(evicted.account)
+        if let evictee = income.evictee {
+            let evictedSlot = existingSlot(income[kept: evictee].account)
             lists[evictedSlot].income.dropHead(evictee, in: income, link: 0)
             releaseIfUnused(evictedSlot)
         }
         let position = income.end
-        _ = income.append(
+        income.append(
             IncomeRecord(
                 account: account, kind: kind, asset: asset, symbol: symbol, amountMinor: amount, tradeID: tradeID, sequence: sequence,
                 timeNanos: timeNanos))

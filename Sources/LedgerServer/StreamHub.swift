@@ -103,7 +103,7 @@ package final class StreamHub: @unchecked Sendable {
     func publish(_ messages: [StreamMessage]) {
         guard !messages.isEmpty else { return }
         let (woken, cut): ([CheckedContinuation<Void, Never>], [(@Sendable (String) -> Void, String)]) = lock.withLock {
-            for message in messages { _ = ring.append(message) }
+            for message in messages { ring.append(message) }
             var cut: [(@Sendable (String) -> Void, String)] = []
             for (id, client) in clients {
                 if let reason = lagReason(client.cursor) {

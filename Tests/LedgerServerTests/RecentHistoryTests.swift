@@ -114,7 +114,8 @@ import Testing
         var evicted: [Int] = []
         for value in 0..<10 {
             #expect(ring.evictee == (value >= 3 ? value - 3 : nil))
-            if let out = ring.append(value) { evicted.append(out) }
+            if let evictee = ring.evictee { evicted.append(ring[kept: evictee]) }
+            ring.append(value)
             #expect(ring.link(value, 0) == -1, "a new record links nowhere")
         }
         #expect(evicted == Array(0..<7))
@@ -128,15 +129,16 @@ import Testing
         // The evictee leaves its chain before the append that evicts it.
         #expect(ring.evictee == 7)
         chain.dropHead(7, in: ring, link: 0)
-        _ = ring.append(10)
+        ring.append(10)
         #expect((chain.head, chain.tail) == (9, 9) && chain.records(in: ring) { _ in 0 } == [9])
-        _ = ring.append(11)
+        ring.append(11)
         #expect(ring.evictee == 9)
         chain.dropHead(9, in: ring, link: 0)
-        _ = ring.append(12)
+        ring.append(12)
         #expect(chain.isEmpty && chain.records(in: ring) { _ in 0 }.isEmpty)
         var empty = RecordRing<Int>(capacity: 0)
-        #expect(empty.evictee == nil && empty.append(1) == 1 && empty[0] == nil)
+        empty.append(1)
+        #expect(empty.evictee == nil && empty[0] == nil && empty.end == 0)
     }
 
     /// Random orders (stop orders among them), cancels and mark moves over ten thin accounts
