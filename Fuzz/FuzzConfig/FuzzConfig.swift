@@ -34,5 +34,7 @@ func seeds() -> [[UInt8]] {
         Array("data_dir = \"/tmp/x\" # comment\n[journal]\nfsync = \"interval\"\nfsync_interval_ms = 5\n".utf8),
         // Table headers toml++ 3.4.0 mishandles (TOMLGuard): found by this target.
         Array("[{".utf8), Array("[[[1]]]".utf8), Array("a = [\n[1],\n]\n[&".utf8), Array("d=[}".utf8),
+        // A key with a NUL, on which TOMLKit's table iterator traps: found by this target.
+        Array("[t]\n\"a\\u0000b\" = 1\n".utf8),
     ]
 }

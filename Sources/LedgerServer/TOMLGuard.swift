@@ -3,7 +3,8 @@
 /// error — in release builds too (SwiftPM does not define NDEBUG, so its assertions stay):
 /// a table header that does not start with a key (`[{`, `[&`, `[[[1]]]`; upstream
 /// marzer/tomlplusplus#294 and #301) or an array closed by a brace (`d=[}`), both found
-/// by FuzzConfig. A typo in the token file must never kill the daemon at SIGHUP, so only
+/// by FuzzConfig. And TOMLKit's table iterator traps on a key holding a NUL
+/// (`"\u0000" = 1`, also found by FuzzConfig), so no string may hold one. A typo in the token file must never kill the daemon at SIGHUP, so only
 /// the part of TOML the configuration and the token file use reaches the parser:
 ///
 /// - comments, `[table]` and `[[array.of.tables]]` headers, `key = value` lines; keys bare
@@ -171,8 +172,10 @@ package enum TOMLGuard {
                 if byte == 0x5C && quote == 0x22 {
                     switch current {
                     case 0x22, 0x5C, 0x62, 0x66, 0x6E, 0x72, 0x74: index += 1
-                    case 0x75: try hexDigits(4)
-                    case 0x55: try hexDigits(8)
+                    // A NUL in a key makes TOMLKit's table iterator trap (FuzzConfig); no
+                    // setting or token holds one, so none passes in any string.
+                    case 0x75: guard try hexDigits(4) != 0 else { throw refuse("a NUL (\\u0000) in a string") }
+                    case 0x55: guard try hexDigits(8) != 0 else { throw refuse("a NUL (\\u0000) in a string") }
                     default: throw refuse("an unknown escape in a string")
                     }
                 }
@@ -181,12 +184,16 @@ package enum TOMLGuard {
             index += 1
         }
 
-        mutating func hexDigits(_ count: Int) throws(Refusal) {
+        /// The escape's hex digits; returns their value.
+        mutating func hexDigits(_ count: Int) throws(Refusal) -> UInt32 {
             index += 1
+            var value: UInt32 = 0
             for _ in 0..<count {
                 guard let byte = current, TOMLGuard.isHexDigit(byte) else { throw refuse("a \\u escape needs hex digits") }
+                value = value << 4 | UInt32(byte <= 0x39 ? byte - 0x30 : (byte | 0x20) - 0x61 + 10)
                 index += 1
             }
+            return value
         }
 
         /// `true`, `false`, or a decimal integer or float as TOML writes them.

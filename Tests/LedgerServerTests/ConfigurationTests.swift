@@ -100,12 +100,26 @@ import Testing
             ("x = { a = 1 }\n", "config line 1: inline tables are not used by ledgerd's files"),
             ("x = 0x1F\n", "config line 1: unsupported value 0x1F"),
             ("x = \"a\\qb\"\n", "config line 1: an unknown escape in a string"),
+            // TOMLKit's table iterator traps on a key with a NUL (FuzzConfig): refused in
+            // any string, in both escapes, with the line.
+            ("[t]\n\"a\\u0000b\" = 1\n", "config line 2: a NUL (\\u0000) in a string"),
+            ("a.\"\\U00000000\" = 1\n", "config line 1: a NUL (\\u0000) in a string"),
+            ("[t.\"\\u0000\"]\n", "config line 1: a NUL (\\u0000) in a string"),
+            ("x = \"\\u0000\"\n", "config line 1: a NUL (\\u0000) in a string"),
         ]
         for (text, expected) in cases {
             var settings = DaemonConfig()
             let message = refusal { try settings.apply(toml: text) }
             #expect(message.contains(expected), "\(text.debugDescription): \(message)")
         }
+        // The input FuzzConfig found (a [tokens] key with a NUL, line 24), read as the
+        // target reads it: refused by the configuration and by the token file alike.
+        let found = try! Data(contentsOf: URL(fileURLWithPath: "Fixtures/fuzz/regressions/FuzzConfig-nul-key"))
+        let text = String(decoding: found, as: UTF8.self)
+        var fromFound = DaemonConfig()
+        #expect(refusal { try fromFound.apply(toml: text) } == "config line 24: a NUL (\\u0000) in a string")
+        #expect(
+            refusal { _ = try TokenFile.parse(text, defaults: TokenFileTests.defaults) }.contains("line 24: a NUL (\\u0000) in a string"))
         var settings = DaemonConfig()
         #expect(refusal { try settings.apply(environment: ["LEDGERD_TOKENS": "a:admin"]) }.contains("LEDGERD_TOKENS is no longer read"))
         #expect(refusal { try settings.apply(environment: ["LEDGERD_TCP_PORT": "-1"]) } == "tcp.port must be an integer in 0...65535")
