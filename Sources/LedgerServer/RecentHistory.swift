@@ -53,10 +53,10 @@ struct IncomeRecord: Sendable {
 /// through the ring (`Chain`) and no list of positions is kept per account.
 ///
 /// A position's place in the storage is found from the oldest one's, kept as records come
-/// and go, not by dividing by the capacity: a division by a value known only at run time
-/// is tens of cycles, and a trade took some twenty (its record, its two chains, four
-/// income records and what each evicts), on the state follower's thread at the daemon's
-/// full rate. A record is read in place (`[kept:]`), not copied out.
+/// and go, not by dividing by the capacity (some twenty divisions by a run-time value a
+/// trade: its record, its two chains, four income records and what each evicts; taking
+/// them out moved the state follower's CPU by nothing measurable, docs/BENCHMARKS.md,
+/// "thirteenth steps"). A record is read in place (`[kept:]`), not copied out.
 struct RecordRing<Record> {
     let capacity: Int
     let linkCount: Int

@@ -4,8 +4,9 @@
 /// a table header that does not start with a key (`[{`, `[&`, `[[[1]]]`; upstream
 /// marzer/tomlplusplus#294 and #301) or an array closed by a brace (`d=[}`), both found
 /// by FuzzConfig. And TOMLKit's table iterator traps on a key holding a NUL
-/// (`"\u0000" = 1`, also found by FuzzConfig), so no string may hold one. A typo in the token file must never kill the daemon at SIGHUP, so only
-/// the part of TOML the configuration and the token file use reaches the parser:
+/// (`"\u0000" = 1`, also found by FuzzConfig), so no string may hold one. A typo in the
+/// token file must never kill the daemon at SIGHUP, so only the part of TOML the
+/// configuration and the token file use reaches the parser:
 ///
 /// - comments, `[table]` and `[[array.of.tables]]` headers, `key = value` lines; keys bare
 ///   (`A-Z a-z 0-9 _ -`) or quoted, dotted;
