@@ -262,8 +262,7 @@ extension ExchangeState {
             return events.append(.rejected(.leverageAboveBracket, detail: 0))
         }
         position.leverage = leverage
-        let after = availableMinor(accountIndex: Int(index), asset: asset, replacing: (symbol, position))
-        guard marginAllows(accountIndex: Int(index), asset: asset, after: after) else {
+        guard marginAllows(accountIndex: Int(index), asset: asset, replacing: (symbol, position)) else {
             return events.append(.rejected(.insufficientMargin, detail: 0))
         }
         emit(.leverageSet(account: account, symbol: symbol, leverage: leverage), command, sequence, &events)

@@ -320,31 +320,27 @@ extension ExchangeState {
     /// Ranks the opposing positions (`rankForAdl`) and closes up to `quantity` of the
     /// bankrupt position against them in rank order; under the bounded rules it takes no
     /// further counterparty once the entry holds `Limits.deleveragingEventsPerEntrySoftMax`
-    /// events. Returns what is left. The ranking goes into the risk room's scratch list,
-    /// taken out while the fills change the state.
+    /// events. Returns what is left. The ranking goes into the risk room's scratch list.
     private mutating func deleverageRanked(
         accountIndex index: Int, symbol: SymbolID, side: Side, bankruptcyPriceUnits bankruptcy: Int64, quantityUnits quantity: Int64,
         _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
-        var ranked = ScratchList<AdlRanking.Rank>()
-        swap(&ranked, &risk.adlRankScratch)
-        defer {
-            ranked.removeAll()
-            swap(&ranked, &risk.adlRankScratch)
+        withScratch(\.risk.adlRankScratch) { state, ranked in
+            state.rankForAdl(symbol: symbol, closingSide: side, excluding: index, into: &ranked)
+            let id = state.ledger.accounts[index].id
+            let factor = state.markets[Int(symbol)].notionalFactor
+            let position = state.ledger.accounts[index].position(symbol)
+            var left = quantity
+            // By position: an iterator holds a copy of the list (a retain and a release).
+            for place in 0..<ranked.count where left > 0 {
+                if state.isBounded && events.count - state.entryFirstEvent >= Limits.deleveragingEventsPerEntrySoftMax { break }
+                left -= state.meet(
+                    counterparty: Int(ranked[place].accountIndex), accountIndex: index, position: position, symbol: symbol,
+                    side: side, bankruptcyPriceUnits: bankruptcy, quantityUnits: left, factor: factor, id: id, command, sequence,
+                    &events)
+            }
+            return left
         }
-        rankForAdl(symbol: symbol, closingSide: side, excluding: index, into: &ranked)
-        let id = ledger.accounts[index].id
-        let factor = markets[Int(symbol)].notionalFactor
-        let position = ledger.accounts[index].position(symbol)
-        var left = quantity
-        // By position: an iterator holds a copy of the list (a retain and a release).
-        for place in 0..<ranked.count where left > 0 {
-            if isBounded && events.count - entryFirstEvent >= Limits.deleveragingEventsPerEntrySoftMax { break }
-            left -= meet(
-                counterparty: Int(ranked[place].accountIndex), accountIndex: index, position: position, symbol: symbol, side: side,
-                bankruptcyPriceUnits: bankruptcy, quantityUnits: left, factor: factor, id: id, command, sequence, &events)
-        }
-        return left
     }
 
     /// One ADL fill: `counterparty` takes what it can of `quantity` of the bankrupt

@@ -101,8 +101,8 @@ extension ExchangeState {
     /// `lowerBound`: a bound at or below the balance, without a division. Each margin
     /// ⌈x / leverage⌉ is taken as ⌈x / 2^k⌉ with 2^k the largest power of two at or below
     /// the leverage (a shift), and an order side's margin as its whole notional's (it is
-    /// never more). When the bound is non-negative the balance is too, so an order's margin
-    /// check needs the exact balance only for an account near its limit.
+    /// never more). When the bound is non-negative the balance is too, so a margin check
+    /// (`marginAllows`) needs the exact balance only for an account near its limit.
     static func availableMinor(
         accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position)?, walletChangeMinor: Int64,
         lowerBound: Bool = false, _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>,
@@ -203,12 +203,23 @@ extension ExchangeState {
     }
 
     /// The margin rule for any change an account asks for: accepted when it leaves the
-    /// available balance of `asset` non-negative, or does not lower it. `after` is the
-    /// available balance with the change; the balance without it is computed only when
-    /// `after` is negative (most changes pass on the first test).
+    /// available balance of `asset` non-negative, or does not lower it. The change is the
+    /// position `replacing` gives and a change of the wallet. The bound without divisions
+    /// (`availableMinor`'s `lowerBound`) decides for most accounts; the exact balance with
+    /// the change is computed only when the bound is negative, and the balance without it
+    /// only when that is negative too.
     @inline(__always)
-    func marginAllows(accountIndex: Int, asset: AssetID, after: Int128) -> Bool {
-        after >= 0 || after >= availableMinor(accountIndex: accountIndex, asset: asset)
+    func marginAllows(
+        accountIndex: Int, asset: AssetID, replacing: (symbol: SymbolID, position: Position), walletChangeMinor: Int64 = 0
+    ) -> Bool {
+        if Self.availableMinor(
+            accountIndex: accountIndex, asset: asset, replacing: replacing, walletChangeMinor: walletChangeMinor, lowerBound: true,
+            ledger.accounts, symbols, markets) >= 0
+        {
+            return true
+        }
+        let after = availableMinor(accountIndex: accountIndex, asset: asset, replacing: replacing, walletChangeMinor: walletChangeMinor)
+        return after >= 0 || after >= availableMinor(accountIndex: accountIndex, asset: asset)
     }
 
     /// Maintenance margin of a position at mark: notional × MMR of its bracket, rounded up,

@@ -280,18 +280,10 @@ extension ExchangeState {
                 return .leverageAboveBracket
             }
         }
-        // The bound without divisions decides for most accounts; only one near its limit
-        // needs the exact balance (the same answer either way).
-        let walletChange = plan.realizedPnlMinor - plan.feeMinor
         guard
-            Self.availableMinor(
+            marginAllows(
                 accountIndex: Int(accountIndex), asset: settleAsset, replacing: (order.symbol, position),
-                walletChangeMinor: walletChange, lowerBound: true, ledger.accounts, symbols, markets) >= 0
-                || marginAllows(
-                    accountIndex: Int(accountIndex), asset: settleAsset,
-                    after: availableMinor(
-                        accountIndex: Int(accountIndex), asset: settleAsset, replacing: (order.symbol, position),
-                        walletChangeMinor: walletChange))
+                walletChangeMinor: plan.realizedPnlMinor - plan.feeMinor)
         else { return .insufficientMargin }
 
         accept()

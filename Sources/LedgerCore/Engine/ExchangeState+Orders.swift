@@ -244,36 +244,30 @@ extension ExchangeState {
         accountIndex: UInt32, symbol: SymbolID, _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> UInt64 {
         // The account's own chain, not a walk over every order waiting in the symbol; the
-        // ids go into the books' scratch room (taken out while the cancels change them).
-        var ids = ScratchList<OrderID>()
-        swap(&ids, &books.cancelIDScratch)
-        ids.removeAll()
-        books.appendConditionalOrderIDs(ofAccountIndex: accountIndex, symbol: symbol, to: &ids)
-        for position in 0..<ids.count { emit(.conditionalOrderCancelled(ids[position]), command, sequence, &events) }
-        let count = ids.count
-        ids.removeAll()
-        swap(&ids, &books.cancelIDScratch)
-        return UInt64(count)
+        // ids go into the books' scratch room.
+        withScratch(\.books.cancelIDScratch) { state, ids in
+            state.books.appendConditionalOrderIDs(ofAccountIndex: accountIndex, symbol: symbol, to: &ids)
+            for position in 0..<ids.count { state.emit(.conditionalOrderCancelled(ids[position]), command, sequence, &events) }
+            return UInt64(ids.count)
+        }
     }
 
     /// Cancels the account's resting orders in `symbol`, bids then asks, each side in book
     /// priority; returns how many. What the cancels need is copied into the books' scratch
-    /// room first (taken out while the cancels change the books): no array a call.
+    /// room first: no array a call.
     mutating func cancelRestingOrders(accountIndex: UInt32, symbol: SymbolID, _ events: inout [Event]) -> UInt64 {
-        var orders = ScratchList<RestingOrder>()
-        swap(&orders, &books.cancelScratch)
-        var count: UInt64 = 0
-        for side in Side.allCases {
-            orders.removeAll()
-            books.bySymbol[Int(symbol)].appendOrders(side, of: accountIndex, to: &orders)
-            for position in 0..<orders.count {
-                emitOrderCancelled(orders[position].orderID, orders[position].openQuantityUnits, &events)
+        withScratch(\.books.cancelScratch) { state, orders in
+            var count: UInt64 = 0
+            for side in Side.allCases {
+                orders.removeAll()
+                state.books.bySymbol[Int(symbol)].appendOrders(side, of: accountIndex, to: &orders)
+                for position in 0..<orders.count {
+                    state.emitOrderCancelled(orders[position].orderID, orders[position].openQuantityUnits, &events)
+                }
+                count += UInt64(orders.count)
             }
-            count += UInt64(orders.count)
+            return count
         }
-        orders.removeAll()
-        swap(&orders, &books.cancelScratch)
-        return count
     }
 
     // MARK: Reduce-only upkeep
@@ -286,40 +280,35 @@ extension ExchangeState {
     ) {
         let size = ledger.accounts[Int(check.accountIndex)].position(check.symbol).sizeQuantityUnits
         // The account's orders, bids then asks in book priority, go into the books' scratch
-        // room (taken out while the cancels change the books): no array a check.
-        var orders = ScratchList<RestingOrder>()
-        swap(&orders, &books.cancelScratch)
-        defer {
-            orders.removeAll()
-            swap(&orders, &books.cancelScratch)
-        }
-        orders.removeAll()
-        for side in Side.allCases { books.bySymbol[Int(check.symbol)].appendOrders(side, of: check.accountIndex, to: &orders) }
-        // Those that would open (or face no position) are cancelled in that order; what is
-        // left are the closing reduce-only orders.
-        var closingQuantity: Int64 = 0
-        orders.removeAll { order in
-            guard order.reduceOnly else { return true }
-            if size == 0 || (size > 0) == (order.side == .buy) {
-                emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
-                return true
+        // room: no array a check.
+        withScratch(\.books.cancelScratch) { state, orders in
+            for side in Side.allCases { state.books.bySymbol[Int(check.symbol)].appendOrders(side, of: check.accountIndex, to: &orders) }
+            // Those that would open (or face no position) are cancelled in that order; what
+            // is left are the closing reduce-only orders.
+            var closingQuantity: Int64 = 0
+            orders.removeAll { order in
+                guard order.reduceOnly else { return true }
+                if size == 0 || (size > 0) == (order.side == .buy) {
+                    state.emitOrderCancelled(order.orderID, order.openQuantityUnits, &events)
+                    return true
+                }
+                closingQuantity += order.openQuantityUnits
+                return false
             }
-            closingQuantity += order.openQuantityUnits
-            return false
-        }
-        var excess = closingQuantity - abs(size)
-        guard excess > 0 else { return }
-        // The newest first (ids are unique: the order is total).
-        orders.sort { $0.orderID > $1.orderID }
-        for position in 0..<orders.count where excess > 0 {
-            let order = orders[position]
-            let cut = min(excess, order.openQuantityUnits)
-            if cut == order.openQuantityUnits {
-                emitOrderCancelled(order.orderID, cut, &events)
-            } else {
-                emit(.orderReduced(order.orderID, quantityUnits: cut), command, sequence, &events)
+            var excess = closingQuantity - abs(size)
+            guard excess > 0 else { return }
+            // The newest first (ids are unique: the order is total).
+            orders.sort { $0.orderID > $1.orderID }
+            for position in 0..<orders.count where excess > 0 {
+                let order = orders[position]
+                let cut = min(excess, order.openQuantityUnits)
+                if cut == order.openQuantityUnits {
+                    state.emitOrderCancelled(order.orderID, cut, &events)
+                } else {
+                    state.emit(.orderReduced(order.orderID, quantityUnits: cut), command, sequence, &events)
+                }
+                excess -= cut
             }
-            excess -= cut
         }
     }
 

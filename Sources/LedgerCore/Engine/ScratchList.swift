@@ -131,3 +131,23 @@ struct ScratchList<Element: BitwiseCopyable & Sendable>: Sendable, RandomAccessC
         }
     }
 }
+
+extension ExchangeState {
+    /// Lends `body` the scratch list kept at `room`, empty, and takes it back empty. The
+    /// list is taken out of the state first, so that `body` may change the state while it
+    /// fills and reads the list; its room stays for the next entry (no array a call).
+    @inline(__always)
+    mutating func withScratch<Element, Result>(
+        _ room: WritableKeyPath<ExchangeState, ScratchList<Element>>,
+        _ body: (inout ExchangeState, inout ScratchList<Element>) -> Result
+    ) -> Result {
+        var list = ScratchList<Element>()
+        swap(&list, &self[keyPath: room])
+        list.removeAll()
+        defer {
+            list.removeAll()
+            swap(&list, &self[keyPath: room])
+        }
+        return body(&self, &list)
+    }
+}
