@@ -226,7 +226,7 @@ struct Audit: ParsableCommand {
             try reader.forEach { sequence, timeNanos, command, journaled in
                 events.removeAll(keepingCapacity: true)
                 state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
-                if !events.elementsEqual(journaled) {
+                if !Event.same(events, journaled) {
                     mismatches += 1
                     if mismatches <= 10 {
                         replayFindings.append("entry \(sequence): re-execution gives \(events), journal has \(Array(journaled))")

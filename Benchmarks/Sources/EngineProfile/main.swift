@@ -14,8 +14,20 @@ import Workloads
 // Prints the mean wall time per command over all passes (each from the genesis state), and
 // the heap allocations `execute` made per 1,000 commands: over each whole pass, and over
 // its second half, once the world has grown.
+//
+// `EngineProfile audit JOURNAL_DIR [ENTRIES]`: the loop of `ledger-replay audit` from
+// genesis (decode on a second thread, re-execute, compare every event) without its verify
+// pass, over a real journal, so that valgrind, which cannot read the tools' debug
+// information here, can count its instructions:
+//
+//     valgrind --tool=callgrind --separate-threads=yes \
+//         .build/release/EngineProfile audit /tmp/j/journal 300000
 
 let arguments = CommandLine.arguments
+if arguments.count > 2 && arguments[1] == "audit" {
+    profileAudit(directory: arguments[2], through: arguments.count > 3 ? UInt64(arguments[3]) ?? .max : .max)
+    exit(0)
+}
 let ruleBook = arguments.count > 1 && arguments[1] == "rulebook"
 guard arguments.count <= 1 || ["plain", "rulebook", "codec"].contains(arguments[1]),
     arguments.count <= 2 || Int(arguments[2]).map({ $0 > 0 }) == true
@@ -156,3 +168,28 @@ print(
     "\(ruleBook ? "rule book" : "plain") mix: \(passes) passes, \(Int(perCommand.rounded())) ns a command, "
         + "\(String(format: "%.1f", allocationsPerThousand)) heap allocations per 1,000 commands "
         + "(\(String(format: "%.2f", lateAllocationsPerThousand)) in the second half of each pass)")
+
+/// `ledger-replay audit`'s loop (Sources/Replay/LedgerReplay.swift) without the verify pass.
+func profileAudit(directory: String, through: UInt64) {
+    var state = ExchangeState()
+    var events: [Event] = []
+    var entries = 0
+    var mismatches = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    do {
+        try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, journaled in
+            events.removeAll(keepingCapacity: true)
+            state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
+            if !Event.same(events, journaled) { mismatches += 1 }
+            entries += 1
+        }
+    } catch {
+        print("reading the journal: \(error)")
+        exit(1)
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    print(
+        "audit loop: \(entries) entries in \(String(format: "%.2f", seconds)) s "
+            + "(\(Int((Double(entries) / seconds).rounded())) a second), \(mismatches) mismatching")
+    if mismatches > 0 { exit(1) }
+}

@@ -102,6 +102,21 @@ public enum Event: Sendable, Hashable {
     case rejected(RejectReason, detail: UInt64)
 }
 
+extension Event {
+    /// True when `lhs` and `rhs` hold equal events in the same order: the audit's check of
+    /// re-executed events against the journal's. By position over the buffers: the
+    /// library's `elementsEqual` walks both through iterators that copy each event out.
+    public static func same(_ lhs: [Event], _ rhs: ArraySlice<Event>) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        return lhs.withUnsafeBufferPointer { left in
+            rhs.withUnsafeBufferPointer { right in
+                for index in 0..<left.count where left[index] != right[index] { return false }
+                return true
+            }
+        }
+    }
+}
+
 /// One fill between a resting (maker) and an incoming (taker) order.
 public struct Trade: Sendable, Hashable {
     public var tradeID: TradeID
