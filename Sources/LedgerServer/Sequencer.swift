@@ -60,7 +60,14 @@ package final class Sequencer: @unchecked Sendable {
         // catch only overlapping accesses within one thread, which this code does not make.
         @exclusivity(unchecked) var journal = JournalBatch()
         @exclusivity(unchecked) var events: [Event] = []
-        @exclusivity(unchecked) var replies: [(sink: any ReplySink, requestID: UInt64, pending: Pending)] = []
+        /// A reply waiting for the batch (a struct, not a tuple: the runtime copied and
+        /// destroyed the tuple field by field through its metadata, on the writer thread).
+        struct Reply {
+            let sink: any ReplySink
+            let requestID: UInt64
+            let pending: Pending
+        }
+        @exclusivity(unchecked) var replies: [Reply] = []
         /// Each entry's command, time and the end of its events in `events`, in journal
         /// order: what the follower applies once the batch is durable (it decoded the
         /// journal's bytes again before).
@@ -452,13 +459,13 @@ package final class Sequencer: @unchecked Sendable {
             command = given
         case .stateQuery:
             // O(1) here: the follower hashes its copy once this batch is durable.
-            batch.replies.append((request.sink, request.requestID, .follower(.stateHash)))
+            batch.replies.append(Batch.Reply(sink: request.sink, requestID: request.requestID, pending: .follower(.stateHash)))
             counts.stateReads += 1
             counts.any = true
             return
         case .read(let body):
             // O(1) here too: the follower runs the read on its copy.
-            batch.replies.append((request.sink, request.requestID, .follower(.read(body))))
+            batch.replies.append(Batch.Reply(sink: request.sink, requestID: request.requestID, pending: .follower(.read(body))))
             counts.viewReads += 1
             counts.any = true
             return
@@ -467,12 +474,14 @@ package final class Sequencer: @unchecked Sendable {
         // outside its domain is refused here, before the engine sees it. TCP's decoder
         // already refuses such frames; this covers every ingress.
         if let violation = command.domainViolation() {
-            batch.replies.append((request.sink, request.requestID, .response(.error(.outOfRange, violation.description))))
+            batch.replies.append(
+                Batch.Reply(
+                    sink: request.sink, requestID: request.requestID, pending: .response(.error(.outOfRange, violation.description))))
             return
         }
         if command.isSystemOnly {
             let refusal = EngineResponse.error(.forbidden, "only ledgerd itself (or ledger-replay excise) writes system entries")
-            batch.replies.append((request.sink, request.requestID, .response(refusal)))
+            batch.replies.append(Batch.Reply(sink: request.sink, requestID: request.requestID, pending: .response(refusal)))
             return
         }
         // The system entries this command must follow, so that it carries none of them.
@@ -486,7 +495,9 @@ package final class Sequencer: @unchecked Sendable {
         }
         let (sequence, time, range, eventBytes) = journalEntry(command, into: &batch, clock: clock)
         batch.replies.append(
-            (request.sink, request.requestID, .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes)))
+            Batch.Reply(
+                sink: request.sink, requestID: request.requestID,
+                pending: .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes)))
     }
 
     /// Gives the batch to the writer if it is idle (or, with `waitForWriter`, once it is)
@@ -561,44 +572,48 @@ package final class Sequencer: @unchecked Sendable {
 
     /// Groups replies by sink, keeping each sink's order, and hands them over: directly,
     /// or through the follower for a sink that asked for the state (or still waits there).
+    /// A group holds its replies' places in the batch; each is read where it lies.
     private func deliver(_ batch: Batch) {
-        var order: [ObjectIdentifier] = []
-        var grouped: [ObjectIdentifier: (sink: any ReplySink, items: [(requestID: UInt64, pending: Batch.Pending)])] = [:]
-        for reply in batch.replies {
-            let key = ObjectIdentifier(reply.sink)
-            if grouped[key] == nil {
-                order.append(key)
-                grouped[key] = (reply.sink, [])
+        var groups: [(sink: any ReplySink, places: [Int])] = []
+        var groupOf: [ObjectIdentifier: Int] = [:]
+        for place in batch.replies.indices {
+            let sink = batch.replies[place].sink
+            let key = ObjectIdentifier(sink)
+            if let group = groupOf[key] {
+                groups[group].places.append(place)
+            } else {
+                groupOf[key] = groups.count
+                groups.append((sink, [place]))
             }
-            grouped[key]!.items.append((reply.requestID, reply.pending))
         }
-        for key in order {
-            let group = grouped[key]!
-            let asksState = group.items.contains { if case .follower = $0.pending { true } else { false } }
+        for group in groups {
+            let asksState = group.places.contains { if case .follower = batch.replies[$0].pending { true } else { false } }
             // Through the follower the events outlive this batch's buffer: copy them.
             let routed = follower.route(sink: group.sink, asksState: asksState) {
-                group.items.map { item -> (requestID: UInt64, reply: StateFollower.Reply) in
-                    switch item.pending {
-                    case .response(let response): (item.requestID, .ready(response))
+                group.places.map { place -> (requestID: UInt64, reply: StateFollower.Reply) in
+                    let requestID = batch.replies[place].requestID
+                    return switch batch.replies[place].pending {
+                    case .response(let response): (requestID, .ready(response))
                     case .committed(let sequence, let time, let range, _):
                         (
-                            item.requestID,
+                            requestID,
                             .ready(
                                 .committed(sequence: sequence, timeNanos: time, events: Array(batch.events[range])[...], encodedEvents: nil)
                             )
                         )
-                    case .follower(let work): (item.requestID, .work(work))
+                    case .follower(let work): (requestID, .work(work))
                     }
                 }
             }
             if routed { continue }
             group.sink.deliver(
-                group.items.map { item -> (requestID: UInt64, response: EngineResponse) in
-                    switch item.pending {
-                    case .response(let response): (item.requestID, response)
+                group.places.map { place -> (requestID: UInt64, response: EngineResponse) in
+                    let requestID = batch.replies[place].requestID
+                    return switch batch.replies[place].pending {
+                    case .response(let response): (requestID, response)
                     case .committed(let sequence, let time, let range, let eventBytes):
                         (
-                            item.requestID,
+                            requestID,
                             .committed(
                                 sequence: sequence, timeNanos: time, events: batch.events[range],
                                 encodedEvents: batch.journal.bytes.bytes[eventBytes])
