@@ -359,7 +359,7 @@ struct RecentHistory: OrderLifecycleObserver {
     /// Records one durable entry; `state` is the follower's state after it (for the
     /// symbols' settlement assets).
     mutating func record(
-        _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState
+        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState
     ) {
         // (Not swapped with a new reducer: that made a new id index, with a random seed
         // from getrandom(2), every entry.)

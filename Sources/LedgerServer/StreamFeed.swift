@@ -76,7 +76,7 @@ struct StreamFeed {
     /// The levels of the resting orders an entry's events name, as `state` holds them;
     /// called before and after the entry is applied, so that a level an order left and a
     /// level it joined are both reported.
-    static func touchedLevels(_ events: [Event], state: borrowing ExchangeState, into levels: inout Set<Level>) {
+    static func touchedLevels(_ events: ArraySlice<Event>, state: borrowing ExchangeState, into levels: inout Set<Level>) {
         func add(_ id: OrderID) {
             if let (symbol, order) = state.openOrder(id) {
                 levels.insert(Level(symbol: symbol, side: order.side, priceUnits: order.priceUnits))
@@ -98,7 +98,7 @@ struct StreamFeed {
     /// The messages of one entry, after the follower applied it to `state` and recorded it
     /// in `history`; `touched` from `touchedLevels` before and after.
     mutating func messages(
-        _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, touched: Set<Level>,
+        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, touched: Set<Level>,
         state: borrowing ExchangeState, history: borrowing RecentHistory, wants: (StreamChannel) -> Bool = { _ in true },
         into messages: inout [StreamMessage]
     ) {

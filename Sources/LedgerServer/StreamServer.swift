@@ -334,13 +334,14 @@ final class StreamReplayer: @unchecked Sendable {
             }
             let entry = pending.removeFirst()
             let payload = try entry.decodePayload()
+            let events = payload.events[...]
             touched.removeAll(keepingCapacity: true)
-            StreamFeed.touchedLevels(payload.events, state: state, into: &touched)
-            state.apply(payload.events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
-            history.record(payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: state)
-            StreamFeed.touchedLevels(payload.events, state: state, into: &touched)
+            StreamFeed.touchedLevels(events, state: state, into: &touched)
+            state.apply(events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
+            history.record(payload.command, events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: state)
+            StreamFeed.touchedLevels(events, state: state, into: &touched)
             feed.messages(
-                payload.command, payload.events, sequence: entry.sequence, timeNanos: entry.timeNanos, touched: touched, state: state,
+                payload.command, events, sequence: entry.sequence, timeNanos: entry.timeNanos, touched: touched, state: state,
                 history: history, wants: { self.channels.contains($0) }, into: &messages)
             next = entry.sequence + 1
             processed += 1

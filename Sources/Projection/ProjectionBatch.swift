@@ -311,7 +311,7 @@ struct ProjectionBatch: OrderLifecycleObserver {
 
         // Orders: the shared reducer, then each order the entry touched at its state after it.
         entryOrderEvents.removeAll(keepingCapacity: true)
-        lifecycle.record(payload.command, payload.events, sequence: sequence, timeNanos: nanos, state: replica, observer: &self)
+        lifecycle.record(payload.command, payload.events[...], sequence: sequence, timeNanos: nanos, state: replica, observer: &self)
         // `order_events` leaves out what other rows say: fills (in `trades`; the view
         // `order_history` has both) and the RESTED of an order that went into the book as
         // it came (its NEW says so).

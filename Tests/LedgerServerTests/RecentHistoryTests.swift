@@ -20,7 +20,7 @@ import Testing
             let sequence = state.lastSequence + 1
             let time = 1_764_000_000_000_000_000 + Int64(sequence) * 1_000_000
             state.execute(command, sequence: sequence, timeNanos: time, into: &events)
-            history.record(command, events, sequence: sequence, timeNanos: time, state: state)
+            history.record(command, events[...], sequence: sequence, timeNanos: time, state: state)
         }
 
         mutating func order(_ account: AccountID, _ side: Side, price: Int64, quantity: Int64, client: ClientOrderID = .none) {

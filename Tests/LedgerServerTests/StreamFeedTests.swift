@@ -25,12 +25,13 @@ import Testing
             // As the follower does: the levels before, the entry applied, the levels after.
             var before = state
             before.execute(command, sequence: sequence, timeNanos: time, into: &events)
-            StreamFeed.touchedLevels(events, state: state, into: &touched)
+            StreamFeed.touchedLevels(events[...], state: state, into: &touched)
             state = before
-            history.record(command, events, sequence: sequence, timeNanos: time, state: state)
-            StreamFeed.touchedLevels(events, state: state, into: &touched)
+            history.record(command, events[...], sequence: sequence, timeNanos: time, state: state)
+            StreamFeed.touchedLevels(events[...], state: state, into: &touched)
             feed.messages(
-                command, events, sequence: sequence, timeNanos: time, touched: touched, state: state, history: history, into: &messages)
+                command, events[...], sequence: sequence, timeNanos: time, touched: touched, state: state, history: history, into: &messages
+            )
             perEntry[sequence] = events
         }
     }

@@ -225,7 +225,7 @@ public struct OrderLifecycle: Sendable {
 
     /// Reduces one durable entry; `state` is the state after it.
     public mutating func record<Observer: OrderLifecycleObserver>(
-        _ command: Command, _ events: [Event], sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState,
+        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState,
         observer: inout Observer
     ) {
         working.removeAll(keepingCapacity: true)
