@@ -7,7 +7,7 @@
 # commands over 4 connections × WINDOW in flight at RATE commands/s (0: as fast as the
 # window allows). The client is the last BIN's ledger-load for all. Prints per run the
 # daemon's cores over the load (/proc/PID/stat), ledger-load's summary, and each named
-# thread's CPU ticks (1/100 s; setup included) from /proc/PID/task/*/stat: ledger-engine,
+# thread's CPU ticks (1/100 s; setup included), and the daemon's minor page faults over the load from /proc/PID/task/*/stat: ledger-engine,
 # ledger-writer, ledger-follower, NIO-SGLTN-… (the network). The machine's speed drifts, so
 # compare runs of one round, and each thread against the engine thread of its run.
 set -euo pipefail
@@ -20,16 +20,19 @@ bench_work threads
 make_tokens "$client"
 hz=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+faults() { awk '{print $10}' "/proc/$pid/stat"; }
 for round in $(seq "$rounds"); do
     for bin in "${bins[@]}"; do
         start_fresh_ledgerd "$bin" "$client"
         before=$(cpu)
+        faultsBefore=$(faults)
         started=$(date +%s.%N)
         summary=$("$client/ledger-load" --port "$tcp" --token-file "$work/admin.token" --accounts "${LOAD_ACCOUNTS:-2000}" --rate "$rate" \
             --commands "$commands" --connections 4 --window "$window" | grep -E 'commands/s|p99' | tr '\n' ' ' | cut -c1-200)
         cores=$(echo "($(cpu) - $before) / $hz / ($(date +%s.%N) - $started)" | bc -l)
         threads=$(thread_ticks)
-        printf 'round %s %s: cores %.3f; %s; ticks: %s\n' "$round" "$bin" "$cores" "$summary" "$threads"
+        printf 'round %s %s: cores %.3f; %s; minor faults %s; ticks: %s\n' "$round" "$bin" "$cores" "$summary" \
+            "$(($(faults) - faultsBefore))" "$threads"
         stop_ledgerd
     done
 done
