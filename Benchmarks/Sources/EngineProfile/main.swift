@@ -22,10 +22,18 @@ import Workloads
 //
 //     valgrind --tool=callgrind --separate-threads=yes \
 //         .build/release/EngineProfile audit /tmp/j/journal 300000
+//
+// `EngineProfile apply JOURNAL_DIR [ENTRIES]`: the loop of a rebuild, a recovery and the
+// state follower: the journal's events applied to the state (`ExchangeState.apply`).
 
 let arguments = CommandLine.arguments
-if arguments.count > 2 && arguments[1] == "audit" {
-    profileAudit(directory: arguments[2], through: arguments.count > 3 ? UInt64(arguments[3]) ?? .max : .max)
+if arguments.count > 2 && (arguments[1] == "audit" || arguments[1] == "apply") {
+    let through = arguments.count > 3 ? UInt64(arguments[3]) ?? .max : .max
+    if arguments[1] == "audit" {
+        profileAudit(directory: arguments[2], through: through)
+    } else {
+        profileApply(directory: arguments[2], through: through)
+    }
     exit(0)
 }
 let ruleBook = arguments.count > 1 && arguments[1] == "rulebook"
@@ -192,4 +200,26 @@ func profileAudit(directory: String, through: UInt64) {
         "audit loop: \(entries) entries in \(String(format: "%.2f", seconds)) s "
             + "(\(Int((Double(entries) / seconds).rounded())) a second), \(mismatches) mismatching")
     if mismatches > 0 { exit(1) }
+}
+
+/// The loop of a rebuild, a recovery and the state follower: each entry's journaled events
+/// applied (Sources/Snapshots/Recovery.swift).
+func profileApply(directory: String, through: UInt64) {
+    var state = ExchangeState()
+    var entries = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    do {
+        try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, events in
+            state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
+            entries += 1
+        }
+    } catch {
+        print("reading the journal: \(error)")
+        exit(1)
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    print(
+        "apply loop: \(entries) entries in \(String(format: "%.2f", seconds)) s "
+            + "(\(Int((Double(entries) / seconds).rounded())) a second), state hash \(state.stateHash().prefix(8).map { String(format: "%02x", $0) }.joined())"
+    )
 }
