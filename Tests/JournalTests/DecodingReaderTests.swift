@@ -112,4 +112,50 @@ import Testing
         }
         #expect(seen == Array(1...100))
     }
+
+    /// Commands that own memory (`listSymbol` is boxed, `entryExcised` holds an array)
+    /// come out equal to the serial reader's, also when the caller stops inside a block
+    /// (each entry is moved out of the block once, and the ones after the stop are
+    /// destroyed with the block, not handed over).
+    @Test func commandsThatOwnMemoryAreHandedOverOnce() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
+        var batch = JournalBatch()
+        for _ in 0..<8 {
+            batch.reset()
+            for _ in 0..<30 {
+                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
+                let command: Command =
+                    sequence % 2 == 0
+                    ? .listSymbol(
+                        SymbolSpec(
+                            id: SymbolID(sequence % 100), name: "S\(sequence)USDT", settleAsset: 0, priceScale: 2, quantityScale: 3,
+                            tickSizePriceUnits: 1, lotSizeQuantityUnits: 1, minNotionalMinor: 0, maxPriceUnits: 1_000_000,
+                            maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 1_000_000, maxLeverage: 20, defaultLeverage: 10,
+                            makerFeeRateE8: 0, takerFeeRateE8: 0))
+                    : .entryExcised(originalPayloadSHA256: (0..<32).map { UInt8(truncatingIfNeeded: sequence &+ UInt64($0)) })
+                batch.append(sequence: sequence, timeNanos: Int64(sequence)) { writer in
+                    EntryPayload.encode(command: command, events: [.rejected(.invalidListing, detail: sequence)], to: &writer)
+                }
+            }
+            try writer.append(batch)
+        }
+        let whole = Self.prefetched(directory.path, from: 1, upTo: .max)
+        #expect(whole.error == nil)
+        #expect(whole.entries.count == 240)
+        #expect(whole.entries == Self.serial(directory.path, from: 1, upTo: .max).entries)
+        // Stopped inside the fifth block (entry 137 of 121 ... 150): the rest of that block
+        // and the blocks decoded ahead go with the reader.
+        for stop in [137, 150, 151] as [SequenceNumber] {
+            var seen: [Command] = []
+            #expect(throws: Stop(at: stop)) {
+                try DecodingReader(directory: directory.path, from: 1).forEach { sequence, _, command, _ in
+                    seen.append(command)
+                    if sequence == stop { throw Stop(at: stop) }
+                }
+            }
+            #expect(seen == whole.entries.prefix(Int(stop)).map(\.command))
+        }
+    }
 }

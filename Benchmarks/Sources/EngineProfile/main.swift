@@ -177,18 +177,17 @@ print(
         + "\(String(format: "%.1f", allocationsPerThousand)) heap allocations per 1,000 commands "
         + "(\(String(format: "%.2f", lateAllocationsPerThousand)) in the second half of each pass)")
 
-/// `ledger-replay audit`'s loop (Sources/Replay/LedgerReplay.swift) without the verify pass.
-func profileAudit(directory: String, through: UInt64) {
-    var state = ExchangeState()
-    var events: [Event] = []
+/// Reads the journal in `directory` through `through` with a `DecodingReader`, calling
+/// `body` with each entry; prints `name`'s count, time and rate, then `summary()`.
+func readJournal(
+    _ name: String, directory: String, through: UInt64, summary: () -> String,
+    _ body: (_ sequence: UInt64, _ timeNanos: Int64, _ command: Command, _ events: ArraySlice<Event>) -> Void
+) {
     var entries = 0
-    var mismatches = 0
     let start = DispatchTime.now().uptimeNanoseconds
     do {
-        try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, journaled in
-            events.removeAll(keepingCapacity: true)
-            state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
-            if !Event.same(events, journaled) { mismatches += 1 }
+        try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, events in
+            body(sequence, timeNanos, command, events)
             entries += 1
         }
     } catch {
@@ -197,8 +196,21 @@ func profileAudit(directory: String, through: UInt64) {
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     print(
-        "audit loop: \(entries) entries in \(String(format: "%.2f", seconds)) s "
-            + "(\(Int((Double(entries) / seconds).rounded())) a second), \(mismatches) mismatching")
+        "\(name): \(entries) entries in \(String(format: "%.2f", seconds)) s (\(Int((Double(entries) / seconds).rounded())) a second), "
+            + summary())
+}
+
+/// `ledger-replay audit`'s loop (Sources/Replay/LedgerReplay.swift) without the verify pass.
+func profileAudit(directory: String, through: UInt64) {
+    var state = ExchangeState()
+    var events: [Event] = []
+    var mismatches = 0
+    readJournal("audit loop", directory: directory, through: through, summary: { "\(mismatches) mismatching" }) {
+        sequence, timeNanos, command, journaled in
+        events.removeAll(keepingCapacity: true)
+        state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
+        if !Event.same(events, journaled) { mismatches += 1 }
+    }
     if mismatches > 0 { exit(1) }
 }
 
@@ -206,20 +218,10 @@ func profileAudit(directory: String, through: UInt64) {
 /// applied (Sources/Snapshots/Recovery.swift).
 func profileApply(directory: String, through: UInt64) {
     var state = ExchangeState()
-    var entries = 0
-    let start = DispatchTime.now().uptimeNanoseconds
-    do {
-        try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, events in
-            state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
-            entries += 1
-        }
-    } catch {
-        print("reading the journal: \(error)")
-        exit(1)
+    readJournal(
+        "apply loop", directory: directory, through: through,
+        summary: { "state hash \(state.stateHash().prefix(8).map { String(format: "%02x", $0) }.joined())" }
+    ) { sequence, timeNanos, command, events in
+        state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
     }
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    print(
-        "apply loop: \(entries) entries in \(String(format: "%.2f", seconds)) s "
-            + "(\(Int((Double(entries) / seconds).rounded())) a second), state hash \(state.stateHash().prefix(8).map { String(format: "%02x", $0) }.joined())"
-    )
 }
