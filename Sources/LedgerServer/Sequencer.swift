@@ -104,7 +104,8 @@ package final class Sequencer: @unchecked Sendable {
         /// size (the batch's buffers go back to the engine). `Array(commands)` would share
         /// the buffer, and `reset` then gave the engine a new one of the full reserved
         /// capacity every batch (the events' alone 1.6 MB), whose pages the kernel zeroed as
-        /// the engine first wrote them: a tenth of the engine thread at full rate.
+        /// the engine first wrote them (a tenth of the daemon's minor page faults under
+        /// load; docs/BENCHMARKS.md, "fourteenth steps").
         var durableEntries: StateFollower.Entries {
             precondition(commands.count == journal.count, "\(journal.count) entries journaled, \(commands.count) noted for the follower")
             return StateFollower.Entries(
