@@ -6,10 +6,11 @@
 # Each run: a fresh data directory, ledger-load --setup (LOAD_ACCOUNTS accounts, 2,000 unless set), then COMMANDS
 # commands over 4 connections × WINDOW in flight at RATE commands/s (0: as fast as the
 # window allows). The client is the last BIN's ledger-load for all. Prints per run the
-# daemon's cores over the load (/proc/PID/stat), ledger-load's summary, and each named
-# thread's CPU ticks (1/100 s; setup included), and the daemon's minor page faults over the load from /proc/PID/task/*/stat: ledger-engine,
-# ledger-writer, ledger-follower, NIO-SGLTN-… (the network). The machine's speed drifts, so
-# compare runs of one round, and each thread against the engine thread of its run.
+# daemon's cores and minor page faults over the load (/proc/PID/stat), ledger-load's
+# summary, and each named thread's CPU ticks (1/100 s; setup included) from
+# /proc/PID/task/*/stat: ledger-engine, ledger-writer, ledger-follower, NIO-SGLTN-… (the
+# network). The machine's speed drifts, so compare runs of one round, and each thread
+# against the engine thread of its run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rate=$1; commands=$2; window=$3; rounds=$4; shift 4
