@@ -171,7 +171,6 @@ public final class DecodingReader: @unchecked Sendable {
     private var producerDone = false
 
     private func produce() {
-        var decoded: [Event] = []
         while true {
             condition.lock()
             while free.isEmpty && !cancelled { condition.wait() }
@@ -186,14 +185,16 @@ public final class DecodingReader: @unchecked Sendable {
             do {
                 if let read = try reader.nextBlock(upTo: limit) {
                     for entry in read.entries where entry.sequence <= limit {
+                        // Decoded straight into the block's events (an entry's events went
+                        // through a buffer of their own first). After an error the entry is
+                        // not added, and what it left in `events` is no entry's.
+                        let first = block.events.count
                         let command: Command
                         do {
-                            command = try entry.decodePayload(events: &decoded)
+                            command = try entry.decodePayload(appendingEventsTo: &block.events)
                         } catch {
                             throw UndecodableEntry(sequence: entry.sequence, error: error)
                         }
-                        let first = block.events.count
-                        block.events.append(contentsOf: decoded)
                         block.append(
                             sequence: entry.sequence, timeNanos: entry.timeNanos, command: command, events: first..<block.events.count)
                     }

@@ -256,8 +256,15 @@ public struct JournalEntry: Sendable, Hashable {
     /// The command, with the events decoded into `events` (emptied first, its room kept):
     /// `decodePayload` for a reader that goes through many entries without an array each.
     public func decodePayload(events: inout [Event]) throws(CodecError) -> Command {
+        events.removeAll(keepingCapacity: true)
+        return try decodePayload(appendingEventsTo: &events)
+    }
+
+    /// The same, appending the events after those `events` holds; after an error, `events`
+    /// may hold some of this entry's events after its own.
+    public func decodePayload(appendingEventsTo events: inout [Event]) throws(CodecError) -> Command {
         var reader = ByteReader(payload)
-        let command = try EntryPayload.decode(from: &reader, events: &events)
+        let command = try EntryPayload.decode(from: &reader, appendingEventsTo: &events)
         try reader.expectEnd()
         return command
     }

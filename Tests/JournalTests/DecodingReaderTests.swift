@@ -158,4 +158,48 @@ import Testing
             #expect(seen == whole.entries.prefix(Int(stop)).map(\.command))
         }
     }
+
+    /// An entry whose events stop decoding part way (two good events, then an unknown
+    /// tag): every entry before it, its block's earlier ones too, with their own events
+    /// only, then the error naming its sequence and the byte.
+    @Test func anEntryThatStopsDecodingPartWayEndsTheStreamThere() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
+        var batch = JournalBatch()
+        for _ in 0..<4 {
+            batch.reset()
+            for _ in 0..<25 {
+                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
+                let events: [Event] = [
+                    .markPriceSet(symbol: 1, priceUnits: Int64(sequence)), .premiumSampled(symbol: 1, premiumE8: Int64(sequence)),
+                ]
+                batch.append(sequence: sequence, timeNanos: Int64(sequence)) { writer in
+                    if sequence == 60 {
+                        // The count says three; the third event's tag is unknown.
+                        Command.setMarkPrice(symbol: 1, priceUnits: 60).encode(to: &writer)
+                        writer.varint(3)
+                        for event in events { event.encode(to: &writer) }
+                        writer.u8(0xEE)
+                        writer.varint(1)
+                    } else {
+                        EntryPayload.encode(command: .setMarkPrice(symbol: 1, priceUnits: Int64(sequence)), events: events, to: &writer)
+                    }
+                }
+            }
+            try writer.append(batch)
+        }
+        let serial = Self.serial(directory.path, from: 1, upTo: .max)
+        let prefetched = Self.prefetched(directory.path, from: 1, upTo: .max)
+        #expect(prefetched.entries.map(\.sequence) == Array(1...59))
+        #expect(prefetched.entries == serial.entries)
+        #expect(
+            prefetched.entries.allSatisfy {
+                $0.events.count == 2 && $0.events[0] == .markPriceSet(symbol: 1, priceUnits: Int64($0.sequence))
+            })
+        let error = try #require(prefetched.error)
+        #expect(error.contains("entry 60 does not decode"), "\(error)")
+        #expect(error.contains("unknown event tag 238"), "\(error)")
+        #expect(serial.error?.contains("unknown event tag 238") == true, "\(serial.error ?? "no error")")
+    }
 }

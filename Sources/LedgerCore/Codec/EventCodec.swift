@@ -374,13 +374,19 @@ public struct EntryPayload: Sendable, Hashable {
     /// Decodes a payload's command, and its events into `events` (emptied first; its room
     /// is kept, so that a reader going through a journal allocates no array per entry).
     public static func decode(from reader: inout ByteReader, events: inout [Event]) throws(CodecError) -> Command {
+        events.removeAll(keepingCapacity: true)
+        return try decode(from: &reader, appendingEventsTo: &events)
+    }
+
+    /// The same, appending the events after those `events` holds (a decoding thread fills
+    /// a block's buffer of events this way, without a copy through a buffer of its own).
+    /// After an error, `events` may hold some of the entry's events after its own.
+    public static func decode(from reader: inout ByteReader, appendingEventsTo events: inout [Event]) throws(CodecError) -> Command {
         let command = try Command.decode(from: &reader)
         let countOffset = reader.offset
         let count = try reader.varint()
         // Every event takes at least two bytes, which bounds a forged count.
         guard count <= UInt64(reader.remaining / 2) else { throw .outOfRange(field: "event count", offset: countOffset) }
-        events.removeAll(keepingCapacity: true)
-        events.reserveCapacity(Int(count))
         for _ in 0..<count { events.append(try Event.decode(from: &reader)) }
         return command
     }
