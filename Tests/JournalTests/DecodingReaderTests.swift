@@ -7,23 +7,32 @@ import Testing
 /// `JournalReader` and `decodePayload` give in one thread: the same entries, and the same
 /// error after the same entries.
 @Suite struct DecodingReaderTests {
+    /// A journal of `blocks` blocks of `perBlock` entries in segments of about
+    /// `segmentBytes`; `payload` writes entry n's payload (its time is n × `timeStep`).
+    static func writeJournal(
+        _ directory: String, blocks: Int, perBlock: Int, segmentBytes: Int64, timeStep: Int64 = 1,
+        payload: (_ sequence: SequenceNumber, _ writer: inout ByteWriter) -> Void
+    ) throws {
+        let writer = try JournalWriter.open(.init(directory: directory, segmentBytesTarget: segmentBytes))
+        var batch = JournalBatch()
+        for _ in 0..<blocks {
+            batch.reset()
+            for _ in 0..<perBlock {
+                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
+                batch.append(sequence: sequence, timeNanos: Int64(sequence) * timeStep) { writer in payload(sequence, &writer) }
+            }
+            try writer.append(batch)
+        }
+    }
+
     /// 40 blocks of 25 decodable entries in small segments: entry n sets symbol n % 7's mark
     /// to n, with one event, or two for every third entry.
     static func writeJournal(_ directory: String) throws {
-        let writer = try JournalWriter.open(.init(directory: directory, segmentBytesTarget: 2_048))
-        var batch = JournalBatch()
-        for _ in 0..<40 {
-            batch.reset()
-            for _ in 0..<25 {
-                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
-                let symbol = SymbolID(sequence % 7)
-                var events: [Event] = [.markPriceSet(symbol: symbol, priceUnits: Int64(sequence))]
-                if sequence % 3 == 0 { events.append(.premiumSampled(symbol: symbol, premiumE8: -Int64(sequence))) }
-                batch.append(sequence: sequence, timeNanos: Int64(sequence) * 1_000) { writer in
-                    EntryPayload.encode(command: .setMarkPrice(symbol: symbol, priceUnits: Int64(sequence)), events: events, to: &writer)
-                }
-            }
-            try writer.append(batch)
+        try writeJournal(directory, blocks: 40, perBlock: 25, segmentBytes: 2_048, timeStep: 1_000) { sequence, writer in
+            let symbol = SymbolID(sequence % 7)
+            var events: [Event] = [.markPriceSet(symbol: symbol, priceUnits: Int64(sequence))]
+            if sequence % 3 == 0 { events.append(.premiumSampled(symbol: symbol, premiumE8: -Int64(sequence))) }
+            EntryPayload.encode(command: .setMarkPrice(symbol: symbol, priceUnits: Int64(sequence)), events: events, to: &writer)
         }
     }
 
@@ -120,26 +129,17 @@ import Testing
     @Test func commandsThatOwnMemoryAreHandedOverOnce() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
-        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
-        var batch = JournalBatch()
-        for _ in 0..<8 {
-            batch.reset()
-            for _ in 0..<30 {
-                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
-                let command: Command =
-                    sequence % 2 == 0
-                    ? .listSymbol(
-                        SymbolSpec(
-                            id: SymbolID(sequence % 100), name: "S\(sequence)USDT", settleAsset: 0, priceScale: 2, quantityScale: 3,
-                            tickSizePriceUnits: 1, lotSizeQuantityUnits: 1, minNotionalMinor: 0, maxPriceUnits: 1_000_000,
-                            maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 1_000_000, maxLeverage: 20, defaultLeverage: 10,
-                            makerFeeRateE8: 0, takerFeeRateE8: 0))
-                    : .entryExcised(originalPayloadSHA256: (0..<32).map { UInt8(truncatingIfNeeded: sequence &+ UInt64($0)) })
-                batch.append(sequence: sequence, timeNanos: Int64(sequence)) { writer in
-                    EntryPayload.encode(command: command, events: [.rejected(.invalidListing, detail: sequence)], to: &writer)
-                }
-            }
-            try writer.append(batch)
+        try Self.writeJournal(directory.path, blocks: 8, perBlock: 30, segmentBytes: 4_096) { sequence, writer in
+            let command: Command =
+                sequence % 2 == 0
+                ? .listSymbol(
+                    SymbolSpec(
+                        id: SymbolID(sequence % 100), name: "S\(sequence)USDT", settleAsset: 0, priceScale: 2, quantityScale: 3,
+                        tickSizePriceUnits: 1, lotSizeQuantityUnits: 1, minNotionalMinor: 0, maxPriceUnits: 1_000_000,
+                        maxQuantityUnits: 1_000_000, maxPositionQuantityUnits: 1_000_000, maxLeverage: 20, defaultLeverage: 10,
+                        makerFeeRateE8: 0, takerFeeRateE8: 0))
+                : .entryExcised(originalPayloadSHA256: (0..<32).map { UInt8(truncatingIfNeeded: sequence &+ UInt64($0)) })
+            EntryPayload.encode(command: command, events: [.rejected(.invalidListing, detail: sequence)], to: &writer)
         }
         let whole = Self.prefetched(directory.path, from: 1, upTo: .max)
         #expect(whole.error == nil)
@@ -165,29 +165,20 @@ import Testing
     @Test func anEntryThatStopsDecodingPartWayEndsTheStreamThere() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }
-        let writer = try JournalWriter.open(.init(directory: directory.path, segmentBytesTarget: 4_096))
-        var batch = JournalBatch()
-        for _ in 0..<4 {
-            batch.reset()
-            for _ in 0..<25 {
-                let sequence = writer.lastSequence + SequenceNumber(batch.count) + 1
-                let events: [Event] = [
-                    .markPriceSet(symbol: 1, priceUnits: Int64(sequence)), .premiumSampled(symbol: 1, premiumE8: Int64(sequence)),
-                ]
-                batch.append(sequence: sequence, timeNanos: Int64(sequence)) { writer in
-                    if sequence == 60 {
-                        // The count says three; the third event's tag is unknown.
-                        Command.setMarkPrice(symbol: 1, priceUnits: 60).encode(to: &writer)
-                        writer.varint(3)
-                        for event in events { event.encode(to: &writer) }
-                        writer.u8(0xEE)
-                        writer.varint(1)
-                    } else {
-                        EntryPayload.encode(command: .setMarkPrice(symbol: 1, priceUnits: Int64(sequence)), events: events, to: &writer)
-                    }
-                }
+        try Self.writeJournal(directory.path, blocks: 4, perBlock: 25, segmentBytes: 4_096) { sequence, writer in
+            let events: [Event] = [
+                .markPriceSet(symbol: 1, priceUnits: Int64(sequence)), .premiumSampled(symbol: 1, premiumE8: Int64(sequence)),
+            ]
+            guard sequence == 60 else {
+                EntryPayload.encode(command: .setMarkPrice(symbol: 1, priceUnits: Int64(sequence)), events: events, to: &writer)
+                return
             }
-            try writer.append(batch)
+            // The count says three; the third event's tag is unknown.
+            Command.setMarkPrice(symbol: 1, priceUnits: 60).encode(to: &writer)
+            writer.varint(3)
+            for event in events { event.encode(to: &writer) }
+            writer.u8(0xEE)
+            writer.varint(1)
         }
         let serial = Self.serial(directory.path, from: 1, upTo: .max)
         let prefetched = Self.prefetched(directory.path, from: 1, upTo: .max)
