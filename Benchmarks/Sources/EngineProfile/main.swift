@@ -16,9 +16,9 @@ import Workloads
 // its second half, once the world has grown.
 //
 // `EngineProfile audit JOURNAL_DIR [ENTRIES]`: the loop of `ledger-replay audit` from
-// genesis (decode on a second thread, re-execute, compare every event) without its verify
-// pass, over a real journal, so that valgrind, which cannot read the tools' debug
-// information here, can count its instructions:
+// genesis (decode on a second thread, re-execute, compare every event) over a real journal,
+// without the verify pass that runs beside it in the tool (a third thread reading the whole
+// journal whatever --through says), so that valgrind counts the loop's instructions alone:
 //
 //     valgrind --tool=callgrind --separate-threads=yes \
 //         .build/release/EngineProfile audit /tmp/j/journal 300000
