@@ -21,12 +21,12 @@ public struct UndecodableEntry: Error, CustomStringConvertible {
 public final class DecodingReader: @unchecked Sendable {
     /// One block's entries: each entry's command and the range of its events in `events`.
     ///
-    /// The entries are kept in storage of the block's own, appended by the producer; the
-    /// caller's thread moves each command out once, so that none is copied and destroyed
-    /// twice. (Read out of an array, an entry was copied and the copy destroyed, and the
-    /// array destroyed it again at `reset`; with the command in the entry, the compiler
-    /// copied even a moved-out entry. Under callgrind that was 6% of a rebuild's main
-    /// thread and a tenth of its decoding thread.) `taken ..< count` are initialized.
+    /// The commands are kept in storage of the block's own, appended by the producer; the
+    /// caller's thread moves each out once, so that none is copied and destroyed twice.
+    /// (Read out of an array, an entry was copied and the copy destroyed, and the array
+    /// destroyed it again at `reset`; with the command in the entry, the compiler copied
+    /// even a moved-out entry. Under callgrind that was 6% of a rebuild's main thread and a
+    /// tenth of its decoding thread.) Commands `taken ..< places.count` are initialized.
     final class Block {
         /// An entry's place: plain values (its command is kept apart, in `commands`).
         struct Place {
@@ -34,48 +34,41 @@ public final class DecodingReader: @unchecked Sendable {
             var timeNanos: Int64
             var events: Range<Int>
         }
-        private var places: UnsafeMutablePointer<Place>
+        /// Unchecked exclusivity (here and on `events`): each change through the class was
+        /// checked at run time (`swift_beginAccess`, 3% of the decoding thread). A block is
+        /// touched by one thread at a time (the producer's, then the caller's after the
+        /// hand-off under the lock), and the checks catch only overlapping accesses within
+        /// one thread.
+        @exclusivity(unchecked) private var places: [Place] = []
         private var commands: UnsafeMutablePointer<Command>
-        private var capacity: Int
-        private var count = 0
+        private var capacity = 256
         private var taken = 0
-        /// Unchecked exclusivity: each change through the class was checked at run time
-        /// (`swift_beginAccess`, 3% of the decoding thread). A block is touched by one thread
-        /// at a time (the producer's, then the caller's after the hand-off under the lock),
-        /// and the checks catch only overlapping accesses within one thread.
         @exclusivity(unchecked) var events: [Event] = []
         /// Set on the last block handed over: the error that ended the reading, if any.
         var failure: (any Error)?
         var isLast = false
 
         init() {
-            capacity = 256
-            places = .allocate(capacity: capacity)
             commands = .allocate(capacity: capacity)
         }
 
         deinit {
             reset()
-            places.deallocate()
             commands.deallocate()
         }
 
-        /// Adds an entry (the producer, before the block is handed over).
+        /// Adds an entry (the producer, before the block is handed over: none taken yet).
         func append(sequence: SequenceNumber, timeNanos: Int64, command: consuming Command, events: Range<Int>) {
+            let count = places.count
             if count == capacity {
-                let largerPlaces = UnsafeMutablePointer<Place>.allocate(capacity: capacity * 2)
-                let largerCommands = UnsafeMutablePointer<Command>.allocate(capacity: capacity * 2)
-                (largerPlaces + taken).moveInitialize(from: places + taken, count: count - taken)
-                (largerCommands + taken).moveInitialize(from: commands + taken, count: count - taken)
-                places.deallocate()
+                let larger = UnsafeMutablePointer<Command>.allocate(capacity: capacity * 2)
+                larger.moveInitialize(from: commands, count: count)
                 commands.deallocate()
-                places = largerPlaces
-                commands = largerCommands
+                commands = larger
                 capacity *= 2
             }
-            (places + count).initialize(to: Place(sequence: sequence, timeNanos: timeNanos, events: events))
+            places.append(Place(sequence: sequence, timeNanos: timeNanos, events: events))
             (commands + count).initialize(to: command)
-            count += 1
         }
 
         /// Calls `body` with each entry not yet taken, in order, moving each command out
@@ -86,10 +79,9 @@ public final class DecodingReader: @unchecked Sendable {
             let events = self.events
             let places = self.places
             let commands = self.commands
-            let count = self.count
             var index = taken
             defer { taken = index }
-            while index < count {
+            while index < places.count {
                 let place = places[index]
                 let command = (commands + index).move()
                 index += 1
@@ -98,8 +90,8 @@ public final class DecodingReader: @unchecked Sendable {
         }
 
         func reset() {
-            (commands + taken).deinitialize(count: count - taken)
-            count = 0
+            (commands + taken).deinitialize(count: places.count - taken)
+            places.removeAll(keepingCapacity: true)
             taken = 0
             events.removeAll(keepingCapacity: true)
             failure = nil
