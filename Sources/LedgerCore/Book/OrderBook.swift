@@ -141,8 +141,9 @@ public struct OrderBook: Sendable {
     private mutating func unlinkAccount(slot: Int32, _ order: RestingOrder) {
         let previous = order.accountPreviousSlot
         let next = order.accountNextSlot
-        if previous != Self.none { slots[previous].accountNextSlot = next }
-        if next != Self.none { slots[next].accountPreviousSlot = previous }
+        // (`remove` made the pages its own.)
+        if previous != Self.none { slots.place(previous).pointee.accountNextSlot = next }
+        if next != Self.none { slots.place(next).pointee.accountPreviousSlot = previous }
         if previous != Self.none && next != Self.none { return }
         let key = Self.accountKey(order.accountIndex, order.side)
         if previous == Self.none && next == Self.none {
@@ -179,7 +180,8 @@ public struct OrderBook: Sendable {
         } else {
             Self.link(&placed, slot: slot, isFree: free != nil, levels: &askLevels, slots: &slots)
         }
-        if last != Self.none { slots[last].accountNextSlot = slot }
+        // (`link` made the pages the book's own.)
+        if last != Self.none { slots.place(last).pointee.accountNextSlot = slot }
         orderCount += 1
         if order.reduceOnly { reduceOnlyCount += 1 }
         return slot
@@ -208,13 +210,15 @@ public struct OrderBook: Sendable {
     public mutating func remove(slot: Int32) {
         precondition(slots[slot].openQuantityUnits > 0, "slot is not in use")
         let order = slots[slot]
+        // One check that the pages are the book's own for the five writes below.
+        slots.makeUnique()
         if order.side == .buy {
             Self.unlink(slot: slot, levels: &bidLevels, slots: &slots)
         } else {
             Self.unlink(slot: slot, levels: &askLevels, slots: &slots)
         }
         unlinkAccount(slot: slot, order)
-        slots[slot].openQuantityUnits = 0
+        slots.place(slot).pointee.openQuantityUnits = 0
         freeSlots.append(slot)
         orderCount -= 1
         if order.reduceOnly { reduceOnlyCount -= 1 }
@@ -230,13 +234,15 @@ public struct OrderBook: Sendable {
         order.previousSlot = found.found ? levels[found.position].tailSlot : none
         order.nextSlot = none
         if isFree {
-            slots[slot] = order
+            slots.makeUnique()
+            slots.place(slot).pointee = order
         } else {
             let appended = slots.append(order)
             precondition(appended == slot, "the pool handed out slot \(appended), not \(slot)")
         }
         if found.found {
-            slots[order.previousSlot].nextSlot = slot
+            // (Made the book's own above, by `makeUnique` or `append`.)
+            slots.place(order.previousSlot).pointee.nextSlot = slot
             var level = levels[found.position]
             level.tailSlot = slot
             level.quantityUnits += order.openQuantityUnits
@@ -254,8 +260,9 @@ public struct OrderBook: Sendable {
         let order = slots[slot]
         let found = levelIndex(levels, side: order.side, price: order.priceUnits)
         precondition(found.found, "resting order's level is missing")
-        if order.previousSlot != none { slots[order.previousSlot].nextSlot = order.nextSlot }
-        if order.nextSlot != none { slots[order.nextSlot].previousSlot = order.previousSlot }
+        // (`remove` made the pages its own.)
+        if order.previousSlot != none { slots.place(order.previousSlot).pointee.nextSlot = order.nextSlot }
+        if order.nextSlot != none { slots.place(order.nextSlot).pointee.previousSlot = order.previousSlot }
         var level = levels[found.position]
         if level.orderCount == 1 {
             levels.remove(at: found.position)
@@ -380,29 +387,104 @@ public struct OrderBook: Sendable {
 /// The slots of one book's orders, in pages of `pageSize` allocated as the book grows: a
 /// slot's page and place are its high and low bits. A flat array would double (and copy
 /// every order, milliseconds at a million) as it grew and keep up to half its room empty.
+///
+/// The pages are memory of its own (`Pages`), shared by copies of the pool until one of
+/// them writes: each write checks once that the pages are its own (copying them all
+/// first if not, as a copied book's first change did to the page it touched). Pages held
+/// as an array of arrays checked both arrays on every write, and ended each with a call:
+/// 7 checks an order rested, 4 a removal (issue 12, fifteenth steps).
 struct OrderPool: Sendable {
     static let pageShift = 10
     /// Orders a page holds: 1,024 (48 KiB).
     static let pageSize = 1 << pageShift
-    private var pages: ContiguousArray<ContiguousArray<RestingOrder>> = []
+    private var pages = Pages()
     /// Slots handed out, in use or free.
     private(set) var count = 0
 
+    /// The page table and the pages. Slots below the pool's `count` are initialized;
+    /// `RestingOrder` holds no reference, so nothing is deinitialized.
+    final class Pages: @unchecked Sendable {
+        // Read and written only through a pool that holds the only reference to write
+        // (`makeUnique`); a pool is a value, touched by one thread at a time.
+        @exclusivity(unchecked) var table: UnsafeMutablePointer<UnsafeMutablePointer<RestingOrder>>?
+        @exclusivity(unchecked) var pageCount = 0
+        @exclusivity(unchecked) var tableCapacity = 0
+
+        init() {}
+
+        /// Another set of pages holding the first `count` slots of these.
+        func copy(count: Int) -> Pages {
+            let other = Pages()
+            for page in 0..<pageCount {
+                let fresh = other.addPage()
+                let used = min(OrderPool.pageSize, count - page * OrderPool.pageSize)
+                if used > 0 { fresh.initialize(from: table![page], count: used) }
+            }
+            return other
+        }
+
+        /// Allocates a page at the end of the table and returns it.
+        func addPage() -> UnsafeMutablePointer<RestingOrder> {
+            if pageCount == tableCapacity {
+                // The table holds pointers only: 8 bytes a page, copied as it doubles.
+                let capacity = max(8, 2 * tableCapacity)
+                let grown = UnsafeMutablePointer<UnsafeMutablePointer<RestingOrder>>.allocate(capacity: capacity)
+                if let table {
+                    grown.moveInitialize(from: table, count: pageCount)
+                    table.deallocate()
+                }
+                table = grown
+                tableCapacity = capacity
+            }
+            let page = UnsafeMutablePointer<RestingOrder>.allocate(capacity: OrderPool.pageSize)
+            (table! + pageCount).initialize(to: page)
+            pageCount += 1
+            return page
+        }
+
+        deinit {
+            guard let table else { return }
+            for page in 0..<pageCount { table[page].deallocate() }
+            table.deinitialize(count: pageCount)
+            table.deallocate()
+        }
+    }
+
+    /// Where `slot` lies (a slot the pool handed out).
+    @inline(__always)
+    private func address(_ slot: Int32) -> UnsafeMutablePointer<RestingOrder> {
+        precondition(slot >= 0 && Int(slot) < count, "slot \(slot) was never handed out")
+        return pages.table.unsafelyUnwrapped[Int(slot) >> Self.pageShift] + (Int(slot) & (Self.pageSize - 1))
+    }
+
+    /// Makes the pages this pool's own before a write. The book's own steps call it once
+    /// and then write through `place(_:)` within the same mutating access, in which no
+    /// copy of the pool can be taken.
+    @inline(__always)
+    mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&pages) { pages = pages.copy(count: count) }
+    }
+
+    /// Where `slot` lies, to write after `makeUnique()` in the same mutating access.
+    @inline(__always)
+    func place(_ slot: Int32) -> UnsafeMutablePointer<RestingOrder> { address(slot) }
+
     @inline(__always)
     subscript(slot: Int32) -> RestingOrder {
-        get { pages[Int(slot) >> Self.pageShift][Int(slot) & (Self.pageSize - 1)] }
-        _modify { yield &pages[Int(slot) >> Self.pageShift][Int(slot) & (Self.pageSize - 1)] }
+        get { address(slot).pointee }
+        _modify {
+            makeUnique()
+            yield &address(slot).pointee
+        }
     }
 
     /// Adds a slot holding `order` and returns it.
     mutating func append(_ order: RestingOrder) -> Int32 {
         precondition(count < Int(Int32.max), "order pool is full")
-        if count & (Self.pageSize - 1) == 0 {
-            var page = ContiguousArray<RestingOrder>()
-            page.reserveCapacity(Self.pageSize)
-            pages.append(page)
-        }
-        pages[pages.count - 1].append(order)
+        makeUnique()
+        let place = count & (Self.pageSize - 1)
+        let page = place == 0 ? pages.addPage() : pages.table.unsafelyUnwrapped[count >> Self.pageShift]
+        (page + place).initialize(to: order)
         count += 1
         return Int32(count - 1)
     }

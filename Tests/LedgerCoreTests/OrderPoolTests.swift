@@ -1,0 +1,65 @@
+import Testing
+
+@testable import LedgerCore
+
+/// The book's order pool keeps its pages in memory of its own, shared by copies until one
+/// writes (issue 12, fifteenth steps): a copy of a book (inside a state kept to compare
+/// with) must not see the other's changes, whichever page they touch and wherever the
+/// last page ends.
+@Suite struct OrderPoolTests {
+    static func order(_ id: OrderID, _ side: Side, price: Int64, quantity: Int64) -> RestingOrder {
+        RestingOrder(
+            orderID: id, accountIndex: UInt32(id % 7), side: side, priceUnits: price, openQuantityUnits: quantity,
+            hasClientOrderID: false)
+    }
+
+    /// A book of `count` orders over a few levels each side, slots 0 ..< count.
+    static func book(_ count: Int) -> (OrderBook, [Int32]) {
+        var book = OrderBook()
+        var slots: [Int32] = []
+        for index in 0..<count {
+            let side: Side = index % 2 == 0 ? .buy : .sell
+            let price: Int64 = side == .buy ? 100 - Int64(index % 5) : 200 + Int64(index % 5)
+            slots.append(book.insert(order(OrderID(index + 1), side, price: price, quantity: 10 + Int64(index % 13))))
+        }
+        return (book, slots)
+    }
+
+    static func contents(_ book: OrderBook) -> [RestingOrder] { book.orders(.buy) + book.orders(.sell) }
+
+    /// Removes, reduces and rests orders: frees slots, reuses them, and hands out new ones
+    /// (a new page when the last is full).
+    static func change(_ book: inout OrderBook, _ slots: [Int32], firstID: OrderID) {
+        for (position, slot) in slots.enumerated() where position % 3 == 0 { book.remove(slot: slot) }
+        for (position, slot) in slots.enumerated() where position % 3 == 1 { book.reduce(slot: slot, by: 1) }
+        for index in 0..<(slots.count / 2 + 2) {
+            book.insert(order(firstID + OrderID(index), index % 2 == 0 ? .buy : .sell, price: index % 2 == 0 ? 90 : 210, quantity: 3))
+        }
+    }
+
+    @Test(arguments: [1, 1_023, 1_024, 1_025, 2_500])
+    func aCopyKeepsItsOrdersWhileTheOtherChanges(count: Int) {
+        let (original, slots) = Self.book(count)
+        let before = Self.contents(original)
+        #expect(before.count == count)
+
+        // The original changes; the copy taken before does not.
+        var changed = original
+        Self.change(&changed, slots, firstID: 1_000_000)
+        #expect(Self.contents(original) == before)
+        #expect(original.orderCount == count)
+        #expect(original.accountLinksViolation() == nil)
+        let after = Self.contents(changed)
+        #expect(after != before)
+        #expect(changed.orderCount == count - (count + 2) / 3 + count / 2 + 2)
+        #expect(changed.accountLinksViolation() == nil)
+
+        // And the other way round: a copy of the changed book changes; the changed book
+        // keeps what it had, and the first book still what it had.
+        var again = changed
+        Self.change(&again, slots.filter { changed[$0].openQuantityUnits > 0 }, firstID: 2_000_000)
+        #expect(Self.contents(changed) == after)
+        #expect(Self.contents(original) == before)
+        #expect(again.accountLinksViolation() == nil)
+    }
+}
