@@ -392,7 +392,8 @@ public struct OrderBook: Sendable {
 /// them writes: each write checks once that the pages are its own (copying them all
 /// first if not, as a copied book's first change did to the page it touched). Pages held
 /// as an array of arrays checked both arrays on every write, and ended each with a call:
-/// 7 checks an order rested, 4 a removal (issue 12, fifteenth steps).
+/// with the book's other arrays, 7 checks an order rested and 10 a removal on the contest
+/// feed; 3 each now (issue 12, fifteenth steps).
 struct OrderPool: Sendable {
     static let pageShift = 10
     /// Orders a page holds: 1,024 (48 KiB).
