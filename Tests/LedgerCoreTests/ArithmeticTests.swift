@@ -49,6 +49,47 @@ import Testing
         #expect(none, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
     }
 
+    /// The products taken in 64 bits when they fit, or by one widening multiply, equal
+    /// `Int128`'s own at every edge of `Int64` and at random widths (issue 12, fifteenth
+    /// steps): two operands always fit, three fall back to `Int128` past 64 bits.
+    @Test func productsAreTheSameInsideAndBeyondSixtyFourBits() {
+        let edges: [Int64] = [
+            0, 1, 2, 3, 10, 99_999_999, 100_000_000, 3_037_000_499, 3_037_000_500, 4_294_967_295, 4_294_967_296,
+            Int64(Int32.max), Int64.max / 2, Int64.max / 2 + 1, Int64.max - 1, Int64.max,
+        ]
+        var operands = edges.flatMap { [$0, -$0] } + [Int64.min, Int64.min + 1]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            // Random widths, so that products land on both sides of 64 bits.
+            let bits = Int.random(in: 1...63, using: &random)
+            let magnitude = Int64.random(in: 0...Int64.max, using: &random) >> (63 - bits)
+            operands.append(Bool.random(using: &random) ? magnitude : -magnitude)
+        }
+        var mismatches: [String] = []
+        for a in operands {
+            for b in operands {
+                let expected = Int128(a) * Int128(b)
+                if FixedPoint.product(a, b) != expected { mismatches.append("\(a) × \(b): \(FixedPoint.product(a, b))") }
+                // Int128 × Int64: a wide first operand, and a narrow one taken again by `b`.
+                let wide = expected.multipliedReportingOverflow(by: 3)
+                if !wide.overflow && FixedPoint.product(expected, 3) != wide.partialValue { mismatches.append("\(expected) × 3") }
+                let again = expected.multipliedReportingOverflow(by: Int128(b))
+                if !again.overflow && FixedPoint.product(expected, b) != again.partialValue {
+                    mismatches.append("\(expected) × \(b) (Int128 × Int64)")
+                }
+                // Three operands, where the whole product fits Int128 (the engine's ranges
+                // keep it there; beyond it `Int128`'s own multiply traps, as before).
+                for c: Int64 in [1, -1, 2, 10_000, 100_000_000] {
+                    let whole = expected.multipliedReportingOverflow(by: Int128(c))
+                    guard !whole.overflow else { continue }
+                    if FixedPoint.product(a, b, c) != whole.partialValue { mismatches.append("\(a) × \(b) × \(c)") }
+                }
+            }
+        }
+        let none = mismatches.isEmpty
+        #expect(none, "\(mismatches.count) mismatches, first: \(mismatches.prefix(3))")
+    }
+
     @Test func feesRoundAgainstTheUser() {
         // 0.05% of 1,000.000001 USDT = 0.5000000005 → 0.500001 charged.
         #expect(FixedPoint.charge(notional: 1_000_000_001, rateE8: 50_000) == 500_001)

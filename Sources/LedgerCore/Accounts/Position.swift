@@ -91,7 +91,7 @@ public struct Position: Sendable, Hashable {
                 margin -=
                     closed == abs(sizeQuantityUnits)
                     ? margin
-                    : Int64(FixedPoint.divideRoundingDown(Int128(margin) * Int128(closed), Int128(abs(sizeQuantityUnits))))
+                    : Int64(FixedPoint.divideRoundingDown(FixedPoint.product(margin, closed), Int128(abs(sizeQuantityUnits))))
             }
             let opened = quantityUnits - closed
             if opened > 0 {
@@ -121,7 +121,7 @@ public struct Position: Sendable, Hashable {
         let removedCost: Int64 =
             closeQuantity == abs(size)
             ? cost
-            : Int64(FixedPoint.divideRoundingUp(Int128(cost) * Int128(closeQuantity), Int128(abs(size))))
+            : Int64(FixedPoint.divideRoundingUp(FixedPoint.product(cost, closeQuantity), Int128(abs(size))))
         let closeNotional = side.sign * priceUnits * closeQuantity * notionalFactor
         let realized = -closeNotional - removedCost
         let openQuantity = quantityUnits - closeQuantity

@@ -16,7 +16,7 @@ extension ExchangeState {
 
     @inline(__always)
     static func markNotionalMinor(quantityUnits: Int64, symbol: SymbolID, _ markets: ContiguousArray<Market>) -> Int128 {
-        Int128(quantityUnits) * Int128(markets[Int(symbol)].markPriceUnits) * Int128(markets[Int(symbol)].notionalFactor)
+        FixedPoint.product(quantityUnits, markets[Int(symbol)].markPriceUnits, markets[Int(symbol)].notionalFactor)
     }
 
     /// A position's size valued at the mark, unsigned.
@@ -70,7 +70,7 @@ extension ExchangeState {
         func sideMargin(quantity: Int64, notional: Int64, closing: Int64) -> Int128 {
             let excess = quantity - min(quantity, max(0, closing))
             if excess == 0 { return 0 }
-            return FixedPoint.divideRoundingUp(Int128(notional) * Int128(excess), Int128(quantity) * leverage)
+            return FixedPoint.divideRoundingUp(FixedPoint.product(notional, excess), FixedPoint.product(leverage, quantity))
         }
         let buy = sideMargin(
             quantity: position.openBuyQuantityUnits, notional: position.openBuyNotionalMinor,
@@ -251,7 +251,7 @@ extension ExchangeState {
         if notionalMinor == 0 { return 0 }
         let bracket = MarginBracket.index(in: brackets, notionalMinor: notionalMinor)
         let margin =
-            FixedPoint.divideByRateScaleRoundingUp(notionalMinor * Int128(brackets[bracket].maintenanceMarginRateE8))
+            FixedPoint.divideByRateScaleRoundingUp(FixedPoint.product(notionalMinor, brackets[bracket].maintenanceMarginRateE8))
             - Int128(amounts[bracket])
         return max(0, margin)
     }

@@ -32,7 +32,7 @@ extension ExchangeState {
     @inlinable
     static func withinBand(priceUnits: Int64, markPriceUnits: Int64, bandE8: Int64) -> Bool {
         bandE8 == 0
-            || Int128(abs(priceUnits - markPriceUnits)) * Int128(FixedPoint.rateScale) <= Int128(markPriceUnits) * Int128(bandE8)
+            || FixedPoint.product(abs(priceUnits - markPriceUnits), FixedPoint.rateScale) <= FixedPoint.product(markPriceUnits, bandE8)
     }
 
     /// What meeting a resting order of the taker's own account does (self-trade prevention).

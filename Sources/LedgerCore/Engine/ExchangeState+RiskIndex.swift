@@ -163,7 +163,7 @@ extension ExchangeState {
             danger = isLong ? Int128(Int64.max) : 1
         } else {
             let perPriceUnit =
-                Int128(sizeQuantityUnits.magnitude) * Int128(markets[symbol].notionalFactor) * (isLong ? 1 : 2)
+                abs(FixedPoint.product(sizeQuantityUnits, markets[symbol].notionalFactor)) * (isLong ? 1 : 2)
             let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
             danger = isLong ? mark - move - 1 : mark + move + 1
         }
