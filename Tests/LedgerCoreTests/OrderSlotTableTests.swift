@@ -17,6 +17,25 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func agreesWithADictionary(seed: UInt64) {
+        let table = Self.compareWithADictionary(seed: seed, newShare: 55, jumpOneIn: 10)
+        // The ids went far past the window, whose pages left sparse: old orders were handed
+        // to the hash table, and the window kept its first size.
+        #expect(table.base > 4 * UInt64(table.windowIDs))
+        #expect(table.windowPages == OrderSlotTable.windowPagesMin)
+    }
+
+    /// Most orders stay and few ids are skipped (a growing book): the window doubles on the
+    /// way, with the same fills, amendments and misses as above.
+    @Test(arguments: [5, 6] as [UInt64])
+    func agreesWithADictionaryWhenMostOrdersStay(seed: UInt64) {
+        let table = Self.compareWithADictionary(seed: seed, newShare: 85, jumpOneIn: 1_000)
+        #expect(table.windowPages > OrderSlotTable.windowPagesMin)
+    }
+
+    /// 60,000 random steps against a dictionary: `newShare` in 100 rest a new order (one
+    /// in `jumpOneIn` after a jump in the ids), the rest of the first 95 fill or cancel one,
+    /// then amendments and misses.
+    static func compareWithADictionary(seed: UInt64, newShare: UInt64, jumpOneIn: UInt64) -> OrderSlotTable {
         var random = SeededRandom(seed: seed)
         var table = OrderSlotTable()
         var model: [OrderID: OrderLocation] = [:]
@@ -25,10 +44,10 @@ import Testing
         var next: OrderID = 1
         for step in 0..<60_000 {
             let roll = random.next() % 100
-            if roll < 55 {
+            if roll < newShare {
                 // A new order, sometimes after a jump in the ids (ids taken by orders that
                 // never rested).
-                next += random.next() % 10 == 0 ? 1 + random.next() % 3_000 : 1
+                next += random.next() % jumpOneIn == 0 ? 1 + random.next() % 3_000 : 1
                 let location = OrderLocation(symbol: SymbolID(random.next() % 4), slot: Int32(random.next() % 100_000))
                 table[next] = location
                 model[next] = location
@@ -56,10 +75,8 @@ import Testing
             }
             if step % 5_000 == 0 { #expect(Self.agree(table, model, seen), "seed \(seed), step \(step)") }
         }
-        // The ids went far past the window: old orders were handed to the hash table.
-        #expect(next > OrderID(OrderSlotTable.windowIDs) * 4)
-        #expect(table.base > 0)
         #expect(Self.agree(table, model, seen), "seed \(seed), at the end")
+        return table
     }
 
     @Test func anOrderRestingLongerThanTheWindowIsStillFound() {
@@ -67,16 +84,49 @@ import Testing
         table[1] = OrderLocation(symbol: 2, slot: 7)
         // Three windows of orders come and go after it.
         var removed = 0
-        for id in 2...OrderID(3 * OrderSlotTable.windowIDs) {
+        let windowIDs = OrderSlotTable.windowPagesMin << OrderSlotTable.pageBits
+        for id in 2...OrderID(3 * windowIDs) {
             table[id] = OrderLocation(symbol: 0, slot: 1)
             if id > 2, table.removeValue(forKey: id - 1) == OrderLocation(symbol: 0, slot: 1) { removed += 1 }
         }
-        #expect(removed == 3 * OrderSlotTable.windowIDs - 2)
+        #expect(removed == 3 * windowIDs - 2)
         #expect(table.base > 1)
+        // Its pages left nearly empty: the window kept its first size.
+        #expect(table.windowPages == OrderSlotTable.windowPagesMin)
         #expect(table[1] == OrderLocation(symbol: 2, slot: 7))
         #expect(table.count == 2)
         #expect(table.removeValue(forKey: 1) == OrderLocation(symbol: 2, slot: 7))
         #expect(table[1] == nil && table.count == 1)
+    }
+
+    /// A book that grows: two orders in three stay. Each page would leave the window two
+    /// thirds full, so the window doubles up to its largest size, keeping every order where
+    /// it was found, and only then hands the oldest pages to the hash table.
+    @Test func denseOldPagesDoubleTheWindowUpToItsLargestSize() {
+        var table = OrderSlotTable()
+        var model: [OrderID: OrderLocation] = [:]
+        var sizes: [Int] = []
+        let largest = OrderSlotTable.windowPagesMax << OrderSlotTable.pageBits
+        let last = OrderID(largest + 5 * OrderSlotTable.pageSize)
+        for id in 1...last {
+            let location = OrderLocation(symbol: SymbolID(id % 3), slot: Int32(id % 100_000))
+            table[id] = location
+            model[id] = location
+            if id % 3 == 0 {
+                #expect(table.removeValue(forKey: id - 1) == model.removeValue(forKey: id - 1))
+            }
+            if sizes.last != table.windowPages { sizes.append(table.windowPages) }
+        }
+        #expect(sizes == [64, 128, 256, 512, 1_024])
+        // Past the largest window, the oldest pages went to the hash table.
+        #expect(table.base > 0)
+        #expect(table.count == model.count)
+        let everyOneFound = model.allSatisfy { table[$0.key] == $0.value }
+        #expect(everyOneFound)
+        #expect(table[last + 1] == nil && table[2] == nil && table[0] == nil)
+        // And every one can leave.
+        for id in model.keys.sorted() where id % 7 == 0 { #expect(table.removeValue(forKey: id) == model.removeValue(forKey: id)) }
+        #expect(table.count == model.count)
     }
 
     @Test func aSnapshotsIdsInAnyOrder() {
