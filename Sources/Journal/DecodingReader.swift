@@ -1,6 +1,33 @@
 import Foundation
 import LedgerCore
 
+/// What `DecodingReader.audit` found: how many entries' re-executed events differ from the
+/// journal's, the lowest-numbered of them with both lists, and the error that ended the
+/// reading, if any (the comparisons of the entries before it are counted).
+public struct AuditOutcome: Sendable {
+    public struct Mismatch: Sendable {
+        public var sequence: SequenceNumber
+        public var executed: [Event]
+        public var journaled: [Event]
+    }
+    public internal(set) var mismatches = 0
+    /// The mismatching entries with the lowest sequences, in order: at most the number
+    /// asked for.
+    public internal(set) var first: [Mismatch] = []
+    public internal(set) var failure: (any Error)?
+    let describing: Int
+
+    init(describing: Int) { self.describing = describing }
+
+    mutating func note(_ sequence: SequenceNumber, executed: ArraySlice<Event>, journaled: ArraySlice<Event>) {
+        mismatches += 1
+        guard describing > 0, first.count < describing || sequence < first[first.count - 1].sequence else { return }
+        let place = first.firstIndex { $0.sequence > sequence } ?? first.count
+        first.insert(Mismatch(sequence: sequence, executed: Array(executed), journaled: Array(journaled)), at: place)
+        if first.count > describing { first.removeLast() }
+    }
+}
+
 /// An entry that does not decode, with its sequence.
 public struct UndecodableEntry: Error, CustomStringConvertible {
     public var sequence: SequenceNumber
@@ -44,6 +71,10 @@ public final class DecodingReader: @unchecked Sendable {
         private var capacity = 256
         private var taken = 0
         @exclusivity(unchecked) var events: [Event] = []
+        /// An audit's re-executed events of the entries handed over, and where each entry's
+        /// end (compared with `events` on the decoding thread: `compareExecuted`).
+        @exclusivity(unchecked) var executed: [Event] = []
+        @exclusivity(unchecked) private var executedEnds: [Int] = []
         /// Set on the last block handed over: the error that ended the reading, if any.
         var failure: (any Error)?
         var isLast = false
@@ -77,6 +108,23 @@ public final class DecodingReader: @unchecked Sendable {
             to body: (_ sequence: SequenceNumber, _ timeNanos: Int64, _ command: Command, _ events: ArraySlice<Event>) throws -> Void
         ) rethrows {
             let events = self.events
+            try handOut { place, command in try body(place.sequence, place.timeNanos, command, events[place.events]) }
+        }
+
+        /// Calls `body` with each entry not yet taken, as `hand(to:)`, and keeps the events
+        /// it appends to `executed` for `compareExecuted`.
+        func handForAudit(
+            to body: (_ sequence: SequenceNumber, _ timeNanos: Int64, _ command: Command, _ executed: inout [Event]) throws -> Void
+        ) rethrows {
+            try handOut { place, command in
+                try body(place.sequence, place.timeNanos, command, &executed)
+                executedEnds.append(executed.count)
+            }
+        }
+
+        /// Each entry not yet taken, with its command moved out, to `step`.
+        @inline(__always)
+        private func handOut(_ step: (Place, Command) throws -> Void) rethrows {
             let places = self.places
             let commands = self.commands
             var index = taken
@@ -85,8 +133,23 @@ public final class DecodingReader: @unchecked Sendable {
                 let place = places[index]
                 let command = (commands + index).move()
                 index += 1
-                try body(place.sequence, place.timeNanos, command, events[place.events])
+                try step(place, command)
             }
+        }
+
+        /// Compares the re-executed events of each entry handed for audit with the
+        /// journal's, noting those that differ, and drops them.
+        func compareExecuted(into outcome: inout AuditOutcome) {
+            var start = 0
+            for (index, end) in executedEnds.enumerated() {
+                let place = places[index]
+                if !Event.same(executed[start..<end], events[place.events]) {
+                    outcome.note(place.sequence, executed: executed[start..<end], journaled: events[place.events])
+                }
+                start = end
+            }
+            executed.removeAll(keepingCapacity: true)
+            executedEnds.removeAll(keepingCapacity: true)
         }
 
         func reset() {
@@ -94,6 +157,8 @@ public final class DecodingReader: @unchecked Sendable {
             places.removeAll(keepingCapacity: true)
             taken = 0
             events.removeAll(keepingCapacity: true)
+            executed.removeAll(keepingCapacity: true)
+            executedEnds.removeAll(keepingCapacity: true)
             failure = nil
             isLast = false
         }
@@ -111,6 +176,11 @@ public final class DecodingReader: @unchecked Sendable {
     private var cancelled = false
     /// `forEach` ran (the caller's thread only).
     private var started = false
+    /// `audit` runs: blocks come back with re-executed events, which the producer compares
+    /// before it reuses the block (set before the producer starts).
+    private var auditing = false
+    /// The audit's findings: the producer's while it runs, the caller's after.
+    private var outcome = AuditOutcome(describing: 0)
 
     /// Reads from `sequence` through `limit` (as `JournalReader.forEach`).
     public init(directory: String, from sequence: SequenceNumber, upTo limit: SequenceNumber = .max, storage: any Storage = PosixStorage())
@@ -150,6 +220,56 @@ public final class DecodingReader: @unchecked Sendable {
         }
     }
 
+    /// The audit's loop: calls `body` with every entry's sequence, time and command, in
+    /// order, to re-execute it and append the events that gives to `executed` (a buffer the
+    /// reader keeps: it is not emptied between entries). Each entry's events are compared
+    /// with the journal's on the decoding thread, when its block comes back to be reused
+    /// (the comparison was a twentieth of the audit's main thread), and the rest once the
+    /// reading ends. Never throws: an error reading, decoding or from `body` ends the reading
+    /// and comes back in the outcome, with the comparisons of every entry handed before it.
+    /// `describing` mismatches with the lowest sequences are kept with both lists.
+    public func audit(
+        describing: Int,
+        _ body: (_ sequence: SequenceNumber, _ timeNanos: Int64, _ command: Command, _ executed: inout [Event]) throws -> Void
+    ) -> AuditOutcome {
+        precondition(!started, "a DecodingReader reads its journal once")
+        started = true
+        auditing = true
+        outcome = AuditOutcome(describing: describing)
+        let producer = Thread { [self] in produce() }
+        producer.name = "journal-decoder"
+        producer.start()
+        var current: Block? = nil
+        do {
+            while true {
+                condition.lock()
+                while ready.isEmpty { condition.wait() }
+                let block = ready.removeFirst()
+                condition.unlock()
+                current = block
+                try block.handForAudit(to: body)
+                if block.isLast {
+                    if let failure = block.failure { throw failure }
+                    break
+                }
+                // Back without a reset: the producer compares it first.
+                condition.withLock {
+                    free.append(block)
+                    condition.broadcast()
+                }
+                current = nil
+            }
+        } catch {
+            outcome.failure = error
+        }
+        stopProducer()
+        // The producer has stopped: the blocks it did not take back, and the one in hand,
+        // are compared here.
+        for block in free { block.compareExecuted(into: &outcome) }
+        current?.compareExecuted(into: &outcome)
+        return outcome
+    }
+
     /// Asks the producer to stop and waits until it has (it holds the reader).
     private func stopProducer() {
         condition.lock()
@@ -174,6 +294,10 @@ public final class DecodingReader: @unchecked Sendable {
             }
             let block = free.removeLast()
             condition.unlock()
+            if auditing {
+                block.compareExecuted(into: &outcome)
+                block.reset()
+            }
             do {
                 if let read = try reader.nextBlock(upTo: limit) {
                     for entry in read.entries where entry.sequence <= limit {

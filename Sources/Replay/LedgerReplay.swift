@@ -218,26 +218,19 @@ struct Audit: ParsableCommand {
         let started = ToolIO.monotonicSeconds()
         // Reading and decoding run a few blocks ahead on a second thread (`DecodingReader`).
         let reader = DecodingReader(directory: journalDirectory, from: state.lastSequence + 1, upTo: through ?? .max)
-        var events: [Event] = []
         var replayFindings: [String] = []
         var entries: UInt64 = 0
-        var mismatches = 0
-        do {
-            try reader.forEach { sequence, timeNanos, command, journaled in
-                events.removeAll(keepingCapacity: true)
-                state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
-                if !Event.same(events, journaled) {
-                    mismatches += 1
-                    if mismatches <= 10 {
-                        replayFindings.append("entry \(sequence): re-execution gives \(events), journal has \(Array(journaled))")
-                    }
-                }
-                entries += 1
-                if entries % 65_536 == 0 { progress.show("audited \(entries) entries, sequence \(sequence)") }
-            }
-        } catch {
-            replayFindings.append("reading the journal: \(error)")
+        // Each entry's events are compared with the journal's on the decoding thread.
+        let outcome = reader.audit(describing: 10) { sequence, timeNanos, command, executed in
+            state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &executed)
+            entries += 1
+            if entries % 65_536 == 0 { progress.show("audited \(entries) entries, sequence \(sequence)") }
         }
+        for mismatch in outcome.first {
+            replayFindings.append("entry \(mismatch.sequence): re-execution gives \(mismatch.executed), journal has \(mismatch.journaled)")
+        }
+        if let failure = outcome.failure { replayFindings.append("reading the journal: \(failure)") }
+        let mismatches = outcome.mismatches
         progress.clear()
         switch verification.wait() {
         case .success(let verified): findings += verified.damage.map { "journal: \($0)" }

@@ -322,4 +322,36 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: daemon.journalDirectory).sorted().filter { $0 != "LOCK" } == before)
         #expect(!FileManager.default.fileExists(atPath: daemon.journalDirectory + ".excise-new"))
     }
+
+    /// Journaled events that re-execution does not give (the chain and the CRCs are
+    /// intact: the journal was written so): `ledger-replay audit` names each entry, lowest
+    /// first, with both lists, counts them all, and exits 1. The entries lie in the first
+    /// block, in the middle, and in the last one (compared on the decoding thread, and by
+    /// the caller after it, `DecodingReader.audit`).
+    @Test func theAuditNamesEveryEntryWhoseEventsDiffer() throws {
+        let daemon = DaemonProcess()
+        defer { daemon.cleanup() }
+        let commands = E2EExchange.genesis + Self.deposits(1...60)
+        let first = SequenceNumber(E2EExchange.genesis.count + 1)
+        let tampered: [SequenceNumber] = [first, first + 29, SequenceNumber(commands.count)]
+        try Self.writeJournal(daemon.journalDirectory, commands) { sequence, bytes in
+            guard tampered.contains(sequence) else { return bytes }
+            // The deposit's command, with a rejection as its only event.
+            var payload = ByteWriter()
+            EntryPayload.encode(command: commands[Int(sequence) - 1], events: [.rejected(.duplicateTransferID, detail: 7)], to: &payload)
+            return payload.bytes
+        }
+        let audit = try runTool("ledger-replay", ["audit", "--data-dir", daemon.dataDirectory, "--json"])
+        #expect(audit.status == 1, "\(audit.output) \(audit.error)")
+        #expect(audit.output.contains("\"mismatches\":3"), "\(audit.output)")
+        for sequence in tampered {
+            #expect(audit.output.contains("entry \(sequence): re-execution gives"), "\(sequence): \(audit.output)")
+        }
+        #expect(
+            audit.output.contains("journal has [LedgerCore.Event.rejected(LedgerCore.RejectReason.duplicateTransferID, detail: 7)]"),
+            "\(audit.output)")
+        // In order: the lowest entry first.
+        let places = tampered.compactMap { audit.output.range(of: "entry \($0): ")?.lowerBound }
+        #expect(places.count == 3 && places == places.sorted(), "\(audit.output)")
+    }
 }

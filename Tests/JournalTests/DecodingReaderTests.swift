@@ -193,4 +193,93 @@ import Testing
         #expect(error.contains("unknown event tag 238"), "\(error)")
         #expect(serial.error?.contains("unknown event tag 238") == true, "\(serial.error ?? "no error")")
     }
+
+    /// The events the test journal's entry `sequence` holds (`writeJournal(_:)`): what a
+    /// faithful re-execution gives.
+    static func journaledEvents(_ sequence: SequenceNumber) -> [Event] {
+        let symbol = SymbolID(sequence % 7)
+        var events: [Event] = [.markPriceSet(symbol: symbol, priceUnits: Int64(sequence))]
+        if sequence % 3 == 0 { events.append(.premiumSampled(symbol: symbol, premiumE8: -Int64(sequence))) }
+        return events
+    }
+
+    /// A re-execution that differs from the journal at the entries of `wrong`: one more
+    /// event, one less, or one field changed.
+    static func reexecute(_ sequence: SequenceNumber, wrong: Set<SequenceNumber>, into executed: inout [Event]) {
+        var events = journaledEvents(sequence)
+        if wrong.contains(sequence) {
+            switch sequence % 3 {
+            case 0: events.removeLast()
+            case 1: events.append(.premiumSampled(symbol: 1, premiumE8: 1))
+            default: events[0] = .markPriceSet(symbol: SymbolID(sequence % 7), priceUnits: Int64(sequence) + 1)
+            }
+        }
+        executed.append(contentsOf: events)
+    }
+
+    /// The audit's loop compares on the decoding thread: every entry whose re-executed
+    /// events differ is counted, in the first block, in the middle, in the last block (the
+    /// caller compares what the decoding thread did not), and the lowest are described with
+    /// both lists, in order.
+    @Test func theAuditFindsEveryEntryWhoseEventsDiffer() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        try Self.writeJournal(directory.path)
+        let wrong: Set<SequenceNumber> = [3, 37, 512, 998, 999, 1_000]
+        var handed: [SequenceNumber] = []
+        let outcome = DecodingReader(directory: directory.path, from: 1).audit(describing: 4) { sequence, _, command, executed in
+            #expect(command == .setMarkPrice(symbol: SymbolID(sequence % 7), priceUnits: Int64(sequence)))
+            handed.append(sequence)
+            Self.reexecute(sequence, wrong: wrong, into: &executed)
+        }
+        #expect(outcome.failure == nil)
+        #expect(handed == Array(1...1_000))
+        #expect(outcome.mismatches == 6)
+        #expect(outcome.first.map(\.sequence) == [3, 37, 512, 998])
+        #expect(outcome.first[0].journaled == Self.journaledEvents(3))
+        #expect(outcome.first[0].executed == [.markPriceSet(symbol: 3, priceUnits: 3)])
+        #expect(outcome.first[1].executed == Self.journaledEvents(37) + [.premiumSampled(symbol: 1, premiumE8: 1)])
+        #expect(outcome.first[2].executed == [.markPriceSet(symbol: 1, priceUnits: 513)])
+        #expect(outcome.first[2].journaled == [.markPriceSet(symbol: 1, priceUnits: 512)])
+
+        // A faithful re-execution: nothing found.
+        let clean = DecodingReader(directory: directory.path, from: 1).audit(describing: 10) { sequence, _, _, executed in
+            Self.reexecute(sequence, wrong: [], into: &executed)
+        }
+        #expect(clean.failure == nil && clean.mismatches == 0 && clean.first.isEmpty)
+
+        // Only the last entry, from inside a block: the caller's own comparison finds it.
+        let last = DecodingReader(directory: directory.path, from: 990, upTo: 1_000).audit(describing: 10) {
+            sequence, _, _, executed in
+            Self.reexecute(sequence, wrong: [1_000], into: &executed)
+        }
+        #expect(last.mismatches == 1 && last.first.map(\.sequence) == [1_000])
+    }
+
+    /// An error ends the audit's reading and comes back in the outcome, with the entries
+    /// handed before it compared: the caller's own error, and a damaged block.
+    @Test func anAuditEndedByAnErrorKeepsWhatItCompared() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanup() }
+        try Self.writeJournal(directory.path)
+        let wrong: Set<SequenceNumber> = [37, 512, 999]
+        let stopped = DecodingReader(directory: directory.path, from: 1).audit(describing: 10) { sequence, _, _, executed in
+            if sequence == 600 { throw Stop(at: 600) }
+            Self.reexecute(sequence, wrong: wrong, into: &executed)
+        }
+        #expect(stopped.failure as? Stop == Stop(at: 600))
+        #expect(stopped.mismatches == 2 && stopped.first.map(\.sequence) == [37, 512])
+
+        let damaged = segmentFiles(directory.path)[2]
+        try flipByte(directory.path + "/" + damaged, at: 150)
+        let serial = Self.serial(directory.path, from: 1, upTo: .max)
+        let lastGood = try #require(serial.entries.last?.sequence)
+        let audited = DecodingReader(directory: directory.path, from: 1).audit(describing: 10) { sequence, _, _, executed in
+            Self.reexecute(sequence, wrong: [1, lastGood], into: &executed)
+        }
+        let failure = try #require(audited.failure)
+        #expect("\(failure)" == serial.error)
+        #expect("\(failure)".contains(damaged))
+        #expect(audited.mismatches == 2 && audited.first.map(\.sequence) == [1, lastGood])
+    }
 }

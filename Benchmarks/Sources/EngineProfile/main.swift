@@ -200,18 +200,26 @@ func readJournal(
             + summary())
 }
 
-/// `ledger-replay audit`'s loop (Sources/Replay/LedgerReplay.swift) without the verify pass.
+/// `ledger-replay audit`'s loop (Sources/Replay/LedgerReplay.swift) without the verify pass:
+/// `DecodingReader.audit`, which compares the events on its decoding thread.
 func profileAudit(directory: String, through: UInt64) {
     var state = ExchangeState()
-    var events: [Event] = []
-    var mismatches = 0
-    readJournal("audit loop", directory: directory, through: through, summary: { "\(mismatches) mismatching" }) {
-        sequence, timeNanos, command, journaled in
-        events.removeAll(keepingCapacity: true)
-        state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &events)
-        if !Event.same(events, journaled) { mismatches += 1 }
+    var entries = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    let outcome = DecodingReader(directory: directory, from: 1, upTo: through).audit(describing: 1) {
+        sequence, timeNanos, command, executed in
+        state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &executed)
+        entries += 1
     }
-    if mismatches > 0 { exit(1) }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    if let failure = outcome.failure {
+        print("reading the journal: \(failure)")
+        exit(1)
+    }
+    print(
+        "audit loop: \(entries) entries in \(String(format: "%.2f", seconds)) s (\(Int((Double(entries) / seconds).rounded())) a second), "
+            + "\(outcome.mismatches) mismatching")
+    if outcome.mismatches > 0 { exit(1) }
 }
 
 /// The loop of a rebuild, a recovery and the state follower: each entry's journaled events
