@@ -129,6 +129,19 @@ import Testing
         #expect(table.count == model.count)
     }
 
+    /// A far id (a snapshot's) after dense pages: the doubled window would not hold it, so
+    /// the window keeps its size and hands every order to the hash table.
+    @Test func aFarIDAfterDensePagesDoesNotGrowTheWindow() {
+        var table = OrderSlotTable()
+        for id in 1...OrderID(3_000) { table[id] = OrderLocation(symbol: 1, slot: Int32(id)) }
+        table[1 << 40] = OrderLocation(symbol: 2, slot: 7)
+        #expect(table.windowPages == OrderSlotTable.windowPagesMin)
+        #expect(table.count == 3_001)
+        let everyOneFound = (1...OrderID(3_000)).allSatisfy { table[$0] == OrderLocation(symbol: 1, slot: Int32($0)) }
+        #expect(everyOneFound)
+        #expect(table[1 << 40] == OrderLocation(symbol: 2, slot: 7))
+    }
+
     @Test func aSnapshotsIdsInAnyOrder() {
         // A decoded snapshot inserts its orders' ids in book order, not id order, and the
         // next id comes after: a far id, then ids below the window, then new ones.

@@ -13,15 +13,18 @@
 /// A page about to leave with an eighth of its orders or more still open (a book that
 /// grows, a ladder that rests for long) doubles the window instead, up to 1,024 pages
 /// (2^20 ids): those orders stay where an index finds them. Moving each into the hash
-/// table, with the table's growth, was a quarter of the engine's work on the growing book
-/// past 65,536 orders (issue 12, fifteenth steps). Most venues cancel most orders within
-/// seconds: their pages leave nearly empty and the window stays at its first size.
+/// table, with the table's growth, was an eighth of the engine's instructions on the
+/// growing book, whose orders then took a quarter longer past 65,536 (issue 12, fifteenth
+/// steps). Most venues cancel most orders within seconds: their pages leave nearly empty
+/// and the window stays at its first size. It doubles only when the doubled window holds
+/// the new id (an id far beyond, from a snapshot, empties the window instead).
 ///
 /// Bounded work: moving the window by a page looks at that page's 1,024 places only if an
 /// order there is still open; an id far beyond the window (only a snapshot can insert one)
-/// empties the whole window once; a doubling moves the pages that hold orders, at most
-/// 512 pages (4 MiB) once in the table's life, and the window never shrinks. Memory: 512
-/// KiB for the window, allocated at the first insert, up to 8 MiB, plus `older`.
+/// empties the whole window once; a doubling allocates the doubled window and moves the
+/// pages that hold orders (at the last one, 8 MiB and at most 4 MiB moved), four times at
+/// most in the table's life; the window never shrinks. Memory: 512 KiB for the window,
+/// allocated at the first insert, up to 8 MiB, plus `older`.
 struct OrderSlotTable: Sendable {
     static let pageBits = 10
     static let pageSize = 1 << pageBits
@@ -120,9 +123,11 @@ struct OrderSlotTable: Sendable {
     /// Moves the window up until it holds `id` (above it): the pages that leave it hand
     /// their open orders to `older`.
     private mutating func advance(toHold id: UInt64) {
-        // The oldest page still holds many open orders: the window doubles rather than
-        // hand them to `older`.
-        while windowPages < Self.windowPagesMax && id - base >= UInt64(windowIDs) && taken[page(base)] >= Self.densePage {
+        // The oldest page still holds many open orders, and the doubled window holds `id`:
+        // the window doubles rather than hand them to `older`.
+        while windowPages < Self.windowPagesMax && id - base >= UInt64(windowIDs) && id - base < 2 * UInt64(windowIDs)
+            && taken[page(base)] >= Self.densePage
+        {
             grow()
         }
         if id - base < UInt64(windowIDs) { return }
