@@ -190,6 +190,38 @@ import Testing
         #expect(short.marginBalanceMinor > short.maintenanceMinor)
     }
 
+    /// A danger mark the price range cannot reach is not stored, exactly at the edge (the
+    /// engine knows it by a product, without the division, issue 12). On the setup above:
+    /// the long's slack lets the mark fall by 4,999,999 price units to 0, the short's lets it
+    /// rise past the highest price; one micro-USDT less and each is stored, at 1 and at the
+    /// highest price.
+    @Test(arguments: [0, -1] as [Int64])
+    func marksBeyondThePriceRangeAreNotStoredExactlyAtTheEdge(offset: Int64) {
+        var engine = RuleBookTests.exchange(RuleBookTests.btcusdt())
+        engine.deposit(3, 6_000_000_000)
+        engine.run(.setLeverage(account: 3, symbol: 0, leverage: 10))
+        engine.limit(1, .sell, price: 5_000_000, quantity: 1_000)
+        engine.limit(3, .buy, price: 5_000_000, quantity: 1_000)
+        let maxPrice = engine.state.symbols[0].maxPriceUnits
+        let long = Int(engine.state.ledger.accountIndexByID[3]!)
+        let short = Int(engine.state.ledger.accountIndexByID[1]!)
+        // Slack = margin balance − maintenance − 23 (the allowance and one unit); a price
+        // unit moves 10,000 micro-USDT of PnL, twice that against a short.
+        for (index, edge) in [(long, Int128(5_000_000 - 1) * 10_000), (short, Int128(maxPrice - 5_000_000) * 20_000)] {
+            let health = engine.state.crossHealth(accountIndex: index, asset: 0)
+            let slack = health.marginBalanceMinor - health.maintenanceMinor - 23
+            engine.deposit(engine.state.accounts[index].id, Int64(edge - slack) + offset, transfer: 2_000_000 + UInt64(index))
+            let after = engine.state.crossHealth(accountIndex: index, asset: 0)
+            #expect(after.marginBalanceMinor - after.maintenanceMinor - 23 == edge + Int128(offset))
+        }
+        var riskIndex = engine.state.risk.riskIndex
+        var accounts = engine.state.accounts
+        var taken = ScratchList<UInt32>()
+        riskIndex.takeEndangered(symbol: 0, markPriceUnits: 1, &accounts, into: &taken)
+        riskIndex.takeEndangered(symbol: 0, markPriceUnits: maxPrice, &accounts, into: &taken)
+        #expect(Array(taken) == (offset == 0 ? [] : [UInt32(long), UInt32(short)]), "offset \(offset)")
+    }
+
     /// The heap gives entries in key order and compaction keeps exactly the live ones.
     @Test func dangerHeapOrdersAndCompacts() {
         var random = SeededRandom(seed: 9)

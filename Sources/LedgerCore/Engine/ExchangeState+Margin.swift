@@ -274,10 +274,8 @@ extension ExchangeState {
     ) -> (marginBalanceMinor: Int128, maintenanceMinor: Int128) {
         let position = accounts[accountIndex].position(symbol)
         if position.isIsolated {
-            return (
-                Int128(position.isolatedMarginMinor) + unrealizedPnlMinor(position, symbol: symbol, markets),
-                maintenanceMarginMinor(position, symbol: symbol, symbols, markets)
-            )
+            let (pnl, maintenance) = pnlAndMaintenanceMinor(position, symbol: symbol, symbols, markets)
+            return (Int128(position.isolatedMarginMinor) + pnl, maintenance)
         }
         return crossHealth(accountIndex: accountIndex, asset: symbols[Int(symbol)].settleAsset, accounts, symbols, markets)
     }
@@ -300,11 +298,25 @@ extension ExchangeState {
             if slot.position.isIsolated {
                 balance -= Int128(slot.position.isolatedMarginMinor)
             } else if slot.position.sizeQuantityUnits != 0 {
-                balance += unrealizedPnlMinor(slot.position, symbol: slot.symbol, markets)
-                maintenance += maintenanceMarginMinor(slot.position, symbol: slot.symbol, symbols, markets)
+                let (pnl, positionMaintenance) = pnlAndMaintenanceMinor(slot.position, symbol: slot.symbol, symbols, markets)
+                balance += pnl
+                maintenance += positionMaintenance
             }
         }
         return (balance, maintenance)
+    }
+
+    /// A position's unrealized PnL and maintenance margin at mark, from one valuation of it
+    /// (each taken apart valued the position again).
+    @inline(__always)
+    static func pnlAndMaintenanceMinor(
+        _ position: Position, symbol: SymbolID, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>
+    ) -> (pnl: Int128, maintenance: Int128) {
+        let notional = markNotionalMinor(quantityUnits: position.sizeQuantityUnits, symbol: symbol, markets)
+        let maintenance = maintenanceMarginMinor(
+            notionalMinor: Int128(notional.magnitude), brackets: symbols[Int(symbol)].brackets,
+            amounts: markets[Int(symbol)].maintenanceAmountsMinor)
+        return (notional - Int128(position.costMinor), maintenance)
     }
 
     /// True when the leverage is within what the bracket of the position's exposure (size

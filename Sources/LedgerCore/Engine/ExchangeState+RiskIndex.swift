@@ -164,6 +164,16 @@ extension ExchangeState {
         } else {
             let perPriceUnit =
                 abs(FixedPoint.product(sizeQuantityUnits, markets[symbol].notionalFactor)) * (isLong ? 1 : 2)
+            // A mark the price range cannot reach is not stored (`RiskIndex.add`: a long's at
+            // or below 0, a short's above the highest price). Most well-margined positions'
+            // are such: known by a product, without the division. Δ = ⌊share / p⌋ ≥ r
+            // exactly when share ≥ r × p, with r the move that leaves the range.
+            let maxPrice = symbols[symbol].maxPriceUnits
+            if isLong || maxPrice < Int64.max {
+                let leaving = isLong ? mark - 1 : Int128(maxPrice) - mark
+                let (limit, overflow) = leaving.multipliedReportingOverflow(by: perPriceUnit)
+                if !overflow && shareMinor >= limit { return }
+            }
             let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
             danger = isLong ? mark - move - 1 : mark + move + 1
         }
