@@ -196,17 +196,10 @@ public final class DecodingReader: @unchecked Sendable {
     public func forEach(
         _ body: (_ sequence: SequenceNumber, _ timeNanos: Int64, _ command: Command, _ events: ArraySlice<Event>) throws -> Void
     ) throws {
-        precondition(!started, "a DecodingReader reads its journal once")
-        started = true
-        let producer = Thread { [self] in produce() }
-        producer.name = "journal-decoder"
-        producer.start()
+        startProducer()
         defer { stopProducer() }
         while true {
-            condition.lock()
-            while ready.isEmpty { condition.wait() }
-            let block = ready.removeFirst()
-            condition.unlock()
+            let block = nextReady()
             try block.hand(to: body)
             if block.isLast {
                 if let failure = block.failure { throw failure }
@@ -232,20 +225,13 @@ public final class DecodingReader: @unchecked Sendable {
         describing: Int,
         _ body: (_ sequence: SequenceNumber, _ timeNanos: Int64, _ command: Command, _ executed: inout [Event]) throws -> Void
     ) -> AuditOutcome {
-        precondition(!started, "a DecodingReader reads its journal once")
-        started = true
         auditing = true
         outcome = AuditOutcome(describing: describing)
-        let producer = Thread { [self] in produce() }
-        producer.name = "journal-decoder"
-        producer.start()
+        startProducer()
         var current: Block? = nil
         do {
             while true {
-                condition.lock()
-                while ready.isEmpty { condition.wait() }
-                let block = ready.removeFirst()
-                condition.unlock()
+                let block = nextReady()
                 current = block
                 try block.handForAudit(to: body)
                 if block.isLast {
@@ -268,6 +254,23 @@ public final class DecodingReader: @unchecked Sendable {
         for block in free { block.compareExecuted(into: &outcome) }
         current?.compareExecuted(into: &outcome)
         return outcome
+    }
+
+    /// Starts the decoding thread (once: a reader reads its journal once).
+    private func startProducer() {
+        precondition(!started, "a DecodingReader reads its journal once")
+        started = true
+        let producer = Thread { [self] in produce() }
+        producer.name = "journal-decoder"
+        producer.start()
+    }
+
+    /// The next decoded block, waiting for it.
+    private func nextReady() -> Block {
+        condition.lock()
+        defer { condition.unlock() }
+        while ready.isEmpty { condition.wait() }
+        return ready.removeFirst()
     }
 
     /// Asks the producer to stop and waits until it has (it holds the reader).

@@ -177,23 +177,11 @@ print(
         + "\(String(format: "%.1f", allocationsPerThousand)) heap allocations per 1,000 commands "
         + "(\(String(format: "%.2f", lateAllocationsPerThousand)) in the second half of each pass)")
 
-/// Reads the journal in `directory` through `through` with a `DecodingReader`, calling
-/// `body` with each entry; prints `name`'s count, time and rate, then `summary()`.
-func readJournal(
-    _ name: String, directory: String, through: UInt64, summary: () -> String,
-    _ body: (_ sequence: UInt64, _ timeNanos: Int64, _ command: Command, _ events: ArraySlice<Event>) -> Void
-) {
-    var entries = 0
+/// Times `loop` (which returns how many entries it handled, or nil after printing why it
+/// stopped) and prints `name`'s count, time and rate, then `summary()`.
+func timeLoop(_ name: String, summary: () -> String, _ loop: () -> Int?) {
     let start = DispatchTime.now().uptimeNanoseconds
-    do {
-        try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, events in
-            body(sequence, timeNanos, command, events)
-            entries += 1
-        }
-    } catch {
-        print("reading the journal: \(error)")
-        exit(1)
-    }
+    guard let entries = loop() else { exit(1) }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     print(
         "\(name): \(entries) entries in \(String(format: "%.2f", seconds)) s (\(Int((Double(entries) / seconds).rounded())) a second), "
@@ -204,32 +192,41 @@ func readJournal(
 /// `DecodingReader.audit`, which compares the events on its decoding thread.
 func profileAudit(directory: String, through: UInt64) {
     var state = ExchangeState()
-    var entries = 0
-    let start = DispatchTime.now().uptimeNanoseconds
-    let outcome = DecodingReader(directory: directory, from: 1, upTo: through).audit(describing: 1) {
-        sequence, timeNanos, command, executed in
-        state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &executed)
-        entries += 1
+    var mismatches = 0
+    timeLoop("audit loop", summary: { "\(mismatches) mismatching" }) {
+        var entries = 0
+        let outcome = DecodingReader(directory: directory, from: 1, upTo: through).audit(describing: 1) {
+            sequence, timeNanos, command, executed in
+            state.execute(command, sequence: sequence, timeNanos: timeNanos, into: &executed)
+            entries += 1
+        }
+        if let failure = outcome.failure {
+            print("reading the journal: \(failure)")
+            return nil
+        }
+        mismatches = outcome.mismatches
+        return entries
     }
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    if let failure = outcome.failure {
-        print("reading the journal: \(failure)")
-        exit(1)
-    }
-    print(
-        "audit loop: \(entries) entries in \(String(format: "%.2f", seconds)) s (\(Int((Double(entries) / seconds).rounded())) a second), "
-            + "\(outcome.mismatches) mismatching")
-    if outcome.mismatches > 0 { exit(1) }
+    if mismatches > 0 { exit(1) }
 }
 
 /// The loop of a rebuild, a recovery and the state follower: each entry's journaled events
 /// applied (Sources/Snapshots/Recovery.swift).
 func profileApply(directory: String, through: UInt64) {
     var state = ExchangeState()
-    readJournal(
-        "apply loop", directory: directory, through: through,
-        summary: { "state hash \(state.stateHash().prefix(8).map { String(format: "%02x", $0) }.joined())" }
-    ) { sequence, timeNanos, command, events in
-        state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
+    timeLoop(
+        "apply loop", summary: { "state hash \(state.stateHash().prefix(8).map { String(format: "%02x", $0) }.joined())" }
+    ) {
+        var entries = 0
+        do {
+            try DecodingReader(directory: directory, from: 1, upTo: through).forEach { sequence, timeNanos, command, events in
+                state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
+                entries += 1
+            }
+        } catch {
+            print("reading the journal: \(error)")
+            return nil
+        }
+        return entries
     }
 }

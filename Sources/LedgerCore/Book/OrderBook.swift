@@ -451,13 +451,6 @@ struct OrderPool: Sendable {
         }
     }
 
-    /// Where `slot` lies (a slot the pool handed out).
-    @inline(__always)
-    private func address(_ slot: Int32) -> UnsafeMutablePointer<RestingOrder> {
-        precondition(slot >= 0 && Int(slot) < count, "slot \(slot) was never handed out")
-        return pages.table.unsafelyUnwrapped[Int(slot) >> Self.pageShift] + (Int(slot) & (Self.pageSize - 1))
-    }
-
     /// Makes the pages this pool's own before a write. The book's own steps call it once
     /// and then write through `place(_:)` within the same mutating access, in which no
     /// copy of the pool can be taken.
@@ -466,16 +459,20 @@ struct OrderPool: Sendable {
         if !isKnownUniquelyReferenced(&pages) { pages = pages.copy(count: count) }
     }
 
-    /// Where `slot` lies, to write after `makeUnique()` in the same mutating access.
+    /// Where `slot` lies (a slot the pool handed out): to read, or to write after
+    /// `makeUnique()` in the same mutating access.
     @inline(__always)
-    func place(_ slot: Int32) -> UnsafeMutablePointer<RestingOrder> { address(slot) }
+    func place(_ slot: Int32) -> UnsafeMutablePointer<RestingOrder> {
+        precondition(slot >= 0 && Int(slot) < count, "slot \(slot) was never handed out")
+        return pages.table.unsafelyUnwrapped[Int(slot) >> Self.pageShift] + (Int(slot) & (Self.pageSize - 1))
+    }
 
     @inline(__always)
     subscript(slot: Int32) -> RestingOrder {
-        get { address(slot).pointee }
+        get { place(slot).pointee }
         _modify {
             makeUnique()
-            yield &address(slot).pointee
+            yield &place(slot).pointee
         }
     }
 

@@ -39,13 +39,13 @@ struct OrderSlotTable: Sendable {
 
     /// The first id the window holds: a multiple of the page size.
     private(set) var base: UInt64 = 0
-    /// The window's size in pages: a power of two, `windowPagesMin` … `windowPagesMax`.
-    private(set) var windowPages = Self.windowPagesMin
     /// The masks that give an id's place and page in the window (`windowIDs` − 1 and
     /// `windowPages` − 1), kept rather than computed on every lookup.
     private var placeMask = (Self.windowPagesMin << Self.pageBits) - 1
     private var pageMask = Self.windowPagesMin - 1
-    /// The window's size in ids.
+    /// The window's size in pages (a power of two, `windowPagesMin` … `windowPagesMax`)
+    /// and in ids.
+    var windowPages: Int { pageMask + 1 }
     var windowIDs: Int { placeMask + 1 }
     /// The window: id `i` (base ≤ i < base + `windowIDs`) is at `i % windowIDs`.
     private var places: ContiguousArray<OrderLocation> = []
@@ -159,9 +159,8 @@ struct OrderSlotTable: Sendable {
     private mutating func grow() {
         let oldPages = windowPages
         let oldIDs = windowIDs
-        windowPages *= 2
-        placeMask = (windowPages << Self.pageBits) - 1
-        pageMask = windowPages - 1
+        pageMask = 2 * oldPages - 1
+        placeMask = 2 * oldIDs - 1
         var grownPlaces = ContiguousArray(repeating: Self.empty, count: windowIDs)
         var grownTaken = ContiguousArray<Int32>(repeating: 0, count: windowPages)
         var first = base

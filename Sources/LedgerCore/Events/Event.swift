@@ -104,14 +104,9 @@ public enum Event: Sendable, Hashable {
 
 extension Event {
     /// True when `lhs` and `rhs` hold equal events in the same order: the audit's check of
-    /// re-executed events against the journal's. By position over the buffers: the
-    /// library's `elementsEqual` walks both through iterators that copy each event out.
-    public static func same(_ lhs: [Event], _ rhs: ArraySlice<Event>) -> Bool {
-        same(lhs[...], rhs)
-    }
-
-    /// The same over two slices (the audit's re-executed events lie in one buffer for a
-    /// whole block, `DecodingReader.audit`).
+    /// re-executed events (in one buffer for a whole block, `DecodingReader.audit`) against
+    /// the journal's. By position over the buffers: the library's `elementsEqual` walks both
+    /// through iterators that copy each event out.
     public static func same(_ lhs: ArraySlice<Event>, _ rhs: ArraySlice<Event>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         return lhs.withUnsafeBufferPointer { left in
