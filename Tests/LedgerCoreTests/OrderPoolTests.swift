@@ -62,4 +62,30 @@ import Testing
         #expect(Self.contents(original) == before)
         #expect(again.accountLinksViolation() == nil)
     }
+
+    /// Freed slots are reused last freed first, before the pool hands out a new one; the
+    /// free slots are linked inside the pages (issue 12, sixteenth steps), so a copy of the
+    /// book keeps its own: each reuses the slots it freed itself.
+    @Test func freedSlotsAreReusedLastFirstAndEachCopyKeepsItsOwn() {
+        var (book, slots) = Self.book(10)
+        for slot in [slots[2], slots[7], slots[4]] { book.remove(slot: slot) }
+        var copy = book
+        // The copy frees one more; the book does not.
+        copy.remove(slot: slots[0])
+
+        var reused: [Int32] = []
+        for index in 0..<4 { reused.append(book.insert(Self.order(OrderID(100 + index), .buy, price: 95, quantity: 1))) }
+        #expect(reused == [slots[4], slots[7], slots[2], 10])
+
+        var copyReused: [Int32] = []
+        for index in 0..<5 { copyReused.append(copy.insert(Self.order(OrderID(200 + index), .sell, price: 205, quantity: 2))) }
+        #expect(copyReused == [slots[0], slots[4], slots[7], slots[2], 10])
+
+        // Each holds its own orders in the reused slots.
+        #expect(book[slots[4]].orderID == 100 && book[slots[2]].orderID == 102 && book[10].orderID == 103)
+        #expect(copy[slots[0]].orderID == 200 && copy[slots[2]].orderID == 203 && copy[10].orderID == 204)
+        #expect(book[slots[0]].orderID == 1)
+        #expect(book.orderCount == 11 && copy.orderCount == 11)
+        #expect(book.accountLinksViolation() == nil && copy.accountLinksViolation() == nil)
+    }
 }

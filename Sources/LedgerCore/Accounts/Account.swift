@@ -68,6 +68,15 @@ public struct Account: Sendable, Hashable {
         }
     }
 
+    /// Adds `amountMinor` to the balance in `asset`, giving the account the asset first if
+    /// it has none: one change of the account where it lies (`ensure` and `addBalance`
+    /// taken apart were two, each a uniqueness check of the accounts array).
+    @inline(__always)
+    mutating func credit(_ asset: AssetID, _ amountMinor: Int64) {
+        if asset >= balanceCount { ensure(asset: asset) }
+        addBalance(asset, amountMinor)
+    }
+
     /// Appends the balance of the next asset (decoding).
     mutating func appendBalance(_ amountMinor: Int64) {
         ensure(asset: AssetID(balanceCount))

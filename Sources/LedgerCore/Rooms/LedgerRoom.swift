@@ -94,8 +94,7 @@ public struct LedgerRoom: Sendable {
     public mutating func credit(_ account: LedgerRef, asset: AssetID, amountMinor: Int64) {
         switch account {
         case .user(let index):
-            accounts[index].ensure(asset: asset)
-            accounts[index].addBalance(asset, amountMinor)
+            accounts[index].credit(asset, amountMinor)
         case .system(let system):
             systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
         }
