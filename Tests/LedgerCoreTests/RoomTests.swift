@@ -303,6 +303,57 @@ import Testing
         ledger.noteHolding(short, symbol: 0, Position())
         #expect(!ledger.holders[0].contains(short))
     }
+
+    /// A trade's postings made in one change of each balance (`postTrade`, issue 12,
+    /// sixteenth steps) leave every balance, every account's assets and the entry's net
+    /// where the postings made one by one leave them (`Event.forEachPosting`'s order: the
+    /// maker's PnL, its fee, then the taker's), over random trades with zeros, losses,
+    /// rebates and accounts that meet the asset for the first time. A trade's two sides
+    /// move open interest in one change as they do one after the other.
+    @Test func aTradesPostingsInOneChangeEndWhereThePostingsOneByOneDo() {
+        var random = SeededRandom(seed: 12)
+        var once = Self.ledger()
+        for id in 1...6 as ClosedRange<UInt64> { _ = once.open(id) }
+        var oneByOne = once
+        func amount() -> Int64 {
+            switch random.next() % 4 {
+            case 0: 0
+            case 1: Int64(random.next() % 1_000_000_000) - 500_000_000
+            case 2: Int64(random.next() % 100) - 20
+            default: Int64(bitPattern: random.next()) >> 16
+            }
+        }
+        for _ in 0..<2_000 {
+            let asset = AssetID(random.next() % 2)
+            let maker = Int(random.next() % 6)
+            let taker = (maker + 1 + Int(random.next() % 5)) % 6
+            let sides = [(maker, amount(), amount() / 64), (taker, amount(), amount() / 64)]
+            once.postTrade(asset: asset, maker: sides[0], taker: sides[1])
+            for (index, pnl, fee) in sides {
+                if pnl != 0 {
+                    oneByOne.credit(.user(index), asset: asset, amountMinor: pnl)
+                    oneByOne.credit(.system(.pnlClearing), asset: asset, amountMinor: -pnl)
+                }
+                if fee != 0 {
+                    oneByOne.credit(.user(index), asset: asset, amountMinor: -fee)
+                    oneByOne.credit(.system(.fees), asset: asset, amountMinor: fee)
+                }
+            }
+            let sizes = (0..<4).map { _ in Int64(random.next() % 201) - 100 }
+            once.moveOpenInterest(0, (sizes[0], sizes[1]), (sizes[2], sizes[3]))
+            oneByOne.moveOpenInterest(0, from: sizes[0], to: sizes[1])
+            oneByOne.moveOpenInterest(0, from: sizes[2], to: sizes[3])
+        }
+        #expect(once.accounts == oneByOne.accounts)
+        #expect(once.accounts.map(\.balanceCount) == oneByOne.accounts.map(\.balanceCount))
+        #expect(once.systemBalancesMinor == oneByOne.systemBalancesMinor)
+        #expect(once.entryNetMinor == oneByOne.entryNetMinor)
+        #expect(once.openInterest == oneByOne.openInterest)
+        #expect(once.unbalancedOpenInterest == oneByOne.unbalancedOpenInterest)
+        // The trades moved money: the comparison is not between two untouched ledgers.
+        #expect(once.systemBalance(.fees, asset: 0) != 0 && once.systemBalance(.pnlClearing, asset: 1) != 0)
+        #expect(once.accounts.allSatisfy { $0.balanceCount == 2 })
+    }
 }
 
 @Suite struct IdempotencyRoomTests {

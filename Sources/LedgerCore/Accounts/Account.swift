@@ -77,6 +77,15 @@ public struct Account: Sendable, Hashable {
         addBalance(asset, amountMinor)
     }
 
+    /// Adds `amountMinor` and then takes `lessMinor` off the balance in `asset` (a trade's
+    /// realized PnL and fee), in one change of the account (`credit`).
+    @inline(__always)
+    mutating func credit(_ asset: AssetID, _ amountMinor: Int64, less lessMinor: Int64) {
+        if asset >= balanceCount { ensure(asset: asset) }
+        addBalance(asset, amountMinor)
+        addBalance(asset, -lessMinor)
+    }
+
     /// Appends the balance of the next asset (decoding).
     mutating func appendBalance(_ amountMinor: Int64) {
         ensure(asset: AssetID(balanceCount))

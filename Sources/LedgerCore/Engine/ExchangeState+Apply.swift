@@ -309,28 +309,14 @@ extension ExchangeState {
     @inline(never)
     mutating func applyTradeEvent(_ trade: Trade) {
         let parties = applyTrade(trade)
-        // The trade's postings (`Event.forEachPosting`: maker, then taker; each its
-        // realized PnL, then its fee), credited directly: each balance moves by the same
-        // amounts as through the postings, without building them.
-        let asset = symbols[Int(trade.symbol)].settleAsset
-        postTradeSide(parties.maker, asset: asset, pnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
-        postTradeSide(parties.taker, asset: asset, pnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
+        // The trade's postings (`Event.forEachPosting`), credited directly: each balance
+        // ends where the postings one by one leave it (`LedgerRoom.postTrade`).
+        ledger.postTrade(
+            asset: symbols[Int(trade.symbol)].settleAsset,
+            maker: (parties.maker, trade.makerRealizedPnlMinor, trade.makerFeeMinor),
+            taker: (parties.taker, trade.takerRealizedPnlMinor, trade.takerFeeMinor))
+        // (Both accounts were marked for their end-of-entry check by their fills.)
         followTrailingStops(symbol: trade.symbol, .contractPrice)
-    }
-
-    /// One side of a trade's postings: realized PnL from the PnL clearing account, the fee
-    /// to the fees account (either may be negative: a loss, a rebate; a zero moves nothing,
-    /// as a zero posting is not made).
-    @inline(__always)
-    private mutating func postTradeSide(_ index: Int, asset: AssetID, pnlMinor: Int64, feeMinor: Int64) {
-        if pnlMinor != 0 {
-            credit(.user(index), asset: asset, amountMinor: pnlMinor)
-            credit(.system(.pnlClearing), asset: asset, amountMinor: -pnlMinor)
-        }
-        if feeMinor != 0 {
-            credit(.user(index), asset: asset, amountMinor: -feeMinor)
-            credit(.system(.fees), asset: asset, amountMinor: feeMinor)
-        }
     }
 
     /// Applies a trade's fills; returns its two accounts' indexes (the maker's found
@@ -356,21 +342,40 @@ extension ExchangeState {
             takerIndex = Int(ledger.index(of: trade.takerAccount)!)
         }
         precondition(ledger.accounts[makerIndex].id == trade.makerAccount)
-        fill(
+        let makerMove = fillPosition(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, quantityUnits: trade.quantityUnits,
             priceUnits: trade.priceUnits, realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
-        fill(
+        let takerMove = fillPosition(
             accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, quantityUnits: trade.quantityUnits,
             priceUnits: trade.priceUnits, realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
+        // The symbol's sums follow both sides at once: one change of each table a trade
+        // instead of one a side.
+        ledger.positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += makerMove.costChangeMinor + takerMove.costChangeMinor
+        ledger.moveOpenInterest(symbol, makerMove.sizes, takerMove.sizes)
         return (makerIndex, takerIndex)
     }
 
     /// Moves one side of a fill into its position (the money moves by the event's postings:
-    /// `postTradeSide` for a trade, `post` for a takeover or an ADL fill).
+    /// `LedgerRoom.postTrade` for a trade, `post` for a takeover or an ADL fill).
     private mutating func fill(
         accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
         feeMinor: Int64
     ) {
+        let move = fillPosition(
+            accountIndex: accountIndex, symbol: symbol, side: side, quantityUnits: quantityUnits, priceUnits: priceUnits,
+            realizedPnlMinor: realizedPnlMinor, feeMinor: feeMinor)
+        ledger.positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += move.costChangeMinor
+        ledger.moveOpenInterest(symbol, from: move.sizes.before, to: move.sizes.after)
+    }
+
+    /// The account's side of a fill: its position, its holding and its mark for the
+    /// end-of-entry check. Returns what the symbol's sums must follow (the caller changes
+    /// them: `fill` for one side, `applyTrade` for both at once); nothing between reads them.
+    @inline(__always)
+    private mutating func fillPosition(
+        accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
+        feeMinor: Int64
+    ) -> (costChangeMinor: Int64, sizes: (before: Int64, after: Int64)) {
         // Read where it lies (an empty position when the account has no slot in the
         // symbol); the write below makes the slot.
         let before = ledger.accounts[accountIndex].positions[Int(symbol)]
@@ -390,10 +395,9 @@ extension ExchangeState {
         ledger.noteHolding(accountIndex, symbol: symbol, after.position)
         ledger.accounts[accountIndex].positions[Int(symbol)] = after.position
         risk.riskIndex.markDirty(accountIndex, &ledger.accounts)
-        let asset = symbols[Int(symbol)].settleAsset
-        ledger.positionCostTotalMinor[Int(asset)] += after.position.costMinor - before.costMinor
-        ledger.moveOpenInterest(symbol, from: before.sizeQuantityUnits, to: after.position.sizeQuantityUnits)
+        // (The rankings read positions only, not the sums the caller changes after.)
         if !risk.adlRankings.isEmpty { pruneAdlRankings(symbol) }
+        return (after.position.costMinor - before.costMinor, (before.sizeQuantityUnits, after.position.sizeQuantityUnits))
     }
 
     /// Keeps the first position of each complete ADL ranking of `symbol` one that still

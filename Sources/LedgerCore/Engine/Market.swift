@@ -106,4 +106,12 @@ public struct OpenInterest: Sendable, Hashable {
         longUnits += max(0, after) - max(0, before)
         shortUnits += max(0, -after) - max(0, -before)
     }
+
+    /// Two positions changed (a trade's sides), in order; returns whether it is balanced.
+    @inline(__always)
+    mutating func move(_ first: (before: Int64, after: Int64), _ second: (before: Int64, after: Int64)) -> Bool {
+        move(from: first.before, to: first.after)
+        move(from: second.before, to: second.after)
+        return isBalanced
+    }
 }

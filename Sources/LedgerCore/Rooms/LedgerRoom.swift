@@ -101,6 +101,37 @@ public struct LedgerRoom: Sendable {
         entryNetMinor[Int(asset)] += amountMinor
     }
 
+    /// A trade's postings (`Event.forEachPosting`: the maker's, then the taker's; each its
+    /// realized PnL from PnL clearing, then its fee to the fees account; a zero is not
+    /// posted), with each balance changed once: a user's by its PnL, then less its fee; PnL
+    /// clearing by the maker's PnL, then the taker's; the fees account by the two fees.
+    /// Every balance ends where the postings one by one leave it, by the same additions in
+    /// the same order (an account is given the asset by any posting it gets, as before).
+    ///
+    /// The entry's net is not moved: each user amount here is one half of a pair whose
+    /// other half goes to a system account (PnL to clearing, fee to fees), so the trade's
+    /// postings net to zero by construction. What the entry's end checks of them is that
+    /// PnL clearing mirrors the open positions' cost; the invariants check that every
+    /// asset's balances sum to zero. (One posting at a time, a trade changed the accounts
+    /// array up to four times, the system balances four and the entry's net eight, each a
+    /// uniqueness check; issue 12, sixteenth steps.)
+    @inline(__always)
+    mutating func postTrade(
+        asset: AssetID, maker: (index: Int, pnlMinor: Int64, feeMinor: Int64), taker: (index: Int, pnlMinor: Int64, feeMinor: Int64)
+    ) {
+        if maker.pnlMinor != 0 || maker.feeMinor != 0 { accounts[maker.index].credit(asset, maker.pnlMinor, less: maker.feeMinor) }
+        if taker.pnlMinor != 0 || taker.feeMinor != 0 { accounts[taker.index].credit(asset, taker.pnlMinor, less: taker.feeMinor) }
+        let stride = SystemAccount.allCases.count
+        if maker.pnlMinor != 0 || taker.pnlMinor != 0 {
+            let clearing = Int(asset) * stride + Int(SystemAccount.pnlClearing.rawValue)
+            systemBalancesMinor[clearing] = systemBalancesMinor[clearing] - maker.pnlMinor - taker.pnlMinor
+        }
+        if maker.feeMinor != 0 || taker.feeMinor != 0 {
+            let fees = Int(asset) * stride + Int(SystemAccount.fees.rawValue)
+            systemBalancesMinor[fees] = systemBalancesMinor[fees] + maker.feeMinor + taker.feeMinor
+        }
+    }
+
     /// A position of account `index` in `symbol` is now `position`: the holder sets follow
     /// (a holder has a size, or a size kept for a settlement it still owes).
     @inline(__always)
@@ -115,6 +146,15 @@ public struct LedgerRoom: Sendable {
         if shortHolders[Int(symbol)].contains(index) != isShort {
             if isShort { shortHolders[Int(symbol)].insert(index) } else { shortHolders[Int(symbol)].remove(index) }
         }
+    }
+
+    /// Both sides of a trade in `symbol` changed size: its open interest follows them in one
+    /// change, and the count of symbols out of balance with it.
+    @inline(__always)
+    mutating func moveOpenInterest(_ symbol: SymbolID, _ first: (before: Int64, after: Int64), _ second: (before: Int64, after: Int64)) {
+        let wasBalanced = openInterest[Int(symbol)].isBalanced
+        let isBalanced = openInterest[Int(symbol)].move(first, second)
+        if wasBalanced != isBalanced { unbalancedOpenInterest += isBalanced ? -1 : 1 }
     }
 
     /// A position of `symbol` changed size: its open interest follows, and the count of
