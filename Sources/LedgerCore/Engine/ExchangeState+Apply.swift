@@ -393,8 +393,7 @@ extension ExchangeState {
             after.position.fundingFrozenSizeQuantityUnits = before.sizeQuantityUnits
         }
         ledger.noteHolding(accountIndex, symbol: symbol, after.position)
-        ledger.accounts[accountIndex].positions[Int(symbol)] = after.position
-        risk.riskIndex.markDirty(accountIndex, &ledger.accounts)
+        risk.riskIndex.setPosition(after.position, symbol: symbol, of: accountIndex, &ledger.accounts)
         // (The rankings read positions only, not the sums the caller changes after.)
         if !risk.adlRankings.isEmpty { pruneAdlRankings(symbol) }
         return (after.position.costMinor - before.costMinor, (before.sizeQuantityUnits, after.position.sizeQuantityUnits))

@@ -40,6 +40,31 @@ struct RiskIndex: Sendable {
         dirty.append(UInt32(accountIndex))
     }
 
+    /// Sets `position` as the account's position in `symbol` and marks the account as
+    /// `markDirty` does, in one change of the account (two, a uniqueness check of the
+    /// accounts array each, when a fill wrote the position and then marked it).
+    @inline(__always)
+    mutating func setPosition(
+        _ position: Position, symbol: SymbolID, of accountIndex: Int, _ accounts: inout ContiguousArray<Account>
+    ) {
+        let marking = !isStale
+        let newlyDirty = Self.withAccount(accountIndex, &accounts) { account in
+            account.positions[Int(symbol)] = position
+            guard marking, account.riskState & Self.dirtyBit == 0 else { return false }
+            account.riskState |= Self.dirtyBit
+            return true
+        }
+        if newlyDirty { dirty.append(UInt32(accountIndex)) }
+    }
+
+    /// `body` with the account where it lies: one access to the array.
+    @inline(__always)
+    private static func withAccount<Result>(
+        _ index: Int, _ accounts: inout ContiguousArray<Account>, _ body: (inout Account) -> Result
+    ) -> Result {
+        body(&accounts[index])
+    }
+
     /// Drops the dirty marks and declares the entries stale: the next execute rebuilds.
     mutating func invalidate(_ accounts: inout ContiguousArray<Account>) {
         for index in dirty { accounts[Int(index)].riskState &= ~Self.dirtyBit }
