@@ -222,6 +222,57 @@ import Testing
         #expect(Array(taken) == (offset == 0 ? [] : [UInt32(long), UInt32(short)]), "offset \(offset)")
     }
 
+    /// A danger mark is what its definition gives (docs/RULES.md, "Which accounts a mark
+    /// price checks"): Δ = ⌊share / (|size| × f × m)⌋ price units (m = 1 long, 2 short), the
+    /// mark one unit beyond, stored unless it lies beyond the price range; any mark when
+    /// the share is negative. `dangerPriceUnits` takes the slope in 64 bits when it fits
+    /// and knows a mark beyond the range by a product (issue 12, sixteenth steps); over
+    /// random positions of every width, shares at the edge and far from it, both paths,
+    /// what it lets `RiskIndex.add` store is what the definition stores.
+    @Test func dangerMarksAreTheirDefinitionAtEveryWidth() {
+        var random = SeededRandom(seed: 16)
+        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+        var paths = (narrow: 0, wide: 0, edge: 0, stored: 0, beyond: 0)
+        for _ in 0..<50_000 {
+            let isLong = random.next() % 2 == 0
+            let magnitude = value(bits: 1 + random.next() % 61) + 1
+            let size = isLong ? magnitude : -magnitude
+            let factor = value(bits: 1 + random.next() % 40) + 1
+            let mark = value(bits: 1 + random.next() % 40)
+            let maxPrice = random.next() % 4 == 0 ? Int64.max : mark + value(bits: 1 + random.next() % 40)
+            let slope = Int128(magnitude) * Int128(factor) * (isLong ? 1 : 2)
+            let leaving = isLong ? Int128(mark) - 1 : Int128(maxPrice) - Int128(mark)
+            let share: Int128
+            switch random.next() % 5 {
+            case 0: share = -Int128(value(bits: 1 + random.next() % 62)) - 1
+            case 1, 2:
+                // At the range's edge: one unit below, on it, one above (where the edge is
+                // beyond `Int128`, far out instead).
+                let (edge, overflow) = leaving.multipliedReportingOverflow(by: slope)
+                share = overflow ? Int128.max >> 1 : max(0, edge + Int128(Int64(random.next() % 3) - 1))
+                paths.edge += 1
+            default: share = Int128(value(bits: 1 + random.next() % 62)) * Int128(value(bits: 1 + random.next() % 40) + 1)
+            }
+            // The definition, and what the index keeps of it.
+            var expected: Int64
+            if share < 0 {
+                expected = isLong ? Int64.max : 1
+            } else {
+                let move = share / slope
+                expected = Int64(clamping: isLong ? Int128(mark) - move - 1 : Int128(mark) + move + 1)
+            }
+            let expectedStored: Int64? = (isLong ? expected <= 0 : expected > maxPrice) ? nil : expected
+            let found = ExchangeState.dangerPriceUnits(
+                sizeQuantityUnits: size, notionalFactor: factor, markPriceUnits: mark, maxPriceUnits: maxPrice, shareMinor: share)
+            let stored = found.flatMap { (isLong ? $0 <= 0 : $0 > maxPrice) ? nil : $0 }
+            #expect(stored == expectedStored, "size \(size) factor \(factor) mark \(mark) max \(maxPrice) share \(share)")
+            if slope <= Int128(Int64.max) { paths.narrow += 1 } else { paths.wide += 1 }
+            if expectedStored == nil { paths.beyond += 1 } else { paths.stored += 1 }
+        }
+        // Every path was taken, many times.
+        #expect(paths.narrow > 5_000 && paths.wide > 5_000 && paths.edge > 5_000 && paths.stored > 5_000 && paths.beyond > 5_000)
+    }
+
     /// The heap gives entries in key order and compaction keeps exactly the live ones.
     @Test func dangerHeapOrdersAndCompacts() {
         var random = SeededRandom(seed: 9)

@@ -93,10 +93,15 @@ extension ExchangeState {
         if slotCount == 1 {
             let (symbol, size, isIsolated) = Self.sizeAndMode(index, 0, ledger.accounts)
             guard size != 0 else { return false }
-            let health =
-                isIsolated
-                ? Self.marginHealth(accountIndex: index, symbol: SymbolID(symbol), ledger.accounts, symbols, markets)
-                : Self.crossHealth(accountIndex: index, asset: symbols[symbol].settleAsset, ledger.accounts, symbols, markets)
+            // Its scope holds this position alone: its isolated margin, or the cross wallet
+            // of its asset (no other slot to add or to take isolated margin from). The
+            // position is valued in place, without `crossHealth`'s walk.
+            let health = ledger.accounts[index].positions.readSlot(at: 0) { slot in
+                let (pnl, maintenance) = Self.pnlAndMaintenanceMinor(slot.position, symbol: slot.symbol, symbols, markets)
+                let wallet =
+                    isIsolated ? slot.position.isolatedMarginMinor : ledger.accounts[index].balance(symbols[symbol].settleAsset)
+                return (marginBalanceMinor: Int128(wallet) + pnl, maintenanceMinor: maintenance)
+            }
             // A share of one is the whole slack (`divideRoundingDown(slack, 1)`).
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - dangerAllowanceMinor(symbol: symbol)
             addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: slack)
@@ -156,30 +161,55 @@ extension ExchangeState {
     /// Records the danger mark of one position given its share of the slack; a negative
     /// share (the scope is already at or below maintenance) makes any mark dangerous.
     private mutating func addDangerMark(accountIndex index: Int, symbol: Int, sizeQuantityUnits: Int64, shareMinor: Int128) {
-        let isLong = sizeQuantityUnits > 0
-        let mark = Int128(markets[symbol].markPriceUnits)
-        let danger: Int128
-        if shareMinor < 0 {
-            danger = isLong ? Int128(Int64.max) : 1
-        } else {
-            let perPriceUnit =
-                abs(FixedPoint.product(sizeQuantityUnits, markets[symbol].notionalFactor)) * (isLong ? 1 : 2)
-            // A mark the price range cannot reach is not stored (`RiskIndex.add`: a long's at
-            // or below 0, a short's above the highest price). Most well-margined positions'
-            // are such: known by a product, without the division. Δ = ⌊share / p⌋ ≥ r
-            // exactly when share ≥ r × p, with r the move that leaves the range.
-            let maxPrice = symbols[symbol].maxPriceUnits
-            if isLong || maxPrice < Int64.max {
-                let leaving = isLong ? mark - 1 : Int128(maxPrice) - mark
-                let (limit, overflow) = leaving.multipliedReportingOverflow(by: perPriceUnit)
-                if !overflow && shareMinor >= limit { return }
-            }
-            let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
-            danger = isLong ? mark - move - 1 : mark + move + 1
-        }
+        let maxPrice = symbols[symbol].maxPriceUnits
+        guard
+            let danger = Self.dangerPriceUnits(
+                sizeQuantityUnits: sizeQuantityUnits, notionalFactor: markets[symbol].notionalFactor,
+                markPriceUnits: markets[symbol].markPriceUnits, maxPriceUnits: maxPrice, shareMinor: shareMinor)
+        else { return }
         risk.riskIndex.add(
-            accountIndex: index, symbol: symbol, isLong: isLong,
-            dangerPriceUnits: Int64(clamping: danger), maxPriceUnits: symbols[symbol].maxPriceUnits, ledger.accounts)
+            accountIndex: index, symbol: symbol, isLong: sizeQuantityUnits > 0, dangerPriceUnits: danger, maxPriceUnits: maxPrice,
+            ledger.accounts)
+    }
+
+    /// The danger mark of a position (`sizeQuantityUnits` ≠ 0) given its share of the
+    /// slack, clamped to `Int64`; nil when it is known to lie beyond the price range without
+    /// the division (`RiskIndex.add` does not store such a mark either). Pure, for the tests.
+    ///
+    /// A move of one price unit takes p = |size| × f × m of the slack (m = 1 long, 2 short);
+    /// Δ = ⌊share / p⌋ ≥ r exactly when share ≥ r × p, with r the move that leaves the range
+    /// (to 0 for a long, past the highest price for a short). Most well-margined positions'
+    /// marks are such. p is taken in 64 bits when it fits, as it does unless a position is
+    /// near the limits: then r × p is one widening multiply, where `Int128`'s checked
+    /// products cost a few dozen instructions (issue 12, sixteenth steps).
+    @inline(__always)
+    static func dangerPriceUnits(
+        sizeQuantityUnits: Int64, notionalFactor: Int64, markPriceUnits: Int64, maxPriceUnits: Int64, shareMinor: Int128
+    ) -> Int64? {
+        let isLong = sizeQuantityUnits > 0
+        if shareMinor < 0 { return isLong ? Int64.max : 1 }
+        let perPriceUnit: Int128
+        let (scaled, overflow) = sizeQuantityUnits.multipliedReportingOverflow(by: notionalFactor)
+        let (slope, slopeOverflow) = scaled.magnitude.multipliedReportingOverflow(by: isLong ? 1 : 2)
+        if !overflow && !slopeOverflow, let slope64 = Int64(exactly: slope) {
+            if isLong || maxPriceUnits < Int64.max {
+                // Both prices are in 0 ... Int64.max: the difference fits.
+                let leaving = isLong ? markPriceUnits - 1 : maxPriceUnits - markPriceUnits
+                if shareMinor >= FixedPoint.product(leaving, slope64) { return nil }
+            }
+            perPriceUnit = Int128(slope64)
+        } else {
+            perPriceUnit = abs(FixedPoint.product(sizeQuantityUnits, notionalFactor)) * (isLong ? 1 : 2)
+            if isLong || maxPriceUnits < Int64.max {
+                let mark = Int128(markPriceUnits)
+                let leaving = isLong ? mark - 1 : Int128(maxPriceUnits) - mark
+                let (limit, overflow) = leaving.multipliedReportingOverflow(by: perPriceUnit)
+                if !overflow && shareMinor >= limit { return nil }
+            }
+        }
+        let move = FixedPoint.divideRoundingDown(shareMinor, perPriceUnit)  // both ≥ 0: as `/`
+        let mark = Int128(markPriceUnits)
+        return Int64(clamping: isLong ? mark - move - 1 : mark + move + 1)
     }
 
     /// The first account that holds `symbol` and is at or below maintenance margin in any
