@@ -315,7 +315,7 @@ extension ExchangeState {
         var remaining = order.quantityUnits
         var met = 0
         let metMax = makersPerOrderMax
-        while remaining > 0, met < metMax, let maker = books.bySymbol[Int(order.symbol)].peekBest(order.side.opposite) {
+        while remaining > 0, met < metMax, let maker = books.bestOrder(order.symbol, order.side.opposite) {
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
             met += 1
             if maker.accountIndex == accountIndex {
@@ -346,11 +346,16 @@ extension ExchangeState {
                 makerRealizedPnlMinor: makerAfter.realizedPnlMinor, takerRealizedPnlMinor: takerAfter.realizedPnlMinor)
             emitTrade(trade, &events)
             noteLiquidationCandidate(maker.accountIndex)
-            noteLiquidationCandidate(accountIndex)
             noteReduceOnlyCheck(maker.accountIndex, order.symbol)
             noteReduceOnlyCheck(accountIndex, order.symbol)
-            notePriceMoved(order.symbol)
             remaining -= quantity
+        }
+        // The taker and the price once, whatever the number of trades: both lists are read
+        // only when the entry settles, as sets (the sweep sorts its candidates and takes
+        // each once; a moved price is listed once).
+        if remaining < order.quantityUnits {
+            noteLiquidationCandidate(accountIndex)
+            notePriceMoved(order.symbol)
         }
         return order.quantityUnits - remaining
     }

@@ -103,6 +103,17 @@ public struct BookRoom: Sendable {
         return (order, true)
     }
 
+    /// The oldest order at the best price of `side` in `symbol`'s book, read in place
+    /// without a change of the books' array: inlined reads of the book's fields, where
+    /// `peekBest` is a mutating access to the array and so a uniqueness check of it every
+    /// time (the matching loop asks once an order and once a trade; issue 12, sixteenth
+    /// steps).
+    @inline(__always)
+    public func bestOrder(_ symbol: SymbolID, _ side: Side) -> RestingOrder? {
+        guard let slot = bySymbol[Int(symbol)].bestSlot(side) else { return nil }
+        return bySymbol[Int(symbol)][slot]
+    }
+
     /// The oldest order at the best price of `side` in `symbol`'s book (`mutating`: the
     /// book is read in place, `OrderBook.peekBest`).
     @inline(__always)
