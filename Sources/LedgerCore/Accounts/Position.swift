@@ -78,9 +78,27 @@ public struct Position: Sendable, Hashable {
     public func filled(
         side: Side, quantityUnits: Int64, priceUnits: Int64, notionalFactor: Int64, feeMinor: Int64, leverage: Int64
     ) -> (position: Position, realizedPnlMinor: Int64) {
-        let after = Position.afterFill(
-            sizeQuantityUnits: sizeQuantityUnits, costMinor: costMinor, side: side, quantityUnits: quantityUnits,
-            priceUnits: priceUnits, notionalFactor: notionalFactor)
+        filled(
+            side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: notionalFactor, feeMinor: feeMinor,
+            leverage: leverage,
+            after: Position.afterFill(
+                sizeQuantityUnits: sizeQuantityUnits, costMinor: costMinor, side: side, quantityUnits: quantityUnits,
+                priceUnits: priceUnits, notionalFactor: notionalFactor))
+    }
+
+    /// The same, given `afterFill` of this position's size and cost for the fill, as the
+    /// caller already took it (matching takes it to price the trade; applying the trade it
+    /// made need not take it again). Checked in debug builds.
+    @inlinable
+    public func filled(
+        side: Side, quantityUnits: Int64, priceUnits: Int64, notionalFactor: Int64, feeMinor: Int64, leverage: Int64,
+        after: (sizeQuantityUnits: Int64, costMinor: Int64, realizedPnlMinor: Int64)
+    ) -> (position: Position, realizedPnlMinor: Int64) {
+        assert(
+            after
+                == Position.afterFill(
+                    sizeQuantityUnits: sizeQuantityUnits, costMinor: costMinor, side: side, quantityUnits: quantityUnits,
+                    priceUnits: priceUnits, notionalFactor: notionalFactor), "a fill's size and cost taken for another position")
         var next = self
         next.sizeQuantityUnits = after.sizeQuantityUnits
         next.costMinor = after.costMinor

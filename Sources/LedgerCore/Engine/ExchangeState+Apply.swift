@@ -306,9 +306,16 @@ extension ExchangeState {
             quantityUnits: -quantity, count: -1, reduceOnly: order.reduceOnly)
     }
 
+    /// What `Position.afterFill` gives each side of a trade: known when the engine made the
+    /// trade, taken again when a trade is applied from the journal.
+    typealias TradeFills = (
+        maker: (sizeQuantityUnits: Int64, costMinor: Int64, realizedPnlMinor: Int64),
+        taker: (sizeQuantityUnits: Int64, costMinor: Int64, realizedPnlMinor: Int64)
+    )
+
     @inline(never)
-    mutating func applyTradeEvent(_ trade: Trade) {
-        let parties = applyTrade(trade)
+    mutating func applyTradeEvent(_ trade: Trade, fills: TradeFills? = nil) {
+        let parties = applyTrade(trade, fills: fills)
         // The trade's postings (`Event.forEachPosting`), credited directly: each balance
         // ends where the postings one by one leave it (`LedgerRoom.postTrade`).
         ledger.postTrade(
@@ -322,7 +329,7 @@ extension ExchangeState {
     /// Applies a trade's fills; returns its two accounts' indexes (the maker's found
     /// through its order, the taker's as the incoming order's, else by id), so that
     /// posting its money need not look them up again.
-    private mutating func applyTrade(_ trade: Trade) -> (maker: Int, taker: Int) {
+    private mutating func applyTrade(_ trade: Trade, fills: TradeFills?) -> (maker: Int, taker: Int) {
         books.takeTradeID(trade.tradeID)
         let symbol = trade.symbol
         let (maker, closed) = books.fill(trade.makerOrderID, by: trade.quantityUnits)
@@ -344,10 +351,12 @@ extension ExchangeState {
         precondition(ledger.accounts[makerIndex].id == trade.makerAccount)
         let makerMove = fillPosition(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, quantityUnits: trade.quantityUnits,
-            priceUnits: trade.priceUnits, realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor)
+            priceUnits: trade.priceUnits, realizedPnlMinor: trade.makerRealizedPnlMinor, feeMinor: trade.makerFeeMinor,
+            after: fills?.maker)
         let takerMove = fillPosition(
             accountIndex: takerIndex, symbol: symbol, side: trade.takerSide, quantityUnits: trade.quantityUnits,
-            priceUnits: trade.priceUnits, realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor)
+            priceUnits: trade.priceUnits, realizedPnlMinor: trade.takerRealizedPnlMinor, feeMinor: trade.takerFeeMinor,
+            after: fills?.taker)
         // The symbol's sums follow both sides at once: one change of each table a trade
         // instead of one a side.
         ledger.positionCostTotalMinor[Int(symbols[Int(symbol)].settleAsset)] += makerMove.costChangeMinor + takerMove.costChangeMinor
@@ -374,14 +383,19 @@ extension ExchangeState {
     @inline(__always)
     private mutating func fillPosition(
         accountIndex: Int, symbol: SymbolID, side: Side, quantityUnits: Int64, priceUnits: Int64, realizedPnlMinor: Int64,
-        feeMinor: Int64
+        feeMinor: Int64, after afterFill: (sizeQuantityUnits: Int64, costMinor: Int64, realizedPnlMinor: Int64)? = nil
     ) -> (costChangeMinor: Int64, sizes: (before: Int64, after: Int64)) {
         // Read where it lies (an empty position when the account has no slot in the
         // symbol); the write below makes the slot.
         let before = ledger.accounts[accountIndex].positions[Int(symbol)]
+        let factor = markets[Int(symbol)].notionalFactor
         var after = before.filled(
-            side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: markets[Int(symbol)].notionalFactor,
-            feeMinor: feeMinor, leverage: effectiveLeverage(before, symbol: symbol))
+            side: side, quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: factor, feeMinor: feeMinor,
+            leverage: effectiveLeverage(before, symbol: symbol),
+            after: afterFill
+                ?? Position.afterFill(
+                    sizeQuantityUnits: before.sizeQuantityUnits, costMinor: before.costMinor, side: side,
+                    quantityUnits: quantityUnits, priceUnits: priceUnits, notionalFactor: factor))
         precondition(after.realizedPnlMinor == realizedPnlMinor, "realized PnL differs from the journal")
         // Funding is owed on the size a position had when its settlement started: a new
         // position is square with the latest settlement; one that owes the settlement in

@@ -80,9 +80,11 @@ extension ExchangeState {
         applyOrderRemoved(orderID, quantity)
     }
 
-    mutating func emitTrade(_ trade: Trade, _ events: inout [Event]) {
+    /// `fills`: each side's size, cost and realized PnL after the trade, as matching took
+    /// them to price it (`Position.afterFill`), so that applying it does not take them again.
+    mutating func emitTrade(_ trade: Trade, fills: TradeFills, _ events: inout [Event]) {
         events.append(.trade(trade))
-        applyTradeEvent(trade)
+        applyTradeEvent(trade, fills: fills)
     }
 
     private mutating func executeSetWorldLimits(

@@ -344,7 +344,7 @@ extension ExchangeState {
                 makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: makerFeeRateE8),
                 takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),
                 makerRealizedPnlMinor: makerAfter.realizedPnlMinor, takerRealizedPnlMinor: takerAfter.realizedPnlMinor)
-            emitTrade(trade, &events)
+            emitTrade(trade, fills: (makerAfter, takerAfter), &events)
             noteLiquidationCandidate(maker.accountIndex)
             noteReduceOnlyCheck(maker.accountIndex, order.symbol)
             noteReduceOnlyCheck(accountIndex, order.symbol)
