@@ -42,6 +42,32 @@ import Testing
         }
     }
 
+    /// The id hash puts a run's keys side by side (issue 12, sixteenth steps: its shifts are
+    /// machine shifts now): for every run length, over random keys and seeds, the hash is
+    /// the finaliser of the key's run moved up, with the key's place in its run below it,
+    /// so keys of one run differ in the low bits only and keep their order there.
+    @Test(arguments: 0...3) func theIDHashKeepsARunsKeysSideBySide(runBits: Int) {
+        var random = SeededRandom(seed: 16)
+        let bits = UInt64(runBits)
+        let place = (UInt64(1) << bits) - 1
+        for _ in 0..<20_000 {
+            let key = random.next() >> (random.next() % 64)
+            let seed = random.next() | 1
+            // The finaliser written out (murmur3's fmix64 shape) with Swift's own shifts.
+            var mixed = ((key >> bits) ^ seed) &* 0xff51_afd7_ed55_8ccd
+            mixed ^= mixed >> 32
+            mixed = mixed &* 0xc4ce_b9fe_1a85_ec53
+            mixed ^= mixed >> 29
+            let hash = UInt64.hash(key, seed: seed, runBits: bits)
+            #expect(hash == (mixed << bits) | (key & place), "key \(key) seed \(seed)")
+            // Its neighbour in the same run lands beside it.
+            let neighbour = key ^ 1
+            if runBits > 0 {
+                #expect(UInt64.hash(neighbour, seed: seed, runBits: bits) == hash ^ 1, "key \(key)")
+            }
+        }
+    }
+
     /// The table doubles in bounded steps (docs/BENCHMARKS.md, "Growth in bounded
     /// steps"): grown to 200,000 keys while updates, removals and lookups hit keys of the
     /// table being moved out of, it agrees with a Dictionary after every operation, and no

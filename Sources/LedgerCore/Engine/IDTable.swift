@@ -300,12 +300,15 @@ extension UInt64: TableKey {
     @inline(__always)
     static func hash(_ key: UInt64, seed: UInt64, runBits: UInt64) -> UInt64 {
         // One round of a 64-bit finaliser (murmur3's fmix64 shape), keyed by the seed, of
-        // the key's run; the key's place in its run beside it.
-        var hash = ((key >> runBits) ^ seed) &* 0xff51_afd7_ed55_8ccd
+        // the key's run; the key's place in its run beside it. `runBits` is 0 ... 3 (the
+        // table's `init`): masking shifts are the plain machine shifts, where `>>` and `<<`
+        // by a variable amount also handle counts of 64 and more (a compare and a
+        // conditional move each, on the path of every lookup; issue 12, sixteenth steps).
+        var hash = ((key &>> runBits) ^ seed) &* 0xff51_afd7_ed55_8ccd
         hash ^= hash >> 32
         hash = hash &* 0xc4ce_b9fe_1a85_ec53
         hash ^= hash >> 29
-        return (hash << runBits) | (key & ((1 << runBits) - 1))
+        return (hash &<< runBits) | (key & ((1 &<< runBits) &- 1))
     }
 }
 
