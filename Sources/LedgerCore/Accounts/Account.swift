@@ -81,8 +81,7 @@ public struct Account: Sendable, Hashable {
     /// realized PnL and fee), in one change of the account (`credit`).
     @inline(__always)
     mutating func credit(_ asset: AssetID, _ amountMinor: Int64, less lessMinor: Int64) {
-        if asset >= balanceCount { ensure(asset: asset) }
-        addBalance(asset, amountMinor)
+        credit(asset, amountMinor)
         addBalance(asset, -lessMinor)
     }
 

@@ -81,9 +81,15 @@ public struct LedgerRoom: Sendable {
         return accounts.count - 1
     }
 
+    /// Where a system account's balance in `asset` is in `systemBalancesMinor`.
+    @inline(__always)
+    static func systemSlot(_ account: SystemAccount, asset: AssetID) -> Int {
+        Int(asset) * SystemAccount.allCases.count + Int(account.rawValue)
+    }
+
     /// The balance of a system account in `asset`.
     public func systemBalance(_ account: SystemAccount, asset: AssetID) -> Int64 {
-        let index = Int(asset) * SystemAccount.allCases.count + Int(account.rawValue)
+        let index = Self.systemSlot(account, asset: asset)
         return index < systemBalancesMinor.count ? systemBalancesMinor[index] : 0
     }
 
@@ -96,7 +102,7 @@ public struct LedgerRoom: Sendable {
         case .user(let index):
             accounts[index].credit(asset, amountMinor)
         case .system(let system):
-            systemBalancesMinor[Int(asset) * SystemAccount.allCases.count + Int(system.rawValue)] += amountMinor
+            systemBalancesMinor[Self.systemSlot(system, asset: asset)] += amountMinor
         }
         entryNetMinor[Int(asset)] += amountMinor
     }
@@ -121,13 +127,12 @@ public struct LedgerRoom: Sendable {
     ) {
         if maker.pnlMinor != 0 || maker.feeMinor != 0 { accounts[maker.index].credit(asset, maker.pnlMinor, less: maker.feeMinor) }
         if taker.pnlMinor != 0 || taker.feeMinor != 0 { accounts[taker.index].credit(asset, taker.pnlMinor, less: taker.feeMinor) }
-        let stride = SystemAccount.allCases.count
         if maker.pnlMinor != 0 || taker.pnlMinor != 0 {
-            let clearing = Int(asset) * stride + Int(SystemAccount.pnlClearing.rawValue)
+            let clearing = Self.systemSlot(.pnlClearing, asset: asset)
             systemBalancesMinor[clearing] = systemBalancesMinor[clearing] - maker.pnlMinor - taker.pnlMinor
         }
         if maker.feeMinor != 0 || taker.feeMinor != 0 {
-            let fees = Int(asset) * stride + Int(SystemAccount.fees.rawValue)
+            let fees = Self.systemSlot(.fees, asset: asset)
             systemBalancesMinor[fees] = systemBalancesMinor[fees] + maker.feeMinor + taker.feeMinor
         }
     }
