@@ -222,6 +222,21 @@ import Testing
         #expect(Array(taken) == (offset == 0 ? [] : [UInt32(long), UInt32(short)]), "offset \(offset)")
     }
 
+    /// A random position for the danger-mark tests: long or short, a size and notional
+    /// factor of 1 to 2^bits, a mark of 0 to 2^priceBits and a highest price that far again
+    /// above it (unbounded one time in `unboundedOneIn`).
+    static func randomPosition(
+        _ random: inout SeededRandom, sizeBits: UInt64, factorBits: UInt64, priceBits: UInt64, unboundedOneIn: UInt64
+    ) -> (isLong: Bool, magnitude: Int64, size: Int64, factor: Int64, mark: Int64, maxPrice: Int64) {
+        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+        let isLong = random.next() % 2 == 0
+        let magnitude = value(bits: 1 + random.next() % sizeBits) + 1
+        let factor = value(bits: 1 + random.next() % factorBits) + 1
+        let mark = value(bits: 1 + random.next() % priceBits)
+        let maxPrice = random.next() % unboundedOneIn == 0 ? Int64.max : mark + value(bits: 1 + random.next() % priceBits)
+        return (isLong, magnitude, isLong ? magnitude : -magnitude, factor, mark, maxPrice)
+    }
+
     /// A danger mark is what its definition gives (docs/RULES.md, "Which accounts a mark
     /// price checks"): Δ = ⌊share / (|size| × f × m)⌋ price units (m = 1 long, 2 short), the
     /// mark one unit beyond, stored unless it lies beyond the price range; any mark when
@@ -234,12 +249,8 @@ import Testing
         func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
         var paths = (narrow: 0, wide: 0, edge: 0, stored: 0, beyond: 0)
         for _ in 0..<50_000 {
-            let isLong = random.next() % 2 == 0
-            let magnitude = value(bits: 1 + random.next() % 61) + 1
-            let size = isLong ? magnitude : -magnitude
-            let factor = value(bits: 1 + random.next() % 40) + 1
-            let mark = value(bits: 1 + random.next() % 40)
-            let maxPrice = random.next() % 4 == 0 ? Int64.max : mark + value(bits: 1 + random.next() % 40)
+            let (isLong, magnitude, size, factor, mark, maxPrice) = Self.randomPosition(
+                &random, sizeBits: 61, factorBits: 40, priceBits: 40, unboundedOneIn: 4)
             let slope = Int128(magnitude) * Int128(factor) * (isLong ? 1 : 2)
             let leaving = isLong ? Int128(mark) - 1 : Int128(maxPrice) - Int128(mark)
             let share: Int128
@@ -271,6 +282,75 @@ import Testing
         }
         // Every path was taken, many times.
         #expect(paths.narrow > 5_000 && paths.wide > 5_000 && paths.edge > 5_000 && paths.stored > 5_000 && paths.beyond > 5_000)
+    }
+
+    /// `isBeyondDanger` decides a lone position without its maintenance margin (issue 12,
+    /// seventeenth steps). Whenever it says so, the definition agrees: the mark the exact
+    /// slack gives is one `RiskIndex.add` does not store, and the scope is above
+    /// maintenance. Over positions of every width, long and short, bounded and unbounded
+    /// price ranges, maintenance rates up to 90%, and wallets at the bound's edge (a unit
+    /// below, on it, a unit above), around it (half to twice) and anywhere.
+    @Test func aCoveredLonePositionIsBeyondDangerByItsDefinition() {
+        var random = SeededRandom(seed: 17)
+        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+        let tables: [[MarginBracket]] = [
+            Self.ethusdt.brackets,
+            [MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1)],
+            [
+                MarginBracket(notionalCapMinor: 1 << 20, maintenanceMarginRateE8: 40_000_000, maxLeverage: 2),
+                MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1),
+            ],
+        ]
+        let amounts = tables.map { brackets in
+            var spec = Self.ethusdt
+            spec.brackets = brackets
+            return spec.maintenanceAmountsMinor
+        }
+        var seen = (beyond: 0, beyondAtEdge: 0, notBeyond: 0, longs: 0, shorts: 0)
+        for _ in 0..<60_000 {
+            let (isLong, magnitude, size, factor, mark, maxPrice) = Self.randomPosition(
+                &random, sizeBits: 24, factorBits: 10, priceBits: 26, unboundedOneIn: 8)
+            let entry = value(bits: 1 + random.next() % 26) + 1
+            let cost = size * factor * entry
+            let table = Int(random.next() % UInt64(tables.count))
+            let allowance = Int128(2 + 2 * tables[table].count)
+            // The bound's edge: the wallet at which the bound just holds.
+            let reach = isLong ? Int128(mark) - 1 : Int128(maxPrice)
+            let edge = Int128(cost) + 1 + allowance + Int128(magnitude) * Int128(factor) * reach * (isLong ? 1 : 2)
+            let wallet: Int64
+            switch random.next() % 4 {
+            case 0: wallet = Int64(clamping: edge + Int128(Int64(random.next() % 3) - 1))
+            case 1: wallet = Int64(clamping: edge * Int128(1 + random.next() % 4) / 2)
+            case 2: wallet = Int64(clamping: edge - Int128(value(bits: 1 + random.next() % 40)))
+            default: wallet = value(bits: 1 + random.next() % 62)
+            }
+            let beyond = ExchangeState.isBeyondDanger(
+                sizeQuantityUnits: size, costMinor: cost, walletMinor: wallet, notionalFactor: factor, markPriceUnits: mark,
+                maxPriceUnits: maxPrice, allowanceMinor: allowance)
+            guard beyond else {
+                seen.notBeyond += 1
+                continue
+            }
+            // The definition: the exact slack and maintenance margin, the mark they give and
+            // whether the index keeps it.
+            let notional = FixedPoint.product(size, mark, factor)
+            let maintenance = ExchangeState.maintenanceMarginMinor(
+                notionalMinor: Int128(notional.magnitude), brackets: tables[table], amounts: amounts[table])
+            let marginBalance = Int128(wallet) + notional - Int128(cost)
+            let share = marginBalance - maintenance - 1 - allowance
+            let found = ExchangeState.dangerPriceUnits(
+                sizeQuantityUnits: size, notionalFactor: factor, markPriceUnits: mark, maxPriceUnits: maxPrice, shareMinor: share)
+            let stored = found.flatMap { (isLong ? $0 <= 0 : $0 > maxPrice) ? nil : $0 }
+            #expect(
+                stored == nil && !ExchangeState.isLiquidatable((marginBalance, maintenance)),
+                "size \(size) factor \(factor) mark \(mark) max \(maxPrice) cost \(cost) wallet \(wallet) table \(table)")
+            seen.beyond += 1
+            if Int128(wallet) - edge < 2 { seen.beyondAtEdge += 1 }
+            if isLong { seen.longs += 1 } else { seen.shorts += 1 }
+        }
+        // Both answers, both sides and the edge itself, many times each.
+        #expect(seen.beyond > 10_000 && seen.notBeyond > 10_000 && seen.beyondAtEdge > 3_000)
+        #expect(seen.longs > 5_000 && seen.shorts > 5_000)
     }
 
     /// The heap gives entries in key order and compaction keeps exactly the live ones.

@@ -93,6 +93,17 @@ extension ExchangeState {
         if slotCount == 1 {
             let (symbol, size, isIsolated) = Self.sizeAndMode(index, 0, ledger.accounts)
             guard size != 0 else { return false }
+            // A wallet that covers the whole exposure at the range's far end: no mark and
+            // not due, known without the maintenance margin or the mark's division.
+            let covered = ledger.accounts[index].positions.readSlot(at: 0) { slot in
+                Self.isBeyondDanger(
+                    sizeQuantityUnits: size, costMinor: slot.position.costMinor,
+                    walletMinor: isIsolated
+                        ? slot.position.isolatedMarginMinor : ledger.accounts[index].balance(symbols[symbol].settleAsset),
+                    notionalFactor: markets[symbol].notionalFactor, markPriceUnits: markets[symbol].markPriceUnits,
+                    maxPriceUnits: symbols[symbol].maxPriceUnits, allowanceMinor: dangerAllowanceMinor(symbol: symbol))
+            }
+            if covered { return false }
             // Its scope holds this position alone: its isolated margin, or the cross wallet
             // of its asset (no other slot to add or to take isolated margin from). The
             // position is valued in place, without `crossHealth`'s walk.
@@ -170,6 +181,33 @@ extension ExchangeState {
         risk.riskIndex.add(
             accountIndex: index, symbol: symbol, isLong: sizeQuantityUnits > 0, dangerPriceUnits: danger, maxPriceUnits: maxPrice,
             ledger.accounts)
+    }
+
+    /// True when a lone position's scope (its wallet: the cross wallet of its asset or its
+    /// isolated margin) has no danger mark and is not due, shown without its maintenance
+    /// margin M. With N = s × m × f its notional at the mark m, C its cost, W the wallet and
+    /// A the allowance, its slack is W + N − C − M − 1 − A, and 0 ≤ M ≤ |N| (maintenance rates
+    /// are below 1 and the brackets' amounts are not negative, docs/RULES.md "Margin"):
+    ///
+    /// - a long (s > 0) keeps no mark when the slack reaches (m − 1) × s × f
+    ///   (`dangerPriceUnits`): it does when W − C − s × f × (m − 1) − 1 − A ≥ 0;
+    /// - a short keeps no mark when the slack reaches (P − m) × 2|s| × f, P the highest
+    ///   price: it does when W − C − 2|s| × f × P − 1 − A ≥ 0 (never when P is unbounded).
+    ///
+    /// Either way the slack is not negative, so the scope is above maintenance. False says
+    /// nothing: the exact check decides. Pure, for the tests.
+    @inline(__always)
+    static func isBeyondDanger(
+        sizeQuantityUnits: Int64, costMinor: Int64, walletMinor: Int64, notionalFactor: Int64, markPriceUnits: Int64,
+        maxPriceUnits: Int64, allowanceMinor: Int128
+    ) -> Bool {
+        let isLong = sizeQuantityUnits > 0
+        guard markPriceUnits >= 1, markPriceUnits <= maxPriceUnits, isLong || maxPriceUnits < Int64.max else { return false }
+        let (scaled, overflow) = sizeQuantityUnits.multipliedReportingOverflow(by: notionalFactor)
+        guard !overflow, scaled != Int64.min else { return false }
+        // |scaled| and the reach are below 2^63: their product is below 2^126, doubled below 2^127.
+        let exposure = FixedPoint.product(abs(scaled), isLong ? markPriceUnits - 1 : maxPriceUnits) * (isLong ? 1 : 2)
+        return Int128(walletMinor) - Int128(costMinor) - 1 - allowanceMinor >= exposure
     }
 
     /// The danger mark of a position (`sizeQuantityUnits` ≠ 0) given its share of the
