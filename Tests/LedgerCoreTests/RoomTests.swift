@@ -168,6 +168,32 @@ import Testing
         #expect(most > 32, "seed \(seed): at most \(most) orders of one account on a side")
     }
 
+    /// `meetsBest` decides whether an order walks the book at all (issue 12, seventeenth
+    /// steps): a limit order meets the other side's best order when its price is within the
+    /// limit, inclusive; a market order meets any; an empty side meets none.
+    @Test func anOrderMeetsTheBestOrderOnlyWithinItsLimit() {
+        var books = Self.books()
+        for id: OrderID in 1...3 { books.takeOrderID(id) }
+        books.rest(Self.order(1, account: 0, .sell, price: 110, quantity: 5), symbol: 0, clientOrderID: .none)
+        books.rest(Self.order(2, account: 0, .sell, price: 120, quantity: 5), symbol: 0, clientOrderID: .none)
+        books.rest(Self.order(3, account: 1, .buy, price: 100, quantity: 5), symbol: 0, clientOrderID: .none)
+        func order(_ side: Side, _ type: OrderType = .limit, price: Int64, symbol: SymbolID = 0) -> PlaceOrder {
+            PlaceOrder(
+                account: 9, symbol: symbol, side: side, type: type, timeInForce: type == .market ? .ioc : .gtc,
+                priceUnits: type == .market ? 0 : price, quantityUnits: 1)
+        }
+        #expect(!books.meetsBest(order(.buy, price: 109)))
+        #expect(books.meetsBest(order(.buy, price: 110)) && books.meetsBest(order(.buy, price: 1_000)))
+        #expect(!books.meetsBest(order(.sell, price: 101)))
+        #expect(books.meetsBest(order(.sell, price: 100)) && books.meetsBest(order(.sell, price: 1)))
+        #expect(books.meetsBest(order(.buy, .market, price: 0)) && books.meetsBest(order(.sell, .market, price: 0)))
+        // Symbol 1's book is empty on both sides.
+        #expect(!books.meetsBest(order(.buy, .market, price: 0, symbol: 1)) && !books.meetsBest(order(.sell, price: 1, symbol: 1)))
+        // The best ask gone, the next one decides.
+        _ = books.removeResting(1)
+        #expect(!books.meetsBest(order(.buy, price: 119)) && books.meetsBest(order(.buy, price: 120)))
+    }
+
     @Test func fillsLeaveOrCloseAnOrder() throws {
         var books = Self.books()
         books.takeOrderID(1)

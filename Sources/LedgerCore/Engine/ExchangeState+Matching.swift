@@ -46,27 +46,20 @@ extension ExchangeState {
         }
     }
 
-    /// `amending`: the account's resting order that this one replaces (its open quantity no
-    /// longer counts).
+    /// Walks the book as the order would, into `plan` (its start, `startPlan`): the makers
+    /// it would meet, what it would fill, and the position, PnL and fee that would follow.
     ///
     /// Static, over the three tables it reads: a method of the state, called from `submit`,
     /// was passed a copy of the whole state (1 KB) for every order.
     static func planFills(
-        _ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder?, makersMax metMax: Int,
-        _ accounts: ContiguousArray<Account>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>,
-        _ books: ContiguousArray<OrderBook>
-    ) -> FillPlan {
+        _ order: PlaceOrder, accountIndex: UInt32, makersMax metMax: Int, into plan: inout FillPlan,
+        _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>, _ books: ContiguousArray<OrderBook>
+    ) {
         let takerFeeRateE8 = symbols[Int(order.symbol)].takerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
         // The book is read in place: a `let` copy of it retained and released each of its
         // arrays on every order.
         let symbol = Int(order.symbol)
-        var plan = FillPlan(position: accounts[Int(accountIndex)].position(order.symbol))
-        if let amending {
-            plan.position.addOpenOrder(
-                side: amending.side, quantityUnits: -amending.openQuantityUnits,
-                notionalMinor: -amending.priceUnits * amending.openQuantityUnits * factor)
-        }
         let leverage = Self.leverage(plan.position, symbol: order.symbol, symbols)
         var remaining = order.quantityUnits
         var next = books[symbol].bestSlot(order.side.opposite)
@@ -102,6 +95,22 @@ extension ExchangeState {
             plan.feeMinor += fee
             plan.filledQuantityUnits += quantity
             remaining -= quantity
+        }
+    }
+
+    /// The plan of an order that meets no resting order: the account's position as it
+    /// stands, less the open quantity of `amending`, the account's resting order that this
+    /// one replaces.
+    @inline(__always)
+    static func startPlan(
+        _ order: PlaceOrder, accountIndex: UInt32, amending: RestingOrder?, _ accounts: ContiguousArray<Account>,
+        _ markets: ContiguousArray<Market>
+    ) -> FillPlan {
+        var plan = FillPlan(position: accounts[Int(accountIndex)].position(order.symbol))
+        if let amending {
+            plan.position.addOpenOrder(
+                side: amending.side, quantityUnits: -amending.openQuantityUnits,
+                notionalMinor: -amending.priceUnits * amending.openQuantityUnits * markets[Int(order.symbol)].notionalFactor)
         }
         return plan
     }
@@ -257,9 +266,13 @@ extension ExchangeState {
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .postOnly), command, sequence, &events)
             return nil
         }
-        let plan = Self.planFills(
-            order, accountIndex: accountIndex, amending: amending, makersMax: makersPerOrderMax, ledger.accounts, symbols, markets,
-            books.bySymbol)
+        // An order that meets nothing (most orders that rest) needs neither the walk nor
+        // matching: its plan is the position as it stands.
+        let meetsBook = books.meetsBest(order)
+        var plan = Self.startPlan(order, accountIndex: accountIndex, amending: amending, ledger.accounts, markets)
+        if meetsBook {
+            Self.planFills(order, accountIndex: accountIndex, makersMax: makersPerOrderMax, into: &plan, symbols, markets, books.bySymbol)
+        }
         if order.timeInForce == .fok, plan.filledQuantityUnits < order.quantityUnits {
             accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .fillOrKill), command, sequence, &events)
@@ -287,9 +300,11 @@ extension ExchangeState {
         else { return .insufficientMargin }
 
         accept()
-        let filled = match(
-            order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: symbols[Int(order.symbol)].takerFeeRateE8, command,
-            sequence, &events)
+        let filled =
+            meetsBook
+            ? match(
+                order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: symbols[Int(order.symbol)].takerFeeRateE8,
+                command, sequence, &events) : 0
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
         precondition(books.bySymbol[Int(order.symbol)].isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {

@@ -117,6 +117,16 @@ public struct BookRoom: Sendable {
         return bySymbol[Int(symbol)][slot]
     }
 
+    /// True when an incoming order would meet the best resting order of the other side of
+    /// its book (a market order meets any): false when that side is empty or its best price
+    /// is beyond the order's limit. Read in place, as `bestOrder`.
+    @inline(__always)
+    public func meetsBest(_ order: PlaceOrder) -> Bool {
+        let side = order.side.opposite
+        guard let slot = bySymbol[Int(order.symbol)].bestSlot(side) else { return false }
+        return ExchangeState.crosses(order, makerPriceUnits: bySymbol[Int(order.symbol)][slot].priceUnits)
+    }
+
     /// The oldest order at the best price of `side` in `symbol`'s book (`mutating`: the
     /// book is read in place, `OrderBook.peekBest`).
     @inline(__always)
