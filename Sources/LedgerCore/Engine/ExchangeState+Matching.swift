@@ -131,11 +131,14 @@ extension ExchangeState {
             guard order.quantityUnits > 0, order.quantityUnits <= symbols[symbol].maxQuantityUnits else {
                 return .failure(.invalidQuantity)
             }
-            guard order.quantityUnits % symbols[symbol].lotSizeQuantityUnits == 0 else { return .failure(.quantityNotOnLot) }
+            // A step of one unit (most symbols: the scales are chosen so) needs no division.
+            let lot = symbols[symbol].lotSizeQuantityUnits
+            guard lot == 1 || order.quantityUnits % lot == 0 else { return .failure(.quantityNotOnLot) }
         }
         if order.type.hasLimitPrice {
             guard order.priceUnits > 0, order.priceUnits <= symbols[symbol].maxPriceUnits else { return .failure(.invalidPrice) }
-            guard order.priceUnits % symbols[symbol].tickSizePriceUnits == 0 else { return .failure(.priceNotOnTick) }
+            let tick = symbols[symbol].tickSizePriceUnits
+            guard tick == 1 || order.priceUnits % tick == 0 else { return .failure(.priceNotOnTick) }
         } else {
             guard order.priceUnits == 0 else { return .failure(.invalidPrice) }
         }
