@@ -16,15 +16,6 @@ extension ExchangeState {
         var hitMatchLimit = false
     }
 
-    /// The taker's side of one trade the plan found, in the order matching makes them: the
-    /// size, cost and realized PnL after the fill (`Position.afterFill`) and its fee.
-    struct PlannedFill: BitwiseCopyable, Sendable {
-        var sizeQuantityUnits: Int64
-        var costMinor: Int64
-        var realizedPnlMinor: Int64
-        var feeMinor: Int64
-    }
-
     /// Resting orders one incoming order may meet (trade with, or expire by self-trade
     /// prevention): `Limits.makersPerOrderMax` under the bounded rules, else no limit.
     @inline(__always)
@@ -62,10 +53,8 @@ extension ExchangeState {
     /// was passed a copy of the whole state (1 KB) for every order.
     static func planFills(
         _ order: PlaceOrder, accountIndex: UInt32, makersMax metMax: Int, into plan: inout FillPlan,
-        fills: inout ScratchList<PlannedFill>, _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>,
-        _ books: ContiguousArray<OrderBook>
+        _ symbols: ContiguousArray<SymbolSpec>, _ markets: ContiguousArray<Market>, _ books: ContiguousArray<OrderBook>
     ) {
-        fills.removeAll()
         let takerFeeRateE8 = symbols[Int(order.symbol)].takerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
         // The book is read in place: a `let` copy of it retained and released each of its
@@ -101,10 +90,6 @@ extension ExchangeState {
             let after = plan.position.filled(
                 side: order.side, quantityUnits: quantity, priceUnits: maker.priceUnits,
                 notionalFactor: factor, feeMinor: fee, leverage: leverage)
-            fills.append(
-                PlannedFill(
-                    sizeQuantityUnits: after.position.sizeQuantityUnits, costMinor: after.position.costMinor,
-                    realizedPnlMinor: after.realizedPnlMinor, feeMinor: fee))
             plan.position = after.position
             plan.realizedPnlMinor += after.realizedPnlMinor
             plan.feeMinor += fee
@@ -289,9 +274,7 @@ extension ExchangeState {
         let meetsBook = books.meetsBest(order)
         var plan = Self.startPlan(order, accountIndex: accountIndex, amending: amending, ledger.accounts, markets)
         if meetsBook {
-            Self.planFills(
-                order, accountIndex: accountIndex, makersMax: makersPerOrderMax, into: &plan, fills: &plannedTakerFills, symbols, markets,
-                books.bySymbol)
+            Self.planFills(order, accountIndex: accountIndex, makersMax: makersPerOrderMax, into: &plan, symbols, markets, books.bySymbol)
         }
         if order.timeInForce == .fok, plan.filledQuantityUnits < order.quantityUnits {
             accept()
@@ -324,7 +307,7 @@ extension ExchangeState {
             meetsBook
             ? match(
                 order, orderID: orderID, accountIndex: accountIndex, takerFeeRateE8: symbols[Int(order.symbol)].takerFeeRateE8,
-                planned: true, command, sequence, &events) : 0
+                command, sequence, &events) : 0
         precondition(filled == plan.filledQuantityUnits, "matching filled other than planned")
         precondition(books.bySymbol[Int(order.symbol)].isUncrossed, "book crossed after matching")
         if restingQuantity > 0 {
@@ -341,19 +324,14 @@ extension ExchangeState {
     /// Trades the incoming order against the book until it is filled, its limit is
     /// reached, self-trade prevention stops it or (bounded rules) it has met
     /// `Limits.makersPerOrderMax` resting orders. Returns the quantity filled.
-    ///
-    /// `planned`: the taker's side of each trade is the plan's (`plannedTakerFills`, which
-    /// `planFills` took for the same makers in the same order), not taken again; checked in
-    /// debug builds. A liquidation's order, which has no plan, takes it here.
     mutating func match(
-        _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, takerFeeRateE8: Int64, planned: Bool = false,
-        _ command: Command, _ sequence: SequenceNumber, _ events: inout [Event]
+        _ order: PlaceOrder, orderID: OrderID, accountIndex: UInt32, takerFeeRateE8: Int64, _ command: Command,
+        _ sequence: SequenceNumber, _ events: inout [Event]
     ) -> Int64 {
         let makerFeeRateE8 = symbols[Int(order.symbol)].makerFeeRateE8
         let factor = markets[Int(order.symbol)].notionalFactor
         var remaining = order.quantityUnits
         var met = 0
-        var trades = 0
         let metMax = makersPerOrderMax
         while remaining > 0, met < metMax, let maker = books.bestOrder(order.symbol, order.side.opposite) {
             if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
@@ -370,30 +348,19 @@ extension ExchangeState {
             let quantity = min(remaining, maker.openQuantityUnits)
             let notional = maker.priceUnits * quantity * factor
             let makerPosition = ledger.accounts[Int(maker.accountIndex)].position(order.symbol)
+            let takerPosition = ledger.accounts[Int(accountIndex)].position(order.symbol)
             let makerAfter = Position.afterFill(
                 sizeQuantityUnits: makerPosition.sizeQuantityUnits, costMinor: makerPosition.costMinor,
                 side: maker.side, quantityUnits: quantity, priceUnits: maker.priceUnits, notionalFactor: factor)
-            let takerAfter: (sizeQuantityUnits: Int64, costMinor: Int64, realizedPnlMinor: Int64)
-            let takerFee: Int64
-            if planned {
-                let fill = plannedTakerFills[trades]
-                takerAfter = (fill.sizeQuantityUnits, fill.costMinor, fill.realizedPnlMinor)
-                takerFee = fill.feeMinor
-                assert(
-                    takerAfter == takerAfterFill(accountIndex, order, quantity: quantity, priceUnits: maker.priceUnits, factor)
-                        && takerFee == FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),
-                    "the plan's taker fill differs from matching's")
-            } else {
-                takerAfter = takerAfterFill(accountIndex, order, quantity: quantity, priceUnits: maker.priceUnits, factor)
-                takerFee = FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8)
-            }
-            trades += 1
+            let takerAfter = Position.afterFill(
+                sizeQuantityUnits: takerPosition.sizeQuantityUnits, costMinor: takerPosition.costMinor,
+                side: order.side, quantityUnits: quantity, priceUnits: maker.priceUnits, notionalFactor: factor)
             let trade = Trade(
                 tradeID: books.nextTradeID, symbol: order.symbol, makerOrderID: maker.orderID, takerOrderID: orderID,
                 makerAccount: ledger.accounts[Int(maker.accountIndex)].id, takerAccount: order.account,
                 takerSide: order.side, priceUnits: maker.priceUnits, quantityUnits: quantity,
                 makerFeeMinor: FixedPoint.charge(notional: notional, rateE8: makerFeeRateE8),
-                takerFeeMinor: takerFee,
+                takerFeeMinor: FixedPoint.charge(notional: notional, rateE8: takerFeeRateE8),
                 makerRealizedPnlMinor: makerAfter.realizedPnlMinor, takerRealizedPnlMinor: takerAfter.realizedPnlMinor)
             emitTrade(trade, fills: (makerAfter, takerAfter), &events)
             noteLiquidationCandidate(maker.accountIndex)
@@ -409,16 +376,5 @@ extension ExchangeState {
             notePriceMoved(order.symbol)
         }
         return order.quantityUnits - remaining
-    }
-
-    /// The taker's size, cost and realized PnL after one fill, from its position as it stands.
-    @inline(__always)
-    private func takerAfterFill(
-        _ accountIndex: UInt32, _ order: PlaceOrder, quantity: Int64, priceUnits: Int64, _ factor: Int64
-    ) -> (sizeQuantityUnits: Int64, costMinor: Int64, realizedPnlMinor: Int64) {
-        let position = ledger.accounts[Int(accountIndex)].position(order.symbol)
-        return Position.afterFill(
-            sizeQuantityUnits: position.sizeQuantityUnits, costMinor: position.costMinor, side: order.side, quantityUnits: quantity,
-            priceUnits: priceUnits, notionalFactor: factor)
     }
 }

@@ -41,8 +41,6 @@ public struct ExchangeState: Sendable {
     var reduceOnlyChecks: [ReduceOnlyCheck] = []
     /// Symbols whose mark or last price moved in this entry (scratch).
     var movedPrices = ScratchList<SymbolID>()
-    /// The taker's side of each trade the last order's plan found (scratch, `planFills`).
-    var plannedTakerFills = ScratchList<PlannedFill>()
     /// Bounded rules: symbols whose price moved where a conditional order's trigger holds,
     /// waiting for ticks to trigger them (ascending). Derived like
     /// `RiskRoom.pendingLiquidations`: a rebuild finds the same symbols.
