@@ -285,6 +285,16 @@ public struct PlaceOrder: Sendable, Hashable {
     }
 }
 
+extension PlaceOrder {
+    /// True when a resting order at `makerPriceUnits` is within this order's limit (a
+    /// market order has none).
+    @inline(__always)
+    func crosses(makerPriceUnits: Int64) -> Bool {
+        if type == .market { return true }
+        return side == .buy ? makerPriceUnits <= priceUnits : makerPriceUnits >= priceUnits
+    }
+}
+
 /// Cancels one open order, named by the engine's id or by the client's.
 public struct CancelOrder: Sendable, Hashable {
     public var account: AccountID

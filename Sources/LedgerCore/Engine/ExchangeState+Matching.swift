@@ -21,13 +21,6 @@ extension ExchangeState {
     @inline(__always)
     var makersPerOrderMax: Int { isBounded ? Limits.makersPerOrderMax : Int.max }
 
-    /// True when a resting order at `makerPrice` is within the incoming order's limit.
-    @inline(__always)
-    static func crosses(_ order: PlaceOrder, makerPriceUnits: Int64) -> Bool {
-        if order.type == .market { return true }
-        return order.side == .buy ? makerPriceUnits <= order.priceUnits : makerPriceUnits >= order.priceUnits
-    }
-
     /// True when a limit price lies within mark × (1 ± band), or the band is off.
     @inlinable
     static func withinBand(priceUnits: Int64, markPriceUnits: Int64, bandE8: Int64) -> Bool {
@@ -66,7 +59,7 @@ extension ExchangeState {
         var met = 0
         while remaining > 0, let slot = next {
             let maker = books[symbol][slot]
-            if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
+            if !order.crosses(makerPriceUnits: maker.priceUnits) { break }
             if met == metMax {
                 plan.hitMatchLimit = true
                 break
@@ -261,17 +254,15 @@ extension ExchangeState {
         {
             return .reduceOnlyRejected
         }
-        if order.type == .limit, order.timeInForce == .gtx,
-            let bestOpposite = books.bySymbol[Int(order.symbol)].bestPrice(order.side.opposite),
-            Self.crosses(order, makerPriceUnits: bestOpposite)
-        {
+        // An order that meets nothing (most orders that rest) needs neither the walk nor
+        // matching: its plan is the position as it stands. A post-only order that meets
+        // something expires.
+        let meetsBook = books.meetsBest(order)
+        if order.type == .limit, order.timeInForce == .gtx, meetsBook {
             accept()
             emit(.orderExpired(orderID, quantityUnits: order.quantityUnits, reason: .postOnly), command, sequence, &events)
             return nil
         }
-        // An order that meets nothing (most orders that rest) needs neither the walk nor
-        // matching: its plan is the position as it stands.
-        let meetsBook = books.meetsBest(order)
         var plan = Self.startPlan(order, accountIndex: accountIndex, amending: amending, ledger.accounts, markets)
         if meetsBook {
             Self.planFills(order, accountIndex: accountIndex, makersMax: makersPerOrderMax, into: &plan, symbols, markets, books.bySymbol)
@@ -334,7 +325,7 @@ extension ExchangeState {
         var met = 0
         let metMax = makersPerOrderMax
         while remaining > 0, met < metMax, let maker = books.bestOrder(order.symbol, order.side.opposite) {
-            if !Self.crosses(order, makerPriceUnits: maker.priceUnits) { break }
+            if !order.crosses(makerPriceUnits: maker.priceUnits) { break }
             met += 1
             if maker.accountIndex == accountIndex {
                 let action = Self.ownOrderAction(order.selfTradePrevention)

@@ -93,28 +93,30 @@ extension ExchangeState {
         if slotCount == 1 {
             let (symbol, size, isIsolated) = Self.sizeAndMode(index, 0, ledger.accounts)
             guard size != 0 else { return false }
+            // Its scope holds this position alone: its wallet is its isolated margin, or the
+            // cross wallet of its asset (no other slot to add or to take isolated margin from).
+            let (wallet, cost) = ledger.accounts[index].positions.readSlot(at: 0) { slot in
+                (
+                    isIsolated ? slot.position.isolatedMarginMinor : ledger.accounts[index].balance(symbols[symbol].settleAsset),
+                    slot.position.costMinor
+                )
+            }
+            let allowance = dangerAllowanceMinor(symbol: symbol)
             // A wallet that covers the whole exposure at the range's far end: no mark and
             // not due, known without the maintenance margin or the mark's division.
-            let covered = ledger.accounts[index].positions.readSlot(at: 0) { slot in
-                Self.isBeyondDanger(
-                    sizeQuantityUnits: size, costMinor: slot.position.costMinor,
-                    walletMinor: isIsolated
-                        ? slot.position.isolatedMarginMinor : ledger.accounts[index].balance(symbols[symbol].settleAsset),
-                    notionalFactor: markets[symbol].notionalFactor, markPriceUnits: markets[symbol].markPriceUnits,
-                    maxPriceUnits: symbols[symbol].maxPriceUnits, allowanceMinor: dangerAllowanceMinor(symbol: symbol))
+            if Self.isBeyondDanger(
+                sizeQuantityUnits: size, costMinor: cost, walletMinor: wallet, notionalFactor: markets[symbol].notionalFactor,
+                markPriceUnits: markets[symbol].markPriceUnits, maxPriceUnits: symbols[symbol].maxPriceUnits, allowanceMinor: allowance)
+            {
+                return false
             }
-            if covered { return false }
-            // Its scope holds this position alone: its isolated margin, or the cross wallet
-            // of its asset (no other slot to add or to take isolated margin from). The
-            // position is valued in place, without `crossHealth`'s walk.
+            // The position is valued in place, without `crossHealth`'s walk.
             let health = ledger.accounts[index].positions.readSlot(at: 0) { slot in
                 let (pnl, maintenance) = Self.pnlAndMaintenanceMinor(slot.position, symbol: slot.symbol, symbols, markets)
-                let wallet =
-                    isIsolated ? slot.position.isolatedMarginMinor : ledger.accounts[index].balance(symbols[symbol].settleAsset)
                 return (marginBalanceMinor: Int128(wallet) + pnl, maintenanceMinor: maintenance)
             }
             // A share of one is the whole slack (`divideRoundingDown(slack, 1)`).
-            let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - dangerAllowanceMinor(symbol: symbol)
+            let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
             addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: slack)
             return Self.isLiquidatable(health)
         }

@@ -60,7 +60,7 @@ extension ExchangeState {
                         for place in 0..<Self.warmMakers {
                             guard let slot = maker, met < order.quantityUnits else { break }
                             let resting = books.bySymbol[symbol][slot]
-                            guard Self.crosses(order, makerPriceUnits: resting.priceUnits) else { break }
+                            guard order.crosses(makerPriceUnits: resting.priceUnits) else { break }
                             item.makers[place] = Int(resting.accountIndex)
                             item.makerOrders[place] = Int(resting.orderID)
                             met &+= resting.openQuantityUnits

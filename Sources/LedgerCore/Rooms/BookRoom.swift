@@ -122,9 +122,8 @@ public struct BookRoom: Sendable {
     /// is beyond the order's limit. Read in place, as `bestOrder`.
     @inline(__always)
     public func meetsBest(_ order: PlaceOrder) -> Bool {
-        let side = order.side.opposite
-        guard let slot = bySymbol[Int(order.symbol)].bestSlot(side) else { return false }
-        return ExchangeState.crosses(order, makerPriceUnits: bySymbol[Int(order.symbol)][slot].priceUnits)
+        guard let best = bySymbol[Int(order.symbol)].bestPrice(order.side.opposite) else { return false }
+        return order.crosses(makerPriceUnits: best)
     }
 
     /// The oldest order at the best price of `side` in `symbol`'s book (`mutating`: the
