@@ -353,6 +353,102 @@ import Testing
         #expect(seen.longs > 5_000 && seen.shorts > 5_000)
     }
 
+    /// A cross scope of several positions that `CrossDangerBound` calls covered keeps no
+    /// danger mark and is not due, by the definition (issue 12, eighteenth steps): the
+    /// exact slack over all its positions, split evenly, gives each position a mark beyond
+    /// the price range (`dangerPriceUnits` finds none), and the scope is above maintenance.
+    /// Over scopes of two to five positions, longs and shorts mixed, bounded and unbounded
+    /// price ranges, maintenance rates up to 90%, isolated margins taken from the wallet,
+    /// and wallets at the bound's edge (a unit either side), around it and anywhere.
+    @Test func aCoveredCrossScopeIsBeyondDangerByItsDefinition() {
+        var random = SeededRandom(seed: 18)
+        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+        let tables: [[MarginBracket]] = [
+            Self.ethusdt.brackets,
+            [MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1)],
+            [
+                MarginBracket(notionalCapMinor: 1 << 20, maintenanceMarginRateE8: 40_000_000, maxLeverage: 2),
+                MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1),
+            ],
+        ]
+        let amounts = tables.map { brackets in
+            var spec = Self.ethusdt
+            spec.brackets = brackets
+            return spec.maintenanceAmountsMinor
+        }
+        typealias Held = (size: Int64, factor: Int64, mark: Int64, maxPrice: Int64, cost: Int64, table: Int)
+        var seen = (beyond: 0, beyondAtEdge: 0, notBeyond: 0, withShort: 0, withIsolated: 0)
+        for _ in 0..<30_000 {
+            let count = 2 + Int(random.next() % 4)
+            var held: [Held] = []
+            for _ in 0..<count {
+                let (_, _, size, factor, mark, maxPrice) = Self.randomPosition(
+                    &random, sizeBits: 20, factorBits: 8, priceBits: 24, unboundedOneIn: 16)
+                let entry = value(bits: 1 + random.next() % 24) + 1
+                held.append((size, factor, mark, maxPrice, size * factor * entry, Int(random.next() % UInt64(tables.count))))
+            }
+            let allowance = held.reduce(Int128(0)) { $0 + Int128(2 + 2 * tables[$1.table].count) }
+            let isolated = random.next() % 3 == 0 ? value(bits: 1 + random.next() % 30) : 0
+            // The bound's edge: the balance at which F = k × max R just holds.
+            var floorTerms = Int128(0)
+            var reach = Int128(0)
+            for position in held {
+                let slope = Int128(abs(position.size * position.factor))
+                floorTerms += Int128(position.cost)
+                if position.size > 0 {
+                    reach = max(reach, slope * Int128(position.mark - 1))
+                } else {
+                    floorTerms += 2 * slope * Int128(position.mark)
+                    reach = max(reach, 2 * slope * (Int128(position.maxPrice) - Int128(position.mark)))
+                }
+            }
+            let edge = Int128(isolated) + 1 + allowance + floorTerms + Int128(count) * reach
+            let balance: Int64
+            switch random.next() % 4 {
+            case 0: balance = Int64(clamping: edge + Int128(Int64(random.next() % 3) - 1))
+            case 1: balance = Int64(clamping: edge * Int128(1 + random.next() % 4) / 2)
+            case 2: balance = Int64(clamping: edge - Int128(value(bits: 1 + random.next() % 40)))
+            default: balance = value(bits: 1 + random.next() % 62)
+            }
+            var bound = CrossDangerBound(walletMinor: balance)
+            if isolated != 0 { bound.takeIsolatedMargin(isolated) }
+            for position in held {
+                bound.add(
+                    sizeQuantityUnits: position.size, costMinor: position.cost, notionalFactor: position.factor,
+                    markPriceUnits: position.mark, maxPriceUnits: position.maxPrice)
+            }
+            guard bound.holds(allowanceMinor: allowance) else {
+                seen.notBeyond += 1
+                continue
+            }
+            // The definition: `crossHealth`'s sums and `recordDangerMarks`' even split.
+            var marginBalance = Int128(balance) - Int128(isolated)
+            var maintenance = Int128(0)
+            for position in held {
+                let notional = FixedPoint.product(position.size, position.mark, position.factor)
+                marginBalance += notional - Int128(position.cost)
+                maintenance += ExchangeState.maintenanceMarginMinor(
+                    notionalMinor: Int128(notional.magnitude), brackets: tables[position.table], amounts: amounts[position.table])
+            }
+            let slack = marginBalance - maintenance - 1 - allowance
+            let share = slack < 0 ? slack : slack / Int128(count)
+            for position in held {
+                let found = ExchangeState.dangerPriceUnits(
+                    sizeQuantityUnits: position.size, notionalFactor: position.factor, markPriceUnits: position.mark,
+                    maxPriceUnits: position.maxPrice, shareMinor: share)
+                #expect(found == nil, "\(held) balance \(balance) isolated \(isolated)")
+            }
+            #expect(!ExchangeState.isLiquidatable((marginBalance, maintenance)), "\(held) balance \(balance)")
+            seen.beyond += 1
+            if Int128(balance) - edge < 2 { seen.beyondAtEdge += 1 }
+            if held.contains(where: { $0.size < 0 }) { seen.withShort += 1 }
+            if isolated != 0 { seen.withIsolated += 1 }
+        }
+        // Both answers, the edge itself, shorts and isolated margins, many times each.
+        #expect(seen.beyond > 5_000 && seen.notBeyond > 5_000 && seen.beyondAtEdge > 1_500)
+        #expect(seen.withShort > 3_000 && seen.withIsolated > 1_000)
+    }
+
     /// The heap gives entries in key order and compaction keeps exactly the live ones.
     @Test func dangerHeapOrdersAndCompacts() {
         var random = SeededRandom(seed: 9)

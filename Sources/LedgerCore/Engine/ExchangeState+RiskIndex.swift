@@ -124,6 +124,8 @@ extension ExchangeState {
         for asset in assets.indices {
             var crossCount: Int128 = 0
             var crossAllowance: Int128 = 0
+            // The cross scope's bound (`CrossDangerBound`), gathered in the same walk.
+            var bound = CrossDangerBound(walletMinor: ledger.accounts[index].balance(AssetID(asset)))
             for slotIndex in 0..<slotCount {
                 let (symbol, size, isIsolated) = Self.sizeAndMode(index, slotIndex, ledger.accounts)
                 guard size != 0, symbols[symbol].settleAsset == AssetID(asset) else { continue }
@@ -133,12 +135,22 @@ extension ExchangeState {
                     isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
                     addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: slack)
+                    bound.takeIsolatedMargin(
+                        ledger.accounts[index].positions.readSlot(at: slotIndex) { $0.position.isolatedMarginMinor })
                 } else {
                     crossCount += 1
                     crossAllowance += allowance
+                    bound.add(
+                        sizeQuantityUnits: size,
+                        costMinor: ledger.accounts[index].positions.readSlot(at: slotIndex) { $0.position.costMinor },
+                        notionalFactor: markets[symbol].notionalFactor, markPriceUnits: markets[symbol].markPriceUnits,
+                        maxPriceUnits: symbols[symbol].maxPriceUnits)
                 }
             }
             if crossCount == 0 { continue }
+            // Covered at every price each symbol allows: no mark and not due, known without
+            // the walk's maintenance margins or the marks' divisions.
+            if bound.holds(allowanceMinor: crossAllowance) { continue }
             let health = Self.crossHealth(accountIndex: index, asset: AssetID(asset), ledger.accounts, symbols, markets)
             isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
@@ -266,5 +278,84 @@ extension ExchangeState {
             }
         }
         return nil
+    }
+}
+
+/// The covered-scope bound (`ExchangeState.isBeyondDanger`) for a cross scope of k
+/// positions: true when no position of the scope keeps a danger mark and the scope is not
+/// due, shown without a maintenance margin or a mark's division (issue 12, eighteenth
+/// steps; docs/RULES.md, "Which accounts a mark price checks").
+///
+/// With W the cross wallet (the asset's balance less its isolated margins), C_i each
+/// position's cost, N_i its notional at the mark m_i, M_i its maintenance margin and A the
+/// positions' allowances, the slack is W + Σ(N_i − C_i − M_i) − 1 − A, and each position's
+/// share is ⌊slack / k⌋. Since 0 ≤ M_i ≤ |N_i|, a long's N_i − M_i is at least 0 and a
+/// short's at least −2|N_i|, so the slack is at least
+///
+///     F = W − 1 − A − Σ C_i − Σ_shorts 2 |s_i| f_i m_i.
+///
+/// A position keeps no mark when its share reaches its reach R_i, the slack a move out of
+/// the price range takes: |s_i| f_i (m_i − 1) for a long, 2 |s_i| f_i (P_i − m_i) for a short
+/// (`dangerPriceUnits`). ⌊slack / k⌋ ≥ R exactly when slack ≥ k R, so F ≥ k × max R_i is
+/// enough for every position; the slack is then at least 0, above maintenance. A short in a
+/// symbol without a highest price, a mark outside its range or a product beyond 64 bits
+/// leaves the bound undecided (the exact check decides). Sums are checked for overflow.
+struct CrossDangerBound {
+    /// F so far.
+    private(set) var floorMinor: Int128
+    /// max R_i so far.
+    private(set) var reachMinor: Int128 = 0
+    private(set) var count: Int128 = 0
+    /// False once a position or a sum leaves what the bound decides.
+    private(set) var isDecided = true
+
+    @inline(__always)
+    init(walletMinor: Int64) {
+        floorMinor = Int128(walletMinor)
+    }
+
+    @inline(__always)
+    private mutating func subtract(_ amount: Int128) {
+        let (floor, overflow) = floorMinor.subtractingReportingOverflow(amount)
+        floorMinor = floor
+        if overflow { isDecided = false }
+    }
+
+    /// An isolated position of the asset: its margin is not the cross wallet's.
+    @inline(__always)
+    mutating func takeIsolatedMargin(_ marginMinor: Int64) {
+        subtract(Int128(marginMinor))
+    }
+
+    /// A cross position of the scope (size ≠ 0).
+    @inline(__always)
+    mutating func add(
+        sizeQuantityUnits size: Int64, costMinor: Int64, notionalFactor: Int64, markPriceUnits mark: Int64, maxPriceUnits maxPrice: Int64
+    ) {
+        count += 1
+        let isLong = size > 0
+        let (scaled, overflow) = size.multipliedReportingOverflow(by: notionalFactor)
+        guard mark >= 1, mark <= maxPrice, isLong || maxPrice < Int64.max, !overflow, scaled != Int64.min else {
+            isDecided = false
+            return
+        }
+        subtract(Int128(costMinor))
+        // |scaled| and the prices are below 2^63: each product is below 2^126, doubled below 2^127.
+        let slope = abs(scaled)
+        if isLong {
+            reachMinor = max(reachMinor, FixedPoint.product(slope, mark - 1))
+        } else {
+            subtract(FixedPoint.product(slope, mark) * 2)
+            reachMinor = max(reachMinor, FixedPoint.product(slope, maxPrice - mark) * 2)
+        }
+    }
+
+    /// True when the scope keeps no mark and is not due, given its positions' allowances.
+    @inline(__always)
+    func holds(allowanceMinor: Int128) -> Bool {
+        guard isDecided, count > 0 else { return false }
+        let (needed, overflow) = reachMinor.multipliedReportingOverflow(by: count)
+        let (floor, floorOverflow) = floorMinor.subtractingReportingOverflow(1 + allowanceMinor)
+        return !overflow && !floorOverflow && floor >= needed
     }
 }
