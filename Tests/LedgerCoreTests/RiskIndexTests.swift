@@ -284,15 +284,9 @@ import Testing
         #expect(paths.narrow > 5_000 && paths.wide > 5_000 && paths.edge > 5_000 && paths.stored > 5_000 && paths.beyond > 5_000)
     }
 
-    /// `isBeyondDanger` decides a lone position without its maintenance margin (issue 12,
-    /// seventeenth steps). Whenever it says so, the definition agrees: the mark the exact
-    /// slack gives is one `RiskIndex.add` does not store, and the scope is above
-    /// maintenance. Over positions of every width, long and short, bounded and unbounded
-    /// price ranges, maintenance rates up to 90%, and wallets at the bound's edge (a unit
-    /// below, on it, a unit above), around it (half to twice) and anywhere.
-    @Test func aCoveredLonePositionIsBeyondDangerByItsDefinition() {
-        var random = SeededRandom(seed: 17)
-        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+    /// The covered-scope tests' bracket tables (ETHUSDT's, one bracket at 90%, two at 40%
+    /// and 90%) and each one's maintenance amounts.
+    static func boundTables() -> (tables: [[MarginBracket]], amounts: [[Int64]]) {
         let tables: [[MarginBracket]] = [
             Self.ethusdt.brackets,
             [MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1)],
@@ -306,6 +300,19 @@ import Testing
             spec.brackets = brackets
             return spec.maintenanceAmountsMinor
         }
+        return (tables, amounts)
+    }
+
+    /// `isBeyondDanger` decides a lone position without its maintenance margin (issue 12,
+    /// seventeenth steps). Whenever it says so, the definition agrees: the mark the exact
+    /// slack gives is one `RiskIndex.add` does not store, and the scope is above
+    /// maintenance. Over positions of every width, long and short, bounded and unbounded
+    /// price ranges, maintenance rates up to 90%, and wallets at the bound's edge (a unit
+    /// below, on it, a unit above), around it (half to twice) and anywhere.
+    @Test func aCoveredLonePositionIsBeyondDangerByItsDefinition() {
+        var random = SeededRandom(seed: 17)
+        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+        let (tables, amounts) = Self.boundTables()
         var seen = (beyond: 0, beyondAtEdge: 0, notBeyond: 0, longs: 0, shorts: 0)
         for _ in 0..<60_000 {
             let (isLong, magnitude, size, factor, mark, maxPrice) = Self.randomPosition(
@@ -363,19 +370,7 @@ import Testing
     @Test func aCoveredCrossScopeIsBeyondDangerByItsDefinition() {
         var random = SeededRandom(seed: 18)
         func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
-        let tables: [[MarginBracket]] = [
-            Self.ethusdt.brackets,
-            [MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1)],
-            [
-                MarginBracket(notionalCapMinor: 1 << 20, maintenanceMarginRateE8: 40_000_000, maxLeverage: 2),
-                MarginBracket(notionalCapMinor: 1 << 62, maintenanceMarginRateE8: 90_000_000, maxLeverage: 1),
-            ],
-        ]
-        let amounts = tables.map { brackets in
-            var spec = Self.ethusdt
-            spec.brackets = brackets
-            return spec.maintenanceAmountsMinor
-        }
+        let (tables, amounts) = Self.boundTables()
         typealias Held = (size: Int64, factor: Int64, mark: Int64, maxPrice: Int64, cost: Int64, table: Int)
         var seen = (beyond: 0, beyondAtEdge: 0, notBeyond: 0, withShort: 0, withIsolated: 0)
         for _ in 0..<30_000 {
