@@ -481,4 +481,40 @@ import Testing
         index.takeEndangered(symbol: 0, markPriceUnits: 1, &accounts, into: &taken)
         #expect(taken.count == 50 && Set(taken) == Set((0..<50).map(UInt32.init)))
     }
+
+    /// The account's risk word keeps the exact-first hint apart from its generation
+    /// (issue 12, eighteenth steps): retiring keeps the hint and wraps the generation below
+    /// it, and neither the hint nor the dirty bit makes a live entry look stale or a stale
+    /// one live.
+    @Test func theExactFirstHintSurvivesRetiringAndStaysOutOfTheGeneration() {
+        var index = RiskIndex()
+        index.isStale = false
+        var accounts = ContiguousArray([Account(id: 1), Account(id: 2)])
+        // Account 0 at the last generation before the wrap, with the hint; account 1 without.
+        accounts[0].riskState = RiskIndex.generationMask - 1
+        RiskIndex.setChecksExactFirst(true, 0, &accounts)
+        RiskIndex.retire(0, &accounts)
+        #expect(accounts[0].riskState == RiskIndex.exactFirstBit | RiskIndex.generationMask)
+        #expect(RiskIndex.checksExactFirst(0, accounts) && !RiskIndex.checksExactFirst(1, accounts))
+        for account in 0..<2 {
+            index.add(accountIndex: account, symbol: 0, isLong: true, dangerPriceUnits: 1_000, maxPriceUnits: 1 << 40, accounts)
+        }
+        // Marked dirty and the hint cleared: the entries stay live.
+        index.markDirty(0, &accounts)
+        RiskIndex.setChecksExactFirst(false, 0, &accounts)
+        var taken = ScratchList<UInt32>()
+        index.takeEndangered(symbol: 0, markPriceUnits: 1_000, &accounts, into: &taken)
+        #expect(Array(taken).sorted() == [0, 1])
+        // Retired through the wrap (to generation 0) with the hint set again: stale.
+        RiskIndex.setChecksExactFirst(true, 0, &accounts)
+        RiskIndex.retire(0, &accounts)
+        RiskIndex.retire(1, &accounts)
+        #expect(accounts[0].riskState == RiskIndex.exactFirstBit)
+        index.add(accountIndex: 1, symbol: 0, isLong: true, dangerPriceUnits: 900, maxPriceUnits: 1 << 40, accounts)
+        index.add(accountIndex: 0, symbol: 0, isLong: true, dangerPriceUnits: 1_000, maxPriceUnits: 1 << 40, accounts)
+        RiskIndex.retire(0, &accounts)
+        taken.removeAll()
+        index.takeEndangered(symbol: 0, markPriceUnits: 900, &accounts, into: &taken)
+        #expect(Array(taken) == [1])
+    }
 }

@@ -121,11 +121,18 @@ extension ExchangeState {
             return Self.isLiquidatable(health)
         }
         var isDue = false
+        // The covered bound is tried unless the last check found a cross mark (leveraged
+        // accounts, where gathering it is work the exact walk repeats); `foundCrossMark`
+        // sets the hint for the next check.
+        let tryBound = !RiskIndex.checksExactFirst(index, ledger.accounts)
+        var foundCrossMark = false
+        // (Written only when it changes: each write of the accounts checks their uniqueness.)
+        defer { if foundCrossMark == tryBound { RiskIndex.setChecksExactFirst(foundCrossMark, index, &ledger.accounts) } }
         for asset in assets.indices {
             var crossCount: Int128 = 0
             var crossAllowance: Int128 = 0
             // The cross scope's bound (`CrossDangerBound`), gathered in the same walk.
-            var bound = CrossDangerBound(walletMinor: ledger.accounts[index].balance(AssetID(asset)))
+            var bound = CrossDangerBound(walletMinor: tryBound ? ledger.accounts[index].balance(AssetID(asset)) : 0)
             for slotIndex in 0..<slotCount {
                 let (symbol, size, isIsolated) = Self.sizeAndMode(index, slotIndex, ledger.accounts)
                 guard size != 0, symbols[symbol].settleAsset == AssetID(asset) else { continue }
@@ -135,22 +142,26 @@ extension ExchangeState {
                     isDue = isDue || Self.isLiquidatable(health)
                     let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - allowance
                     addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: slack)
-                    bound.takeIsolatedMargin(
-                        ledger.accounts[index].positions.readSlot(at: slotIndex) { $0.position.isolatedMarginMinor })
+                    if tryBound {
+                        bound.takeIsolatedMargin(
+                            ledger.accounts[index].positions.readSlot(at: slotIndex) { $0.position.isolatedMarginMinor })
+                    }
                 } else {
                     crossCount += 1
                     crossAllowance += allowance
-                    bound.add(
-                        sizeQuantityUnits: size,
-                        costMinor: ledger.accounts[index].positions.readSlot(at: slotIndex) { $0.position.costMinor },
-                        notionalFactor: markets[symbol].notionalFactor, markPriceUnits: markets[symbol].markPriceUnits,
-                        maxPriceUnits: symbols[symbol].maxPriceUnits)
+                    if tryBound {
+                        bound.add(
+                            sizeQuantityUnits: size,
+                            costMinor: ledger.accounts[index].positions.readSlot(at: slotIndex) { $0.position.costMinor },
+                            notionalFactor: markets[symbol].notionalFactor, markPriceUnits: markets[symbol].markPriceUnits,
+                            maxPriceUnits: symbols[symbol].maxPriceUnits)
+                    }
                 }
             }
             if crossCount == 0 { continue }
             // Covered at every price each symbol allows: no mark and not due, known without
             // the walk's maintenance margins or the marks' divisions.
-            if bound.holds(allowanceMinor: crossAllowance) { continue }
+            if tryBound && bound.holds(allowanceMinor: crossAllowance) { continue }
             let health = Self.crossHealth(accountIndex: index, asset: AssetID(asset), ledger.accounts, symbols, markets)
             isDue = isDue || Self.isLiquidatable(health)
             let slack = health.marginBalanceMinor - health.maintenanceMinor - 1 - crossAllowance
@@ -160,7 +171,9 @@ extension ExchangeState {
             for slotIndex in 0..<slotCount {
                 let (symbol, size, isIsolated) = Self.sizeAndMode(index, slotIndex, ledger.accounts)
                 guard size != 0, !isIsolated, symbols[symbol].settleAsset == AssetID(asset) else { continue }
-                addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: share)
+                if addDangerMark(accountIndex: index, symbol: symbol, sizeQuantityUnits: size, shareMinor: share) {
+                    foundCrossMark = true
+                }
             }
         }
         return isDue
@@ -185,16 +198,19 @@ extension ExchangeState {
 
     /// Records the danger mark of one position given its share of the slack; a negative
     /// share (the scope is already at or below maintenance) makes any mark dangerous.
-    private mutating func addDangerMark(accountIndex index: Int, symbol: Int, sizeQuantityUnits: Int64, shareMinor: Int128) {
+    /// Returns false when the mark is known to lie beyond the price range.
+    @discardableResult
+    private mutating func addDangerMark(accountIndex index: Int, symbol: Int, sizeQuantityUnits: Int64, shareMinor: Int128) -> Bool {
         let maxPrice = symbols[symbol].maxPriceUnits
         guard
             let danger = Self.dangerPriceUnits(
                 sizeQuantityUnits: sizeQuantityUnits, notionalFactor: markets[symbol].notionalFactor,
                 markPriceUnits: markets[symbol].markPriceUnits, maxPriceUnits: maxPrice, shareMinor: shareMinor)
-        else { return }
+        else { return false }
         risk.riskIndex.add(
             accountIndex: index, symbol: symbol, isLong: sizeQuantityUnits > 0, dangerPriceUnits: danger, maxPriceUnits: maxPrice,
             ledger.accounts)
+        return true
     }
 
     /// True when a lone position's scope (its wallet: the cross wallet of its asset or its

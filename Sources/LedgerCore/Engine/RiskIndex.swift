@@ -18,11 +18,16 @@ struct RiskIndex: Sendable {
     /// Per symbol: shorts, keyed by the danger mark — a mark at or above it endangers them.
     var shorts: ContiguousArray<DangerHeap> = []
     // Per account, one word kept in the account itself (`Account.riskState`, so that
-    // touching an account costs no cache line here): the low 31 bits are the generation
+    // touching an account costs no cache line here): the low 30 bits are the generation
     // of its live entries (older entries are stale); the top bit (`dirtyBit`) says it
     // changed since its danger marks were last recorded (it is then also listed in
-    // `dirty`). The methods that read or write it take the accounts.
+    // `dirty`); the next (`exactFirstBit`) that its last check of a cross scope found a
+    // danger mark, so the next check goes to the exact walk without trying the covered
+    // bound first (`CrossDangerBound`; a hint only: either way the marks are the same).
+    // The methods that read or write it take the accounts.
     static let dirtyBit: UInt32 = 1 << 31
+    static let exactFirstBit: UInt32 = 1 << 30
+    static let generationMask: UInt32 = exactFirstBit - 1
     /// Accounts to check afresh when the entry ends; those whose `isDirty` was cleared by
     /// a check in the meantime are skipped (an account may be listed more than once).
     var dirty = ScratchList<UInt32>()
@@ -74,8 +79,22 @@ struct RiskIndex: Sendable {
 
     /// Retires an account's live entries (they become stale where they lie).
     static func retire(_ accountIndex: Int, _ accounts: inout ContiguousArray<Account>) {
-        // The next generation (mod 2^31), clean.
-        accounts[accountIndex].riskState = (accounts[accountIndex].riskState &+ 1) & ~dirtyBit
+        // The next generation (mod 2^30), clean, the hint kept.
+        let state = accounts[accountIndex].riskState
+        accounts[accountIndex].riskState = (state &+ 1) & generationMask | state & exactFirstBit
+    }
+
+    /// True when the account's last check of a cross scope found a danger mark.
+    @inline(__always)
+    static func checksExactFirst(_ accountIndex: Int, _ accounts: ContiguousArray<Account>) -> Bool {
+        accounts[accountIndex].riskState & exactFirstBit != 0
+    }
+
+    /// Sets or clears the account's `exactFirstBit`.
+    @inline(__always)
+    static func setChecksExactFirst(_ exactFirst: Bool, _ accountIndex: Int, _ accounts: inout ContiguousArray<Account>) {
+        let state = accounts[accountIndex].riskState & ~exactFirstBit
+        accounts[accountIndex].riskState = exactFirst ? state | exactFirstBit : state
     }
 
     /// Records a danger mark for the account's long (`isLong`) or short in `symbol`. A mark
@@ -91,7 +110,7 @@ struct RiskIndex: Sendable {
         if isLong ? dangerPriceUnits <= 0 : dangerPriceUnits > maxPriceUnits { return }
         let entry = DangerHeap.Entry(
             key: isLong ? -dangerPriceUnits : dangerPriceUnits, accountIndex: UInt32(accountIndex),
-            generation: accounts[accountIndex].riskState & ~Self.dirtyBit)
+            generation: accounts[accountIndex].riskState & Self.generationMask)
         if isLong {
             longs[symbol].push(entry)
             if longs[symbol].isBloated { longs[symbol].compact(keeping: Self.isLive(accounts)) }
@@ -118,7 +137,7 @@ struct RiskIndex: Sendable {
     private mutating func endangered(
         _ entry: DangerHeap.Entry, _ accounts: inout ContiguousArray<Account>, _ candidates: inout ScratchList<UInt32>
     ) {
-        guard entry.generation == accounts[Int(entry.accountIndex)].riskState & ~Self.dirtyBit else { return }
+        guard entry.generation == accounts[Int(entry.accountIndex)].riskState & Self.generationMask else { return }
         candidates.append(entry.accountIndex)
         markDirty(Int(entry.accountIndex), &accounts)
     }
@@ -130,6 +149,6 @@ struct RiskIndex: Sendable {
 
     /// A filter for `compact` that holds its own reference to the generations.
     private static func isLive(_ accounts: ContiguousArray<Account>) -> (DangerHeap.Entry) -> Bool {
-        { $0.generation == accounts[Int($0.accountIndex)].riskState & ~dirtyBit }
+        { $0.generation == accounts[Int($0.accountIndex)].riskState & generationMask }
     }
 }
