@@ -303,6 +303,18 @@ import Testing
         return (tables, amounts)
     }
 
+    /// A wallet for the covered-scope tests, given the bound's edge: a unit below, on or
+    /// above it, half to twice it, up to 2^40 below it, or anywhere in 62 bits.
+    static func wallet(around edge: Int128, _ random: inout SeededRandom) -> Int64 {
+        func value(bits: UInt64) -> Int64 { Int64(random.next() % (UInt64(1) << bits)) }
+        switch random.next() % 4 {
+        case 0: return Int64(clamping: edge + Int128(Int64(random.next() % 3) - 1))
+        case 1: return Int64(clamping: edge * Int128(1 + random.next() % 4) / 2)
+        case 2: return Int64(clamping: edge - Int128(value(bits: 1 + random.next() % 40)))
+        default: return value(bits: 1 + random.next() % 62)
+        }
+    }
+
     /// `isBeyondDanger` decides a lone position without its maintenance margin (issue 12,
     /// seventeenth steps). Whenever it says so, the definition agrees: the mark the exact
     /// slack gives is one `RiskIndex.add` does not store, and the scope is above
@@ -324,13 +336,7 @@ import Testing
             // The bound's edge: the wallet at which the bound just holds.
             let reach = isLong ? Int128(mark) - 1 : Int128(maxPrice)
             let edge = Int128(cost) + 1 + allowance + Int128(magnitude) * Int128(factor) * reach * (isLong ? 1 : 2)
-            let wallet: Int64
-            switch random.next() % 4 {
-            case 0: wallet = Int64(clamping: edge + Int128(Int64(random.next() % 3) - 1))
-            case 1: wallet = Int64(clamping: edge * Int128(1 + random.next() % 4) / 2)
-            case 2: wallet = Int64(clamping: edge - Int128(value(bits: 1 + random.next() % 40)))
-            default: wallet = value(bits: 1 + random.next() % 62)
-            }
+            let wallet = Self.wallet(around: edge, &random)
             let beyond = ExchangeState.isBeyondDanger(
                 sizeQuantityUnits: size, costMinor: cost, walletMinor: wallet, notionalFactor: factor, markPriceUnits: mark,
                 maxPriceUnits: maxPrice, allowanceMinor: allowance)
@@ -398,13 +404,7 @@ import Testing
                 }
             }
             let edge = Int128(isolated) + 1 + allowance + floorTerms + Int128(count) * reach
-            let balance: Int64
-            switch random.next() % 4 {
-            case 0: balance = Int64(clamping: edge + Int128(Int64(random.next() % 3) - 1))
-            case 1: balance = Int64(clamping: edge * Int128(1 + random.next() % 4) / 2)
-            case 2: balance = Int64(clamping: edge - Int128(value(bits: 1 + random.next() % 40)))
-            default: balance = value(bits: 1 + random.next() % 62)
-            }
+            let balance = Self.wallet(around: edge, &random)
             var bound = CrossDangerBound(walletMinor: balance)
             if isolated != 0 { bound.takeIsolatedMargin(isolated) }
             for position in held {

@@ -226,6 +226,11 @@ extension ExchangeState {
     ///
     /// Either way the slack is not negative, so the scope is above maintenance. False says
     /// nothing: the exact check decides. Pure, for the tests.
+    ///
+    /// It is `CrossDangerBound` over one position, with a short's floor (−2|s| × f × m) and
+    /// reach (2|s| × f × (P − m)) folded into one product. Written through the struct, the
+    /// lone path every fill takes cost the growing book +0.5% instructions (issue 12,
+    /// eighteenth steps' review), so it stays apart.
     @inline(__always)
     static func isBeyondDanger(
         sizeQuantityUnits: Int64, costMinor: Int64, walletMinor: Int64, notionalFactor: Int64, markPriceUnits: Int64,
@@ -297,10 +302,10 @@ extension ExchangeState {
     }
 }
 
-/// The covered-scope bound (`ExchangeState.isBeyondDanger`) for a cross scope of k
-/// positions: true when no position of the scope keeps a danger mark and the scope is not
-/// due, shown without a maintenance margin or a mark's division (issue 12, eighteenth
-/// steps; docs/RULES.md, "Which accounts a mark price checks").
+/// The covered-scope bound (`ExchangeState.isBeyondDanger` is the lone position's) for a
+/// cross scope of k positions: true when no position of the scope keeps a danger mark and
+/// the scope is not due, shown without a maintenance margin or a mark's division (issue 12,
+/// eighteenth steps; docs/RULES.md, "Which accounts a mark price checks").
 ///
 /// With W the cross wallet (the asset's balance less its isolated margins), C_i each
 /// position's cost, N_i its notional at the mark m_i, M_i its maintenance margin and A the
