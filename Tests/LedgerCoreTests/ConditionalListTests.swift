@@ -94,12 +94,12 @@ import Testing
                 Issue.record("seed \(seed), step \(step): account \(account) chains \(chained), the list has \(expected)")
                 return
             }
-            if step % 500 == 0, let violation = books.consistencyViolation(BookRoomTests.symbols) {
+            if step % 500 == 0, let violation = AccountLasts().violation(books, BookRoomTests.symbols) {
                 Issue.record("seed \(seed), step \(step): \(violation)")
                 return
             }
         }
-        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        #expect(AccountLasts().violation(books, BookRoomTests.symbols) == nil)
     }
 
     @Test func theSweepNamesABrokenChain() {
@@ -113,13 +113,13 @@ import Testing
         fourth.accountIndex = 1
         books.addConditional(fourth)
         #expect(books.conditionalOrderIDs(ofAccountIndex: 1, symbol: 0) == [1, 4])
-        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        #expect(AccountLasts().violation(books, BookRoomTests.symbols) == nil)
         var broken = books
         let first = broken.conditionalBySymbol[0].startIndex
         broken.conditionalBySymbol[0][first].nextOfAccount = 0
-        #expect(broken.consistencyViolation(BookRoomTests.symbols) == "conditional order 1's chain skips 4")
+        #expect(AccountLasts().violation(broken, BookRoomTests.symbols) == "conditional order 1's chain skips 4")
         _ = books.removeConditional(1)
         #expect(books.conditionalOrderIDs(ofAccountIndex: 1, symbol: 0) == [4])
-        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        #expect(AccountLasts().violation(books, BookRoomTests.symbols) == nil)
     }
 }

@@ -14,8 +14,8 @@ import Testing
     }
 
     /// A book of `count` orders over a few levels each side, slots 0 ..< count.
-    static func book(_ count: Int) -> (OrderBook, [Int32]) {
-        var book = OrderBook()
+    static func book(_ count: Int) -> (LinkedBook, [Int32]) {
+        var book = LinkedBook()
         var slots: [Int32] = []
         for index in 0..<count {
             let side: Side = index % 2 == 0 ? .buy : .sell
@@ -25,11 +25,11 @@ import Testing
         return (book, slots)
     }
 
-    static func contents(_ book: OrderBook) -> [RestingOrder] { book.orders(.buy) + book.orders(.sell) }
+    static func contents(_ book: LinkedBook) -> [RestingOrder] { book.book.orders(.buy) + book.book.orders(.sell) }
 
     /// Removes, reduces and rests orders: frees slots, reuses them, and hands out new ones
     /// (a new page when the last is full).
-    static func change(_ book: inout OrderBook, _ slots: [Int32], firstID: OrderID) {
+    static func change(_ book: inout LinkedBook, _ slots: [Int32], firstID: OrderID) {
         for (position, slot) in slots.enumerated() where position % 3 == 0 { book.remove(slot: slot) }
         for (position, slot) in slots.enumerated() where position % 3 == 1 { book.reduce(slot: slot, by: 1) }
         for index in 0..<(slots.count / 2 + 2) {
@@ -48,11 +48,11 @@ import Testing
         Self.change(&changed, slots, firstID: 1_000_000)
         #expect(Self.contents(original) == before)
         #expect(original.orderCount == count)
-        #expect(original.accountLinksViolation() == nil)
+        #expect(original.linksViolation() == nil)
         let after = Self.contents(changed)
         #expect(after != before)
         #expect(changed.orderCount == count - (count + 2) / 3 + count / 2 + 2)
-        #expect(changed.accountLinksViolation() == nil)
+        #expect(changed.linksViolation() == nil)
 
         // And the other way round: a copy of the changed book changes; the changed book
         // keeps what it had, and the first book still what it had.
@@ -60,7 +60,7 @@ import Testing
         Self.change(&again, slots.filter { changed[$0].openQuantityUnits > 0 }, firstID: 2_000_000)
         #expect(Self.contents(changed) == after)
         #expect(Self.contents(original) == before)
-        #expect(again.accountLinksViolation() == nil)
+        #expect(again.linksViolation() == nil)
     }
 
     /// Freed slots are reused last freed first, before the pool hands out a new one; the
@@ -86,6 +86,45 @@ import Testing
         #expect(copy[slots[0]].orderID == 200 && copy[slots[2]].orderID == 203 && copy[10].orderID == 204)
         #expect(book[slots[0]].orderID == 1)
         #expect(book.orderCount == 11 && copy.orderCount == 11)
-        #expect(book.accountLinksViolation() == nil && copy.accountLinksViolation() == nil)
+        #expect(book.linksViolation() == nil && copy.linksViolation() == nil)
+    }
+}
+
+/// A book with its accounts' last orders, which the engine keeps in the accounts' position
+/// slots (`PositionTable.Slot.lastBidSlot`): passed to the book when an order rests, set
+/// from its answers when one leaves.
+struct LinkedBook {
+    var book = OrderBook()
+    var lasts: [UInt64: Int32] = [:]
+
+    static func key(_ account: UInt32, _ side: Side) -> UInt64 { UInt64(account) << 1 | (side == .buy ? 0 : 1) }
+
+    subscript(slot: Int32) -> RestingOrder { book[slot] }
+    var orderCount: Int { book.orderCount }
+
+    mutating func set(_ order: RestingOrder, _ last: Int32) {
+        guard last != OrderBook.unchanged else { return }
+        lasts[Self.key(order.accountIndex, order.side)] = last == OrderBook.none ? nil : last
+    }
+
+    @discardableResult
+    mutating func insert(_ order: RestingOrder) -> Int32 {
+        let slot = book.insert(order, accountLast: lasts[Self.key(order.accountIndex, order.side)] ?? OrderBook.none)
+        set(order, slot)
+        return slot
+    }
+
+    mutating func remove(slot: Int32) {
+        let order = book[slot]
+        set(order, book.remove(slot: slot))
+    }
+
+    mutating func reduce(slot: Int32, by quantity: Int64) {
+        let order = book[slot]
+        set(order, book.reduce(slot: slot, by: quantity).accountLast)
+    }
+
+    func linksViolation() -> String? {
+        book.accountLinksViolation(lastOf: { lasts[Self.key($0, $1)] ?? OrderBook.none }, lastsNamed: lasts.count)
     }
 }

@@ -26,30 +26,33 @@ import Testing
 
     @Test func restLocateAndRemove() throws {
         var books = Self.books()
+        var lasts = AccountLasts()
         for id: OrderID in 1...3 { books.takeOrderID(id) }
-        books.rest(Self.order(1, account: 0, .buy, price: 100, quantity: 5), symbol: 0, clientOrderID: .none)
-        books.rest(Self.order(2, account: 1, .sell, price: 110, quantity: 7, client: true), symbol: 0, clientOrderID: ClientOrderID(42))
-        books.rest(Self.order(3, account: 0, .sell, price: 2_000, quantity: 1), symbol: 1, clientOrderID: .none)
+        lasts.rest(&books, Self.order(1, account: 0, .buy, price: 100, quantity: 5), symbol: 0, clientOrderID: .none)
+        lasts.rest(
+            &books, Self.order(2, account: 1, .sell, price: 110, quantity: 7, client: true), symbol: 0, clientOrderID: ClientOrderID(42))
+        lasts.rest(&books, Self.order(3, account: 0, .sell, price: 2_000, quantity: 1), symbol: 1, clientOrderID: .none)
         #expect(books.restingOrderCount == 3)
-        #expect(books.consistencyViolation(Self.symbols) == nil)
+        #expect(lasts.violation(books, Self.symbols) == nil)
         let found = try #require(books.openOrder(2))
         #expect(found.symbol == 0 && found.order.priceUnits == 110 && found.order.openQuantityUnits == 7)
         #expect(books.clientOrderID(of: found.order) == ClientOrderID(42))
         #expect(books.isOpen(3))
         // Account 0's orders by symbol, then priority.
-        #expect(books.openOrders(ofAccountIndex: 0).map(\.order.orderID) == [1, 3])
+        #expect(books.openOrders(of: lasts.positions[0]!).map(\.order.orderID) == [1, 3])
 
-        let removed = books.removeResting(2)
+        let removed = lasts.removeResting(&books, 2)
         #expect(removed.symbol == 0 && removed.order.orderID == 2 && removed.clientOrderID == ClientOrderID(42))
         #expect(books.openOrder(2) == nil && !books.isOpen(2))
         #expect(books.restingClientOrderIDs[2] == nil)
         #expect(books.restingOrderCount == 2)
         #expect(books.bySymbol[0].bestPrice(.sell) == nil)
-        #expect(books.consistencyViolation(Self.symbols) == nil)
+        #expect(lasts.violation(books, Self.symbols) == nil)
     }
 
     @Test func anAccountsOrdersComeInBookPriorityFromItsLinks() {
         var books = Self.books()
+        var lasts = AccountLasts()
         // Account 7 rests at 99, then at 100, then at 99 again, among others' orders: its
         // links hold them in that order, the book's priority is 100 first, then 99 in the
         // level's order.
@@ -60,33 +63,47 @@ import Testing
         ]
         for order in orders {
             books.takeOrderID(order.orderID)
-            books.rest(order, symbol: 0, clientOrderID: .none)
+            lasts.rest(&books, order, symbol: 0, clientOrderID: .none)
         }
-        #expect(books.bySymbol[0].orders(.buy, of: 7).map(\.orderID) == [3, 1, 5])
-        #expect(books.bySymbol[0].orders(.sell, of: 7).map(\.orderID) == [6])
-        #expect(books.bySymbol[0].orders(.buy, of: 8).map(\.orderID) == [2])
-        #expect(books.bySymbol[0].orders(.sell, of: 8).isEmpty)
-        #expect(books.bySymbol[1].orders(.buy, of: 7).isEmpty)
-        #expect(books.consistencyViolation(Self.symbols) == nil)
+        #expect(lasts.orders(books, symbol: 0, .buy, of: 7).map(\.orderID) == [3, 1, 5])
+        #expect(lasts.orders(books, symbol: 0, .sell, of: 7).map(\.orderID) == [6])
+        #expect(lasts.orders(books, symbol: 0, .buy, of: 8).map(\.orderID) == [2])
+        #expect(lasts.orders(books, symbol: 0, .sell, of: 8).isEmpty)
+        #expect(lasts.orders(books, symbol: 1, .buy, of: 7).isEmpty)
+        #expect(lasts.violation(books, Self.symbols) == nil)
         // The middle, the head and the tail leave; a fill that closes an order too.
-        _ = books.removeResting(1)
-        #expect(books.bySymbol[0].orders(.buy, of: 7).map(\.orderID) == [3, 5])
-        _ = books.removeResting(3)
-        #expect(books.bySymbol[0].orders(.buy, of: 7).map(\.orderID) == [5])
-        #expect(books.fill(5, by: 2).closed)
-        #expect(books.bySymbol[0].orders(.buy, of: 7).isEmpty)
-        #expect(books.consistencyViolation(Self.symbols) == nil)
+        _ = lasts.removeResting(&books, 1)
+        #expect(lasts.orders(books, symbol: 0, .buy, of: 7).map(\.orderID) == [3, 5])
+        _ = lasts.removeResting(&books, 3)
+        #expect(lasts.orders(books, symbol: 0, .buy, of: 7).map(\.orderID) == [5])
+        #expect(lasts.fill(&books, 5, by: 2).closed)
+        #expect(lasts.orders(books, symbol: 0, .buy, of: 7).isEmpty)
+        #expect(lasts.violation(books, Self.symbols) == nil)
     }
 
-    /// The sweep names an account whose links lost their ends.
+    /// The sweep names an account whose last order is named wrongly, and a last named for
+    /// an account with no order on that side.
     @Test func theSweepNamesBrokenAccountLinks() {
         var books = Self.books()
-        books.takeOrderID(1)
-        books.rest(Self.order(1, account: 7, .buy, price: 99, quantity: 3), symbol: 0, clientOrderID: .none)
-        books.bySymbol[0].accountEnds.removeValue(forKey: 7 << 1)
+        var lasts = AccountLasts()
+        for id: OrderID in 1...2 { books.takeOrderID(id) }
+        lasts.rest(&books, Self.order(1, account: 7, .buy, price: 99, quantity: 3), symbol: 0, clientOrderID: .none)
+        lasts.rest(&books, Self.order(2, account: 7, .buy, price: 98, quantity: 3), symbol: 0, clientOrderID: .none)
+        #expect(lasts.violation(books, Self.symbols) == nil)
+        let name = Self.symbols[0].name
+        var lost = lasts
+        lost.set(7, 0, .buy, OrderBook.none)
         #expect(
-            books.consistencyViolation(Self.symbols)
-                == "book \(Self.symbols[0].name): resting order 1 is not first of its account's orders")
+            lost.violation(books, Self.symbols)
+                == "book \(name): resting order 2 ends account 7's orders on the buy side, whose last is named as slot -1")
+        var first = lasts
+        first.set(7, 0, .buy, 0)
+        #expect(
+            first.violation(books, Self.symbols)
+                == "book \(name): resting order 2 ends account 7's orders on the buy side, whose last is named as slot 0")
+        var extra = lasts
+        extra.set(8, 0, .sell, 1)
+        #expect(extra.violation(books, Self.symbols) == "book \(name): 2 accounts' last orders named, 1 accounts' orders resting")
     }
 
     /// An account's orders read from its links are the walk of the whole side filtered to
@@ -96,6 +113,7 @@ import Testing
     func theLinksAgreeWithTheWalk(seed: UInt64) {
         var random = SeededRandom(seed: seed)
         var books = Self.books()
+        var lasts = AccountLasts()
         var open: [OrderID] = []
         var most = 0
         for step in 0..<6_000 {
@@ -106,7 +124,8 @@ import Testing
                 let side: Side = Bool.random(using: &random) ? .buy : .sell
                 // Bids at 90 ... 99, asks at 100 ... 109: the book never crosses.
                 let price = (side == .buy ? 90 : 100) + Int64.random(in: 0..<10, using: &random)
-                books.rest(
+                lasts.rest(
+                    &books,
                     Self.order(
                         id, account: UInt32.random(in: 0..<6, using: &random), side, price: price,
                         quantity: Int64.random(in: 1...5, using: &random)),
@@ -115,15 +134,15 @@ import Testing
             } else {
                 let id = open.remove(at: Int.random(in: 0..<open.count, using: &random))
                 switch choice {
-                case 5, 6: _ = books.removeResting(id)
+                case 5, 6: _ = lasts.removeResting(&books, id)
                 case 7, 8:
                     let quantity = books.openOrder(id)!.order.openQuantityUnits
-                    if !books.fill(id, by: Int64.random(in: 1...quantity, using: &random)).closed { open.append(id) }
+                    if !lasts.fill(&books, id, by: Int64.random(in: 1...quantity, using: &random)).closed { open.append(id) }
                 default:
                     // Out and back in at the back of its level, as an amend does.
-                    var (symbol, order, _) = books.removeResting(id)
+                    var (symbol, order, _) = lasts.removeResting(&books, id)
                     order.priceUnits += order.side == .buy ? (order.priceUnits > 90 ? -1 : 1) : (order.priceUnits < 109 ? 1 : -1)
-                    books.rest(order, symbol: symbol, clientOrderID: .none)
+                    lasts.rest(&books, order, symbol: symbol, clientOrderID: .none)
                     open.append(id)
                 }
             }
@@ -131,7 +150,7 @@ import Testing
                 for side in Side.allCases {
                     let whole = books.bySymbol[0].orders(side)
                     for account: UInt32 in 0..<6 {
-                        let linked = books.bySymbol[0].orders(side, of: account).map(\.orderID)
+                        let linked = lasts.orders(books, symbol: 0, side, of: account).map(\.orderID)
                         most = max(most, linked.count)
                         let walked = whole.filter { $0.accountIndex == account }.map(\.orderID)
                         if linked != walked {
@@ -145,7 +164,7 @@ import Testing
                             RestingOrder(
                                 orderID: 0, accountIndex: 99, side: side, priceUnits: 1_000, openQuantityUnits: 1,
                                 hasClientOrderID: false))
-                        books.bySymbol[0].appendOrders(side, of: account, to: &copied)
+                        books.bySymbol[0].appendOrders(side, endingAt: lasts.last(account, 0, side), to: &copied)
                         let expected =
                             [(0, 1_000, 1)]
                             + whole.filter { $0.accountIndex == account }.map {
@@ -158,7 +177,7 @@ import Testing
                         }
                     }
                 }
-                if let violation = books.consistencyViolation(Self.symbols) {
+                if let violation = lasts.violation(books, Self.symbols) {
                     Issue.record("seed \(seed), step \(step): \(violation)")
                     return
                 }
@@ -173,10 +192,11 @@ import Testing
     /// limit, inclusive; a market order meets any; an empty side meets none.
     @Test func anOrderMeetsTheBestOrderOnlyWithinItsLimit() {
         var books = Self.books()
+        var lasts = AccountLasts()
         for id: OrderID in 1...3 { books.takeOrderID(id) }
-        books.rest(Self.order(1, account: 0, .sell, price: 110, quantity: 5), symbol: 0, clientOrderID: .none)
-        books.rest(Self.order(2, account: 0, .sell, price: 120, quantity: 5), symbol: 0, clientOrderID: .none)
-        books.rest(Self.order(3, account: 1, .buy, price: 100, quantity: 5), symbol: 0, clientOrderID: .none)
+        lasts.rest(&books, Self.order(1, account: 0, .sell, price: 110, quantity: 5), symbol: 0, clientOrderID: .none)
+        lasts.rest(&books, Self.order(2, account: 0, .sell, price: 120, quantity: 5), symbol: 0, clientOrderID: .none)
+        lasts.rest(&books, Self.order(3, account: 1, .buy, price: 100, quantity: 5), symbol: 0, clientOrderID: .none)
         func order(_ side: Side, _ type: OrderType = .limit, price: Int64, symbol: SymbolID = 0) -> PlaceOrder {
             PlaceOrder(
                 account: 9, symbol: symbol, side: side, type: type, timeInForce: type == .market ? .ioc : .gtc,
@@ -190,31 +210,33 @@ import Testing
         // Symbol 1's book is empty on both sides.
         #expect(!books.meetsBest(order(.buy, .market, price: 0, symbol: 1)) && !books.meetsBest(order(.sell, price: 1, symbol: 1)))
         // The best ask gone, the next one decides.
-        _ = books.removeResting(1)
+        _ = lasts.removeResting(&books, 1)
         #expect(!books.meetsBest(order(.buy, price: 119)) && books.meetsBest(order(.buy, price: 120)))
     }
 
     @Test func fillsLeaveOrCloseAnOrder() throws {
         var books = Self.books()
+        var lasts = AccountLasts()
         books.takeOrderID(1)
         let maker = Self.order(1, account: 3, .sell, price: 100, quantity: 10, client: true)
-        books.rest(maker, symbol: 0, clientOrderID: ClientOrderID(9))
+        lasts.rest(&books, maker, symbol: 0, clientOrderID: ClientOrderID(9))
         #expect(books.orderLocations[1] != nil)
-        let closedEarly = books.fill(1, by: 4).closed
+        let closedEarly = lasts.fill(&books, 1, by: 4).closed
         #expect(!closedEarly)
         #expect(books.openOrder(1)?.order.openQuantityUnits == 6)
         #expect(books.restingClientOrderIDs[1] == ClientOrderID(9))
-        let (filled, closed) = books.fill(1, by: 6)
+        let (filled, closed) = lasts.fill(&books, 1, by: 6)
         #expect(filled.openQuantityUnits == 6)
         #expect(closed)
         #expect(books.openOrder(1) == nil)
         #expect(books.restingClientOrderIDs[1] == nil)
         #expect(books.bySymbol[0].orderCount == 0)
-        #expect(books.consistencyViolation(Self.symbols) == nil)
+        #expect(lasts.violation(books, Self.symbols) == nil)
     }
 
     @Test func conditionalOrdersByIdAndSymbol() {
         var books = Self.books()
+        var lasts = AccountLasts()
         func conditional(_ id: OrderID, symbol: SymbolID) -> ConditionalOrder {
             ConditionalOrder(
                 orderID: id, accountIndex: 0,
@@ -228,7 +250,7 @@ import Testing
         books.addConditional(conditional(4, symbol: 1))
         #expect(books.conditionalBySymbol[1].map(\.orderID) == [1, 4])
         #expect(books.isOpen(4) && !books.isOpen(3))
-        #expect(books.consistencyViolation(Self.symbols) == nil)
+        #expect(lasts.violation(books, Self.symbols) == nil)
         #expect(books.removeConditional(4).orderID == 4)
         #expect(books.conditionalBySymbol[1].map(\.orderID) == [1])
         #expect(books.conditionalBySymbol[1].position(of: 1) == books.conditionalBySymbol[1].startIndex)
@@ -238,29 +260,30 @@ import Testing
         swapped.addConditional(conditional(5, symbol: 1))
         let first = swapped.conditionalBySymbol[1].startIndex
         swapped.conditionalBySymbol[1].swapAt(first, swapped.conditionalBySymbol[1].index(after: first))
-        #expect(swapped.consistencyViolation(Self.symbols) == "conditional orders of ETHUSDT are not in id order at 1")
+        #expect(lasts.violation(swapped, Self.symbols) == "conditional orders of ETHUSDT are not in id order at 1")
         var lost = books
         lost.conditionalLocations[1] = 0
-        #expect(lost.consistencyViolation(Self.symbols) == "conditional order 1 is not where its location says")
+        #expect(lasts.violation(lost, Self.symbols) == "conditional order 1 is not where its location says")
     }
 
     @Test func consistencyNamesTheOrderOutOfPlace() {
         var books = Self.books()
+        var lasts = AccountLasts()
         for id: OrderID in 1...2 { books.takeOrderID(id) }
-        books.rest(Self.order(1, account: 0, .buy, price: 100, quantity: 5), symbol: 1, clientOrderID: .none)
-        books.rest(Self.order(2, account: 0, .buy, price: 99, quantity: 5), symbol: 1, clientOrderID: .none)
+        lasts.rest(&books, Self.order(1, account: 0, .buy, price: 100, quantity: 5), symbol: 1, clientOrderID: .none)
+        lasts.rest(&books, Self.order(2, account: 0, .buy, price: 99, quantity: 5), symbol: 1, clientOrderID: .none)
         var moved = books
         moved.orderLocations[2] = OrderLocation(symbol: 0, slot: 1)
-        #expect(moved.consistencyViolation(Self.symbols) == "resting order 2 of ETHUSDT is not where its location says")
+        #expect(lasts.violation(moved, Self.symbols) == "resting order 2 of ETHUSDT is not where its location says")
         var extra = books
         extra.orderLocations[7] = OrderLocation(symbol: 1, slot: 0)
-        #expect(extra.consistencyViolation(Self.symbols) == "2 orders in the books, 3 located")
+        #expect(lasts.violation(extra, Self.symbols) == "2 orders in the books, 3 located")
         var ahead = books
         ahead.nextOrderID = 2
-        #expect(ahead.consistencyViolation(Self.symbols) == "resting order 2 is at or past the next id 2")
+        #expect(lasts.violation(ahead, Self.symbols) == "resting order 2 is at or past the next id 2")
         var unnamed = books
         unnamed.restingClientOrderIDs[1] = ClientOrderID(5)
-        #expect(unnamed.consistencyViolation(Self.symbols) == "resting order 1's client order id is not recorded as it says")
+        #expect(lasts.violation(unnamed, Self.symbols) == "resting order 1's client order id is not recorded as it says")
     }
 }
 
@@ -414,9 +437,10 @@ import Testing
         var room = IdempotencyRoom()
         room.window = IdempotencyWindow(transferSeconds: 10, clientOrderSeconds: 10, maxRecords: 100)
         var books = BookRoom()
+        var lasts = AccountLasts()
         books.listSymbol()
         for id: OrderID in 1...2 { books.takeOrderID(id) }
-        books.rest(BookRoomTests.order(1, account: 0, .buy, price: 1, quantity: 1, client: true), symbol: 0, clientOrderID: 11)
+        lasts.rest(&books, BookRoomTests.order(1, account: 0, .buy, price: 1, quantity: 1, client: true), symbol: 0, clientOrderID: 11)
         let open = ClientOrderKey(accountIndex: 0, clientOrderID: 11)
         let closed = ClientOrderKey(accountIndex: 0, clientOrderID: 12)
         room.rememberClientOrder(open, orderID: 1, timeNanos: 0)
@@ -426,7 +450,7 @@ import Testing
         #expect(room.orderID(closed) == nil)
         // Re-queued at the time it was looked at: it stays until the window passes again.
         #expect(room.clientOrderQueue.first?.timeNanos == 20 * Self.second)
-        _ = books.removeResting(1)
+        _ = lasts.removeResting(&books, 1)
         room.expire(now: 30 * Self.second, budget: .max, bounded: false, books: books)
         #expect(room.orderID(open) == 1)
         room.expire(now: 30 * Self.second + 1, budget: .max, bounded: false, books: books)
@@ -523,5 +547,58 @@ import Testing
         risk.deleveragingContinues(
             Deleveraging(accountIndex: 6, symbol: 1, side: .buy, bankruptcyPriceUnits: 20, remainingQuantityUnits: 0))
         #expect(risk.deleveragings.isEmpty && risk.adlRankings.isEmpty)
+    }
+}
+
+/// The accounts' position slots beside a books room tested alone: the coordinator's part
+/// of the account links, each account's last resting order on a side of a symbol
+/// (`PositionTable.Slot.lastBidSlot`), passed to the room and set from its answers as
+/// `ExchangeState+Apply` does.
+struct AccountLasts {
+    var positions: [UInt32: PositionTable] = [:]
+
+    func last(_ account: UInt32, _ symbol: SymbolID, _ side: Side) -> Int32 {
+        positions[account]?.lastOrderSlot(symbol, side) ?? OrderBook.none
+    }
+
+    mutating func set(_ account: UInt32, _ symbol: SymbolID, _ side: Side, _ last: Int32) {
+        guard last != OrderBook.unchanged else { return }
+        positions[account, default: PositionTable()].setLastOrderSlot(symbol, side, last)
+    }
+
+    mutating func rest(_ books: inout BookRoom, _ order: RestingOrder, symbol: SymbolID, clientOrderID: ClientOrderID) {
+        let slot = books.rest(
+            order, symbol: symbol, clientOrderID: clientOrderID, accountLast: last(order.accountIndex, symbol, order.side))
+        set(order.accountIndex, symbol, order.side, slot)
+    }
+
+    mutating func removeResting(_ books: inout BookRoom, _ orderID: OrderID) -> (
+        symbol: SymbolID, order: RestingOrder, clientOrderID: ClientOrderID
+    ) {
+        let removed = books.removeResting(orderID)
+        set(removed.order.accountIndex, removed.symbol, removed.order.side, removed.accountLast)
+        return (removed.symbol, removed.order, removed.clientOrderID)
+    }
+
+    mutating func fill(_ books: inout BookRoom, _ orderID: OrderID, by quantity: Int64) -> (order: RestingOrder, closed: Bool) {
+        let symbol = books.orderLocations[orderID]!.symbol
+        let filled = books.fill(orderID, by: quantity)
+        set(filled.order.accountIndex, symbol, filled.order.side, filled.accountLast)
+        return (filled.order, filled.closed)
+    }
+
+    func orders(_ books: BookRoom, symbol: SymbolID, _ side: Side, of account: UInt32) -> [RestingOrder] {
+        books.bySymbol[Int(symbol)].orders(side, endingAt: last(account, symbol, side))
+    }
+
+    /// The room's consistency check with these lasts.
+    func violation(_ books: BookRoom, _ symbols: ContiguousArray<SymbolSpec>) -> String? {
+        var named = [Int](repeating: 0, count: books.bySymbol.count)
+        for table in positions.values {
+            for slot in table.slots {
+                for side in Side.allCases where slot.lastSlot(side) != OrderBook.none { named[Int(slot.symbol)] += 1 }
+            }
+        }
+        return books.consistencyViolation(symbols, lastOf: last, lastsNamed: named)
     }
 }

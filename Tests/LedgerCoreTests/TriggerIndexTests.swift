@@ -88,7 +88,7 @@ import Testing
             if index == nil { answeredNone += 1 } else { answeredSome += 1 }
             largestReached = max(largestReached, books.triggers[0].reached.count)
             largestHeap = max(largestHeap, (0..<4).map { books.triggers[0].entries($0).count }.max() ?? 0)
-            if step % 100 == 99, let violation = books.consistencyViolation(BookRoomTests.symbols) {
+            if step % 100 == 99, let violation = AccountLasts().violation(books, BookRoomTests.symbols) {
                 Issue.record("seed \(seed), step \(step): \(violation)")
                 return
             }
@@ -109,16 +109,16 @@ import Testing
         let order = PlaceOrder(
             account: 1, symbol: 1, side: .sell, type: .stopMarket, timeInForce: .gtc, priceUnits: 0, quantityUnits: 1, stopPriceUnits: 900)
         books.addConditional(ConditionalOrder(orderID: 1, accountIndex: 0, order: order, joinedTrailingExtremeUnits: 0))
-        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        #expect(AccountLasts().violation(books, BookRoomTests.symbols) == nil)
         // A sell stop on the contract price (the default): reached at or below 900.
         let reached = books.lowestIndexedReached(1, markPriceUnits: 2_000, contractPriceUnits: 900)
         let notReached = books.lowestIndexedReached(1, markPriceUnits: 1, contractPriceUnits: 901)
         #expect(reached == 1 && notReached == nil)
-        #expect(books.consistencyViolation(BookRoomTests.symbols) == nil)
+        #expect(AccountLasts().violation(books, BookRoomTests.symbols) == nil)
         var lost = books
         lost.triggers[1] = TriggerIndex()
         #expect(
-            lost.consistencyViolation(BookRoomTests.symbols)
+            AccountLasts().violation(lost, BookRoomTests.symbols)
                 == "ETHUSDT: trigger index counts [0, 0, 0, 0] and 0 trailing, the list [0, 0, 0, 1] and 0")
     }
 

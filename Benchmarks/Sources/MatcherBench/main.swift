@@ -166,11 +166,24 @@ struct EngineRun {
 /// The same feed through the books room alone (`BookRoom`, docs/ARCHITECTURE.md): the
 /// engine's books, order ids and fills, with the matching loop written here (price-time,
 /// the engine's self-trade prevention) and no accounts, margin, events or journal. What the
-/// engine costs beyond this is the ledger around the book.
+/// engine costs beyond this is the ledger around the book. The accounts' last orders on
+/// each side, which the engine keeps in their position slots, are kept here by trader.
 struct RoomRun {
     var books = BookRoom()
     var orderIDs: [OrderID]
     var counts = Counts()
+    var lasts: [Int32] = []
+
+    /// Where `trader`'s last order on `side` is kept.
+    mutating func lastIndex(_ trader: UInt32, _ side: Side) -> Int {
+        let index = Int(trader) * 2 + (side == .buy ? 0 : 1)
+        while lasts.count <= index { lasts.append(OrderBook.none) }
+        return index
+    }
+
+    mutating func setLast(_ trader: UInt32, _ side: Side, _ last: Int32) {
+        if last != OrderBook.unchanged { lasts[lastIndex(trader, side)] = last }
+    }
 
     init(orders: Int) {
         books.listSymbol()
@@ -183,7 +196,8 @@ struct RoomRun {
             if message.isCancel {
                 let id = orderIDs[message.target]
                 if books.isOpen(id) {
-                    _ = books.removeResting(id)
+                    let removed = books.removeResting(id)
+                    setLast(removed.order.accountIndex, removed.order.side, removed.accountLast)
                     counts.cancelled += 1
                 }
                 continue
@@ -204,17 +218,19 @@ struct RoomRun {
                 }
                 let quantity = min(remaining, maker.openQuantityUnits)
                 books.takeTradeID(books.nextTradeID)
-                _ = books.fill(maker.orderID, by: quantity)
+                let filled = books.fill(maker.orderID, by: quantity)
+                setLast(maker.accountIndex, maker.side, filled.accountLast)
                 counts.trades += 1
                 counts.tradedQuantity += quantity
                 remaining -= quantity
             }
             if remaining > 0 {
-                books.rest(
+                let last = lastIndex(message.trader, side)
+                lasts[last] = books.rest(
                     RestingOrder(
                         orderID: id, accountIndex: message.trader, side: side, priceUnits: price, openQuantityUnits: remaining,
                         hasClientOrderID: false),
-                    symbol: 0, clientOrderID: .none)
+                    symbol: 0, clientOrderID: .none, accountLast: lasts[last])
             }
         }
     }

@@ -12,6 +12,30 @@ public struct PositionTable: Sendable, Hashable {
         /// Of the resting orders, the reduce-only ones.
         public internal(set) var reduceOnlyOrders: UInt16 = 0
         public internal(set) var position: Position
+        /// The book slot of the account's last resting order on each side of the symbol's
+        /// book (`OrderBook.none` without one): the account's orders on a side are linked
+        /// back from it through `RestingOrder.accountPreviousSlot`, in the order they joined
+        /// their levels. Here rather than in a table of the book keyed by account and side:
+        /// a rest and a removal already change this slot, so the link costs no hash and no
+        /// further cache line (issue 12, nineteenth steps). Derived from the books: not
+        /// encoded, and not compared (a book decoded from a snapshot may place its orders
+        /// in other slots).
+        @NotCompared var lastBidSlot: Int32 = OrderBook.none
+        @NotCompared var lastAskSlot: Int32 = OrderBook.none
+
+        init(symbol: SymbolID, position: Position) {
+            self.symbol = symbol
+            self.position = position
+        }
+
+        /// The account's last resting order on `side` (`lastBidSlot`, `lastAskSlot`).
+        @inline(__always)
+        func lastSlot(_ side: Side) -> Int32 { side == .buy ? lastBidSlot : lastAskSlot }
+
+        @inline(__always)
+        mutating func setLastSlot(_ side: Side, _ slot: Int32) {
+            if side == .buy { lastBidSlot = slot } else { lastAskSlot = slot }
+        }
     }
 
     /// The slots in increasing symbol order, so that every walk over them is in symbol
@@ -144,6 +168,23 @@ public struct PositionTable: Sendable, Hashable {
         return (Int(slot.restingOrders), Int(slot.conditionalOrders))
     }
 
+    /// The book slot of the account's last resting order on `side` of `symbol`
+    /// (`Slot.lastBidSlot`), `OrderBook.none` when it has none there.
+    @inline(__always)
+    public func lastOrderSlot(_ symbol: SymbolID, _ side: Side) -> Int32 {
+        guard let index = slotIndex(symbol) else { return OrderBook.none }
+        return index == 0 ? head.lastSlot(side) : tail[index - 1].lastSlot(side)
+    }
+
+    /// `lastOrderSlot`, read where the table lies: `mutating` though it changes nothing. A
+    /// rest reads it from the account in the accounts' array, and that read through the
+    /// array's getter copied the whole table, a retain and a release of its array, 120
+    /// instructions a rest (issue 12, nineteenth steps).
+    @inline(__always)
+    mutating func peekLastOrderSlot(_ symbol: SymbolID, _ side: Side) -> Int32 {
+        lastOrderSlot(symbol, side)
+    }
+
     /// The account's resting reduce-only orders in `symbol`.
     @inline(__always)
     public func reduceOnlyOrders(_ symbol: SymbolID) -> Int {
@@ -162,14 +203,23 @@ public struct PositionTable: Sendable, Hashable {
         }
     }
 
+    /// Sets the account's last resting order on `side` of `symbol` (`Slot.lastBidSlot`),
+    /// creating the slot if missing.
+    mutating func setLastOrderSlot(_ symbol: SymbolID, _ side: Side, _ last: Int32) {
+        let index = touch(symbol)
+        withSlot(at: index) { $0.setLastSlot(side, last) }
+    }
+
     /// A resting order's change in `symbol`, in one look at the slot: its open quantity
     /// and notional on `side` (negative when it leaves or fills), and the count of resting
     /// orders (`count`: +1 joins, −1 leaves, 0 stays; a reduce-only order counts in both
     /// totals). The same as `update { addOpenOrder }` and `countOrders`, one touch instead
-    /// of two.
+    /// of two. `lastSlot` is the book's answer for the account's last order on `side`
+    /// (`OrderBook.insert`, `.remove`), `OrderBook.unchanged` when it stays.
     @inline(__always)
     mutating func changeRestingOrder(
-        _ symbol: SymbolID, side: Side, quantityUnits: Int64, notionalMinor: Int64, count: Int, reduceOnly: Bool
+        _ symbol: SymbolID, side: Side, quantityUnits: Int64, notionalMinor: Int64, count: Int, reduceOnly: Bool,
+        lastSlot: Int32
     ) {
         let index = touch(symbol)
         withSlot(at: index) { slot in
@@ -178,6 +228,7 @@ public struct PositionTable: Sendable, Hashable {
                 slot.restingOrders = UInt16(Int(slot.restingOrders) + count)
                 if reduceOnly { slot.reduceOnlyOrders = UInt16(Int(slot.reduceOnlyOrders) + count) }
             }
+            if lastSlot != OrderBook.unchanged { slot.setLastSlot(side, lastSlot) }
         }
     }
 
@@ -214,4 +265,16 @@ public struct PositionTable: Sendable, Hashable {
     mutating func extendSpan(to count: UInt16) {
         span = max(span, count)
     }
+}
+
+/// A stored field that equality and hashing leave out: derived state that two equal values
+/// may hold differently (a book decoded from a snapshot places its orders in other slots
+/// than the book it was taken from).
+@propertyWrapper
+struct NotCompared<Value: Sendable>: Sendable, Hashable {
+    var wrappedValue: Value
+
+    static func == (_: NotCompared, _: NotCompared) -> Bool { true }
+
+    func hash(into _: inout Hasher) {}
 }

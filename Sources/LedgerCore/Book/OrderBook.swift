@@ -8,13 +8,17 @@
 /// emptied best level are O(1); a level deeper in the book costs a binary search and a
 /// move of the levels above it. Within a level, orders form a doubly linked FIFO.
 ///
-/// Each account's orders on a side are also linked, in the order they joined their levels
-/// (`accountEnds`): a cancel-all, a liquidation or the reduce-only upkeep reads the
-/// account's own orders instead of walking the side, which at 10^5 resting orders cost a
-/// millisecond for an order at the back.
+/// Each account's orders on a side are also linked, in the order they joined their levels:
+/// a cancel-all, a liquidation or the reduce-only upkeep reads the account's own orders
+/// instead of walking the side, which at 10^5 resting orders cost a millisecond for an
+/// order at the back. The book keeps the links; the slot of each account's last order on
+/// a side is kept by its caller (the account's position slot, `PositionTable.Slot
+/// .lastBidSlot`), passed in when an order rests and answered when an order leaves.
 public struct OrderBook: Sendable {
     /// The end-of-list marker for slot links.
     public static let none: Int32 = -1
+    /// What a removal answers for the account's last order on the side when it stays.
+    public static let unchanged: Int32 = -2
 
     private var slots = OrderPool()
     /// The last slot freed, `none` when no slot is free: the free slots form a stack linked
@@ -30,13 +34,6 @@ public struct OrderBook: Sendable {
     public private(set) var orderCount: Int = 0
     /// How many of them are reduce-only (so that their upkeep costs nothing without any).
     public private(set) var reduceOnlyCount: Int = 0
-    /// Per account and side (`accountKey`), the slots of the first and the last of its
-    /// orders in the order they joined their levels, linked through
-    /// `RestingOrder.accountNextSlot` and `.accountPreviousSlot`. A rest links the new order
-    /// after the last (a line just written) and changes the entry in one probe; the first,
-    /// often the oldest and coldest, is read only by the walks. (Internal so that a test
-    /// can break it.)
-    var accountEnds = IDTable<AccountOrderEnds>(filler: AccountOrderEnds(first: Self.none, last: Self.none))
 
     public init() {}
 
@@ -107,29 +104,34 @@ public struct OrderBook: Sendable {
         return result
     }
 
-    /// The orders of one account on a side, in priority order: best price first, then the
-    /// level's own order (`appendOrders`).
-    public func orders(_ side: Side, of accountIndex: UInt32) -> [RestingOrder] {
+    /// The orders of one account on a side, given the slot of its last there (`none`
+    /// without one), in priority order: best price first, then the level's own order
+    /// (`appendOrders`).
+    public func orders(_ side: Side, endingAt last: Int32) -> [RestingOrder] {
         var list = ScratchList<RestingOrder>()
-        appendOrders(side, of: accountIndex, to: &list)
+        appendOrders(side, endingAt: last, to: &list)
         return Array(list)
     }
 
-    /// Appends the account's orders on `side` to `list`, in priority order: best price
-    /// first, then the level's own order. Read from the account's links (as many steps as
-    /// it has orders), not from a walk of the side: the links keep the order in which the
-    /// orders joined their levels, which within one level is the level's order, so a sort
-    /// by price that keeps ties in link order gives book priority. Into a list the caller
-    /// keeps, so that a liquidation's cancels make no array.
-    func appendOrders(_ side: Side, of accountIndex: UInt32, to list: inout ScratchList<RestingOrder>) {
-        guard let ends = accountEnds[Self.accountKey(accountIndex, side)] else { return }
+    /// Appends the orders of the account whose last order on `side` is in slot `last`
+    /// (`none`: it has none) to `list`, in priority order: best price first, then the
+    /// level's own order. Read from the account's links (as many steps as it has orders),
+    /// not from a walk of the side: the links keep the order in which the orders joined
+    /// their levels, which within one level is the level's order, so a sort by price that
+    /// keeps ties in link order gives book priority. Into a list the caller keeps, so that
+    /// a liquidation's cancels make no array.
+    func appendOrders(_ side: Side, endingAt last: Int32, to list: inout ScratchList<RestingOrder>) {
         let start = list.count
-        var slot = ends.first
+        var slot = last
         while slot != Self.none {
-            list.append(slots[slot])
-            slot = slots[slot].accountNextSlot
+            let order = slots[slot]
+            precondition(order.side == side && order.openQuantityUnits > 0, "slot \(slot) is not an order on the \(side) side")
+            list.append(order)
+            slot = order.accountPreviousSlot
         }
-        // Best price first (a higher bid, a lower ask), ties kept in link order.
+        // Walked from the last: back into link order, then best price first (a higher
+        // bid, a lower ask), ties kept in link order.
+        list.reverse(from: start)
         if side == .buy {
             list.sortStably(from: start) { -$0.priceUnits }
         } else {
@@ -137,51 +139,40 @@ public struct OrderBook: Sendable {
         }
     }
 
-    /// The key of an account's links on a side.
+    /// Takes the order in `slot` out of its account's links; returns the account's last
+    /// order on the side when it changes (the one before, `none` when it was the only one),
+    /// else `unchanged`.
     @inline(__always)
-    private static func accountKey(_ accountIndex: UInt32, _ side: Side) -> UInt64 {
-        UInt64(accountIndex) << 1 | (side == .buy ? 0 : 1)
-    }
-
-    /// Takes the order in `slot` out of its account's links; the ends' entry is changed
-    /// only when it was first or last.
-    @inline(__always)
-    private mutating func unlinkAccount(slot: Int32, _ order: RestingOrder) {
+    private mutating func unlinkAccount(slot: Int32, _ order: RestingOrder) -> Int32 {
         let previous = order.accountPreviousSlot
         let next = order.accountNextSlot
         // (`remove` made the pages its own.)
         if previous != Self.none { slots.place(previous).pointee.accountNextSlot = next }
-        if next != Self.none { slots.place(next).pointee.accountPreviousSlot = previous }
-        if previous != Self.none && next != Self.none { return }
-        let key = Self.accountKey(order.accountIndex, order.side)
-        if previous == Self.none && next == Self.none {
-            accountEnds.removeValue(forKey: key)
-            return
+        if next != Self.none {
+            slots.place(next).pointee.accountPreviousSlot = previous
+            return Self.unchanged
         }
-        let changed = accountEnds.modifyValue(forKey: key) { ends in
-            if previous == Self.none { ends.first = next }
-            if next == Self.none { ends.last = previous }
-        }
-        precondition(changed, "resting order in slot \(slot) has no account links")
+        return previous
     }
 
-    /// Adds an order at the back of its price level and returns its slot.
+    /// Adds an order at the back of its price level and returns its slot, which is then
+    /// the account's last order on the side. `accountLast` is the slot of the account's
+    /// last order on that side until now (`none` without one), which the order is linked
+    /// after.
     @discardableResult
-    public mutating func insert(_ order: RestingOrder) -> Int32 {
+    public mutating func insert(_ order: RestingOrder, accountLast last: Int32) -> Int32 {
         precondition(order.openQuantityUnits > 0 && order.priceUnits > 0)
+        precondition(
+            last == Self.none
+                || (slots[last].openQuantityUnits > 0 && slots[last].accountNextSlot == Self.none
+                    && slots[last].accountIndex == order.accountIndex && slots[last].side == order.side),
+            "slot \(last) is not the last order of account \(order.accountIndex) on the \(order.side) side")
         let free: Int32? = freeSlot == Self.none ? nil : freeSlot
         let slot = free ?? Int32(slots.count)
         if let free { freeSlot = slots[free].nextSlot }
         // The order's own links are set before it is stored (each write into the pool is
         // a uniqueness check of the pages and of the page); its neighbours' after.
         var placed = order
-        let key = Self.accountKey(order.accountIndex, order.side)
-        var last = Self.none
-        let linked = accountEnds.modifyValue(forKey: key) { ends in
-            last = ends.last
-            ends.last = slot
-        }
-        if !linked { accountEnds.insert(key, AccountOrderEnds(first: slot, last: slot)) }
         placed.accountPreviousSlot = last
         placed.accountNextSlot = Self.none
         if order.side == .buy {
@@ -197,14 +188,14 @@ public struct OrderBook: Sendable {
     }
 
     /// Takes `quantityUnits` off a resting order (a fill); removes the order when nothing
-    /// is left. Returns true when it was removed.
+    /// is left. Returns whether it was removed, and then what `remove` answers for its
+    /// account's last order on the side (else `unchanged`).
     @discardableResult
-    public mutating func reduce(slot: Int32, by quantityUnits: Int64) -> Bool {
+    public mutating func reduce(slot: Int32, by quantityUnits: Int64) -> (removed: Bool, accountLast: Int32) {
         let order = slots[slot]
         precondition(quantityUnits > 0 && quantityUnits <= order.openQuantityUnits, "fill exceeds the order")
         if quantityUnits == order.openQuantityUnits {
-            remove(slot: slot)
-            return true
+            return (true, remove(slot: slot))
         }
         slots[slot].openQuantityUnits -= quantityUnits
         if order.side == .buy {
@@ -212,11 +203,14 @@ public struct OrderBook: Sendable {
         } else {
             Self.adjustLevel(of: order, by: -quantityUnits, levels: &askLevels)
         }
-        return false
+        return (false, Self.unchanged)
     }
 
-    /// Removes a resting order from its level and frees its slot.
-    public mutating func remove(slot: Int32) {
+    /// Removes a resting order from its level and frees its slot. Returns the account's
+    /// last order on the side when that changes (the one before it, `none` when it was
+    /// the only one), else `unchanged`.
+    @discardableResult
+    public mutating func remove(slot: Int32) -> Int32 {
         precondition(slots[slot].openQuantityUnits > 0, "slot is not in use")
         let order = slots[slot]
         // One check that the pages are the book's own for the five writes below.
@@ -226,12 +220,13 @@ public struct OrderBook: Sendable {
         } else {
             Self.unlink(slot: slot, levels: &askLevels, slots: &slots)
         }
-        unlinkAccount(slot: slot, order)
+        let last = unlinkAccount(slot: slot, order)
         slots.place(slot).pointee.openQuantityUnits = 0
         slots.place(slot).pointee.nextSlot = freeSlot
         freeSlot = slot
         orderCount -= 1
         if order.reduceOnly { reduceOnlyCount -= 1 }
+        return last
     }
 
     /// Stores `order` in `slot` (a free one, or the next the pool hands out) at the back of
@@ -292,12 +287,13 @@ public struct OrderBook: Sendable {
     }
 
     /// The first way the account links disagree with the levels, or nil: each order is
-    /// linked among its account's orders on its side, the ends' entry names its first and
-    /// last, and an account's orders at one price are linked in their level's order.
-    /// O(orders), for the sweep.
-    func accountLinksViolation() -> String? {
+    /// linked among its account's orders on its side, the last of each is the one
+    /// `lastOf(account, side)` names, `lastsNamed` lasts are named in all (so no name is
+    /// left over), and an account's orders at one price are linked in their level's
+    /// order. O(orders), for the sweep.
+    func accountLinksViolation(lastOf: (UInt32, Side) -> Int32, lastsNamed: Int) -> String? {
         var place: [Int32: Int] = [:]
-        var firsts: [Int32] = []
+        var lasts: [Int32] = []
         for side in Side.allCases {
             for level in levels(side) {
                 var slot = level.headSlot
@@ -310,7 +306,6 @@ public struct OrderBook: Sendable {
                 var slot = level.headSlot
                 while slot != Self.none {
                     let order = slots[slot]
-                    let ends = accountEnds[Self.accountKey(order.accountIndex, side)]
                     // Each neighbour rests on this side, is the account's, and links back (the
                     // one after links back through its previous, the one before through its next).
                     func linksBack(_ neighbour: Int32, isAfter: Bool) -> Bool {
@@ -323,30 +318,32 @@ public struct OrderBook: Sendable {
                     guard linksBack(order.accountPreviousSlot, isAfter: false), linksBack(order.accountNextSlot, isAfter: true) else {
                         return "resting order \(order.orderID)'s account links are broken"
                     }
-                    if order.accountPreviousSlot == Self.none {
-                        guard ends?.first == slot else { return "resting order \(order.orderID) is not first of its account's orders" }
-                        firsts.append(slot)
-                    }
-                    if order.accountNextSlot == Self.none, ends?.last != slot {
-                        return "resting order \(order.orderID) is not last of its account's orders"
+                    if order.accountNextSlot == Self.none {
+                        let named = lastOf(order.accountIndex, side)
+                        guard named == slot else {
+                            return "resting order \(order.orderID) ends account \(order.accountIndex)'s orders on the \(side) side, "
+                                + "whose last is named as slot \(named)"
+                        }
+                        lasts.append(slot)
                     }
                     slot = order.nextSlot
                 }
             }
         }
-        if firsts.count != accountEnds.count { return "\(accountEnds.count) account links for \(firsts.count) accounts' orders" }
+        if lasts.count != lastsNamed { return "\(lastsNamed) accounts' last orders named, \(lasts.count) accounts' orders resting" }
         var linked = 0
-        for first in firsts {
+        for last in lasts {
             var seen: [Int64: Int] = [:]
-            var slot = first
+            var slot = last
             while slot != Self.none && linked <= orderCount {
                 let order = slots[slot]
-                if let before = seen[order.priceUnits], before > place[slot]! {
+                // Walked backwards: each order at a price comes before the one seen after it.
+                if let after = seen[order.priceUnits], after < place[slot]! {
                     return "resting order \(order.orderID) is linked out of its level's order"
                 }
                 seen[order.priceUnits] = place[slot]!
                 linked += 1
-                slot = order.accountNextSlot
+                slot = order.accountPreviousSlot
             }
         }
         if linked != orderCount { return "\(linked) orders in account links, \(orderCount) resting" }
@@ -502,10 +499,4 @@ struct OrderPool: Sendable {
         count += 1
         return Int32(count - 1)
     }
-}
-
-/// The first and last slot of an account's orders on one side of a book.
-struct AccountOrderEnds: Sendable {
-    var first: Int32
-    var last: Int32
 }

@@ -12,7 +12,8 @@ public struct RestingOrder: Sendable, Hashable, BitwiseCopyable {
     var previousSlot: Int32
     var nextSlot: Int32
     /// Neighbours among the account's orders on this side, in the order they joined their
-    /// levels (`OrderBook.accountEnds`), `OrderBook.none` at the ends.
+    /// levels, `OrderBook.none` at the ends; the last is named by the account's position
+    /// slot (`PositionTable.Slot.lastBidSlot`).
     var accountPreviousSlot: Int32
     var accountNextSlot: Int32
     public var side: Side

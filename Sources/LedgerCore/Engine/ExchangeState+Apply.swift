@@ -241,14 +241,14 @@ extension ExchangeState {
             books.bySymbol[Int(location.symbol)].reduce(slot: location.slot, by: quantity)
             restingOrderChanged(
                 accountIndex: Int(order.accountIndex), symbol: location.symbol, side: order.side, priceUnits: order.priceUnits,
-                quantityUnits: -quantity, count: 0, reduceOnly: order.reduceOnly)
+                quantityUnits: -quantity, count: 0, reduceOnly: order.reduceOnly, accountLast: OrderBook.unchanged)
 
         case .orderAmended(let orderID, let price, _):
-            let (symbol, order, clientOrderID) = books.removeResting(orderID)
+            let (symbol, order, clientOrderID, last) = books.removeResting(orderID)
             if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
             restingOrderChanged(
                 accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
-                quantityUnits: -order.openQuantityUnits, count: -1, reduceOnly: order.reduceOnly)
+                quantityUnits: -order.openQuantityUnits, count: -1, reduceOnly: order.reduceOnly, accountLast: last)
             books.incoming = IncomingOrder(
                 orderID: orderID, accountIndex: order.accountIndex, symbol: symbol, side: order.side, priceUnits: price,
                 clientOrderID: clientOrderID, reduceOnly: order.reduceOnly)
@@ -288,22 +288,25 @@ extension ExchangeState {
         let resting = RestingOrder(
             orderID: orderID, accountIndex: order.accountIndex, side: order.side, priceUnits: order.priceUnits,
             openQuantityUnits: quantity, hasClientOrderID: !order.clientOrderID.isNone, reduceOnly: order.reduceOnly)
-        books.rest(resting, symbol: order.symbol, clientOrderID: order.clientOrderID)
+        // The account's last order on the side, read from its position slot, which the
+        // change below writes anyway.
+        let last = ledger.accounts[Int(order.accountIndex)].positions.peekLastOrderSlot(order.symbol, order.side)
+        let slot = books.rest(resting, symbol: order.symbol, clientOrderID: order.clientOrderID, accountLast: last)
         if !order.clientOrderID.isNone { idempotency.openClientOrders += 1 }
         restingOrderChanged(
             accountIndex: Int(order.accountIndex), symbol: order.symbol, side: order.side, priceUnits: order.priceUnits,
-            quantityUnits: quantity, count: 1, reduceOnly: order.reduceOnly)
+            quantityUnits: quantity, count: 1, reduceOnly: order.reduceOnly, accountLast: slot)
     }
 
     /// A resting order leaves the book whole (`orderCancelled`, `restingOrderExpired`).
     @inline(never)
     mutating func applyOrderRemoved(_ orderID: OrderID, _ quantity: Int64) {
-        let (symbol, order, _) = books.removeResting(orderID)
+        let (symbol, order, _, last) = books.removeResting(orderID)
         precondition(order.openQuantityUnits == quantity, "cancelled quantity differs from the book")
         if order.hasClientOrderID { idempotency.openClientOrders -= 1 }
         restingOrderChanged(
             accountIndex: Int(order.accountIndex), symbol: symbol, side: order.side, priceUnits: order.priceUnits,
-            quantityUnits: -quantity, count: -1, reduceOnly: order.reduceOnly)
+            quantityUnits: -quantity, count: -1, reduceOnly: order.reduceOnly, accountLast: last)
     }
 
     /// What `Position.afterFill` gives each side of a trade: known when the engine made the
@@ -332,14 +335,14 @@ extension ExchangeState {
     private mutating func applyTrade(_ trade: Trade, fills: TradeFills?) -> (maker: Int, taker: Int) {
         books.takeTradeID(trade.tradeID)
         let symbol = trade.symbol
-        let (maker, closed) = books.fill(trade.makerOrderID, by: trade.quantityUnits)
+        let (maker, closed, makerLast) = books.fill(trade.makerOrderID, by: trade.quantityUnits)
         precondition(maker.priceUnits == trade.priceUnits && maker.side == trade.takerSide.opposite)
         if closed, maker.hasClientOrderID { idempotency.openClientOrders -= 1 }
         markets[Int(symbol)].lastPriceUnits = trade.priceUnits
         let makerIndex = Int(maker.accountIndex)
         restingOrderChanged(
             accountIndex: makerIndex, symbol: symbol, side: maker.side, priceUnits: maker.priceUnits,
-            quantityUnits: -trade.quantityUnits, count: closed ? -1 : 0, reduceOnly: maker.reduceOnly)
+            quantityUnits: -trade.quantityUnits, count: closed ? -1 : 0, reduceOnly: maker.reduceOnly, accountLast: makerLast)
         // The taker is the incoming order's account, found when the order came in: no
         // second lookup of its id (checked against the account's own id).
         let takerIndex: Int
@@ -493,14 +496,17 @@ extension ExchangeState {
 
     /// A resting order joins, fills or leaves: its open quantity and notional (negative
     /// quantity: taken off) and, for `count` ±1, the account's count of resting orders in
-    /// the symbol, in one change of the account's slot.
+    /// the symbol, in one change of the account's slot; with the book's answer for the
+    /// account's last order on the side (`OrderBook.unchanged` when it stays).
     @inline(__always)
     private mutating func restingOrderChanged(
-        accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64, count: Int, reduceOnly: Bool
+        accountIndex: Int, symbol: SymbolID, side: Side, priceUnits: Int64, quantityUnits: Int64, count: Int, reduceOnly: Bool,
+        accountLast: Int32
     ) {
         let notional = notionalMinor(symbol: symbol, priceUnits: priceUnits, quantityUnits: quantityUnits)
         ledger.accounts[accountIndex].positions.changeRestingOrder(
-            symbol, side: side, quantityUnits: quantityUnits, notionalMinor: notional, count: count, reduceOnly: reduceOnly)
+            symbol, side: side, quantityUnits: quantityUnits, notionalMinor: notional, count: count, reduceOnly: reduceOnly,
+            lastSlot: accountLast)
     }
 
     private mutating func recordTransfer(_ command: Command, sequence: SequenceNumber) {

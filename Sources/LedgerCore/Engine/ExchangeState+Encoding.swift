@@ -439,8 +439,12 @@ extension ExchangeState {
             guard Int(order.accountIndex) < state.ledger.accounts.count, order.priceUnits > 0, order.openQuantityUnits > 0,
                 state.books.orderLocations[order.orderID] == nil
             else { throw .outOfRange(field: "resting order", offset: reader.offset) }
-            state.books.rest(order, symbol: symbol, clientOrderID: client)
-            state.ledger.accounts[Int(order.accountIndex)].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
+            let account = Int(order.accountIndex)
+            let last = state.books.rest(
+                order, symbol: symbol, clientOrderID: client,
+                accountLast: state.ledger.accounts[account].positions.lastOrderSlot(symbol, order.side))
+            state.ledger.accounts[account].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
+            state.ledger.accounts[account].positions.setLastOrderSlot(symbol, order.side, last)
             if order.hasClientOrderID { state.idempotency.openClientOrders += 1 }
         }
         for symbol in state.markets.indices {

@@ -148,7 +148,19 @@ extension ExchangeState {
         }
         // Each room's own consistency: the books against their id tables, the idempotency
         // queues against theirs.
-        if let violation = books.consistencyViolation(symbols) { return violation }
+        // The books' account links end where the accounts' position slots say.
+        var lastsNamed = [Int](repeating: 0, count: books.bySymbol.count)
+        for account in ledger.accounts {
+            for slot in account.positions.slots {
+                for side in Side.allCases where slot.lastSlot(side) != OrderBook.none { lastsNamed[Int(slot.symbol)] += 1 }
+            }
+        }
+        let accounts = ledger.accounts
+        if let violation = books.consistencyViolation(
+            symbols, lastOf: { accounts[Int($0)].positions.lastOrderSlot($1, $2) }, lastsNamed: lastsNamed)
+        {
+            return violation
+        }
         if let violation = idempotency.consistencyViolation() { return violation }
         // Across rooms: conditional orders owned by known accounts; resting reduce-only
         // orders close at most the position, on its closing side; the open orders with a

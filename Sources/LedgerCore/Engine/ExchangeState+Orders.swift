@@ -260,7 +260,8 @@ extension ExchangeState {
             var count: UInt64 = 0
             for side in Side.allCases {
                 orders.removeAll()
-                state.books.bySymbol[Int(symbol)].appendOrders(side, of: accountIndex, to: &orders)
+                let last = state.ledger.accounts[Int(accountIndex)].positions.peekLastOrderSlot(symbol, side)
+                state.books.bySymbol[Int(symbol)].appendOrders(side, endingAt: last, to: &orders)
                 for position in 0..<orders.count {
                     state.emitOrderCancelled(orders[position].orderID, orders[position].openQuantityUnits, &events)
                 }
@@ -282,7 +283,10 @@ extension ExchangeState {
         // The account's orders, bids then asks in book priority, go into the books' scratch
         // room: no array a check.
         withScratch(\.books.cancelScratch) { state, orders in
-            for side in Side.allCases { state.books.bySymbol[Int(check.symbol)].appendOrders(side, of: check.accountIndex, to: &orders) }
+            for side in Side.allCases {
+                let last = state.ledger.accounts[Int(check.accountIndex)].positions.peekLastOrderSlot(check.symbol, side)
+                state.books.bySymbol[Int(check.symbol)].appendOrders(side, endingAt: last, to: &orders)
+            }
             // Those that would open (or face no position) are cancelled in that order; what
             // is left are the closing reduce-only orders.
             var closingQuantity: Int64 = 0

@@ -96,14 +96,14 @@ public struct ExchangeState: Sendable {
     /// The open orders of an account, by symbol and then book priority.
     public func openOrders(of id: AccountID) -> [(symbol: SymbolID, order: RestingOrder)] {
         guard let index = ledger.accountIndexByID[id] else { return [] }
-        return books.openOrders(ofAccountIndex: index)
+        return books.openOrders(of: ledger.accounts[Int(index)].positions)
     }
 
     /// The ids of an account's open orders, resting and waiting for their trigger, in id
     /// order.
     public func openOrderIDs(of id: AccountID) -> [OrderID] {
         guard let index = ledger.accountIndexByID[id] else { return [] }
-        var ids = books.openOrders(ofAccountIndex: index).map(\.order.orderID)
+        var ids = books.openOrders(of: ledger.accounts[Int(index)].positions).map(\.order.orderID)
         for symbol in books.conditionalBySymbol.indices where !books.conditionalBySymbol[symbol].isEmpty {
             ids += books.conditionalOrderIDs(ofAccountIndex: index, symbol: SymbolID(symbol))
         }

@@ -57,6 +57,17 @@ struct ScratchList<Element: BitwiseCopyable & Sendable>: Sendable, RandomAccessC
         count = kept
     }
 
+    /// Reverses the order of the elements from `start` on.
+    mutating func reverse(from start: Int) {
+        var low = start
+        var high = count - 1
+        while low < high {
+            storage.swapAt(low, high)
+            low += 1
+            high -= 1
+        }
+    }
+
     /// Sorts the elements from `start` on by `key`, ascending, equal keys kept in their
     /// order: an insertion sort in place for the few an account usually has (no array
     /// besides); past 32, a sort of (key, place) pairs, written back.

@@ -74,33 +74,44 @@ public struct BookRoom: Sendable {
     }
 
     /// Rests an order in its symbol's book, with its client order id if it has one.
+    /// `accountLast` is the book slot of the account's last order on the order's side in
+    /// the symbol (`none` without one; the ledger keeps it, `PositionTable.Slot
+    /// .lastBidSlot`); returns the new one, the order's slot.
     @inline(__always)
-    public mutating func rest(_ order: RestingOrder, symbol: SymbolID, clientOrderID: ClientOrderID) {
-        let slot = bySymbol[Int(symbol)].insert(order)
+    public mutating func rest(
+        _ order: RestingOrder, symbol: SymbolID, clientOrderID: ClientOrderID, accountLast: Int32
+    ) -> Int32 {
+        let slot = bySymbol[Int(symbol)].insert(order, accountLast: accountLast)
         orderLocations.insert(order.orderID, OrderLocation(symbol: symbol, slot: slot))
         if !clientOrderID.isNone { restingClientOrderIDs[order.orderID] = clientOrderID }
+        return slot
     }
 
-    /// Takes a resting order out of its book: where it was, the order, and its client
-    /// order id (none if it had none).
+    /// Takes a resting order out of its book: where it was, the order, its client order
+    /// id (none if it had none), and its account's last order on the side when that
+    /// changes (`OrderBook.remove`; else `OrderBook.unchanged`).
     @inline(__always)
-    public mutating func removeResting(_ orderID: OrderID) -> (symbol: SymbolID, order: RestingOrder, clientOrderID: ClientOrderID) {
+    public mutating func removeResting(_ orderID: OrderID) -> (
+        symbol: SymbolID, order: RestingOrder, clientOrderID: ClientOrderID, accountLast: Int32
+    ) {
         let location = orderLocations.removeValue(forKey: orderID)!
         let order = bySymbol[Int(location.symbol)][location.slot]
-        bySymbol[Int(location.symbol)].remove(slot: location.slot)
-        return (location.symbol, order, forgetClientOrderID(of: order))
+        let last = bySymbol[Int(location.symbol)].remove(slot: location.slot)
+        return (location.symbol, order, forgetClientOrderID(of: order), last)
     }
 
-    /// Fills `quantity` of the resting order `orderID`: the order as it was, and whether
-    /// that closed it (it is then out of the book, and its client order id forgotten).
+    /// Fills `quantity` of the resting order `orderID`: the order as it was, whether that
+    /// closed it (it is then out of the book, and its client order id forgotten), and then
+    /// its account's last order on the side when that changes (else `OrderBook.unchanged`).
     @inline(__always)
-    public mutating func fill(_ orderID: OrderID, by quantity: Int64) -> (order: RestingOrder, closed: Bool) {
+    public mutating func fill(_ orderID: OrderID, by quantity: Int64) -> (order: RestingOrder, closed: Bool, accountLast: Int32) {
         let location = orderLocations[orderID]!
         let order = bySymbol[Int(location.symbol)][location.slot]
-        guard bySymbol[Int(location.symbol)].reduce(slot: location.slot, by: quantity) else { return (order, false) }
+        let (removed, last) = bySymbol[Int(location.symbol)].reduce(slot: location.slot, by: quantity)
+        guard removed else { return (order, false, OrderBook.unchanged) }
         orderLocations.removeValue(forKey: orderID)
         forgetClientOrderID(of: order)
-        return (order, true)
+        return (order, true, last)
     }
 
     /// The oldest order at the best price of `side` in `symbol`'s book, read in place
@@ -348,14 +359,14 @@ public struct BookRoom: Sendable {
         return (location.symbol, bySymbol[Int(location.symbol)][location.slot])
     }
 
-    /// The open orders of the account with dense index `accountIndex`, by symbol and then
-    /// book priority.
-    func openOrders(ofAccountIndex accountIndex: UInt32) -> [(symbol: SymbolID, order: RestingOrder)] {
+    /// The open orders of an account, given its position slots (which name its last order
+    /// on each side of each symbol), by symbol and then book priority.
+    func openOrders(of positions: PositionTable) -> [(symbol: SymbolID, order: RestingOrder)] {
         var result: [(SymbolID, RestingOrder)] = []
-        for symbol in bySymbol.indices {
+        for slot in positions.slots {
             for side in Side.allCases {
-                for order in bySymbol[symbol].orders(side, of: accountIndex) {
-                    result.append((SymbolID(symbol), order))
+                for order in bySymbol[Int(slot.symbol)].orders(side, endingAt: slot.lastSlot(side)) {
+                    result.append((slot.symbol, order))
                 }
             }
         }
@@ -365,12 +376,20 @@ public struct BookRoom: Sendable {
     /// The first way the books and the order tables disagree, or nil: every resting order
     /// is where its location says, every conditional order is in its symbol's list in id
     /// order, the counts match, and no id is at or past the next one. O(orders). Symbols are
-    /// named from `symbols`.
-    func consistencyViolation(_ symbols: ContiguousArray<SymbolSpec>) -> String? {
+    /// named from `symbols`. Each account's last order on a side of a symbol is what
+    /// `lastOf(account, symbol, side)` names (the ledger keeps them), and `lastsNamed[symbol]`
+    /// are named in a symbol (`OrderBook.accountLinksViolation`).
+    func consistencyViolation(
+        _ symbols: ContiguousArray<SymbolSpec>, lastOf: (UInt32, SymbolID, Side) -> Int32, lastsNamed: [Int]
+    ) -> String? {
         var booked = 0
         for (symbol, book) in bySymbol.enumerated() {
             guard book.isUncrossed else { return "book \(symbols[symbol].name) is crossed" }
-            if let violation = book.accountLinksViolation() { return "book \(symbols[symbol].name): \(violation)" }
+            if let violation = book.accountLinksViolation(
+                lastOf: { lastOf($0, SymbolID(symbol), $1) }, lastsNamed: symbol < lastsNamed.count ? lastsNamed[symbol] : 0)
+            {
+                return "book \(symbols[symbol].name): \(violation)"
+            }
             booked += book.orderCount
             for side in Side.allCases {
                 for order in book.orders(side) {
