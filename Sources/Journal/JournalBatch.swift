@@ -171,6 +171,9 @@ public struct JournalBatch: Sendable {
             )
         }
         var reader = ByteReader(bytes.bytes)
+        // The payloads are read where they lie in the batch's bytes, with the entries after
+        // them there for a varint's look ahead (`ByteReader.init(_:payload:)`).
+        let whole = bytes.bytes[...]
         var time: Int64 = 0
         var eventsStart = 0
         var decoded: [Event] = []
@@ -184,7 +187,9 @@ public struct JournalBatch: Sendable {
                 guard length <= UInt64(reader.remaining) else {
                     throw CodecError.outOfRange(field: "entry length", offset: lengthOffset)
                 }
-                var payload = try ByteReader(reader.raw(count: Int(length)))
+                let start = reader.offset
+                _ = try reader.raw(count: Int(length))
+                var payload = ByteReader(whole, payload: start..<start + Int(length))
                 let command = try EntryPayload.decode(from: &payload, events: &decoded)
                 try payload.expectEnd()
                 guard time == times[index] else {
@@ -236,18 +241,49 @@ public struct JournalBatch: Sendable {
 public struct JournalEntry: Sendable, Hashable {
     public var sequence: SequenceNumber
     public var timeNanos: Int64
-    public var payload: ArraySlice<UInt8>
+    /// The bytes the payload lies in (a block's, where the entries after it follow) and
+    /// its place in them: decoding may look ahead past the payload for a varint's fast
+    /// path (`ByteReader.init(_:payload:)`), never read it as a field.
+    private var bytes: ArraySlice<UInt8>
+    private var payloadRange: Range<Int>
+
+    /// The command and events' bytes.
+    public var payload: ArraySlice<UInt8> {
+        get { bytes[payloadRange] }
+        set {
+            bytes = newValue
+            payloadRange = newValue.indices
+        }
+    }
 
     public init(sequence: SequenceNumber, timeNanos: Int64, payload: ArraySlice<UInt8>) {
+        self.init(sequence: sequence, timeNanos: timeNanos, payload: payload.indices, in: payload)
+    }
+
+    /// An entry whose payload is `range` of `bytes`.
+    init(sequence: SequenceNumber, timeNanos: Int64, payload range: Range<Int>, in bytes: ArraySlice<UInt8>) {
         self.sequence = sequence
         self.timeNanos = timeNanos
-        self.payload = payload
+        self.bytes = bytes
+        payloadRange = range
+    }
+
+    /// Entries are equal when their sequences, times and payloads are (not the bytes
+    /// around the payload).
+    public static func == (left: JournalEntry, right: JournalEntry) -> Bool {
+        left.sequence == right.sequence && left.timeNanos == right.timeNanos && left.payload == right.payload
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(sequence)
+        hasher.combine(timeNanos)
+        hasher.combine(payload)
     }
 
     /// The command and events, all of the payload: the one way every reader (recovery,
     /// audit, dump, projector, tools) decodes an entry.
     public func decodePayload() throws(CodecError) -> EntryPayload {
-        var reader = ByteReader(payload)
+        var reader = ByteReader(bytes, payload: payloadRange)
         let decoded = try EntryPayload.decode(from: &reader)
         try reader.expectEnd()
         return decoded
@@ -263,7 +299,7 @@ public struct JournalEntry: Sendable, Hashable {
     /// The same, appending the events after those `events` holds; after an error, `events`
     /// may hold some of this entry's events after its own.
     public func decodePayload(appendingEventsTo events: inout [Event]) throws(CodecError) -> Command {
-        var reader = ByteReader(payload)
+        var reader = ByteReader(bytes, payload: payloadRange)
         let command = try EntryPayload.decode(from: &reader, appendingEventsTo: &events)
         try reader.expectEnd()
         return command
@@ -276,6 +312,9 @@ package enum EntryFraming {
         in bytes: [UInt8], firstSequence: SequenceNumber, count: Int
     ) throws(CodecError) -> [JournalEntry] {
         var reader = ByteReader(bytes)
+        // Every entry's payload lies in the block's bytes (one buffer; its indices are the
+        // reader's offsets).
+        let block = bytes[...]
         var time: Int64 = 0
         var result: [JournalEntry] = []
         result.reserveCapacity(count)
@@ -284,8 +323,12 @@ package enum EntryFraming {
             let lengthOffset = reader.offset
             let length = try reader.varint()
             guard length <= UInt64(reader.remaining) else { throw .outOfRange(field: "entry length", offset: lengthOffset) }
-            let payload = try reader.raw(count: Int(length))
-            result.append(JournalEntry(sequence: firstSequence + SequenceNumber(index), timeNanos: time, payload: payload))
+            let start = reader.offset
+            _ = try reader.raw(count: Int(length))
+            result.append(
+                JournalEntry(
+                    sequence: firstSequence + SequenceNumber(index), timeNanos: time, payload: start..<start + Int(length),
+                    in: block))
         }
         try reader.expectEnd()
         return result

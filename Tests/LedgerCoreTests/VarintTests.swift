@@ -53,6 +53,57 @@ import Testing
         }
     }
 
+    /// A reader over a payload with bytes after it (an entry in its block,
+    /// `ByteReader.init(_:payload:)`) may look past the payload's end for the fast path but
+    /// never takes a varint that runs past it: every length of every bit width's edges, the
+    /// payload ending right after the varint or cut inside it, with bytes after that
+    /// continue it or end it, reads as the checked loop reads the payload alone (the same
+    /// value and offset, or `truncated` where the payload ends), and offsets count from
+    /// the payload's first byte.
+    @Test func aPayloadIsReadToItsOwnEndWhateverFollowsIt() {
+        func inPayload(_ payload: [UInt8], after: [UInt8]) -> Result<(UInt64, Int), CodecError> {
+            let block = [0x01, 0x02, 0x03] + payload + after
+            var reader = ByteReader(block[...], payload: 3..<3 + payload.count)
+            do throws(CodecError) {
+                let value = try reader.varint()
+                return .success((value, reader.offset))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var values: [UInt64] = [0, 1, .max, 1 << 63]
+        for bits in 1...63 { values += [(1 << UInt64(bits)) - 1, 1 << UInt64(bits)] }
+        let afters: [[UInt8]] = [
+            Array(repeating: 0x00, count: 12), Array(repeating: 0x80, count: 12), Array(repeating: 0xFF, count: 3),
+            Array(repeating: 0x81, count: 12) + [0x01], [0x7F] + Array(repeating: 0x80, count: 11),
+        ]
+        var compared = 0
+        for value in values {
+            var writer = ByteWriter()
+            writer.varint(value)
+            let encoded = writer.bytes
+            for cut in 1...encoded.count {
+                let payload = Array(encoded.prefix(cut))
+                let alone = Self.read(payload)
+                if cut == encoded.count {
+                    #expect(Self.same(alone, .success((value, encoded.count))), "\(value): alone \(alone)")
+                } else {
+                    #expect(Self.same(alone, .failure(.truncated(offset: cut))), "\(value) cut at \(cut): alone \(alone)")
+                }
+                for after in afters {
+                    let read = inPayload(payload, after: after)
+                    #expect(Self.same(read, alone), "\(value) cut at \(cut), then \(after.prefix(2)): \(read) != \(alone)")
+                    compared += 1
+                }
+            }
+        }
+        // Malformed in the payload, well formed once bytes after it are counted: refused
+        // as the payload alone is.
+        #expect(Self.same(inPayload([0x80, 0x00], after: Array(repeating: 0x01, count: 10)), .failure(.badVarint(offset: 0))))
+        #expect(Self.same(inPayload([0x00, 0x80], after: [0x01] + Array(repeating: 0x00, count: 10)), .success((0, 1))))
+        #expect(compared > 3_000)
+    }
+
     /// Malformed varints, each read alone and with ten bytes after it: the same
     /// `badVarint` at the varint's first byte (or `truncated`, alone, where it ends early).
     @Test func malformedFormsAreRefusedTheSameBothWays() {
