@@ -140,13 +140,23 @@ public final class DecodingReader: @unchecked Sendable {
         /// Compares the re-executed events of each entry handed for audit with the
         /// journal's, noting those that differ, and drops them.
         func compareExecuted(into outcome: inout AuditOutcome) {
-            var start = 0
-            for (index, end) in executedEnds.enumerated() {
-                let place = places[index]
-                if !Event.same(executed[start..<end], events[place.events]) {
-                    outcome.note(place.sequence, executed: executed[start..<end], journaled: events[place.events])
+            // Both buffers taken once for the block (slicing the arrays for each entry
+            // retained and released them); the entries that differ are noted after.
+            var differing: [Int] = []
+            executed.withUnsafeBufferPointer { executedBuffer in
+                events.withUnsafeBufferPointer { eventsBuffer in
+                    var start = 0
+                    for index in 0..<executedEnds.count {
+                        let end = executedEnds[index]
+                        if !Event.same(executedBuffer[start..<end], eventsBuffer[places[index].events]) { differing.append(index) }
+                        start = end
+                    }
                 }
-                start = end
+            }
+            for index in differing {
+                let start = index == 0 ? 0 : executedEnds[index - 1]
+                let place = places[index]
+                outcome.note(place.sequence, executed: executed[start..<executedEnds[index]], journaled: events[place.events])
             }
             executed.removeAll(keepingCapacity: true)
             executedEnds.removeAll(keepingCapacity: true)
@@ -303,14 +313,16 @@ public final class DecodingReader: @unchecked Sendable {
             }
             do {
                 if let read = try reader.nextBlock(upTo: limit) {
-                    for entry in read.entries where entry.sequence <= limit {
+                    // By frame, not `JournalEntry`: nothing retained an entry.
+                    let bytes = read.bytes
+                    for entry in read.frames where entry.sequence <= limit {
                         // Decoded straight into the block's events (an entry's events went
                         // through a buffer of their own first). After an error the entry is
                         // not added, and what it left in `events` is no entry's.
                         let first = block.events.count
                         let command: Command
                         do {
-                            command = try entry.decodePayload(appendingEventsTo: &block.events)
+                            command = try entry.decodePayload(in: bytes, appendingEventsTo: &block.events)
                         } catch {
                             throw UndecodableEntry(sequence: entry.sequence, error: error)
                         }

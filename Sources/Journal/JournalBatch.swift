@@ -306,17 +306,46 @@ public struct JournalEntry: Sendable, Hashable {
     }
 }
 
+/// Where one entry lies in its block's uncompressed bytes: its sequence, its time and its
+/// payload's range. Plain values: a block's frames hold no reference to its bytes, so
+/// going through them retains nothing an entry (a `JournalEntry` each retained and
+/// released the block's buffer, issue 12, nineteenth steps).
+public struct EntryFrame: Sendable, Hashable {
+    public var sequence: SequenceNumber
+    public var timeNanos: Int64
+    public var payload: Range<Int>
+
+    /// The entry, given its block's bytes.
+    public func entry(in bytes: ArraySlice<UInt8>) -> JournalEntry {
+        JournalEntry(sequence: sequence, timeNanos: timeNanos, payload: payload, in: bytes)
+    }
+
+    /// The command, with the events appended after those `events` holds, decoded from the
+    /// block's bytes (`JournalEntry.decodePayload(appendingEventsTo:)`).
+    public func decodePayload(in bytes: ArraySlice<UInt8>, appendingEventsTo events: inout [Event]) throws(CodecError) -> Command {
+        var reader = ByteReader(bytes, payload: payload)
+        let command = try EntryPayload.decode(from: &reader, appendingEventsTo: &events)
+        try reader.expectEnd()
+        return command
+    }
+}
+
 /// Splits a block's uncompressed bytes back into entries.
 package enum EntryFraming {
     package static func entries(
         in bytes: [UInt8], firstSequence: SequenceNumber, count: Int
     ) throws(CodecError) -> [JournalEntry] {
-        var reader = ByteReader(bytes)
-        // Every entry's payload lies in the block's bytes (one buffer; its indices are the
-        // reader's offsets).
         let block = bytes[...]
+        return try frames(in: bytes, firstSequence: firstSequence, count: count).map { $0.entry(in: block) }
+    }
+
+    /// Where each of the block's entries lies (indices into `bytes`).
+    package static func frames(
+        in bytes: [UInt8], firstSequence: SequenceNumber, count: Int
+    ) throws(CodecError) -> [EntryFrame] {
+        var reader = ByteReader(bytes)
         var time: Int64 = 0
-        var result: [JournalEntry] = []
+        var result: [EntryFrame] = []
         result.reserveCapacity(count)
         for index in 0..<count {
             time &+= try reader.zigzag()
@@ -324,11 +353,9 @@ package enum EntryFraming {
             let length = try reader.varint()
             guard length <= UInt64(reader.remaining) else { throw .outOfRange(field: "entry length", offset: lengthOffset) }
             let start = reader.offset
-            _ = try reader.raw(count: Int(length))
+            try reader.skip(count: Int(length))
             result.append(
-                JournalEntry(
-                    sequence: firstSequence + SequenceNumber(index), timeNanos: time, payload: start..<start + Int(length),
-                    in: block))
+                EntryFrame(sequence: firstSequence + SequenceNumber(index), timeNanos: time, payload: start..<start + Int(length)))
         }
         try reader.expectEnd()
         return result

@@ -4,12 +4,19 @@ import LedgerCore
     import Glibc
 #endif
 
-/// A block read back, with its entries.
+/// A block read back, with its entries from the reader's next sequence on.
 public struct ReadBlock: Sendable {
     public var segment: String
     public var offset: Int64
     public var header: BlockHeader
-    public var entries: [JournalEntry]
+    /// The block's uncompressed bytes, where the entries lie.
+    public var bytes: ArraySlice<UInt8>
+    /// Where each entry lies in `bytes` (`EntryFrame.decodePayload(in:appendingEventsTo:)`
+    /// decodes one without a `JournalEntry`).
+    public var frames: ArraySlice<EntryFrame>
+
+    /// The entries, each keeping the block's bytes.
+    public var entries: [JournalEntry] { frames.map { $0.entry(in: bytes) } }
 }
 
 /// Reads entries in sequence order, from any starting sequence, up to a limit the caller
@@ -86,16 +93,16 @@ public final class JournalReader {
                     segment: segment, offset: blockOffset, reason: "gap: block starts at \(header.firstSequence), expected \(nextSequence)")
             }
             let raw: [UInt8]
-            var entries: [JournalEntry]
+            let frames: [EntryFrame]
             do {
                 raw = try SegmentScanner.decompress(header: header, payload: payload)
-                entries = try EntryFraming.entries(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
+                frames = try EntryFraming.frames(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
             } catch {
                 throw .corrupt(segment: segment, offset: blockOffset, reason: "block payload does not decode: \(error)")
             }
-            entries.removeFirst(Int(nextSequence - header.firstSequence))
+            let skipped = Int(nextSequence - header.firstSequence)
             nextSequence = header.lastSequence + 1
-            return ReadBlock(segment: segment, offset: blockOffset, header: header, entries: entries)
+            return ReadBlock(segment: segment, offset: blockOffset, header: header, bytes: raw[...], frames: frames[skipped...])
         }
     }
 

@@ -280,6 +280,12 @@ public struct ByteReader: Sendable {
         return span(offset, count)
     }
 
+    /// Moves past `count` bytes (`raw` without the slice).
+    public mutating func skip(count: Int) throws(CodecError) {
+        guard count >= 0, remaining >= count else { throw .truncated(offset: offset) }
+        position += count
+    }
+
     /// Throws unless everything was read.
     public func expectEnd() throws(CodecError) {
         guard isAtEnd else { throw .trailingBytes(offset: offset) }

@@ -110,11 +110,23 @@ extension Event {
     public static func same(_ lhs: ArraySlice<Event>, _ rhs: ArraySlice<Event>) -> Bool {
         guard lhs.count == rhs.count else { return false }
         return lhs.withUnsafeBufferPointer { left in
-            rhs.withUnsafeBufferPointer { right in
-                for index in 0..<left.count where left[index] != right[index] { return false }
-                return true
-            }
+            rhs.withUnsafeBufferPointer { right in same(left[...], right[...]) }
         }
+    }
+
+    /// The same over parts of buffers (a block's re-executed events and its journaled ones,
+    /// each buffer taken once a block: slicing the arrays an entry retained and released
+    /// them).
+    public static func same(_ lhs: Slice<UnsafeBufferPointer<Event>>, _ rhs: Slice<UnsafeBufferPointer<Event>>) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var left = lhs.startIndex
+        var right = rhs.startIndex
+        while left < lhs.endIndex {
+            if lhs[left] != rhs[right] { return false }
+            left += 1
+            right += 1
+        }
+        return true
     }
 }
 
