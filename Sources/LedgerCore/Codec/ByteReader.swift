@@ -59,8 +59,9 @@ public struct ByteReader: Sendable {
 
     /// Reads `range` of `bytes` where it lies; offsets count from the range's first byte.
     /// The bytes after the range are never read as fields, but a varint near the range's
-    /// end is read without a bound check a byte when they make ten bytes up (an entry's
-    /// payload read from its block: the next entries follow it).
+    /// end is read by the fast paths when, with them, the bytes hold eight from its first
+    /// (ten for nine- and ten-byte varints), and taken only when it ends within the range
+    /// (an entry's payload read in its block: the next entries follow it).
     public init(_ bytes: ArraySlice<UInt8>, payload range: Range<Int>) {
         precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex)
         self.bytes = bytes
