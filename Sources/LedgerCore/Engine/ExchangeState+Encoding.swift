@@ -442,7 +442,7 @@ extension ExchangeState {
             let account = Int(order.accountIndex)
             let last = state.books.rest(
                 order, symbol: symbol, clientOrderID: client,
-                accountLast: state.ledger.accounts[account].positions.lastOrderSlot(symbol, order.side))
+                accountLast: state.ledger.accounts[account].positions.peekLastOrderSlot(symbol, order.side))
             state.ledger.accounts[account].positions.countOrders(symbol, resting: 1, reduceOnly: order.reduceOnly)
             state.ledger.accounts[account].positions.setLastOrderSlot(symbol, order.side, last)
             if order.hasClientOrderID { state.idempotency.openClientOrders += 1 }
