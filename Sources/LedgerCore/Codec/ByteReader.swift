@@ -102,8 +102,9 @@ public struct ByteReader: Sendable {
         let start = position
         let first = origin &+ start
         if bytes.endIndex &- first >= 8 {
-            let word = UInt64(
-                littleEndian: bytes.span.bytes.unsafeLoadUnaligned(fromUncheckedByteOffset: first &- bytes.startIndex, as: UInt64.self))
+            // (Through `withUnsafeBytes`, which inlines: `span` left `Span.count` a call.)
+            let place = first &- bytes.startIndex
+            let word = UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: place, as: UInt64.self) })
             if word & 0x80 == 0 {
                 if start < end {
                     position = start &+ 1
