@@ -188,7 +188,7 @@ public struct JournalBatch: Sendable {
                     throw CodecError.outOfRange(field: "entry length", offset: lengthOffset)
                 }
                 let start = reader.offset
-                _ = try reader.raw(count: Int(length))
+                try reader.skip(count: Int(length))
                 var payload = ByteReader(whole, payload: start..<start + Int(length))
                 let command = try EntryPayload.decode(from: &payload, events: &decoded)
                 try payload.expectEnd()
@@ -299,10 +299,8 @@ public struct JournalEntry: Sendable, Hashable {
     /// The same, appending the events after those `events` holds; after an error, `events`
     /// may hold some of this entry's events after its own.
     public func decodePayload(appendingEventsTo events: inout [Event]) throws(CodecError) -> Command {
-        var reader = ByteReader(bytes, payload: payloadRange)
-        let command = try EntryPayload.decode(from: &reader, appendingEventsTo: &events)
-        try reader.expectEnd()
-        return command
+        try EntryFrame(sequence: sequence, timeNanos: timeNanos, payload: payloadRange).decodePayload(
+            in: bytes, appendingEventsTo: &events)
     }
 }
 

@@ -594,11 +594,7 @@ struct AccountLasts {
     /// The room's consistency check with these lasts.
     func violation(_ books: BookRoom, _ symbols: ContiguousArray<SymbolSpec>) -> String? {
         var named = [Int](repeating: 0, count: books.bySymbol.count)
-        for table in positions.values {
-            for slot in table.slots {
-                for side in Side.allCases where slot.lastSlot(side) != OrderBook.none { named[Int(slot.symbol)] += 1 }
-            }
-        }
+        for table in positions.values { table.countLastOrders(into: &named) }
         return books.consistencyViolation(symbols, lastOf: last, lastsNamed: named)
     }
 }

@@ -203,6 +203,14 @@ public struct PositionTable: Sendable, Hashable {
         }
     }
 
+    /// Adds to `counts[symbol]` each last resting order a slot names (one a side at most):
+    /// what the books' sweep compares with the lists it finds (`BookRoom.consistencyViolation`).
+    func countLastOrders(into counts: inout [Int]) {
+        forEachSlot { slot in
+            for side in Side.allCases where slot.lastSlot(side) != OrderBook.none { counts[Int(slot.symbol)] += 1 }
+        }
+    }
+
     /// Sets the account's last resting order on `side` of `symbol` (`Slot.lastBidSlot`),
     /// creating the slot if missing.
     mutating func setLastOrderSlot(_ symbol: SymbolID, _ side: Side, _ last: Int32) {

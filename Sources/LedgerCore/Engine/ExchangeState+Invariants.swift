@@ -150,11 +150,7 @@ extension ExchangeState {
         // queues against theirs.
         // The books' account links end where the accounts' position slots say.
         var lastsNamed = [Int](repeating: 0, count: books.bySymbol.count)
-        for account in ledger.accounts {
-            for slot in account.positions.slots {
-                for side in Side.allCases where slot.lastSlot(side) != OrderBook.none { lastsNamed[Int(slot.symbol)] += 1 }
-            }
-        }
+        for account in ledger.accounts { account.positions.countLastOrders(into: &lastsNamed) }
         let accounts = ledger.accounts
         if let violation = books.consistencyViolation(
             symbols, lastOf: { accounts[Int($0)].positions.lastOrderSlot($1, $2) }, lastsNamed: lastsNamed)

@@ -382,12 +382,11 @@ public struct BookRoom: Sendable {
     func consistencyViolation(
         _ symbols: ContiguousArray<SymbolSpec>, lastOf: (UInt32, SymbolID, Side) -> Int32, lastsNamed: [Int]
     ) -> String? {
+        precondition(lastsNamed.count == bySymbol.count, "\(lastsNamed.count) counts of named lasts for \(bySymbol.count) books")
         var booked = 0
         for (symbol, book) in bySymbol.enumerated() {
             guard book.isUncrossed else { return "book \(symbols[symbol].name) is crossed" }
-            if let violation = book.accountLinksViolation(
-                lastOf: { lastOf($0, SymbolID(symbol), $1) }, lastsNamed: symbol < lastsNamed.count ? lastsNamed[symbol] : 0)
-            {
+            if let violation = book.accountLinksViolation(lastOf: { lastOf($0, SymbolID(symbol), $1) }, lastsNamed: lastsNamed[symbol]) {
                 return "book \(symbols[symbol].name): \(violation)"
             }
             booked += book.orderCount
