@@ -433,6 +433,71 @@ import Testing
         #expect(room.consistencyViolation() == nil)
     }
 
+    /// `dueCheckNanos` lets an entry skip both queues (issue 12). Over random appends (in
+    /// time order and not), expiries with small budgets, bounded and not, and new windows,
+    /// the room that skips forgets exactly what a room that looks at its queues before
+    /// every entry forgets, and the time it keeps is never after a record is due.
+    @Test func theDueTimeKeptHidesNoRecordThatIsDue() {
+        var random = SeededRandom(seed: 12)
+        var books = BookRoom()
+        books.listSymbol()
+        var lasts = AccountLasts()
+        // Order ids 1 … 4 rest (their client ids stay while open), the others never do.
+        for id: OrderID in 1...4 {
+            books.takeOrderID(id)
+            lasts.rest(
+                &books, BookRoomTests.order(id, account: 0, .buy, price: 1 + Int64(id), quantity: 1, client: true), symbol: 0,
+                clientOrderID: ClientOrderID(id))
+        }
+        var room = IdempotencyRoom()
+        room.window = IdempotencyWindow(transferSeconds: 3, clientOrderSeconds: 2, maxRecords: 12)
+        var reference = room
+        var now: Int64 = 0
+        var skipped = 0
+        var due = 0
+        for step in 0..<5_000 {
+            now += Int64.random(in: -Self.second / 4...Self.second, using: &random)
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0...2:
+                let record = Self.transfer(TransferID(step + 1))
+                room.rememberTransfer(record, timeNanos: now)
+                reference.rememberTransfer(record, timeNanos: now)
+            case 3...5:
+                let key = ClientOrderKey(accountIndex: 0, clientOrderID: ClientOrderID(UInt64(step + 1)))
+                let orderID = OrderID.random(in: 1...1_000, using: &random)
+                room.rememberClientOrder(key, orderID: orderID, timeNanos: now)
+                reference.rememberClientOrder(key, orderID: orderID, timeNanos: now)
+            case 6:
+                if Int.random(in: 0..<40, using: &random) == 0 {
+                    let window = IdempotencyWindow(
+                        transferSeconds: Int64.random(in: 1...4, using: &random),
+                        clientOrderSeconds: Int64.random(in: 1...4, using: &random),
+                        maxRecords: Int64.random(in: 4...16, using: &random))
+                    room.window = window
+                    reference.window = window
+                }
+            default:
+                let budget = Int.random(in: 1...3, using: &random)
+                let bounded = Bool.random(using: &random)
+                if now < room.dueCheckNanos {
+                    skipped += 1
+                    #expect(!room.hasDue(now: now), "step \(step): a record is due at \(now) before \(room.dueCheckNanos)")
+                }
+                if room.hasDue(now: now) { due += 1 }
+                room.expire(now: now, budget: budget, bounded: bounded, books: books)
+                reference.dueCheckNanos = .min
+                reference.expire(now: now, budget: budget, bounded: bounded, books: books)
+            }
+            #expect(room.dueCheckNanos <= room.nextDueNanos(), "step \(step): kept \(room.dueCheckNanos), due \(room.nextDueNanos())")
+            #expect(room.transferQueue == reference.transferQueue && room.clientOrderQueue == reference.clientOrderQueue, "step \(step)")
+        }
+        #expect(room.consistencyViolation() == nil)
+        // Both ways were taken (skipped, and records forgotten), and the rooms still
+        // remember ids: the walk was not empty.
+        #expect(skipped > 100 && due > 100, "skipped \(skipped), due \(due)")
+        #expect(room.clientOrderQueue.count + room.transferQueue.count > 0)
+    }
+
     @Test func aClientOrderIDStaysWhileItsOrderIsOpen() {
         var room = IdempotencyRoom()
         room.window = IdempotencyWindow(transferSeconds: 10, clientOrderSeconds: 10, maxRecords: 100)
