@@ -106,6 +106,18 @@ public struct PositionTable: Sendable, Hashable {
     @inline(__always)
     var middleWord: Int64 { head.position.openBuyNotionalMinor }
 
+    /// A word from each end of each slot after the first, at most `max` of them, for
+    /// `ExchangeState.warm`: a slot spans two cache lines, and a margin check and a
+    /// danger-mark check walk every slot of the account, not only the command's symbol's.
+    @inline(__always)
+    func tailLines(max: Int) -> UInt64 {
+        var sink: UInt64 = 0
+        for index in 0..<Swift.min(tail.count, max) {
+            sink &+= UInt64(tail[index].symbol) &+ UInt64(bitPattern: Int64(tail[index].lastAskSlot))
+        }
+        return sink
+    }
+
     /// The slot at `index` (0 is the inline one; `index < count`), in symbol order. The
     /// hot walks over an account's slots index them through the account in place
     /// (`accounts[i].positions[slotAt: s]`): iterating `slots` or `entries` went through

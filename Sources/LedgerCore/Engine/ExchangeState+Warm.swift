@@ -14,6 +14,8 @@ extension ExchangeState {
     public static let warmGroup = 8
     /// Makers warmed for an order: the first resting orders it would meet.
     static let warmMakers = 3
+    /// Slots warmed of each account a command touches, after the inline one.
+    static let warmSlotsMax = 8
     /// The fewest accounts at which the sequencer warms. Below, the state's hot lines stay
     /// in the caches and warming is only work: `ScaleProfile world N` (its mix warmed and
     /// not, in one run; docs/BENCHMARKS.md, "The follower's open orders, the writer's
@@ -164,13 +166,14 @@ extension ExchangeState {
             for index in 0..<count where items[index].orderSymbol >= 0 {
                 sink &+= UInt64(books.bySymbol[items[index].orderSymbol][items[index].orderSlot].accountIndex)
             }
-            // Stage 3: each account's slot in the command's symbol; the makers' slots (both
-            // ends of each: a slot spans two cache lines); the neighbours in its level of an
-            // order to cancel (unlinking it rewrites their links). (A tight loop over the
-            // tables' headers first, as in stages 1a and 2, measured no better.)
-            func readSlot(_ account: Int, _ symbol: SymbolID) -> UInt64 {
-                guard let slot = ledger.accounts[account].positions.slot(symbol) else { return 0 }
-                return UInt64(slot.restingOrders) &+ UInt64(slot.position.leverage)
+            // Stage 3: each account's slots after the inline one, both ends of each (a slot
+            // spans two cache lines; the margin check and the danger marks walk them all,
+            // not only the command's symbol's: issue 12, twentieth steps), and the makers';
+            // the neighbours in its level of an order to cancel (unlinking it rewrites their
+            // links). (A tight loop over the tables' headers first, as in stages 1a and 2,
+            // measured no better.)
+            func readSlots(_ account: Int) -> UInt64 {
+                ledger.accounts[account].positions.tailLines(max: Self.warmSlotsMax)
             }
             for index in 0..<count {
                 if items[index].orderSymbol >= 0 {
@@ -182,9 +185,9 @@ extension ExchangeState {
                         sink &+= UInt64(bitPattern: Int64(books.bySymbol[items[index].orderSymbol][order.nextSlot].previousSlot))
                     }
                 }
-                if items[index].accountIndex >= 0 { sink &+= readSlot(items[index].accountIndex, items[index].symbol) }
+                if items[index].accountIndex >= 0 { sink &+= readSlots(items[index].accountIndex) }
                 for place in 0..<Self.warmMakers where items[index].makers[place] >= 0 {
-                    sink &+= readSlot(items[index].makers[place], items[index].symbol)
+                    sink &+= readSlots(items[index].makers[place])
                 }
             }
             items.baseAddress!.deinitialize(count: count)
