@@ -40,54 +40,77 @@ extension ExchangeState {
             // makers it would meet first (from the head of the opposite best level), whose
             // accounts its fills read. Nothing here should miss: a miss in this loop is paid
             // alone, each command's far from the next one's.
-            for command in commands {
-                var item = WarmItem()
-                switch command {
-                case .placeOrder(let order):
-                    item.accountID = order.account
-                    item.symbol = order.symbol
-                    // The entry its id takes only if it can rest (a market, IOC or FOK order
-                    // never does).
-                    if order.type != .market && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
-                        item.newOrderID = nextOrderID
-                    }
-                    nextOrderID &+= 1
-                    if Int(order.symbol) < markets.count {
-                        // (The book read in place: a copy would retain its arrays.)
-                        let symbol = Int(order.symbol)
-                        // Only the makers it would meet: a passive order meets none, and
-                        // each line warmed in vain takes a place among the misses in flight.
-                        var maker = books.bySymbol[symbol].bestSlot(order.side.opposite)
-                        var met: Int64 = 0
-                        for place in 0..<Self.warmMakers {
-                            guard let slot = maker, met < order.quantityUnits else { break }
-                            let resting = books.bySymbol[symbol][slot]
-                            guard order.crosses(makerPriceUnits: resting.priceUnits) else { break }
-                            item.makers[place] = Int(resting.accountIndex)
-                            item.makerOrders[place] = Int(resting.orderID)
-                            met &+= resting.openQuantityUnits
-                            maker = books.bySymbol[symbol].slotAfter(slot)
+            // (Each command read where it lies, through `warmTarget`: `for command in
+            // commands` and a `switch` over the element copied the command and destroyed
+            // the copy through its value witnesses, the box of `listSymbol` making both
+            // outlined calls, ~70 instructions a command.)
+            // Where the orders before this one in the group leave each book side they
+            // cross, as predicted here: with flow on a few symbols, several orders of a group
+            // cross the same book, and each predicted from the head of the book warmed the
+            // makers the first one takes (issue 12, twentieth steps: the makers' accounts
+            // were then most of the misses left in matching).
+            withUnsafeTemporaryAllocation(of: MakerCursor.self, capacity: Self.warmGroup) { cursors in
+                var cursorCount = 0
+                for position in commands.indices {
+                    var item = WarmItem()
+                    let target = commands[position].warmTarget
+                    item.accountID = target.account
+                    item.orderID = target.orderID
+                    item.symbol = target.symbol
+                    if let order = target.placed {
+                        // The entry its id takes only if it can rest (a market, IOC or FOK order
+                        // never does).
+                        if order.type != .market && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
+                            item.newOrderID = nextOrderID
+                        }
+                        nextOrderID &+= 1
+                        if Int(order.symbol) < markets.count {
+                            // (The book read in place: a copy would retain its arrays.)
+                            let symbol = Int(order.symbol)
+                            let bookSide = order.side.opposite
+                            // Only the makers it would meet: a passive order meets none, and
+                            // each line warmed in vain takes a place among the misses in flight.
+                            var cursor = 0
+                            while cursor < cursorCount && (cursors[cursor].symbol != symbol || cursors[cursor].side != bookSide) {
+                                cursor += 1
+                            }
+                            let known = cursor < cursorCount
+                            var maker = known ? cursors[cursor].slot : books.bySymbol[symbol].bestSlot(bookSide)
+                            // Of the first maker, what the orders before this one take.
+                            var taken = known ? cursors[cursor].taken : 0
+                            var met: Int64 = 0
+                            var place = 0
+                            while let slot = maker, met < order.quantityUnits, place < Self.warmMakers {
+                                let resting = books.bySymbol[symbol][slot]
+                                guard order.crosses(makerPriceUnits: resting.priceUnits) else { break }
+                                item.makers[place] = Int(resting.accountIndex)
+                                item.makerOrders[place] = Int(resting.orderID)
+                                place += 1
+                                let left = resting.openQuantityUnits - taken
+                                let takes = min(left, order.quantityUnits - met)
+                                met += takes
+                                if takes < left {
+                                    taken += takes
+                                    break
+                                }
+                                taken = 0
+                                maker = books.bySymbol[symbol].slotAfter(slot)
+                            }
+                            if met > 0 {
+                                let cursorNow = MakerCursor(symbol: symbol, side: bookSide, slot: maker, taken: taken)
+                                if known {
+                                    cursors[cursor] = cursorNow
+                                } else {
+                                    cursors.initializeElement(at: cursorCount, to: cursorNow)
+                                    cursorCount += 1
+                                }
+                            }
                         }
                     }
-                case .cancelOrder(let cancel):
-                    item.accountID = cancel.account
-                    item.orderID = cancel.orderID
-                case .amendOrder(let amend):
-                    item.accountID = amend.account
-                    item.orderID = amend.orderID
-                case .deposit(let transfer), .withdraw(let transfer):
-                    item.accountID = transfer.account
-                case .cancelAllOrders(let account, let symbol), .setLeverage(let account, let symbol, _),
-                    .setMarginMode(let account, let symbol, _), .adjustIsolatedMargin(let account, let symbol, _):
-                    item.accountID = account
-                    item.symbol = symbol
-                case .settleFunding(let account):
-                    item.accountID = account
-                default:
-                    break
+                    items.initializeElement(at: count, to: item)
+                    count += 1
                 }
-                items.initializeElement(at: count, to: item)
-                count += 1
+                cursors.baseAddress!.deinitialize(count: cursorCount)
             }
             // Stage 1a: the ids' home entries in their tables (the makers' orders' too: a
             // fill looks its maker up, and removes it when filled; and the entry a new
@@ -212,6 +235,15 @@ private struct WarmItem {
     var orderSlot: Int32 = 0
 }
 
+/// Where the orders of a warmed group before this one leave a book side they cross
+/// (`ExchangeState.warm`, stage 0): the maker slot met next and what of it they take.
+private struct MakerCursor {
+    var symbol: Int
+    var side: Side
+    var slot: Int32?
+    var taken: Int64
+}
+
 /// Three account indexes or order ids (−1: none), without an array's allocation.
 private struct FixedMakers {
     var values: (Int, Int, Int) = (-1, -1, -1)
@@ -230,6 +262,26 @@ private struct FixedMakers {
             case 1: values.1 = newValue
             default: values.2 = newValue
             }
+        }
+    }
+}
+
+extension Command {
+    /// What `ExchangeState.warm` reads of a command: the account it names, the order it
+    /// names (cancel, amend), its symbol, and the order it places. A getter, so that a
+    /// command in an array is read in place (borrowed) rather than copied out.
+    @inline(__always)
+    fileprivate var warmTarget: (account: AccountID, orderID: OrderID, symbol: SymbolID, placed: PlaceOrder?) {
+        switch self {
+        case .placeOrder(let order): (order.account, 0, order.symbol, order)
+        case .cancelOrder(let cancel): (cancel.account, cancel.orderID, 0, nil)
+        case .amendOrder(let amend): (amend.account, amend.orderID, 0, nil)
+        case .deposit(let transfer), .withdraw(let transfer): (transfer.account, 0, 0, nil)
+        case .cancelAllOrders(let account, let symbol), .setLeverage(let account, let symbol, _),
+            .setMarginMode(let account, let symbol, _), .adjustIsolatedMargin(let account, let symbol, _):
+            (account, 0, symbol, nil)
+        case .settleFunding(let account): (account, 0, 0, nil)
+        default: (0, 0, 0, nil)
         }
     }
 }
