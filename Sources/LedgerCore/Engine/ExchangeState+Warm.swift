@@ -37,18 +37,16 @@ extension ExchangeState {
             var count = 0
             var nextOrderID = self.books.nextOrderID
             // Stage 0: what each command names; for an order, the id it will take and the
-            // makers it would meet first (from the head of the opposite best level), whose
-            // accounts its fills read. Nothing here should miss: a miss in this loop is paid
-            // alone, each command's far from the next one's.
-            // (Each command read where it lies, through `warmTarget`: `for command in
-            // commands` and a `switch` over the element copied the command and destroyed
-            // the copy through its value witnesses, the box of `listSymbol` making both
-            // outlined calls, ~70 instructions a command.)
-            // Where the orders before this one in the group leave each book side they
-            // cross, as predicted here: with flow on a few symbols, several orders of a group
-            // cross the same book, and each predicted from the head of the book warmed the
-            // makers the first one takes (issue 12, twentieth steps: the makers' accounts
-            // were then most of the misses left in matching).
+            // makers it would meet first, whose accounts its fills read: from the head of
+            // the opposite best level, or from where the group's orders before it leave
+            // that side (a cursor a book side: with flow on a few symbols, several orders of
+            // a group cross the same book, and each predicted from the head warmed the
+            // makers the first one takes; issue 12, twentieth steps). Nothing here should
+            // miss: a miss in this loop is paid alone, each command's far from the next
+            // one's. (Each command is read where it lies, through `warmTarget`: `for
+            // command in commands` and a `switch` over the element copied the command and
+            // destroyed the copy through its value witnesses, the box of `listSymbol`
+            // making both outlined calls, ~70 instructions a command.)
             withUnsafeTemporaryAllocation(of: MakerCursor.self, capacity: Self.warmGroup) { cursors in
                 var cursorCount = 0
                 for position in commands.indices {
@@ -68,8 +66,6 @@ extension ExchangeState {
                             // (The book read in place: a copy would retain its arrays.)
                             let symbol = Int(order.symbol)
                             let bookSide = order.side.opposite
-                            // Only the makers it would meet: a passive order meets none, and
-                            // each line warmed in vain takes a place among the misses in flight.
                             var cursor = 0
                             while cursor < cursorCount && (cursors[cursor].symbol != symbol || cursors[cursor].side != bookSide) {
                                 cursor += 1
@@ -80,6 +76,8 @@ extension ExchangeState {
                             var taken = known ? cursors[cursor].taken : 0
                             var met: Int64 = 0
                             var place = 0
+                            // Only the makers it would meet: a passive order meets none, and
+                            // each line warmed in vain takes a place among the misses in flight.
                             while let slot = maker, met < order.quantityUnits, place < Self.warmMakers {
                                 let resting = books.bySymbol[symbol][slot]
                                 guard order.crosses(makerPriceUnits: resting.priceUnits) else { break }
