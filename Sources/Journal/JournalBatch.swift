@@ -244,17 +244,11 @@ public struct JournalEntry: Sendable, Hashable {
     /// The bytes the payload lies in (a block's, where the entries after it follow) and
     /// its place in them: decoding may look ahead past the payload for a varint's fast
     /// path (`ByteReader.init(_:payload:)`), never read it as a field.
-    private var bytes: ArraySlice<UInt8>
-    private var payloadRange: Range<Int>
+    private let bytes: ArraySlice<UInt8>
+    private let payloadRange: Range<Int>
 
     /// The command and events' bytes.
-    public var payload: ArraySlice<UInt8> {
-        get { bytes[payloadRange] }
-        set {
-            bytes = newValue
-            payloadRange = newValue.indices
-        }
-    }
+    public var payload: ArraySlice<UInt8> { bytes[payloadRange] }
 
     public init(sequence: SequenceNumber, timeNanos: Int64, payload: ArraySlice<UInt8>) {
         self.init(sequence: sequence, timeNanos: timeNanos, payload: payload.indices, in: payload)

@@ -293,9 +293,9 @@ public enum JournalVerifier {
         func lastTime(of header: BlockHeader, in file: any StorageFile, at offset: Int64) throws(JournalError) -> Int64? {
             let payload = try file.read(count: Int(header.payloadBytes), at: offset + Int64(JournalFormat.blockHeaderBytes))
             guard let raw = try? SegmentScanner.decompress(header: header, payload: payload),
-                let entries = try? EntryFraming.entries(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
+                let frames = try? EntryFraming.frames(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
             else { return nil }
-            return entries.last?.timeNanos
+            return frames.last?.timeNanos
         }
     }
 }

@@ -151,7 +151,7 @@ package enum SegmentScanner {
         if decodeEntries {
             do {
                 let raw = try decompress(header: header, payload: payload)
-                _ = try EntryFraming.entries(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
+                _ = try EntryFraming.frames(in: raw, firstSequence: header.firstSequence, count: Int(header.entryCount))
             } catch {
                 return .invalid("block payload does not decode: \(error)", definitelyCorrupt: true)
             }
