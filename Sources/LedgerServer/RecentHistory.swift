@@ -63,6 +63,10 @@ struct RecordRing<Record> {
     /// The kept records in storage order (full once `capacity` were appended).
     private var slots: [Record] = []
     private var links: [Int] = []
+    /// Beside each link, the slot (in `RecentHistory`'s lists) of the account whose chain
+    /// it is: an eviction reads where its accounts' chains are instead of looking each
+    /// account up. A slot stays its account's while a chain holds a record of it.
+    private var owners: [UInt32] = []
     /// The absolute position of the oldest record kept, and of the next one.
     private(set) var first = 0
     private(set) var end = 0
@@ -98,7 +102,10 @@ struct RecordRing<Record> {
         if slots.count < capacity {
             // Nothing evicted yet: the next place is the next slot.
             slots.append(record)
-            for _ in 0..<linkCount { links.append(-1) }
+            for _ in 0..<linkCount {
+                links.append(-1)
+                owners.append(0)
+            }
         } else {
             let place = place(end)
             slots[place] = record
@@ -133,6 +140,17 @@ struct RecordRing<Record> {
         precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
         links[place(position) * linkCount + which] = next
     }
+
+    /// The slot of the account whose chain holds the kept record's link `which`.
+    func owner(_ position: Int, _ which: Int) -> Int {
+        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
+        return Int(owners[place(position) * linkCount + which])
+    }
+
+    mutating func setOwner(_ position: Int, _ which: Int, to slot: Int) {
+        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
+        owners[place(position) * linkCount + which] = UInt32(slot)
+    }
 }
 
 /// One account's records of one kind in a `RecordRing`: the oldest and the newest kept
@@ -147,8 +165,9 @@ struct Chain {
     var isEmpty: Bool { head < 0 }
 
     /// Links the record just appended at `position` after the tail; its link `link` is
-    /// this account's.
-    mutating func append<Record>(_ position: Int, in ring: inout RecordRing<Record>, link: Int) {
+    /// this account's, whose chains are in slot `owner`.
+    mutating func append<Record>(_ position: Int, in ring: inout RecordRing<Record>, link: Int, owner: Int) {
+        ring.setOwner(position, link, to: owner)
         if tail >= 0 { ring.setLink(tail, tailLink, to: position) } else { head = position }
         tail = position
         tailLink = link
@@ -183,9 +202,10 @@ struct Chain {
 /// quarter of its time (docs/BENCHMARKS.md, "The durable path's threads"): a Swift
 /// dictionary per kind and account, looked up for each record added and each evicted, and
 /// two sets allocated per trade. Now an account's records are chains through the rings
-/// (`Chain`), its chains sit in one slot of `lists`, found by an `IDIndex` (the last one
-/// found is kept for the next record), and a slot is freed when it holds nothing. Open
-/// orders are the reducer's (`OpenOrders`), listed per account from the follower's state.
+/// (`Chain`), its chains sit in one slot of `lists`, found by an `IDIndex` (the last two
+/// found are kept for the next records; an evicted record's links name them), and a slot is
+/// freed when it holds nothing. Open orders are the reducer's (`OpenOrders`), listed per
+/// account from the follower's state.
 struct RecentHistory: OrderLifecycleObserver {
     /// An account's chains of each kind. (Its open orders are the state's: see
     /// `openOrders(of:in:)`.)
@@ -198,6 +218,12 @@ struct RecentHistory: OrderLifecycleObserver {
         var isUnused: Bool { closed.isEmpty && trades.isEmpty && income.isEmpty && force.isEmpty }
     }
 
+    /// An account and its slot in `lists` (−1: none).
+    struct AccountSlot {
+        var account: AccountID = 0
+        var slot = -1
+    }
+
     let limits: HistoryLimits
     /// The reducer; nil only while it reduces an entry, with this history as its observer
     /// (moved out, so that it and `self` are not changed through one access).
@@ -207,8 +233,11 @@ struct RecentHistory: OrderLifecycleObserver {
     private var slotOf = IDIndex()
     private var lists: [AccountLists] = []
     private var freeSlots: [UInt32] = []
-    /// The account whose slot `slot(_:)` found last (slot −1: none).
-    private var lastSlot: (account: AccountID, slot: Int) = (0, -1)
+    /// The accounts whose slots `slot(_:)` found last, the latest first (slot −1: none).
+    /// A trade records its two accounts' things in turn (the maker's and the taker's
+    /// links, then each one's PnL and commission): with one kept, each turn looked the
+    /// account up again.
+    private var lastSlots: (AccountSlot, AccountSlot) = (AccountSlot(), AccountSlot())
     private(set) var closed: RecordRing<OrderRecord>
     private var closedByID = IDIndex(engineAssigned: true)
     /// Two links a trade: the maker's, then the taker's (one when they are one account).
@@ -238,8 +267,8 @@ struct RecentHistory: OrderLifecycleObserver {
     var idsIndexed: (closed: Int, force: Int) { (closedByID.count, forceByID.count) }
 
     /// The first way the account slots disagree, or nil: a slot in use is its account's
-    /// by the index, a free one holds nothing, and the last slot found is one in use. For
-    /// tests.
+    /// by the index, a free one holds nothing, the last slots found are in use and
+    /// their accounts', and each kept record's links name its accounts' slots. For tests.
     var slotsDisagreement: String? {
         let free = Set(freeSlots.map(Int.init))
         for slot in lists.indices {
@@ -252,21 +281,45 @@ struct RecentHistory: OrderLifecycleObserver {
             }
         }
         if lists.count - free.count != slotOf.count { return "\(slotOf.count) accounts indexed, \(lists.count - free.count) slots in use" }
-        if lastSlot.slot >= 0 && (free.contains(lastSlot.slot) || lists[lastSlot.slot].account != lastSlot.account) {
-            return "the last slot found (\(lastSlot.slot), account \(lastSlot.account)) is not that account's"
+        for last in [lastSlots.0, lastSlots.1] where last.slot >= 0 {
+            if free.contains(last.slot) || lists[last.slot].account != last.account {
+                return "a last slot found (\(last.slot), account \(last.account)) is not that account's"
+            }
         }
-        return nil
+        if lastSlots.0.slot >= 0 && lastSlots.0.slot == lastSlots.1.slot { return "both last slots found are \(lastSlots.0.slot)" }
+        // Each kept record's links name the slots of their accounts.
+        func owners<Record>(_ ring: RecordRing<Record>, _ name: String, _ accounts: (Record) -> [AccountID]) -> String? {
+            for position in ring.first..<ring.end {
+                for (link, account) in accounts(ring[kept: position]).enumerated()
+                where lists[ring.owner(position, link)].account != account {
+                    return "\(name) record \(position)'s link \(link) names slot \(ring.owner(position, link)), not account \(account)'s"
+                }
+            }
+            return nil
+        }
+        return owners(closed, "closed", { [$0.account] }) ?? owners(forceOrders, "force", { [$0.account] })
+            ?? owners(income, "income", { [$0.account] })
+            ?? owners(
+                trades, "trade",
+                {
+                    $0.trade.makerAccount == $0.trade.takerAccount
+                        ? [$0.trade.makerAccount] : [$0.trade.makerAccount, $0.trade.takerAccount]
+                })
     }
 
     // MARK: Account slots
 
     /// The account's slot, made if it has none.
     private mutating func slot(_ account: AccountID) -> Int {
-        // An entry records several things of one account in a row (a trade's side: its
-        // link, its PnL, its commission, the order it closed).
-        if lastSlot.slot >= 0 && lastSlot.account == account { return lastSlot.slot }
+        // An entry records several things of one or two accounts in turn (a trade's sides:
+        // their links, PnL and commissions, the orders they closed).
+        if lastSlots.0.slot >= 0 && lastSlots.0.account == account { return lastSlots.0.slot }
+        if lastSlots.1.slot >= 0 && lastSlots.1.account == account {
+            swap(&lastSlots.0, &lastSlots.1)
+            return lastSlots.0.slot
+        }
         if let slot = slotOf[account] {
-            lastSlot = (account, slot)
+            lastSlots = (AccountSlot(account: account, slot: slot), lastSlots.0)
             return slot
         }
         let slot: Int
@@ -278,7 +331,7 @@ struct RecentHistory: OrderLifecycleObserver {
         }
         lists[slot].account = account
         slotOf.insert(account, slot)
-        lastSlot = (account, slot)
+        lastSlots = (AccountSlot(account: account, slot: slot), lastSlots.0)
         return slot
     }
 
@@ -286,14 +339,10 @@ struct RecentHistory: OrderLifecycleObserver {
     private mutating func releaseIfUnused(_ slot: Int) {
         guard lists[slot].isUnused else { return }
         slotOf.removeValue(forKey: lists[slot].account)
-        if lastSlot.slot == slot { lastSlot = (0, -1) }
+        if lastSlots.1.slot == slot { lastSlots.1 = AccountSlot() }
+        if lastSlots.0.slot == slot { lastSlots = (lastSlots.1, AccountSlot()) }
         lists[slot] = AccountLists()
         freeSlots.append(UInt32(slot))
-    }
-
-    private func existingSlot(_ account: AccountID) -> Int {
-        guard let slot = slotOf[account] else { preconditionFailure("account \(account) has records kept but no slot") }
-        return slot
     }
 
     // MARK: Reads
@@ -411,8 +460,8 @@ struct RecentHistory: OrderLifecycleObserver {
         let id = record.orderID
         if closed.capacity > 0 {
             if let evictee = closed.evictee {
-                let (account, evictedID) = (closed[kept: evictee].account, closed[kept: evictee].orderID)
-                let evictedSlot = existingSlot(account)
+                let evictedID = closed[kept: evictee].orderID
+                let evictedSlot = closed.owner(evictee, 0)
                 lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
                 // (An order closes once, so its id points here; put back if it did not.)
                 if let kept = closedByID.removeValue(forKey: evictedID), kept != evictee { closedByID.insert(evictedID, kept) }
@@ -420,7 +469,8 @@ struct RecentHistory: OrderLifecycleObserver {
             }
             let position = closed.end
             closed.append(record)
-            lists[slot(record.account)].closed.append(position, in: &closed, link: 0)
+            let slot = slot(record.account)
+            lists[slot].closed.append(position, in: &closed, link: 0, owner: slot)
             closedByID.insert(id, position)
         }
         if record.autoClose == .liquidation {
@@ -440,8 +490,8 @@ struct RecentHistory: OrderLifecycleObserver {
     private mutating func appendForceOrder(_ record: OrderRecord) -> Int? {
         guard limits.forceOrdersMax > 0 else { return nil }
         if let evictee = forceOrders.evictee {
-            let (account, evictedID) = (forceOrders[kept: evictee].account, forceOrders[kept: evictee].orderID)
-            let evictedSlot = existingSlot(account)
+            let evictedID = forceOrders[kept: evictee].orderID
+            let evictedSlot = forceOrders.owner(evictee, 0)
             lists[evictedSlot].force.dropHead(evictee, in: forceOrders, link: 0)
             if forceOrders[kept: evictee].autoClose == .liquidation, forceByID[evictedID] == evictee {
                 forceByID.removeValue(forKey: evictedID)
@@ -451,7 +501,7 @@ struct RecentHistory: OrderLifecycleObserver {
         let position = forceOrders.end
         forceOrders.append(record)
         let slot = slot(record.account)
-        lists[slot].force.append(position, in: &forceOrders, link: 0)
+        lists[slot].force.append(position, in: &forceOrders, link: 0, owner: slot)
         return position
     }
 
@@ -460,10 +510,10 @@ struct RecentHistory: OrderLifecycleObserver {
         if limits.tradesMax > 0 {
             if let evictee = trades.evictee {
                 let (maker, taker) = (trades[kept: evictee].trade.makerAccount, trades[kept: evictee].trade.takerAccount)
-                let makerSlot = existingSlot(maker)
+                let makerSlot = trades.owner(evictee, 0)
                 lists[makerSlot].trades.dropHead(evictee, in: trades, link: 0)
                 if taker != maker {
-                    let takerSlot = existingSlot(taker)
+                    let takerSlot = trades.owner(evictee, 1)
                     lists[takerSlot].trades.dropHead(evictee, in: trades, link: 1)
                     releaseIfUnused(takerSlot)
                 }
@@ -471,8 +521,12 @@ struct RecentHistory: OrderLifecycleObserver {
             }
             let position = trades.end
             trades.append(record)
-            lists[slot(trade.makerAccount)].trades.append(position, in: &trades, link: 0)
-            if trade.takerAccount != trade.makerAccount { lists[slot(trade.takerAccount)].trades.append(position, in: &trades, link: 1) }
+            let makerSlot = slot(trade.makerAccount)
+            lists[makerSlot].trades.append(position, in: &trades, link: 0, owner: makerSlot)
+            if trade.takerAccount != trade.makerAccount {
+                let takerSlot = slot(trade.takerAccount)
+                lists[takerSlot].trades.append(position, in: &trades, link: 1, owner: takerSlot)
+            }
         }
         let symbol = Int(trade.symbol)
         while publicTradeRings.count <= symbol { publicTradeRings.append(RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)) }
@@ -514,7 +568,7 @@ struct RecentHistory: OrderLifecycleObserver {
     ) {
         guard amount != 0, limits.incomeMax > 0 else { return }
         if let evictee = income.evictee {
-            let evictedSlot = existingSlot(income[kept: evictee].account)
+            let evictedSlot = income.owner(evictee, 0)
             lists[evictedSlot].income.dropHead(evictee, in: income, link: 0)
             releaseIfUnused(evictedSlot)
         }
@@ -524,6 +578,6 @@ struct RecentHistory: OrderLifecycleObserver {
                 account: account, kind: kind, asset: asset, symbol: symbol, amountMinor: amount, tradeID: tradeID, sequence: sequence,
                 timeNanos: timeNanos))
         let slot = slot(account)
-        lists[slot].income.append(position, in: &income, link: 0)
+        lists[slot].income.append(position, in: &income, link: 0, owner: slot)
     }
 }

@@ -109,6 +109,26 @@ import Testing
         }
     }
 
+    /// The history remembers the slots of the last two accounts it found. An account whose
+    /// last record leaves while it is the older of the two gives its slot back, and its next
+    /// record must get a slot of its own, not the one it remembered.
+    @Test func anAccountReleasedWhileRememberedGetsASlotAgain() {
+        var limits = HistoryLimits()
+        (limits.ordersMax, limits.tradesMax, limits.incomeMax, limits.forceOrdersMax) = (0, 0, 2, 0)
+        var run = Run(limits: limits)
+        for command in E2EWorld.genesis { run.run(command) }
+        // Deposits of 5, 6, then 5 again: the third evicts 5's only record while 5 is the
+        // older remembered account, then records 5's new one.
+        for (transfer, account) in [(1, 5), (2, 6), (3, 5), (4, 7), (5, 5)] as [(UInt64, AccountID)] {
+            run.run(.deposit(Transfer(transferID: transfer, account: account, asset: 0, amountMinor: 1_000 * Int64(transfer))))
+            if let problem = run.history.slotsDisagreement { Issue.record("after deposit \(transfer): \(problem)") }
+        }
+        #expect(run.history.income(of: 5).map(\.amountMinor) == [5_000])
+        #expect(run.history.income(of: 7).map(\.amountMinor) == [4_000])
+        #expect(run.history.income(of: 6).isEmpty)
+        #expect(run.history.accountsKept == 2)
+    }
+
     @Test func theRingKeepsPositionsStable() {
         var ring = RecordRing<Int>(capacity: 3, linkCount: 1)
         var evicted: [Int] = []
@@ -123,9 +143,10 @@ import Testing
         #expect(ring[6] == nil && ring[7] == 7 && ring[9] == 9 && ring[10] == nil)
         // A chain through the ring: 7 → 9, then 7 leaves.
         var chain = Chain()
-        chain.append(7, in: &ring, link: 0)
-        chain.append(9, in: &ring, link: 0)
+        chain.append(7, in: &ring, link: 0, owner: 4)
+        chain.append(9, in: &ring, link: 0, owner: 4)
         #expect(chain.records(in: ring) { _ in 0 } == [7, 9] && ring.link(7, 0) == 9)
+        #expect(ring.owner(7, 0) == 4 && ring.owner(9, 0) == 4, "each link names its account's slot")
         // The evictee leaves its chain before the append that evicts it.
         #expect(ring.evictee == 7)
         chain.dropHead(7, in: ring, link: 0)
