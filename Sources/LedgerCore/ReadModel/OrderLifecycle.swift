@@ -362,17 +362,23 @@ public struct OrderLifecycle: Sendable {
     private mutating func close<Observer: OrderLifecycleObserver>(
         _ id: OrderID, _ status: OrderStatus, _ sequence: SequenceNumber, _ timeNanos: Int64, _ observer: inout Observer
     ) {
-        guard var record = open.remove(id) else { return }
+        // Changed and handed on where it lies (taking it out copied its ~200 bytes).
+        guard let slot = open.remove(id) else { return }
+        Self.markClosed(&open[slot: slot], status, sequence, timeNanos)
+        if open[slot: slot].autoClose == .liquidation {
+            continuing[LiquidationKey(account: open[slot: slot].account, symbol: open[slot: slot].symbol)] = open[slot: slot]
+        }
+        observer.orderClosed(open[slot: slot])
+    }
+
+    @inline(__always)
+    private static func markClosed(_ record: inout OrderRecord, _ status: OrderStatus, _ sequence: SequenceNumber, _ timeNanos: Int64) {
         record.status = status
         record.isOpen = false
         record.openQuantityUnits = 0
         if status == .filled { record.originalQuantityUnits = record.executedQuantityUnits }
         record.updateNanos = timeNanos
         record.updateSequence = sequence
-        if record.autoClose == .liquidation {
-            continuing[LiquidationKey(account: record.account, symbol: record.symbol)] = record
-        }
-        observer.orderClosed(record)
     }
 
     /// A takeover or an ADL fill closes part of a liquidated position: it counts toward
@@ -432,10 +438,10 @@ public struct OpenOrders: Sendable {
     @inline(__always)
     package func slot(of id: OrderID) -> Int? { slots[id].map { Int($0.slot) } }
 
-    /// The record in place (by `slot(of:)`).
+    /// The record in place (by `slot(of:)`, or a slot just freed by `remove`).
     @inline(__always)
     package subscript(slot slot: Int) -> OrderRecord {
-        get { records[slot] }
+        _read { yield records[slot] }
         _modify { yield &records[slot] }
     }
 
@@ -453,10 +459,11 @@ public struct OpenOrders: Sendable {
         }
     }
 
-    /// Closes an order: its record, or nil if it was not open.
-    package mutating func remove(_ id: OrderID) -> OrderRecord? {
+    /// Closes an order: the slot where its record stays until the next `insert`, or nil
+    /// if it was not open.
+    package mutating func remove(_ id: OrderID) -> Int? {
         guard let location = slots.removeValue(forKey: id) else { return nil }
         freeSlots.append(Int(location.slot))
-        return records[Int(location.slot)]
+        return Int(location.slot)
     }
 }
