@@ -130,20 +130,6 @@ struct RecordRing<Record> {
         }
     }
 
-    /// Where a kept position is in the ring's storage (0 ..< `capacity`): it stays there
-    /// while the record is kept.
-    func storagePlace(of position: Int) -> Int {
-        precondition(isKept(position), "no record kept at \(position)")
-        return place(position)
-    }
-
-    /// The kept position at a place in the storage, or nil when none is kept there.
-    func position(atPlace storagePlace: Int) -> Int? {
-        guard storagePlace >= 0 && storagePlace < slots.count else { return nil }
-        let offset = storagePlace >= firstPlace ? storagePlace - firstPlace : storagePlace + capacity - firstPlace
-        return first + offset < end ? first + offset : nil
-    }
-
     /// The kept record's link `which`.
     func link(_ position: Int, _ which: Int) -> Int {
         precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
@@ -253,8 +239,7 @@ struct RecentHistory: OrderLifecycleObserver {
     /// account up again.
     private var lastSlots: (AccountSlot, AccountSlot) = (AccountSlot(), AccountSlot())
     private(set) var closed: RecordRing<OrderRecord>
-    /// Each kept closed order's place in `closed`'s storage, by id.
-    private var closedByID = OrderIDIndex()
+    private var closedByID = IDIndex(engineAssigned: true)
     /// Two links a trade: the maker's, then the taker's (one when they are one account).
     private(set) var trades: RecordRing<TradeRecord>
     /// By symbol id; each allocated with its first trade.
@@ -366,7 +351,7 @@ struct RecentHistory: OrderLifecycleObserver {
 
     func order(_ id: OrderID) -> OrderRecord? {
         if let record = lifecycle.open[id] { return record }
-        return closedByID[id].flatMap { closed.position(atPlace: $0) }.flatMap { closed[$0] }
+        return closedByID[id].flatMap { closed[$0] }
     }
 
     private func lists(of account: AccountID) -> AccountLists? {
@@ -479,15 +464,14 @@ struct RecentHistory: OrderLifecycleObserver {
                 let evictedSlot = closed.owner(evictee, 0)
                 lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
                 // (An order closes once, so its id points here; put back if it did not.)
-                let evicteePlace = closed.storagePlace(of: evictee)
-                if let kept = closedByID.removeValue(forKey: evictedID), kept != evicteePlace { closedByID.set(evictedID, kept) }
+                if let kept = closedByID.removeValue(forKey: evictedID), kept != evictee { closedByID.insert(evictedID, kept) }
                 releaseIfUnused(evictedSlot)
             }
             let position = closed.end
             closed.append(record)
             let slot = slot(record.account)
             lists[slot].closed.append(position, in: &closed, link: 0, owner: slot)
-            closedByID.set(id, closed.storagePlace(of: position))
+            closedByID.insert(id, position)
         }
         if record.autoClose == .liquidation {
             if let position = appendForceOrder(record) { forceByID.insert(id, position) }
@@ -499,7 +483,7 @@ struct RecentHistory: OrderLifecycleObserver {
     /// A later entry's takeover or ADL fills of a closed liquidation order.
     mutating func liquidationExtended(_ record: OrderRecord) {
         if let position = forceByID[record.orderID], forceOrders[position] != nil { forceOrders[position] = record }
-        if let kept = closedByID[record.orderID].flatMap({ closed.position(atPlace: $0) }) { closed[kept] = record }
+        if let kept = closedByID[record.orderID], closed[kept] != nil { closed[kept] = record }
     }
 
     @discardableResult

@@ -141,13 +141,6 @@ import Testing
         #expect(evicted == Array(0..<7))
         #expect((ring.first, ring.end) == (7, 10))
         #expect(ring[6] == nil && ring[7] == 7 && ring[9] == 9 && ring[10] == nil)
-        // Each kept position has a place of its own in the storage, and is found from it.
-        #expect(Set((7..<10).map { ring.storagePlace(of: $0) }) == [0, 1, 2])
-        #expect((7..<10).allSatisfy { ring.position(atPlace: ring.storagePlace(of: $0)) == $0 })
-        var partial = RecordRing<Int>(capacity: 4)
-        partial.append(0)
-        partial.append(1)
-        #expect(partial.position(atPlace: 1) == 1 && partial.position(atPlace: 2) == nil && partial.position(atPlace: -1) == nil)
         // A chain through the ring: 7 → 9, then 7 leaves.
         var chain = Chain()
         chain.append(7, in: &ring, link: 0, owner: 4)

@@ -191,28 +191,3 @@ struct OrderSlotTable: Sendable {
         index >= 0 ? UInt64(bitPattern: Int64(places[index].slot)) : older.keyAt(-1 - index)
     }
 }
-
-/// An `OrderSlotTable` from an engine-assigned order id to a place (0 ... `Int32.max`), for
-/// the other modules (the daemon's recent history keeps its closed orders' places in its
-/// ring by id). Orders close soon after their ids are handed out, so their ids fall in the
-/// table's window: an index and a compare where an `IDIndex` hashed and probed a table of
-/// 200,000 ids for every order closed and every one that left the ring.
-package struct OrderIDIndex: Sendable {
-    private var table = OrderSlotTable()
-
-    package init() {}
-
-    /// Ids indexed.
-    package var count: Int { table.count }
-
-    package subscript(id: OrderID) -> Int? { table[id].map { Int($0.slot) } }
-
-    /// Indexes `id` at `place`, replacing any place it had.
-    package mutating func set(_ id: OrderID, _ place: Int) {
-        precondition(place >= 0 && place <= Int(Int32.max), "place \(place) is beyond an order id index's")
-        table[id] = OrderLocation(symbol: 0, slot: Int32(place))
-    }
-
-    @discardableResult
-    package mutating func removeValue(forKey id: OrderID) -> Int? { table.removeValue(forKey: id).map { Int($0.slot) } }
-}
