@@ -405,26 +405,42 @@ struct RecentHistory: OrderLifecycleObserver {
         }
     }
 
-    /// Records one durable entry; `state` is the follower's state after it (for the
-    /// symbols' settlement assets).
+    /// Records one durable entry; `state` is the follower's state after it.
     mutating func record(
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState
     ) {
+        if record(command, events, sequence: sequence, timeNanos: timeNanos, symbols: state.symbols) {
+            endLiquidations(after: state)
+        }
+    }
+
+    /// `record(_:_:sequence:timeNanos:state:)` in two steps, for a caller that holds the
+    /// state in place (the follower): passed whole, the state was copied from its `inout`
+    /// place for every entry (0x570 bytes, about 4% of the follower's samples,
+    /// docs/BENCHMARKS.md, "twenty-first steps"). This records the entry with the
+    /// symbols (their settlement assets) and returns true when `endLiquidations(after:)`
+    /// must read the state too (a closed liquidation order is still extendable).
+    @discardableResult
+    mutating func record(
+        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64,
+        symbols: borrowing ContiguousArray<SymbolSpec>
+    ) -> Bool {
         // (Not swapped with a new reducer: that made a new id index, with a random seed
         // from getrandom(2), every entry.)
         var orders: OrderLifecycle? = nil
         swap(&orders, &reducer)
-        orders!.record(command, events, sequence: sequence, timeNanos: timeNanos, state: state, observer: &self)
+        orders!.reduce(command, events, sequence: sequence, timeNanos: timeNanos, observer: &self)
+        let keepsLiquidationsOpen = orders!.keepsLiquidationsOpen
         swap(&orders, &reducer)
         for event in events {
             switch event {
             case .trade(let trade):
-                recordTrade(trade, sequence: sequence, timeNanos: timeNanos, state: state)
+                recordTrade(trade, sequence: sequence, timeNanos: timeNanos, symbols: symbols)
             case .insuranceTakeover(let account, let symbol, _, _, _, let pnl, _):
-                addIncome(account, .realizedPnl, symbol: symbol, pnl, state: state, sequence: sequence, timeNanos: timeNanos)
+                addIncome(account, .realizedPnl, symbol: symbol, pnl, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
             case .autoDeleveraged(let account, let counterparty, let symbol, let side, let price, let quantity, let pnl, let theirs):
-                addIncome(account, .realizedPnl, symbol: symbol, pnl, state: state, sequence: sequence, timeNanos: timeNanos)
-                addIncome(counterparty, .realizedPnl, symbol: symbol, theirs, state: state, sequence: sequence, timeNanos: timeNanos)
+                addIncome(account, .realizedPnl, symbol: symbol, pnl, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
+                addIncome(counterparty, .realizedPnl, symbol: symbol, theirs, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
                 // The counterparty's position closed by ADL: a force order of its own.
                 var adl = OrderRecord(
                     orderID: 0, account: counterparty, symbol: symbol, side: side.opposite, type: .limit, timeInForce: .ioc,
@@ -439,19 +455,20 @@ struct RecentHistory: OrderLifecycleObserver {
                 appendForceOrder(adl)
             case .liquidationSettled(let account, let symbol, _, let fee, let surplus):
                 addIncome(
-                    account, .insuranceClear, symbol: symbol, -(fee + surplus), state: state, sequence: sequence, timeNanos: timeNanos)
+                    account, .insuranceClear, symbol: symbol, -(fee + surplus), symbols: symbols, sequence: sequence, timeNanos: timeNanos)
             case .deposited(let account, let asset, let amount):
                 addIncome(account, .transfer, asset: asset, amount, sequence: sequence, timeNanos: timeNanos)
             case .withdrawn(let account, let asset, let amount):
                 addIncome(account, .transfer, asset: asset, -amount, sequence: sequence, timeNanos: timeNanos)
             case .fundingPaid(let account, let symbol, let amount):
-                addIncome(account, .fundingFee, symbol: symbol, -amount, state: state, sequence: sequence, timeNanos: timeNanos)
+                addIncome(account, .fundingFee, symbol: symbol, -amount, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
             case .badDebtCovered(let account, let asset, let amount):
                 addIncome(account, .badDebtCovered, asset: asset, amount, sequence: sequence, timeNanos: timeNanos)
             default:
                 break
             }
         }
+        return keepsLiquidationsOpen
     }
 
     // MARK: OrderLifecycleObserver
@@ -480,6 +497,15 @@ struct RecentHistory: OrderLifecycleObserver {
         }
     }
 
+    /// Whether the reducer keeps a closed liquidation order extendable. For tests.
+    var keepsLiquidationsOpen: Bool { lifecycle.keepsLiquidationsOpen }
+
+    /// Ends the liquidation orders whose positions are no longer deleveraged in `state`,
+    /// the state after the entry just recorded.
+    mutating func endLiquidations(after state: borrowing ExchangeState) {
+        reducer!.endLiquidations(after: state)
+    }
+
     /// A later entry's takeover or ADL fills of a closed liquidation order.
     mutating func liquidationExtended(_ record: OrderRecord) {
         if let position = forceByID[record.orderID], forceOrders[position] != nil { forceOrders[position] = record }
@@ -505,7 +531,9 @@ struct RecentHistory: OrderLifecycleObserver {
         return position
     }
 
-    private mutating func recordTrade(_ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState) {
+    private mutating func recordTrade(
+        _ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, symbols: borrowing ContiguousArray<SymbolSpec>
+    ) {
         let record = TradeRecord(trade: trade, sequence: sequence, timeNanos: timeNanos)
         if limits.tradesMax > 0 {
             if let evictee = trades.evictee {
@@ -532,33 +560,36 @@ struct RecentHistory: OrderLifecycleObserver {
         while publicTradeRings.count <= symbol { publicTradeRings.append(RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)) }
         publicTradeRings[symbol].append(record)
         addTradeIncome(
-            trade, trade.makerAccount, pnl: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor, state: state, sequence: sequence,
+            trade, trade.makerAccount, pnl: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor, symbols: symbols, sequence: sequence,
             timeNanos: timeNanos)
         addTradeIncome(
-            trade, trade.takerAccount, pnl: trade.takerRealizedPnlMinor, fee: trade.takerFeeMinor, state: state, sequence: sequence,
+            trade, trade.takerAccount, pnl: trade.takerRealizedPnlMinor, fee: trade.takerFeeMinor, symbols: symbols, sequence: sequence,
             timeNanos: timeNanos)
     }
 
     /// One side's realized PnL and commission of a trade.
     private mutating func addTradeIncome(
-        _ trade: Trade, _ account: AccountID, pnl: Int64, fee: Int64, state: borrowing ExchangeState, sequence: SequenceNumber,
+        _ trade: Trade, _ account: AccountID, pnl: Int64, fee: Int64, symbols: borrowing ContiguousArray<SymbolSpec>,
+        sequence: SequenceNumber,
         timeNanos: Int64
     ) {
         addIncome(
-            account, .realizedPnl, symbol: trade.symbol, pnl, state: state, tradeID: trade.tradeID, sequence: sequence, timeNanos: timeNanos
+            account, .realizedPnl, symbol: trade.symbol, pnl, symbols: symbols, tradeID: trade.tradeID, sequence: sequence,
+            timeNanos: timeNanos
         )
         addIncome(
-            account, .commission, symbol: trade.symbol, -fee, state: state, tradeID: trade.tradeID, sequence: sequence, timeNanos: timeNanos
+            account, .commission, symbol: trade.symbol, -fee, symbols: symbols, tradeID: trade.tradeID, sequence: sequence,
+            timeNanos: timeNanos
         )
     }
 
     private mutating func addIncome(
-        _ account: AccountID, _ kind: IncomeRecord.Kind, symbol: SymbolID, _ amount: Int64, state: borrowing ExchangeState,
+        _ account: AccountID, _ kind: IncomeRecord.Kind, symbol: SymbolID, _ amount: Int64, symbols: borrowing ContiguousArray<SymbolSpec>,
         tradeID: TradeID = 0, sequence: SequenceNumber, timeNanos: Int64
     ) {
-        guard Int(symbol) < state.symbols.count else { return }
+        guard Int(symbol) < symbols.count else { return }
         addIncome(
-            account, kind, asset: state.symbols[Int(symbol)].settleAsset, symbol: symbol, amount, tradeID: tradeID, sequence: sequence,
+            account, kind, asset: symbols[Int(symbol)].settleAsset, symbol: symbol, amount, tradeID: tradeID, sequence: sequence,
             timeNanos: timeNanos)
     }
 

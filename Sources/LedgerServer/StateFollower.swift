@@ -275,7 +275,11 @@ final class StateFollower: @unchecked Sendable {
             touched.removeAll(keepingCapacity: true)
             if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
             current.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
-            history.record(command, events, sequence: sequence, timeNanos: timeNanos, state: current)
+            // In two steps: the state whole, passed from its place here, was copied for
+            // every entry (`RecentHistory.record(_:_:sequence:timeNanos:symbols:)`).
+            if history.record(command, events, sequence: sequence, timeNanos: timeNanos, symbols: current.symbols) {
+                history.endLiquidations(after: current)
+            }
             if !watched.isEmpty {
                 if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
                 feed.messages(

@@ -7,11 +7,25 @@ import Testing
 /// The recent history's bounds (`history.*`): each kind keeps at most its maximum, the
 /// oldest leave first, and an account's lists lose exactly what left.
 @Suite struct RecentHistoryTests {
-    /// Executes commands on a state and records each entry, as the follower does.
+    /// Executes commands on a state and records each entry, as the follower does (in its
+    /// two steps). Beside it, the projector's way: the public `OrderLifecycle.record` with
+    /// the state, whose closed orders (as last extended) `reference` keeps by id.
     struct Run {
         var state = ExchangeState()
         var history: RecentHistory
         var events: [Event] = []
+        var lifecycle = OrderLifecycle()
+        var reference = ClosedOrders()
+        /// Entries after which a closed liquidation order stayed extendable.
+        var keptOpen = 0
+        /// Entries after which the two ways disagreed on that.
+        var keptOpenDisagreements = 0
+
+        struct ClosedOrders: OrderLifecycleObserver {
+            var byID: [OrderID: OrderRecord] = [:]
+            mutating func orderClosed(_ record: OrderRecord) { byID[record.orderID] = record }
+            mutating func liquidationExtended(_ record: OrderRecord) { byID[record.orderID] = record }
+        }
 
         init(limits: HistoryLimits) { history = RecentHistory(limits: limits, startingAfter: 0) }
 
@@ -20,7 +34,12 @@ import Testing
             let sequence = state.lastSequence + 1
             let time = 1_764_000_000_000_000_000 + Int64(sequence) * 1_000_000
             state.execute(command, sequence: sequence, timeNanos: time, into: &events)
-            history.record(command, events[...], sequence: sequence, timeNanos: time, state: state)
+            if history.record(command, events[...], sequence: sequence, timeNanos: time, symbols: state.symbols) {
+                history.endLiquidations(after: state)
+            }
+            lifecycle.record(command, events[...], sequence: sequence, timeNanos: time, state: state, observer: &reference)
+            if lifecycle.keepsLiquidationsOpen { keptOpen += 1 }
+            if history.keepsLiquidationsOpen != lifecycle.keepsLiquidationsOpen { keptOpenDisagreements += 1 }
         }
 
         mutating func order(_ account: AccountID, _ side: Side, price: Int64, quantity: Int64, client: ClientOrderID = .none) {
@@ -129,6 +148,29 @@ import Testing
         #expect(run.history.accountsKept == 2)
     }
 
+    /// The whale's liquidation against 1,100 shorts, deleveraged in steps past its own
+    /// entry (the deleveraging fixture's scenario), recorded in the follower's two steps: after
+    /// every entry the history keeps the liquidation order extendable exactly while the
+    /// projector's reducer (the public `record` with the state) does, and at the end every
+    /// closed and force order reads as that reducer left it.
+    @Test func aLiquidationDeleveragedInStepsEndsAsInTheProjectorsReducer() {
+        var run = Run(limits: HistoryLimits())
+        let commands: [Command] =
+            [.setWorldLimits(.standard)] + DemoExchange.listings.prefix(2) + [.setMarkPrice(symbol: 0, priceUnits: 500_000)]
+            + DemoExchange.whaleCommands(shorts: 1_100, whale: 1, firstShort: 100_000) + [.setMarkPrice(symbol: 0, priceUnits: 400_000)]
+        for command in commands {
+            run.run(command)
+            while run.state.hasSystemWork { run.run(.tick) }
+        }
+        #expect(run.keptOpen >= 1, "the liquidation order stayed extendable after \(run.keptOpen) entries")
+        #expect(!run.lifecycle.keepsLiquidationsOpen, "the deleveraging ended")
+        #expect(run.keptOpenDisagreements == 0)
+        let liquidations = run.reference.byID.values.filter { $0.autoClose == .liquidation }
+        #expect(!liquidations.isEmpty)
+        for record in run.reference.byID.values { #expect(run.history.order(record.orderID) == record, "order \(record.orderID)") }
+        #expect(run.history.forceOrders(of: 1).map(\.orderID) == liquidations.map(\.orderID))
+    }
+
     @Test func theRingKeepsPositionsStable() {
         var ring = RecordRing<Int>(capacity: 3, linkCount: 1)
         var evicted: [Int] = []
@@ -224,6 +266,16 @@ import Testing
             if let problem = Self.disagreement(run.history, run.state, accounts: 0...11) {
                 Issue.record("after entry \(run.state.lastSequence) (step \(step)): \(problem)")
                 return
+            }
+            // Each kept closed order reads as the projector's reducer left it.
+            for position in run.history.closed.first..<run.history.closed.end {
+                let id = run.history.closed[kept: position].orderID
+                if run.history.order(id) != run.reference.byID[id] {
+                    Issue.record(
+                        "after entry \(run.state.lastSequence): order \(id) is \(String(describing: run.history.order(id))) here, \(String(describing: run.reference.byID[id])) in the projector's reducer"
+                    )
+                    return
+                }
             }
         }
         // Every kind evicted, and liquidation orders were kept and left.

@@ -228,6 +228,17 @@ public struct OrderLifecycle: Sendable {
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState,
         observer: inout Observer
     ) {
+        reduce(command, events, sequence: sequence, timeNanos: timeNanos, observer: &observer)
+        if keepsLiquidationsOpen { endLiquidations(after: state) }
+    }
+
+    /// `record` without the state: the entry's own events. A caller that holds the state
+    /// in place (the daemon's follower) calls `endLiquidations(after:)` itself when
+    /// `keepsLiquidationsOpen`, so that the whole state is not passed (and copied by the
+    /// compiler from its `inout` place) for every entry.
+    package mutating func reduce<Observer: OrderLifecycleObserver>(
+        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, observer: inout Observer
+    ) {
         working.removeAll(keepingCapacity: true)
         var line = -1
         func note(_ id: OrderID, _ kind: OrderEvent.Kind, price: Int64 = 0, quantity: Int64 = 0, trade: TradeID = 0, reason: String? = nil)
@@ -335,15 +346,20 @@ public struct OrderLifecycle: Sendable {
             close(id, open[slot: slot].executedQuantityUnits > 0 ? .filled : .expired, sequence, timeNanos, &observer)
         }
         openLiquidations.removeAll(keepingCapacity: true)
-        // A liquidation order stays extendable while its position is deleveraged in steps.
-        if !continuing.isEmpty {
-            var waiting = Set<LiquidationKey>()
-            for deleveraging in state.risk.deleveragings where Int(deleveraging.accountIndex) < state.ledger.accounts.count {
-                waiting.insert(
-                    LiquidationKey(account: state.ledger.accounts[Int(deleveraging.accountIndex)].id, symbol: deleveraging.symbol))
-            }
-            for key in continuing.keys where !waiting.contains(key) { continuing[key] = nil }
+    }
+
+    /// True when a closed liquidation order may still be extended: then the entry's
+    /// reduction ends with `endLiquidations(after:)`.
+    package var keepsLiquidationsOpen: Bool { !continuing.isEmpty }
+
+    /// A liquidation order stays extendable while its position is deleveraged in steps;
+    /// `state` is the state after the entry.
+    package mutating func endLiquidations(after state: borrowing ExchangeState) {
+        var waiting = Set<LiquidationKey>()
+        for deleveraging in state.risk.deleveragings where Int(deleveraging.accountIndex) < state.ledger.accounts.count {
+            waiting.insert(LiquidationKey(account: state.ledger.accounts[Int(deleveraging.accountIndex)].id, symbol: deleveraging.symbol))
         }
+        for key in continuing.keys where !waiting.contains(key) { continuing[key] = nil }
     }
 
     /// Changes the open order's record in place (found once, not copied out and back);
