@@ -416,10 +416,10 @@ struct RecentHistory: OrderLifecycleObserver {
 
     /// `record(_:_:sequence:timeNanos:state:)` in two steps, for a caller that holds the
     /// state in place (the follower): passed whole, the state was copied from its `inout`
-    /// place for every entry (0x570 bytes, about 4% of the follower's samples,
-    /// docs/BENCHMARKS.md, "twenty-first steps"). This records the entry with the
-    /// symbols (their settlement assets) and returns true when `endLiquidations(after:)`
-    /// must read the state too (a closed liquidation order is still extendable).
+    /// place for every entry (0x570 bytes; docs/BENCHMARKS.md, "twenty-first steps").
+    /// This records the entry with the symbols (their settlement assets) and returns true
+    /// when `endLiquidations(after:)` must read the state too (a closed liquidation order
+    /// is still extendable).
     @discardableResult
     mutating func record(
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64,
