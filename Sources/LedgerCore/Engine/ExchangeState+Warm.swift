@@ -54,8 +54,8 @@ extension ExchangeState {
                     let target = commands[position].warmTarget
                     item.accountID = target.account
                     item.orderID = target.orderID
-                    item.symbol = target.symbol
                     if let order = target.placed {
+                        item.symbol = order.symbol
                         // The entry its id takes only if it can rest (a market, IOC or FOK order
                         // never does).
                         if order.type != .market && (order.timeInForce == .gtc || order.timeInForce == .gtx) {
@@ -150,7 +150,6 @@ extension ExchangeState {
                 }
                 if items[index].orderID != 0, let location = books.orderLocations[items[index].orderID] {
                     // (A cancel names no symbol: its order's is the one whose slot it reads.)
-                    items[index].symbol = location.symbol
                     items[index].orderSymbol = Int(location.symbol)
                     items[index].orderSlot = location.slot
                 }
@@ -223,6 +222,7 @@ private struct WarmItem {
     var orderID: OrderID = 0
     /// The id a new order takes if it can rest (0: not an order, or one that cannot rest).
     var newOrderID: OrderID = 0
+    /// The symbol of the order it places (its makers' holder words are read there).
     var symbol: SymbolID = 0
     var accountIndex = -1
     /// The accounts of the first `ExchangeState.warmMakers` orders the order would meet.
@@ -266,20 +266,20 @@ private struct FixedMakers {
 
 extension Command {
     /// What `ExchangeState.warm` reads of a command: the account it names, the order it
-    /// names (cancel, amend), its symbol, and the order it places. A getter, so that a
-    /// command in an array is read in place (borrowed) rather than copied out.
+    /// names (cancel, amend), and the order it places. A getter, so that a command in an
+    /// array is read in place (borrowed) rather than copied out. (A symbol named without an
+    /// order is not read: warming reads all of an account's slots, not one symbol's.)
     @inline(__always)
-    fileprivate var warmTarget: (account: AccountID, orderID: OrderID, symbol: SymbolID, placed: PlaceOrder?) {
+    fileprivate var warmTarget: (account: AccountID, orderID: OrderID, placed: PlaceOrder?) {
         switch self {
-        case .placeOrder(let order): (order.account, 0, order.symbol, order)
-        case .cancelOrder(let cancel): (cancel.account, cancel.orderID, 0, nil)
-        case .amendOrder(let amend): (amend.account, amend.orderID, 0, nil)
-        case .deposit(let transfer), .withdraw(let transfer): (transfer.account, 0, 0, nil)
-        case .cancelAllOrders(let account, let symbol), .setLeverage(let account, let symbol, _),
-            .setMarginMode(let account, let symbol, _), .adjustIsolatedMargin(let account, let symbol, _):
-            (account, 0, symbol, nil)
-        case .settleFunding(let account): (account, 0, 0, nil)
-        default: (0, 0, 0, nil)
+        case .placeOrder(let order): (order.account, 0, order)
+        case .cancelOrder(let cancel): (cancel.account, cancel.orderID, nil)
+        case .amendOrder(let amend): (amend.account, amend.orderID, nil)
+        case .deposit(let transfer), .withdraw(let transfer): (transfer.account, 0, nil)
+        case .cancelAllOrders(let account, _), .setLeverage(let account, _, _), .setMarginMode(let account, _, _),
+            .adjustIsolatedMargin(let account, _, _), .settleFunding(let account):
+            (account, 0, nil)
+        default: (0, 0, nil)
         }
     }
 }
