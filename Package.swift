@@ -107,6 +107,10 @@ let package = Package(
         .target(name: "DiskSimulation", dependencies: ["LedgerCore", "LedgerDigest", "Journal", "Snapshots", "LedgerClient"]),
         .executableTarget(name: "DiskSim", dependencies: ["DiskSimulation"]),
 
+        // The state follower's loop over a journal, in a process of its own for valgrind and
+        // perf (docs/BENCHMARKS.md, "Profiling"): ledgerd's threads keep valgrind out.
+        .executableTarget(name: "FollowerProfile", dependencies: ["LedgerServer", "LedgerCore", "Journal"]),
+
         .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
         // The reference model of DifferentialTests is plain, slow code on purpose (an oracle
         // easy to read): optimized, its million commands take a fraction of the test run

@@ -58,15 +58,22 @@ struct IncomeRecord: Sendable {
 /// them out moved the state follower's CPU by nothing measurable, docs/BENCHMARKS.md,
 /// "thirteenth steps"). A record is read in place (`[kept:]`), not copied out.
 struct RecordRing<Record> {
+    /// A kept record's link to the next record of one of its accounts (−1: none yet), and
+    /// the slot (in `RecentHistory`'s lists) of that account, whose chain it is: an eviction
+    /// reads where its accounts' chains are instead of looking each account up. A slot stays
+    /// its account's while a chain holds a record of it. (Side by side, one array: the two
+    /// in arrays of their own checked two buffers' uniqueness for each change.)
+    struct Link {
+        var next: Int
+        var owner: UInt32
+    }
+
     let capacity: Int
     let linkCount: Int
     /// The kept records in storage order (full once `capacity` were appended).
     private var slots: [Record] = []
-    private var links: [Int] = []
-    /// Beside each link, the slot (in `RecentHistory`'s lists) of the account whose chain
-    /// it is: an eviction reads where its accounts' chains are instead of looking each
-    /// account up. A slot stays its account's while a chain holds a record of it.
-    private var owners: [UInt32] = []
+    /// `linkCount` links a place in `slots`, in the same order.
+    private var links: [Link] = []
     /// The absolute position of the oldest record kept, and of the next one.
     private(set) var first = 0
     private(set) var end = 0
@@ -79,6 +86,7 @@ struct RecordRing<Record> {
     }
 
     /// The position the next append evicts, if the ring is full.
+    @inline(__always)
     var evictee: Int? { capacity > 0 && end - first == capacity ? first : nil }
 
     /// Where a kept position (`first ..< end`) is in `slots`.
@@ -91,8 +99,16 @@ struct RecordRing<Record> {
     @inline(__always)
     private func isKept(_ position: Int) -> Bool { position >= first && position < end }
 
+    /// Where the kept position's link `which` is in `links`.
+    @inline(__always)
+    private func linkIndex(_ position: Int, _ which: Int) -> Int {
+        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
+        return place(position) * linkCount + which
+    }
+
     /// Appends (its links −1), evicting the oldest record when the ring is full (read it
     /// first, at `evictee`, if it matters).
+    @inline(__always)
     mutating func append(_ record: Record) {
         guard capacity > 0 else { return }
         if end - first == capacity {
@@ -102,14 +118,11 @@ struct RecordRing<Record> {
         if slots.count < capacity {
             // Nothing evicted yet: the next place is the next slot.
             slots.append(record)
-            for _ in 0..<linkCount {
-                links.append(-1)
-                owners.append(0)
-            }
+            for _ in 0..<linkCount { links.append(Link(next: -1, owner: 0)) }
         } else {
             let place = place(end)
             slots[place] = record
-            for link in 0..<linkCount { links[place * linkCount + link] = -1 }
+            for link in 0..<linkCount { links[place * linkCount + link].next = -1 }
         }
         end += 1
     }
@@ -131,26 +144,18 @@ struct RecordRing<Record> {
     }
 
     /// The kept record's link `which`.
-    func link(_ position: Int, _ which: Int) -> Int {
-        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
-        return links[place(position) * linkCount + which]
-    }
+    @inline(__always)
+    func link(_ position: Int, _ which: Int) -> Int { links[linkIndex(position, which)].next }
 
-    mutating func setLink(_ position: Int, _ which: Int, to next: Int) {
-        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
-        links[place(position) * linkCount + which] = next
-    }
+    @inline(__always)
+    mutating func setLink(_ position: Int, _ which: Int, to next: Int) { links[linkIndex(position, which)].next = next }
 
     /// The slot of the account whose chain holds the kept record's link `which`.
-    func owner(_ position: Int, _ which: Int) -> Int {
-        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
-        return Int(owners[place(position) * linkCount + which])
-    }
+    @inline(__always)
+    func owner(_ position: Int, _ which: Int) -> Int { Int(links[linkIndex(position, which)].owner) }
 
-    mutating func setOwner(_ position: Int, _ which: Int, to slot: Int) {
-        precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
-        owners[place(position) * linkCount + which] = UInt32(slot)
-    }
+    @inline(__always)
+    mutating func setOwner(_ position: Int, _ which: Int, to slot: Int) { links[linkIndex(position, which)].owner = UInt32(slot) }
 }
 
 /// One account's records of one kind in a `RecordRing`: the oldest and the newest kept
@@ -166,6 +171,7 @@ struct Chain {
 
     /// Links the record just appended at `position` after the tail; its link `link` is
     /// this account's, whose chains are in slot `owner`.
+    @inline(__always)
     mutating func append<Record>(_ position: Int, in ring: inout RecordRing<Record>, link: Int, owner: Int) {
         ring.setOwner(position, link, to: owner)
         if tail >= 0 { ring.setLink(tail, tailLink, to: position) } else { head = position }
@@ -174,6 +180,7 @@ struct Chain {
     }
 
     /// The head at `position` leaves the ring; its link `link` is this account's.
+    @inline(__always)
     mutating func dropHead<Record>(_ position: Int, in ring: RecordRing<Record>, link: Int) {
         precondition(head == position, "the record evicted at \(position) is not its account's oldest (\(head))")
         let next = ring.link(position, link)
@@ -206,7 +213,7 @@ struct Chain {
 /// found are kept for the next records; an evicted record's links name them), and a slot is
 /// freed when it holds nothing. Open orders are the reducer's (`OpenOrders`), listed per
 /// account from the follower's state.
-struct RecentHistory: OrderLifecycleObserver {
+package struct RecentHistory: OrderLifecycleObserver {
     /// An account's chains of each kind. (Its open orders are the state's: see
     /// `openOrders(of:in:)`.)
     struct AccountLists {
@@ -224,11 +231,37 @@ struct RecentHistory: OrderLifecycleObserver {
         var slot = -1
     }
 
+    /// Where the reducer lives. It reduces each entry with this history as its observer,
+    /// so it cannot be one of the history's stored properties: it and `self` would change
+    /// within one access. (Kept as an optional and swapped out for each entry, it moved its
+    /// 184 bytes four times an entry: some 200 of the follower's 4,400 instructions an entry,
+    /// docs/BENCHMARKS.md, "twenty-second steps".) Shared only between copies of a history
+    /// until one of them records (`reducerForChange`).
+    private final class ReducerStorage {
+        let reducer: UnsafeMutablePointer<OrderLifecycle>
+        init(_ value: OrderLifecycle) {
+            reducer = .allocate(capacity: 1)
+            reducer.initialize(to: value)
+        }
+        deinit {
+            reducer.deinitialize(count: 1)
+            reducer.deallocate()
+        }
+    }
+
     let limits: HistoryLimits
-    /// The reducer; nil only while it reduces an entry, with this history as its observer
-    /// (moved out, so that it and `self` are not changed through one access).
-    private var reducer: OrderLifecycle? = OrderLifecycle()
-    private var lifecycle: OrderLifecycle { reducer! }
+    private var reducerStorage = ReducerStorage(OrderLifecycle())
+    /// The reducer, read in place.
+    private var lifecycle: OrderLifecycle {
+        _read { yield reducerStorage.reducer.pointee }
+    }
+
+    /// The reducer, this history's own, to change. The observer's methods never reach it
+    /// (the reducer is changing while they run).
+    private mutating func reducerForChange() -> UnsafeMutablePointer<OrderLifecycle> {
+        if !isKnownUniquelyReferenced(&reducerStorage) { reducerStorage = ReducerStorage(reducerStorage.reducer.pointee) }
+        return reducerStorage.reducer
+    }
     /// Each account's slot in `lists`, while it has records kept.
     private var slotOf = IDIndex()
     private var lists: [AccountLists] = []
@@ -251,7 +284,7 @@ struct RecentHistory: OrderLifecycleObserver {
     /// The first entry whose history is complete here (the one after the state at start).
     private(set) var completeFromSequence: SequenceNumber
 
-    init(limits: HistoryLimits, startingAfter sequence: SequenceNumber) {
+    package init(limits: HistoryLimits, startingAfter sequence: SequenceNumber) {
         self.limits = limits
         closed = RecordRing(capacity: limits.ordersMax, linkCount: 1)
         trades = RecordRing(capacity: limits.tradesMax, linkCount: 2)
@@ -262,6 +295,10 @@ struct RecentHistory: OrderLifecycleObserver {
 
     /// Accounts with a slot (records kept). For tests.
     var accountsKept: Int { slotOf.count }
+    /// Records kept of each kind, and the accounts they belong to. For `FollowerProfile`.
+    package var keptCounts: (closed: Int, trades: Int, income: Int, force: Int, accounts: Int) {
+        (closed.end - closed.first, trades.end - trades.first, income.end - income.first, forceOrders.end - forceOrders.first, slotOf.count)
+    }
     /// Ids indexed: closed orders, liquidation orders. For tests (an id left indexed
     /// after its record leaves the ring would hold memory forever).
     var idsIndexed: (closed: Int, force: Int) { (closedByID.count, forceByID.count) }
@@ -399,8 +436,9 @@ struct RecentHistory: OrderLifecycleObserver {
     /// The orders open in the state the follower starts from: their terms and open
     /// quantity are known, their time and earlier fills are not (time 0).
     mutating func seed(from state: borrowing ExchangeState) {
+        let reducer = reducerForChange()
         for record in OrderLifecycle.records(openIn: state) {
-            reducer!.seed(record)
+            reducer.pointee.seed(record)
             orderOpened(record)
         }
     }
@@ -425,13 +463,9 @@ struct RecentHistory: OrderLifecycleObserver {
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64,
         symbols: borrowing ContiguousArray<SymbolSpec>
     ) -> Bool {
-        // (Not swapped with a new reducer: that made a new id index, with a random seed
-        // from getrandom(2), every entry.)
-        var orders: OrderLifecycle? = nil
-        swap(&orders, &reducer)
-        orders!.reduce(command, events, sequence: sequence, timeNanos: timeNanos, observer: &self)
-        let keepsLiquidationsOpen = orders!.keepsLiquidationsOpen
-        swap(&orders, &reducer)
+        // (Its answer returned: `pointee.keepsLiquidationsOpen` copied the reducer whole.)
+        let keepsLiquidationsOpen = reducerForChange().pointee.reduce(
+            command, events, sequence: sequence, timeNanos: timeNanos, observer: &self)
         for event in events {
             switch event {
             case .trade(let trade):
@@ -473,7 +507,7 @@ struct RecentHistory: OrderLifecycleObserver {
 
     // MARK: OrderLifecycleObserver
 
-    mutating func orderClosed(_ record: OrderRecord) {
+    package mutating func orderClosed(_ record: OrderRecord) {
         let id = record.orderID
         if closed.capacity > 0 {
             if let evictee = closed.evictee {
@@ -503,11 +537,11 @@ struct RecentHistory: OrderLifecycleObserver {
     /// Ends the liquidation orders whose positions are no longer deleveraged in `state`,
     /// the state after the entry just recorded.
     mutating func endLiquidations(after state: borrowing ExchangeState) {
-        reducer!.endLiquidations(after: state)
+        reducerForChange().pointee.endLiquidations(after: state)
     }
 
     /// A later entry's takeover or ADL fills of a closed liquidation order.
-    mutating func liquidationExtended(_ record: OrderRecord) {
+    package mutating func liquidationExtended(_ record: OrderRecord) {
         if let position = forceByID[record.orderID], forceOrders[position] != nil { forceOrders[position] = record }
         if let kept = closedByID[record.orderID], closed[kept] != nil { closed[kept] = record }
     }

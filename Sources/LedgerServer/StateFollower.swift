@@ -18,7 +18,7 @@ import Logging
 ///
 /// A connection's replies stay in request order: once one of its replies waits for the
 /// follower, its later replies go through the follower too, until it has none left there.
-final class StateFollower: @unchecked Sendable {
+package final class StateFollower: @unchecked Sendable {
     /// What the follower answers from its copy.
     enum Work {
         case stateHash
@@ -274,18 +274,29 @@ final class StateFollower: @unchecked Sendable {
             start = batch.eventEnds[index]
             touched.removeAll(keepingCapacity: true)
             if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
-            current.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
-            // In two steps: the state whole, passed from its place here, was copied for
-            // every entry (`RecentHistory.record(_:_:sequence:timeNanos:symbols:)`).
-            if history.record(command, events, sequence: sequence, timeNanos: timeNanos, symbols: current.symbols) {
-                history.endLiquidations(after: current)
-            }
+            Self.follow(command, events, sequence: sequence, timeNanos: timeNanos, state: &current, history: &history)
             if !watched.isEmpty {
                 if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
                 feed.messages(
                     command, events, sequence: sequence, timeNanos: timeNanos, touched: touched, state: current, history: history,
                     wants: { watched.contains($0) }, into: &streamMessages)
             }
+        }
+    }
+
+    /// One durable entry followed: its events applied to the state, then recorded in the
+    /// history. This is all the follower does for an entry while nobody watches the stream;
+    /// `FollowerProfile` runs it over a journal (docs/BENCHMARKS.md, "Profiling").
+    @inline(__always)
+    package static func follow(
+        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64,
+        state: inout ExchangeState, history: inout RecentHistory
+    ) {
+        state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
+        // In two steps: the state whole, passed from its place here, was copied for every
+        // entry (`RecentHistory.record(_:_:sequence:timeNanos:symbols:)`).
+        if history.record(command, events, sequence: sequence, timeNanos: timeNanos, symbols: state.symbols) {
+            history.endLiquidations(after: state)
         }
     }
 

@@ -108,6 +108,32 @@ import Testing
         #expect(known.count == 1 && known[0].openQuantityUnits == 20 && known[0].clientOrderID.text == "ask-1" && known[0].timeNanos == 0)
     }
 
+    /// The reducer lives outside the history's own storage (so that it can reduce with the
+    /// history as its observer); a copy of a history must still be a value: recording into
+    /// one copy leaves the other's orders as they were.
+    @Test func aCopiedHistoryKeepsItsOwnOpenOrders() {
+        var run = Self.world(HistoryLimits())
+        run.order(1, .sell, price: 500_000, quantity: 30)
+        guard let id = run.history.openOrders(of: 1, in: run.state).first?.orderID else {
+            Issue.record("account 1's order is not open")
+            return
+        }
+        let before = run.history
+        run.order(2, .buy, price: 500_000, quantity: 10)
+        run.run(.cancelOrder(CancelOrder(account: 1, orderID: id)))
+        #expect(run.history.order(id)?.status == .canceled && run.history.order(id)?.executedQuantityUnits == 10)
+        #expect(run.history.open.isEmpty)
+        // The copy still holds the order open and unfilled, and records on its own.
+        #expect(before.order(id)?.isOpen == true && before.order(id)?.status == .new && before.order(id)?.executedQuantityUnits == 0)
+        #expect(before.open.count == 1)
+        var copy = before
+        copy.record(
+            .cancelOrder(CancelOrder(account: 1, orderID: id)), [.orderCancelled(id, quantityUnits: 30)][...],
+            sequence: 1_000, timeNanos: 0, symbols: run.state.symbols)
+        #expect(copy.order(id)?.status == .canceled && copy.order(id)?.executedQuantityUnits == 0)
+        #expect(before.order(id)?.isOpen == true, "recording into a copy changed the one it was copied from")
+    }
+
     /// One closed order kept: each order account 1 closes evicts its previous one, its only
     /// record, so its slot is freed and made again in the same step.
     @Test func anAccountsOnlyRecordLeavingForItsNextOneKeepsTheNextOne() {

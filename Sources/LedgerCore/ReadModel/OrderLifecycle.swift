@@ -182,8 +182,10 @@ public struct OrderLifecycle: Sendable {
     /// Closed liquidation orders whose position is still deleveraged in later ticks
     /// (`RiskRoom.deleveragings`): their fills are added as they come.
     public private(set) var continuing: [LiquidationKey: OrderRecord] = [:]
-    /// Orders the entry took as taker; closed at its end unless they rested.
-    private var working: [OrderID] = []
+    /// Orders the entry took as taker; closed at its end unless they rested. (An array
+    /// emptied for each entry went through `replaceSubrange`: 70 of the state follower's
+    /// instructions an entry, docs/BENCHMARKS.md, "twenty-second steps".)
+    private var working = ScratchList<OrderID>()
 
     public init() {}
 
@@ -235,11 +237,13 @@ public struct OrderLifecycle: Sendable {
     /// `record` without the state: the entry's own events. A caller that holds the state
     /// in place (the daemon's follower) calls `endLiquidations(after:)` itself when
     /// `keepsLiquidationsOpen`, so that the whole state is not passed (and copied by the
-    /// compiler from its `inout` place) for every entry.
+    /// compiler from its `inout` place) for every entry. Returns `keepsLiquidationsOpen`
+    /// (read by a caller that holds the reducer by a pointer, its `pointee` was copied).
+    @discardableResult
     package mutating func reduce<Observer: OrderLifecycleObserver>(
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, observer: inout Observer
-    ) {
-        working.removeAll(keepingCapacity: true)
+    ) -> Bool {
+        working.removeAll()
         var line = -1
         func note(_ id: OrderID, _ kind: OrderEvent.Kind, price: Int64 = 0, quantity: Int64 = 0, trade: TradeID = 0, reason: String? = nil)
         {
@@ -341,11 +345,13 @@ public struct OrderLifecycle: Sendable {
             }
         }
         // A taker that neither rested nor expired was filled (or, with no fill, ended).
-        for id in working {
+        for position in 0..<working.count {
+            let id = working[position]
             guard let slot = open.slot(of: id), !open[slot: slot].isOpen else { continue }
             close(id, open[slot: slot].executedQuantityUnits > 0 ? .filled : .expired, sequence, timeNanos, &observer)
         }
         openLiquidations.removeAll(keepingCapacity: true)
+        return keepsLiquidationsOpen
     }
 
     /// True when a closed liquidation order may still be extended: then the entry's
