@@ -507,6 +507,9 @@ package struct RecentHistory: OrderLifecycleObserver {
 
     // MARK: OrderLifecycleObserver
 
+    /// The history keeps orders, not their events.
+    package static var observesOrderEvents: Bool { false }
+
     package mutating func orderClosed(_ record: OrderRecord) {
         let id = record.orderID
         if closed.capacity > 0 {

@@ -150,9 +150,14 @@ public protocol OrderLifecycleObserver {
     /// A closed liquidation order gained the takeover or ADL fills of a later entry.
     mutating func liquidationExtended(_ record: OrderRecord)
     mutating func orderEvent(_ event: OrderEvent)
+    /// Whether `orderEvent` is wanted at all. The daemon's history keeps no order events:
+    /// the reducer then builds none (called through the witness table, since the reducer
+    /// is not specialized for an observer of another module, each cost a call an event).
+    static var observesOrderEvents: Bool { get }
 }
 
 extension OrderLifecycleObserver {
+    public static var observesOrderEvents: Bool { true }
     public mutating func orderOpened(_ record: OrderRecord) {}
     public mutating func orderClosed(_ record: OrderRecord) {}
     public mutating func liquidationExtended(_ record: OrderRecord) {}
@@ -245,8 +250,10 @@ public struct OrderLifecycle: Sendable {
     ) -> Bool {
         working.removeAll()
         var line = -1
+        let noting = Observer.observesOrderEvents
         func note(_ id: OrderID, _ kind: OrderEvent.Kind, price: Int64 = 0, quantity: Int64 = 0, trade: TradeID = 0, reason: String? = nil)
         {
+            guard noting else { return }
             observer.orderEvent(
                 OrderEvent(orderID: id, kind: kind, line: line, priceUnits: price, quantityUnits: quantity, tradeID: trade, reason: reason))
         }
