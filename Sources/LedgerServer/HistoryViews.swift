@@ -130,7 +130,7 @@ enum HistoryViews {
         _ state: borrowing ExchangeState, _ history: borrowing RecentHistory, account: AccountID, symbol: SymbolID?,
         kind: IncomeRecord.Kind?, window: Window
     ) -> String {
-        let records = history.income(of: account).filter {
+        let records = history.income(of: account, symbols: state.symbols).filter {
             (symbol == nil || $0.symbol == symbol) && (kind == nil || $0.kind == kind) && window.contains($0.timeNanos)
         }
         return JSON.text(

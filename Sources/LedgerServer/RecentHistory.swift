@@ -2,11 +2,13 @@ import LedgerCore
 
 /// How much recent history the daemon keeps in memory (`history.*`, docs/OPERATIONS.md).
 package struct HistoryLimits: Sendable, Hashable {
-    /// Closed orders kept (open orders are always known); about 200 bytes each.
+    /// Closed orders kept (open orders are always known); 192 bytes each with its link.
     package var ordersMax = 200_000
-    /// Trades kept for `userTrades`; about 120 bytes each.
+    /// Trades kept for `userTrades` (and their income); 160 bytes each with their links.
     package var tradesMax = 500_000
-    /// Income records (transfers, PnL, fees, funding, liquidation fees); about 90 bytes each.
+    /// Income records other than a trade's: transfers, funding, the PnL of takeovers and
+    /// ADL, liquidation clearing, bad debt covered; 72 bytes each with its link. A trade's realized
+    /// PnL and commission are read from the trade, kept as long as it is (`tradesMax`).
     package var incomeMax = 500_000
     /// Liquidation and ADL orders kept for `forceOrders`.
     package var forceOrdersMax = 100_000
@@ -23,6 +25,9 @@ struct TradeRecord: Sendable {
     var trade: Trade
     var sequence: SequenceNumber
     var timeNanos: Int64
+    /// Where its event is in the entry: its income goes among the entry's other income
+    /// records by it (`RecentHistory.income(of:symbols:)`).
+    var line: UInt32
 }
 
 /// Binance's income record.
@@ -45,6 +50,8 @@ struct IncomeRecord: Sendable {
     var tradeID: TradeID
     var sequence: SequenceNumber
     var timeNanos: Int64
+    /// Where the event it comes from is in the entry.
+    var line: UInt32
 }
 
 /// The last `capacity` records, oldest first, each at an absolute position that never
@@ -417,8 +424,45 @@ package struct RecentHistory: OrderLifecycleObserver {
         lists(of: account)?.trades.records(in: trades) { $0.trade.makerAccount == account ? 0 : 1 } ?? []
     }
 
-    func income(of account: AccountID) -> [IncomeRecord] {
-        lists(of: account)?.income.records(in: income) { _ in 0 } ?? []
+    /// The account's income, oldest first: its income records kept, with the realized PnL
+    /// and commission of its trades kept (each side of a trade its PnL, then its
+    /// commission; nothing for an amount of 0), in the order of their events.
+    func income(of account: AccountID, symbols: borrowing ContiguousArray<SymbolSpec>) -> [IncomeRecord] {
+        let kept = lists(of: account)?.income.records(in: income) { _ in 0 } ?? []
+        var fromTrades: [IncomeRecord] = []
+        for record in trades(of: account) {
+            let trade = record.trade
+            guard Int(trade.symbol) < symbols.count else { continue }
+            let asset = symbols[Int(trade.symbol)].settleAsset
+            for isMaker in [true, false] where (isMaker ? trade.makerAccount : trade.takerAccount) == account {
+                let pnl = isMaker ? trade.makerRealizedPnlMinor : trade.takerRealizedPnlMinor
+                let fee = isMaker ? trade.makerFeeMinor : trade.takerFeeMinor
+                for (kind, amount) in [(IncomeRecord.Kind.realizedPnl, pnl), (.commission, -fee)] where amount != 0 {
+                    fromTrades.append(
+                        IncomeRecord(
+                            account: account, kind: kind, asset: asset, symbol: trade.symbol, amountMinor: amount, tradeID: trade.tradeID,
+                            sequence: record.sequence, timeNanos: record.timeNanos, line: record.line))
+                }
+            }
+        }
+        // Both in (sequence, line) order; no event gives both a trade and an income record.
+        var merged: [IncomeRecord] = []
+        merged.reserveCapacity(kept.count + fromTrades.count)
+        var (next, nextFromTrade) = (0, 0)
+        while next < kept.count || nextFromTrade < fromTrades.count {
+            let takeKept =
+                nextFromTrade == fromTrades.count
+                || (next < kept.count
+                    && (kept[next].sequence, kept[next].line) < (fromTrades[nextFromTrade].sequence, fromTrades[nextFromTrade].line))
+            if takeKept {
+                merged.append(kept[next])
+                next += 1
+            } else {
+                merged.append(fromTrades[nextFromTrade])
+                nextFromTrade += 1
+            }
+        }
+        return merged
     }
 
     func forceOrders(of account: AccountID) -> [OrderRecord] {
@@ -466,15 +510,21 @@ package struct RecentHistory: OrderLifecycleObserver {
         // (Its answer returned: `pointee.keepsLiquidationsOpen` copied the reducer whole.)
         let keepsLiquidationsOpen = reducerForChange().pointee.reduce(
             command, events, sequence: sequence, timeNanos: timeNanos, observer: &self)
+        var line: UInt32 = 0
         for event in events {
+            defer { line += 1 }
             switch event {
             case .trade(let trade):
-                recordTrade(trade, sequence: sequence, timeNanos: timeNanos, symbols: symbols)
+                recordTrade(trade, sequence: sequence, timeNanos: timeNanos, line: line)
             case .insuranceTakeover(let account, let symbol, _, _, _, let pnl, _):
-                addIncome(account, .realizedPnl, symbol: symbol, pnl, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
+                addIncome(
+                    account, .realizedPnl, symbol: symbol, pnl, symbols: symbols, sequence: sequence, timeNanos: timeNanos, line: line)
             case .autoDeleveraged(let account, let counterparty, let symbol, let side, let price, let quantity, let pnl, let theirs):
-                addIncome(account, .realizedPnl, symbol: symbol, pnl, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
-                addIncome(counterparty, .realizedPnl, symbol: symbol, theirs, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
+                addIncome(
+                    account, .realizedPnl, symbol: symbol, pnl, symbols: symbols, sequence: sequence, timeNanos: timeNanos, line: line)
+                addIncome(
+                    counterparty, .realizedPnl, symbol: symbol, theirs, symbols: symbols, sequence: sequence, timeNanos: timeNanos,
+                    line: line)
                 // The counterparty's position closed by ADL: a force order of its own.
                 var adl = OrderRecord(
                     orderID: 0, account: counterparty, symbol: symbol, side: side.opposite, type: .limit, timeInForce: .ioc,
@@ -489,15 +539,17 @@ package struct RecentHistory: OrderLifecycleObserver {
                 appendForceOrder(adl)
             case .liquidationSettled(let account, let symbol, _, let fee, let surplus):
                 addIncome(
-                    account, .insuranceClear, symbol: symbol, -(fee + surplus), symbols: symbols, sequence: sequence, timeNanos: timeNanos)
+                    account, .insuranceClear, symbol: symbol, -(fee + surplus), symbols: symbols, sequence: sequence, timeNanos: timeNanos,
+                    line: line)
             case .deposited(let account, let asset, let amount):
-                addIncome(account, .transfer, asset: asset, amount, sequence: sequence, timeNanos: timeNanos)
+                addIncome(account, .transfer, asset: asset, amount, sequence: sequence, timeNanos: timeNanos, line: line)
             case .withdrawn(let account, let asset, let amount):
-                addIncome(account, .transfer, asset: asset, -amount, sequence: sequence, timeNanos: timeNanos)
+                addIncome(account, .transfer, asset: asset, -amount, sequence: sequence, timeNanos: timeNanos, line: line)
             case .fundingPaid(let account, let symbol, let amount):
-                addIncome(account, .fundingFee, symbol: symbol, -amount, symbols: symbols, sequence: sequence, timeNanos: timeNanos)
+                addIncome(
+                    account, .fundingFee, symbol: symbol, -amount, symbols: symbols, sequence: sequence, timeNanos: timeNanos, line: line)
             case .badDebtCovered(let account, let asset, let amount):
-                addIncome(account, .badDebtCovered, asset: asset, amount, sequence: sequence, timeNanos: timeNanos)
+                addIncome(account, .badDebtCovered, asset: asset, amount, sequence: sequence, timeNanos: timeNanos, line: line)
             default:
                 break
             }
@@ -568,10 +620,12 @@ package struct RecentHistory: OrderLifecycleObserver {
         return position
     }
 
-    private mutating func recordTrade(
-        _ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, symbols: borrowing ContiguousArray<SymbolSpec>
-    ) {
-        let record = TradeRecord(trade: trade, sequence: sequence, timeNanos: timeNanos)
+    /// Keeps the trade (its account's chains link it) and its symbol's public trade. Its
+    /// income (each side's realized PnL and commission) is read from it, not kept apart:
+    /// four income records a trade were the most of what the history wrote, each into a
+    /// cold line of its ring (docs/BENCHMARKS.md, "twenty-second steps").
+    private mutating func recordTrade(_ trade: Trade, sequence: SequenceNumber, timeNanos: Int64, line: UInt32) {
+        let record = TradeRecord(trade: trade, sequence: sequence, timeNanos: timeNanos, line: line)
         if limits.tradesMax > 0 {
             if let evictee = trades.evictee {
                 let (maker, taker) = (trades[kept: evictee].trade.makerAccount, trades[kept: evictee].trade.takerAccount)
@@ -596,43 +650,21 @@ package struct RecentHistory: OrderLifecycleObserver {
         let symbol = Int(trade.symbol)
         while publicTradeRings.count <= symbol { publicTradeRings.append(RecordRing(capacity: HistoryLimits.publicTradesPerSymbol)) }
         publicTradeRings[symbol].append(record)
-        addTradeIncome(
-            trade, trade.makerAccount, pnl: trade.makerRealizedPnlMinor, fee: trade.makerFeeMinor, symbols: symbols, sequence: sequence,
-            timeNanos: timeNanos)
-        addTradeIncome(
-            trade, trade.takerAccount, pnl: trade.takerRealizedPnlMinor, fee: trade.takerFeeMinor, symbols: symbols, sequence: sequence,
-            timeNanos: timeNanos)
-    }
-
-    /// One side's realized PnL and commission of a trade.
-    private mutating func addTradeIncome(
-        _ trade: Trade, _ account: AccountID, pnl: Int64, fee: Int64, symbols: borrowing ContiguousArray<SymbolSpec>,
-        sequence: SequenceNumber,
-        timeNanos: Int64
-    ) {
-        addIncome(
-            account, .realizedPnl, symbol: trade.symbol, pnl, symbols: symbols, tradeID: trade.tradeID, sequence: sequence,
-            timeNanos: timeNanos
-        )
-        addIncome(
-            account, .commission, symbol: trade.symbol, -fee, symbols: symbols, tradeID: trade.tradeID, sequence: sequence,
-            timeNanos: timeNanos
-        )
     }
 
     private mutating func addIncome(
         _ account: AccountID, _ kind: IncomeRecord.Kind, symbol: SymbolID, _ amount: Int64, symbols: borrowing ContiguousArray<SymbolSpec>,
-        tradeID: TradeID = 0, sequence: SequenceNumber, timeNanos: Int64
+        sequence: SequenceNumber, timeNanos: Int64, line: UInt32
     ) {
         guard Int(symbol) < symbols.count else { return }
         addIncome(
-            account, kind, asset: symbols[Int(symbol)].settleAsset, symbol: symbol, amount, tradeID: tradeID, sequence: sequence,
-            timeNanos: timeNanos)
+            account, kind, asset: symbols[Int(symbol)].settleAsset, symbol: symbol, amount, sequence: sequence, timeNanos: timeNanos,
+            line: line)
     }
 
     private mutating func addIncome(
         _ account: AccountID, _ kind: IncomeRecord.Kind, asset: AssetID, symbol: SymbolID? = nil, _ amount: Int64,
-        tradeID: TradeID = 0, sequence: SequenceNumber, timeNanos: Int64
+        sequence: SequenceNumber, timeNanos: Int64, line: UInt32
     ) {
         guard amount != 0, limits.incomeMax > 0 else { return }
         if let evictee = income.evictee {
@@ -643,8 +675,8 @@ package struct RecentHistory: OrderLifecycleObserver {
         let position = income.end
         income.append(
             IncomeRecord(
-                account: account, kind: kind, asset: asset, symbol: symbol, amountMinor: amount, tradeID: tradeID, sequence: sequence,
-                timeNanos: timeNanos))
+                account: account, kind: kind, asset: asset, symbol: symbol, amountMinor: amount, tradeID: 0, sequence: sequence,
+                timeNanos: timeNanos, line: line))
         let slot = slot(account)
         lists[slot].income.append(position, in: &income, link: 0, owner: slot)
     }

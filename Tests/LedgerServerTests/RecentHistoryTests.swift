@@ -65,14 +65,14 @@ import Testing
         (limits.ordersMax, limits.tradesMax, limits.incomeMax, limits.forceOrdersMax) = (5, 4, 6, 1)
         var run = Self.world(limits)
         // 12 makers from account 1, each taken whole by account 2: 24 closed orders, 12
-        // trades, 4 deposits + 12 × 2 commissions.
+        // trades (each with a commission a side, read from the trade), 4 deposits.
         for step in 0..<12 as Range<Int64> {
             run.order(1, .sell, price: 500_000 + step, quantity: 10, client: ClientOrderID(UInt64(step + 1)))
             run.order(2, .buy, price: 500_000 + step, quantity: 10)
         }
         #expect(run.history.closed.end - run.history.closed.first == 5)
         #expect(run.history.trades.end - run.history.trades.first == 4)
-        #expect(run.history.income.end - run.history.income.first == 6)
+        #expect(run.history.income.end - run.history.income.first == 4, "the deposits; a trade's income is read from it")
         // The newest kept: the last trade's two orders among the closed ones.
         let orders1 = run.history.orders(of: 1, in: run.state)
         let orders2 = run.history.orders(of: 2, in: run.state)
@@ -82,11 +82,16 @@ import Testing
         #expect(run.history.trades(of: 1).map(\.trade.tradeID) == [9, 10, 11, 12])
         #expect(run.history.trades(of: 2).map(\.trade.tradeID) == [9, 10, 11, 12])
         #expect(run.history.trades(of: 3).isEmpty)
-        #expect(run.history.income(of: 1).count + run.history.income(of: 2).count == 6)
+        // Each account's deposit, then the commission of each trade kept.
+        for account in [1, 2] as [AccountID] {
+            let income = run.history.income(of: account, symbols: run.state.symbols)
+            #expect(income.map(\.kind) == [.transfer] + Array(repeating: .commission, count: 4), "account \(account): \(income)")
+            #expect(income.map(\.tradeID) == [0, 9, 10, 11, 12] && income.dropFirst().allSatisfy { $0.amountMinor < 0 })
+        }
         #expect(run.history.publicTrades(0).count == 12, "public trades keep 1,000 a symbol apart")
         #expect(run.history.open.isEmpty)
-        // Accounts 3 and 4 lost their last record (a deposit) and with it their slots.
-        #expect(run.history.accountsKept == 2)
+        // Accounts 3 and 4 keep their deposits: the ring holds no trade's income.
+        #expect(run.history.accountsKept == 4)
     }
 
     @Test func openOrdersAreAlwaysKnownAndFollowTheirFills() {
@@ -100,7 +105,9 @@ import Testing
         #expect(open[0].openQuantityUnits == 20 && open[0].originalQuantityUnits == 30)
         #expect(open[0].clientOrderID.text == "ask-1")
         // Nothing closed is kept with maxima of 0, and nothing breaks.
-        #expect(run.history.order(2) == nil && run.history.trades(of: 1).isEmpty && run.history.income(of: 1).isEmpty)
+        #expect(
+            run.history.order(2) == nil && run.history.trades(of: 1).isEmpty
+                && run.history.income(of: 1, symbols: run.state.symbols).isEmpty)
         // A follower starting from this state knows the open order without its time.
         var seeded = RecentHistory(limits: limits, startingAfter: run.state.lastSequence)
         seeded.seed(from: run.state)
@@ -168,9 +175,9 @@ import Testing
             run.run(.deposit(Transfer(transferID: transfer, account: account, asset: 0, amountMinor: 1_000 * Int64(transfer))))
             if let problem = run.history.slotsDisagreement { Issue.record("after deposit \(transfer): \(problem)") }
         }
-        #expect(run.history.income(of: 5).map(\.amountMinor) == [5_000])
-        #expect(run.history.income(of: 7).map(\.amountMinor) == [4_000])
-        #expect(run.history.income(of: 6).isEmpty)
+        #expect(run.history.income(of: 5, symbols: run.state.symbols).map(\.amountMinor) == [5_000])
+        #expect(run.history.income(of: 7, symbols: run.state.symbols).map(\.amountMinor) == [4_000])
+        #expect(run.history.income(of: 6, symbols: run.state.symbols).isEmpty)
         #expect(run.history.accountsKept == 2)
     }
 
@@ -254,38 +261,8 @@ import Testing
         var conditionalOpenSeen = false
         for step in 0..<3_000 {
             let slotsBefore = run.history.accountsKept
-            let roll = random.next() % 100
-            let account = accounts.randomElement(using: &random)!
-            if roll < 6 {
-                // A stop order: it waits in the state until the mark reaches it.
-                let side: Side = random.next() % 2 == 0 ? .buy : .sell
-                let distance = Int64(1 + random.next() % 40) * 1_000
-                run.run(
-                    .placeOrder(
-                        PlaceOrder(
-                            account: account, symbol: 0, side: side, type: .stopMarket, timeInForce: .gtc, priceUnits: 0,
-                            quantityUnits: Int64(1 + random.next() % 100),
-                            stopPriceUnits: side == .buy ? mark + distance : mark - distance, workingType: .markPrice)))
-                conditionalPlaced += run.events.filter { if case .conditionalOrderPlaced = $0 { true } else { false } }.count
-            } else if roll < 70 {
-                let offset = Int64(random.next() % 41) - 20
-                run.run(
-                    .placeOrder(
-                        PlaceOrder(
-                            account: account, symbol: 0, side: random.next() % 2 == 0 ? .buy : .sell, type: .limit,
-                            timeInForce: random.next() % 4 == 0 ? .ioc : .gtc, priceUnits: mark + offset * 10,
-                            quantityUnits: Int64(1 + random.next() % 400))))
-            } else if roll < 85 {
-                run.run(.cancelOrder(CancelOrder(account: account, orderID: 1 + random.next() % UInt64(step + 1))))
-            } else if roll < 95 {
-                // Up to 8% either way, pulled back toward 50,000.
-                let move = Int64(random.next() % 8_001) - 4_000 - (mark - 500_000) / 20
-                mark = min(max(mark + mark * move / 100_000, 300_000), 700_000)
-                run.run(.setMarkPrice(symbol: 0, priceUnits: mark))
-            } else {
-                transferID += 1
-                run.run(.deposit(Transfer(transferID: transferID, account: account, asset: 0, amountMinor: 500_000_000)))
-            }
+            Self.randomStep(&run, &random, mark: &mark, transferID: &transferID, step: step, accounts: accounts)
+            conditionalPlaced += run.events.filter { if case .conditionalOrderPlaced = $0 { true } else { false } }.count
             liquidations += run.events.filter { if case .liquidationTriggered = $0 { true } else { false } }.count
             if run.history.accountsKept < slotsBefore { slotsFreed += 1 }
             conditionalOpenSeen = conditionalOpenSeen || run.state.books.conditionalBySymbol.contains { !$0.isEmpty }
@@ -311,6 +288,100 @@ import Testing
         #expect(conditionalPlaced > 0 && conditionalOpenSeen, "\(conditionalPlaced) stop orders placed")
     }
 
+    /// One step of the random mix: stop orders, limit orders (some IOC) around the mark,
+    /// cancels, mark moves of up to 8% (liquidations follow) and deposits.
+    static func randomStep(
+        _ run: inout Run, _ random: inout SeededRandom, mark: inout Int64, transferID: inout UInt64, step: Int,
+        accounts: ClosedRange<UInt64>
+    ) {
+        let roll = random.next() % 100
+        let account = accounts.randomElement(using: &random)!
+        if roll < 6 {
+            // A stop order: it waits in the state until the mark reaches it.
+            let side: Side = random.next() % 2 == 0 ? .buy : .sell
+            let distance = Int64(1 + random.next() % 40) * 1_000
+            run.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: side, type: .stopMarket, timeInForce: .gtc, priceUnits: 0,
+                        quantityUnits: Int64(1 + random.next() % 100),
+                        stopPriceUnits: side == .buy ? mark + distance : mark - distance, workingType: .markPrice)))
+        } else if roll < 70 {
+            let offset = Int64(random.next() % 41) - 20
+            run.run(
+                .placeOrder(
+                    PlaceOrder(
+                        account: account, symbol: 0, side: random.next() % 2 == 0 ? .buy : .sell, type: .limit,
+                        timeInForce: random.next() % 4 == 0 ? .ioc : .gtc, priceUnits: mark + offset * 10,
+                        quantityUnits: Int64(1 + random.next() % 400))))
+        } else if roll < 85 {
+            run.run(.cancelOrder(CancelOrder(account: account, orderID: 1 + random.next() % UInt64(step + 1))))
+        } else if roll < 95 {
+            // Up to 8% either way, pulled back toward 50,000.
+            let move = Int64(random.next() % 8_001) - 4_000 - (mark - 500_000) / 20
+            mark = min(max(mark + mark * move / 100_000, 300_000), 700_000)
+            run.run(.setMarkPrice(symbol: 0, priceUnits: mark))
+        } else {
+            transferID += 1
+            run.run(.deposit(Transfer(transferID: transferID, account: account, asset: 0, amountMinor: 500_000_000)))
+        }
+    }
+
+    /// A trade's income is read from the trade: with nothing evicted, each account's income
+    /// is exactly what every event gave it, in the events' order (each trade side's PnL, then
+    /// its commission), as when each was an income record of its own.
+    @Test func incomeReadsAsEveryEventGaveIt() {
+        var run = Run(limits: HistoryLimits())
+        for command in E2EWorld.genesis { run.run(command) }
+        let accounts = 1...10 as ClosedRange<UInt64>
+        var reference: [AccountID: [String]] = [:]
+        func note(_ account: AccountID, _ kind: IncomeRecord.Kind, _ amount: Int64) {
+            if amount != 0 { reference[account, default: []].append("\(run.state.lastSequence)/\(kind)/\(amount)") }
+        }
+        func noteEvents() {
+            for event in run.events {
+                switch event {
+                case .trade(let trade):
+                    note(trade.makerAccount, .realizedPnl, trade.makerRealizedPnlMinor)
+                    note(trade.makerAccount, .commission, -trade.makerFeeMinor)
+                    note(trade.takerAccount, .realizedPnl, trade.takerRealizedPnlMinor)
+                    note(trade.takerAccount, .commission, -trade.takerFeeMinor)
+                case .insuranceTakeover(let account, _, _, _, _, let pnl, _): note(account, .realizedPnl, pnl)
+                case .autoDeleveraged(let account, let counterparty, _, _, _, _, let pnl, let theirs):
+                    note(account, .realizedPnl, pnl)
+                    note(counterparty, .realizedPnl, theirs)
+                case .liquidationSettled(let account, _, _, let fee, let surplus): note(account, .insuranceClear, -(fee + surplus))
+                case .deposited(let account, _, let amount): note(account, .transfer, amount)
+                case .withdrawn(let account, _, let amount): note(account, .transfer, -amount)
+                case .fundingPaid(let account, _, let amount): note(account, .fundingFee, -amount)
+                case .badDebtCovered(let account, _, let amount): note(account, .badDebtCovered, amount)
+                default: break
+                }
+            }
+        }
+        for account in accounts {
+            run.run(.deposit(Transfer(transferID: account, account: account, asset: 0, amountMinor: 4_000_000_000)))
+            noteEvents()
+        }
+        var random = SeededRandom(seed: 34)
+        var mark: Int64 = 500_000
+        var transferID: UInt64 = 100
+        var kinds = Set<IncomeRecord.Kind>()
+        for step in 0..<2_000 {
+            Self.randomStep(&run, &random, mark: &mark, transferID: &transferID, step: step, accounts: accounts)
+            noteEvents()
+        }
+        for account in accounts {
+            let income = run.history.income(of: account, symbols: run.state.symbols)
+            kinds.formUnion(income.map(\.kind))
+            #expect(
+                income.map { "\($0.sequence)/\($0.kind)/\($0.amountMinor)" } == reference[account] ?? [],
+                "account \(account)'s income differs from its events'")
+        }
+        // The mix gave every kind a trade gives and some a liquidation gives.
+        #expect(kinds.isSuperset(of: [.transfer, .commission, .realizedPnl, .insuranceClear]), "\(kinds)")
+    }
+
     /// The first difference between the lists and a filter of the rings, or nil.
     static func disagreement(_ history: RecentHistory, _ state: ExchangeState, accounts: ClosedRange<UInt64>) -> String? {
         func kept<Record>(_ ring: RecordRing<Record>) -> [Record] { (ring.first..<ring.end).compactMap { ring[$0] } }
@@ -325,9 +396,24 @@ import Testing
                 return
                     "account \(account)'s trades \(history.trades(of: account).map(\.trade.tradeID)), ring \(trades.map(\.trade.tradeID))"
             }
-            let incomeKeys = { (records: [IncomeRecord]) in records.map { "\($0.sequence)/\($0.kind)/\($0.amountMinor)" } }
-            if incomeKeys(history.income(of: account)) != incomeKeys(income) {
-                return "account \(account)'s income \(incomeKeys(history.income(of: account))), ring \(incomeKeys(income))"
+            // The ring's income records and, from each trade kept, each of the account's sides'
+            // PnL then commission (when not 0), by their events.
+            var expected = income.map { ($0.sequence, $0.line, 0, "\($0.sequence)/\($0.kind)/\($0.amountMinor)") }
+            for record in trades {
+                let trade = record.trade
+                for (side, pnl, fee) in [
+                    (trade.makerAccount, trade.makerRealizedPnlMinor, trade.makerFeeMinor),
+                    (trade.takerAccount, trade.takerRealizedPnlMinor, trade.takerFeeMinor),
+                ] where side == account {
+                    for (kind, amount) in [(IncomeRecord.Kind.realizedPnl, pnl), (.commission, -fee)] where amount != 0 {
+                        expected.append((record.sequence, record.line, expected.count, "\(record.sequence)/\(kind)/\(amount)"))
+                    }
+                }
+            }
+            expected.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
+            let incomeKeys = history.income(of: account, symbols: state.symbols).map { "\($0.sequence)/\($0.kind)/\($0.amountMinor)" }
+            if incomeKeys != expected.map(\.3) {
+                return "account \(account)'s income \(incomeKeys), kept \(expected.map(\.3))"
             }
             let orderIDs = history.orders(of: account, in: state).map(\.orderID)
             if orderIDs != (closed.map(\.orderID) + open).sorted() {
