@@ -2,12 +2,12 @@ import LedgerCore
 
 /// How much recent history the daemon keeps in memory (`history.*`, docs/OPERATIONS.md).
 package struct HistoryLimits: Sendable, Hashable {
-    /// Closed orders kept (open orders are always known); 192 bytes each with its link.
+    /// Closed orders kept (open orders are always known); 188 bytes each with its link.
     package var ordersMax = 200_000
-    /// Trades kept for `userTrades` (and their income); 160 bytes each with their links.
+    /// Trades kept for `userTrades` (and their income); 152 bytes each with their links.
     package var tradesMax = 500_000
     /// Income records other than a trade's: transfers, funding, the PnL of takeovers and
-    /// ADL, liquidation clearing, bad debt covered; 72 bytes each with its link. A trade's realized
+    /// ADL, liquidation clearing, bad debt covered; 68 bytes each with its link. A trade's realized
     /// PnL and commission are read from the trade, kept as long as it is (`tradesMax`).
     package var incomeMax = 500_000
     /// Liquidation and ADL orders kept for `forceOrders`.
@@ -65,22 +65,20 @@ struct IncomeRecord: Sendable {
 /// them out moved the state follower's CPU by nothing measurable, docs/BENCHMARKS.md,
 /// "thirteenth steps"). A record is read in place (`[kept:]`), not copied out.
 struct RecordRing<Record> {
-    /// A kept record's link to the next record of one of its accounts (−1: none yet), and
-    /// the slot (in `RecentHistory`'s lists) of that account, whose chain it is: an eviction
-    /// reads where its accounts' chains are instead of looking each account up. A slot stays
-    /// its account's while a chain holds a record of it. (Side by side, one array: the two
-    /// in arrays of their own checked two buffers' uniqueness for each change.)
-    struct Link {
-        var next: Int
-        var owner: UInt32
-    }
-
     let capacity: Int
     let linkCount: Int
     /// The kept records in storage order (full once `capacity` were appended).
     private var slots: [Record] = []
-    /// `linkCount` links a place in `slots`, in the same order.
-    private var links: [Link] = []
+    /// `linkCount` links a place in `slots`, in the same order: the position of the next
+    /// record of one of its accounts (−1: none yet).
+    private var links: [Int] = []
+    /// Beside each link, the slot (in `RecentHistory`'s lists) of the account whose chain
+    /// it is: an eviction reads where its accounts' chains are instead of looking each
+    /// account up. A slot stays its account's while a chain holds a record of it. (Kept in
+    /// one array with the links, 16 bytes a link instead of 12, the follower took 32 fewer
+    /// instructions an entry but more time in 7 of 10 timed pairs at 2,000 accounts and 3 of
+    /// 3 at 10^6: docs/BENCHMARKS.md, "twenty-second steps".)
+    private var owners: [UInt32] = []
     /// The absolute position of the oldest record kept, and of the next one.
     private(set) var first = 0
     private(set) var end = 0
@@ -106,7 +104,7 @@ struct RecordRing<Record> {
     @inline(__always)
     private func isKept(_ position: Int) -> Bool { position >= first && position < end }
 
-    /// Where the kept position's link `which` is in `links`.
+    /// Where the kept position's link `which` is in `links` and `owners`.
     @inline(__always)
     private func linkIndex(_ position: Int, _ which: Int) -> Int {
         precondition(isKept(position) && which < linkCount, "no link \(which) at \(position)")
@@ -125,11 +123,14 @@ struct RecordRing<Record> {
         if slots.count < capacity {
             // Nothing evicted yet: the next place is the next slot.
             slots.append(record)
-            for _ in 0..<linkCount { links.append(Link(next: -1, owner: 0)) }
+            for _ in 0..<linkCount {
+                links.append(-1)
+                owners.append(0)
+            }
         } else {
             let place = place(end)
             slots[place] = record
-            for link in 0..<linkCount { links[place * linkCount + link].next = -1 }
+            for link in 0..<linkCount { links[place * linkCount + link] = -1 }
         }
         end += 1
     }
@@ -152,17 +153,17 @@ struct RecordRing<Record> {
 
     /// The kept record's link `which`.
     @inline(__always)
-    func link(_ position: Int, _ which: Int) -> Int { links[linkIndex(position, which)].next }
+    func link(_ position: Int, _ which: Int) -> Int { links[linkIndex(position, which)] }
 
     @inline(__always)
-    mutating func setLink(_ position: Int, _ which: Int, to next: Int) { links[linkIndex(position, which)].next = next }
+    mutating func setLink(_ position: Int, _ which: Int, to next: Int) { links[linkIndex(position, which)] = next }
 
     /// The slot of the account whose chain holds the kept record's link `which`.
     @inline(__always)
-    func owner(_ position: Int, _ which: Int) -> Int { Int(links[linkIndex(position, which)].owner) }
+    func owner(_ position: Int, _ which: Int) -> Int { Int(owners[linkIndex(position, which)]) }
 
     @inline(__always)
-    mutating func setOwner(_ position: Int, _ which: Int, to slot: Int) { links[linkIndex(position, which)].owner = UInt32(slot) }
+    mutating func setOwner(_ position: Int, _ which: Int, to slot: Int) { owners[linkIndex(position, which)] = UInt32(slot) }
 }
 
 /// One account's records of one kind in a `RecordRing`: the oldest and the newest kept
