@@ -151,8 +151,9 @@ public protocol OrderLifecycleObserver {
     mutating func liquidationExtended(_ record: OrderRecord)
     mutating func orderEvent(_ event: OrderEvent)
     /// Whether `orderEvent` is wanted at all. The daemon's history keeps no order events:
-    /// the reducer then builds none (called through the witness table, since the reducer
-    /// is not specialized for an observer of another module, each cost a call an event).
+    /// the reducer then builds none, in `reduce` or for a liquidation's later fills (called
+    /// through the witness table, since the reducer is not specialized for an observer of
+    /// another module, each cost a call an event).
     static var observesOrderEvents: Bool { get }
 }
 
@@ -425,12 +426,17 @@ public struct OrderLifecycle: Sendable {
         }
         if let id = openLiquidations[key], let slot = open.slot(of: id) {
             add(&open[slot: slot])
-            observer.orderEvent(OrderEvent(orderID: id, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
+            if Observer.observesOrderEvents {
+                observer.orderEvent(OrderEvent(orderID: id, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
+            }
         } else if var record = continuing[key] {
             add(&record)
             record.status = .filled
             continuing[key] = record
-            observer.orderEvent(OrderEvent(orderID: record.orderID, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
+            if Observer.observesOrderEvents {
+                observer.orderEvent(
+                    OrderEvent(orderID: record.orderID, kind: kind, line: line, priceUnits: price, quantityUnits: quantity))
+            }
             observer.liquidationExtended(record)
         }
     }
