@@ -110,6 +110,9 @@ let package = Package(
         // The state follower's loop over a journal, in a process of its own for valgrind and
         // perf (docs/BENCHMARKS.md, "Profiling"): ledgerd's threads keep valgrind out.
         .executableTarget(name: "FollowerProfile", dependencies: ["LedgerServer", "LedgerCore", "Journal"]),
+        .executableTarget(
+            name: "PipelineProfile",
+            dependencies: ["LedgerServer", "LedgerCore", "Journal", .product(name: "Logging", package: "swift-log")]),
 
         .target(name: "LedgerTestSupport", path: "Tests/LedgerTestSupport"),
         // The reference model of DifferentialTests is plain, slow code on purpose (an oracle

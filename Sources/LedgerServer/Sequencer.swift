@@ -4,7 +4,7 @@ import LedgerCore
 import Logging
 
 /// What a request gets back.
-enum EngineResponse: Sendable {
+package enum EngineResponse: Sendable {
     /// The command's entry is durable. The events are a slice of the batch's buffer,
     /// valid during `deliver` only; `encodedEvents`, when given, their count and encoding as
     /// the journal's block holds them (a TCP reply copies them), valid as long.
@@ -18,13 +18,13 @@ enum EngineResponse: Sendable {
 
 /// Where replies go: one object per connection. `deliver` is called from the journal
 /// writer's thread with a connection's replies in request order.
-protocol ReplySink: AnyObject, Sendable {
+package protocol ReplySink: AnyObject, Sendable {
     func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)])
 }
 
 /// A request for the engine thread.
-struct EngineRequest: Sendable {
-    enum Kind: Sendable {
+package struct EngineRequest: Sendable {
+    package enum Kind: Sendable {
         case command(Command)
         case stateQuery
         /// A read of the state (rendered JSON), run by the state follower on its copy once
@@ -34,6 +34,12 @@ struct EngineRequest: Sendable {
     var requestID: UInt64
     var kind: Kind
     var sink: any ReplySink
+
+    package init(requestID: UInt64, kind: Kind, sink: any ReplySink) {
+        self.requestID = requestID
+        self.kind = kind
+        self.sink = sink
+    }
 }
 
 /// The single-writer pipeline (DESIGN.md "Data flow"): ingress threads `submit` requests;
@@ -219,7 +225,7 @@ package final class Sequencer: @unchecked Sendable {
 
     /// Queues requests; those that do not fit are answered BUSY at once. After `stop`,
     /// everything is answered UNAVAILABLE.
-    func submit(_ requests: [EngineRequest]) {
+    package func submit(_ requests: [EngineRequest]) {
         var refused: [EngineRequest] = []
         lock.lock()
         if stopRequested {

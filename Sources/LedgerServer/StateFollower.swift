@@ -27,7 +27,7 @@ package final class StateFollower: @unchecked Sendable {
     }
 
     /// A read of the follower's state and recent history, on its thread.
-    typealias Read = @Sendable (borrowing ExchangeState, borrowing RecentHistory) -> EngineResponse
+    package typealias Read = @Sendable (borrowing ExchangeState, borrowing RecentHistory) -> EngineResponse
 
     /// A reply to deliver, or work to answer from the follower's copy.
     enum Reply {
