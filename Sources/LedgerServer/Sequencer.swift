@@ -42,6 +42,75 @@ package struct EngineRequest: Sendable {
     }
 }
 
+/// Requests waiting for the engine, each moved in once and moved out once (engine thread),
+/// never copied. Out of an `Array`, each request was copied (its sink and its command's
+/// strings retained) and emptying the array destroyed them again: about 400 instructions a
+/// command, a fifteenth of the engine thread (docs/BENCHMARKS.md, "twenty-third steps").
+/// Not thread-safe: the sequencer's lock guards the inbound queue, and the engine owns the
+/// one it swapped out.
+final class RequestQueue {
+    /// Each request's parts in buffers of their own, so that each part moves out on its own
+    /// (a whole request moved out was copied apart again).
+    private let requestIDs: UnsafeMutablePointer<UInt64>
+    private let sinks: UnsafeMutablePointer<any ReplySink>
+    private let kinds: UnsafeMutablePointer<EngineRequest.Kind>
+    let capacity: Int
+    /// Requests in the queue, `taken` of them moved out already (a prefix).
+    private(set) var count = 0
+    private var taken = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        requestIDs = .allocate(capacity: capacity)
+        sinks = .allocate(capacity: capacity)
+        kinds = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        (sinks + taken).deinitialize(count: count - taken)
+        (kinds + taken).deinitialize(count: count - taken)
+        requestIDs.deallocate()
+        sinks.deallocate()
+        kinds.deallocate()
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// Appends as many of the requests as there is room for; returns how many.
+    func append(contentsOf requests: [EngineRequest]) -> Int {
+        let fitting = min(requests.count, capacity - count)
+        for index in 0..<fitting {
+            (requestIDs + count).initialize(to: requests[index].requestID)
+            (sinks + count).initialize(to: requests[index].sink)
+            (kinds + count).initialize(to: requests[index].kind)
+            count += 1
+        }
+        return fitting
+    }
+
+    /// The kind of the request at `position`, still in the queue (read where it lies).
+    func peekKind<Result>(_ position: Int, _ body: (borrowing EngineRequest.Kind) -> Result) -> Result {
+        precondition(position >= taken && position < count, "request \(position) is not in the queue")
+        return body(kinds[position])
+    }
+
+    /// Moves the next request's parts out of the queue.
+    func takeNext() -> (requestID: UInt64, sink: any ReplySink, kind: EngineRequest.Kind) {
+        precondition(taken < count, "the queue is empty")
+        defer { taken += 1 }
+        return (requestIDs[taken], (sinks + taken).move(), (kinds + taken).move())
+    }
+
+    var hasNext: Bool { taken < count }
+
+    /// Empties the queue once every request has been taken.
+    func clear() {
+        precondition(taken == count, "\(count - taken) requests were not taken")
+        count = 0
+        taken = 0
+    }
+}
+
 /// The single-writer pipeline (DESIGN.md "Data flow"): ingress threads `submit` requests;
 /// the engine thread executes them in order and encodes each entry into the open batch;
 /// the writer thread turns each batch into one journal block, fdatasyncs it and only
@@ -146,7 +215,7 @@ package final class Sequencer: @unchecked Sendable {
 
     // Guarded by `lock`.
     private let lock = Monitor()
-    private var inbound: [EngineRequest] = []
+    private var inbound: RequestQueue
     private var writerIdle = true
     private var stopRequested = false
     private var handedOff: Batch?
@@ -192,7 +261,7 @@ package final class Sequencer: @unchecked Sendable {
         follower = StateFollower(startingFrom: state, historyLimits: historyLimits, logger: logger)
         follower.stream = stream
         _durableSequence = journal.durableSequence
-        inbound.reserveCapacity(queueCapacity)
+        inbound = RequestQueue(capacity: queueCapacity)
     }
 
     /// Nanoseconds since the engine loop last went round; what the watchdog checks.
@@ -231,13 +300,8 @@ package final class Sequencer: @unchecked Sendable {
         if stopRequested {
             refused = requests
         } else {
-            let room = queueCapacity - inbound.count
-            if requests.count <= room {
-                inbound.append(contentsOf: requests)
-            } else {
-                inbound.append(contentsOf: requests.prefix(max(0, room)))
-                refused = Array(requests.dropFirst(max(0, room)))
-            }
+            let queued = inbound.append(contentsOf: requests)
+            if queued < requests.count { refused = Array(requests[queued...]) }
             lock.wake(.engine)
         }
         let stopping = stopRequested
@@ -280,8 +344,7 @@ package final class Sequencer: @unchecked Sendable {
     // MARK: Engine thread
 
     private func engineLoop() {
-        var local: [EngineRequest] = []
-        local.reserveCapacity(queueCapacity)
+        var local = RequestQueue(capacity: queueCapacity)
         var current = Batch()
         var catalogVersion = (state.assets.count, state.symbols.count)
         let size = (accounts: state.accounts.count, restingOrders: state.restingOrderCount)
@@ -331,16 +394,22 @@ package final class Sequencer: @unchecked Sendable {
             let warming = inPlace { $0.warmsAhead }
             var upcoming: [Command] = []
             upcoming.reserveCapacity(ExchangeState.warmGroup)
-            for (position, request) in local.enumerated() {
+            var position = 0
+            var executed = 0
+            while local.hasNext {
                 if warming && position % ExchangeState.warmGroup == 0 {
                     upcoming.removeAll(keepingCapacity: true)
-                    for next in local[position..<min(position + ExchangeState.warmGroup, local.count)] {
-                        if case .command(let command) = next.kind { upcoming.append(command) }
+                    for next in position..<min(position + ExchangeState.warmGroup, local.count) {
+                        local.peekKind(next) { if case .command(let command) = $0 { upcoming.append(command) } }
                     }
                     warmSink &+= inPlace { $0.warm(upcoming[...]) }
                 }
-                execute(request, into: &current)
+                let (requestID, sink, kind) = local.takeNext()
+                if case .command = kind { executed += 1 }
+                execute(requestID, sink, kind, into: &current)
+                position += 1
             }
+            local.clear()
             // The engine's own work while no request waits: timers and continuations, one
             // tick at a time, each only while the queue is still empty (a request that
             // arrives waits for one tick at most), at most `idleTicksMax` in a row.
@@ -353,17 +422,14 @@ package final class Sequencer: @unchecked Sendable {
                 ticks += 1
             }
             counts.flush()
-            if !local.isEmpty {
+            if position > 0 {
                 // Commands only: reads are counted apart (ledger_reads_total).
-                var executed: UInt64 = 0
-                for request in local { if case .command = request.kind { executed += 1 } }
                 let size = (accounts: state.accounts.count, restingOrders: state.restingOrderCount)
                 counters.withLock {
-                    _commandsExecuted += executed
+                    _commandsExecuted += UInt64(executed)
                     _worldSize = size
                 }
             }
-            local.removeAll(keepingCapacity: true)
             if (state.assets.count, state.symbols.count) != catalogVersion {
                 catalogVersion = (state.assets.count, state.symbols.count)
                 onCatalogChange?(ExchangeCatalog(state))
@@ -461,26 +527,29 @@ package final class Sequencer: @unchecked Sendable {
     /// due at its time; the funding its account owes before a withdrawal), the request,
     /// then one tick of the engine's work in progress, so that a settlement advances one
     /// bounded step per command and no command waits behind a whole one.
-    private func execute(_ request: EngineRequest, into batch: inout Batch) {
+    private func execute(_ requestID: UInt64, _ sink: any ReplySink, _ kind: consuming EngineRequest.Kind, into batch: inout Batch) {
         if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
-        executeRequest(request, into: &batch)
+        executeRequest(requestID, sink, kind, into: &batch)
         if inPlace({ $0.hasSystemWork }) { executeSystem(.tick, into: &batch) }
     }
 
-    private func executeRequest(_ request: EngineRequest, into batch: inout Batch) {
-        var command: Command
-        switch request.kind {
+    /// Takes the request's parts as they left the queue (moved, not copied).
+    private func executeRequest(
+        _ requestID: UInt64, _ sink: any ReplySink, _ kind: consuming EngineRequest.Kind, into batch: inout Batch
+    ) {
+        let command: Command
+        switch consume kind {
         case .command(let given):
             command = given
         case .stateQuery:
             // O(1) here: the follower hashes its copy once this batch is durable.
-            batch.replies.append(Batch.Reply(sink: request.sink, requestID: request.requestID, pending: .follower(.stateHash)))
+            batch.replies.append(Batch.Reply(sink: sink, requestID: requestID, pending: .follower(.stateHash)))
             counts.stateReads += 1
             counts.any = true
             return
         case .read(let body):
             // O(1) here too: the follower runs the read on its copy.
-            batch.replies.append(Batch.Reply(sink: request.sink, requestID: request.requestID, pending: .follower(.read(body))))
+            batch.replies.append(Batch.Reply(sink: sink, requestID: requestID, pending: .follower(.read(body))))
             counts.viewReads += 1
             counts.any = true
             return
@@ -491,12 +560,12 @@ package final class Sequencer: @unchecked Sendable {
         if let violation = command.domainViolation() {
             batch.replies.append(
                 Batch.Reply(
-                    sink: request.sink, requestID: request.requestID, pending: .response(.error(.outOfRange, violation.description))))
+                    sink: sink, requestID: requestID, pending: .response(.error(.outOfRange, violation.description))))
             return
         }
         if command.isSystemOnly {
             let refusal = EngineResponse.error(.forbidden, "only ledgerd itself (or ledger-replay excise) writes system entries")
-            batch.replies.append(Batch.Reply(sink: request.sink, requestID: request.requestID, pending: .response(refusal)))
+            batch.replies.append(Batch.Reply(sink: sink, requestID: requestID, pending: .response(refusal)))
             return
         }
         // The system entries this command must follow, so that it carries none of them.
@@ -511,7 +580,7 @@ package final class Sequencer: @unchecked Sendable {
         let (sequence, time, range, eventBytes) = journalEntry(command, into: &batch, clock: clock)
         batch.replies.append(
             Batch.Reply(
-                sink: request.sink, requestID: request.requestID,
+                sink: sink, requestID: requestID,
                 pending: .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes)))
     }
 
@@ -591,14 +660,21 @@ package final class Sequencer: @unchecked Sendable {
     private func deliver(_ batch: Batch) {
         var groups: [(sink: any ReplySink, places: [Int])] = []
         var groupOf: [ObjectIdentifier: Int] = [:]
+        // A connection's replies mostly come in runs (its requests arrive together): the
+        // table is asked only where the sink changes (a lookup a reply was ~135 instructions,
+        // a fortieth of the writer thread).
+        var last: (key: ObjectIdentifier, group: Int)? = nil
         for place in batch.replies.indices {
-            let sink = batch.replies[place].sink
-            let key = ObjectIdentifier(sink)
-            if let group = groupOf[key] {
+            let key = ObjectIdentifier(batch.replies[place].sink)
+            if let last, last.key == key {
+                groups[last.group].places.append(place)
+            } else if let group = groupOf[key] {
                 groups[group].places.append(place)
+                last = (key, group)
             } else {
                 groupOf[key] = groups.count
-                groups.append((sink, [place]))
+                last = (key, groups.count)
+                groups.append((batch.replies[place].sink, [place]))
             }
         }
         for group in groups {

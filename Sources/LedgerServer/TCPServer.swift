@@ -307,9 +307,12 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         var writer = ByteWriter(capacity: replies.count * 48)
         var ends: [Int] = []
         ends.reserveCapacity(replies.count)
-        for (requestID, response) in replies {
+        // By position: each reply is read where it lies (a copy of each retained its
+        // buffers and the runtime copied the tuple through its metadata).
+        for index in replies.indices {
             defer { ends.append(writer.bytes.count) }
-            switch response {
+            let requestID = replies[index].requestID
+            switch replies[index].response {
             case .committed(let sequence, _, _, let encodedEvents?):
                 // The bytes the journal's block holds (issue 12: encoding every event again
                 // was a tenth of the writer thread).

@@ -97,8 +97,9 @@ final class Connection: ReplySink, @unchecked Sendable {
     func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)]) {
         var writer = ByteWriter(capacity: replies.count * 48)
         var errorCount = 0
-        for (requestID, response) in replies {
-            switch response {
+        for index in replies.indices {
+            let requestID = replies[index].requestID
+            switch replies[index].response {
             case .committed(let sequence, _, _, let encodedEvents?):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
             case .committed(let sequence, _, let events, nil):
