@@ -156,7 +156,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
                 return refuseFrameLength(context: context)
             }
             guard inbox.count - start - 4 >= length else { break }
-            handle(body: inbox[(start + 4)..<(start + 4 + length)])
+            handle(body: (start + 4)..<(start + 4 + length))
             start += 4 + length
         }
         if start == inbox.count {
@@ -176,15 +176,15 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: writer.bytes))).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// One frame body, in `inbox`.
-    private func handle(body: ArraySlice<UInt8>) {
+    /// One frame body, at `body` in `inbox` (read where it lies, with the frames after it).
+    private func handle(body: Range<Int>) {
         let frame: WireFrame
         do {
-            frame = try WireFrame.decode(body: body)
+            frame = try WireFrame.decode(inbox[...], body: body)
         } catch {
             // A field outside its domain is answered as such; anything else is malformed.
             let code: WireError = if case .outOfDomain = error { .outOfRange } else { .malformed }
-            return reply(.error(requestID: WireFrame.requestID(ofBody: body), code: code, message: "\(error)"))
+            return reply(.error(requestID: WireFrame.requestID(ofBody: inbox[body]), code: code, message: "\(error)"))
         }
         switch frame {
         case .hello(let id, let token, let helloVersion):

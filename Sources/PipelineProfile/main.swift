@@ -138,7 +138,7 @@ final class Connection: ReplySink, @unchecked Sendable {
                     Int(frames[start]) | Int(frames[start + 1]) << 8 | Int(frames[start + 2]) << 16 | Int(frames[start + 3]) << 24
                 let frame: WireFrame
                 do {
-                    frame = try WireFrame.decode(body: frames[(start + 4)..<(start + 4 + length)])
+                    frame = try WireFrame.decode(frames[...], body: (start + 4)..<(start + 4 + length))
                 } catch {
                     fatalError("frame at byte \(start) does not decode: \(error)")
                 }

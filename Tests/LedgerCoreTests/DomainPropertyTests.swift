@@ -164,6 +164,44 @@ import Testing
         #expect(accepted > 5_000)
     }
 
+    /// A frame read where it lies in a connection's input, with other bytes before and after
+    /// it, decodes as the same body copied out does: the same frame, or the same error at the
+    /// same offset. The bytes after it tempt the varint fast path (high bits set, or a varint
+    /// that would end there), which may look at them but never take them as fields.
+    @Test(arguments: seeds) func aFrameReadInPlaceDecodesAsItsCopy(seed: UInt64) throws {
+        var generator = DomainGenerator(seed: seed &+ 3_000)
+        var (decoded, refused) = (0, 0)
+        for index in 0..<30_000 {
+            var writer = ByteWriter()
+            WireFrame.command(requestID: generator.random.next(), generator.command()).encode(to: &writer)
+            var body = Array(writer.bytes.dropFirst(4))
+            switch generator.roll(4) {
+            case 0 where !body.isEmpty: body[Int(generator.roll(UInt64(body.count)))] ^= UInt8(1 + generator.roll(255))
+            case 1: body = Array(body.prefix(Int(generator.roll(UInt64(body.count + 1)))))
+            default: break
+            }
+            func filler(_ count: UInt64) -> [UInt8] {
+                (0..<count).map { _ in
+                    switch generator.roll(3) {
+                    case 0: 0x80 | UInt8(truncatingIfNeeded: generator.random.next())
+                    case 1: 0x01
+                    default: UInt8(truncatingIfNeeded: generator.random.next())
+                    }
+                }
+            }
+            let before = filler(generator.roll(12))
+            let input = before + body + filler(generator.roll(12))
+            let inPlace = Result { () throws(CodecError) in
+                try WireFrame.decode(input[...], body: before.count..<before.count + body.count)
+            }
+            let copied = Result { () throws(CodecError) in try WireFrame.decode(body: body) }
+            #expect(inPlace == copied, "seed \(seed) #\(index): \(body) in \(input) decodes as \(inPlace), copied out as \(copied)")
+            if case .success = copied { decoded += 1 } else { refused += 1 }
+        }
+        // Both outcomes were compared many times.
+        #expect(decoded > 5_000 && refused > 5_000, "decoded \(decoded), refused \(refused)")
+    }
+
     /// The exact edges, one by one: the 65-byte name of the black-box finding, 2^63, UTF-8.
     @Test func theEdgesOfEachDomain() throws {
         func refusal(_ command: Command) -> String? { command.domainViolation()?.description }

@@ -144,11 +144,24 @@ public enum WireFrame: Sendable, Hashable {
     /// Decodes one frame body where it lies, in a slice of a larger buffer (a connection's
     /// input); offsets in errors count from the body's first byte.
     public static func decode(body: ArraySlice<UInt8>) throws(CodecError) -> WireFrame {
+        try decode(body, body: body.startIndex..<body.endIndex)
+    }
+
+    /// Decodes the frame body at `range` of `bytes` (a connection's input, with the frames
+    /// that follow it), where it lies; offsets in errors count from the body's first byte.
+    /// The same frame as `decode(body: bytes[range])`, the same error for the same bytes: the
+    /// bytes after the body are never read as its fields, but with them the varints near its
+    /// end take the 8-byte path (`ByteReader.init(_:payload:)`). A request's fields are a few
+    /// dozen bytes, so most of them were within eight bytes of its end, where each varint
+    /// went to the byte-checked loop (a fifth of the ingress thread's instructions;
+    /// docs/BENCHMARKS.md, "twenty-third steps").
+    public static func decode(_ bytes: ArraySlice<UInt8>, body range: Range<Int>) throws(CodecError) -> WireFrame {
+        precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex, "the body lies outside the bytes")
         // Requests (types below 0x80) to 4,096 bytes; replies to `replyBytesMax`.
-        guard body.count >= frameBytesMin, body.count <= (body[body.startIndex] >= 0x80 ? replyBytesMax : frameBytesMax) else {
+        guard range.count >= frameBytesMin, range.count <= (bytes[range.lowerBound] >= 0x80 ? replyBytesMax : frameBytesMax) else {
             throw .outOfRange(field: "frame length", offset: 0)
         }
-        var reader = ByteReader(body)
+        var reader = ByteReader(bytes, payload: range)
         let type = try reader.u8()
         let id = try reader.fixed64()
         let frame: WireFrame
