@@ -376,8 +376,8 @@ final class HTTPReply: ReplySink, @unchecked Sendable {
         self.answer = answer
     }
 
-    func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)]) {
-        for reply in replies { answer(reply.response) }
+    func deliver(_ replies: ReplyList) {
+        for index in 0..<replies.count { answer(replies.response(at: index).response) }
     }
 }
 

@@ -19,7 +19,63 @@ package enum EngineResponse: Sendable {
 /// Where replies go: one object per connection. `deliver` is called from the journal
 /// writer's thread with a connection's replies in request order.
 package protocol ReplySink: AnyObject, Sendable {
-    func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)])
+    func deliver(_ replies: ReplyList)
+}
+
+/// A connection's replies from one batch, in request order. A committed reply names its
+/// events and their journal bytes as ranges of the batch's buffers, which the list holds
+/// once: as slices (`EngineResponse.committed`), each reply held both buffers (two retains
+/// and two releases a reply), and each was copied whole to be read (docs/BENCHMARKS.md,
+/// "twenty-third steps"). The buffers are the batch's: valid during `deliver` only.
+package struct ReplyList: Sendable {
+    package enum Reply: Sendable {
+        /// The command's entry is durable: its events are `events[events]`, and
+        /// `bytes[encodedEvents]` their count and encoding as the journal's block holds
+        /// them (a TCP reply copies them).
+        case committed(sequence: SequenceNumber, timeNanos: Int64, events: Range<Int>, encodedEvents: Range<Int>)
+        case response(EngineResponse)
+    }
+
+    package struct Item: Sendable {
+        package let requestID: UInt64
+        package let reply: Reply
+    }
+
+    /// The batch's events and journal bytes that committed replies point into.
+    package let events: [Event]
+    package let bytes: [UInt8]
+    package private(set) var items: [Item] = []
+
+    init(events: [Event], bytes: [UInt8], capacity: Int) {
+        self.events = events
+        self.bytes = bytes
+        items.reserveCapacity(capacity)
+    }
+
+    /// Replies made apart from a batch (BUSY, the follower's answers).
+    package init(_ responses: [(requestID: UInt64, response: EngineResponse)]) {
+        events = []
+        bytes = []
+        items = responses.map { Item(requestID: $0.requestID, reply: .response($0.response)) }
+    }
+
+    mutating func append(_ requestID: UInt64, _ reply: Reply) {
+        items.append(Item(requestID: requestID, reply: reply))
+    }
+
+    package var count: Int { items.count }
+
+    /// The reply at `index` as a response (a committed one's events and bytes as slices
+    /// of the buffers, valid as long as they are).
+    package func response(at index: Int) -> (requestID: UInt64, response: EngineResponse) {
+        let item = items[index]
+        switch item.reply {
+        case .committed(let sequence, let time, let range, let encoded):
+            return (item.requestID, .committed(sequence: sequence, timeNanos: time, events: events[range], encodedEvents: bytes[encoded]))
+        case .response(let response):
+            return (item.requestID, response)
+        }
+    }
 }
 
 /// A request for the engine thread.
@@ -308,7 +364,7 @@ package final class Sequencer: @unchecked Sendable {
         lock.unlock()
         for request in refused {
             let response: EngineResponse = stopping ? .error(.unavailable, "shutting down") : .error(.busy, "queue full; retry")
-            request.sink.deliver([(request.requestID, response)])
+            request.sink.deliver(ReplyList([(request.requestID, response)]))
         }
     }
 
@@ -658,7 +714,7 @@ package final class Sequencer: @unchecked Sendable {
     /// or through the follower for a sink that asked for the state (or still waits there).
     /// A group holds its replies' places in the batch; each is read where it lies.
     private func deliver(_ batch: Batch) {
-        var groups: [(sink: any ReplySink, places: [Int])] = []
+        var groups: [(sink: any ReplySink, places: [Int], asksState: Bool)] = []
         var groupOf: [ObjectIdentifier: Int] = [:]
         // A connection's replies mostly come in runs (its requests arrive together): the
         // table is asked only where the sink changes (a lookup a reply was ~135 instructions,
@@ -666,21 +722,23 @@ package final class Sequencer: @unchecked Sendable {
         var last: (key: ObjectIdentifier, group: Int)? = nil
         for place in batch.replies.indices {
             let key = ObjectIdentifier(batch.replies[place].sink)
+            let group: Int
             if let last, last.key == key {
-                groups[last.group].places.append(place)
-            } else if let group = groupOf[key] {
-                groups[group].places.append(place)
-                last = (key, group)
+                group = last.group
+            } else if let known = groupOf[key] {
+                group = known
             } else {
-                groupOf[key] = groups.count
-                last = (key, groups.count)
-                groups.append((batch.replies[place].sink, [place]))
+                group = groups.count
+                groupOf[key] = group
+                groups.append((batch.replies[place].sink, [], false))
             }
+            last = (key, group)
+            groups[group].places.append(place)
+            if case .follower = batch.replies[place].pending { groups[group].asksState = true }
         }
         for group in groups {
-            let asksState = group.places.contains { if case .follower = batch.replies[$0].pending { true } else { false } }
             // Through the follower the events outlive this batch's buffer: copy them.
-            let routed = follower.route(sink: group.sink, asksState: asksState) {
+            let routed = follower.route(sink: group.sink, asksState: group.asksState) {
                 group.places.map { place -> (requestID: UInt64, reply: StateFollower.Reply) in
                     let requestID = batch.replies[place].requestID
                     return switch batch.replies[place].pending {
@@ -697,21 +755,18 @@ package final class Sequencer: @unchecked Sendable {
                 }
             }
             if routed { continue }
-            group.sink.deliver(
-                group.places.map { place -> (requestID: UInt64, response: EngineResponse) in
-                    let requestID = batch.replies[place].requestID
-                    return switch batch.replies[place].pending {
-                    case .response(let response): (requestID, response)
-                    case .committed(let sequence, let time, let range, let eventBytes):
-                        (
-                            requestID,
-                            .committed(
-                                sequence: sequence, timeNanos: time, events: batch.events[range],
-                                encodedEvents: batch.journal.bytes.bytes[eventBytes])
-                        )
-                    case .follower: preconditionFailure("state queries and reads always go through the follower")
-                    }
-                })
+            var replies = ReplyList(events: batch.events, bytes: batch.journal.bytes.bytes, capacity: group.places.count)
+            for place in group.places {
+                let requestID = batch.replies[place].requestID
+                switch batch.replies[place].pending {
+                case .response(let response):
+                    replies.append(requestID, .response(response))
+                case .committed(let sequence, let time, let range, let eventBytes):
+                    replies.append(requestID, .committed(sequence: sequence, timeNanos: time, events: range, encodedEvents: eventBytes))
+                case .follower: preconditionFailure("state queries and reads always go through the follower")
+                }
+            }
+            group.sink.deliver(replies)
         }
     }
 

@@ -232,7 +232,7 @@ package final class StateFollower: @unchecked Sendable {
                         }
                     }
                 }
-                sink.deliver(responses)
+                sink.deliver(ReplyList(responses))
                 let key = ObjectIdentifier(sink)
                 condition.withLock {
                     routed[key]! -= 1

@@ -308,31 +308,31 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     }
 
     /// Called by the writer thread: encodes the replies and writes them on the loop.
-    func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)]) {
+    func deliver(_ replies: ReplyList) {
         var writer = ByteWriter(capacity: replies.count * 48)
         var ends: [Int] = []
         ends.reserveCapacity(replies.count)
-        // By position: iterating the tuples copied each one out and destroyed the copy
-        // through the runtime's generic tuple witness (the switch still copies the reply it
-        // reads; docs/BENCHMARKS.md, "twenty-third steps").
-        for index in replies.indices {
+        for index in 0..<replies.count {
             defer { ends.append(writer.bytes.count) }
-            let requestID = replies[index].requestID
-            switch replies[index].response {
-            case .committed(let sequence, _, _, let encodedEvents?):
+            let requestID = replies.items[index].requestID
+            switch replies.items[index].reply {
+            case .committed(let sequence, _, _, let encodedEvents):
                 // The bytes the journal's block holds (issue 12: encoding every event again
                 // was a tenth of the writer thread).
+                WireFrame.encodeCommitted(
+                    requestID: requestID, sequence: sequence, encodedEvents: replies.bytes[encodedEvents], to: &writer)
+            case .response(.committed(let sequence, _, _, let encodedEvents?)):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
-            case .committed(let sequence, _, let events, nil):
+            case .response(.committed(let sequence, _, let events, nil)):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
-            case .error(.busy, let message) where version >= 2:
+            case .response(.error(.busy, let message)) where version >= 2:
                 // The engine's queue was full: a group commit drains it.
                 WireFrame.busy(requestID: requestID, retryAfterMilliseconds: 1, message: message).encode(to: &writer)
-            case .error(let code, let message):
+            case .response(.error(let code, let message)):
                 WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
-            case .state(let sequence, let hash):
+            case .response(.state(let sequence, let hash)):
                 WireFrame.state(requestID: requestID, sequence: sequence, stateHash: hash).encode(to: &writer)
-            case .view(let text):
+            case .response(.view(let text)):
                 WireFrame.error(requestID: requestID, code: .badRequest, message: text).encode(to: &writer)
             }
         }

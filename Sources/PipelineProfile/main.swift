@@ -94,20 +94,23 @@ final class Connection: ReplySink, @unchecked Sendable {
     }
 
     /// The TCP server's encoding of the replies (`GatewayConnection.deliver`).
-    func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)]) {
+    func deliver(_ replies: ReplyList) {
         var writer = ByteWriter(capacity: replies.count * 48)
         var errorCount = 0
-        for index in replies.indices {
-            let requestID = replies[index].requestID
-            switch replies[index].response {
-            case .committed(let sequence, _, _, let encodedEvents?):
+        for index in 0..<replies.count {
+            let requestID = replies.items[index].requestID
+            switch replies.items[index].reply {
+            case .committed(let sequence, _, _, let encodedEvents):
+                WireFrame.encodeCommitted(
+                    requestID: requestID, sequence: sequence, encodedEvents: replies.bytes[encodedEvents], to: &writer)
+            case .response(.committed(let sequence, _, _, let encodedEvents?)):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
-            case .committed(let sequence, _, let events, nil):
+            case .response(.committed(let sequence, _, let events, nil)):
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
-            case .error(let code, let message):
+            case .response(.error(let code, let message)):
                 WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
                 errorCount += 1
-            case .state, .view:
+            case .response(.state), .response(.view):
                 errorCount += 1
             }
         }

@@ -170,6 +170,29 @@ import Testing
         #expect(accepted > 5_000)
     }
 
+    /// A `committed` reply made from the journal's bytes of its events is the reply encoded
+    /// from the events, at the edges of the request id and the sequence (the header's
+    /// length is computed before its fields are written).
+    @Test func aCommittedReplyFromItsBytesAtTheEdges() {
+        let events: [Event] = [.orderAccepted(7), .rejected(.unknownSymbol, detail: 0)]
+        var payload = ByteWriter()
+        let eventsStart = EntryPayload.encode(command: Self.nothing, events: events, to: &payload)
+        for requestID: UInt64 in [0, 1, 127, 128, 1 << 32, .max] {
+            for sequence: SequenceNumber in [0, 1, 127, 128, 16_383, 16_384, 1 << 56 - 1, 1 << 56, 1 << 63, .max] {
+                var encoded = ByteWriter()
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &encoded)
+                var copied = ByteWriter()
+                WireFrame.encodeCommitted(
+                    requestID: requestID, sequence: sequence, encodedEvents: payload.bytes[eventsStart...], to: &copied)
+                #expect(copied.bytes == encoded.bytes, "request \(requestID), sequence \(sequence)")
+                let decoded = try? WireFrame.decode(body: Array(copied.bytes.dropFirst(4)))
+                #expect(
+                    decoded == .committed(requestID: requestID, sequence: sequence, events: events),
+                    "request \(requestID), sequence \(sequence)")
+            }
+        }
+    }
+
     /// A frame read where it lies in a connection's input, with other bytes before and after
     /// it, decodes as the same body copied out does: the same frame, or the same error at the
     /// same offset. The bytes after it tempt the varint fast path (high bits set, or a varint

@@ -7,7 +7,7 @@ import Testing
 /// left to the caller (answered BUSY), and requests still queued when it goes are released.
 @Suite struct RequestQueueTests {
     final class Sink: ReplySink, @unchecked Sendable {
-        func deliver(_ replies: [(requestID: UInt64, response: EngineResponse)]) {}
+        func deliver(_ replies: ReplyList) {}
     }
 
     static func deposit(_ id: UInt64, _ sink: Sink) -> EngineRequest {

@@ -110,17 +110,24 @@ public enum WireFrame: Sendable, Hashable {
     /// count and the events, as a journal entry's payload ends (`EntryPayload.encode`
     /// returns where that part begins). The daemon's writer copies them from the block it
     /// has just made durable instead of encoding every event again.
+    ///
+    /// The header (length, type, request id, sequence) is staged and appended at once, its
+    /// length known beforehand: field by field, then the length patched in, it took four
+    /// appends and a patch, ~600 instructions a reply on the writer's thread
+    /// (docs/BENCHMARKS.md, "twenty-third steps").
     public static func encodeCommitted(
         requestID: UInt64, sequence: SequenceNumber, encodedEvents: ArraySlice<UInt8>, to writer: inout ByteWriter
     ) {
-        let lengthAt = writer.bytes.count
-        writer.fixed32(0)
-        let start = writer.bytes.count
-        writer.u8(0x82)
-        writer.fixed64(requestID)
-        writer.varint(sequence)
+        writer.staged(maxBytes: 4 + 1 + 8 + 10) { cursor in
+            // The sequence's varint takes one byte for each started 7 bits (one for 0).
+            let sequenceBytes = (64 - sequence.leadingZeroBitCount + 6) / 7
+            let length = UInt32(1 + 8 + max(sequenceBytes, 1) + encodedEvents.count)
+            for shift in stride(from: 0, to: 32, by: 8) { cursor.u8(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+            cursor.u8(0x82)
+            for shift in stride(from: 0, to: 64, by: 8) { cursor.u8(UInt8(truncatingIfNeeded: requestID >> UInt64(shift))) }
+            cursor.varint(sequence)
+        }
         writer.bytes.append(contentsOf: encodedEvents)
-        patchLength(at: lengthAt, start: start, in: &writer)
     }
 
     static func encodeCommittedBody(sequence: SequenceNumber, events: some Collection<Event>, to writer: inout ByteWriter) {
