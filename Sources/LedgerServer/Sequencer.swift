@@ -78,6 +78,37 @@ package struct ReplyList: Sendable {
     }
 }
 
+extension ReplyList {
+    /// Each reply as the TCP server writes it, in order, with the end of each one's frame
+    /// in `ends` (where a waiting immediate answer may be spliced in). `protocolVersion`:
+    /// the connection's; BUSY is its own frame from version 2 on.
+    package func encodeFrames(protocolVersion: UInt64, to writer: inout ByteWriter, ends: inout [Int]) {
+        for index in 0..<items.count {
+            defer { ends.append(writer.bytes.count) }
+            let requestID = items[index].requestID
+            switch items[index].reply {
+            case .committed(let sequence, _, _, let encodedEvents):
+                // The bytes the journal's block holds (issue 12: encoding every event again
+                // was a tenth of the writer thread).
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: bytes[encodedEvents], to: &writer)
+            case .response(.committed(let sequence, _, _, let encodedEvents?)):
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
+            case .response(.committed(let sequence, _, let events, nil)):
+                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
+            case .response(.error(.busy, let message)) where protocolVersion >= 2:
+                // The engine's queue was full: a group commit drains it.
+                WireFrame.busy(requestID: requestID, retryAfterMilliseconds: 1, message: message).encode(to: &writer)
+            case .response(.error(let code, let message)):
+                WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
+            case .response(.state(let sequence, let hash)):
+                WireFrame.state(requestID: requestID, sequence: sequence, stateHash: hash).encode(to: &writer)
+            case .response(.view(let text)):
+                WireFrame.error(requestID: requestID, code: .badRequest, message: text).encode(to: &writer)
+            }
+        }
+    }
+}
+
 /// A request for the engine thread.
 package struct EngineRequest: Sendable {
     package enum Kind: Sendable {

@@ -312,30 +312,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         var writer = ByteWriter(capacity: replies.count * 48)
         var ends: [Int] = []
         ends.reserveCapacity(replies.count)
-        for index in 0..<replies.count {
-            defer { ends.append(writer.bytes.count) }
-            let requestID = replies.items[index].requestID
-            switch replies.items[index].reply {
-            case .committed(let sequence, _, _, let encodedEvents):
-                // The bytes the journal's block holds (issue 12: encoding every event again
-                // was a tenth of the writer thread).
-                WireFrame.encodeCommitted(
-                    requestID: requestID, sequence: sequence, encodedEvents: replies.bytes[encodedEvents], to: &writer)
-            case .response(.committed(let sequence, _, _, let encodedEvents?)):
-                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
-            case .response(.committed(let sequence, _, let events, nil)):
-                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
-            case .response(.error(.busy, let message)) where version >= 2:
-                // The engine's queue was full: a group commit drains it.
-                WireFrame.busy(requestID: requestID, retryAfterMilliseconds: 1, message: message).encode(to: &writer)
-            case .response(.error(let code, let message)):
-                WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
-            case .response(.state(let sequence, let hash)):
-                WireFrame.state(requestID: requestID, sequence: sequence, stateHash: hash).encode(to: &writer)
-            case .response(.view(let text)):
-                WireFrame.error(requestID: requestID, code: .badRequest, message: text).encode(to: &writer)
-            }
-        }
+        replies.encodeFrames(protocolVersion: version, to: &writer, ends: &ends)
         let bytes = writer.bytes
         let count = replies.count
         let replyEnds = ends

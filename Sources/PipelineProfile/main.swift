@@ -93,27 +93,14 @@ final class Connection: ReplySink, @unchecked Sendable {
         self.requests = requests
     }
 
-    /// The TCP server's encoding of the replies (`GatewayConnection.deliver`).
+    /// The TCP server's encoding of the replies (`GatewayConnection.deliver`); a reply that
+    /// is not a committed entry's counts as an error.
     func deliver(_ replies: ReplyList) {
         var writer = ByteWriter(capacity: replies.count * 48)
-        var errorCount = 0
-        for index in 0..<replies.count {
-            let requestID = replies.items[index].requestID
-            switch replies.items[index].reply {
-            case .committed(let sequence, _, _, let encodedEvents):
-                WireFrame.encodeCommitted(
-                    requestID: requestID, sequence: sequence, encodedEvents: replies.bytes[encodedEvents], to: &writer)
-            case .response(.committed(let sequence, _, _, let encodedEvents?)):
-                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
-            case .response(.committed(let sequence, _, let events, nil)):
-                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
-            case .response(.error(let code, let message)):
-                WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
-                errorCount += 1
-            case .response(.state), .response(.view):
-                errorCount += 1
-            }
-        }
+        var ends: [Int] = []
+        ends.reserveCapacity(replies.count)
+        replies.encodeFrames(protocolVersion: 2, to: &writer, ends: &ends)
+        let errorCount = replies.items.count { if case .response = $0.reply { true } else { false } }
         condition.lock()
         outstanding -= replies.count
         replied += replies.count
