@@ -21,7 +21,9 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     // access to a class's stored property was checked at run time (swift_beginAccess, with
     // its thread-local access set), about a tenth of the network thread's samples under
     // load. Such checks catch only overlapping accesses within one thread, and the event
-    // loop's code makes none (a reply from the writer's thread hops onto the loop first).
+    // loop's code makes none. (`deliver`, on the writer's thread, reads `version`, set at
+    // the hello before any of the connection's requests reaches the engine, and hops onto
+    // the loop for the rest.)
     private var writesPending = 0
     private var flushWaiters: [EventLoopPromise<Void>] = []
     /// Shutdown has half-closed the output: input is read and dropped until the peer closes.
