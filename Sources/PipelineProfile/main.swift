@@ -159,7 +159,10 @@ var writers = [ByteWriter](repeating: ByteWriter(capacity: 1 << 20), count: conn
 var counts = [Int](repeating: 0, count: connectionCount)
 var commandCount = 0
 do {
-    try DecodingReader(directory: positional[0], from: 1, upTo: sourceEntries).forEach { _, _, command, _ in
+    // Read on this thread (`DecodingReader` decodes on a thread of its own, whose number
+    // valgrind would give the follower's thread once it ended, mixing their counts).
+    try JournalReader(directory: positional[0]).forEach(upTo: sourceEntries) { entry in
+        let command = try entry.decodePayload().command
         guard !command.isSystemOnly else { return }
         let connection = commandCount % connectionCount
         WireFrame.command(requestID: UInt64(commandCount), command).encode(to: &writers[connection])
