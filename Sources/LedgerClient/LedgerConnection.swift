@@ -30,6 +30,9 @@ public final class LedgerConnection: @unchecked Sendable {
     private var fd: Int32
     private var readBuffer: [UInt8] = []
     private var readOffset = 0
+    /// What `recv` writes into, kept: a fresh zeroed 64 KiB array for each `recv` was an
+    /// allocation and a `memset` a read (the load generator's receiving threads).
+    private var chunk = [UInt8](repeating: 0, count: 65_536)
 
     /// Connects to an IPv4 address.
     /// `receiveBufferBytes`: the socket's receive buffer (SO_RCVBUF, set before connecting;
@@ -106,11 +109,13 @@ public final class LedgerConnection: @unchecked Sendable {
         try sendRaw(writer.bytes)
     }
 
-    /// Blocks until a whole frame arrives.
+    /// Blocks until a whole frame arrives. The frame is decoded where it lies in the
+    /// connection's input, with what follows it there (`WireFrame.decode(_:body:)`): no copy
+    /// of its body, and its varints near its end take the 8-byte path.
     public func receive() throws(Failure) -> WireFrame {
-        let body = try receiveBody()
+        let body = try nextBody()
         do {
-            return try WireFrame.decode(body: body)
+            return try WireFrame.decode(readBuffer[...], body: body)
         } catch {
             throw .protocolError("undecodable frame: \(error)")
         }
@@ -118,6 +123,12 @@ public final class LedgerConnection: @unchecked Sendable {
 
     /// The next frame's body, undecoded.
     public func receiveBody() throws(Failure) -> [UInt8] {
+        Array(readBuffer[try nextBody()])
+    }
+
+    /// Buffers the next whole frame and steps past it; returns where its body lies in
+    /// `readBuffer` (valid until the next read).
+    private func nextBody() throws(Failure) -> Range<Int> {
         try fill(4)
         let length =
             Int(readBuffer[readOffset]) | Int(readBuffer[readOffset + 1]) << 8
@@ -126,7 +137,7 @@ public final class LedgerConnection: @unchecked Sendable {
             throw .protocolError("frame length \(length)")
         }
         try fill(4 + length)
-        let body = Array(readBuffer[readOffset + 4..<readOffset + 4 + length])
+        let body = readOffset + 4..<readOffset + 4 + length
         readOffset += 4 + length
         return body
     }
@@ -138,7 +149,6 @@ public final class LedgerConnection: @unchecked Sendable {
                 readBuffer.removeFirst(readOffset)
                 readOffset = 0
             }
-            var chunk = [UInt8](repeating: 0, count: 65_536)
             let got = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if got < 0 {
                 if errno == EINTR { continue }
