@@ -133,9 +133,7 @@ public final class LedgerConnection: @unchecked Sendable {
     /// `readBuffer` (valid until the next read).
     private func nextBody() throws(Failure) -> Range<Int> {
         try fill(4)
-        let length =
-            Int(readBuffer[readOffset]) | Int(readBuffer[readOffset + 1]) << 8
-            | Int(readBuffer[readOffset + 2]) << 16 | Int(readBuffer[readOffset + 3]) << 24
+        let length = WireFrame.bodyLength(prefixAt: readOffset, in: readBuffer)
         guard length >= WireFrame.frameBytesMin, length <= WireFrame.replyBytesMax else {
             throw .protocolError("frame length \(length)")
         }

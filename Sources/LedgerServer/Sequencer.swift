@@ -830,7 +830,7 @@ package struct ExchangeCatalog: Sendable {
 
 /// Names the calling thread for the system (`top -H`, `ps -L`, perf, /proc/PID/task/*/comm):
 /// Foundation's `Thread.name` names it for Foundation only. At most 15 bytes.
-func nameThisThread(_ name: String) {
+package func nameThisThread(_ name: String) {
     precondition(name.utf8.count <= 15, "thread name \(name) is longer than 15 bytes")
     // Linux's own way for the calling thread (pthread_setname_np is not in Swift's Glibc).
     let file = open("/proc/thread-self/comm", O_WRONLY)

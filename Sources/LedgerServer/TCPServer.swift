@@ -156,8 +156,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
         inbox.append(contentsOf: buffer.readableBytesView)
         var start = 0
         while inbox.count - start >= 4, !(isFinishing || closeAfterReplies) {
-            let length =
-                Int(inbox[start]) | Int(inbox[start + 1]) << 8 | Int(inbox[start + 2]) << 16 | Int(inbox[start + 3]) << 24
+            let length = WireFrame.bodyLength(prefixAt: start, in: inbox)
             guard length >= WireFrame.frameBytesMin, length <= WireFrame.frameBytesMax else {
                 return refuseFrameLength(context: context)
             }

@@ -27,7 +27,6 @@ final class LoadWorker: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
     @exclusivity(unchecked) private var inFlight = 0
-    @exclusivity(unchecked) private var finishedSending = false
     @exclusivity(unchecked) private var rested: [(AccountID, OrderID)] = []
     /// Indexed by request id modulo twice the window: a slot is rewritten only after its
     /// reply arrived (at most `window` are in flight), so sender and receiver never touch

@@ -51,14 +51,6 @@ while argumentIndex < CommandLine.arguments.count {
 guard positional.count == 2 || positional.count == 3, positional.count == 2 || UInt64(positional[2]) != nil else { usage() }
 let sourceEntries = positional.count == 3 ? UInt64(positional[2])! : 1_000_000
 
-/// Names the calling thread as `ps -L` and /proc show it.
-@Sendable func nameThread(_ name: String) {
-    let file = open("/proc/thread-self/comm", O_WRONLY)
-    guard file >= 0 else { return }
-    defer { close(file) }
-    _ = Array(name.utf8).withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
-}
-
 /// CPU ticks (user + system) of each of this process's threads, summed by name.
 func threadTicks() -> [String: Int] {
     var ticks: [String: Int] = [:]
@@ -79,18 +71,15 @@ func threadTicks() -> [String: Int] {
 /// One gateway connection: its requests' frames, and the replies it is owed.
 final class Connection: ReplySink, @unchecked Sendable {
     let frames: [UInt8]
-    let requests: Int
     private let condition = NSCondition()
     private var outstanding = 0
     private(set) var replied = 0
     private(set) var errors = 0
-    private(set) var replyBytes = 0
     /// The CPU time of the thread that ran `run` (ns).
     private(set) var cpuNanos: Int64 = 0
 
-    init(frames: [UInt8], requests: Int) {
+    init(frames: [UInt8]) {
         self.frames = frames
-        self.requests = requests
     }
 
     /// The TCP server's encoding of the replies (`GatewayConnection.deliver`); a reply that
@@ -105,7 +94,6 @@ final class Connection: ReplySink, @unchecked Sendable {
         outstanding -= replies.count
         replied += replies.count
         errors += errorCount
-        replyBytes += writer.bytes.count
         condition.signal()
         condition.unlock()
     }
@@ -124,8 +112,7 @@ final class Connection: ReplySink, @unchecked Sendable {
             let room = window - outstanding
             condition.unlock()
             while batch.count < room && start < frames.count {
-                let length =
-                    Int(frames[start]) | Int(frames[start + 1]) << 8 | Int(frames[start + 2]) << 16 | Int(frames[start + 3]) << 24
+                let length = WireFrame.bodyLength(prefixAt: start, in: frames)
                 let frame: WireFrame
                 do {
                     frame = try WireFrame.decode(frames[...], body: (start + 4)..<(start + 4 + length))
@@ -156,7 +143,6 @@ final class Connection: ReplySink, @unchecked Sendable {
 
 // The requests, encoded as gateways send them, dealt to the connections in turn.
 var writers = [ByteWriter](repeating: ByteWriter(capacity: 1 << 20), count: connectionCount)
-var counts = [Int](repeating: 0, count: connectionCount)
 var commandCount = 0
 do {
     // Read on this thread (`DecodingReader` decodes on a thread of its own, whose number
@@ -166,14 +152,13 @@ do {
         guard !command.isSystemOnly else { return }
         let connection = commandCount % connectionCount
         WireFrame.command(requestID: UInt64(commandCount), command).encode(to: &writers[connection])
-        counts[connection] += 1
         commandCount += 1
     }
 } catch {
     print("reading the source journal: \(error)")
     exit(1)
 }
-let connections = (0..<connectionCount).map { Connection(frames: writers[$0].bytes, requests: counts[$0]) }
+let connections = (0..<connectionCount).map { Connection(frames: writers[$0].bytes) }
 writers = []
 
 let directory = positional[1] + "/journal"
@@ -207,7 +192,7 @@ let inFlight = window
 for (index, connection) in connections.enumerated() {
     group.enter()
     let thread = Thread {
-        nameThread("ingress-\(index)")
+        nameThisThread("ingress-\(index)")
         connection.run(sequencer, window: inFlight)
         group.leave()
     }

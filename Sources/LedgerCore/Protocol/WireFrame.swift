@@ -143,6 +143,13 @@ public enum WireFrame: Sendable, Hashable {
         }
     }
 
+    /// The body length a frame's 4-byte little-endian prefix at `offset` gives (the caller
+    /// checks that four bytes are there, and the length's range).
+    @inlinable
+    public static func bodyLength(prefixAt offset: Int, in bytes: [UInt8]) -> Int {
+        Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2]) << 16 | Int(bytes[offset + 3]) << 24
+    }
+
     /// Decodes one frame body (what follows the length prefix).
     public static func decode(body: [UInt8]) throws(CodecError) -> WireFrame {
         try decode(body: body[...])
