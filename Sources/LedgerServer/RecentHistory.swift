@@ -54,6 +54,53 @@ struct IncomeRecord: Sendable {
     var line: UInt32
 }
 
+/// Where each kept closed order is in the ring of closed orders, by order id: built when
+/// something reads by id.
+///
+/// Taken as each order closed, the index cost a hashed insert for every close and a hashed
+/// removal for every record the ring evicts, each a cache and TLB miss in a table of
+/// 8 MiB: about a fifth of the state follower's time at 2,000 accounts, while nothing read
+/// it under a load of orders (docs/BENCHMARKS.md, "twenty-fourth steps"). Now the closes
+/// are indexed when a read needs them (`catchUp`): before the follower answers reads,
+/// before it renders the stream, before a liquidation order is extended. A catch-up
+/// indexes the closes since the last one that the ring still keeps, so at most the ring's
+/// capacity (`history.orders_max`); those evicted meanwhile cost nothing. An id looked up
+/// before its close is indexed is found by a look through the closes not yet indexed,
+/// newest first: every lookup is right whether or not the index has caught up.
+struct ClosedOrderIndex {
+    private var table = IDIndex(engineAssigned: true)
+    /// The position of the first close not in the table (those before it that the ring
+    /// still keeps are).
+    private(set) var indexedEnd = 0
+
+    /// Ids in the table.
+    var count: Int { table.count }
+
+    /// Where order `id`'s latest close is kept in `ring`, if it is.
+    func position(of id: OrderID, in ring: RecordRing<OrderRecord>) -> Int? {
+        var position = ring.end - 1
+        let unindexed = max(indexedEnd, ring.first)
+        while position >= unindexed {
+            if ring[kept: position].orderID == id { return position }
+            position -= 1
+        }
+        return table[id]
+    }
+
+    /// Indexes the closes `ring` keeps that are not indexed yet.
+    mutating func catchUp(with ring: RecordRing<OrderRecord>) {
+        for position in max(indexedEnd, ring.first)..<ring.end { table.insert(ring[kept: position].orderID, position) }
+        indexedEnd = ring.end
+    }
+
+    /// Before the ring evicts `position`, the close of order `id`.
+    mutating func evicting(_ id: OrderID, at position: Int) {
+        guard position < indexedEnd else { return }
+        // (An order closes once, so its id points here; put back if it did not.)
+        if let kept = table.removeValue(forKey: id), kept != position { table.insert(id, kept) }
+    }
+}
+
 /// The last `capacity` records, oldest first, each at an absolute position that never
 /// changes while it is kept. Each record has `linkCount` links: the position of the next
 /// record of the same account (−1: none yet), so that an account's records are a chain
@@ -280,7 +327,7 @@ package struct RecentHistory: OrderLifecycleObserver {
     /// account up again.
     private var lastSlots: (AccountSlot, AccountSlot) = (AccountSlot(), AccountSlot())
     private(set) var closed: RecordRing<OrderRecord>
-    private var closedByID = IDIndex(engineAssigned: true)
+    private var closedByID = ClosedOrderIndex()
     /// Two links a trade: the maker's, then the taker's (one when they are one account).
     private(set) var trades: RecordRing<TradeRecord>
     /// By symbol id; each allocated with its first trade.
@@ -394,9 +441,19 @@ package struct RecentHistory: OrderLifecycleObserver {
 
     var open: OpenOrders { lifecycle.open }
 
+    /// Indexes the closed orders by id (`ClosedOrderIndex`): before reads by id, so that
+    /// each finds its order in the index rather than by a look through the closes since the
+    /// last catch-up. Changes no answer.
+    package mutating func indexClosedOrders() {
+        closedByID.catchUp(with: closed)
+    }
+
+    /// The position of the first close not indexed by id yet. For tests.
+    var closedIndexedEnd: Int { closedByID.indexedEnd }
+
     func order(_ id: OrderID) -> OrderRecord? {
         if let record = lifecycle.open[id] { return record }
-        return closedByID[id].flatMap { closed[$0] }
+        return closedByID.position(of: id, in: closed).map { closed[kept: $0] }
     }
 
     private func lists(of account: AccountID) -> AccountLists? {
@@ -570,15 +627,13 @@ package struct RecentHistory: OrderLifecycleObserver {
                 let evictedID = closed[kept: evictee].orderID
                 let evictedSlot = closed.owner(evictee, 0)
                 lists[evictedSlot].closed.dropHead(evictee, in: closed, link: 0)
-                // (An order closes once, so its id points here; put back if it did not.)
-                if let kept = closedByID.removeValue(forKey: evictedID), kept != evictee { closedByID.insert(evictedID, kept) }
+                closedByID.evicting(evictedID, at: evictee)
                 releaseIfUnused(evictedSlot)
             }
             let position = closed.end
             closed.append(record)
             let slot = slot(record.account)
             lists[slot].closed.append(position, in: &closed, link: 0, owner: slot)
-            closedByID.insert(id, position)
         }
         if record.autoClose == .liquidation {
             if let position = appendForceOrder(record) { forceByID.insert(id, position) }
@@ -599,7 +654,8 @@ package struct RecentHistory: OrderLifecycleObserver {
     /// A later entry's takeover or ADL fills of a closed liquidation order.
     package mutating func liquidationExtended(_ record: OrderRecord) {
         if let position = forceByID[record.orderID], forceOrders[position] != nil { forceOrders[position] = record }
-        if let kept = closedByID[record.orderID], closed[kept] != nil { closed[kept] = record }
+        closedByID.catchUp(with: closed)
+        if let kept = closedByID.position(of: record.orderID, in: closed) { closed[kept] = record }
     }
 
     @discardableResult

@@ -210,6 +210,7 @@ package final class StateFollower: @unchecked Sendable {
             if poked, let stream { stream.publish([], renderedFrom: sequence + 1, rendered: stream.watched()) }
             condition.withLock { _appliedSequence = sequence }
             var answer: EngineResponse?
+            var indexed = false
             for case .replies(let sink, let items) in work {
                 let responses = items.map { item -> (requestID: UInt64, response: EngineResponse) in
                     switch item.reply {
@@ -228,6 +229,12 @@ package final class StateFollower: @unchecked Sendable {
                             }
                             return (item.requestID, answer!)
                         case .read(let body):
+                            // The closed orders by id, once before the reads (nothing indexes
+                            // them while nobody reads).
+                            if !indexed {
+                                history.indexClosedOrders()
+                                indexed = true
+                            }
                             return (item.requestID, body(state, history))
                         }
                     }
@@ -277,6 +284,7 @@ package final class StateFollower: @unchecked Sendable {
             Self.follow(command, events, sequence: sequence, timeNanos: timeNanos, state: &current, history: &history)
             if !watched.isEmpty {
                 if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
+                history.indexClosedOrders()
                 feed.messages(
                     command, events, sequence: sequence, timeNanos: timeNanos, touched: touched, state: current, history: history,
                     wants: { watched.contains($0) }, into: &streamMessages)

@@ -339,6 +339,7 @@ final class StreamReplayer: @unchecked Sendable {
             StreamFeed.touchedLevels(events, state: state, into: &touched)
             state.apply(events, of: payload.command, sequence: entry.sequence, timeNanos: entry.timeNanos)
             history.record(payload.command, events, sequence: entry.sequence, timeNanos: entry.timeNanos, state: state)
+            history.indexClosedOrders()
             StreamFeed.touchedLevels(events, state: state, into: &touched)
             feed.messages(
                 payload.command, events, sequence: entry.sequence, timeNanos: entry.timeNanos, touched: touched, state: state,

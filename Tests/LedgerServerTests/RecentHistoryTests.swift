@@ -94,6 +94,48 @@ import Testing
         #expect(run.history.accountsKept == 4)
     }
 
+    /// The closed orders' index by id is built when something reads by id
+    /// (`indexClosedOrders`). Before a catch-up and between two, every kept closed order is
+    /// found by its id and an evicted one is not; the index holds exactly the kept closes
+    /// up to its last catch-up, and lets go of each as the ring evicts it.
+    @Test func closedOrdersAreFoundByIDBeforeAndAfterTheirIndex() {
+        var limits = HistoryLimits()
+        (limits.ordersMax, limits.tradesMax, limits.incomeMax, limits.forceOrdersMax) = (4, 4, 4, 1)
+        var run = Self.world(limits)
+        // Each pair: a maker from account 1 taken whole by account 2, two closed orders.
+        func pairs(_ steps: Range<Int64>) {
+            for step in steps {
+                run.order(1, .sell, price: 500_000 + step, quantity: 10)
+                run.order(2, .buy, price: 500_000 + step, quantity: 10)
+            }
+        }
+        func found(_ ids: ClosedRange<OrderID>) -> [OrderID] {
+            ids.filter { id in
+                guard let record = run.history.order(id) else { return false }
+                #expect(record.orderID == id && record.status == .filled, "order \(id) read as \(record)")
+                return true
+            }
+        }
+        // Orders 1 ... 10 closed, 7 ... 10 kept, none indexed.
+        pairs(0..<5)
+        #expect(found(1...10) == [7, 8, 9, 10])
+        #expect(run.history.idsIndexed.closed == 0 && run.history.closedIndexedEnd == 0)
+        run.history.indexClosedOrders()
+        #expect(run.history.idsIndexed.closed == 4 && run.history.closedIndexedEnd == 10)
+        #expect(found(1...10) == [7, 8, 9, 10])
+        // 11 and 12 close (not indexed yet); 7 and 8 leave the ring and the index.
+        pairs(5..<6)
+        #expect(found(1...12) == [9, 10, 11, 12])
+        #expect(run.history.idsIndexed.closed == 2 && run.history.closedIndexedEnd == 10)
+        // 13 ... 18 close: the ring moves past the index's end, which keeps nothing.
+        pairs(6..<9)
+        #expect(found(1...18) == [15, 16, 17, 18])
+        #expect(run.history.idsIndexed.closed == 0)
+        run.history.indexClosedOrders()
+        #expect(run.history.idsIndexed.closed == 4 && run.history.closedIndexedEnd == 18)
+        #expect(found(1...18) == [15, 16, 17, 18])
+    }
+
     @Test func openOrdersAreAlwaysKnownAndFollowTheirFills() {
         var limits = HistoryLimits()
         (limits.ordersMax, limits.tradesMax, limits.incomeMax) = (0, 0, 0)
@@ -262,6 +304,8 @@ import Testing
         for step in 0..<3_000 {
             let slotsBefore = run.history.accountsKept
             Self.randomStep(&run, &random, mark: &mark, transferID: &transferID, step: step, accounts: accounts)
+            // The closed orders' index caught up now and then, as reads would.
+            if step % 4 == 1 { run.history.indexClosedOrders() }
             conditionalPlaced += run.events.filter { if case .conditionalOrderPlaced = $0 { true } else { false } }.count
             liquidations += run.events.filter { if case .liquidationTriggered = $0 { true } else { false } }.count
             if run.history.accountsKept < slotsBefore { slotsFreed += 1 }
@@ -432,9 +476,14 @@ import Testing
             if !(trades.isEmpty && income.isEmpty && closed.isEmpty && force.isEmpty) { withRecords += 1 }
         }
         let liquidationIDs = Set(kept(history.forceOrders).filter { $0.autoClose == .liquidation }.map(\.orderID))
-        if history.idsIndexed != (Set(kept(history.closed).map(\.orderID)).count, liquidationIDs.count) {
+        // The closed orders' index: the kept closes before its end, none after.
+        let closedIndexed = Set(
+            (history.closed.first..<max(history.closed.first, min(history.closedIndexedEnd, history.closed.end))).map {
+                history.closed[kept: $0].orderID
+            })
+        if history.idsIndexed != (closedIndexed.count, liquidationIDs.count) {
             return
-                "ids indexed \(history.idsIndexed), kept \(kept(history.closed).count) closed and \(liquidationIDs.count) liquidation orders"
+                "ids indexed \(history.idsIndexed), kept \(closedIndexed.count) closed orders indexed (through position \(history.closedIndexedEnd)) and \(liquidationIDs.count) liquidation orders"
         }
         if history.accountsKept != withRecords { return "\(history.accountsKept) account slots kept, \(withRecords) accounts have records" }
         return history.slotsDisagreement
