@@ -268,11 +268,14 @@ package final class Sequencer: @unchecked Sendable {
         /// capacity every batch (the events' alone 1.6 MB), whose pages the kernel zeroed as
         /// the engine first wrote them (a tenth of the daemon's minor page faults under
         /// load; docs/BENCHMARKS.md, "fourteenth steps").
-        var durableEntries: StateFollower.Entries {
+        ///
+        /// `readBack`: the events as the writer's check read them back from the journal's
+        /// bytes (equal to the engine's, in a buffer of their own), taken instead of a copy.
+        func durableEntries(readBack: [Event]?) -> StateFollower.Entries {
             precondition(commands.count == journal.count, "\(journal.count) entries journaled, \(commands.count) noted for the follower")
             return StateFollower.Entries(
                 firstSequence: journal.firstSequence, commands: Self.copy(commands), times: Self.copy(times),
-                eventEnds: Self.copy(eventEnds), events: Self.copy(events))
+                eventEnds: Self.copy(eventEnds), events: readBack ?? Self.copy(events))
         }
 
         /// A copy in a buffer of its own.
@@ -701,10 +704,11 @@ package final class Sequencer: @unchecked Sendable {
             handedOff = nil
             lock.unlock()
 
+            var readBack: [Event]?
             if !batch.journal.isEmpty {
                 do {
                     if verifyEntries {
-                        try batch.journal.verifyReadsBack(
+                        readBack = try batch.journal.verifyReadsBack(
                             commands: batch.commands, times: batch.times, events: batch.events, eventEnds: batch.eventEnds)
                     }
                     let syncsBefore = journal.syncs
@@ -729,7 +733,7 @@ package final class Sequencer: @unchecked Sendable {
                 _blocksWritten = blocks
                 _bytesWritten = bytes
             }
-            if !batch.journal.isEmpty { follower.append(batch.durableEntries) }
+            if !batch.journal.isEmpty { follower.append(batch.durableEntries(readBack: readBack)) }
             deliver(batch)
             batch.reset()
 

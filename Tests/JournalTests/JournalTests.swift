@@ -323,7 +323,8 @@ import Testing
             eventEnds.append(events.count)
         }
 
-        func verify() throws(JournalError) {
+        @discardableResult
+        func verify() throws(JournalError) -> [Event] {
             try batch.verifyReadsBack(commands: commands, times: times, events: events, eventEnds: eventEnds)
         }
 
@@ -359,12 +360,16 @@ import Testing
 
     /// The sequencer's check (journal.verify_entries): bytes that decode to exactly the
     /// engine's values pass, time going back included (the framing's delta is signed).
+    /// The events it returns (the follower's, instead of a copy) are the engine's.
     @Test func anEntryThatReadsBackAsTheEngineMadeItPasses() throws {
-        try Self.madeBatch().verify()
+        let made = Self.madeBatch()
+        #expect(try made.verify() == made.events)
         var empty = Made()
-        try empty.verify()
+        #expect(try empty.verify().isEmpty)
         empty.add(sequence: 1, time: 0, .setMarkPrice(symbol: 0, priceUnits: 1), [])
-        try empty.verify()
+        #expect(try empty.verify().isEmpty)
+        empty.add(sequence: 2, time: 0, .setMarkPrice(symbol: 0, priceUnits: 2), [.markPriceSet(symbol: 0, priceUnits: 2)])
+        #expect(try empty.verify() == [.markPriceSet(symbol: 0, priceUnits: 2)])
     }
 
     /// Each way the bytes can disagree with what the engine holds (and the follower will
