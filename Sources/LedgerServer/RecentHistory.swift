@@ -59,10 +59,10 @@ struct IncomeRecord: Sendable {
 ///
 /// Taken as each order closed, the index cost a hashed insert for every close and a hashed
 /// removal for every record the ring evicts, each a cache and TLB miss in a table of
-/// 8 MiB: about a fifth of the state follower's time at 2,000 accounts, while nothing read
-/// it under a load of orders (docs/BENCHMARKS.md, "twenty-fourth steps"). Now the closes
-/// are indexed when a read needs them (`catchUp`): before the follower answers reads,
-/// before it renders the stream, before a liquidation order is extended. A catch-up
+/// 8 MiB: a sixth to a quarter of the state follower's time at 2,000 accounts, while
+/// nothing read it under a load of orders (docs/BENCHMARKS.md, "twenty-fourth steps"). Now
+/// the closes are indexed when a read needs them (`catchUp`): before the follower answers
+/// reads, before it renders the stream, before a liquidation order is extended. A catch-up
 /// indexes the closes since the last one that the ring still keeps, so at most the ring's
 /// capacity (`history.orders_max`); those evicted meanwhile cost nothing. An id looked up
 /// before its close is indexed is found by a look through the closes not yet indexed,
