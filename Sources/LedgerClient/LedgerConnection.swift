@@ -124,6 +124,18 @@ public final class LedgerConnection: @unchecked Sendable {
         }
     }
 
+    /// The next frame, with a committed reply's events appended to `events` instead of an
+    /// array of their own (`WireFrame.decode(_:body:appendingEventsTo:)`): for a reader
+    /// that keeps one buffer for them.
+    public func receive(appendingEventsTo events: inout [Event]) throws(Failure) -> WireFrame {
+        let body = try nextBody()
+        do {
+            return try WireFrame.decode(readBuffer[...], body: body, appendingEventsTo: &events)
+        } catch {
+            throw .protocolError("undecodable frame: \(error)")
+        }
+    }
+
     /// The next frame's body, undecoded.
     public func receiveBody() throws(Failure) -> [UInt8] {
         Array(readBuffer[try nextBody()])

@@ -151,10 +151,15 @@ final class LoadWorker: @unchecked Sendable {
     }
 
     private func receiveLoop() {
+        // One buffer for every committed reply's events (an array of their own was an
+        // allocation and a release a reply).
+        var events: [Event] = []
+        events.reserveCapacity(64)
         while true {
             let frame: WireFrame
+            events.removeAll(keepingCapacity: true)
             do {
-                frame = try connection.receive()
+                frame = try connection.receive(appendingEventsTo: &events)
             } catch {
                 condition.withLock {
                     if inFlight > 0 { failure = "\(error)" }
@@ -168,7 +173,7 @@ final class LoadWorker: @unchecked Sendable {
             latenciesNanos.append(now - sendTimes[slot])
             var newlyRested: (AccountID, OrderID)?
             switch frame {
-            case .committed(_, let sequence, let events):
+            case .committed(_, let sequence, _):
                 committed += 1
                 ackLog?.acknowledged(sequence, commandOfRequest[slot])
                 for event in events {

@@ -193,6 +193,84 @@ import Testing
         }
     }
 
+    /// A reply decoded with its events appended to a kept buffer (the load generator's way)
+    /// is the reply decoded with an array of its own: the same frame once the buffer's new
+    /// events are put back in it, the buffer's earlier events untouched, or the same error
+    /// at the same offset; and an uncut reply is the frame that was encoded. Over replies of
+    /// zero to eight events, then cut or with a byte changed, and the other reply types.
+    @Test(arguments: seeds) func aReplyDecodedIntoAKeptBufferIsTheReplyDecodedAlone(seed: UInt64) {
+        var generator = DomainGenerator(seed: seed &+ 4_000)
+        var (decoded, refused, whole) = (0, 0, 0)
+        for index in 0..<10_000 {
+            let requestID = generator.id()
+            // In their domains, so that every reply left whole decodes.
+            func id() -> UInt64 { 1 + generator.roll(1 << 40) }
+            func amount() -> Int64 { Int64(generator.roll(2_000_001)) - 1_000_000 }
+            let original: WireFrame
+            switch generator.roll(6) {
+            case 0:
+                original = .error(requestID: requestID, code: .notFound, message: "no such order")
+            case 1:
+                original = .busy(requestID: requestID, retryAfterMilliseconds: generator.roll(5_000), message: "busy")
+            default:
+                let events: [Event] = (0..<generator.roll(9)).map { _ in
+                    switch generator.roll(5) {
+                    case 0: .orderAccepted(id())
+                    case 1: .orderRested(id(), openQuantityUnits: 1 + Int64(generator.roll(50)))
+                    case 2: .rejected(.unknownSymbol, detail: generator.roll(3))
+                    case 3: .markPriceSet(symbol: SymbolID(generator.roll(3)), priceUnits: 490_000 + Int64(generator.roll(20_001)))
+                    default:
+                        .trade(
+                            Trade(
+                                tradeID: id(), symbol: SymbolID(generator.roll(3)), makerOrderID: id(), takerOrderID: id(),
+                                makerAccount: id(), takerAccount: id(), takerSide: generator.side(),
+                                priceUnits: 490_000 + Int64(generator.roll(20_001)), quantityUnits: 1 + Int64(generator.roll(50)),
+                                makerFeeMinor: amount(), takerFeeMinor: amount(), makerRealizedPnlMinor: amount(),
+                                takerRealizedPnlMinor: amount()))
+                    }
+                }
+                original = .committed(requestID: requestID, sequence: id(), events: events)
+            }
+            var writer = ByteWriter()
+            original.encode(to: &writer)
+            let encoded = Array(writer.bytes.dropFirst(4))
+            var body = encoded
+            switch generator.roll(4) {
+            case 0: body.removeLast(Int(generator.roll(UInt64(body.count))))
+            case 1: body[Int(generator.roll(UInt64(body.count)))] = UInt8(truncatingIfNeeded: generator.random.next())
+            default: break
+            }
+            let earlier: [Event] = generator.chance(50) ? [.orderAccepted(99)] : []
+            var kept = earlier
+            let buffered = Result { () throws(CodecError) in
+                try WireFrame.decode(body[...], body: 0..<body.count, appendingEventsTo: &kept)
+            }
+            let alone = Result { () throws(CodecError) in try WireFrame.decode(body: body) }
+            #expect(Array(kept.prefix(earlier.count)) == earlier, "seed \(seed) #\(index): the buffer's earlier events changed")
+            if body == encoded {
+                #expect(alone == .success(original), "seed \(seed) #\(index): \(original) decodes as \(alone)")
+                whole += 1
+            }
+            switch (buffered, alone) {
+            case (.success(.committed(let id, let sequence, let own)), .success(let frame)):
+                #expect(own.isEmpty, "seed \(seed) #\(index): the frame kept events of its own")
+                let rebuilt = WireFrame.committed(requestID: id, sequence: sequence, events: Array(kept.dropFirst(earlier.count)))
+                #expect(rebuilt == frame, "seed \(seed) #\(index): \(body) decodes into a buffer as \(rebuilt), alone as \(frame)")
+                decoded += 1
+            case (.success(let frame), .success(let other)):
+                #expect(frame == other && kept == earlier, "seed \(seed) #\(index): \(body) decodes as \(frame) and \(other)")
+                decoded += 1
+            case (.failure(let error), .failure(let other)):
+                #expect(error == other, "seed \(seed) #\(index): \(body) is refused with \(error) and \(other)")
+                refused += 1
+            default:
+                Issue.record("seed \(seed) #\(index): \(body) decodes into a buffer as \(buffered), alone as \(alone)")
+            }
+        }
+        // Every outcome was compared many times.
+        #expect(decoded > 4_000 && refused > 1_500 && whole > 4_000, "decoded \(decoded), refused \(refused), whole \(whole)")
+    }
+
     /// A frame read where it lies in a connection's input, with other bytes before and after
     /// it, decodes as the same body copied out does: the same frame, or the same error at the
     /// same offset. The bytes after it tempt the varint fast path (high bits set, or a varint

@@ -170,6 +170,34 @@ public enum WireFrame: Sendable, Hashable {
     /// went to the byte-checked loop (a fifth of the ingress thread's instructions;
     /// docs/BENCHMARKS.md, "twenty-third steps").
     public static func decode(_ bytes: ArraySlice<UInt8>, body range: Range<Int>) throws(CodecError) -> WireFrame {
+        var noBuffer: [Event]? = nil
+        return try decode(bytes, body: range, buffer: &noBuffer)
+    }
+
+    /// `decode(_:body:)` for a reader that keeps one buffer of events: a committed reply's
+    /// events are appended to `events`, and the frame returned holds none of its own
+    /// (`committed(requestID:sequence:events: [])`). An array of events built for every
+    /// reply cost the load generator an allocation and its release a reply, and its growth
+    /// as the events were added (docs/BENCHMARKS.md, "twenty-fourth steps"). After an
+    /// error, `events` may hold some of the frame's events after its own.
+    public static func decode(
+        _ bytes: ArraySlice<UInt8>, body range: Range<Int>, appendingEventsTo events: inout [Event]
+    ) throws(CodecError) -> WireFrame {
+        var buffer: [Event]? = events
+        events = []
+        defer { events = buffer ?? [] }
+        return try decode(bytes, body: range, buffer: &buffer)
+    }
+
+    /// Both decodes, each with its own copy: with a `buffer`, a committed reply's events are
+    /// appended there; without one (nil), they go into the frame. (A wrapper that took the
+    /// events out of the frame afterwards, or an empty buffer passed for none, cost each of
+    /// the server's requests 20–52 instructions: the match copied the frame's `Command`, the
+    /// empty buffer was released.)
+    @inline(__always)
+    private static func decode(
+        _ bytes: ArraySlice<UInt8>, body range: Range<Int>, buffer: inout [Event]?
+    ) throws(CodecError) -> WireFrame {
         precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex, "the body lies outside the bytes")
         // Requests (types below 0x80) to 4,096 bytes; replies to `replyBytesMax`.
         guard range.count >= frameBytesMin, range.count <= (bytes[range.lowerBound] >= 0x80 ? replyBytesMax : frameBytesMax) else {
@@ -196,9 +224,14 @@ public enum WireFrame: Sendable, Hashable {
             let countOffset = reader.offset
             let count = try reader.varint()
             guard count <= UInt64(reader.remaining / 2) else { throw .outOfRange(field: "event count", offset: countOffset) }
-            var events: [Event] = []
-            for _ in 0..<count { events.append(try Event.decode(from: &reader)) }
-            frame = .committed(requestID: id, sequence: sequence, events: events)
+            if buffer != nil {
+                for _ in 0..<count { buffer?.append(try Event.decode(from: &reader)) }
+                frame = .committed(requestID: id, sequence: sequence, events: [])
+            } else {
+                var events: [Event] = []
+                for _ in 0..<count { events.append(try Event.decode(from: &reader)) }
+                frame = .committed(requestID: id, sequence: sequence, events: events)
+            }
         case 0x83:
             let codeOffset = reader.offset
             guard let code = WireError(rawValue: try reader.varint(as: UInt16.self, field: "error code")) else {
