@@ -189,11 +189,11 @@ public enum WireFrame: Sendable, Hashable {
         return try decode(bytes, body: range, buffer: &buffer)
     }
 
-    /// Both decodes, each with its own copy: with a `buffer`, a committed reply's events are
-    /// appended there; without one (nil), they go into the frame. (A wrapper that took the
-    /// events out of the frame afterwards, or an empty buffer passed for none, cost each of
-    /// the server's requests 20–52 instructions: the match copied the frame's `Command`, the
-    /// empty buffer was released.)
+    /// The body of both decodes, inlined into each: with a `buffer`, a committed reply's
+    /// events are appended there; without one (nil), they go into the frame. (A wrapper that
+    /// took the events out of the frame afterwards, or an empty buffer passed for none, cost
+    /// each of the server's requests 20–52 instructions: the match copied the frame's
+    /// `Command`, the empty buffer was released.)
     @inline(__always)
     private static func decode(
         _ bytes: ArraySlice<UInt8>, body range: Range<Int>, buffer: inout [Event]?
