@@ -76,10 +76,13 @@ struct ClosedOrderIndex {
     /// Ids in the table.
     var count: Int { table.count }
 
+    /// The first close `ring` keeps that is not in the table.
+    private func firstUnindexed(in ring: RecordRing<OrderRecord>) -> Int { max(indexedEnd, ring.first) }
+
     /// Where order `id`'s latest close is kept in `ring`, if it is.
     func position(of id: OrderID, in ring: RecordRing<OrderRecord>) -> Int? {
         var position = ring.end - 1
-        let unindexed = max(indexedEnd, ring.first)
+        let unindexed = firstUnindexed(in: ring)
         while position >= unindexed {
             if ring[kept: position].orderID == id { return position }
             position -= 1
@@ -89,7 +92,7 @@ struct ClosedOrderIndex {
 
     /// Indexes the closes `ring` keeps that are not indexed yet.
     mutating func catchUp(with ring: RecordRing<OrderRecord>) {
-        for position in max(indexedEnd, ring.first)..<ring.end { table.insert(ring[kept: position].orderID, position) }
+        for position in firstUnindexed(in: ring)..<ring.end { table.insert(ring[kept: position].orderID, position) }
         indexedEnd = ring.end
     }
 
@@ -654,7 +657,7 @@ package struct RecentHistory: OrderLifecycleObserver {
     /// A later entry's takeover or ADL fills of a closed liquidation order.
     package mutating func liquidationExtended(_ record: OrderRecord) {
         if let position = forceByID[record.orderID], forceOrders[position] != nil { forceOrders[position] = record }
-        closedByID.catchUp(with: closed)
+        indexClosedOrders()
         if let kept = closedByID.position(of: record.orderID, in: closed) { closed[kept] = record }
     }
 
