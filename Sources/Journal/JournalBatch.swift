@@ -161,15 +161,15 @@ public struct JournalBatch: Sendable {
     /// is stronger (an encoding that loses a difference between two values passes a
     /// round trip of its own bytes) and costs no second encoding.
     ///
-    /// Returns the events as read back, in a buffer of their own: equal, event for event, to
-    /// `events[..<eventEnds.last]`, so that a caller that needs a copy of them (the state
-    /// follower's) takes these instead of copying them again.
+    /// Returns the commands and events as read back, each in a buffer of its own: equal,
+    /// one for one, to `commands` and `events[..<eventEnds.last]`, so that a caller that
+    /// needs a copy of them (the state follower's) takes these instead of copying them again.
     ///
     /// Complexity: O(bytes); one decode an entry and a comparison of its values.
     @discardableResult
     public func verifyReadsBack(
         commands: [Command], times: [Int64], events: [Event], eventEnds: [Int]
-    ) throws(JournalError) -> [Event] {
+    ) throws(JournalError) -> ReadBack {
         guard commands.count == count, times.count == count, eventEnds.count == count, eventEnds.last ?? 0 <= events.count else {
             throw .entryDoesNotRoundTrip(
                 sequence: firstSequence,
@@ -188,6 +188,10 @@ public struct JournalBatch: Sendable {
         // "twenty-third steps").
         var decoded: [Event] = []
         decoded.reserveCapacity(eventEnds.last ?? 0)
+        // The commands too, kept rather than destroyed after their comparison (each copy or
+        // destruction of a command is a call through its cases).
+        var decodedCommands: [Command] = []
+        decodedCommands.reserveCapacity(count)
         for index in 0..<count {
             let sequence = firstSequence + SequenceNumber(index)
             let eventsEnd = eventEnds[index]
@@ -208,10 +212,12 @@ public struct JournalBatch: Sendable {
                     throw JournalError.entryDoesNotRoundTrip(
                         sequence: sequence, reason: "its time reads back as \(time), the engine's is \(times[index])")
                 }
-                guard command == commands[index] else {
+                // Compared where it lies: `commands[index]` was a copy of the engine's command.
+                guard Self.isSame(command, as: commands, index) else {
                     throw JournalError.entryDoesNotRoundTrip(
                         sequence: sequence, reason: "its command reads back as \(command), the engine's is \(commands[index])")
                 }
+                decodedCommands.append(consume command)
                 let decodedCount = decoded.count - decodedStart
                 guard eventsStart <= eventsEnd, decodedCount == eventsEnd - eventsStart else {
                     throw JournalError.entryDoesNotRoundTrip(
@@ -237,7 +243,19 @@ public struct JournalBatch: Sendable {
         } catch {
             throw .entryDoesNotRoundTrip(sequence: lastSequence, reason: "batch framing: \(error)")
         }
-        return decoded
+        return ReadBack(commands: decodedCommands, events: decoded)
+    }
+
+    /// `commands[index] == command`, both read where they lie.
+    @inline(__always)
+    private static func isSame(_ command: borrowing Command, as commands: [Command], _ index: Int) -> Bool {
+        commands.withUnsafeBufferPointer { $0[index] == command }
+    }
+
+    /// What `verifyReadsBack` read: the batch's commands, and their events one after another.
+    public struct ReadBack {
+        public var commands: [Command]
+        public var events: [Event]
     }
 
     /// The batch's entries, as a block read back gives them.

@@ -255,8 +255,10 @@ package final class Sequencer: @unchecked Sendable {
             eventEnds.removeAll(keepingCapacity: true)
         }
 
-        /// Notes the entry just journaled, whose events end the buffer.
-        func noteEntry(_ command: Command, timeNanos: Int64) {
+        /// Notes the entry just journaled, whose events end the buffer. The command is moved
+        /// in: the engine is done with it (a copy here was some 100 instructions a command
+        /// on the engine's thread, a call through the command's cases).
+        func noteEntry(_ command: consuming Command, timeNanos: Int64) {
             commands.append(command)
             times.append(timeNanos)
             eventEnds.append(events.count)
@@ -269,13 +271,14 @@ package final class Sequencer: @unchecked Sendable {
         /// the engine first wrote them (a tenth of the daemon's minor page faults under
         /// load; docs/BENCHMARKS.md, "fourteenth steps").
         ///
-        /// `readBack`: the events as the writer's check read them back from the journal's
-        /// bytes (equal to the engine's, in a buffer of their own), taken instead of a copy.
-        func durableEntries(readBack: [Event]?) -> StateFollower.Entries {
+        /// `readBack`: the commands and events as the writer's check read them back from the
+        /// journal's bytes (equal to the engine's, in buffers of their own), taken instead of
+        /// copies.
+        func durableEntries(readBack: JournalBatch.ReadBack?) -> StateFollower.Entries {
             precondition(commands.count == journal.count, "\(journal.count) entries journaled, \(commands.count) noted for the follower")
             return StateFollower.Entries(
-                firstSequence: journal.firstSequence, commands: Self.copy(commands), times: Self.copy(times),
-                eventEnds: Self.copy(eventEnds), events: readBack ?? Self.copy(events))
+                firstSequence: journal.firstSequence, commands: readBack?.commands ?? Self.copy(commands), times: Self.copy(times),
+                eventEnds: Self.copy(eventEnds), events: readBack?.events ?? Self.copy(events))
         }
 
         /// A copy in a buffer of its own.
@@ -570,7 +573,7 @@ package final class Sequencer: @unchecked Sendable {
     /// they are encoded in the batch's journal bytes. `clock`: the wall clock already read
     /// for this command (one read a command, not two), or nil to read it.
     private func journalEntry(
-        _ command: Command, into batch: inout Batch, clock: Int64? = nil
+        _ command: consuming Command, into batch: inout Batch, clock: Int64? = nil
     ) -> (SequenceNumber, Int64, Range<Int>, Range<Int>) {
         if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
         let sequence = state.lastSequence + 1
@@ -667,7 +670,7 @@ package final class Sequencer: @unchecked Sendable {
         if case .withdraw(let transfer) = command, inPlace({ $0.owesFunding(account: transfer.account) }) {
             executeSystem(.settleFunding(account: transfer.account), into: &batch)
         }
-        let (sequence, time, range, eventBytes) = journalEntry(command, into: &batch, clock: clock)
+        let (sequence, time, range, eventBytes) = journalEntry(consume command, into: &batch, clock: clock)
         batch.replies.append(
             Batch.Reply(
                 sink: sink, requestID: requestID,
@@ -704,7 +707,7 @@ package final class Sequencer: @unchecked Sendable {
             handedOff = nil
             lock.unlock()
 
-            var readBack: [Event]?
+            var readBack: JournalBatch.ReadBack?
             if !batch.journal.isEmpty {
                 do {
                     if verifyEntries {

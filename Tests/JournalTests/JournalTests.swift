@@ -324,7 +324,7 @@ import Testing
         }
 
         @discardableResult
-        func verify() throws(JournalError) -> [Event] {
+        func verify() throws(JournalError) -> JournalBatch.ReadBack {
             try batch.verifyReadsBack(commands: commands, times: times, events: events, eventEnds: eventEnds)
         }
 
@@ -360,16 +360,22 @@ import Testing
 
     /// The sequencer's check (journal.verify_entries): bytes that decode to exactly the
     /// engine's values pass, time going back included (the framing's delta is signed).
-    /// The events it returns (the follower's, instead of a copy) are the engine's.
+    /// The commands and events it returns (the follower's, instead of copies) are the
+    /// engine's.
     @Test func anEntryThatReadsBackAsTheEngineMadeItPasses() throws {
         let made = Self.madeBatch()
-        #expect(try made.verify() == made.events)
+        let readBack = try made.verify()
+        #expect(readBack.events == made.events)
+        #expect(readBack.commands == made.commands)
         var empty = Made()
-        #expect(try empty.verify().isEmpty)
+        #expect(try empty.verify().events.isEmpty)
+        #expect(try empty.verify().commands.isEmpty)
         empty.add(sequence: 1, time: 0, .setMarkPrice(symbol: 0, priceUnits: 1), [])
-        #expect(try empty.verify().isEmpty)
+        #expect(try empty.verify().events.isEmpty)
+        #expect(try empty.verify().commands == [.setMarkPrice(symbol: 0, priceUnits: 1)])
         empty.add(sequence: 2, time: 0, .setMarkPrice(symbol: 0, priceUnits: 2), [.markPriceSet(symbol: 0, priceUnits: 2)])
-        #expect(try empty.verify() == [.markPriceSet(symbol: 0, priceUnits: 2)])
+        #expect(try empty.verify().events == [.markPriceSet(symbol: 0, priceUnits: 2)])
+        #expect(try empty.verify().commands == [.setMarkPrice(symbol: 0, priceUnits: 1), .setMarkPrice(symbol: 0, priceUnits: 2)])
     }
 
     /// Each way the bytes can disagree with what the engine holds (and the follower will
