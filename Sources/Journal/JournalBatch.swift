@@ -12,6 +12,9 @@ public struct JournalBatch: Sendable {
     public private(set) var bytes = ByteWriter(capacity: 1 << 16)
     private var previousTimeNanos: Int64 = 0
     private var scratch = ByteWriter(capacity: 512)
+    /// Where an entry is staged whole before its one append (`tryAppend(sequence:timeNanos:
+    /// command:events:)`); grown to the largest entry staged, never shrunk.
+    private var staging: [UInt8] = []
 
     public init() {}
 
@@ -89,6 +92,57 @@ public struct JournalBatch: Sendable {
         previousTimeNanos = timeNanos
         count += 1
         return true
+    }
+
+    /// `tryAppend` for the entry of `command` and `events` (`EntryPayload.encode`). When the
+    /// command has a fixed shape (`EntryPayload.stagedBytesMax`), the whole entry, framing
+    /// included, is written through a cursor into a staging buffer and appended at once: an
+    /// entry field by field was an append for its time, one for the command and one for each
+    /// event, each checking the array's uniqueness and room (~85 instructions each, 6% of
+    /// the engine thread's), and its length was written after the payload, moving it back
+    /// by a byte. The bytes are the same either way (`DomainPropertyTests`).
+    ///
+    /// Returns whether the entry was appended (as `tryAppend`), and how many bytes its
+    /// events' part takes at the end of `bytes` (their count and the events: the bytes a
+    /// `committed` reply carries).
+    public mutating func tryAppend(
+        sequence: SequenceNumber, timeNanos: Int64, command: Command, events: UnsafeBufferPointer<Event>
+    ) -> (fits: Bool, eventBytes: Int) {
+        guard let payloadMax = EntryPayload.stagedBytesMax(command: command, eventCount: events.count),
+            payloadMax <= JournalFormat.entryPayloadBytesMax
+        else {
+            var eventBytes = 0
+            let fits = tryAppend(sequence: sequence, timeNanos: timeNanos) { writer in
+                let eventsStart = EntryPayload.encode(command: command, events: events, to: &writer)
+                eventBytes = writer.bytes.count - eventsStart
+            }
+            return (fits, eventBytes)
+        }
+        precondition(!isFull, "batch is full")
+        precondition(count == 0 || sequence == lastSequence + 1, "sequence \(sequence) does not follow \(lastSequence)")
+        // The framing's two varints take at most 10 bytes each; the payload follows them.
+        let framingMax = 20
+        if staging.count < framingMax + payloadMax { staging = [UInt8](repeating: 0, count: framingMax + payloadMax) }
+        let delta = timeNanos &- (count == 0 ? 0 : previousTimeNanos)
+        var eventBytes = 0
+        staging.withUnsafeMutableBufferPointer { buffer in
+            var payload = ByteCursor(UnsafeMutableBufferPointer(rebasing: buffer[framingMax..<framingMax + payloadMax]))
+            let eventsStart = EntryPayload.encodeStaged(command: command, events: events, to: &payload)
+            let length = payload.written
+            eventBytes = length - eventsStart
+            // The framing, written after the payload (its length is known then), is moved
+            // to end where the payload begins.
+            var framing = ByteCursor(UnsafeMutableBufferPointer(rebasing: buffer[..<framingMax]))
+            framing.zigzag(delta)
+            framing.varint(UInt64(length))
+            let start = framingMax - framing.written
+            for offset in stride(from: framing.written - 1, through: 0, by: -1) { buffer[start + offset] = buffer[offset] }
+            bytes.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<framingMax + length]))
+        }
+        if count == 0 { firstSequence = sequence }
+        previousTimeNanos = timeNanos
+        count += 1
+        return (true, eventBytes)
     }
 
     /// Appends the entry a `tryAppend` kept, to this batch, which must be empty.

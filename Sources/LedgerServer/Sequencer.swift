@@ -458,7 +458,7 @@ package final class Sequencer: @unchecked Sendable {
                 usleep(UInt32(stall) * 1_000)
                 continue
             }
-            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested && !inPlace({ $0.hasSystemWork })
+            while inbound.isEmpty && !(writerIdle && !current.isEmpty) && !stopRequested && !inPlace({ $0.hasSystemWorkInPlace() })
                 && stallRequestMilliseconds == 0
             {
                 // Nothing to do: sleep until a request comes, the next funding time, or (with
@@ -508,7 +508,7 @@ package final class Sequencer: @unchecked Sendable {
             // arrives waits for one tick at most), at most `idleTicksMax` in a row.
             var ticks = 0
             while ticks < Self.idleTicksMax,
-                inPlace({ $0.hasSystemWork }) || fundingSettlementDue(),
+                inPlace({ $0.hasSystemWorkInPlace() }) || fundingSettlementDue(),
                 lock.withLock({ inbound.isEmpty })
             {
                 executeSystem(.tick, into: &current)
@@ -587,12 +587,9 @@ package final class Sequencer: @unchecked Sendable {
             counts.count(command, rejectedFor: nil)
         }
         // The payload ends the block's bytes so far: its events' part is its last bytes.
-        var eventBytesCount = 0
-        let fits = batch.events.withUnsafeBufferPointer { events in
-            batch.journal.tryAppend(sequence: sequence, timeNanos: time) { writer in
-                let eventsStart = EntryPayload.encode(command: command, events: events[range], to: &writer)
-                eventBytesCount = writer.bytes.count - eventsStart
-            }
+        let (fits, eventBytesCount) = batch.events.withUnsafeBufferPointer { events in
+            batch.journal.tryAppend(
+                sequence: sequence, timeNanos: time, command: command, events: UnsafeBufferPointer(rebasing: events[range]))
         }
         if fits {
             batch.noteEntry(command, timeNanos: time)
@@ -623,7 +620,7 @@ package final class Sequencer: @unchecked Sendable {
     private func execute(_ requestID: UInt64, _ sink: any ReplySink, _ kind: consuming EngineRequest.Kind, into batch: inout Batch) {
         if batch.journal.isFull { batch = handOff(batch, waitForWriter: true) }
         executeRequest(requestID, sink, kind, into: &batch)
-        if inPlace({ $0.hasSystemWork }) { executeSystem(.tick, into: &batch) }
+        if inPlace({ $0.hasSystemWorkInPlace() }) { executeSystem(.tick, into: &batch) }
     }
 
     /// Takes the request's parts as they left the queue (moved, not copied).

@@ -103,6 +103,85 @@ import Testing
         #expect(read == payloads)
     }
 
+    /// The engine's entries go through `tryAppend(sequence:timeNanos:command:events:)`,
+    /// which stages a fixed-shape command's entry whole, framing included: the bytes, and
+    /// where the events' part begins, are those of the entry written field by field, at
+    /// every time delta's and payload length's varint edges, for every count of events up
+    /// to past the largest two-byte length, and for commands of either kind.
+    @Test func anEntryStagedWholeIsTheEntryWrittenFieldByField() throws {
+        let commands: [Command] = [
+            .placeOrder(PlaceOrder(account: 1, symbol: 0, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 500, quantityUnits: 7)),
+            .placeOrder(
+                PlaceOrder(
+                    account: .max, symbol: .max, side: .sell, type: .limit, timeInForce: .ioc, priceUnits: .max, quantityUnits: .min,
+                    clientOrderID: ClientOrderID(UInt64(Int64.max)))),
+            .cancelOrder(CancelOrder(account: .max, orderID: .max)),
+            .setMarkPrice(symbol: .max, priceUnits: .min),
+            .tick,
+            // No fixed shape: written field by field by both.
+            .placeOrder(
+                PlaceOrder(
+                    account: 2, symbol: 1, side: .buy, type: .limit, timeInForce: .gtc, priceUnits: 9, quantityUnits: 1,
+                    clientOrderID: ClientOrderID(text: "text-id")!)),
+            .listAsset(Asset(id: 3, name: "USDC", scale: 6)),
+        ]
+        let wide = Trade(
+            tradeID: .max, symbol: .max, makerOrderID: .max, takerOrderID: .max, makerAccount: .max, takerAccount: .max,
+            takerSide: .sell, priceUnits: .max, quantityUnits: .min, makerFeeMinor: .min, takerFeeMinor: .max,
+            makerRealizedPnlMinor: .min, takerRealizedPnlMinor: .max)
+        let times: [Int64] = [0, 1, -1, 63, 64, .max, .min, 1_700_000_000_000_000_000, 1_700_000_000_000_000_001]
+        var (stagedCount, lengths) = (0, Set<Int>())
+        for (index, command) in commands.enumerated() {
+            var staged = JournalBatch()
+            var fieldByField = JournalBatch()
+            // 0 to 160 events: lengths from a few bytes to past 16,383 (a wide trade takes 115).
+            var entriesRead = 0
+            for count in 0...160 {
+                // A full batch becomes a block; the next entries start it again, as the
+                // sequencer's batches do once written (its last time is kept, unused).
+                if staged.isFull {
+                    entriesRead += try staged.entries().count
+                    staged.reset()
+                    fieldByField.reset()
+                }
+                let sequence = SequenceNumber(count + 1)
+                let time = times[(count + index) % times.count]
+                let events = (0..<count).map {
+                    Event.trade(
+                        Trade(
+                            tradeID: UInt64($0), symbol: wide.symbol, makerOrderID: wide.makerOrderID, takerOrderID: wide.takerOrderID,
+                            makerAccount: wide.makerAccount, takerAccount: wide.takerAccount, takerSide: wide.takerSide,
+                            priceUnits: wide.priceUnits, quantityUnits: wide.quantityUnits, makerFeeMinor: wide.makerFeeMinor,
+                            takerFeeMinor: wide.takerFeeMinor, makerRealizedPnlMinor: wide.makerRealizedPnlMinor,
+                            takerRealizedPnlMinor: wide.takerRealizedPnlMinor))
+                }
+                let before = staged.bytes.bytes.count
+                let (fits, eventBytes) = events.withUnsafeBufferPointer {
+                    staged.tryAppend(sequence: sequence, timeNanos: time, command: command, events: $0)
+                }
+                var expectedEventBytes = 0
+                let expectedFits = fieldByField.tryAppend(sequence: sequence, timeNanos: time) { writer in
+                    let eventsStart = EntryPayload.encode(command: command, events: events, to: &writer)
+                    expectedEventBytes = writer.bytes.count - eventsStart
+                }
+                #expect(fits && expectedFits, "\(command) with \(count) events did not fit")
+                #expect(
+                    eventBytes == expectedEventBytes,
+                    "\(command) with \(count) events: events' part \(eventBytes), not \(expectedEventBytes)")
+                let same = staged.bytes.bytes == fieldByField.bytes.bytes
+                #expect(same, "\(command) with \(count) events at time \(time): the batches differ")
+                if !same { return }
+                lengths.insert(staged.bytes.bytes.count - before)
+                if EntryPayload.stagedBytesMax(command: command, eventCount: count) != nil { stagedCount += 1 }
+            }
+            #expect(try entriesRead + staged.entries().count == 161)
+        }
+        // Five commands of fixed shape took the staged path every time; the lengths crossed
+        // both of the length varint's edges.
+        #expect(stagedCount == 5 * 161)
+        #expect(lengths.contains { $0 < 128 } && lengths.contains { $0 > 16_400 })
+    }
+
     @Test func appendsRollsSegmentsAndReadsBack() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }

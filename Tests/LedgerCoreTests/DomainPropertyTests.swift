@@ -63,6 +63,7 @@ import Testing
         var events: [Event] = []
         var replayed: [Event] = []
         var (executed, refused, rejected, accepted) = (0, 0, 0, 0)
+        var (staged, unstaged) = (0, 0)
         var time: Int64 = 1_700_000_000_000_000_000
         // Symbol 2 has the rule book: brackets, a price band and funding every hour.
         guard case .listSymbol(var ruleBook) = DemoExchange.listings[1] else { preconditionFailure("listings moved") }
@@ -107,6 +108,23 @@ import Testing
                 requestID: UInt64(index), sequence: sequence, encodedEvents: payload.bytes[eventsStart...], to: &copiedReply)
             let sameReply = copiedReply.bytes == encodedReply.bytes
             #expect(sameReply, "seed \(seed) entry \(sequence): the reply from the payload's bytes differs")
+            // The journal stages a fixed-shape command's entry whole through a cursor
+            // (`EntryPayload.encodeStaged`): the same bytes, the events' part where the
+            // payload says.
+            if let bound = EntryPayload.stagedBytesMax(command: command, eventCount: events.count) {
+                var buffer = [UInt8](repeating: 0, count: bound)
+                let (written, stagedEventsStart) = buffer.withUnsafeMutableBufferPointer { buffer in
+                    var cursor = ByteCursor(buffer)
+                    let start = events.withUnsafeBufferPointer { EntryPayload.encodeStaged(command: command, events: $0, to: &cursor) }
+                    return (cursor.written, start)
+                }
+                let sameStaged = buffer[..<written] == payload.bytes[...] && stagedEventsStart == eventsStart
+                #expect(sameStaged, "seed \(seed) entry \(sequence): \(command) staged differs")
+                staged += 1
+            } else {
+                #expect(!command.isFixedShape, "seed \(seed) entry \(sequence): \(command) has a fixed shape but no bound")
+                unstaged += 1
+            }
             var reader = ByteReader(payload.bytes)
             let decoded = try EntryPayload.decode(from: &reader)
             try reader.expectEnd()
@@ -136,6 +154,8 @@ import Testing
         #expect(state.stateHash() == replica.stateHash())
         #expect(state.invariantViolation() == nil)
         #expect(refused > 100 && rejected > 1_000 && accepted > 1_000, "refused \(refused) rejected \(rejected) accepted \(accepted)")
+        // Both of the journal's paths were taken.
+        #expect(staged > 1_000 && unstaged > 100, "staged \(staged), field by field \(unstaged)")
     }
 
     /// A command frame's body (a random command of the domain's edges), in a quarter of the

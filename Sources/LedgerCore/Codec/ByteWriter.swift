@@ -92,10 +92,13 @@ extension ByteWriter: ByteSink {
 public struct ByteCursor: ByteSink {
     @usableFromInline let buffer: UnsafeMutableBufferPointer<UInt8>
     /// Bytes written.
-    @usableFromInline internal(set) var count: Int
+    @usableFromInline var count: Int
+    /// Bytes written, for other modules.
+    @inlinable public var written: Int { count }
 
+    /// A cursor at the start of `buffer`, which it writes and never reads.
     @inlinable
-    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+    public init(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
         self.buffer = buffer
         count = 0
     }

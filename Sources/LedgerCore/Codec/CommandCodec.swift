@@ -2,13 +2,17 @@
 /// in the TCP protocol's request frames.
 extension Command {
     /// The most bytes a fixed-shape command takes: a tag, six varints and a byte.
-    static let stagedBytesMax = 64
+    public static let stagedBytesMax = 64
 
     /// The fixed-shape commands (all of the order path's) are written through a cursor on
     /// the stack and appended at once, as events are (`ByteWriter.staged`): field by field
     /// into the array, a placed order cost seven appends, each checking the array's
     /// uniqueness and room. The others (names, specs, text ids) go field by field.
     public func encode(to writer: inout ByteWriter) {
+        if isFixedShape {
+            writer.staged(maxBytes: Self.stagedBytesMax) { _ = encodeFixedShape(to: &$0) }
+            return
+        }
         switch self {
         case .listAsset(let asset):
             writer.u8(1)
@@ -20,72 +24,18 @@ extension Command {
             writer.u8(spec.hasLegacyTerms ? 2 : 9)
             spec.encode(to: &writer)
             if !spec.hasLegacyTerms { spec.encodeRuleBookTerms(to: &writer) }
-        case .deposit(let transfer):
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(3)
-                transfer.encode(to: &$0)
-            }
-        case .withdraw(let transfer):
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(4)
-                transfer.encode(to: &$0)
-            }
-        case .setLeverage(let account, let symbol, let leverage):
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(5)
-                $0.varint(account)
-                $0.varint(UInt64(symbol))
-                $0.varint(UInt64(leverage))
-            }
         case .placeOrder(let order) where !order.clientOrderID.isNumeric:
             // A text client order id (issue 10): the tag-16 layout with the id as text.
             writer.u8(24)
             order.encodeRuleBookLayout(to: &writer)
-        case .placeOrder(let order) where order.isPlain:
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(6)
-                $0.varint(order.account)
-                $0.varint(UInt64(order.symbol))
-                $0.u8(order.side.rawValue | order.type.rawValue << 1 | order.timeInForce.rawValue << 2)
-                $0.zigzag(order.priceUnits)
-                $0.zigzag(order.quantityUnits)
-                $0.varint(order.clientOrderID.number ?? 0)
-            }
         case .placeOrder(let order):
             writer.u8(16)
             order.encodeRuleBookLayout(to: &writer)
-        case .cancelOrder(let cancel) where cancel.clientOrderID.isNumeric:
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.accountOrderClientNumber(7, cancel.account, cancel.orderID, cancel.clientOrderID)
-            }
         case .cancelOrder(let cancel):
             writer.u8(25)
             writer.varint(cancel.account)
             writer.varint(cancel.orderID)
             writer.clientOrderIDField(cancel.clientOrderID)
-        case .setMarkPrice(let symbol, let price):
-            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(8, symbol, price) }
-        case .setIndexPrice(let symbol, let price):
-            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(10, symbol, price) }
-        case .setFundingRate(let symbol, let rate):
-            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(11, symbol, rate) }
-        case .addPremiumSample(let symbol, let premium):
-            writer.staged(maxBytes: Self.stagedBytesMax) { $0.symbolValue(12, symbol, premium) }
-        case .setMarginMode(let account, let symbol, let isolated):
-            writer.staged(maxBytes: Self.stagedBytesMax) { $0.accountSymbolFlag(13, account, symbol, isolated) }
-        case .adjustIsolatedMargin(let account, let symbol, let amount):
-            writer.staged(maxBytes: Self.stagedBytesMax) { $0.accountSymbolValue(14, account, symbol, amount) }
-        case .depositInsuranceFund(let transfer):
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(15)
-                transfer.encode(to: &$0)
-            }
-        case .amendOrder(let amend) where amend.clientOrderID.isNumeric:
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.accountOrderClientNumber(17, amend.account, amend.orderID, amend.clientOrderID)
-                $0.zigzag(amend.priceUnits)
-                $0.zigzag(amend.quantityUnits)
-            }
         case .amendOrder(let amend):
             writer.u8(26)
             writer.varint(amend.account)
@@ -93,12 +43,6 @@ extension Command {
             writer.clientOrderIDField(amend.clientOrderID)
             writer.zigzag(amend.priceUnits)
             writer.zigzag(amend.quantityUnits)
-        case .cancelAllOrders(let account, let symbol):
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(18)
-                $0.varint(account)
-                $0.varint(UInt64(symbol))
-            }
         case .setIdempotencyWindow(let window):
             writer.u8(19)
             window.encode(to: &writer)
@@ -108,14 +52,85 @@ extension Command {
         case .setWorldLimits(let limits):
             writer.u8(21)
             limits.encode(to: &writer)
-        case .tick:
-            writer.u8(22)
-        case .settleFunding(let account):
-            writer.staged(maxBytes: Self.stagedBytesMax) {
-                $0.u8(23)
-                $0.varint(account)
-            }
+        default:
+            preconditionFailure("\(self) has a fixed shape")
         }
+    }
+
+    /// True for the commands whose encoding has a fixed shape of at most `stagedBytesMax`
+    /// bytes (`encodeFixedShape`): every one of the order path's but a placed order with
+    /// rule-book terms, and none with a name, a spec, a text client order id or a hash.
+    public var isFixedShape: Bool {
+        switch self {
+        case .listAsset, .listSymbol, .setIdempotencyWindow, .entryExcised, .setWorldLimits: false
+        case .placeOrder(let order): order.clientOrderID.isNumeric && order.isPlain
+        case .cancelOrder(let cancel): cancel.clientOrderID.isNumeric
+        case .amendOrder(let amend): amend.clientOrderID.isNumeric
+        case .deposit, .withdraw, .setLeverage, .setMarkPrice, .setIndexPrice, .setFundingRate, .addPremiumSample, .setMarginMode,
+            .adjustIsolatedMargin, .depositInsuranceFund, .cancelAllOrders, .tick, .settleFunding:
+            true
+        }
+    }
+
+    /// A fixed-shape command's encoding, into any sink (at most `stagedBytesMax` bytes);
+    /// false, with nothing written, for the others (`isFixedShape`). `encode` stages it on
+    /// the stack; a journal entry stages it with its events (`EntryPayload.encodeStaged`).
+    @inline(__always)
+    func encodeFixedShape(to sink: inout some ByteSink) -> Bool {
+        switch self {
+        case .deposit(let transfer):
+            sink.u8(3)
+            transfer.encode(to: &sink)
+        case .withdraw(let transfer):
+            sink.u8(4)
+            transfer.encode(to: &sink)
+        case .setLeverage(let account, let symbol, let leverage):
+            sink.u8(5)
+            sink.varint(account)
+            sink.varint(UInt64(symbol))
+            sink.varint(UInt64(leverage))
+        case .placeOrder(let order) where order.clientOrderID.isNumeric && order.isPlain:
+            sink.u8(6)
+            sink.varint(order.account)
+            sink.varint(UInt64(order.symbol))
+            sink.u8(order.side.rawValue | order.type.rawValue << 1 | order.timeInForce.rawValue << 2)
+            sink.zigzag(order.priceUnits)
+            sink.zigzag(order.quantityUnits)
+            sink.varint(order.clientOrderID.number ?? 0)
+        case .cancelOrder(let cancel) where cancel.clientOrderID.isNumeric:
+            sink.accountOrderClientNumber(7, cancel.account, cancel.orderID, cancel.clientOrderID)
+        case .setMarkPrice(let symbol, let price):
+            sink.symbolValue(8, symbol, price)
+        case .setIndexPrice(let symbol, let price):
+            sink.symbolValue(10, symbol, price)
+        case .setFundingRate(let symbol, let rate):
+            sink.symbolValue(11, symbol, rate)
+        case .addPremiumSample(let symbol, let premium):
+            sink.symbolValue(12, symbol, premium)
+        case .setMarginMode(let account, let symbol, let isolated):
+            sink.accountSymbolFlag(13, account, symbol, isolated)
+        case .adjustIsolatedMargin(let account, let symbol, let amount):
+            sink.accountSymbolValue(14, account, symbol, amount)
+        case .depositInsuranceFund(let transfer):
+            sink.u8(15)
+            transfer.encode(to: &sink)
+        case .amendOrder(let amend) where amend.clientOrderID.isNumeric:
+            sink.accountOrderClientNumber(17, amend.account, amend.orderID, amend.clientOrderID)
+            sink.zigzag(amend.priceUnits)
+            sink.zigzag(amend.quantityUnits)
+        case .cancelAllOrders(let account, let symbol):
+            sink.u8(18)
+            sink.varint(account)
+            sink.varint(UInt64(symbol))
+        case .tick:
+            sink.u8(22)
+        case .settleFunding(let account):
+            sink.u8(23)
+            sink.varint(account)
+        default:
+            return false
+        }
+        return true
     }
 
     /// Reads one command; refuses any outside the field domains (`domainViolation`), so

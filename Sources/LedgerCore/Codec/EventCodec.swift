@@ -365,6 +365,29 @@ public struct EntryPayload: Sendable, Hashable {
         return eventsStart
     }
 
+    /// The most bytes `encodeStaged` writes for `command` and `eventCount` events: nil when
+    /// the command's encoding has no fixed shape (`Command.isFixedShape`), so it cannot be
+    /// staged.
+    public static func stagedBytesMax(command: Command, eventCount: Int) -> Int? {
+        guard command.isFixedShape, eventCount <= Limits.entryPayloadBytesMax / Event.encodedBytesMax else { return nil }
+        return Command.stagedBytesMax + 10 + eventCount * Event.encodedBytesMax
+    }
+
+    /// `encode(command:events:to:)` through a cursor, for a fixed-shape command (at most
+    /// `stagedBytesMax(command:eventCount:)` bytes): the same bytes, staged with the entry's
+    /// framing and appended to the journal's batch at once (`JournalBatch.tryAppend(sequence:
+    /// timeNanos:command:events:)`), where field by field each event and the command were an
+    /// append of their own. Returns where the events' part begins in the cursor's bytes.
+    public static func encodeStaged(command: Command, events: UnsafeBufferPointer<Event>, to cursor: inout ByteCursor) -> Int {
+        let staged = command.encodeFixedShape(to: &cursor)
+        precondition(staged, "\(command) has no fixed shape")
+        let eventsStart = cursor.count
+        cursor.varint(UInt64(events.count))
+        // By index: the events are encoded where they lie.
+        for index in events.indices { events[index].encodeFields(to: &cursor) }
+        return eventsStart
+    }
+
     public static func decode(from reader: inout ByteReader) throws(CodecError) -> EntryPayload {
         var events: [Event] = []
         let command = try decode(from: &reader, events: &events)
