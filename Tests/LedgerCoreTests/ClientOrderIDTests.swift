@@ -1,3 +1,4 @@
+import LedgerClient
 import LedgerCore
 import Testing
 
@@ -43,6 +44,35 @@ import Testing
         #expect(ClientOrderID(text: "042")!.number == nil && ClientOrderID(text: "0")!.number == nil)
         #expect(ClientOrderID(text: String(repeating: "9", count: 36))!.number == nil)
         #expect(ClientOrderID(text: "4a")!.number == nil)
+    }
+
+    /// `number` and `init(_:)` (read and made digit by digit where they lie) against the
+    /// decimal text as Swift writes and reads it: every power of ten and its neighbours, the
+    /// numeric domain's edges, and ids of digits that are not numbers.
+    @Test func numbersAgreeWithTheirDecimalTextEverywhere() throws {
+        var values: [UInt64] = [1, 9, 10, 11, Limits.idMax - 1, Limits.idMax, Limits.idMax + 1, .max - 1, .max]
+        var power: UInt64 = 1
+        while true {
+            values += [power - 1, power, power + 1]
+            let (next, overflow) = power.multipliedReportingOverflow(by: 10)
+            if overflow { break }
+            power = next
+        }
+        var random = SeededRandom(seed: 12)
+        values += (0..<10_000).map { _ in random.next() >> (random.next() % 64) }
+        for value in values where value > 0 {
+            let id = ClientOrderID(value)
+            #expect(id.text == String(value), "\(value) is written \(id.text)")
+            #expect(id.number == (value <= Limits.idMax ? value : nil), "\(value) reads back as \(String(describing: id.number))")
+            #expect(id.isNumeric == (value <= Limits.idMax), "\(value)")
+        }
+        // Digits that are not the numeric form: a leading zero, more than 19 digits, a
+        // letter among them, a sign.
+        for text in ["0", "00", "01", "0042", "12345678901234567890", "1234567890123456789012345678901234", "12a", "a12", "-1", "1.5"] {
+            let id = try #require(ClientOrderID(text: text))
+            #expect(id.number == nil && !id.isNumeric, "\(text) reads as \(String(describing: id.number))")
+        }
+        #expect(ClientOrderID.none.number == nil && ClientOrderID.none.isNumeric)
     }
 
     @Test func numericIDsSortByValueBeforeText() {

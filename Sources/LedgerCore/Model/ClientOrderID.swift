@@ -27,16 +27,22 @@ public struct ClientOrderID: Sendable, Hashable, Comparable, CustomStringConvert
         }
     }
 
+    /// The digits are placed from the last, once their count is known (no array of them:
+    /// a numeric id was an allocation each time it was made or read).
     @usableFromInline
     init(decimal number: UInt64) {
         self = .none
-        var digits: [UInt8] = []
+        var count = 0
         var rest = number
         while rest > 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            count += 1
             rest /= 10
         }
-        for (index, digit) in digits.reversed().enumerated() { set(digit, at: index) }
+        rest = number
+        for index in stride(from: count - 1, through: 0, by: -1) {
+            set(UInt8(ascii: "0") + UInt8(rest % 10), at: index)
+            rest /= 10
+        }
     }
 
     @inlinable @inline(__always)
@@ -107,17 +113,25 @@ public struct ClientOrderID: Sendable, Hashable, Comparable, CustomStringConvert
     /// The number whose decimal text this is, when it is 1 … 2^63 − 1 written without a
     /// leading zero: such ids keep the numeric layouts of the journal (command tags 6,
     /// 7, 16, 17), so that journals written before string ids re-encode byte for byte.
+    ///
+    /// Read character by character where they lie (`bytes` made an array: the engine asks
+    /// for every placed order's number as it journals it).
     public var number: UInt64? {
-        let bytes = bytes
-        guard let first = bytes.first, first != UInt8(ascii: "0"), bytes.count <= 19 else { return nil }
         var value: UInt64 = 0
-        for byte in bytes {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+        var length = 0
+        while length < Self.lengthMax {
+            let byte = byte(at: length)
+            if byte == 0 { break }
+            // At most 19 digits, the first not a zero.
+            guard length < 19, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), length > 0 || byte != UInt8(ascii: "0") else {
+                return nil
+            }
             let (product, overflow) = value.multipliedReportingOverflow(by: 10)
             guard !overflow else { return nil }
             value = product + UInt64(byte - UInt8(ascii: "0"))
+            length += 1
         }
-        return value <= Limits.idMax ? value : nil
+        return length > 0 && value <= Limits.idMax ? value : nil
     }
 
     /// Whether the journal writes it as a number (none included).
