@@ -303,7 +303,7 @@ public struct JournalBatch: Sendable {
     /// `commands[index] == command`, both read where they lie.
     @inline(__always)
     private static func isSame(_ command: borrowing Command, as commands: [Command], _ index: Int) -> Bool {
-        commands.withUnsafeBufferPointer { $0[index] == command }
+        commands.withUnsafeBufferPointer { command.isSame(as: $0, index) }
     }
 
     /// What `verifyReadsBack` read: the batch's commands, and their events one after another.

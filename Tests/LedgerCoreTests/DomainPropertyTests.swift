@@ -53,6 +53,37 @@ import Testing
         #expect(inside > 10_000 && outside > 1_000, "inside \(inside), outside \(outside)")
     }
 
+    /// `isSame(as:_:)`, the writer's check's comparison (payloads matched where they lie on
+    /// the order path), is `==` for every pair: equal commands, commands of the same kind
+    /// one field apart, and commands at random.
+    @Test(arguments: seeds) func aCommandIsTheSameAsAnotherExactlyWhenEqual(seed: UInt64) {
+        var generator = DomainGenerator(seed: seed &+ 5_000)
+        var (equal, different) = (0, 0)
+        for index in 0..<20_000 {
+            let command = generator.command()
+            let other: Command
+            switch (generator.roll(3), command) {
+            case (0, _): other = command
+            case (1, .placeOrder(var order)):
+                switch generator.roll(4) {
+                case 0: order.priceUnits &+= 1
+                case 1: order.clientOrderID = generator.clientOrderID()
+                case 2: order.reduceOnly.toggle()
+                default: order.account &+= 1
+                }
+                other = .placeOrder(order)
+            case (1, .cancelOrder(var cancel)):
+                if generator.chance(50) { cancel.orderID &+= 1 } else { cancel.clientOrderID = generator.clientOrderID() }
+                other = .cancelOrder(cancel)
+            default: other = generator.command()
+            }
+            let same = [other].withUnsafeBufferPointer { command.isSame(as: $0, 0) }
+            #expect(same == (command == other), "seed \(seed) #\(index): \(command) against \(other)")
+            if command == other { equal += 1 } else { different += 1 }
+        }
+        #expect(equal > 5_000 && different > 5_000, "equal \(equal), different \(different)")
+    }
+
     /// Commands in the domain through execute → encode → decode → re-execute on a replica:
     /// identical events and bytes; a rejection changes nothing; the invariants hold; no
     /// trap anywhere (a trap ends the test run).
