@@ -274,7 +274,7 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
             inFlight += pending.count
             // Submitted, then emptied: emptied first, while a copy still shared its buffer,
             // `removeAll(keepingCapacity:)` allocated a new one for every read.
-            sequencer.submit(pending)
+            sequencer.submit(moving: &pending)
             pending.removeAll(keepingCapacity: true)
         }
         if !immediate.bytes.isEmpty {

@@ -126,7 +126,7 @@ final class Connection: ReplySink, @unchecked Sendable {
             condition.lock()
             outstanding += batch.count
             condition.unlock()
-            sequencer.submit(batch)
+            sequencer.submit(moving: &batch)
             batch.removeAll(keepingCapacity: true)
         }
         condition.lock()

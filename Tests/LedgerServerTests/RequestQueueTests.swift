@@ -18,10 +18,25 @@ import Testing
     @Test func requestsLeaveInTheOrderTheyCame() {
         let queue = RequestQueue(capacity: 5)
         let sink = Sink()
-        #expect(queue.append(contentsOf: (1...3).map { Self.deposit($0, sink) }) == 3)
-        // Room for two of these three: the third is the caller's to refuse.
-        #expect(queue.append(contentsOf: (4...6).map { Self.deposit($0, sink) }) == 2)
+        var first = (1...3).map { Self.deposit($0, sink) }
+        #expect(queue.append(moving: &first) == 3)
+        // Room for two of these three: the third is the caller's to refuse, left whole.
+        var second = (4...6).map { Self.deposit($0, sink) }
+        #expect(queue.append(moving: &second) == 2)
         #expect(queue.count == 5)
+        // The queued requests' commands were moved out (a state query left in their place),
+        // their ids and sinks kept; the one refused is as it came.
+        #expect(second.map(\.requestID) == [4, 5, 6] && second.allSatisfy { $0.sink === sink })
+        for request in second.prefix(2) {
+            guard case .stateQuery = request.kind else {
+                Issue.record("request \(request.requestID) kept \(request.kind)")
+                continue
+            }
+        }
+        guard case .command(.deposit(let refused)) = second[2].kind, refused.transferID == 6 else {
+            Issue.record("the refused request holds \(second[2].kind)")
+            return
+        }
         var seen: [UInt64] = []
         while queue.hasNext {
             let (requestID, taken, kind) = queue.takeNext()
@@ -34,7 +49,8 @@ import Testing
         }
         #expect(seen == [1, 2, 3, 4, 5])
         queue.clear()
-        #expect(queue.isEmpty && queue.append(contentsOf: [Self.deposit(7, sink)]) == 1)
+        var third = [Self.deposit(7, sink)]
+        #expect(queue.isEmpty && queue.append(moving: &third) == 1)
         #expect(queue.peekKind(0) { if case .command(.deposit(let transfer)) = $0 { transfer.transferID } else { 0 } } == 7)
     }
 
@@ -47,7 +63,9 @@ import Testing
             released = second
             kept = first
             let queue = RequestQueue(capacity: 4)
-            #expect(queue.append(contentsOf: [Self.deposit(1, first), Self.deposit(2, second)]) == 2)
+            var requests = [Self.deposit(1, first), Self.deposit(2, second)]
+            #expect(queue.append(moving: &requests) == 2)
+            requests.removeAll()
             let (_, taken, _) = queue.takeNext()
             // The taken request's sink lives on with whoever took it; the queued one goes
             // with the queue.
