@@ -57,10 +57,9 @@ public struct JournalBatch: Sendable {
     /// entry's bytes were written twice; the copy, `appendScratch`, was 2.4% of the engine
     /// thread's samples at full rate.)
     public mutating func tryAppend(sequence: SequenceNumber, timeNanos: Int64, encode: (inout ByteWriter) -> Void) -> Bool {
-        precondition(!isFull, "batch is full")
-        precondition(count == 0 || sequence == lastSequence + 1, "sequence \(sequence) does not follow \(lastSequence)")
+        let delta = timeDelta(ofNext: sequence, timeNanos: timeNanos)
         let entryStart = bytes.bytes.count
-        bytes.zigzag(timeNanos &- (count == 0 ? 0 : previousTimeNanos))
+        bytes.zigzag(delta)
         let lengthAt = bytes.bytes.count
         bytes.u8(0)
         bytes.u8(0)
@@ -88,10 +87,23 @@ public struct JournalBatch: Sendable {
             prefix.varint(UInt64(length))
             bytes.bytes.replaceSubrange(lengthAt..<payloadStart, with: prefix.bytes)
         }
+        noteAppended(sequence: sequence, timeNanos: timeNanos)
+        return true
+    }
+
+    /// The framing's time delta of the entry about to be appended (from 0 for a batch's
+    /// first), once the batch has room for it and the sequence follows.
+    private func timeDelta(ofNext sequence: SequenceNumber, timeNanos: Int64) -> Int64 {
+        precondition(!isFull, "batch is full")
+        precondition(count == 0 || sequence == lastSequence + 1, "sequence \(sequence) does not follow \(lastSequence)")
+        return timeNanos &- (count == 0 ? 0 : previousTimeNanos)
+    }
+
+    /// Counts the entry just appended.
+    private mutating func noteAppended(sequence: SequenceNumber, timeNanos: Int64) {
         if count == 0 { firstSequence = sequence }
         previousTimeNanos = timeNanos
         count += 1
-        return true
     }
 
     /// `tryAppend` for the entry of `command` and `events` (`EntryPayload.encode`). When the
@@ -108,9 +120,7 @@ public struct JournalBatch: Sendable {
     public mutating func tryAppend(
         sequence: SequenceNumber, timeNanos: Int64, command: Command, events: UnsafeBufferPointer<Event>
     ) -> (fits: Bool, eventBytes: Int) {
-        guard let payloadMax = EntryPayload.stagedBytesMax(command: command, eventCount: events.count),
-            payloadMax <= JournalFormat.entryPayloadBytesMax
-        else {
+        guard let payloadMax = EntryPayload.stagedBytesMax(command: command, eventCount: events.count) else {
             var eventBytes = 0
             let fits = tryAppend(sequence: sequence, timeNanos: timeNanos) { writer in
                 let eventsStart = EntryPayload.encode(command: command, events: events, to: &writer)
@@ -118,12 +128,10 @@ public struct JournalBatch: Sendable {
             }
             return (fits, eventBytes)
         }
-        precondition(!isFull, "batch is full")
-        precondition(count == 0 || sequence == lastSequence + 1, "sequence \(sequence) does not follow \(lastSequence)")
+        let delta = timeDelta(ofNext: sequence, timeNanos: timeNanos)
         // The framing's two varints take at most 10 bytes each; the payload follows them.
         let framingMax = 20
         if staging.count < framingMax + payloadMax { staging = [UInt8](repeating: 0, count: framingMax + payloadMax) }
-        let delta = timeNanos &- (count == 0 ? 0 : previousTimeNanos)
         var eventBytes = 0
         staging.withUnsafeMutableBufferPointer { buffer in
             var payload = ByteCursor(UnsafeMutableBufferPointer(rebasing: buffer[framingMax..<framingMax + payloadMax]))
@@ -139,9 +147,7 @@ public struct JournalBatch: Sendable {
             for offset in stride(from: framing.written - 1, through: 0, by: -1) { buffer[start + offset] = buffer[offset] }
             bytes.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<framingMax + length]))
         }
-        if count == 0 { firstSequence = sequence }
-        previousTimeNanos = timeNanos
-        count += 1
+        noteAppended(sequence: sequence, timeNanos: timeNanos)
         return (true, eventBytes)
     }
 

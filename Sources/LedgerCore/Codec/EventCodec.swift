@@ -366,10 +366,12 @@ public struct EntryPayload: Sendable, Hashable {
     }
 
     /// The most bytes `encodeStaged` writes for `command` and `eventCount` events: nil when
-    /// the command's encoding has no fixed shape (`Command.isFixedShape`), so it cannot be
-    /// staged.
+    /// the command's encoding has no fixed shape (`Command.isFixedShape`), or when that
+    /// bound passes an entry's largest payload (`Limits.entryPayloadBytesMax`), so that a
+    /// staged entry always fits a batch that is not full.
     public static func stagedBytesMax(command: Command, eventCount: Int) -> Int? {
-        guard command.isFixedShape, eventCount <= Limits.entryPayloadBytesMax / Event.encodedBytesMax else { return nil }
+        let eventsRoom = Limits.entryPayloadBytesMax - Command.stagedBytesMax - 10
+        guard command.isFixedShape, eventCount <= eventsRoom / Event.encodedBytesMax else { return nil }
         return Command.stagedBytesMax + 10 + eventCount * Event.encodedBytesMax
     }
 

@@ -122,7 +122,8 @@ public struct ClientOrderID: Sendable, Hashable, Comparable, CustomStringConvert
         while length < Self.lengthMax {
             let byte = byte(at: length)
             if byte == 0 { break }
-            // At most 19 digits, the first not a zero.
+            // At most 19 digits (a 20th could overflow the addition below, where the product
+            // did not; no 20-digit number is in the domain), the first not a zero.
             guard length < 19, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), length > 0 || byte != UInt8(ascii: "0") else {
                 return nil
             }
