@@ -37,7 +37,9 @@ do {
         if applyOnly {
             state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)
         } else {
-            StateFollower.follow(command, events, sequence: sequence, timeNanos: timeNanos, state: &state, history: &history)
+            events.withUnsafeBufferPointer {
+                StateFollower.follow(command, $0, sequence: sequence, timeNanos: timeNanos, state: &state, history: &history)
+            }
         }
         entries += 1
     }

@@ -552,9 +552,10 @@ package struct RecentHistory: OrderLifecycleObserver {
     mutating func record(
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState
     ) {
-        if record(command, events, sequence: sequence, timeNanos: timeNanos, symbols: state.symbols) {
-            endLiquidations(after: state)
+        let keepsLiquidationsOpen = events.withUnsafeBufferPointer {
+            record(command, $0, sequence: sequence, timeNanos: timeNanos, symbols: state.symbols)
         }
+        if keepsLiquidationsOpen { endLiquidations(after: state) }
     }
 
     /// `record(_:_:sequence:timeNanos:state:)` in two steps, for a caller that holds the
@@ -565,7 +566,7 @@ package struct RecentHistory: OrderLifecycleObserver {
     /// is still extendable).
     @discardableResult
     mutating func record(
-        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64,
+        _ command: Command, _ events: UnsafeBufferPointer<Event>, sequence: SequenceNumber, timeNanos: Int64,
         symbols: borrowing ContiguousArray<SymbolSpec>
     ) -> Bool {
         // (Its answer returned: `pointee.keepsLiquidationsOpen` copied the reducer whole.)

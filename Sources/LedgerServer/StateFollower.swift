@@ -254,12 +254,14 @@ package final class StateFollower: @unchecked Sendable {
         // Moved out (not copied: a copy retained and released its ~40 arrays each batch),
         // and so unique while it changes.
         guard failure == nil, var current = state.take() else { return }
-        apply(batch, to: &current)
+        // The history is passed in once a batch: an `inout` access to the class's property is
+        // checked for exclusivity at run time, ~100 instructions each entry.
+        apply(batch, to: &current, history: &history)
         appliedThrough = current.lastSequence
         state = consume current
     }
 
-    private func apply(_ batch: Entries, to current: inout ExchangeState) {
+    private func apply(_ batch: Entries, to current: inout ExchangeState, history: inout RecentHistory) {
         // The stream's channels, once a batch; nothing is rendered while nobody watches.
         let watched = stream?.watched() ?? []
         let depth = watched.contains { if case .depth = $0 { true } else { false } }
@@ -267,27 +269,32 @@ package final class StateFollower: @unchecked Sendable {
         defer { stream?.publish(streamMessages, renderedFrom: batch.firstSequence, rendered: watched) }
         var touched = Set<StreamFeed.Level>()
         var start = 0
-        for index in batch.commands.indices {
-            let sequence = batch.firstSequence + SequenceNumber(index)
-            guard sequence == current.lastSequence + 1 else {
-                fail("entry \(sequence) follows \(current.lastSequence)")
-                return
-            }
-            let command = batch.commands[index]
-            let timeNanos = batch.times[index]
-            // Read where they lie in the batch (they were copied into a buffer of their own,
-            // a memmove of ~100 bytes an event).
-            let events = batch.events[start..<batch.eventEnds[index]]
-            start = batch.eventEnds[index]
-            touched.removeAll(keepingCapacity: true)
-            if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
-            Self.follow(command, events, sequence: sequence, timeNanos: timeNanos, state: &current, history: &history)
-            if !watched.isEmpty {
-                if depth { StreamFeed.touchedLevels(events, state: current, into: &touched) }
-                history.indexClosedOrders()
-                feed.messages(
-                    command, events, sequence: sequence, timeNanos: timeNanos, touched: touched, state: current, history: history,
-                    wants: { watched.contains($0) }, into: &streamMessages)
+        // The commands and events are read where they lie in the batch: a slice of the
+        // events retained and released the array for every entry, and each command was
+        // copied out (a call through its cases) and destroyed.
+        batch.commands.withUnsafeBufferPointer { commands in
+            batch.events.withUnsafeBufferPointer { allEvents in
+                for index in commands.indices {
+                    let sequence = batch.firstSequence + SequenceNumber(index)
+                    guard sequence == current.lastSequence + 1 else {
+                        fail("entry \(sequence) follows \(current.lastSequence)")
+                        return
+                    }
+                    let timeNanos = batch.times[index]
+                    let events = UnsafeBufferPointer(rebasing: allEvents[start..<batch.eventEnds[index]])
+                    let range = start..<batch.eventEnds[index]
+                    start = batch.eventEnds[index]
+                    touched.removeAll(keepingCapacity: true)
+                    if depth { StreamFeed.touchedLevels(batch.events[range], state: current, into: &touched) }
+                    Self.follow(commands[index], events, sequence: sequence, timeNanos: timeNanos, state: &current, history: &history)
+                    if !watched.isEmpty {
+                        if depth { StreamFeed.touchedLevels(batch.events[range], state: current, into: &touched) }
+                        history.indexClosedOrders()
+                        feed.messages(
+                            commands[index], batch.events[range], sequence: sequence, timeNanos: timeNanos, touched: touched,
+                            state: current, history: history, wants: { watched.contains($0) }, into: &streamMessages)
+                    }
+                }
             }
         }
     }
@@ -297,7 +304,7 @@ package final class StateFollower: @unchecked Sendable {
     /// `FollowerProfile` runs it over a journal (docs/BENCHMARKS.md, "Profiling").
     @inline(__always)
     package static func follow(
-        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64,
+        _ command: Command, _ events: UnsafeBufferPointer<Event>, sequence: SequenceNumber, timeNanos: Int64,
         state: inout ExchangeState, history: inout RecentHistory
     ) {
         state.apply(events, of: command, sequence: sequence, timeNanos: timeNanos)

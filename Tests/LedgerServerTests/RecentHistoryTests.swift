@@ -34,9 +34,10 @@ import Testing
             let sequence = state.lastSequence + 1
             let time = 1_764_000_000_000_000_000 + Int64(sequence) * 1_000_000
             state.execute(command, sequence: sequence, timeNanos: time, into: &events)
-            if history.record(command, events[...], sequence: sequence, timeNanos: time, symbols: state.symbols) {
-                history.endLiquidations(after: state)
+            let keepsOpen = events.withUnsafeBufferPointer {
+                history.record(command, $0, sequence: sequence, timeNanos: time, symbols: state.symbols)
             }
+            if keepsOpen { history.endLiquidations(after: state) }
             lifecycle.record(command, events[...], sequence: sequence, timeNanos: time, state: state, observer: &reference)
             if lifecycle.keepsLiquidationsOpen { keptOpen += 1 }
             if history.keepsLiquidationsOpen != lifecycle.keepsLiquidationsOpen { keptOpenDisagreements += 1 }
@@ -176,9 +177,9 @@ import Testing
         #expect(before.order(id)?.isOpen == true && before.order(id)?.status == .new && before.order(id)?.executedQuantityUnits == 0)
         #expect(before.open.count == 1)
         var copy = before
-        copy.record(
-            .cancelOrder(CancelOrder(account: 1, orderID: id)), [.orderCancelled(id, quantityUnits: 30)][...],
-            sequence: 1_000, timeNanos: 0, symbols: run.state.symbols)
+        [Event.orderCancelled(id, quantityUnits: 30)].withUnsafeBufferPointer {
+            copy.record(.cancelOrder(CancelOrder(account: 1, orderID: id)), $0, sequence: 1_000, timeNanos: 0, symbols: run.state.symbols)
+        }
         #expect(copy.order(id)?.status == .canceled && copy.order(id)?.executedQuantityUnits == 0)
         #expect(before.order(id)?.isOpen == true, "recording into a copy changed the one it was copied from")
     }

@@ -14,6 +14,12 @@ extension ExchangeState {
         applyEntry(events, of: command, sequence: sequence, timeNanos: timeNanos)
     }
 
+    /// The same, for events read where they lie (the follower's batches: a slice retained
+    /// and released the batch's array for every entry).
+    public mutating func apply(_ events: UnsafeBufferPointer<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64) {
+        applyEntry(events, of: command, sequence: sequence, timeNanos: timeNanos)
+    }
+
     /// Applies the events of one journal entry.
     public mutating func apply(
         _ events: some Collection<Event>, of command: Command, sequence: SequenceNumber, timeNanos: Int64

@@ -236,7 +236,7 @@ public struct OrderLifecycle: Sendable {
         _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, state: borrowing ExchangeState,
         observer: inout Observer
     ) {
-        reduce(command, events, sequence: sequence, timeNanos: timeNanos, observer: &observer)
+        events.withUnsafeBufferPointer { reduce(command, $0, sequence: sequence, timeNanos: timeNanos, observer: &observer) }
         if keepsLiquidationsOpen { endLiquidations(after: state) }
     }
 
@@ -245,9 +245,11 @@ public struct OrderLifecycle: Sendable {
     /// `keepsLiquidationsOpen`, so that the whole state is not passed (and copied by the
     /// compiler from its `inout` place) for every entry. Returns `keepsLiquidationsOpen`
     /// (read by a caller that holds the reducer by a pointer, its `pointee` was copied).
+    /// The events are read where they lie (a slice of the follower's array retained and
+    /// released its buffer for every entry).
     @discardableResult
     package mutating func reduce<Observer: OrderLifecycleObserver>(
-        _ command: Command, _ events: ArraySlice<Event>, sequence: SequenceNumber, timeNanos: Int64, observer: inout Observer
+        _ command: Command, _ events: UnsafeBufferPointer<Event>, sequence: SequenceNumber, timeNanos: Int64, observer: inout Observer
     ) -> Bool {
         working.removeAll()
         var line = -1
