@@ -123,7 +123,7 @@ let package = Package(
             name: "LedgerCoreTests", dependencies: ["LedgerCore", "LedgerDigest", "LedgerClient"],
             swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "LedgerCore", "CCRC32C", "LedgerTestSupport"]),
-        .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerDigest", "LedgerClient"]),
+        .testTarget(name: "LedgerServerTests", dependencies: ["LedgerServer", "LedgerCore", "LedgerDigest", "LedgerClient", "Journal"]),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LedgerClient", "LedgerCore", "LedgerDigest", "Journal", "Projection", "Snapshots", "LedgerTestSupport"]),

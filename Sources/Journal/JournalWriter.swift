@@ -45,17 +45,30 @@ public final class JournalWriter {
         public var fsync: FsyncMode
         /// The file system (the real one, or a simulated disk in tests).
         public var storage: any Storage
+        /// LZ4's acceleration for the blocks written (`LZ4_compress_fast`): 1 compresses
+        /// best; higher values trade bytes for the writer thread's time. The format is the
+        /// same at every value (docs/FORMATS.md): readers neither know nor care.
+        public var lz4Acceleration: Int32
+
+        /// What `lz4Acceleration` may be (LZ4 1.9's `LZ4_ACCELERATION_MAX` is 65,537).
+        public static let lz4AccelerationRange: ClosedRange<Int32> = 1...65_537
+        /// The default: on the load generator's journal (/tmp/j3m) it took 269 instructions
+        /// a command where 1 took 612, for 9.4% more bytes (docs/BENCHMARKS.md, "twenty-sixth
+        /// steps"; docs/OPERATIONS.md, `journal.lz4_acceleration`).
+        public static let lz4AccelerationDefault: Int32 = 4
 
         public init(
             directory: String, ledgerID: UInt64 = 1, epoch: UInt64 = 1, segmentBytesTarget: Int64 = 64 << 20,
-            fsync: FsyncMode = .batch, storage: any Storage = PosixStorage()
+            fsync: FsyncMode = .batch, storage: any Storage = PosixStorage(), lz4Acceleration: Int32 = lz4AccelerationDefault
         ) {
+            precondition(Self.lz4AccelerationRange.contains(lz4Acceleration), "LZ4 acceleration \(lz4Acceleration) out of range")
             self.directory = directory
             self.ledgerID = ledgerID
             self.epoch = epoch
             self.segmentBytesTarget = segmentBytesTarget
             self.fsync = fsync
             self.storage = storage
+            self.lz4Acceleration = lz4Acceleration
         }
     }
 
@@ -238,10 +251,10 @@ public final class JournalWriter {
         let raw = batch.bytes.bytes
         let compressedCount = raw.withUnsafeBufferPointer { source in
             compressed.withUnsafeMutableBufferPointer { destination in
-                LZ4_compress_default(
+                LZ4_compress_fast(
                     UnsafeRawPointer(source.baseAddress!).assumingMemoryBound(to: CChar.self),
                     UnsafeMutableRawPointer(destination.baseAddress!).assumingMemoryBound(to: CChar.self),
-                    Int32(source.count), Int32(destination.count))
+                    Int32(source.count), Int32(destination.count), options.lz4Acceleration)
             }
         }
         let useLZ4 = compressedCount > 0 && Int(compressedCount) < raw.count

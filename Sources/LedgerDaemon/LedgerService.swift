@@ -88,7 +88,7 @@ final class LedgerService: Service, @unchecked Sendable {
                     try Recovery.start(
                         journal: .init(
                             directory: settings.journalDirectory, ledgerID: settings.ledgerID, segmentBytesTarget: settings.segmentBytes,
-                            fsync: settings.fsync),
+                            fsync: settings.fsync, lz4Acceleration: settings.lz4Acceleration),
                         snapshotDirectory: settings.snapshotDirectory
                     ) { sequence in
                         status.phase = "recovering (replayed to sequence \(sequence))"

@@ -15,6 +15,7 @@ package struct DaemonConfig: Sendable {
     package var httpPort = 7480
     package var fsync: FsyncMode = .batch
     package var segmentBytes: Int64 = 64 << 20
+    package var lz4Acceleration = JournalWriter.Options.lz4AccelerationDefault
     package var ledgerID: UInt64 = 1
     /// Requests waiting for the engine, all connections together; beyond it: BUSY.
     package var queueCapacity = 262_144
@@ -159,6 +160,7 @@ package struct DaemonConfig: Sendable {
     package static let keys = [
         "data_dir", "log_level", "log_format", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
         "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
+        "journal.lz4_acceleration",
         "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.hello_timeout_ms",
         "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
         "http.body_bytes_max",
@@ -205,6 +207,9 @@ package struct DaemonConfig: Sendable {
             let milliseconds = Int(try integer(1...10_000))
             if case .interval = fsync { fsync = .interval(milliseconds: milliseconds) }
         case "journal.segment_bytes": segmentBytes = try integer(4_096...(1 << 34))
+        case "journal.lz4_acceleration":
+            let range = JournalWriter.Options.lz4AccelerationRange
+            lz4Acceleration = Int32(try integer(Int64(range.lowerBound)...Int64(range.upperBound)))
         case "journal.ledger_id": ledgerID = UInt64(try integer(1...Int64.max))
         case "tcp.connections_max": tcpConnectionsMax = Int(try integer(1...(1 << 20)))
         case "tcp.pending_connections_max": tcpPendingConnectionsMax = Int(try integer(1...(1 << 20)))
@@ -260,6 +265,7 @@ package struct DaemonConfig: Sendable {
         var values: [String: String] = [
             "data_dir": dataDirectory, "log_level": logLevel.rawValue, "log_format": logFormat, "tcp.host": tcpHost,
             "tcp.port": "\(tcpPort)", "http.host": httpHost, "http.port": "\(httpPort)", "journal.segment_bytes": "\(segmentBytes)",
+            "journal.lz4_acceleration": "\(lz4Acceleration)",
             "journal.ledger_id": "\(ledgerID)", "journal.verify_entries": "\(verifyEntries)", "ingress.queue_capacity": "\(queueCapacity)",
             "ingress.connection_in_flight_max": "\(connectionInFlightMax)", "tcp.connections_max": "\(tcpConnectionsMax)",
             "tcp.pending_connections_max": "\(tcpPendingConnectionsMax)", "tcp.hello_timeout_ms": "\(tcpHelloTimeoutMilliseconds)",

@@ -206,6 +206,33 @@ import Testing
         #expect(report.lastChain == writer.lastChain)
     }
 
+    /// LZ4's acceleration changes how many bytes the blocks take, never what they hold: at
+    /// both ends of its range and at the default, the same entries read back, verify, and
+    /// the fastest setting writes more bytes than the best-compressing one (so the setting
+    /// reaches the compressor).
+    @Test func everyLZ4AccelerationReadsBackTheSameEntries() throws {
+        let range = JournalWriter.Options.lz4AccelerationRange
+        var bytesWritten: [Int32: Int64] = [:]
+        for acceleration in [range.lowerBound, JournalWriter.Options.lz4AccelerationDefault, range.upperBound] {
+            let directory = TemporaryDirectory()
+            defer { directory.cleanup() }
+            let writer = try JournalWriter.open(.init(directory: directory.path, lz4Acceleration: acceleration))
+            try appendTestBlocks(writer, blocks: 20, perBlock: 50)
+            bytesWritten[acceleration] = writer.bytesWritten
+            let entries = try readAll(directory.path)
+            #expect(entries.map(\.sequence) == Array(1...1_000), "acceleration \(acceleration)")
+            #expect(
+                entries.allSatisfy { Array($0.payload) == testPayload($0.sequence) && $0.timeNanos == Int64($0.sequence) * 1_000_003 },
+                "acceleration \(acceleration)")
+            let report = try JournalVerifier.verify(directory: directory.path)
+            #expect(
+                report.finding == nil && report.entries == 1_000 && report.lastChain == writer.lastChain, "acceleration \(acceleration)")
+        }
+        let best = try #require(bytesWritten[range.lowerBound])
+        let fastest = try #require(bytesWritten[range.upperBound])
+        #expect(best < fastest, "acceleration 1 wrote \(best) bytes, \(range.upperBound) wrote \(fastest)")
+    }
+
     @Test func reopeningContinuesTheSequenceAndTheChain() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanup() }

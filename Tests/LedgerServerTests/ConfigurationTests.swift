@@ -1,4 +1,5 @@
 import Foundation
+import Journal
 import LedgerCore
 import LedgerDigest
 import Testing
@@ -26,6 +27,7 @@ import Testing
             [journal]
             fsync = "interval"
             fsync_interval_ms = 7
+            lz4_acceleration = 1
             [auth]
             tokens_file = "/etc/t.toml"
             rate_per_second = 500
@@ -38,6 +40,7 @@ import Testing
         #expect(settings.tcpPort == 7403)  // flag over environment over file
         #expect(settings.projectorURL == "postgresql://x")  // environment
         #expect(settings.fsync == .interval(milliseconds: 7))
+        #expect(settings.lz4Acceleration == 1)
         #expect(settings.tokensFile == "/etc/t.toml")
         #expect(settings.tokenDefaults.ratePerSecond == 500 && settings.tokenDefaults.burst == 500)
         #expect(settings.logLevel == .debug)
@@ -66,6 +69,7 @@ import Testing
         let settings = try DaemonConfig.layered(toml: text, environment: [:], flags: [])
         #expect(settings.tokensFile == "/etc/ledgerd/tokens.toml")
         #expect(settings.segmentBytes == 67_108_864)
+        #expect(settings.lz4Acceleration == JournalWriter.Options.lz4AccelerationDefault)
         #expect(settings.streamPort == 7481 && settings.streamBufferMessages == 200_000 && settings.history.tradesMax == 500_000)
     }
 
@@ -84,6 +88,9 @@ import Testing
             ("[journal]\nfsync = \"sometimes\"\n", "journal.fsync must be batch, interval or none"),
             ("[journal]\nverify_entries = 1\n", "journal.verify_entries must be true or false"),
             ("[journal]\nsegment_bytes = 1.5\n", "journal.segment_bytes: a floating-point number is not a value of any setting"),
+            ("[journal]\nlz4_acceleration = 0\n", "journal.lz4_acceleration must be an integer in 1...65537"),
+            ("[journal]\nlz4_acceleration = 65538\n", "journal.lz4_acceleration must be an integer in 1...65537"),
+            ("[journal]\nlz4_acceleration = \"fast\"\n", "journal.lz4_acceleration must be an integer in 1...65537"),
             ("[a]\n[a.b]\nc = 1\n", "a.b: tables nest one level only"),
             ("[tokens]\n\"secret\" = \"admin\"\n", "[tokens] is no longer read"),
             ("[auth]\nrate_per_second = 0\n", "auth.rate_per_second must be an integer in 1...100000000"),
