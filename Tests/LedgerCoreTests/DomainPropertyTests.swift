@@ -242,6 +242,27 @@ import Testing
                     "request \(requestID), sequence \(sequence)")
             }
         }
+        // Events on both sides of the size staged with the header, after a frame already
+        // in the writer: 0 to 120 events of 4 to 6 bytes.
+        var sizes = Set<Int>()
+        for count in 0...120 {
+            let many: [Event] = (0..<count).map { .orderRested(OrderID(1 + $0 * 9_000), openQuantityUnits: Int64($0)) }
+            var manyPayload = ByteWriter()
+            let start = EntryPayload.encode(command: Self.nothing, events: many, to: &manyPayload)
+            sizes.insert(manyPayload.bytes.count - start)
+            var encoded = ByteWriter()
+            var copied = ByteWriter()
+            for writer in [0, 1] {
+                let sequence = SequenceNumber(count) << (writer * 40)
+                WireFrame.encodeCommitted(requestID: UInt64(count), sequence: sequence, events: many, to: &encoded)
+                WireFrame.encodeCommitted(
+                    requestID: UInt64(count), sequence: sequence, encodedEvents: manyPayload.bytes[start...], to: &copied)
+            }
+            #expect(copied.bytes == encoded.bytes, "\(count) events")
+        }
+        let stagedMax = WireFrame.committedStagedEventBytesMax
+        // Sizes step by at most 6 bytes: one lies just at or under the bound, and some past it.
+        #expect(sizes.contains { (stagedMax - 5)...stagedMax ~= $0 } && sizes.contains { $0 > stagedMax }, "\(sizes.sorted())")
     }
 
     /// A reply decoded with its events appended to a kept buffer (the load generator's way)

@@ -111,24 +111,45 @@ public enum WireFrame: Sendable, Hashable {
     /// returns where that part begins). The daemon's writer copies them from the block it
     /// has just made durable instead of encoding every event again.
     ///
-    /// The header (length, type, request id, sequence) is staged and appended at once, its
-    /// length known beforehand: field by field, then the length patched in, it took four
-    /// appends and a patch, ~600 instructions a reply on the writer's thread
-    /// (docs/BENCHMARKS.md, "twenty-third steps").
+    /// The header (length, type, request id, sequence) is staged, its length known
+    /// beforehand: field by field, then the length patched in, it took four appends and a
+    /// patch, ~600 instructions a reply on the writer's thread (docs/BENCHMARKS.md,
+    /// "twenty-third steps"). Its fixed-width fields are stored whole, and events of at most
+    /// `committedStagedEventBytesMax` bytes are staged behind it, so that most replies are
+    /// one append (a byte at a time and two appends were ~400 instructions a reply,
+    /// "twenty-sixth steps").
     public static func encodeCommitted(
         requestID: UInt64, sequence: SequenceNumber, encodedEvents: ArraySlice<UInt8>, to writer: inout ByteWriter
     ) {
-        writer.staged(maxBytes: 4 + 1 + 8 + 10) { cursor in
-            // The sequence's varint takes one byte for each started 7 bits (one for 0).
-            let sequenceBytes = (64 - sequence.leadingZeroBitCount + 6) / 7
-            let length = UInt32(1 + 8 + max(sequenceBytes, 1) + encodedEvents.count)
-            for shift in stride(from: 0, to: 32, by: 8) { cursor.u8(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
-            cursor.u8(0x82)
-            for shift in stride(from: 0, to: 64, by: 8) { cursor.u8(UInt8(truncatingIfNeeded: requestID >> UInt64(shift))) }
+        // The sequence's varint takes one byte for each started 7 bits (one for 0).
+        let sequenceBytes = max((64 - sequence.leadingZeroBitCount + 6) / 7, 1)
+        let length = UInt32(1 + 8 + sequenceBytes + encodedEvents.count)
+        let eventsStaged = encodedEvents.count <= committedStagedEventBytesMax
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: committedHeaderBytesMax + committedStagedEventBytesMax) { buffer in
+            let base = UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped)
+            base.storeBytes(of: length.littleEndian, as: UInt32.self)
+            base.storeBytes(of: 0x82, toByteOffset: 4, as: UInt8.self)
+            base.storeBytes(of: requestID.littleEndian, toByteOffset: 5, as: UInt64.self)
+            var cursor = ByteCursor(UnsafeMutableBufferPointer(rebasing: buffer[13...]))
             cursor.varint(sequence)
+            var count = 13 + cursor.written
+            if eventsStaged {
+                encodedEvents.withUnsafeBufferPointer { events in
+                    guard let source = events.baseAddress else { return }
+                    (base + count).copyMemory(from: source, byteCount: events.count)
+                }
+                count += encodedEvents.count
+            }
+            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
         }
-        writer.bytes.append(contentsOf: encodedEvents)
+        if !eventsStaged { writer.bytes.append(contentsOf: encodedEvents) }
     }
+
+    /// A committed frame's header at its longest: length, type, request id, a 10-byte
+    /// sequence.
+    static let committedHeaderBytesMax = 4 + 1 + 8 + 10
+    /// Encoded events up to this size are staged with their frame's header (on the stack).
+    static let committedStagedEventBytesMax = 512
 
     static func encodeCommittedBody(sequence: SequenceNumber, events: some Collection<Event>, to writer: inout ByteWriter) {
         writer.varint(sequence)
