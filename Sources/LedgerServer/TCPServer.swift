@@ -185,6 +185,13 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
     private func handle(body: Range<Int>) {
         let frame: WireFrame
         do {
+            // Commands, nearly every frame, are decoded on their own (`decodeCommand`).
+            // (The command's ownership written out: inferred, the closure copied it.)
+            if try WireFrame.decodeCommand(
+                inbox[...], body: body, { (id, command: consuming Command) in handleCommand(id, consume command) })
+            {
+                return
+            }
             frame = try WireFrame.decode(inbox[...], body: body)
         } catch {
             // A field outside its domain is answered as such; anything else is malformed.
@@ -210,17 +217,21 @@ final class GatewayConnection: ChannelInboundHandler, ReplySink, @unchecked Send
             version = helloVersion
             reply(.welcome(requestID: id, role: granted.role))
         case .command(let id, let command):
-            guard let current = authorized(id) else { return }
-            if let refusal = current.refusal(for: command) {
-                return reply(.error(requestID: id, code: .forbidden, message: refusal))
-            }
-            enqueue(EngineRequest(requestID: id, kind: .command(command), sink: self), current)
+            handleCommand(id, command)
         case .stateQuery(let id):
             guard let current = authorized(id) else { return }
             enqueue(EngineRequest(requestID: id, kind: .stateQuery, sink: self), current)
         case .welcome(let id, _), .committed(let id, _, _), .error(let id, _, _), .state(let id, _, _), .busy(let id, _, _):
             reply(.error(requestID: id, code: .malformed, message: "server frames are not requests"))
         }
+    }
+
+    private func handleCommand(_ id: UInt64, _ command: consuming Command) {
+        guard let current = authorized(id) else { return }
+        if let refusal = current.refusal(for: command) {
+            return reply(.error(requestID: id, code: .forbidden, message: refusal))
+        }
+        enqueue(EngineRequest(requestID: id, kind: .command(consume command), sink: self), current)
     }
 
     /// The connection's token as the token file now has it; after a reload took it away,

@@ -113,14 +113,16 @@ final class Connection: ReplySink, @unchecked Sendable {
             condition.unlock()
             while batch.count < room && start < frames.count {
                 let length = WireFrame.bodyLength(prefixAt: start, in: frames)
-                let frame: WireFrame
+                let isCommand: Bool
                 do {
-                    frame = try WireFrame.decode(frames[...], body: (start + 4)..<(start + 4 + length))
+                    isCommand = try WireFrame.decodeCommand(frames[...], body: (start + 4)..<(start + 4 + length)) {
+                        (requestID, command: consuming Command) in
+                        batch.append(EngineRequest(requestID: requestID, kind: .command(consume command), sink: self))
+                    }
                 } catch {
                     fatalError("frame at byte \(start) does not decode: \(error)")
                 }
-                guard case .command(let requestID, let command) = frame else { fatalError("frame at byte \(start) is not a command") }
-                batch.append(EngineRequest(requestID: requestID, kind: .command(command), sink: self))
+                guard isCommand else { fatalError("frame at byte \(start) is not a command") }
                 start += 4 + length
             }
             condition.lock()

@@ -221,6 +221,44 @@ import Testing
         #expect(accepted > 5_000)
     }
 
+    /// The ingress path's command decoder agrees with the frame decoder on every body:
+    /// a command frame gives the same request id and command, or the same error at the same
+    /// offset; any other body (another type, or too short to be a frame) gives nil, for the
+    /// frame decoder to read. Over mutated command bodies, with a random type byte in some.
+    @Test(arguments: seeds) func theCommandDecoderIsTheFrameDecoderForCommands(seed: UInt64) {
+        var generator = DomainGenerator(seed: seed &+ 5_000)
+        var (commands, refused, others) = (0, 0, 0)
+        for _ in 0..<30_000 {
+            var body = Self.mutatedCommandBody(&generator)
+            if !body.isEmpty && generator.roll(8) == 0 { body[0] = UInt8(truncatingIfNeeded: generator.random.next()) }
+            // After another frame's bytes, as a connection's input holds it.
+            let bytes = [0x03, 0, 0] + body + [0x02]
+            let range = 3..<(3 + body.count)
+            let whole: Result<WireFrame, CodecError> = Result { () throws(CodecError) in try WireFrame.decode(bytes[...], body: range) }
+            var taken: (requestID: UInt64, command: Command)? = nil
+            let command = Result { () throws(CodecError) in
+                try WireFrame.decodeCommand(bytes[...], body: range) { taken = ($0, $1) } ? taken : nil
+            }
+            switch (whole, command) {
+            case (.success(.command(let id, let decoded)), .success(let alone?)):
+                #expect(alone.requestID == id && alone.command == decoded, "seed \(seed): \(body)")
+                commands += 1
+            case (.success(let frame), .success(nil)):
+                if case .command = frame { Issue.record("seed \(seed): a command frame gave nil: \(body)") }
+                others += 1
+            case (.failure(let error), .failure(let commandError)):
+                #expect(body.first == 0x02 && "\(error)" == "\(commandError)", "seed \(seed): \(error) / \(commandError)")
+                refused += 1
+            case (.failure, .success(nil)):
+                #expect(body.count < WireFrame.frameBytesMin || body.first != 0x02, "seed \(seed): \(body)")
+                others += 1
+            default:
+                Issue.record("seed \(seed): \(whole) against \(command) for \(body)")
+            }
+        }
+        #expect(commands > 5_000 && refused > 1_000 && others > 500, "commands \(commands), refused \(refused), others \(others)")
+    }
+
     /// A `committed` reply made from the journal's bytes of its events is the reply encoded
     /// from the events, at the edges of the request id and the sequence (the header's
     /// length is computed before its fields are written).

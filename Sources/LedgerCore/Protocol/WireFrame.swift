@@ -195,6 +195,30 @@ public enum WireFrame: Sendable, Hashable {
         return try decode(bytes, body: range, buffer: &noBuffer)
     }
 
+    /// A command frame's request id and command, decoded where they lie and handed to
+    /// `take`; false when the body is too short to be a frame or is another type
+    /// (`decode(_:body:)` then reads it). For a command frame, the same checks and the same
+    /// error for the same bytes as `decode(_:body:)`. The command is handed over on its own,
+    /// to be moved into the engine's request: matched out of a decoded `WireFrame`, it was
+    /// copied (a call through its cases) and the frame destroyed, ~190 of the ingress
+    /// thread's instructions a request (docs/BENCHMARKS.md, "twenty-sixth steps"). (It is
+    /// not returned: out of an optional it was copied again, and a tuple of it and the id
+    /// in an optional went through the runtime's generic tuple witnesses.)
+    public static func decodeCommand(
+        _ bytes: ArraySlice<UInt8>, body range: Range<Int>, _ take: (_ requestID: UInt64, _ command: consuming Command) -> Void
+    ) throws(CodecError) -> Bool {
+        precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex, "the body lies outside the bytes")
+        guard range.count >= frameBytesMin, bytes[range.lowerBound] == 0x02 else { return false }
+        guard range.count <= frameBytesMax else { throw .outOfRange(field: "frame length", offset: 0) }
+        var reader = ByteReader(bytes, payload: range)
+        _ = try reader.u8()
+        let requestID = try reader.fixed64()
+        let command = try Command.decode(from: &reader)
+        try reader.expectEnd()
+        take(requestID, command)
+        return true
+    }
+
     /// `decode(_:body:)` for a reader that keeps one buffer of events: a committed reply's
     /// events are appended to `events`, and the frame returned holds none of its own
     /// (`committed(requestID:sequence:events: [])`). An array of events built for every
