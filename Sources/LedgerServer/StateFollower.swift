@@ -57,6 +57,8 @@ package final class StateFollower: @unchecked Sendable {
         /// The stream's watched channels changed.
         case poke
         case replies(sink: any ReplySink, items: [(requestID: UInt64, reply: Reply)])
+        /// Entries already applied, moved out of the list being worked through.
+        case applied
     }
 
     /// Batches the writer may hand over before it waits for the follower: a bound on the
@@ -115,11 +117,11 @@ package final class StateFollower: @unchecked Sendable {
     }
 
     /// A durable batch, in journal order (the writer's thread).
-    func append(_ batch: Entries) {
+    func append(_ batch: consuming Entries) {
         condition.lock()
         while queuedBytes > Self.queuedBytesMax && !finished { condition.wait() }
         queuedBytes += batch.bytes
-        queue.append(.entries(batch))
+        queue.append(.entries(consume batch))
         condition.broadcast()
         condition.unlock()
     }
@@ -199,11 +201,17 @@ package final class StateFollower: @unchecked Sendable {
             condition.unlock()
 
             var poked = false
-            for item in work {
-                switch item {
-                case .entries(let batch): apply(batch)
+            for index in work.indices {
+                switch work[index] {
+                case .entries:
+                    // Moved out (`applied` left in its place), so that the batch's commands
+                    // are its own to move (`apply(_:to:history:)`).
+                    var item = Item.applied
+                    swap(&item, &work[index])
+                    guard case .entries(let batch) = consume item else { preconditionFailure("entries were just seen here") }
+                    apply(batch)
                 case .poke: poked = true
-                case .replies: break
+                case .replies, .applied: break
                 }
             }
             let sequence = appliedThrough
@@ -250,7 +258,7 @@ package final class StateFollower: @unchecked Sendable {
         }
     }
 
-    private func apply(_ batch: Entries) {
+    private func apply(_ batch: consuming Entries) {
         // Moved out (not copied: a copy retained and released its ~40 arrays each batch),
         // and so unique while it changes.
         guard failure == nil, var current = state.take() else { return }
@@ -261,7 +269,7 @@ package final class StateFollower: @unchecked Sendable {
         state = consume current
     }
 
-    private func apply(_ batch: Entries, to current: inout ExchangeState, history: inout RecentHistory) {
+    private func apply(_ batch: consuming Entries, to current: inout ExchangeState, history: inout RecentHistory) {
         // The stream's channels, once a batch; nothing is rendered while nobody watches.
         let watched = stream?.watched() ?? []
         let depth = watched.contains { if case .depth = $0 { true } else { false } }
@@ -270,9 +278,10 @@ package final class StateFollower: @unchecked Sendable {
         var touched = Set<StreamFeed.Level>()
         var start = 0
         // The commands and events are read where they lie in the batch: a slice of the
-        // events retained and released the array for every entry, and each command was
-        // copied out (a call through its cases) and destroyed.
-        batch.commands.withUnsafeBufferPointer { commands in
+        // events retained and released the array for every entry. Each command is moved out
+        // for its entry and back after it: read in place it was still copied (a call
+        // through its cases) and destroyed, ~140 instructions an entry.
+        batch.commands.withUnsafeMutableBufferPointer { commands in
             batch.events.withUnsafeBufferPointer { allEvents in
                 for index in commands.indices {
                     let sequence = batch.firstSequence + SequenceNumber(index)
@@ -286,14 +295,17 @@ package final class StateFollower: @unchecked Sendable {
                     start = batch.eventEnds[index]
                     touched.removeAll(keepingCapacity: true)
                     if depth { StreamFeed.touchedLevels(batch.events[range], state: current, into: &touched) }
-                    Self.follow(commands[index], events, sequence: sequence, timeNanos: timeNanos, state: &current, history: &history)
+                    let place = commands.baseAddress.unsafelyUnwrapped + index
+                    let command = place.move()
+                    Self.follow(command, events, sequence: sequence, timeNanos: timeNanos, state: &current, history: &history)
                     if !watched.isEmpty {
                         if depth { StreamFeed.touchedLevels(batch.events[range], state: current, into: &touched) }
                         history.indexClosedOrders()
                         feed.messages(
-                            commands[index], batch.events[range], sequence: sequence, timeNanos: timeNanos, touched: touched,
+                            command, batch.events[range], sequence: sequence, timeNanos: timeNanos, touched: touched,
                             state: current, history: history, wants: { watched.contains($0) }, into: &streamMessages)
                     }
+                    place.initialize(to: consume command)
                 }
             }
         }
