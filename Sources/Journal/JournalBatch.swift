@@ -252,6 +252,8 @@ public struct JournalBatch: Sendable {
         // destruction of a command is a call through its cases).
         var decodedCommands: [Command] = []
         decodedCommands.reserveCapacity(count)
+        // One reader for every payload, moved from one to the next (`repoint`).
+        var payload = ByteReader(whole, payload: 0..<0)
         for index in 0..<count {
             let sequence = firstSequence + SequenceNumber(index)
             let eventsEnd = eventEnds[index]
@@ -264,7 +266,7 @@ public struct JournalBatch: Sendable {
                 }
                 let start = reader.offset
                 try reader.skip(count: Int(length))
-                var payload = ByteReader(whole, payload: start..<start + Int(length))
+                payload.repoint(payload: start..<start + Int(length))
                 let decodedStart = decoded.count
                 let command = try EntryPayload.decode(from: &payload, appendingEventsTo: &decoded)
                 try payload.expectEnd()

@@ -59,11 +59,16 @@ import Testing
     /// payload ending right after the varint or cut inside it, with bytes after that
     /// continue it or end it, reads as the checked loop reads the payload alone (the same
     /// value and offset, or `truncated` where the payload ends), and offsets count from
-    /// the payload's first byte.
+    /// the payload's first byte. A reader moved to the payload from an earlier one
+    /// (`repoint(payload:)`, after reading part of it) reads it the same.
     @Test func aPayloadIsReadToItsOwnEndWhateverFollowsIt() {
-        func inPayload(_ payload: [UInt8], after: [UInt8]) -> Result<(UInt64, Int), CodecError> {
+        func inPayload(_ payload: [UInt8], after: [UInt8], repointed: Bool = false) -> Result<(UInt64, Int), CodecError> {
             let block = [0x01, 0x02, 0x03] + payload + after
-            var reader = ByteReader(block[...], payload: 3..<3 + payload.count)
+            var reader = ByteReader(block[...], payload: repointed ? 0..<3 : 3..<3 + payload.count)
+            if repointed {
+                _ = try? reader.u8()
+                reader.repoint(payload: 3..<3 + payload.count)
+            }
             do throws(CodecError) {
                 let value = try reader.varint()
                 return .success((value, reader.offset))
@@ -93,6 +98,8 @@ import Testing
                 for after in afters {
                     let read = inPayload(payload, after: after)
                     #expect(Self.same(read, alone), "\(value) cut at \(cut), then \(after.prefix(2)): \(read) != \(alone)")
+                    let repointed = inPayload(payload, after: after, repointed: true)
+                    #expect(Self.same(repointed, alone), "\(value) cut at \(cut), repointed: \(repointed) != \(alone)")
                     compared += 1
                 }
             }

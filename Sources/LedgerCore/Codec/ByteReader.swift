@@ -33,12 +33,12 @@ public enum CodecError: Error, Sendable, Hashable, CustomStringConvertible {
 public struct ByteReader: Sendable {
     /// The bytes; `bytes[origin + offset]` is the next one.
     @usableFromInline let bytes: ArraySlice<UInt8>
-    @usableFromInline let origin: Int
+    @usableFromInline private(set) var origin: Int
     /// Where the next read starts (stored under another name so that the inlined reads
     /// may move it while other modules only read it).
     @usableFromInline var position: Int
     public var offset: Int { position }
-    public let end: Int
+    public private(set) var end: Int
 
     public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
         self.bytes = bytes[...]
@@ -65,6 +65,17 @@ public struct ByteReader: Sendable {
     public init(_ bytes: ArraySlice<UInt8>, payload range: Range<Int>) {
         precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex)
         self.bytes = bytes
+        origin = range.lowerBound
+        position = 0
+        end = range.count
+    }
+
+    /// Reads `range` of the same bytes from its start, as `init(_:payload:)` over them
+    /// would: for a loop over a block's entries, where a reader made for each entry
+    /// retained and released the bytes' buffer (~40 of the writer thread's instructions an
+    /// entry; docs/BENCHMARKS.md, "twenty-sixth steps").
+    public mutating func repoint(payload range: Range<Int>) {
+        precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex)
         origin = range.lowerBound
         position = 0
         end = range.count
