@@ -123,4 +123,33 @@ public struct ByteCursor: ByteSink {
         base[count] = UInt8(truncatingIfNeeded: value)
         count += 1
     }
+
+    /// Little-endian, one store (`ByteWriter.fixed32`'s bytes).
+    @inlinable
+    public mutating func fixed32(_ value: UInt32) {
+        precondition(count + 4 <= buffer.count, "staged record exceeds its bound")
+        UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped).storeBytes(
+            of: value.littleEndian, toByteOffset: count, as: UInt32.self)
+        count += 4
+    }
+
+    /// Little-endian, one store (`ByteWriter.fixed64`'s bytes).
+    @inlinable
+    public mutating func fixed64(_ value: UInt64) {
+        precondition(count + 8 <= buffer.count, "staged record exceeds its bound")
+        UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped).storeBytes(
+            of: value.littleEndian, toByteOffset: count, as: UInt64.self)
+        count += 8
+    }
+
+    /// The bytes as they are (`ByteWriter.raw`), copied at once.
+    @inlinable
+    public mutating func raw(_ value: ArraySlice<UInt8>) {
+        precondition(count + value.count <= buffer.count, "staged record exceeds its bound")
+        value.withUnsafeBufferPointer { source in
+            guard let from = source.baseAddress else { return }
+            (buffer.baseAddress.unsafelyUnwrapped + count).update(from: from, count: source.count)
+        }
+        count += value.count
+    }
 }

@@ -125,24 +125,14 @@ public enum WireFrame: Sendable, Hashable {
         let sequenceBytes = max((64 - sequence.leadingZeroBitCount + 6) / 7, 1)
         let length = UInt32(1 + 8 + sequenceBytes + encodedEvents.count)
         let eventsStaged = encodedEvents.count <= committedStagedEventBytesMax
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: committedHeaderBytesMax + committedStagedEventBytesMax) { buffer in
-            let base = UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped)
-            base.storeBytes(of: length.littleEndian, as: UInt32.self)
-            base.storeBytes(of: 0x82, toByteOffset: 4, as: UInt8.self)
-            base.storeBytes(of: requestID.littleEndian, toByteOffset: 5, as: UInt64.self)
-            var cursor = ByteCursor(UnsafeMutableBufferPointer(rebasing: buffer[13...]))
+        writer.staged(maxBytes: committedHeaderBytesMax + committedStagedEventBytesMax) { cursor in
+            cursor.fixed32(length)
+            cursor.u8(0x82)
+            cursor.fixed64(requestID)
             cursor.varint(sequence)
-            var count = 13 + cursor.written
-            if eventsStaged {
-                encodedEvents.withUnsafeBufferPointer { events in
-                    guard let source = events.baseAddress else { return }
-                    (base + count).copyMemory(from: source, byteCount: events.count)
-                }
-                count += encodedEvents.count
-            }
-            writer.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+            if eventsStaged { cursor.raw(encodedEvents) }
         }
-        if !eventsStaged { writer.bytes.append(contentsOf: encodedEvents) }
+        if !eventsStaged { writer.raw(encodedEvents) }
     }
 
     /// A committed frame's header at its longest: length, type, request id, a 10-byte
