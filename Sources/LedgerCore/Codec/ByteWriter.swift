@@ -126,20 +126,19 @@ public struct ByteCursor: ByteSink {
 
     /// Little-endian, one store (`ByteWriter.fixed32`'s bytes).
     @inlinable
-    public mutating func fixed32(_ value: UInt32) {
-        precondition(count + 4 <= buffer.count, "staged record exceeds its bound")
-        UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped).storeBytes(
-            of: value.littleEndian, toByteOffset: count, as: UInt32.self)
-        count += 4
-    }
+    public mutating func fixed32(_ value: UInt32) { store(value) }
 
     /// Little-endian, one store (`ByteWriter.fixed64`'s bytes).
     @inlinable
-    public mutating func fixed64(_ value: UInt64) {
-        precondition(count + 8 <= buffer.count, "staged record exceeds its bound")
+    public mutating func fixed64(_ value: UInt64) { store(value) }
+
+    @inlinable
+    mutating func store<Value: FixedWidthInteger>(_ value: Value) {
+        let size = MemoryLayout<Value>.size
+        precondition(count + size <= buffer.count, "staged record exceeds its bound")
         UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped).storeBytes(
-            of: value.littleEndian, toByteOffset: count, as: UInt64.self)
-        count += 8
+            of: value.littleEndian, toByteOffset: count, as: Value.self)
+        count += size
     }
 
     /// The bytes as they are (`ByteWriter.raw`), copied at once.
