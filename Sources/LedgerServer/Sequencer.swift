@@ -28,12 +28,16 @@ package protocol ReplySink: AnyObject, Sendable {
 /// and two releases a reply), and each was copied whole to be read (docs/BENCHMARKS.md,
 /// "twenty-third steps"). The buffers are the batch's: valid during `deliver` only.
 package struct ReplyList: Sendable {
+    /// Plain values only (a response is named by its place in `responses`), so that the
+    /// list's items are appended and emptied without a destroy each through their enum's
+    /// witness (~34 instructions a reply on the writer's thread).
     package enum Reply: Sendable {
         /// The command's entry is durable: its events are `events[events]`, and
         /// `bytes[encodedEvents]` their count and encoding as the journal's block holds
         /// them (a TCP reply copies them).
         case committed(sequence: SequenceNumber, timeNanos: Int64, events: Range<Int>, encodedEvents: Range<Int>)
-        case response(EngineResponse)
+        /// `responses[index]`.
+        case response(Int)
     }
 
     package struct Item: Sendable {
@@ -45,6 +49,8 @@ package struct ReplyList: Sendable {
     package let events: [Event]
     package let bytes: [UInt8]
     package private(set) var items: [Item] = []
+    /// The replies that are not committed entries (errors, refusals, answers).
+    package private(set) var responses: [EngineResponse] = []
 
     init(events: [Event], bytes: [UInt8], capacity: Int) {
         self.events = events
@@ -56,11 +62,17 @@ package struct ReplyList: Sendable {
     package init(_ responses: [(requestID: UInt64, response: EngineResponse)]) {
         events = []
         bytes = []
-        items = responses.map { Item(requestID: $0.requestID, reply: .response($0.response)) }
+        self.responses = responses.map(\.response)
+        items = responses.indices.map { Item(requestID: responses[$0].requestID, reply: .response($0)) }
     }
 
     mutating func append(_ requestID: UInt64, _ reply: Reply) {
         items.append(Item(requestID: requestID, reply: reply))
+    }
+
+    mutating func append(_ requestID: UInt64, response: EngineResponse) {
+        responses.append(response)
+        items.append(Item(requestID: requestID, reply: .response(responses.count - 1)))
     }
 
     package var count: Int { items.count }
@@ -72,8 +84,8 @@ package struct ReplyList: Sendable {
         switch item.reply {
         case .committed(let sequence, let time, let range, let encoded):
             return (item.requestID, .committed(sequence: sequence, timeNanos: time, events: events[range], encodedEvents: bytes[encoded]))
-        case .response(let response):
-            return (item.requestID, response)
+        case .response(let place):
+            return (item.requestID, responses[place])
         }
     }
 }
@@ -91,19 +103,22 @@ extension ReplyList {
                 // The bytes the journal's block holds (issue 12: encoding every event again
                 // was a tenth of the writer thread).
                 WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: bytes[encodedEvents], to: &writer)
-            case .response(.committed(let sequence, _, _, let encodedEvents?)):
-                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
-            case .response(.committed(let sequence, _, let events, nil)):
-                WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
-            case .response(.error(.busy, let message)) where protocolVersion >= 2:
-                // The engine's queue was full: a group commit drains it.
-                WireFrame.busy(requestID: requestID, retryAfterMilliseconds: 1, message: message).encode(to: &writer)
-            case .response(.error(let code, let message)):
-                WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
-            case .response(.state(let sequence, let hash)):
-                WireFrame.state(requestID: requestID, sequence: sequence, stateHash: hash).encode(to: &writer)
-            case .response(.view(let text)):
-                WireFrame.error(requestID: requestID, code: .badRequest, message: text).encode(to: &writer)
+            case .response(let place):
+                switch responses[place] {
+                case .committed(let sequence, _, _, let encodedEvents?):
+                    WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, encodedEvents: encodedEvents, to: &writer)
+                case .committed(let sequence, _, let events, nil):
+                    WireFrame.encodeCommitted(requestID: requestID, sequence: sequence, events: events, to: &writer)
+                case .error(.busy, let message) where protocolVersion >= 2:
+                    // The engine's queue was full: a group commit drains it.
+                    WireFrame.busy(requestID: requestID, retryAfterMilliseconds: 1, message: message).encode(to: &writer)
+                case .error(let code, let message):
+                    WireFrame.error(requestID: requestID, code: code, message: message).encode(to: &writer)
+                case .state(let sequence, let hash):
+                    WireFrame.state(requestID: requestID, sequence: sequence, stateHash: hash).encode(to: &writer)
+                case .view(let text):
+                    WireFrame.error(requestID: requestID, code: .badRequest, message: text).encode(to: &writer)
+                }
             }
         }
     }
@@ -216,12 +231,18 @@ package final class Sequencer: @unchecked Sendable {
     /// commands share one buffer, so executing a command allocates nothing; a reply holds
     /// the range of its events until delivery.
     final class Batch {
+        /// What a reply waits for. Plain values only, so that a batch's replies are
+        /// appended and emptied without a retain, a release or a destroy each: a response and
+        /// a follower's work are kept beside them (`responses`, `followerWork`) and named by
+        /// their place there.
         enum Pending {
-            case response(EngineResponse)
+            /// `responses[index]`.
+            case response(Int)
             /// `eventBytes`: where the entry's events are encoded in `journal.bytes`.
             case committed(sequence: SequenceNumber, timeNanos: Int64, events: Range<Int>, eventBytes: Range<Int>)
-            /// A state query or a read: answered by the follower once it has applied this batch.
-            case follower(StateFollower.Work)
+            /// `followerWork[index]`: a state query or a read, answered by the follower once it
+            /// has applied this batch.
+            case follower(Int)
         }
         // Unchecked exclusivity (here and on the engine's own fields below): each access to a
         // class's stored property was checked at run time (swift_beginAccess), five or more
@@ -230,14 +251,23 @@ package final class Sequencer: @unchecked Sendable {
         // catch only overlapping accesses within one thread, which this code does not make.
         @exclusivity(unchecked) var journal = JournalBatch()
         @exclusivity(unchecked) var events: [Event] = []
-        /// A reply waiting for the batch (a struct, not a tuple: the runtime copied and
-        /// destroyed the tuple field by field through its metadata, on the writer thread).
+        /// A reply waiting for the batch: its sink is `sinks[sink]`. (Each reply held its
+        /// sink before: a retain on the engine's thread and a release and a destroy through
+        /// the reply's value witness on the writer's, ~120 instructions a command.)
         struct Reply {
-            let sink: any ReplySink
+            let sink: Int
             let requestID: UInt64
             let pending: Pending
         }
         @exclusivity(unchecked) var replies: [Reply] = []
+        /// The sinks of the batch's replies, each once, in the order of their first reply.
+        @exclusivity(unchecked) private(set) var sinks: [any ReplySink] = []
+        @exclusivity(unchecked) private var sinkPlaces: [ObjectIdentifier: Int] = [:]
+        /// The last sink placed: a connection's requests mostly come in runs, so the table is
+        /// asked only where the sink changes.
+        @exclusivity(unchecked) private var lastSink: (key: ObjectIdentifier, place: Int)?
+        @exclusivity(unchecked) private(set) var responses: [EngineResponse] = []
+        @exclusivity(unchecked) private(set) var followerWork: [StateFollower.Work] = []
         /// Each entry's command, time and the end of its events in `events`, in journal
         /// order: what the follower applies once the batch is durable (it decoded the
         /// journal's bytes again before).
@@ -258,9 +288,47 @@ package final class Sequencer: @unchecked Sendable {
             journal.reset()
             events.removeAll(keepingCapacity: true)
             replies.removeAll(keepingCapacity: true)
+            sinks.removeAll(keepingCapacity: true)
+            sinkPlaces.removeAll(keepingCapacity: true)
+            lastSink = nil
+            responses.removeAll(keepingCapacity: true)
+            followerWork.removeAll(keepingCapacity: true)
             commands.removeAll(keepingCapacity: true)
             times.removeAll(keepingCapacity: true)
             eventEnds.removeAll(keepingCapacity: true)
+        }
+
+        /// Adds a reply for `sink`.
+        @inline(__always)
+        func reply(_ sink: any ReplySink, _ requestID: UInt64, _ pending: Pending) {
+            replies.append(Reply(sink: place(of: sink), requestID: requestID, pending: pending))
+        }
+
+        func reply(_ sink: any ReplySink, _ requestID: UInt64, response: consuming EngineResponse) {
+            responses.append(response)
+            reply(sink, requestID, .response(responses.count - 1))
+        }
+
+        func reply(_ sink: any ReplySink, _ requestID: UInt64, work: consuming StateFollower.Work) {
+            followerWork.append(work)
+            reply(sink, requestID, .follower(followerWork.count - 1))
+        }
+
+        /// The sink's place in `sinks`, added if new.
+        @inline(__always)
+        private func place(of sink: any ReplySink) -> Int {
+            let key = ObjectIdentifier(sink)
+            if let lastSink, lastSink.key == key { return lastSink.place }
+            let place: Int
+            if let known = sinkPlaces[key] {
+                place = known
+            } else {
+                place = sinks.count
+                sinks.append(sink)
+                sinkPlaces[key] = place
+            }
+            lastSink = (key, place)
+            return place
         }
 
         /// Notes the entry just journaled, whose events end the buffer. The command is moved
@@ -653,13 +721,13 @@ package final class Sequencer: @unchecked Sendable {
             command = given
         case .stateQuery:
             // O(1) here: the follower hashes its copy once this batch is durable.
-            batch.replies.append(Batch.Reply(sink: sink, requestID: requestID, pending: .follower(.stateHash)))
+            batch.reply(sink, requestID, work: .stateHash)
             counts.stateReads += 1
             counts.any = true
             return
         case .read(let body):
             // O(1) here too: the follower runs the read on its copy.
-            batch.replies.append(Batch.Reply(sink: sink, requestID: requestID, pending: .follower(.read(body))))
+            batch.reply(sink, requestID, work: .read(body))
             counts.viewReads += 1
             counts.any = true
             return
@@ -668,14 +736,12 @@ package final class Sequencer: @unchecked Sendable {
         // outside its domain is refused here, before the engine sees it. TCP's decoder
         // already refuses such frames; this covers every ingress.
         if let violation = command.domainViolation() {
-            batch.replies.append(
-                Batch.Reply(
-                    sink: sink, requestID: requestID, pending: .response(.error(.outOfRange, violation.description))))
+            batch.reply(sink, requestID, response: .error(.outOfRange, violation.description))
             return
         }
         if command.isSystemOnly {
             let refusal = EngineResponse.error(.forbidden, "only ledgerd itself (or ledger-replay excise) writes system entries")
-            batch.replies.append(Batch.Reply(sink: sink, requestID: requestID, pending: .response(refusal)))
+            batch.reply(sink, requestID, response: refusal)
             return
         }
         // The system entries this command must follow, so that it carries none of them.
@@ -688,10 +754,7 @@ package final class Sequencer: @unchecked Sendable {
             executeSystem(.settleFunding(account: transfer.account), into: &batch)
         }
         let (sequence, time, range, eventBytes) = journalEntry(consume command, into: &batch, clock: clock)
-        batch.replies.append(
-            Batch.Reply(
-                sink: sink, requestID: requestID,
-                pending: .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes)))
+        batch.reply(sink, requestID, .committed(sequence: sequence, timeNanos: time, events: range, eventBytes: eventBytes))
     }
 
     /// Gives the batch to the writer if it is idle (or, with `waitForWriter`, once it is)
@@ -769,35 +832,24 @@ package final class Sequencer: @unchecked Sendable {
     /// or through the follower for a sink that asked for the state (or still waits there).
     /// A group holds its replies' places in the batch; each is read where it lies.
     private func deliver(_ batch: Batch) {
-        var groups: [(sink: any ReplySink, places: [Int], asksState: Bool)] = []
-        var groupOf: [ObjectIdentifier: Int] = [:]
-        // A connection's replies mostly come in runs (its requests arrive together): the
-        // table is asked only where the sink changes (a lookup a reply was ~135 instructions,
-        // a fortieth of the writer thread).
-        var last: (key: ObjectIdentifier, group: Int)? = nil
+        // Each reply names its sink's place in the batch: the groups are found by index.
+        let sinkCount = batch.sinks.count
+        var places = [[Int]](repeating: [], count: sinkCount)
+        var asksState = [Bool](repeating: false, count: sinkCount)
         for place in batch.replies.indices {
-            let key = ObjectIdentifier(batch.replies[place].sink)
-            let group: Int
-            if let last, last.key == key {
-                group = last.group
-            } else if let known = groupOf[key] {
-                group = known
-            } else {
-                group = groups.count
-                groupOf[key] = group
-                groups.append((batch.replies[place].sink, [], false))
-            }
-            last = (key, group)
-            groups[group].places.append(place)
-            if case .follower = batch.replies[place].pending { groups[group].asksState = true }
+            let sink = batch.replies[place].sink
+            places[sink].append(place)
+            if case .follower = batch.replies[place].pending { asksState[sink] = true }
         }
-        for group in groups {
+        for sinkPlace in 0..<sinkCount {
+            let sink = batch.sinks[sinkPlace]
+            let group = places[sinkPlace]
             // Through the follower the events outlive this batch's buffer: copy them.
-            let routed = follower.route(sink: group.sink, asksState: group.asksState) {
-                group.places.map { place -> (requestID: UInt64, reply: StateFollower.Reply) in
+            let routed = follower.route(sink: sink, asksState: asksState[sinkPlace]) {
+                group.map { place -> (requestID: UInt64, reply: StateFollower.Reply) in
                     let requestID = batch.replies[place].requestID
                     return switch batch.replies[place].pending {
-                    case .response(let response): (requestID, .ready(response))
+                    case .response(let index): (requestID, .ready(batch.responses[index]))
                     case .committed(let sequence, let time, let range, _):
                         (
                             requestID,
@@ -805,23 +857,23 @@ package final class Sequencer: @unchecked Sendable {
                                 .committed(sequence: sequence, timeNanos: time, events: Array(batch.events[range])[...], encodedEvents: nil)
                             )
                         )
-                    case .follower(let work): (requestID, .work(work))
+                    case .follower(let index): (requestID, .work(batch.followerWork[index]))
                     }
                 }
             }
             if routed { continue }
-            var replies = ReplyList(events: batch.events, bytes: batch.journal.bytes.bytes, capacity: group.places.count)
-            for place in group.places {
+            var replies = ReplyList(events: batch.events, bytes: batch.journal.bytes.bytes, capacity: group.count)
+            for place in group {
                 let requestID = batch.replies[place].requestID
                 switch batch.replies[place].pending {
-                case .response(let response):
-                    replies.append(requestID, .response(response))
+                case .response(let index):
+                    replies.append(requestID, response: batch.responses[index])
                 case .committed(let sequence, let time, let range, let eventBytes):
                     replies.append(requestID, .committed(sequence: sequence, timeNanos: time, events: range, encodedEvents: eventBytes))
                 case .follower: preconditionFailure("state queries and reads always go through the follower")
                 }
             }
-            group.sink.deliver(replies)
+            sink.deliver(replies)
         }
     }
 
