@@ -267,8 +267,8 @@ struct Chain {
 /// quarter of its time (docs/BENCHMARKS.md, "The durable path's threads"): a Swift
 /// dictionary per kind and account, looked up for each record added and each evicted, and
 /// two sets allocated per trade. Now an account's records are chains through the rings
-/// (`Chain`), its chains sit in one slot of `lists`, found by an `IDIndex` (the last two
-/// found are kept for the next records; an evicted record's links name them), and a slot is
+/// (`Chain`), its chains sit in one slot of `lists`, found by an `IDIndex` (those found are
+/// kept by their ids' low bits for the next records; an evicted record's links name them), and a slot is
 /// freed when it holds nothing. Open orders are the reducer's (`OpenOrders`), listed per
 /// account from the follower's state.
 package struct RecentHistory: OrderLifecycleObserver {
@@ -324,11 +324,13 @@ package struct RecentHistory: OrderLifecycleObserver {
     private var slotOf = IDIndex()
     private var lists: [AccountLists] = []
     private var freeSlots: [UInt32] = []
-    /// The accounts whose slots `slot(_:)` found last, the latest first (slot −1: none).
-    /// A trade records its two accounts' things in turn (the maker's and the taker's
-    /// links, then each one's PnL and commission): with one kept, each turn looked the
-    /// account up again.
-    private var lastSlots: (AccountSlot, AccountSlot) = (AccountSlot(), AccountSlot())
+    /// Slots `slot(_:)` found, each at the place its account's low bits name (slot −1:
+    /// none). An entry records several things of a few accounts: its makers' closed orders
+    /// first, then each trade's two sides. With the last two kept, a taker that met several
+    /// makers looked each one up again: 280,109 lookups of 78 instructions in 300,000
+    /// entries of the load generator's mix (docs/BENCHMARKS.md, "twenty-seventh steps").
+    private var foundSlots = [AccountSlot](repeating: AccountSlot(), count: RecentHistory.foundSlotsCount)
+    static let foundSlotsCount = 64
     private(set) var closed: RecordRing<OrderRecord>
     private var closedByID = ClosedOrderIndex()
     /// Two links a trade: the maker's, then the taker's (one when they are one account).
@@ -362,7 +364,7 @@ package struct RecentHistory: OrderLifecycleObserver {
     var idsIndexed: (closed: Int, force: Int) { (closedByID.count, forceByID.count) }
 
     /// The first way the account slots disagree, or nil: a slot in use is its account's
-    /// by the index, a free one holds nothing, the last slots found are in use and
+    /// by the index, a free one holds nothing, the slots found and kept are in use and
     /// their accounts', and each kept record's links name its accounts' slots. For tests.
     var slotsDisagreement: String? {
         let free = Set(freeSlots.map(Int.init))
@@ -376,12 +378,12 @@ package struct RecentHistory: OrderLifecycleObserver {
             }
         }
         if lists.count - free.count != slotOf.count { return "\(slotOf.count) accounts indexed, \(lists.count - free.count) slots in use" }
-        for last in [lastSlots.0, lastSlots.1] where last.slot >= 0 {
-            if free.contains(last.slot) || lists[last.slot].account != last.account {
-                return "a last slot found (\(last.slot), account \(last.account)) is not that account's"
+        for (place, found) in foundSlots.enumerated() where found.slot >= 0 {
+            if free.contains(found.slot) || lists[found.slot].account != found.account {
+                return "a slot found (\(found.slot), account \(found.account)) is not that account's"
             }
+            if Self.foundPlace(found.account) != place { return "account \(found.account)'s slot found is kept at \(place)" }
         }
-        if lastSlots.0.slot >= 0 && lastSlots.0.slot == lastSlots.1.slot { return "both last slots found are \(lastSlots.0.slot)" }
         // Each kept record's links name the slots of their accounts.
         func owners<Record>(_ ring: RecordRing<Record>, _ name: String, _ accounts: (Record) -> [AccountID]) -> String? {
             for position in ring.first..<ring.end {
@@ -408,13 +410,11 @@ package struct RecentHistory: OrderLifecycleObserver {
     private mutating func slot(_ account: AccountID) -> Int {
         // An entry records several things of one or two accounts in turn (a trade's sides:
         // their links, PnL and commissions, the orders they closed).
-        if lastSlots.0.slot >= 0 && lastSlots.0.account == account { return lastSlots.0.slot }
-        if lastSlots.1.slot >= 0 && lastSlots.1.account == account {
-            swap(&lastSlots.0, &lastSlots.1)
-            return lastSlots.0.slot
-        }
+        let place = Self.foundPlace(account)
+        let found = foundSlots[place]
+        if found.slot >= 0 && found.account == account { return found.slot }
         if let slot = slotOf[account] {
-            lastSlots = (AccountSlot(account: account, slot: slot), lastSlots.0)
+            foundSlots[place] = AccountSlot(account: account, slot: slot)
             return slot
         }
         let slot: Int
@@ -426,16 +426,20 @@ package struct RecentHistory: OrderLifecycleObserver {
         }
         lists[slot].account = account
         slotOf.insert(account, slot)
-        lastSlots = (AccountSlot(account: account, slot: slot), lastSlots.0)
+        foundSlots[place] = AccountSlot(account: account, slot: slot)
         return slot
     }
+
+    /// Where an account's slot found is kept in `foundSlots`.
+    @inline(__always)
+    private static func foundPlace(_ account: AccountID) -> Int { Int(truncatingIfNeeded: account) & (foundSlotsCount - 1) }
 
     /// Frees the slot if it holds nothing now.
     private mutating func releaseIfUnused(_ slot: Int) {
         guard lists[slot].isUnused else { return }
         slotOf.removeValue(forKey: lists[slot].account)
-        if lastSlots.1.slot == slot { lastSlots.1 = AccountSlot() }
-        if lastSlots.0.slot == slot { lastSlots = (lastSlots.1, AccountSlot()) }
+        let place = Self.foundPlace(lists[slot].account)
+        if foundSlots[place].slot == slot { foundSlots[place] = AccountSlot() }
         lists[slot] = AccountLists()
         freeSlots.append(UInt32(slot))
     }
