@@ -65,7 +65,7 @@ public protocol ByteSink {
 }
 
 extension ByteSink {
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func zigzag(_ value: Int64) {
         varint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
@@ -110,7 +110,7 @@ public struct ByteCursor: ByteSink {
         count += 1
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func varint(_ value: UInt64) {
         precondition(count + 10 <= buffer.count, "staged record exceeds its bound")
         let base = buffer.baseAddress.unsafelyUnwrapped
