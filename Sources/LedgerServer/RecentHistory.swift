@@ -268,8 +268,8 @@ struct Chain {
 /// dictionary per kind and account, looked up for each record added and each evicted, and
 /// two sets allocated per trade. Now an account's records are chains through the rings
 /// (`Chain`), its chains sit in one slot of `lists`, found by an `IDIndex` (those found are
-/// kept by their ids' low bits for the next records; an evicted record's links name them), and a slot is
-/// freed when it holds nothing. Open orders are the reducer's (`OpenOrders`), listed per
+/// kept by their ids' low bits for the next records; an evicted record's links name them),
+/// and a slot is freed when it holds nothing. Open orders are the reducer's (`OpenOrders`), listed per
 /// account from the follower's state.
 package struct RecentHistory: OrderLifecycleObserver {
     /// An account's chains of each kind. (Its open orders are the state's: see
