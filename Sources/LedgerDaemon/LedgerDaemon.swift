@@ -111,7 +111,20 @@ struct Serve: AsyncParsableCommand {
                 "tcp_pending_connections_max": "\(settings.tcpPendingConnectionsMax)",
                 "http_connections_max": "\(settings.httpConnectionsMax)",
                 "http_in_flight_max": "\(settings.httpInFlightMax)",
+                "tcp_listen_backlog": "\(settings.tcpListenBacklog)", "http_listen_backlog": "\(settings.httpListenBacklog)",
             ])
+        // The kernel clamps a listen backlog to net.core.somaxconn without a word.
+        if let text = try? String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8),
+            let somaxconn = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            somaxconn < max(settings.tcpListenBacklog, settings.httpListenBacklog)
+        {
+            logger.warning(
+                "net.core.somaxconn caps the listen backlogs: a burst of connections beyond it is dropped and retried",
+                metadata: [
+                    "somaxconn": "\(somaxconn)", "tcp_listen_backlog": "\(settings.tcpListenBacklog)",
+                    "http_listen_backlog": "\(settings.httpListenBacklog)",
+                ])
+        }
         if UInt64(connectionsMax) + 64 > UInt64(descriptors.rlim_cur) {
             logger.warning("the connection caps exceed the descriptors available: lower them or raise LimitNOFILE")
         }

@@ -25,6 +25,11 @@ package struct DaemonConfig: Sendable {
     package var tcpConnectionsMax = 1_024
     /// TCP connections that have not said hello yet; a new one beyond it closes the oldest.
     package var tcpPendingConnectionsMax = 256
+    /// Connections the kernel completes and queues for ledgerd to accept (listen(2)'s
+    /// backlog, clamped by net.core.somaxconn). A burst larger than it is not queued: the
+    /// kernel drops the handshakes beyond, and they come back seconds later, after the
+    /// connections that followed them.
+    package var tcpListenBacklog = 4_096
     /// A TCP connection without a valid hello after this long is closed.
     package var tcpHelloTimeoutMilliseconds: Int64 = 5_000
     /// An authenticated TCP connection that sent nothing and waits for nothing this long is
@@ -33,6 +38,8 @@ package struct DaemonConfig: Sendable {
     /// HTTP connections between requests (idle, or a request still arriving) at once; a new
     /// one beyond it closes the oldest of them.
     package var httpConnectionsMax = 512
+    /// The HTTP listener's backlog, as `tcpListenBacklog`.
+    package var httpListenBacklog = 4_096
     /// HTTP requests being executed or answered at once; beyond it: 429 BUSY.
     package var httpInFlightMax = 4_096
     /// From a request's first byte to its last; later: the connection is closed.
@@ -161,8 +168,9 @@ package struct DaemonConfig: Sendable {
         "data_dir", "log_level", "log_format", "tcp.host", "tcp.port", "http.host", "http.port", "journal.fsync",
         "journal.fsync_interval_ms", "journal.segment_bytes", "journal.ledger_id", "journal.verify_entries",
         "journal.lz4_acceleration",
-        "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.hello_timeout_ms",
-        "tcp.idle_timeout_ms", "http.connections_max", "http.in_flight_max", "http.header_timeout_ms", "http.idle_timeout_ms",
+        "ingress.queue_capacity", "tcp.connections_max", "tcp.pending_connections_max", "tcp.listen_backlog",
+        "tcp.hello_timeout_ms", "tcp.idle_timeout_ms", "http.connections_max", "http.listen_backlog", "http.in_flight_max",
+        "http.header_timeout_ms", "http.idle_timeout_ms",
         "http.body_bytes_max",
         "ingress.connection_in_flight_max", "projector.enabled", "projector.url", "projector.batch_entries", "projector.schema",
         "projector.niceness",
@@ -213,9 +221,11 @@ package struct DaemonConfig: Sendable {
         case "journal.ledger_id": ledgerID = UInt64(try integer(1...Int64.max))
         case "tcp.connections_max": tcpConnectionsMax = Int(try integer(1...(1 << 20)))
         case "tcp.pending_connections_max": tcpPendingConnectionsMax = Int(try integer(1...(1 << 20)))
+        case "tcp.listen_backlog": tcpListenBacklog = Int(try integer(1...65_535))
         case "tcp.hello_timeout_ms": tcpHelloTimeoutMilliseconds = try integer(1...600_000)
         case "tcp.idle_timeout_ms": tcpIdleTimeoutMilliseconds = try integer(0...86_400_000)
         case "http.connections_max": httpConnectionsMax = Int(try integer(1...(1 << 20)))
+        case "http.listen_backlog": httpListenBacklog = Int(try integer(1...65_535))
         case "http.in_flight_max": httpInFlightMax = Int(try integer(1...(1 << 24)))
         case "http.header_timeout_ms": httpHeaderTimeoutMilliseconds = try integer(1...600_000)
         case "http.idle_timeout_ms": httpIdleTimeoutMilliseconds = try integer(1...86_400_000)
@@ -270,6 +280,7 @@ package struct DaemonConfig: Sendable {
             "ingress.connection_in_flight_max": "\(connectionInFlightMax)", "tcp.connections_max": "\(tcpConnectionsMax)",
             "tcp.pending_connections_max": "\(tcpPendingConnectionsMax)", "tcp.hello_timeout_ms": "\(tcpHelloTimeoutMilliseconds)",
             "tcp.idle_timeout_ms": "\(tcpIdleTimeoutMilliseconds)", "http.connections_max": "\(httpConnectionsMax)",
+            "tcp.listen_backlog": "\(tcpListenBacklog)", "http.listen_backlog": "\(httpListenBacklog)",
             "http.in_flight_max": "\(httpInFlightMax)", "http.header_timeout_ms": "\(httpHeaderTimeoutMilliseconds)",
             "http.idle_timeout_ms": "\(httpIdleTimeoutMilliseconds)", "http.body_bytes_max": "\(httpBodyBytesMax)",
             "projector.enabled": "\(projectorEnabled)", "projector.url": Self.redacted(url: projectorURL),

@@ -161,7 +161,8 @@ package enum HTTPServer {
         return Application(
             router: api.router(),
             server: HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, gate: gate, timeouts: timeouts) },
-            configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "ledgerd"),
+            configuration: .init(
+                address: .hostname(config.httpHost, port: config.httpPort), serverName: "ledgerd", backlog: config.httpListenBacklog),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: .shared(eventLoopGroup), logger: logger)
     }

@@ -380,7 +380,7 @@ package enum TCPServer {
         let helloTimeout = TimeAmount.milliseconds(config.tcpHelloTimeoutMilliseconds)
         let idleTimeout = config.tcpIdleTimeoutMilliseconds > 0 ? TimeAmount.milliseconds(config.tcpIdleTimeoutMilliseconds) : nil
         return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.backlog, value: Int32(config.tcpListenBacklog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 64)

@@ -80,6 +80,8 @@ import Testing
             ("[stream]\nclients_max = 0\n", "stream.clients_max must be an integer in 1...65536"),
             ("[history]\norders_max = -1\n", "history.orders_max must be an integer in 0...100000000"),
             ("[tcp]\nport = 70000\n", "tcp.port must be an integer in 0...65535"),
+            ("[tcp]\nlisten_backlog = 0\n", "tcp.listen_backlog must be an integer in 1...65535"),
+            ("[http]\nlisten_backlog = 65536\n", "http.listen_backlog must be an integer in 1...65535"),
             ("[projector]\nniceness = 20\n", "projector.niceness must be an integer in 0...19"),
             ("[projector]\nschema = \"Public\"\n", "projector.schema must be 1…40 characters of [a-z0-9_]"),
             ("[projector]\nschema = \"\"\n", "projector.schema must be 1…40 characters of [a-z0-9_]"),
