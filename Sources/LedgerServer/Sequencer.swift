@@ -334,6 +334,22 @@ package final class Sequencer: @unchecked Sendable {
         /// Notes the entry just journaled, whose events end the buffer. The command is moved
         /// in: the engine is done with it (a copy here was some 100 instructions a command
         /// on the engine's thread, a call through the command's cases).
+        /// Encodes an executed entry, whose events are `events[range]`, into the journal's
+        /// block (`JournalBatch.tryAppend`). The events are read from a local they are moved
+        /// to and back: read in place through a closure that also changed `journal`, the
+        /// buffer and the batch were each retained and released around the call.
+        func tryAppend(sequence: SequenceNumber, timeNanos: Int64, command: borrowing Command, events range: Range<Int>) -> (
+            fits: Bool, eventBytes: Int
+        ) {
+            var local: [Event] = []
+            swap(&local, &events)
+            defer { swap(&local, &events) }
+            return local.withUnsafeBufferPointer { all in
+                journal.tryAppend(
+                    sequence: sequence, timeNanos: timeNanos, command: command, events: UnsafeBufferPointer(rebasing: all[range]))
+            }
+        }
+
         func noteEntry(_ command: consuming Command, timeNanos: Int64) {
             commands.append(command)
             times.append(timeNanos)
@@ -675,10 +691,7 @@ package final class Sequencer: @unchecked Sendable {
             counts.count(command, rejectedFor: nil)
         }
         // The payload ends the block's bytes so far: its events' part is its last bytes.
-        let (fits, eventBytesCount) = batch.events.withUnsafeBufferPointer { events in
-            batch.journal.tryAppend(
-                sequence: sequence, timeNanos: time, command: command, events: UnsafeBufferPointer(rebasing: events[range]))
-        }
+        let (fits, eventBytesCount) = batch.tryAppend(sequence: sequence, timeNanos: time, command: command, events: range)
         if fits {
             batch.noteEntry(command, timeNanos: time)
             let end = batch.journal.bytes.bytes.count
