@@ -48,7 +48,9 @@ extension ExchangeState {
                 for symbol in movedPrices where !pendingTriggers.contains(symbol) && hasTriggeredOrder(symbol: symbol) {
                     pendingTriggers.append(symbol)
                 }
-                pendingTriggers.sort()
+                // (Sorted only when two may be out of order: sorting an empty array made it
+                // unique first, a call and a release for every entry whose trades moved a price.)
+                if pendingTriggers.count > 1 { pendingTriggers.sort() }
                 movedPrices.removeAll()
             } else if !movedPrices.isEmpty {
                 let symbol = movedPrices.min()!
