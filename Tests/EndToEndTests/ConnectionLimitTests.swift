@@ -145,6 +145,34 @@ import Testing
     }
 }
 
+/// The listen backlogs are logged at start, and a backlog the kernel caps
+/// (net.core.somaxconn) is warned of by name: the kernel would clamp it without a word.
+@Suite(.serialized) struct ListenBacklogTests {
+    @Test func aBacklogAboveTheKernelsCapIsWarnedOfAtStart() throws {
+        let text = try String(contentsOfFile: "/proc/sys/net/core/somaxconn", encoding: .utf8)
+        let somaxconn = try #require(Int(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // Above the cap when the range allows it (it does unless somaxconn is 65535).
+        let asked = min(somaxconn + 1, 65_535)
+        let configPath = NSTemporaryDirectory() + "ledger-backlog-\(UUID().uuidString).toml"
+        try "[http]\nlisten_backlog = \(asked)\n".write(toFile: configPath, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: configPath) }
+        let daemon = DaemonProcess(extraArguments: ["--config", configPath])
+        defer { daemon.cleanup() }
+        try daemon.start()
+        // Served with it: the HTTP listener answers.
+        #expect(try daemon.http("GET", "/health/live", token: nil).status == 200)
+        let log = daemon.log_()
+        #expect(log.contains("http_listen_backlog=\(asked)") && log.contains("tcp_listen_backlog=4096"), "\(log.suffix(2_000))")
+        if asked > somaxconn {
+            #expect(log.contains("net.core.somaxconn caps the listen backlogs"), "\(log.suffix(2_000))")
+            #expect(log.contains("somaxconn=\(somaxconn)"), "\(log.suffix(2_000))")
+        } else {
+            #expect(!log.contains("caps the listen backlogs"), "\(log.suffix(2_000))")
+        }
+        #expect(daemon.terminate() == 0)
+    }
+}
+
 /// A SIGTERM right after the listener opens (before the daemon reports ready) was ignored
 /// for good: the handler was installed late, after the default action had been replaced.
 /// Found by scripts/soak.sh (1 cycle in 8). Now signals are watched from the first moment.
