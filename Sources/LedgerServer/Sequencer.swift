@@ -331,9 +331,6 @@ package final class Sequencer: @unchecked Sendable {
             return place
         }
 
-        /// Notes the entry just journaled, whose events end the buffer. The command is moved
-        /// in: the engine is done with it (a copy here was some 100 instructions a command
-        /// on the engine's thread, a call through the command's cases).
         /// Encodes an executed entry, whose events are `events[range]`, into the journal's
         /// block (`JournalBatch.tryAppend`). The events are read from a local they are moved
         /// to and back: read in place through a closure that also changed `journal`, the
@@ -350,6 +347,9 @@ package final class Sequencer: @unchecked Sendable {
             }
         }
 
+        /// Notes the entry just journaled, whose events end the buffer. The command is moved
+        /// in: the engine is done with it (a copy here was some 100 instructions a command
+        /// on the engine's thread, a call through the command's cases).
         func noteEntry(_ command: consuming Command, timeNanos: Int64) {
             commands.append(command)
             times.append(timeNanos)
